@@ -1,0 +1,27 @@
+//! The normalized event record that every stage of kubetrail passes along.
+//!
+//! Sources (watch, import, API) produce [`Event`]s with the fields Kubernetes gave; processing
+//! fills in [`Category`], [`Severity`], the correlation ID, owner, node and message template; the
+//! store keeps them; analysis and alerting read them. Both Kubernetes Event APIs
+//! (`events.k8s.io/v1` and `core/v1`) map to this one record. No I/O, no async.
+//!
+//! ```
+//! use kubetrail_model::{Severity, Category};
+//! assert!(Severity::Critical > Severity::Warning);
+//! assert_eq!("crash".parse::<Category>().unwrap(), Category::Crash);
+//! ```
+
+mod error;
+mod event;
+mod query;
+mod time;
+mod vocab;
+
+pub use error::{Error, Result};
+pub use event::{Event, ObjectRef, Owner};
+pub use query::{AggregateQuery, AggregateRow, Dimension, EventFilter, SeveritySet};
+pub use time::{parse_duration, parse_time_bound};
+pub use vocab::{Category, Severity};
+
+/// Re-exported so that every crate agrees on one timestamp type.
+pub use jiff::Timestamp;

@@ -1,0 +1,26 @@
+//! Processing: normalize → classify → correlate → template. Pure functions, no I/O.
+//!
+//! `source → process → store`: sources hand over Kubernetes Event objects (typed with
+//! k8s-openapi) and the owner links of other objects they see; [`Processor::process`] returns
+//! the [`Event`] record with category, severity, correlation ID, top owner, node and message
+//! template filled in.
+//!
+//! ```
+//! use kubetrail_process::{Processor, Rules};
+//! let processor = Processor::new(Rules::builtin());
+//! # let _ = processor;
+//! ```
+
+mod classify;
+mod correlate;
+pub mod normalize;
+mod processor;
+pub mod template;
+
+pub use classify::{Classification, Rule, RuleMatch, Rules, RulesError};
+pub use correlate::{ObjectLink, OwnerIndex, OwnerRef, infer_owner_from_name};
+pub use normalize::{Rejected, from_core, from_events_v1};
+pub use processor::Processor;
+pub use template::template;
+
+pub use kubetrail_model::Event;

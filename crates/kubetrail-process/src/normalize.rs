@@ -1,0 +1,214 @@
+//! Both Kubernetes Event APIs → one [`Event`] record (processing fields left at defaults).
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::events::v1 as events;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubetrail_model::{Category, Event, ObjectRef, Severity, Timestamp};
+
+/// Why an Event object could not become a record. Reported to the user, never guessed around.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("event has no metadata.uid (no identity)")]
+    MissingUid,
+    #[error("event has no timestamp at all (no eventTime, first/lastTimestamp, series or creationTimestamp)")]
+    MissingTime,
+}
+
+impl Rejected {
+    /// A short stable label for summaries ("skipped: 3 missing uid").
+    pub fn label(&self) -> &'static str {
+        match self {
+            Rejected::MissingUid => "missing metadata.uid",
+            Rejected::MissingTime => "no timestamp",
+        }
+    }
+}
+
+/// Normalizes a `core/v1` Event (`involvedObject`, `message`, `source`, `count`).
+pub fn from_core(ev: &core::Event, cluster: &str) -> Result<Event, Rejected> {
+    let uid = uid(&ev.metadata)?;
+    let first = ev.first_timestamp.as_ref().map(|t| t.0);
+    let last = ev.last_timestamp.as_ref().map(|t| t.0);
+    let event_time = ev.event_time.as_ref().map(|t| t.0);
+    let series = ev.series.as_ref();
+    let series_last = series.and_then(|s| s.last_observed_time.as_ref().map(|t| t.0));
+    let created = ev.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let (first_seen, last_seen) = seen(
+        [first, event_time, created, last, series_last],
+        [last, series_last, event_time, first],
+    )?;
+    let count = [series.and_then(|s| s.count), ev.count]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(1);
+    let source = ev.source.as_ref();
+    Ok(record(
+        cluster,
+        uid,
+        &ev.metadata,
+        object_ref(&ev.involved_object),
+        ev.related.as_ref().map(object_ref),
+        Fields {
+            reason: text(&ev.reason),
+            note: text(&ev.message),
+            type_: text(&ev.type_),
+            action: text(&ev.action),
+            reporting_controller: first_non_empty(&[
+                &ev.reporting_component,
+                &source.and_then(|s| s.component.clone()),
+            ]),
+            reporting_instance: first_non_empty(&[
+                &ev.reporting_instance,
+                &source.and_then(|s| s.host.clone()),
+            ]),
+            first_seen,
+            last_seen,
+            count,
+        },
+    ))
+}
+
+/// Normalizes an `events.k8s.io/v1` Event (`regarding`, `note`, `reportingController`,
+/// `series`, `deprecated*`).
+pub fn from_events_v1(ev: &events::Event, cluster: &str) -> Result<Event, Rejected> {
+    let uid = uid(&ev.metadata)?;
+    let first = ev.deprecated_first_timestamp.as_ref().map(|t| t.0);
+    let last = ev.deprecated_last_timestamp.as_ref().map(|t| t.0);
+    let event_time = ev.event_time.as_ref().map(|t| t.0);
+    let series = ev.series.as_ref();
+    let series_last = series.map(|s| s.last_observed_time.0);
+    let created = ev.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let (first_seen, last_seen) = seen(
+        [first, event_time, created, last, series_last],
+        [last, series_last, event_time, first],
+    )?;
+    let count = [series.map(|s| s.count), ev.deprecated_count]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(1);
+    let source = ev.deprecated_source.as_ref();
+    Ok(record(
+        cluster,
+        uid,
+        &ev.metadata,
+        ev.regarding.as_ref().map(object_ref).unwrap_or_default(),
+        ev.related.as_ref().map(object_ref),
+        Fields {
+            reason: text(&ev.reason),
+            note: text(&ev.note),
+            type_: text(&ev.type_),
+            action: text(&ev.action),
+            reporting_controller: first_non_empty(&[
+                &ev.reporting_controller,
+                &source.and_then(|s| s.component.clone()),
+            ]),
+            reporting_instance: first_non_empty(&[
+                &ev.reporting_instance,
+                &source.and_then(|s| s.host.clone()),
+            ]),
+            first_seen,
+            last_seen,
+            count,
+        },
+    ))
+}
+
+struct Fields {
+    reason: String,
+    note: String,
+    type_: String,
+    action: String,
+    reporting_controller: String,
+    reporting_instance: String,
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    count: i32,
+}
+
+fn record(
+    cluster: &str,
+    uid: String,
+    meta: &ObjectMeta,
+    regarding: ObjectRef,
+    related: Option<ObjectRef>,
+    f: Fields,
+) -> Event {
+    let namespace = meta
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| regarding.namespace.clone());
+    Event {
+        cluster: cluster.to_string(),
+        uid,
+        namespace,
+        name: text(&meta.name),
+        regarding,
+        related,
+        reason: f.reason,
+        note: f.note,
+        type_: f.type_,
+        action: f.action,
+        reporting_controller: f.reporting_controller,
+        reporting_instance: f.reporting_instance,
+        first_seen: f.first_seen,
+        last_seen: f.last_seen,
+        count: u64::try_from(f.count.max(1)).unwrap_or(1),
+        resource_version: text(&meta.resource_version),
+        category: Category::Other,
+        severity: Severity::Info,
+        correlation_id: String::new(),
+        owner: None,
+        node: None,
+        template: String::new(),
+        labels: Default::default(),
+    }
+}
+
+fn uid(meta: &ObjectMeta) -> Result<String, Rejected> {
+    match meta.uid.as_deref() {
+        Some(u) if !u.trim().is_empty() => Ok(u.to_string()),
+        _ => Err(Rejected::MissingUid),
+    }
+}
+
+/// First seen: the first present of `first_order`; last seen: the latest of `last_candidates`,
+/// never before first seen.
+fn seen(
+    first_order: [Option<Timestamp>; 5],
+    last_candidates: [Option<Timestamp>; 4],
+) -> Result<(Timestamp, Timestamp), Rejected> {
+    let first = first_order
+        .into_iter()
+        .flatten()
+        .next()
+        .ok_or(Rejected::MissingTime)?;
+    let last = last_candidates.into_iter().flatten().max().unwrap_or(first);
+    Ok((first.min(last), last.max(first)))
+}
+
+fn object_ref(r: &core::ObjectReference) -> ObjectRef {
+    ObjectRef {
+        api_version: text(&r.api_version),
+        kind: text(&r.kind),
+        namespace: text(&r.namespace),
+        name: text(&r.name),
+        uid: text(&r.uid),
+        field_path: text(&r.field_path),
+    }
+}
+
+fn text(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
+fn first_non_empty(options: &[&Option<String>]) -> String {
+    options
+        .iter()
+        .filter_map(|o| o.as_deref())
+        .find(|s| !s.is_empty())
+        .unwrap_or_default()
+        .to_string()
+}

@@ -1,0 +1,4 @@
+//! Message templates.
+pub fn template(note: &str) -> String {
+    note.to_string()
+}

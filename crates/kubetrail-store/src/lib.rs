@@ -1,0 +1,85 @@
+//! Where processed events are kept: the [`Store`] trait and its embedded SQLite backend.
+//!
+//! `process → store → analyze`: the store receives batches of processed [`Event`]s, keeps each
+//! Event object once per `(cluster, uid)` and every increase of its count as occurrences, keeps
+//! hourly rollups of occurrence counts so that aggregations over days read few rows, answers
+//! queries and aggregations, applies retention, and keeps watch cursors.
+//!
+//! ```no_run
+//! # async fn demo() -> kubetrail_store::Result<()> {
+//! use kubetrail_store::{SqliteStore, Store};
+//! let store = SqliteStore::open("./kubetrail-data/kubetrail.db")?;
+//! let mut txn = store.begin().await?;
+//! let summary = txn.write(Vec::new()).await?;
+//! txn.commit().await?;
+//! assert_eq!(summary.new, 0);
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod sqlite;
+mod types;
+
+pub use error::{Error, Result};
+pub use sqlite::SqliteStore;
+pub use types::{
+    Page, RetentionPolicy, RetentionReport, StoreStats, StoredEvent, WatchCursor, WriteSummary,
+};
+
+use async_trait::async_trait;
+use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, Event, Timestamp};
+
+/// The storage backend. Implemented by SQLite (embedded, default) and later PostgreSQL; every
+/// backend passes the same conformance tests.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Starts a write transaction. Nothing written through it is visible or durable until
+    /// [`StoreTxn::commit`]; dropping it rolls back.
+    async fn begin(&self) -> Result<Box<dyn StoreTxn>>;
+
+    /// Events matching `filter` whose `[first_seen, last_seen]` overlaps the time range, newest
+    /// `last_seen` first, one page at a time.
+    async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>>;
+
+    /// Occurrence counts inside the time range, grouped, sorted by count descending.
+    async fn aggregate(&self, query: &AggregateQuery) -> Result<Vec<AggregateRow>>;
+
+    /// Deletes what the policy says is too old or too much, as of `now`.
+    async fn apply_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport>;
+
+    /// The last cursor saved for a stream (e.g. a cluster's event watch), if any.
+    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>>;
+
+    /// Sizes and counts, for `kubetrail status` and metrics.
+    async fn stats(&self) -> Result<StoreStats>;
+
+    /// Writes one batch and, optionally, the cursor it advances, atomically.
+    async fn write_batch(
+        &self,
+        events: Vec<Event>,
+        cursor: Option<WatchCursor>,
+    ) -> Result<WriteSummary> {
+        let mut txn = self.begin().await?;
+        let summary = txn.write(events).await?;
+        if let Some(c) = cursor {
+            txn.save_cursor(c).await?;
+        }
+        txn.commit().await?;
+        Ok(summary)
+    }
+}
+
+/// An open write transaction; see [`Store::begin`].
+#[async_trait]
+pub trait StoreTxn: Send {
+    /// Inserts new events and, for events already stored under the same `(cluster, uid)`, adds
+    /// only the count increase as a new occurrence. Never stores a duplicate.
+    async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary>;
+    /// Saves the cursor of a stream in the same transaction as the events it covers.
+    async fn save_cursor(&mut self, cursor: WatchCursor) -> Result<()>;
+    async fn commit(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,2 @@
+//! SQLite backend (placeholder until implemented).
+pub struct SqliteStore;

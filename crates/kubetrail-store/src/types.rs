@@ -1,0 +1,93 @@
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
+use kubetrail_model::{Event, Severity, Timestamp};
+use serde::Serialize;
+
+/// What one write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct WriteSummary {
+    /// Events not stored before.
+    pub new: u64,
+    /// Stored events whose count grew: only the increase was added, as an occurrence.
+    pub updated: u64,
+    /// Stored events seen again with no new occurrence (a repeated import, a relist).
+    pub unchanged: u64,
+    /// Occurrences added in all.
+    pub occurrences: u64,
+}
+
+impl std::ops::AddAssign for WriteSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.new += o.new;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.occurrences += o.occurrences;
+    }
+}
+
+/// Where a stream (e.g. the Event watch of one cluster) stopped: saved with the batch it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WatchCursor {
+    pub cluster: String,
+    pub stream: String,
+    pub resource_version: String,
+    pub updated_at: Timestamp,
+}
+
+/// One page of a query: at most `limit` events, strictly older than the `after` position.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Page {
+    /// 0 means no limit.
+    pub limit: usize,
+    /// `(last_seen, id)` of the last event of the previous page.
+    pub after: Option<(Timestamp, i64)>,
+}
+
+/// An event as stored, with its store id (for paging).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What retention keeps. Ages count back from "now" and apply to an event's `last_seen`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    pub max_age: SignedDuration,
+    /// Shorter or longer ages for some severities (e.g. info: 7d).
+    pub max_age_by_severity: BTreeMap<Severity, SignedDuration>,
+    /// The oldest events are deleted until the database is at most this big.
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        RetentionPolicy {
+            max_age: SignedDuration::from_hours(30 * 24),
+            max_age_by_severity: BTreeMap::new(),
+            max_bytes: None,
+        }
+    }
+}
+
+/// What retention deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    pub events_deleted: u64,
+    pub occurrences_deleted: u64,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
+}
+
+/// Sizes and counts of the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoreStats {
+    pub events: u64,
+    pub occurrences: u64,
+    pub bytes: u64,
+    pub oldest: Option<Timestamp>,
+    pub newest: Option<Timestamp>,
+}
