@@ -10,7 +10,9 @@ use kubetrail_model::{Category, Event, ObjectRef, Severity, Timestamp};
 pub enum Rejected {
     #[error("event has no metadata.uid (no identity)")]
     MissingUid,
-    #[error("event has no timestamp at all (no eventTime, first/lastTimestamp, series or creationTimestamp)")]
+    #[error(
+        "event has no timestamp at all (no eventTime, first/lastTimestamp, series or creationTimestamp)"
+    )]
     MissingTime,
 }
 
@@ -211,4 +213,94 @@ fn first_non_empty(options: &[&Option<String>]) -> String {
         .find(|s| !s.is_empty())
         .unwrap_or_default()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core(json: &str) -> core::Event {
+        serde_json::from_str(json).expect("valid core/v1 Event")
+    }
+
+    #[test]
+    fn a_classic_core_event_maps_every_field() {
+        let e = from_core(
+            &core(
+                r#"{"metadata":{"name":"web.1","namespace":"shop","uid":"u1","resourceVersion":"42"},
+                "involvedObject":{"apiVersion":"v1","kind":"Pod","namespace":"shop","name":"web","uid":"p1","fieldPath":"spec.containers{app}"},
+                "reason":"BackOff","message":"Back-off","type":"Warning","count":7,
+                "firstTimestamp":"2024-01-01T00:00:00Z","lastTimestamp":"2024-01-01T00:10:00Z",
+                "source":{"component":"kubelet","host":"node-a"}}"#,
+            ),
+            "prod",
+        )
+        .unwrap();
+        assert_eq!(
+            (e.cluster.as_str(), e.uid.as_str(), e.namespace.as_str()),
+            ("prod", "u1", "shop")
+        );
+        assert_eq!(e.regarding.field_path, "spec.containers{app}");
+        assert_eq!(
+            (e.reason.as_str(), e.note.as_str(), e.type_.as_str()),
+            ("BackOff", "Back-off", "Warning")
+        );
+        assert_eq!(
+            (
+                e.reporting_controller.as_str(),
+                e.reporting_instance.as_str()
+            ),
+            ("kubelet", "node-a")
+        );
+        assert_eq!(e.count, 7);
+        assert_eq!(e.first_seen.to_string(), "2024-01-01T00:00:00Z");
+        assert_eq!(e.last_seen.to_string(), "2024-01-01T00:10:00Z");
+        assert_eq!(e.resource_version, "42");
+    }
+
+    #[test]
+    fn a_core_event_with_only_a_microsecond_event_time_and_a_series() {
+        let e = from_core(
+            &core(
+                r#"{"metadata":{"name":"x","uid":"u2"},"involvedObject":{"kind":"Pod","name":"p"},
+                "reason":"Unhealthy","eventTime":"2024-01-01T00:00:00.123456Z",
+                "series":{"count":5,"lastObservedTime":"2024-01-01T00:05:00.000001Z"},
+                "reportingComponent":"kubelet","reportingInstance":"n1"}"#,
+            ),
+            "c",
+        )
+        .unwrap();
+        assert_eq!(e.count, 5);
+        assert_eq!(e.first_seen.to_string(), "2024-01-01T00:00:00.123456Z");
+        assert_eq!(e.last_seen.to_string(), "2024-01-01T00:05:00.000001Z");
+        assert_eq!(e.type_, "");
+        assert_eq!(e.reporting_controller, "kubelet");
+    }
+
+    #[test]
+    fn an_events_v1_event_maps_regarding_note_and_deprecated_fields() {
+        let ev: events::Event = serde_json::from_str(
+            r#"{"apiVersion":"events.k8s.io/v1","kind":"Event",
+            "metadata":{"name":"x","namespace":"ns","uid":"u3","creationTimestamp":"2022-03-22T23:49:14Z"},
+            "regarding":{"kind":"Pod","name":"p","namespace":"ns"},"note":"Add eth0","reason":"AddedInterface",
+            "deprecatedCount":3,"deprecatedFirstTimestamp":"2022-03-22T23:49:15Z","deprecatedLastTimestamp":"2022-03-22T23:50:15Z",
+            "deprecatedSource":{"component":"multus"},"type":"Normal"}"#,
+        )
+        .unwrap();
+        let e = from_events_v1(&ev, "c").unwrap();
+        assert_eq!((e.note.as_str(), e.count), ("Add eth0", 3));
+        assert_eq!(e.reporting_controller, "multus");
+        assert_eq!(e.first_seen.to_string(), "2022-03-22T23:49:15Z");
+        assert_eq!(e.last_seen.to_string(), "2022-03-22T23:50:15Z");
+    }
+
+    #[test]
+    fn events_without_identity_or_time_are_rejected_not_guessed() {
+        let no_uid = core(
+            r#"{"metadata":{"name":"x"},"involvedObject":{},"lastTimestamp":"2024-01-01T00:00:00Z"}"#,
+        );
+        assert_eq!(from_core(&no_uid, "c"), Err(Rejected::MissingUid));
+        let no_time = core(r#"{"metadata":{"name":"x","uid":"u"},"involvedObject":{}}"#);
+        assert_eq!(from_core(&no_time, "c"), Err(Rejected::MissingTime));
+    }
 }
