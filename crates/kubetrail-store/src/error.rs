@@ -17,10 +17,46 @@ pub enum Error {
     SchemaTooNew { found: i64, known: i64 },
     #[error("invalid query: {0}")]
     InvalidQuery(String),
+    #[error("the stored {column} {value:?} is not valid")]
+    Corrupt { column: &'static str, value: String },
+    #[error("cannot encode or decode the JSON column {column}")]
+    Json {
+        column: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("sqlite")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the store's worker thread stopped")]
     WorkerGone,
 }
 
+impl Error {
+    /// Whether the same operation may succeed if tried again later: the database was busy or
+    /// locked by another connection, or a worker thread was lost. Bad queries, corrupt rows and
+    /// a too new schema are not retriable.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            Error::WorkerGone => true,
+            _ => false,
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its sources, joined with ": ", for a log line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

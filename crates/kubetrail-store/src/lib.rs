@@ -5,10 +5,14 @@
 //! hourly rollups of occurrence counts so that aggregations over days read few rows, answers
 //! queries and aggregations, applies retention, and keeps watch cursors.
 //!
-//! ```no_run
-//! # async fn demo() -> kubetrail_store::Result<()> {
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> kubetrail_store::Result<()> {
 //! use kubetrail_store::{SqliteStore, Store};
-//! let store = SqliteStore::open("./kubetrail-data/kubetrail.db")?;
+//! # let dir = tempfile::tempdir().expect("a temporary directory");
+//! # let path = dir.path().join("kubetrail.db");
+//! // e.g. "./kubetrail-data/kubetrail.db"
+//! let store = SqliteStore::open(&path)?;
 //! let mut txn = store.begin().await?;
 //! let summary = txn.write(Vec::new()).await?;
 //! txn.commit().await?;
@@ -16,18 +20,22 @@
 //! # Ok(()) }
 //! ```
 
+#[doc(hidden)]
+pub mod conformance;
 mod error;
+mod retention_task;
 mod sqlite;
 mod types;
 
 pub use error::{Error, Result};
+pub use retention_task::spawn_retention;
 pub use sqlite::SqliteStore;
 pub use types::{
     Page, RetentionPolicy, RetentionReport, StoreStats, StoredEvent, WatchCursor, WriteSummary,
 };
 
 use async_trait::async_trait;
-use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, Event, Timestamp};
+use kubetrail_model::{AggregateQuery, AggregateRow, Event, EventFilter, Timestamp};
 
 /// The storage backend. Implemented by SQLite (embedded, default) and later PostgreSQL; every
 /// backend passes the same conformance tests.

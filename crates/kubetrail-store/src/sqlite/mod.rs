@@ -1,2 +1,260 @@
-//! SQLite backend (placeholder until implemented).
-pub struct SqliteStore;
+//! The embedded SQLite backend: one writer connection behind an async lock, one reader
+//! connection (WAL lets it read while the writer writes), all SQL on the blocking pool.
+//!
+//! Files, one concept each: `schema` (settings, migrations), `write` (batches), `rollup`
+//! (hourly counts), `query`, `aggregate`, `retention`, `cursor`, `stats`, `filter` (filters to
+//! SQL) and `txn` (the write transaction).
+
+mod aggregate;
+mod cursor;
+mod filter;
+mod query;
+mod retention;
+mod rollup;
+mod schema;
+mod stats;
+mod txn;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, Severity, Timestamp};
+use rusqlite::Connection;
+
+use crate::{
+    Error, Page, Result, RetentionPolicy, RetentionReport, Store, StoreStats, StoreTxn,
+    StoredEvent, WatchCursor,
+};
+use retention::{CHUNK, Deleted};
+
+/// Events in SQLite, in one file (plus its `-wal` and `-shm` companions).
+///
+/// Timestamps are kept to the microsecond (Kubernetes' own precision); a count of 0 is stored
+/// as 1.
+pub struct SqliteStore {
+    path: PathBuf,
+    /// Held by a write transaction (or a retention step) for its whole life.
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates, with its directory) the database at `path` and migrates its schema.
+    /// A database written by a newer kubetrail is refused with [`Error::SchemaTooNew`].
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let opening = |e: Error| match e {
+            Error::Sqlite(source) => Error::Open {
+                path: shown.clone(),
+                source,
+            },
+            other => other,
+        };
+        let writer = Connection::open(&path)
+            .map_err(Error::from)
+            .map_err(opening)?;
+        schema::prepare_writer(&writer).map_err(opening)?;
+        let reader = Connection::open(&path)
+            .map_err(Error::from)
+            .map_err(opening)?;
+        schema::prepare_reader(&reader).map_err(opening)?;
+        Ok(SqliteStore {
+            path,
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Aggregates without the rollups, from every occurrence: what the rollup path must equal.
+    #[doc(hidden)]
+    pub async fn aggregate_raw(&self, q: &AggregateQuery) -> Result<Vec<AggregateRow>> {
+        let q = q.clone();
+        self.read(move |c| aggregate::aggregate(c, &q, false)).await
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let reader = Arc::clone(&self.reader);
+        blocking(move || f(&lock(&reader))).await
+    }
+
+    /// Runs `f` on the writer, in its own transaction when `in_txn` (committed on success).
+    async fn write<T: Send + 'static>(
+        &self,
+        in_txn: bool,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let held = Arc::clone(&self.write_lock).lock_owned().await;
+        let writer = Arc::clone(&self.writer);
+        blocking(move || {
+            // The writer lock stays held until the work is done, even if the caller goes away.
+            let _held = held;
+            let conn = lock(&writer);
+            if !in_txn {
+                return f(&conn);
+            }
+            txn::start(&conn)?;
+            match f(&conn) {
+                Ok(v) => {
+                    conn.execute_batch("COMMIT")?;
+                    Ok(v)
+                }
+                Err(e) => {
+                    if let Err(error) = conn.execute_batch("ROLLBACK") {
+                        tracing::warn!(%error, "cannot roll back a failed retention step");
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Repeats a retention step in its own transactions until it deletes less than a chunk.
+    async fn repeat_step(
+        &self,
+        report: &mut RetentionReport,
+        step: impl Fn(&Connection) -> Result<Deleted> + Send + Sync + Clone + 'static,
+        counts_events: bool,
+    ) -> Result<()> {
+        loop {
+            let d = self.write(true, step.clone()).await?;
+            if counts_events {
+                report.events_deleted += d.rows;
+            }
+            report.occurrences_deleted += d.occurrences;
+            if d.rows < CHUNK {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Locks a connection; a panic while it was held left no Rust state behind to distrust (the
+/// database rolls back what was not committed), so poisoning is ignored.
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs blocking SQLite work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Error::WorkerGone)?
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
+        let held = Arc::clone(&self.write_lock).lock_owned().await;
+        let txn = txn::SqliteTxn::begin(Arc::clone(&self.writer), held).await?;
+        Ok(Box::new(txn))
+    }
+
+    async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
+        let (filter, page) = (filter.clone(), page.clone());
+        self.read(move |c| query::query(c, &filter, &page)).await
+    }
+
+    async fn aggregate(&self, q: &AggregateQuery) -> Result<Vec<AggregateRow>> {
+        let q = q.clone();
+        self.read(move |c| aggregate::aggregate(c, &q, true)).await
+    }
+
+    async fn apply_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport> {
+        let mut report = RetentionReport {
+            bytes_before: self.write(false, stats::file_bytes).await?,
+            ..RetentionReport::default()
+        };
+        for severity in Severity::ALL {
+            let age = policy
+                .max_age_by_severity
+                .get(&severity)
+                .copied()
+                .unwrap_or(policy.max_age);
+            let cutoff = filter::micros(now.checked_sub(age).unwrap_or(Timestamp::MIN));
+            let sev = severity.as_str();
+            self.repeat_step(
+                &mut report,
+                move |c| retention::expire_events(c, sev, cutoff),
+                true,
+            )
+            .await?;
+            self.repeat_step(
+                &mut report,
+                move |c| retention::expire_occurrences(c, sev, cutoff),
+                false,
+            )
+            .await?;
+        }
+        if let Some(max_bytes) = policy.max_bytes {
+            let mut events = self.read(count_events).await?;
+            while let Some(d) = self
+                .write(true, move |c| retention::shrink(c, max_bytes, events))
+                .await?
+            {
+                report.events_deleted += d.rows;
+                report.occurrences_deleted += d.occurrences;
+                events = events.saturating_sub(d.rows);
+                if d.rows == 0 {
+                    tracing::warn!(
+                        max_bytes,
+                        "the store is empty and still above its size limit"
+                    );
+                    break;
+                }
+            }
+        }
+        report.bytes_after = self
+            .write(false, |c| {
+                retention::vacuum(c)?;
+                stats::file_bytes(c)
+            })
+            .await?;
+        Ok(report)
+    }
+
+    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
+        let (cluster, stream) = (cluster.to_owned(), stream.to_owned());
+        self.read(move |c| cursor::load(c, &cluster, &stream)).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.read(stats::stats).await
+    }
+}
+
+fn count_events(conn: &Connection) -> Result<u64> {
+    let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}

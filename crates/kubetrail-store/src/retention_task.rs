@@ -1,0 +1,124 @@
+//! Applies retention in the background, now and then every period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kubetrail_model::Timestamp;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+use crate::{RetentionPolicy, Store};
+
+/// Applies `policy` to `store` at once and then every `every`, until the task is aborted. A
+/// failed pass is logged and retried at the next period; the task never panics.
+pub fn spawn_retention(
+    store: Arc<dyn Store>,
+    policy: RetentionPolicy,
+    every: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match store.apply_retention(&policy, Timestamp::now()).await {
+                Ok(r) if r.events_deleted > 0 || r.occurrences_deleted > 0 => tracing::info!(
+                    events = r.events_deleted,
+                    occurrences = r.occurrences_deleted,
+                    bytes_before = r.bytes_before,
+                    bytes_after = r.bytes_after,
+                    "applied retention"
+                ),
+                Ok(r) => tracing::debug!(bytes = r.bytes_after, "retention deleted nothing"),
+                Err(error) => tracing::warn!(
+                    error = %crate::error::chain(&error),
+                    "cannot apply retention, will retry"
+                ),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter};
+
+    use super::*;
+    use crate::{
+        Error, Page, Result, RetentionReport, StoreStats, StoreTxn, StoredEvent, WatchCursor,
+    };
+
+    /// Records the retention passes; the first `failures` of them fail.
+    #[derive(Default)]
+    struct Recorder {
+        passes: Mutex<u32>,
+        failures: u32,
+    }
+
+    #[async_trait]
+    impl Store for Recorder {
+        async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
+            Err(Error::WorkerGone)
+        }
+        async fn query(&self, _: &EventFilter, _: &Page) -> Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
+        async fn aggregate(&self, _: &AggregateQuery) -> Result<Vec<AggregateRow>> {
+            Ok(Vec::new())
+        }
+        async fn apply_retention(
+            &self,
+            _: &RetentionPolicy,
+            _: Timestamp,
+        ) -> Result<RetentionReport> {
+            let mut passes = self.passes.lock().unwrap();
+            *passes += 1;
+            if *passes <= self.failures {
+                return Err(Error::WorkerGone);
+            }
+            Ok(RetentionReport {
+                events_deleted: 1,
+                ..RetentionReport::default()
+            })
+        }
+        async fn cursor(&self, _: &str, _: &str) -> Result<Option<WatchCursor>> {
+            Ok(None)
+        }
+        async fn stats(&self) -> Result<StoreStats> {
+            Ok(StoreStats::default())
+        }
+    }
+
+    fn passes(r: &Recorder) -> u32 {
+        *r.passes.lock().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retention_runs_at_once_and_then_every_period() {
+        let store = Arc::new(Recorder::default());
+        let hour = Duration::from_secs(3600);
+        let task = spawn_retention(store.clone(), RetentionPolicy::default(), hour);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(passes(&store), 1);
+        tokio::time::sleep(hour * 3).await;
+        assert_eq!(passes(&store), 4);
+        task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_pass_is_retried_at_the_next_period_without_stopping_the_task() {
+        let store = Arc::new(Recorder {
+            failures: 2,
+            ..Recorder::default()
+        });
+        let minute = Duration::from_secs(60);
+        let task = spawn_retention(store.clone(), RetentionPolicy::default(), minute);
+        tokio::time::sleep(minute * 2 + Duration::from_secs(1)).await;
+        assert_eq!(passes(&store), 3);
+        assert!(!task.is_finished());
+        task.abort();
+    }
+}

@@ -1,0 +1,154 @@
+//! `EventFilter` → SQL `WHERE` terms, for the `events` table and for `rollup_hourly`.
+
+use kubetrail_model::{Dimension, EventFilter, Timestamp};
+use rusqlite::types::Value;
+
+use crate::{Error, Result};
+
+/// Which table (and alias) the terms are written for: `events e` or `rollup_hourly r`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Table {
+    Events,
+    Rollup,
+}
+
+/// The column holding a dimension, or `None` when the rollups do not keep it.
+pub(crate) fn column(dim: Dimension, table: Table) -> Option<&'static str> {
+    Some(match (table, dim) {
+        (Table::Events, Dimension::Cluster) => "e.cluster",
+        (Table::Events, Dimension::Namespace) => "e.namespace",
+        (Table::Events, Dimension::Kind) => "e.reg_kind",
+        (Table::Events, Dimension::Name) => "e.reg_name",
+        (Table::Events, Dimension::Reason) => "e.reason",
+        (Table::Events, Dimension::Category) => "e.category",
+        (Table::Events, Dimension::Severity) => "e.severity",
+        (Table::Events, Dimension::Type) => "e.type",
+        (Table::Events, Dimension::Correlation) => "e.correlation_id",
+        (Table::Events, Dimension::Template) => "e.template",
+        (Table::Events, Dimension::Node) => "e.node",
+        (Table::Rollup, Dimension::Cluster) => "r.cluster",
+        (Table::Rollup, Dimension::Namespace) => "r.namespace",
+        (Table::Rollup, Dimension::Kind) => "r.kind",
+        (Table::Rollup, Dimension::Reason) => "r.reason",
+        (Table::Rollup, Dimension::Category) => "r.category",
+        (Table::Rollup, Dimension::Severity) => "r.severity",
+        (Table::Rollup, Dimension::Type) => "r.type",
+        (Table::Rollup, Dimension::Correlation) => "r.correlation",
+        (Table::Rollup, _) => return None,
+    })
+}
+
+/// A `WHERE` clause under construction: `1 = 1` followed by `AND` terms, with their parameters.
+#[derive(Debug)]
+pub(crate) struct Where {
+    pub sql: String,
+    pub params: Vec<Value>,
+}
+
+impl Where {
+    pub fn new() -> Self {
+        Where {
+            sql: String::from(" WHERE 1 = 1"),
+            params: Vec::new(),
+        }
+    }
+
+    /// Adds `AND <term>` with the parameters written `?` in `term`, in order.
+    pub fn and<const N: usize>(&mut self, term: &str, params: [Value; N]) {
+        self.sql.push_str(" AND ");
+        self.sql.push_str(term);
+        self.params.extend(params);
+    }
+
+    /// Adds `AND column IN (?, ...)`; nothing for an empty list (meaning "any").
+    pub fn any_of<'a>(&mut self, column: &str, values: impl IntoIterator<Item = &'a str>) {
+        let mut values = values.into_iter().peekable();
+        if values.peek().is_none() {
+            return;
+        }
+        self.sql.push_str(" AND ");
+        self.sql.push_str(column);
+        self.sql.push_str(" IN (");
+        for (i, v) in values.enumerate() {
+            self.sql.push_str(if i == 0 { "?" } else { ", ?" });
+            self.params.push(Value::Text(v.to_owned()));
+        }
+        self.sql.push(')');
+    }
+
+    /// Adds the filter's list and search terms (not its times: they mean different things to
+    /// queries and aggregations). Fails for a filter the table cannot answer; callers check
+    /// [`rollup_can_answer`] first.
+    pub fn filter(&mut self, f: &EventFilter, table: Table) -> Result<()> {
+        let lists: [(Dimension, Vec<&str>); 10] = [
+            (Dimension::Cluster, strs(&f.clusters)),
+            (Dimension::Namespace, strs(&f.namespaces)),
+            (Dimension::Kind, strs(&f.kinds)),
+            (Dimension::Name, strs(&f.names)),
+            (Dimension::Reason, strs(&f.reasons)),
+            (
+                Dimension::Category,
+                f.categories.iter().map(|c| c.as_str()).collect(),
+            ),
+            (
+                Dimension::Severity,
+                f.severities.0.iter().map(|s| s.as_str()).collect(),
+            ),
+            (Dimension::Type, strs(&f.types)),
+            (Dimension::Correlation, strs(&f.correlations)),
+            (Dimension::Node, strs(&f.nodes)),
+        ];
+        for (dim, values) in lists {
+            if values.is_empty() {
+                continue;
+            }
+            let col = column(dim, table).ok_or_else(|| {
+                Error::InvalidQuery(format!("the rollups cannot filter by {dim}"))
+            })?;
+            self.any_of(col, values);
+        }
+        if let Some(search) = &f.search {
+            if table == Table::Rollup {
+                return Err(Error::InvalidQuery(
+                    "the rollups cannot search notes".into(),
+                ));
+            }
+            self.and(
+                "e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
+                [Value::Text(search.clone())],
+            );
+        }
+        Ok(())
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Whether every non-empty part of the filter is a rollup dimension (no names, nodes, search).
+pub(crate) fn rollup_can_answer(f: &EventFilter) -> bool {
+    f.names.is_empty() && f.nodes.is_empty() && f.search.is_none()
+}
+
+pub(crate) fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn timestamp(micros: i64, column: &'static str) -> Result<Timestamp> {
+    Timestamp::from_microsecond(micros).map_err(|_| Error::Corrupt {
+        column,
+        value: micros.to_string(),
+    })
+}
+
+/// Turns a SQLite error caused by a bad full-text search into [`Error::InvalidQuery`]: with a
+/// search, a generic SQL error comes from its syntax (the rest of the SQL is ours and fixed).
+pub(crate) fn search_error(e: rusqlite::Error, f: &EventFilter) -> Error {
+    if let (Some(search), rusqlite::Error::SqliteFailure(code, Some(msg))) = (&f.search, &e)
+        && code.code == rusqlite::ErrorCode::Unknown
+    {
+        return Error::InvalidQuery(format!("search {search:?}: {msg}"));
+    }
+    Error::Sqlite(e)
+}

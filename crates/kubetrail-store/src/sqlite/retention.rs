@@ -1,0 +1,104 @@
+//! Deleting what retention no longer keeps, one bounded chunk per write transaction so that
+//! ingestion waits little. Every deleted occurrence is first subtracted from the rollups.
+
+use rusqlite::{Connection, params};
+
+use super::rollup::subtract_occurrences;
+use super::stats::used_bytes;
+use crate::Result;
+
+/// At most this many events or occurrence rows are deleted per transaction.
+pub(crate) const CHUNK: u64 = 5_000;
+
+/// What one step deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Deleted {
+    /// Events, or occurrence rows for [`expire_occurrences`].
+    pub rows: u64,
+    /// Occurrence units (sums of counts).
+    pub occurrences: u64,
+}
+
+/// Deletes up to [`CHUNK`] events of `severity` last seen before `cutoff` (micros).
+pub(crate) fn expire_events(conn: &Connection, severity: &str, cutoff: i64) -> Result<Deleted> {
+    conn.prepare_cached(
+        "INSERT INTO doomed_events (id)
+         SELECT id FROM events WHERE last_seen < ?1 AND severity = ?2 LIMIT ?3",
+    )?
+    .execute(params![cutoff, severity, CHUNK as i64])?;
+    delete_doomed_events(conn)
+}
+
+/// Deletes up to [`CHUNK`] occurrence rows older than `cutoff` of events of `severity` (the
+/// events themselves are kept: they were seen again later).
+pub(crate) fn expire_occurrences(
+    conn: &Connection,
+    severity: &str,
+    cutoff: i64,
+) -> Result<Deleted> {
+    let rows = conn
+        .prepare_cached(
+            "INSERT INTO doomed_occurrences (id)
+             SELECT o.rowid FROM occurrences o JOIN events e ON e.id = o.event_id
+             WHERE o.ts < ?1 AND e.severity = ?2 LIMIT ?3",
+        )?
+        .execute(params![cutoff, severity, CHUNK as i64])?;
+    let occurrences = subtract_occurrences(conn, "o.rowid IN (SELECT id FROM doomed_occurrences)")?;
+    conn.execute_batch(
+        "DELETE FROM occurrences WHERE rowid IN (SELECT id FROM doomed_occurrences);
+         DELETE FROM doomed_occurrences;",
+    )?;
+    Ok(Deleted {
+        rows: rows as u64,
+        occurrences,
+    })
+}
+
+/// When the used pages exceed `max_bytes`, deletes the events last seen longest ago: a share
+/// of the `events` left proportional to the excess (pages free unevenly, so steps repeat).
+/// `None` when the database already fits.
+pub(crate) fn shrink(conn: &Connection, max_bytes: u64, events: u64) -> Result<Option<Deleted>> {
+    let used = used_bytes(conn)?;
+    if used <= max_bytes {
+        return Ok(None);
+    }
+    let share = u128::from(events) * u128::from(used - max_bytes) / u128::from(used);
+    let chunk = u64::try_from(share)
+        .unwrap_or(u64::MAX)
+        .clamp(64, 4 * CHUNK);
+    conn.prepare_cached(
+        "INSERT INTO doomed_events (id) SELECT id FROM events ORDER BY last_seen, id LIMIT ?1",
+    )?
+    .execute(params![chunk as i64])?;
+    delete_doomed_events(conn).map(Some)
+}
+
+/// Returns free pages to the file system.
+pub(crate) fn vacuum(conn: &Connection) -> Result<()> {
+    // Each step of this pragma frees pages: it must run to completion.
+    let mut stmt = conn.prepare("PRAGMA incremental_vacuum")?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
+/// Deletes the events listed in `doomed_events` with their occurrences, full-text rows and
+/// rollup counts.
+fn delete_doomed_events(conn: &Connection) -> Result<Deleted> {
+    let rows: i64 = conn.query_row("SELECT count(*) FROM doomed_events", [], |r| r.get(0))?;
+    if rows == 0 {
+        return Ok(Deleted::default());
+    }
+    let occurrences = subtract_occurrences(conn, "o.event_id IN (SELECT id FROM doomed_events)")?;
+    conn.execute_batch(
+        "INSERT INTO events_fts (events_fts, rowid, note)
+             SELECT 'delete', id, note FROM events WHERE id IN (SELECT id FROM doomed_events);
+         DELETE FROM occurrences WHERE event_id IN (SELECT id FROM doomed_events);
+         DELETE FROM events WHERE id IN (SELECT id FROM doomed_events);
+         DELETE FROM doomed_events;",
+    )?;
+    Ok(Deleted {
+        rows: rows as u64,
+        occurrences,
+    })
+}

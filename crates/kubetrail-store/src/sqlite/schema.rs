@@ -1,0 +1,150 @@
+//! Connection settings and schema migrations.
+//!
+//! Migrations are an ordered list of SQL scripts; `PRAGMA user_version` records how many have
+//! been applied. A script is never edited once released: changes go into a new one.
+
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+/// Timestamps are stored as INTEGER microseconds since the Unix epoch (Kubernetes `MicroTime`
+/// precision), severities and categories as their lowercase names.
+const V1: &str = "
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    reg_api_version TEXT NOT NULL,
+    reg_kind TEXT NOT NULL,
+    reg_namespace TEXT NOT NULL,
+    reg_name TEXT NOT NULL,
+    reg_uid TEXT NOT NULL,
+    reg_field_path TEXT NOT NULL,
+    related TEXT,
+    reason TEXT NOT NULL,
+    note TEXT NOT NULL,
+    type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reporting_controller TEXT NOT NULL,
+    reporting_instance TEXT NOT NULL,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    resource_version TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    owner_kind TEXT,
+    owner_name TEXT,
+    node TEXT,
+    template TEXT NOT NULL,
+    labels TEXT,
+    UNIQUE (cluster, uid)
+);
+CREATE INDEX events_last_seen ON events (last_seen);
+CREATE INDEX events_namespace_reason ON events (namespace, reason, last_seen);
+CREATE INDEX events_correlation ON events (correlation_id, last_seen);
+CREATE INDEX events_regarding ON events (cluster, reg_namespace, reg_kind, reg_name);
+
+CREATE VIRTUAL TABLE events_fts USING fts5 (note, content = 'events', content_rowid = 'id');
+
+CREATE TABLE occurrences (
+    event_id INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE INDEX occurrences_ts ON occurrences (ts);
+CREATE INDEX occurrences_event ON occurrences (event_id);
+
+CREATE TABLE rollup_hourly (
+    bucket INTEGER NOT NULL,
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    type TEXT NOT NULL,
+    correlation TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (bucket, cluster, namespace, kind, reason, category, severity, type, correlation)
+) WITHOUT ROWID;
+
+CREATE TABLE placements (
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    pod TEXT NOT NULL,
+    node TEXT NOT NULL,
+    PRIMARY KEY (cluster, namespace, pod)
+) WITHOUT ROWID;
+
+CREATE TABLE cursors (
+    cluster TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    resource_version TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (cluster, stream)
+) WITHOUT ROWID;
+";
+
+/// Every migration, in order; the schema version is the number applied.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Settings shared by the writer and the reader connections.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Prepares the writer connection: incremental auto-vacuum (only effective before the first
+/// table exists), WAL, then migrations.
+pub(crate) fn prepare_writer(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    configure(conn)?;
+    migrate(conn)?;
+    // Retention collects the rows it deletes here (per connection, in memory).
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS doomed_events (id INTEGER PRIMARY KEY);
+         CREATE TEMP TABLE IF NOT EXISTS doomed_occurrences (id INTEGER PRIMARY KEY);",
+    )?;
+    Ok(())
+}
+
+/// Prepares a reader connection, opened after the writer has migrated the schema.
+pub(crate) fn prepare_reader(conn: &Connection) -> Result<()> {
+    configure(conn)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(())
+}
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (i, script) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
+        let version = i as i64 + 1;
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(script)?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(version, "migrated the store schema");
+    }
+    Ok(())
+}

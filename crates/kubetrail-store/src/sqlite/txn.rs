@@ -1,0 +1,89 @@
+//! The write transaction handed out by [`SqliteStore::begin`](super::SqliteStore).
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use kubetrail_model::Event;
+use rusqlite::Connection;
+use tokio::sync::OwnedMutexGuard;
+
+use super::{blocking, cursor, lock, write};
+use crate::{Result, StoreTxn, WatchCursor, WriteSummary};
+
+/// Holds the store's writer lock for its whole life, so one transaction writes at a time.
+pub(crate) struct SqliteTxn {
+    conn: Arc<Mutex<Connection>>,
+    /// Cleared by a successful commit; otherwise dropping rolls back.
+    open: bool,
+    _writer: OwnedMutexGuard<()>,
+}
+
+/// Starts `BEGIN IMMEDIATE`, first rolling back a transaction left open by a cancelled
+/// `begin` (only the holder of the writer lock gets here, so none is in use).
+pub(crate) fn start(conn: &Connection) -> Result<()> {
+    if !conn.is_autocommit() {
+        tracing::warn!("rolling back a write transaction that was left open");
+        conn.execute_batch("ROLLBACK")?;
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    Ok(())
+}
+
+impl SqliteTxn {
+    pub(crate) async fn begin(
+        conn: Arc<Mutex<Connection>>,
+        writer: OwnedMutexGuard<()>,
+    ) -> Result<Self> {
+        let c = Arc::clone(&conn);
+        blocking(move || start(&lock(&c))).await?;
+        Ok(SqliteTxn {
+            conn,
+            open: true,
+            _writer: writer,
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let c = Arc::clone(&self.conn);
+        blocking(move || f(&lock(&c))).await
+    }
+}
+
+#[async_trait]
+impl StoreTxn for SqliteTxn {
+    async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary> {
+        if events.is_empty() {
+            return Ok(WriteSummary::default());
+        }
+        self.run(move |c| write::write_batch(c, &events)).await
+    }
+
+    async fn save_cursor(&mut self, c: WatchCursor) -> Result<()> {
+        self.run(move |conn| cursor::save(conn, &c)).await
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        self.run(|c| Ok(c.execute_batch("COMMIT")?)).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTxn {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        // Blocks briefly: waits for a write still running on the blocking pool, then rolls back.
+        let conn = lock(&self.conn);
+        if conn.is_autocommit() {
+            return;
+        }
+        if let Err(error) = conn.execute_batch("ROLLBACK") {
+            tracing::warn!(%error, "cannot roll back a dropped write transaction");
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Writing one batch of events inside the open write transaction.
+//!
+//! Each Event object is stored once per `(cluster, uid)`; the first write records its count as
+//! occurrences (one at `first_seen`, the rest at `last_seen`), later writes only the increase of
+//! its count, at their `last_seen`. Every occurrence also goes into the hourly rollups.
+
+use std::borrow::Cow;
+
+use kubetrail_model::Event;
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
+
+use super::filter::micros;
+use super::rollup::RollupDeltas;
+use crate::{Error, Result, WriteSummary};
+
+const INSERT: &str = "
+INSERT INTO events (
+    cluster, uid, namespace, name, reg_api_version, reg_kind, reg_namespace, reg_name, reg_uid,
+    reg_field_path, related, reason, note, type, action, reporting_controller,
+    reporting_instance, first_seen, last_seen, count, resource_version, category, severity,
+    correlation_id, owner_kind, owner_name, node, template, labels)
+VALUES (
+    ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+    ?21, ?22, ?23, ?24, ?25, ?26,
+    COALESCE(?27, CASE WHEN ?6 = 'Pod' THEN
+        (SELECT node FROM placements WHERE cluster = ?1 AND namespace = ?7 AND pod = ?8) END),
+    ?28, ?29)
+ON CONFLICT (cluster, uid) DO NOTHING
+RETURNING id";
+
+const EXISTING: &str = "
+SELECT id, count, note, namespace, reg_kind, reason, type, category, severity, correlation_id
+FROM events WHERE cluster = ?1 AND uid = ?2";
+
+/// What processing adds may have improved since the first write; what is unknown now is kept.
+const UPDATE: &str = "
+UPDATE events SET
+    count = ?2, last_seen = MAX(last_seen, ?3), note = ?4, resource_version = ?5,
+    template = ?6, category = ?7, severity = ?8, correlation_id = ?9,
+    owner_kind = COALESCE(?10, owner_kind), owner_name = COALESCE(?11, owner_name),
+    node = COALESCE(?12, node), labels = COALESCE(?13, labels)
+WHERE id = ?1";
+
+const OCCURRENCE: &str = "INSERT INTO occurrences (event_id, ts, count) VALUES (?1, ?2, ?3)";
+const OCCURRENCES_OF: &str = "SELECT ts, count FROM occurrences WHERE event_id = ?1";
+const FTS_INSERT: &str = "INSERT INTO events_fts (rowid, note) VALUES (?1, ?2)";
+const FTS_DELETE: &str =
+    "INSERT INTO events_fts (events_fts, rowid, note) VALUES ('delete', ?1, ?2)";
+
+/// Returns a non-zero change count only when the pod's node is new or different.
+const PLACEMENT: &str = "
+INSERT INTO placements (cluster, namespace, pod, node) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT DO UPDATE SET node = excluded.node WHERE node IS NOT excluded.node";
+
+/// Events of a pod stored before its node was known get it now.
+const BACKFILL: &str = "
+UPDATE events SET node = ?1
+WHERE cluster = ?2 AND reg_namespace = ?3 AND reg_kind = 'Pod' AND reg_name = ?4
+  AND node IS NULL";
+
+struct Statements<'c> {
+    insert: CachedStatement<'c>,
+    existing: CachedStatement<'c>,
+    update: CachedStatement<'c>,
+    occurrence: CachedStatement<'c>,
+    occurrences_of: CachedStatement<'c>,
+    fts_insert: CachedStatement<'c>,
+    fts_delete: CachedStatement<'c>,
+    placement: CachedStatement<'c>,
+    backfill: CachedStatement<'c>,
+}
+
+impl<'c> Statements<'c> {
+    fn prepare(conn: &'c Connection) -> Result<Self> {
+        Ok(Statements {
+            insert: conn.prepare_cached(INSERT)?,
+            existing: conn.prepare_cached(EXISTING)?,
+            update: conn.prepare_cached(UPDATE)?,
+            occurrence: conn.prepare_cached(OCCURRENCE)?,
+            occurrences_of: conn.prepare_cached(OCCURRENCES_OF)?,
+            fts_insert: conn.prepare_cached(FTS_INSERT)?,
+            fts_delete: conn.prepare_cached(FTS_DELETE)?,
+            placement: conn.prepare_cached(PLACEMENT)?,
+            backfill: conn.prepare_cached(BACKFILL)?,
+        })
+    }
+}
+
+/// Writes a batch atomically: on error nothing of it stays, and the transaction remains usable.
+pub(crate) fn write_batch(conn: &Connection, events: &[Event]) -> Result<WriteSummary> {
+    conn.execute_batch("SAVEPOINT write_batch")?;
+    match write_events(conn, events) {
+        Ok(summary) => {
+            conn.execute_batch("RELEASE write_batch")?;
+            Ok(summary)
+        }
+        Err(e) => {
+            if let Err(error) = conn.execute_batch("ROLLBACK TO write_batch; RELEASE write_batch") {
+                tracing::warn!(%error, "cannot roll back a failed batch");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn write_events(conn: &Connection, events: &[Event]) -> Result<WriteSummary> {
+    let mut st = Statements::prepare(conn)?;
+    let mut rollups = RollupDeltas::default();
+    let mut summary = WriteSummary::default();
+    for e in events {
+        place(&mut st, e)?;
+        write_one(&mut st, e, &mut rollups, &mut summary)?;
+    }
+    drop(st);
+    rollups.apply(conn)?;
+    Ok(summary)
+}
+
+/// Records where a pod runs and fills it into the pod's earlier events.
+fn place(st: &mut Statements<'_>, e: &Event) -> Result<()> {
+    if e.regarding.kind != "Pod" {
+        return Ok(());
+    }
+    let Some(node) = &e.node else {
+        return Ok(());
+    };
+    let (ns, pod) = (&e.regarding.namespace, &e.regarding.name);
+    if st.placement.execute(params![e.cluster, ns, pod, node])? > 0 {
+        st.backfill.execute(params![node, e.cluster, ns, pod])?;
+    }
+    Ok(())
+}
+
+/// The stored count: an Event exists because something happened at least once.
+fn count_of(e: &Event) -> i64 {
+    i64::try_from(e.count.max(1)).unwrap_or(i64::MAX)
+}
+
+fn json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String> {
+    serde_json::to_string(value).map_err(|source| Error::Json { column, source })
+}
+
+fn write_one<'a>(
+    st: &mut Statements<'_>,
+    e: &'a Event,
+    rollups: &mut RollupDeltas<'a>,
+    summary: &mut WriteSummary,
+) -> Result<()> {
+    let first = micros(e.first_seen);
+    let last = micros(e.last_seen);
+    let count = count_of(e);
+    let related = e.related.as_ref().map(|r| json(r, "related")).transpose()?;
+    let labels = (!e.labels.is_empty())
+        .then(|| json(&e.labels, "labels"))
+        .transpose()?;
+    let owner_kind = e.owner.as_ref().map(|o| o.kind.as_str());
+    let owner_name = e.owner.as_ref().map(|o| o.name.as_str());
+    let r = &e.regarding;
+    let inserted: Option<i64> = st
+        .insert
+        .query_row(
+            params![
+                e.cluster,
+                e.uid,
+                e.namespace,
+                e.name,
+                r.api_version,
+                r.kind,
+                r.namespace,
+                r.name,
+                r.uid,
+                r.field_path,
+                related,
+                e.reason,
+                e.note,
+                e.type_,
+                e.action,
+                e.reporting_controller,
+                e.reporting_instance,
+                first,
+                last,
+                count,
+                e.resource_version,
+                e.category.as_str(),
+                e.severity.as_str(),
+                e.correlation_id,
+                owner_kind,
+                owner_name,
+                e.node,
+                e.template,
+                labels,
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+
+    if let Some(id) = inserted {
+        st.fts_insert.execute(params![id, e.note])?;
+        let dims = [
+            Cow::Borrowed(e.cluster.as_str()),
+            Cow::Borrowed(e.namespace.as_str()),
+            Cow::Borrowed(r.kind.as_str()),
+            Cow::Borrowed(e.reason.as_str()),
+            Cow::Borrowed(e.category.as_str()),
+            Cow::Borrowed(e.severity.as_str()),
+            Cow::Borrowed(e.type_.as_str()),
+            Cow::Borrowed(e.correlation_id.as_str()),
+        ];
+        let mut add = |ts: i64, n: i64| -> Result<()> {
+            st.occurrence.execute(params![id, ts, n])?;
+            rollups.add(ts, &dims, n);
+            Ok(())
+        };
+        if count == 1 {
+            add(last, 1)?;
+        } else {
+            add(first, 1)?;
+            add(last, count - 1)?;
+        }
+        summary.new += 1;
+        summary.occurrences += count as u64;
+        return Ok(());
+    }
+
+    let old = st.existing.query_row(params![e.cluster, e.uid], |row| {
+        Ok(Existing {
+            id: row.get(0)?,
+            count: row.get(1)?,
+            note: row.get(2)?,
+            dims: [
+                Cow::Borrowed(e.cluster.as_str()),
+                Cow::Owned(row.get(3)?),
+                Cow::Owned(row.get(4)?),
+                Cow::Owned(row.get(5)?),
+                Cow::Owned(row.get(7)?),
+                Cow::Owned(row.get(8)?),
+                Cow::Owned(row.get(6)?),
+                Cow::Owned(row.get(9)?),
+            ],
+        })
+    })?;
+    let delta = count - old.count;
+    if delta <= 0 {
+        summary.unchanged += 1;
+        return Ok(());
+    }
+    st.update.execute(params![
+        old.id,
+        count,
+        last,
+        e.note,
+        e.resource_version,
+        e.template,
+        e.category.as_str(),
+        e.severity.as_str(),
+        e.correlation_id,
+        owner_kind,
+        owner_name,
+        e.node,
+        labels,
+    ])?;
+    if old.note != e.note {
+        st.fts_delete.execute(params![old.id, old.note])?;
+        st.fts_insert.execute(params![old.id, e.note])?;
+    }
+    // Only category, severity and correlation are updated among the rollup dimensions.
+    let mut dims = old.dims.clone();
+    dims[4] = Cow::Borrowed(e.category.as_str());
+    dims[5] = Cow::Borrowed(e.severity.as_str());
+    dims[7] = Cow::Borrowed(e.correlation_id.as_str());
+    if dims != old.dims {
+        // The event's earlier occurrences now count under its new dimensions.
+        let mut rows = st.occurrences_of.query(params![old.id])?;
+        while let Some(row) = rows.next()? {
+            let (ts, n): (i64, i64) = (row.get(0)?, row.get(1)?);
+            rollups.add(ts, &old.dims, -n);
+            rollups.add(ts, &dims, n);
+        }
+    }
+    st.occurrence.execute(params![old.id, last, delta])?;
+    rollups.add(last, &dims, delta);
+    summary.updated += 1;
+    summary.occurrences += delta as u64;
+    Ok(())
+}
+
+struct Existing<'a> {
+    id: i64,
+    count: i64,
+    note: String,
+    dims: [Cow<'a, str>; 8],
+}

@@ -1,0 +1,13 @@
+//! The store conformance suite, run against SQLite.
+
+use std::sync::Arc;
+
+use kubetrail_store::{SqliteStore, Store};
+
+async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("open");
+    (Arc::new(store), dir)
+}
+
+kubetrail_store::store_conformance_tests!(sqlite);

@@ -1,0 +1,134 @@
+//! What only the SQLite backend does: its file, settings, schema versions.
+
+use kubetrail_model::{AggregateQuery, Dimension, EventFilter};
+use kubetrail_store::conformance::{event, minute};
+use kubetrail_store::{Error, Page, SqliteStore, Store, WatchCursor};
+
+fn pragma(path: &std::path::Path, name: &str) -> String {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.pragma_query_value(None, name, |r| {
+        let v: rusqlite::types::Value = r.get(0)?;
+        Ok(match v {
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            rusqlite::types::Value::Text(s) => s,
+            other => format!("{other:?}"),
+        })
+    })
+    .expect("pragma")
+}
+
+#[tokio::test]
+async fn open_creates_missing_directories_and_sets_wal_and_incremental_vacuum() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/kubetrail.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.path(), path);
+    assert_eq!(pragma(&path, "journal_mode"), "wal");
+    assert_eq!(pragma(&path, "auto_vacuum"), "2", "incremental");
+    assert_eq!(pragma(&path, "user_version"), "1");
+}
+
+#[tokio::test]
+async fn a_database_with_a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubetrail.db");
+    drop(SqliteStore::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::SchemaTooNew {
+                found: 99,
+                known: 1
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubetrail.db");
+    std::fs::write(
+        &path,
+        "not a database, just some text that is long enough ".repeat(100),
+    )
+    .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(matches!(err, Error::Open { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn reopening_the_database_keeps_events_cursors_and_rollups() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubetrail.db");
+    let cursor = WatchCursor {
+        cluster: "prod".into(),
+        stream: "events".into(),
+        resource_version: "42".into(),
+        updated_at: minute(5),
+    };
+    let q = AggregateQuery {
+        group_by: vec![Dimension::Reason],
+        ..AggregateQuery::default()
+    };
+    let (events, counts) = {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .write_batch(
+                vec![event("a", minute(10), 3), event("b", minute(90), 1)],
+                Some(cursor.clone()),
+            )
+            .await
+            .unwrap();
+        let events = store
+            .query(&EventFilter::default(), &Page::default())
+            .await
+            .unwrap();
+        (events, store.aggregate(&q).await.unwrap())
+    };
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store
+            .query(&EventFilter::default(), &Page::default())
+            .await
+            .unwrap(),
+        events
+    );
+    assert_eq!(store.aggregate(&q).await.unwrap(), counts);
+    assert_eq!(store.aggregate_raw(&q).await.unwrap(), counts);
+    assert_eq!(store.cursor("prod", "events").await.unwrap(), Some(cursor));
+    // Stored ids go on: a new event is not confused with an old one.
+    let s = store
+        .write_batch(
+            vec![event("a", minute(10), 3), event("c", minute(95), 1)],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((s.new, s.unchanged), (1, 1));
+}
+
+#[tokio::test]
+async fn a_write_transaction_waits_for_the_one_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(SqliteStore::open(dir.path().join("k.db")).unwrap());
+    let mut first = store.begin().await.unwrap();
+    first.write(vec![event("a", minute(1), 1)]).await.unwrap();
+    let s2 = store.clone();
+    let second = tokio::spawn(async move {
+        s2.write_batch(vec![event("a", minute(2), 2)], None)
+            .await
+            .unwrap()
+    });
+    tokio::task::yield_now().await;
+    assert!(!second.is_finished());
+    first.commit().await.unwrap();
+    let s = second.await.unwrap();
+    assert_eq!((s.updated, s.occurrences), (1, 1));
+}
