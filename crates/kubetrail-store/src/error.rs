@@ -25,6 +25,8 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    #[error("the write transaction was rolled back after an earlier error")]
+    Aborted,
     #[error("sqlite")]
     Sqlite(#[from] rusqlite::Error),
     #[error("the store's worker thread stopped")]

@@ -81,7 +81,8 @@ pub trait Store: Send + Sync {
     }
 }
 
-/// An open write transaction; see [`Store::begin`].
+/// An open write transaction; see [`Store::begin`]. If any call fails, the whole transaction is
+/// rolled back and later calls return [`Error::Aborted`].
 #[async_trait]
 pub trait StoreTxn: Send {
     /// Inserts new events and, for events already stored under the same `(cluster, uid)`, adds

@@ -136,15 +136,18 @@ impl SqliteStore {
         .await
     }
 
-    /// Repeats a retention step in its own transactions until it deletes less than a chunk.
+    /// Repeats a retention step, each in its own transaction and starting where the last one
+    /// stopped, until it deletes less than a chunk.
     async fn repeat_step(
         &self,
         report: &mut RetentionReport,
-        step: impl Fn(&Connection) -> Result<Deleted> + Send + Sync + Clone + 'static,
+        step: impl Fn(&Connection, i64) -> Result<Deleted> + Send + Sync + Copy + 'static,
         counts_events: bool,
     ) -> Result<()> {
+        let mut from = i64::MIN;
         loop {
-            let d = self.write(true, step.clone()).await?;
+            let d = self.write(true, move |c| step(c, from)).await?;
+            from = d.resume;
             if counts_events {
                 report.events_deleted += d.rows;
             }
@@ -206,13 +209,13 @@ impl Store for SqliteStore {
             let sev = severity.as_str();
             self.repeat_step(
                 &mut report,
-                move |c| retention::expire_events(c, sev, cutoff),
+                move |c, from| retention::expire_events(c, sev, from, cutoff),
                 true,
             )
             .await?;
             self.repeat_step(
                 &mut report,
-                move |c| retention::expire_occurrences(c, sev, cutoff),
+                move |c, from| retention::expire_occurrences(c, sev, from, cutoff),
                 false,
             )
             .await?;

@@ -17,32 +17,58 @@ pub(crate) struct Deleted {
     pub rows: u64,
     /// Occurrence units (sums of counts).
     pub occurrences: u64,
+    /// Where the next step of the same kind starts (micros): the scan goes forward in time, so
+    /// the rows kept (other severities) are not read again at every step.
+    pub resume: i64,
 }
 
-/// Deletes up to [`CHUNK`] events of `severity` last seen before `cutoff` (micros).
-pub(crate) fn expire_events(conn: &Connection, severity: &str, cutoff: i64) -> Result<Deleted> {
+/// Deletes up to [`CHUNK`] events of `severity` last seen in `[from, cutoff)` (micros), oldest
+/// first.
+pub(crate) fn expire_events(
+    conn: &Connection,
+    severity: &str,
+    from: i64,
+    cutoff: i64,
+) -> Result<Deleted> {
     conn.prepare_cached(
         "INSERT INTO doomed_events (id)
-         SELECT id FROM events WHERE last_seen < ?1 AND severity = ?2 LIMIT ?3",
+         SELECT id FROM events WHERE last_seen >= ?1 AND last_seen < ?2 AND severity = ?3
+         ORDER BY last_seen LIMIT ?4",
     )?
-    .execute(params![cutoff, severity, CHUNK as i64])?;
-    delete_doomed_events(conn)
+    .execute(params![from, cutoff, severity, CHUNK as i64])?;
+    let resume: Option<i64> = conn.query_row(
+        "SELECT MAX(last_seen) FROM events WHERE id IN (SELECT id FROM doomed_events)",
+        [],
+        |r| r.get(0),
+    )?;
+    let deleted = delete_doomed_events(conn)?;
+    Ok(Deleted {
+        resume: resume.unwrap_or(from),
+        ..deleted
+    })
 }
 
-/// Deletes up to [`CHUNK`] occurrence rows older than `cutoff` of events of `severity` (the
-/// events themselves are kept: they were seen again later).
+/// Deletes up to [`CHUNK`] occurrence rows in `[from, cutoff)` of events of `severity`, oldest
+/// first (the events themselves are kept: they were seen again later).
 pub(crate) fn expire_occurrences(
     conn: &Connection,
     severity: &str,
+    from: i64,
     cutoff: i64,
 ) -> Result<Deleted> {
     let rows = conn
         .prepare_cached(
             "INSERT INTO doomed_occurrences (id)
              SELECT o.rowid FROM occurrences o JOIN events e ON e.id = o.event_id
-             WHERE o.ts < ?1 AND e.severity = ?2 LIMIT ?3",
+             WHERE o.ts >= ?1 AND o.ts < ?2 AND e.severity = ?3
+             ORDER BY o.ts LIMIT ?4",
         )?
-        .execute(params![cutoff, severity, CHUNK as i64])?;
+        .execute(params![from, cutoff, severity, CHUNK as i64])?;
+    let resume: Option<i64> = conn.query_row(
+        "SELECT MAX(ts) FROM occurrences WHERE rowid IN (SELECT id FROM doomed_occurrences)",
+        [],
+        |r| r.get(0),
+    )?;
     let occurrences = subtract_occurrences(conn, "o.rowid IN (SELECT id FROM doomed_occurrences)")?;
     conn.execute_batch(
         "DELETE FROM occurrences WHERE rowid IN (SELECT id FROM doomed_occurrences);
@@ -51,6 +77,7 @@ pub(crate) fn expire_occurrences(
     Ok(Deleted {
         rows: rows as u64,
         occurrences,
+        resume: resume.unwrap_or(from),
     })
 }
 
@@ -100,5 +127,6 @@ fn delete_doomed_events(conn: &Connection) -> Result<Deleted> {
     Ok(Deleted {
         rows: rows as u64,
         occurrences,
+        resume: 0,
     })
 }

@@ -113,6 +113,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 pub(crate) fn prepare_writer(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // Checkpoint every ~40 MB of WAL rather than 4 MB: index pages changed by many batches are
+    // then copied into the database once, not at every checkpoint (measured ~30% faster import).
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     configure(conn)?;
     migrate(conn)?;
     // Retention collects the rows it deletes here (per connection, in memory).

@@ -8,12 +8,13 @@ use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
 use super::{blocking, cursor, lock, write};
-use crate::{Result, StoreTxn, WatchCursor, WriteSummary};
+use crate::{Error, Result, StoreTxn, WatchCursor, WriteSummary};
 
 /// Holds the store's writer lock for its whole life, so one transaction writes at a time.
 pub(crate) struct SqliteTxn {
     conn: Arc<Mutex<Connection>>,
-    /// Cleared by a successful commit; otherwise dropping rolls back.
+    /// Cleared by a successful commit, or by a failed write (which rolls back at once);
+    /// otherwise dropping rolls back.
     open: bool,
     _writer: OwnedMutexGuard<()>,
 }
@@ -43,12 +44,32 @@ impl SqliteTxn {
         })
     }
 
+    /// Runs `f` in the transaction; if it fails, rolls the whole transaction back, since `f`
+    /// may have written part of its work.
     async fn run<T: Send + 'static>(
-        &self,
+        &mut self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        if !self.open {
+            return Err(Error::Aborted);
+        }
         let c = Arc::clone(&self.conn);
-        blocking(move || f(&lock(&c))).await
+        let result = blocking(move || {
+            let conn = lock(&c);
+            let result = f(&conn);
+            if result.is_err()
+                && !conn.is_autocommit()
+                && let Err(error) = conn.execute_batch("ROLLBACK")
+            {
+                tracing::warn!(%error, "cannot roll back a failed write transaction");
+            }
+            result
+        })
+        .await;
+        if result.is_err() {
+            self.open = false;
+        }
+        result
     }
 }
 
