@@ -1,0 +1,490 @@
+//! One value → one [`Item`]: which Event API it is, typed parsing (fast path straight from the
+//! bytes, slow path through `serde_json::Value` with the quirks of real dumps repaired), owner
+//! links of other objects, and what the file turned out to contain.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::events::v1 as events;
+use kubetrail_process::{ObjectLink, OwnerRef, from_core, from_events_v1};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::{Map, Value};
+
+use super::envelope;
+use super::item::{Item, Location, SkipReason};
+use super::quirks::{self, Api};
+
+pub(crate) struct Decoder {
+    cluster: String,
+    path: Arc<Path>,
+    next_index: u64,
+    pub(crate) stats: Stats,
+}
+
+/// What a file turned out to contain, to tell an empty Event list from something else.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Values that are Events, imported or skipped.
+    pub(crate) events: u64,
+    pub(crate) envelopes: u64,
+    /// Lists that are Event lists even without events: `EventList`s, empty `List`s and arrays.
+    pub(crate) event_lists: u64,
+    /// The first thing seen that is not an Event, for the error message.
+    first_other: Option<String>,
+}
+
+impl Stats {
+    pub(crate) fn has_events(&self) -> bool {
+        self.events + self.envelopes + self.event_lists > 0
+    }
+
+    pub(crate) fn found(&self) -> String {
+        self.first_other
+            .clone()
+            .unwrap_or_else(|| "nothing".to_string())
+    }
+
+    pub(crate) fn other(&mut self, what: impl FnOnce() -> String) {
+        if self.first_other.is_none() {
+            self.first_other = Some(what());
+        }
+    }
+
+    pub(crate) fn list_end(&mut self, kind: Option<&str>, items: u64) {
+        match kind {
+            Some("EventList") => self.event_lists += 1,
+            None | Some("List") if items == 0 => self.event_lists += 1,
+            Some(kind) if items == 0 => self.other(|| format!("kind {kind}")),
+            _ => {}
+        }
+    }
+}
+
+impl Decoder {
+    pub(crate) fn new(cluster: &str, path: Arc<Path>) -> Decoder {
+        Decoder {
+            cluster: cluster.to_string(),
+            path,
+            next_index: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    pub(crate) fn location(&mut self, line: Option<u64>) -> Location {
+        let index = self.next_index;
+        self.next_index += 1;
+        Location {
+            path: Arc::clone(&self.path),
+            line,
+            index,
+        }
+    }
+
+    /// One JSON value. The error is a syntax error, positioned relative to `bytes`.
+    pub(crate) fn json(
+        &mut self,
+        bytes: &[u8],
+        line: Option<u64>,
+        pending: &mut VecDeque<Item>,
+    ) -> Result<Option<Item>, serde_json::Error> {
+        let mut location = self.location(line);
+        if let Some((watch, object)) = envelope::split(bytes) {
+            if watch.carries_state() {
+                match self.typed(object, location) {
+                    Ok(item) => {
+                        self.stats.envelopes += 1;
+                        return Ok(Some(item));
+                    }
+                    Err(back) => location = back,
+                }
+            } else if serde_json::from_slice::<IgnoredAny>(object).is_ok() {
+                self.stats.envelopes += 1;
+                let reason = SkipReason::Watch(watch);
+                return Ok(Some(Item::Skipped { location, reason }));
+            }
+        } else {
+            match self.typed(bytes, location) {
+                Ok(item) => return Ok(Some(item)),
+                Err(back) => location = back,
+            }
+        }
+        let value: Value = serde_json::from_slice(bytes)?;
+        Ok(self.value(value, location, pending))
+    }
+
+    /// The fast path: an Event of either API typed straight from its bytes, with no
+    /// intermediate tree. The k8s-openapi types check `apiVersion` and `kind` when present, so
+    /// a failure is quick for the wrong API; an object without them must show the fields of
+    /// the API it was read as, or it goes the slow way to be looked at properly.
+    fn typed(&mut self, bytes: &[u8], location: Location) -> Result<Item, Location> {
+        if let Ok(event) = serde_json::from_slice::<core::Event>(bytes)
+            && event.involved_object != core::ObjectReference::default()
+        {
+            return Ok(self.core(&event, location));
+        }
+        if let Ok(event) = serde_json::from_slice::<events::Event>(bytes)
+            && (event.regarding.is_some() || event.note.is_some())
+        {
+            return Ok(self.events_v1(&event, location));
+        }
+        Err(location)
+    }
+
+    fn core(&mut self, event: &core::Event, location: Location) -> Item {
+        self.stats.events += 1;
+        match from_core(event, &self.cluster) {
+            Ok(event) => Item::Event { event, location },
+            Err(rejected) => rejected_item(rejected, location),
+        }
+    }
+
+    fn events_v1(&mut self, event: &events::Event, location: Location) -> Item {
+        self.stats.events += 1;
+        match from_events_v1(event, &self.cluster) {
+            Ok(event) => Item::Event { event, location },
+            Err(rejected) => rejected_item(rejected, location),
+        }
+    }
+
+    /// One parsed value: an Event, an envelope, a List held in memory, another object, or
+    /// something else. Items of a List go to `pending`; everything else is returned.
+    pub(crate) fn value(
+        &mut self,
+        value: Value,
+        location: Location,
+        pending: &mut VecDeque<Item>,
+    ) -> Option<Item> {
+        let mut map = match value {
+            Value::Object(map) => map,
+            other => {
+                let what = describe(&other);
+                self.stats.other(|| what.to_string());
+                let reason = SkipReason::NotAnObject(what);
+                return Some(Item::Skipped { location, reason });
+            }
+        };
+        if let Some(watch) = envelope::watch_type(&map) {
+            self.stats.envelopes += 1;
+            if watch.carries_state() {
+                let object = map.remove("object").unwrap_or_default();
+                return self.value(object, location, pending);
+            }
+            let reason = SkipReason::Watch(watch);
+            return Some(Item::Skipped { location, reason });
+        }
+        if map
+            .get("items")
+            .is_some_and(|i| i.is_array() || i.is_null())
+        {
+            self.list(map, pending);
+            return None;
+        }
+        match classify(&map) {
+            Shape::Event(api) => Some(self.event_value(map, api, location)),
+            Shape::Other(kind) => {
+                let kind = kind.to_string();
+                self.stats.other(|| format!("kind {kind}"));
+                Some(object_link(&map, kind, location))
+            }
+            Shape::Unknown => {
+                self.stats.other(|| "an object without kind".to_string());
+                let reason = SkipReason::NotAnEvent { kind: None };
+                Some(Item::Skipped { location, reason })
+            }
+        }
+    }
+
+    /// A List that was parsed whole (flow-style YAML, a List on one NDJSON line).
+    fn list(&mut self, mut map: Map<String, Value>, pending: &mut VecDeque<Item>) {
+        let kind = map.get("kind").and_then(Value::as_str).map(str::to_string);
+        let items = match map.remove("items") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
+        let count = items.len() as u64;
+        for item in items {
+            // Items of a List parsed whole have no line of their own.
+            let location = self.location(None);
+            if let Some(item) = self.value(item, location, pending) {
+                pending.push_back(item);
+            }
+        }
+        self.stats.list_end(kind.as_deref(), count);
+    }
+
+    /// The slow path for an Event: repair the known quirks, then the typed API struct.
+    fn event_value(&mut self, mut map: Map<String, Value>, api: Api, location: Location) -> Item {
+        quirks::repair(&mut map, api);
+        // Already classified; without them `events.k8s.io/v1beta1` reads as v1 too.
+        map.remove("apiVersion");
+        map.remove("kind");
+        let value = Value::Object(map);
+        let parsed = match api {
+            Api::Core => core::Event::deserialize(&value).map(|e| self.core(&e, location.clone())),
+            Api::EventsV1 => {
+                events::Event::deserialize(&value).map(|e| self.events_v1(&e, location.clone()))
+            }
+        };
+        parsed.unwrap_or_else(|err| {
+            self.stats.events += 1;
+            let reason = SkipReason::InvalidEvent(err.to_string());
+            Item::Skipped { location, reason }
+        })
+    }
+}
+
+fn rejected_item(rejected: kubetrail_process::Rejected, location: Location) -> Item {
+    Item::Skipped {
+        location,
+        reason: SkipReason::Rejected(rejected),
+    }
+}
+
+enum Shape<'a> {
+    Event(Api),
+    Other(&'a str),
+    Unknown,
+}
+
+/// By `kind` and `apiVersion` when present, else by the fields only one API has.
+fn classify(map: &Map<String, Value>) -> Shape<'_> {
+    let kind = map.get("kind").and_then(Value::as_str);
+    let api_version = map.get("apiVersion").and_then(Value::as_str);
+    let has = |field: &str| map.get(field).is_some_and(|v| !v.is_null());
+    let by_fields = if has("regarding") || has("note") {
+        Some(Api::EventsV1)
+    } else if has("involvedObject") || (has("message") && has("reason")) {
+        Some(Api::Core)
+    } else {
+        None
+    };
+    match (kind, api_version) {
+        (Some(kind), _) if kind != "Event" => Shape::Other(kind),
+        (_, Some(v)) if v.starts_with("events.k8s.io/") => Shape::Event(Api::EventsV1),
+        (Some(_), Some("v1")) => Shape::Event(Api::Core),
+        (Some(_), _) => Shape::Event(by_fields.unwrap_or(Api::Core)),
+        (None, _) => by_fields.map_or(Shape::Unknown, Shape::Event),
+    }
+}
+
+/// A non-Event object as an owner link: its identity and its controller owner (the first
+/// owner when none is marked controller).
+fn object_link(map: &Map<String, Value>, kind: String, location: Location) -> Item {
+    let meta = map.get("metadata").and_then(Value::as_object);
+    let field = |m: Option<&Map<String, Value>>, key: &str| {
+        m.and_then(|m| m.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let name = field(meta, "name");
+    if name.is_empty() {
+        let reason = SkipReason::NotAnEvent { kind: Some(kind) };
+        return Item::Skipped { location, reason };
+    }
+    let refs = meta
+        .and_then(|m| m.get("ownerReferences"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let owner = refs
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        .or(refs.first())
+        .and_then(Value::as_object)
+        .map(|r| OwnerRef {
+            kind: field(Some(r), "kind"),
+            name: field(Some(r), "name"),
+            uid: field(Some(r), "uid"),
+        })
+        .filter(|o| !o.kind.is_empty() && !o.name.is_empty());
+    Item::Object(ObjectLink {
+        kind,
+        namespace: field(meta, "namespace"),
+        name,
+        uid: field(meta, "uid"),
+        owner,
+    })
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(bytes: &[u8]) -> (Vec<Item>, Stats) {
+        let mut decoder = Decoder::new("c", Arc::from(Path::new("f.json")));
+        let mut pending = VecDeque::new();
+        let first = decoder
+            .json(bytes, Some(1), &mut pending)
+            .expect("valid JSON");
+        let items = first.into_iter().chain(pending).collect();
+        (items, decoder.stats)
+    }
+
+    fn core_event() -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "p.1", "namespace": "ns", "uid": "u1", "creationTimestamp": "2024-01-01T00:00:00Z"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "ns"},
+            "reason": "BackOff", "message": "Back-off", "type": "Warning"
+        })
+    }
+
+    #[test]
+    fn a_core_event_is_read_on_the_fast_path() {
+        let (items, stats) = decode(core_event().to_string().as_bytes());
+        let [Item::Event { event, .. }] = items.as_slice() else {
+            panic!("{items:?}")
+        };
+        assert_eq!(
+            (event.uid.as_str(), event.reason.as_str()),
+            ("u1", "BackOff")
+        );
+        assert_eq!(stats.events, 1);
+    }
+
+    #[test]
+    fn an_events_v1_event_without_kind_is_recognized_by_its_fields() {
+        let v = json!({
+            "metadata": {"name": "p.1", "namespace": "ns", "uid": "u2"},
+            "eventTime": "2024-01-01T00:00:00.000001Z",
+            "regarding": {"kind": "Pod", "name": "p"}, "note": "Scheduled", "reason": "Scheduled",
+            "reportingController": "default-scheduler"
+        });
+        let (items, _) = decode(v.to_string().as_bytes());
+        let [Item::Event { event, .. }] = items.as_slice() else {
+            panic!("{items:?}")
+        };
+        assert_eq!(
+            (event.note.as_str(), event.reporting_controller.as_str()),
+            ("Scheduled", "default-scheduler")
+        );
+    }
+
+    #[test]
+    fn the_null_string_quirk_is_repaired() {
+        let mut v = core_event();
+        v["eventTime"] = json!("null");
+        v["firstTimestamp"] = json!("");
+        let (items, _) = decode(v.to_string().as_bytes());
+        assert!(
+            matches!(items.as_slice(), [Item::Event { .. }]),
+            "{items:?}"
+        );
+    }
+
+    #[test]
+    fn an_event_that_stays_invalid_is_skipped_not_an_error() {
+        let mut v = core_event();
+        v["count"] = json!("many");
+        let (items, stats) = decode(v.to_string().as_bytes());
+        let [
+            Item::Skipped {
+                reason: SkipReason::InvalidEvent(message),
+                ..
+            },
+        ] = items.as_slice()
+        else {
+            panic!("{items:?}")
+        };
+        assert!(message.contains("invalid type"), "{message}");
+        assert_eq!(stats.events, 1);
+    }
+
+    #[test]
+    fn an_event_without_uid_is_rejected() {
+        let mut v = core_event();
+        v["metadata"].as_object_mut().unwrap().remove("uid");
+        let (items, _) = decode(v.to_string().as_bytes());
+        assert!(matches!(
+            items.as_slice(),
+            [Item::Skipped {
+                reason: SkipReason::Rejected(kubetrail_process::Rejected::MissingUid),
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn envelopes_carry_or_skip() {
+        let added = json!({"type": "MODIFIED", "object": core_event()}).to_string();
+        assert!(matches!(
+            decode(added.as_bytes()).0.as_slice(),
+            [Item::Event { .. }]
+        ));
+        let deleted = json!({"type": "DELETED", "object": core_event()}).to_string();
+        assert!(matches!(
+            decode(deleted.as_bytes()).0.as_slice(),
+            [Item::Skipped {
+                reason: SkipReason::Watch(super::super::WatchType::Deleted),
+                ..
+            }]
+        ));
+        // The general path handles other key orders.
+        let reordered = json!({"object": core_event(), "type": "ADDED"}).to_string();
+        let (items, stats) = decode(reordered.as_bytes());
+        assert!(matches!(items.as_slice(), [Item::Event { .. }]));
+        assert_eq!(stats.envelopes, 1);
+    }
+
+    #[test]
+    fn other_kinds_become_owner_links() {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web-1", "namespace": "ns", "uid": "p1", "ownerReferences": [
+                {"kind": "Foo", "name": "x", "uid": "f"},
+                {"kind": "ReplicaSet", "name": "web", "uid": "r", "controller": true}
+            ]}
+        });
+        let (items, stats) = decode(pod.to_string().as_bytes());
+        let [Item::Object(link)] = items.as_slice() else {
+            panic!("{items:?}")
+        };
+        assert_eq!(link.owner.as_ref().map(|o| o.name.as_str()), Some("web"));
+        assert!(!stats.has_events());
+        assert_eq!(stats.found(), "kind Pod");
+    }
+
+    #[test]
+    fn a_list_on_one_line_is_expanded() {
+        let list = json!({"kind": "List", "items": [core_event(), {"kind": "Status"}]});
+        let (items, stats) = decode(list.to_string().as_bytes());
+        assert_eq!(items.len(), 2);
+        assert!(matches!(
+            &items[1],
+            Item::Skipped {
+                reason: SkipReason::NotAnEvent { .. },
+                ..
+            }
+        ));
+        assert!(stats.has_events());
+    }
+
+    #[test]
+    fn an_object_that_is_nothing_known_is_not_an_event() {
+        let (items, stats) = decode(br#"{"foo": 1}"#);
+        assert!(matches!(
+            items.as_slice(),
+            [Item::Skipped {
+                reason: SkipReason::NotAnEvent { kind: None },
+                ..
+            }]
+        ));
+        assert!(!stats.has_events());
+    }
+}

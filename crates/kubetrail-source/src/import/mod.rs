@@ -1,0 +1,241 @@
+//! File import: Kubernetes Event dumps in the shapes real tools write them, read as a stream of
+//! [`Item`]s in bounded memory, whatever the size of the file.
+//!
+//! - [`discover`] expands paths: files as given, directories searched for files whose content
+//!   looks like Events.
+//! - [`read_file`] streams one file: JSON (List, bare array, concatenated values, NDJSON, watch
+//!   envelopes) or YAML (Lists, multi-document streams), either Event API, optionally gzip;
+//!   the format comes from the content, never the file name.
+//!
+//! ```no_run
+//! use kubetrail_source::import::{self, Item};
+//! # fn main() -> kubetrail_source::Result<()> {
+//! let found = import::discover(&["must-gather/".into()])?;
+//! for file in &found.files {
+//!     for item in import::read_file(&file.path, "prod")? {
+//!         if let Item::Event { event, .. } = item? {
+//!             println!("{} {}", event.reason, event.note);
+//!         }
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod decode;
+mod discover;
+mod envelope;
+mod fault;
+mod item;
+mod json;
+mod open;
+mod quirks;
+mod scan;
+mod yaml;
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+use crate::error::{ImportError, Result};
+
+pub use discover::{Discovered, ImportFile, SkippedFile, discover};
+pub use item::{Item, Location, SkipReason, WatchType};
+
+use decode::Decoder;
+use fault::Fault;
+use json::JsonReader;
+use scan::{Input, Pos};
+use yaml::YamlReader;
+
+/// The syntax of a file, as detected from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A JSON List, array or stream of concatenated values.
+    Json,
+    /// One JSON value per line (detected after the first line).
+    Ndjson,
+    Yaml,
+}
+
+/// Streams the items of the file at `path`; Events are normalized for `cluster`.
+///
+/// Memory stays bounded by the largest single value (an Event, a line, a YAML document that is
+/// not a List), never the file. A file that cannot be opened is an error here; a file that is
+/// broken (malformed JSON or YAML, truncated gzip) or holds no Events yields an error from the
+/// iterator, after the items read before it.
+pub fn read_file(path: &Path, cluster: &str) -> Result<FileItems> {
+    let file = File::open(path).map_err(|source| ImportError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_from(file, path, cluster)
+}
+
+/// Like [`read_file`], from any reader; `path` names it in locations and errors.
+pub fn read_from<R: Read + Send + 'static>(
+    reader: R,
+    path: &Path,
+    cluster: &str,
+) -> Result<FileItems> {
+    let read_error = |source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut opened = open::open(reader).map_err(read_error)?;
+    let path: Arc<Path> = Arc::from(path);
+    let gzip = opened.gzip;
+    let reader = match open::sniff(&mut opened.input) {
+        Ok((open::Syntax::Json, line)) => {
+            Reader::Json(JsonReader::new(Input::new(opened.input, line)))
+        }
+        Ok((open::Syntax::Yaml, line)) => Reader::Yaml(YamlReader::new(opened.input, line)),
+        Err(source) => return Err(Fault::Io(source).into_error(&path, gzip)),
+    };
+    Ok(FileItems {
+        decoder: Decoder::new(cluster, Arc::clone(&path)),
+        path,
+        gzip,
+        progress: opened.progress,
+        reader: Some(reader),
+        pending: VecDeque::new(),
+    })
+}
+
+/// The items of one file, in file order. After an error, the iterator ends.
+pub struct FileItems {
+    path: Arc<Path>,
+    gzip: bool,
+    progress: Arc<AtomicU64>,
+    /// `None` once the file is done or failed.
+    reader: Option<Reader>,
+    decoder: Decoder,
+    /// Items decoded but not yet handed out (the items of a List that was parsed whole).
+    pending: VecDeque<Item>,
+}
+
+impl FileItems {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether the file is gzip-compressed.
+    pub fn is_gzip(&self) -> bool {
+        self.gzip
+    }
+
+    /// The syntax detected so far (JSON turns into NDJSON after the first line).
+    pub fn format(&self) -> Format {
+        match &self.reader {
+            Some(Reader::Yaml(_)) => Format::Yaml,
+            Some(Reader::Json(json)) if json.is_ndjson() => Format::Ndjson,
+            _ => Format::Json,
+        }
+    }
+
+    /// A shared counter of the bytes read from the file so far, as stored on disk (compressed
+    /// bytes for gzip): compare it with the file size for a progress bar while another thread
+    /// drives the iterator.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.progress)
+    }
+
+    /// The bytes read from the file so far, as stored on disk.
+    pub fn bytes_read(&self) -> u64 {
+        self.progress.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn has_events(&self) -> bool {
+        self.decoder.stats.has_events()
+    }
+
+    fn fail(&mut self, fault: Fault) -> Option<Result<Item>> {
+        self.reader = None;
+        self.pending.clear();
+        Some(Err(fault.into_error(&self.path, self.gzip)))
+    }
+}
+
+impl Iterator for FileItems {
+    type Item = Result<Item>;
+
+    fn next(&mut self) -> Option<Result<Item>> {
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Some(Ok(item));
+            }
+            let reader = self.reader.as_mut()?;
+            let fault = match reader.next_raw() {
+                Ok(Some(Raw::Json { bytes, pos })) => {
+                    match self.decoder.json(bytes, Some(pos.line), &mut self.pending) {
+                        Ok(Some(item)) => return Some(Ok(item)),
+                        Ok(None) => continue,
+                        Err(err) => Fault::json(&err, pos),
+                    }
+                }
+                Ok(Some(Raw::Value { value, line })) => {
+                    let location = self.decoder.location(line);
+                    match self.decoder.value(value, location, &mut self.pending) {
+                        Some(item) => return Some(Ok(item)),
+                        None => continue,
+                    }
+                }
+                Ok(Some(Raw::Unsupported { line, message })) => {
+                    let location = self.decoder.location(Some(line));
+                    self.decoder
+                        .stats
+                        .other(|| "an unsupported YAML value".to_string());
+                    let reason = SkipReason::Unsupported(message);
+                    return Some(Ok(Item::Skipped { location, reason }));
+                }
+                Ok(Some(Raw::ListEnd { kind, items })) => {
+                    self.decoder.stats.list_end(kind.as_deref(), items);
+                    continue;
+                }
+                Ok(None) => {
+                    self.reader = None;
+                    if self.decoder.stats.has_events() {
+                        return None;
+                    }
+                    return Some(Err(ImportError::NotEvents {
+                        path: self.path.to_path_buf(),
+                        found: self.decoder.stats.found(),
+                    }));
+                }
+                Err(fault) => fault,
+            };
+            return self.fail(fault);
+        }
+    }
+}
+
+enum Reader {
+    Json(JsonReader),
+    Yaml(YamlReader),
+}
+
+impl Reader {
+    fn next_raw(&mut self) -> Result<Option<Raw<'_>>, Fault> {
+        match self {
+            Reader::Json(json) => json.next_raw(),
+            Reader::Yaml(yaml) => yaml.next_raw(),
+        }
+    }
+}
+
+/// What a reader hands over: one value, in bytes or parsed, or the end of a streamed List.
+pub(crate) enum Raw<'a> {
+    /// One JSON value's bytes and where it starts.
+    Json { bytes: &'a [u8], pos: Pos },
+    /// One value parsed already (YAML), and the line it starts on.
+    Value { value: Value, line: Option<u64> },
+    /// Valid YAML that has no JSON equivalent.
+    Unsupported { line: u64, message: String },
+    /// The end of a List (or array) whose items were streamed.
+    ListEnd { kind: Option<String>, items: u64 },
+}

@@ -1,0 +1,81 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use kubetrail_source::ImportError;
+use kubetrail_source::import::{Item, SkipReason, read_file};
+
+pub fn dataset() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/datasets/real-events"
+    ))
+}
+
+pub fn real(name: &str) -> PathBuf {
+    dataset().join(name)
+}
+
+/// Expected Event counts per file, from the dataset README's table.
+pub fn expected_counts() -> BTreeMap<String, (u64, u64, u64)> {
+    let readme = std::fs::read_to_string(dataset().join("README.md")).expect("dataset README");
+    let mut counts = BTreeMap::new();
+    for line in readme.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | `file` | repo | path | commit | license | events | Normal/Warning | reasons |
+        if cells.len() < 9 || !cells[1].starts_with('`') {
+            continue;
+        }
+        let Ok(events) = cells[6].parse::<u64>() else {
+            continue;
+        };
+        let (normal, warning) = cells[7].split_once('/').expect("Normal/Warning column");
+        counts.insert(
+            cells[1].trim_matches('`').to_string(),
+            (events, normal.parse().unwrap(), warning.parse().unwrap()),
+        );
+    }
+    counts
+}
+
+/// Everything one file yields, split by kind.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub events: Vec<kubetrail_model::Event>,
+    pub objects: Vec<kubetrail_process::ObjectLink>,
+    pub skipped: Vec<(String, SkipReason)>,
+    pub error: Option<ImportError>,
+}
+
+impl Read {
+    pub fn skipped_events(&self) -> usize {
+        self.skipped.iter().filter(|(_, r)| r.is_event()).count()
+    }
+}
+
+pub fn read(path: &Path) -> Read {
+    let mut out = Read::default();
+    let items = match read_file(path, "test") {
+        Ok(items) => items,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    for item in items {
+        match item {
+            Ok(Item::Event { event, .. }) => out.events.push(event),
+            Ok(Item::Object(link)) => out.objects.push(link),
+            Ok(Item::Skipped { location, reason }) => {
+                out.skipped.push((location.to_string(), reason))
+            }
+            Err(e) => {
+                assert!(out.error.is_none(), "the iterator goes on after an error");
+                out.error = Some(e);
+            }
+        }
+    }
+    out
+}
