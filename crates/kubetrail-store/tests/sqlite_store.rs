@@ -188,3 +188,35 @@ async fn retention_deletes_across_many_chunks_and_keeps_rollups_equal_to_occurre
         }
     }
 }
+
+#[tokio::test]
+async fn retention_forgets_the_node_of_a_pod_whose_events_are_all_gone() {
+    use jiff::SignedDuration;
+    use kubetrail_store::RetentionPolicy;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
+    let mut placed = event("placed", minute(0), 1);
+    placed.node = Some("node-a".into());
+    store.write_batch(vec![placed], None).await.unwrap();
+    let policy = RetentionPolicy {
+        max_age: SignedDuration::from_hours(1),
+        ..RetentionPolicy::default()
+    };
+    let report = store
+        .apply_retention(&policy, minute(24 * 60))
+        .await
+        .unwrap();
+    assert_eq!(report.events_deleted, 1);
+    // The same pod name later (e.g. a StatefulSet pod rescheduled) is not given the old node.
+    store
+        .write_batch(vec![event("later", minute(24 * 60), 1)], None)
+        .await
+        .unwrap();
+    let left = store
+        .query(&EventFilter::default(), &Page::default())
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event.node, None);
+}

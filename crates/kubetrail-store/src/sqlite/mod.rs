@@ -238,6 +238,7 @@ impl Store for SqliteStore {
                 }
             }
         }
+        self.write(true, retention::forget_placements).await?;
         report.bytes_after = self
             .write(false, |c| {
                 retention::vacuum(c)?;

@@ -100,6 +100,18 @@ pub(crate) fn shrink(conn: &Connection, max_bytes: u64, events: u64) -> Result<O
     delete_doomed_events(conn).map(Some)
 }
 
+/// Forgets the node of pods none of whose events are kept any more.
+pub(crate) fn forget_placements(conn: &Connection) -> Result<()> {
+    conn.execute(
+        "DELETE FROM placements WHERE NOT EXISTS (
+             SELECT 1 FROM events e
+             WHERE e.cluster = placements.cluster AND e.reg_namespace = placements.namespace
+               AND e.reg_kind = 'Pod' AND e.reg_name = placements.pod)",
+        [],
+    )?;
+    Ok(())
+}
+
 /// Returns free pages to the file system.
 pub(crate) fn vacuum(conn: &Connection) -> Result<()> {
     // Each step of this pragma frees pages: it must run to completion.

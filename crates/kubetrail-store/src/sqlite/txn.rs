@@ -79,7 +79,17 @@ impl StoreTxn for SqliteTxn {
         if events.is_empty() {
             return Ok(WriteSummary::default());
         }
-        self.run(move |c| write::write_batch(c, &events)).await
+        let n = events.len();
+        let s = self.run(move |c| write::write_batch(c, &events)).await?;
+        tracing::debug!(
+            events = n,
+            new = s.new,
+            updated = s.updated,
+            unchanged = s.unchanged,
+            occurrences = s.occurrences,
+            "wrote a batch"
+        );
+        Ok(s)
     }
 
     async fn save_cursor(&mut self, c: WatchCursor) -> Result<()> {

@@ -1,0 +1,147 @@
+//! Retention by age, by severity and by size.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+use kubetrail_model::{Event, EventFilter, Severity};
+
+use super::{
+    all, assert_rollups_match_occurrences, days, event, minute, placed, t0, total, uids, write,
+};
+use crate::{RetentionPolicy, Store};
+
+pub async fn retention_by_age_deletes_old_events_and_old_occurrences_of_kept_events(
+    store: Arc<dyn Store>,
+) {
+    let now = t0() + days(60);
+    let mut old = placed("old", "shop", "BackOff", 0, 2);
+    old.last_seen = now - days(40);
+    old.first_seen = now - days(41);
+    let mut kept = placed("kept", "shop", "Unhealthy", 0, 2);
+    kept.first_seen = now - days(36);
+    kept.last_seen = now - days(35);
+    let fresh = {
+        let mut e = placed("fresh", "db", "BackOff", 0, 1);
+        e.first_seen = now - SignedDuration::from_hours(1);
+        e.last_seen = e.first_seen;
+        e
+    };
+    write(&store, vec![old, kept.clone(), fresh]).await;
+    kept.count = 5;
+    kept.last_seen = now - days(1);
+    write(&store, vec![kept]).await;
+    // old: 1@-41d 1@-40d; kept: 1@-36d 1@-35d 3@-1d; fresh: 1@-1h.
+    let policy = RetentionPolicy {
+        max_age: days(30),
+        ..RetentionPolicy::default()
+    };
+    let report = store
+        .apply_retention(&policy, now)
+        .await
+        .expect("retention");
+    assert_eq!((report.events_deleted, report.occurrences_deleted), (1, 4));
+    let left = all(&store, EventFilter::default()).await;
+    assert_eq!(uids(&left), ["fresh", "kept"]);
+    assert_eq!(total(&store, None, None).await, 4);
+    assert_eq!(
+        total(&store, Some(now - days(50)), Some(now - days(30))).await,
+        0
+    );
+    let stats = store.stats().await.expect("stats");
+    assert_eq!((stats.events, stats.occurrences), (2, 4));
+    assert_rollups_match_occurrences(&store, &EventFilter::default()).await;
+    let again = store
+        .apply_retention(&policy, now)
+        .await
+        .expect("retention");
+    assert_eq!((again.events_deleted, again.occurrences_deleted), (0, 0));
+}
+
+pub async fn retention_by_severity_uses_the_override_ages(store: Arc<dyn Store>) {
+    let now = t0() + days(100);
+    let aged = |uid: &str, severity: Severity, age: SignedDuration| {
+        let mut e = event(uid, now - age, 1);
+        e.severity = severity;
+        e
+    };
+    write(
+        &store,
+        vec![
+            aged("info-10d", Severity::Info, days(10)),
+            aged("info-1d", Severity::Info, days(1)),
+            aged("error-10d", Severity::Error, days(10)),
+            aged("error-40d", Severity::Error, days(40)),
+            aged("critical-60d", Severity::Critical, days(60)),
+            aged("critical-95d", Severity::Critical, days(95)),
+        ],
+    )
+    .await;
+    let policy = RetentionPolicy {
+        max_age: days(30),
+        max_age_by_severity: BTreeMap::from([
+            (Severity::Info, days(7)),
+            (Severity::Critical, days(90)),
+        ]),
+        max_bytes: None,
+    };
+    let report = store
+        .apply_retention(&policy, now)
+        .await
+        .expect("retention");
+    assert_eq!(report.events_deleted, 3);
+    let left = all(&store, EventFilter::default()).await;
+    assert_eq!(uids(&left), ["info-1d", "error-10d", "critical-60d"]);
+    assert_rollups_match_occurrences(&store, &EventFilter::default()).await;
+}
+
+pub async fn retention_by_size_deletes_the_oldest_events_until_the_store_fits(
+    store: Arc<dyn Store>,
+) {
+    let filler = "lorem ipsum dolor sit amet consectetur adipiscing elit ".repeat(8);
+    for batch in 0..10 {
+        let events: Vec<Event> = (0..300)
+            .map(|i| {
+                let n = batch * 300 + i;
+                let mut e = placed(&format!("e{n:05}"), "shop", "BackOff", n, 2);
+                e.note = format!("{filler} {n}");
+                e.regarding.name = format!("web-{n:05}");
+                e
+            })
+            .collect();
+        write(&store, events).await;
+    }
+    let before = store.stats().await.expect("stats");
+    let max_bytes = before.bytes / 2;
+    let policy = RetentionPolicy {
+        max_age: days(3650),
+        max_bytes: Some(max_bytes),
+        ..RetentionPolicy::default()
+    };
+    let report = store
+        .apply_retention(&policy, minute(3000))
+        .await
+        .expect("retention");
+    let after = store.stats().await.expect("stats");
+    assert!(
+        report.events_deleted > 0 && report.events_deleted < 3000,
+        "{report:?}"
+    );
+    assert!(
+        after.bytes <= max_bytes,
+        "{} bytes > {max_bytes}",
+        after.bytes
+    );
+    assert!(report.bytes_after <= max_bytes && report.bytes_before >= before.bytes);
+    assert_eq!(after.events, 3000 - report.events_deleted);
+    assert_eq!(after.occurrences, 6000 - report.occurrences_deleted);
+    let left = all(&store, EventFilter::default()).await;
+    let oldest_left = left.last().expect("some events are kept");
+    let kept_from = 3000 - left.len();
+    assert_eq!(
+        oldest_left.event.uid,
+        format!("e{kept_from:05}"),
+        "the oldest went first"
+    );
+    assert_rollups_match_occurrences(&store, &EventFilter::default()).await;
+}
