@@ -101,7 +101,15 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let reader = Arc::clone(&self.reader);
-        blocking(move || f(&lock(&reader))).await
+        blocking(move || {
+            let conn = lock(&reader);
+            // A read that panicked inside its snapshot left it open.
+            if !conn.is_autocommit() {
+                conn.execute_batch("ROLLBACK")?;
+            }
+            f(&conn)
+        })
+        .await
     }
 
     /// Runs `f` on the writer, in its own transaction when `in_txn` (committed on success).
