@@ -1,0 +1,609 @@
+//! The object store: what etcd is to the real API server.
+//!
+//! One global, monotonically increasing resourceVersion stamps every write, like an etcd
+//! revision. Every change is appended to a history that watches replay from; `compact` drops the
+//! history up to the current version, after which a watch or an exact list from an older version
+//! is answered with `410 Expired`, and the history is also trimmed to a configured length, as
+//! etcd's periodic compaction does. Writes are broadcast to open watches while the store is
+//! locked, so a watch that replays history and then listens sees every change exactly once.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::resources::{Resource, StoreKind};
+use crate::status::ApiError;
+
+/// The resourceVersion of an empty store; the first write gets the next one.
+const INITIAL_RESOURCE_VERSION: u64 = 1;
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChangeType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+/// One write, as kept in the history and sent to watches.
+#[derive(Debug)]
+pub(crate) struct Change {
+    /// The resourceVersion this write created.
+    pub rv: u64,
+    pub kind: StoreKind,
+    /// `namespace/name`, or `name` when cluster-scoped: the etcd key order lists follow.
+    pub key: String,
+    pub change: ChangeType,
+    /// The object after the write (for a delete: the last state, stamped with `rv`).
+    pub object: Value,
+    /// The object before the write, so watches with selectors can tell an object leaving.
+    pub prev: Option<Value>,
+}
+
+/// Which state a read sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadAt {
+    /// The current state.
+    Latest,
+    /// The state right after the write that created this resourceVersion.
+    Exact(u64),
+}
+
+/// A consistent view of one collection, sorted by key.
+pub(crate) struct Snapshot {
+    pub rv: u64,
+    pub items: Vec<(String, Value)>,
+}
+
+/// Where a watch starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WatchStart {
+    /// Send the current objects as ADDED first.
+    Initial,
+    /// Send every change after this resourceVersion.
+    After(u64),
+}
+
+/// Everything a new watch needs, taken under one lock so nothing falls in between.
+pub(crate) struct WatchSetup {
+    /// The current objects (only for [`WatchStart::Initial`]).
+    pub initial: Vec<Value>,
+    /// The history after the start version (only for [`WatchStart::After`]).
+    pub replay: Vec<Arc<Change>>,
+    /// The store's resourceVersion when the watch started.
+    pub rv: u64,
+    /// Every later change, of every kind.
+    pub live: broadcast::Receiver<Arc<Change>>,
+}
+
+/// The store; shared by the HTTP handlers, the typed API and the scenarios.
+pub(crate) struct Store {
+    state: Mutex<State>,
+    changes: broadcast::Sender<Arc<Change>>,
+}
+
+struct State {
+    rv: u64,
+    /// Watches and exact lists from a resourceVersion below this are expired.
+    compacted: u64,
+    objects: BTreeMap<StoreKind, BTreeMap<String, Value>>,
+    /// Every change with `rv > compacted`, oldest first.
+    history: VecDeque<Arc<Change>>,
+    history_limit: usize,
+}
+
+impl Store {
+    /// `history_limit`: changes kept for watches; `watch_buffer`: changes a slow watch may lag.
+    pub(crate) fn new(history_limit: usize, watch_buffer: usize) -> Self {
+        let (changes, _) = broadcast::channel(watch_buffer.max(1));
+        Self {
+            state: Mutex::new(State {
+                rv: INITIAL_RESOURCE_VERSION,
+                compacted: INITIAL_RESOURCE_VERSION,
+                objects: BTreeMap::new(),
+                history: VecDeque::new(),
+                history_limit: history_limit.max(1),
+            }),
+            changes,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves consistent data (every write is one insert
+        // plus one push), so a poisoned lock is still safe to use.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current resourceVersion.
+    pub(crate) fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    /// The oldest resourceVersion a watch may start from.
+    #[cfg(test)]
+    pub(crate) fn compacted(&self) -> u64 {
+        self.lock().compacted
+    }
+
+    /// Drops the history up to the current version; returns that version.
+    pub(crate) fn compact(&self) -> u64 {
+        let mut state = self.lock();
+        state.compacted = state.rv;
+        state.history.clear();
+        state.rv
+    }
+
+    /// Reads one object.
+    pub(crate) fn get(
+        &self,
+        resource: Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let key = object_key(resource, namespace, name);
+        self.lock()
+            .objects
+            .get(&resource.store_kind())
+            .and_then(|objects| objects.get(&key))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(resource, name))
+    }
+
+    /// Creates an object: fills name from `generateName`, uid, creationTimestamp,
+    /// resourceVersion (and generation for kinds with a spec).
+    pub(crate) fn create(&self, resource: Resource, mut object: Value) -> Result<Value, ApiError> {
+        let namespace = validate_scope(resource, &mut object)?;
+        let mut name = meta_str(&object, "name");
+        if name.is_empty() {
+            let prefix = meta_str(&object, "generateName");
+            if prefix.is_empty() {
+                return Err(invalid_meta(
+                    resource,
+                    "",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                ));
+            }
+            name = format!("{prefix}{}", random_suffix(5));
+            set_meta(&mut object, "name", Value::String(name.clone()));
+        }
+        let key = object_key(resource, namespace.as_deref(), &name);
+        let mut state = self.lock();
+        let exists = state
+            .objects
+            .get(&resource.store_kind())
+            .is_some_and(|objects| objects.contains_key(&key));
+        if exists {
+            return Err(ApiError::already_exists(resource, &name));
+        }
+        set_meta(
+            &mut object,
+            "uid",
+            Value::String(uuid::Uuid::new_v4().to_string()),
+        );
+        set_meta(&mut object, "creationTimestamp", now_time());
+        if resource.has_generation() {
+            set_meta(&mut object, "generation", Value::from(1));
+        }
+        for transient in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
+            remove_meta(&mut object, transient);
+        }
+        Ok(self.commit(&mut state, resource, key, ChangeType::Added, object, None))
+    }
+
+    /// Replaces an object (PUT). A non-empty `metadata.resourceVersion` that is not the
+    /// current one is a conflict; an empty one is an unconditional update. Returns the object
+    /// and whether it was created (Events allow create-on-update).
+    pub(crate) fn update(
+        &self,
+        resource: Resource,
+        mut object: Value,
+    ) -> Result<(Value, bool), ApiError> {
+        let namespace = validate_scope(resource, &mut object)?;
+        let name = meta_str(&object, "name");
+        if name.is_empty() {
+            return Err(invalid_meta(
+                resource,
+                "",
+                "metadata.name",
+                "Required value: name is required",
+            ));
+        }
+        let key = object_key(resource, namespace.as_deref(), &name);
+        let mut state = self.lock();
+        let Some(old) = state
+            .objects
+            .get(&resource.store_kind())
+            .and_then(|objects| objects.get(&key))
+            .cloned()
+        else {
+            drop(state);
+            if resource.create_on_update() {
+                remove_meta(&mut object, "resourceVersion");
+                return self.create(resource, object).map(|created| (created, true));
+            }
+            return Err(ApiError::not_found(resource, &name));
+        };
+        let wanted = meta_str(&object, "resourceVersion");
+        let current = meta_str(&old, "resourceVersion");
+        if !wanted.is_empty() && wanted != current {
+            return Err(ApiError::conflict(resource, &name));
+        }
+        for preserved in ["uid", "creationTimestamp", "generation"] {
+            match old.get("metadata").and_then(|m| m.get(preserved)) {
+                Some(value) => set_meta(&mut object, preserved, value.clone()),
+                None => remove_meta(&mut object, preserved),
+            }
+        }
+        if resource.has_generation() && object.get("spec") != old.get("spec") {
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            set_meta(&mut object, "generation", Value::from(generation + 1));
+        }
+        set_meta(&mut object, "resourceVersion", Value::String(current));
+        // etcd does not write an unchanged value: no new version, no watch event.
+        if object == old {
+            return Ok((old, false));
+        }
+        let updated = self.commit(
+            &mut state,
+            resource,
+            key,
+            ChangeType::Modified,
+            object,
+            Some(old),
+        );
+        Ok((updated, false))
+    }
+
+    /// Deletes an object at once (no graceful deletion); returns its last state.
+    pub(crate) fn delete(
+        &self,
+        resource: Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let key = object_key(resource, namespace, name);
+        let mut state = self.lock();
+        let Some(old) = state
+            .objects
+            .get_mut(&resource.store_kind())
+            .and_then(|objects| objects.remove(&key))
+        else {
+            return Err(ApiError::not_found(resource, name));
+        };
+        let object = old.clone();
+        Ok(self.commit(
+            &mut state,
+            resource,
+            key,
+            ChangeType::Deleted,
+            object,
+            Some(old),
+        ))
+    }
+
+    /// Stamps a new resourceVersion, applies the write, records and broadcasts it.
+    fn commit(
+        &self,
+        state: &mut State,
+        resource: Resource,
+        key: String,
+        change: ChangeType,
+        mut object: Value,
+        prev: Option<Value>,
+    ) -> Value {
+        state.rv += 1;
+        let rv = state.rv;
+        set_meta(
+            &mut object,
+            "resourceVersion",
+            Value::String(rv.to_string()),
+        );
+        let kind = resource.store_kind();
+        if change != ChangeType::Deleted {
+            state
+                .objects
+                .entry(kind)
+                .or_default()
+                .insert(key.clone(), object.clone());
+        }
+        let record = Arc::new(Change {
+            rv,
+            kind,
+            key,
+            change,
+            object: object.clone(),
+            prev,
+        });
+        state.history.push_back(Arc::clone(&record));
+        while state.history.len() > state.history_limit {
+            if let Some(oldest) = state.history.pop_front() {
+                state.compacted = oldest.rv;
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = self.changes.send(record);
+        object
+    }
+
+    /// A consistent list of one collection at `at`, sorted by key.
+    pub(crate) fn snapshot(&self, resource: Resource, at: ReadAt) -> Result<Snapshot, ApiError> {
+        let state = self.lock();
+        let kind = resource.store_kind();
+        let mut items: BTreeMap<String, Value> =
+            state.objects.get(&kind).cloned().unwrap_or_default();
+        let rv = match at {
+            ReadAt::Latest => state.rv,
+            ReadAt::Exact(rv) => {
+                if rv < state.compacted {
+                    return Err(ApiError::expired(
+                        "The resourceVersion for the provided list is too old.",
+                    ));
+                }
+                if rv > state.rv {
+                    return Err(ApiError::too_large_resource_version(rv, state.rv));
+                }
+                // Undo, newest first, every change made after `rv`.
+                for change in state.history.iter().rev().take_while(|c| c.rv > rv) {
+                    if change.kind != kind {
+                        continue;
+                    }
+                    match (change.change, &change.prev) {
+                        (ChangeType::Added, _) => {
+                            items.remove(&change.key);
+                        }
+                        (_, Some(prev)) => {
+                            items.insert(change.key.clone(), prev.clone());
+                        }
+                        (_, None) => {}
+                    }
+                }
+                rv
+            }
+        };
+        Ok(Snapshot {
+            rv,
+            items: items.into_iter().collect(),
+        })
+    }
+
+    /// Starts a watch: the initial state or the history to replay, and the live feed.
+    pub(crate) fn watch(
+        &self,
+        resource: Resource,
+        start: WatchStart,
+    ) -> Result<WatchSetup, ApiError> {
+        let state = self.lock();
+        let kind = resource.store_kind();
+        let live = self.changes.subscribe();
+        let (initial, replay) = match start {
+            WatchStart::Initial => (
+                state
+                    .objects
+                    .get(&kind)
+                    .map(|objects| objects.values().cloned().collect())
+                    .unwrap_or_default(),
+                Vec::new(),
+            ),
+            WatchStart::After(rv) => {
+                if rv < state.compacted {
+                    return Err(ApiError::expired(
+                        "The resourceVersion for the provided watch is too old.",
+                    ));
+                }
+                let replay = state
+                    .history
+                    .iter()
+                    .filter(|c| c.rv > rv && c.kind == kind)
+                    .cloned()
+                    .collect();
+                (Vec::new(), replay)
+            }
+        };
+        Ok(WatchSetup {
+            initial,
+            replay,
+            rv: state.rv,
+            live,
+        })
+    }
+}
+
+/// The key of an object: `namespace/name` sorts like the real etcd keys.
+pub(crate) fn object_key(resource: Resource, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(namespace) if resource.namespaced() => format!("{namespace}/{name}"),
+        _ => name.to_string(),
+    }
+}
+
+/// Checks the object's namespace against the resource scope; returns it.
+fn validate_scope(resource: Resource, object: &mut Value) -> Result<Option<String>, ApiError> {
+    let namespace = meta_str(object, "namespace");
+    if !resource.namespaced() {
+        remove_meta(object, "namespace");
+        return Ok(None);
+    }
+    if namespace.is_empty() {
+        let name = meta_str(object, "name");
+        return Err(invalid_meta(
+            resource,
+            &name,
+            "metadata.namespace",
+            "Required value",
+        ));
+    }
+    Ok(Some(namespace))
+}
+
+fn invalid_meta(resource: Resource, name: &str, field: &str, message: &str) -> ApiError {
+    ApiError::invalid(
+        resource.kind(),
+        resource.group(),
+        name,
+        &[(field.to_string(), message.to_string())],
+    )
+}
+
+/// A string field of `metadata`, or "".
+pub(crate) fn meta_str(object: &Value, field: &str) -> String {
+    object
+        .get("metadata")
+        .and_then(|m| m.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Sets a field of `metadata`, creating `metadata` if needed.
+pub(crate) fn set_meta(object: &mut Value, field: &str, value: Value) {
+    if let Some(map) = object.as_object_mut() {
+        let metadata = map
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(metadata) = metadata.as_object_mut() {
+            metadata.insert(field.to_string(), value);
+        }
+    }
+}
+
+fn remove_meta(object: &mut Value, field: &str) {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove(field);
+    }
+}
+
+fn now_time() -> Value {
+    serde_json::to_value(Time(Timestamp::now())).unwrap_or(Value::Null)
+}
+
+/// The alphabet Kubernetes uses for generated names (no vowels, no look-alikes).
+const NAME_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// `n` random characters as `generateName` and pod-template-hash use.
+pub(crate) fn random_suffix(n: usize) -> String {
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        for byte in uuid::Uuid::new_v4().as_bytes() {
+            if out.len() == n {
+                break;
+            }
+            out.push(NAME_ALPHABET[usize::from(*byte) % NAME_ALPHABET.len()] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "demo"}})
+    }
+
+    #[test]
+    fn every_write_gets_the_next_resource_version() {
+        let store = Store::new(100, 16);
+        let a = store.create(Resource::Pod, pod("a")).expect("created");
+        let b = store.create(Resource::Pod, pod("b")).expect("created");
+        assert_eq!(meta_str(&a, "resourceVersion"), "2");
+        assert_eq!(meta_str(&b, "resourceVersion"), "3");
+        assert_eq!(store.resource_version(), 3);
+        assert_eq!(
+            uuid::Uuid::parse_str(&meta_str(&a, "uid")).map(|_| ()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_stale_update_conflicts_and_an_unchanged_one_writes_nothing() {
+        let store = Store::new(100, 16);
+        let created = store.create(Resource::Pod, pod("a")).expect("created");
+        let mut changed = created.clone();
+        changed["spec"] = json!({"nodeName": "n1"});
+        let (updated, _) = store
+            .update(Resource::Pod, changed.clone())
+            .expect("updated");
+        assert_eq!(meta_str(&updated, "resourceVersion"), "3");
+        assert_eq!(updated["metadata"]["generation"], 2);
+        let error = store.update(Resource::Pod, changed).expect_err("stale");
+        assert_eq!((error.code, error.reason), (409, "Conflict"));
+        let (same, _) = store.update(Resource::Pod, updated.clone()).expect("no-op");
+        assert_eq!(same, updated);
+        assert_eq!(store.resource_version(), 3);
+    }
+
+    #[test]
+    fn an_exact_read_sees_the_past_until_compaction() {
+        let store = Store::new(100, 16);
+        store.create(Resource::Pod, pod("a")).expect("created");
+        store.create(Resource::Pod, pod("b")).expect("created");
+        store
+            .delete(Resource::Pod, Some("demo"), "a")
+            .expect("deleted");
+        let past = store
+            .snapshot(Resource::Pod, ReadAt::Exact(3))
+            .expect("kept");
+        let names: Vec<&str> = past.items.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["demo/a", "demo/b"]);
+        let now = store
+            .snapshot(Resource::Pod, ReadAt::Latest)
+            .expect("current");
+        assert_eq!(now.items.len(), 1);
+        store.compact();
+        let error = store
+            .snapshot(Resource::Pod, ReadAt::Exact(3))
+            .err()
+            .map(|e| e.code);
+        assert_eq!(error, Some(410));
+        assert!(store.watch(Resource::Pod, WatchStart::After(3)).is_err());
+        assert!(store.watch(Resource::Pod, WatchStart::After(4)).is_ok());
+    }
+
+    #[test]
+    fn the_history_limit_compacts_the_oldest_changes() {
+        let store = Store::new(2, 16);
+        for name in ["a", "b", "c"] {
+            store.create(Resource::Pod, pod(name)).expect("created");
+        }
+        assert_eq!(store.compacted(), 2);
+        assert!(store.watch(Resource::Pod, WatchStart::After(1)).is_err());
+        let setup = store
+            .watch(Resource::Pod, WatchStart::After(2))
+            .expect("kept");
+        assert_eq!(setup.replay.len(), 2);
+    }
+
+    #[test]
+    fn generate_name_makes_a_fresh_name() {
+        let store = Store::new(100, 16);
+        let object = json!({"metadata": {"generateName": "web-", "namespace": "demo"}});
+        let created = store.create(Resource::Pod, object).expect("created");
+        let name = meta_str(&created, "name");
+        assert!(name.starts_with("web-") && name.len() == 9, "{name}");
+    }
+
+    #[test]
+    fn events_are_created_by_an_update_of_a_missing_one() {
+        let store = Store::new(100, 16);
+        let event =
+            json!({"metadata": {"name": "e", "namespace": "demo", "resourceVersion": "77"}});
+        let (_, created) = store.update(Resource::Event, event).expect("created");
+        assert!(created);
+        let error = store
+            .update(Resource::Pod, pod("missing"))
+            .expect_err("not found");
+        assert_eq!(error.code, 404);
+    }
+}
