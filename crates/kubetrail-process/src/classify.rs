@@ -132,6 +132,11 @@ impl Rules {
         self.user.push(rule);
     }
 
+    /// Appends the user rules of `other` (e.g. a second rules file) after this one's.
+    pub fn extend_user(&mut self, other: Rules) {
+        self.user.extend(other.user);
+    }
+
     pub fn classify(&self, ev: &Event) -> Classification {
         let mut category = None;
         let mut severity = None;

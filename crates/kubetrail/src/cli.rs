@@ -1,0 +1,154 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubetrail",
+    version,
+    about = "Keep, explain and alert on Kubernetes Events"
+)]
+pub struct Cli {
+    /// Configuration file (YAML).
+    #[arg(long, global = true, env = "KUBETRAIL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded store (default ./kubetrail-data).
+    #[arg(long, global = true, env = "KUBETRAIL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import event dumps: kubectl JSON/YAML lists, NDJSON or watch streams, .gz, directories.
+    Import(ImportArgs),
+    /// List stored events.
+    Query(QueryArgs),
+    /// Count occurrences, grouped by dimensions and optionally by time bucket.
+    Aggregate(AggregateArgs),
+    /// Delete events older or bigger than the retention policy allows.
+    Retention(RetentionArgs),
+    /// Show what the store holds.
+    Status(OutputArgs),
+    /// Measure processing, import and query speed on the real event dumps.
+    Bench(crate::commands::bench::BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format (default: table on a terminal, json otherwise).
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files or directories to import.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Cluster name given to the imported events.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Extra classification rules file (YAML), tried before the built-in rules.
+    #[arg(long)]
+    pub rules: Vec<PathBuf>,
+    /// Go on with the next file after a broken one (the broken file is still not stored).
+    #[arg(long)]
+    pub keep_going: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// The filters shared by query and aggregate (DESIGN.md, Interfaces).
+#[derive(Debug, Args)]
+pub struct FilterArgs {
+    /// Start of the time range: RFC 3339, or a duration before now (2h, 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End of the time range (exclusive): RFC 3339, or a duration before now.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Cluster(s), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub cluster: Vec<String>,
+    /// Namespace(s), comma-separated.
+    #[arg(long, short = 'n', value_delimiter = ',')]
+    pub namespace: Vec<String>,
+    /// Kind(s) of the regarding object, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub kind: Vec<String>,
+    /// Name(s) of the regarding object, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub name: Vec<String>,
+    /// Reason(s), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub reason: Vec<String>,
+    /// Category(ies), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub category: Vec<String>,
+    /// Severity: `error`, `warning,error`, or `error+` for error and above.
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Event type(s): Normal, Warning.
+    #[arg(long = "type", value_delimiter = ',')]
+    pub type_: Vec<String>,
+    /// Correlation ID(s) (e.g. shop/Deployment/web), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub correlation: Vec<String>,
+    /// Node(s), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub node: Vec<String>,
+    /// Full-text search in messages.
+    #[arg(long)]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Maximum number of events (0: no limit).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Dimensions to group by: cluster,namespace,kind,name,reason,category,severity,type,correlation,template,node.
+    #[arg(long, default_value = "reason")]
+    pub group_by: String,
+    /// Time bucket width (e.g. 5m, 1h); no buckets when absent.
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Maximum number of groups (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Override the configured maximum age (e.g. 30d).
+    #[arg(long)]
+    pub max_age: Option<String>,
+    /// Override the configured maximum size (e.g. 10GiB).
+    #[arg(long)]
+    pub max_size: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

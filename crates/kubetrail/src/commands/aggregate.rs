@@ -1,0 +1,67 @@
+//! `kubetrail aggregate`: occurrence counts by dimensions and time buckets.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use kubetrail_model::{AggregateQuery, AggregateRow, Dimension, Timestamp, parse_duration};
+
+use crate::cli::{AggregateArgs, Output};
+use crate::config::Config;
+use crate::output::{Table, choose, truncate, write_json};
+
+pub async fn run(config: &Config, args: AggregateArgs) -> Result<ExitCode> {
+    let now = Timestamp::now();
+    let filter = super::build_filter(&args.filter, now)?;
+    let group_by = Dimension::parse_list(&args.group_by).context("--group-by")?;
+    let interval = args
+        .interval
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .context("--interval")?;
+    if interval.is_some_and(|i| i.as_secs() < 1) {
+        anyhow::bail!("--interval: must be at least 1s");
+    }
+    let query = AggregateQuery {
+        filter,
+        group_by,
+        interval,
+        limit: (args.limit > 0).then_some(args.limit),
+    };
+    let store = super::open_store(config)?;
+    let rows = store.aggregate(&query).await?;
+    let mut out = std::io::stdout().lock();
+    match choose(args.output.output) {
+        Output::Table => table(&mut out, &query, &rows)?,
+        format => write_json(&mut out, &rows, format)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(out: &mut impl Write, query: &AggregateQuery, rows: &[AggregateRow]) -> Result<()> {
+    if rows.is_empty() {
+        writeln!(out, "No occurrences match.")?;
+        return Ok(());
+    }
+    let mut headers: Vec<String> = Vec::new();
+    if query.interval.is_some() {
+        headers.push("BUCKET".into());
+    }
+    headers.extend(query.group_by.iter().map(|d| d.as_str().to_uppercase()));
+    headers.push("COUNT".into());
+    let mut t = Table::new(headers);
+    for r in rows {
+        let mut cells = Vec::new();
+        if query.interval.is_some() {
+            cells.push(r.bucket.map(|b| b.to_string()).unwrap_or_default());
+        }
+        for (_, v) in &r.key {
+            cells.push(truncate(v.as_deref().unwrap_or("-"), 80));
+        }
+        cells.push(r.count.to_string());
+        t.row(cells);
+    }
+    t.write(out)
+}

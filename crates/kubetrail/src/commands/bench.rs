@@ -1,0 +1,336 @@
+//! `kubetrail bench`: measure processing, import and query on real events, so that the numbers
+//! in docs/BENCHMARKS.md can be reproduced. Input: an NDJSON file of real events replicated with
+//! fresh uids (e.g. `events-1m.ndjson` made by `../shared/tools/limits/run.sh prepare`).
+//! Each measurement prints one JSON line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use indicatif::ProgressBar;
+use kubetrail_model::{AggregateQuery, Dimension, Event, EventFilter, Timestamp};
+use kubetrail_process::{Processor, Rules};
+use kubetrail_source::import::{self as source, Item};
+use kubetrail_store::{Page, SqliteStore, Store};
+use serde_json::json;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Read + parse + normalize + classify + correlate + template (no store), one thread;
+    /// also the bare k8s-openapi parse of the same lines, for the ratio.
+    Process {
+        /// NDJSON file of events.
+        input: PathBuf,
+    },
+    /// `kubetrail import` of the file into a fresh store; events/s and peak RSS.
+    Import {
+        input: PathBuf,
+        /// Where to put the fresh store (default: a temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Builds (or reuses) a store of N events made from the file's events with fresh uids and
+    /// last-seen times spread over 30 days, then times filtered queries and group-bys.
+    Query {
+        input: PathBuf,
+        /// Where the store is built; reused when it already holds the events.
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Number of random filtered queries.
+        #[arg(long, default_value_t = 200)]
+        draws: usize,
+    },
+}
+
+pub async fn run(args: BenchArgs) -> Result<ExitCode> {
+    match args.what {
+        BenchWhat::Process { input } => process(&input)?,
+        BenchWhat::Import { input, data_dir } => import(&input, data_dir).await?,
+        BenchWhat::Query {
+            input,
+            data_dir,
+            events,
+            draws,
+        } => query(&input, &data_dir, events, draws).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn process(input: &Path) -> Result<()> {
+    // Bare k8s-openapi parse of the same lines: the reference the target is a fraction of.
+    let data = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+    let t = Instant::now();
+    // As ../shared/tools/limits does: typed parse of each line, failures counted, not retried.
+    let (mut n, mut errors) = (0u64, 0u64);
+    for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<k8s_openapi::api::core::v1::Event>(line) {
+            Ok(ev) => {
+                std::hint::black_box(&ev);
+                n += 1;
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    let parse_s = t.elapsed().as_secs_f64();
+    drop(data);
+    emit(
+        json!({"measure": "k8s_openapi_parse", "events": n, "errors": errors, "seconds": parse_s, "events_per_s": n as f64 / parse_s}),
+    );
+
+    let t = Instant::now();
+    let mut processor = Processor::new(Rules::builtin());
+    let mut events = 0u64;
+    for item in source::read_file(input, "bench")? {
+        if let Item::Event { event, .. } = item? {
+            std::hint::black_box(processor.process(event));
+            events += 1;
+        }
+    }
+    let s = t.elapsed().as_secs_f64();
+    emit(json!({
+        "measure": "process", "events": events, "seconds": s, "events_per_s": events as f64 / s,
+        "ratio_to_k8s_openapi_parse": (events as f64 / s) / (n as f64 / parse_s),
+    }));
+    Ok(())
+}
+
+async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
+    let tmp;
+    let dir = match data_dir {
+        Some(d) => d,
+        None => {
+            tmp = std::env::temp_dir().join(format!("kubetrail-bench-{}", std::process::id()));
+            tmp
+        }
+    };
+    let db = dir.join("kubetrail.db");
+    remove_db(&db);
+    let store = SqliteStore::open(&db)?;
+    let t = Instant::now();
+    let summary = super::import::import_files(
+        &store,
+        vec![input.to_path_buf()],
+        "bench",
+        Rules::builtin(),
+        false,
+        &ProgressBar::hidden(),
+        &Arc::new(AtomicU64::new(0)),
+    )
+    .await?;
+    let s = t.elapsed().as_secs_f64();
+    if let Some((path, e)) = summary.files_failed.first() {
+        bail!("{}: {e}", path.display());
+    }
+    let db_bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    emit(json!({
+        "measure": "import_sqlite", "events": summary.events_read, "new": summary.new,
+        "seconds": s, "events_per_s": summary.events_read as f64 / s,
+        "peak_rss_mib": peak_rss_kib() as f64 / 1024.0, "db_bytes": db_bytes,
+    }));
+    drop(store);
+    remove_db(&db);
+    Ok(())
+}
+
+const T0_MICROS: i64 = 1_735_689_600_000_000; // 2025-01-01T00:00:00Z
+const SPAN_MICROS: i64 = 30 * 86_400_000_000;
+const HOUR_MICROS: i64 = 3_600_000_000;
+
+async fn query(input: &Path, data_dir: &Path, total: u64, draws: usize) -> Result<()> {
+    let db = data_dir.join("kubetrail.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
+    let stored = store.stats().await?.events;
+    if stored != total {
+        drop(store);
+        remove_db(&db);
+        build(input, &db, total).await?;
+        return Box::pin(query(input, data_dir, total, draws)).await;
+    }
+    let mut rng = Rng(0xF11_7E2);
+    // Draw (namespace, reason, time) from stored events, as the limits tool does.
+    let sample = store
+        .query(
+            &EventFilter::default(),
+            &Page {
+                limit: 20_000,
+                after: None,
+            },
+        )
+        .await?;
+    let mut lat = Vec::with_capacity(draws);
+    for i in 0..draws + 20 {
+        let e = &sample[rng.below(sample.len() as u64) as usize].event;
+        let lo = e.last_seen.as_microsecond() - rng.below(HOUR_MICROS as u64) as i64;
+        let filter = EventFilter {
+            namespaces: vec![e.namespace.clone()],
+            reasons: vec![e.reason.clone()],
+            since: Some(Timestamp::from_microsecond(lo)?),
+            until: Some(Timestamp::from_microsecond(lo + HOUR_MICROS)?),
+            ..EventFilter::default()
+        };
+        let t = Instant::now();
+        let rows = store
+            .query(
+                &filter,
+                &Page {
+                    limit: 100,
+                    after: None,
+                },
+            )
+            .await?;
+        std::hint::black_box(rows);
+        if i >= 20 {
+            lat.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    lat.sort_by(f64::total_cmp);
+    emit(json!({
+        "measure": "query_filtered_1h", "events": total, "draws": draws,
+        "p50_ms": pct(&lat, 50.0), "p95_ms": pct(&lat, 95.0), "p99_ms": pct(&lat, 99.0),
+    }));
+    for (name, lo, hi) in [
+        (
+            "groupby_reason_24h",
+            T0_MICROS + 14 * 86_400_000_000,
+            T0_MICROS + 15 * 86_400_000_000,
+        ),
+        ("groupby_reason_30d", T0_MICROS, T0_MICROS + SPAN_MICROS),
+    ] {
+        let q = AggregateQuery {
+            filter: EventFilter {
+                since: Some(Timestamp::from_microsecond(lo)?),
+                until: Some(Timestamp::from_microsecond(hi)?),
+                ..EventFilter::default()
+            },
+            group_by: vec![Dimension::Reason],
+            interval: None,
+            limit: None,
+        };
+        store.aggregate(&q).await?; // warm-up
+        let mut times = Vec::new();
+        let mut groups = 0;
+        for _ in 0..5 {
+            let t = Instant::now();
+            groups = store.aggregate(&q).await?.len();
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        emit(
+            json!({"measure": name, "events": total, "groups": groups, "median_ms": pct(&times, 50.0), "min_ms": times[0]}),
+        );
+    }
+    Ok(())
+}
+
+/// Writes `total` events made from the input's events into a fresh store.
+async fn build(input: &Path, db: &Path, total: u64) -> Result<()> {
+    let mut processor = Processor::new(Rules::builtin());
+    let mut base: Vec<Event> = Vec::new();
+    for item in source::read_file(input, "bench")? {
+        if let Item::Event { event, .. } = item? {
+            base.push(processor.process(event));
+        }
+    }
+    if base.is_empty() {
+        bail!("{} holds no events", input.display());
+    }
+    let mut rng = Rng(0x5EED_1000_0000);
+    let mut times: Vec<i64> = (0..total)
+        .map(|_| T0_MICROS + rng.below(SPAN_MICROS as u64) as i64)
+        .collect();
+    times.sort_unstable();
+    let store = SqliteStore::open(db)?;
+    let t = Instant::now();
+    let chunk = 100_000u64;
+    let mut done = 0u64;
+    while done < total {
+        let end = (done + chunk).min(total);
+        let mut txn = store.begin().await?;
+        let mut batch = Vec::with_capacity(5_000);
+        for m in done..end {
+            let src = &base[(m % base.len() as u64) as usize];
+            let mut e = src.clone();
+            let last = times[m as usize];
+            let span = src.last_seen.as_microsecond() - src.first_seen.as_microsecond();
+            e.last_seen = Timestamp::from_microsecond(last)?;
+            e.first_seen = Timestamp::from_microsecond(last - span)?;
+            e.uid = format!("{:016x}-{m:012x}", rng.next());
+            batch.push(e);
+            if batch.len() == 5_000 {
+                txn.write(std::mem::take(&mut batch)).await?;
+            }
+        }
+        if !batch.is_empty() {
+            txn.write(batch).await?;
+        }
+        txn.commit().await?;
+        done = end;
+        eprintln!("  {done} events stored, {:.0}s", t.elapsed().as_secs_f64());
+    }
+    let s = t.elapsed().as_secs_f64();
+    emit(
+        json!({"measure": "build_store", "events": total, "seconds": s, "events_per_s": total as f64 / s}),
+    );
+    Ok(())
+}
+
+fn remove_db(db: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+}
+
+fn emit(v: serde_json::Value) {
+    println!("{v}");
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Peak resident set size of this process (VmHWM), in KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// xorshift64*: deterministic draws without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}

@@ -1,0 +1,304 @@
+//! `kubetrail import PATH...`: stream dump files through processing into the store.
+//!
+//! A parser thread reads and processes one file after another and hands batches to the writer
+//! over a bounded channel (so a 1 GB file never sits in memory). Each file is written in one
+//! store transaction: a file that turns out to be broken half-way is rolled back whole, and what
+//! earlier files committed stays.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use kubetrail_model::Event;
+use kubetrail_process::{Processor, Rules};
+use kubetrail_source::import::{self as source, Item};
+use kubetrail_store::{Store, StoreTxn, WriteSummary};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::cli::{ImportArgs, Output};
+use crate::config::Config;
+use crate::output::choose;
+
+const BATCH: usize = 2_000;
+
+/// What an import did, printed at the end.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportSummary {
+    /// Files whose events were committed.
+    pub files_imported: Vec<PathBuf>,
+    /// Files found in directories that do not hold Events, with the reason.
+    pub files_skipped: Vec<(PathBuf, String)>,
+    /// The file that failed (nothing of it was stored), with the error.
+    pub files_failed: Vec<(PathBuf, String)>,
+    pub events_read: u64,
+    pub new: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub occurrences: u64,
+    /// Events not stored, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// Non-Event objects read (their owner links help correlation).
+    pub objects: u64,
+}
+
+/// Per-file counts, added to the summary only when the file commits.
+#[derive(Debug, Default)]
+struct FileCounts {
+    events_read: u64,
+    objects: u64,
+    skipped: BTreeMap<String, u64>,
+}
+
+enum Msg {
+    Batch(Vec<Event>),
+    FileDone(PathBuf, FileCounts),
+    FileFailed(PathBuf, String),
+}
+
+pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
+    let rules = config.rules(&args.rules)?;
+    let cluster = args
+        .cluster
+        .clone()
+        .unwrap_or_else(|| config.cluster.clone());
+    let discovered = source::discover(&args.paths)?;
+    let store = super::open_store(config)?;
+
+    let total: u64 = discovered.files.iter().map(|f| f.size).sum();
+    let bar = progress_bar(total);
+    let done = Arc::new(AtomicU64::new(0));
+    let summary = import_files(
+        store.as_ref(),
+        discovered.files.into_iter().map(|f| f.path).collect(),
+        &cluster,
+        rules,
+        args.keep_going,
+        &bar,
+        &done,
+    )
+    .await?;
+    bar.finish_and_clear();
+    let summary = ImportSummary {
+        files_skipped: discovered
+            .skipped
+            .into_iter()
+            .map(|s| (s.path, s.reason))
+            .collect(),
+        ..summary
+    };
+
+    let mut out = std::io::stdout().lock();
+    match choose(args.output.output) {
+        Output::Table => print_summary(&mut out, &summary)?,
+        _ => {
+            serde_json::to_writer_pretty(&mut out, &summary)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    if let Some((path, error)) = summary.files_failed.first() {
+        let committed = if summary.files_imported.is_empty() {
+            "nothing was stored".to_string()
+        } else {
+            format!(
+                "events of {} earlier file(s) were committed: {}",
+                summary.files_imported.len(),
+                summary
+                    .files_imported
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        anyhow::bail!(
+            "{error}\nnothing of {} was stored; {committed}",
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Imports `files` in order; stops at the first broken file unless `keep_going`.
+pub async fn import_files(
+    store: &dyn Store,
+    files: Vec<PathBuf>,
+    cluster: &str,
+    rules: Rules,
+    keep_going: bool,
+    bar: &ProgressBar,
+    done: &Arc<AtomicU64>,
+) -> Result<ImportSummary> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(4);
+    let cluster = cluster.to_string();
+    let parse_done = done.clone();
+    let parser = std::thread::Builder::new()
+        .name("import-parse".into())
+        .spawn(move || parse_files(files, &cluster, rules, keep_going, &tx, &parse_done))
+        .context("cannot start the import thread")?;
+
+    let mut summary = ImportSummary::default();
+    let mut txn: Option<Box<dyn StoreTxn>> = None;
+    let mut file_writes = WriteSummary::default();
+    while let Some(msg) = rx.recv().await {
+        bar.set_position(done.load(Ordering::Relaxed));
+        match msg {
+            Msg::Batch(events) => {
+                let t = match txn.as_mut() {
+                    Some(t) => t,
+                    None => txn.insert(store.begin().await?),
+                };
+                file_writes += t.write(events).await?;
+            }
+            Msg::FileDone(path, counts) => {
+                if let Some(t) = txn.take() {
+                    t.commit()
+                        .await
+                        .with_context(|| format!("cannot commit {}", path.display()))?;
+                }
+                let w = std::mem::take(&mut file_writes);
+                summary.new += w.new;
+                summary.updated += w.updated;
+                summary.unchanged += w.unchanged;
+                summary.occurrences += w.occurrences;
+                summary.events_read += counts.events_read;
+                summary.objects += counts.objects;
+                for (reason, n) in counts.skipped {
+                    *summary.skipped.entry(reason).or_default() += n;
+                }
+                summary.files_imported.push(path);
+            }
+            Msg::FileFailed(path, error) => {
+                // Dropping the transaction rolls the file back.
+                drop(txn.take());
+                file_writes = WriteSummary::default();
+                summary.files_failed.push((path, error));
+            }
+        }
+    }
+    drop(txn);
+    parser
+        .join()
+        .map_err(|_| anyhow::anyhow!("the import thread panicked"))?;
+    Ok(summary)
+}
+
+/// The parser thread: read, process, batch. Stops when the writer goes away.
+fn parse_files(
+    files: Vec<PathBuf>,
+    cluster: &str,
+    rules: Rules,
+    keep_going: bool,
+    tx: &mpsc::Sender<Msg>,
+    done: &AtomicU64,
+) {
+    let mut processor = Processor::new(rules);
+    let mut finished_bytes = 0u64;
+    for path in files {
+        let outcome = parse_file(&path, cluster, &mut processor, tx, |n| {
+            done.store(finished_bytes + n, Ordering::Relaxed)
+        });
+        finished_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        done.store(finished_bytes, Ordering::Relaxed);
+        let msg = match outcome {
+            Ok(Some(counts)) => Msg::FileDone(path, counts),
+            Ok(None) => return, // the writer stopped
+            Err(error) => Msg::FileFailed(path, format!("{error:#}")),
+        };
+        let failed = matches!(msg, Msg::FileFailed(..));
+        if tx.blocking_send(msg).is_err() || (failed && !keep_going) {
+            return;
+        }
+    }
+}
+
+/// Reads one file; `Ok(None)` when the writer went away.
+fn parse_file(
+    path: &std::path::Path,
+    cluster: &str,
+    processor: &mut Processor,
+    tx: &mpsc::Sender<Msg>,
+    progress: impl Fn(u64),
+) -> Result<Option<FileCounts>> {
+    let mut items = source::read_file(path, cluster)?;
+    let bytes = items.progress();
+    let mut counts = FileCounts::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    for item in &mut items {
+        match item? {
+            Item::Event { event, .. } => {
+                counts.events_read += 1;
+                batch.push(processor.process(event));
+                if batch.len() == BATCH {
+                    progress(bytes.load(Ordering::Relaxed));
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if tx.blocking_send(Msg::Batch(full)).is_err() {
+                        return Ok(None);
+                    }
+                }
+            }
+            Item::Object(link) => {
+                counts.objects += 1;
+                processor.observe(link);
+            }
+            Item::Skipped { reason, .. } => {
+                if reason.is_event() {
+                    counts.events_read += 1;
+                }
+                *counts.skipped.entry(reason.to_string()).or_default() += 1;
+            }
+        }
+    }
+    if !batch.is_empty() && tx.blocking_send(Msg::Batch(batch)).is_err() {
+        return Ok(None);
+    }
+    Ok(Some(counts))
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} importing [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+fn print_summary(out: &mut impl Write, s: &ImportSummary) -> Result<()> {
+    writeln!(
+        out,
+        "files:   {} imported, {} skipped (not events), {} failed",
+        s.files_imported.len(),
+        s.files_skipped.len(),
+        s.files_failed.len()
+    )?;
+    writeln!(
+        out,
+        "events:  {} read, {} new, {} updated, {} unchanged, {} skipped",
+        s.events_read,
+        s.new,
+        s.updated,
+        s.unchanged,
+        s.skipped.values().sum::<u64>()
+    )?;
+    writeln!(out, "occurrences added: {}", s.occurrences)?;
+    if s.objects > 0 {
+        writeln!(out, "other objects read (for owner links): {}", s.objects)?;
+    }
+    for (reason, n) in &s.skipped {
+        writeln!(out, "  skipped {n}: {reason}")?;
+    }
+    for (path, reason) in &s.files_skipped {
+        writeln!(out, "  skipped file {}: {reason}", path.display())?;
+    }
+    Ok(())
+}

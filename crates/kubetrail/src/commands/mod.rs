@@ -1,0 +1,82 @@
+//! One module per subcommand; `run` dispatches.
+
+pub mod aggregate;
+pub mod bench;
+pub mod import;
+pub mod query;
+pub mod retention;
+pub mod status;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use kubetrail_model::{Category, EventFilter, Timestamp, parse_time_bound};
+use kubetrail_store::{SqliteStore, Store};
+
+use crate::cli::{Cli, Command, FilterArgs};
+use crate::config::Config;
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
+    match cli.command {
+        Command::Import(args) => import::run(&config, args).await,
+        Command::Query(args) => query::run(&config, args).await,
+        Command::Aggregate(args) => aggregate::run(&config, args).await,
+        Command::Retention(args) => retention::run(&config, args).await,
+        Command::Status(args) => status::run(&config, args).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+/// Opens (creating if needed) the embedded store of the configuration.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let path = config.db_path();
+    let store = SqliteStore::open(&path)
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Turns the filter flags into a model filter; errors name the flag.
+pub fn build_filter(f: &FilterArgs, now: Timestamp) -> Result<EventFilter> {
+    let since = f
+        .since
+        .as_deref()
+        .map(|s| parse_time_bound(s, now))
+        .transpose()
+        .context("--since")?;
+    let until = f
+        .until
+        .as_deref()
+        .map(|s| parse_time_bound(s, now))
+        .transpose()
+        .context("--until")?;
+    let categories = f
+        .category
+        .iter()
+        .map(|c| c.parse::<Category>())
+        .collect::<Result<Vec<_>, _>>()
+        .context("--category")?;
+    let severities = f
+        .severity
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .context("--severity")?
+        .unwrap_or_default();
+    Ok(EventFilter {
+        since,
+        until,
+        clusters: f.cluster.clone(),
+        namespaces: f.namespace.clone(),
+        kinds: f.kind.clone(),
+        names: f.name.clone(),
+        reasons: f.reason.clone(),
+        categories,
+        severities,
+        types: f.type_.clone(),
+        correlations: f.correlation.clone(),
+        nodes: f.node.clone(),
+        search: f.search.clone(),
+    })
+}

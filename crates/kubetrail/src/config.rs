@@ -1,0 +1,177 @@
+//! The configuration file: raw YAML (every field optional, unknown fields rejected with their
+//! line) → validated typed values.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use kubetrail_model::{Severity, parse_duration};
+use kubetrail_process::Rules;
+use kubetrail_store::RetentionPolicy;
+use serde::Deserialize;
+
+/// `kubetrail.yaml` as written. Every field has a default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where the embedded store lives (default `./kubetrail-data`, or `--data-dir`,
+    /// or `KUBETRAIL_DATA_DIR`).
+    pub data_dir: Option<PathBuf>,
+    /// Name given to events whose source does not name a cluster (default `default`).
+    pub cluster: Option<String>,
+    /// How long events are kept.
+    #[serde(default)]
+    pub retention: RawRetention,
+    /// Classification rules files (YAML, `rules: [...]`), tried in order before the built-in
+    /// rules. Relative paths are relative to the config file.
+    #[serde(default)]
+    pub rules_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetention {
+    /// Maximum age of an event's last occurrence (default `30d`).
+    pub max_age: Option<String>,
+    /// Per-severity maximum ages, e.g. `{info: 7d, critical: 90d}`.
+    #[serde(default)]
+    pub max_age_by_severity: BTreeMap<String, String>,
+    /// Maximum size of the store, e.g. `10GB`, `500MiB` (default: unlimited).
+    pub max_size: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub cluster: String,
+    pub retention: RetentionPolicy,
+    pub rules_files: Vec<PathBuf>,
+}
+
+impl Config {
+    /// Reads the config file (if any) and applies the command-line overrides.
+    pub fn load(path: Option<&Path>, data_dir: Option<PathBuf>) -> Result<Config> {
+        let (raw, base) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config file {}", p.display()))?;
+                let raw: RawConfig = serde_yaml::from_str(&text)
+                    .with_context(|| format!("invalid config file {}", p.display()))?;
+                (raw, p.parent().map(Path::to_path_buf).unwrap_or_default())
+            }
+            None => (RawConfig::default(), PathBuf::new()),
+        };
+        raw.validate(data_dir, &base)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("kubetrail.db")
+    }
+
+    /// The built-in classification rules with the configured rules files in front.
+    pub fn rules(&self, extra: &[PathBuf]) -> Result<Rules> {
+        let mut rules = Rules::builtin();
+        for path in self.rules_files.iter().chain(extra) {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read rules file {}", path.display()))?;
+            let file = Rules::from_yaml(&text)
+                .with_context(|| format!("invalid rules file {}", path.display()))?;
+            rules.extend_user(file);
+        }
+        Ok(rules)
+    }
+}
+
+impl RawConfig {
+    fn validate(self, data_dir: Option<PathBuf>, base: &Path) -> Result<Config> {
+        let data_dir = data_dir
+            .or(self.data_dir.map(|d| base.join(d)))
+            .unwrap_or_else(|| PathBuf::from("kubetrail-data"));
+        let mut retention = RetentionPolicy::default();
+        if let Some(age) = &self.retention.max_age {
+            retention.max_age = parse_duration(age).context("config field retention.max_age")?;
+        }
+        for (sev, age) in &self.retention.max_age_by_severity {
+            let severity: Severity = sev
+                .parse()
+                .with_context(|| format!("config field retention.max_age_by_severity.{sev}"))?;
+            let age = parse_duration(age)
+                .with_context(|| format!("config field retention.max_age_by_severity.{sev}"))?;
+            retention.max_age_by_severity.insert(severity, age);
+        }
+        if let Some(size) = &self.retention.max_size {
+            retention.max_bytes =
+                Some(parse_size(size).context("config field retention.max_size")?);
+        }
+        Ok(Config {
+            data_dir,
+            cluster: self.cluster.unwrap_or_else(|| "default".to_string()),
+            retention,
+            rules_files: self.rules_files.into_iter().map(|p| base.join(p)).collect(),
+        })
+    }
+}
+
+/// `500MB`, `10GiB`, `1048576` → bytes.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("invalid size {text:?} (expected e.g. 500MB or 10GiB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        "tb" => 1_000_000_000_000,
+        "tib" | "t" => 1 << 40,
+        _ => bail!("invalid size {text:?} (expected e.g. 500MB or 10GiB)"),
+    };
+    n.checked_mul(mult)
+        .with_context(|| format!("size {text:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_errors_that_name_the_field_and_line() {
+        let err = serde_yaml::from_str::<RawConfig>("data_dir: x\nretention:\n  max_agee: 3d\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_agee") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn retention_values_are_validated() {
+        let raw: RawConfig = serde_yaml::from_str(
+            "retention:\n  max_age: 14d\n  max_age_by_severity: {info: 2d}\n  max_size: 2GiB\n",
+        )
+        .unwrap();
+        let c = raw.validate(None, Path::new("")).unwrap();
+        assert_eq!(
+            c.retention.max_age,
+            jiff::SignedDuration::from_hours(14 * 24)
+        );
+        assert_eq!(c.retention.max_bytes, Some(2 << 30));
+        assert_eq!(c.data_dir, PathBuf::from("kubetrail-data"));
+        let raw: RawConfig =
+            serde_yaml::from_str("retention:\n  max_age_by_severity: {loud: 2d}\n").unwrap();
+        let err = format!("{:#}", raw.validate(None, Path::new("")).unwrap_err());
+        assert!(err.contains("max_age_by_severity.loud"), "{err}");
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
+        assert_eq!(parse_size("1KiB").unwrap(), 1024);
+        assert!(parse_size("lots").is_err());
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of kubetrail on a fresh machine: installs and starts what the tests need,
+# then formatting, lints, unit/integration/property tests, and checks that benchmarks compile.
+# Usage: ./scripts/test.sh            (CI calls exactly this through .ci/run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+log() { echo "[test.sh $(date +%T)] $*" >&2; }
+
+# --- what the tests need --------------------------------------------------------------------
+# The real event dumps the tests read (never modified). Found next to the checkout as in the
+# development layout, or given by KUBETRAIL_REAL_EVENTS.
+if [[ -z ${KUBETRAIL_REAL_EVENTS:-} ]]; then
+  for candidate in "$ROOT/../shared/datasets/real-events" "$ROOT/../../shared/datasets/real-events" /work/shared/datasets/real-events; do
+    if [[ -f $candidate/README.md ]]; then KUBETRAIL_REAL_EVENTS=$(cd "$candidate" && pwd); break; fi
+  done
+fi
+if [[ -z ${KUBETRAIL_REAL_EVENTS:-} ]]; then
+  echo "cannot find the real event dumps (../shared/datasets/real-events); set KUBETRAIL_REAL_EVENTS" >&2
+  exit 1
+fi
+export KUBETRAIL_REAL_EVENTS
+log "real events: $KUBETRAIL_REAL_EVENTS"
+
+# --- checks ---------------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test"
+cargo test --workspace --locked
+log "cargo bench --no-run (benchmarks keep compiling)"
+cargo bench --workspace --locked --no-run
+log "all tests passed"
