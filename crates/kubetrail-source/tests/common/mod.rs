@@ -79,3 +79,45 @@ pub fn read(path: &Path) -> Read {
     }
     out
 }
+
+/// The raw Event objects of the real JSON files, in file order, and the Events read from the
+/// files themselves (the reference for what other formats of the same objects must give).
+pub fn real_json_events() -> (Vec<serde_json::Value>, Vec<kubetrail_model::Event>) {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dataset())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    let mut values = Vec::new();
+    let mut events = Vec::new();
+    for path in names {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        match doc {
+            serde_json::Value::Array(items) => values.extend(items),
+            mut list => values.append(list["items"].as_array_mut().unwrap()),
+        }
+        let got = read(&path);
+        assert!(got.error.is_none());
+        events.extend(got.events);
+    }
+    assert_eq!(values.len(), events.len());
+    (values, events)
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).unwrap();
+    }
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
