@@ -31,7 +31,7 @@ pub use error::{Error, Result};
 pub use retention_task::spawn_retention;
 pub use sqlite::SqliteStore;
 pub use types::{
-    Page, RetentionPolicy, RetentionReport, StoreStats, StoredEvent, WatchCursor, WriteSummary,
+    Gap, Page, RetentionPolicy, RetentionReport, StoreStats, StoredEvent, WatchCursor, WriteSummary,
 };
 
 use async_trait::async_trait;
@@ -62,6 +62,9 @@ pub trait Store: Send + Sync {
     /// The last cursor saved for a stream (e.g. a cluster's event watch), if any.
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>>;
 
+    /// Gap markers overlapping `[since, until)`: when a stream may have missed events.
+    async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>>;
+
     /// Sizes and counts, for `kubetrail status` and metrics.
     async fn stats(&self) -> Result<StoreStats>;
 
@@ -90,5 +93,7 @@ pub trait StoreTxn: Send {
     async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary>;
     /// Saves the cursor of a stream in the same transaction as the events it covers.
     async fn save_cursor(&mut self, cursor: WatchCursor) -> Result<()>;
+    /// Records that a stream may have missed events (see [`Gap`]).
+    async fn save_gap(&mut self, gap: Gap) -> Result<()>;
     async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -87,6 +87,13 @@ mod tests {
         async fn cursor(&self, _: &str, _: &str) -> Result<Option<WatchCursor>> {
             Ok(None)
         }
+        async fn gaps(
+            &self,
+            _: Option<Timestamp>,
+            _: Option<Timestamp>,
+        ) -> Result<Vec<crate::Gap>> {
+            Ok(Vec::new())
+        }
         async fn stats(&self) -> Result<StoreStats> {
             Ok(StoreStats::default())
         }

@@ -35,6 +35,17 @@ pub struct WatchCursor {
     pub updated_at: Timestamp,
 }
 
+/// A period in which a stream may have missed events (e.g. its resourceVersion expired while
+/// kubetrail was away, so events created and expired meanwhile were never seen).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    pub cluster: String,
+    pub stream: String,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub cause: String,
+}
+
 /// One page of a query: at most `limit` events, strictly older than the `after` position.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Page {

@@ -53,6 +53,7 @@ macro_rules! store_conformance_tests {
             a_second_copy_in_one_batch_adds_only_its_count_increase,
             a_rolled_back_transaction_leaves_neither_events_nor_cursor,
             a_cursor_saved_with_a_batch_reads_back_and_later_saves_replace_it,
+            gaps_are_kept_with_their_batch_and_found_by_time,
             every_field_of_an_event_round_trips,
             each_query_filter_selects_only_matching_events,
             query_times_select_events_overlapping_the_range,

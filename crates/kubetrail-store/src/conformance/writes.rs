@@ -326,3 +326,50 @@ pub async fn stats_count_events_occurrences_and_their_time_range(store: Arc<dyn 
     assert_eq!((s.oldest, s.newest), (Some(minute(8)), Some(minute(50))));
     assert!(s.bytes > 0);
 }
+
+pub async fn gaps_are_kept_with_their_batch_and_found_by_time(store: Arc<dyn Store>) {
+    let gap = crate::Gap {
+        cluster: "prod".into(),
+        stream: "events".into(),
+        from: minute(10),
+        to: minute(20),
+        cause: "resourceVersion expired".into(),
+    };
+    {
+        let mut txn = store.begin().await.expect("begin");
+        txn.save_gap(gap.clone()).await.expect("save gap");
+        // Dropped without commit: rolled back.
+    }
+    assert!(store.gaps(None, None).await.expect("gaps").is_empty());
+    let mut txn = store.begin().await.expect("begin");
+    txn.write(vec![event("a", minute(21), 1)])
+        .await
+        .expect("write");
+    txn.save_gap(gap.clone()).await.expect("save gap");
+    txn.commit().await.expect("commit");
+    assert_eq!(
+        store.gaps(None, None).await.expect("gaps"),
+        vec![gap.clone()]
+    );
+    assert_eq!(
+        store
+            .gaps(Some(minute(15)), Some(minute(16)))
+            .await
+            .expect("gaps"),
+        vec![gap]
+    );
+    assert!(
+        store
+            .gaps(Some(minute(21)), None)
+            .await
+            .expect("gaps")
+            .is_empty()
+    );
+    assert!(
+        store
+            .gaps(None, Some(minute(10)))
+            .await
+            .expect("gaps")
+            .is_empty()
+    );
+}

@@ -24,7 +24,7 @@ use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, Severity, Times
 use rusqlite::Connection;
 
 use crate::{
-    Error, Page, Result, RetentionPolicy, RetentionReport, Store, StoreStats, StoreTxn,
+    Error, Gap, Page, Result, RetentionPolicy, RetentionReport, Store, StoreStats, StoreTxn,
     StoredEvent, WatchCursor,
 };
 use retention::{CHUNK, Deleted};
@@ -259,6 +259,10 @@ impl Store for SqliteStore {
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
         let (cluster, stream) = (cluster.to_owned(), stream.to_owned());
         self.read(move |c| cursor::load(c, &cluster, &stream)).await
+    }
+
+    async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
+        self.read(move |c| cursor::load_gaps(c, since, until)).await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

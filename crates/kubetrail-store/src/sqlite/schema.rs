@@ -91,8 +91,21 @@ CREATE TABLE cursors (
 ) WITHOUT ROWID;
 ";
 
+/// Gap markers: periods in which a stream may have missed events, with the cause.
+const V2: &str = "
+CREATE TABLE gaps (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL,
+    cause TEXT NOT NULL
+);
+CREATE INDEX gaps_ended_at ON gaps (ended_at);
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
 use super::{blocking, cursor, lock, write};
-use crate::{Error, Result, StoreTxn, WatchCursor, WriteSummary};
+use crate::{Error, Gap, Result, StoreTxn, WatchCursor, WriteSummary};
 
 /// Holds the store's writer lock for its whole life, so one transaction writes at a time.
 pub(crate) struct SqliteTxn {
@@ -94,6 +94,10 @@ impl StoreTxn for SqliteTxn {
 
     async fn save_cursor(&mut self, c: WatchCursor) -> Result<()> {
         self.run(move |conn| cursor::save(conn, &c)).await
+    }
+
+    async fn save_gap(&mut self, g: Gap) -> Result<()> {
+        self.run(move |conn| cursor::save_gap(conn, &g)).await
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
