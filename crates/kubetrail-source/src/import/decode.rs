@@ -10,11 +10,10 @@ use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::events::v1 as events;
 use kubetrail_process::{ObjectLink, OwnerRef, from_core, from_events_v1};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::{Map, Value};
 
 use super::envelope;
-use super::item::{Item, Location, SkipReason};
+use super::item::{Item, Location, SkipReason, WatchType};
 use super::quirks::{self, Api};
 
 pub(crate) struct Decoder {
@@ -29,6 +28,7 @@ pub(crate) struct Decoder {
 pub(crate) struct Stats {
     /// Values that are Events, imported or skipped.
     pub(crate) events: u64,
+    /// DELETED, BOOKMARK and ERROR envelopes of an Event watch.
     pub(crate) envelopes: u64,
     /// Lists that are Event lists even without events: `EventList`s, empty `List`s and arrays.
     pub(crate) event_lists: u64,
@@ -94,16 +94,15 @@ impl Decoder {
         if let Some((watch, object)) = envelope::split(bytes) {
             if watch.carries_state() {
                 match self.typed(object, location) {
-                    Ok(item) => {
-                        self.stats.envelopes += 1;
-                        return Ok(Some(item));
-                    }
+                    Ok(item) => return Ok(Some(item)),
                     Err(back) => location = back,
                 }
-            } else if serde_json::from_slice::<IgnoredAny>(object).is_ok() {
-                self.stats.envelopes += 1;
-                let reason = SkipReason::Watch(watch);
-                return Ok(Some(Item::Skipped { location, reason }));
+            } else if let Ok(probe) = serde_json::from_slice::<KindProbe>(object) {
+                return Ok(Some(self.watch_skipped(
+                    watch,
+                    probe.kind.as_deref(),
+                    location,
+                )));
             }
         } else {
             match self.typed(bytes, location) {
@@ -167,13 +166,12 @@ impl Decoder {
             }
         };
         if let Some(watch) = envelope::watch_type(&map) {
-            self.stats.envelopes += 1;
+            let object = map.remove("object").unwrap_or_default();
             if watch.carries_state() {
-                let object = map.remove("object").unwrap_or_default();
                 return self.value(object, location, pending);
             }
-            let reason = SkipReason::Watch(watch);
-            return Some(Item::Skipped { location, reason });
+            let kind = object.get("kind").and_then(Value::as_str);
+            return Some(self.watch_skipped(watch, kind, location));
         }
         if map
             .get("items")
@@ -195,6 +193,19 @@ impl Decoder {
                 Some(Item::Skipped { location, reason })
             }
         }
+    }
+
+    /// A DELETED, BOOKMARK or ERROR envelope. Those of Events (or of an error) show a stream
+    /// of Events; those of other kinds do not.
+    fn watch_skipped(&mut self, watch: WatchType, kind: Option<&str>, location: Location) -> Item {
+        match kind {
+            Some(kind) if kind != "Event" && watch != WatchType::Error => {
+                self.stats.other(|| format!("kind {kind}"));
+            }
+            _ => self.stats.envelopes += 1,
+        }
+        let reason = SkipReason::Watch(watch);
+        Item::Skipped { location, reason }
     }
 
     /// A List that was parsed whole (flow-style YAML, a List on one NDJSON line).
@@ -234,6 +245,13 @@ impl Decoder {
             Item::Skipped { location, reason }
         })
     }
+}
+
+/// The kind of a watch envelope's object, read without building it.
+#[derive(Deserialize)]
+struct KindProbe {
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 fn rejected_item(rejected: kubetrail_process::Rejected, location: Location) -> Item {
@@ -439,7 +457,21 @@ mod tests {
         let reordered = json!({"object": core_event(), "type": "ADDED"}).to_string();
         let (items, stats) = decode(reordered.as_bytes());
         assert!(matches!(items.as_slice(), [Item::Event { .. }]));
-        assert_eq!(stats.envelopes, 1);
+        assert_eq!(stats.events, 1);
+        // A watch of another kind is not a stream of Events.
+        let pod = json!({"kind": "Pod", "metadata": {"name": "p"}});
+        let (_, stats) = decode(
+            json!({"type": "DELETED", "object": pod})
+                .to_string()
+                .as_bytes(),
+        );
+        assert!(!stats.has_events());
+        let (_, stats) = decode(
+            json!({"object": pod, "type": "DELETED"})
+                .to_string()
+                .as_bytes(),
+        );
+        assert!(!stats.has_events());
     }
 
     #[test]

@@ -239,3 +239,26 @@ pub(crate) enum Raw<'a> {
     /// The end of a List (or array) whose items were streamed.
     ListEnd { kind: Option<String>, items: u64 },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_items_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<FileItems>();
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_leading_blank_lines_are_skipped() {
+        let text = "\u{feff}\n\n{\"kind\":\"EventList\",\"items\":[]}";
+        let items = read_from(std::io::Cursor::new(text), Path::new("bom.json"), "c").unwrap();
+        assert_eq!(items.format(), Format::Json);
+        assert_eq!(items.count(), 0);
+        let yaml = "\u{feff}# c\nitems: []\n";
+        let items = read_from(std::io::Cursor::new(yaml), Path::new("bom.yaml"), "c").unwrap();
+        assert_eq!(items.format(), Format::Yaml);
+        assert_eq!(items.count(), 0);
+    }
+}

@@ -26,9 +26,14 @@ pub(crate) fn open<R: Read + Send + 'static>(reader: R) -> io::Result<Opened> {
         count: Arc::clone(&progress),
     };
     let mut head = [0u8; 2];
-    let n = read_up_to(&mut counting, &mut head)?;
-    let gzip = head[..n] == GZIP_MAGIC;
-    let whole = io::Cursor::new(head[..n].to_vec()).chain(counting);
+    let len = read_up_to(&mut counting, &mut head)?;
+    let gzip = head[..len] == GZIP_MAGIC;
+    let whole = Head {
+        head,
+        len,
+        pos: 0,
+        inner: counting,
+    };
     let input: Box<dyn BufRead + Send> = if gzip {
         let compressed = BufReader::with_capacity(BUFFER, whole);
         Box::new(BufReader::with_capacity(
@@ -87,6 +92,31 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+/// The bytes read to look for the gzip magic, then the rest. Unlike `Cursor::chain`, the first
+/// read is not cut short after the head, so the first buffer holds a byte order mark whole.
+struct Head<R> {
+    head: [u8; 2],
+    len: usize,
+    pos: usize,
+    inner: R,
+}
+
+impl<R: Read> Read for Head<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            return self.inner.read(buf);
+        }
+        let n = buf.len().min(self.len - self.pos);
+        buf[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
+        self.pos += n;
+        match self.inner.read(&mut buf[n..]) {
+            Ok(more) => Ok(n + more),
+            // Hand over the head now; the error comes again on the next read.
+            Err(_) => Ok(n),
+        }
+    }
 }
 
 /// Counts the bytes read through it into a shared counter, for a progress bar.

@@ -251,7 +251,7 @@ impl Scan<'_> {
         let mut i = 0;
         while i < n {
             match self.mode {
-                Mode::Str { key } => match memchr2(b'"', b'\\', &chunk[i..]) {
+                Mode::Str { key } => match string_end(&chunk[i..]) {
                     None => return Ok((n, false)),
                     Some(k) => {
                         i += k;
@@ -379,6 +379,17 @@ impl Scan<'_> {
                 None => Err("EOF while parsing a value"),
             },
         }
+    }
+}
+
+/// The first `"` or `\` in `rest`. Most strings are short keys, where a plain loop beats
+/// setting up a vectorized search; long ones (messages) get the vectorized search.
+fn string_end(rest: &[u8]) -> Option<usize> {
+    const SHORT: usize = 24;
+    let head = &rest[..rest.len().min(SHORT)];
+    match head.iter().position(|&b| b == b'"' || b == b'\\') {
+        Some(k) => Some(k),
+        None => memchr2(b'"', b'\\', &rest[head.len()..]).map(|k| k + head.len()),
     }
 }
 

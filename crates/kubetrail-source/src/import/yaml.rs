@@ -154,8 +154,8 @@ impl YamlReader {
                 limit: MAX_VALUE,
             });
         }
-        let mut bytes = raw.strip_suffix(b"\n").unwrap_or(&raw);
-        bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+        // (A byte order mark was consumed when the format was detected.)
+        let bytes = raw.strip_suffix(b"\n").unwrap_or(&raw);
         let line = std::str::from_utf8(bytes).map_err(|e| Fault::Syntax {
             line: no,
             column: Some(e.valid_up_to() as u64 + 1),
