@@ -13,12 +13,14 @@
 
 mod error;
 mod event;
+mod occurrence;
 mod query;
 mod time;
 mod vocab;
 
 pub use error::{Error, Result};
 pub use event::{Event, ObjectRef, Owner};
+pub use occurrence::{EventOccurrences, Occurrence};
 pub use query::{AggregateQuery, AggregateRow, Dimension, EventFilter, SeveritySet};
 pub use time::{parse_duration, parse_time_bound};
 pub use vocab::{Category, Severity};

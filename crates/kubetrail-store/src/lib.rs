@@ -35,7 +35,9 @@ pub use types::{
 };
 
 use async_trait::async_trait;
-use kubetrail_model::{AggregateQuery, AggregateRow, Event, EventFilter, Timestamp};
+use kubetrail_model::{
+    AggregateQuery, AggregateRow, Event, EventFilter, EventOccurrences, Timestamp,
+};
 
 /// The storage backend. Implemented by SQLite (embedded, default) and later PostgreSQL; every
 /// backend passes the same conformance tests.
@@ -51,6 +53,17 @@ pub trait Store: Send + Sync {
 
     /// Occurrence counts inside the time range, grouped, sorted by count descending.
     async fn aggregate(&self, query: &AggregateQuery) -> Result<Vec<AggregateRow>>;
+
+    /// Events matching `filter` that have at least one occurrence inside `[since, until)`, each
+    /// with exactly those occurrences (oldest first): the input of analysis, which needs exact
+    /// counts and times inside a window. Events whose latest occurrence in the range is newest
+    /// come first; at most `limit` events (0 means no limit), so a caller bounds its memory and
+    /// learns it was cut when it gets `limit` events back.
+    async fn occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>>;
 
     /// Deletes what the policy says is too old or too much, as of `now`.
     async fn apply_retention(

@@ -33,11 +33,13 @@ use kubetrail_model::{
 use crate::{Page, Store, StoredEvent, WriteSummary};
 
 mod aggregates;
+mod occurrences;
 mod queries;
 mod retention;
 mod writes;
 
 pub use aggregates::*;
+pub use occurrences::*;
 pub use queries::*;
 pub use retention::*;
 pub use writes::*;
@@ -67,6 +69,8 @@ macro_rules! store_conformance_tests {
             retention_by_severity_uses_the_override_ages,
             retention_by_size_deletes_the_oldest_events_until_the_store_fits,
             stats_count_events_occurrences_and_their_time_range,
+            occurrences_in_a_range_come_with_their_events_latest_first,
+            occurrences_apply_filters_and_keep_the_latest_events_under_a_limit,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

@@ -2,12 +2,14 @@
 //! connection (WAL lets it read while the writer writes), all SQL on the blocking pool.
 //!
 //! Files, one concept each: `schema` (settings, migrations), `write` (batches), `rollup`
-//! (hourly counts), `query`, `aggregate`, `retention`, `cursor`, `stats`, `filter` (filters to
-//! SQL) and `txn` (the write transaction).
+//! (hourly counts), `query`, `occurrences` (events with their occurrences in a range),
+//! `aggregate`, `retention`, `cursor`, `stats`, `filter` (filters to SQL) and `txn` (the write
+//! transaction).
 
 mod aggregate;
 mod cursor;
 mod filter;
+mod occurrences;
 mod query;
 mod retention;
 mod rollup;
@@ -20,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, Severity, Timestamp};
+use kubetrail_model::{
+    AggregateQuery, AggregateRow, EventFilter, EventOccurrences, Severity, Timestamp,
+};
 use rusqlite::Connection;
 
 use crate::{
@@ -196,6 +200,16 @@ impl Store for SqliteStore {
     async fn aggregate(&self, q: &AggregateQuery) -> Result<Vec<AggregateRow>> {
         let q = q.clone();
         self.read(move |c| aggregate::aggregate(c, &q, true)).await
+    }
+
+    async fn occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>> {
+        let filter = filter.clone();
+        self.read(move |c| occurrences::occurrences(c, &filter, limit))
+            .await
     }
 
     async fn apply_retention(

@@ -9,7 +9,8 @@ use rusqlite::{Connection, Row, params_from_iter};
 use super::filter::{Table, Where, micros, search_error, timestamp};
 use crate::{Error, Page, Result, StoredEvent};
 
-const COLUMNS: &str = "e.id, e.cluster, e.uid, e.namespace, e.name, e.reg_api_version, e.reg_kind,
+pub(crate) const COLUMNS: &str =
+    "e.id, e.cluster, e.uid, e.namespace, e.name, e.reg_api_version, e.reg_kind,
     e.reg_namespace, e.reg_name, e.reg_uid, e.reg_field_path, e.related, e.reason, e.note, e.type,
     e.action, e.reporting_controller, e.reporting_instance, e.first_seen, e.last_seen, e.count,
     e.resource_version, e.category, e.severity, e.correlation_id, e.owner_kind, e.owner_name,
@@ -75,7 +76,7 @@ fn json<T: serde::de::DeserializeOwned>(
         .map_err(|source| Error::Json { column, source })
 }
 
-fn stored_event(row: &Row<'_>) -> Result<StoredEvent> {
+pub(crate) fn stored_event(row: &Row<'_>) -> Result<StoredEvent> {
     let category = row.get_ref(22)?.as_str().map_err(rusqlite::Error::from)?;
     let category: Category = category.parse().map_err(|_| Error::Corrupt {
         column: "category",

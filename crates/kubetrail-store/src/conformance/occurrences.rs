@@ -1,0 +1,142 @@
+//! Events with their occurrences inside a range: the feed of analysis.
+
+use std::sync::Arc;
+
+use kubetrail_model::{EventFilter, EventOccurrences, Occurrence, Timestamp};
+
+use super::{event, minute, placed, total, write};
+use crate::{Error, Store};
+
+async fn occurrences(
+    store: &Arc<dyn Store>,
+    filter: EventFilter,
+    limit: usize,
+) -> Vec<EventOccurrences> {
+    store
+        .occurrences(&filter, limit)
+        .await
+        .expect("occurrences")
+}
+
+fn range(since: Option<i64>, until: Option<i64>) -> EventFilter {
+    EventFilter {
+        since: since.map(minute),
+        until: until.map(minute),
+        ..Default::default()
+    }
+}
+
+fn shape(got: &[EventOccurrences]) -> Vec<(&str, Vec<(Timestamp, u64)>)> {
+    got.iter()
+        .map(|e| {
+            (
+                e.event.uid.as_str(),
+                e.occurrences.iter().map(|o| (o.at, o.count)).collect(),
+            )
+        })
+        .collect()
+}
+
+pub async fn occurrences_in_a_range_come_with_their_events_latest_first(store: Arc<dyn Store>) {
+    // count n at minute m puts 1 at m - (n - 1) and n - 1 at m.
+    write(
+        &store,
+        vec![
+            event("a", minute(10), 3), // 1@8, 2@10
+            event("b", minute(40), 1), // 1@40
+            event("c", minute(25), 6), // 1@20, 5@25
+        ],
+    )
+    .await;
+    // A later copy of "a" adds its count increase as a new occurrence.
+    let mut a = event("a", minute(30), 7);
+    a.first_seen = minute(8);
+    write(&store, vec![a]).await; // 4@30
+
+    let everything = occurrences(&store, EventFilter::default(), 0).await;
+    assert_eq!(
+        shape(&everything),
+        [
+            ("b", vec![(minute(40), 1)]),
+            ("a", vec![(minute(8), 1), (minute(10), 2), (minute(30), 4)]),
+            ("c", vec![(minute(20), 1), (minute(25), 5)]),
+        ]
+    );
+    assert_eq!(everything[1].event.count, 7, "the event as last stored");
+    let sum: u64 = everything.iter().map(EventOccurrences::count).sum();
+    assert_eq!(sum, total(&store, None, None).await);
+
+    // Only occurrences inside [since, until), and only events that have one there.
+    let window = occurrences(&store, range(Some(10), Some(30)), 0).await;
+    assert_eq!(
+        shape(&window),
+        [
+            ("c", vec![(minute(20), 1), (minute(25), 5)]),
+            ("a", vec![(minute(10), 2)]),
+        ]
+    );
+    assert_eq!(
+        window[1].occurrences,
+        [Occurrence {
+            at: minute(10),
+            count: 2
+        }]
+    );
+    assert!(
+        occurrences(&store, range(Some(41), None), 0)
+            .await
+            .is_empty()
+    );
+    assert!(
+        occurrences(&store, range(Some(11), Some(20)), 0)
+            .await
+            .is_empty()
+    );
+}
+
+pub async fn occurrences_apply_filters_and_keep_the_latest_events_under_a_limit(
+    store: Arc<dyn Store>,
+) {
+    write(
+        &store,
+        vec![
+            placed("a", "shop", "BackOff", 10, 1),
+            placed("b", "shop", "Unhealthy", 20, 2),
+            placed("c", "db", "BackOff", 30, 1),
+            placed("d", "shop", "BackOff", 40, 1),
+        ],
+    )
+    .await;
+    let shop_backoff = EventFilter {
+        namespaces: vec!["shop".into()],
+        reasons: vec!["BackOff".into()],
+        ..Default::default()
+    };
+    let got = occurrences(&store, shop_backoff.clone(), 0).await;
+    let uids: Vec<&str> = got.iter().map(|e| e.event.uid.as_str()).collect();
+    assert_eq!(uids, ["d", "a"]);
+    let limited = occurrences(&store, EventFilter::default(), 2).await;
+    let uids: Vec<&str> = limited.iter().map(|e| e.event.uid.as_str()).collect();
+    assert_eq!(uids, ["d", "c"], "the limit keeps the latest");
+    let limited = occurrences(&store, shop_backoff, 1).await;
+    assert_eq!(limited.len(), 1);
+    assert_eq!(limited[0].event.uid, "d");
+    // The latest occurrence inside the range decides the order, not the event's last_seen.
+    let early = occurrences(&store, range(None, Some(20)), 0).await;
+    let uids: Vec<&str> = early.iter().map(|e| e.event.uid.as_str()).collect();
+    assert_eq!(uids, ["b", "a"]);
+    let searched = EventFilter {
+        search: Some("restarting".into()),
+        names: vec!["web-1".into()],
+        ..Default::default()
+    };
+    assert_eq!(occurrences(&store, searched, 0).await.len(), 4);
+    let bad = EventFilter {
+        search: Some("\"unbalanced".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.occurrences(&bad, 0).await,
+        Err(Error::InvalidQuery(_))
+    ));
+}
