@@ -49,6 +49,6 @@ pub use handle::SimHandle;
 pub use kubeconfig::{CONTEXT_NAME, kubeconfig_yaml};
 pub use policy::{Policy, Rule, UserInfo};
 pub use resources::Resource;
-pub use scenarios::{Pace, RunMode, Scenario, run_scenario};
+pub use scenarios::{Pace, RunMode, Scenario, UnknownScenario, run_scenario};
 pub use server::{SimConfig, Simulator};
 pub use status::ApiError;

@@ -33,6 +33,8 @@ pub struct SimConfig {
     pub history_limit: usize,
     /// Changes a watch may fall behind before its connection is cut. Default 16 384.
     pub watch_buffer: usize,
+    /// Address to listen on; default 127.0.0.1 and a free port.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for SimConfig {
@@ -41,6 +43,7 @@ impl Default for SimConfig {
             bookmark_interval: None,
             history_limit: 100_000,
             watch_buffer: 16_384,
+            listen: None,
         }
     }
 }
@@ -143,9 +146,10 @@ impl Simulator {
 
     /// Starts a simulator with `config` on 127.0.0.1 and a free port.
     pub async fn start_with(config: SimConfig) -> Result<SimHandle> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(Error::Bind)?;
+        let listen = config
+            .listen
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = TcpListener::bind(listen).await.map_err(Error::Bind)?;
         let addr = listener.local_addr().map_err(Error::Bind)?;
         let store = Arc::new(Store::new(config.history_limit, config.watch_buffer));
         let faults = Faults::new(Arc::clone(&store));

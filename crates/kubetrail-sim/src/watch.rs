@@ -11,7 +11,9 @@
 //! none); other resources get one every `bookmark_interval` when the client allows bookmarks
 //! and the simulator is configured with an interval (off by default).
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -75,7 +77,7 @@ pub(crate) fn serve(context: WatchContext, request: WatchRequest) -> Response {
         Ok(setup) => setup,
         Err(error) => return expired_stream(&error),
     };
-    let (tx, rx) = mpsc::channel::<Result<Bytes, WatchCut>>(64);
+    let (tx, rx) = mpsc::channel::<Item>(64);
     let watcher = Watcher {
         drop_signal: context.faults.drop_signal(),
         faults: context.faults,
@@ -87,10 +89,42 @@ pub(crate) fn serve(context: WatchContext, request: WatchRequest) -> Response {
     };
     let interval = context.bookmark_interval;
     tokio::spawn(async move { watcher.run(setup, interval).await });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
-    streaming(Body::from_stream(stream))
+    streaming(Body::from_stream(WatchBody { rx, cutting: false }))
+}
+
+/// What the watch task hands to the response body.
+enum Item {
+    Line(Bytes),
+    /// Cut the connection once what was sent before is flushed.
+    Cut,
+}
+
+/// The response body of a watch.
+struct WatchBody {
+    rx: mpsc::Receiver<Item>,
+    cutting: bool,
+}
+
+impl futures::Stream for WatchBody {
+    type Item = Result<Bytes, WatchCut>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.cutting {
+            return Poll::Ready(Some(Err(WatchCut)));
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(Item::Line(line))) => Poll::Ready(Some(Ok(line))),
+            // hyper flushes what it has written when the body is pending; only then fail it,
+            // so the lines sent before a cut reach the client.
+            Poll::Ready(Some(Item::Cut)) => {
+                self.cutting = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 fn streaming(body: Body) -> Response {
@@ -125,14 +159,14 @@ struct Watcher {
     drop_signal: watch::Receiver<u64>,
     shutdown: watch::Receiver<bool>,
     deadline: Option<Instant>,
-    tx: mpsc::Sender<Result<Bytes, WatchCut>>,
+    tx: mpsc::Sender<Item>,
     sent: u64,
 }
 
 impl Watcher {
     async fn run(mut self, setup: WatchSetup, bookmark_interval: Option<Duration>) {
         if let End::Cut = self.stream(setup, bookmark_interval).await {
-            let _ = self.tx.send(Err(WatchCut)).await;
+            let _ = self.tx.send(Item::Cut).await;
         }
     }
 
@@ -239,7 +273,12 @@ impl Watcher {
                 end = self.interrupted() => return Err(end),
             }
         }
-        if self.tx.send(Ok(encode_line(type_, object))).await.is_err() {
+        if self
+            .tx
+            .send(Item::Line(encode_line(type_, object)))
+            .await
+            .is_err()
+        {
             return Err(End::Done);
         }
         self.sent += 1;

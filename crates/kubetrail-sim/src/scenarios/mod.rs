@@ -1,45 +1,266 @@
-//! Scripted scenarios (placeholder while the server is built).
+//! Scripted scenarios: the objects and the Events of common incidents, shaped as the real
+//! components write them (reporting controller and instance, reasons, message wording,
+//! fieldPath, counts and series that grow through MODIFIED updates of the same Event).
+//!
+//! Each scenario lives in its own namespace and reuses three worker nodes, so several can run
+//! at once. In [`RunMode::Loop`] a scenario starts over after a pause, removing what its
+//! previous round left (as the garbage collector would) and creating fresh ReplicaSet and Pod
+//! names each round.
+
+mod cluster;
+mod failures;
+mod nodes;
+mod recorder;
+mod rollout;
+
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::Result;
 use crate::handle::SimHandle;
 
 /// A scripted incident.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scenario {
-    /// A crash loop.
+    /// `shop/web`: three pods come up, then an image update replaces them one by one.
+    DeploymentRollout,
+    /// `payments/payments-api`: the container exits right after starting, with growing BackOff.
     CrashLoop,
+    /// `shop/checkout`: an image tag that does not exist (ErrImagePull, ImagePullBackOff).
+    ImagePullFailure,
+    /// `reports/report-worker`: a missing ConfigMap volume (FailedMount, pod stuck), and
+    /// `reports/report-archiver`: a missing PVC (FailedScheduling).
+    FailedMount,
+    /// `analytics/etl-runner`: killed for memory (OOMKilling on the node, BackOff).
+    OomKill,
+    /// `worker-3` under disk pressure, then NotReady; its pods are evicted.
+    NodePressure,
+    /// `ml/trainer`: asks for more CPU than any node has.
+    FailedScheduling,
+    /// `mesh/orders`: the proxy sidecar is not ready before the app starts; the app crashes.
+    SidecarNotReady,
+}
+
+impl Scenario {
+    /// Every scenario.
+    pub const ALL: [Scenario; 8] = [
+        Scenario::DeploymentRollout,
+        Scenario::CrashLoop,
+        Scenario::ImagePullFailure,
+        Scenario::FailedMount,
+        Scenario::OomKill,
+        Scenario::NodePressure,
+        Scenario::FailedScheduling,
+        Scenario::SidecarNotReady,
+    ];
+
+    /// The kebab-case name (`crash-loop`), as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::DeploymentRollout => "deployment-rollout",
+            Scenario::CrashLoop => "crash-loop",
+            Scenario::ImagePullFailure => "image-pull-failure",
+            Scenario::FailedMount => "failed-mount",
+            Scenario::OomKill => "oom-kill",
+            Scenario::NodePressure => "node-pressure",
+            Scenario::FailedScheduling => "failed-scheduling",
+            Scenario::SidecarNotReady => "sidecar-not-ready",
+        }
+    }
+
+    /// The namespace of the scenario's workloads (node events go to `default`).
+    pub fn namespace(self) -> &'static str {
+        match self {
+            Scenario::DeploymentRollout => rollout::NAMESPACE,
+            Scenario::CrashLoop => failures::CRASH_LOOP_NAMESPACE,
+            Scenario::ImagePullFailure => failures::IMAGE_PULL_NAMESPACE,
+            Scenario::FailedMount => failures::FAILED_MOUNT_NAMESPACE,
+            Scenario::OomKill => failures::OOM_NAMESPACE,
+            Scenario::NodePressure => nodes::PRESSURE_NAMESPACE,
+            Scenario::FailedScheduling => nodes::SCHEDULING_NAMESPACE,
+            Scenario::SidecarNotReady => failures::SIDECAR_NAMESPACE,
+        }
+    }
+
+    /// The Event reasons one round produces (in any namespace).
+    pub fn expected_reasons(self) -> &'static [&'static str] {
+        match self {
+            Scenario::DeploymentRollout => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Pulled",
+                "Created",
+                "Started",
+                "SuccessfulDelete",
+                "Killing",
+            ],
+            Scenario::CrashLoop => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Pulled",
+                "Created",
+                "Started",
+                "BackOff",
+            ],
+            Scenario::ImagePullFailure => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Failed",
+                "BackOff",
+            ],
+            Scenario::FailedMount => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "FailedMount",
+                "FailedScheduling",
+            ],
+            Scenario::OomKill => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Pulled",
+                "Created",
+                "Started",
+                "OOMKilling",
+                "BackOff",
+            ],
+            Scenario::NodePressure => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Pulled",
+                "Created",
+                "Started",
+                "NodeHasDiskPressure",
+                "EvictionThresholdMet",
+                "Evicted",
+                "Killing",
+                "NodeNotReady",
+                "TaintManagerEviction",
+            ],
+            Scenario::FailedScheduling => {
+                &["ScalingReplicaSet", "SuccessfulCreate", "FailedScheduling"]
+            }
+            Scenario::SidecarNotReady => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Pulled",
+                "Created",
+                "Started",
+                "Unhealthy",
+                "BackOff",
+            ],
+        }
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a scenario.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown scenario {0:?}")]
+pub struct UnknownScenario(pub String);
+
+impl FromStr for Scenario {
+    type Err = UnknownScenario;
+
+    fn from_str(name: &str) -> std::result::Result<Self, Self::Err> {
+        Scenario::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| UnknownScenario(name.to_string()))
+    }
 }
 
 /// Whether a scenario runs once or repeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunMode {
-    /// Once.
+    /// One round, then return.
     Once,
-    /// Until the task is dropped.
+    /// Round after round until the future is dropped (or the simulator fails).
     Loop,
 }
 
 /// How fast a scenario runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pace {
-    /// Time between steps.
+    /// Time between steps; zero runs every step at once (tests).
     pub step: Duration,
     /// Once or in a loop.
     pub mode: RunMode,
 }
 
 impl Pace {
-    /// No waiting, once: for tests.
+    /// No waiting, one round: for tests.
     pub fn instant() -> Self {
         Self {
             step: Duration::ZERO,
             mode: RunMode::Once,
         }
     }
+
+    /// A step every `step`, round after round: for `kubetrail demo`.
+    pub fn looping(step: Duration) -> Self {
+        Self {
+            step,
+            mode: RunMode::Loop,
+        }
+    }
 }
 
-/// Runs a scenario.
-pub async fn run_scenario(_sim: &SimHandle, _scenario: Scenario, _pace: Pace) -> Result<()> {
-    Ok(())
+/// Runs `scenario` against the simulator: once, or in a loop until the future is dropped.
+pub async fn run_scenario(sim: &SimHandle, scenario: Scenario, pace: Pace) -> Result<()> {
+    let mut ctx = cluster::Ctx::new(sim, pace.step);
+    loop {
+        match scenario {
+            Scenario::DeploymentRollout => rollout::run(&mut ctx).await?,
+            Scenario::CrashLoop => failures::crash_loop(&mut ctx).await?,
+            Scenario::ImagePullFailure => failures::image_pull(&mut ctx).await?,
+            Scenario::FailedMount => failures::failed_mount(&mut ctx).await?,
+            Scenario::OomKill => failures::oom_kill(&mut ctx).await?,
+            Scenario::NodePressure => nodes::node_pressure(&mut ctx).await?,
+            Scenario::FailedScheduling => nodes::failed_scheduling(&mut ctx).await?,
+            Scenario::SidecarNotReady => failures::sidecar_not_ready(&mut ctx).await?,
+        }
+        if pace.mode == RunMode::Once {
+            return Ok(());
+        }
+        tracing::debug!(%scenario, "scenario round done");
+        // A breather between rounds; with no pace, yield so a loop cannot starve the runtime.
+        if pace.step.is_zero() {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(pace.step * 5).await;
+        }
+        // A new round's events are new occurrences, not repeats of the last round's.
+        ctx.recorder = recorder::Recorder::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_names_round_trip() {
+        for scenario in Scenario::ALL {
+            assert_eq!(scenario.name().parse::<Scenario>(), Ok(scenario));
+        }
+        assert!("nope".parse::<Scenario>().is_err());
+    }
 }
