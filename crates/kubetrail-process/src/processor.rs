@@ -33,6 +33,15 @@ impl Processor {
         self.owners.observe(link);
     }
 
+    /// Learns where a pod runs (from a Pod reflector's `spec.nodeName`).
+    pub fn observe_placement(&mut self, namespace: &str, pod: &str, node: &str) {
+        if self.placements.len() >= MAX_PLACEMENTS {
+            self.placements.clear();
+        }
+        self.placements
+            .insert((namespace.to_string(), pod.to_string()), node.to_string());
+    }
+
     /// Fills in category, severity, correlation ID, owner, node and template.
     pub fn process(&mut self, mut ev: Event) -> Event {
         self.learn(&ev);
@@ -84,11 +93,7 @@ impl Processor {
         match ev.reason.as_str() {
             "Scheduled" => {
                 if let Some((pod_ns, pod, node)) = parse_assigned(&ev.note) {
-                    if self.placements.len() >= MAX_PLACEMENTS {
-                        self.placements.clear();
-                    }
-                    self.placements
-                        .insert((pod_ns.to_string(), pod.to_string()), node.to_string());
+                    self.observe_placement(pod_ns, pod, node);
                 }
             }
             "SuccessfulCreate" => {

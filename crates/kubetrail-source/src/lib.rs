@@ -17,5 +17,6 @@
 
 pub mod error;
 pub mod import;
+pub mod watch;
 
 pub use error::{ImportError, Result};

@@ -33,6 +33,12 @@ pub enum Command {
     Retention(RetentionArgs),
     /// Show what the store holds.
     Status(OutputArgs),
+    /// Watch clusters (default: the current kube context) and store their events until stopped.
+    Run(crate::commands::run::RunArgs),
+    /// Run the Kubernetes API simulator alone (for kubectl and `kubetrail run --kubeconfig`).
+    Sim(crate::commands::sim::SimArgs),
+    /// Watch the built-in simulator's scenarios and show what kubetrail makes of them.
+    Demo(crate::commands::demo::DemoArgs),
     /// Measure processing, import and query speed on the real event dumps.
     Bench(crate::commands::bench::BenchArgs),
 }

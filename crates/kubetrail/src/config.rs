@@ -26,6 +26,30 @@ pub struct RawConfig {
     /// rules. Relative paths are relative to the config file.
     #[serde(default)]
     pub rules_files: Vec<PathBuf>,
+    /// Clusters `kubetrail run` watches (default: the current kube context).
+    #[serde(default)]
+    pub clusters: Vec<RawCluster>,
+}
+
+/// One watched cluster.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    /// Name stored with its events (default: the context name).
+    pub name: Option<String>,
+    /// Kubeconfig file (default: `$KUBECONFIG`, `~/.kube/config`, or in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig (default: its current context).
+    pub context: Option<String>,
+    /// Namespaces to watch (default: all).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    /// Field selector sent to the API server, e.g. `type=Warning`.
+    pub field_selector: Option<String>,
+    /// Label selector sent to the API server.
+    pub label_selector: Option<String>,
+    /// Client-side limit on list/watch requests per second (default 5, burst 10).
+    pub requests_per_second: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,6 +71,7 @@ pub struct Config {
     pub cluster: String,
     pub retention: RetentionPolicy,
     pub rules_files: Vec<PathBuf>,
+    pub clusters: Vec<RawCluster>,
 }
 
 impl Config {
@@ -109,6 +134,14 @@ impl RawConfig {
             cluster: self.cluster.unwrap_or_else(|| "default".to_string()),
             retention,
             rules_files: self.rules_files.into_iter().map(|p| base.join(p)).collect(),
+            clusters: self
+                .clusters
+                .into_iter()
+                .map(|mut c| {
+                    c.kubeconfig = c.kubeconfig.map(|k| base.join(k));
+                    c
+                })
+                .collect(),
         })
     }
 }

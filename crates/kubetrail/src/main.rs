@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod output;
+mod pipeline;
 
 use std::process::ExitCode;
 

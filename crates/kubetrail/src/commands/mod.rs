@@ -2,9 +2,12 @@
 
 pub mod aggregate;
 pub mod bench;
+pub mod demo;
 pub mod import;
 pub mod query;
 pub mod retention;
+pub mod run;
+pub mod sim;
 pub mod status;
 
 use std::process::ExitCode;
@@ -25,6 +28,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Aggregate(args) => aggregate::run(&config, args).await,
         Command::Retention(args) => retention::run(&config, args).await,
         Command::Status(args) => status::run(&config, args).await,
+        Command::Run(args) => run::run(&config, args).await,
+        Command::Sim(args) => sim::run(args).await,
+        Command::Demo(args) => demo::run(&config, args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

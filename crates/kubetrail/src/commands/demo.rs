@@ -1,0 +1,110 @@
+//! `kubetrail demo`: the simulator with its scenarios on a loop, and the whole pipeline
+//! watching it, printing what it classified and correlated. No cluster needed.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use kubetrail_model::Severity;
+use kubetrail_store::spawn_retention;
+use tokio_util::sync::CancellationToken;
+
+use super::run::{spawn_printer, start, wait};
+use super::sim::{self, SimArgs};
+use crate::config::{Config, RawCluster};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Print stored events of at least this severity.
+    #[arg(long, default_value = "warning")]
+    pub print: Severity,
+    /// Time between scenario steps.
+    #[arg(long, default_value = "2s")]
+    pub pace: String,
+    /// Stop after this long (default: run until Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<String>,
+}
+
+pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
+    let dir = config.data_dir.clone();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let kubeconfig = dir.join("demo.kubeconfig");
+    let sim = sim::start(&SimArgs {
+        listen: None,
+        kubeconfig_out: Some(kubeconfig.clone()),
+        scenarios: Vec::new(),
+        once: false,
+        pace: args.pace.clone(),
+    })
+    .await?;
+    println!(
+        "simulator: {}  (kubectl --kubeconfig {} get events -A)",
+        sim.handle.url(),
+        kubeconfig.display()
+    );
+    println!(
+        "store:     {}  (kubetrail --data-dir {} query|aggregate …)",
+        config.db_path().display(),
+        dir.display()
+    );
+    println!(
+        "events of severity {} and above as they are stored:\n",
+        args.print
+    );
+
+    let store = super::open_store(config)?;
+    let cancel = CancellationToken::new();
+    let retention = spawn_retention(
+        store.clone(),
+        config.retention.clone(),
+        Duration::from_secs(3600),
+    );
+    let live = spawn_printer(args.print, cancel.clone());
+    let cluster = RawCluster {
+        name: Some("demo".into()),
+        kubeconfig: Some(kubeconfig),
+        ..RawCluster::default()
+    };
+    let tasks = start(
+        vec![cluster],
+        "demo",
+        config.rules(&[])?,
+        store,
+        Some(live),
+        &cancel,
+    )
+    .await?;
+    let stop = cancel.clone();
+    let limit = args
+        .duration
+        .as_deref()
+        .map(kubetrail_model::parse_duration)
+        .transpose()
+        .context("--duration")?;
+    tokio::spawn(async move {
+        match limit {
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(d.as_millis().max(0) as u64)) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        stop.cancel();
+    });
+    let ok = wait(tasks).await;
+    retention.abort();
+    let mut sim = sim;
+    sim.scenarios.abort_all();
+    sim.handle.shutdown().await;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

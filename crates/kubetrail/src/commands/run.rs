@@ -1,0 +1,214 @@
+//! `kubetrail run`: watch the clusters of the config (default: the current kube context), store,
+//! and keep retention going, until SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kubetrail_model::{Event, Severity};
+use kubetrail_process::Rules;
+use kubetrail_store::{Store, spawn_retention};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::config::{Config, RawCluster};
+use crate::pipeline::ClusterPipeline;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Kubeconfig file (as kubectl's --kubeconfig); overrides the config's clusters.
+    #[arg(long, env = "KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context of the kubeconfig to use (as kubectl's --context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Print every stored event of at least this severity (info, warning, error, critical).
+    #[arg(long)]
+    pub print: Option<Severity>,
+}
+
+pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
+    let clusters = clusters(config, &args);
+    let rules = config.rules(&[])?;
+    let store = super::open_store(config)?;
+    let cancel = CancellationToken::new();
+    let retention = spawn_retention(
+        store.clone(),
+        config.retention.clone(),
+        Duration::from_secs(3600),
+    );
+    let live = args.print.map(|min| spawn_printer(min, cancel.clone()));
+    let tasks = start(clusters, &config.cluster, rules, store, live, &cancel).await?;
+    shutdown_on_signal(cancel.clone());
+    let ok = wait(tasks).await;
+    retention.abort();
+    info!("stopped");
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The clusters to watch: `--kubeconfig/--context` when given, else the config's list, else
+/// the current context.
+pub fn clusters(config: &Config, args: &RunArgs) -> Vec<RawCluster> {
+    if args.kubeconfig.is_some() || args.context.is_some() || config.clusters.is_empty() {
+        let base = config.clusters.first().cloned().unwrap_or_default();
+        return vec![RawCluster {
+            kubeconfig: args.kubeconfig.clone().or(base.kubeconfig.clone()),
+            context: args.context.clone().or(base.context.clone()),
+            ..base
+        }];
+    }
+    config.clusters.clone()
+}
+
+/// Builds a client per cluster and starts its pipeline.
+pub async fn start(
+    clusters: Vec<RawCluster>,
+    default_name: &str,
+    rules: Rules,
+    store: Arc<dyn Store>,
+    live: Option<mpsc::Sender<Event>>,
+    cancel: &CancellationToken,
+) -> Result<JoinSet<(String, Result<()>)>> {
+    let mut tasks = JoinSet::new();
+    for settings in clusters {
+        let (client, context) = client(&settings).await?;
+        let name = settings
+            .name
+            .clone()
+            .or(context)
+            .unwrap_or_else(|| default_name.to_string());
+        let pipeline = ClusterPipeline {
+            name: name.clone(),
+            client,
+            settings,
+            rules: rules.clone(),
+            store: store.clone(),
+            live: live.clone(),
+            stats: Default::default(),
+        };
+        let cancel = cancel.clone();
+        tasks.spawn(async move { (name.clone(), pipeline.run(cancel).await) });
+    }
+    Ok(tasks)
+}
+
+/// A kube client for the cluster and the name of its context.
+async fn client(c: &RawCluster) -> Result<(kube::Client, Option<String>)> {
+    let options = KubeConfigOptions {
+        context: c.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let (config, context) =
+        match &c.kubeconfig {
+            Some(path) => {
+                let kc = Kubeconfig::read_from(path)
+                    .with_context(|| format!("cannot read kubeconfig {}", path.display()))?;
+                let context = c.context.clone().or(kc.current_context.clone());
+                let config = kube::Config::from_custom_kubeconfig(kc, &options)
+                    .await
+                    .with_context(|| format!("invalid kubeconfig {}", path.display()))?;
+                (config, context)
+            }
+            None => match kube::Config::from_kubeconfig(&options).await {
+                Ok(config) => {
+                    let context = c
+                        .context
+                        .clone()
+                        .or_else(|| Kubeconfig::read().ok().and_then(|k| k.current_context));
+                    (config, context)
+                }
+                Err(kubeconfig_error) => {
+                    let config = kube::Config::incluster().map_err(|_| kubeconfig_error).context(
+                    "no kubeconfig (KUBECONFIG, ~/.kube/config) and not running in a cluster",
+                )?;
+                    (config, None)
+                }
+            },
+        };
+    let client = kube::Client::try_from(config).context("cannot build the Kubernetes client")?;
+    Ok((client, context))
+}
+
+/// Waits for every cluster pipeline; true when all stopped cleanly.
+pub async fn wait(mut tasks: JoinSet<(String, Result<()>)>) -> bool {
+    let mut ok = true;
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((_, Ok(()))) => {}
+            Ok((cluster, Err(e))) => {
+                error!(%cluster, error = %format!("{e:#}"), "cluster pipeline failed");
+                ok = false;
+            }
+            Err(e) => {
+                error!(error = %e, "cluster pipeline panicked");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+fn shutdown_on_signal(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = tokio::signal::ctrl_c().await;
+                        cancel.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        info!("stopping: flushing what was read");
+        cancel.cancel();
+    });
+}
+
+/// Prints stored events of at least `min` severity, one line each.
+pub fn spawn_printer(min: Severity, cancel: CancellationToken) -> mpsc::Sender<Event> {
+    let (tx, mut rx) = mpsc::channel::<Event>(1024);
+    tokio::spawn(async move {
+        loop {
+            let e = tokio::select! {
+                e = rx.recv() => match e { Some(e) => e, None => return },
+                _ = cancel.cancelled() => return,
+            };
+            if e.severity >= min {
+                println!(
+                    "{} {:<8} {:<10} {}/{}/{} {} ×{} [{}] {}",
+                    e.last_seen.strftime("%H:%M:%S"),
+                    e.severity,
+                    e.category,
+                    e.namespace,
+                    e.regarding.kind,
+                    e.regarding.name,
+                    e.reason,
+                    e.count,
+                    e.correlation_id,
+                    crate::output::truncate(&e.note, 120),
+                );
+            }
+        }
+    });
+    tx
+}
