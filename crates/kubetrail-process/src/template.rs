@@ -111,9 +111,7 @@ fn word_end(text: &str) -> usize {
     let mut prev_alnum = false;
     for (i, c) in text.char_indices() {
         let escaped_quote = c == '\\' && text[i + 1..].starts_with('"');
-        if c.is_whitespace()
-            || c == '"'
-            || (i > 0 && (escaped_quote || (c == '\'' && !prev_alnum)))
+        if c.is_whitespace() || c == '"' || (i > 0 && (escaped_quote || (c == '\'' && !prev_alnum)))
         {
             return i;
         }
@@ -286,7 +284,9 @@ mod tests {
     #[test]
     fn apostrophes_inside_words_are_not_quotes() {
         assert_eq!(
-            t("0/6 nodes are available: 3 node(s) didn't match Pod's node affinity/selector, 3 node(s) didn't match pod anti-affinity rules."),
+            t(
+                "0/6 nodes are available: 3 node(s) didn't match Pod's node affinity/selector, 3 node(s) didn't match pod anti-affinity rules."
+            ),
             "<*> nodes are available: <*> node(s) didn't match Pod's node <*>, <*> node(s) didn't match pod anti-affinity rules."
         );
         assert_eq!(t("grep 'etcd' failed"), "grep '<*>' failed");
@@ -295,8 +295,12 @@ mod tests {
 
     #[test]
     fn escaped_quotes_stay_inside_their_quoted_part() {
-        let a = t(r#"Status for clusteroperator/auth changed: Degraded message changed from "OAuthServerRouteEndpointAccessibleControllerDegraded: route \"oauth-openshift\" not found" to "All is well""#);
-        let b = t(r#"Status for clusteroperator/etcd changed: Degraded message changed from "ClusterMemberControllerDegraded: member \"etcd-1\" unhealthy" to "NodeControllerDegraded: \"master-0\" not ready""#);
+        let a = t(
+            r#"Status for clusteroperator/auth changed: Degraded message changed from "OAuthServerRouteEndpointAccessibleControllerDegraded: route \"oauth-openshift\" not found" to "All is well""#,
+        );
+        let b = t(
+            r#"Status for clusteroperator/etcd changed: Degraded message changed from "ClusterMemberControllerDegraded: member \"etcd-1\" unhealthy" to "NodeControllerDegraded: \"master-0\" not ready""#,
+        );
         assert_eq!(a, b);
         assert_eq!(
             a,
@@ -310,21 +314,36 @@ mod tests {
             t("Created pod: controller-manager-bpcrc"),
             t("Created pod: dns-default-xkzqm")
         );
-        assert_eq!(t("Created pod: controller-manager-bpcrc"), "Created pod: <*>");
-        assert_eq!(t("controller-manager-fxcgb became leader"), "<*> became leader");
+        assert_eq!(
+            t("Created pod: controller-manager-bpcrc"),
+            "Created pod: <*>"
+        );
+        assert_eq!(
+            t("controller-manager-fxcgb became leader"),
+            "<*> became leader"
+        );
         // Ordinary hyphenated words have vowels and stay.
         assert_eq!(
             t("didn't match pod anti-affinity rules"),
             "didn't match pod anti-affinity rules"
         );
-        assert_eq!(t("node(s) had volume node-affinity conflict"), "node(s) had volume node-affinity conflict");
+        assert_eq!(
+            t("node(s) had volume node-affinity conflict"),
+            "node(s) had volume node-affinity conflict"
+        );
     }
 
     #[test]
     fn printed_lists_after_an_equals_sign_are_masked_whole() {
-        let a = t("Unable to attach or mount volumes: unmounted volumes=[rrd], unattached volumes=[default-token-ldhts rrd]: timed out waiting for the condition");
-        let b = t("Unable to attach or mount volumes: unmounted volumes=[rrd], unattached volumes=[rrd default-token-ldhts]: timed out waiting for the condition");
-        let c = t("Unable to attach or mount volumes: unmounted volumes=[host], unattached volumes=[host kube-api-access-xddvj]: timed out waiting for the condition");
+        let a = t(
+            "Unable to attach or mount volumes: unmounted volumes=[rrd], unattached volumes=[default-token-ldhts rrd]: timed out waiting for the condition",
+        );
+        let b = t(
+            "Unable to attach or mount volumes: unmounted volumes=[rrd], unattached volumes=[rrd default-token-ldhts]: timed out waiting for the condition",
+        );
+        let c = t(
+            "Unable to attach or mount volumes: unmounted volumes=[host], unattached volumes=[host kube-api-access-xddvj]: timed out waiting for the condition",
+        );
         assert_eq!(a, b);
         assert_eq!(a, c);
         assert_eq!(
@@ -338,7 +357,9 @@ mod tests {
     fn lower_case_dotted_names_are_masked_and_code_paths_kept() {
         assert_eq!(
             t("x509: certificate is not valid for any names, but wanted to match noimage.com"),
-            t("x509: certificate is not valid for any names, but wanted to match registry.example.org")
+            t(
+                "x509: certificate is not valid for any names, but wanted to match registry.example.org"
+            )
         );
         assert_eq!(
             t("MountVolume.SetUp failed for volume"),
