@@ -12,6 +12,7 @@ use crate::output::choose;
 pub async fn run(config: &Config, args: OutputArgs) -> Result<ExitCode> {
     let store = super::open_store(config)?;
     let stats = store.stats().await?;
+    let gaps = store.gaps(None, None).await?;
     let mut out = std::io::stdout().lock();
     match choose(args.output) {
         Output::Table => {
@@ -24,9 +25,32 @@ pub async fn run(config: &Config, args: OutputArgs) -> Result<ExitCode> {
             };
             writeln!(out, "oldest:       {}", t(stats.oldest))?;
             writeln!(out, "newest:       {}", t(stats.newest))?;
+            if gaps.is_empty() {
+                writeln!(out, "gaps:         none recorded")?;
+            }
+            for g in &gaps {
+                writeln!(
+                    out,
+                    "gap:          {} {} from {} to {}: {}",
+                    g.cluster, g.stream, g.from, g.to, g.cause
+                )?;
+            }
         }
         _ => {
-            serde_json::to_writer_pretty(&mut out, &stats)?;
+            #[derive(serde::Serialize)]
+            struct Status<'a> {
+                #[serde(flatten)]
+                stats: &'a kubetrail_store::StoreStats,
+                /// When a watch may have missed events.
+                gaps: &'a [kubetrail_store::Gap],
+            }
+            serde_json::to_writer_pretty(
+                &mut out,
+                &Status {
+                    stats: &stats,
+                    gaps: &gaps,
+                },
+            )?;
             writeln!(out)?;
         }
     }
