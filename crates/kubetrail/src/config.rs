@@ -26,6 +26,9 @@ pub struct RawConfig {
     /// rules. Relative paths are relative to the config file.
     #[serde(default)]
     pub rules_files: Vec<PathBuf>,
+    /// Bound of the on-disk spool that holds batches while storage is unavailable
+    /// (default `1GiB`).
+    pub spool_max_size: Option<String>,
     /// Clusters `kubetrail run` watches (default: the current kube context).
     #[serde(default)]
     pub clusters: Vec<RawCluster>,
@@ -72,6 +75,7 @@ pub struct Config {
     pub retention: RetentionPolicy,
     pub rules_files: Vec<PathBuf>,
     pub clusters: Vec<RawCluster>,
+    pub spool_max_bytes: u64,
 }
 
 impl Config {
@@ -134,6 +138,10 @@ impl RawConfig {
             cluster: self.cluster.unwrap_or_else(|| "default".to_string()),
             retention,
             rules_files: self.rules_files.into_iter().map(|p| base.join(p)).collect(),
+            spool_max_bytes: match &self.spool_max_size {
+                Some(s) => parse_size(s).context("config field spool_max_size")?,
+                None => 1 << 30,
+            },
             clusters: self
                 .clusters
                 .into_iter()

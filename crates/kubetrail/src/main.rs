@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod output;
 mod pipeline;
+mod spool;
 
 use std::process::ExitCode;
 

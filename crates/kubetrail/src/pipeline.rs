@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use kube::Client;
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::{Processor, Rules};
@@ -15,9 +15,10 @@ use kubetrail_source::watch::{
 use kubetrail_store::{Gap, Store, WatchCursor};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::RawCluster;
+use crate::spool::{Pushed, Spool, SpooledBatch};
 
 /// What one cluster's pipeline needs.
 pub struct ClusterPipeline {
@@ -29,6 +30,11 @@ pub struct ClusterPipeline {
     /// Every stored event is also sent here (for live output), if set.
     pub live: Option<mpsc::Sender<Event>>,
     pub stats: Arc<WatchStats>,
+    /// Where batches wait while the store is unavailable.
+    pub spool_dir: std::path::PathBuf,
+    pub spool_max_bytes: u64,
+    /// Since when, and how many, events were dropped because the spool was full.
+    pub overflow: std::sync::Mutex<Option<(Timestamp, u64)>>,
 }
 
 impl ClusterPipeline {
@@ -82,6 +88,10 @@ impl ClusterPipeline {
         tokio::spawn(watch_owners(self.client.clone(), obs_tx, cancel.clone()));
 
         let mut processor = Processor::new(self.rules.clone());
+        let mut spool = Spool::open(&self.spool_dir, self.spool_max_bytes)?;
+        self.drain(&mut spool).await?;
+        let mut retry = tokio::time::interval(Duration::from_secs(1));
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 // Owner links first, so that a batch is processed with what is known.
@@ -93,22 +103,25 @@ impl ClusterPipeline {
                     }
                 },
                 batch = rx.recv() => match batch {
-                    Some(batch) => self.store_batch(&mut processor, batch, &cancel).await?,
-                    // Every watcher has stopped (cancelled) and handed over what it read.
-                    None => return Ok(()),
+                    Some(batch) => self.store_batch(&mut processor, batch, &mut spool).await?,
+                    // Every watcher has stopped (cancelled) and handed over what it read;
+                    // what the store could not take stays in the spool for the next start.
+                    None => return self.drain(&mut spool).await,
                 },
+                _ = retry.tick() => self.drain(&mut spool).await?,
             }
         }
     }
 
-    /// Processes and stores one batch with its cursor (and gap marker), retrying while the
-    /// store is unavailable: the watchers wait meanwhile (bounded channel), and resume from the
-    /// stored cursor if their watch breaks.
+    /// Processes one batch and stores it with its cursor (and gap marker). When the store
+    /// fails, the batch goes to the on-disk spool, and so do the batches after it until the
+    /// spool has been written back, oldest first: order is kept, nothing is lost while the
+    /// spool has room, and what does not fit is counted, logged and recorded as a gap.
     async fn store_batch(
         &self,
         processor: &mut Processor,
         batch: Batch,
-        cancel: &CancellationToken,
+        spool: &mut Spool,
     ) -> Result<()> {
         let now = Timestamp::now();
         let events: Vec<Event> = batch
@@ -118,7 +131,12 @@ impl ClusterPipeline {
             .collect();
         let gap = match &batch.gap {
             Some(notice) => {
-                let previous = self.store.cursor(&self.name, &batch.stream).await?;
+                let previous = self
+                    .store
+                    .cursor(&self.name, &batch.stream)
+                    .await
+                    .ok()
+                    .flatten();
                 Some(Gap {
                     cluster: self.name.clone(),
                     stream: batch.stream.clone(),
@@ -138,28 +156,27 @@ impl ClusterPipeline {
             resource_version: rv,
             updated_at: now,
         });
-        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
-        loop {
-            match self
-                .write(events.clone(), cursor.clone(), gap.clone())
-                .await
-            {
-                Ok(()) => break,
-                // After cancellation one last attempt was made: give up, the cursor was not
-                // advanced, so the next start re-reads these events.
-                Err(e) if cancel.is_cancelled() => {
-                    return Err(e).context("cannot store the last batch before stopping");
-                }
+        let live = self.live.as_ref().map(|_| events.clone());
+        let batch = SpooledBatch {
+            events,
+            cursor: cursor.map(Into::into),
+            gap: gap.map(Into::into),
+        };
+        self.drain(spool).await?;
+        let stored = if spool.is_empty()? {
+            match self.write(batch.clone()).await {
+                Ok(()) => true,
                 Err(e) => {
-                    warn!(cluster = %self.name, error = %format!("{e:#}"), "cannot store a batch; retrying");
-                    tokio::select! {
-                        _ = cancel.cancelled() => {}
-                        _ = tokio::time::sleep(backoff.next_delay()) => {}
-                    }
+                    warn!(cluster = %self.name, error = %format!("{e:#}"), "cannot store a batch; spooling");
+                    self.spool(spool, &batch)?;
+                    false
                 }
             }
-        }
-        if let Some(live) = &self.live {
+        } else {
+            self.spool(spool, &batch)?;
+            false
+        };
+        if let (true, Some(live), Some(events)) = (stored, &self.live, live) {
             for e in events {
                 if live.send(e).await.is_err() {
                     break;
@@ -169,22 +186,62 @@ impl ClusterPipeline {
         Ok(())
     }
 
-    async fn write(
-        &self,
-        events: Vec<Event>,
-        cursor: Option<WatchCursor>,
-        gap: Option<Gap>,
-    ) -> Result<()> {
-        let mut txn = self.store.begin().await?;
-        txn.write(events).await?;
-        if let Some(c) = cursor {
-            txn.save_cursor(c).await?;
+    fn spool(&self, spool: &mut Spool, batch: &SpooledBatch) -> Result<()> {
+        if spool.push(batch)? == Pushed::Dropped {
+            error!(
+                cluster = %self.name,
+                events = batch.events.len(),
+                dropped_total = spool.dropped_events,
+                "spool full: events dropped (a gap is recorded when storage returns)"
+            );
+            let mut overflow = self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+            overflow.get_or_insert((Timestamp::now(), 0)).1 += batch.events.len() as u64;
         }
-        if let Some(g) = gap {
+        Ok(())
+    }
+
+    /// Writes spooled batches back, oldest first, until the spool is empty or the store fails.
+    pub async fn drain(&self, spool: &mut Spool) -> Result<()> {
+        while let Some((path, batch)) = spool.peek()? {
+            if let Err(e) = self.write(batch).await {
+                warn!(cluster = %self.name, error = %format!("{e:#}"), spooled_bytes = spool.bytes(), "store still unavailable");
+                return Ok(());
+            }
+            spool.remove(&path)?;
+            if spool.is_empty()? {
+                info!(cluster = %self.name, "spool written back to the store");
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(&self, batch: SpooledBatch) -> Result<()> {
+        let mut txn = self.store.begin().await?;
+        txn.write(batch.events).await?;
+        if let Some(c) = batch.cursor {
+            txn.save_cursor(c.into()).await?;
+        }
+        if let Some(g) = batch.gap {
             warn!(cluster = %self.name, from = %g.from, to = %g.to, cause = %g.cause, "events may be missing: gap recorded");
-            txn.save_gap(g).await?;
+            txn.save_gap(g.into()).await?;
+        }
+        let overflow = *self.overflow.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((from, dropped)) = overflow {
+            txn.save_gap(Gap {
+                cluster: self.name.clone(),
+                stream: "spool".to_string(),
+                from,
+                to: Timestamp::now(),
+                cause: format!(
+                    "spool full while storage was unavailable: {dropped} events dropped"
+                ),
+            })
+            .await?;
         }
         txn.commit().await?;
+        if overflow.is_some() {
+            *self.overflow.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
         Ok(())
     }
 }

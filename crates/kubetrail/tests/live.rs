@@ -240,6 +240,18 @@ async fn generate(sim: &SimHandle, from: usize, n: usize, mut on_progress: impl 
     }
 }
 
+/// Batches waiting in the spool of any cluster.
+fn spooled_files(data: &Path) -> usize {
+    let Ok(clusters) = std::fs::read_dir(data.join("spool")) else {
+        return 0;
+    };
+    clusters
+        .flatten()
+        .flat_map(|c| std::fs::read_dir(c.path()).into_iter().flatten().flatten())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
+        .count()
+}
+
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
@@ -379,7 +391,7 @@ async fn storage_locked_for_a_while_loses_nothing() {
     generate(&sim, 500, 1_000, |_| {}).await;
     tokio::task::block_in_place(|| {
         let deadline = Instant::now() + WAIT;
-        while !kt.logs().contains("cannot store a batch; retrying") {
+        while !kt.logs().contains("cannot store a batch; spooling") {
             assert!(
                 Instant::now() < deadline,
                 "writes never failed: {}",
@@ -388,10 +400,25 @@ async fn storage_locked_for_a_while_loses_nothing() {
             std::thread::sleep(Duration::from_millis(100));
         }
     });
+    // The batches wait in the on-disk spool, which survives a restart.
+    assert!(
+        spooled_files(&kt.data) > 0,
+        "nothing spooled: {}",
+        kt.logs()
+    );
+    tokio::task::block_in_place(|| kt.stop());
+    assert!(
+        spooled_files(&kt.data) > 0,
+        "the spool was lost on stop: {}",
+        kt.logs()
+    );
     db.execute_batch("ROLLBACK").expect("unlock");
     drop(db);
+    kt.start();
+    generate(&sim, 1_500, 100, |_| {}).await;
     let stored = tokio::task::block_in_place(|| kt.converge(&sim));
-    assert_eq!(stored.len(), 1_500);
+    assert_eq!(stored.len(), 1_600);
+    assert_eq!(spooled_files(&kt.data), 0);
     tokio::task::block_in_place(|| kt.stop());
 }
 

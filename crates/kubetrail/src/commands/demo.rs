@@ -70,6 +70,8 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     let tasks = start(
         vec![cluster],
         "demo",
+        &dir.join("spool"),
+        config.spool_max_bytes,
         config.rules(&[])?,
         store,
         Some(live),

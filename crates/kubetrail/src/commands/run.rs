@@ -44,7 +44,17 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
         Duration::from_secs(3600),
     );
     let live = args.print.map(|min| spawn_printer(min, cancel.clone()));
-    let tasks = start(clusters, &config.cluster, rules, store, live, &cancel).await?;
+    let tasks = start(
+        clusters,
+        &config.cluster,
+        &config.data_dir.join("spool"),
+        config.spool_max_bytes,
+        rules,
+        store,
+        live,
+        &cancel,
+    )
+    .await?;
     shutdown_on_signal(cancel.clone());
     let ok = wait(tasks).await;
     retention.abort();
@@ -71,9 +81,12 @@ pub fn clusters(config: &Config, args: &RunArgs) -> Vec<RawCluster> {
 }
 
 /// Builds a client per cluster and starts its pipeline.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     clusters: Vec<RawCluster>,
     default_name: &str,
+    spool_dir: &std::path::Path,
+    spool_max_bytes: u64,
     rules: Rules,
     store: Arc<dyn Store>,
     live: Option<mpsc::Sender<Event>>,
@@ -95,11 +108,27 @@ pub async fn start(
             store: store.clone(),
             live: live.clone(),
             stats: Default::default(),
+            spool_dir: spool_dir.join(sanitize(&name)),
+            spool_max_bytes,
+            overflow: Default::default(),
         };
         let cancel = cancel.clone();
         tasks.spawn(async move { (name.clone(), pipeline.run(cancel).await) });
     }
     Ok(tasks)
+}
+
+/// A cluster name as a file name.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// A kube client for the cluster and the name of its context.
