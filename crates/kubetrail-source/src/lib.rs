@@ -17,6 +17,7 @@
 
 pub mod error;
 pub mod import;
+pub mod leader;
 pub mod watch;
 
 pub use error::{ImportError, Result};

@@ -21,6 +21,7 @@ struct Kubetrail {
     kubeconfig: PathBuf,
     child: Option<Child>,
     log: PathBuf,
+    extra: Vec<String>,
 }
 
 impl Kubetrail {
@@ -32,6 +33,18 @@ impl Kubetrail {
             kubeconfig,
             child: None,
             log: dir.join("run.log"),
+            extra: Vec::new(),
+        }
+    }
+
+    /// A second replica on the same store, with its own log and extra `run` flags.
+    fn replica(&self, log: &str, extra: &[&str]) -> Self {
+        Kubetrail {
+            data: self.data.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            child: None,
+            log: self.log.with_file_name(log),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         }
     }
 
@@ -46,6 +59,7 @@ impl Kubetrail {
             .arg(&self.data)
             .args(["run", "--kubeconfig"])
             .arg(&self.kubeconfig)
+            .args(&self.extra)
             .env("KUBETRAIL_LOG", "info")
             .env_remove("KUBETRAIL_CONFIG")
             .stdin(Stdio::null())
@@ -446,4 +460,68 @@ async fn odd_events_from_the_api_server_do_not_stop_the_stream() {
     assert_eq!(e.as_array().unwrap().len(), 1);
     assert_eq!(e[0]["category"], "other");
     tokio::task::block_in_place(|| kt.stop());
+}
+
+/// Waits until `cond` holds, or fails with `what` and the logs.
+fn wait_for(what: &str, logs: impl Fn() -> String, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_replicas_only_the_leader_watches_and_the_other_takes_over_when_it_dies() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempdir();
+    let base = Kubetrail::new(dir.path(), &sim);
+    let flags = ["--leader-elect", "--lease-duration", "2s"];
+    let mut a = base.replica("a.log", &flags);
+    let mut b = base.replica("b.log", &flags);
+    a.start();
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "a to lead",
+            || a.logs(),
+            || a.logs().contains("became leader"),
+        )
+    });
+    b.start();
+    generate(&sim, 0, 1_000, |_| {}).await;
+    tokio::task::block_in_place(|| a.converge(&sim));
+    assert!(
+        !b.logs().contains("became leader"),
+        "two leaders: {}",
+        b.logs()
+    );
+    assert!(
+        !b.logs().contains("watching events"),
+        "the follower watched: {}",
+        b.logs()
+    );
+    // The leader dies without releasing the lease; the follower takes over after it expires.
+    tokio::task::block_in_place(|| a.kill());
+    generate(&sim, 1_000, 1_000, |_| {}).await;
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "b to take over",
+            || b.logs(),
+            || b.logs().contains("became leader"),
+        )
+    });
+    let stored = tokio::task::block_in_place(|| b.converge(&sim));
+    assert_eq!(stored.len(), 2_000);
+    let lease = sim
+        .get::<k8s_openapi::api::coordination::v1::Lease>(Some("default"), "kubetrail")
+        .expect("get lease")
+        .expect("lease exists");
+    assert_eq!(lease.spec.unwrap().lease_transitions, Some(1));
+    // A graceful stop hands the lease back.
+    tokio::task::block_in_place(|| b.stop());
+    assert!(b.logs().contains("released the lease"), "{}", b.logs());
 }

@@ -9,13 +9,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kubetrail_model::parse_duration;
 use kubetrail_model::{Event, Severity};
 use kubetrail_process::Rules;
+use kubetrail_source::leader::{LeaderElector, LeaseConfig};
 use kubetrail_store::{Store, spawn_retention};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::{Config, RawCluster};
 use crate::pipeline::ClusterPipeline;
@@ -31,6 +33,18 @@ pub struct RunArgs {
     /// Print every stored event of at least this severity (info, warning, error, critical).
     #[arg(long)]
     pub print: Option<Severity>,
+    /// Run as one of several replicas: only the holder of a Lease watches.
+    #[arg(long)]
+    pub leader_elect: bool,
+    /// Namespace of the Lease.
+    #[arg(long, default_value = "default")]
+    pub lease_namespace: String,
+    /// Name of the Lease.
+    #[arg(long, default_value = "kubetrail")]
+    pub lease_name: String,
+    /// A leader that has not renewed the Lease for this long is replaced.
+    #[arg(long, default_value = "15s")]
+    pub lease_duration: String,
 }
 
 pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
@@ -38,25 +52,53 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
     let rules = config.rules(&[])?;
     let store = super::open_store(config)?;
     let cancel = CancellationToken::new();
+    shutdown_on_signal(cancel.clone());
     let retention = spawn_retention(
         store.clone(),
         config.retention.clone(),
         Duration::from_secs(3600),
     );
     let live = args.print.map(|min| spawn_printer(min, cancel.clone()));
-    let tasks = start(
-        clusters,
-        &config.cluster,
-        &config.data_dir.join("spool"),
-        config.spool_max_bytes,
-        rules,
-        store,
-        live,
-        &cancel,
-    )
-    .await?;
-    shutdown_on_signal(cancel.clone());
-    let ok = wait(tasks).await;
+    let elector = match args.leader_elect {
+        true => Some(elector(&clusters, &args).await?),
+        false => None,
+    };
+    let mut ok = true;
+    loop {
+        // With leader election, only the holder of the lease watches; the others wait here.
+        let leadership = match &elector {
+            Some(e) => match e.acquire(&cancel).await {
+                Some(l) => Some(l),
+                None => break,
+            },
+            None => None,
+        };
+        let token = leadership
+            .as_ref()
+            .map(|l| l.lost.clone())
+            .unwrap_or_else(|| cancel.clone());
+        let tasks = start(
+            clusters.clone(),
+            &config.cluster,
+            &config.data_dir.join("spool"),
+            config.spool_max_bytes,
+            rules.clone(),
+            store.clone(),
+            live.clone(),
+            &token,
+        )
+        .await?;
+        ok &= wait(tasks).await;
+        if let Some(l) = leadership {
+            if cancel.is_cancelled() {
+                l.release().await;
+                break;
+            }
+            warn!("leadership lost: stopped watching, waiting to lead again");
+            continue;
+        }
+        break;
+    }
     retention.abort();
     info!("stopped");
     Ok(if ok {
@@ -64,6 +106,26 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The lease lives in the first cluster (where the replicas run).
+async fn elector(clusters: &[RawCluster], args: &RunArgs) -> Result<LeaderElector> {
+    let first = clusters.first().context("no cluster to hold the lease")?;
+    let (client, _) = client(first).await?;
+    let duration = parse_duration(&args.lease_duration).context("--lease-duration")?;
+    let identity = std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "kubetrail".into());
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    Ok(LeaderElector::new(
+        client,
+        LeaseConfig::new(
+            &args.lease_namespace,
+            &args.lease_name,
+            &identity,
+            Duration::from_millis(duration.as_millis().max(1000) as u64),
+        ),
+    ))
 }
 
 /// The clusters to watch: `--kubeconfig/--context` when given, else the config's list, else
