@@ -1,0 +1,253 @@
+//! The story of one object: its events and those of the objects around it (its owners, the
+//! pods it owns, the node it runs on), the incidents it is part of, their root cause, and what
+//! to check next.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use kubetrail_model::{Event, EventOccurrences};
+use serde::Serialize;
+
+use crate::incidents::{Incident, IncidentConfig, RootCause, TimelineEntry, entry, incidents};
+use crate::objects::{Placements, namespace_of};
+use crate::{Error, Result, Window};
+
+/// The object to explain: `NAMESPACE/KIND/NAME`, or `Node/NAME` (cluster-scoped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Target {
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+}
+
+impl FromStr for Target {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Target> {
+        let parts: Vec<&str> = s.split('/').collect();
+        let bad = || Error::InvalidTarget(s.to_string());
+        let (namespace, kind, name) = match parts.as_slice() {
+            [ns, kind, name] => (*ns, *kind, *name),
+            [kind, name] if kind.eq_ignore_ascii_case("node") => ("", *kind, *name),
+            _ => return Err(bad()),
+        };
+        if kind.is_empty() || name.is_empty() || (namespace.is_empty() && !kind.eq_ignore_ascii_case("node")) {
+            return Err(bad());
+        }
+        Ok(Target {
+            namespace: namespace.to_string(),
+            kind: canonical_kind(kind),
+            name: name.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.namespace, self.kind, self.name)
+        }
+    }
+}
+
+/// `deployment` → `Deployment`, `pods` → `Pod`: what people type, as Kubernetes spells it.
+fn canonical_kind(kind: &str) -> String {
+    const KINDS: [&str; 12] = [
+        "Pod",
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "Node",
+        "Service",
+        "PersistentVolumeClaim",
+        "HorizontalPodAutoscaler",
+        "Workload",
+    ];
+    let lower = kind.to_ascii_lowercase();
+    let singular = lower.strip_suffix('s').unwrap_or(&lower);
+    KINDS
+        .iter()
+        .find(|k| k.to_ascii_lowercase() == lower || k.to_ascii_lowercase() == singular)
+        .map_or_else(|| kind.to_string(), |k| k.to_string())
+}
+
+impl Target {
+    /// The correlation ID of objects this target owns, when it is a top owner (a Deployment's
+    /// pods carry `shop/Deployment/web`).
+    pub fn correlation_id(&self) -> String {
+        if self.namespace.is_empty() || self.kind == "Node" {
+            format!("{}/{}", self.kind, self.name)
+        } else {
+            format!("{}/{}/{}", self.namespace, self.kind, self.name)
+        }
+    }
+
+    fn is(&self, e: &Event) -> bool {
+        e.regarding.kind.eq_ignore_ascii_case(&self.kind)
+            && e.regarding.name == self.name
+            && (self.kind == "Node" || namespace_of(e) == self.namespace)
+    }
+}
+
+/// How an object relates to the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Relation {
+    /// The target itself.
+    Target,
+    /// An owner of the target (its ReplicaSet, Deployment, Job, …).
+    Owner,
+    /// Owned by the target or by the same top owner (its pods, ReplicaSets).
+    Owned,
+    /// A node the target's pods run on, or a pod on the target node.
+    Node,
+}
+
+/// An object of the story and how it relates to the target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Related {
+    pub relation: Relation,
+    pub object: String,
+}
+
+/// One timeline entry and how its object relates to the target.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoryEntry {
+    pub relation: Relation,
+    #[serde(flatten)]
+    pub entry: TimelineEntry,
+}
+
+/// The story of one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub object: String,
+    /// The correlation ID its events carry (its top owner).
+    pub correlation_id: Option<String>,
+    pub related: Vec<Related>,
+    /// Its events and its related objects' events, oldest first.
+    pub timeline: Vec<StoryEntry>,
+    /// Incidents with any of its or its related objects' failures, most important first.
+    pub incidents: Vec<Incident>,
+    /// The root cause of its most important incident.
+    pub root_cause: Option<RootCause>,
+    /// What to check next, one per incident's root cause.
+    pub hints: Vec<String>,
+}
+
+/// Explains `target` from `events` (each with its occurrences in `window`): the caller hands
+/// over the target's events, those of its correlation ID and those of the nodes its pods ran
+/// on; events of other objects are ignored.
+pub fn explain(
+    target: &Target,
+    events: &[EventOccurrences],
+    window: Window,
+    cfg: &IncidentConfig,
+) -> Result<Explanation> {
+    let own: Vec<&Event> = events.iter().map(|e| &e.event).filter(|e| target.is(e)).collect();
+    let correlation = if target.kind == "Node" {
+        None
+    } else {
+        Some(
+            own.first()
+                .map(|e| e.correlation_id.clone())
+                .unwrap_or_else(|| target.correlation_id()),
+        )
+    };
+    let placements = Placements::learn(events);
+    let family = |e: &Event| -> Option<Relation> {
+        if target.is(e) {
+            return Some(Relation::Target);
+        }
+        if let Some(c) = &correlation
+            && &e.correlation_id == c
+        {
+            let is_owner = match target.kind.as_str() {
+                "Pod" => e.regarding.kind != "Pod",
+                "ReplicaSet" => e.regarding.kind != "Pod" && e.regarding.kind != "ReplicaSet",
+                _ => false,
+            };
+            return Some(if is_owner { Relation::Owner } else { Relation::Owned });
+        }
+        None
+    };
+    let mut nodes: BTreeSet<&str> = BTreeSet::new();
+    if target.kind == "Node" {
+        nodes.insert(&target.name);
+    }
+    for e in events {
+        if family(&e.event).is_some()
+            && let Some(n) = placements.node(&e.event)
+        {
+            nodes.insert(n);
+        }
+    }
+    let mut relevant: Vec<(Relation, &EventOccurrences)> = Vec::new();
+    for e in events {
+        let relation = family(&e.event).or_else(|| {
+            placements
+                .node(&e.event)
+                .filter(|n| nodes.contains(n))
+                .filter(|_| e.event.regarding.kind == "Node" || target.kind == "Node")
+                .map(|_| Relation::Node)
+        });
+        if let Some(r) = relation {
+            relevant.push((r, e));
+        }
+    }
+    relevant.sort_by(|a, b| {
+        a.1.event
+            .first_seen
+            .cmp(&b.1.event.first_seen)
+            .then_with(|| a.1.event.uid.cmp(&b.1.event.uid))
+    });
+    let mut related: BTreeSet<Related> = BTreeSet::new();
+    let timeline: Vec<StoryEntry> = relevant
+        .iter()
+        .map(|(relation, e)| {
+            let entry = entry(e);
+            related.insert(Related {
+                relation: *relation,
+                object: entry.object.clone(),
+            });
+            StoryEntry {
+                relation: *relation,
+                entry,
+            }
+        })
+        .collect();
+    let subset: Vec<EventOccurrences> = relevant.iter().map(|(_, e)| (*e).clone()).collect();
+    let family_objects: BTreeSet<String> = related
+        .iter()
+        .filter(|r| r.relation != Relation::Node || target.kind == "Node")
+        .map(|r| r.object.clone())
+        .collect();
+    let found: Vec<Incident> = incidents(&subset, window, cfg)?
+        .into_iter()
+        .filter(|i| i.objects.iter().any(|o| family_objects.contains(o)))
+        .collect();
+    let root_cause = found.first().map(|i| i.root_cause.clone());
+    let mut hints: Vec<String> = Vec::new();
+    for i in &found {
+        if !hints.contains(&i.root_cause.hint) {
+            hints.push(i.root_cause.hint.clone());
+        }
+    }
+    Ok(Explanation {
+        object: target.to_string(),
+        correlation_id: correlation,
+        related: related.into_iter().collect(),
+        timeline,
+        incidents: found,
+        root_cause,
+        hints,
+    })
+}
+
+#[cfg(test)]
+mod tests;

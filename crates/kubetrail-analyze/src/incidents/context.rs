@@ -1,0 +1,105 @@
+//! What the rules look things up in: every event's role, where pods run, and all the events of
+//! the objects that failed (their `Started` and `Scheduled` events too, which are not failures
+//! but tell whether a pod got past its failure).
+
+use std::collections::HashMap;
+
+use jiff::Timestamp;
+use kubetrail_model::{Event, EventOccurrences, Severity};
+
+use super::signals::Signal;
+use crate::objects::{Placements, namespace_of};
+
+/// `(cluster, namespace, kind, name)` of a regarding object.
+pub type ObjectKey<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+pub struct Ctx<'a> {
+    pub events: &'a [EventOccurrences],
+    pub signals: Vec<Signal>,
+    pub placements: Placements,
+    /// Failure signals: Warning-or-worse events with an occurrence in the window.
+    pub failures: Vec<usize>,
+    /// All events of every object that has a failure, by object, oldest first.
+    pub by_object: HashMap<ObjectKey<'a>, Vec<usize>>,
+    /// `NodeUp` events by (cluster, node), to tell whether a node recovered.
+    pub recoveries: HashMap<(&'a str, &'a str), Vec<usize>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(events: &'a [EventOccurrences]) -> Ctx<'a> {
+        let signals: Vec<Signal> = events.iter().map(|e| Signal::of(&e.event)).collect();
+        let placements = Placements::learn(events);
+        let failures: Vec<usize> = (0..events.len())
+            .filter(|&i| is_failure(&events[i], signals[i]))
+            .collect();
+        let mut by_object: HashMap<ObjectKey<'a>, Vec<usize>> = failures
+            .iter()
+            .map(|&i| (object_key(&events[i].event), Vec::new()))
+            .collect();
+        let mut recoveries: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            if let Some(list) = by_object.get_mut(&object_key(&e.event)) {
+                list.push(i);
+            }
+            if signals[i] == Signal::NodeUp && e.event.regarding.kind == "Node" {
+                recoveries
+                    .entry((e.event.cluster.as_str(), e.event.regarding.name.as_str()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        for list in by_object.values_mut() {
+            list.sort_by_key(|&i| (events[i].event.first_seen, i));
+        }
+        Ctx {
+            events,
+            signals,
+            placements,
+            failures,
+            by_object,
+            recoveries,
+        }
+    }
+
+    pub fn event(&self, i: usize) -> &'a Event {
+        &self.events[i].event
+    }
+
+    pub fn start(&self, i: usize) -> Timestamp {
+        self.events[i].event.first_seen
+    }
+
+    pub fn end(&self, i: usize) -> Timestamp {
+        self.events[i].event.last_seen
+    }
+
+    /// The node of the object event `i` is about, if known.
+    pub fn node(&self, i: usize) -> Option<&str> {
+        self.placements.node(self.event(i))
+    }
+
+    /// All events of the object event `i` is about (only filled for objects with a failure).
+    pub fn same_object(&self, i: usize) -> &[usize] {
+        self.by_object
+            .get(&object_key(self.event(i)))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+pub fn object_key(e: &Event) -> ObjectKey<'_> {
+    (
+        e.cluster.as_str(),
+        namespace_of(e),
+        e.regarding.kind.as_str(),
+        e.regarding.name.as_str(),
+    )
+}
+
+/// A failure: an event rated warning or worse (this includes `Back-off pulling image`, which
+/// Kubernetes sends as Normal) with an occurrence in the window; a recovery never is one.
+fn is_failure(e: &EventOccurrences, signal: Signal) -> bool {
+    e.event.severity >= Severity::Warning
+        && signal != Signal::NodeUp
+        && !e.occurrences.is_empty()
+}

@@ -1,0 +1,152 @@
+//! What to check next, per rule, with the names the root event gives (volume, image,
+//! container, resource, node) filled in.
+
+use kubetrail_model::Event;
+
+use super::rules::Rule;
+use super::signals::container;
+use crate::objects::namespace_of;
+
+/// A hint for the root event `e` found by `rule`; `node` is where it happened, when known.
+pub fn hint(rule: Rule, e: &Event, node: Option<&str>) -> String {
+    let ns = namespace_of(e);
+    let pod = &e.regarding.name;
+    let kind = &e.regarding.kind;
+    let c = container(e).unwrap_or("CONTAINER");
+    let on_node = node.map(|n| format!(" on node {n}")).unwrap_or_default();
+    match rule {
+        Rule::FailedMount => failed_mount(e, ns, pod, &on_node),
+        Rule::ImagePull => {
+            let image = quoted_after(&e.note, "image ").unwrap_or("the image");
+            let mut h = format!(
+                "check that image {image} exists (name, tag) and that its registry is reachable{on_node}; for a private registry, the pod's imagePullSecrets (kubectl -n {ns} get pod {pod} -o jsonpath='{{.spec.imagePullSecrets}}')"
+            );
+            if e.note.contains("x509") {
+                h.push_str("; the registry's TLS certificate is not valid for its name");
+            }
+            h
+        }
+        Rule::LivenessRestart => format!(
+            "check the liveness probe of container {c} (path, port, timeoutSeconds, initialDelaySeconds, failureThreshold) against how long the app takes to answer: kubectl -n {ns} get pod {pod} -o yaml; and its logs before the restart: kubectl -n {ns} logs {pod} -c {c} --previous"
+        ),
+        Rule::SidecarNotReady => format!(
+            "container {c} was not ready when the app needed it: make it a native sidecar (an initContainer with restartPolicy: Always and a startupProbe) so the app starts after it, or make the app retry; kubectl -n {ns} logs {pod} -c {c}"
+        ),
+        Rule::CrashLoop if e.reason == "OOMKilled" || e.note.contains("OOMKilled") => format!(
+            "container {c} was killed for exceeding its memory limit: compare resources.limits.memory with what it uses (kubectl -n {ns} get pod {pod} -o jsonpath='{{.spec.containers[*].resources}}'; kubectl top pod -n {ns} {pod})"
+        ),
+        Rule::CrashLoop => format!(
+            "read why container {c} exits: kubectl -n {ns} logs {pod} -c {c} --previous; kubectl -n {ns} describe pod {pod} (Last State, Exit Code); check its command, args and configuration"
+        ),
+        Rule::NodeOom => format!(
+            "the node{on_node} ran out of memory: compare the pods' memory requests and limits with the node's allocatable memory (kubectl describe node{}), and set limits on pods without one",
+            node.map(|n| format!(" {n}")).unwrap_or_default()
+        ),
+        Rule::NodeConditionEvictions | Rule::NodeCondition => format!(
+            "check the node's conditions and the kubelet: kubectl describe node {} (Conditions, Events); journalctl -u kubelet on the node; evicted pods are recreated elsewhere if they have a controller",
+            node.unwrap_or("NODE")
+        ),
+        Rule::InsufficientResources => {
+            let resource = after(&e.note, "Insufficient ").unwrap_or("resources");
+            format!(
+                "no node has enough free {resource} for the pod's requests: lower the requests of {kind} {pod} (kubectl -n {ns} get pod {pod} -o jsonpath='{{.spec.containers[*].resources.requests}}'), free capacity, or add nodes that offer {resource}"
+            )
+        }
+        Rule::TaintNotTolerated => format!(
+            "the node's taints are not tolerated by the pod: kubectl describe node {} | grep -A3 Taints; add a matching toleration to the pod template or remove the taint",
+            node.unwrap_or("NODE")
+        ),
+        Rule::Unschedulable => format!(
+            "read which filter rejected each node in the message; check the pod's nodeSelector, affinity, tolerations, host ports and volumes against the nodes: kubectl -n {ns} describe pod {pod}"
+        ),
+        Rule::FirstFailure => format!("kubectl -n {ns} describe {} {pod}", kind.to_lowercase()),
+    }
+}
+
+fn failed_mount(e: &Event, ns: &str, pod: &str, on_node: &str) -> String {
+    let note = &e.note;
+    let volume = quoted_after(note, "volume ").unwrap_or("the volume");
+    if let Some(cm) = quoted_after(note, "configmap ").filter(|_| note.contains("not found")) {
+        return format!(
+            "ConfigMap {cm} does not exist in namespace {ns}: create it (kubectl -n {ns} get configmap {cm}) or fix the name in volume {volume} of the pod"
+        );
+    }
+    if let Some(secret) = quoted_after(note, "secret ").filter(|_| note.contains("not found")) {
+        return format!(
+            "Secret {secret} does not exist in namespace {ns}: create it (kubectl -n {ns} get secret {secret}) or fix the name in volume {volume} of the pod"
+        );
+    }
+    if note.contains("hostPath type check failed") {
+        let path = after(note, "type check failed: ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or("the path");
+        return format!(
+            "hostPath volume {volume} expects {path} to exist with the declared type{on_node}: create it on the node or fix the volume's path and type"
+        );
+    }
+    format!(
+        "check the PersistentVolumeClaim behind volume {volume} and its StorageClass: kubectl -n {ns} get pod {pod} -o jsonpath='{{.spec.volumes}}'; kubectl -n {ns} describe pvc; kubectl get storageclass; and the attach/mount errors{on_node}"
+    )
+}
+
+/// The quoted word after `prefix`: `volume "data"` → `data`.
+fn quoted_after<'a>(note: &'a str, prefix: &str) -> Option<&'a str> {
+    let (_, rest) = note.split_once(prefix)?;
+    let rest = rest.trim_start().strip_prefix('"')?;
+    rest.split_once('"').map(|(q, _)| q)
+}
+
+/// The word after `prefix`, without trailing punctuation.
+fn after<'a>(note: &'a str, prefix: &str) -> Option<&'a str> {
+    let (_, rest) = note.split_once(prefix)?;
+    let word = rest
+        .split_whitespace()
+        .next()?
+        .trim_end_matches(['.', ',', ';', ':']);
+    (!word.is_empty()).then_some(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::pod_warning;
+
+    fn h(rule: Rule, note: &str) -> String {
+        let e = pod_warning("shop", "web-1", "X", note).container("app").at(0).build();
+        hint(rule, &e.event, Some("node-a"))
+    }
+
+    #[test]
+    fn hints_name_what_the_message_names() {
+        assert!(h(
+            Rule::FailedMount,
+            r#"MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found"#
+        )
+        .starts_with("ConfigMap app-config does not exist in namespace shop"));
+        assert!(h(
+            Rule::FailedMount,
+            r#"MountVolume.SetUp failed for volume "host" : hostPath type check failed: /var/lib/collectd is not a directory"#
+        )
+        .contains("expects /var/lib/collectd to exist"));
+        assert!(h(
+            Rule::FailedMount,
+            r#"AttachVolume.Attach failed for volume "pvc-1" : timed out"#
+        )
+        .contains("PersistentVolumeClaim behind volume pvc-1 and its StorageClass"));
+        let image = h(
+            Rule::ImagePull,
+            r#"Failed to pull image "noimage.com/no-such-image": x509: certificate is not valid"#,
+        );
+        assert!(image.contains("image noimage.com/no-such-image exists"), "{image}");
+        assert!(image.contains("TLS certificate"));
+        assert!(
+            h(
+                Rule::InsufficientResources,
+                "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: …"
+            )
+            .contains("enough free nvidia.com/gpu")
+        );
+        assert!(h(Rule::CrashLoop, "Container app OOMKilled").contains("memory limit"));
+        assert!(h(Rule::LivenessRestart, "Liveness probe failed").contains("logs web-1 -c app --previous"));
+    }
+}

@@ -1,0 +1,97 @@
+//! Causal links across owners, through a node: a node condition and the evictions of its pods;
+//! the node's OOM killer and the crash loops of its pods. Nothing else joins two owners'
+//! failures: two pods failing on the same node at the same time for their own reasons stay two
+//! incidents.
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::context::Ctx;
+use super::episodes::{Episode, Scope};
+use super::signals::{Signal, clears};
+
+/// Why one episode was joined to a node's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The effect (an owner's episode) and the cause (a node's episode), as episode indices.
+    pub effect: usize,
+    pub cause: usize,
+    /// The node event and the effect event that make the link.
+    pub cause_event: usize,
+    pub effect_event: usize,
+}
+
+/// The links between `episodes`.
+pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>], window: SignedDuration) -> Vec<Link> {
+    let mut by_node: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (n, ep) in episodes.iter().enumerate() {
+        if let Scope::Node(node) = ep.scope {
+            by_node.entry((ep.cluster, node)).or_default().push(n);
+        }
+    }
+    let mut out = Vec::new();
+    for (e, ep) in episodes.iter().enumerate() {
+        if matches!(ep.scope, Scope::Node(_)) {
+            continue;
+        }
+        'events: for &i in &ep.events {
+            let wanted = match ctx.signals[i] {
+                Signal::Eviction => Signal::NodeDown,
+                Signal::CrashBackOff | Signal::OomKilled => Signal::NodeOom,
+                _ => continue,
+            };
+            let Some(node) = ctx.node(i) else { continue };
+            for &n in by_node.get(&(ep.cluster, node)).map(Vec::as_slice).unwrap_or(&[]) {
+                if let Some(c) = cause(ctx, &episodes[n], wanted, node, ctx.start(i), window) {
+                    out.push(Link {
+                        effect: e,
+                        cause: n,
+                        cause_event: c,
+                        effect_event: i,
+                    });
+                    break 'events;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The event of the node episode that explains an effect at `at`: a `wanted` signal at most
+/// `window` before it (or while it still repeated), and, for a node condition, no recovery from
+/// that condition between the two.
+fn cause(
+    ctx: &Ctx<'_>,
+    node_episode: &Episode<'_>,
+    wanted: Signal,
+    node: &str,
+    at: Timestamp,
+    window: SignedDuration,
+) -> Option<usize> {
+    node_episode.events.iter().copied().find(|&d| {
+        ctx.signals[d] == wanted
+            && ctx.start(d) <= at
+            && at <= ctx.end(d) + window
+            && !(wanted == Signal::NodeDown && recovered(ctx, d, node, at))
+    })
+}
+
+/// Whether the node reported the condition of event `down` cleared after its latest report
+/// (at or after it: a report in the same second cannot be ordered, and a node that says it is
+/// ready is not the cause of what follows) and no later than `at`.
+fn recovered(ctx: &Ctx<'_>, down: usize, node: &str, at: Timestamp) -> bool {
+    let d = ctx.event(down);
+    let last_down = ctx.end(down).min(at);
+    ctx.recoveries
+        .get(&(d.cluster.as_str(), node))
+        .into_iter()
+        .flatten()
+        .any(|&u| {
+            let up = ctx.event(u);
+            clears(&up.reason, &d.reason)
+                && [up.first_seen, up.last_seen]
+                    .iter()
+                    .any(|t| *t >= last_down && *t <= at)
+        })
+}

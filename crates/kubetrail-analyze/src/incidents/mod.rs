@@ -1,0 +1,281 @@
+//! Incidents: what went wrong and why. Failures (events rated warning or worse) are grouped by
+//! their top owner (the correlation ID) or, for node conditions, by node; a group splits where
+//! it goes quiet; an owner's group joins a node's when a causal chain links them through that
+//! node (its condition and the eviction of its pods, its OOM killer and its pods' crash loops).
+//! Nothing else merges groups: two workloads failing on one node at the same time for their
+//! own reasons are two incidents. Each incident gets a root cause from the causal rules
+//! ([`rules`](self::Rule)), the evidence, a hint of what to check, and a timeline.
+
+mod context;
+mod episodes;
+mod hints;
+mod id;
+mod links;
+mod rules;
+mod signals;
+
+#[cfg(test)]
+mod tests;
+
+pub use rules::Rule;
+
+use std::collections::{BTreeSet, HashMap};
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_model::{EventOccurrences, Severity};
+use serde::Serialize;
+
+use crate::objects::full_object;
+use crate::{Error, Result, Window};
+use context::Ctx;
+use episodes::{Episode, Scope};
+
+/// Settings of [`incidents`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentConfig {
+    /// Silence that ends an incident: a longer gap starts a new one, and an incident silent
+    /// this long before the end of the window is resolved (default 30m).
+    pub quiet: SignedDuration,
+    /// How long after a node condition or OOM kill an eviction or crash loop on that node is
+    /// taken as its effect (default 10m).
+    pub link_window: SignedDuration,
+    /// Timeline entries kept per incident, the oldest first (default 50).
+    pub max_timeline: usize,
+    /// Objects named per incident (default 50; `object_count` has them all).
+    pub max_objects: usize,
+}
+
+impl Default for IncidentConfig {
+    fn default() -> Self {
+        IncidentConfig {
+            quiet: SignedDuration::from_mins(30),
+            link_window: SignedDuration::from_mins(10),
+            max_timeline: 50,
+            max_objects: 50,
+        }
+    }
+}
+
+impl IncidentConfig {
+    pub fn validate(&self) -> Result<()> {
+        for (name, d) in [("quiet", self.quiet), ("link_window", self.link_window)] {
+            if d.is_negative() {
+                return Err(Error::InvalidSetting {
+                    name,
+                    reason: format!("must not be negative, not {d:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Still failing within the quiet period before the end of the window.
+    Ongoing,
+    /// Silent for at least the quiet period.
+    Resolved,
+}
+
+/// The likely root cause of an incident and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RootCause {
+    /// Reason of the root event.
+    pub reason: String,
+    /// Name of the rule that chose it (`failed-mount`, `image-pull`, …).
+    pub rule: String,
+    /// Facts the rule relied on, the root event first.
+    pub evidence: Vec<String>,
+    /// The object of the root event (`namespace/Kind/name`).
+    pub object: String,
+    pub message: String,
+    pub at: Timestamp,
+    /// What to check next.
+    pub hint: String,
+}
+
+/// One Event object in an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Occurrences in the window.
+    pub count: u64,
+    pub object: String,
+    pub reason: String,
+    pub severity: Severity,
+    pub message: String,
+}
+
+/// Failures that belong together, with their likely root cause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Incident {
+    /// Stable for the same failures: a hash of the cluster, what the incident is about and its
+    /// start.
+    pub id: String,
+    pub cluster: String,
+    /// The correlation ID (`shop/Deployment/web`) or node (`Node/worker-1`) it is about.
+    pub subject: String,
+    pub title: String,
+    /// The highest severity among its events.
+    pub severity: Severity,
+    pub status: Status,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub root_cause: RootCause,
+    /// Objects affected (`namespace/Kind/name`), in order of first failure.
+    pub objects: Vec<String>,
+    pub object_count: usize,
+    /// Nodes its pods ran on, when known.
+    pub nodes: Vec<String>,
+    /// Occurrences of its events in the window.
+    pub event_count: u64,
+    pub timeline: Vec<TimelineEntry>,
+    /// Timeline entries left out beyond `max_timeline`.
+    pub timeline_omitted: usize,
+}
+
+/// The incidents among `events` (each with its occurrences inside `window`): ongoing first, then
+/// the most severe, then the most recent.
+pub fn incidents(
+    events: &[EventOccurrences],
+    window: Window,
+    cfg: &IncidentConfig,
+) -> Result<Vec<Incident>> {
+    cfg.validate()?;
+    let ctx = Ctx::new(events);
+    let episodes = episodes::episodes(&ctx, cfg.quiet);
+    let links = links::links(&ctx, &episodes, cfg.link_window);
+    let mut parent: Vec<usize> = (0..episodes.len()).collect();
+    for l in &links {
+        let (a, b) = (find(&mut parent, l.effect), find(&mut parent, l.cause));
+        // The cause's episode stays the representative: it names the incident.
+        parent[a] = b;
+    }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for e in 0..episodes.len() {
+        let root = find(&mut parent, e);
+        groups.entry(root).or_default().push(e);
+    }
+    let mut out: Vec<Incident> = groups
+        .into_iter()
+        .map(|(root, members)| build(&ctx, &episodes, root, &members, window, cfg))
+        .collect();
+    out.sort_by(|a, b| {
+        a.status
+            .cmp(&b.status)
+            .then_with(|| b.severity.cmp(&a.severity))
+            .then_with(|| b.end.cmp(&a.end))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(out)
+}
+
+fn find(parent: &mut [usize], mut x: usize) -> usize {
+    while parent[x] != x {
+        parent[x] = parent[parent[x]];
+        x = parent[x];
+    }
+    x
+}
+
+fn build(
+    ctx: &Ctx<'_>,
+    episodes: &[Episode<'_>],
+    root: usize,
+    members: &[usize],
+    window: Window,
+    cfg: &IncidentConfig,
+) -> Incident {
+    let primary = &episodes[root];
+    let mut events: Vec<usize> = members
+        .iter()
+        .flat_map(|&m| episodes[m].events.iter().copied())
+        .collect();
+    events.sort_by_key(|&i| (ctx.start(i), i));
+    events.dedup();
+    let start = members
+        .iter()
+        .map(|&m| episodes[m].start)
+        .min()
+        .unwrap_or(primary.start);
+    let end = members
+        .iter()
+        .map(|&m| episodes[m].end)
+        .max()
+        .unwrap_or(primary.end);
+    let finding = rules::root_cause(ctx, &events);
+    let root_event = ctx.event(finding.root);
+    let subject = match primary.scope {
+        Scope::Owner(c) => c.to_string(),
+        Scope::Node(n) => format!("Node/{n}"),
+    };
+    let mut objects: Vec<String> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut nodes = BTreeSet::new();
+    for &i in &events {
+        let o = full_object(ctx.event(i));
+        if seen.insert(o.clone()) {
+            objects.push(o);
+        }
+        if let Some(n) = ctx.node(i) {
+            nodes.insert(n.to_string());
+        }
+    }
+    let object_count = objects.len();
+    objects.truncate(cfg.max_objects);
+    let timeline: Vec<TimelineEntry> = events
+        .iter()
+        .take(cfg.max_timeline)
+        .map(|&i| entry(&ctx.events[i]))
+        .collect();
+    let status = if window.until.duration_since(end) < cfg.quiet {
+        Status::Ongoing
+    } else {
+        Status::Resolved
+    };
+    Incident {
+        id: id::incident_id(primary.cluster, &subject, start),
+        cluster: primary.cluster.to_string(),
+        title: format!("{subject}: {}", finding.rule.describe()),
+        subject,
+        severity: events
+            .iter()
+            .map(|&i| ctx.event(i).severity)
+            .max()
+            .unwrap_or(Severity::Warning),
+        status,
+        start,
+        end,
+        root_cause: RootCause {
+            reason: root_event.reason.clone(),
+            rule: finding.rule.name().to_string(),
+            evidence: finding.evidence,
+            object: full_object(root_event),
+            message: root_event.note.clone(),
+            at: root_event.first_seen,
+            hint: hints::hint(finding.rule, root_event, ctx.node(finding.root)),
+        },
+        objects,
+        object_count,
+        nodes: nodes.into_iter().collect(),
+        event_count: events.iter().map(|&i| ctx.events[i].count()).sum(),
+        timeline_omitted: events.len() - timeline.len(),
+        timeline,
+    }
+}
+
+/// One timeline entry for an event.
+pub(crate) fn entry(e: &EventOccurrences) -> TimelineEntry {
+    TimelineEntry {
+        first_seen: e.event.first_seen,
+        last_seen: e.event.last_seen,
+        count: e.count(),
+        object: full_object(&e.event),
+        reason: e.event.reason.clone(),
+        severity: e.event.severity,
+        message: e.event.note.clone(),
+    }
+}

@@ -1,0 +1,341 @@
+//! Hand-built event sequences for every causal rule, each with the case it must not match.
+
+use super::*;
+use crate::testing::{at, node_event, pod_normal, pod_warning};
+
+const WEB: &str = "web-7d9f8b6c4-x2x9z";
+const API: &str = "api-5c9b7d8f6d-4kqzv";
+
+fn run(events: Vec<EventOccurrences>, until: i64) -> Vec<Incident> {
+    let window = Window::new(at(-24 * 60), at(until)).unwrap();
+    incidents(&events, window, &IncidentConfig::default()).unwrap()
+}
+
+fn only(incidents: &[Incident]) -> &Incident {
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    &incidents[0]
+}
+
+fn by_subject<'a>(incidents: &'a [Incident], subject: &str) -> &'a Incident {
+    incidents
+        .iter()
+        .find(|i| i.subject == subject)
+        .unwrap_or_else(|| panic!("no incident about {subject} in {incidents:#?}"))
+}
+
+fn started(pod: &str, node: &str, m: i64) -> EventOccurrences {
+    pod_normal("shop", pod, "Started", "Started container app")
+        .container("app")
+        .by_kubelet(node)
+        .at(m)
+        .build()
+}
+
+fn failed_mount(pod: &str, node: &str) -> Vec<EventOccurrences> {
+    vec![
+        pod_warning(
+            "shop",
+            pod,
+            "FailedMount",
+            r#"Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data kube-api-access-xddvj]: timed out waiting for the condition"#,
+        )
+        .by_kubelet(node)
+        .span(2, 30, 14)
+        .build(),
+        pod_warning(
+            "shop",
+            pod,
+            "FailedMount",
+            r#"MountVolume.SetUp failed for volume "data" : rpc error: code = Internal desc = volume not attached"#,
+        )
+        .by_kubelet(node)
+        .span(0, 30, 20)
+        .build(),
+    ]
+}
+
+fn image_pull(pod: &str, node: &str) -> Vec<EventOccurrences> {
+    let w = |reason: &str, note: &str| {
+        pod_warning("shop", pod, reason, note)
+            .container("app")
+            .by_kubelet(node)
+    };
+    vec![
+        pod_normal("shop", pod, "BackOff", r#"Back-off pulling image "registry.local/web:v2""#)
+            .container("app")
+            .by_kubelet(node)
+            .span(1, 30, 40)
+            .build(),
+        w(
+            "Failed",
+            r#"Failed to pull image "registry.local/web:v2": rpc error: code = NotFound desc = manifest unknown"#,
+        )
+        .span(2, 25, 5)
+        .build(),
+        w("Failed", "Error: ErrImagePull").span(2, 25, 5).build(),
+        w("Failed", "Error: ImagePullBackOff").span(2, 30, 30).build(),
+    ]
+}
+
+#[test]
+fn a_failed_mount_of_a_pod_that_never_starts_is_the_root_cause() {
+    let found = run(failed_mount(WEB, "node-a"), 40);
+    let i = only(&found);
+    assert_eq!(i.subject, "shop/Deployment/web");
+    assert_eq!(i.root_cause.rule, "failed-mount");
+    assert_eq!(i.root_cause.reason, "FailedMount");
+    assert!(i.root_cause.message.starts_with("MountVolume.SetUp failed for volume \"data\""));
+    assert!(i.root_cause.hint.contains("PersistentVolumeClaim behind volume data"));
+    assert!(i.root_cause.evidence.iter().any(|e| e.contains("no container")));
+    assert_eq!(i.severity, Severity::Error);
+    assert_eq!(i.status, Status::Ongoing);
+    assert_eq!(i.event_count, 34);
+    assert_eq!(i.objects, [format!("shop/Pod/{WEB}")]);
+    assert_eq!(i.nodes, ["node-a"]);
+    assert_eq!(i.timeline.len(), 2);
+    assert_eq!(i.timeline[0].first_seen, at(0), "oldest first");
+}
+
+#[test]
+fn a_failed_mount_the_pod_got_past_is_not_a_stuck_pod() {
+    let mut events = failed_mount(WEB, "node-a");
+    events.push(started(WEB, "node-a", 31));
+    let i = &run(events, 40)[0];
+    assert_ne!(i.root_cause.rule, "failed-mount");
+}
+
+#[test]
+fn an_image_pull_failure_names_the_detailed_error_as_root() {
+    let i = &run(image_pull(WEB, "node-a"), 40)[0];
+    assert_eq!(i.root_cause.rule, "image-pull");
+    assert!(i.root_cause.message.contains("manifest unknown"), "{:?}", i.root_cause);
+    assert!(i.root_cause.hint.contains("image registry.local/web:v2 exists"));
+    assert!(i.root_cause.evidence.iter().any(|e| e.contains("1 pods could not pull")));
+}
+
+#[test]
+fn liveness_failures_then_kills_then_backoff_are_one_chain() {
+    let events = vec![
+        pod_warning("shop", WEB, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500")
+            .container("app")
+            .span(0, 10, 9)
+            .build(),
+        pod_normal("shop", WEB, "Killing", "Container app failed liveness probe, will be restarted")
+            .container("app")
+            .span(1, 10, 3)
+            .build(),
+        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container app in pod web")
+            .container("app")
+            .span(3, 20, 12)
+            .build(),
+    ];
+    let found = run(events, 25);
+    let i = only(&found);
+    assert_eq!(i.root_cause.rule, "liveness-restart");
+    assert_eq!(i.root_cause.reason, "Unhealthy");
+    assert!(i.root_cause.hint.contains("liveness probe of container app"));
+    assert_eq!(i.root_cause.evidence.len(), 3, "{:?}", i.root_cause.evidence);
+}
+
+#[test]
+fn a_readiness_failure_with_a_crash_loop_of_the_same_container_is_a_crash_loop() {
+    let events = vec![
+        pod_warning("shop", WEB, "Unhealthy", "Readiness probe failed: 503")
+            .container("app")
+            .span(0, 10, 9)
+            .build(),
+        pod_warning(
+            "shop",
+            WEB,
+            "Failed",
+            r#"Error: failed to start container "app": exec: "wge": executable file not found in $PATH"#,
+        )
+        .container("app")
+        .span(1, 10, 4)
+        .build(),
+        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container")
+            .container("app")
+            .span(2, 20, 12)
+            .build(),
+    ];
+    let found = run(events, 25);
+    let i = only(&found);
+    assert_eq!(i.root_cause.rule, "crash-loop");
+    assert!(i.root_cause.message.contains("executable file not found"));
+}
+
+#[test]
+fn a_sidecar_not_ready_before_its_app_fails_is_the_root() {
+    let events = vec![
+        pod_warning("shop", WEB, "Unhealthy", "Readiness probe failed: connection refused")
+            .init_container("proxy")
+            .span(0, 5, 5)
+            .build(),
+        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container app in pod web")
+            .container("app")
+            .span(2, 20, 12)
+            .build(),
+    ];
+    let found = run(events, 25);
+    let i = only(&found);
+    assert_eq!(i.root_cause.rule, "sidecar-not-ready");
+    assert!(i.root_cause.evidence[0].contains("container proxy not ready first"));
+    // The app failing first is not the sidecar's fault.
+    let events = vec![
+        pod_warning("shop", WEB, "Unhealthy", "Readiness probe failed: connection refused")
+            .init_container("proxy")
+            .span(5, 6, 2)
+            .build(),
+        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container app in pod web")
+            .container("app")
+            .span(2, 20, 12)
+            .build(),
+    ];
+    assert_eq!(only(&run(events, 25)).root_cause.rule, "crash-loop");
+}
+
+#[test]
+fn a_node_oom_kill_explains_crash_loops_on_that_node_only_soon_after() {
+    let backoff = |pod: &str, node: &str, m: i64| {
+        pod_warning("shop", pod, "BackOff", "Back-off restarting failed container app in pod x")
+            .container("app")
+            .by_kubelet(node)
+            .span(m, m + 5, 4)
+            .build()
+    };
+    let events = vec![
+        node_event("node-a", "Warning", "OOMKilling", "Out of memory: Killed process 1234 (java)")
+            .at(10)
+            .build(),
+        backoff(WEB, "node-a", 12),
+        backoff(API, "node-a", 13),
+        backoff("db-6d8f9b7c5d-qwzxv", "node-b", 12),
+        backoff("cache-6d8f9b7c5d-qwzxv", "node-a", 40),
+    ];
+    let found = run(events, 50);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    let node = by_subject(&found, "Node/node-a");
+    assert_eq!(node.root_cause.rule, "node-oom");
+    assert_eq!(node.root_cause.reason, "OOMKilling");
+    assert_eq!(node.severity, Severity::Critical);
+    assert!(node.objects.contains(&format!("shop/Pod/{WEB}")));
+    assert!(node.objects.contains(&format!("shop/Pod/{API}")));
+    assert!(node.root_cause.hint.contains("ran out of memory"));
+    // Another node, and too late: their own crash loops.
+    assert_eq!(by_subject(&found, "shop/Deployment/db").root_cause.rule, "crash-loop");
+    assert_eq!(by_subject(&found, "shop/Deployment/cache").root_cause.rule, "crash-loop");
+}
+
+fn not_ready_then_evicted(ready_at: Option<i64>) -> Vec<Incident> {
+    let mut events = vec![
+        started(WEB, "node-a", -60),
+        node_event("node-a", "Normal", "NodeNotReady", "Node node-a status is now: NodeNotReady")
+            .at(0)
+            .build(),
+        pod_normal("shop", WEB, "TaintManagerEviction", &format!("Marking for deletion Pod shop/{WEB}"))
+            .at(6)
+            .build(),
+    ];
+    if let Some(m) = ready_at {
+        events.push(
+            node_event("node-a", "Normal", "NodeReady", "Node node-a status is now: NodeReady")
+                .at(m)
+                .build(),
+        );
+    }
+    run(events, 20)
+}
+
+#[test]
+fn a_node_not_ready_explains_the_eviction_of_its_pods() {
+    let found = not_ready_then_evicted(None);
+    let i = only(&found);
+    assert_eq!(i.subject, "Node/node-a");
+    assert_eq!(i.root_cause.rule, "node-condition-evictions");
+    assert_eq!(i.root_cause.reason, "NodeNotReady");
+    assert!(i.objects.contains(&format!("shop/Pod/{WEB}")));
+    assert!(i.root_cause.hint.contains("kubectl describe node node-a"));
+}
+
+#[test]
+fn a_node_ready_again_before_an_eviction_does_not_explain_it() {
+    let found = not_ready_then_evicted(Some(2));
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(by_subject(&found, "Node/node-a").root_cause.rule, "node-condition");
+    let web = by_subject(&found, "shop/Deployment/web");
+    assert_eq!(web.root_cause.rule, "taint-not-tolerated");
+    // Ready in the same second as NotReady (a kubelet restart) counts as ready.
+    assert_eq!(not_ready_then_evicted(Some(0)).len(), 2);
+}
+
+#[test]
+fn insufficient_resources_name_the_resource() {
+    let events = vec![
+        pod_warning(
+            "shop",
+            WEB,
+            "FailedScheduling",
+            "0/3 nodes are available: 3 Insufficient memory. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.",
+        )
+        .span(0, 10, 6)
+        .build(),
+    ];
+    let found = run(events, 20);
+    let i = only(&found);
+    assert_eq!(i.root_cause.rule, "insufficient-resources");
+    assert!(i.root_cause.hint.contains("enough free memory"));
+    let events = vec![
+        pod_warning(
+            "shop",
+            WEB,
+            "FailedScheduling",
+            "0/3 nodes are available: 3 node(s) had untolerated taint {node-role.kubernetes.io/master: }.",
+        )
+        .span(0, 10, 6)
+        .build(),
+    ];
+    assert_eq!(only(&run(events, 20)).root_cause.rule, "unschedulable");
+}
+
+#[test]
+fn two_unrelated_failures_on_one_node_at_the_same_time_stay_apart() {
+    let mut events = failed_mount(WEB, "node-a");
+    events.extend(image_pull(API, "node-a"));
+    let found = run(events, 40);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(by_subject(&found, "shop/Deployment/web").root_cause.rule, "failed-mount");
+    assert_eq!(by_subject(&found, "shop/Deployment/api").root_cause.rule, "image-pull");
+    assert_ne!(found[0].id, found[1].id);
+}
+
+#[test]
+fn silence_longer_than_the_quiet_period_splits_and_resolves() {
+    let crash = |first: i64, last: i64| {
+        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container app in pod web")
+            .container("app")
+            .span(first, last, 5)
+            .build()
+    };
+    let mut found = run(vec![crash(0, 10), crash(60, 70)], 75);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    found.sort_by_key(|i| i.start);
+    assert_eq!(found[0].status, Status::Resolved);
+    assert_eq!(found[1].status, Status::Ongoing);
+    assert_eq!((found[0].start, found[0].end), (at(0), at(10)));
+    // A gap shorter than the quiet period is one incident.
+    assert_eq!(run(vec![crash(0, 10), crash(30, 40)], 75).len(), 1);
+}
+
+#[test]
+fn ids_do_not_change_from_one_run_to_the_next() {
+    let a = run(image_pull(WEB, "node-a"), 40);
+    let b = run(image_pull(WEB, "node-a"), 90);
+    assert_eq!(a[0].id, b[0].id);
+    assert_eq!(b[0].status, Status::Resolved);
+}
+
+#[test]
+fn info_events_alone_make_no_incident() {
+    let events = vec![started(WEB, "node-a", 0)];
+    assert!(run(events, 10).is_empty());
+}

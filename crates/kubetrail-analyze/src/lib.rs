@@ -1,0 +1,33 @@
+//! Analysis: what keeps happening ([`patterns`]), what is unusual now ([`anomalies`]), what went
+//! wrong and why ([`incidents`]), and the story of one object ([`explain`]). Pure functions over
+//! stored events; no I/O, no async.
+//!
+//! `store → analyze → alert/serve`: callers read the events of a window with their occurrences
+//! (`Store::occurrences`) or occurrence counts per bucket (`Store::aggregate`) and hand them
+//! over; results serialize to the JSON the CLI prints and the HTTP API returns.
+//!
+//! ```
+//! use kubetrail_analyze::{PatternConfig, patterns};
+//! let found = patterns(&[], &PatternConfig::default());
+//! assert!(found.is_empty());
+//! ```
+
+pub mod anomalies;
+mod error;
+pub mod explain;
+pub mod incidents;
+mod metrics;
+mod objects;
+pub mod patterns;
+mod window;
+
+#[cfg(test)]
+mod testing;
+
+pub use anomalies::{Anomaly, AnomalyConfig, AnomalyKey, AnomalyKind, anomalies};
+pub use error::{Error, Result};
+pub use explain::{Explanation, Related, Target, explain};
+pub use incidents::{Incident, IncidentConfig, RootCause, Status, TimelineEntry, incidents};
+pub use metrics::{MetricsConfig, render_metrics};
+pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};
+pub use window::Window;

@@ -1,0 +1,26 @@
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+/// The time range analysed: occurrences at or after `since` and before `until`. `until` is also
+/// "now" for the analysis: an incident silent for a while before it is resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    pub since: Timestamp,
+    pub until: Timestamp,
+}
+
+impl Window {
+    pub fn new(since: Timestamp, until: Timestamp) -> Result<Window> {
+        if since >= until {
+            return Err(Error::EmptyWindow { since, until });
+        }
+        Ok(Window { since, until })
+    }
+
+    /// Length in minutes.
+    pub fn minutes(&self) -> f64 {
+        self.until.duration_since(self.since).as_secs_f64() / 60.0
+    }
+}
