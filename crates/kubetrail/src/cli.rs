@@ -17,8 +17,19 @@ pub struct Cli {
     /// Directory of the embedded store (default ./kubetrail-data).
     #[arg(long, global = true, env = "KUBETRAIL_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Log format on stderr (level from KUBETRAIL_LOG, default warn).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (colours on a terminal).
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -57,8 +57,12 @@ impl Kubetrail {
         let child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
             .args(["--data-dir"])
             .arg(&self.data)
-            .args(["run", "--kubeconfig"])
-            .arg(&self.kubeconfig)
+            .arg("run")
+            .args(if self.extra.iter().any(|a| a == "--config") {
+                Vec::new()
+            } else {
+                vec!["--kubeconfig".into(), self.kubeconfig.display().to_string()]
+            })
             .args(&self.extra)
             .env("KUBETRAIL_LOG", "info")
             .env_remove("KUBETRAIL_CONFIG")
@@ -524,4 +528,83 @@ async fn with_two_replicas_only_the_leader_watches_and_the_other_takes_over_when
     // A graceful stop hands the lease back.
     tokio::task::block_in_place(|| b.stop());
     assert!(b.logs().contains("released the lease"), "{}", b.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_clusters_are_labelled_and_one_failing_does_not_stop_the_others() {
+    let alpha = Simulator::start().await.expect("sim alpha");
+    let beta = Simulator::start().await.expect("sim beta");
+    let dir = tempdir();
+    let base = Kubetrail::new(dir.path(), &alpha);
+    beta.write_kubeconfig(dir.path().join("beta.kubeconfig"))
+        .expect("kubeconfig");
+    // A third cluster whose API server is not there at all.
+    let gone = Simulator::start().await.expect("sim gone");
+    gone.write_kubeconfig(dir.path().join("gone.kubeconfig"))
+        .expect("kubeconfig");
+    gone.shutdown().await;
+    let config = dir.path().join("kubetrail.yaml");
+    std::fs::write(
+        &config,
+        "clusters:\n  - name: alpha\n    kubeconfig: kubeconfig\n  - name: beta\n    kubeconfig: beta.kubeconfig\n  - name: gone\n    kubeconfig: gone.kubeconfig\n",
+    )
+    .expect("config");
+    let mut kt = base.replica("multi.log", &["--config", config.to_str().unwrap()]);
+    kt.start();
+    generate(&alpha, 0, 300, |_| {}).await;
+    generate(&beta, 1_000, 200, |_| {}).await;
+    let want: BTreeMap<String, u64> = simulated(&alpha)
+        .into_iter()
+        .chain(simulated(&beta))
+        .collect();
+    tokio::task::block_in_place(|| {
+        wait_for("both clusters stored", || kt.logs(), || kt.stored() == want)
+    });
+    let by_cluster = kt.cli(&["aggregate", "--group-by", "cluster", "-o", "json"]);
+    let counts: BTreeMap<String, u64> = by_cluster
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["key"]["cluster"].as_str().unwrap().to_string(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts.get("alpha"),
+        Some(&simulated(&alpha).values().sum::<u64>())
+    );
+    assert_eq!(
+        counts.get("beta"),
+        Some(&simulated(&beta).values().sum::<u64>())
+    );
+    assert!(
+        kt.logs().contains("cannot reach the API server"),
+        "{}",
+        kt.logs()
+    );
+    tokio::task::block_in_place(|| kt.stop());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_notes_and_large_events_are_kept_whole() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempdir();
+    let mut kt = Kubetrail::new(dir.path(), &sim);
+    kt.start();
+    let mut big = backoff(0);
+    let note: String = (0..64 * 1024)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    big.note = Some(note.clone());
+    // Some controllers attach large annotations too: an Event of ~80 KB in all.
+    big.metadata.annotations =
+        Some([("example.com/dump".to_string(), "x".repeat(16 * 1024))].into());
+    sim.create(&big).expect("create");
+    tokio::task::block_in_place(|| kt.converge(&sim));
+    let e = kt.cli(&["query", "-o", "json"]);
+    assert_eq!(e[0]["note"].as_str().unwrap(), note);
+    tokio::task::block_in_place(|| kt.stop());
 }
