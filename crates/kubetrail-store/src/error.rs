@@ -31,6 +31,8 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("the store's worker thread stopped")]
     WorkerGone,
+    #[error("no {what} with id {id}")]
+    NotFound { what: &'static str, id: i64 },
 }
 
 impl Error {

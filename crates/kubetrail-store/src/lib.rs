@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod alerts;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
@@ -27,6 +28,10 @@ mod retention_task;
 mod sqlite;
 mod types;
 
+pub use alerts::{
+    AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
+    MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
+};
 pub use error::{Error, Result};
 pub use retention_task::spawn_retention;
 pub use sqlite::SqliteStore;
@@ -80,6 +85,37 @@ pub trait Store: Send + Sync {
 
     /// Sizes and counts, for `kubetrail status` and metrics.
     async fn stats(&self) -> Result<StoreStats>;
+
+    // The alert outbox and silences (see `kubetrail-alert`).
+
+    /// Saves an alert and queues `deliveries` for it in one transaction, before any delivery
+    /// is attempted, so that a crash loses nothing. An alert is named by (rule, group key,
+    /// start): saving it again updates it; a firing alert saved while another of its rule and
+    /// group is firing updates that one instead. Returns the alert's id.
+    async fn save_alert(
+        &self,
+        alert: &AlertRecord,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> Result<i64>;
+
+    /// Deliveries to attempt now: pending ones that are due, and those whose worker's lease
+    /// (`next_attempt_at` while delivering) ran out; oldest first, at most `limit` (0: all).
+    async fn due_deliveries(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>>;
+
+    /// Moves a delivery to its next state. Final states (delivered, failed, expired) never
+    /// change again: a late update of a delivery that was already finished is ignored.
+    async fn update_delivery(&self, update: &DeliveryUpdate) -> Result<()>;
+
+    /// Alerts with their deliveries, newest start first.
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>>;
+
+    /// Saves a new silence (`id` 0) or replaces a saved one (e.g. to end it early); returns
+    /// its id, or [`Error::NotFound`] for an unknown id.
+    async fn save_silence(&self, silence: &Silence, now: Timestamp) -> Result<i64>;
+
+    /// Every silence (`None`), or those in force at a time; newest first.
+    async fn silences(&self, active_at: Option<Timestamp>) -> Result<Vec<Silence>>;
 
     /// Writes one batch and, optionally, the cursor it advances, atomically.
     async fn write_batch(

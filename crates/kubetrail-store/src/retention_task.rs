@@ -97,6 +97,36 @@ mod tests {
         async fn stats(&self) -> Result<StoreStats> {
             Ok(StoreStats::default())
         }
+        async fn occurrences(
+            &self,
+            _: &EventFilter,
+            _: usize,
+        ) -> Result<Vec<kubetrail_model::EventOccurrences>> {
+            Ok(Vec::new())
+        }
+        async fn save_alert(
+            &self,
+            _: &crate::AlertRecord,
+            _: &[crate::NewDelivery],
+            _: Timestamp,
+        ) -> Result<i64> {
+            Err(Error::WorkerGone)
+        }
+        async fn due_deliveries(&self, _: Timestamp, _: usize) -> Result<Vec<crate::Delivery>> {
+            Ok(Vec::new())
+        }
+        async fn update_delivery(&self, _: &crate::DeliveryUpdate) -> Result<()> {
+            Err(Error::WorkerGone)
+        }
+        async fn alerts(&self, _: &crate::AlertFilter) -> Result<Vec<crate::StoredAlert>> {
+            Ok(Vec::new())
+        }
+        async fn save_silence(&self, _: &crate::Silence, _: Timestamp) -> Result<i64> {
+            Err(Error::WorkerGone)
+        }
+        async fn silences(&self, _: Option<Timestamp>) -> Result<Vec<crate::Silence>> {
+            Ok(Vec::new())
+        }
     }
 
     fn passes(r: &Recorder) -> u32 {

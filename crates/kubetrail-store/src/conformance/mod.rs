@@ -33,12 +33,14 @@ use kubetrail_model::{
 use crate::{Page, Store, StoredEvent, WriteSummary};
 
 mod aggregates;
+mod alerts;
 mod occurrences;
 mod queries;
 mod retention;
 mod writes;
 
 pub use aggregates::*;
+pub use alerts::*;
 pub use occurrences::*;
 pub use queries::*;
 pub use retention::*;
@@ -71,6 +73,11 @@ macro_rules! store_conformance_tests {
             stats_count_events_occurrences_and_their_time_range,
             occurrences_in_a_range_come_with_their_events_latest_first,
             occurrences_apply_filters_and_keep_the_latest_events_under_a_limit,
+            alerts_are_saved_with_their_deliveries_and_read_back_whole,
+            an_open_alert_is_updated_in_place_and_a_second_one_for_its_group_merges_into_it,
+            alert_filters_select_by_status_rule_group_time_and_limit,
+            due_deliveries_follow_retry_times_and_leases_and_final_states_stick,
+            silences_are_saved_found_by_time_and_ended_by_saving_them_again,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

@@ -7,6 +7,7 @@
 //! transaction).
 
 mod aggregate;
+mod alerts;
 mod cursor;
 mod filter;
 mod occurrences;
@@ -14,6 +15,7 @@ mod query;
 mod retention;
 mod rollup;
 mod schema;
+mod silences;
 mod stats;
 mod txn;
 mod write;
@@ -28,7 +30,8 @@ use kubetrail_model::{
 use rusqlite::Connection;
 
 use crate::{
-    Error, Gap, Page, Result, RetentionPolicy, RetentionReport, Store, StoreStats, StoreTxn,
+    AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Result,
+    RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
     StoredEvent, WatchCursor,
 };
 use retention::{CHUNK, Deleted};
@@ -139,7 +142,7 @@ impl SqliteStore {
                 }
                 Err(e) => {
                     if let Err(error) = conn.execute_batch("ROLLBACK") {
-                        tracing::warn!(%error, "cannot roll back a failed retention step");
+                        tracing::warn!(%error, "cannot roll back a failed write step");
                     }
                     Err(e)
                 }
@@ -281,6 +284,45 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> Result<StoreStats> {
         self.read(stats::stats).await
+    }
+
+    async fn save_alert(
+        &self,
+        alert: &AlertRecord,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> Result<i64> {
+        let (alert, deliveries) = (alert.clone(), deliveries.to_vec());
+        self.write(true, move |c| {
+            alerts::save_alert(c, &alert, &deliveries, now)
+        })
+        .await
+    }
+
+    async fn due_deliveries(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>> {
+        self.read(move |c| alerts::due_deliveries(c, now, limit))
+            .await
+    }
+
+    async fn update_delivery(&self, update: &DeliveryUpdate) -> Result<()> {
+        let update = update.clone();
+        self.write(true, move |c| alerts::update_delivery(c, &update))
+            .await
+    }
+
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>> {
+        let filter = filter.clone();
+        self.read(move |c| alerts::alerts(c, &filter)).await
+    }
+
+    async fn save_silence(&self, silence: &Silence, now: Timestamp) -> Result<i64> {
+        let silence = silence.clone();
+        self.write(true, move |c| silences::save(c, &silence, now))
+            .await
+    }
+
+    async fn silences(&self, active_at: Option<Timestamp>) -> Result<Vec<Silence>> {
+        self.read(move |c| silences::load(c, active_at)).await
     }
 }
 

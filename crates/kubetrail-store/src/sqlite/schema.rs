@@ -104,8 +104,59 @@ CREATE TABLE gaps (
 CREATE INDEX gaps_ended_at ON gaps (ended_at);
 ";
 
+/// The alert outbox and silences: alerts (at most one firing per rule and group), one delivery
+/// row per notification to one notifier with its state and retry time, and silences.
+const V3: &str = "
+CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    rule TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    starts_at INTEGER NOT NULL,
+    ends_at INTEGER,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    event_count INTEGER NOT NULL,
+    silenced_by INTEGER,
+    events TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (rule, group_key, starts_at)
+);
+CREATE UNIQUE INDEX alerts_open ON alerts (rule, group_key) WHERE status = 'firing';
+CREATE INDEX alerts_starts_at ON alerts (starts_at);
+
+CREATE TABLE alert_deliveries (
+    id INTEGER PRIMARY KEY,
+    alert_id INTEGER NOT NULL,
+    notifier TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    delivered_at INTEGER,
+    last_error TEXT,
+    payload TEXT NOT NULL
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_at);
+CREATE INDEX alert_deliveries_alert ON alert_deliveries (alert_id);
+
+CREATE TABLE silences (
+    id INTEGER PRIMARY KEY,
+    matchers TEXT NOT NULL,
+    starts_at INTEGER NOT NULL,
+    ends_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    comment TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,289 @@
+//! Alerts, their deliveries (the outbox) and silences, as the store keeps them.
+//!
+//! The alerting stage decides *what* to raise; the store makes it durable: an alert is saved
+//! with the notifications it needs in one transaction, before any delivery attempt, so that a
+//! restart neither loses nor duplicates it. The types are plain data; the rules that move a
+//! delivery from one state to the next live in `kubetrail-alert`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use kubetrail_model::{Severity, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Whether an alert's condition still holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for AlertStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AlertStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "firing" => Ok(AlertStatus::Firing),
+            "resolved" => Ok(AlertStatus::Resolved),
+            _ => Err(format!(
+                "unknown alert status {s:?} (expected firing or resolved)"
+            )),
+        }
+    }
+}
+
+/// One of the events that made an alert fire (a bounded sample is kept, not every event).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertEvent {
+    pub cluster: String,
+    pub uid: String,
+    /// `namespace/Kind/name` of the regarding object.
+    pub object: String,
+    pub reason: String,
+    pub note: String,
+    /// The Event's count when it was seen.
+    pub count: u64,
+    pub last_seen: Timestamp,
+}
+
+/// An alert: one per rule and group (e.g. per Deployment), never one per event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    pub rule: String,
+    /// What the rule groups by, e.g. `prod/shop/Deployment/web`.
+    pub group_key: String,
+    pub status: AlertStatus,
+    pub severity: Severity,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// When the condition started to hold; with `rule` and `group_key` it names the alert.
+    pub starts_at: Timestamp,
+    /// When it was resolved.
+    pub ends_at: Option<Timestamp>,
+    /// The first and last occurrence of the events counted into the alert.
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// Occurrences counted into the alert.
+    pub event_count: u64,
+    /// The silence that kept it from being sent, if any.
+    pub silenced_by: Option<i64>,
+    /// A sample of the events that triggered it (newest last).
+    pub events: Vec<AlertEvent>,
+}
+
+/// An alert as stored, with its deliveries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredAlert {
+    pub id: i64,
+    #[serde(flatten)]
+    pub alert: AlertRecord,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// Where one notification of an alert to one notifier is. Each state says what happens next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryState {
+    /// Waiting for `next_attempt_at` (the first attempt, or a retry after a backoff); then a
+    /// delivery worker takes it.
+    Pending,
+    /// A worker is sending it. If the worker dies, it is taken again once `next_attempt_at`
+    /// (the worker's lease) has passed: delivery is at least once.
+    Delivering,
+    /// The notifier accepted it. Final.
+    Delivered,
+    /// The notifier refused it for good, or every allowed attempt failed. Final.
+    Failed,
+    /// It became too old to be worth sending. Final.
+    Expired,
+}
+
+impl DeliveryState {
+    pub const ALL: [DeliveryState; 5] = [
+        DeliveryState::Pending,
+        DeliveryState::Delivering,
+        DeliveryState::Delivered,
+        DeliveryState::Failed,
+        DeliveryState::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivering => "delivering",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Expired => "expired",
+        }
+    }
+
+    /// Delivered, failed and expired deliveries never change again.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            DeliveryState::Delivered | DeliveryState::Failed | DeliveryState::Expired
+        )
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DeliveryState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| format!("unknown delivery state {s:?}"))
+    }
+}
+
+/// A notification to queue with an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    pub notifier: String,
+    /// When to make the first attempt (normally now).
+    pub due_at: Timestamp,
+}
+
+/// One notification of an alert to one notifier: a row of the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Delivery {
+    pub id: i64,
+    pub alert_id: i64,
+    pub notifier: String,
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    pub next_attempt_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+    /// What went wrong the last time (never a secret: notifiers strip URLs and tokens).
+    pub last_error: Option<String>,
+    /// The alert as it was when this notification was queued: what is sent, even if the alert
+    /// has changed since (a firing notice stays a firing notice).
+    #[serde(skip)]
+    pub payload: AlertRecord,
+}
+
+/// A state change of a delivery, written by the delivery worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryUpdate {
+    pub id: i64,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub last_error: Option<String>,
+    /// When the change happened (also the delivery time when `state` is delivered).
+    pub at: Timestamp,
+}
+
+/// Which alerts to list. Empty fields mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub status: Option<AlertStatus>,
+    pub rules: Vec<String>,
+    pub group_key: Option<String>,
+    /// Alerts still firing at or after this time (firing, or resolved at or after it).
+    pub since: Option<Timestamp>,
+    /// At most this many, newest first (0: no limit).
+    pub limit: usize,
+}
+
+/// How a silence matcher compares an alert label with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MatchOp {
+    #[serde(rename = "=")]
+    Equal,
+    #[serde(rename = "!=")]
+    NotEqual,
+    #[serde(rename = "=~")]
+    Regex,
+    #[serde(rename = "!~")]
+    NotRegex,
+}
+
+impl MatchOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        }
+    }
+}
+
+/// `name=value`, `name!=value`, `name=~regex` or `name!~regex` on an alert's labels, as in
+/// Alertmanager.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SilenceMatcher {
+    pub name: String,
+    pub op: MatchOp,
+    pub value: String,
+}
+
+impl fmt::Display for SilenceMatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}{}", self.name, self.op.as_str(), self.value)
+    }
+}
+
+/// Alerts whose labels match every matcher between `starts_at` and `ends_at` are recorded
+/// but not sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Silence {
+    /// 0 for a silence not saved yet.
+    pub id: i64,
+    pub matchers: Vec<SilenceMatcher>,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub created_by: String,
+    pub comment: String,
+}
+
+impl Silence {
+    /// Whether the silence is in force at `now`.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_and_statuses_round_trip_through_their_names() {
+        for s in DeliveryState::ALL {
+            assert_eq!(s.as_str().parse::<DeliveryState>().unwrap(), s);
+        }
+        assert_eq!(
+            "Firing".parse::<AlertStatus>().unwrap(),
+            AlertStatus::Firing
+        );
+        assert!("open".parse::<AlertStatus>().is_err());
+        assert!(DeliveryState::Expired.is_final() && !DeliveryState::Delivering.is_final());
+    }
+}
