@@ -66,6 +66,12 @@ impl Processor {
             .or_else(|| infer_owner_from_name(&r.kind, &r.name));
         ev.correlation_id = correlation_id(namespace, ev.owner.as_ref(), &r.kind, &r.name);
         let container = container_of(&r.field_path);
+        // The node a `Scheduled` event names, even when the pod's placement cannot be looked up
+        // (dumps whose namespaces were renamed after the fact).
+        let assigned = (ev.reason == "Scheduled")
+            .then(|| parse_assigned(&ev.note).map(|(_, _, node)| node))
+            .flatten()
+            .unwrap_or("");
         ev.template = template(
             &ev.note,
             &[
@@ -74,6 +80,7 @@ impl Processor {
                 ev.node.as_deref().unwrap_or(""),
                 container,
                 ev.related.as_ref().map(|o| o.name.as_str()).unwrap_or(""),
+                assigned,
             ],
         );
         let c = self.rules.classify(&ev);
@@ -320,6 +327,19 @@ mod tests {
         ));
         let m = p.process(ev("Started", "Pod", "etcd-worker-1", ""));
         assert_eq!(m.correlation_id, "Node/worker-1");
+    }
+
+    #[test]
+    fn the_node_a_scheduled_event_names_is_masked_even_when_its_pod_is_unknown() {
+        let mut p = Processor::new(Rules::builtin());
+        let mut e = ev(
+            "Scheduled",
+            "Pod",
+            "failing-liveness-pod",
+            "Successfully assigned default/failing-liveness-pod to minikube",
+        );
+        e.regarding.namespace = "renamed".into();
+        assert_eq!(p.process(e).template, "Successfully assigned <*> to <*>");
     }
 
     #[test]
