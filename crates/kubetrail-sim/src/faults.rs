@@ -63,18 +63,20 @@ struct FaultState {
     /// Events a watch may send before it is cut; 0 = no limit.
     drop_after: AtomicU64,
     failures: Mutex<VecDeque<InjectedFailure>>,
-    stall_until: Mutex<Option<Instant>>,
+    /// When the current stall ends; a change wakes stalled watches to look again.
+    stall_until: watch::Sender<Option<Instant>>,
 }
 
 impl Faults {
     pub(crate) fn new(store: Arc<Store>) -> Self {
         let (drop_generation, _) = watch::channel(0);
+        let (stall_until, _) = watch::channel(None);
         Self {
             state: Arc::new(FaultState {
                 drop_generation,
                 drop_after: AtomicU64::new(0),
                 failures: Mutex::new(VecDeque::new()),
-                stall_until: Mutex::new(None),
+                stall_until,
             }),
             store,
         }
@@ -99,9 +101,12 @@ impl Faults {
         failures.extend(std::iter::repeat_n(failure, count));
     }
 
-    /// Holds every watch silent for `duration`, open ones and those opened meanwhile.
+    /// Holds every watch silent for `duration`, open ones and those opened meanwhile
+    /// ([`Faults::clear`] ends it early).
     pub fn stall_watches(&self, duration: Duration) {
-        *lock(&self.state.stall_until) = Some(Instant::now() + duration);
+        self.state
+            .stall_until
+            .send_replace(Some(Instant::now() + duration));
     }
 
     /// Drops the watch history up to the current resourceVersion; returns that version.
@@ -113,7 +118,7 @@ impl Faults {
     pub fn clear(&self) {
         self.drop_watches_after(None);
         lock(&self.state.failures).clear();
-        *lock(&self.state.stall_until) = None;
+        self.state.stall_until.send_replace(None);
     }
 
     /// The failure to answer this request with, if one is queued.
@@ -138,8 +143,13 @@ impl Faults {
 
     /// When the current stall ends, if one is in force.
     pub(crate) fn stalled_until(&self) -> Option<Instant> {
-        let until = *lock(&self.state.stall_until);
+        let until = *self.state.stall_until.borrow();
         until.filter(|until| *until > Instant::now())
+    }
+
+    /// A receiver that changes when a stall starts or is cleared.
+    pub(crate) fn stall_signal(&self) -> watch::Receiver<Option<Instant>> {
+        self.state.stall_until.subscribe()
     }
 }
 

@@ -22,6 +22,25 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! `cargo run -p kubetrail-sim --example serve -- /tmp/sim.kubeconfig` runs every scenario in a
+//! loop for manual use with kubectl.
+//!
+//! # Where it differs from a real API server
+//! - No authentication or authorization of its own requests (TokenReview and
+//!   SubjectAccessReview are answered from the [`Policy`] table for kubetrail to use).
+//! - No server-side Table printing: `kubectl get` without `-o` shows NAME and AGE only
+//!   (`-o json|yaml|wide|custom-columns` work); no `fieldValidation=Strict` (unknown fields
+//!   are dropped); `/openapi/v3` lists operations but no schemas (enough for `kubectl create`
+//!   and `apply`; `kubectl explain` does not work).
+//! - Strategic merge patch and server-side apply are approximated by a JSON merge patch; JSON
+//!   patch is refused (415); no managedFields.
+//! - Deletion is immediate (no graceful deletion, finalizers or garbage collection); PUT
+//!   replaces status too (no status subresource); no namespaces resource, no subresources
+//!   (`/status`, `/log`, `/scale`), no `deletecollection`, no dry run.
+//! - `resourceVersion=0` lists honour `limit` (the real watch cache may ignore it), and a
+//!   watch from a resourceVersion newer than the store's waits for it rather than timing out.
+//! - Events have no TTL: they stay until deleted (the real default is one hour).
 
 mod api;
 mod convert;
@@ -30,6 +49,7 @@ mod error;
 mod faults;
 mod handle;
 mod kubeconfig;
+mod list;
 mod openapi;
 mod patch;
 mod policy;

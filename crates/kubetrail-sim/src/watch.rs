@@ -205,7 +205,9 @@ impl Watcher {
             .filter(|_| periodic)
             .map(|period| tokio::time::interval_at(Instant::now() + period, period));
         loop {
+            // Biased: a drop, shutdown or timeout wins over pending changes.
             let step = tokio::select! {
+                biased;
                 end = self.interrupted() => Step::End(end),
                 () = tick(&mut ticker) => Step::Bookmark,
                 received = live.recv() => Step::Change(received),
@@ -267,10 +269,15 @@ impl Watcher {
     }
 
     async fn send_raw(&mut self, type_: &str, object: &Value) -> Result<(), End> {
+        let mut stall_changes = self.faults.stall_signal();
         while let Some(until) = self.faults.stalled_until() {
+            // Biased: a drop or shutdown wins over the end of the stall.
             tokio::select! {
-                () = sleep_until(until) => {}
+                biased;
                 end = self.interrupted() => return Err(end),
+                () = sleep_until(until) => {}
+                // Cleared or extended: look again.
+                _ = stall_changes.changed() => {}
             }
         }
         if self
@@ -292,6 +299,7 @@ impl Watcher {
     async fn interrupted(&mut self) -> End {
         let deadline = self.deadline;
         tokio::select! {
+            biased;
             _ = self.drop_signal.changed() => End::Cut,
             _ = self.shutdown.wait_for(|stopping| *stopping) => End::Done,
             () = self.tx.closed() => End::Done,

@@ -109,9 +109,13 @@ async fn the_kube_watcher_follows_and_relists_after_compaction() -> Result<()> {
     next_matching(&mut stream, applied("live")).await?;
 
     // The history the watch would resume from is gone: the watcher gets 410 and relists.
+    // The stall keeps "missed" from reaching the watcher before its connection is dropped.
+    sim.faults()
+        .stall_watches(std::time::Duration::from_secs(60));
     sim.create(&event("missed"))?;
     sim.compact();
     sim.faults().drop_watches();
+    sim.faults().clear();
     next_matching(&mut stream, |e| matches!(e, watcher::Event::Init)).await?;
     next_matching(&mut stream, applied("missed")).await?;
     Ok(())
