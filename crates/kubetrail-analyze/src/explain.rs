@@ -31,7 +31,10 @@ impl FromStr for Target {
             [kind, name] if kind.eq_ignore_ascii_case("node") => ("", *kind, *name),
             _ => return Err(bad()),
         };
-        if kind.is_empty() || name.is_empty() || (namespace.is_empty() && !kind.eq_ignore_ascii_case("node")) {
+        if kind.is_empty()
+            || name.is_empty()
+            || (namespace.is_empty() && !kind.eq_ignore_ascii_case("node"))
+        {
             return Err(bad());
         }
         Ok(Target {
@@ -140,6 +143,26 @@ pub struct Explanation {
     pub hints: Vec<String>,
 }
 
+/// The nodes the target's events place it on (its pods' nodes; a Node target itself): the
+/// caller fetches those nodes' events too, so that the story shows what happened to them.
+pub fn nodes_of(target: &Target, events: &[EventOccurrences]) -> Vec<String> {
+    if target.kind == "Node" {
+        return vec![target.name.clone()];
+    }
+    let correlation = events
+        .iter()
+        .find(|e| target.is(&e.event))
+        .map(|e| e.event.correlation_id.clone())
+        .unwrap_or_else(|| target.correlation_id());
+    let placements = Placements::learn(events);
+    let nodes: BTreeSet<String> = events
+        .iter()
+        .filter(|e| target.is(&e.event) || e.event.correlation_id == correlation)
+        .filter_map(|e| placements.node(&e.event).map(str::to_string))
+        .collect();
+    nodes.into_iter().collect()
+}
+
 /// Explains `target` from `events` (each with its occurrences in `window`): the caller hands
 /// over the target's events, those of its correlation ID and those of the nodes its pods ran
 /// on; events of other objects are ignored.
@@ -149,7 +172,11 @@ pub fn explain(
     window: Window,
     cfg: &IncidentConfig,
 ) -> Result<Explanation> {
-    let own: Vec<&Event> = events.iter().map(|e| &e.event).filter(|e| target.is(e)).collect();
+    let own: Vec<&Event> = events
+        .iter()
+        .map(|e| &e.event)
+        .filter(|e| target.is(e))
+        .collect();
     let correlation = if target.kind == "Node" {
         None
     } else {
@@ -172,7 +199,11 @@ pub fn explain(
                 "ReplicaSet" => e.regarding.kind != "Pod" && e.regarding.kind != "ReplicaSet",
                 _ => false,
             };
-            return Some(if is_owner { Relation::Owner } else { Relation::Owned });
+            return Some(if is_owner {
+                Relation::Owner
+            } else {
+                Relation::Owned
+            });
         }
         None
     };

@@ -26,7 +26,7 @@ mod testing;
 
 pub use anomalies::{Anomaly, AnomalyConfig, AnomalyKey, AnomalyKind, anomalies};
 pub use error::{Error, Result};
-pub use explain::{Explanation, Related, Target, explain};
+pub use explain::{Explanation, Related, Relation, StoryEntry, Target, explain, nodes_of};
 pub use incidents::{Incident, IncidentConfig, RootCause, Status, TimelineEntry, incidents};
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};

@@ -151,7 +151,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert!(text.contains("# TYPE kubetrail_analyze_event_rate_per_minute gauge"), "{text}");
+        assert!(
+            text.contains("# TYPE kubetrail_analyze_event_rate_per_minute gauge"),
+            "{text}"
+        );
         assert!(
             text.contains(r#"kubetrail_analyze_event_rate_per_minute{cluster="prod",namespace="shop",reason="BackOff",category="crash",severity="error"} 3.0"#),
             "{text}"
@@ -165,7 +168,9 @@ mod tests {
 
     #[test]
     fn series_beyond_the_cap_are_summed_into_other() {
-        let rows: Vec<AggregateRow> = (0..10).map(|i| row(&format!("ns{i}"), "BackOff", 10 + i)).collect();
+        let rows: Vec<AggregateRow> = (0..10)
+            .map(|i| row(&format!("ns{i}"), "BackOff", 10 + i))
+            .collect();
         let text = render_metrics(
             &rows,
             &MetricsConfig {

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use kubetrail_model::{Category, EventOccurrences, Severity};
 use serde::Serialize;
 
-use crate::objects::{namespace_of, short_object};
+use crate::objects::short_object;
 use crate::{Error, Result};
 
 /// Thresholds and sizes of [`patterns`].
@@ -108,7 +108,8 @@ pub fn patterns(events: &[EventOccurrences], cfg: &PatternConfig) -> Vec<Pattern
         let g = groups
             .entry((
                 ev.cluster.as_str(),
-                namespace_of(ev),
+                // The Event's namespace, as the store's filters and aggregations use it.
+                ev.namespace.as_str(),
                 ev.regarding.kind.as_str(),
                 ev.reason.as_str(),
                 ev.template.as_str(),

@@ -18,11 +18,22 @@ pub struct Draft {
 }
 
 /// An event about `kind` `name` in `namespace` (empty for Nodes).
-pub fn about(kind: &str, namespace: &str, name: &str, type_: &str, reason: &str, note: &str) -> Draft {
+pub fn about(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    type_: &str,
+    reason: &str,
+    note: &str,
+) -> Draft {
     let ev = Event {
         cluster: "test".into(),
         uid: String::new(),
-        namespace: if namespace.is_empty() { "default".into() } else { namespace.into() },
+        namespace: if namespace.is_empty() {
+            "default".into()
+        } else {
+            namespace.into()
+        },
         name: String::new(),
         regarding: ObjectRef {
             api_version: "v1".into(),
@@ -51,7 +62,11 @@ pub fn about(kind: &str, namespace: &str, name: &str, type_: &str, reason: &str,
         template: String::new(),
         labels: Default::default(),
     };
-    Draft { ev, first: 0, last: 0 }
+    Draft {
+        ev,
+        first: 0,
+        last: 0,
+    }
 }
 
 /// A Warning event about a pod.
@@ -112,18 +127,34 @@ impl Draft {
         self.ev.last_seen = at(self.last);
         self.ev.uid = format!(
             "{}-{}-{}-{}-{}",
-            self.ev.regarding.name, self.ev.reason, self.first, self.last, self.ev.note.len()
+            self.ev.regarding.name,
+            self.ev.reason,
+            self.first,
+            self.last,
+            self.ev.note.len()
         );
         self.ev.name = format!("{}.{}", self.ev.regarding.name, self.ev.uid);
         let ev = Processor::new(Rules::builtin()).process(self.ev);
         let occurrences = if ev.count <= 1 || ev.first_seen == ev.last_seen {
-            vec![Occurrence { at: ev.first_seen, count: ev.count.max(1) }]
+            vec![Occurrence {
+                at: ev.first_seen,
+                count: ev.count.max(1),
+            }]
         } else {
             vec![
-                Occurrence { at: ev.first_seen, count: 1 },
-                Occurrence { at: ev.last_seen, count: ev.count - 1 },
+                Occurrence {
+                    at: ev.first_seen,
+                    count: 1,
+                },
+                Occurrence {
+                    at: ev.last_seen,
+                    count: ev.count - 1,
+                },
             ]
         };
-        EventOccurrences { event: ev, occurrences }
+        EventOccurrences {
+            event: ev,
+            occurrences,
+        }
     }
 }

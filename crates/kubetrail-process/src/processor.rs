@@ -62,6 +62,9 @@ impl Processor {
         ev.owner = self
             .owners
             .top_owner(namespace, &r.kind, &r.name)
+            // A learned chain can stop at a ReplicaSet or Job whose own owner was not seen yet
+            // (its pods' events came first): its name still tells.
+            .map(|o| infer_owner_from_name(&o.kind, &o.name).unwrap_or(o))
             .or_else(|| mirror_pod_owner(&r.kind, &r.name, ev.node.as_deref()))
             .or_else(|| infer_owner_from_name(&r.kind, &r.name));
         ev.correlation_id = correlation_id(namespace, ev.owner.as_ref(), &r.kind, &r.name);
@@ -273,6 +276,24 @@ mod tests {
         ));
         let pod = p.process(ev("Started", "Pod", "api-v2-abcde", ""));
         assert_eq!(pod.correlation_id, "shop/Deployment/api");
+    }
+
+    #[test]
+    fn a_learned_replicaset_owner_still_leads_to_its_deployment_by_name() {
+        let mut p = Processor::new(Rules::builtin());
+        p.process(ev(
+            "SuccessfulCreate",
+            "ReplicaSet",
+            "php-apache-7f879b889b",
+            "Created pod: php-apache-7f879b889b-pb2g9",
+        ));
+        let e = p.process(ev(
+            "TaintToleration",
+            "Pod",
+            "php-apache-7f879b889b-pb2g9",
+            "",
+        ));
+        assert_eq!(e.correlation_id, "shop/Deployment/php-apache");
     }
 
     #[test]

@@ -82,7 +82,11 @@ fn history_before_the_namespace_existed_is_not_counted_as_silence() {
     rows.push(row("shop", "BackOff", "error", 24, 60));
     let found = detect(&rows);
     assert_eq!(found.len(), 1);
-    assert!(found[0].evidence.contains("over 4 buckets"), "{}", found[0].evidence);
+    assert!(
+        found[0].evidence.contains("over 4 buckets"),
+        "{}",
+        found[0].evidence
+    );
 }
 
 #[test]

@@ -99,7 +99,5 @@ pub fn object_key(e: &Event) -> ObjectKey<'_> {
 /// A failure: an event rated warning or worse (this includes `Back-off pulling image`, which
 /// Kubernetes sends as Normal) with an occurrence in the window; a recovery never is one.
 fn is_failure(e: &EventOccurrences, signal: Signal) -> bool {
-    e.event.severity >= Severity::Warning
-        && signal != Signal::NodeUp
-        && !e.occurrences.is_empty()
+    e.event.severity >= Severity::Warning && signal != Signal::NodeUp && !e.occurrences.is_empty()
 }

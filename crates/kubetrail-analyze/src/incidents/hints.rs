@@ -47,7 +47,9 @@ pub fn hint(rule: Rule, e: &Event, node: Option<&str>) -> String {
             node.unwrap_or("NODE")
         ),
         Rule::InsufficientResources => {
-            let resource = after(&e.note, "Insufficient ").unwrap_or("resources");
+            let resource = after(&e.note, "Insufficient ")
+                .or_else(|| e.reason.strip_prefix("OutOf"))
+                .unwrap_or("resources");
             format!(
                 "no node has enough free {resource} for the pod's requests: lower the requests of {kind} {pod} (kubectl -n {ns} get pod {pod} -o jsonpath='{{.spec.containers[*].resources.requests}}'), free capacity, or add nodes that offer {resource}"
             )
@@ -112,32 +114,42 @@ mod tests {
     use crate::testing::pod_warning;
 
     fn h(rule: Rule, note: &str) -> String {
-        let e = pod_warning("shop", "web-1", "X", note).container("app").at(0).build();
+        let e = pod_warning("shop", "web-1", "X", note)
+            .container("app")
+            .at(0)
+            .build();
         hint(rule, &e.event, Some("node-a"))
     }
 
     #[test]
     fn hints_name_what_the_message_names() {
-        assert!(h(
-            Rule::FailedMount,
-            r#"MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found"#
-        )
-        .starts_with("ConfigMap app-config does not exist in namespace shop"));
+        assert!(
+            h(
+                Rule::FailedMount,
+                r#"MountVolume.SetUp failed for volume "cfg" : configmap "app-config" not found"#
+            )
+            .starts_with("ConfigMap app-config does not exist in namespace shop")
+        );
         assert!(h(
             Rule::FailedMount,
             r#"MountVolume.SetUp failed for volume "host" : hostPath type check failed: /var/lib/collectd is not a directory"#
         )
         .contains("expects /var/lib/collectd to exist"));
-        assert!(h(
-            Rule::FailedMount,
-            r#"AttachVolume.Attach failed for volume "pvc-1" : timed out"#
-        )
-        .contains("PersistentVolumeClaim behind volume pvc-1 and its StorageClass"));
+        assert!(
+            h(
+                Rule::FailedMount,
+                r#"AttachVolume.Attach failed for volume "pvc-1" : timed out"#
+            )
+            .contains("PersistentVolumeClaim behind volume pvc-1 and its StorageClass")
+        );
         let image = h(
             Rule::ImagePull,
             r#"Failed to pull image "noimage.com/no-such-image": x509: certificate is not valid"#,
         );
-        assert!(image.contains("image noimage.com/no-such-image exists"), "{image}");
+        assert!(
+            image.contains("image noimage.com/no-such-image exists"),
+            "{image}"
+        );
         assert!(image.contains("TLS certificate"));
         assert!(
             h(
@@ -147,6 +159,9 @@ mod tests {
             .contains("enough free nvidia.com/gpu")
         );
         assert!(h(Rule::CrashLoop, "Container app OOMKilled").contains("memory limit"));
-        assert!(h(Rule::LivenessRestart, "Liveness probe failed").contains("logs web-1 -c app --previous"));
+        assert!(
+            h(Rule::LivenessRestart, "Liveness probe failed")
+                .contains("logs web-1 -c app --previous")
+        );
     }
 }

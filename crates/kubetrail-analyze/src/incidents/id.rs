@@ -8,7 +8,13 @@ use jiff::Timestamp;
 pub fn incident_id(cluster: &str, subject: &str, start: Timestamp) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let micros = start.as_microsecond().to_le_bytes();
-    for part in [cluster.as_bytes(), b"\0", subject.as_bytes(), b"\0", &micros] {
+    for part in [
+        cluster.as_bytes(),
+        b"\0",
+        subject.as_bytes(),
+        b"\0",
+        &micros,
+    ] {
         for b in part {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
@@ -31,7 +37,11 @@ mod tests {
         assert_ne!(a, incident_id("dev", "shop/Deployment/web", t));
         assert_ne!(
             a,
-            incident_id("prod", "shop/Deployment/web", t + jiff::SignedDuration::from_secs(1))
+            incident_id(
+                "prod",
+                "shop/Deployment/web",
+                t + jiff::SignedDuration::from_secs(1)
+            )
         );
         // Pinned (FNV-1a 64, checked with an independent implementation): a change here
         // changes every stored link to an incident.

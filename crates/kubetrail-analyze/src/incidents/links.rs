@@ -42,7 +42,11 @@ pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>], window: SignedDuration) ->
                 _ => continue,
             };
             let Some(node) = ctx.node(i) else { continue };
-            for &n in by_node.get(&(ep.cluster, node)).map(Vec::as_slice).unwrap_or(&[]) {
+            for &n in by_node
+                .get(&(ep.cluster, node))
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
                 if let Some(c) = cause(ctx, &episodes[n], wanted, node, ctx.start(i), window) {
                     out.push(Link {
                         effect: e,
@@ -80,7 +84,7 @@ fn cause(
 /// Whether the node reported the condition of event `down` cleared after its latest report
 /// (at or after it: a report in the same second cannot be ordered, and a node that says it is
 /// ready is not the cause of what follows) and no later than `at`.
-fn recovered(ctx: &Ctx<'_>, down: usize, node: &str, at: Timestamp) -> bool {
+pub fn recovered(ctx: &Ctx<'_>, down: usize, node: &str, at: Timestamp) -> bool {
     let d = ctx.event(down);
     let last_down = ctx.end(down).min(at);
     ctx.recoveries

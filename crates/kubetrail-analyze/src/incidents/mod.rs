@@ -231,10 +231,10 @@ fn build(
         .take(cfg.max_timeline)
         .map(|&i| entry(&ctx.events[i]))
         .collect();
-    let status = if window.until.duration_since(end) < cfg.quiet {
-        Status::Ongoing
-    } else {
+    let status = if window.until.duration_since(end) >= cfg.quiet || node_recovered(ctx, &events) {
         Status::Resolved
+    } else {
+        Status::Ongoing
     };
     Incident {
         id: id::incident_id(primary.cluster, &subject, start),
@@ -265,6 +265,17 @@ fn build(
         timeline_omitted: events.len() - timeline.len(),
         timeline,
     }
+}
+
+/// Whether the incident is only node conditions, each cleared since by the node (`NodeReady`
+/// after `NodeNotReady`): over without waiting for the quiet period.
+fn node_recovered(ctx: &Ctx<'_>, events: &[usize]) -> bool {
+    events.iter().all(|&i| {
+        ctx.signals[i] == signals::Signal::NodeDown
+            && ctx
+                .node(i)
+                .is_some_and(|n| links::recovered(ctx, i, n, Timestamp::MAX))
+    })
 }
 
 /// One timeline entry for an event.

@@ -179,7 +179,9 @@ fn node_condition(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
     };
     let affected = with(ctx, members, Signal::NodeDown).len() - 1;
     if affected > 0 {
-        evidence.push(format!("{affected} more reports of the condition (node or its pods)"));
+        evidence.push(format!(
+            "{affected} more reports of the condition (node or its pods)"
+        ));
     }
     if !evictions.is_empty() {
         evidence.push(format!(
@@ -207,9 +209,9 @@ fn failed_mount(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
         .iter()
         .copied()
         .filter(|&i| {
-            !ctx.same_object(i).iter().any(|&j| {
-                ctx.event(j).reason == "Started" && ctx.end(j) >= ctx.start(i)
-            })
+            !ctx.same_object(i)
+                .iter()
+                .any(|&j| ctx.event(j).reason == "Started" && ctx.end(j) >= ctx.start(i))
         })
         .collect();
     let trigger = ctx.start(*stuck.first()?);
@@ -218,7 +220,11 @@ fn failed_mount(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
     let root = stuck
         .iter()
         .copied()
-        .find(|&i| !ctx.event(i).note.starts_with("Unable to attach or mount volumes"))
+        .find(|&i| {
+            !ctx.event(i)
+                .note
+                .starts_with("Unable to attach or mount volumes")
+        })
         .unwrap_or(stuck[0]);
     let mut evidence = vec![fact(ctx, root)];
     for &i in stuck.iter().filter(|&&i| i != root).take(3) {
@@ -247,7 +253,9 @@ fn image_pull(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
     let mut by_reason: BTreeMap<(&str, &str), u64> = BTreeMap::new();
     for &i in &pulls {
         let e = ctx.event(i);
-        *by_reason.entry((&e.reason, e.template.as_str())).or_insert(0) += e.count;
+        *by_reason
+            .entry((&e.reason, e.template.as_str()))
+            .or_insert(0) += e.count;
     }
     for ((reason, template), n) in by_reason {
         evidence.push(format!("{reason} ×{n}: {template}"));
@@ -283,7 +291,12 @@ fn liveness_restart(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
         }
         let mut evidence = vec![fact(ctx, probe)];
         evidence.extend(effects.iter().map(|&j| format!("then {}", fact(ctx, j))));
-        return Some(finding(Rule::LivenessRestart, probe, ctx.start(probe), evidence));
+        return Some(finding(
+            Rule::LivenessRestart,
+            probe,
+            ctx.start(probe),
+            evidence,
+        ));
     }
     None
 }
@@ -313,7 +326,12 @@ fn sidecar_not_ready(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
                     fact(ctx, app)
                 ),
             ];
-            return Some(finding(Rule::SidecarNotReady, ready, ctx.start(ready), evidence));
+            return Some(finding(
+                Rule::SidecarNotReady,
+                ready,
+                ctx.start(ready),
+                evidence,
+            ));
         }
     }
     None
@@ -331,7 +349,12 @@ fn earliest_of(rule: Rule, signal: Signal, ctx: &Ctx<'_>, members: &[usize]) -> 
 }
 
 fn insufficient(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
-    earliest_of(Rule::InsufficientResources, Signal::Insufficient, ctx, members)
+    earliest_of(
+        Rule::InsufficientResources,
+        Signal::Insufficient,
+        ctx,
+        members,
+    )
 }
 
 fn unschedulable(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
@@ -339,9 +362,13 @@ fn unschedulable(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
 }
 
 fn taint_not_tolerated(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
-    earliest_of(Rule::TaintNotTolerated, Signal::TaintNotTolerated, ctx, members).or_else(|| {
-        earliest_of(Rule::TaintNotTolerated, Signal::Eviction, ctx, members)
-    })
+    earliest_of(
+        Rule::TaintNotTolerated,
+        Signal::TaintNotTolerated,
+        ctx,
+        members,
+    )
+    .or_else(|| earliest_of(Rule::TaintNotTolerated, Signal::Eviction, ctx, members))
 }
 
 fn crash_loop(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {

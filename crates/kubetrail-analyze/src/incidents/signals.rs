@@ -66,7 +66,10 @@ impl Signal {
             }
             "BackOff" if contains_ci(note, "pulling image") => Signal::ImagePull { detail: false },
             "BackOff" | "CrashLoopBackOff" => Signal::CrashBackOff,
-            "Failed" | "CreateContainerError" | "CreateContainerConfigError" | "RunContainerError"
+            "Failed"
+            | "CreateContainerError"
+            | "CreateContainerConfigError"
+            | "RunContainerError"
                 if !contains_ci(note, "pull") =>
             {
                 Signal::StartFailed
@@ -87,16 +90,21 @@ impl Signal {
             {
                 Signal::LivenessKill
             }
-            "NodeNotReady" | "NodeHasDiskPressure" | "NodeHasInsufficientMemory"
-            | "NodeHasInsufficientPID" | "EvictionThresholdMet" => Signal::NodeDown,
-            "NodeReady" | "NodeHasNoDiskPressure" | "NodeHasSufficientMemory"
+            "NodeNotReady"
+            | "NodeHasDiskPressure"
+            | "NodeHasInsufficientMemory"
+            | "NodeHasInsufficientPID"
+            | "EvictionThresholdMet" => Signal::NodeDown,
+            "NodeReady"
+            | "NodeHasNoDiskPressure"
+            | "NodeHasSufficientMemory"
             | "NodeHasSufficientPID" => Signal::NodeUp,
             "Evicted" | "NodeControllerEviction" => Signal::Eviction,
-            "TaintManagerEviction" if note.starts_with("Marking for deletion") => {
-                Signal::Eviction
-            }
+            "TaintManagerEviction" if note.starts_with("Marking for deletion") => Signal::Eviction,
             "TaintToleration" => Signal::TaintNotTolerated,
-            "FailedScheduling" if note.contains("Insufficient ") || note.contains("Too many pods") => {
+            "FailedScheduling"
+                if note.contains("Insufficient ") || note.contains("Too many pods") =>
+            {
                 Signal::Insufficient
             }
             r if r.starts_with("OutOf") => Signal::Insufficient,
@@ -121,7 +129,10 @@ pub fn clears(up_reason: &str, down_reason: &str) -> bool {
             | ("NodeHasNoDiskPressure", "NodeHasDiskPressure")
             | ("NodeHasSufficientMemory", "NodeHasInsufficientMemory")
             | ("NodeHasSufficientPID", "NodeHasInsufficientPID")
-            | ("NodeHasNoDiskPressure" | "NodeHasSufficientMemory", "EvictionThresholdMet")
+            | (
+                "NodeHasNoDiskPressure" | "NodeHasSufficientMemory",
+                "EvictionThresholdMet"
+            )
     )
 }
 
@@ -150,7 +161,12 @@ mod tests {
     #[test]
     fn kubelet_messages_map_to_their_roles() {
         assert_eq!(
-            of(pod_warning("a", "p", "Failed", r#"Failed to pull image "x": rpc error"#)),
+            of(pod_warning(
+                "a",
+                "p",
+                "Failed",
+                r#"Failed to pull image "x": rpc error"#
+            )),
             Signal::ImagePull { detail: true }
         );
         assert_eq!(
@@ -158,11 +174,21 @@ mod tests {
             Signal::ImagePull { detail: false }
         );
         assert_eq!(
-            of(pod_normal("a", "p", "BackOff", r#"Back-off pulling image "x""#)),
+            of(pod_normal(
+                "a",
+                "p",
+                "BackOff",
+                r#"Back-off pulling image "x""#
+            )),
             Signal::ImagePull { detail: false }
         );
         assert_eq!(
-            of(pod_warning("a", "p", "BackOff", "Back-off restarting failed container")),
+            of(pod_warning(
+                "a",
+                "p",
+                "BackOff",
+                "Back-off restarting failed container"
+            )),
             Signal::CrashBackOff
         );
         assert_eq!(
@@ -175,11 +201,21 @@ mod tests {
             Signal::StartFailed
         );
         assert_eq!(
-            of(pod_warning("a", "p", "Unhealthy", "Liveness probe failed: ")),
+            of(pod_warning(
+                "a",
+                "p",
+                "Unhealthy",
+                "Liveness probe failed: "
+            )),
             Signal::LivenessFailed
         );
         assert_eq!(
-            of(pod_warning("a", "p", "Unhealthy", "Readiness probe failed: 503")),
+            of(pod_warning(
+                "a",
+                "p",
+                "Unhealthy",
+                "Readiness probe failed: 503"
+            )),
             Signal::ReadinessFailed
         );
         assert_eq!(
@@ -214,19 +250,39 @@ mod tests {
             Signal::Other
         );
         assert_eq!(
-            of(pod_warning("a", "p", "OutOfcpu", "Node didn't have enough resource: cpu")),
+            of(pod_warning(
+                "a",
+                "p",
+                "OutOfcpu",
+                "Node didn't have enough resource: cpu"
+            )),
             Signal::Insufficient
         );
         assert_eq!(
-            of(node_event("n", "Normal", "NodeNotReady", "Node n status is now: NodeNotReady")),
+            of(node_event(
+                "n",
+                "Normal",
+                "NodeNotReady",
+                "Node n status is now: NodeNotReady"
+            )),
             Signal::NodeDown
         );
         assert_eq!(
-            of(node_event("n", "Normal", "NodeReady", "Node n status is now: NodeReady")),
+            of(node_event(
+                "n",
+                "Normal",
+                "NodeReady",
+                "Node n status is now: NodeReady"
+            )),
             Signal::NodeUp
         );
         assert_eq!(
-            of(pod_normal("a", "p", "TaintManagerEviction", "Cancelling deletion of Pod a/p")),
+            of(pod_normal(
+                "a",
+                "p",
+                "TaintManagerEviction",
+                "Cancelling deletion of Pod a/p"
+            )),
             Signal::Other
         );
         assert!(clears("NodeReady", "NodeNotReady"));

@@ -84,9 +84,22 @@ fn a_failed_mount_of_a_pod_that_never_starts_is_the_root_cause() {
     assert_eq!(i.subject, "shop/Deployment/web");
     assert_eq!(i.root_cause.rule, "failed-mount");
     assert_eq!(i.root_cause.reason, "FailedMount");
-    assert!(i.root_cause.message.starts_with("MountVolume.SetUp failed for volume \"data\""));
-    assert!(i.root_cause.hint.contains("PersistentVolumeClaim behind volume data"));
-    assert!(i.root_cause.evidence.iter().any(|e| e.contains("no container")));
+    assert!(
+        i.root_cause
+            .message
+            .starts_with("MountVolume.SetUp failed for volume \"data\"")
+    );
+    assert!(
+        i.root_cause
+            .hint
+            .contains("PersistentVolumeClaim behind volume data")
+    );
+    assert!(
+        i.root_cause
+            .evidence
+            .iter()
+            .any(|e| e.contains("no container"))
+    );
     assert_eq!(i.severity, Severity::Error);
     assert_eq!(i.status, Status::Ongoing);
     assert_eq!(i.event_count, 34);
@@ -108,33 +121,70 @@ fn a_failed_mount_the_pod_got_past_is_not_a_stuck_pod() {
 fn an_image_pull_failure_names_the_detailed_error_as_root() {
     let i = &run(image_pull(WEB, "node-a"), 40)[0];
     assert_eq!(i.root_cause.rule, "image-pull");
-    assert!(i.root_cause.message.contains("manifest unknown"), "{:?}", i.root_cause);
-    assert!(i.root_cause.hint.contains("image registry.local/web:v2 exists"));
-    assert!(i.root_cause.evidence.iter().any(|e| e.contains("1 pods could not pull")));
+    assert!(
+        i.root_cause.message.contains("manifest unknown"),
+        "{:?}",
+        i.root_cause
+    );
+    assert!(
+        i.root_cause
+            .hint
+            .contains("image registry.local/web:v2 exists")
+    );
+    assert!(
+        i.root_cause
+            .evidence
+            .iter()
+            .any(|e| e.contains("1 pods could not pull"))
+    );
 }
 
 #[test]
 fn liveness_failures_then_kills_then_backoff_are_one_chain() {
     let events = vec![
-        pod_warning("shop", WEB, "Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500")
-            .container("app")
-            .span(0, 10, 9)
-            .build(),
-        pod_normal("shop", WEB, "Killing", "Container app failed liveness probe, will be restarted")
-            .container("app")
-            .span(1, 10, 3)
-            .build(),
-        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container app in pod web")
-            .container("app")
-            .span(3, 20, 12)
-            .build(),
+        pod_warning(
+            "shop",
+            WEB,
+            "Unhealthy",
+            "Liveness probe failed: HTTP probe failed with statuscode: 500",
+        )
+        .container("app")
+        .span(0, 10, 9)
+        .build(),
+        pod_normal(
+            "shop",
+            WEB,
+            "Killing",
+            "Container app failed liveness probe, will be restarted",
+        )
+        .container("app")
+        .span(1, 10, 3)
+        .build(),
+        pod_warning(
+            "shop",
+            WEB,
+            "BackOff",
+            "Back-off restarting failed container app in pod web",
+        )
+        .container("app")
+        .span(3, 20, 12)
+        .build(),
     ];
     let found = run(events, 25);
     let i = only(&found);
     assert_eq!(i.root_cause.rule, "liveness-restart");
     assert_eq!(i.root_cause.reason, "Unhealthy");
-    assert!(i.root_cause.hint.contains("liveness probe of container app"));
-    assert_eq!(i.root_cause.evidence.len(), 3, "{:?}", i.root_cause.evidence);
+    assert!(
+        i.root_cause
+            .hint
+            .contains("liveness probe of container app")
+    );
+    assert_eq!(
+        i.root_cause.evidence.len(),
+        3,
+        "{:?}",
+        i.root_cause.evidence
+    );
 }
 
 #[test]
@@ -167,14 +217,24 @@ fn a_readiness_failure_with_a_crash_loop_of_the_same_container_is_a_crash_loop()
 #[test]
 fn a_sidecar_not_ready_before_its_app_fails_is_the_root() {
     let events = vec![
-        pod_warning("shop", WEB, "Unhealthy", "Readiness probe failed: connection refused")
-            .init_container("proxy")
-            .span(0, 5, 5)
-            .build(),
-        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container app in pod web")
-            .container("app")
-            .span(2, 20, 12)
-            .build(),
+        pod_warning(
+            "shop",
+            WEB,
+            "Unhealthy",
+            "Readiness probe failed: connection refused",
+        )
+        .init_container("proxy")
+        .span(0, 5, 5)
+        .build(),
+        pod_warning(
+            "shop",
+            WEB,
+            "BackOff",
+            "Back-off restarting failed container app in pod web",
+        )
+        .container("app")
+        .span(2, 20, 12)
+        .build(),
     ];
     let found = run(events, 25);
     let i = only(&found);
@@ -182,14 +242,24 @@ fn a_sidecar_not_ready_before_its_app_fails_is_the_root() {
     assert!(i.root_cause.evidence[0].contains("container proxy not ready first"));
     // The app failing first is not the sidecar's fault.
     let events = vec![
-        pod_warning("shop", WEB, "Unhealthy", "Readiness probe failed: connection refused")
-            .init_container("proxy")
-            .span(5, 6, 2)
-            .build(),
-        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container app in pod web")
-            .container("app")
-            .span(2, 20, 12)
-            .build(),
+        pod_warning(
+            "shop",
+            WEB,
+            "Unhealthy",
+            "Readiness probe failed: connection refused",
+        )
+        .init_container("proxy")
+        .span(5, 6, 2)
+        .build(),
+        pod_warning(
+            "shop",
+            WEB,
+            "BackOff",
+            "Back-off restarting failed container app in pod web",
+        )
+        .container("app")
+        .span(2, 20, 12)
+        .build(),
     ];
     assert_eq!(only(&run(events, 25)).root_cause.rule, "crash-loop");
 }
@@ -197,16 +267,26 @@ fn a_sidecar_not_ready_before_its_app_fails_is_the_root() {
 #[test]
 fn a_node_oom_kill_explains_crash_loops_on_that_node_only_soon_after() {
     let backoff = |pod: &str, node: &str, m: i64| {
-        pod_warning("shop", pod, "BackOff", "Back-off restarting failed container app in pod x")
-            .container("app")
-            .by_kubelet(node)
-            .span(m, m + 5, 4)
-            .build()
+        pod_warning(
+            "shop",
+            pod,
+            "BackOff",
+            "Back-off restarting failed container app in pod x",
+        )
+        .container("app")
+        .by_kubelet(node)
+        .span(m, m + 5, 4)
+        .build()
     };
     let events = vec![
-        node_event("node-a", "Warning", "OOMKilling", "Out of memory: Killed process 1234 (java)")
-            .at(10)
-            .build(),
+        node_event(
+            "node-a",
+            "Warning",
+            "OOMKilling",
+            "Out of memory: Killed process 1234 (java)",
+        )
+        .at(10)
+        .build(),
         backoff(WEB, "node-a", 12),
         backoff(API, "node-a", 13),
         backoff("db-6d8f9b7c5d-qwzxv", "node-b", 12),
@@ -222,25 +302,46 @@ fn a_node_oom_kill_explains_crash_loops_on_that_node_only_soon_after() {
     assert!(node.objects.contains(&format!("shop/Pod/{API}")));
     assert!(node.root_cause.hint.contains("ran out of memory"));
     // Another node, and too late: their own crash loops.
-    assert_eq!(by_subject(&found, "shop/Deployment/db").root_cause.rule, "crash-loop");
-    assert_eq!(by_subject(&found, "shop/Deployment/cache").root_cause.rule, "crash-loop");
+    assert_eq!(
+        by_subject(&found, "shop/Deployment/db").root_cause.rule,
+        "crash-loop"
+    );
+    assert_eq!(
+        by_subject(&found, "shop/Deployment/cache").root_cause.rule,
+        "crash-loop"
+    );
 }
 
 fn not_ready_then_evicted(ready_at: Option<i64>) -> Vec<Incident> {
     let mut events = vec![
         started(WEB, "node-a", -60),
-        node_event("node-a", "Normal", "NodeNotReady", "Node node-a status is now: NodeNotReady")
-            .at(0)
-            .build(),
-        pod_normal("shop", WEB, "TaintManagerEviction", &format!("Marking for deletion Pod shop/{WEB}"))
-            .at(6)
-            .build(),
+        node_event(
+            "node-a",
+            "Normal",
+            "NodeNotReady",
+            "Node node-a status is now: NodeNotReady",
+        )
+        .at(0)
+        .build(),
+        pod_normal(
+            "shop",
+            WEB,
+            "TaintManagerEviction",
+            &format!("Marking for deletion Pod shop/{WEB}"),
+        )
+        .at(6)
+        .build(),
     ];
     if let Some(m) = ready_at {
         events.push(
-            node_event("node-a", "Normal", "NodeReady", "Node node-a status is now: NodeReady")
-                .at(m)
-                .build(),
+            node_event(
+                "node-a",
+                "Normal",
+                "NodeReady",
+                "Node node-a status is now: NodeReady",
+            )
+            .at(m)
+            .build(),
         );
     }
     run(events, 20)
@@ -261,7 +362,13 @@ fn a_node_not_ready_explains_the_eviction_of_its_pods() {
 fn a_node_ready_again_before_an_eviction_does_not_explain_it() {
     let found = not_ready_then_evicted(Some(2));
     assert_eq!(found.len(), 2, "{found:#?}");
-    assert_eq!(by_subject(&found, "Node/node-a").root_cause.rule, "node-condition");
+    let node = by_subject(&found, "Node/node-a");
+    assert_eq!(node.root_cause.rule, "node-condition");
+    assert_eq!(node.status, Status::Resolved, "the node is ready again");
+    assert_eq!(
+        by_subject(&not_ready_then_evicted(None), "Node/node-a").status,
+        Status::Ongoing
+    );
     let web = by_subject(&found, "shop/Deployment/web");
     assert_eq!(web.root_cause.rule, "taint-not-tolerated");
     // Ready in the same second as NotReady (a kubelet restart) counts as ready.
@@ -303,18 +410,29 @@ fn two_unrelated_failures_on_one_node_at_the_same_time_stay_apart() {
     events.extend(image_pull(API, "node-a"));
     let found = run(events, 40);
     assert_eq!(found.len(), 2, "{found:#?}");
-    assert_eq!(by_subject(&found, "shop/Deployment/web").root_cause.rule, "failed-mount");
-    assert_eq!(by_subject(&found, "shop/Deployment/api").root_cause.rule, "image-pull");
+    assert_eq!(
+        by_subject(&found, "shop/Deployment/web").root_cause.rule,
+        "failed-mount"
+    );
+    assert_eq!(
+        by_subject(&found, "shop/Deployment/api").root_cause.rule,
+        "image-pull"
+    );
     assert_ne!(found[0].id, found[1].id);
 }
 
 #[test]
 fn silence_longer_than_the_quiet_period_splits_and_resolves() {
     let crash = |first: i64, last: i64| {
-        pod_warning("shop", WEB, "BackOff", "Back-off restarting failed container app in pod web")
-            .container("app")
-            .span(first, last, 5)
-            .build()
+        pod_warning(
+            "shop",
+            WEB,
+            "BackOff",
+            "Back-off restarting failed container app in pod web",
+        )
+        .container("app")
+        .span(first, last, 5)
+        .build()
     };
     let mut found = run(vec![crash(0, 10), crash(60, 70)], 75);
     assert_eq!(found.len(), 2, "{found:#?}");
