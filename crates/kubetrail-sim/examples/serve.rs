@@ -7,14 +7,19 @@
 
 use std::time::Duration;
 
-use kubetrail_sim::{Pace, Scenario, Simulator, run_scenario};
+use kubetrail_sim::{Pace, Scenario, SimConfig, Simulator, run_scenario};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "kubetrail-sim.kubeconfig".to_string());
-    let sim = Simulator::start().await?;
+    // Old events expire as on a real cluster, so a long run does not grow without bound.
+    let sim = Simulator::start_with(SimConfig {
+        event_ttl: Some(Duration::from_secs(600)),
+        ..SimConfig::default()
+    })
+    .await?;
     sim.write_kubeconfig(&path)?;
     println!("simulator at {} (kubeconfig {path})", sim.url());
     let mut runners = Vec::new();

@@ -10,8 +10,8 @@ use crate::status::ApiError;
 /// Why a simulator call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The loopback listener could not be bound.
-    #[error("failed to bind the simulator listener on 127.0.0.1")]
+    /// The listener could not be bound.
+    #[error("failed to bind the simulator listener")]
     Bind(#[source] std::io::Error),
     /// The kubeconfig file could not be written.
     #[error("failed to write kubeconfig {path}")]

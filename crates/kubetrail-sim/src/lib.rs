@@ -40,7 +40,8 @@
 //!   (`/status`, `/log`, `/scale`), no `deletecollection`, no dry run.
 //! - `resourceVersion=0` lists honour `limit` (the real watch cache may ignore it), and a
 //!   watch from a resourceVersion newer than the store's waits for it rather than timing out.
-//! - Events have no TTL: they stay until deleted (the real default is one hour).
+//! - Events stay until deleted unless [`SimConfig::event_ttl`] is set (the real server's
+//!   `--event-ttl` defaults to one hour).
 
 mod api;
 mod convert;

@@ -35,6 +35,10 @@ pub struct SimConfig {
     pub watch_buffer: usize,
     /// Address to listen on; default 127.0.0.1 and a free port.
     pub listen: Option<std::net::SocketAddr>,
+    /// Delete Events this long after their last write, as the API server's `--event-ttl`
+    /// (default there: 1 hour) does; watchers see them DELETED. `None` (the default here)
+    /// keeps them, so tests see everything they wrote.
+    pub event_ttl: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -44,6 +48,7 @@ impl Default for SimConfig {
             history_limit: 100_000,
             watch_buffer: 16_384,
             listen: None,
+            event_ttl: None,
         }
     }
 }
@@ -144,7 +149,7 @@ impl Simulator {
         Self::start_with(SimConfig::default()).await
     }
 
-    /// Starts a simulator with `config` on 127.0.0.1 and a free port.
+    /// Starts a simulator with `config`, on `config.listen` or 127.0.0.1 and a free port.
     pub async fn start_with(config: SimConfig) -> Result<SimHandle> {
         let listen = config
             .listen
@@ -159,10 +164,13 @@ impl Simulator {
             store: Arc::clone(&store),
             faults: faults.clone(),
             policy: policy.clone(),
-            config,
+            config: config.clone(),
             shutdown: shutdown_rx.clone(),
             addr,
         };
+        if let Some(ttl) = config.event_ttl {
+            tokio::spawn(expire_events(Arc::clone(&store), ttl, shutdown_rx.clone()));
+        }
         let app = router(state);
         let mut stop = shutdown_rx;
         let task = tokio::spawn(async move {
@@ -186,5 +194,24 @@ impl Simulator {
             shutdown_tx,
             task,
         ))
+    }
+}
+
+/// Deletes expired Events until the simulator stops; checks ten times per TTL.
+async fn expire_events(store: Arc<Store>, ttl: Duration, mut shutdown: watch::Receiver<bool>) {
+    let period = (ttl / 10).max(Duration::from_millis(50));
+    let mut ticker = tokio::time::interval(period);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stopping| *stopping) => return,
+            _ = ticker.tick() => {}
+        }
+        let ttl = jiff::SignedDuration::try_from(ttl).unwrap_or(jiff::SignedDuration::MAX);
+        if let Ok(cutoff) = jiff::Timestamp::now().checked_sub(ttl) {
+            let expired = store.expire_events(cutoff);
+            if expired > 0 {
+                tracing::debug!(expired, "expired events");
+            }
+        }
     }
 }

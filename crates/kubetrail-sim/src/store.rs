@@ -291,6 +291,41 @@ impl Store {
         ))
     }
 
+    /// Deletes the Events last written before `cutoff`, as their etcd lease expiring does on a
+    /// real server (the TTL restarts with every write); returns how many were deleted.
+    pub(crate) fn expire_events(&self, cutoff: Timestamp) -> usize {
+        let mut state = self.lock();
+        let expired: Vec<String> = state
+            .objects
+            .get(&StoreKind::Event)
+            .map(|events| {
+                events
+                    .iter()
+                    .filter(|(_, event)| last_written(event).is_some_and(|at| at < cutoff))
+                    .map(|(key, _)| key.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for key in &expired {
+            let removed = state
+                .objects
+                .get_mut(&StoreKind::Event)
+                .and_then(|events| events.remove(key));
+            if let Some(old) = removed {
+                let object = old.clone();
+                self.commit(
+                    &mut state,
+                    Resource::Event,
+                    key.clone(),
+                    ChangeType::Deleted,
+                    object,
+                    Some(old),
+                );
+            }
+        }
+        expired.len()
+    }
+
     /// Stamps a new resourceVersion, applies the write, records and broadcasts it.
     fn commit(
         &self,
@@ -416,6 +451,20 @@ impl Store {
             live,
         })
     }
+}
+
+/// When an Event was last written: the latest of its timestamps.
+fn last_written(event: &Value) -> Option<Timestamp> {
+    [
+        "/deprecatedLastTimestamp",
+        "/series/lastObservedTime",
+        "/eventTime",
+        "/metadata/creationTimestamp",
+    ]
+    .iter()
+    .filter_map(|pointer| event.pointer(pointer).and_then(Value::as_str))
+    .filter_map(|text| text.parse::<Timestamp>().ok())
+    .max()
 }
 
 /// The key of an object: `namespace/name` sorts like the real etcd keys.
@@ -583,6 +632,37 @@ mod tests {
             .watch(Resource::Pod, WatchStart::After(2))
             .expect("kept");
         assert_eq!(setup.replay.len(), 2);
+    }
+
+    #[test]
+    fn events_expire_after_their_last_write() {
+        let store = Store::new(100, 16);
+        let event = |name: &str, last: Timestamp| {
+            let last = serde_json::to_value(Time(last)).unwrap_or_default();
+            json!({"metadata": {"name": name, "namespace": "demo"}, "deprecatedLastTimestamp": last})
+        };
+        let now = Timestamp::now();
+        let hours = |h: i64| jiff::SignedDuration::from_hours(h);
+        let before = now.checked_sub(hours(2)).expect("in range");
+        let after = now.checked_add(hours(2)).expect("in range");
+        // Created now (its creationTimestamp), last written two hours ago: its write is now.
+        store
+            .create(Resource::Event, event("old", before))
+            .expect("created");
+        store
+            .create(Resource::Event, event("new", after))
+            .expect("created");
+        let cutoff = now.checked_add(hours(1)).expect("in range");
+        assert_eq!(store.expire_events(cutoff), 1);
+        let left = store
+            .snapshot(Resource::Event, ReadAt::Latest)
+            .expect("current");
+        let keys: Vec<&str> = left.items.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["demo/new"]);
+        let setup = store
+            .watch(Resource::Event, WatchStart::After(3))
+            .expect("kept");
+        assert_eq!(setup.replay[0].change, ChangeType::Deleted);
     }
 
     #[test]

@@ -791,3 +791,24 @@ async fn the_scheduler_series_grows_on_the_same_uid() -> Result<()> {
     assert_eq!(modified["object"]["apiVersion"], "v1");
     Ok(())
 }
+
+#[tokio::test]
+async fn events_expire_after_the_configured_ttl() -> Result<()> {
+    let sim = Simulator::start_with(SimConfig {
+        event_ttl: Some(Duration::from_millis(500)),
+        ..SimConfig::default()
+    })
+    .await?;
+    let client = Client::new(&sim.url());
+    let rv = sim.resource_version();
+    let mut watch = client
+        .watch(&format!("{EVENTS_V1}/events?watch=1&resourceVersion={rv}"))
+        .await?;
+    sim.create(&kubelet_event("demo", "short-lived", "BackOff", "Warning"))?;
+    assert_eq!(watch.next().await?["type"], "ADDED");
+    let deleted = watch.next().await?;
+    assert_eq!(deleted["type"], "DELETED");
+    assert_eq!(deleted["object"]["metadata"]["name"], "short-lived");
+    assert!(sim.get::<Event>(Some("demo"), "short-lived")?.is_none());
+    Ok(())
+}
