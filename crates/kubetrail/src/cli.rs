@@ -50,6 +50,14 @@ pub enum Command {
     Sim(crate::commands::sim::SimArgs),
     /// Watch the built-in simulator's scenarios and show what kubetrail makes of them.
     Demo(crate::commands::demo::DemoArgs),
+    /// Recurring groups of events (reason, kind, namespace, message template) in a window.
+    Patterns(crate::commands::patterns::PatternsArgs),
+    /// Rate spikes above a learned baseline, and reasons new to a namespace.
+    Anomalies(crate::commands::anomalies::AnomaliesArgs),
+    /// Failures grouped into incidents with a likely root cause.
+    Incidents(crate::commands::incidents::IncidentsArgs),
+    /// The story of one object: NAMESPACE/KIND/NAME (or Node/NAME).
+    Explain(crate::commands::explain::ExplainArgs),
     /// Measure processing, import and query speed on the real event dumps.
     Bench(crate::commands::bench::BenchArgs),
 }

@@ -88,9 +88,12 @@ pub struct Finding {
     trigger: Timestamp,
 }
 
+/// A rule: its finding among an incident's events (oldest first), if its chain is there.
+type RuleFn = fn(&Ctx<'_>, &[usize]) -> Option<Finding>;
+
 /// The root cause of the incident made of `members` (event indices, oldest first).
 pub fn root_cause(ctx: &Ctx<'_>, members: &[usize]) -> Finding {
-    let rules: [fn(&Ctx<'_>, &[usize]) -> Option<Finding>; 11] = [
+    let rules: [RuleFn; 10] = [
         node_oom,
         node_condition,
         failed_mount,
@@ -101,7 +104,6 @@ pub fn root_cause(ctx: &Ctx<'_>, members: &[usize]) -> Finding {
         taint_not_tolerated,
         unschedulable,
         crash_loop,
-        |_, _| None,
     ];
     rules
         .iter()

@@ -1,9 +1,14 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod aggregate;
+pub mod analysis_window;
+pub mod anomalies;
 pub mod bench;
 pub mod demo;
+pub mod explain;
 pub mod import;
+pub mod incidents;
+pub mod patterns;
 pub mod query;
 pub mod retention;
 pub mod run;
@@ -31,6 +36,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run::run(&config, args).await,
         Command::Sim(args) => sim::run(args).await,
         Command::Demo(args) => demo::run(&config, args).await,
+        Command::Patterns(args) => patterns::run(&config, args).await,
+        Command::Anomalies(args) => anomalies::run(&config, args).await,
+        Command::Incidents(args) => incidents::run(&config, args).await,
+        Command::Explain(args) => explain::run(&config, args).await,
         Command::Bench(args) => bench::run(args).await,
     }
 }

@@ -1,0 +1,104 @@
+//! `kubetrail incidents`: failures grouped into incidents with a likely root cause.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_analyze::{Incident, IncidentConfig, incidents};
+use kubetrail_model::parse_duration;
+
+use super::analysis_window::{events, resolve, short};
+use crate::cli::{FilterArgs, Output, OutputArgs};
+use crate::config::Config;
+use crate::output::{Table, choose, truncate, write_json};
+
+/// Failures grouped by workload (top owner), by node, and by causal chains, each with a likely
+/// root cause, the rule that chose it and its evidence. The window ends at the newest matching
+/// event (or --until) and is 24h long unless --since says otherwise (a duration in --since
+/// counts back from the window's end).
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Silence that ends an incident (and makes it resolved).
+    #[arg(long, default_value = "30m")]
+    pub quiet: String,
+    /// How long after a node condition or OOM kill an eviction or crash loop on that node is
+    /// taken as its effect.
+    #[arg(long, default_value = "10m")]
+    pub link_window: String,
+    /// Most events read from the store (the latest in the window); 0: no limit.
+    #[arg(long, default_value_t = 200_000)]
+    pub max_events: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
+    let cfg = IncidentConfig {
+        quiet: parse_duration(&args.quiet).context("--quiet")?,
+        link_window: parse_duration(&args.link_window).context("--link-window")?,
+        ..IncidentConfig::default()
+    };
+    let store = super::open_store(config)?;
+    let (filter, window) = resolve(
+        store.as_ref(),
+        &args.filter,
+        SignedDuration::from_hours(24),
+        Timestamp::now(),
+    )
+    .await?;
+    let found = incidents(
+        &events(store.as_ref(), &filter, args.max_events).await?,
+        window,
+        &cfg,
+    )?;
+    let mut out = std::io::stdout().lock();
+    match choose(args.output.output) {
+        Output::Table => table(&mut out, &found)?,
+        format => write_json(&mut out, &found, format)?,
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(out: &mut impl Write, found: &[Incident]) -> Result<()> {
+    if found.is_empty() {
+        writeln!(out, "No incidents in the window.")?;
+        return Ok(());
+    }
+    let mut t = Table::new([
+        "ID",
+        "STATUS",
+        "SEVERITY",
+        "START",
+        "END",
+        "EVENTS",
+        "SUBJECT",
+        "RULE",
+        "ROOT CAUSE",
+    ]);
+    for i in found {
+        let status = serde_json::to_value(i.status)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        t.row(vec![
+            i.id.clone(),
+            status,
+            i.severity.to_string(),
+            short(i.start),
+            short(i.end),
+            i.event_count.to_string(),
+            i.subject.clone(),
+            i.root_cause.rule.clone(),
+            truncate(
+                &format!("{}: {}", i.root_cause.reason, i.root_cause.message),
+                90,
+            ),
+        ]);
+    }
+    t.write(out)
+}
