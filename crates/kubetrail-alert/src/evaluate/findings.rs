@@ -1,0 +1,48 @@
+//! Conditions judged over a window by analysis (patterns, anomalies, incidents). The alerting
+//! stage does not analyse itself: it asks an [`Analyzer`], which the binary backs with
+//! `kubetrail-analyze`, and treats each finding as a holding condition for the group of the
+//! finding's representative event.
+
+use jiff::Timestamp;
+use kubetrail_model::{Event, EventOccurrences, Severity};
+
+use crate::condition::Condition;
+
+/// Something analysis found in a window: a recurring pattern, an anomaly or an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// The latest event of the finding: its fields give the group key, the labels and the
+    /// templates, as an event does for a count condition.
+    pub event: Event,
+    /// Anomaly score (standard deviations), or 0 when it does not apply.
+    pub score: f64,
+    pub severity: Severity,
+    /// Occurrences the finding covers.
+    pub count: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// One sentence, e.g. the root cause of an incident.
+    pub summary: String,
+}
+
+/// Judges windowed conditions. `events` are the rule's matching events, each with its
+/// occurrences inside the condition's window ending at `now`; the result are the findings
+/// that satisfy the condition's thresholds.
+pub trait Analyzer: Send + Sync {
+    fn findings(
+        &self,
+        condition: &Condition,
+        events: &[EventOccurrences],
+        now: Timestamp,
+    ) -> Vec<Finding>;
+}
+
+/// An analyzer that finds nothing: windowed rules never fire. Used until analysis is wired in.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoAnalysis;
+
+impl Analyzer for NoAnalysis {
+    fn findings(&self, _: &Condition, _: &[EventOccurrences], _: Timestamp) -> Vec<Finding> {
+        Vec::new()
+    }
+}

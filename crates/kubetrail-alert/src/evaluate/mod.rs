@@ -1,0 +1,418 @@
+//! Evaluation: events in, alert changes out. Pure and synchronous — no I/O, no clock: every
+//! call takes `now` — so the live pipeline, the dry run (`kubetrail alerts test`) and the tests
+//! run the same code.
+//!
+//! ```
+//! use kubetrail_alert::{Evaluator, builtin_rules};
+//! let mut evaluator = Evaluator::new(builtin_rules());
+//! let changes = evaluator.observe_events(&[], kubetrail_model::Timestamp::now());
+//! assert!(changes.is_empty());
+//! ```
+
+mod counts;
+mod dry_run;
+mod findings;
+mod state;
+
+use std::collections::{HashMap, HashSet};
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_model::Event;
+use kubetrail_store::{AlertRecord, AlertStatus};
+
+use crate::condition::Condition;
+use crate::group::group_key;
+use crate::rules::Rule;
+use crate::template::Context;
+
+pub use counts::{CountTracker, spread};
+pub use dry_run::{DryRunAlert, dry_run};
+pub use findings::{Analyzer, Finding, NoAnalysis};
+use state::{Group, Open, add_sample, annotations, labels, record};
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A new alert: notify.
+    Raised,
+    /// An open alert absorbed more events: record, do not notify.
+    Updated,
+    /// An open alert is still firing after the rule's repeat interval: notify again.
+    Repeated,
+    /// The condition stopped holding: notify the resolution.
+    Resolved,
+}
+
+/// An alert to record (and, unless `Updated`, to send).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertChange {
+    pub kind: ChangeKind,
+    pub alert: AlertRecord,
+    /// The rule's notifiers (`None`: all).
+    pub notifiers: Option<Vec<String>>,
+}
+
+impl AlertChange {
+    pub fn notifies(&self) -> bool {
+        self.kind != ChangeKind::Updated
+    }
+}
+
+/// Occurrences of one event to evaluate: `count` of them at `at`.
+#[derive(Debug, Clone, Copy)]
+pub struct Hit<'a> {
+    pub event: &'a Event,
+    pub at: Timestamp,
+    pub count: u64,
+}
+
+type GroupId = (usize, String);
+
+/// The rules and the state of every group of every rule.
+#[derive(Debug)]
+pub struct Evaluator {
+    rules: Vec<Rule>,
+    groups: HashMap<GroupId, Group>,
+    /// (cluster, namespace, reason) seen, and (cluster, namespace): for `first_seen`.
+    reasons: HashSet<(String, String, String)>,
+    namespaces: HashSet<(String, String)>,
+    tracker: CountTracker,
+}
+
+/// How a contribution adds to an open alert's count.
+#[derive(Debug, Clone, Copy)]
+enum Amount {
+    /// New occurrences.
+    Add(u64),
+    /// A finding's total over its window (reported again at every evaluation).
+    Total(u64),
+}
+
+impl Evaluator {
+    /// Events unchanged for this long are forgotten by the count tracker (the API server
+    /// deletes Events one hour after their last change).
+    pub const COUNT_HORIZON: SignedDuration = SignedDuration::from_mins(90);
+
+    pub fn new(rules: Vec<Rule>) -> Self {
+        Evaluator {
+            rules,
+            groups: HashMap::new(),
+            reasons: HashSet::new(),
+            namespaces: HashSet::new(),
+            tracker: CountTracker::new(Self::COUNT_HORIZON),
+        }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Groups currently tracked (open alerts, counting windows, cooldowns).
+    pub fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Events as a watch delivers them (lifetime counts): only count increases are evaluated.
+    pub fn observe_events(&mut self, events: &[Event], now: Timestamp) -> Vec<AlertChange> {
+        let mut points = Vec::new();
+        for e in events {
+            for (at, count) in self.tracker.increase(e) {
+                points.push((e, at, count));
+            }
+        }
+        let hits: Vec<Hit<'_>> = points
+            .into_iter()
+            .map(|(event, at, count)| Hit { event, at, count })
+            .collect();
+        self.observe(&hits, now)
+    }
+
+    /// Remembers events as already evaluated (their later count increases will be).
+    pub fn remember(&mut self, e: &Event) {
+        self.tracker.remember(e);
+        self.learn(&e.cluster, &e.namespace, &e.reason);
+    }
+
+    /// Records that `reason` occurred in a namespace, for `first_seen`.
+    pub fn learn(&mut self, cluster: &str, namespace: &str, reason: &str) {
+        self.namespaces
+            .insert((cluster.to_string(), namespace.to_string()));
+        self.reasons.insert((
+            cluster.to_string(),
+            namespace.to_string(),
+            reason.to_string(),
+        ));
+    }
+
+    /// Evaluates occurrences. One change per group touched: `Raised` if the group's alert was
+    /// raised by these hits, else `Updated`.
+    pub fn observe(&mut self, hits: &[Hit<'_>], now: Timestamp) -> Vec<AlertChange> {
+        let mut touched: Vec<(GroupId, ChangeKind)> = Vec::new();
+        let mut learned = Vec::new();
+        for hit in hits {
+            let e = hit.event;
+            let reason = (e.cluster.clone(), e.namespace.clone(), e.reason.clone());
+            let first_seen = !self.reasons.contains(&reason)
+                && self
+                    .namespaces
+                    .contains(&(e.cluster.clone(), e.namespace.clone()));
+            learned.push(reason);
+            for i in 0..self.rules.len() {
+                let rule = &self.rules[i];
+                if !rule.matcher.matches(e) {
+                    continue;
+                }
+                let key = group_key(&rule.group_by, e);
+                let holds = match rule.condition {
+                    Condition::Count { min, within } => {
+                        let g = self
+                            .groups
+                            .entry((i, key.clone()))
+                            .or_insert_with(Group::new);
+                        g.count(hit.at, hit.count, within, now);
+                        g.window_sum >= min
+                    }
+                    Condition::FirstSeen => first_seen,
+                    // Judged over windows by `findings`.
+                    _ => continue,
+                };
+                let id = (i, key);
+                if let Some(kind) = self.apply(&id, e, hit.at, Amount::Add(hit.count), holds, now) {
+                    note(&mut touched, id, kind);
+                }
+            }
+        }
+        for (cluster, namespace, reason) in learned {
+            self.learn(&cluster, &namespace, &reason);
+        }
+        self.changes(touched)
+    }
+
+    /// Evaluates the findings of analysis for rule number `rule` (a windowed condition).
+    pub fn findings(
+        &mut self,
+        rule: usize,
+        findings: &[Finding],
+        now: Timestamp,
+    ) -> Vec<AlertChange> {
+        let Some(r) = self.rules.get(rule) else {
+            return Vec::new();
+        };
+        let mut touched = Vec::new();
+        let matching: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| r.matcher.matches(&f.event))
+            .collect();
+        for f in matching {
+            let id = (rule, group_key(&self.rules[rule].group_by, &f.event));
+            if let Some(kind) = self.apply(
+                &id,
+                &f.event,
+                f.last_seen,
+                Amount::Total(f.count),
+                true,
+                now,
+            ) {
+                note(&mut touched, id, kind);
+            }
+        }
+        self.changes(touched)
+    }
+
+    /// Resolves alerts whose condition has not held for the rule's `resolve_after`, repeats
+    /// those due, and forgets idle groups. Call it now and then (e.g. every few seconds).
+    pub fn tick(&mut self, now: Timestamp) -> Vec<AlertChange> {
+        let mut out = Vec::new();
+        for ((i, key), g) in &mut self.groups {
+            let rule = &self.rules[*i];
+            if let Condition::Count { within, .. } = rule.condition {
+                g.trim(now - within);
+            }
+            let Some(open) = &mut g.open else {
+                continue;
+            };
+            if now.duration_since(open.last_hold) >= rule.resolve_after {
+                out.push(AlertChange {
+                    kind: ChangeKind::Resolved,
+                    alert: record(rule, key, open, Some(now)),
+                    notifiers: rule.notifiers.clone(),
+                });
+                g.open = None;
+                g.resolved_at = Some(now);
+            } else if now.duration_since(open.last_notified) >= rule.repeat {
+                open.last_notified = now;
+                out.push(AlertChange {
+                    kind: ChangeKind::Repeated,
+                    alert: record(rule, key, open, None),
+                    notifiers: rule.notifiers.clone(),
+                });
+            }
+        }
+        let rules = &self.rules;
+        self.groups
+            .retain(|(i, _), g| !g.is_idle(now, rules[*i].cooldown));
+        self.tracker.forget_old(now);
+        out.sort_by(|a, b| {
+            (a.alert.rule.as_str(), a.alert.group_key.as_str())
+                .cmp(&(b.alert.rule.as_str(), b.alert.group_key.as_str()))
+        });
+        out
+    }
+
+    /// Takes over alerts recorded before a restart: open ones stay open (with a fresh
+    /// `resolve_after` to let the watch catch up), recently resolved ones keep their cooldown.
+    /// Open alerts of rules that no longer exist are resolved (returned, to be recorded).
+    pub fn restore(&mut self, alerts: &[AlertRecord], now: Timestamp) -> Vec<AlertChange> {
+        let mut out = Vec::new();
+        for a in alerts {
+            let Some(i) = self.rules.iter().position(|r| r.name == a.rule) else {
+                if a.status == AlertStatus::Firing {
+                    let mut resolved = a.clone();
+                    resolved.status = AlertStatus::Resolved;
+                    resolved.ends_at = Some(now);
+                    out.push(AlertChange {
+                        kind: ChangeKind::Resolved,
+                        alert: resolved,
+                        notifiers: None,
+                    });
+                }
+                continue;
+            };
+            let g = self
+                .groups
+                .entry((i, a.group_key.clone()))
+                .or_insert_with(Group::new);
+            match (a.status, a.ends_at) {
+                (AlertStatus::Firing, _) => {
+                    g.open = Some(Open {
+                        starts_at: a.starts_at,
+                        first_seen: a.first_seen,
+                        last_seen: a.last_seen,
+                        event_count: a.event_count,
+                        last_hold: now.max(a.last_seen),
+                        last_notified: now,
+                        severity: a.severity,
+                        labels: a.labels.clone(),
+                        annotations: a.annotations.clone(),
+                        events: a.events.clone(),
+                        latest: None,
+                    });
+                }
+                (AlertStatus::Resolved, Some(ended)) if g.open.is_none() => {
+                    g.resolved_at = Some(g.resolved_at.map_or(ended, |r| r.max(ended)));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Adds a contribution to a group; raises its alert when the condition holds and no alert
+    /// is open (unless the group is cooling down).
+    fn apply(
+        &mut self,
+        id: &GroupId,
+        e: &Event,
+        at: Timestamp,
+        amount: Amount,
+        holds: bool,
+        now: Timestamp,
+    ) -> Option<ChangeKind> {
+        let rule = &self.rules[id.0];
+        let g = self.groups.entry(id.clone()).or_insert_with(Group::new);
+        if let Some(open) = &mut g.open {
+            open.event_count = match amount {
+                Amount::Add(n) => open.event_count + n,
+                Amount::Total(n) => open.event_count.max(n),
+            };
+            open.last_seen = open.last_seen.max(at);
+            open.first_seen = open.first_seen.min(at);
+            if rule.severity.is_none() {
+                open.severity = open.severity.max(e.severity);
+            }
+            add_sample(&mut open.events, e);
+            if holds {
+                open.last_hold = now;
+            }
+            let c = Context {
+                event: e,
+                rule: &rule.name,
+                group_key: &id.1,
+                event_count: open.event_count,
+                first_seen: open.first_seen,
+                last_seen: open.last_seen,
+            };
+            open.annotations = annotations(rule, &c);
+            open.latest = Some(e.clone());
+            return Some(ChangeKind::Updated);
+        }
+        if !holds {
+            return None;
+        }
+        if g.resolved_at
+            .is_some_and(|r| now.duration_since(r) < rule.cooldown)
+        {
+            return None;
+        }
+        let (count, first) = match (rule.condition.clone(), amount) {
+            (Condition::Count { .. }, _) => (g.window_sum, g.window_start().unwrap_or(at)),
+            (_, Amount::Add(n) | Amount::Total(n)) => (n, at),
+        };
+        let severity = rule.severity.unwrap_or(e.severity);
+        let c = Context {
+            event: e,
+            rule: &rule.name,
+            group_key: &id.1,
+            event_count: count,
+            first_seen: first.min(at),
+            last_seen: at,
+        };
+        let mut events = Vec::new();
+        add_sample(&mut events, e);
+        g.open = Some(Open {
+            starts_at: now,
+            first_seen: first.min(at),
+            last_seen: at,
+            event_count: count,
+            last_hold: now,
+            last_notified: now,
+            severity,
+            labels: labels(rule, severity, &c),
+            annotations: annotations(rule, &c),
+            events,
+            latest: Some(e.clone()),
+        });
+        g.resolved_at = None;
+        Some(ChangeKind::Raised)
+    }
+
+    fn changes(&self, touched: Vec<(GroupId, ChangeKind)>) -> Vec<AlertChange> {
+        touched
+            .into_iter()
+            .filter_map(|(id, kind)| {
+                let rule = &self.rules[id.0];
+                let open = self.groups.get(&id)?.open.as_ref()?;
+                Some(AlertChange {
+                    kind,
+                    alert: record(rule, &id.1, open, None),
+                    notifiers: rule.notifiers.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Records that a group changed; a raise stays a raise.
+fn note(touched: &mut Vec<(GroupId, ChangeKind)>, id: GroupId, kind: ChangeKind) {
+    match touched.iter_mut().find(|(t, _)| *t == id) {
+        Some((_, k)) => {
+            if *k != ChangeKind::Raised {
+                *k = kind;
+            }
+        }
+        None => touched.push((id, kind)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

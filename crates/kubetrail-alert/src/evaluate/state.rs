@@ -1,0 +1,181 @@
+//! The state of one group of one rule, and the alert record it makes.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_model::{Event, Severity};
+use kubetrail_store::{AlertEvent, AlertRecord, AlertStatus};
+
+use crate::rules::Rule;
+use crate::template::{Context, object};
+
+/// Events kept per alert as a sample of what triggered it.
+pub const SAMPLE: usize = 5;
+
+/// One group of one rule.
+///
+/// The group's life: **quiet** (`open` empty) until its condition holds, then an alert is
+/// **open** (raised, notified) and absorbs the group's later events; when the condition has
+/// not held for the rule's `resolve_after`, it is **resolved** (notified) and the group is
+/// quiet again, but a new alert is not raised before `cooldown` has passed since then.
+#[derive(Debug)]
+pub struct Group {
+    /// Occurrences inside the count window (oldest first) and their sum.
+    pub window: VecDeque<(Timestamp, u64)>,
+    pub window_sum: u64,
+    pub open: Option<Open>,
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// The open alert of a group.
+#[derive(Debug, Clone)]
+pub struct Open {
+    pub starts_at: Timestamp,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub event_count: u64,
+    /// The last time the condition held: resolution counts from here.
+    pub last_hold: Timestamp,
+    pub last_notified: Timestamp,
+    pub severity: Severity,
+    /// Fixed when raised: receivers (Alertmanager) identify an alert by its labels.
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub events: Vec<AlertEvent>,
+    /// The latest event, for the annotations' templates.
+    pub latest: Option<Event>,
+}
+
+impl Group {
+    pub fn new() -> Self {
+        Group {
+            window: VecDeque::new(),
+            window_sum: 0,
+            open: None,
+            resolved_at: None,
+        }
+    }
+
+    /// Adds occurrences to the window and drops those older than `within` before `now`.
+    pub fn count(&mut self, at: Timestamp, n: u64, within: SignedDuration, now: Timestamp) {
+        let cutoff = now - within;
+        if at > cutoff {
+            self.window.push_back((at, n));
+            self.window_sum += n;
+        }
+        self.trim(cutoff);
+    }
+
+    pub fn trim(&mut self, cutoff: Timestamp) {
+        // Entries arrive roughly in time order; out-of-order ones are dropped when they reach
+        // the front.
+        while let Some(&(at, n)) = self.window.front() {
+            if at > cutoff {
+                break;
+            }
+            self.window.pop_front();
+            self.window_sum -= n;
+        }
+        if self.window.iter().any(|(at, _)| *at <= cutoff) {
+            let before = self.window.len();
+            self.window.retain(|(at, _)| *at > cutoff);
+            if self.window.len() != before {
+                self.window_sum = self.window.iter().map(|(_, n)| n).sum();
+            }
+        }
+    }
+
+    /// The earliest occurrence in the window.
+    pub fn window_start(&self) -> Option<Timestamp> {
+        self.window.iter().map(|(at, _)| *at).min()
+    }
+
+    /// Whether the group can be forgotten: nothing open, nothing counted, cooldown over.
+    pub fn is_idle(&self, now: Timestamp, cooldown: SignedDuration) -> bool {
+        self.open.is_none()
+            && self.window.is_empty()
+            && self.resolved_at.is_none_or(|r| now - cooldown >= r)
+    }
+}
+
+/// A sample entry for an event.
+pub fn sample(e: &Event) -> AlertEvent {
+    AlertEvent {
+        cluster: e.cluster.clone(),
+        uid: e.uid.clone(),
+        object: object(e),
+        reason: e.reason.clone(),
+        note: e.note.clone(),
+        count: e.count,
+        last_seen: e.last_seen,
+    }
+}
+
+/// Adds `e` to the sample: the newest distinct events, at most [`SAMPLE`].
+pub fn add_sample(events: &mut Vec<AlertEvent>, e: &Event) {
+    events.retain(|s| !(s.uid == e.uid && s.cluster == e.cluster));
+    events.push(sample(e));
+    if events.len() > SAMPLE {
+        events.remove(0);
+    }
+}
+
+/// The labels of a new alert: `alertname`, `severity`, the group's dimensions, then the
+/// rule's own labels.
+pub fn labels(rule: &Rule, severity: Severity, c: &Context<'_>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    out.insert("alertname".to_string(), rule.name.clone());
+    out.insert("severity".to_string(), severity.as_str().to_string());
+    for d in &rule.group_by {
+        out.insert(d.label().to_string(), d.value(c.event));
+    }
+    for (k, t) in &rule.labels {
+        out.insert(k.clone(), t.render(c));
+    }
+    out
+}
+
+/// The annotations: the rule's, or a summary and description when it has none.
+pub fn annotations(rule: &Rule, c: &Context<'_>) -> BTreeMap<String, String> {
+    if rule.annotations.is_empty() {
+        return BTreeMap::from([
+            (
+                "summary".to_string(),
+                format!("{}: {} on {}", rule.name, c.event.reason, object(c.event)),
+            ),
+            ("description".to_string(), c.event.note.trim().to_string()),
+        ]);
+    }
+    rule.annotations
+        .iter()
+        .map(|(k, t)| (k.clone(), t.render(c)))
+        .collect()
+}
+
+/// The record of an open (or just resolved) alert.
+pub fn record(
+    rule: &Rule,
+    group_key: &str,
+    open: &Open,
+    ends_at: Option<Timestamp>,
+) -> AlertRecord {
+    AlertRecord {
+        rule: rule.name.clone(),
+        group_key: group_key.to_string(),
+        status: if ends_at.is_some() {
+            AlertStatus::Resolved
+        } else {
+            AlertStatus::Firing
+        },
+        severity: open.severity,
+        labels: open.labels.clone(),
+        annotations: open.annotations.clone(),
+        starts_at: open.starts_at,
+        ends_at,
+        first_seen: open.first_seen,
+        last_seen: open.last_seen,
+        event_count: open.event_count,
+        silenced_by: None,
+        events: open.events.clone(),
+    }
+}

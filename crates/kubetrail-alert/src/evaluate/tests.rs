@@ -1,0 +1,237 @@
+use jiff::SignedDuration;
+use kubetrail_model::Severity;
+
+use super::*;
+use crate::rules::parse_rules;
+use crate::testing::{at, event};
+
+fn rules(yaml: &str) -> Vec<Rule> {
+    parse_rules(yaml).unwrap()
+}
+
+const CRASH: &str = "rules:
+  - name: crash
+    match: {reason: BackOff}
+    condition: count >= 3 within 10m
+    resolve_after: 15m
+    cooldown: 10m
+    repeat: 1h
+    labels: {team: \"{{ namespace }}-team\"}
+";
+
+fn backoff(pod: &str, count: u64, minute: i64) -> Event {
+    let mut e = event("shop", pod, "BackOff", count);
+    e.first_seen = at(minute);
+    e.last_seen = at(minute);
+    e
+}
+
+fn kinds(changes: &[AlertChange]) -> Vec<(ChangeKind, &str)> {
+    changes
+        .iter()
+        .map(|c| (c.kind, c.alert.group_key.as_str()))
+        .collect()
+}
+
+#[test]
+fn a_count_is_taken_across_every_replica_of_the_group_and_raises_one_alert() {
+    let mut ev = Evaluator::new(rules(CRASH));
+    assert!(
+        ev.observe_events(&[backoff("web-1", 1, 0)], at(0))
+            .is_empty()
+    );
+    assert!(
+        ev.observe_events(&[backoff("web-2", 1, 1)], at(1))
+            .is_empty()
+    );
+    let changes = ev.observe_events(&[backoff("web-3", 1, 2), backoff("web-4", 1, 2)], at(2));
+    assert_eq!(
+        kinds(&changes),
+        [(ChangeKind::Raised, "prod/shop/Deployment/web")]
+    );
+    let a = &changes[0].alert;
+    assert_eq!(a.event_count, 4);
+    assert_eq!(a.first_seen, at(0));
+    assert_eq!(a.last_seen, at(2));
+    assert_eq!(a.starts_at, at(2));
+    assert_eq!(a.severity, Severity::Error);
+    assert_eq!(a.labels["alertname"], "crash");
+    assert_eq!(a.labels["severity"], "error");
+    assert_eq!(a.labels["correlation"], "shop/Deployment/web");
+    assert_eq!(a.labels["team"], "shop-team");
+    assert_eq!(a.events.len(), 2, "the events of the raising batch");
+
+    // More events of the group: the same alert, updated, never a second one.
+    let mut more = backoff("web-1", 5, 3);
+    more.first_seen = at(0);
+    let changes = ev.observe_events(&[more], at(3));
+    assert_eq!(
+        kinds(&changes),
+        [(ChangeKind::Updated, "prod/shop/Deployment/web")]
+    );
+    assert_eq!(
+        changes[0].alert.event_count, 8,
+        "the count increase of web-1 (4)"
+    );
+    assert_eq!(changes[0].alert.starts_at, at(2));
+}
+
+#[test]
+fn occurrences_outside_the_window_do_not_count() {
+    let mut ev = Evaluator::new(rules(CRASH));
+    for m in [0, 11, 22, 33] {
+        assert!(
+            ev.observe_events(&[backoff(&format!("web-{m}"), 1, m)], at(m))
+                .is_empty()
+        );
+    }
+    // An old event relisted late is outside the window of now.
+    assert!(
+        ev.observe_events(&[backoff("old", 10, 0)], at(60))
+            .is_empty()
+    );
+}
+
+#[test]
+fn alerts_resolve_when_the_condition_stops_holding_then_cool_down() {
+    let mut ev = Evaluator::new(rules(CRASH));
+    let raised = ev.observe_events(&[backoff("web-1", 3, 0)], at(0));
+    assert_eq!(raised.len(), 1);
+    assert!(
+        ev.tick(at(14)).is_empty(),
+        "not yet: 15m without the condition"
+    );
+    let resolved = ev.tick(at(15));
+    assert_eq!(
+        kinds(&resolved),
+        [(ChangeKind::Resolved, "prod/shop/Deployment/web")]
+    );
+    assert_eq!(resolved[0].alert.status, AlertStatus::Resolved);
+    assert_eq!(resolved[0].alert.ends_at, Some(at(15)));
+    assert_eq!(resolved[0].alert.starts_at, at(0));
+    // Within the cooldown the group stays quiet even if the condition holds again.
+    assert!(
+        ev.observe_events(&[backoff("web-2", 3, 20)], at(20))
+            .is_empty()
+    );
+    // After it, a new alert.
+    let again = ev.observe_events(&[backoff("web-3", 3, 26)], at(26));
+    assert_eq!(
+        kinds(&again),
+        [(ChangeKind::Raised, "prod/shop/Deployment/web")]
+    );
+    assert_eq!(again[0].alert.starts_at, at(26));
+}
+
+#[test]
+fn a_firing_alert_is_repeated_after_the_repeat_interval() {
+    let mut ev = Evaluator::new(rules(CRASH));
+    ev.observe_events(&[backoff("web-1", 3, 0)], at(0));
+    let mut e = backoff("web-1", 3, 0);
+    for m in (5..=60).step_by(5) {
+        e.count += 3;
+        e.last_seen = at(m);
+        ev.observe_events(std::slice::from_ref(&e), at(m));
+        let t = ev.tick(at(m));
+        if m == 60 {
+            assert_eq!(
+                kinds(&t),
+                [(ChangeKind::Repeated, "prod/shop/Deployment/web")]
+            );
+        } else {
+            assert!(t.is_empty(), "minute {m}: {t:?}");
+        }
+    }
+}
+
+#[test]
+fn groups_are_separate_and_idle_groups_are_forgotten() {
+    let mut ev = Evaluator::new(rules(CRASH));
+    let mut api = backoff("api-1", 3, 0);
+    api.correlation_id = "shop/Deployment/api".into();
+    let changes = ev.observe_events(&[backoff("web-1", 3, 0), api], at(0));
+    assert_eq!(changes.len(), 2);
+    ev.tick(at(15));
+    assert_eq!(ev.groups(), 2, "cooling down");
+    ev.tick(at(26));
+    assert_eq!(ev.groups(), 0);
+}
+
+#[test]
+fn first_seen_fires_for_a_reason_new_to_a_namespace_with_history() {
+    let mut ev = Evaluator::new(rules(
+        "rules:\n  - name: new-reason\n    condition: first_seen\n    group_by: [cluster, namespace, reason]\n",
+    ));
+    // A namespace's first events teach it; nothing is new in a namespace never seen.
+    assert!(
+        ev.observe_events(&[backoff("web-1", 1, 0)], at(0))
+            .is_empty()
+    );
+    let mut failed = event("shop", "web-1", "FailedMount", 1);
+    failed.uid = "fm".into();
+    let changes = ev.observe_events(std::slice::from_ref(&failed), at(1));
+    assert_eq!(
+        kinds(&changes),
+        [(ChangeKind::Raised, "prod/shop/FailedMount")]
+    );
+    // Seen now: the same reason again is no longer new (it updates the open alert).
+    failed.count = 2;
+    let again = ev.observe_events(&[failed], at(2));
+    assert_eq!(
+        kinds(&again),
+        [(ChangeKind::Updated, "prod/shop/FailedMount")]
+    );
+    assert!(
+        ev.tick(at(17))
+            .iter()
+            .all(|c| c.kind == ChangeKind::Resolved)
+    );
+}
+
+#[test]
+fn restored_alerts_stay_open_and_those_of_removed_rules_are_resolved() {
+    let mut ev = Evaluator::new(rules(CRASH));
+    let raised = ev.observe_events(&[backoff("web-1", 3, 0)], at(0));
+    let record = raised[0].alert.clone();
+    let mut orphan = record.clone();
+    orphan.rule = "deleted-rule".into();
+
+    let mut restarted = Evaluator::new(rules(CRASH));
+    let resolved = restarted.restore(&[record.clone(), orphan], at(5));
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].alert.rule, "deleted-rule");
+    assert_eq!(resolved[0].alert.status, AlertStatus::Resolved);
+    // The open alert absorbs new events instead of raising a second one.
+    let changes = restarted.observe_events(&[backoff("web-2", 3, 6)], at(6));
+    assert_eq!(
+        kinds(&changes),
+        [(ChangeKind::Updated, "prod/shop/Deployment/web")]
+    );
+    assert_eq!(changes[0].alert.starts_at, record.starts_at);
+    assert_eq!(changes[0].alert.labels, record.labels);
+}
+
+#[test]
+fn findings_raise_once_and_report_their_window_totals() {
+    let mut ev = Evaluator::new(rules(
+        "rules:\n  - name: spikes\n    condition: anomaly >= 3\n    group_by: [cluster, namespace, reason]\n",
+    ));
+    let f = Finding {
+        event: backoff("web-1", 40, 0),
+        score: 5.0,
+        severity: Severity::Error,
+        count: 40,
+        first_seen: at(0),
+        last_seen: at(0),
+        summary: "40 BackOff in an hour, baseline 2".into(),
+    };
+    let raised = ev.findings(0, std::slice::from_ref(&f), at(1));
+    assert_eq!(kinds(&raised), [(ChangeKind::Raised, "prod/shop/BackOff")]);
+    assert_eq!(raised[0].alert.event_count, 40);
+    let again = ev.findings(0, &[f], at(2));
+    assert_eq!(again[0].kind, ChangeKind::Updated);
+    assert_eq!(again[0].alert.event_count, 40, "a total, not added up");
+    assert!(ev.findings(7, &[], at(2)).is_empty());
+    let r = ev.tick(at(2) + SignedDuration::from_mins(15));
+    assert_eq!(r[0].kind, ChangeKind::Resolved);
+}

@@ -1,0 +1,49 @@
+//! Alerting: rules over processed events, one alert per group, an outbox in the store, and
+//! delivery to a webhook, Slack and Alertmanager.
+//!
+//! `store → analyze → alert`: after each committed batch the live pipeline hands its events to
+//! the [`Evaluator`] (pure: events and `now` in, [`AlertChange`]s out); the changes are
+//! recorded in the store with their notifications *before* any is sent, and a delivery worker
+//! sends them with retries, backoff and rate limits, so an alert survives a restart and is
+//! delivered at least once. Silences keep matching alerts from being sent (they are still
+//! recorded). The dry run [`dry_run`] is `kubetrail alerts test`.
+//!
+//! ```
+//! use kubetrail_alert::{dry_run, builtin_rules, NoAnalysis};
+//! let alerts = dry_run(builtin_rules(), &[], &NoAnalysis);
+//! assert!(alerts.is_empty());
+//! ```
+
+mod condition;
+pub mod config;
+mod error;
+mod evaluate;
+mod group;
+mod matcher;
+mod metrics;
+pub mod notify;
+pub mod outbox;
+mod record;
+pub mod rules;
+mod service;
+mod silence;
+mod template;
+
+#[cfg(test)]
+mod testing;
+
+pub use condition::{Condition, FindingKind};
+pub use config::{AlertingConfig, NotifierConfig, RawAlerting};
+pub use error::{Error, Place, Result, error_chain};
+pub use evaluate::{
+    AlertChange, Analyzer, ChangeKind, CountTracker, DryRunAlert, Evaluator, Finding, Hit,
+    NoAnalysis, dry_run, spread,
+};
+pub use group::{GroupDim, group_key};
+pub use matcher::{EventMatch, StringMatch};
+pub use metrics::{AlertMetrics, NotifierLabel, RuleLabel};
+pub use record::Recorder;
+pub use rules::{BUILTIN_NAMES, Rule, builtin_rules, parse_rules};
+pub use service::{AlertFeed, Alerting, start};
+pub use silence::{Silences, new_silence, parse_matcher};
+pub use template::{Context, Template};

@@ -1,0 +1,129 @@
+//! Which events a rule looks at: pure matching of an [`Event`] against the rule's `match`.
+
+use kubetrail_model::{Category, Event, Severity};
+use regex::Regex;
+
+/// Any of `any` (or anything when empty) and none of `not`.
+#[derive(Debug, Clone, Default)]
+pub struct StringMatch {
+    pub any: Vec<String>,
+    pub not: Vec<String>,
+    /// Reasons, kinds and types are compared ignoring ASCII case (`backoff` is `BackOff`);
+    /// names, namespaces and labels exactly.
+    pub ignore_case: bool,
+}
+
+impl StringMatch {
+    pub fn matches(&self, value: &str) -> bool {
+        let eq = |v: &String| {
+            if self.ignore_case {
+                v.eq_ignore_ascii_case(value)
+            } else {
+                v == value
+            }
+        };
+        (self.any.is_empty() || self.any.iter().any(eq)) && !self.not.iter().any(eq)
+    }
+}
+
+/// A rule's `match`: every part given must match.
+#[derive(Debug, Clone, Default)]
+pub struct EventMatch {
+    pub reason: Option<StringMatch>,
+    pub categories: Vec<Category>,
+    pub not_categories: Vec<Category>,
+    pub min_severity: Option<Severity>,
+    pub namespace: Option<StringMatch>,
+    pub kind: Option<StringMatch>,
+    pub name: Option<StringMatch>,
+    pub cluster: Option<StringMatch>,
+    pub type_: Option<StringMatch>,
+    pub correlation: Option<StringMatch>,
+    pub node: Option<StringMatch>,
+    /// A missing label matches only a matcher with no `any` values (a pure negation).
+    pub labels: Vec<(String, StringMatch)>,
+    pub message_any: Vec<Regex>,
+    pub message_not: Vec<Regex>,
+}
+
+fn opt(m: &Option<StringMatch>, value: &str) -> bool {
+    m.as_ref().is_none_or(|m| m.matches(value))
+}
+
+impl EventMatch {
+    pub fn matches(&self, e: &Event) -> bool {
+        opt(&self.reason, &e.reason)
+            && (self.categories.is_empty() || self.categories.contains(&e.category))
+            && !self.not_categories.contains(&e.category)
+            && self.min_severity.is_none_or(|min| e.severity >= min)
+            && opt(&self.namespace, &e.namespace)
+            && opt(&self.kind, &e.regarding.kind)
+            && opt(&self.name, &e.regarding.name)
+            && opt(&self.cluster, &e.cluster)
+            && opt(&self.type_, &e.type_)
+            && opt(&self.correlation, &e.correlation_id)
+            && opt(&self.node, e.node.as_deref().unwrap_or(""))
+            && self.labels.iter().all(|(k, m)| match e.labels.get(k) {
+                Some(v) => m.matches(v),
+                None => m.any.is_empty(),
+            })
+            && (self.message_any.is_empty() || self.message_any.iter().any(|r| r.is_match(&e.note)))
+            && !self.message_not.iter().any(|r| r.is_match(&e.note))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::event;
+
+    fn sm(any: &[&str], not: &[&str]) -> Option<StringMatch> {
+        Some(StringMatch {
+            any: any.iter().map(|s| s.to_string()).collect(),
+            not: not.iter().map(|s| s.to_string()).collect(),
+            ignore_case: true,
+        })
+    }
+
+    #[test]
+    fn every_given_part_must_match_and_negations_exclude() {
+        let e = event("shop", "web-1", "BackOff", 1);
+        let mut m = EventMatch {
+            reason: sm(&["backoff", "CrashLoopBackOff"], &[]),
+            min_severity: Some(Severity::Warning),
+            namespace: sm(&[], &["kube-system"]),
+            ..EventMatch::default()
+        };
+        assert!(m.matches(&e));
+        m.categories = vec![Category::Image];
+        assert!(!m.matches(&e), "category differs");
+        m.categories.clear();
+        m.not_categories = vec![Category::Crash];
+        assert!(!m.matches(&e), "category excluded");
+        m.not_categories.clear();
+        m.min_severity = Some(Severity::Critical);
+        assert!(!m.matches(&e), "severity below the minimum");
+        m.min_severity = None;
+        m.message_not = vec![Regex::new("restarting").unwrap()];
+        assert!(!m.matches(&e), "message excluded");
+        m.message_not.clear();
+        m.message_any = vec![Regex::new("Back-off .* failed").unwrap()];
+        assert!(m.matches(&e));
+        m.namespace = sm(&[], &["shop"]);
+        assert!(!m.matches(&e), "namespace excluded");
+    }
+
+    #[test]
+    fn labels_must_match_and_missing_labels_only_satisfy_negations() {
+        let mut e = event("shop", "web-1", "BackOff", 1);
+        let m = |any: &[&str], not: &[&str]| EventMatch {
+            labels: vec![("team".into(), sm(any, not).unwrap())],
+            ..EventMatch::default()
+        };
+        assert!(!m(&["payments"], &[]).matches(&e));
+        assert!(m(&[], &["payments"]).matches(&e));
+        e.labels.insert("team".into(), "payments".into());
+        assert!(m(&["payments"], &[]).matches(&e));
+        assert!(!m(&[], &["payments"]).matches(&e));
+    }
+}

@@ -1,0 +1,142 @@
+//! Notifiers: where alerts are sent. A generic webhook (JSON, HMAC-signed), a Slack incoming
+//! webhook (blocks) and Prometheus Alertmanager (API v2). Each is a plain request builder over
+//! one shared HTTP client; the retry decision lives next to the error ([`DeliveryError`]).
+
+mod alertmanager;
+mod http;
+mod secret;
+mod signature;
+mod slack;
+mod webhook;
+
+use std::time::Duration;
+
+use kubetrail_store::AlertRecord;
+
+pub use alertmanager::{Alertmanager, alertmanager_body};
+pub use secret::Secret;
+pub use signature::{SIGNATURE_HEADER, sign, verify};
+pub use slack::{Slack, slack_body};
+pub use webhook::{Webhook, webhook_body};
+
+/// Why a delivery failed. The message never holds a secret: request errors are reported
+/// without their URL (Slack's carries its token).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("HTTP {status}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
+    Status {
+        status: u16,
+        /// The start of the response body.
+        body: String,
+        /// The receiver's `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    #[error("timed out")]
+    Timeout,
+    #[error("request failed: {0}")]
+    Transport(String),
+    #[error("cannot encode the notification: {0}")]
+    Encode(String),
+}
+
+impl DeliveryError {
+    /// Whether trying again later may succeed: timeouts, connection errors, 408, 429 and 5xx.
+    /// Other 4xx mean the receiver refuses this request and would refuse it again.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            DeliveryError::Status { status, .. } => {
+                matches!(status, 408 | 425 | 429) || *status >= 500
+            }
+            DeliveryError::Timeout | DeliveryError::Transport(_) => true,
+            DeliveryError::Encode(_) => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            DeliveryError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// One notification: an alert as queued, with its outbox ids.
+#[derive(Debug, Clone, Copy)]
+pub struct Notification<'a> {
+    pub delivery_id: i64,
+    pub alert_id: i64,
+    pub alert: &'a AlertRecord,
+}
+
+/// A configured notifier.
+#[derive(Debug, Clone)]
+pub enum Notifier {
+    Webhook(Webhook),
+    Slack(Slack),
+    Alertmanager(Alertmanager),
+}
+
+impl Notifier {
+    pub fn name(&self) -> &str {
+        match self {
+            Notifier::Webhook(n) => &n.name,
+            Notifier::Slack(n) => &n.name,
+            Notifier::Alertmanager(n) => &n.name,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notifier::Webhook(_) => "webhook",
+            Notifier::Slack(_) => "slack",
+            Notifier::Alertmanager(_) => "alertmanager",
+        }
+    }
+
+    /// Sends one notification; `Ok` when the receiver accepted it.
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        n: Notification<'_>,
+    ) -> Result<(), DeliveryError> {
+        match self {
+            Notifier::Webhook(w) => w.send(client, n).await,
+            Notifier::Slack(s) => s.send(client, n).await,
+            Notifier::Alertmanager(a) => a.send(client, n).await,
+        }
+    }
+}
+
+/// The HTTP client notifiers share: rustls, no proxy lookups, a connect timeout. Request
+/// timeouts are per notifier.
+pub fn http_client() -> crate::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("kubetrail/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(crate::Error::Http)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_timeouts_and_throttling_are_retried_refusals_are_not() {
+        let status = |s| DeliveryError::Status {
+            status: s,
+            body: String::new(),
+            retry_after: None,
+        };
+        for s in [408, 429, 500, 502, 503] {
+            assert!(status(s).is_retriable(), "{s}");
+        }
+        for s in [400, 401, 403, 404, 410, 413] {
+            assert!(!status(s).is_retriable(), "{s}");
+        }
+        assert!(DeliveryError::Timeout.is_retriable());
+        assert!(DeliveryError::Transport("refused".into()).is_retriable());
+        assert!(!DeliveryError::Encode("x".into()).is_retriable());
+        assert_eq!(status(503).to_string(), "HTTP 503");
+    }
+}

@@ -1,0 +1,76 @@
+//! The generic webhook: the alert as JSON, signed with HMAC-SHA256.
+//!
+//! ```json
+//! {"version": "1", "delivery_id": 7, "alert_id": 3, "status": "firing", "rule": "crash-loop",
+//!  "group_key": "prod/shop/Deployment/web", "severity": "error", "labels": {...},
+//!  "annotations": {...}, "starts_at": "...", "ends_at": null, "first_seen": "...",
+//!  "last_seen": "...", "event_count": 12, "events": [...], "url": "https://…"}
+//! ```
+//! Headers: `X-Kubetrail-Signature: sha256=<hex HMAC of the body>` (when a secret is set) and
+//! `X-Kubetrail-Delivery: <delivery id>`, the same on every retry of a delivery, so that a
+//! receiver can drop duplicates (delivery is at least once).
+
+use std::time::Duration;
+
+use kubetrail_store::AlertRecord;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde::Serialize;
+
+use super::http::post_json;
+use super::signature::{SIGNATURE_HEADER, sign};
+use super::{DeliveryError, Notification, Secret};
+
+/// A generic webhook.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub name: String,
+    /// May hold a token: treated as a secret.
+    pub url: Secret,
+    pub secret: Option<Secret>,
+    pub timeout: Duration,
+    /// Link to the alert in the UI (`{ui_url}/alerts/{id}`), when configured.
+    pub ui_url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    version: &'static str,
+    delivery_id: i64,
+    alert_id: i64,
+    #[serde(flatten)]
+    alert: &'a AlertRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+/// The JSON body of a webhook notification.
+pub fn webhook_body(n: Notification<'_>, ui_url: Option<&str>) -> Result<Vec<u8>, DeliveryError> {
+    serde_json::to_vec(&Body {
+        version: "1",
+        delivery_id: n.delivery_id,
+        alert_id: n.alert_id,
+        alert: n.alert,
+        url: ui_url.map(|u| format!("{}/alerts/{}", u.trim_end_matches('/'), n.alert_id)),
+    })
+    .map_err(|e| DeliveryError::Encode(e.to_string()))
+}
+
+impl Webhook {
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        n: Notification<'_>,
+    ) -> Result<(), DeliveryError> {
+        let body = webhook_body(n, self.ui_url.as_deref())?;
+        let mut headers = HeaderMap::new();
+        if let Some(secret) = &self.secret {
+            let sig = sign(secret.expose().as_bytes(), &body);
+            headers.insert(
+                SIGNATURE_HEADER,
+                HeaderValue::from_str(&sig).map_err(|e| DeliveryError::Encode(e.to_string()))?,
+            );
+        }
+        headers.insert("X-Kubetrail-Delivery", HeaderValue::from(n.delivery_id));
+        post_json(client, self.url.expose(), headers, body, self.timeout).await
+    }
+}

@@ -1,0 +1,209 @@
+//! The delivery worker: takes due deliveries from the store, sends them, records the outcome.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kubetrail_store::{Delivery, DeliveryState, DeliveryUpdate, Store};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::{RetryPolicy, TokenBucket};
+use crate::Result;
+use crate::metrics::{AlertMetrics, notifier as notifier_label};
+use crate::notify::{DeliveryError, Notification, Notifier};
+
+/// Deliveries taken from the store at a time.
+const BATCH: usize = 64;
+
+/// Sends what the outbox holds. One per store.
+pub struct DeliveryWorker {
+    store: Arc<dyn Store>,
+    notifiers: HashMap<String, (Notifier, Option<TokenBucket>)>,
+    client: reqwest::Client,
+    policy: RetryPolicy,
+    metrics: AlertMetrics,
+    wake: Arc<Notify>,
+    /// How often due retries are looked for when nothing wakes the worker.
+    pub poll: Duration,
+}
+
+impl DeliveryWorker {
+    pub fn new(
+        store: Arc<dyn Store>,
+        notifiers: Vec<(Notifier, Option<TokenBucket>)>,
+        client: reqwest::Client,
+        policy: RetryPolicy,
+        metrics: AlertMetrics,
+        wake: Arc<Notify>,
+    ) -> Self {
+        DeliveryWorker {
+            store,
+            notifiers: notifiers
+                .into_iter()
+                .map(|(n, limit)| (n.name().to_string(), (n, limit)))
+                .collect(),
+            client,
+            policy,
+            metrics,
+            wake,
+            poll: Duration::from_secs(1),
+        }
+    }
+
+    /// Delivers until `cancel`; woken early by `wake` when alerts are recorded.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let mut store_errors = 0u32;
+        loop {
+            let pause = match self.deliver_due().await {
+                Ok(Pass { full: true, .. }) => {
+                    store_errors = 0;
+                    continue;
+                }
+                Ok(Pass { wait, .. }) => {
+                    store_errors = 0;
+                    wait.map_or(self.poll, |w| w.min(self.poll))
+                }
+                Err(e) => {
+                    store_errors = store_errors.saturating_add(1);
+                    warn!(error = %crate::error_chain(&e), "cannot read or update the alert outbox; retrying");
+                    self.policy
+                        .delay(store_errors, 0.5)
+                        .min(Duration::from_secs(30))
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => {
+                    info!("alert delivery stopped");
+                    return;
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Attempts every delivery due now (up to a batch).
+    pub async fn deliver_due(&mut self) -> Result<Pass> {
+        let now = Timestamp::now();
+        let due = self.store.due_deliveries(now, BATCH).await?;
+        let full = due.len() == BATCH;
+        let mut wait: Option<Duration> = None;
+        let mut sending = JoinSet::new();
+        for d in due {
+            if self.policy.is_expired(&d, now) {
+                self.store
+                    .update_delivery(&self.policy.expire(&d, now))
+                    .await?;
+                self.metrics
+                    .expired
+                    .get_or_create(&notifier_label(&d.notifier))
+                    .inc();
+                warn!(notifier = %d.notifier, rule = %d.payload.rule, group = %d.payload.group_key, attempts = d.attempts, "alert notification expired before it could be delivered");
+                continue;
+            }
+            let Some((notifier, limit)) = self.notifiers.get_mut(&d.notifier) else {
+                let failed = DeliveryUpdate {
+                    id: d.id,
+                    state: DeliveryState::Failed,
+                    attempts: d.attempts,
+                    next_attempt_at: now,
+                    last_error: Some(format!("no notifier named {:?} is configured", d.notifier)),
+                    at: now,
+                };
+                self.store.update_delivery(&failed).await?;
+                self.metrics
+                    .failed
+                    .get_or_create(&notifier_label(&d.notifier))
+                    .inc();
+                error!(notifier = %d.notifier, "alert notification for a notifier that is no longer configured: failed");
+                continue;
+            };
+            if let Some(bucket) = limit
+                && !bucket.try_take()
+            {
+                let w = bucket.wait();
+                wait = Some(wait.map_or(w, |x| x.min(w)));
+                debug!(notifier = %d.notifier, "rate limited; the notification waits");
+                continue;
+            }
+            let taken = self.policy.take(&d, now);
+            self.store.update_delivery(&taken).await?;
+            let (notifier, client) = (notifier.clone(), self.client.clone());
+            sending.spawn(async move {
+                let n = Notification {
+                    delivery_id: d.id,
+                    alert_id: d.alert_id,
+                    alert: &d.payload,
+                };
+                let outcome = notifier.send(&client, n).await;
+                (d, taken, outcome)
+            });
+        }
+        while let Some(done) = sending.join_next().await {
+            match done {
+                Ok((d, taken, outcome)) => self.record(&d, &taken, outcome).await?,
+                Err(e) => {
+                    error!(error = %e, "an alert notification task panicked; it will be retried after its lease")
+                }
+            }
+        }
+        Ok(Pass { full, wait })
+    }
+
+    async fn record(
+        &self,
+        d: &Delivery,
+        taken: &DeliveryUpdate,
+        outcome: std::result::Result<(), DeliveryError>,
+    ) -> Result<()> {
+        let now = Timestamp::now();
+        let label = notifier_label(&d.notifier);
+        let update = match &outcome {
+            Ok(()) => {
+                self.metrics.delivered.get_or_create(&label).inc();
+                let latency = now.duration_since(d.created_at).as_secs_f64().max(0.0);
+                self.metrics.latency.get_or_create(&label).observe(latency);
+                debug!(notifier = %d.notifier, rule = %d.payload.rule, group = %d.payload.group_key, status = %d.payload.status, attempts = taken.attempts, "alert notification delivered");
+                self.policy.delivered(taken, now)
+            }
+            Err(e) => {
+                let unit = (std::collections::hash_map::RandomState::new()
+                    .hash_one((d.id, taken.attempts))
+                    % 1_000_000) as f64
+                    / 1_000_000.0;
+                let u = self.policy.failed(d, taken, e, unit, now);
+                match u.state {
+                    DeliveryState::Pending => {
+                        self.metrics.retried.get_or_create(&label).inc();
+                        warn!(notifier = %d.notifier, rule = %d.payload.rule, group = %d.payload.group_key, attempts = u.attempts, error = %e, retry_at = %u.next_attempt_at, "alert notification failed; will retry");
+                    }
+                    DeliveryState::Expired => {
+                        self.metrics.expired.get_or_create(&label).inc();
+                        warn!(notifier = %d.notifier, rule = %d.payload.rule, group = %d.payload.group_key, attempts = u.attempts, error = %e, "alert notification failed and expired");
+                    }
+                    _ => {
+                        self.metrics.failed.get_or_create(&label).inc();
+                        error!(notifier = %d.notifier, rule = %d.payload.rule, group = %d.payload.group_key, attempts = u.attempts, error = %e, "alert notification failed for good");
+                    }
+                }
+                u
+            }
+        };
+        self.store.update_delivery(&update).await?;
+        Ok(())
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// A full batch was due: there may be more.
+    pub full: bool,
+    /// Rate-limited deliveries can go in this long.
+    pub wait: Option<Duration>,
+}

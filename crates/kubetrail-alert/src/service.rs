@@ -1,0 +1,321 @@
+//! The live alerting stage: an evaluation task fed with each committed batch, and the delivery
+//! worker. `kubetrail run` and `kubetrail demo` start it with [`start`].
+//!
+//! ```text
+//!  pipeline ──committed batch──► [evaluate: Evaluator → Recorder → store (outbox)]
+//!                                              │ wake
+//!                                              ▼
+//!                                [deliver: due deliveries → notifiers → store]
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_model::{AggregateQuery, Dimension, Event, EventFilter};
+use kubetrail_store::{AlertFilter, Store};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::config::AlertingConfig;
+use crate::metrics::AlertMetrics;
+use crate::notify::http_client;
+use crate::outbox::DeliveryWorker;
+use crate::record::Recorder;
+use crate::{AlertChange, Analyzer, Evaluator, Hit, Result, error_chain};
+
+/// Batches waiting for evaluation; the pipeline waits when it is full (nothing is dropped).
+const QUEUE: usize = 64;
+/// Windowed conditions (pattern, anomaly, incident) are evaluated this often.
+const WINDOWED_EVERY: Duration = Duration::from_secs(60);
+/// Most events read for windowed conditions or the startup replay.
+const READ_LIMIT: usize = 100_000;
+
+/// Where the pipeline hands committed batches. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AlertFeed {
+    tx: mpsc::Sender<Vec<Event>>,
+}
+
+impl AlertFeed {
+    /// Hands over a committed batch; waits while the evaluator is behind.
+    pub async fn committed(&self, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        if self.tx.send(events.to_vec()).await.is_err() {
+            debug!("alerting has stopped; batch not evaluated");
+        }
+    }
+}
+
+/// The running alerting stage.
+pub struct Alerting {
+    pub feed: AlertFeed,
+    /// Ends when every [`AlertFeed`] clone is dropped (the pipelines stopped) and the last
+    /// batches are recorded.
+    pub evaluation: JoinHandle<()>,
+    /// Ends on cancellation.
+    pub delivery: JoinHandle<()>,
+    pub metrics: AlertMetrics,
+}
+
+/// Starts evaluation and delivery.
+pub fn start(
+    config: AlertingConfig,
+    store: Arc<dyn Store>,
+    analyzer: Arc<dyn Analyzer>,
+    metrics: AlertMetrics,
+    cancel: CancellationToken,
+) -> Result<Alerting> {
+    let wake = Arc::new(Notify::new());
+    let client = http_client()?;
+    let names: Vec<String> = config
+        .notifiers
+        .iter()
+        .map(|n| n.notifier.name().to_string())
+        .collect();
+    let worker = DeliveryWorker::new(
+        store.clone(),
+        config
+            .notifiers
+            .iter()
+            .map(|n| (n.notifier.clone(), n.bucket()))
+            .collect(),
+        client,
+        config.policy.clone(),
+        metrics.clone(),
+        wake.clone(),
+    );
+    let delivery = tokio::spawn(worker.run(cancel.clone()));
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let task = EvaluationTask {
+        evaluator: Evaluator::new(config.rules.clone()),
+        recorder: Recorder::new(store.clone(), names, metrics.clone(), wake),
+        store,
+        analyzer,
+        every: config.evaluate_every,
+        rx,
+    };
+    let evaluation = tokio::spawn(task.run(cancel));
+    info!(
+        rules = config.rules.len(),
+        notifiers = config.notifiers.len(),
+        "alerting started"
+    );
+    Ok(Alerting {
+        feed: AlertFeed { tx },
+        evaluation,
+        delivery,
+        metrics,
+    })
+}
+
+struct EvaluationTask {
+    evaluator: Evaluator,
+    recorder: Recorder,
+    store: Arc<dyn Store>,
+    analyzer: Arc<dyn Analyzer>,
+    every: Duration,
+    rx: mpsc::Receiver<Vec<Event>>,
+}
+
+impl EvaluationTask {
+    async fn run(mut self, cancel: CancellationToken) {
+        if let Err(e) = self.catch_up(Timestamp::now()).await {
+            warn!(error = %error_chain(&e), "cannot read the alerts and events recorded before this start; alerting starts afresh");
+        }
+        let mut ticks = tokio::time::interval(self.every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut windowed = tokio::time::interval(WINDOWED_EVERY);
+        windowed.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ticking = true;
+        loop {
+            tokio::select! {
+                batch = self.rx.recv() => match batch {
+                    Some(events) => {
+                        let now = Timestamp::now();
+                        let changes = self.evaluator.observe_events(&events, now);
+                        self.save(changes, &cancel).await;
+                    }
+                    None => break,
+                },
+                _ = ticks.tick(), if ticking => {
+                    let now = Timestamp::now();
+                    let changes = self.evaluator.tick(now);
+                    self.save(changes, &cancel).await;
+                }
+                _ = windowed.tick(), if ticking => {
+                    let changes = self.windowed(Timestamp::now()).await;
+                    self.save(changes, &cancel).await;
+                }
+                _ = cancel.cancelled(), if ticking => {
+                    // Keep evaluating what the pipelines flush until they hang up.
+                    ticking = false;
+                }
+            }
+        }
+        info!("alert evaluation stopped");
+    }
+
+    /// Records changes, retrying while the store is unavailable (the changes are already
+    /// part of the evaluator's state: dropping them would lose alerts).
+    async fn save(&mut self, mut changes: Vec<AlertChange>, cancel: &CancellationToken) {
+        let mut failures = 0u32;
+        loop {
+            match self.recorder.record(changes, Timestamp::now()).await {
+                Ok(_) => return,
+                Err((e, left)) => {
+                    failures += 1;
+                    warn!(error = %error_chain(&e), pending = left.len(), "cannot record alerts; retrying");
+                    changes = left;
+                    let delay = Duration::from_millis(200 * u64::from(failures.min(50)));
+                    if cancel.is_cancelled() && failures > 20 {
+                        tracing::error!(
+                            lost = changes.len(),
+                            "giving up recording alerts while stopping"
+                        );
+                        return;
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// After a restart: take over open and cooling-down alerts, learn the reasons each
+    /// namespace has had (for `first_seen`), and replay the last events so that counting
+    /// windows are full and count increases are not counted twice.
+    async fn catch_up(&mut self, now: Timestamp) -> Result<()> {
+        let cooldown = self
+            .evaluator
+            .rules()
+            .iter()
+            .map(|r| r.cooldown)
+            .max()
+            .unwrap_or(SignedDuration::ZERO);
+        let alerts = self
+            .store
+            .alerts(&AlertFilter {
+                since: Some(now - cooldown),
+                ..AlertFilter::default()
+            })
+            .await?;
+        let records: Vec<_> = alerts.into_iter().map(|a| a.alert).collect();
+        for r in &records {
+            self.recorder.restore(r);
+        }
+        let orphans = self.evaluator.restore(&records, now);
+        let cancel = CancellationToken::new();
+        self.save(orphans, &cancel).await;
+
+        let reasons = self
+            .store
+            .aggregate(&AggregateQuery {
+                group_by: vec![Dimension::Cluster, Dimension::Namespace, Dimension::Reason],
+                ..AggregateQuery::default()
+            })
+            .await?;
+        for row in &reasons {
+            let v = |i: usize| {
+                row.key
+                    .get(i)
+                    .and_then(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            self.evaluator.learn(&v(0), &v(1), &v(2));
+        }
+
+        let recent = self
+            .store
+            .occurrences(
+                &EventFilter {
+                    since: Some(now - Evaluator::COUNT_HORIZON),
+                    ..EventFilter::default()
+                },
+                READ_LIMIT,
+            )
+            .await?;
+        for e in &recent {
+            self.evaluator.remember(&e.event);
+        }
+        let hits: Vec<Hit<'_>> = recent
+            .iter()
+            .flat_map(|e| {
+                e.occurrences.iter().map(|o| Hit {
+                    event: &e.event,
+                    at: o.at,
+                    count: o.count,
+                })
+            })
+            .collect();
+        let changes = self.evaluator.observe(&hits, now);
+        drop(hits);
+        self.save(changes, &cancel).await;
+        info!(
+            open_or_cooling = records.len(),
+            replayed = recent.len(),
+            "alerting caught up with what was recorded before"
+        );
+        Ok(())
+    }
+
+    /// Evaluates the windowed conditions over the events of their windows.
+    async fn windowed(&mut self, now: Timestamp) -> Vec<AlertChange> {
+        let windowed: Vec<(usize, SignedDuration)> = self
+            .evaluator
+            .rules()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.condition.finding_kind().is_some())
+            .filter_map(|(i, r)| Some((i, r.condition.window()?)))
+            .collect();
+        let Some(longest) = windowed.iter().map(|w| w.1).max() else {
+            return Vec::new();
+        };
+        let events = match self
+            .store
+            .occurrences(
+                &EventFilter {
+                    since: Some(now - longest),
+                    until: Some(now + SignedDuration::from_secs(1)),
+                    ..EventFilter::default()
+                },
+                READ_LIMIT,
+            )
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %error_chain(&e), "cannot read events for windowed alert conditions; will retry");
+                return Vec::new();
+            }
+        };
+        let mut changes = Vec::new();
+        for (i, window) in windowed {
+            let rule = &self.evaluator.rules()[i];
+            let since = now - window;
+            let matching: Vec<_> = events
+                .iter()
+                .filter(|e| rule.matcher.matches(&e.event))
+                .filter_map(|e| {
+                    let occurrences: Vec<_> = e
+                        .occurrences
+                        .iter()
+                        .filter(|o| o.at >= since)
+                        .copied()
+                        .collect();
+                    (!occurrences.is_empty()).then(|| kubetrail_model::EventOccurrences {
+                        event: e.event.clone(),
+                        occurrences,
+                    })
+                })
+                .collect();
+            let findings = self.analyzer.findings(&rule.condition, &matching, now);
+            changes.extend(self.evaluator.findings(i, &findings, now));
+        }
+        changes
+    }
+}
