@@ -22,6 +22,14 @@ fi
 export KUBETRAIL_REAL_EVENTS
 log "real events: $KUBETRAIL_REAL_EVENTS"
 
+# kubectl: the real client the simulator tests run against (installed on these machines; not in
+# Debian's archive, so it cannot be installed from here).
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "kubectl is required by the tests (a real client against the API simulator) and is not installed" >&2
+  exit 1
+fi
+log "kubectl: $(kubectl version --client 2>/dev/null | head -1)"
+
 # --- checks ---------------------------------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check
