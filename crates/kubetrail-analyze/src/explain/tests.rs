@@ -162,3 +162,19 @@ fn an_object_without_events_has_an_empty_story() {
     assert!(x.incidents.is_empty());
     assert_eq!(x.root_cause, None);
 }
+
+proptest::proptest! {
+    #[test]
+    fn parsing_any_text_as_a_target_never_panics_and_valid_ones_round_trip(
+        text in "[a-zA-Z0-9/._-]{0,40}",
+        ns in "[a-z][a-z0-9-]{0,10}",
+        kind in "(Pod|Deployment|StatefulSet|Job)",
+        name in "[a-z][a-z0-9.-]{0,20}",
+    ) {
+        let _ = text.parse::<Target>();
+        let t: Target = format!("{ns}/{kind}/{name}").parse().unwrap();
+        proptest::prop_assert_eq!(t.to_string(), format!("{ns}/{kind}/{name}"));
+        let again: Target = t.to_string().parse().unwrap();
+        proptest::prop_assert_eq!(again, t);
+    }
+}
