@@ -42,7 +42,9 @@ struct Sighting {
 fn sighting() -> impl Strategy<Value = Sighting> {
     (
         0u8..8,
-        -120i64..900,
+        // Minutes over ~4 days, so that whole days (the daily rollup level) and partial days
+        // occur in the ranges asked.
+        prop_oneof![-120i64..900, -3_000i64..6_000],
         1u64..4,
         0..NAMESPACES.len(),
         0..REASONS.len(),
@@ -81,10 +83,10 @@ struct Ask {
 
 fn ask() -> impl Strategy<Value = Ask> {
     (
-        proptest::option::of(-10_000i64..60_000),
-        proptest::option::of(-10_000i64..60_000),
+        proptest::option::of(prop_oneof![-10_000i64..60_000, -200_000i64..400_000]),
+        proptest::option::of(prop_oneof![-10_000i64..60_000, -200_000i64..400_000]),
         proptest::sample::subsequence(ROLLUP_DIMS.to_vec(), 0..=3).prop_shuffle(),
-        proptest::option::of(1i64..4),
+        proptest::option::of(prop_oneof![1i64..4, Just(24i64), Just(48i64)]),
         proptest::sample::subsequence(NAMESPACES.to_vec(), 0..=2),
         proptest::sample::subsequence(Severity::ALL.to_vec(), 0..=2),
     )

@@ -25,7 +25,10 @@ async fn open_creates_missing_directories_and_sets_wal_and_incremental_vacuum() 
     assert_eq!(store.path(), path);
     assert_eq!(pragma(&path, "journal_mode"), "wal");
     assert_eq!(pragma(&path, "auto_vacuum"), "2", "incremental");
-    assert_eq!(pragma(&path, "user_version"), "3");
+    assert_eq!(
+        pragma(&path, "user_version"),
+        SqliteStore::SCHEMA_VERSION.to_string()
+    );
 }
 
 #[tokio::test]
@@ -43,7 +46,7 @@ async fn a_database_with_a_newer_schema_is_refused() {
             err,
             Error::SchemaTooNew {
                 found: 99,
-                known: 3
+                known: SqliteStore::SCHEMA_VERSION
             }
         ),
         "{err:?}"

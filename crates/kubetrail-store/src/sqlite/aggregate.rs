@@ -1,18 +1,20 @@
 //! Occurrence counts grouped by dimensions and time buckets.
 //!
-//! Two paths give identical results. The rollup path answers whole hours from `rollup_hourly`
-//! (thousands of rows for days of events) and only the partial hours at the edges of the range
-//! from `occurrences JOIN events`; it applies when every grouping and filter is a rollup
-//! dimension and buckets are whole hours. The raw path reads `occurrences JOIN events` for all.
+//! Two paths give identical results. The rollup path splits the range: whole days from
+//! `rollup_daily_coarse`, whole hours of the partial days from `rollup_hourly_coarse`, and only
+//! the partial hours at the edges from `occurrences JOIN events` — or, when the query groups or
+//! filters by correlation, whole hours from `rollup_hourly`. It applies when every grouping and
+//! filter is a rollup dimension and buckets are whole hours (whole days for the daily level).
+//! The raw path reads `occurrences JOIN events` for all.
 
 use std::collections::HashMap;
 
-use kubetrail_model::{AggregateQuery, AggregateRow};
+use kubetrail_model::{AggregateQuery, AggregateRow, Dimension};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::filter::{Table, Where, column, micros, rollup_can_answer, search_error, timestamp};
-use super::rollup::{HOUR_MICROS, hour_of};
+use super::rollup::{DAY_MICROS, HOUR_MICROS, floor_to};
 use crate::{Error, Result};
 
 /// Group values in `group_by` order, and the bucket start (micros) when bucketing.
@@ -31,59 +33,69 @@ pub(crate) fn aggregate(
     if !matches!((since, until), (Some(s), Some(u)) if s >= u) {
         // One snapshot for all the parts.
         let tx = conn.unchecked_transaction()?;
-        if use_rollups && rollup_fits(q, interval) {
-            // Whole hours inside the range; `None` is unbounded.
-            let first_hour = since.map(|s| hour_of(s + HOUR_MICROS - 1));
-            let end_hour = until.map(hour_of);
-            let any_whole_hour = match (first_hour, end_hour) {
-                (Some(a), Some(b)) => a < b,
-                _ => true,
-            };
-            if any_whole_hour {
-                if let (Some(s), Some(h)) = (since, first_hour)
-                    && s < h
-                {
-                    collect(
-                        &tx,
-                        q,
-                        Table::Events,
-                        interval,
-                        Some(s),
-                        Some(h),
-                        &mut groups,
-                    )?;
-                }
-                collect(
-                    &tx,
-                    q,
-                    Table::Rollup,
-                    interval,
-                    first_hour,
-                    end_hour,
-                    &mut groups,
-                )?;
-                if let (Some(h), Some(u)) = (end_hour, until)
-                    && h < u
-                {
-                    collect(
-                        &tx,
-                        q,
-                        Table::Events,
-                        interval,
-                        Some(h),
-                        Some(u),
-                        &mut groups,
-                    )?;
-                }
-            } else {
-                collect(&tx, q, Table::Events, interval, since, until, &mut groups)?;
-            }
+        let levels = if use_rollups && rollup_fits(q, interval) {
+            levels(q, interval)
         } else {
-            collect(&tx, q, Table::Events, interval, since, until, &mut groups)?;
-        }
+            &[]
+        };
+        collect_range(&tx, q, levels, interval, since, until, &mut groups)?;
         tx.commit()?;
     }
     finish(q, groups)
+}
+
+/// The rollup levels that can answer `q`, coarsest first, with their bucket width.
+fn levels(q: &AggregateQuery, interval: Option<i64>) -> &'static [(Table, i64)] {
+    let needs_correlation =
+        q.group_by.contains(&Dimension::Correlation) || !q.filter.correlations.is_empty();
+    if needs_correlation {
+        &[(Table::Rollup, HOUR_MICROS)]
+    } else if interval.is_none_or(|i| i % DAY_MICROS == 0) {
+        &[
+            (Table::CoarseDaily, DAY_MICROS),
+            (Table::CoarseHourly, HOUR_MICROS),
+        ]
+    } else {
+        &[(Table::CoarseHourly, HOUR_MICROS)]
+    }
+}
+
+/// Counts `[lo, hi)`: whole units of the coarsest level from its table, the partial units at
+/// the edges from the finer levels, and what is left from raw occurrences.
+fn collect_range(
+    conn: &Connection,
+    q: &AggregateQuery,
+    levels: &[(Table, i64)],
+    interval: Option<i64>,
+    lo: Option<i64>,
+    hi: Option<i64>,
+    groups: &mut HashMap<GroupKey, u64>,
+) -> Result<()> {
+    let Some(((table, unit), finer)) = levels.split_first() else {
+        return collect(conn, q, Table::Events, interval, lo, hi, groups);
+    };
+    // Whole units inside the range; `None` is unbounded.
+    let first = lo.map(|s| floor_to(s.saturating_add(unit - 1), *unit));
+    let end = hi.map(|u| floor_to(u, *unit));
+    let any_whole = match (first, end) {
+        (Some(a), Some(b)) => a < b,
+        _ => true,
+    };
+    if !any_whole {
+        return collect_range(conn, q, finer, interval, lo, hi, groups);
+    }
+    if let (Some(s), Some(f)) = (lo, first)
+        && s < f
+    {
+        collect_range(conn, q, finer, interval, Some(s), Some(f), groups)?;
+    }
+    collect(conn, q, *table, interval, first, end, groups)?;
+    if let (Some(e), Some(u)) = (end, hi)
+        && e < u
+    {
+        collect_range(conn, q, finer, interval, Some(e), Some(u), groups)?;
+    }
+    Ok(())
 }
 
 fn interval_micros(q: &AggregateQuery) -> Result<Option<i64>> {
@@ -123,6 +135,8 @@ fn collect(
             "o.count",
         ),
         Table::Rollup => ("rollup_hourly r", "r.bucket", "r.count"),
+        Table::CoarseHourly => ("rollup_hourly_coarse r", "r.bucket", "r.count"),
+        Table::CoarseDaily => ("rollup_daily_coarse r", "r.bucket", "r.count"),
     };
     let mut select = String::from("SELECT ");
     let mut group_by = String::new();

@@ -1,19 +1,36 @@
-//! `EventFilter` → SQL `WHERE` terms, for the `events` table and for `rollup_hourly`.
+//! `EventFilter` → SQL `WHERE` terms, for the `events` table and for the rollup tables.
 
 use kubetrail_model::{Dimension, EventFilter, Timestamp};
 use rusqlite::types::Value;
 
 use crate::{Error, Result};
 
-/// Which table (and alias) the terms are written for: `events e` or `rollup_hourly r`.
+/// Which table (and alias) the terms are written for: `events e` or a rollup `r`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Table {
     Events,
+    /// `rollup_hourly`, with correlation.
     Rollup,
+    /// `rollup_hourly_coarse`: no correlation.
+    CoarseHourly,
+    /// `rollup_daily_coarse`: no correlation.
+    CoarseDaily,
+}
+
+impl Table {
+    fn coarse(self) -> bool {
+        matches!(self, Table::CoarseHourly | Table::CoarseDaily)
+    }
 }
 
 /// The column holding a dimension, or `None` when the rollups do not keep it.
 pub(crate) fn column(dim: Dimension, table: Table) -> Option<&'static str> {
+    if table.coarse() {
+        return match dim {
+            Dimension::Correlation => None,
+            d => column(d, Table::Rollup),
+        };
+    }
     Some(match (table, dim) {
         (Table::Events, Dimension::Cluster) => "e.cluster",
         (Table::Events, Dimension::Namespace) => "e.namespace",
@@ -34,7 +51,7 @@ pub(crate) fn column(dim: Dimension, table: Table) -> Option<&'static str> {
         (Table::Rollup, Dimension::Severity) => "r.severity",
         (Table::Rollup, Dimension::Type) => "r.type",
         (Table::Rollup, Dimension::Correlation) => "r.correlation",
-        (Table::Rollup, _) => return None,
+        (Table::Rollup | Table::CoarseHourly | Table::CoarseDaily, _) => return None,
     })
 }
 
@@ -108,7 +125,7 @@ impl Where {
             self.any_of(col, values);
         }
         if let Some(search) = &f.search {
-            if table == Table::Rollup {
+            if table != Table::Events {
                 return Err(Error::InvalidQuery(
                     "the rollups cannot search notes".into(),
                 ));

@@ -96,6 +96,9 @@ impl SqliteStore {
         &self.path
     }
 
+    /// The schema version this build migrates stores to.
+    pub const SCHEMA_VERSION: i64 = schema::SCHEMA_VERSION;
+
     /// Aggregates without the rollups, from every occurrence: what the rollup path must equal.
     #[doc(hidden)]
     pub async fn aggregate_raw(&self, q: &AggregateQuery) -> Result<Vec<AggregateRow>> {

@@ -1,5 +1,10 @@
-//! Hourly rollups of occurrence counts: changes are accumulated per batch as signed deltas and
-//! applied once, so `rollup_hourly` always equals `occurrences JOIN events` summed by hour.
+//! Rollups of occurrence counts: changes are accumulated per batch as signed deltas and applied
+//! once to every level, so each rollup table always equals `occurrences JOIN events` summed by
+//! its bucket and dimensions:
+//! - `rollup_hourly`: per hour, by cluster, namespace, kind, reason, category, severity, type
+//!   and correlation;
+//! - `rollup_hourly_coarse` and `rollup_daily_coarse`: the same without correlation, per hour
+//!   and per day (few rows: what long group-bys read).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -9,6 +14,12 @@ use rusqlite::{Connection, params};
 use crate::Result;
 
 pub(crate) const HOUR_MICROS: i64 = 3_600_000_000;
+pub(crate) const DAY_MICROS: i64 = 24 * HOUR_MICROS;
+
+/// The start of the unit of `unit` micros holding `ts` (floor, also before 1970).
+pub(crate) fn floor_to(ts: i64, unit: i64) -> i64 {
+    ts - ts.rem_euclid(unit)
+}
 
 /// The start of the hour holding `ts` (microseconds; floor, also before 1970).
 pub(crate) fn hour_of(ts: i64) -> i64 {
@@ -45,11 +56,22 @@ impl<'a> RollupDeltas<'a> {
         *self.0.entry(key).or_insert(0) += count;
     }
 
-    /// Writes the deltas: increases are upserted, decreases subtract and drop rows that reach
-    /// zero.
+    /// Writes the deltas to every rollup level: increases are upserted, decreases subtract and
+    /// drop rows that reach zero.
     pub fn apply(self, conn: &Connection) -> Result<()> {
         if self.0.is_empty() {
             return Ok(());
+        }
+        // The coarse levels: the same deltas without correlation, by hour and by day.
+        let mut hourly: HashMap<(i64, [&str; 7]), i64> = HashMap::new();
+        let mut daily: HashMap<(i64, [&str; 7]), i64> = HashMap::new();
+        for (k, delta) in &self.0 {
+            let [c, ns, kind, reason, cat, sev, ty, _] = &k.dims;
+            let dims = [&**c, &**ns, &**kind, &**reason, &**cat, &**sev, &**ty];
+            *hourly.entry((k.bucket, dims)).or_insert(0) += delta;
+            *daily
+                .entry((floor_to(k.bucket, DAY_MICROS), dims))
+                .or_insert(0) += delta;
         }
         let mut upsert = conn.prepare_cached(
             "INSERT INTO rollup_hourly
@@ -64,20 +86,49 @@ impl<'a> RollupDeltas<'a> {
                AND category = ?6 AND severity = ?7 AND type = ?8 AND correlation = ?9
                AND count <= 0",
         )?;
-        for (k, delta) in self.0 {
-            if delta == 0 {
+        for (k, delta) in &self.0 {
+            if *delta == 0 {
                 continue;
             }
             let [c, ns, kind, reason, cat, sev, ty, corr] = &k.dims;
             upsert.execute(params![
                 k.bucket, c, ns, kind, reason, cat, sev, ty, corr, delta
             ])?;
-            if delta < 0 {
+            if *delta < 0 {
                 drop_empty.execute(params![k.bucket, c, ns, kind, reason, cat, sev, ty, corr])?;
             }
         }
+        apply_coarse(conn, "rollup_hourly_coarse", &hourly)?;
+        apply_coarse(conn, "rollup_daily_coarse", &daily)?;
         Ok(())
     }
+}
+
+fn apply_coarse(
+    conn: &Connection,
+    table: &str,
+    deltas: &HashMap<(i64, [&str; 7]), i64>,
+) -> Result<()> {
+    let mut upsert = conn.prepare_cached(&format!(
+        "INSERT INTO {table} (bucket, cluster, namespace, kind, reason, category, severity, type, count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT DO UPDATE SET count = count + excluded.count"
+    ))?;
+    let mut drop_empty = conn.prepare_cached(&format!(
+        "DELETE FROM {table}
+         WHERE bucket = ?1 AND cluster = ?2 AND namespace = ?3 AND kind = ?4 AND reason = ?5
+           AND category = ?6 AND severity = ?7 AND type = ?8 AND count <= 0"
+    ))?;
+    for ((bucket, [c, ns, kind, reason, cat, sev, ty]), delta) in deltas {
+        if *delta == 0 {
+            continue;
+        }
+        upsert.execute(params![bucket, c, ns, kind, reason, cat, sev, ty, delta])?;
+        if *delta < 0 {
+            drop_empty.execute(params![bucket, c, ns, kind, reason, cat, sev, ty])?;
+        }
+    }
+    Ok(())
 }
 
 /// Subtracts from the rollups the occurrences selected by `occurrence_filter` (a condition on

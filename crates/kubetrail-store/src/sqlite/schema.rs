@@ -155,8 +155,45 @@ CREATE TABLE silences (
 );
 ";
 
+/// Coarse rollups without the correlation dimension (its cardinality makes `rollup_hourly`
+/// hold thousands of rows an hour): per hour and per day, so a group-by over 30 days reads tens
+/// of thousands of rows, not millions. Filled from `rollup_hourly` for existing stores.
+const V4: &str = "
+CREATE TABLE rollup_hourly_coarse (
+    bucket INTEGER NOT NULL,
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    type TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (bucket, cluster, namespace, kind, reason, category, severity, type)
+) WITHOUT ROWID;
+CREATE TABLE rollup_daily_coarse (
+    bucket INTEGER NOT NULL,
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    type TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (bucket, cluster, namespace, kind, reason, category, severity, type)
+) WITHOUT ROWID;
+INSERT INTO rollup_hourly_coarse
+    SELECT bucket, cluster, namespace, kind, reason, category, severity, type, SUM(count)
+    FROM rollup_hourly GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+INSERT INTO rollup_daily_coarse
+    SELECT bucket - (((bucket % 86400000000) + 86400000000) % 86400000000),
+           cluster, namespace, kind, reason, category, severity, type, SUM(count)
+    FROM rollup_hourly GROUP BY 1, 2, 3, 4, 5, 6, 7, 8;
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -165,7 +202,6 @@ pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "foreign_keys", false)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -181,6 +217,9 @@ pub(crate) fn prepare_writer(conn: &Connection) -> Result<()> {
     // then copied into the database once, not at every checkpoint (measured ~30% faster import).
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
     configure(conn)?;
+    // 48 MiB of page cache for the writer: enough to keep the hot index pages of a bulk import
+    // (64 MiB is ~8% faster but takes import over its 100 MB RSS budget).
+    conn.pragma_update(None, "cache_size", -49152)?;
     migrate(conn)?;
     // Retention collects the rows it deletes here (per connection, in memory).
     conn.execute_batch(
@@ -193,6 +232,8 @@ pub(crate) fn prepare_writer(conn: &Connection) -> Result<()> {
 /// Prepares a reader connection, opened after the writer has migrated the schema.
 pub(crate) fn prepare_reader(conn: &Connection) -> Result<()> {
     configure(conn)?;
+    // Readers scan indexes and rollups; 16 MiB keeps the hot ones without growing RSS much.
+    conn.pragma_update(None, "cache_size", -16384)?;
     conn.pragma_update(None, "query_only", true)?;
     Ok(())
 }
