@@ -22,6 +22,17 @@ fi
 export KUBETRAIL_REAL_EVENTS
 log "real events: $KUBETRAIL_REAL_EVENTS"
 
+# Prometheus Alertmanager: the alerting tests start a real one (Debian names the binary
+# prometheus-alertmanager). Installed once; the tests start and stop their own instances.
+if ! command -v alertmanager >/dev/null 2>&1 && ! command -v prometheus-alertmanager >/dev/null 2>&1; then
+  log "installing prometheus-alertmanager"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq prometheus-alertmanager >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq prometheus-alertmanager >/dev/null; }
+  # The package enables a system service; the tests need none running.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true; fi
+fi
+
 # kubectl: the real client the simulator tests run against (installed on these machines; not in
 # Debian's archive, so it cannot be installed from here).
 if ! command -v kubectl >/dev/null 2>&1; then

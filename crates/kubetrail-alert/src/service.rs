@@ -41,11 +41,11 @@ pub struct AlertFeed {
 
 impl AlertFeed {
     /// Hands over a committed batch; waits while the evaluator is behind.
-    pub async fn committed(&self, events: &[Event]) {
+    pub async fn committed(&self, events: Vec<Event>) {
         if events.is_empty() {
             return;
         }
-        if self.tx.send(events.to_vec()).await.is_err() {
+        if self.tx.send(events).await.is_err() {
             debug!("alerting has stopped; batch not evaluated");
         }
     }
@@ -113,6 +113,13 @@ pub fn start(
     })
 }
 
+/// Now, to the microsecond: the store keeps that precision, so an alert read back equals the
+/// one recorded (and the one in its notifications).
+fn now() -> Timestamp {
+    let t = Timestamp::now();
+    Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
+
 struct EvaluationTask {
     evaluator: Evaluator,
     recorder: Recorder,
@@ -124,7 +131,7 @@ struct EvaluationTask {
 
 impl EvaluationTask {
     async fn run(mut self, cancel: CancellationToken) {
-        if let Err(e) = self.catch_up(Timestamp::now()).await {
+        if let Err(e) = self.catch_up(now()).await {
             warn!(error = %error_chain(&e), "cannot read the alerts and events recorded before this start; alerting starts afresh");
         }
         let mut ticks = tokio::time::interval(self.every);
@@ -136,19 +143,19 @@ impl EvaluationTask {
             tokio::select! {
                 batch = self.rx.recv() => match batch {
                     Some(events) => {
-                        let now = Timestamp::now();
+                        let now = now();
                         let changes = self.evaluator.observe_events(&events, now);
                         self.save(changes, &cancel).await;
                     }
                     None => break,
                 },
                 _ = ticks.tick(), if ticking => {
-                    let now = Timestamp::now();
+                    let now = now();
                     let changes = self.evaluator.tick(now);
                     self.save(changes, &cancel).await;
                 }
                 _ = windowed.tick(), if ticking => {
-                    let changes = self.windowed(Timestamp::now()).await;
+                    let changes = self.windowed(now()).await;
                     self.save(changes, &cancel).await;
                 }
                 _ = cancel.cancelled(), if ticking => {
@@ -165,7 +172,7 @@ impl EvaluationTask {
     async fn save(&mut self, mut changes: Vec<AlertChange>, cancel: &CancellationToken) {
         let mut failures = 0u32;
         loop {
-            match self.recorder.record(changes, Timestamp::now()).await {
+            match self.recorder.record(changes, now()).await {
                 Ok(_) => return,
                 Err((e, left)) => {
                     failures += 1;

@@ -60,6 +60,8 @@ pub enum Command {
     Explain(crate::commands::explain::ExplainArgs),
     /// Measure processing, import and query speed on the real event dumps.
     Bench(crate::commands::bench::BenchArgs),
+    /// Alerts: dry runs of rules over dumps, recorded alerts, silences.
+    Alerts(crate::commands::alerts::AlertsArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

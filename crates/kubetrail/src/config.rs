@@ -32,6 +32,10 @@ pub struct RawConfig {
     /// Clusters `kubetrail run` watches (default: the current kube context).
     #[serde(default)]
     pub clusters: Vec<RawCluster>,
+    /// Alert rules, notifiers and delivery (see kubetrail-alert); built-in rules are on by
+    /// default.
+    #[serde(default)]
+    pub alerting: kubetrail_alert::RawAlerting,
 }
 
 /// One watched cluster.
@@ -76,22 +80,40 @@ pub struct Config {
     pub rules_files: Vec<PathBuf>,
     pub clusters: Vec<RawCluster>,
     pub spool_max_bytes: u64,
+    /// Validated `alerting:` section (defaults when there is no config file).
+    pub alerting: kubetrail_alert::AlertingConfig,
 }
 
 impl Config {
     /// Reads the config file (if any) and applies the command-line overrides.
     pub fn load(path: Option<&Path>, data_dir: Option<PathBuf>) -> Result<Config> {
-        let (raw, base) = match path {
+        let (mut raw, base, text) = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read config file {}", p.display()))?;
                 let raw: RawConfig = serde_yaml::from_str(&text)
+                    // Errors inside alerting.rules also name the rule.
+                    .map_err(|e| {
+                        kubetrail_alert::rules::yaml_error(&text, &e, &["alerting", "rules"])
+                    })
                     .with_context(|| format!("invalid config file {}", p.display()))?;
-                (raw, p.parent().map(Path::to_path_buf).unwrap_or_default())
+                (
+                    raw,
+                    p.parent().map(Path::to_path_buf).unwrap_or_default(),
+                    text,
+                )
             }
-            None => (RawConfig::default(), PathBuf::new()),
+            None => (RawConfig::default(), PathBuf::new(), String::new()),
         };
-        raw.validate(data_dir, &base)
+        let alerting = std::mem::take(&mut raw.alerting)
+            .validate(&text, &base)
+            .with_context(|| match path {
+                Some(p) => format!("invalid alerting configuration in {}", p.display()),
+                None => "invalid alerting configuration".to_string(),
+            })?;
+        let mut config = raw.validate(data_dir, &base)?;
+        config.alerting = alerting;
+        Ok(config)
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -150,6 +172,7 @@ impl RawConfig {
                     c
                 })
                 .collect(),
+            alerting: kubetrail_alert::AlertingConfig::default(),
         })
     }
 }

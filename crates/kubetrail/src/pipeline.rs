@@ -35,6 +35,8 @@ pub struct ClusterPipeline {
     pub spool_max_bytes: u64,
     /// Since when, and how many, events were dropped because the spool was full.
     pub overflow: std::sync::Mutex<Option<(Timestamp, u64)>>,
+    /// Alerting: every committed batch is evaluated here, if set.
+    pub alerts: Option<kubetrail_alert::AlertFeed>,
 }
 
 impl ClusterPipeline {
@@ -217,6 +219,8 @@ impl ClusterPipeline {
 
     async fn write(&self, batch: SpooledBatch) -> Result<()> {
         let mut txn = self.store.begin().await?;
+        // --- alerting (kubetrail-alert): keep the batch for evaluation after the commit ---
+        let for_alerts = self.alerts.as_ref().map(|_| batch.events.clone());
         txn.write(batch.events).await?;
         if let Some(c) = batch.cursor {
             txn.save_cursor(c.into()).await?;
@@ -241,6 +245,10 @@ impl ClusterPipeline {
         txn.commit().await?;
         if overflow.is_some() {
             *self.overflow.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        // --- alerting: evaluate what is now committed (spooled batches too, when written back) ---
+        if let (Some(alerts), Some(events)) = (&self.alerts, for_alerts) {
+            alerts.committed(events).await;
         }
         Ok(())
     }

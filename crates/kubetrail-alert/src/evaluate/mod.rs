@@ -308,7 +308,8 @@ impl Evaluator {
     }
 
     /// Adds a contribution to a group; raises its alert when the condition holds and no alert
-    /// is open (unless the group is cooling down).
+    /// is open (unless the group is cooling down). An open alert takes every contribution of
+    /// its group, which keeps it open.
     fn apply(
         &mut self,
         id: &GroupId,
@@ -331,9 +332,10 @@ impl Evaluator {
                 open.severity = open.severity.max(e.severity);
             }
             add_sample(&mut open.events, e);
-            if holds {
-                open.last_hold = now;
-            }
+            // Hysteresis: an open alert stays open while its group's events keep coming, even
+            // if their rate dips below the threshold for a while; otherwise a problem recurring
+            // at about the threshold would resolve and fire again all day.
+            open.last_hold = now;
             let c = Context {
                 event: e,
                 rule: &rule.name,

@@ -235,3 +235,31 @@ fn findings_raise_once_and_report_their_window_totals() {
     let r = ev.tick(at(2) + SignedDuration::from_mins(15));
     assert_eq!(r[0].kind, ChangeKind::Resolved);
 }
+
+#[test]
+fn an_open_alert_stays_open_while_its_events_keep_coming_below_the_threshold() {
+    let mut ev = Evaluator::new(rules(CRASH));
+    assert_eq!(ev.observe_events(&[backoff("web-1", 3, 0)], at(0)).len(), 1);
+    // One occurrence every 12 minutes: below 3 in 10m, but the crash loop goes on.
+    let mut e = backoff("web-1", 3, 0);
+    for m in (12..=120).step_by(12) {
+        e.count += 1;
+        e.last_seen = at(m);
+        let changes = ev.observe_events(std::slice::from_ref(&e), at(m));
+        assert_eq!(
+            kinds(&changes),
+            [(ChangeKind::Updated, "prod/shop/Deployment/web")]
+        );
+        assert!(
+            ev.tick(at(m))
+                .iter()
+                .all(|c| c.kind == ChangeKind::Repeated),
+            "minute {m}: still open"
+        );
+    }
+    assert_eq!(
+        ev.tick(at(135))[0].kind,
+        ChangeKind::Resolved,
+        "15m without any"
+    );
+}

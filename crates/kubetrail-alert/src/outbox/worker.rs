@@ -5,7 +5,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use kubetrail_store::{Delivery, DeliveryState, DeliveryUpdate, Store};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -30,6 +30,9 @@ pub struct DeliveryWorker {
     wake: Arc<Notify>,
     /// How often due retries are looked for when nothing wakes the worker.
     pub poll: Duration,
+    /// The first pass after a start also takes deliveries another worker was sending: with
+    /// one worker per store, such a worker died with the previous process.
+    first_pass: bool,
 }
 
 impl DeliveryWorker {
@@ -52,6 +55,7 @@ impl DeliveryWorker {
             metrics,
             wake,
             poll: Duration::from_secs(1),
+            first_pass: true,
         }
     }
 
@@ -66,7 +70,11 @@ impl DeliveryWorker {
                 }
                 Ok(Pass { wait, .. }) => {
                     store_errors = 0;
-                    wait.map_or(self.poll, |w| w.min(self.poll))
+                    // A retry is never late by more than the first backoff.
+                    let poll = self
+                        .poll
+                        .min(self.policy.initial.max(Duration::from_millis(10)));
+                    wait.map_or(poll, |w| w.min(poll))
                 }
                 Err(e) => {
                     store_errors = store_errors.saturating_add(1);
@@ -90,7 +98,16 @@ impl DeliveryWorker {
     /// Attempts every delivery due now (up to a batch).
     pub async fn deliver_due(&mut self) -> Result<Pass> {
         let now = Timestamp::now();
-        let due = self.store.due_deliveries(now, BATCH).await?;
+        let until = if self.first_pass {
+            now.checked_add(
+                SignedDuration::try_from(self.policy.lease).unwrap_or(SignedDuration::ZERO),
+            )
+            .unwrap_or(now)
+        } else {
+            now
+        };
+        let due = self.store.due_deliveries(until, BATCH).await?;
+        self.first_pass = false;
         let full = due.len() == BATCH;
         let mut wait: Option<Duration> = None;
         let mut sending = JoinSet::new();

@@ -62,6 +62,8 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         Duration::from_secs(3600),
     );
     let live = spawn_printer(args.print, cancel.clone());
+    // Alerting: evaluation of committed batches and the delivery worker.
+    let alerting = super::alerts::start_alerting(config, store.clone(), &cancel)?;
     let cluster = RawCluster {
         name: Some("demo".into()),
         kubeconfig: Some(kubeconfig),
@@ -75,6 +77,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         config.rules(&[])?,
         store,
         Some(live),
+        alerting.as_ref().map(|a| a.feed.clone()),
         &cancel,
     )
     .await?;
@@ -100,6 +103,8 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         stop.cancel();
     });
     let ok = wait(tasks).await;
+    cancel.cancel();
+    super::alerts::stop_alerting(alerting).await;
     retention.abort();
     let mut sim = sim;
     sim.scenarios.abort_all();

@@ -1,6 +1,7 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod aggregate;
+pub mod alerts;
 pub mod analysis_window;
 pub mod anomalies;
 pub mod bench;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Incidents(args) => incidents::run(&config, args).await,
         Command::Explain(args) => explain::run(&config, args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Alerts(args) => alerts::run(&config, args).await,
     }
 }
 

@@ -59,6 +59,8 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
         Duration::from_secs(3600),
     );
     let live = args.print.map(|min| spawn_printer(min, cancel.clone()));
+    // Alerting: evaluation of committed batches and the delivery worker.
+    let alerting = super::alerts::start_alerting(config, store.clone(), &cancel)?;
     let elector = match args.leader_elect {
         true => Some(elector(&clusters, &args).await?),
         false => None,
@@ -85,6 +87,7 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
             rules.clone(),
             store.clone(),
             live.clone(),
+            alerting.as_ref().map(|a| a.feed.clone()),
             &token,
         )
         .await?;
@@ -99,6 +102,8 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
         }
         break;
     }
+    cancel.cancel();
+    super::alerts::stop_alerting(alerting).await;
     retention.abort();
     info!("stopped");
     Ok(if ok {
@@ -152,6 +157,7 @@ pub async fn start(
     rules: Rules,
     store: Arc<dyn Store>,
     live: Option<mpsc::Sender<Event>>,
+    alerts: Option<kubetrail_alert::AlertFeed>,
     cancel: &CancellationToken,
 ) -> Result<JoinSet<(String, Result<()>)>> {
     let mut tasks = JoinSet::new();
@@ -173,6 +179,7 @@ pub async fn start(
             spool_dir: spool_dir.join(sanitize(&name)),
             spool_max_bytes,
             overflow: Default::default(),
+            alerts: alerts.clone(),
         };
         let cancel = cancel.clone();
         tasks.spawn(async move { (name.clone(), pipeline.run(cancel).await) });

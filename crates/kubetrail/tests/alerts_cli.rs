@@ -1,0 +1,227 @@
+//! `kubetrail alerts`: the dry run on the real dumps (the JSON contract), rule
+//! validation errors, silences, and listing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn real(name: &str) -> PathBuf {
+    std::env::var_os("KUBETRAIL_REAL_EVENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real-events")
+        })
+        .join(name)
+}
+
+struct Kt {
+    dir: tempfile::TempDir,
+}
+
+impl Kt {
+    fn new() -> Self {
+        Kt {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_kubetrail"))
+            .args(args)
+            .env("KUBETRAIL_DATA_DIR", self.dir.path().join("data"))
+            .env_remove("KUBETRAIL_CONFIG")
+            .output()
+            .expect("kubetrail runs")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+#[test]
+fn alerts_test_prints_the_json_contract_one_alert_per_group() {
+    let kt = Kt::new();
+    let dump = real("troubleshoot__message-pod-init-crashloop-backoff.events.json");
+    let alerts = kt.json(&["alerts", "test", dump.to_str().unwrap(), "-o", "json"]);
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    for a in alerts {
+        let mut keys: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "annotations",
+                "event_count",
+                "first_seen",
+                "group_key",
+                "labels",
+                "last_seen",
+                "rule",
+                "severity"
+            ]
+        );
+    }
+    let crash = alerts.iter().find(|a| a["rule"] == "crash-loop").unwrap();
+    assert_eq!(
+        crash["group_key"],
+        "default/message-pod-init-crashloop-backoff/Pod/init-demo"
+    );
+    assert_eq!(crash["severity"], "error");
+    assert_eq!(crash["event_count"], 111);
+    assert_eq!(crash["first_seen"], "2023-07-11T03:32:15Z");
+    assert_eq!(crash["labels"]["alertname"], "crash-loop");
+    // The table shows the events that triggered each alert.
+    let out = kt.run(&["alerts", "test", dump.to_str().unwrap(), "-o", "table"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2 alert(s) from 17 event(s)"), "{text}");
+    assert!(
+        text.contains("- message-pod-init-crashloop-backoff/Pod/init-demo BackOff ×111"),
+        "{text}"
+    );
+}
+
+#[test]
+fn alerts_test_uses_only_the_given_rules_file() {
+    let kt = Kt::new();
+    let rules = kt.file(
+        "rules.yaml",
+        "rules:\n  - name: liveness\n    match: {reason: Unhealthy, message: \"(?i)liveness\"}\n    condition: count >= 5 within 10m\n    group_by: [cluster, namespace, name]\n",
+    );
+    let dump = real("troubleshoot__message-container-creating-failed-mount.events.json");
+    let alerts = kt.json(&[
+        "alerts",
+        "test",
+        "--rules",
+        rules.to_str().unwrap(),
+        dump.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["rule"], "liveness");
+    assert_eq!(
+        alerts[0]["group_key"],
+        "default/message-container-creating-failed-mount/failing-liveness-pod"
+    );
+}
+
+#[test]
+fn bad_rules_are_errors_naming_the_rule_the_field_and_the_line() {
+    let kt = Kt::new();
+    let dump = real("troubleshoot__message-image-pull-fail.events.json");
+    for (text, parts) in [
+        (
+            "rules:\n  - name: ok\n  - name: broken\n    condition: count >= 3 whenever\n",
+            vec!["rule \"broken\"", "field condition", "line 4"],
+        ),
+        (
+            "rules:\n  - name: typo\n    mach: {reason: BackOff}\n",
+            vec!["rule \"typo\"", "mach", "line 3"],
+        ),
+    ] {
+        let rules = kt.file("bad.yaml", text);
+        let out = kt.run(&[
+            "alerts",
+            "test",
+            "--rules",
+            rules.to_str().unwrap(),
+            dump.to_str().unwrap(),
+        ]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad.yaml"), "{err}");
+        for p in parts {
+            assert!(err.contains(p), "{err:?} should contain {p:?}");
+        }
+    }
+    // In the config file too.
+    let config = kt.file(
+        "kubetrail.yaml",
+        "alerting:\n  rules:\n    - name: mine\n      match: {severity: loud}\n",
+    );
+    let out = kt.run(&["--config", config.to_str().unwrap(), "alerts", "list"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rule \"mine\"") && err.contains("match.severity") && err.contains("line 4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn silences_are_created_listed_and_expired() {
+    let kt = Kt::new();
+    let created = kt.json(&[
+        "alerts",
+        "silence",
+        "create",
+        "alertname=crash-loop",
+        "namespace=~shop|cart",
+        "--duration",
+        "2h",
+        "--comment",
+        "deploy",
+        "--author",
+        "ops",
+        "-o",
+        "json",
+    ]);
+    let id = created[0]["id"].as_i64().unwrap();
+    assert!(id > 0);
+    let listed = kt.json(&["alerts", "silence", "list", "-o", "json"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["matchers"][1]["op"], "=~");
+    assert_eq!(listed[0]["created_by"], "ops");
+    let out = kt.run(&["alerts", "silence", "expire", &id.to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        kt.json(&["alerts", "silence", "list", "-o", "json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        kt.json(&["alerts", "silence", "list", "--all", "-o", "json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let bad = kt.run(&[
+        "alerts",
+        "silence",
+        "create",
+        "alertname",
+        "--duration",
+        "1h",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid silence matcher"));
+    assert!(
+        kt.json(&["alerts", "list", "-o", "json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
