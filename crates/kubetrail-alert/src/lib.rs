@@ -36,8 +36,8 @@ pub use condition::{Condition, FindingKind};
 pub use config::{AlertingConfig, NotifierConfig, RawAlerting};
 pub use error::{Error, Place, Result, error_chain};
 pub use evaluate::{
-    AlertChange, Analyzer, ChangeKind, CountTracker, DryRunAlert, Evaluator, Finding, Hit,
-    NoAnalysis, dry_run, spread,
+    AlertChange, Analysis, Analyzer, ChangeKind, CountTracker, DryRunAlert, Evaluator, Finding,
+    Hit, NoAnalysis, dry_run, spread,
 };
 pub use group::{GroupDim, group_key};
 pub use matcher::{EventMatch, StringMatch};

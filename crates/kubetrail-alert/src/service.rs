@@ -300,6 +300,36 @@ impl EvaluationTask {
                 return Vec::new();
             }
         };
+        let history = if self
+            .evaluator
+            .rules()
+            .iter()
+            .any(|r| r.condition.finding_kind() == Some(crate::FindingKind::Anomaly))
+        {
+            let q = AggregateQuery {
+                filter: EventFilter {
+                    since: Some(now - SignedDuration::from_hours(24 * 7)),
+                    ..EventFilter::default()
+                },
+                group_by: vec![
+                    Dimension::Cluster,
+                    Dimension::Namespace,
+                    Dimension::Reason,
+                    Dimension::Severity,
+                ],
+                interval: Some(SignedDuration::from_hours(1)),
+                limit: None,
+            };
+            match self.store.aggregate(&q).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    warn!(error = %error_chain(&e), "cannot read the history of anomaly conditions; will retry");
+                    return Vec::new();
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let mut changes = Vec::new();
         for (i, window) in windowed {
             let rule = &self.evaluator.rules()[i];
@@ -320,7 +350,9 @@ impl EvaluationTask {
                     })
                 })
                 .collect();
-            let findings = self.analyzer.findings(&rule.condition, &matching, now);
+            let findings = self
+                .analyzer
+                .findings(&rule.condition, &matching, &history, now);
             changes.extend(self.evaluator.findings(i, &findings, now));
         }
         changes

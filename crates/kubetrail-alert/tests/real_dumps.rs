@@ -182,3 +182,49 @@ fn across_every_dump_alerts_are_per_group_not_per_event() {
         "{total_alerts} alerts for {total_events} events"
     );
 }
+
+#[test]
+fn windowed_conditions_use_analysis_incidents_with_their_root_cause_and_patterns() {
+    let rules = kubetrail_alert::parse_rules(
+        "rules:
+  - name: incidents
+    condition: incident >= error
+  - name: recurring
+    match: {type: Warning}
+    condition: {pattern: {min_count: 5, window: 1h}}
+    group_by: [cluster, namespace, reason]
+",
+    )
+    .unwrap();
+    let path = common::real_events()
+        .join("troubleshoot__message-container-creating-failed-mount.events.json");
+    let alerts = dry_run(rules, &events(&path), &kubetrail_alert::Analysis);
+    let ns = "message-container-creating-failed-mount";
+    let mount = alerts
+        .iter()
+        .find(|a| {
+            a.rule == "incidents"
+                && a.group_key == format!("default/{ns}/Workload/troubleshoot-copyfromhost-4m79m")
+        })
+        .expect("the failed mount incident");
+    let cause = &mount.annotations["root_cause"];
+    assert!(
+        cause.starts_with("FailedMount: MountVolume.SetUp failed"),
+        "{cause}"
+    );
+    let pull = alerts
+        .iter()
+        .find(|a| {
+            a.rule == "incidents"
+                && a.group_key == format!("default/{ns}/Deployment/no-image-deployment")
+        })
+        .expect("the image pull incident");
+    assert!(pull.annotations["root_cause"].contains("noimage.com/no-such-image"));
+    // One alert per incident subject, one per recurring (namespace, reason).
+    assert_eq!(shape(&alerts).len(), alerts.len());
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.rule == "recurring" && a.group_key == format!("default/{ns}/BackOff"))
+    );
+}

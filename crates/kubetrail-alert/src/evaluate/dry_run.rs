@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use kubetrail_model::{Event, EventOccurrences, Occurrence, Severity};
+use kubetrail_model::{AggregateRow, Dimension, Event, EventOccurrences, Occurrence, Severity};
 use kubetrail_store::{AlertEvent, AlertStatus};
 use serde::Serialize;
 
@@ -88,6 +88,7 @@ pub fn dry_run(rules: Vec<Rule>, events: &[Event], analyzer: &dyn Analyzer) -> V
         start = end;
     }
     if let Some(&(last, _, _)) = points.last() {
+        let history = hourly(events, &per_event);
         for (r, rule) in evaluator.rules().to_vec().iter().enumerate() {
             let Some(window) = rule.condition.finding_kind().and(rule.condition.window()) else {
                 continue;
@@ -110,9 +111,45 @@ pub fn dry_run(rules: Vec<Rule>, events: &[Event], analyzer: &dyn Analyzer) -> V
                     });
                 }
             }
-            let findings = analyzer.findings(&rule.condition, &matching, last);
+            let findings = analyzer.findings(&rule.condition, &matching, &history, last);
             apply(evaluator.findings(r, &findings, last), &mut out);
         }
     }
     out
+}
+
+/// Occurrence counts per hour by cluster, namespace, reason and severity: the anomalies'
+/// baseline, from the events themselves.
+fn hourly(events: &[Event], per_event: &[Vec<(Timestamp, u64)>]) -> Vec<AggregateRow> {
+    const HOUR: i64 = 3_600_000_000;
+    let mut rows: BTreeMap<(String, String, String, Severity, i64), u64> = BTreeMap::new();
+    for (e, points) in events.iter().zip(per_event) {
+        for &(at, n) in points {
+            let us = at.as_microsecond();
+            let bucket = us - us.rem_euclid(HOUR);
+            *rows
+                .entry((
+                    e.cluster.clone(),
+                    e.namespace.clone(),
+                    e.reason.clone(),
+                    e.severity,
+                    bucket,
+                ))
+                .or_insert(0) += n;
+        }
+    }
+    rows.into_iter()
+        .map(
+            |((cluster, namespace, reason, severity, bucket), count)| AggregateRow {
+                key: vec![
+                    (Dimension::Cluster, Some(cluster)),
+                    (Dimension::Namespace, Some(namespace)),
+                    (Dimension::Reason, Some(reason)),
+                    (Dimension::Severity, Some(severity.as_str().to_string())),
+                ],
+                bucket: Timestamp::from_microsecond(bucket).ok(),
+                count,
+            },
+        )
+        .collect()
 }

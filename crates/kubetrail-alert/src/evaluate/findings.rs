@@ -4,7 +4,7 @@
 //! finding's representative event.
 
 use jiff::Timestamp;
-use kubetrail_model::{Event, EventOccurrences, Severity};
+use kubetrail_model::{AggregateRow, Event, EventOccurrences, Severity};
 
 use crate::condition::Condition;
 
@@ -26,23 +26,32 @@ pub struct Finding {
 }
 
 /// Judges windowed conditions. `events` are the rule's matching events, each with its
-/// occurrences inside the condition's window ending at `now`; the result are the findings
-/// that satisfy the condition's thresholds.
+/// occurrences inside the condition's window ending at `now`; `history` are occurrence counts
+/// per hour grouped by cluster, namespace, reason and severity over the last days (the
+/// baseline of anomalies). The result are the findings that satisfy the condition's
+/// thresholds.
 pub trait Analyzer: Send + Sync {
     fn findings(
         &self,
         condition: &Condition,
         events: &[EventOccurrences],
+        history: &[AggregateRow],
         now: Timestamp,
     ) -> Vec<Finding>;
 }
 
-/// An analyzer that finds nothing: windowed rules never fire. Used until analysis is wired in.
+/// An analyzer that finds nothing: windowed rules never fire (for tests of the other conditions).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoAnalysis;
 
 impl Analyzer for NoAnalysis {
-    fn findings(&self, _: &Condition, _: &[EventOccurrences], _: Timestamp) -> Vec<Finding> {
+    fn findings(
+        &self,
+        _: &Condition,
+        _: &[EventOccurrences],
+        _: &[AggregateRow],
+        _: Timestamp,
+    ) -> Vec<Finding> {
         Vec::new()
     }
 }

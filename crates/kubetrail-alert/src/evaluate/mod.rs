@@ -9,6 +9,7 @@
 //! assert!(changes.is_empty());
 //! ```
 
+mod analysis;
 mod counts;
 mod dry_run;
 mod findings;
@@ -25,6 +26,7 @@ use crate::group::group_key;
 use crate::rules::Rule;
 use crate::template::Context;
 
+pub use analysis::Analysis;
 pub use counts::{CountTracker, spread};
 pub use dry_run::{DryRunAlert, dry_run};
 pub use findings::{Analyzer, Finding, NoAnalysis};
@@ -203,6 +205,10 @@ impl Evaluator {
             .iter()
             .filter(|f| r.matcher.matches(&f.event))
             .collect();
+        let annotation = match r.condition.finding_kind() {
+            Some(crate::FindingKind::Incident) => "root_cause",
+            _ => "finding",
+        };
         for f in matching {
             let id = (rule, group_key(&self.rules[rule].group_by, &f.event));
             if let Some(kind) = self.apply(
@@ -213,7 +219,13 @@ impl Evaluator {
                 true,
                 now,
             ) {
-                note(&mut touched, id, kind);
+                note(&mut touched, id.clone(), kind);
+            }
+            // What analysis said, for the notification (Slack shows a root cause).
+            if let Some(open) = self.groups.get_mut(&id).and_then(|g| g.open.as_mut()) {
+                open.annotations
+                    .entry(annotation.to_string())
+                    .or_insert_with(|| f.summary.clone());
             }
         }
         self.changes(touched)

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use kubetrail_alert::{
-    AlertMetrics, Alerting, DryRunAlert, NoAnalysis, Rule, builtin_rules, dry_run, new_silence,
+    AlertMetrics, Alerting, Analysis, DryRunAlert, Rule, builtin_rules, dry_run, new_silence,
     parse_matcher, parse_rules,
 };
 use kubetrail_model::{Event, parse_duration, parse_time_bound};
@@ -131,7 +131,7 @@ pub fn start_alerting(
     let alerting = kubetrail_alert::start(
         config.alerting.clone(),
         store,
-        Arc::new(NoAnalysis),
+        Arc::new(Analysis),
         AlertMetrics::default(),
         cancel.clone(),
     )
@@ -217,7 +217,7 @@ fn test(config: &Config, args: TestArgs) -> Result<ExitCode> {
     let rules = rules_for_test(config, &args.rules)?;
     let cluster = args.cluster.unwrap_or_else(|| config.cluster.clone());
     let events = read_events(config, &args.paths, &cluster)?;
-    let alerts = dry_run(rules, &events, &NoAnalysis);
+    let alerts = dry_run(rules, &events, &Analysis);
     let mut out = std::io::stdout().lock();
     match choose(args.output.output) {
         Output::Table => print_test(&mut out, &alerts, events.len())?,
