@@ -18,6 +18,7 @@
 pub mod error;
 pub mod import;
 pub mod leader;
+pub mod review;
 pub mod watch;
 
 pub use error::{ImportError, Result};

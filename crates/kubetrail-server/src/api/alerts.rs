@@ -1,0 +1,89 @@
+//! `GET /api/v1/alerts`: recorded alerts with the state of their notifications, as `kubetrail
+//! alerts list -o json` prints them. A tenant sees an alert only when every event it sampled is
+//! in the tenant's clusters and namespaces.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::Uri;
+use jiff::Timestamp;
+use kubetrail_store::{AlertFilter, AlertStatus, StoredAlert};
+
+use crate::api::docs::{AlertParams, AnalysisDoc};
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::params::Params;
+use crate::scope::Scope;
+use crate::{ApiError, AppState};
+
+/// Alerts, newest start first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    params(AlertParams),
+    responses(
+        (status = 200, description = "Alerts with their deliveries", body = Vec<AnalysisDoc>),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No or an unknown token", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Json<Vec<StoredAlert>>, ApiError> {
+    let mut p = Params::from_uri(&uri)?;
+    let status = p.value::<AlertStatus>("status")?;
+    let rules = p.list("rule");
+    let since = p.time("since", Timestamp::now())?;
+    let limit = match p.value::<usize>("limit")? {
+        None => 100,
+        Some(n) if n == 0 || n > state.limits.max_page => {
+            return Err(ApiError::bad_parameter(
+                "limit",
+                format!("between 1 and {}", state.limits.max_page),
+            ));
+        }
+        Some(n) => n,
+    };
+    p.finish()?;
+    let scope = caller.scope(&state, &[]).await?;
+    let filter = AlertFilter {
+        status,
+        rules,
+        group_key: None,
+        since,
+        // A tenant's alerts are picked from more, so that its page is not emptied by others'.
+        limit: if scope.is_everything() {
+            limit
+        } else {
+            limit * 10
+        },
+    };
+    let alerts = state
+        .timed("the alerts query", state.store.alerts(&filter))
+        .await?;
+    Ok(Json(
+        alerts
+            .into_iter()
+            .filter(|a| visible(&scope, a))
+            .take(limit)
+            .collect(),
+    ))
+}
+
+/// Whether every sampled event of the alert is inside the scope.
+pub(crate) fn visible(scope: &Scope, a: &StoredAlert) -> bool {
+    if scope.is_everything() {
+        return true;
+    }
+    !a.alert.events.is_empty()
+        && a.alert.events.iter().all(|e| {
+            let namespace = match e.object.split('/').collect::<Vec<_>>().as_slice() {
+                [ns, _, _] => *ns,
+                _ => "",
+            };
+            scope.sees(&e.cluster, namespace)
+        })
+}

@@ -1,0 +1,151 @@
+//! `GET /api/v1/patterns` and `GET /api/v1/anomalies`: the analyses of `kubetrail patterns`
+//! and `kubetrail anomalies`, over the caller's events only.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::Uri;
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_analyze::{Anomaly, AnomalyConfig, Pattern, PatternConfig, anomalies, patterns};
+use kubetrail_model::{AggregateQuery, Dimension, parse_duration};
+
+use crate::api::docs::{AnalysisDoc, AnomalyParams, FilterParams, PatternParams};
+use crate::api::{max_events, window_events};
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::params::Params;
+use crate::window::{check_range, resolve};
+use crate::{ApiError, AppState};
+
+/// Recurring groups of events (cluster, namespace, kind, reason, message template) in a window
+/// (default: the last hour of the matching data).
+#[utoipa::path(
+    get,
+    path = "/api/v1/patterns",
+    tag = "analysis",
+    params(FilterParams, PatternParams),
+    responses(
+        (status = 200, description = "Patterns, as `kubetrail patterns -o json`", body = Vec<AnalysisDoc>),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No or an unknown token", body = ErrorBody),
+        (status = 403, description = "A cluster or namespace outside the caller's", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_patterns(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Json<Vec<Pattern>>, ApiError> {
+    let mut p = Params::from_uri(&uri)?;
+    let filter = p.filter_lists()?;
+    let cfg = PatternConfig {
+        min_count: p.value("min_count")?.unwrap_or(3),
+        min_per_minute: p.value("min_rate")?.unwrap_or(0.5),
+        ..PatternConfig::default()
+    };
+    cfg.validate()
+        .map_err(|e| ApiError::bad_parameter("min_rate", e))?;
+    let max = max_events(&mut p, &state)?;
+    let Some(mut filter) = caller.narrow(&state, filter).await? else {
+        p.text("since")?;
+        p.text("until")?;
+        p.finish()?;
+        return Ok(Json(Vec::new()));
+    };
+    resolve(
+        &state,
+        &mut p,
+        &mut filter,
+        SignedDuration::from_hours(1),
+        Timestamp::now(),
+    )
+    .await?;
+    p.finish()?;
+    let events = window_events(&state, &filter, max).await?;
+    Ok(Json(patterns(&events, &cfg)))
+}
+
+/// Rate spikes above a baseline learned over `history`, and reasons new to a namespace, in a
+/// window (default: the last hour of the matching data, widened to whole buckets).
+#[utoipa::path(
+    get,
+    path = "/api/v1/anomalies",
+    tag = "analysis",
+    params(FilterParams, AnomalyParams),
+    responses(
+        (status = 200, description = "Anomalies, as `kubetrail anomalies -o json`", body = Vec<AnalysisDoc>),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No or an unknown token", body = ErrorBody),
+        (status = 403, description = "A cluster or namespace outside the caller's", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list_anomalies(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Json<Vec<Anomaly>>, ApiError> {
+    let mut p = Params::from_uri(&uri)?;
+    let filter = p.filter_lists()?;
+    let duration =
+        |p: &mut Params, name: &str, default: &str| -> Result<SignedDuration, ApiError> {
+            let text = p.text(name)?.unwrap_or_else(|| default.to_string());
+            parse_duration(&text).map_err(|e| ApiError::bad_parameter(name, e))
+        };
+    let bucket = duration(&mut p, "bucket", "1h")?;
+    let history = duration(&mut p, "history", "7d")?;
+    let cfg = AnomalyConfig {
+        bucket,
+        threshold: p.value("threshold")?.unwrap_or(3.0),
+        min_count: p.value("min_count")?.unwrap_or(5),
+        ..AnomalyConfig::default()
+    };
+    cfg.validate()
+        .map_err(|e| ApiError::bad_parameter("bucket/threshold", e))?;
+    let Some(mut filter) = caller.narrow(&state, filter).await? else {
+        p.text("since")?;
+        p.text("until")?;
+        p.finish()?;
+        return Ok(Json(Vec::new()));
+    };
+    let window = resolve(
+        &state,
+        &mut p,
+        &mut filter,
+        SignedDuration::from_hours(1),
+        Timestamp::now(),
+    )
+    .await?;
+    p.finish()?;
+    let since = align(window.since, bucket, false)?;
+    let until = align(window.until, bucket, true)?;
+    check_range(&state, since - history, until)?;
+    filter.since = Some(since - history);
+    filter.until = Some(until);
+    let query = AggregateQuery {
+        filter,
+        group_by: vec![
+            Dimension::Cluster,
+            Dimension::Namespace,
+            Dimension::Reason,
+            Dimension::Severity,
+        ],
+        interval: Some(bucket),
+        limit: None,
+    };
+    let rows = state
+        .timed("the anomaly baseline", state.store.aggregate(&query))
+        .await?;
+    Ok(Json(anomalies(&rows, since, until, &cfg)?))
+}
+
+/// `t` rounded down (or up) to a multiple of `bucket` since the epoch.
+fn align(t: Timestamp, bucket: SignedDuration, up: bool) -> Result<Timestamp, ApiError> {
+    let width = bucket.as_micros().max(1) as i64;
+    let us = t.as_microsecond();
+    let mut b = us.div_euclid(width) * width;
+    if up && b < us {
+        b += width;
+    }
+    Timestamp::from_microsecond(b).map_err(|e| ApiError::bad_parameter("bucket", e))
+}

@@ -1,0 +1,101 @@
+//! `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}`: failures grouped into incidents
+//! with a likely root cause, as `kubetrail incidents` finds them, over the caller's events.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_analyze::{Incident, IncidentConfig, incidents};
+use kubetrail_model::parse_duration;
+
+use crate::api::docs::{AnalysisDoc, FilterParams, IncidentParams};
+use crate::api::{max_events, window_events};
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::params::Params;
+use crate::window::resolve;
+use crate::{ApiError, AppState};
+
+/// Incidents in a window (default: the last 24 hours of the matching data), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "analysis",
+    params(FilterParams, IncidentParams),
+    responses(
+        (status = 200, description = "Incidents, as `kubetrail incidents -o json`", body = Vec<AnalysisDoc>),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No or an unknown token", body = ErrorBody),
+        (status = 403, description = "A cluster or namespace outside the caller's", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Json<Vec<Incident>>, ApiError> {
+    Ok(Json(find(&state, &caller, &uri).await?))
+}
+
+/// One incident by id, found in the same window as the list (pass the list's `since`/`until`
+/// for incidents older than the default window).
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "analysis",
+    params(("id" = String, Path, description = "The incident's id"), FilterParams, IncidentParams),
+    responses(
+        (status = 200, description = "The incident", body = AnalysisDoc),
+        (status = 400, description = "A bad parameter", body = ErrorBody),
+        (status = 401, description = "No or an unknown token", body = ErrorBody),
+        (status = 404, description = "No such incident in the window (or not visible to the caller)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> Result<Json<Incident>, ApiError> {
+    find(&state, &caller, &uri)
+        .await?
+        .into_iter()
+        .find(|i| i.id == id)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no incident {id:?} in the window")))
+}
+
+async fn find(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Vec<Incident>, ApiError> {
+    let mut p = Params::from_uri(uri)?;
+    let filter = p.filter_lists()?;
+    let duration =
+        |p: &mut Params, name: &str, default: &str| -> Result<SignedDuration, ApiError> {
+            let text = p.text(name)?.unwrap_or_else(|| default.to_string());
+            parse_duration(&text).map_err(|e| ApiError::bad_parameter(name, e))
+        };
+    let cfg = IncidentConfig {
+        quiet: duration(&mut p, "quiet", "30m")?,
+        link_window: duration(&mut p, "link_window", "10m")?,
+        ..IncidentConfig::default()
+    };
+    let max = max_events(&mut p, state)?;
+    let Some(mut filter) = caller.narrow(state, filter).await? else {
+        p.text("since")?;
+        p.text("until")?;
+        p.finish()?;
+        return Ok(Vec::new());
+    };
+    let window = resolve(
+        state,
+        &mut p,
+        &mut filter,
+        SignedDuration::from_hours(24),
+        Timestamp::now(),
+    )
+    .await?;
+    p.finish()?;
+    let events = window_events(state, &filter, max).await?;
+    Ok(incidents(&events, window, &cfg)?)
+}

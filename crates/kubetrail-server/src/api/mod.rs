@@ -1,0 +1,49 @@
+//! The JSON API under `/api/v1/`: one module per resource. Every handler authenticates its
+//! [`Caller`](crate::auth::Caller), reads its parameters by name ([`Params`](crate::params)),
+//! narrows its filters to the caller's scope, and answers with the CLI's JSON shapes.
+
+pub(crate) mod aggregate;
+pub(crate) mod alerts;
+pub(crate) mod analysis;
+pub(crate) mod body;
+pub(crate) mod docs;
+pub(crate) mod events;
+pub(crate) mod gaps;
+pub(crate) mod incidents;
+pub(crate) mod ingest;
+pub(crate) mod me;
+pub(crate) mod silences;
+pub(crate) mod timeline;
+
+use kubetrail_model::{EventFilter, EventOccurrences};
+
+use crate::params::Params;
+use crate::{ApiError, AppState};
+
+/// The events of an analysis window with their occurrences: at most `max`, the latest.
+pub(crate) async fn window_events(
+    state: &AppState,
+    filter: &EventFilter,
+    max: usize,
+) -> Result<Vec<EventOccurrences>, ApiError> {
+    state
+        .timed(
+            "reading the window's events",
+            state.store.occurrences(filter, max),
+        )
+        .await
+}
+
+/// `max_events`: how many events an analysis reads, at most the configured limit.
+pub(crate) fn max_events(p: &mut Params, state: &AppState) -> Result<usize, ApiError> {
+    let limit = state.limits.max_analysis_events;
+    match p.value::<usize>("max_events")? {
+        None => Ok(limit),
+        Some(0) => Err(ApiError::bad_parameter("max_events", "must be at least 1")),
+        Some(n) if n > limit => Err(ApiError::bad_parameter(
+            "max_events",
+            format!("at most {limit}"),
+        )),
+        Some(n) => Ok(n),
+    }
+}

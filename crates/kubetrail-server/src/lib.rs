@@ -1,0 +1,42 @@
+//! Where people and tools meet kubetrail: the JSON API under `/api/v1/`, the web UI, Prometheus
+//! `/metrics`, `/healthz` and `/readyz`, with bearer tokens mapped to tenants.
+//!
+//! `store → analyze → serve`: every endpoint reads the [`Store`](kubetrail_store::Store) and
+//! calls the same analysis functions as the CLI, so both give the same JSON. Custom events
+//! (`POST /api/v1/events`) go through the same processing and store path as watched ones.
+//! [`router`] builds the whole HTTP surface from an [`AppState`]; [`serve`] runs it on a
+//! listener until cancelled.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn kubetrail_store::Store>) -> Result<(), Box<dyn std::error::Error>> {
+//! use kubetrail_server::{AppState, Auth, Limits, Telemetry, router};
+//! let state = AppState::new(store, Auth::anonymous_admin(), Limits::default(), Telemetry::new());
+//! let app = router(state);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7070").await?;
+//! kubetrail_server::serve(listener, app, tokio_util::sync::CancellationToken::new()).await?;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod auth;
+pub mod config;
+mod cursor;
+mod error;
+mod openapi;
+mod params;
+mod routes;
+mod scope;
+mod serve;
+mod state;
+mod telemetry;
+mod ui;
+mod window;
+
+pub use auth::{AccessReviewer, Auth, KubeUser, ReviewError, TenantToken, hash_token};
+pub use config::{AuthMode, RawAuth, RawKubeAuth, RawServe, RawTenant, ServeConfig};
+pub use error::{ApiError, Error, Result};
+pub use routes::router;
+pub use scope::{Allowed, Scope};
+pub use serve::serve;
+pub use state::{AppState, Limits};
+pub use telemetry::{ClusterTelemetry, Telemetry};

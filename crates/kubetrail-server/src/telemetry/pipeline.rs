@@ -1,0 +1,178 @@
+//! Counters of the live pipeline (`crates/kubetrail/src/pipeline.rs`) and of custom events,
+//! updated once per batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kubetrail_source::watch::WatchStats;
+use kubetrail_store::WriteSummary;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::Telemetry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ClusterLabel {
+    pub cluster: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct OutcomeLabels {
+    pub cluster: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct DropLabels {
+    pub cluster: String,
+    pub reason: &'static str,
+}
+
+fn write_histogram() -> Histogram {
+    Histogram::new([
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+    ])
+}
+
+pub(crate) struct PipelineFamilies {
+    processed: Family<ClusterLabel, Counter>,
+    stored: Family<OutcomeLabels, Counter>,
+    deduplicated: Family<ClusterLabel, Counter>,
+    dropped: Family<DropLabels, Counter>,
+    write_latency: Family<ClusterLabel, Histogram, fn() -> Histogram>,
+    spool_bytes: Family<ClusterLabel, Gauge>,
+}
+
+impl Default for PipelineFamilies {
+    fn default() -> Self {
+        PipelineFamilies {
+            processed: Family::default(),
+            stored: Family::default(),
+            deduplicated: Family::default(),
+            dropped: Family::default(),
+            write_latency: Family::new_with_constructor(write_histogram),
+            spool_bytes: Family::default(),
+        }
+    }
+}
+
+impl PipelineFamilies {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "kubetrail_pipeline_events_processed",
+            "Events classified and correlated",
+            self.processed.clone(),
+        );
+        registry.register(
+            "kubetrail_pipeline_events_stored",
+            "Events written to the store: new ones, and stored ones whose count grew",
+            self.stored.clone(),
+        );
+        registry.register(
+            "kubetrail_pipeline_events_deduplicated",
+            "Events seen again with no new occurrence (a relist, a repeated import)",
+            self.deduplicated.clone(),
+        );
+        registry.register(
+            "kubetrail_pipeline_events_dropped",
+            "Events dropped, by reason",
+            self.dropped.clone(),
+        );
+        registry.register(
+            "kubetrail_store_write_duration_seconds",
+            "Time to write and commit one batch",
+            self.write_latency.clone(),
+        );
+        registry.register(
+            "kubetrail_spool_bytes",
+            "Bytes waiting in the on-disk spool while the store is unavailable",
+            self.spool_bytes.clone(),
+        );
+    }
+}
+
+/// The metrics of one cluster, for its pipeline. Cheap to clone.
+#[derive(Clone)]
+pub struct ClusterTelemetry {
+    label: ClusterLabel,
+    telemetry: Telemetry,
+}
+
+impl std::fmt::Debug for ClusterTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterTelemetry")
+            .field("cluster", &self.label.cluster)
+            .finish()
+    }
+}
+
+impl ClusterTelemetry {
+    pub(crate) fn new(cluster: &str, telemetry: Telemetry) -> Self {
+        ClusterTelemetry {
+            label: ClusterLabel {
+                cluster: cluster.to_string(),
+            },
+            telemetry,
+        }
+    }
+
+    /// The watch counters of this cluster (shared with `/metrics` and `/readyz`).
+    pub fn watch_stats(&self) -> Arc<WatchStats> {
+        self.telemetry.watch_stats(&self.label.cluster)
+    }
+
+    pub fn received_from_api(&self, n: u64) {
+        self.telemetry.add_api_received(&self.label.cluster, n);
+    }
+
+    pub fn processed(&self, n: u64) {
+        self.families()
+            .processed
+            .get_or_create(&self.label)
+            .inc_by(n);
+    }
+
+    /// A committed batch: what it did and how long writing it took.
+    pub fn stored(&self, s: &WriteSummary, took: Duration) {
+        let f = self.families();
+        for (outcome, n) in [("new", s.new), ("updated", s.updated)] {
+            f.stored
+                .get_or_create(&OutcomeLabels {
+                    cluster: self.label.cluster.clone(),
+                    outcome,
+                })
+                .inc_by(n);
+        }
+        f.deduplicated
+            .get_or_create(&self.label)
+            .inc_by(s.unchanged);
+        f.write_latency
+            .get_or_create(&self.label)
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn dropped(&self, reason: &'static str, n: u64) {
+        self.families()
+            .dropped
+            .get_or_create(&DropLabels {
+                cluster: self.label.cluster.clone(),
+                reason,
+            })
+            .inc_by(n);
+    }
+
+    pub fn spool_bytes(&self, bytes: u64) {
+        self.families()
+            .spool_bytes
+            .get_or_create(&self.label)
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    fn families(&self) -> &PipelineFamilies {
+        self.telemetry.pipeline()
+    }
+}

@@ -1,0 +1,468 @@
+// kubetrail UI: one function per page. Each takes the route's parts and params and returns a
+// node (or fills `main`). Everything shown from the API goes through KT.h (text nodes).
+"use strict";
+
+const h = KT.h;
+KT.pages = {};
+
+const UNITS = { s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 };
+
+// "90s", "15m", "24h", "7d" -> milliseconds.
+KT.ms = function (text) {
+  const m = /^(\d+)(s|m|h|d|w)$/.exec(String(text || "").trim());
+  return m ? Number(m[1]) * UNITS[m[2]] : null;
+};
+
+KT.RANGES = ["1h", "6h", "24h", "7d", "30d"];
+
+// The window a page shows: `since`/`until` from the route, else `range` (default 24h) ending
+// at the newest event the caller can see (imported dumps are history), else now.
+KT.dataWindow = async function (params, defaultRange) {
+  const range = params.range || defaultRange || "24h";
+  let until = params.until ? new Date(params.until) : null;
+  if (!until) {
+    const newest = await KT.api("events", { limit: 1 });
+    const e = newest.events[0];
+    until = e ? new Date(Date.parse(e.last_seen) + 1000) : new Date();
+  }
+  const since = params.since ? new Date(params.since) : new Date(until - (KT.ms(range) || 8.64e7));
+  return { since, until, range, iso: { since: since.toISOString(), until: until.toISOString() } };
+};
+
+function rangePicker(page, params, current) {
+  return h(
+    "nav",
+    { class: "ranges", "aria-label": "Time range" },
+    "Last ",
+    KT.RANGES.map((r) =>
+      h("a", { href: KT.href(page, { ...params, range: r, since: "", until: "" }), class: r === current ? "current" : null, "aria-current": r === current ? "true" : null }, r)
+    ),
+    " of the data"
+  );
+}
+
+function windowLine(w) {
+  return h("p", { class: "window" }, "From ", h("time", {}, KT.time(w.iso.since)), " to ", h("time", {}, KT.time(w.iso.until)), " UTC");
+}
+
+function incidentLink(i, w) {
+  return h("a", { href: KT.href("incident/" + encodeURIComponent(i.id), w.iso), class: "incident-link" }, i.title);
+}
+
+function incidentRows(list, w) {
+  return list.map((i) => [
+    h("span", { class: "status status-" + i.status }, i.status),
+    KT.severityBadge(i.severity),
+    incidentLink(i, w),
+    i.root_cause.rule,
+    KT.time(i.start),
+    String(i.event_count),
+  ]);
+}
+
+// ---- Overview ------------------------------------------------------------------------------
+
+KT.pages.overview = async function (parts, params) {
+  const w = await KT.dataWindow(params, "24h");
+  const rangeMs = w.until - w.since;
+  const step = Math.max(60e3, Math.ceil(rangeMs / 48 / 60e3) * 60e3);
+  const [series, reasons, bySeverity, incidents] = await Promise.all([
+    KT.api("aggregate", { group_by: "severity", interval: step / 1000 + "s", ...w.iso }),
+    KT.api("aggregate", { group_by: "reason", limit: 10, severity: "warning+", ...w.iso }),
+    KT.api("aggregate", { group_by: "severity", ...w.iso }),
+    KT.api("incidents", w.iso),
+  ]);
+  const total = (s) => (bySeverity.find((r) => r.key.severity === s) || { count: 0 }).count;
+  const ongoing = incidents.filter((i) => i.status === "ongoing");
+  return h(
+    "section",
+    { id: "overview" },
+    h("h1", {}, "Overview"),
+    rangePicker("", params, w.range),
+    windowLine(w),
+    h(
+      "ul",
+      { class: "cards" },
+      KT.SEVERITIES.map((s) =>
+        h("li", { class: "card sev-" + s }, h("a", { href: KT.href("events", { severity: s, ...w.iso }) }, h("span", { class: "n" }, String(total(s))), " ", s))
+      ),
+      h("li", { class: "card" }, h("a", { href: "#/incidents" }, h("span", { class: "n" }, String(ongoing.length)), " ongoing incidents"))
+    ),
+    h("h2", {}, "Events over time"),
+    KT.timeChart(series, w.since, w.until, step),
+    h(
+      "div",
+      { class: "columns" },
+      h(
+        "section",
+        {},
+        h("h2", {}, "Top reasons (warning and above)"),
+        reasons.length
+          ? KT.barList(
+              reasons.map((r) => ({ label: r.key.reason || "(none)", value: r.count, href: KT.href("events", { reason: r.key.reason, ...w.iso }) })),
+              "Top reasons"
+            )
+          : h("p", { class: "empty" }, "No warnings in the window.")
+      ),
+      h(
+        "section",
+        { id: "ongoing" },
+        h("h2", {}, "Incidents"),
+        incidents.length
+          ? KT.table(["Status", "Severity", "Incident", "Rule", "Start", "Events"], incidentRows(incidents.slice(0, 12), w), { class: "incidents" })
+          : h("p", { class: "empty" }, "No incidents in the window.")
+      )
+    )
+  );
+};
+
+// ---- Events --------------------------------------------------------------------------------
+
+const FILTERS = [
+  ["namespace", "Namespace"],
+  ["kind", "Kind"],
+  ["name", "Name"],
+  ["reason", "Reason"],
+  ["category", "Category"],
+  ["search", "Search"],
+  ["since", "Since"],
+  ["until", "Until"],
+];
+
+function eventRow(e) {
+  const object = (e.regarding.namespace ? e.regarding.namespace + "/" : "") + e.regarding.kind + "/" + e.regarding.name;
+  const row = h(
+    "tr",
+    { tabindex: "0", class: "event", "data-object": object, "data-cluster": e.cluster },
+    h("td", {}, h("time", {}, KT.time(e.last_seen))),
+    h("td", {}, KT.severityBadge(e.severity)),
+    h("td", {}, e.namespace),
+    h("td", {}, KT.objectLink(object, e.cluster)),
+    h("td", { class: "reason" }, e.reason),
+    h("td", { class: "num" }, String(e.count)),
+    h("td", { class: "note" }, e.note)
+  );
+  row.dataset.key = e.cluster + "/" + e.uid + "@" + e.last_seen;
+  return row;
+}
+
+KT.pages.events = async function (parts, params, main) {
+  const filters = {};
+  for (const [k] of FILTERS) if (params[k]) filters[k] = params[k];
+  if (params.severity) filters.severity = params.severity;
+  const form = h(
+    "form",
+    { class: "filters", role: "search", id: "filters" },
+    FILTERS.map(([k, label]) =>
+      h("label", {}, label, h("input", { name: k, value: params[k] || "", placeholder: k === "since" ? "2h or RFC 3339" : "", autocomplete: "off" }))
+    ),
+    h(
+      "label",
+      {},
+      "Severity",
+      h(
+        "select",
+        { name: "severity" },
+        ["", "critical", "error+", "warning+", "info"].map((s) => h("option", { value: s, selected: params.severity === s ? true : null }, s || "any"))
+      )
+    ),
+    h("button", { type: "submit" }, "Filter"),
+    h("label", { class: "live" }, h("input", { type: "checkbox", name: "live", checked: params.live === "1" ? true : null }), "Live")
+  );
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    data.live = data.live ? "1" : "";
+    location.hash = KT.href("events", data);
+  });
+  const body = h("tbody", {});
+  const table = h(
+    "table",
+    { class: "events", id: "event-table" },
+    h("thead", {}, h("tr", {}, ["Last seen", "Severity", "Namespace", "Object", "Reason", "Count", "Message"].map((x) => h("th", { scope: "col" }, x)))),
+    body
+  );
+  const more = h("button", { type: "button", id: "more", hidden: true }, "More");
+  const count = h("p", { class: "count", role: "status" });
+  let cursor = null;
+  const seen = new Set();
+  const add = (events, atTop) => {
+    const rows = events.filter((e) => !seen.has(e.cluster + "/" + e.uid + "@" + e.last_seen)).map(eventRow);
+    rows.forEach((r) => seen.add(r.dataset.key));
+    if (atTop) rows.reverse().forEach((r) => body.insertBefore(r, body.firstChild));
+    else rows.forEach((r) => body.appendChild(r));
+    count.textContent = body.rows.length + " events shown";
+  };
+  const load = async () => {
+    const page = await KT.api("events", { ...filters, limit: 100, cursor });
+    add(page.events, false);
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+  };
+  more.addEventListener("click", () => load().catch(KT.showError));
+  await load();
+  if (params.live === "1") {
+    const poll = setInterval(async () => {
+      if (!document.body.contains(table)) return clearInterval(poll);
+      try {
+        const page = await KT.api("events", { ...filters, limit: 100 });
+        add(page.events, true);
+      } catch (e) {
+        KT.showError(e);
+      }
+    }, 3000);
+  }
+  return h(
+    "section",
+    { id: "events" },
+    h("h1", {}, "Events"),
+    form,
+    h("p", { class: "help" }, "Keys: j/k move, Enter opens the object, / edits the filters."),
+    count,
+    table,
+    more
+  );
+};
+
+// Moves the selection in the event table (j/k) and opens the selected object (Enter).
+KT.tableKeys = function (ev) {
+  const rows = Array.from(document.querySelectorAll("#event-table tbody tr"));
+  if (!rows.length) return false;
+  const i = rows.indexOf(document.activeElement);
+  if (ev.key === "j" || ev.key === "k") {
+    const next = ev.key === "j" ? Math.min(rows.length - 1, i + 1) : Math.max(0, i - 1);
+    rows.forEach((r) => r.classList.remove("selected"));
+    rows[next].classList.add("selected");
+    rows[next].focus();
+    return true;
+  }
+  if (ev.key === "Enter" && i >= 0) {
+    const link = rows[i].querySelector("a.object");
+    if (link) location.hash = link.getAttribute("href");
+    return true;
+  }
+  return false;
+};
+
+// ---- Incidents -----------------------------------------------------------------------------
+
+KT.pages.incidents = async function (parts, params) {
+  const w = await KT.dataWindow(params, "24h");
+  const list = await KT.api("incidents", w.iso);
+  return h(
+    "section",
+    { id: "incidents" },
+    h("h1", {}, "Incidents"),
+    rangePicker("incidents", params, w.range),
+    windowLine(w),
+    list.length
+      ? KT.table(["Status", "Severity", "Incident", "Rule", "Start", "Events"], incidentRows(list, w), { class: "incidents" })
+      : h("p", { class: "empty" }, "No incidents in the window.")
+  );
+};
+
+function rootCause(rc) {
+  if (!rc) return h("p", { class: "empty" }, "No failures in the window.");
+  return h(
+    "section",
+    { class: "root-cause", id: "root-cause" },
+    h("h2", {}, "Likely root cause"),
+    h("p", {}, h("strong", { class: "reason" }, rc.reason), " on ", KT.objectLink(rc.object), " at ", h("time", {}, KT.time(rc.at)), " ", h("span", { class: "rule" }, "(" + rc.rule + ")")),
+    h("blockquote", { class: "note" }, rc.message),
+    h("h3", {}, "Evidence"),
+    h("ul", {}, rc.evidence.map((e) => h("li", {}, e))),
+    h("h3", {}, "What to check next"),
+    h("p", { class: "hint" }, rc.hint)
+  );
+}
+
+function timelineTable(entries, withRelation) {
+  const headers = ["First", "Last", ...(withRelation ? ["Relation"] : []), "Object", "Reason", "Severity", "Count", "Message"];
+  return KT.table(
+    headers,
+    entries.map((t) => [
+      KT.time(t.first_seen),
+      KT.time(t.last_seen),
+      ...(withRelation ? [t.relation] : []),
+      KT.objectLink(t.object),
+      t.reason,
+      KT.severityBadge(t.severity),
+      String(t.count),
+      h("span", { class: "note" }, t.message),
+    ]),
+    { class: "timeline" }
+  );
+}
+
+KT.pages.incident = async function (parts, params) {
+  const id = parts[1];
+  const i = await KT.api("incidents/" + encodeURIComponent(id), { since: params.since, until: params.until });
+  return h(
+    "section",
+    { id: "incident" },
+    h("p", {}, h("a", { href: KT.href("incidents", { since: params.since, until: params.until }) }, "← Incidents")),
+    h("h1", {}, i.title),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Status"), h("dd", {}, h("span", { class: "status status-" + i.status }, i.status)),
+      h("dt", {}, "Severity"), h("dd", {}, KT.severityBadge(i.severity)),
+      h("dt", {}, "About"), h("dd", {}, i.subject),
+      h("dt", {}, "Cluster"), h("dd", {}, i.cluster),
+      h("dt", {}, "When"), h("dd", {}, KT.time(i.start), " – ", KT.time(i.end)),
+      h("dt", {}, "Events"), h("dd", {}, String(i.event_count))
+    ),
+    rootCause(i.root_cause),
+    h("h2", {}, "Affected objects (" + i.object_count + ")"),
+    h("ul", { class: "objects" }, i.objects.map((o) => h("li", {}, KT.objectLink(o, i.cluster)))),
+    i.nodes.length ? [h("h2", {}, "Nodes"), h("ul", {}, i.nodes.map((n) => h("li", {}, KT.objectLink("Node/" + n, i.cluster))))] : null,
+    h("h2", {}, "Timeline"),
+    timelineTable(i.timeline, false),
+    i.timeline_omitted ? h("p", { class: "help" }, i.timeline_omitted + " more entries not shown") : null
+  );
+};
+
+// ---- Object --------------------------------------------------------------------------------
+
+KT.pages.object = async function (parts, params) {
+  const [ns, kind, name] = parts.slice(1);
+  const path = "timeline/" + [ns, kind, name].map(encodeURIComponent).join("/");
+  const x = await KT.api(path, { cluster: params.cluster, since: params.since, until: params.until });
+  const w = { iso: { since: params.since, until: params.until } };
+  return h(
+    "section",
+    { id: "object" },
+    h("h1", {}, x.object),
+    x.correlation_id ? h("p", {}, "Part of ", h("strong", {}, x.correlation_id)) : null,
+    x.timeline.length ? null : h("p", { class: "empty" }, "No events about it in the window."),
+    h("h2", {}, "Related objects"),
+    h("ul", { class: "objects" }, x.related.map((r) => h("li", {}, h("span", { class: "relation" }, r.relation), " ", KT.objectLink(r.object, params.cluster)))),
+    rootCause(x.root_cause),
+    x.incidents.length
+      ? [h("h2", {}, "Incidents"), KT.table(["Status", "Severity", "Incident", "Rule", "Start", "Events"], incidentRows(x.incidents, w), { class: "incidents" })]
+      : null,
+    h("h2", {}, "Story"),
+    timelineTable(x.timeline, true)
+  );
+};
+
+// ---- Patterns and anomalies ----------------------------------------------------------------
+
+KT.pages.patterns = async function (parts, params) {
+  const w = await KT.dataWindow(params, "1h");
+  const list = await KT.api("patterns", w.iso);
+  return h(
+    "section",
+    { id: "patterns" },
+    h("h1", {}, "Patterns"),
+    rangePicker("patterns", params, w.range),
+    windowLine(w),
+    list.length
+      ? KT.table(
+          ["Count", "Per min", "Severity", "Namespace", "Kind", "Reason", "Objects", "Template", "Sample"],
+          list.map((p) => [
+            String(p.count),
+            p.frequency_per_min.toFixed(2),
+            KT.severityBadge(p.severity),
+            p.key.namespace,
+            p.key.kind,
+            p.key.reason,
+            String(p.object_count),
+            h("code", {}, p.key.template),
+            h("span", { class: "note" }, p.samples.length ? p.samples[0].note : ""),
+          ]),
+          { class: "patterns" }
+        )
+      : h("p", { class: "empty" }, "No patterns in the window.")
+  );
+};
+
+KT.pages.anomalies = async function (parts, params) {
+  const w = await KT.dataWindow(params, "1h");
+  const list = await KT.api("anomalies", w.iso);
+  return h(
+    "section",
+    { id: "anomalies" },
+    h("h1", {}, "Anomalies"),
+    rangePicker("anomalies", params, w.range),
+    windowLine(w),
+    list.length
+      ? KT.table(
+          ["Bucket", "Kind", "Score", "Severity", "Namespace", "Reason", "Count", "Evidence"],
+          list.map((a) => [KT.time(a.at), a.kind.replace("_", " "), a.score.toFixed(1), KT.severityBadge(a.severity), a.key.namespace, a.key.reason, String(a.count), a.evidence]),
+          { class: "anomalies" }
+        )
+      : h("p", { class: "empty" }, "No anomalies in the window.")
+  );
+};
+
+// ---- Alerts and silences -------------------------------------------------------------------
+
+KT.pages.alerts = async function (parts, params, main) {
+  const [alerts, silences] = await Promise.all([KT.api("alerts", { limit: 100 }), KT.api("silences")]);
+  const form = h(
+    "form",
+    { id: "silence-form", class: "filters" },
+    h("label", {}, "Matchers", h("input", { name: "matchers", placeholder: "alertname=crash-loop namespace=shop", required: true })),
+    h("label", {}, "Duration", h("input", { name: "duration", value: "2h", required: true })),
+    h("label", {}, "Comment", h("input", { name: "comment" })),
+    h("button", { type: "submit" }, "Silence")
+  );
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const d = Object.fromEntries(new FormData(form));
+    try {
+      await KT.api("silences", null, "POST", { matchers: d.matchers.split(/\s+/).filter(Boolean), duration: d.duration, comment: d.comment });
+      KT.render();
+    } catch (e) {
+      KT.showError(e);
+    }
+  });
+  const expire = (id) =>
+    h(
+      "button",
+      {
+        type: "button",
+        onclick: async () => {
+          try {
+            await KT.api("silences/" + encodeURIComponent(id), null, "DELETE");
+            KT.render();
+          } catch (e) {
+            KT.showError(e);
+          }
+        },
+      },
+      "End now"
+    );
+  return h(
+    "section",
+    { id: "alerts" },
+    h("h1", {}, "Alerts"),
+    alerts.length
+      ? KT.table(
+          ["Status", "Rule", "Severity", "Group", "Events", "Started", "Ended", "Summary"],
+          alerts.map((a) => [
+            h("span", { class: "status status-" + a.status }, a.status),
+            a.rule,
+            KT.severityBadge(a.severity),
+            a.group_key,
+            String(a.event_count),
+            KT.time(a.starts_at),
+            KT.time(a.ends_at),
+            h("span", { class: "note" }, (a.annotations && a.annotations.summary) || ""),
+          ]),
+          { class: "alerts" }
+        )
+      : h("p", { class: "empty" }, "No alerts."),
+    h("h2", {}, "Silences"),
+    silences.length
+      ? KT.table(
+          ["Id", "Matchers", "Until", "By", "Comment", ""],
+          silences.map((s) => [String(s.id), s.matchers.map((m) => m.name + m.op + m.value).join(" "), KT.time(s.ends_at), s.created_by, s.comment, expire(s.id)]),
+          { class: "silences" }
+        )
+      : h("p", { class: "empty" }, "No silences in force."),
+    h("h2", {}, "New silence"),
+    form
+  );
+};
