@@ -38,6 +38,9 @@ use retention::{CHUNK, Deleted};
 
 /// Events in SQLite, in one file (plus its `-wal` and `-shm` companions).
 ///
+/// The writer's page cache unless asked otherwise: enough for live batches, small for memory.
+const DEFAULT_WRITER_CACHE_KIB: u32 = 8 * 1024;
+
 /// Timestamps are kept to the microsecond (Kubernetes' own precision); a count of 0 is stored
 /// as 1.
 pub struct SqliteStore {
@@ -60,6 +63,13 @@ impl SqliteStore {
     /// Opens (or creates, with its directory) the database at `path` and migrates its schema.
     /// A database written by a newer kubetrail is refused with [`Error::SchemaTooNew`].
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        Self::open_with_cache(path, DEFAULT_WRITER_CACHE_KIB)
+    }
+
+    /// Like [`SqliteStore::open`], with `writer_cache_kib` of page cache for the writer: bulk
+    /// imports want tens of MiB (index pages stay hot), a live watcher a few MiB (small
+    /// batches, flat memory).
+    pub fn open_with_cache(path: impl AsRef<Path>, writer_cache_kib: u32) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -78,7 +88,7 @@ impl SqliteStore {
         let writer = Connection::open(&path)
             .map_err(Error::from)
             .map_err(opening)?;
-        schema::prepare_writer(&writer).map_err(opening)?;
+        schema::prepare_writer(&writer, writer_cache_kib).map_err(opening)?;
         let reader = Connection::open(&path)
             .map_err(Error::from)
             .map_err(opening)?;
@@ -95,6 +105,9 @@ impl SqliteStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Page cache for bulk imports (see [`SqliteStore::open_with_cache`]).
+    pub const BULK_WRITER_CACHE_KIB: u32 = 48 * 1024;
 
     /// The schema version this build migrates stores to.
     pub const SCHEMA_VERSION: i64 = schema::SCHEMA_VERSION;

@@ -39,6 +39,18 @@ pub enum BenchWhat {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Simulator → watch → process → store in this process: events/s and creation→commit
+    /// latency; with --memory, the RSS of a separate `kubetrail run` as the cluster grows.
+    Live {
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Events created per second (0: as fast as possible).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        /// Measure the RSS of a `kubetrail run` process instead.
+        #[arg(long)]
+        memory: bool,
+    },
     /// Builds (or reuses) a store of N events made from the file's events with fresh uids and
     /// last-seen times spread over 30 days, then times filtered queries and group-bys.
     Query {
@@ -57,6 +69,21 @@ pub enum BenchWhat {
 pub async fn run(args: BenchArgs) -> Result<ExitCode> {
     match args.what {
         BenchWhat::Process { input } => process(&input)?,
+        BenchWhat::Live {
+            events,
+            rate,
+            memory,
+        } => {
+            let dir =
+                std::env::temp_dir().join(format!("kubetrail-bench-live-{}", std::process::id()));
+            let result = if memory {
+                super::bench_live::memory(events, &dir).await
+            } else {
+                super::bench_live::live(events, rate, &dir).await
+            };
+            let _ = std::fs::remove_dir_all(&dir);
+            result?
+        }
         BenchWhat::Import { input, data_dir } => import(&input, data_dir).await?,
         BenchWhat::Query {
             input,
@@ -117,7 +144,7 @@ async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
     };
     let db = dir.join("kubetrail.db");
     remove_db(&db);
-    let store = SqliteStore::open(&db)?;
+    let store = SqliteStore::open_with_cache(&db, SqliteStore::BULK_WRITER_CACHE_KIB)?;
     let t = Instant::now();
     let summary = super::import::import_files(
         &store,
@@ -251,7 +278,7 @@ async fn build(input: &Path, db: &Path, total: u64) -> Result<()> {
         .map(|_| T0_MICROS + rng.below(SPAN_MICROS as u64) as i64)
         .collect();
     times.sort_unstable();
-    let store = SqliteStore::open(db)?;
+    let store = SqliteStore::open_with_cache(db, SqliteStore::BULK_WRITER_CACHE_KIB)?;
     let t = Instant::now();
     let chunk = 100_000u64;
     let mut done = 0u64;

@@ -68,7 +68,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| config.cluster.clone());
     let discovered = source::discover(&args.paths)?;
-    let store = super::open_store(config)?;
+    let store = super::open_bulk_store(config)?;
 
     let total: u64 = discovered.files.iter().map(|f| f.size).sum();
     let bar = progress_bar(total);
@@ -135,7 +135,7 @@ pub async fn import_files(
     bar: &ProgressBar,
     done: &Arc<AtomicU64>,
 ) -> Result<ImportSummary> {
-    let (tx, mut rx) = mpsc::channel::<Msg>(4);
+    let (tx, mut rx) = mpsc::channel::<Msg>(2);
     let cluster = cluster.to_string();
     let parse_done = done.clone();
     let parser = std::thread::Builder::new()

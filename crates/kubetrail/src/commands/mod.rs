@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analysis_window;
 pub mod anomalies;
 pub mod bench;
+pub mod bench_live;
 pub mod demo;
 pub mod explain;
 pub mod import;
@@ -50,6 +51,14 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let path = config.db_path();
     let store = SqliteStore::open(&path)
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Opens the store with a page cache sized for bulk writes (imports).
+pub fn open_bulk_store(config: &Config) -> Result<Arc<dyn Store>> {
+    let path = config.db_path();
+    let store = SqliteStore::open_with_cache(&path, SqliteStore::BULK_WRITER_CACHE_KIB)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     Ok(Arc::new(store))
 }
