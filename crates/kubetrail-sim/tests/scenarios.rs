@@ -269,3 +269,19 @@ async fn a_looping_scenario_runs_round_after_round() -> Result<()> {
     assert!(sim.list::<Pod>(Some("ml"))?.len() <= 2);
     Ok(())
 }
+
+/// `kubetrail demo` runs every scenario at once: they share the worker nodes and must not
+/// trip over each other creating them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_scenarios_can_run_side_by_side() {
+    let sim = Simulator::start().await.expect("sim");
+    let runs = Scenario::ALL.map(|s| {
+        let sim = sim.clone();
+        tokio::spawn(async move { run_scenario(&sim, s, Pace::instant()).await })
+    });
+    for (scenario, run) in Scenario::ALL.iter().zip(runs) {
+        run.await
+            .expect("no panic")
+            .unwrap_or_else(|e| panic!("{scenario} failed beside the others: {e}"));
+    }
+}

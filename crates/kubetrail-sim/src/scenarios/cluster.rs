@@ -157,7 +157,14 @@ impl<'a> Ctx<'a> {
                 }
             }
         }))?;
-        self.sim.create(&node)
+        match self.sim.create(&node) {
+            // Scenarios run side by side: another one may have created it meanwhile.
+            Err(crate::Error::Api(e)) if e.code == 409 => self
+                .sim
+                .get::<Node>(None, name)?
+                .ok_or(crate::Error::Api(e)),
+            other => other,
+        }
     }
 
     /// Removes what a previous loop left of an app (its Deployment, ReplicaSets and Pods),
