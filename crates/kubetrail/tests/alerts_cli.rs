@@ -225,3 +225,57 @@ fn silences_are_created_listed_and_expired() {
             .is_empty()
     );
 }
+
+/// The live path: `kubetrail demo` watches the simulator's failure scenarios; every committed
+/// batch is evaluated, and each built-in rule raises one alert per failing workload or node.
+#[test]
+fn the_demo_raises_each_built_in_alert_once_per_group() {
+    let kt = Kt::new();
+    let out = kt.run(&[
+        "demo",
+        "--duration",
+        "15s",
+        "--pace",
+        "200ms",
+        "--print",
+        "critical",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let alerts = kt.json(&["alerts", "list", "--limit", "0", "-o", "json"]);
+    let alerts = alerts.as_array().unwrap();
+    let mut keys: Vec<(String, String)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a["rule"].as_str().unwrap().to_string(),
+                a["group_key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "one alert per group: {keys:?}");
+    for rule in [
+        "crash-loop",
+        "oom-killed",
+        "node-not-ready",
+        "image-pull-failure",
+        "failed-mount",
+        "failed-scheduling",
+    ] {
+        assert!(keys.iter().any(|(r, _)| r == rule), "{rule} in {keys:?}");
+    }
+    for a in alerts {
+        assert_eq!(a["status"], "firing");
+        assert!(a["event_count"].as_u64().unwrap() >= 1);
+        assert!(
+            a["deliveries"].as_array().unwrap().is_empty(),
+            "no notifier configured"
+        );
+    }
+}
