@@ -65,6 +65,8 @@ struct FaultState {
     failures: Mutex<VecDeque<InjectedFailure>>,
     /// When the current stall ends; a change wakes stalled watches to look again.
     stall_until: watch::Sender<Option<Instant>>,
+    /// Malformed lines still to be sent on watches, each before a real one.
+    garbage_lines: AtomicU64,
 }
 
 impl Faults {
@@ -77,6 +79,7 @@ impl Faults {
                 drop_after: AtomicU64::new(0),
                 failures: Mutex::new(VecDeque::new()),
                 stall_until,
+                garbage_lines: AtomicU64::new(0),
             }),
             store,
         }
@@ -109,6 +112,20 @@ impl Faults {
             .send_replace(Some(Instant::now() + duration));
     }
 
+    /// Sends `count` malformed JSON lines on watches, each before the next real change (which
+    /// is still sent): how a watcher copes with a line it cannot decode.
+    pub fn garble_next_watch_lines(&self, count: u64) {
+        self.state.garbage_lines.fetch_add(count, Ordering::SeqCst);
+    }
+
+    /// Whether the next watch line should be preceded by a malformed one (consumes it).
+    pub(crate) fn take_garbage_line(&self) -> bool {
+        self.state
+            .garbage_lines
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
     /// Drops the watch history up to the current resourceVersion; returns that version.
     pub fn compact(&self) -> u64 {
         self.store.compact()
@@ -117,6 +134,7 @@ impl Faults {
     /// Turns every fault off (history already compacted stays compacted).
     pub fn clear(&self) {
         self.drop_watches_after(None);
+        self.state.garbage_lines.store(0, Ordering::SeqCst);
         lock(&self.state.failures).clear();
         self.state.stall_until.send_replace(None);
     }

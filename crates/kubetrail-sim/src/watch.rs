@@ -280,6 +280,13 @@ impl Watcher {
                 _ = stall_changes.changed() => {}
             }
         }
+        if self.faults.take_garbage_line() {
+            let garbage =
+                Bytes::from_static(b"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Event\",]}\n");
+            if self.tx.send(Item::Line(garbage)).await.is_err() {
+                return Err(End::Done);
+            }
+        }
         if self
             .tx
             .send(Item::Line(encode_line(type_, object)))

@@ -460,6 +460,15 @@ async fn odd_events_from_the_api_server_do_not_stop_the_stream() {
     sim.create(&odd).expect("create odd");
     generate(&sim, 0, 200, |_| {}).await;
     tokio::task::block_in_place(|| kt.converge(&sim));
+    // Malformed JSON lines in the watch stream: counted and logged, the stream goes on.
+    sim.faults().garble_next_watch_lines(3);
+    generate(&sim, 200, 200, |_| {}).await;
+    tokio::task::block_in_place(|| kt.converge(&sim));
+    assert!(
+        kt.logs().contains("malformed watch event skipped"),
+        "{}",
+        kt.logs()
+    );
     let e = kt.cli(&["query", "--limit", "0", "--type", "Bizarre", "-o", "json"]);
     assert_eq!(e.as_array().unwrap().len(), 1);
     assert_eq!(e[0]["category"], "other");
