@@ -56,7 +56,7 @@ KT.timeChart = function (rows, since, until, step) {
     { class: "chart" },
     KT.svg(
       "svg",
-      { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Events over time by severity", id: "time-chart" },
+      { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": "Events over time by severity", id: "time-chart" },
       KT.svg("line", { x1: L, y1: H - B, x2: W, y2: H - B, class: "axis" }),
       ticks,
       labels,
@@ -66,30 +66,22 @@ KT.timeChart = function (rows, since, until, step) {
   );
 };
 
-// Horizontal bars: [{label, value, href}], the largest first.
+// Horizontal bars with their labels and counts: [{label, value, href}], the largest first.
 KT.barList = function (items, ariaLabel) {
   const max = Math.max(1, ...items.map((i) => i.value));
-  const W = 360, R = 22;
+  const W = 420, R = 24, LABEL = 190, BAR = W - LABEL - 50;
   const H = Math.max(R, items.length * R);
-  const rows = items.map((it, i) =>
-    KT.svg(
+  const rows = items.map((it, i) => {
+    const y = i * R;
+    const label = KT.svg("text", { x: 0, y: y + 16, class: "label" }, it.label.length > 28 ? it.label.slice(0, 27) + "…" : it.label);
+    return KT.svg(
       "g",
-      {},
-      KT.svg("rect", { x: 0, y: i * R + 4, width: ((W * it.value) / max).toFixed(1), height: R - 8, class: "bar hbar" }),
-      KT.svg("title", {}, `${it.label}: ${it.value}`)
-    )
-  );
-  const list = KT.h(
-    "ol",
-    { class: "bar-labels" },
-    items.map((it) =>
-      KT.h("li", {}, it.href ? KT.h("a", { href: it.href }, it.label) : it.label, " ", KT.h("span", { class: "count" }, String(it.value)))
-    )
-  );
-  return KT.h(
-    "div",
-    { class: "barlist" },
-    KT.svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": ariaLabel, preserveAspectRatio: "none" }, rows),
-    list
-  );
+      { class: "row" },
+      KT.svg("title", {}, `${it.label}: ${it.value}`),
+      it.href ? KT.svg("a", { href: it.href }, label) : label,
+      KT.svg("rect", { x: LABEL, y: y + 5, width: Math.max(1, (BAR * it.value) / max).toFixed(1), height: R - 10, class: "bar hbar" }),
+      KT.svg("text", { x: LABEL + Math.max(1, (BAR * it.value) / max) + 4, y: y + 16, class: "tick" }, String(it.value))
+    );
+  });
+  return KT.svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": ariaLabel, class: "barlist" }, rows);
 };

@@ -63,7 +63,7 @@ function incidentRows(list, w) {
 // ---- Overview ------------------------------------------------------------------------------
 
 KT.pages.overview = async function (parts, params) {
-  const w = await KT.dataWindow(params, "24h");
+  const w = await KT.dataWindow(params, "1h");
   const rangeMs = w.until - w.since;
   const step = Math.max(60e3, Math.ceil(rangeMs / 48 / 60e3) * 60e3);
   const [series, reasons, bySeverity, incidents] = await Promise.all([

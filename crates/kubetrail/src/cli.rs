@@ -62,6 +62,8 @@ pub enum Command {
     Bench(crate::commands::bench::BenchArgs),
     /// Alerts: dry runs of rules over dumps, recorded alerts, silences.
     Alerts(crate::commands::alerts::AlertsArgs),
+    /// Serve the web UI, the HTTP API and /metrics over the store (no watching).
+    Serve(crate::commands::serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -36,6 +36,18 @@ pub struct RawConfig {
     /// default.
     #[serde(default)]
     pub alerting: kubetrail_alert::RawAlerting,
+    /// The HTTP server of `run`, `demo` and `serve`: listen address and request limits (see
+    /// kubetrail-server).
+    #[serde(default)]
+    pub serve: kubetrail_server::RawServe,
+    /// How API callers authenticate: tenant tokens, optionally Kubernetes tokens, anonymous
+    /// reads on loopback.
+    #[serde(default)]
+    pub auth: kubetrail_server::RawAuth,
+    /// Bearer tokens (stored hashed, or read from files or variables) and what each tenant
+    /// sees.
+    #[serde(default)]
+    pub tenants: Vec<kubetrail_server::RawTenant>,
 }
 
 /// One watched cluster.
@@ -82,6 +94,8 @@ pub struct Config {
     pub spool_max_bytes: u64,
     /// Validated `alerting:` section (defaults when there is no config file).
     pub alerting: kubetrail_alert::AlertingConfig,
+    /// Validated `serve:`, `auth:` and `tenants:` sections.
+    pub serve: kubetrail_server::ServeConfig,
 }
 
 impl Config {
@@ -155,6 +169,9 @@ impl RawConfig {
             retention.max_bytes =
                 Some(parse_size(size).context("config field retention.max_size")?);
         }
+        let serve =
+            kubetrail_server::ServeConfig::validate(self.serve, self.auth, self.tenants, base)
+                .context("config section serve/auth/tenants")?;
         Ok(Config {
             data_dir,
             cluster: self.cluster.unwrap_or_else(|| "default".to_string()),
@@ -173,6 +190,7 @@ impl RawConfig {
                 })
                 .collect(),
             alerting: kubetrail_alert::AlertingConfig::default(),
+            serve,
         })
     }
 }

@@ -37,6 +37,8 @@ pub struct ClusterPipeline {
     pub overflow: std::sync::Mutex<Option<(Timestamp, u64)>>,
     /// Alerting: every committed batch is evaluated here, if set.
     pub alerts: Option<kubetrail_alert::AlertFeed>,
+    /// Counters for `/metrics` (kubetrail-server), updated once per batch.
+    pub telemetry: kubetrail_server::ClusterTelemetry,
 }
 
 impl ClusterPipeline {
@@ -131,6 +133,7 @@ impl ClusterPipeline {
             .into_iter()
             .map(|e| processor.process(e))
             .collect();
+        self.telemetry.processed(events.len() as u64); // --- metrics
         let gap = match &batch.gap {
             Some(notice) => {
                 let previous = self
@@ -189,7 +192,12 @@ impl ClusterPipeline {
     }
 
     fn spool(&self, spool: &mut Spool, batch: &SpooledBatch) -> Result<()> {
-        if spool.push(batch)? == Pushed::Dropped {
+        let pushed = spool.push(batch)?;
+        // --- metrics: spool depth, and what it could not hold ---
+        self.telemetry.spool_bytes(spool.bytes());
+        if pushed == Pushed::Dropped {
+            self.telemetry
+                .dropped("spool_full", batch.events.len() as u64);
             error!(
                 cluster = %self.name,
                 events = batch.events.len(),
@@ -210,6 +218,7 @@ impl ClusterPipeline {
                 return Ok(());
             }
             spool.remove(&path)?;
+            self.telemetry.spool_bytes(spool.bytes()); // --- metrics
             if spool.is_empty()? {
                 info!(cluster = %self.name, "spool written back to the store");
             }
@@ -218,10 +227,11 @@ impl ClusterPipeline {
     }
 
     async fn write(&self, batch: SpooledBatch) -> Result<()> {
+        let started = std::time::Instant::now(); // --- metrics: store write latency
         let mut txn = self.store.begin().await?;
         // --- alerting (kubetrail-alert): keep the batch for evaluation after the commit ---
         let for_alerts = self.alerts.as_ref().map(|_| batch.events.clone());
-        txn.write(batch.events).await?;
+        let summary = txn.write(batch.events).await?;
         if let Some(c) = batch.cursor {
             txn.save_cursor(c.into()).await?;
         }
@@ -243,6 +253,7 @@ impl ClusterPipeline {
             .await?;
         }
         txn.commit().await?;
+        self.telemetry.stored(&summary, started.elapsed()); // --- metrics
         if overflow.is_some() {
             *self.overflow.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }

@@ -239,6 +239,8 @@ fn the_demo_raises_each_built_in_alert_once_per_group() {
         "200ms",
         "--print",
         "critical",
+        "--listen",
+        "127.0.0.1:0",
     ]);
     assert!(
         out.status.success(),

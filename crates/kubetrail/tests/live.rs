@@ -58,6 +58,8 @@ impl Kubetrail {
             .args(["--data-dir"])
             .arg(&self.data)
             .arg("run")
+            // The HTTP server on a free port: replicas and parallel tests never collide.
+            .args(["--listen", "127.0.0.1:0"])
             .args(if self.extra.iter().any(|a| a == "--config") {
                 Vec::new()
             } else {

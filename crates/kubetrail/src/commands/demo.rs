@@ -10,7 +10,7 @@ use kubetrail_model::Severity;
 use kubetrail_store::spawn_retention;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{spawn_printer, start, wait};
+use super::run::{spawn_printer, start_observed, wait};
 use super::sim::{self, SimArgs};
 use crate::config::{Config, RawCluster};
 
@@ -25,6 +25,10 @@ pub struct DemoArgs {
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long)]
     pub duration: Option<String>,
+    /// Address of the web UI, the HTTP API and /metrics (default: the config's serve.listen,
+    /// else 127.0.0.1:7070; anonymous reads are allowed on loopback).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
@@ -64,12 +68,28 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     let live = spawn_printer(args.print, cancel.clone());
     // Alerting: evaluation of committed batches and the delivery worker.
     let alerting = super::alerts::start_alerting(config, store.clone(), &cancel)?;
+    // --- serve (kubetrail-server): web UI, API and /metrics while the demo runs ---
+    let telemetry = kubetrail_server::Telemetry::new();
+    let server = super::serve::start(
+        config,
+        args.listen,
+        super::serve::ServerParts {
+            store: store.clone(),
+            telemetry: telemetry.clone(),
+            alerts: alerting.as_ref().map(|a| a.feed.clone()),
+            alert_metrics: alerting.as_ref().map(|a| a.metrics.clone()),
+            demo: true,
+            clusters: &[],
+        },
+        &cancel,
+    )
+    .await?;
     let cluster = RawCluster {
         name: Some("demo".into()),
         kubeconfig: Some(kubeconfig),
         ..RawCluster::default()
     };
-    let tasks = start(
+    let tasks = start_observed(
         vec![cluster],
         "demo",
         &dir.join("spool"),
@@ -78,6 +98,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         store,
         Some(live),
         alerting.as_ref().map(|a| a.feed.clone()),
+        &telemetry,
         &cancel,
     )
     .await?;
@@ -105,6 +126,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     let ok = wait(tasks).await;
     cancel.cancel();
     super::alerts::stop_alerting(alerting).await;
+    super::serve::stop(server).await;
     retention.abort();
     let mut sim = sim;
     sim.scenarios.abort_all();

@@ -14,6 +14,7 @@ pub mod patterns;
 pub mod query;
 pub mod retention;
 pub mod run;
+pub mod serve;
 pub mod sim;
 pub mod status;
 
@@ -44,6 +45,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => explain::run(&config, args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Alerts(args) => alerts::run(&config, args).await,
+        Command::Serve(args) => serve::run(&config, args).await,
     }
 }
 

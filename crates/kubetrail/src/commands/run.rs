@@ -45,6 +45,10 @@ pub struct RunArgs {
     /// A leader that has not renewed the Lease for this long is replaced.
     #[arg(long, default_value = "15s")]
     pub lease_duration: String,
+    /// Address of the web UI, the HTTP API and /metrics (default: the config's serve.listen,
+    /// else 127.0.0.1:7070).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
@@ -61,6 +65,22 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
     let live = args.print.map(|min| spawn_printer(min, cancel.clone()));
     // Alerting: evaluation of committed batches and the delivery worker.
     let alerting = super::alerts::start_alerting(config, store.clone(), &cancel)?;
+    // --- serve (kubetrail-server): web UI, API and /metrics for as long as `run` runs ---
+    let telemetry = kubetrail_server::Telemetry::new();
+    let server = super::serve::start(
+        config,
+        args.listen,
+        super::serve::ServerParts {
+            store: store.clone(),
+            telemetry: telemetry.clone(),
+            alerts: alerting.as_ref().map(|a| a.feed.clone()),
+            alert_metrics: alerting.as_ref().map(|a| a.metrics.clone()),
+            demo: false,
+            clusters: &clusters,
+        },
+        &cancel,
+    )
+    .await?;
     let elector = match args.leader_elect {
         true => Some(elector(&clusters, &args).await?),
         false => None,
@@ -79,7 +99,7 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
             .as_ref()
             .map(|l| l.lost.clone())
             .unwrap_or_else(|| cancel.clone());
-        let tasks = start(
+        let tasks = start_observed(
             clusters.clone(),
             &config.cluster,
             &config.data_dir.join("spool"),
@@ -88,6 +108,7 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
             store.clone(),
             live.clone(),
             alerting.as_ref().map(|a| a.feed.clone()),
+            &telemetry,
             &token,
         )
         .await?;
@@ -104,6 +125,7 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
     }
     cancel.cancel();
     super::alerts::stop_alerting(alerting).await;
+    super::serve::stop(server).await;
     retention.abort();
     info!("stopped");
     Ok(if ok {
@@ -160,6 +182,26 @@ pub async fn start(
     alerts: Option<kubetrail_alert::AlertFeed>,
     cancel: &CancellationToken,
 ) -> Result<JoinSet<(String, Result<()>)>> {
+    let telemetry = kubetrail_server::Telemetry::new();
+    #[rustfmt::skip]
+    let tasks = start_observed(clusters, default_name, spool_dir, spool_max_bytes, rules, store, live, alerts, &telemetry, cancel).await?;
+    Ok(tasks)
+}
+
+/// [`start`], counting into `telemetry` (served at `/metrics`).
+#[allow(clippy::too_many_arguments)]
+pub async fn start_observed(
+    clusters: Vec<RawCluster>,
+    default_name: &str,
+    spool_dir: &std::path::Path,
+    spool_max_bytes: u64,
+    rules: Rules,
+    store: Arc<dyn Store>,
+    live: Option<mpsc::Sender<Event>>,
+    alerts: Option<kubetrail_alert::AlertFeed>,
+    telemetry: &kubetrail_server::Telemetry,
+    cancel: &CancellationToken,
+) -> Result<JoinSet<(String, Result<()>)>> {
     let mut tasks = JoinSet::new();
     for settings in clusters {
         let (client, context) = client(&settings).await?;
@@ -175,11 +217,12 @@ pub async fn start(
             rules: rules.clone(),
             store: store.clone(),
             live: live.clone(),
-            stats: Default::default(),
+            stats: telemetry.watch_stats(&name),
             spool_dir: spool_dir.join(sanitize(&name)),
             spool_max_bytes,
             overflow: Default::default(),
             alerts: alerts.clone(),
+            telemetry: telemetry.cluster(&name),
         };
         let cancel = cancel.clone();
         tasks.spawn(async move { (name.clone(), pipeline.run(cancel).await) });
@@ -201,7 +244,7 @@ fn sanitize(name: &str) -> String {
 }
 
 /// A kube client for the cluster and the name of its context.
-async fn client(c: &RawCluster) -> Result<(kube::Client, Option<String>)> {
+pub async fn client(c: &RawCluster) -> Result<(kube::Client, Option<String>)> {
     let options = KubeConfigOptions {
         context: c.context.clone(),
         ..KubeConfigOptions::default()
