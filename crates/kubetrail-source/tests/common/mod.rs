@@ -8,10 +8,15 @@ use kubetrail_source::ImportError;
 use kubetrail_source::import::{Item, SkipReason, read_file};
 
 pub fn dataset() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/datasets/real-events"
-    ))
+    // scripts/test.sh finds the dataset and exports its place; next to the checkout otherwise.
+    std::env::var_os("KUBETRAIL_REAL_EVENTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/datasets/real-events"
+            ))
+        })
 }
 
 pub fn real(name: &str) -> PathBuf {
