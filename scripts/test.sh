@@ -33,6 +33,23 @@ if ! command -v alertmanager >/dev/null 2>&1 && ! command -v prometheus-alertman
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true; fi
 fi
 
+# Prometheus: a server test starts a real one that scrapes a kubetrail server and queries it.
+if ! command -v prometheus >/dev/null 2>&1; then
+  log "installing prometheus"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq prometheus >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq prometheus >/dev/null; }
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
+
+# Chromium and chromedriver: the web UI tests drive a headless browser over WebDriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  log "installing chromium and chromium-driver"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq chromium chromium-driver >/dev/null; }
+fi
+
 # kubectl: the real client the simulator tests run against (installed on these machines; not in
 # Debian's archive, so it cannot be installed from here).
 if ! command -v kubectl >/dev/null 2>&1; then

@@ -39,10 +39,11 @@ KT.timeChart = function (rows, since, until, step) {
   const ticks = [0, Math.round(max / 2), max].map((v) =>
     KT.svg("text", { x: L - 6, y: y(v) + 4, class: "tick", "text-anchor": "end" }, String(v))
   );
-  const labels = [0, Math.floor(buckets.length / 2), buckets.length - 1].map((i) =>
+  const last = buckets.length - 1;
+  const labels = [0, Math.floor(buckets.length / 2), last].map((i) =>
     KT.svg(
       "text",
-      { x: L + i * bw, y: H - 6, class: "tick" },
+      { x: i === last ? W : L + i * bw, y: H - 6, class: "tick", "text-anchor": i === last ? "end" : "start" },
       KT.time(new Date(start + i * step).toISOString()).slice(5, 16)
     )
   );
