@@ -298,6 +298,47 @@ async fn the_ui_works_on_the_real_dumps() {
     }
     let xss = browser.eval("return typeof window.__xss", json!([])).await;
     assert_eq!(xss, json!("undefined"));
+
+    // Live updates: with Live on, an event stored after the page loaded shows up by itself.
+    browser
+        .goto(&format!("{base}/#/events?reason=LiveProbe&live=1"))
+        .await;
+    browser
+        .wait_for(
+            "the empty live table",
+            "const c = document.querySelector('#events .count'); return !!c && c.textContent.startsWith('0 ')",
+        )
+        .await;
+    let newest = store
+        .query(
+            &Default::default(),
+            &Page {
+                limit: 1,
+                after: None,
+            },
+        )
+        .await
+        .unwrap()[0]
+        .event
+        .last_seen;
+    let mut live = raw(
+        "real",
+        "xss-lab",
+        "Pod",
+        "probe-1",
+        "LiveProbe",
+        "arrived later",
+    );
+    live.first_seen = newest;
+    live.last_seen = newest;
+    let live = Processor::new(Rules::builtin()).process(live);
+    store.write_batch(vec![live], None).await.unwrap();
+    browser
+        .wait_for(
+            "the live row",
+            "return [...document.querySelectorAll('#event-table td.note')].some(c => c.textContent === 'arrived later')",
+        )
+        .await;
     browser.quit().await;
     cancel.cancel();
     server.await.unwrap().unwrap();
@@ -314,4 +355,67 @@ async fn busiest_namespace(store: &Arc<dyn Store>) -> String {
         .await
         .unwrap();
     rows[0].key[0].1.clone().unwrap()
+}
+
+/// A tenant signs in with its token and sees only its namespace, in the table and the
+/// overview.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_signs_in_and_sees_only_its_namespace() {
+    let (_dir, store) = real_store().await;
+    let namespace = busiest_namespace(&store).await;
+    let token = "team-token-0123456789";
+    let auth = Auth::tokens(
+        vec![kubetrail_server::TenantToken {
+            name: "team".into(),
+            sha256: kubetrail_server::hash_token(token),
+            admin: false,
+            clusters: Vec::new(),
+            namespaces: vec![namespace.clone()],
+        }],
+        false,
+    );
+    let app = router(AppState::new(
+        store,
+        auth,
+        Limits::default(),
+        Telemetry::new(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let cancel = CancellationToken::new();
+    let server = tokio::spawn(kubetrail_server::serve(listener, app, cancel.clone()));
+    let browser = Browser::start().await;
+    browser.goto(&format!("{base}/#/events")).await;
+    browser
+        .wait_for(
+            "the sign-in form",
+            "return !!document.querySelector('#signin')",
+        )
+        .await;
+    browser.type_into("#token-input", token).await;
+    browser.click("#signin button[type=submit]").await;
+    let check = format!(
+        "const rows = [...document.querySelectorAll('#event-table tbody tr')];\
+         return rows.length > 0 && rows.every(r => r.children[2].textContent === {namespace:?})"
+    );
+    browser.wait_for("the tenant's events only", &check).await;
+    browser
+        .wait_for(
+            "the tenant's name",
+            &format!("return document.querySelector('#who').textContent === 'team · {namespace}'"),
+        )
+        .await;
+    browser.keys("1").await;
+    browser
+        .wait_for(
+            "the tenant's overview",
+            "return document.querySelector('#main').dataset.page === 'overview' && !!document.querySelector('#time-chart')",
+        )
+        .await;
+    browser
+        .screenshot(&screenshots().join("tenant-overview.png"))
+        .await;
+    browser.quit().await;
+    cancel.cancel();
+    server.await.unwrap().unwrap();
 }
