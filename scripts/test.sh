@@ -58,6 +58,32 @@ if ! command -v kubectl >/dev/null 2>&1; then
 fi
 log "kubectl: $(kubectl version --client 2>/dev/null | head -1)"
 
+# PostgreSQL 15: the PostgreSQL store's conformance suite and the fan-in tests run against the
+# real server on 127.0.0.1:5432 (KUBETRAIL_TEST_POSTGRES_URL). Installed on these machines but
+# not running: start it (idempotent) and create the role the tests connect as (with CREATEDB:
+# they make a database kubetrail_test and a schema per test in it).
+if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  log "starting PostgreSQL 15"
+  if [[ ! -x /usr/lib/postgresql/15/bin/postgres ]]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq postgresql-15 >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq postgresql-15 >/dev/null; }
+  fi
+  if ! pg_lsclusters -h 2>/dev/null | grep -q '^15 *main'; then pg_createcluster 15 main >/dev/null; fi
+  pg_ctlcluster 15 main start || true
+  for _ in $(seq 1 120); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
+fi
+su postgres -c "psql -q -v ON_ERROR_STOP=1 -d postgres" <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kubetrail') THEN
+    CREATE ROLE kubetrail LOGIN PASSWORD 'kubetrail' CREATEDB;
+  END IF;
+END $$;
+SQL
+export KUBETRAIL_TEST_POSTGRES_URL=${KUBETRAIL_TEST_POSTGRES_URL:-postgres://kubetrail:kubetrail@127.0.0.1:5432/postgres}
+log "postgres: $(pg_isready -h 127.0.0.1 -p 5432)"
+
 # --- checks ---------------------------------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -33,11 +33,23 @@ pub enum Error {
     WorkerGone,
     #[error("no {what} with id {id}")]
     NotFound { what: &'static str, id: i64 },
+    #[error("invalid PostgreSQL URL {url}")]
+    PostgresUrl {
+        /// The URL without its password.
+        url: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error("postgres")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("cannot get a PostgreSQL connection from the pool")]
+    Pool(#[from] deadpool_postgres::PoolError),
 }
 
 impl Error {
     /// Whether the same operation may succeed if tried again later: the database was busy or
-    /// locked by another connection, or a worker thread was lost. Bad queries, corrupt rows and
+    /// locked by another connection, a worker thread was lost, or the PostgreSQL server was
+    /// unreachable, restarting, or chose this transaction as a deadlock or serialization victim. Bad queries, corrupt rows and
     /// a too new schema are not retriable.
     pub fn is_retriable(&self) -> bool {
         match self {
@@ -46,6 +58,8 @@ impl Error {
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ),
             Error::WorkerGone => true,
+            Error::Postgres(e) => crate::postgres::is_retriable(e),
+            Error::Pool(e) => crate::postgres::is_retriable_pool(e),
             _ => false,
         }
     }

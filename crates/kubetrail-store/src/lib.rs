@@ -24,6 +24,7 @@ mod alerts;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+mod postgres;
 mod retention_task;
 mod sqlite;
 mod types;
@@ -33,6 +34,7 @@ pub use alerts::{
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
 };
 pub use error::{Error, Result};
+pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use retention_task::spawn_retention;
 pub use sqlite::SqliteStore;
 pub use types::{

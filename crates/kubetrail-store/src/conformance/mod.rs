@@ -35,6 +35,7 @@ use crate::{Page, Store, StoredEvent, WriteSummary};
 mod aggregates;
 mod alerts;
 mod occurrences;
+mod postgres;
 mod queries;
 mod retention;
 mod writes;
@@ -42,6 +43,9 @@ mod writes;
 pub use aggregates::*;
 pub use alerts::*;
 pub use occurrences::*;
+pub use postgres::{
+    DEFAULT_TEST_POSTGRES_URL, SchemaGuard, fresh_postgres_store, test_postgres_url, with_database,
+};
 pub use queries::*;
 pub use retention::*;
 pub use writes::*;

@@ -1,0 +1,355 @@
+//! The PostgreSQL backend: the same [`Store`] as SQLite, shared by many kubetrail instances.
+//!
+//! Files, one concept each: `schema` (migrations), `partitions` (daily partitions of
+//! occurrences), `write` (batches as multi-row statements), `rollup` (the three rollup levels),
+//! `txn` (the write transaction), `filter` (filters to SQL), `query`, `occurrences`,
+//! `aggregate`, `retention`, `cursor` (cursors and gaps), `stats`, `alerts`, `silences`.
+//!
+//! Layout differences from SQLite, and why:
+//! - `occurrences` is partitioned by day (`ts`), not `events`: an Event's identity is
+//!   `(cluster, uid)` and its `last_seen` moves with every repeat, so a time partition key would
+//!   have to join the unique key (breaking dedup) and rows would move between partitions.
+//!   Occurrences are append-only, one or more per event, and what retention deletes by time.
+//! - Full-text search is a stored `tsvector` of the note (`simple` configuration: no stemming,
+//!   like FTS5's default tokenizer) with a GIN index, queried with `websearch_to_tsquery`.
+//! - Sizes are estimated from the rows kept (an append-only ledger of byte deltas), because
+//!   PostgreSQL does not give deleted space back to the file system without `VACUUM FULL`.
+
+mod aggregate;
+mod alerts;
+mod cursor;
+mod filter;
+mod occurrences;
+mod partitions;
+mod query;
+mod retention;
+mod rollup;
+mod schema;
+mod silences;
+mod stats;
+mod txn;
+mod write;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, EventOccurrences, Timestamp};
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use crate::{
+    AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Result,
+    RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
+    StoredEvent, WatchCursor,
+};
+
+/// How to reach the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresOptions {
+    /// `postgres://user:password@host:port/database` (libpq key=value strings work too).
+    pub url: String,
+    /// The schema holding kubetrail's tables (default: the server's search path, normally
+    /// `public`). Created if missing. Letters, digits and `_` only.
+    pub schema: Option<String>,
+    /// Connections in the pool (default 8).
+    pub pool_size: usize,
+}
+
+impl PostgresOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        PostgresOptions {
+            url: url.into(),
+            schema: None,
+            pool_size: 8,
+        }
+    }
+}
+
+/// Events in PostgreSQL, through a pool of connections.
+pub struct PostgresStore {
+    pool: Pool,
+    url: String,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects, creates the schema if asked for one, migrates it, and creates the partitions
+    /// of the coming days. Fails at once when the server cannot be reached.
+    pub async fn connect(options: &PostgresOptions) -> Result<PostgresStore> {
+        let shown = redact(&options.url);
+        let mut config: tokio_postgres::Config =
+            options.url.parse().map_err(|source| Error::PostgresUrl {
+                url: shown.clone(),
+                source,
+            })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("kubetrail");
+        }
+        if let Some(schema) = &options.schema {
+            if !valid_identifier(schema) {
+                return Err(Error::InvalidQuery(format!(
+                    "the PostgreSQL schema name {schema:?} must be letters, digits and _"
+                )));
+            }
+            let mut opts = config.get_options().unwrap_or_default().to_string();
+            opts.push_str(&format!(" -c search_path={schema}"));
+            config.options(opts.trim());
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(30)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .recycle_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| Error::InvalidQuery(format!("cannot build the connection pool: {e}")))?;
+        let store = PostgresStore { pool, url: shown };
+        let client = store.client().await?;
+        if let Some(schema) = &options.schema {
+            client
+                .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .await
+                .or_else(ignore_duplicate)?;
+        }
+        schema::migrate(&client).await?;
+        partitions::create_ahead(&client, Timestamp::now()).await?;
+        Ok(store)
+    }
+
+    /// The URL, without its password.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema version this build migrates databases to.
+    pub const SCHEMA_VERSION: i64 = schema::SCHEMA_VERSION;
+
+    /// Aggregates without the rollups, from every occurrence: what the rollup path must equal.
+    #[doc(hidden)]
+    pub async fn aggregate_raw(&self, q: &AggregateQuery) -> Result<Vec<AggregateRow>> {
+        aggregate::aggregate(&mut self.client().await?, q, false).await
+    }
+
+    /// Creates the daily partitions of the coming days and moves rows that landed in the
+    /// default partition (days without their own yet, e.g. an old dump) into partitions of
+    /// their own. Runs at connect and with every retention pass.
+    pub async fn maintain_partitions(&self, now: Timestamp) -> Result<()> {
+        let mut client = self.client().await?;
+        partitions::create_ahead(&client, now).await?;
+        partitions::adopt_default(&mut client).await
+    }
+
+    /// The daily partitions of occurrences, as `[start, end)` micros, oldest first.
+    #[doc(hidden)]
+    pub async fn partitions(&self) -> Result<Vec<(i64, i64)>> {
+        partitions::list(&self.client().await?).await
+    }
+
+    async fn client(&self) -> Result<Object> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
+        Ok(Box::new(txn::PgTxn::begin(self.client().await?).await?))
+    }
+
+    async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
+        query::query(&self.client().await?, filter, page).await
+    }
+
+    async fn aggregate(&self, q: &AggregateQuery) -> Result<Vec<AggregateRow>> {
+        aggregate::aggregate(&mut self.client().await?, q, true).await
+    }
+
+    async fn occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>> {
+        occurrences::occurrences(&self.client().await?, filter, limit).await
+    }
+
+    async fn apply_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport> {
+        self.maintain_partitions(now).await?;
+        retention::apply(&mut self.client().await?, policy, now).await
+    }
+
+    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
+        cursor::load(&self.client().await?, cluster, stream).await
+    }
+
+    async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
+        cursor::load_gaps(&self.client().await?, since, until).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        stats::stats(&mut self.client().await?).await
+    }
+
+    async fn save_alert(
+        &self,
+        alert: &AlertRecord,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> Result<i64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let id = alerts::save_alert(&tx, alert, deliveries, now).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn due_deliveries(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>> {
+        alerts::due_deliveries(&self.client().await?, now, limit).await
+    }
+
+    async fn update_delivery(&self, update: &DeliveryUpdate) -> Result<()> {
+        alerts::update_delivery(&self.client().await?, update).await
+    }
+
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>> {
+        alerts::alerts(&mut self.client().await?, filter).await
+    }
+
+    async fn save_silence(&self, silence: &Silence, now: Timestamp) -> Result<i64> {
+        silences::save(&self.client().await?, silence, now).await
+    }
+
+    async fn silences(&self, active_at: Option<Timestamp>) -> Result<Vec<Silence>> {
+        silences::load(&self.client().await?, active_at).await
+    }
+}
+
+/// Whether a PostgreSQL error may go away if the same work is tried again: the connection was
+/// lost or refused, the server is starting or stopping, or the transaction lost a deadlock or
+/// a serialization conflict.
+pub(crate) fn is_retriable(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            code.code().starts_with("08")
+                || [
+                    SqlState::T_R_SERIALIZATION_FAILURE,
+                    SqlState::T_R_DEADLOCK_DETECTED,
+                    SqlState::ADMIN_SHUTDOWN,
+                    SqlState::CRASH_SHUTDOWN,
+                    SqlState::CANNOT_CONNECT_NOW,
+                    SqlState::TOO_MANY_CONNECTIONS,
+                    SqlState::LOCK_NOT_AVAILABLE,
+                ]
+                .contains(code)
+        }
+        // No SQL state: the connection itself failed (refused, reset, timed out).
+        None => true,
+    }
+}
+
+/// Whether a pool error may go away: a timeout, or a connection that could not be made.
+pub(crate) fn is_retriable_pool(e: &deadpool_postgres::PoolError) -> bool {
+    use deadpool_postgres::PoolError;
+    match e {
+        PoolError::Timeout(_) => true,
+        PoolError::Backend(e) => is_retriable(e),
+        PoolError::Closed | PoolError::NoRuntimeSpecified => false,
+        PoolError::PostCreateHook(_) => true,
+    }
+}
+
+/// `CREATE ... IF NOT EXISTS` can still fail with a duplicate when two connections race.
+fn ignore_duplicate(e: tokio_postgres::Error) -> Result<()> {
+    match e.code() {
+        Some(c)
+            if *c == SqlState::DUPLICATE_SCHEMA
+                || *c == SqlState::DUPLICATE_TABLE
+                || *c == SqlState::UNIQUE_VIOLATION =>
+        {
+            Ok(())
+        }
+        _ => Err(e.into()),
+    }
+}
+
+fn valid_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// The URL with its password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // key=value form: hide a password=... pair.
+        return url
+            .split_whitespace()
+            .map(|kv| {
+                if kv.starts_with("password=") {
+                    "password=***"
+                } else {
+                    kv
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_shown_without_their_password() {
+        assert_eq!(
+            redact("postgres://kt:secret@db:5432/x"),
+            "postgres://kt:***@db:5432/x"
+        );
+        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
+        assert_eq!(
+            redact("host=db password=secret user=kt"),
+            "host=db password=*** user=kt"
+        );
+    }
+
+    #[test]
+    fn schema_names_are_plain_identifiers() {
+        assert!(valid_identifier("kubetrail_1"));
+        assert!(!valid_identifier("1abc"));
+        assert!(!valid_identifier("a;drop"));
+        assert!(!valid_identifier(""));
+    }
+}

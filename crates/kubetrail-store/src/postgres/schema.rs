@@ -1,0 +1,249 @@
+//! Schema migrations: an ordered list of SQL scripts; `kubetrail_schema` records how many have
+//! been applied. Each runs in its own transaction under an advisory lock, so instances
+//! starting together migrate once. A script is never edited once released.
+//!
+//! Timestamps are BIGINT microseconds since the Unix epoch (as in SQLite: Kubernetes
+//! `MicroTime` precision, and the rollup arithmetic is the same integer arithmetic).
+
+use deadpool_postgres::Object;
+
+use crate::{Error, Result};
+
+const V1: &str = "
+CREATE TABLE events (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    reg_api_version TEXT NOT NULL,
+    reg_kind TEXT NOT NULL,
+    reg_namespace TEXT NOT NULL,
+    reg_name TEXT NOT NULL,
+    reg_uid TEXT NOT NULL,
+    reg_field_path TEXT NOT NULL,
+    related TEXT,
+    reason TEXT NOT NULL,
+    note TEXT NOT NULL,
+    type TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reporting_controller TEXT NOT NULL,
+    reporting_instance TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    count BIGINT NOT NULL,
+    resource_version TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    owner_kind TEXT,
+    owner_name TEXT,
+    node TEXT,
+    template TEXT NOT NULL,
+    labels TEXT,
+    -- Estimated bytes of the row with its index entries (see stats).
+    bytes BIGINT NOT NULL,
+    note_tsv TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', note)) STORED,
+    UNIQUE (cluster, uid)
+);
+CREATE INDEX events_last_seen ON events (last_seen, id);
+CREATE INDEX events_namespace_reason ON events (namespace, reason, last_seen);
+CREATE INDEX events_correlation ON events (correlation_id, last_seen);
+CREATE INDEX events_regarding ON events (cluster, reg_namespace, reg_kind, reg_name);
+CREATE INDEX events_severity ON events (severity, last_seen);
+CREATE INDEX events_note ON events USING GIN (note_tsv);
+
+-- Partitioned by day of ts; days without a partition yet land in the default one until
+-- maintenance moves them (see partitions.rs).
+CREATE TABLE occurrences (
+    event_id BIGINT NOT NULL,
+    ts BIGINT NOT NULL,
+    count BIGINT NOT NULL
+) PARTITION BY RANGE (ts);
+CREATE TABLE occurrences_default PARTITION OF occurrences DEFAULT;
+CREATE INDEX occurrences_ts ON occurrences (ts);
+CREATE INDEX occurrences_event ON occurrences (event_id, ts);
+
+CREATE TABLE rollup_hourly (
+    bucket BIGINT NOT NULL,
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    type TEXT NOT NULL,
+    correlation TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (bucket, cluster, namespace, kind, reason, category, severity, type, correlation)
+);
+CREATE TABLE rollup_hourly_coarse (
+    bucket BIGINT NOT NULL,
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    type TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (bucket, cluster, namespace, kind, reason, category, severity, type)
+);
+CREATE TABLE rollup_daily_coarse (
+    bucket BIGINT NOT NULL,
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    category TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    type TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (bucket, cluster, namespace, kind, reason, category, severity, type)
+);
+
+CREATE TABLE placements (
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    pod TEXT NOT NULL,
+    node TEXT NOT NULL,
+    PRIMARY KEY (cluster, namespace, pod)
+);
+
+CREATE TABLE cursors (
+    cluster TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    resource_version TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (cluster, stream)
+);
+
+CREATE TABLE gaps (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT NOT NULL,
+    cause TEXT NOT NULL
+);
+CREATE INDEX gaps_ended_at ON gaps (ended_at);
+
+-- Byte deltas, one row per write transaction (no row that concurrent writers fight over);
+-- retention folds them into one.
+CREATE TABLE size_ledger (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    bytes BIGINT NOT NULL
+);
+
+CREATE TABLE alerts (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    rule TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    status TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    starts_at BIGINT NOT NULL,
+    ends_at BIGINT,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    event_count BIGINT NOT NULL,
+    silenced_by BIGINT,
+    events TEXT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (rule, group_key, starts_at)
+);
+CREATE UNIQUE INDEX alerts_open ON alerts (rule, group_key) WHERE status = 'firing';
+CREATE INDEX alerts_starts_at ON alerts (starts_at);
+
+CREATE TABLE alert_deliveries (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    alert_id BIGINT NOT NULL,
+    notifier TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    delivered_at BIGINT,
+    last_error TEXT,
+    payload TEXT NOT NULL
+);
+CREATE INDEX alert_deliveries_due ON alert_deliveries (state, next_attempt_at);
+CREATE INDEX alert_deliveries_alert ON alert_deliveries (alert_id);
+
+CREATE TABLE silences (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    matchers TEXT NOT NULL,
+    starts_at BIGINT NOT NULL,
+    ends_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    comment TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+";
+
+const MIGRATIONS: &[&str] = &[V1];
+
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(crate) async fn migrate(client: &Object) -> Result<()> {
+    client
+        .batch_execute("CREATE TABLE IF NOT EXISTS kubetrail_schema (version BIGINT NOT NULL)")
+        .await
+        .or_else(super::ignore_duplicate)?;
+    for (i, script) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        client.batch_execute("BEGIN").await?;
+        let applied = apply(client, version, script).await;
+        match applied {
+            Ok(true) => {
+                client.batch_execute("COMMIT").await?;
+                tracing::info!(version, "migrated the PostgreSQL schema");
+            }
+            Ok(false) => client.batch_execute("ROLLBACK").await?,
+            Err(e) => {
+                if let Err(error) = client.batch_execute("ROLLBACK").await {
+                    tracing::warn!(%error, "cannot roll back a failed migration");
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies one script unless it already was; true when it was applied now.
+async fn apply(client: &Object, version: i64, script: &str) -> Result<bool> {
+    // One migrator per schema at a time; the lock ends with the transaction.
+    client
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtext('kubetrail-migrate:' || current_schema()))",
+            &[],
+        )
+        .await?;
+    let found: i64 = client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM kubetrail_schema",
+            &[],
+        )
+        .await?
+        .get(0);
+    if found > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    if found >= version {
+        return Ok(false);
+    }
+    client.batch_execute(script).await?;
+    client
+        .execute(
+            "INSERT INTO kubetrail_schema (version) VALUES ($1)",
+            &[&version],
+        )
+        .await?;
+    Ok(true)
+}
