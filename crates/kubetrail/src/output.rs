@@ -19,6 +19,22 @@ pub fn choose(asked: Option<Output>) -> Output {
     })
 }
 
+/// Prints `items` to stdout in the chosen format: `table` draws them for people, else JSON or
+/// NDJSON. What every listing command ends with.
+pub fn print_items<T: Serialize>(
+    asked: Option<Output>,
+    items: &[T],
+    table: impl FnOnce(&mut std::io::StdoutLock<'static>) -> Result<()>,
+) -> Result<std::process::ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match choose(asked) {
+        Output::Table => table(&mut out)?,
+        format => write_json(&mut out, items, format)?,
+    }
+    out.flush()?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 /// Writes `items` as a JSON array or as NDJSON.
 pub fn write_json<T: Serialize>(out: &mut impl Write, items: &[T], format: Output) -> Result<()> {
     match format {

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use kubetrail_model::{AggregateQuery, AggregateRow, Dimension, Timestamp, parse_duration};
 
-use crate::cli::{AggregateArgs, Output};
+use crate::cli::AggregateArgs;
 use crate::config::Config;
-use crate::output::{Table, choose, truncate, write_json};
+use crate::output::{Table, print_items, truncate};
 
 pub async fn run(config: &Config, args: AggregateArgs) -> Result<ExitCode> {
     let now = Timestamp::now();
@@ -31,13 +31,7 @@ pub async fn run(config: &Config, args: AggregateArgs) -> Result<ExitCode> {
     };
     let store = super::open_store(config)?;
     let rows = store.aggregate(&query).await?;
-    let mut out = std::io::stdout().lock();
-    match choose(args.output.output) {
-        Output::Table => table(&mut out, &query, &rows)?,
-        format => write_json(&mut out, &rows, format)?,
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    print_items(args.output.output, &rows, |out| table(out, &query, &rows))
 }
 
 fn table(out: &mut impl Write, query: &AggregateQuery, rows: &[AggregateRow]) -> Result<()> {

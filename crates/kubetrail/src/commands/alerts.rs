@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Output, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, choose, relative, truncate, write_json};
+use crate::output::{Table, choose, print_items, relative, truncate, write_json};
 
 #[derive(Debug, Args)]
 pub struct AlertsArgs {
@@ -281,13 +281,9 @@ async fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
             limit: args.limit,
         })
         .await?;
-    let mut out = std::io::stdout().lock();
-    match choose(args.output.output) {
-        Output::Table => print_list(&mut out, &alerts, now)?,
-        format => write_json(&mut out, &alerts, format)?,
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    print_items(args.output.output, &alerts, |out| {
+        print_list(out, &alerts, now)
+    })
 }
 
 fn deliveries(a: &StoredAlert) -> String {

@@ -10,9 +10,9 @@ use kubetrail_analyze::{Anomaly, AnomalyConfig, anomalies};
 use kubetrail_model::{AggregateQuery, Dimension, parse_duration};
 
 use super::analysis_window::{resolve, short};
-use crate::cli::{FilterArgs, Output, OutputArgs};
+use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, choose, write_json};
+use crate::output::{Table, print_items};
 
 /// Spikes of a reason's occurrence rate in a namespace above its learned baseline, and reasons
 /// never seen before in a namespace. The window ends at the newest matching event (or --until),
@@ -83,13 +83,7 @@ pub async fn run(config: &Config, args: AnomaliesArgs) -> Result<ExitCode> {
         })
         .await?;
     let found = anomalies(&rows, since, until, &cfg)?;
-    let mut out = std::io::stdout().lock();
-    match choose(args.output.output) {
-        Output::Table => table(&mut out, &found)?,
-        format => write_json(&mut out, &found, format)?,
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    print_items(args.output.output, &found, |out| table(out, &found))
 }
 
 fn table(out: &mut impl Write, found: &[Anomaly]) -> Result<()> {

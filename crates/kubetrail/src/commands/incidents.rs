@@ -10,9 +10,9 @@ use kubetrail_analyze::{Incident, IncidentConfig, incidents};
 use kubetrail_model::parse_duration;
 
 use super::analysis_window::{events, resolve, short};
-use crate::cli::{FilterArgs, Output, OutputArgs};
+use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, choose, truncate, write_json};
+use crate::output::{Table, print_items, truncate};
 
 /// Failures grouped by workload (top owner), by node, and by causal chains, each with a likely
 /// root cause, the rule that chose it and its evidence. The window ends at the newest matching
@@ -55,13 +55,7 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         window,
         &cfg,
     )?;
-    let mut out = std::io::stdout().lock();
-    match choose(args.output.output) {
-        Output::Table => table(&mut out, &found)?,
-        format => write_json(&mut out, &found, format)?,
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    print_items(args.output.output, &found, |out| table(out, &found))
 }
 
 fn table(out: &mut impl Write, found: &[Incident]) -> Result<()> {

@@ -9,9 +9,9 @@ use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Pattern, PatternConfig, patterns};
 
 use super::analysis_window::{events, resolve, short};
-use crate::cli::{FilterArgs, Output, OutputArgs};
+use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, choose, truncate, write_json};
+use crate::output::{Table, print_items, truncate};
 
 /// Recurring groups of events by (cluster, namespace, kind, reason, message template). The window
 /// ends at the newest matching event (or --until) and is 1h long unless --since says otherwise
@@ -52,13 +52,7 @@ pub async fn run(config: &Config, args: PatternsArgs) -> Result<ExitCode> {
         &events(store.as_ref(), &filter, args.max_events).await?,
         &cfg,
     );
-    let mut out = std::io::stdout().lock();
-    match choose(args.output.output) {
-        Output::Table => table(&mut out, &found)?,
-        format => write_json(&mut out, &found, format)?,
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    print_items(args.output.output, &found, |out| table(out, &found))
 }
 
 fn table(out: &mut impl Write, found: &[Pattern]) -> Result<()> {

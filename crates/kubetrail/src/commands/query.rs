@@ -7,9 +7,9 @@ use anyhow::Result;
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_store::Page;
 
-use crate::cli::{Output, QueryArgs};
+use crate::cli::QueryArgs;
 use crate::config::Config;
-use crate::output::{Table, choose, relative, truncate, write_json};
+use crate::output::{Table, print_items, relative, truncate};
 
 pub async fn run(config: &Config, args: QueryArgs) -> Result<ExitCode> {
     let now = Timestamp::now();
@@ -21,13 +21,7 @@ pub async fn run(config: &Config, args: QueryArgs) -> Result<ExitCode> {
     };
     let rows = store.query(&filter, &page).await?;
     let events: Vec<&Event> = rows.iter().map(|r| &r.event).collect();
-    let mut out = std::io::stdout().lock();
-    match choose(args.output.output) {
-        Output::Table => table(&mut out, &events, now)?,
-        format => write_json(&mut out, &events, format)?,
-    }
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    print_items(args.output.output, &events, |out| table(out, &events, now))
 }
 
 fn table(out: &mut impl Write, events: &[&Event], now: Timestamp) -> Result<()> {
