@@ -17,6 +17,15 @@ pub struct Cli {
     /// Directory of the embedded store (default ./kubetrail-data).
     #[arg(long, global = true, env = "KUBETRAIL_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Keep events in PostgreSQL instead of the embedded store:
+    /// postgres://user:password@host:5432/database (or the config's storage.postgres.url).
+    #[arg(
+        long,
+        global = true,
+        env = "KUBETRAIL_POSTGRES_URL",
+        hide_env_values = true
+    )]
+    pub postgres_url: Option<String>,
     /// Log format on stderr (level from KUBETRAIL_LOG, default warn).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -48,6 +48,55 @@ pub struct RawConfig {
     /// sees.
     #[serde(default)]
     pub tenants: Vec<kubetrail_server::RawTenant>,
+    /// Where events are kept: `{postgres: {url: ...}}` for a PostgreSQL shared by many
+    /// instances; default: the embedded SQLite store in `data_dir`.
+    #[serde(default)]
+    pub storage: RawStorage,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// A PostgreSQL store (also `--postgres-url` or `KUBETRAIL_POSTGRES_URL`).
+    pub postgres: Option<RawPostgres>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPostgres {
+    /// `postgres://user:password@host:5432/database`.
+    pub url: Option<String>,
+    /// Or the name of an environment variable holding the URL (keeps the password out of the
+    /// file).
+    pub url_env: Option<String>,
+    /// Schema of kubetrail's tables (default: the server's search path, normally `public`).
+    pub schema: Option<String>,
+    /// Connections in the pool (default 8).
+    pub pool_size: Option<usize>,
+}
+
+impl RawPostgres {
+    fn validate(self) -> Result<kubetrail_store::PostgresOptions> {
+        let url = match (self.url, &self.url_env) {
+            (Some(url), None) => url,
+            (None, Some(var)) => std::env::var(var).with_context(|| {
+                format!("config field storage.postgres.url_env: variable {var} is not set")
+            })?,
+            (Some(_), Some(_)) => {
+                bail!("config field storage.postgres: give url or url_env, not both")
+            }
+            (None, None) => bail!("config field storage.postgres: url or url_env is required"),
+        };
+        let mut options = kubetrail_store::PostgresOptions::new(url);
+        options.schema = self.schema;
+        if let Some(n) = self.pool_size {
+            if n == 0 {
+                bail!("config field storage.postgres.pool_size must be at least 1");
+            }
+            options.pool_size = n;
+        }
+        Ok(options)
+    }
 }
 
 /// One watched cluster.
@@ -96,6 +145,8 @@ pub struct Config {
     pub alerting: kubetrail_alert::AlertingConfig,
     /// Validated `serve:`, `auth:` and `tenants:` sections.
     pub serve: kubetrail_server::ServeConfig,
+    /// A PostgreSQL store, when configured (`storage.postgres`, `--postgres-url`).
+    pub postgres: Option<kubetrail_store::PostgresOptions>,
 }
 
 impl Config {
@@ -191,6 +242,11 @@ impl RawConfig {
                 .collect(),
             alerting: kubetrail_alert::AlertingConfig::default(),
             serve,
+            postgres: self
+                .storage
+                .postgres
+                .map(RawPostgres::validate)
+                .transpose()?,
         })
     }
 }
@@ -248,6 +304,39 @@ mod tests {
             serde_yaml::from_str("retention:\n  max_age_by_severity: {loud: 2d}\n").unwrap();
         let err = format!("{:#}", raw.validate(None, Path::new("")).unwrap_err());
         assert!(err.contains("max_age_by_severity.loud"), "{err}");
+    }
+
+    #[test]
+    fn a_postgres_store_is_configured_by_url_or_by_a_variable_holding_it() {
+        let raw: RawConfig = serde_yaml::from_str(
+            "storage:\n  postgres: {url: \"postgres://kt:pw@db/kt\", schema: trail, pool_size: 3}\n",
+        )
+        .unwrap();
+        let pg = raw.validate(None, Path::new("")).unwrap().postgres.unwrap();
+        assert_eq!(
+            (pg.url.as_str(), pg.schema.as_deref(), pg.pool_size),
+            ("postgres://kt:pw@db/kt", Some("trail"), 3)
+        );
+        let raw: RawConfig =
+            serde_yaml::from_str("storage:\n  postgres: {url_env: KT_NO_SUCH_VARIABLE}\n").unwrap();
+        let err = format!("{:#}", raw.validate(None, Path::new("")).unwrap_err());
+        assert!(
+            err.contains("storage.postgres.url_env") && err.contains("KT_NO_SUCH_VARIABLE"),
+            "{err}"
+        );
+        let raw: RawConfig = serde_yaml::from_str("storage:\n  postgres: {}\n").unwrap();
+        assert!(raw.validate(None, Path::new("")).is_err());
+        let err = serde_yaml::from_str::<RawConfig>("storage:\n  postgres: {uri: x}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("uri") && err.contains("line 2"), "{err}");
+        let none: RawConfig = serde_yaml::from_str("cluster: x\n").unwrap();
+        assert!(
+            none.validate(None, Path::new(""))
+                .unwrap()
+                .postgres
+                .is_none()
+        );
     }
 
     #[test]

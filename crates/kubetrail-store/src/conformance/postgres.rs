@@ -48,6 +48,18 @@ pub struct SchemaGuard {
     schema: String,
 }
 
+impl SchemaGuard {
+    /// The URL of the test database (with its password).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The schema's name.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+}
+
 impl Drop for SchemaGuard {
     fn drop(&mut self) {
         let (url, schema) = (self.url.clone(), self.schema.clone());

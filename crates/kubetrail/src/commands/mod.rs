@@ -23,13 +23,22 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use kubetrail_model::{Category, EventFilter, Timestamp, parse_time_bound};
-use kubetrail_store::{SqliteStore, Store};
+use kubetrail_store::{PostgresOptions, PostgresStore, SqliteStore, Store, redact_url};
 
 use crate::cli::{Cli, Command, FilterArgs};
 use crate::config::Config;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
-    let config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
+    let mut config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
+    // --- storage: --postgres-url / KUBETRAIL_POSTGRES_URL override the config's URL ---
+    if let Some(url) = cli.postgres_url.clone() {
+        let mut options = config
+            .postgres
+            .take()
+            .unwrap_or_else(|| PostgresOptions::new(""));
+        options.url = url;
+        config.postgres = Some(options);
+    }
     match cli.command {
         Command::Import(args) => import::run(&config, args).await,
         Command::Query(args) => query::run(&config, args).await,
@@ -51,6 +60,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Opens (creating if needed) the embedded store of the configuration.
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    if let Some(options) = &config.postgres {
+        return open_postgres(options);
+    }
     let path = config.db_path();
     let store = SqliteStore::open(&path)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
@@ -59,9 +71,35 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 
 /// Opens the store with a page cache sized for bulk writes (imports).
 pub fn open_bulk_store(config: &Config) -> Result<Arc<dyn Store>> {
+    if let Some(options) = &config.postgres {
+        return open_postgres(options);
+    }
     let path = config.db_path();
     let store = SqliteStore::open_with_cache(&path, SqliteStore::BULK_WRITER_CACHE_KIB)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Where the store is, for people: the PostgreSQL URL without its password, or the file.
+pub fn store_location(config: &Config) -> String {
+    match &config.postgres {
+        Some(options) => redact_url(&options.url),
+        None => config.db_path().display().to_string(),
+    }
+}
+
+/// Connects to the configured PostgreSQL store (migrating it). The commands open their store
+/// from synchronous code on the multi-threaded runtime, so this waits for the connection in
+/// place.
+fn open_postgres(options: &PostgresOptions) -> Result<Arc<dyn Store>> {
+    let connect = PostgresStore::connect(options);
+    let store = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(connect))
+        .with_context(|| {
+            format!(
+                "cannot open the PostgreSQL store at {}",
+                redact_url(&options.url)
+            )
+        })?;
     Ok(Arc::new(store))
 }
 

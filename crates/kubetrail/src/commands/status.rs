@@ -16,7 +16,7 @@ pub async fn run(config: &Config, args: OutputArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match choose(args.output) {
         Output::Table => {
-            writeln!(out, "store:        {}", config.db_path().display())?;
+            writeln!(out, "store:        {}", super::store_location(config))?;
             writeln!(out, "events:       {}", stats.events)?;
             writeln!(out, "occurrences:  {}", stats.occurrences)?;
             writeln!(out, "size:         {} bytes", stats.bytes)?;
