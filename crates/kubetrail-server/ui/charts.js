@@ -6,7 +6,7 @@ KT.SEVERITIES = ["critical", "error", "warning", "info"];
 // Events over time, stacked by severity. `rows` are aggregate rows grouped by severity with
 // buckets; `since`/`until` are Date values; `step` is the bucket width in ms.
 KT.timeChart = function (rows, since, until, step) {
-  const W = 720, H = 200, L = 44, B = 24, T = 8;
+  const W = 1200, H = 220, L = 48, B = 24, T = 8;
   const n = Math.max(1, Math.ceil((until - since) / step));
   const start = Math.floor(since / step) * step;
   const buckets = Array.from({ length: n + 1 }, () => ({ critical: 0, error: 0, warning: 0, info: 0 }));

@@ -13,7 +13,7 @@ KT.ms = function (text) {
   return m ? Number(m[1]) * UNITS[m[2]] : null;
 };
 
-KT.RANGES = ["1h", "6h", "24h", "7d", "30d"];
+KT.RANGES = ["15m", "1h", "6h", "24h", "7d", "30d"];
 
 // The window a page shows: `since`/`until` from the route, else `range` (default 24h) ending
 // at the newest event the caller can see (imported dumps are history), else now.
