@@ -619,3 +619,54 @@ async fn long_notes_and_large_events_are_kept_whole() {
     assert_eq!(e[0]["note"].as_str().unwrap(), note);
     tokio::task::block_in_place(|| kt.stop());
 }
+
+/// Every failure scenario of the simulator, watched live, ends as one incident of its workload
+/// (or node) with the root-cause rule that fits it; a plain rollout is no incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_scenario_becomes_an_incident_with_its_root_cause() {
+    let sim = Simulator::start().await.expect("sim");
+    for scenario in Scenario::ALL {
+        run_scenario(&sim, scenario, Pace::instant())
+            .await
+            .expect("scenario");
+    }
+    let dir = tempdir();
+    let mut kt = Kubetrail::new(dir.path(), &sim);
+    kt.start();
+    tokio::task::block_in_place(|| kt.converge(&sim));
+    let incidents = kt.cli(&["incidents", "--since", "1h", "-o", "json"]);
+    let rules: BTreeMap<String, String> = incidents
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|i| {
+            (
+                i["subject"].as_str().unwrap_or_default().to_string(),
+                i["root_cause"]["rule"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    for (subject, rule) in [
+        ("payments/Deployment/payments-api", "crash-loop"),
+        ("shop/Deployment/checkout", "image-pull"),
+        ("reports/Deployment/report-worker", "failed-mount"),
+        ("Node/worker-2", "node-oom"),
+        ("Node/worker-3", "node-condition-evictions"),
+        ("ml/Deployment/trainer", "insufficient-resources"),
+        ("mesh/Deployment/orders", "sidecar-not-ready"),
+    ] {
+        assert_eq!(
+            rules.get(subject).map(String::as_str),
+            Some(rule),
+            "{subject}: {incidents:#}"
+        );
+    }
+    assert!(
+        !rules.contains_key("shop/Deployment/web"),
+        "a rollout is no incident: {incidents:#}"
+    );
+    tokio::task::block_in_place(|| kt.stop());
+}
