@@ -84,6 +84,19 @@ SQL
 export KUBETRAIL_TEST_POSTGRES_URL=${KUBETRAIL_TEST_POSTGRES_URL:-postgres://kubetrail:kubetrail@127.0.0.1:5432/postgres}
 log "postgres: $(pg_isready -h 127.0.0.1 -p 5432)"
 
+# nats-server: the scale-out fan-in tests (crates/kubetrail/tests/fanin.rs) start their own
+# `nats-server -js` on a free port of 127.0.0.1 with a temporary store; installed once here.
+if ! command -v nats-server >/dev/null 2>&1 && [[ ! -x /usr/sbin/nats-server ]]; then
+  log "installing nats-server"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq nats-server >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq nats-server >/dev/null; }
+  # The package may enable a system service; the tests need none running.
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now nats-server >/dev/null 2>&1 || true; fi
+fi
+nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
+log "nats-server: $("$nats_server" --version)"
+
 # --- checks ---------------------------------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -93,3 +93,50 @@ impl fmt::Display for Position<'_> {
         Ok(())
     }
 }
+
+/// Errors of the NATS JetStream fan-in ([`crate::nats`]).
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    #[error("cannot connect to NATS at {url}")]
+    Connect {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("not connected to NATS at {url}")]
+    Disconnected { url: String },
+    #[error("cannot create or find the JetStream stream {stream}")]
+    Stream {
+        stream: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot create or find the JetStream consumer {durable}")]
+    Consumer {
+        durable: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("JetStream did not take a message on {subject}")]
+    Publish {
+        subject: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot read messages from the JetStream consumer")]
+    Messages(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the JetStream consumer's message stream ended")]
+    Closed,
+    #[error("cannot acknowledge a JetStream message")]
+    Ack(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("cannot encode a batch as JSON")]
+    Encode(#[source] serde_json::Error),
+    #[error("the message on {subject} is not a kubetrail batch")]
+    Decode {
+        subject: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("the message on {subject} has format version {found}, newer than this kubetrail knows")]
+    Version { subject: String, found: u32 },
+}

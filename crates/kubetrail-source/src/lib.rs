@@ -18,7 +18,8 @@
 pub mod error;
 pub mod import;
 pub mod leader;
+pub mod nats;
 pub mod review;
 pub mod watch;
 
-pub use error::{ImportError, Result};
+pub use error::{ImportError, NatsError, Result};

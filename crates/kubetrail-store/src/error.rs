@@ -44,6 +44,14 @@ pub enum Error {
     Postgres(#[from] tokio_postgres::Error),
     #[error("cannot get a PostgreSQL connection from the pool")]
     Pool(#[from] deadpool_postgres::PoolError),
+    /// A backend outside this crate (e.g. the agent's JetStream publisher) could not take the
+    /// write now; it may later.
+    #[error("{what} is unavailable")]
+    Unavailable {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl Error {
@@ -57,7 +65,7 @@ impl Error {
                 e.code,
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ),
-            Error::WorkerGone => true,
+            Error::WorkerGone | Error::Unavailable { .. } => true,
             Error::Postgres(e) => crate::postgres::is_retriable(e),
             Error::Pool(e) => crate::postgres::is_retriable_pool(e),
             _ => false,

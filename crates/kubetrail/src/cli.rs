@@ -73,6 +73,9 @@ pub enum Command {
     Alerts(crate::commands::alerts::AlertsArgs),
     /// Serve the web UI, the HTTP API and /metrics over the store (no watching).
     Serve(crate::commands::serve::ServeArgs),
+    /// Watch and process clusters like `run`, and publish to NATS JetStream instead of storing
+    /// (scale-out: the central `kubetrail run --source nats` stores).
+    Agent(crate::commands::agent::AgentArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod fanin;
 mod output;
 mod pipeline;
 mod spool;

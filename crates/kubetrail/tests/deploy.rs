@@ -366,10 +366,10 @@ fn the_mounted_configs_are_valid_kubetrail_configs() {
     }
 }
 
-/// The arguments of the `run` pods are accepted by kubetrail's command line.
+/// The arguments of the pods (`run`, and `agent`) are accepted by kubetrail's command line.
 #[test]
-fn the_run_arguments_are_accepted() {
-    for overlay in ["single", "ha"] {
+fn the_pod_arguments_are_accepted() {
+    for overlay in OVERLAYS {
         let r = render(overlay);
         let d = one(&r.deployments, "Deployment")
             .spec

@@ -1,5 +1,6 @@
 //! One module per subcommand; `run` dispatches.
 
+pub mod agent;
 pub mod aggregate;
 pub mod alerts;
 pub mod analysis_window;
@@ -55,6 +56,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench::run(args).await,
         Command::Alerts(args) => alerts::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
+        Command::Agent(args) => agent::run(&config, args).await,
     }
 }
 

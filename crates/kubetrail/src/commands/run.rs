@@ -49,22 +49,51 @@ pub struct RunArgs {
     /// else 127.0.0.1:7070).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
+    /// Where events come from: `watch` the clusters, or `nats`: store what `kubetrail agent`s
+    /// publish to NATS JetStream (several instances share the work).
+    #[arg(long, value_enum, default_value_t = crate::fanin::Source::Watch)]
+    pub source: crate::fanin::Source,
+    #[command(flatten)]
+    pub nats: crate::fanin::NatsArgs,
+}
+
+/// What a `run` process is: the store's writer (`run`), or an agent publishing to JetStream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Store,
+    Agent,
 }
 
 pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
+    let store = super::open_store(config)?;
+    run_with(config, args, store, Role::Store).await
+}
+
+/// `run` on the given store; an agent's store publishes to JetStream (see `fanin::sink`).
+pub async fn run_with(
+    config: &Config,
+    args: RunArgs,
+    store: Arc<dyn Store>,
+    role: Role,
+) -> Result<ExitCode> {
     let clusters = clusters(config, &args);
     let rules = config.rules(&[])?;
-    let store = super::open_store(config)?;
     let cancel = CancellationToken::new();
     shutdown_on_signal(cancel.clone());
-    let retention = spawn_retention(
-        store.clone(),
-        config.retention.clone(),
-        Duration::from_secs(3600),
-    );
+    let retention = (role == Role::Store).then(|| {
+        spawn_retention(
+            store.clone(),
+            config.retention.clone(),
+            Duration::from_secs(3600),
+        )
+    });
     let live = args.print.map(|min| spawn_printer(min, cancel.clone()));
-    // Alerting: evaluation of committed batches and the delivery worker.
-    let alerting = super::alerts::start_alerting(config, store.clone(), &cancel)?;
+    // Alerting: evaluation of committed batches and the delivery worker (where events are
+    // stored, not in agents).
+    let alerting = match role {
+        Role::Store => super::alerts::start_alerting(config, store.clone(), &cancel)?,
+        Role::Agent => None,
+    };
     // --- serve (kubetrail-server): web UI, API and /metrics for as long as `run` runs ---
     let telemetry = kubetrail_server::Telemetry::new();
     let server = super::serve::start(
@@ -81,6 +110,29 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
         &cancel,
     )
     .await?;
+    // --- fan-in (NATS JetStream): consumers share the durable consumer, no leader needed ---
+    if args.source == crate::fanin::Source::Nats {
+        let settings = args.nats.settings()?;
+        let tasks = crate::fanin::consume::start(
+            store.clone(),
+            settings,
+            alerting.as_ref().map(|a| a.feed.clone()),
+            &cancel,
+        );
+        let ok = wait(tasks).await;
+        cancel.cancel();
+        super::alerts::stop_alerting(alerting).await;
+        super::serve::stop(server).await;
+        if let Some(r) = retention {
+            r.abort();
+        }
+        info!("stopped");
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let elector = match args.leader_elect {
         true => Some(elector(&clusters, &args).await?),
         false => None,
@@ -126,7 +178,9 @@ pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
     cancel.cancel();
     super::alerts::stop_alerting(alerting).await;
     super::serve::stop(server).await;
-    retention.abort();
+    if let Some(r) = retention {
+        r.abort();
+    }
     info!("stopped");
     Ok(if ok {
         ExitCode::SUCCESS

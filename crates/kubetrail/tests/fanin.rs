@@ -1,0 +1,527 @@
+//! Scale-out end to end: three simulated clusters, an agent for each publishing to a real
+//! `nats-server -js`, two `run --source nats` consumers writing to the real PostgreSQL. One
+//! consumer and one agent are killed mid-stream, NATS is restarted, the agent comes back; the
+//! store ends with exactly the occurrences the simulators hold, none twice.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::{Event, EventSeries};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use kubetrail_model::EventFilter;
+use kubetrail_sim::{SimHandle, Simulator};
+use kubetrail_store::conformance::fresh_postgres_store;
+use kubetrail_store::{Page, PostgresOptions, PostgresStore, Store};
+
+const WAIT: Duration = Duration::from_secs(120);
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("addr").port()
+}
+
+/// Waits until `done` holds, checking every 100 ms, failing with `what` after `timeout`.
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A real `nats-server` with JetStream, on a port of its own, its store in a temp directory.
+struct Nats {
+    port: u16,
+    store: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Nats {
+    fn start() -> Nats {
+        let mut n = Nats::reserve();
+        n.spawn();
+        n
+    }
+
+    /// A port and a store directory, the server not started yet.
+    fn reserve() -> Nats {
+        Nats {
+            port: free_port(),
+            store: tempfile::tempdir().expect("tempdir"),
+            child: None,
+        }
+    }
+
+    fn binary() -> PathBuf {
+        for candidate in [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ] {
+            if Path::new(candidate).is_file() {
+                return candidate.into();
+            }
+        }
+        PathBuf::from("nats-server")
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(Self::binary())
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server is installed (scripts/test.sh installs it)");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("nats-server to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (its JetStream store stays) and starts it again on the same port.
+    fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A kubetrail process (agent or consumer) with its own data directory and log.
+struct Process {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn new(args: Vec<String>) -> Process {
+        Process {
+            dir: tempfile::tempdir().expect("tempdir"),
+            args,
+            child: None,
+        }
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("log"))
+            .expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .args(&self.args)
+            .env("KUBETRAIL_LOG", "info")
+            .env_remove("KUBETRAIL_CONFIG")
+            .env_remove("KUBETRAIL_POSTGRES_URL")
+            .env_remove("KUBETRAIL_NATS_URL")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("kubetrail starts");
+        self.child = Some(child);
+    }
+
+    /// A crash: no flush, no goodbye.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn logs(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn now() -> MicroTime {
+    MicroTime(jiff::Timestamp::now())
+}
+
+/// A kubelet-style BackOff Event for pod `i % 20`.
+fn backoff(i: usize) -> Event {
+    let pod = format!("api-6f7c9d8b5-{:05}", i % 20);
+    Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{pod}.{i:08x}")),
+            namespace: Some("shop".into()),
+            ..ObjectMeta::default()
+        },
+        event_time: Some(now()),
+        action: Some("Restarting".into()),
+        reason: Some("BackOff".into()),
+        note: Some(format!(
+            "Back-off restarting failed container app in pod {pod} ({i})"
+        )),
+        type_: Some("Warning".into()),
+        reporting_controller: Some("kubelet".into()),
+        reporting_instance: Some("node-1".into()),
+        regarding: Some(ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            namespace: Some("shop".into()),
+            name: Some(pod),
+            field_path: Some("spec.containers{app}".into()),
+            ..ObjectReference::default()
+        }),
+        ..Event::default()
+    }
+}
+
+/// Creates events `from..from + n`; every third repeats twice more (a growing series), and
+/// every fifth of the earlier ones repeats once more (an update of an Event already sent).
+fn generate(sim: &SimHandle, from: usize, n: usize) {
+    for i in from..from + n {
+        let created = sim.create(&backoff(i)).expect("create");
+        if i % 3 == 0 {
+            let mut e = created;
+            for count in 2..=3 {
+                e.series = Some(EventSeries {
+                    count,
+                    last_observed_time: now(),
+                });
+                e = sim.replace(&e).expect("replace");
+            }
+        }
+    }
+    for mut e in sim.list::<Event>(None).expect("list") {
+        let count = e.series.as_ref().map_or(1, |s| s.count);
+        if e.note
+            .as_deref()
+            .is_some_and(|n| n.ends_with("0)") || n.ends_with("5)"))
+            && count < 4
+        {
+            e.series = Some(EventSeries {
+                count: count + 1,
+                last_observed_time: now(),
+            });
+            sim.replace(&e).expect("replace");
+        }
+    }
+}
+
+/// (cluster, uid) → count of every Event the simulators hold.
+fn simulated(sims: &[(String, SimHandle)]) -> BTreeMap<(String, String), i64> {
+    let mut out = BTreeMap::new();
+    for (cluster, sim) in sims {
+        for e in sim.list::<Event>(None).expect("list") {
+            let count = e
+                .series
+                .as_ref()
+                .map(|s| s.count)
+                .or(e.deprecated_count)
+                .unwrap_or(1)
+                .max(1);
+            out.insert(
+                (cluster.clone(), e.metadata.uid.expect("uid")),
+                i64::from(count),
+            );
+        }
+    }
+    out
+}
+
+/// What the PostgreSQL store holds: (cluster, uid) → count, and the occurrences it counted.
+async fn stored(store: &PostgresStore) -> (BTreeMap<(String, String), i64>, i64) {
+    let events = store
+        .query(&EventFilter::default(), &Page::default())
+        .await
+        .expect("query");
+    let stats = store.stats().await.expect("stats");
+    let map = events
+        .into_iter()
+        .map(|e| {
+            (
+                (e.event.cluster, e.event.uid),
+                i64::try_from(e.event.count).expect("count"),
+            )
+        })
+        .collect();
+    (map, i64::try_from(stats.occurrences).expect("occurrences"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_nats_and_two_consumers_store_exactly_what_the_clusters_hold_through_faults() {
+    let (_, guard) = fresh_postgres_store().await;
+    // A reader of the consumers' schema.
+    let reader = PostgresStore::connect(&PostgresOptions {
+        url: guard.url().to_string(),
+        schema: Some(guard.schema().to_string()),
+        pool_size: 2,
+    })
+    .await
+    .expect("the test's own connection");
+    let mut nats = Nats::start();
+    let config_dir = tempfile::tempdir().expect("tempdir");
+
+    let mut sims = Vec::new();
+    for n in 1..=3 {
+        sims.push((
+            format!("cluster-{n}"),
+            Simulator::start().await.expect("sim"),
+        ));
+    }
+    let nats_args = |url: &str| -> Vec<String> {
+        vec![
+            "--nats-url".into(),
+            url.into(),
+            "--nats-ack-wait".into(),
+            "3s".into(),
+        ]
+    };
+
+    let consumer_config = config_dir.path().join("consumer.yaml");
+    std::fs::write(
+        &consumer_config,
+        format!(
+            "storage:\n  postgres:\n    url: {}\n    schema: {}\n",
+            guard.url(),
+            guard.schema()
+        ),
+    )
+    .expect("config");
+    let consumer = |url: &str| {
+        let mut args: Vec<String> = vec![
+            "--config".into(),
+            consumer_config.display().to_string(),
+            "run".into(),
+            "--source".into(),
+            "nats".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        args.extend(nats_args(url));
+        Process::new(args)
+    };
+    let mut consumers = [consumer(&nats.url()), consumer(&nats.url())];
+    for c in &mut consumers {
+        c.start();
+    }
+
+    let mut agents = Vec::new();
+    for (cluster, sim) in &sims {
+        let kubeconfig = config_dir.path().join(format!("{cluster}.kubeconfig"));
+        sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+        let config = config_dir.path().join(format!("{cluster}.yaml"));
+        std::fs::write(
+            &config,
+            format!(
+                "clusters:\n  - name: {cluster}\n    kubeconfig: {}\n",
+                kubeconfig.display()
+            ),
+        )
+        .expect("config");
+        let mut args: Vec<String> = vec![
+            "--config".into(),
+            config.display().to_string(),
+            "agent".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        args.extend(nats_args(&nats.url()));
+        let mut agent = Process::new(args);
+        agent.start();
+        agents.push(agent);
+    }
+
+    // Phase 1: events flow; once some are stored, a consumer and an agent crash.
+    for (_, sim) in &sims {
+        generate(sim, 0, 300);
+    }
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        wait_for("the first events to be stored", WAIT, || {
+            rt.block_on(stored(&reader)).0.len() > 100
+        })
+    });
+    consumers[0].kill();
+    agents[0].kill();
+
+    // Phase 2: more events while they are down, then NATS restarts under the survivors.
+    for (_, sim) in &sims {
+        generate(sim, 300, 300);
+    }
+    nats.restart();
+
+    // Phase 3: more events; the crashed agent comes back and resumes from its cursor.
+    for (_, sim) in &sims {
+        generate(sim, 600, 300);
+    }
+    agents[0].start();
+
+    let want = simulated(&sims);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (got, occurrences) = tokio::task::block_in_place(|| rt.block_on(stored(&reader)));
+        if got == want {
+            assert_eq!(
+                occurrences,
+                want.values().sum::<i64>(),
+                "occurrences, none twice"
+            );
+            break;
+        }
+        if Instant::now() > deadline {
+            let missing = want.keys().filter(|k| !got.contains_key(*k)).count();
+            let extra = got.keys().filter(|k| !want.contains_key(*k)).count();
+            let differ = want
+                .iter()
+                .filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v))
+                .count();
+            let logs: Vec<String> = agents
+                .iter()
+                .chain(consumers.iter())
+                .map(|p| {
+                    p.logs()
+                        .lines()
+                        .rev()
+                        .take(15)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .collect();
+            panic!(
+                "the store never matched the clusters: {} wanted, {} stored, {missing} missing, {extra} extra, {differ} with other counts\n{}",
+                want.len(),
+                got.len(),
+                logs.join("\n----\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        want.keys()
+            .map(|k| &k.0)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        3
+    );
+}
+
+/// Batches waiting in an agent's spool.
+fn spooled(data: &Path) -> usize {
+    let Ok(clusters) = std::fs::read_dir(data.join("spool")) else {
+        return 0;
+    };
+    clusters
+        .flatten()
+        .flat_map(|c| std::fs::read_dir(c.path()).into_iter().flatten().flatten())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_spools_while_nats_is_unreachable_and_publishes_everything_when_it_is_back() {
+    let (_, guard) = fresh_postgres_store().await;
+    let reader = PostgresStore::connect(&PostgresOptions {
+        url: guard.url().to_string(),
+        schema: Some(guard.schema().to_string()),
+        pool_size: 2,
+    })
+    .await
+    .expect("the test's own connection");
+    let mut nats = Nats::reserve();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Simulator::start().await.expect("sim");
+    let kubeconfig = dir.path().join("sim.kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let config = dir.path().join("agent.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "clusters:\n  - name: lonely\n    kubeconfig: {}\n",
+            kubeconfig.display()
+        ),
+    )
+    .expect("config");
+    let mut agent = Process::new(vec![
+        "--config".into(),
+        config.display().to_string(),
+        "agent".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--nats-url".into(),
+        nats.url(),
+    ]);
+    agent.start();
+    generate(&sim, 0, 200);
+    let data = agent.dir.path().join("data");
+    tokio::task::block_in_place(|| {
+        wait_for("the agent to spool while NATS is away", WAIT, || {
+            spooled(&data) > 0
+        })
+    });
+
+    nats.spawn();
+    let consumer_config = dir.path().join("consumer.yaml");
+    std::fs::write(
+        &consumer_config,
+        format!(
+            "storage:\n  postgres:\n    url: {}\n    schema: {}\n",
+            guard.url(),
+            guard.schema()
+        ),
+    )
+    .expect("config");
+    let mut consumer = Process::new(vec![
+        "--config".into(),
+        consumer_config.display().to_string(),
+        "run".into(),
+        "--source".into(),
+        "nats".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--nats-url".into(),
+        nats.url(),
+    ]);
+    consumer.start();
+    generate(&sim, 200, 100);
+    let want = simulated(&[("lonely".to_string(), sim)]);
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        wait_for("the store to hold what the cluster holds", WAIT, || {
+            let (got, occurrences) = rt.block_on(stored(&reader));
+            got == want && occurrences == want.values().sum::<i64>()
+        })
+    });
+    assert_eq!(spooled(&data), 0, "the spool was written back");
+    assert!(agent.logs().contains("spooling"), "{}", agent.logs());
+}
