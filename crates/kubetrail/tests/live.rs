@@ -411,21 +411,17 @@ async fn storage_locked_for_a_while_loses_nothing() {
     generate(&sim, 500, 1_000, |_| {}).await;
     tokio::task::block_in_place(|| {
         let deadline = Instant::now() + WAIT;
-        while !kt.logs().contains("cannot store a batch; spooling") {
+        // The failed write is logged just before its batch is spooled: wait for both.
+        while !(kt.logs().contains("cannot store a batch; spooling") && spooled_files(&kt.data) > 0)
+        {
             assert!(
                 Instant::now() < deadline,
-                "writes never failed: {}",
+                "writes never failed, or nothing was spooled: {}",
                 kt.logs()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
     });
-    // The batches wait in the on-disk spool, which survives a restart.
-    assert!(
-        spooled_files(&kt.data) > 0,
-        "nothing spooled: {}",
-        kt.logs()
-    );
     tokio::task::block_in_place(|| kt.stop());
     assert!(
         spooled_files(&kt.data) > 0,
