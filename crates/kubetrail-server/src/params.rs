@@ -8,7 +8,10 @@ use std::str::FromStr;
 
 use axum::extract::Query;
 use axum::http::Uri;
-use kubetrail_model::{Category, EventFilter, SeveritySet, Timestamp, parse_time_bound};
+use jiff::SignedDuration;
+use kubetrail_model::{
+    Category, EventFilter, SeveritySet, Timestamp, parse_duration, parse_time_bound,
+};
 
 use crate::ApiError;
 
@@ -73,6 +76,12 @@ impl Params {
                 .map(Some)
                 .map_err(|e| ApiError::bad_parameter(name, format!("{v:?}: {e}"))),
         }
+    }
+
+    /// A duration parameter (`30m`, `1h`), or `default` when absent.
+    pub fn duration(&mut self, name: &str, default: &str) -> Result<SignedDuration, ApiError> {
+        let text = self.text(name)?.unwrap_or_else(|| default.to_string());
+        parse_duration(&text).map_err(|e| ApiError::bad_parameter(name, e))
     }
 
     /// The filter parameters except `since` and `until`.

@@ -25,26 +25,34 @@ pub(crate) async fn resolve(
         Some(t) => parse_time_bound(&t, now).map_err(|e| ApiError::bad_parameter("until", e))?,
         None => newest(state, filter).await?.unwrap_or(now),
     };
-    let since = match since_text.as_deref() {
-        None => until - default_length,
-        Some(text) => match text.trim().parse::<Timestamp>() {
-            Ok(t) => t,
-            Err(_) => {
-                until
-                    - parse_duration(text).map_err(|_| {
-                        ApiError::bad_parameter(
-                            "since",
-                            format!("{text:?} is neither RFC 3339 nor a duration such as 2h"),
-                        )
-                    })?
-            }
-        },
-    };
+    let since = since_before(since_text.as_deref(), until, default_length)?;
     let window = Window::new(since, until).map_err(|e| ApiError::bad_parameter("since", e))?;
     check_range(state, since, until)?;
     filter.since = Some(since);
     filter.until = Some(until);
     Ok(window)
+}
+
+/// The start of a window ending at `until`: RFC 3339, a duration counted back from `until`, or
+/// `default_length` before it.
+pub(crate) fn since_before(
+    text: Option<&str>,
+    until: Timestamp,
+    default_length: SignedDuration,
+) -> Result<Timestamp, ApiError> {
+    let Some(text) = text else {
+        return Ok(until - default_length);
+    };
+    if let Ok(t) = text.trim().parse::<Timestamp>() {
+        return Ok(t);
+    }
+    let length = parse_duration(text).map_err(|_| {
+        ApiError::bad_parameter(
+            "since",
+            format!("{text:?} is neither RFC 3339 nor a duration such as 2h"),
+        )
+    })?;
+    Ok(until - length)
 }
 
 /// Refuses a range longer than the configured maximum.

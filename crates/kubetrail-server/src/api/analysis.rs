@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Anomaly, AnomalyConfig, Pattern, PatternConfig, anomalies, patterns};
-use kubetrail_model::{AggregateQuery, Dimension, parse_duration};
+use kubetrail_model::{AggregateQuery, Dimension};
 
 use crate::api::docs::{AnalysisDoc, AnomalyParams, FilterParams, PatternParams};
 use crate::api::{max_events, window_events};
@@ -87,13 +87,8 @@ pub(crate) async fn list_anomalies(
 ) -> Result<Json<Vec<Anomaly>>, ApiError> {
     let mut p = Params::from_uri(&uri)?;
     let filter = p.filter_lists()?;
-    let duration =
-        |p: &mut Params, name: &str, default: &str| -> Result<SignedDuration, ApiError> {
-            let text = p.text(name)?.unwrap_or_else(|| default.to_string());
-            parse_duration(&text).map_err(|e| ApiError::bad_parameter(name, e))
-        };
-    let bucket = duration(&mut p, "bucket", "1h")?;
-    let history = duration(&mut p, "history", "7d")?;
+    let bucket = p.duration("bucket", "1h")?;
+    let history = p.duration("history", "7d")?;
     let cfg = AnomalyConfig {
         bucket,
         threshold: p.value("threshold")?.unwrap_or(3.0),

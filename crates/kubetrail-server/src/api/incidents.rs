@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Incident, IncidentConfig, incidents};
-use kubetrail_model::parse_duration;
 
 use crate::api::docs::{AnalysisDoc, FilterParams, IncidentParams};
 use crate::api::{max_events, window_events};
@@ -70,14 +69,9 @@ pub(crate) async fn one(
 async fn find(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Vec<Incident>, ApiError> {
     let mut p = Params::from_uri(uri)?;
     let filter = p.filter_lists()?;
-    let duration =
-        |p: &mut Params, name: &str, default: &str| -> Result<SignedDuration, ApiError> {
-            let text = p.text(name)?.unwrap_or_else(|| default.to_string());
-            parse_duration(&text).map_err(|e| ApiError::bad_parameter(name, e))
-        };
     let cfg = IncidentConfig {
-        quiet: duration(&mut p, "quiet", "30m")?,
-        link_window: duration(&mut p, "link_window", "10m")?,
+        quiet: p.duration("quiet", "30m")?,
+        link_window: p.duration("link_window", "10m")?,
         ..IncidentConfig::default()
     };
     let max = max_events(&mut p, state)?;

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Explanation, IncidentConfig, Target, Window, explain, nodes_of};
-use kubetrail_model::{EventFilter, EventOccurrences, parse_duration};
+use kubetrail_model::{EventFilter, EventOccurrences};
 use kubetrail_store::Page;
 
 use crate::api::docs::{AnalysisDoc, TimelineParams};
@@ -18,7 +18,7 @@ use crate::api::{max_events, window_events};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::params::Params;
-use crate::window::{check_range, newest};
+use crate::window::{check_range, newest, since_before};
 use crate::{ApiError, AppState};
 
 /// The story of one object. Use `-` as the namespace of a cluster-scoped object
@@ -94,15 +94,7 @@ pub(crate) async fn timeline(
             a.max(b).unwrap_or(now)
         }
     };
-    let since = match since_text.as_deref() {
-        None => until - SignedDuration::from_hours(24),
-        Some(text) => match text.trim().parse::<Timestamp>() {
-            Ok(t) => t,
-            Err(_) => {
-                until - parse_duration(text).map_err(|e| ApiError::bad_parameter("since", e))?
-            }
-        },
-    };
+    let since = since_before(since_text.as_deref(), until, SignedDuration::from_hours(24))?;
     let window = Window::new(since, until).map_err(|e| ApiError::bad_parameter("since", e))?;
     check_range(&state, since, until)?;
     let timed = |mut f: EventFilter| {
