@@ -525,3 +525,207 @@ async fn an_agent_spools_while_nats_is_unreachable_and_publishes_everything_when
     assert_eq!(spooled(&data), 0, "the spool was written back");
     assert!(agent.logs().contains("spooling"), "{}", agent.logs());
 }
+
+/// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and
+/// restored: the server unreachable for a while, as a consumer sees it.
+struct Proxy {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio::sync::watch::Sender<u64>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let (cut, cuts) = tokio::sync::watch::channel(0u64);
+        let flag = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                if !flag.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let upstream = upstream.clone();
+                let mut cuts = cuts.clone();
+                // Only cuts after this connection was made close it.
+                cuts.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cuts.changed() => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, up, cut }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            self.cut.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+fn synthetic(i: usize, count: u64) -> kubetrail_model::Event {
+    let at = jiff::Timestamp::now();
+    kubetrail_model::Event {
+        cluster: "far".into(),
+        uid: format!("uid-{i:06}"),
+        namespace: "shop".into(),
+        name: format!("web.{i}"),
+        regarding: kubetrail_model::ObjectRef {
+            api_version: "v1".into(),
+            kind: "Pod".into(),
+            namespace: "shop".into(),
+            name: format!("web-{}", i % 7),
+            uid: String::new(),
+            field_path: String::new(),
+        },
+        related: None,
+        reason: "BackOff".into(),
+        note: format!("Back-off restarting failed container app ({i})"),
+        type_: "Warning".into(),
+        action: String::new(),
+        reporting_controller: "kubelet".into(),
+        reporting_instance: String::new(),
+        first_seen: at,
+        last_seen: at,
+        count,
+        resource_version: i.to_string(),
+        category: kubetrail_model::Category::Crash,
+        severity: kubetrail_model::Severity::Error,
+        correlation_id: "shop/Deployment/web".into(),
+        owner: None,
+        node: None,
+        template: "Back-off restarting failed container <*> (<*>)".into(),
+        labels: Default::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_unreachable_for_a_while_loses_nothing_that_was_published() {
+    use kubetrail_source::nats::{NatsSettings, Publisher};
+    let (_, guard) = fresh_postgres_store().await;
+    let reader = PostgresStore::connect(&PostgresOptions {
+        url: guard.url().to_string(),
+        schema: Some(guard.schema().to_string()),
+        pool_size: 2,
+    })
+    .await
+    .expect("the test's own connection");
+    // host:port of the server, between the URL's '@' and the next '/'.
+    let url = guard.url().to_string();
+    let after_at = url.rsplit_once('@').map_or(url.as_str(), |(_, h)| h);
+    let upstream = after_at.split(['/', '?']).next().expect("host").to_string();
+    let proxy = Proxy::start(upstream.clone()).await;
+    let proxied = url.replacen(&upstream, &format!("127.0.0.1:{}", proxy.port), 1);
+
+    let nats = Nats::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("consumer.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "storage:\n  postgres:\n    url: {proxied}\n    schema: {}\n",
+            guard.schema()
+        ),
+    )
+    .expect("config");
+    let mut consumer = Process::new(vec![
+        "--config".into(),
+        config.display().to_string(),
+        "run".into(),
+        "--source".into(),
+        "nats".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--nats-url".into(),
+        nats.url(),
+    ]);
+    consumer.start();
+    let publisher = Publisher::connect(NatsSettings::new(nats.url()))
+        .await
+        .expect("publisher");
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        wait_for("the publisher to connect", WAIT, || {
+            publisher.is_connected()
+        })
+    });
+
+    // Each phase publishes 40 new Events and raises the count of every earlier one.
+    let mut counts: BTreeMap<usize, u64> = BTreeMap::new();
+    let mut publish_phase = |phase: usize| {
+        for c in counts.values_mut() {
+            *c += 1;
+        }
+        for i in phase * 40..(phase + 1) * 40 {
+            counts.insert(i, 1);
+        }
+        counts
+            .iter()
+            .map(|(i, c)| synthetic(*i, *c))
+            .collect::<Vec<_>>()
+    };
+    let phase0 = publish_phase(0);
+    publisher
+        .publish("far", &phase0, &[])
+        .await
+        .expect("publish");
+    tokio::task::block_in_place(|| {
+        wait_for("the first batch to be stored", WAIT, || {
+            rt.block_on(stored(&reader)).0.len() == 40
+        })
+    });
+
+    proxy.set(false);
+    for phase in 1..=3 {
+        let batch = publish_phase(phase);
+        publisher
+            .publish("far", &batch, &[])
+            .await
+            .expect("publish");
+    }
+    tokio::task::block_in_place(|| {
+        wait_for("the consumer to fail to store", WAIT, || {
+            consumer.logs().contains("cannot store a JetStream batch")
+        })
+    });
+    proxy.set(true);
+    let last = publish_phase(4);
+    publisher.publish("far", &last, &[]).await.expect("publish");
+
+    let want: BTreeMap<(String, String), i64> = counts
+        .iter()
+        .map(|(i, c)| (("far".to_string(), format!("uid-{i:06}")), *c as i64))
+        .collect();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (got, occurrences) = tokio::task::block_in_place(|| rt.block_on(stored(&reader)));
+        if got == want && occurrences == want.values().sum::<i64>() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the store never held every count published: {} of {} events, {} differ, {occurrences} occurrences of {}\n{}",
+            got.len(),
+            want.len(),
+            want.iter().filter(|(k, v)| got.get(*k) != Some(*v)).count(),
+            want.values().sum::<i64>(),
+            consumer.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
