@@ -5,7 +5,6 @@
 //! kubetrail-alert --bench latency`.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::time::{Duration, Instant};
