@@ -24,6 +24,7 @@ mod alerts;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+mod plan;
 mod postgres;
 mod retention_task;
 mod sqlite;

@@ -6,17 +6,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::{Error, Result};
 
-/// Which table (and alias) the terms are written for: `events e` or a rollup `r`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Table {
-    Events,
-    /// `rollup_hourly`, with correlation.
-    Rollup,
-    /// `rollup_hourly_coarse`: no correlation.
-    CoarseHourly,
-    /// `rollup_daily_coarse`: no correlation.
-    CoarseDaily,
-}
+pub(crate) use crate::plan::{Table, timestamp};
 
 /// The column holding a dimension, or `None` when the table does not keep it.
 pub(crate) fn column(dim: Dimension, table: Table) -> Option<&'static str> {
@@ -139,11 +129,6 @@ impl Where {
     }
 }
 
-/// Whether every non-empty part of the filter is a rollup dimension (no names, nodes, search).
-pub(crate) fn rollup_can_answer(f: &EventFilter) -> bool {
-    f.names.is_empty() && f.nodes.is_empty() && f.search.is_none()
-}
-
 /// Rejects what the SQLite backend's FTS5 syntax rejects and `websearch_to_tsquery` would
 /// silently accept: unbalanced quotes or parentheses, a dangling `OR`/`AND`/`NOT`, no words.
 pub(crate) fn check_search(search: &str) -> Result<()> {
@@ -180,13 +165,6 @@ pub(crate) fn check_search(search: &str) -> Result<()> {
 
 pub(crate) fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
-}
-
-pub(crate) fn timestamp(micros: i64, column: &'static str) -> Result<Timestamp> {
-    Timestamp::from_microsecond(micros).map_err(|_| Error::Corrupt {
-        column,
-        value: micros.to_string(),
-    })
 }
 
 #[cfg(test)]

@@ -5,27 +5,15 @@ use rusqlite::types::Value;
 
 use crate::{Error, Result};
 
-/// Which table (and alias) the terms are written for: `events e` or a rollup `r`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Table {
-    Events,
-    /// `rollup_hourly`, with correlation.
-    Rollup,
-    /// `rollup_hourly_coarse`: no correlation.
-    CoarseHourly,
-    /// `rollup_daily_coarse`: no correlation.
-    CoarseDaily,
-}
+pub(crate) use crate::plan::{Table, timestamp};
 
-impl Table {
-    fn coarse(self) -> bool {
-        matches!(self, Table::CoarseHourly | Table::CoarseDaily)
-    }
+fn coarse(table: Table) -> bool {
+    matches!(table, Table::CoarseHourly | Table::CoarseDaily)
 }
 
 /// The column holding a dimension, or `None` when the rollups do not keep it.
 pub(crate) fn column(dim: Dimension, table: Table) -> Option<&'static str> {
-    if table.coarse() {
+    if coarse(table) {
         return match dim {
             Dimension::Correlation => None,
             d => column(d, Table::Rollup),
@@ -95,7 +83,7 @@ impl Where {
 
     /// Adds the filter's list and search terms (not its times: they mean different things to
     /// queries and aggregations). Fails for a filter the table cannot answer; callers check
-    /// [`rollup_can_answer`] first.
+    /// `crate::plan::rollup_can_answer` first.
     pub fn filter(&mut self, f: &EventFilter, table: Table) -> Result<()> {
         let lists: [(Dimension, Vec<&str>); 10] = [
             (Dimension::Cluster, strs(&f.clusters)),
@@ -143,20 +131,8 @@ fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// Whether every non-empty part of the filter is a rollup dimension (no names, nodes, search).
-pub(crate) fn rollup_can_answer(f: &EventFilter) -> bool {
-    f.names.is_empty() && f.nodes.is_empty() && f.search.is_none()
-}
-
 pub(crate) fn micros(t: Timestamp) -> i64 {
     t.as_microsecond()
-}
-
-pub(crate) fn timestamp(micros: i64, column: &'static str) -> Result<Timestamp> {
-    Timestamp::from_microsecond(micros).map_err(|_| Error::Corrupt {
-        column,
-        value: micros.to_string(),
-    })
 }
 
 /// Turns a SQLite error caused by a bad full-text search into [`Error::InvalidQuery`]: with a

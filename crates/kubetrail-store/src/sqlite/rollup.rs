@@ -13,13 +13,7 @@ use rusqlite::{Connection, params};
 
 use crate::Result;
 
-pub(crate) const HOUR_MICROS: i64 = 3_600_000_000;
-pub(crate) const DAY_MICROS: i64 = 24 * HOUR_MICROS;
-
-/// The start of the unit of `unit` micros holding `ts` (floor, also before 1970).
-pub(crate) fn floor_to(ts: i64, unit: i64) -> i64 {
-    ts - ts.rem_euclid(unit)
-}
+pub(crate) use crate::plan::{DAY_MICROS, HOUR_MICROS, floor_to};
 
 /// The start of the hour holding `ts` (microseconds; floor, also before 1970).
 pub(crate) fn hour_of(ts: i64) -> i64 {
