@@ -1,57 +1,9 @@
 //! `kubetrail alerts`: the dry run on the real dumps (the JSON contract), rule
 //! validation errors, silences, and listing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
-
-fn real(name: &str) -> PathBuf {
-    std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real-events")
-        })
-        .join(name)
-}
-
-struct Kt {
-    dir: tempfile::TempDir,
-}
-
-impl Kt {
-    fn new() -> Self {
-        Kt {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-            .args(args)
-            .env("KUBETRAIL_DATA_DIR", self.dir.path().join("data"))
-            .env_remove("KUBETRAIL_CONFIG")
-            .output()
-            .expect("kubetrail runs")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
+use common::{Kt, real};
 
 #[test]
 fn alerts_test_prints_the_json_contract_one_alert_per_group() {

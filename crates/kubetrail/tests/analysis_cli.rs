@@ -2,82 +2,15 @@
 //! dumps: the JSON contract of the analysis issue, the default window for historical dumps, and
 //! results worked out by reading the dumps. Each test uses its own data directory.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
-fn real(name: &str) -> PathBuf {
-    let dir = std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real-events")
-        });
-    assert!(
-        dir.join("README.md").is_file(),
-        "real event dumps not found at {} (set KUBETRAIL_REAL_EVENTS)",
-        dir.display()
-    );
-    dir.join(name)
-}
+mod common;
+
+use common::{Kt, stderr};
 
 const MOUNT: &str = "troubleshoot__message-container-creating-failed-mount.events.json";
 const MOUNT_NS: &str = "message-container-creating-failed-mount";
 const C7: &str = "k8s-failure-reproduction__C7__2023-08-21T19-25-26.events.json";
-
-struct Kt {
-    data: tempfile::TempDir,
-}
-
-impl Kt {
-    /// A store with `files` imported as cluster "test".
-    fn with(files: &[&str]) -> Self {
-        let kt = Kt {
-            data: tempfile::tempdir().unwrap(),
-        };
-        if !files.is_empty() {
-            let mut args = vec!["import".to_string(), "--cluster".into(), "test".into()];
-            args.extend(files.iter().map(|f| real(f).display().to_string()));
-            let out = kt.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
-            assert!(out.status.success(), "import: {}", stderr(&out));
-        }
-        kt
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-            .args(args)
-            .env("KUBETRAIL_DATA_DIR", self.data.path().join("data"))
-            .env_remove("KUBETRAIL_CONFIG")
-            .output()
-            .expect("kubetrail runs")
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubetrail {args:?} failed: {}",
-            stderr(&out)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-    }
-
-    fn table(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubetrail {args:?} failed: {}",
-            stderr(&out)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn has(v: &Value, fields: &[&str]) {
     for f in fields {

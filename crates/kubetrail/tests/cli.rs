@@ -2,83 +2,10 @@
 //! and every bad-input case of the foundation issue. Each test uses its own data directory.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use serde_json::Value;
+mod common;
 
-fn real_events() -> PathBuf {
-    let dir = std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real-events")
-        });
-    assert!(
-        dir.join("README.md").is_file(),
-        "real event dumps not found at {} (set KUBETRAIL_REAL_EVENTS)",
-        dir.display()
-    );
-    dir
-}
-
-fn real(name: &str) -> PathBuf {
-    real_events().join(name)
-}
-
-struct Kt {
-    data: tempfile::TempDir,
-}
-
-impl Kt {
-    fn new() -> Self {
-        Kt {
-            data: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-            .args(args)
-            .env("KUBETRAIL_DATA_DIR", self.data.path().join("data"))
-            .env_remove("KUBETRAIL_CONFIG")
-            .output()
-            .expect("kubetrail runs")
-    }
-
-    /// Runs and expects success; returns stdout parsed as JSON.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "kubetrail {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-    }
-
-    fn import(&self, paths: &[&Path]) -> Value {
-        let mut args = vec!["import", "--cluster", "test", "-o", "json"];
-        let strs: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-        args.extend(strs.iter().map(String::as_str));
-        self.json(&args)
-    }
-
-    fn file(&self, name: &str, content: &[u8]) -> PathBuf {
-        let p = self.data.path().join(name);
-        std::fs::write(&p, content).unwrap();
-        p
-    }
-
-    fn stored(&self) -> u64 {
-        self.json(&["status", "-o", "json"])["events"]
-            .as_u64()
-            .unwrap()
-    }
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{Kt, real, stderr};
 
 #[test]
 fn importing_real_dumps_twice_stores_each_event_once() {
