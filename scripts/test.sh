@@ -82,6 +82,36 @@ DO $$ BEGIN
 END $$;
 SQL
 export KUBETRAIL_TEST_POSTGRES_URL=${KUBETRAIL_TEST_POSTGRES_URL:-postgres://kubetrail:kubetrail@127.0.0.1:5432/postgres}
+# TLS: the server also accepts TLS with a certificate for 127.0.0.1/localhost signed by a test
+# CA made here once; the TLS tests of the PostgreSQL store verify the server against that CA
+# (KUBETRAIL_TEST_POSTGRES_CA). Plain connections keep working.
+if [[ -z "${KUBETRAIL_TEST_POSTGRES_CA:-}" ]]; then
+  command -v openssl >/dev/null 2>&1 || { apt-get install -y -qq openssl >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq openssl >/dev/null; }; }
+  pg_tls=/var/lib/postgresql/kubetrail-test-tls
+  if [[ ! -f $pg_tls/server.crt ]]; then
+    log "making the PostgreSQL test CA and server certificate in $pg_tls"
+    mkdir -p "$pg_tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=kubetrail test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$pg_tls/ca.key" -out "$pg_tls/ca.crt" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+      -keyout "$pg_tls/server.key" -out "$pg_tls/server.csr" 2>/dev/null
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+      "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" > "$pg_tls/server.ext"
+    openssl x509 -req -in "$pg_tls/server.csr" -CA "$pg_tls/ca.crt" -CAkey "$pg_tls/ca.key" \
+      -CAcreateserial -days 3650 -extfile "$pg_tls/server.ext" -out "$pg_tls/server.crt" 2>/dev/null
+    chown -R postgres: "$pg_tls"
+    chmod 600 "$pg_tls/server.key" "$pg_tls/ca.key"
+  fi
+  su postgres -c "psql -q -v ON_ERROR_STOP=1 -d postgres" <<SQL >/dev/null
+ALTER SYSTEM SET ssl = on;
+ALTER SYSTEM SET ssl_cert_file = '$pg_tls/server.crt';
+ALTER SYSTEM SET ssl_key_file = '$pg_tls/server.key';
+SELECT pg_reload_conf();
+SQL
+  export KUBETRAIL_TEST_POSTGRES_CA=$pg_tls/ca.crt
+fi
 log "postgres: $(pg_isready -h 127.0.0.1 -p 5432)"
 
 # nats-server: the scale-out fan-in tests (crates/kubetrail/tests/fanin.rs) start their own

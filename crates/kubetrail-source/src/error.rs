@@ -103,6 +103,12 @@ pub enum NatsError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error("cannot read the NATS credentials file {}", path.display())]
+    Credentials {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("not connected to NATS at {url}")]
     Disconnected { url: String },
     #[error("cannot create or find the JetStream stream {stream}")]

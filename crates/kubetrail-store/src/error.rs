@@ -33,6 +33,8 @@ pub enum Error {
     WorkerGone,
     #[error("no {what} with id {id}")]
     NotFound { what: &'static str, id: i64 },
+    #[error("TLS to PostgreSQL: {0}")]
+    Tls(String),
     #[error("invalid PostgreSQL URL {url}")]
     PostgresUrl {
         /// The URL without its password.

@@ -100,9 +100,9 @@ async fn main() {
 
     let (_, guard) = fresh_postgres_store().await;
     let reader = PostgresStore::connect(&PostgresOptions {
-        url: guard.url().to_string(),
         schema: Some(guard.schema().to_string()),
         pool_size: 1,
+        ..PostgresOptions::new(guard.url())
     })
     .await
     .expect("reader");

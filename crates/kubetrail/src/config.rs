@@ -52,6 +52,14 @@ pub struct RawConfig {
     /// instances; default: the embedded SQLite store in `data_dir`.
     #[serde(default)]
     pub storage: RawStorage,
+    /// Where `kubetrail run` gets events: `[watch]` (the clusters, the default) or `[nats]`
+    /// (what `kubetrail agent`s publish to NATS JetStream); `--source` overrides it.
+    #[serde(default)]
+    pub sources: Vec<crate::fanin::Source>,
+    /// The NATS JetStream fan-in of `agent` and `run --source nats`: servers, stream, durable
+    /// consumer, credentials and TLS; the `--nats-*` flags override it.
+    #[serde(default)]
+    pub nats: crate::fanin::RawNats,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,10 +81,13 @@ pub struct RawPostgres {
     pub schema: Option<String>,
     /// Connections in the pool (default 8).
     pub pool_size: Option<usize>,
+    /// PEM of the CAs that sign the server's certificate; implies TLS (which is also used with
+    /// `sslmode=require` in the URL). Relative to the config file.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl RawPostgres {
-    fn validate(self) -> Result<kubetrail_store::PostgresOptions> {
+    fn validate(self, base: &Path) -> Result<kubetrail_store::PostgresOptions> {
         let url = match (self.url, &self.url_env) {
             (Some(url), None) => url,
             (None, Some(var)) => std::env::var(var).with_context(|| {
@@ -89,6 +100,16 @@ impl RawPostgres {
         };
         let mut options = kubetrail_store::PostgresOptions::new(url);
         options.schema = self.schema;
+        if let Some(ca) = self.ca_file {
+            let ca = base.join(ca);
+            if !ca.is_file() {
+                bail!(
+                    "config field storage.postgres.ca_file: {} is not a file",
+                    ca.display()
+                );
+            }
+            options.ca_file = Some(ca);
+        }
         if let Some(n) = self.pool_size {
             if n == 0 {
                 bail!("config field storage.postgres.pool_size must be at least 1");
@@ -147,6 +168,10 @@ pub struct Config {
     pub serve: kubetrail_server::ServeConfig,
     /// A PostgreSQL store, when configured (`storage.postgres`, `--postgres-url`).
     pub postgres: Option<kubetrail_store::PostgresOptions>,
+    /// Where `run` gets events (`sources:`), unless `--source` says.
+    pub source: crate::fanin::Source,
+    /// The validated `nats:` section (defaults when absent).
+    pub nats: kubetrail_source::nats::NatsSettings,
 }
 
 impl Config {
@@ -223,6 +248,15 @@ impl RawConfig {
         let serve =
             kubetrail_server::ServeConfig::validate(self.serve, self.auth, self.tenants, base)
                 .context("config section serve/auth/tenants")?;
+        let source = match self.sources.as_slice() {
+            [] => crate::fanin::Source::default(),
+            [one] => *one,
+            _ => bail!(
+                "config field sources: give one source, watch or nats (run one instance per \
+                 source to have both)"
+            ),
+        };
+        let nats = self.nats.validate(base)?;
         Ok(Config {
             data_dir,
             cluster: self.cluster.unwrap_or_else(|| "default".to_string()),
@@ -245,8 +279,10 @@ impl RawConfig {
             postgres: self
                 .storage
                 .postgres
-                .map(RawPostgres::validate)
+                .map(|p| p.validate(base))
                 .transpose()?,
+            source,
+            nats,
         })
     }
 }

@@ -14,7 +14,7 @@ use k8s_openapi::api::events::v1::{Event, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kubetrail_model::EventFilter;
 use kubetrail_sim::{SimHandle, Simulator};
-use kubetrail_store::conformance::fresh_postgres_store;
+use kubetrail_store::conformance::{SchemaGuard, fresh_postgres_store};
 use kubetrail_store::{Page, PostgresOptions, PostgresStore, Store};
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -38,6 +38,8 @@ struct Nats {
     port: u16,
     store: tempfile::TempDir,
     child: Option<Child>,
+    /// Serve TLS only, with (CA, certificate, key), verifying clients against the CA.
+    tls: Option<(PathBuf, PathBuf, PathBuf)>,
 }
 
 impl Nats {
@@ -53,7 +55,16 @@ impl Nats {
             port: free_port(),
             store: tempfile::tempdir().expect("tempdir"),
             child: None,
+            tls: None,
         }
+    }
+
+    /// A server that speaks TLS only and wants a client certificate signed by `tls.ca`.
+    fn start_tls(tls: &ServerTls) -> Nats {
+        let mut n = Nats::reserve();
+        n.tls = Some((tls.ca.clone(), tls.cert.clone(), tls.key.clone()));
+        n.spawn();
+        n
     }
 
     fn binary() -> PathBuf {
@@ -70,7 +81,17 @@ impl Nats {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new(Self::binary())
+        let mut command = Command::new(Self::binary());
+        if let Some((ca, cert, key)) = &self.tls {
+            command
+                .args(["--tls", "--tlsverify", "--tlscert"])
+                .arg(cert)
+                .arg("--tlskey")
+                .arg(key)
+                .arg("--tlscacert")
+                .arg(ca);
+        }
+        let child = command
             .args([
                 "-js",
                 "-a",
@@ -260,6 +281,17 @@ fn simulated(sims: &[(String, SimHandle)]) -> BTreeMap<(String, String), i64> {
 }
 
 /// What the PostgreSQL store holds: (cluster, uid) → count, and the occurrences it counted.
+/// The test's own connection to the schema the consumers write.
+async fn reader(guard: &SchemaGuard) -> PostgresStore {
+    PostgresStore::connect(&PostgresOptions {
+        schema: Some(guard.schema().to_string()),
+        pool_size: 2,
+        ..PostgresOptions::new(guard.url())
+    })
+    .await
+    .expect("the test's own connection to PostgreSQL")
+}
+
 async fn stored(store: &PostgresStore) -> (BTreeMap<(String, String), i64>, i64) {
     let events = store
         .query(&EventFilter::default(), &Page::default())
@@ -282,13 +314,7 @@ async fn stored(store: &PostgresStore) -> (BTreeMap<(String, String), i64>, i64)
 async fn agents_nats_and_two_consumers_store_exactly_what_the_clusters_hold_through_faults() {
     let (_, guard) = fresh_postgres_store().await;
     // A reader of the consumers' schema.
-    let reader = PostgresStore::connect(&PostgresOptions {
-        url: guard.url().to_string(),
-        schema: Some(guard.schema().to_string()),
-        pool_size: 2,
-    })
-    .await
-    .expect("the test's own connection");
+    let reader = reader(&guard).await;
     let mut nats = Nats::start();
     let config_dir = tempfile::tempdir().expect("tempdir");
 
@@ -451,13 +477,7 @@ fn spooled(data: &Path) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_spools_while_nats_is_unreachable_and_publishes_everything_when_it_is_back() {
     let (_, guard) = fresh_postgres_store().await;
-    let reader = PostgresStore::connect(&PostgresOptions {
-        url: guard.url().to_string(),
-        schema: Some(guard.schema().to_string()),
-        pool_size: 2,
-    })
-    .await
-    .expect("the test's own connection");
+    let reader = reader(&guard).await;
     let mut nats = Nats::reserve();
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = Simulator::start().await.expect("sim");
@@ -618,13 +638,7 @@ fn synthetic(i: usize, count: u64) -> kubetrail_model::Event {
 async fn postgres_unreachable_for_a_while_loses_nothing_that_was_published() {
     use kubetrail_source::nats::{NatsSettings, Publisher};
     let (_, guard) = fresh_postgres_store().await;
-    let reader = PostgresStore::connect(&PostgresOptions {
-        url: guard.url().to_string(),
-        schema: Some(guard.schema().to_string()),
-        pool_size: 2,
-    })
-    .await
-    .expect("the test's own connection");
+    let reader = reader(&guard).await;
     // host:port of the server, between the URL's '@' and the next '/'.
     let url = guard.url().to_string();
     let after_at = url.rsplit_once('@').map_or(url.as_str(), |(_, h)| h);
@@ -728,4 +742,167 @@ async fn postgres_unreachable_for_a_while_loses_nothing_that_was_published() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// PEM files of a test CA, a server certificate for 127.0.0.1/localhost and a client
+/// certificate, all signed by the CA.
+struct ServerTls {
+    _dir: tempfile::TempDir,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+}
+
+impl ServerTls {
+    fn generate() -> ServerTls {
+        use rcgen::{
+            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+            IsCa, KeyPair,
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, pem: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).expect("write PEM");
+            path
+        };
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "kubetrail test CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
+            .expect("CA certificate");
+        let leaf = |names: Vec<String>, usage: ExtendedKeyUsagePurpose| {
+            let key = KeyPair::generate().expect("key");
+            let mut params = CertificateParams::new(names).expect("params");
+            params.extended_key_usages = vec![usage];
+            let cert = params.signed_by(&key, &ca).expect("certificate");
+            (cert.pem(), key.serialize_pem())
+        };
+        let (server_cert, server_key) = leaf(
+            vec!["127.0.0.1".into(), "localhost".into()],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let (client_cert, client_key) = leaf(
+            vec!["kubetrail-consumer".into()],
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
+        ServerTls {
+            ca: write("ca.pem", ca.pem()),
+            cert: write("server.pem", server_cert),
+            key: write("server-key.pem", server_key),
+            client_cert: write("client.pem", client_cert),
+            client_key: write("client-key.pem", client_key),
+            _dir: dir,
+        }
+    }
+}
+
+/// `nats.tls` of the config file and the library's TLS settings against a real nats-server
+/// that speaks only TLS and verifies client certificates: a consumer configured by file stores
+/// what a TLS publisher sends; a client without the CA, or without a certificate, is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fan_in_runs_over_mutual_tls_configured_in_the_nats_section() {
+    use kubetrail_source::nats::{Consumer, NatsSettings, NatsTls, Publisher};
+    let tls = ServerTls::generate();
+    let nats = Nats::start_tls(&tls);
+    let url = format!("tls://127.0.0.1:{}", nats.port);
+    let client_tls = NatsTls {
+        required: true,
+        ca_file: Some(tls.ca.clone()),
+        client_cert: Some((tls.client_cert.clone(), tls.client_key.clone())),
+    };
+
+    // Refused: no CA to verify the server with (the system's CAs do not know the test CA),
+    // and no client certificate.
+    let mut no_ca = NatsSettings::new(&url);
+    no_ca.tls = NatsTls {
+        ca_file: None,
+        ..client_tls.clone()
+    };
+    let err = Consumer::connect(&no_ca)
+        .await
+        .err()
+        .expect("refused without the CA");
+    assert!(
+        format!("{err:?}").to_lowercase().contains("certificate"),
+        "{err:?}"
+    );
+    let mut no_cert = NatsSettings::new(&url);
+    no_cert.tls = NatsTls {
+        client_cert: None,
+        ..client_tls.clone()
+    };
+    assert!(
+        Consumer::connect(&no_cert).await.is_err(),
+        "the server wants a client certificate"
+    );
+
+    // The consumer: everything from its config file (sources, nats with tls, storage).
+    let (_, guard) = fresh_postgres_store().await;
+    let reader = reader(&guard).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("consumer.yaml");
+    std::fs::copy(&tls.ca, dir.path().join("ca.pem")).expect("copy CA");
+    std::fs::write(
+        &config,
+        format!(
+            "sources: [nats]\n\
+             nats:\n  url: {url}\n  durable: tls-consumer\n  tls:\n    ca_file: ca.pem\n    \
+             cert_file: {}\n    key_file: {}\n\
+             storage:\n  postgres:\n    url: {}\n    schema: {}\n",
+            tls.client_cert.display(),
+            tls.client_key.display(),
+            guard.url(),
+            guard.schema()
+        ),
+    )
+    .expect("config");
+    let mut consumer = Process::new(vec![
+        "--config".into(),
+        config.display().to_string(),
+        "run".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+    ]);
+    consumer.start();
+
+    let mut settings = NatsSettings::new(&url);
+    settings.tls = client_tls;
+    let publisher = Publisher::connect(settings).await.expect("publisher");
+    tokio::task::block_in_place(|| {
+        wait_for("the TLS publisher to connect", WAIT, || {
+            publisher.is_connected()
+        })
+    });
+    let batch: Vec<_> = (0..25).map(|i| synthetic(i, 2)).collect();
+    publisher
+        .publish("far", &batch, &[])
+        .await
+        .expect("publish over TLS");
+
+    let want: BTreeMap<(String, String), i64> = (0..25)
+        .map(|i| (("far".to_string(), format!("uid-{i:06}")), 2))
+        .collect();
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the consumer to store the batch sent over TLS",
+            WAIT,
+            || {
+                let (got, _) = rt.block_on(stored(&reader));
+                if got.is_empty()
+                    && consumer
+                        .child
+                        .as_mut()
+                        .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+                {
+                    panic!("the consumer exited:\n{}", consumer.logs());
+                }
+                got == want
+            },
+        )
+    });
 }

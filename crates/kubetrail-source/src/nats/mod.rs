@@ -20,6 +20,7 @@ pub use consume::{Consumer, Received};
 pub use publish::Publisher;
 pub use wire::{BatchMessage, GapMessage, subject};
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::NatsError;
@@ -41,6 +42,35 @@ pub struct NatsSettings {
     pub durable: String,
     /// A message not acknowledged this long after delivery is delivered again.
     pub ack_wait: Duration,
+    /// TLS to the server.
+    pub tls: NatsTls,
+    /// A NATS credentials file (user JWT and NKey seed) for servers with decentralized auth.
+    /// User and password, or a token, go in the URL (`nats://user:pass@host:4222`).
+    pub credentials_file: Option<PathBuf>,
+}
+
+/// TLS to the NATS server. The server's certificate and host name are always verified.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatsTls {
+    /// Refuse to talk without TLS (also implied by a `tls://` URL and by the files below).
+    pub required: bool,
+    /// PEM file of the CAs that sign the server's certificate. When given, only these are
+    /// trusted; otherwise the system's CAs are.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key (PEM), for servers that verify their clients (mutual TLS).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+impl NatsTls {
+    /// Whether the connection must be TLS.
+    pub fn is_required(&self, url: &str) -> bool {
+        self.required
+            || self.ca_file.is_some()
+            || self.client_cert.is_some()
+            || url
+                .split(',')
+                .any(|u| u.trim().to_ascii_lowercase().starts_with("tls://"))
+    }
 }
 
 impl NatsSettings {
@@ -53,6 +83,8 @@ impl NatsSettings {
             max_age: Duration::from_secs(7 * 24 * 3600),
             durable: "kubetrail-store".into(),
             ack_wait: Duration::from_secs(30),
+            tls: NatsTls::default(),
+            credentials_file: None,
         }
     }
 
@@ -76,12 +108,31 @@ impl NatsSettings {
 /// Connects; with `retry` the client keeps trying in the background (an agent starts, and
 /// spools, while NATS is away) instead of failing now.
 async fn connect(settings: &NatsSettings, retry: bool) -> Result<async_nats::Client, NatsError> {
-    let mut options = async_nats::ConnectOptions::new()
+    let options = match &settings.credentials_file {
+        Some(path) => async_nats::ConnectOptions::with_credentials_file(path)
+            .await
+            .map_err(|e| NatsError::Credentials {
+                path: path.clone(),
+                source: e,
+            })?,
+        None => async_nats::ConnectOptions::new(),
+    };
+    let mut options = options
         .name("kubetrail")
         .connection_timeout(Duration::from_secs(5))
         .max_reconnects(None);
     if retry {
         options = options.retry_on_initial_connect();
+    }
+    let tls = &settings.tls;
+    if tls.is_required(&settings.url) {
+        options = options.require_tls(true);
+    }
+    if let Some(ca) = &tls.ca_file {
+        options = options.add_root_certificates(ca.clone());
+    }
+    if let Some((cert, key)) = &tls.client_cert {
+        options = options.add_client_certificate(cert.clone(), key.clone());
     }
     options
         .connect(settings.url.as_str())

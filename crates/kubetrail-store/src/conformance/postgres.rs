@@ -136,9 +136,9 @@ pub async fn fresh_postgres_store() -> (Arc<PostgresStore>, SchemaGuard) {
         schema: schema.clone(),
     };
     let options = PostgresOptions {
-        url,
         schema: Some(schema),
         pool_size: 4,
+        ..PostgresOptions::new(url)
     };
     let store = PostgresStore::connect(&options).await.unwrap_or_else(|e| {
         panic!(

@@ -27,6 +27,7 @@ mod rollup;
 mod schema;
 mod silences;
 mod stats;
+mod tls;
 mod txn;
 mod write;
 
@@ -36,6 +37,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, EventOccurrences, Timestamp};
 use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 use crate::{
@@ -54,6 +56,11 @@ pub struct PostgresOptions {
     pub schema: Option<String>,
     /// Connections in the pool (default 8).
     pub pool_size: usize,
+    /// PEM of the CAs that sign the server's certificate (also `sslrootcert=` in the URL).
+    /// TLS is used with `sslmode=require` (or libpq's `verify-ca`/`verify-full`) in the URL,
+    /// or when this is given; the certificate and host name are then always verified, against
+    /// these CAs or else the system's.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PostgresOptions {
@@ -62,6 +69,7 @@ impl PostgresOptions {
             url: url.into(),
             schema: None,
             pool_size: 8,
+            ca_file: None,
         }
     }
 }
@@ -85,11 +93,19 @@ impl PostgresStore {
     /// of the coming days. Fails at once when the server cannot be reached.
     pub async fn connect(options: &PostgresOptions) -> Result<PostgresStore> {
         let shown = redact(&options.url);
+        let translated = tls::translate_libpq(&options.url);
+        let ca_file = options.ca_file.clone().or(translated.ca_file);
         let mut config: tokio_postgres::Config =
-            options.url.parse().map_err(|source| Error::PostgresUrl {
-                url: shown.clone(),
-                source,
-            })?;
+            translated
+                .url
+                .parse()
+                .map_err(|source| Error::PostgresUrl {
+                    url: shown.clone(),
+                    source,
+                })?;
+        if ca_file.is_some() && config.get_ssl_mode() != SslMode::Disable {
+            config.ssl_mode(SslMode::Require);
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -106,13 +122,15 @@ impl PostgresStore {
             opts.push_str(&format!(" -c search_path={schema}"));
             config.options(opts.trim());
         }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match config.get_ssl_mode() {
+            SslMode::Require => {
+                Manager::from_config(config, tls::connector(ca_file.as_deref())?, manager_config)
+            }
+            _ => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -155,6 +173,27 @@ impl PostgresStore {
         let mut client = self.client().await?;
         partitions::create_ahead(&client, now).await?;
         partitions::adopt_default(&mut client).await
+    }
+
+    /// Refreshes the planner's statistics of every table (`ANALYZE`). Autovacuum does this on
+    /// its own schedule; a bulk load (a benchmark, a large import) can ask for it at once.
+    pub async fn analyze(&self) -> Result<()> {
+        self.client().await?.batch_execute("ANALYZE").await?;
+        Ok(())
+    }
+
+    /// Whether a connection of the pool is encrypted (`pg_stat_ssl`).
+    #[doc(hidden)]
+    pub async fn uses_tls(&self) -> Result<bool> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     /// The daily partitions of occurrences, as `[start, end)` micros, oldest first.

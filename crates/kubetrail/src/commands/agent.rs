@@ -24,12 +24,12 @@ pub struct AgentArgs {
 }
 
 pub async fn run(config: &Config, args: AgentArgs) -> Result<ExitCode> {
-    if args.run.source == Source::Nats {
+    if args.run.source == Some(Source::Nats) {
         bail!(
             "an agent watches clusters and publishes to NATS: --source nats is for `kubetrail run`"
         );
     }
-    let settings = args.run.nats.settings()?;
+    let settings = args.run.nats.apply(config.nats.clone())?;
     let publisher = Publisher::connect(settings.clone())
         .await
         .with_context(|| format!("cannot set up the NATS client for {}", settings.url))?;

@@ -15,8 +15,10 @@ use indicatif::ProgressBar;
 use kubetrail_model::{AggregateQuery, Dimension, Event, EventFilter, Timestamp};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_source::import::{self as source, Item};
-use kubetrail_store::{Page, SqliteStore, Store};
+use kubetrail_store::{Page, PostgresOptions, PostgresStore, SqliteStore, Store, redact_url};
 use serde_json::json;
+
+use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -52,12 +54,14 @@ pub enum BenchWhat {
         memory: bool,
     },
     /// Builds (or reuses) a store of N events made from the file's events with fresh uids and
-    /// last-seen times spread over 30 days, then times filtered queries and group-bys.
+    /// last-seen times spread over 30 days, then times filtered queries and group-bys. With
+    /// the global --postgres-url (or storage.postgres) the store is that PostgreSQL database:
+    /// it must be empty or hold exactly the N events of an earlier run.
     Query {
         input: PathBuf,
-        /// Where the store is built; reused when it already holds the events.
+        /// Where the SQLite store is built; reused when it already holds the events.
         #[arg(long)]
-        data_dir: PathBuf,
+        data_dir: Option<PathBuf>,
         #[arg(long, default_value_t = 10_000_000)]
         events: u64,
         /// Number of random filtered queries.
@@ -66,7 +70,7 @@ pub enum BenchWhat {
     },
 }
 
-pub async fn run(args: BenchArgs) -> Result<ExitCode> {
+pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
     match args.what {
         BenchWhat::Process { input } => process(&input)?,
         BenchWhat::Live {
@@ -90,7 +94,7 @@ pub async fn run(args: BenchArgs) -> Result<ExitCode> {
             data_dir,
             events,
             draws,
-        } => query(&input, &data_dir, events, draws).await?,
+        } => query(config, &input, data_dir.as_deref(), events, draws).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -174,17 +178,81 @@ async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
 const T0_MICROS: i64 = 1_735_689_600_000_000; // 2025-01-01T00:00:00Z
 const SPAN_MICROS: i64 = 30 * 86_400_000_000;
 const HOUR_MICROS: i64 = 3_600_000_000;
+const DAY_MICROS: i64 = 24 * HOUR_MICROS;
 
-async fn query(input: &Path, data_dir: &Path, total: u64, draws: usize) -> Result<()> {
-    let db = data_dir.join("kubetrail.db");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db)?);
-    let stored = store.stats().await?.events;
-    if stored != total {
-        drop(store);
-        remove_db(&db);
-        build(input, &db, total).await?;
-        return Box::pin(query(input, data_dir, total, draws)).await;
+async fn query(
+    config: &Config,
+    input: &Path,
+    data_dir: Option<&Path>,
+    total: u64,
+    draws: usize,
+) -> Result<()> {
+    let (store, backend): (Arc<dyn Store>, &str) = match &config.postgres {
+        Some(options) => (
+            Arc::new(postgres_store(options, input, total).await?),
+            "postgres",
+        ),
+        None => {
+            let dir = data_dir.context("--data-dir is required for the SQLite store")?;
+            (Arc::new(sqlite_store(dir, input, total).await?), "sqlite")
+        }
+    };
+    measure_queries(store.as_ref(), backend, total, draws).await
+}
+
+/// The SQLite store of `dir`, (re)built when it does not hold exactly `total` events.
+async fn sqlite_store(dir: &Path, input: &Path, total: u64) -> Result<SqliteStore> {
+    let db = dir.join("kubetrail.db");
+    let store = SqliteStore::open(&db)?;
+    if store.stats().await?.events == total {
+        return Ok(store);
     }
+    drop(store);
+    remove_db(&db);
+    let writer = SqliteStore::open_with_cache(&db, SqliteStore::BULK_WRITER_CACHE_KIB)?;
+    build(input, &writer, total).await?;
+    drop(writer);
+    Ok(SqliteStore::open(&db)?)
+}
+
+/// The PostgreSQL store, built when empty. A store holding other events is never wiped: the
+/// user points the benchmark at an empty database or schema.
+async fn postgres_store(
+    options: &PostgresOptions,
+    input: &Path,
+    total: u64,
+) -> Result<PostgresStore> {
+    let store = PostgresStore::connect(options)
+        .await
+        .with_context(|| format!("cannot open {}", redact_url(&options.url)))?;
+    let stored = store.stats().await?.events;
+    if stored == total {
+        return Ok(store);
+    }
+    if stored != 0 {
+        bail!(
+            "the PostgreSQL store at {} holds {stored} events, not {total}: give an empty \
+             database or schema (storage.postgres.schema) for the benchmark",
+            redact_url(&options.url)
+        );
+    }
+    // The days of the span get their partitions first, so rows land in them directly
+    // (instead of in the default partition, to be moved later).
+    let mut day = T0_MICROS;
+    while day < T0_MICROS + SPAN_MICROS {
+        store
+            .maintain_partitions(Timestamp::from_microsecond(day)?)
+            .await?;
+        day += 4 * DAY_MICROS;
+    }
+    build(input, &store, total).await?;
+    let t = Instant::now();
+    store.analyze().await?;
+    emit(json!({"measure": "postgres_analyze", "seconds": t.elapsed().as_secs_f64()}));
+    Ok(store)
+}
+
+async fn measure_queries(store: &dyn Store, backend: &str, total: u64, draws: usize) -> Result<()> {
     let mut rng = Rng(0xF11_7E2);
     // Draw (namespace, reason, time) from stored events, as the limits tool does.
     let sample = store
@@ -224,7 +292,7 @@ async fn query(input: &Path, data_dir: &Path, total: u64, draws: usize) -> Resul
     }
     lat.sort_by(f64::total_cmp);
     emit(json!({
-        "measure": "query_filtered_1h", "events": total, "draws": draws,
+        "measure": "query_filtered_1h", "store": backend, "events": total, "draws": draws,
         "p50_ms": pct(&lat, 50.0), "p95_ms": pct(&lat, 95.0), "p99_ms": pct(&lat, 99.0),
     }));
     for (name, lo, hi) in [
@@ -255,14 +323,14 @@ async fn query(input: &Path, data_dir: &Path, total: u64, draws: usize) -> Resul
         }
         times.sort_by(f64::total_cmp);
         emit(
-            json!({"measure": name, "events": total, "groups": groups, "median_ms": pct(&times, 50.0), "min_ms": times[0]}),
+            json!({"measure": name, "store": backend, "events": total, "groups": groups, "median_ms": pct(&times, 50.0), "min_ms": times[0]}),
         );
     }
     Ok(())
 }
 
 /// Writes `total` events made from the input's events into a fresh store.
-async fn build(input: &Path, db: &Path, total: u64) -> Result<()> {
+async fn build(input: &Path, store: &dyn Store, total: u64) -> Result<()> {
     let mut processor = Processor::new(Rules::builtin());
     let mut base: Vec<Event> = Vec::new();
     for item in source::read_file(input, "bench")? {
@@ -278,7 +346,6 @@ async fn build(input: &Path, db: &Path, total: u64) -> Result<()> {
         .map(|_| T0_MICROS + rng.below(SPAN_MICROS as u64) as i64)
         .collect();
     times.sort_unstable();
-    let store = SqliteStore::open_with_cache(db, SqliteStore::BULK_WRITER_CACHE_KIB)?;
     let t = Instant::now();
     let chunk = 100_000u64;
     let mut done = 0u64;

@@ -53,7 +53,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Anomalies(args) => anomalies::run(&config, args).await,
         Command::Incidents(args) => incidents::run(&config, args).await,
         Command::Explain(args) => explain::run(&config, args).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Bench(args) => bench::run(&config, args).await,
         Command::Alerts(args) => alerts::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
         Command::Agent(args) => agent::run(&config, args).await,

@@ -50,9 +50,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
     /// Where events come from: `watch` the clusters, or `nats`: store what `kubetrail agent`s
-    /// publish to NATS JetStream (several instances share the work).
-    #[arg(long, value_enum, default_value_t = crate::fanin::Source::Watch)]
-    pub source: crate::fanin::Source,
+    /// publish to NATS JetStream (several instances share the work) [default: the config's
+    /// `sources`, else watch].
+    #[arg(long, value_enum)]
+    pub source: Option<crate::fanin::Source>,
     #[command(flatten)]
     pub nats: crate::fanin::NatsArgs,
 }
@@ -111,8 +112,8 @@ pub async fn run_with(
     )
     .await?;
     // --- fan-in (NATS JetStream): consumers share the durable consumer, no leader needed ---
-    if args.source == crate::fanin::Source::Nats {
-        let settings = args.nats.settings()?;
+    if args.source.unwrap_or(config.source) == crate::fanin::Source::Nats {
+        let settings = args.nats.apply(config.nats.clone())?;
         let tasks = crate::fanin::consume::start(
             store.clone(),
             settings,
