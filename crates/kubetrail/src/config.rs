@@ -88,28 +88,14 @@ pub struct RawPostgres {
 
 impl RawPostgres {
     fn validate(self, base: &Path) -> Result<kubetrail_store::PostgresOptions> {
-        let url = match (self.url, &self.url_env) {
-            (Some(url), None) => url,
-            (None, Some(var)) => std::env::var(var).with_context(|| {
-                format!("config field storage.postgres.url_env: variable {var} is not set")
-            })?,
-            (Some(_), Some(_)) => {
-                bail!("config field storage.postgres: give url or url_env, not both")
-            }
-            (None, None) => bail!("config field storage.postgres: url or url_env is required"),
-        };
+        let url = url_or_env(self.url, self.url_env.as_deref(), "storage.postgres")?
+            .context("config field storage.postgres: url or url_env is required")?;
         let mut options = kubetrail_store::PostgresOptions::new(url);
         options.schema = self.schema;
-        if let Some(ca) = self.ca_file {
-            let ca = base.join(ca);
-            if !ca.is_file() {
-                bail!(
-                    "config field storage.postgres.ca_file: {} is not a file",
-                    ca.display()
-                );
-            }
-            options.ca_file = Some(ca);
-        }
+        options.ca_file = self
+            .ca_file
+            .map(|ca| existing_file(base, ca, "storage.postgres.ca_file"))
+            .transpose()?;
         if let Some(n) = self.pool_size {
             if n == 0 {
                 bail!("config field storage.postgres.pool_size must be at least 1");
@@ -285,6 +271,33 @@ impl RawConfig {
             nats,
         })
     }
+}
+
+/// A URL given as `url`, or as `url_env`: the name of the variable holding it (keeps secrets
+/// out of the file). `None` when neither is given; `section` names the field in errors.
+pub(crate) fn url_or_env(
+    url: Option<String>,
+    url_env: Option<&str>,
+    section: &str,
+) -> Result<Option<String>> {
+    match (url, url_env) {
+        (Some(url), None) => Ok(Some(url)),
+        (None, Some(var)) => std::env::var(var)
+            .map(Some)
+            .with_context(|| format!("config field {section}.url_env: variable {var} is not set")),
+        (Some(_), Some(_)) => bail!("config field {section}: give url or url_env, not both"),
+        (None, None) => Ok(None),
+    }
+}
+
+/// `base/path`, which must be a file: a missing file is named when the config is read, not at
+/// the first connection.
+pub(crate) fn existing_file(base: &Path, path: PathBuf, field: &str) -> Result<PathBuf> {
+    let full = base.join(path);
+    if !full.is_file() {
+        bail!("config field {field}: {} is not a file", full.display());
+    }
+    Ok(full)
 }
 
 /// `500MB`, `10GiB`, `1048576` → bytes.

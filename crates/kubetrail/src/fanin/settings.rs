@@ -9,6 +9,8 @@ use kubetrail_model::parse_duration;
 use kubetrail_source::nats::{NatsSettings, NatsTls};
 use serde::Deserialize;
 
+use crate::config::{existing_file, url_or_env};
+
 /// The `nats:` section of `kubetrail.yaml`, as written. Every field is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,13 +55,8 @@ pub struct RawNatsTls {
 impl RawNats {
     /// Checks the section; paths become relative to `base` (the config file's folder).
     pub fn validate(self, base: &Path) -> Result<NatsSettings> {
-        let url = match (self.url, &self.url_env) {
-            (Some(url), None) => url,
-            (None, Some(var)) => std::env::var(var)
-                .with_context(|| format!("config field nats.url_env: variable {var} is not set"))?,
-            (Some(_), Some(_)) => bail!("config field nats: give url or url_env, not both"),
-            (None, None) => DEFAULT_URL.to_string(),
-        };
+        let url = url_or_env(self.url, self.url_env.as_deref(), "nats")?
+            .unwrap_or_else(|| DEFAULT_URL.to_string());
         let mut s = NatsSettings::new(url);
         if let Some(stream) = self.stream {
             s.stream = stream;
@@ -85,19 +82,19 @@ impl RawNats {
         }
         s.credentials_file = self
             .credentials_file
-            .map(|p| existing(base, p, "nats.credentials_file"))
+            .map(|p| existing_file(base, p, "nats.credentials_file"))
             .transpose()?;
         let tls = self.tls;
         s.tls = NatsTls {
             required: tls.enabled,
             ca_file: tls
                 .ca_file
-                .map(|p| existing(base, p, "nats.tls.ca_file"))
+                .map(|p| existing_file(base, p, "nats.tls.ca_file"))
                 .transpose()?,
             client_cert: match (tls.cert_file, tls.key_file) {
                 (Some(cert), Some(key)) => Some((
-                    existing(base, cert, "nats.tls.cert_file")?,
-                    existing(base, key, "nats.tls.key_file")?,
+                    existing_file(base, cert, "nats.tls.cert_file")?,
+                    existing_file(base, key, "nats.tls.key_file")?,
                 )),
                 (None, None) => None,
                 _ => bail!("config field nats.tls: cert_file and key_file go together"),
@@ -108,15 +105,6 @@ impl RawNats {
 }
 
 const DEFAULT_URL: &str = "nats://127.0.0.1:4222";
-
-/// `base/path`, which must exist: a missing file is named now, not at the first connection.
-fn existing(base: &Path, path: PathBuf, field: &str) -> Result<PathBuf> {
-    let full = base.join(path);
-    if !full.is_file() {
-        bail!("config field {field}: {} is not a file", full.display());
-    }
-    Ok(full)
-}
 
 /// The JetStream fan-in flags of `agent` and `run --source nats`; each overrides the config's
 /// `nats:` field of the same name.
