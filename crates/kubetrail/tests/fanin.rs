@@ -906,3 +906,112 @@ async fn the_fan_in_runs_over_mutual_tls_configured_in_the_nats_section() {
         )
     });
 }
+
+/// Sharding by cluster group: two groups of consumers, each with its own PostgreSQL schema and
+/// its own clusters (`nats.clusters` in one's config file, `--nats-clusters` for the other).
+/// Every Event published lands in the shard of its cluster and nowhere else; a cluster no
+/// shard lists is stored by none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_store_only_the_clusters_they_list() {
+    use kubetrail_source::nats::{NatsSettings, Publisher};
+    let nats = Nats::start();
+    let (_, guard_eu) = fresh_postgres_store().await;
+    let (_, guard_rest) = fresh_postgres_store().await;
+    let (reader_eu, reader_rest) = (reader(&guard_eu).await, reader(&guard_rest).await);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = |guard: &SchemaGuard| {
+        format!(
+            "storage:\n  postgres:\n    url: {}\n    schema: {}\n",
+            guard.url(),
+            guard.schema()
+        )
+    };
+    let eu_config = dir.path().join("eu.yaml");
+    std::fs::write(
+        &eu_config,
+        format!(
+            "sources: [nats]\nnats:\n  url: {}\n  clusters: [eu-1]\n{}",
+            nats.url(),
+            storage(&guard_eu)
+        ),
+    )
+    .expect("config");
+    let rest_config = dir.path().join("rest.yaml");
+    std::fs::write(&rest_config, storage(&guard_rest)).expect("config");
+    let mut eu = Process::new(vec![
+        "--config".into(),
+        eu_config.display().to_string(),
+        "run".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+    ]);
+    let mut rest = Process::new(vec![
+        "--config".into(),
+        rest_config.display().to_string(),
+        "run".into(),
+        "--source".into(),
+        "nats".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--nats-url".into(),
+        nats.url(),
+        "--nats-clusters".into(),
+        "us-1,ap-1".into(),
+    ]);
+    eu.start();
+    rest.start();
+
+    let publisher = Publisher::connect(NatsSettings::new(nats.url()))
+        .await
+        .expect("publisher");
+    tokio::task::block_in_place(|| {
+        wait_for("the publisher to connect", WAIT, || {
+            publisher.is_connected()
+        })
+    });
+    // The other clusters first: a shard wrongly reading everything would hold them before eu-1.
+    for (k, cluster) in ["us-1", "ap-1", "unlisted", "eu-1"].iter().enumerate() {
+        let batch: Vec<_> = (0..15)
+            .map(|i| {
+                let mut e = synthetic(k * 100 + i, 1);
+                e.cluster = cluster.to_string();
+                e
+            })
+            .collect();
+        publisher
+            .publish(cluster, &batch, &[])
+            .await
+            .expect("publish");
+    }
+
+    let clusters_of = |got: &BTreeMap<(String, String), i64>| {
+        let mut per: BTreeMap<String, usize> = BTreeMap::new();
+        for (cluster, _) in got.keys() {
+            *per.entry(cluster.clone()).or_default() += 1;
+        }
+        per
+    };
+    let rt = tokio::runtime::Handle::current();
+    let (mut eu_got, mut rest_got) = (BTreeMap::new(), BTreeMap::new());
+    tokio::task::block_in_place(|| {
+        wait_for("each shard to store its clusters", WAIT, || {
+            eu_got = clusters_of(&rt.block_on(stored(&reader_eu)).0);
+            rest_got = clusters_of(&rt.block_on(stored(&reader_rest)).0);
+            eu_got.get("eu-1") == Some(&15)
+                && rest_got.get("us-1") == Some(&15)
+                && rest_got.get("ap-1") == Some(&15)
+        })
+    });
+    assert_eq!(
+        eu_got,
+        BTreeMap::from([("eu-1".to_string(), 15)]),
+        "{}",
+        eu.logs()
+    );
+    assert_eq!(
+        rest_got,
+        BTreeMap::from([("ap-1".to_string(), 15), ("us-1".to_string(), 15)]),
+        "{}",
+        rest.logs()
+    );
+}

@@ -1,19 +1,25 @@
 //! The central side: one durable pull consumer shared by every `run --source nats` instance
 //! (JetStream hands each message to one of them), read in batches. A message is acknowledged by
 //! the caller only after what it carried is committed to the store.
+//!
+//! A shard (a group of instances writing to its own database) lists its clusters
+//! ([`NatsSettings::clusters`]): it then reads one durable consumer per cluster,
+//! `<durable>-<cluster>`, filtered on that cluster's subject, so shards never share a message
+//! and instances of one shard share each of them.
 
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use futures::StreamExt;
+use futures::stream::SelectAll;
 
-use super::wire::{BatchMessage, decode};
+use super::wire::{BatchMessage, decode, subject, subject_token};
 use super::{NatsSettings, connect, stream};
 use crate::error::NatsError;
 
 pub struct Consumer {
-    messages: pull::Stream,
+    messages: SelectAll<pull::Stream>,
 }
 
 /// One delivered message, decoded (or not: a message that is not a kubetrail batch).
@@ -61,31 +67,35 @@ impl Consumer {
         let client = connect(settings, false).await?;
         let js = async_nats::jetstream::new(client);
         let stream = stream(&js, settings).await?;
-        let config = pull::Config {
-            durable_name: Some(settings.durable.clone()),
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: settings.ack_wait,
-            deliver_policy: DeliverPolicy::All,
-            max_deliver: -1,
-            max_ack_pending: 20_000,
-            filter_subject: format!("{}.>", settings.subject_prefix),
-            ..pull::Config::default()
-        };
-        let consumer = stream
-            .get_or_create_consumer(&settings.durable, config)
-            .await
-            .map_err(|e| NatsError::Consumer {
-                durable: settings.durable.clone(),
-                source: Box::new(e),
-            })?;
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(1_000)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await
-            .map_err(|e| NatsError::Messages(Box::new(e)))?;
+        let mut messages = SelectAll::new();
+        for (durable, filter_subject) in durables(settings) {
+            let config = pull::Config {
+                durable_name: Some(durable.clone()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: settings.ack_wait,
+                deliver_policy: DeliverPolicy::All,
+                max_deliver: -1,
+                max_ack_pending: 20_000,
+                filter_subject,
+                ..pull::Config::default()
+            };
+            let consumer = stream
+                .get_or_create_consumer(&durable, config)
+                .await
+                .map_err(|e| NatsError::Consumer {
+                    durable: durable.clone(),
+                    source: Box::new(e),
+                })?;
+            let pulled = consumer
+                .stream()
+                .max_messages_per_batch(1_000)
+                .heartbeat(Duration::from_secs(5))
+                .expires(Duration::from_secs(30))
+                .messages()
+                .await
+                .map_err(|e| NatsError::Messages(Box::new(e)))?;
+            messages.push(pulled);
+        }
         Ok(Consumer { messages })
     }
 
@@ -110,6 +120,27 @@ impl Consumer {
     }
 }
 
+/// The durable consumers to read and their subject filters: the shared one over every
+/// cluster, or one per listed cluster.
+pub fn durables(settings: &NatsSettings) -> Vec<(String, String)> {
+    if settings.clusters.is_empty() {
+        return vec![(
+            settings.durable.clone(),
+            format!("{}.>", settings.subject_prefix),
+        )];
+    }
+    settings
+        .clusters
+        .iter()
+        .map(|cluster| {
+            (
+                format!("{}-{}", settings.durable, subject_token(cluster)),
+                subject(&settings.subject_prefix, cluster),
+            )
+        })
+        .collect()
+}
+
 type Next = Option<Result<async_nats::jetstream::Message, pull::MessagesError>>;
 
 fn received(next: Next) -> Result<Received, NatsError> {
@@ -118,4 +149,35 @@ fn received(next: Next) -> Result<Received, NatsError> {
         .map_err(|e| NatsError::Messages(Box::new(e)))?;
     let batch = decode(message.subject.as_str(), &message.payload);
     Ok(Received { batch, message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_shared_durable_or_one_per_listed_cluster() {
+        let mut s = NatsSettings::new("nats://x");
+        assert_eq!(
+            durables(&s),
+            vec![(
+                "kubetrail-store".to_string(),
+                "kubetrail.events.>".to_string()
+            )]
+        );
+        s.clusters = vec!["eu-1".into(), "us.east".into()];
+        assert_eq!(
+            durables(&s),
+            vec![
+                (
+                    "kubetrail-store-eu-1".to_string(),
+                    "kubetrail.events.eu-1".to_string()
+                ),
+                (
+                    "kubetrail-store-us_east".to_string(),
+                    "kubetrail.events.us_east".to_string()
+                ),
+            ]
+        );
+    }
 }

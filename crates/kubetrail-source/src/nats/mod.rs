@@ -16,9 +16,9 @@ mod consume;
 mod publish;
 pub mod wire;
 
-pub use consume::{Consumer, Received};
+pub use consume::{Consumer, Received, durables};
 pub use publish::Publisher;
-pub use wire::{BatchMessage, GapMessage, subject};
+pub use wire::{BatchMessage, GapMessage, subject, subject_token};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,6 +42,8 @@ pub struct NatsSettings {
     pub durable: String,
     /// A message not acknowledged this long after delivery is delivered again.
     pub ack_wait: Duration,
+    /// Consume only these clusters (a shard of the store); empty: every cluster.
+    pub clusters: Vec<String>,
     /// TLS to the server.
     pub tls: NatsTls,
     /// A NATS credentials file (user JWT and NKey seed) for servers with decentralized auth.
@@ -83,6 +85,7 @@ impl NatsSettings {
             max_age: Duration::from_secs(7 * 24 * 3600),
             durable: "kubetrail-store".into(),
             ack_wait: Duration::from_secs(30),
+            clusters: Vec::new(),
             tls: NatsTls::default(),
             credentials_file: None,
         }

@@ -32,19 +32,23 @@ pub struct GapMessage {
     pub cause: String,
 }
 
-/// `<prefix>.<cluster>`, the cluster name made a single subject token (`.`, `*`, `>` and
-/// white space become `_`).
+/// `<prefix>.<cluster>`, the cluster name made a single subject token.
 pub fn subject(prefix: &str, cluster: &str) -> String {
+    format!("{prefix}.{}", subject_token(cluster))
+}
+
+/// The cluster name as one subject token, also valid in a consumer's name: `.`, `*`, `>`,
+/// `/`, `\` and white space become `_`.
+pub fn subject_token(cluster: &str) -> String {
     let token: String = cluster
         .chars()
         .map(|c| match c {
-            '.' | '*' | '>' => '_',
+            '.' | '*' | '>' | '/' | '\\' => '_',
             c if c.is_whitespace() => '_',
             c => c,
         })
         .collect();
-    let token = if token.is_empty() { "_".into() } else { token };
-    format!("{prefix}.{token}")
+    if token.is_empty() { "_".into() } else { token }
 }
 
 /// One encoded message: its id and its JSON.
@@ -233,6 +237,7 @@ mod tests {
             "kubetrail.events.a_b___c"
         );
         assert_eq!(subject("p", ""), "p._");
+        assert_eq!(subject_token("ns/prod\\x"), "ns_prod_x");
     }
 
     #[test]

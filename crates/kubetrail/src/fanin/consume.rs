@@ -55,7 +55,7 @@ async fn consume(
         };
         match connected {
             Ok(mut consumer) => {
-                info!(url = %settings.url, stream = %settings.stream, durable = %settings.durable, "consuming from NATS JetStream");
+                info!(url = %settings.url, stream = %settings.stream, durable = %settings.durable, clusters = ?settings.clusters, "consuming from NATS JetStream");
                 backoff.reset();
                 match run(&mut consumer, store.as_ref(), alerts.as_ref(), &cancel).await {
                     Ok(()) => return Ok(()),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use kubetrail_model::parse_duration;
-use kubetrail_source::nats::{NatsSettings, NatsTls};
+use kubetrail_source::nats::{NatsSettings, NatsTls, subject_token};
 use serde::Deserialize;
 
 use crate::config::{existing_file, url_or_env};
@@ -30,6 +30,10 @@ pub struct RawNats {
     pub durable: Option<String>,
     /// Redelivery delay of an unacknowledged message (default `30s`).
     pub ack_wait: Option<String>,
+    /// Consume only these clusters: this group of instances is one shard, writing to its own
+    /// database (default: every cluster).
+    #[serde(default)]
+    pub clusters: Vec<String>,
     /// A NATS credentials file (user JWT + NKey seed).
     pub credentials_file: Option<PathBuf>,
     /// TLS to the server.
@@ -80,6 +84,7 @@ impl RawNats {
                 .context("config field nats.ack_wait")?
                 .unsigned_abs();
         }
+        s.clusters = shard(self.clusters, "config field nats.clusters")?;
         s.credentials_file = self
             .credentials_file
             .map(|p| existing_file(base, p, "nats.credentials_file"))
@@ -130,6 +135,10 @@ pub struct NatsArgs {
     /// consumer; applies when kubetrail creates the durable consumer [default: 30s].
     #[arg(long)]
     pub nats_ack_wait: Option<String>,
+    /// Consume only these clusters (comma-separated): a shard of the store [default: every
+    /// cluster].
+    #[arg(long, value_delimiter = ',')]
+    pub nats_clusters: Vec<String>,
     /// PEM of the CAs that sign the NATS server's certificate (implies TLS).
     #[arg(long)]
     pub nats_ca_file: Option<PathBuf>,
@@ -160,6 +169,9 @@ impl NatsArgs {
                 .context("--nats-ack-wait")?
                 .unsigned_abs();
         }
+        if !self.nats_clusters.is_empty() {
+            s.clusters = shard(self.nats_clusters.clone(), "--nats-clusters")?;
+        }
         if let Some(ca) = &self.nats_ca_file {
             if !ca.is_file() {
                 bail!("--nats-ca-file: {} is not a file", ca.display());
@@ -168,6 +180,27 @@ impl NatsArgs {
         }
         Ok(s)
     }
+}
+
+/// The clusters of a shard, each once; two names that become the same subject token would
+/// share a consumer, so they are refused.
+fn shard(clusters: Vec<String>, field: &str) -> Result<Vec<String>> {
+    let mut seen = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for cluster in clusters {
+        let token = subject_token(&cluster);
+        match seen.get(&token) {
+            Some(other) if *other == cluster => continue,
+            Some(other) => {
+                bail!("{field}: clusters {other:?} and {cluster:?} share the subject {token:?}")
+            }
+            None => {
+                seen.insert(token, cluster.clone());
+                out.push(cluster);
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -203,14 +236,17 @@ mod tests {
             ("d", Duration::from_secs(60))
         );
         assert_eq!(s.tls.ca_file, Some(dir.path().join("ca.pem")));
+        assert!(s.clusters.is_empty());
         let flags = NatsArgs {
             nats_url: Some("nats://other:4222".into()),
             nats_replicas: Some(1),
+            nats_clusters: vec!["eu".into(), "us".into(), "eu".into()],
             ..NatsArgs::default()
         };
         let s = flags.apply(s).unwrap();
         assert_eq!((s.url.as_str(), s.replicas), ("nats://other:4222", 1));
         assert_eq!(s.stream, "EV", "a flag not given keeps the config's value");
+        assert_eq!(s.clusters, ["eu", "us"]);
     }
 
     #[test]
@@ -222,6 +258,7 @@ mod tests {
             ("tls: {ca_file: missing.pem}\n", "nats.tls.ca_file"),
             ("tls: {cert_file: c.pem}\n", "cert_file and key_file"),
             ("url: a\nurl_env: B\n", "url or url_env"),
+            ("clusters: [a.b, a_b]\n", "nats.clusters"),
         ] {
             let err = format!("{:#}", raw(yaml).validate(dir.path()).unwrap_err());
             assert!(err.contains(field), "{yaml}: {err}");
