@@ -281,6 +281,41 @@ fn simulated(sims: &[(String, SimHandle)]) -> BTreeMap<(String, String), i64> {
 }
 
 /// What the PostgreSQL store holds: (cluster, uid) → count, and the occurrences it counted.
+/// Writes `yaml` to `dir/<name>.yaml`: a kubetrail process `--config <it> <args>`.
+fn with_config(dir: &Path, name: &str, yaml: &str, args: &[&str]) -> Process {
+    let config = dir.join(format!("{name}.yaml"));
+    std::fs::write(&config, yaml).expect("config");
+    let mut all = vec!["--config".to_string(), config.display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    Process::new(all)
+}
+
+/// The `storage:` section of a PostgreSQL schema.
+fn storage_yaml(url: &str, schema: &str) -> String {
+    format!("storage:\n  postgres:\n    url: {url}\n    schema: {schema}\n")
+}
+
+/// A config watching one simulated cluster.
+fn cluster_yaml(name: &str, kubeconfig: &Path) -> String {
+    format!(
+        "clusters:\n  - name: {name}\n    kubeconfig: {}\n",
+        kubeconfig.display()
+    )
+}
+
+/// `run --source nats` from the server at `url`, with a port of its own for the API.
+fn consumer_args(url: &str) -> Vec<&str> {
+    vec![
+        "run",
+        "--source",
+        "nats",
+        "--listen",
+        "127.0.0.1:0",
+        "--nats-url",
+        url,
+    ]
+}
+
 /// The test's own connection to the schema the consumers write.
 async fn reader(guard: &SchemaGuard) -> PostgresStore {
     PostgresStore::connect(&PostgresOptions {
@@ -334,28 +369,12 @@ async fn agents_nats_and_two_consumers_store_exactly_what_the_clusters_hold_thro
         ]
     };
 
-    let consumer_config = config_dir.path().join("consumer.yaml");
-    std::fs::write(
-        &consumer_config,
-        format!(
-            "storage:\n  postgres:\n    url: {}\n    schema: {}\n",
-            guard.url(),
-            guard.schema()
-        ),
-    )
-    .expect("config");
+    let storage = storage_yaml(guard.url(), guard.schema());
     let consumer = |url: &str| {
-        let mut args: Vec<String> = vec![
-            "--config".into(),
-            consumer_config.display().to_string(),
-            "run".into(),
-            "--source".into(),
-            "nats".into(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ];
-        args.extend(nats_args(url));
-        Process::new(args)
+        let mut args = vec!["run", "--source", "nats", "--listen", "127.0.0.1:0"];
+        let nats = nats_args(url);
+        args.extend(nats.iter().map(String::as_str));
+        with_config(config_dir.path(), "consumer", &storage, &args)
     };
     let mut consumers = [consumer(&nats.url()), consumer(&nats.url())];
     for c in &mut consumers {
@@ -366,24 +385,15 @@ async fn agents_nats_and_two_consumers_store_exactly_what_the_clusters_hold_thro
     for (cluster, sim) in &sims {
         let kubeconfig = config_dir.path().join(format!("{cluster}.kubeconfig"));
         sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-        let config = config_dir.path().join(format!("{cluster}.yaml"));
-        std::fs::write(
-            &config,
-            format!(
-                "clusters:\n  - name: {cluster}\n    kubeconfig: {}\n",
-                kubeconfig.display()
-            ),
-        )
-        .expect("config");
-        let mut args: Vec<String> = vec![
-            "--config".into(),
-            config.display().to_string(),
-            "agent".into(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-        ];
-        args.extend(nats_args(&nats.url()));
-        let mut agent = Process::new(args);
+        let mut args = vec!["agent", "--listen", "127.0.0.1:0"];
+        let nats = nats_args(&nats.url());
+        args.extend(nats.iter().map(String::as_str));
+        let mut agent = with_config(
+            config_dir.path(),
+            cluster,
+            &cluster_yaml(cluster, &kubeconfig),
+            &args,
+        );
         agent.start();
         agents.push(agent);
     }
@@ -483,24 +493,18 @@ async fn an_agent_spools_while_nats_is_unreachable_and_publishes_everything_when
     let sim = Simulator::start().await.expect("sim");
     let kubeconfig = dir.path().join("sim.kubeconfig");
     sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let config = dir.path().join("agent.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "clusters:\n  - name: lonely\n    kubeconfig: {}\n",
-            kubeconfig.display()
-        ),
-    )
-    .expect("config");
-    let mut agent = Process::new(vec![
-        "--config".into(),
-        config.display().to_string(),
-        "agent".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--nats-url".into(),
-        nats.url(),
-    ]);
+    let mut agent = with_config(
+        dir.path(),
+        "agent",
+        &cluster_yaml("lonely", &kubeconfig),
+        &[
+            "agent",
+            "--listen",
+            "127.0.0.1:0",
+            "--nats-url",
+            &nats.url(),
+        ],
+    );
     agent.start();
     generate(&sim, 0, 200);
     let data = agent.dir.path().join("data");
@@ -511,27 +515,12 @@ async fn an_agent_spools_while_nats_is_unreachable_and_publishes_everything_when
     });
 
     nats.spawn();
-    let consumer_config = dir.path().join("consumer.yaml");
-    std::fs::write(
-        &consumer_config,
-        format!(
-            "storage:\n  postgres:\n    url: {}\n    schema: {}\n",
-            guard.url(),
-            guard.schema()
-        ),
-    )
-    .expect("config");
-    let mut consumer = Process::new(vec![
-        "--config".into(),
-        consumer_config.display().to_string(),
-        "run".into(),
-        "--source".into(),
-        "nats".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--nats-url".into(),
-        nats.url(),
-    ]);
+    let mut consumer = with_config(
+        dir.path(),
+        "consumer",
+        &storage_yaml(guard.url(), guard.schema()),
+        &consumer_args(&nats.url()),
+    );
     consumer.start();
     generate(&sim, 200, 100);
     let want = simulated(&[("lonely".to_string(), sim)]);
@@ -648,26 +637,12 @@ async fn postgres_unreachable_for_a_while_loses_nothing_that_was_published() {
 
     let nats = Nats::start();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("consumer.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "storage:\n  postgres:\n    url: {proxied}\n    schema: {}\n",
-            guard.schema()
-        ),
-    )
-    .expect("config");
-    let mut consumer = Process::new(vec![
-        "--config".into(),
-        config.display().to_string(),
-        "run".into(),
-        "--source".into(),
-        "nats".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--nats-url".into(),
-        nats.url(),
-    ]);
+    let mut consumer = with_config(
+        dir.path(),
+        "consumer",
+        &storage_yaml(&proxied, guard.schema()),
+        &consumer_args(&nats.url()),
+    );
     consumer.start();
     let publisher = Publisher::connect(NatsSettings::new(nats.url()))
         .await
@@ -844,29 +819,21 @@ async fn the_fan_in_runs_over_mutual_tls_configured_in_the_nats_section() {
     let (_, guard) = fresh_postgres_store().await;
     let reader = reader(&guard).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("consumer.yaml");
     std::fs::copy(&tls.ca, dir.path().join("ca.pem")).expect("copy CA");
-    std::fs::write(
-        &config,
-        format!(
-            "sources: [nats]\n\
-             nats:\n  url: {url}\n  durable: tls-consumer\n  tls:\n    ca_file: ca.pem\n    \
-             cert_file: {}\n    key_file: {}\n\
-             storage:\n  postgres:\n    url: {}\n    schema: {}\n",
-            tls.client_cert.display(),
-            tls.client_key.display(),
-            guard.url(),
-            guard.schema()
-        ),
-    )
-    .expect("config");
-    let mut consumer = Process::new(vec![
-        "--config".into(),
-        config.display().to_string(),
-        "run".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-    ]);
+    let yaml = format!(
+        "sources: [nats]\n\
+         nats:\n  url: {url}\n  durable: tls-consumer\n  tls:\n    ca_file: ca.pem\n    \
+         cert_file: {}\n    key_file: {}\n{}",
+        tls.client_cert.display(),
+        tls.client_key.display(),
+        storage_yaml(guard.url(), guard.schema())
+    );
+    let mut consumer = with_config(
+        dir.path(),
+        "consumer",
+        &yaml,
+        &["run", "--listen", "127.0.0.1:0"],
+    );
     consumer.start();
 
     let mut settings = NatsSettings::new(&url);
@@ -919,45 +886,26 @@ async fn shards_store_only_the_clusters_they_list() {
     let (_, guard_rest) = fresh_postgres_store().await;
     let (reader_eu, reader_rest) = (reader(&guard_eu).await, reader(&guard_rest).await);
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = |guard: &SchemaGuard| {
-        format!(
-            "storage:\n  postgres:\n    url: {}\n    schema: {}\n",
-            guard.url(),
-            guard.schema()
-        )
-    };
-    let eu_config = dir.path().join("eu.yaml");
-    std::fs::write(
-        &eu_config,
-        format!(
-            "sources: [nats]\nnats:\n  url: {}\n  clusters: [eu-1]\n{}",
-            nats.url(),
-            storage(&guard_eu)
-        ),
-    )
-    .expect("config");
-    let rest_config = dir.path().join("rest.yaml");
-    std::fs::write(&rest_config, storage(&guard_rest)).expect("config");
-    let mut eu = Process::new(vec![
-        "--config".into(),
-        eu_config.display().to_string(),
-        "run".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-    ]);
-    let mut rest = Process::new(vec![
-        "--config".into(),
-        rest_config.display().to_string(),
-        "run".into(),
-        "--source".into(),
-        "nats".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--nats-url".into(),
+    let eu_yaml = format!(
+        "sources: [nats]\nnats:\n  url: {}\n  clusters: [eu-1]\n{}",
         nats.url(),
-        "--nats-clusters".into(),
-        "us-1,ap-1".into(),
-    ]);
+        storage_yaml(guard_eu.url(), guard_eu.schema())
+    );
+    let mut eu = with_config(
+        dir.path(),
+        "eu",
+        &eu_yaml,
+        &["run", "--listen", "127.0.0.1:0"],
+    );
+    let url = nats.url();
+    let mut args = consumer_args(&url);
+    args.extend(["--nats-clusters", "us-1,ap-1"]);
+    let mut rest = with_config(
+        dir.path(),
+        "rest",
+        &storage_yaml(guard_rest.url(), guard_rest.schema()),
+        &args,
+    );
     eu.start();
     rest.start();
 
