@@ -3,15 +3,16 @@
 //! consumer and one agent are killed mid-stream, NATS is restarted, the agent comes back; the
 //! store ends with exactly the occurrences the simulators hold, none twice.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::ObjectReference;
+use common::sim::{create_with_repeats, now, simulated_counts};
 use k8s_openapi::api::events::v1::{Event, EventSeries};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kubetrail_model::EventFilter;
 use kubetrail_sim::{SimHandle, Simulator};
 use kubetrail_store::conformance::{SchemaGuard, fresh_postgres_store};
@@ -193,55 +194,16 @@ impl Drop for Process {
     }
 }
 
-fn now() -> MicroTime {
-    MicroTime(jiff::Timestamp::now())
-}
-
 /// A kubelet-style BackOff Event for pod `i % 20`.
 fn backoff(i: usize) -> Event {
-    let pod = format!("api-6f7c9d8b5-{:05}", i % 20);
-    Event {
-        metadata: ObjectMeta {
-            name: Some(format!("{pod}.{i:08x}")),
-            namespace: Some("shop".into()),
-            ..ObjectMeta::default()
-        },
-        event_time: Some(now()),
-        action: Some("Restarting".into()),
-        reason: Some("BackOff".into()),
-        note: Some(format!(
-            "Back-off restarting failed container app in pod {pod} ({i})"
-        )),
-        type_: Some("Warning".into()),
-        reporting_controller: Some("kubelet".into()),
-        reporting_instance: Some("node-1".into()),
-        regarding: Some(ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("Pod".into()),
-            namespace: Some("shop".into()),
-            name: Some(pod),
-            field_path: Some("spec.containers{app}".into()),
-            ..ObjectReference::default()
-        }),
-        ..Event::default()
-    }
+    common::sim::backoff("shop", "api-6f7c9d8b5", 20, i)
 }
 
 /// Creates events `from..from + n`; every third repeats twice more (a growing series), and
 /// every fifth of the earlier ones repeats once more (an update of an Event already sent).
 fn generate(sim: &SimHandle, from: usize, n: usize) {
     for i in from..from + n {
-        let created = sim.create(&backoff(i)).expect("create");
-        if i % 3 == 0 {
-            let mut e = created;
-            for count in 2..=3 {
-                e.series = Some(EventSeries {
-                    count,
-                    last_observed_time: now(),
-                });
-                e = sim.replace(&e).expect("replace");
-            }
-        }
+        create_with_repeats(sim, i, &backoff(i));
     }
     for mut e in sim.list::<Event>(None).expect("list") {
         let count = e.series.as_ref().map_or(1, |s| s.count);
@@ -261,26 +223,15 @@ fn generate(sim: &SimHandle, from: usize, n: usize) {
 
 /// (cluster, uid) → count of every Event the simulators hold.
 fn simulated(sims: &[(String, SimHandle)]) -> BTreeMap<(String, String), i64> {
-    let mut out = BTreeMap::new();
-    for (cluster, sim) in sims {
-        for e in sim.list::<Event>(None).expect("list") {
-            let count = e
-                .series
-                .as_ref()
-                .map(|s| s.count)
-                .or(e.deprecated_count)
-                .unwrap_or(1)
-                .max(1);
-            out.insert(
-                (cluster.clone(), e.metadata.uid.expect("uid")),
-                i64::from(count),
-            );
-        }
-    }
-    out
+    sims.iter()
+        .flat_map(|(cluster, sim)| {
+            simulated_counts(sim)
+                .into_iter()
+                .map(move |(uid, count)| ((cluster.clone(), uid), count))
+        })
+        .collect()
 }
 
-/// What the PostgreSQL store holds: (cluster, uid) → count, and the occurrences it counted.
 /// Writes `yaml` to `dir/<name>.yaml`: a kubetrail process `--config <it> <args>`.
 fn with_config(dir: &Path, name: &str, yaml: &str, args: &[&str]) -> Process {
     let config = dir.join(format!("{name}.yaml"));
@@ -327,6 +278,7 @@ async fn reader(guard: &SchemaGuard) -> PostgresStore {
     .expect("the test's own connection to PostgreSQL")
 }
 
+/// What the PostgreSQL store holds: (cluster, uid) → count, and the occurrences it counted.
 async fn stored(store: &PostgresStore) -> (BTreeMap<(String, String), i64>, i64) {
     let events = store
         .query(&EventFilter::default(), &Page::default())

@@ -2,14 +2,16 @@
 //! API simulator, with faults injected. Each test checks that the store ends with exactly the
 //! occurrences the simulator holds: same uids, same counts, nothing twice.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::events::v1::{Event, EventSeries};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use common::sim::{create_with_repeats, now, simulated_counts};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kubetrail_sim::{InjectedFailure, Pace, Scenario, SimHandle, Simulator, run_scenario};
 use serde_json::Value;
 
@@ -190,69 +192,21 @@ impl Drop for Kubetrail {
 
 /// uid → count of every Event the simulator holds.
 fn simulated(sim: &SimHandle) -> BTreeMap<String, u64> {
-    sim.list::<Event>(None)
-        .expect("list")
+    simulated_counts(sim)
         .into_iter()
-        .map(|e| {
-            let count = e
-                .series
-                .as_ref()
-                .map(|s| s.count)
-                .or(e.deprecated_count)
-                .unwrap_or(1);
-            (e.metadata.uid.unwrap(), count.max(1) as u64)
-        })
+        .map(|(uid, count)| (uid, count as u64))
         .collect()
-}
-
-fn now() -> MicroTime {
-    MicroTime(jiff::Timestamp::now())
 }
 
 /// A kubelet-style BackOff Event for pod `i % 50` of a Deployment.
 fn backoff(i: usize) -> Event {
-    let pod = format!("web-7d9f8b6c4-{:05}", i % 50);
-    Event {
-        metadata: ObjectMeta {
-            name: Some(format!("{pod}.{i:08x}")),
-            namespace: Some("load".into()),
-            ..ObjectMeta::default()
-        },
-        event_time: Some(now()),
-        action: Some("Restarting".into()),
-        reason: Some("BackOff".into()),
-        note: Some(format!(
-            "Back-off restarting failed container app in pod {pod}_load(u{i})"
-        )),
-        type_: Some("Warning".into()),
-        reporting_controller: Some("kubelet".into()),
-        reporting_instance: Some("node-1".into()),
-        regarding: Some(ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("Pod".into()),
-            namespace: Some("load".into()),
-            name: Some(pod),
-            field_path: Some("spec.containers{app}".into()),
-            ..ObjectReference::default()
-        }),
-        ..Event::default()
-    }
+    common::sim::backoff("load", "web-7d9f8b6c4", 50, i)
 }
 
 /// Creates `n` events; every third is repeated twice more (MODIFIED with a growing series).
 async fn generate(sim: &SimHandle, from: usize, n: usize, mut on_progress: impl FnMut(usize)) {
     for i in from..from + n {
-        let created = sim.create(&backoff(i)).expect("create");
-        if i % 3 == 0 {
-            let mut e = created;
-            for count in 2..=3 {
-                e.series = Some(EventSeries {
-                    count,
-                    last_observed_time: now(),
-                });
-                e = sim.replace(&e).expect("replace");
-            }
-        }
+        create_with_repeats(sim, i, &backoff(i));
         on_progress(i - from + 1);
         if i % 100 == 0 {
             tokio::task::yield_now().await;

@@ -1,6 +1,8 @@
 //! What the CLI tests share: the real dumps, and a `kubetrail` binary with its own store.
 #![allow(dead_code)]
 
+pub mod sim;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
