@@ -110,8 +110,15 @@ impl Where {
             let col = column(dim, table).ok_or_else(|| {
                 Error::InvalidQuery(format!("the rollups cannot filter by {dim}"))
             })?;
-            let p = self.param(values);
-            self.and(&format!("{col} = ANY({p})"));
+            // One value is an equality: PostgreSQL 15 reads an index in order (newest first,
+            // stopping at the page's limit) for `=`, not for `= ANY(array)`.
+            if let [one] = values.as_slice() {
+                let p = self.param(one.clone());
+                self.and(&format!("{col} = {p}"));
+            } else {
+                let p = self.param(values);
+                self.and(&format!("{col} = ANY({p})"));
+            }
         }
         if let Some(search) = &f.search {
             if table != Table::Events {

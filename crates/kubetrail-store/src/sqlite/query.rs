@@ -19,6 +19,20 @@ pub(crate) const COLUMNS: &str =
 /// Events matching `f` whose `[first_seen, last_seen]` overlaps `[since, until)`, newest first,
 /// strictly after `page.after`.
 pub(crate) fn query(conn: &Connection, f: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
+    let (sql, params) = select(f, page)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt
+        .query(params_from_iter(params.iter()))
+        .map_err(|e| search_error(e, f))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| search_error(e, f))? {
+        out.push(stored_event(row)?);
+    }
+    Ok(out)
+}
+
+/// The statement of [`query`] and its parameters.
+fn select(f: &EventFilter, page: &Page) -> Result<(String, Vec<Value>)> {
     let mut w = Where::new();
     w.filter(f, Table::Events)?;
     if let Some(since) = f.since {
@@ -44,15 +58,7 @@ pub(crate) fn query(conn: &Connection, f: &EventFilter, page: &Page) -> Result<V
             i64::try_from(page.limit).unwrap_or(i64::MAX),
         ));
     }
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt
-        .query(params_from_iter(w.params.iter()))
-        .map_err(|e| search_error(e, f))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(|e| search_error(e, f))? {
-        out.push(stored_event(row)?);
-    }
-    Ok(out)
+    Ok((sql, w.params))
 }
 
 fn text(row: &Row<'_>, i: usize) -> Result<String> {
@@ -134,4 +140,37 @@ pub(crate) fn stored_event(row: &Row<'_>) -> Result<StoredEvent> {
         id: row.get(0)?,
         event,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What SQLite plans for `f` on a fresh store: the details of `EXPLAIN QUERY PLAN`.
+    fn plan(f: &EventFilter) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path().join("plan.db")).unwrap();
+        drop(store);
+        let conn = Connection::open(dir.path().join("plan.db")).unwrap();
+        let (sql, params) = select(f, &Page::default()).unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let details: Vec<String> = stmt
+            .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        details.join("; ")
+    }
+
+    #[test]
+    fn an_objects_history_is_read_from_its_index_newest_first() {
+        let p = plan(&EventFilter {
+            namespaces: vec!["shop".into()],
+            kinds: vec!["Pod".into()],
+            names: vec!["web-1".into()],
+            ..EventFilter::default()
+        });
+        assert!(p.contains("events_object"), "{p}");
+        assert!(!p.contains("TEMP B-TREE"), "no sort of the matches: {p}");
+    }
 }

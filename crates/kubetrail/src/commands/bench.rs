@@ -264,37 +264,78 @@ async fn measure_queries(store: &dyn Store, backend: &str, total: u64, draws: us
             },
         )
         .await?;
-    let mut lat = Vec::with_capacity(draws);
-    for i in 0..draws + 20 {
-        let e = &sample[rng.below(sample.len() as u64) as usize].event;
+    let draw_filtered = |rng: &mut Rng, e: &Event| -> Result<EventFilter> {
         let lo = e.last_seen.as_microsecond() - rng.below(HOUR_MICROS as u64) as i64;
-        let filter = EventFilter {
+        Ok(EventFilter {
             namespaces: vec![e.namespace.clone()],
             reasons: vec![e.reason.clone()],
             since: Some(Timestamp::from_microsecond(lo)?),
             until: Some(Timestamp::from_microsecond(lo + HOUR_MICROS)?),
             ..EventFilter::default()
-        };
-        let t = Instant::now();
-        let rows = store
-            .query(
-                &filter,
-                &Page {
-                    limit: 100,
-                    after: None,
-                },
-            )
-            .await?;
-        std::hint::black_box(rows);
-        if i >= 20 {
-            lat.push(t.elapsed().as_secs_f64() * 1e3);
+        })
+    };
+    // The history of one object, as `explain` and the UI's object page ask for it: name, kind
+    // and (unless a Node) namespace, no window.
+    let draw_object = |_: &mut Rng, e: &Event| -> Result<EventFilter> {
+        let r = &e.regarding;
+        Ok(EventFilter {
+            namespaces: match r.kind.as_str() {
+                "Node" => Vec::new(),
+                _ => vec![r.namespace.clone()],
+            },
+            kinds: vec![r.kind.clone()],
+            names: vec![r.name.clone()],
+            ..EventFilter::default()
+        })
+    };
+    // Full-text search for a word of a stored note, within one day.
+    let draw_search = |rng: &mut Rng, e: &Event| -> Result<EventFilter> {
+        let word = e
+            .note
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| w.len() >= 5)
+            .max_by_key(|w| w.len())
+            .unwrap_or("failed")
+            .to_string();
+        let lo = e.last_seen.as_microsecond() - rng.below(24 * HOUR_MICROS as u64) as i64;
+        Ok(EventFilter {
+            search: Some(word),
+            since: Some(Timestamp::from_microsecond(lo)?),
+            until: Some(Timestamp::from_microsecond(lo + 24 * HOUR_MICROS)?),
+            ..EventFilter::default()
+        })
+    };
+    let measures: [(&str, &dyn Fn(&mut Rng, &Event) -> Result<EventFilter>); 3] = [
+        ("query_filtered_1h", &draw_filtered),
+        ("query_object_history", &draw_object),
+        ("query_search_24h", &draw_search),
+    ];
+    for (name, draw) in measures {
+        let mut lat = Vec::with_capacity(draws);
+        for i in 0..draws + 20 {
+            let e = &sample[rng.below(sample.len() as u64) as usize].event;
+            let filter = draw(&mut rng, e)?;
+            let t = Instant::now();
+            let rows = store
+                .query(
+                    &filter,
+                    &Page {
+                        limit: 100,
+                        after: None,
+                    },
+                )
+                .await?;
+            std::hint::black_box(rows);
+            if i >= 20 {
+                lat.push(t.elapsed().as_secs_f64() * 1e3);
+            }
         }
+        lat.sort_by(f64::total_cmp);
+        emit(json!({
+            "measure": name, "store": backend, "events": total, "draws": draws,
+            "p50_ms": pct(&lat, 50.0), "p95_ms": pct(&lat, 95.0), "p99_ms": pct(&lat, 99.0),
+        }));
     }
-    lat.sort_by(f64::total_cmp);
-    emit(json!({
-        "measure": "query_filtered_1h", "store": backend, "events": total, "draws": draws,
-        "p50_ms": pct(&lat, 50.0), "p95_ms": pct(&lat, 95.0), "p99_ms": pct(&lat, 99.0),
-    }));
     for (name, lo, hi) in [
         (
             "groupby_reason_24h",
