@@ -252,6 +252,9 @@ async fn postgres_store(
     Ok(store)
 }
 
+/// Makes the filter of one timed query from a stored event.
+type DrawFilter = dyn Fn(&mut Rng, &Event) -> Result<EventFilter>;
+
 async fn measure_queries(store: &dyn Store, backend: &str, total: u64, draws: usize) -> Result<()> {
     let mut rng = Rng(0xF11_7E2);
     // Draw (namespace, reason, time) from stored events, as the limits tool does.
@@ -305,7 +308,7 @@ async fn measure_queries(store: &dyn Store, backend: &str, total: u64, draws: us
             ..EventFilter::default()
         })
     };
-    let measures: [(&str, &dyn Fn(&mut Rng, &Event) -> Result<EventFilter>); 3] = [
+    let measures: [(&str, &DrawFilter); 3] = [
         ("query_filtered_1h", &draw_filtered),
         ("query_object_history", &draw_object),
         ("query_search_24h", &draw_search),
