@@ -36,7 +36,10 @@ const WATCHER_CALLS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-const OVERLAYS: [&str; 3] = ["single", "ha", "agent"];
+const OVERLAYS: [&str; 4] = ["single", "ha", "agent", "central"];
+
+/// The overlays whose pods watch clusters (`central` only consumes NATS).
+const WATCHING: [&str; 3] = ["single", "ha", "agent"];
 
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
@@ -116,7 +119,7 @@ fn every_overlay_grants_exactly_what_the_watcher_calls() {
                 .map(|v| (group.to_string(), resource.to_string(), v.to_string()))
         })
         .collect();
-    for overlay in OVERLAYS {
+    for overlay in WATCHING {
         let r = render(overlay);
         let role = one(&r.cluster_roles, "ClusterRole");
         let mut granted = BTreeSet::new();
@@ -160,6 +163,20 @@ fn every_overlay_grants_exactly_what_the_watcher_calls() {
         assert_eq!(Some(&subjects[0].name), sa.metadata.name.as_ref());
         assert_eq!(subjects[0].namespace, sa.metadata.namespace, "{overlay}");
     }
+}
+
+/// The NATS consumers never call the Kubernetes API: no role, no binding, no token mounted.
+#[test]
+fn the_central_consumers_get_no_kubernetes_api_access() {
+    let r = render("central");
+    assert!(r.cluster_roles.is_empty(), "no ClusterRole");
+    assert!(r.bindings.is_empty(), "no ClusterRoleBinding");
+    let pod = one(&r.deployments, "Deployment")
+        .spec
+        .clone()
+        .and_then(|s| s.template.spec)
+        .expect("a pod spec");
+    assert_eq!(pod.automount_service_account_token, Some(false));
 }
 
 #[test]
@@ -333,6 +350,31 @@ fn overlays_differ_as_documented() {
         args.iter().any(|a| a.starts_with("--nats-url=")),
         "{args:?}"
     );
+    let central = render("central");
+    let d = one(&central.deployments, "Deployment")
+        .spec
+        .clone()
+        .expect("spec");
+    assert_eq!(d.replicas, Some(2));
+    let c = d.template.spec.expect("pod").containers.remove(0);
+    let args = c.args.unwrap_or_default();
+    assert_eq!(args.first().map(String::as_str), Some("run"));
+    assert!(
+        !args.iter().any(|a| a == "--leader-elect"),
+        "consumers share a durable consumer, no leader: {args:?}"
+    );
+    let env = c.env.unwrap_or_default();
+    let url = env
+        .iter()
+        .find(|e| e.name == "KUBETRAIL_POSTGRES_URL")
+        .expect("the PostgreSQL URL");
+    assert!(url.value.is_none(), "from a Secret, not in the manifest");
+    let config = one(&central.config_maps, "ConfigMap")
+        .data
+        .clone()
+        .and_then(|d| d.get("kubetrail.yaml").cloned())
+        .expect("kubetrail.yaml");
+    assert!(config.contains("sources: [nats]"), "{config}");
 }
 
 /// The config each overlay mounts is accepted by kubetrail (unknown fields are errors).
