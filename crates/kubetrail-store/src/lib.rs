@@ -26,6 +26,7 @@ pub mod conformance;
 mod error;
 mod plan;
 mod postgres;
+mod records;
 mod retention_task;
 mod sqlite;
 mod types;

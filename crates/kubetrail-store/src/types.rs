@@ -89,6 +89,12 @@ impl Default for RetentionPolicy {
 pub struct RetentionReport {
     pub events_deleted: u64,
     pub occurrences_deleted: u64,
+    /// Resolved alerts (with their finished deliveries) older than the longest age.
+    pub alerts_deleted: u64,
+    /// Silences that ended before the longest age.
+    pub silences_deleted: u64,
+    /// Gaps that ended before the longest age.
+    pub gaps_deleted: u64,
     pub bytes_before: u64,
     pub bytes_after: u64,
 }

@@ -74,6 +74,7 @@ macro_rules! store_conformance_tests {
             retention_by_age_deletes_old_events_and_old_occurrences_of_kept_events,
             retention_by_severity_uses_the_override_ages,
             retention_by_size_deletes_the_oldest_events_until_the_store_fits,
+            retention_removes_old_resolved_alerts_ended_silences_and_gaps,
             stats_count_events_occurrences_and_their_time_range,
             occurrences_in_a_range_come_with_their_events_latest_first,
             occurrences_apply_filters_and_keep_the_latest_events_under_a_limit,

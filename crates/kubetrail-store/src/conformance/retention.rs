@@ -145,3 +145,136 @@ pub async fn retention_by_size_deletes_the_oldest_events_until_the_store_fits(
     );
     assert_rollups_match_occurrences(&store, &EventFilter::default()).await;
 }
+
+/// Alerts, deliveries, silences and gaps do not outlive the events: retention removes resolved
+/// alerts whose deliveries are finished, ended silences and gaps, once older than the longest
+/// age; a firing alert and one with a delivery still to attempt stay, whatever their age.
+pub async fn retention_removes_old_resolved_alerts_ended_silences_and_gaps(store: Arc<dyn Store>) {
+    use super::alerts::alert_record;
+    use crate::{
+        AlertFilter, AlertStatus, DeliveryState, DeliveryUpdate, Gap, NewDelivery, Silence,
+    };
+    let now = t0() + days(100);
+    let policy = RetentionPolicy {
+        max_age: days(30),
+        max_age_by_severity: BTreeMap::from([(Severity::Critical, days(60))]),
+        ..RetentionPolicy::default()
+    };
+    // The longest age is 60 days: records that ended before day 40 go.
+    let resolved = |group: &str, ended: i64| crate::AlertRecord {
+        status: AlertStatus::Resolved,
+        ends_at: Some(t0() + days(ended)),
+        ..alert_record("crash-loop", group, 0)
+    };
+    let delivery = |at: i64| NewDelivery {
+        notifier: "webhook".into(),
+        due_at: t0() + days(at),
+    };
+    let mut ids = BTreeMap::new();
+    for (group, alert) in [
+        ("old-delivered", resolved("old-delivered", 10)),
+        ("old-pending", resolved("old-pending", 10)),
+        ("recent", resolved("recent", 50)),
+        ("old-firing", alert_record("crash-loop", "old-firing", 0)),
+    ] {
+        let id = store
+            .save_alert(&alert, &[delivery(10)], t0() + days(10))
+            .await
+            .expect("save alert");
+        ids.insert(group, id);
+    }
+    // Every delivery but old-pending's is finished.
+    let stored = store.alerts(&AlertFilter::default()).await.expect("alerts");
+    for a in &stored {
+        if a.alert.group_key != "old-pending" {
+            store
+                .update_delivery(&DeliveryUpdate {
+                    id: a.deliveries[0].id,
+                    state: DeliveryState::Delivered,
+                    attempts: 1,
+                    next_attempt_at: t0() + days(10),
+                    last_error: None,
+                    at: t0() + days(10),
+                })
+                .await
+                .expect("delivered");
+        }
+    }
+    let silence = |ends: i64| Silence {
+        id: 0,
+        matchers: Vec::new(),
+        starts_at: t0(),
+        ends_at: t0() + days(ends),
+        created_by: "ops".into(),
+        comment: String::new(),
+    };
+    store
+        .save_silence(&silence(20), t0())
+        .await
+        .expect("silence");
+    let kept_silence = store
+        .save_silence(&silence(45), t0())
+        .await
+        .expect("silence");
+    let mut txn = store.begin().await.expect("begin");
+    for (ended, cluster) in [(5, "old"), (70, "recent")] {
+        txn.save_gap(Gap {
+            cluster: cluster.into(),
+            stream: "events".into(),
+            from: t0() + days(ended - 1),
+            to: t0() + days(ended),
+            cause: "410 Gone".into(),
+        })
+        .await
+        .expect("gap");
+    }
+    txn.commit().await.expect("commit");
+
+    let report = store
+        .apply_retention(&policy, now)
+        .await
+        .expect("retention");
+    assert_eq!(
+        (
+            report.alerts_deleted,
+            report.silences_deleted,
+            report.gaps_deleted
+        ),
+        (1, 1, 1),
+        "{report:?}"
+    );
+    let mut left: Vec<String> = store
+        .alerts(&AlertFilter::default())
+        .await
+        .expect("alerts")
+        .into_iter()
+        .map(|a| a.alert.group_key)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["old-firing", "old-pending", "recent"]);
+    let silences: Vec<i64> = store
+        .silences(None)
+        .await
+        .expect("silences")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(silences, [kept_silence]);
+    let gaps = store.gaps(None, None).await.expect("gaps");
+    assert_eq!(
+        gaps.iter().map(|g| g.cluster.as_str()).collect::<Vec<_>>(),
+        ["recent"]
+    );
+    let again = store
+        .apply_retention(&policy, now)
+        .await
+        .expect("retention");
+    assert_eq!(
+        (
+            again.alerts_deleted,
+            again.silences_deleted,
+            again.gaps_deleted
+        ),
+        (0, 0, 0)
+    );
+}

@@ -53,6 +53,11 @@ pub(crate) async fn apply(
                    AND e.reg_kind = 'Pod' AND e.reg_name = p.pod)",
         )
         .await?;
+    let (alerts, silences, gaps) =
+        expire_records(client, crate::records::cutoff(policy, now)).await?;
+    report.alerts_deleted = alerts;
+    report.silences_deleted = silences;
+    report.gaps_deleted = gaps;
     compact(&*client).await?;
     report.bytes_after = bytes(&*client).await?;
     Ok(report)
@@ -143,4 +148,18 @@ async fn shrink(client: &mut Object, max_bytes: u64, report: &mut RetentionRepor
         report.events_deleted += ids.len() as u64;
         report.occurrences_deleted += units;
     }
+}
+
+/// Deletes the records retention no longer keeps (see `crate::records`) in one transaction;
+/// returns (alerts, silences, gaps) deleted.
+async fn expire_records(client: &mut Object, cutoff: i64) -> Result<(u64, u64, u64)> {
+    use crate::records::{EXPIRE_ALERTS, EXPIRE_GAPS, EXPIRE_SILENCES, expire_deliveries_sql};
+    let tx = client.transaction().await?;
+    tx.execute(expire_deliveries_sql().as_str(), &[&cutoff])
+        .await?;
+    let alerts = tx.execute(EXPIRE_ALERTS, &[&cutoff]).await?;
+    let silences = tx.execute(EXPIRE_SILENCES, &[&cutoff]).await?;
+    let gaps = tx.execute(EXPIRE_GAPS, &[&cutoff]).await?;
+    tx.commit().await?;
+    Ok((alerts, silences, gaps))
 }

@@ -280,6 +280,13 @@ impl Store for SqliteStore {
             }
         }
         self.write(true, retention::forget_placements).await?;
+        let cutoff = crate::records::cutoff(policy, now);
+        let (alerts, silences, gaps) = self
+            .write(true, move |c| retention::expire_records(c, cutoff))
+            .await?;
+        report.alerts_deleted = alerts;
+        report.silences_deleted = silences;
+        report.gaps_deleted = gaps;
         report.bytes_after = self
             .write(false, |c| {
                 retention::vacuum(c)?;

@@ -142,3 +142,14 @@ fn delete_doomed_events(conn: &Connection) -> Result<Deleted> {
         resume: 0,
     })
 }
+
+/// Deletes the records retention no longer keeps (see `crate::records`); returns (alerts,
+/// silences, gaps) deleted.
+pub(crate) fn expire_records(conn: &Connection, cutoff: i64) -> Result<(u64, u64, u64)> {
+    use crate::records::{EXPIRE_ALERTS, EXPIRE_GAPS, EXPIRE_SILENCES, expire_deliveries_sql};
+    conn.execute(&expire_deliveries_sql(), params![cutoff])?;
+    let alerts = conn.execute(EXPIRE_ALERTS, params![cutoff])?;
+    let silences = conn.execute(EXPIRE_SILENCES, params![cutoff])?;
+    let gaps = conn.execute(EXPIRE_GAPS, params![cutoff])?;
+    Ok((alerts as u64, silences as u64, gaps as u64))
+}

@@ -24,9 +24,13 @@ pub async fn run(config: &Config, args: RetentionArgs) -> Result<ExitCode> {
     match choose(args.output.output) {
         Output::Table => writeln!(
             out,
-            "Deleted {} events and {} occurrences; store size {} → {} bytes.",
+            "Deleted {} events and {} occurrences, {} resolved alerts, {} ended silences and {} \
+             gaps; store size {} → {} bytes.",
             report.events_deleted,
             report.occurrences_deleted,
+            report.alerts_deleted,
+            report.silences_deleted,
+            report.gaps_deleted,
             report.bytes_before,
             report.bytes_after
         )?,
