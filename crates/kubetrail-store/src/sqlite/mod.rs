@@ -1,5 +1,6 @@
-//! The embedded SQLite backend: one writer connection behind an async lock, one reader
-//! connection (WAL lets it read while the writer writes), all SQL on the blocking pool.
+//! The embedded SQLite backend: one writer connection behind an async lock, a few reader
+//! connections (`readers`; WAL lets them read while the writer writes), all SQL on the
+//! blocking pool.
 //!
 //! Files, one concept each: `schema` (settings, migrations), `write` (batches), `rollup`
 //! (hourly counts), `query`, `occurrences` (events with their occurrences in a range),
@@ -12,6 +13,7 @@ mod cursor;
 mod filter;
 mod occurrences;
 mod query;
+mod readers;
 mod retention;
 mod rollup;
 mod schema;
@@ -48,7 +50,7 @@ pub struct SqliteStore {
     /// Held by a write transaction (or a retention step) for its whole life.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     writer: Arc<Mutex<Connection>>,
-    reader: Arc<Mutex<Connection>>,
+    readers: Arc<readers::ReaderPool>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -94,10 +96,14 @@ impl SqliteStore {
             .map_err(opening)?;
         schema::prepare_reader(&reader).map_err(opening)?;
         Ok(SqliteStore {
-            path,
+            path: path.clone(),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             writer: Arc::new(Mutex::new(writer)),
-            reader: Arc::new(Mutex::new(reader)),
+            readers: Arc::new(readers::ReaderPool::new(
+                path.clone(),
+                reader,
+                readers::ReaderPool::default_max(),
+            )),
         })
     }
 
@@ -123,16 +129,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let reader = Arc::clone(&self.reader);
-        blocking(move || {
-            let conn = lock(&reader);
-            // A read that panicked inside its snapshot left it open.
-            if !conn.is_autocommit() {
-                conn.execute_batch("ROLLBACK")?;
-            }
-            f(&conn)
-        })
-        .await
+        self.readers.read(f).await
     }
 
     /// Runs `f` on the writer, in its own transaction when `in_txn` (committed on success).
