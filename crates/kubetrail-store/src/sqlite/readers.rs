@@ -136,18 +136,24 @@ mod tests {
         for t in tasks {
             assert_eq!(t.await.unwrap().unwrap(), 0);
         }
-        assert_eq!(most.load(Ordering::SeqCst), 3, "never more than the maximum");
-        assert_eq!(pool.idle(), 3, "the connections are kept for the next reads");
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            3,
+            "never more than the maximum"
+        );
+        assert_eq!(
+            pool.idle(),
+            3,
+            "the connections are kept for the next reads"
+        );
     }
 
     #[tokio::test]
     async fn a_panicking_read_loses_its_connection_not_the_pool() {
         let (_dir, pool) = pool(1);
         let p = Arc::clone(&pool);
-        let panicked = tokio::spawn(async move {
-            p.read(|_| -> Result<()> { panic!("boom") }).await
-        })
-        .await;
+        let panicked =
+            tokio::spawn(async move { p.read(|_| -> Result<()> { panic!("boom") }).await }).await;
         assert!(panicked.is_err() || panicked.unwrap().is_err());
         let n: i64 = pool
             .read(|c| Ok(c.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?))
