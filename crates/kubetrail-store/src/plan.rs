@@ -27,6 +27,81 @@ pub(crate) enum Table {
     CoarseDaily,
 }
 
+/// The column holding a dimension in `table` (the same names in both backends' schemas), or
+/// `None` when the table does not keep it.
+pub(crate) fn column(dim: Dimension, table: Table) -> Option<&'static str> {
+    if matches!(table, Table::CoarseHourly | Table::CoarseDaily) {
+        return match dim {
+            Dimension::Correlation => None,
+            d => column(d, Table::Rollup),
+        };
+    }
+    Some(match (table, dim) {
+        (Table::Events, Dimension::Cluster) => "e.cluster",
+        (Table::Events, Dimension::Namespace) => "e.namespace",
+        (Table::Events, Dimension::Kind) => "e.reg_kind",
+        (Table::Events, Dimension::Name) => "e.reg_name",
+        (Table::Events, Dimension::Reason) => "e.reason",
+        (Table::Events, Dimension::Category) => "e.category",
+        (Table::Events, Dimension::Severity) => "e.severity",
+        (Table::Events, Dimension::Type) => "e.type",
+        (Table::Events, Dimension::Correlation) => "e.correlation_id",
+        (Table::Events, Dimension::Template) => "e.template",
+        (Table::Events, Dimension::Node) => "e.node",
+        (Table::Rollup, Dimension::Cluster) => "r.cluster",
+        (Table::Rollup, Dimension::Namespace) => "r.namespace",
+        (Table::Rollup, Dimension::Kind) => "r.kind",
+        (Table::Rollup, Dimension::Reason) => "r.reason",
+        (Table::Rollup, Dimension::Category) => "r.category",
+        (Table::Rollup, Dimension::Severity) => "r.severity",
+        (Table::Rollup, Dimension::Type) => "r.type",
+        (Table::Rollup, Dimension::Correlation) => "r.correlation",
+        _ => return None,
+    })
+}
+
+/// What one part of an aggregation reads: its `FROM`, the time column (occurrence time or
+/// rollup bucket) and the count column.
+pub(crate) fn source(table: Table) -> (&'static str, &'static str, &'static str) {
+    match table {
+        Table::Events => (
+            "occurrences o JOIN events e ON e.id = o.event_id",
+            "o.ts",
+            "o.count",
+        ),
+        Table::Rollup => ("rollup_hourly r", "r.bucket", "r.count"),
+        Table::CoarseHourly => ("rollup_hourly_coarse r", "r.bucket", "r.count"),
+        Table::CoarseDaily => ("rollup_daily_coarse r", "r.bucket", "r.count"),
+    }
+}
+
+/// `SELECT <group columns>, <bucket or null>, ` and the matching `GROUP BY` list for one part;
+/// `null` is the backend's typed NULL for "no bucket".
+pub(crate) fn select_head(
+    q: &AggregateQuery,
+    table: Table,
+    interval: Option<i64>,
+    null: &str,
+) -> Result<(String, String)> {
+    let (_, ts, _) = source(table);
+    let mut select = String::from("SELECT ");
+    let mut group_by = String::new();
+    for (i, dim) in q.group_by.iter().enumerate() {
+        let col = column(*dim, table)
+            .ok_or_else(|| Error::InvalidQuery(format!("the rollups cannot group by {dim}")))?;
+        select.push_str(col);
+        select.push_str(", ");
+        group_by.push_str(&format!("{}, ", i + 1));
+    }
+    match interval {
+        // Floor division, also before 1970.
+        Some(i) => select.push_str(&format!("({ts} - ((({ts} % {i}) + {i}) % {i})), ")),
+        None => select.push_str(&format!("{null}, ")),
+    }
+    group_by.push_str(&(q.group_by.len() + 1).to_string());
+    Ok((select, group_by))
+}
+
 /// Group values in `group_by` order, and the bucket start (micros) when bucketing.
 pub(crate) type GroupKey = (Vec<Option<String>>, Option<i64>);
 

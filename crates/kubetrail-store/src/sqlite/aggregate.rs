@@ -8,9 +8,9 @@ use kubetrail_model::{AggregateQuery, AggregateRow};
 use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
-use super::filter::{Table, Where, column, search_error};
+use super::filter::{Table, Where, search_error};
+use crate::Result;
 use crate::plan::{GroupKey, finish, interval_micros, parts};
-use crate::{Error, Result};
 
 /// Aggregates, through the rollups when `use_rollups` and the query allows it.
 pub(crate) fn aggregate(
@@ -42,31 +42,8 @@ fn collect(
     hi: Option<i64>,
     groups: &mut HashMap<GroupKey, u64>,
 ) -> Result<()> {
-    let (from, ts, count) = match table {
-        Table::Events => (
-            "occurrences o JOIN events e ON e.id = o.event_id",
-            "o.ts",
-            "o.count",
-        ),
-        Table::Rollup => ("rollup_hourly r", "r.bucket", "r.count"),
-        Table::CoarseHourly => ("rollup_hourly_coarse r", "r.bucket", "r.count"),
-        Table::CoarseDaily => ("rollup_daily_coarse r", "r.bucket", "r.count"),
-    };
-    let mut select = String::from("SELECT ");
-    let mut group_by = String::new();
-    for (i, dim) in q.group_by.iter().enumerate() {
-        let col = column(*dim, table)
-            .ok_or_else(|| Error::InvalidQuery(format!("the rollups cannot group by {dim}")))?;
-        select.push_str(col);
-        select.push_str(", ");
-        group_by.push_str(&format!("{}, ", i + 1));
-    }
-    match interval {
-        // Floor division, also before 1970.
-        Some(i) => select.push_str(&format!("({ts} - ((({ts} % {i}) + {i}) % {i})), ")),
-        None => select.push_str("NULL, "),
-    }
-    group_by.push_str(&(q.group_by.len() + 1).to_string());
+    let (from, ts, count) = crate::plan::source(table);
+    let (select, group_by) = crate::plan::select_head(q, table, interval, "NULL")?;
     let mut w = Where::new();
     w.filter(&q.filter, table)?;
     if let Some(lo) = lo {

@@ -5,43 +5,7 @@ use rusqlite::types::Value;
 
 use crate::{Error, Result};
 
-pub(crate) use crate::plan::{Table, timestamp};
-
-fn coarse(table: Table) -> bool {
-    matches!(table, Table::CoarseHourly | Table::CoarseDaily)
-}
-
-/// The column holding a dimension, or `None` when the rollups do not keep it.
-pub(crate) fn column(dim: Dimension, table: Table) -> Option<&'static str> {
-    if coarse(table) {
-        return match dim {
-            Dimension::Correlation => None,
-            d => column(d, Table::Rollup),
-        };
-    }
-    Some(match (table, dim) {
-        (Table::Events, Dimension::Cluster) => "e.cluster",
-        (Table::Events, Dimension::Namespace) => "e.namespace",
-        (Table::Events, Dimension::Kind) => "e.reg_kind",
-        (Table::Events, Dimension::Name) => "e.reg_name",
-        (Table::Events, Dimension::Reason) => "e.reason",
-        (Table::Events, Dimension::Category) => "e.category",
-        (Table::Events, Dimension::Severity) => "e.severity",
-        (Table::Events, Dimension::Type) => "e.type",
-        (Table::Events, Dimension::Correlation) => "e.correlation_id",
-        (Table::Events, Dimension::Template) => "e.template",
-        (Table::Events, Dimension::Node) => "e.node",
-        (Table::Rollup, Dimension::Cluster) => "r.cluster",
-        (Table::Rollup, Dimension::Namespace) => "r.namespace",
-        (Table::Rollup, Dimension::Kind) => "r.kind",
-        (Table::Rollup, Dimension::Reason) => "r.reason",
-        (Table::Rollup, Dimension::Category) => "r.category",
-        (Table::Rollup, Dimension::Severity) => "r.severity",
-        (Table::Rollup, Dimension::Type) => "r.type",
-        (Table::Rollup, Dimension::Correlation) => "r.correlation",
-        (Table::Rollup | Table::CoarseHourly | Table::CoarseDaily, _) => return None,
-    })
-}
+pub(crate) use crate::plan::{Table, column, timestamp};
 
 /// A `WHERE` clause under construction: `1 = 1` followed by `AND` terms, with their parameters.
 #[derive(Debug)]
