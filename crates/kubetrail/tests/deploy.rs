@@ -318,18 +318,7 @@ fn overlays_differ_as_documented() {
     let c = d.template.spec.expect("pod").containers.remove(0);
     let args = c.args.unwrap_or_default();
     assert!(args.iter().any(|a| a == "--leader-elect"), "{args:?}");
-    let env = c.env.unwrap_or_default();
-    let url = env
-        .iter()
-        .find(|e| e.name == "KUBETRAIL_POSTGRES_URL")
-        .expect("the PostgreSQL URL");
-    assert!(url.value.is_none(), "from a Secret, not in the manifest");
-    assert!(
-        url.value_from
-            .as_ref()
-            .and_then(|v| v.secret_key_ref.as_ref())
-            .is_some()
-    );
+    assert_postgres_url_from_a_secret(c.env.unwrap_or_default());
     let budget = one(&ha.budgets, "PDB").spec.clone().expect("spec");
     assert_eq!(
         budget.min_available,
@@ -363,18 +352,28 @@ fn overlays_differ_as_documented() {
         !args.iter().any(|a| a == "--leader-elect"),
         "consumers share a durable consumer, no leader: {args:?}"
     );
-    let env = c.env.unwrap_or_default();
-    let url = env
-        .iter()
-        .find(|e| e.name == "KUBETRAIL_POSTGRES_URL")
-        .expect("the PostgreSQL URL");
-    assert!(url.value.is_none(), "from a Secret, not in the manifest");
+    assert_postgres_url_from_a_secret(c.env.unwrap_or_default());
     let config = one(&central.config_maps, "ConfigMap")
         .data
         .clone()
         .and_then(|d| d.get("kubetrail.yaml").cloned())
         .expect("kubetrail.yaml");
     assert!(config.contains("sources: [nats]"), "{config}");
+}
+
+/// `KUBETRAIL_POSTGRES_URL` is set from a Secret, never written in the manifest.
+fn assert_postgres_url_from_a_secret(env: Vec<k8s_openapi::api::core::v1::EnvVar>) {
+    let url = env
+        .iter()
+        .find(|e| e.name == "KUBETRAIL_POSTGRES_URL")
+        .expect("the PostgreSQL URL");
+    assert!(url.value.is_none(), "from a Secret, not in the manifest");
+    assert!(
+        url.value_from
+            .as_ref()
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .is_some()
+    );
 }
 
 /// The config each overlay mounts is accepted by kubetrail (unknown fields are errors).

@@ -42,12 +42,25 @@ pub(crate) fn translate_libpq(url: &str) -> TlsUrl {
     };
     let mut ca_file = None;
     let mut kept = Vec::new();
+    let mut translated = false;
     for part in params.split(sep).filter(|p| !p.is_empty()) {
         match part.split_once('=') {
             Some(("sslrootcert", path)) => ca_file = Some(PathBuf::from(path)),
             Some(("sslmode", "verify-ca" | "verify-full")) => kept.push("sslmode=require"),
-            _ => kept.push(part),
+            _ => {
+                kept.push(part);
+                continue;
+            }
         }
+        translated = true;
+    }
+    // Nothing to translate: the text stays exactly as given (a quoted value with spaces in a
+    // key=value string would not survive the split and join).
+    if !translated {
+        return TlsUrl {
+            url: url.to_string(),
+            ca_file: None,
+        };
     }
     let joined = kept.join(&sep.to_string());
     let url = match (is_url, joined.is_empty()) {
@@ -163,7 +176,7 @@ mod tests {
                 .filter(|p| !p.starts_with("sslrootcert=") && !p.starts_with("sslmode=verify"))
                 .count();
             let translated = params.iter().filter(|p| p.starts_with("sslmode=verify")).count();
-            let n = t.url.split_once('?').map_or(0, |(_, q)| q.split('&').count());
+            let n = t.url.split_once('?').map_or(0, |(_, q)| q.split('&').filter(|p| !p.is_empty()).count());
             prop_assert_eq!(n, kept + translated);
         }
     }

@@ -154,7 +154,10 @@ impl NatsArgs {
             s.stream = stream.clone();
         }
         if let Some(n) = self.nats_replicas {
-            s.replicas = n.max(1);
+            if n == 0 {
+                bail!("--nats-replicas must be at least 1");
+            }
+            s.replicas = n;
         }
         if let Some(age) = &self.nats_max_age {
             s.max_age = parse_duration(age)
@@ -264,5 +267,14 @@ mod tests {
             assert!(err.contains(field), "{yaml}: {err}");
         }
         assert!(serde_yaml::from_str::<RawNats>("urll: x\n").is_err());
+        let zero = NatsArgs {
+            nats_replicas: Some(0),
+            ..NatsArgs::default()
+        };
+        let err = format!(
+            "{:#}",
+            zero.apply(NatsSettings::new("nats://x")).unwrap_err()
+        );
+        assert!(err.contains("--nats-replicas"), "{err}");
     }
 }
