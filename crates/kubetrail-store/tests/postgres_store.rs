@@ -7,7 +7,8 @@ use std::sync::Arc;
 use jiff::SignedDuration;
 use kubetrail_model::{EventFilter, Timestamp};
 use kubetrail_store::conformance::{
-    assert_rollups_match_occurrences, event, fresh_postgres_store, minute, t0,
+    assert_rollups_match_occurrences, event, fresh_postgres_schema, fresh_postgres_store, minute,
+    t0,
 };
 use kubetrail_store::{PostgresOptions, PostgresStore, RetentionPolicy, Store};
 
@@ -145,4 +146,97 @@ async fn an_unreachable_server_is_a_retriable_error() {
         .expect_err("no server");
     assert!(err.is_retriable(), "{err:?}");
     assert!(!format!("{err:?}").contains("secret"));
+}
+
+/// Opens `n` stores on the same schema at once; every open must succeed.
+async fn open_together(options: &PostgresOptions, n: usize) -> Vec<PostgresStore> {
+    let opens: Vec<_> = (0..n)
+        .map(|_| {
+            let options = options.clone();
+            tokio::spawn(async move { PostgresStore::connect(&options).await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for (i, open) in opens.into_iter().enumerate() {
+        match open.await.expect("open task") {
+            Ok(store) => stores.push(store),
+            Err(e) => panic!("instance {i} of {n} failed to open: {e:?}"),
+        }
+    }
+    stores
+}
+
+/// Regression (issue 11, item 4): three instances started together on a fresh database, two
+/// exited with `"occurrences_YYYYMMDD" is already a partition`. Migrations and partition
+/// creation must be safe for any number of instances at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_instances_opening_a_fresh_schema_at_once_all_succeed() {
+    for round in 0..4 {
+        let (options, _guard) = fresh_postgres_schema().await;
+        for store in open_together(&options, 6).await {
+            let store: Arc<dyn Store> = Arc::new(store);
+            let stats = store.stats().await.expect("stats on the migrated schema");
+            assert_eq!(stats.events, 0, "round {round}");
+        }
+    }
+}
+
+/// Regression (issue 11, item 4): the daily maintenance (partitions ahead, rows adopted from
+/// the default partition) and retention's partition drops, run by several instances at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn partition_maintenance_and_retention_from_many_instances_at_once_all_succeed() {
+    let (options, _guard) = fresh_postgres_schema().await;
+    let stores: Vec<Arc<PostgresStore>> = open_together(&options, 6)
+        .await
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    // Eight days of 2024, all in the default partition until maintenance adopts them.
+    let batch: Vec<_> = (0..8)
+        .map(|d| event(&format!("e{d}"), t0() + days(d), 1))
+        .collect();
+    let first: Arc<dyn Store> = stores[0].clone();
+    first.write_batch(batch, None).await.expect("write");
+    let later = Timestamp::now() + days(10);
+    let passes: Vec<_> = stores
+        .iter()
+        .map(|s| {
+            let s = s.clone();
+            tokio::spawn(async move { s.maintain_partitions(later).await })
+        })
+        .collect();
+    for (i, pass) in passes.into_iter().enumerate() {
+        if let Err(e) = pass.await.expect("maintenance task") {
+            panic!("maintenance by instance {i} failed: {e:?}");
+        }
+    }
+    let parts = stores[0].partitions().await.expect("partitions");
+    let day0 = t0().as_microsecond();
+    for d in 0..8 {
+        assert!(
+            parts.contains(&(day0 + d * DAY, day0 + (d + 1) * DAY)),
+            "{parts:?}"
+        );
+    }
+    // Retention at once from every instance: each old day is dropped once, by one of them.
+    let policy = RetentionPolicy {
+        max_age: days(1),
+        ..RetentionPolicy::default()
+    };
+    let now = t0() + days(20);
+    let runs: Vec<_> = stores
+        .iter()
+        .map(|s| {
+            let s: Arc<dyn Store> = s.clone();
+            let policy = policy.clone();
+            tokio::spawn(async move { s.apply_retention(&policy, now).await })
+        })
+        .collect();
+    for (i, run) in runs.into_iter().enumerate() {
+        if let Err(e) = run.await.expect("retention task") {
+            panic!("retention by instance {i} failed: {e:?}");
+        }
+    }
+    let stats = first.stats().await.expect("stats");
+    assert_eq!((stats.events, stats.occurrences), (0, 0));
 }

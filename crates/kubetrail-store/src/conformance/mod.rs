@@ -44,7 +44,8 @@ pub use aggregates::*;
 pub use alerts::*;
 pub use occurrences::*;
 pub use postgres::{
-    DEFAULT_TEST_POSTGRES_URL, SchemaGuard, fresh_postgres_store, test_postgres_url, with_database,
+    DEFAULT_TEST_POSTGRES_URL, SchemaGuard, fresh_postgres_schema, fresh_postgres_store,
+    test_postgres_url, with_database,
 };
 pub use queries::*;
 pub use retention::*;

@@ -118,6 +118,19 @@ async fn ensure_database(url: &str) {
 
 /// A fresh, empty PostgreSQL store in a schema of its own, and the guard that drops it.
 pub async fn fresh_postgres_store() -> (Arc<PostgresStore>, SchemaGuard) {
+    let (options, guard) = fresh_postgres_schema().await;
+    let store = PostgresStore::connect(&options).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot open a PostgreSQL store: {}",
+            crate::error::chain(&e)
+        )
+    });
+    (Arc::new(store), guard)
+}
+
+/// Options naming a schema of its own that nothing has opened yet (no tables), and the guard
+/// that drops it: to open several stores on it at once.
+pub async fn fresh_postgres_schema() -> (PostgresOptions, SchemaGuard) {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let server = test_postgres_url();
     ensure_database(&server).await;
@@ -140,13 +153,7 @@ pub async fn fresh_postgres_store() -> (Arc<PostgresStore>, SchemaGuard) {
         pool_size: 4,
         ..PostgresOptions::new(url)
     };
-    let store = PostgresStore::connect(&options).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot open a PostgreSQL store: {}",
-            crate::error::chain(&e)
-        )
-    });
-    (Arc::new(store), guard)
+    (options, guard)
 }
 
 #[cfg(test)]

@@ -140,7 +140,7 @@ impl PostgresStore {
             .build()
             .map_err(|e| Error::InvalidQuery(format!("cannot build the connection pool: {e}")))?;
         let store = PostgresStore { pool, url: shown };
-        let client = store.client().await?;
+        let mut client = store.client().await?;
         if let Some(schema) = &options.schema {
             client
                 .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
@@ -148,7 +148,7 @@ impl PostgresStore {
                 .or_else(ignore_duplicate)?;
         }
         schema::migrate(&client).await?;
-        partitions::create_ahead(&client, Timestamp::now()).await?;
+        partitions::create_ahead(&mut client, Timestamp::now()).await?;
         Ok(store)
     }
 
@@ -171,7 +171,7 @@ impl PostgresStore {
     /// their own. Runs at connect and with every retention pass.
     pub async fn maintain_partitions(&self, now: Timestamp) -> Result<()> {
         let mut client = self.client().await?;
-        partitions::create_ahead(&client, now).await?;
+        partitions::create_ahead(&mut client, now).await?;
         partitions::adopt_default(&mut client).await
     }
 

@@ -11,8 +11,13 @@
 //! (`CREATE TABLE ... PARTITION OF` would lock them out). The default partition is locked
 //! against writes while rows move out of it. Every step has a lock timeout: maintenance gives
 //! up and retries later rather than stall ingestion.
+//!
+//! Any number of instances may maintain partitions at once (several `run`s starting together,
+//! their daily maintenance, their retention): every change takes one advisory lock of the
+//! schema first and then checks again whether the partition is (still) attached, so one
+//! instance makes each change and the others find it done.
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{GenericClient, Object};
 use jiff::tz::TimeZone;
 use kubetrail_model::Timestamp;
 
@@ -42,7 +47,7 @@ fn name(day: i64) -> Result<String> {
 }
 
 /// Creates the partitions of the days around `now` that do not exist yet.
-pub(crate) async fn create_ahead(client: &Object, now: Timestamp) -> Result<()> {
+pub(crate) async fn create_ahead(client: &mut Object, now: Timestamp) -> Result<()> {
     let today = floor_to(now.as_microsecond(), DAY_MICROS);
     for d in -BEHIND_DAYS..=AHEAD_DAYS {
         ensure(client, today + d * DAY_MICROS).await?;
@@ -65,60 +70,50 @@ pub(crate) async fn adopt_default(client: &mut Object) -> Result<()> {
     Ok(())
 }
 
-/// Creates (if missing) the partition of the day starting at `day`, moving in the rows of
-/// that day that were stored in the default partition.
-async fn ensure(client: &Object, day: i64) -> Result<()> {
-    let table = name(day)?;
-    let exists: bool = client
-        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+/// Serializes partition changes (create, attach, detach, drop) of one schema across every
+/// instance: taken first in each such transaction, released with it.
+const LOCK_PARTITIONS: &str =
+    "SELECT pg_advisory_xact_lock(hashtext('kubetrail-partitions:' || current_schema()))";
+
+/// Whether `table` is attached as a partition of `occurrences`.
+async fn attached(client: &impl GenericClient, table: &str) -> Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_inherits
+               WHERE inhparent = 'occurrences'::regclass AND inhrelid = to_regclass($1))",
+            &[&table],
+        )
         .await?
-        .get(0);
-    if exists {
+        .get(0))
+}
+
+/// Creates (if missing) the partition of the day starting at `day`, moving in the rows of
+/// that day that were stored in the default partition. Safe with any number of instances at
+/// once: the check is repeated under the partitions lock, so only one of them creates it.
+async fn ensure(client: &mut Object, day: i64) -> Result<()> {
+    let table = name(day)?;
+    if attached(&*client, &table).await? {
         return Ok(());
     }
     let (lo, hi) = (day, day + DAY_MICROS);
-    client.batch_execute("BEGIN").await?;
-    let steps = format!(
+    let tx = client.transaction().await?;
+    tx.batch_execute(LOCK_PARTITIONS).await?;
+    if attached(&tx, &table).await? {
+        // Another instance created it while this one waited for the lock.
+        return Ok(());
+    }
+    tx.batch_execute(&format!(
         "SET LOCAL lock_timeout = '5s';
-         SELECT pg_advisory_xact_lock(hashtext('kubetrail-partitions:' || current_schema()));
          CREATE TABLE IF NOT EXISTS {table} (LIKE occurrences INCLUDING DEFAULTS);
          LOCK TABLE occurrences_default IN EXCLUSIVE MODE;
          INSERT INTO {table} SELECT * FROM occurrences_default WHERE ts >= {lo} AND ts < {hi};
          DELETE FROM occurrences_default WHERE ts >= {lo} AND ts < {hi};
          ALTER TABLE occurrences ATTACH PARTITION {table} FOR VALUES FROM ({lo}) TO ({hi});"
-    );
-    // A concurrent instance may have attached it meanwhile: then the attach fails and this
-    // transaction rolls back, leaving theirs.
-    let done = async {
-        let still_missing: bool = client
-            .query_one(
-                "SELECT NOT EXISTS (SELECT 1 FROM pg_inherits
-                   WHERE inhparent = 'occurrences'::regclass AND inhrelid = to_regclass($1))",
-                &[&table],
-            )
-            .await?
-            .get(0);
-        if still_missing {
-            client.batch_execute(&steps).await?;
-        }
-        Ok::<bool, Error>(still_missing)
-    }
-    .await;
-    match done {
-        Ok(created) => {
-            client.batch_execute("COMMIT").await?;
-            if created {
-                tracing::debug!(partition = %table, "created an occurrences partition");
-            }
-            Ok(())
-        }
-        Err(e) => {
-            if let Err(error) = client.batch_execute("ROLLBACK").await {
-                tracing::warn!(%error, "cannot roll back a partition step");
-            }
-            Err(e)
-        }
-    }
+    ))
+    .await?;
+    tx.commit().await?;
+    tracing::debug!(partition = %table, "created an occurrences partition");
+    Ok(())
 }
 
 /// The day partitions, as `[start, end)` micros, oldest first.
@@ -166,6 +161,11 @@ pub(crate) async fn drop_before(client: &mut Object, cutoff: i64) -> Result<(u64
         }
         let table = name(lo)?;
         let tx = client.transaction().await?;
+        tx.batch_execute(LOCK_PARTITIONS).await?;
+        if !attached(&tx, &table).await? {
+            // Another instance's retention dropped it meanwhile.
+            continue;
+        }
         tx.batch_execute("SET LOCAL lock_timeout = '5s'").await?;
         let rows: i64 = tx
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
