@@ -3,21 +3,13 @@
 //! than the longest age any event is kept. A firing alert, or one with a delivery still to be
 //! attempted, is kept whatever its age.
 
-use kubetrail_model::{Severity, Timestamp};
+use kubetrail_model::Timestamp;
 
 use crate::{DeliveryState, RetentionPolicy};
 
 /// The end time (micros) before which records go: now minus the longest configured age.
 pub(crate) fn cutoff(policy: &RetentionPolicy, now: Timestamp) -> i64 {
-    let longest = Severity::ALL
-        .into_iter()
-        .filter_map(|s| policy.max_age_by_severity.get(&s).copied())
-        .chain([policy.max_age])
-        .max()
-        .unwrap_or(policy.max_age);
-    now.checked_sub(longest)
-        .unwrap_or(Timestamp::MIN)
-        .as_microsecond()
+    crate::expiry::earliest_cutoff(policy, now)
 }
 
 /// The finished deliveries of old resolved alerts. `$1` is the cutoff (SQLite reads `$1` as
@@ -50,6 +42,7 @@ pub(crate) const EXPIRE_GAPS: &str = "DELETE FROM gaps WHERE ended_at < $1";
 mod tests {
     use super::*;
     use jiff::SignedDuration;
+    use kubetrail_model::Severity;
 
     #[test]
     fn the_cutoff_is_the_longest_age_back() {

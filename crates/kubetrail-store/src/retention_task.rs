@@ -7,7 +7,7 @@ use kubetrail_model::Timestamp;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::{RetentionPolicy, Store};
+use crate::{RetentionPolicy, RetentionReport, Store};
 
 /// Applies `policy` to `store` at once and then every `every`, until the task is aborted. A
 /// failed pass is logged and retried at the next period; the task never panics.
@@ -22,14 +22,7 @@ pub fn spawn_retention(
         loop {
             ticks.tick().await;
             match store.apply_retention(&policy, Timestamp::now()).await {
-                Ok(r) if r.events_deleted > 0 || r.occurrences_deleted > 0 => tracing::info!(
-                    events = r.events_deleted,
-                    occurrences = r.occurrences_deleted,
-                    bytes_before = r.bytes_before,
-                    bytes_after = r.bytes_after,
-                    "applied retention"
-                ),
-                Ok(r) => tracing::debug!(bytes = r.bytes_after, "retention deleted nothing"),
+                Ok(report) => log_retention(&report),
                 Err(error) => tracing::warn!(
                     error = %crate::error::chain(&error),
                     "cannot apply retention, will retry"
@@ -37,6 +30,48 @@ pub fn spawn_retention(
             }
         }
     })
+}
+
+/// Logs what retention deleted (or, for a dry run, would delete) at info level: one line per
+/// cluster with its events, occurrences and their time range, one for what the size limit
+/// took, one for alerts, silences and gaps. A pass that deleted nothing is logged at debug.
+pub fn log_retention(report: &RetentionReport) {
+    let time = |t: Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
+    let verb = if report.dry_run {
+        "retention would delete"
+    } else {
+        "retention deleted"
+    };
+    for (cluster, c) in &report.clusters {
+        tracing::info!(
+            cluster = %cluster,
+            events = c.events,
+            occurrences = c.occurrences,
+            oldest = %time(c.oldest),
+            newest = %time(c.newest),
+            "{verb} events of a cluster"
+        );
+    }
+    if report.events_deleted_for_size > 0 {
+        tracing::info!(
+            events = report.events_deleted_for_size,
+            bytes_before = report.bytes_before,
+            bytes_after = report.bytes_after,
+            "retention deleted the oldest events to fit the size limit"
+        );
+    }
+    let records = report.alerts_deleted + report.silences_deleted + report.gaps_deleted;
+    if records > 0 {
+        tracing::info!(
+            alerts = report.alerts_deleted,
+            silences = report.silences_deleted,
+            gaps = report.gaps_deleted,
+            "{verb} old alerts, silences and gaps"
+        );
+    }
+    if report.clusters.is_empty() && records == 0 {
+        tracing::debug!(bytes = report.bytes_after, "retention deleted nothing");
+    }
 }
 
 #[cfg(test)]
@@ -47,9 +82,7 @@ mod tests {
     use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter};
 
     use super::*;
-    use crate::{
-        Error, Page, Result, RetentionReport, StoreStats, StoreTxn, StoredEvent, WatchCursor,
-    };
+    use crate::{Error, Page, Result, StoreStats, StoreTxn, StoredEvent, WatchCursor};
 
     /// Records the retention passes; the first `failures` of them fail.
     #[derive(Default)]
@@ -83,6 +116,13 @@ mod tests {
                 events_deleted: 1,
                 ..RetentionReport::default()
             })
+        }
+        async fn preview_retention(
+            &self,
+            _: &RetentionPolicy,
+            _: Timestamp,
+        ) -> Result<RetentionReport> {
+            Ok(RetentionReport::default())
         }
         async fn cursor(&self, _: &str, _: &str) -> Result<Option<WatchCursor>> {
             Ok(None)

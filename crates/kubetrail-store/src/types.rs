@@ -64,7 +64,9 @@ pub struct StoredEvent {
     pub event: Event,
 }
 
-/// What retention keeps. Ages count back from "now" and apply to an event's `last_seen`.
+/// What retention keeps. Ages count back from "now"; an occurrence's age from the later of its
+/// time and when kubetrail stored it (so an imported dump is kept for the age after its import,
+/// see `expiry.rs`), an event's from its latest occurrence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {
     pub max_age: SignedDuration,
@@ -84,11 +86,17 @@ impl Default for RetentionPolicy {
     }
 }
 
-/// What retention deleted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// What retention deleted or, in a dry run ([`Store::preview_retention`](crate::Store)), would
+/// delete.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RetentionReport {
+    /// Nothing was deleted: this is what would go.
+    pub dry_run: bool,
     pub events_deleted: u64,
     pub occurrences_deleted: u64,
+    /// Of `events_deleted`, the oldest events deleted to bring the store under its size limit
+    /// (whatever their age). A dry run does not count them: see `bytes_before`.
+    pub events_deleted_for_size: u64,
     /// Resolved alerts (with their finished deliveries) older than the longest age.
     pub alerts_deleted: u64,
     /// Silences that ended before the longest age.
@@ -97,6 +105,37 @@ pub struct RetentionReport {
     pub gaps_deleted: u64,
     pub bytes_before: u64,
     pub bytes_after: u64,
+    /// Events and occurrences deleted, per cluster.
+    pub clusters: BTreeMap<String, ClusterRetention>,
+}
+
+impl RetentionReport {
+    /// Adds what went of one cluster.
+    pub(crate) fn add(&mut self, cluster: String, part: ClusterRetention) {
+        self.events_deleted += part.events;
+        self.occurrences_deleted += part.occurrences;
+        self.clusters.entry(cluster).or_default().merge(&part);
+    }
+}
+
+/// What retention deleted (or would delete) of one cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterRetention {
+    pub events: u64,
+    /// Occurrences (sums of counts), of the deleted events and of kept ones.
+    pub occurrences: u64,
+    /// The time range of the deleted occurrences.
+    pub oldest: Option<Timestamp>,
+    pub newest: Option<Timestamp>,
+}
+
+impl ClusterRetention {
+    fn merge(&mut self, o: &ClusterRetention) {
+        self.events += o.events;
+        self.occurrences += o.occurrences;
+        self.oldest = [self.oldest, o.oldest].into_iter().flatten().min();
+        self.newest = [self.newest, o.newest].into_iter().flatten().max();
+    }
 }
 
 /// Sizes and counts of the store.

@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use kubetrail_model::{EventFilter, Timestamp};
 use kubetrail_store::conformance::{
     assert_rollups_match_occurrences, event, fresh_postgres_schema, fresh_postgres_store, minute,
-    t0,
+    t0, write_stored_at,
 };
 use kubetrail_store::{PostgresOptions, PostgresStore, RetentionPolicy, Store};
 
@@ -40,8 +40,9 @@ async fn partitions_are_created_ahead_adopted_from_the_default_and_dropped_by_re
         e.first_seen = t0() + days(d);
         batch.push(e);
     }
-    store.write_batch(batch, None).await.expect("write");
     let dyn_store: Arc<dyn Store> = store.clone();
+    // Live events: stored as they happened, so they age from their own times.
+    write_stored_at(&dyn_store, batch, t0()).await;
     let before = dyn_store
         .aggregate(&Default::default())
         .await
@@ -196,7 +197,7 @@ async fn partition_maintenance_and_retention_from_many_instances_at_once_all_suc
         .map(|d| event(&format!("e{d}"), t0() + days(d), 1))
         .collect();
     let first: Arc<dyn Store> = stores[0].clone();
-    first.write_batch(batch, None).await.expect("write");
+    write_stored_at(&first, batch, t0()).await;
     let later = Timestamp::now() + days(10);
     let passes: Vec<_> = stores
         .iter()

@@ -137,13 +137,18 @@ async fn write_all(store: &SqliteStore, sightings: &[Sighting]) {
         e.correlation_id = format!("Deployment/app-{}", s.correlation);
         batch.push(e);
         if s.batch_ends {
-            store
-                .write_batch(std::mem::take(&mut batch), None)
-                .await
-                .unwrap();
+            write_live(store, std::mem::take(&mut batch)).await;
         }
     }
-    store.write_batch(batch, None).await.unwrap();
+    write_live(store, batch).await;
+}
+
+/// Writes live events: stored at `t0()`, before any of them happened, so their age counts from
+/// their own times (an import's would count from when it was stored).
+async fn write_live(store: &SqliteStore, events: Vec<kubetrail_model::Event>) {
+    let mut txn = store.begin_at(t0()).await.unwrap();
+    txn.write(events).await.unwrap();
+    txn.commit().await.unwrap();
 }
 
 async fn assert_paths_agree(store: &SqliteStore, asks: &[Ask]) -> Result<(), TestCaseError> {

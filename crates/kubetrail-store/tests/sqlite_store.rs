@@ -163,7 +163,7 @@ async fn retention_deletes_across_many_chunks_and_keeps_rollups_equal_to_occurre
         events.push(e);
     }
     for batch in events.chunks(2_000) {
-        store.write_batch(batch.to_vec(), None).await.unwrap();
+        write_live(&store, batch.to_vec()).await;
     }
     let policy = RetentionPolicy {
         max_age: day * 30,
@@ -201,7 +201,7 @@ async fn retention_forgets_the_node_of_a_pod_whose_events_are_all_gone() {
     let store = SqliteStore::open(dir.path().join("k.db")).unwrap();
     let mut placed = event("placed", minute(0), 1);
     placed.node = Some("node-a".into());
-    store.write_batch(vec![placed], None).await.unwrap();
+    write_live(&store, vec![placed]).await;
     let policy = RetentionPolicy {
         max_age: SignedDuration::from_hours(1),
         ..RetentionPolicy::default()
@@ -222,4 +222,12 @@ async fn retention_forgets_the_node_of_a_pod_whose_events_are_all_gone() {
         .unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].event.node, None);
+}
+
+/// Writes live events: stored at `minute(0)`, before any of them happened, so their age counts
+/// from their own times (an import's would count from when it was stored).
+async fn write_live(store: &SqliteStore, events: Vec<kubetrail_model::Event>) {
+    let mut txn = store.begin_at(minute(0)).await.unwrap();
+    txn.write(events).await.unwrap();
+    txn.commit().await.unwrap();
 }

@@ -190,6 +190,9 @@ pub struct RetentionArgs {
     /// Override the configured maximum size (e.g. 10GiB).
     #[arg(long)]
     pub max_size: Option<String>,
+    /// Print what would be deleted (per cluster, with its time range) and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

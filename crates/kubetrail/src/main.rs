@@ -16,7 +16,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("KUBETRAIL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // What retention deletes is always told (issue 11: it must never surprise).
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,kubetrail_store::retention_task=info")
+        });
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

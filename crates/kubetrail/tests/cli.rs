@@ -432,24 +432,59 @@ fn rules_files_override_the_built_in_classification() {
     );
 }
 
+/// Regression (issue 11, item 1): `kubetrail retention` (and `run`, which applies it at once)
+/// deleted an imported dump whose events were older than `max_age` (30 days by default),
+/// silently. An event's age counts from when kubetrail stored it, if that is later: a dump
+/// imported now is kept for `max_age` from now.
 #[test]
-fn retention_deletes_what_is_too_old_and_keeps_the_rest() {
+fn retention_keeps_an_old_dump_that_was_just_imported() {
     let kt = Kt::new();
     let now = jiff::Timestamp::now();
     let recent = (now - jiff::SignedDuration::from_hours(1)).to_string();
-    let old = (now - jiff::SignedDuration::from_hours(24 * 40)).to_string();
+    let old = (now - jiff::SignedDuration::from_hours(24 * 400)).to_string();
     let mut text = event_json("old", 2, &old, &old);
     text.push('\n');
     text.push_str(&event_json("new", 1, &recent, &recent));
     let p = kt.file("mix.ndjson", text.as_bytes());
     kt.import(&[&p]);
     let report = kt.json(&["retention", "-o", "json"]);
-    assert_eq!(report["events_deleted"], 1);
+    assert_eq!(report["events_deleted"], 0, "{report}");
     let left = kt.json(&["query", "-o", "json"]);
-    assert_eq!(left.as_array().unwrap().len(), 1);
-    assert_eq!(left[0]["uid"], "new");
+    assert_eq!(left.as_array().unwrap().len(), 2);
     let rows = kt.json(&["aggregate", "-o", "json"]);
-    assert_eq!(rows[0]["count"], 1);
+    assert_eq!(rows[0]["count"], 3);
+}
+
+/// `kubetrail retention --dry-run` deletes nothing and says what would go; the real run then
+/// deletes the oldest events to fit the size limit and says how many, per cluster.
+#[test]
+fn retention_dry_run_deletes_nothing_and_the_size_limit_is_reported() {
+    let kt = Kt::new();
+    let p = kt.file(
+        "one.ndjson",
+        event_json("a", 2, "2025-01-01T00:00:00Z", "2025-01-01T00:05:00Z").as_bytes(),
+    );
+    kt.import(&[&p]);
+    let preview = kt.json(&["retention", "--dry-run", "--max-size", "1KB", "-o", "json"]);
+    assert_eq!(preview["dry_run"], true, "{preview}");
+    assert_eq!(preview["events_deleted"], 0, "{preview}");
+    let table = kt.run(&["retention", "--dry-run", "--max-size", "1KB", "-o", "table"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("Dry run, nothing deleted."), "{text}");
+    assert!(text.contains("above its limit of 1000"), "{text}");
+    assert_eq!(kt.stored(), 1);
+
+    let report = kt.run(&["retention", "--max-size", "1KB", "-o", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    assert_eq!(json["events_deleted_for_size"], 1, "{json}");
+    assert_eq!(json["clusters"]["test"]["events"], 1, "{json}");
+    assert_eq!(json["clusters"]["test"]["occurrences"], 2, "{json}");
+    let logs = String::from_utf8_lossy(&report.stderr);
+    assert!(
+        logs.contains("retention deleted events of a cluster") && logs.contains("test"),
+        "retention logs what it deleted at info level by default: {logs}"
+    );
+    assert_eq!(kt.stored(), 0);
 }
 
 #[test]

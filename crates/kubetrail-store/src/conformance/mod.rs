@@ -76,6 +76,9 @@ macro_rules! store_conformance_tests {
             retention_by_severity_uses_the_override_ages,
             retention_by_size_deletes_the_oldest_events_until_the_store_fits,
             retention_removes_old_resolved_alerts_ended_silences_and_gaps,
+            retention_keeps_old_history_that_was_just_imported,
+            retention_counts_age_from_when_history_was_stored,
+            a_retention_dry_run_reports_what_would_go_and_deletes_nothing,
             stats_count_events_occurrences_and_their_time_range,
             occurrences_in_a_range_come_with_their_events_latest_first,
             occurrences_apply_filters_and_keep_the_latest_events_under_a_limit,
@@ -145,8 +148,22 @@ pub fn event(uid: &str, last_seen: Timestamp, count: u64) -> Event {
     }
 }
 
+/// Writes a batch as stored at `t0()`, the start of every test's timeline: the events of
+/// these tests are live ones, whose age counts from their own times (see `crate::expiry`).
 async fn write(store: &Arc<dyn Store>, events: Vec<Event>) -> WriteSummary {
-    store.write_batch(events, None).await.expect("write")
+    write_stored_at(store, events, t0()).await
+}
+
+/// Writes a batch as if stored at `stored_at`.
+pub async fn write_stored_at(
+    store: &Arc<dyn Store>,
+    events: Vec<Event>,
+    stored_at: Timestamp,
+) -> WriteSummary {
+    let mut txn = store.begin_at(stored_at).await.expect("begin");
+    let summary = txn.write(events).await.expect("write");
+    txn.commit().await.expect("commit");
+    summary
 }
 
 async fn all(store: &Arc<dyn Store>, filter: EventFilter) -> Vec<StoredEvent> {

@@ -7,7 +7,8 @@ use jiff::SignedDuration;
 use kubetrail_model::{Event, EventFilter, Severity};
 
 use super::{
-    all, assert_rollups_match_occurrences, days, event, minute, placed, t0, total, uids, write,
+    all, assert_rollups_match_occurrences, days, event, minute, placed, sorted_uids, t0, total,
+    uids, write,
 };
 use crate::{RetentionPolicy, Store};
 
@@ -277,4 +278,159 @@ pub async fn retention_removes_old_resolved_alerts_ended_silences_and_gaps(store
         ),
         (0, 0, 0)
     );
+}
+
+/// Regression (issue 11, item 1): `run` applies retention at once with the default policy
+/// (30 days); it counted that age from the events' own times, so a support bundle from last
+/// year, imported just before, was deleted whole and silently. Age counts from when kubetrail
+/// stored an event when that is later than the event's time.
+pub async fn retention_keeps_old_history_that_was_just_imported(store: Arc<dyn Store>) {
+    let now = kubetrail_model::Timestamp::now();
+    let year_ago = now - days(400);
+    let mut bundle = Vec::new();
+    for (i, cluster) in ["prod", "staging"].into_iter().enumerate() {
+        for n in 0..3 {
+            let mut e = event(&format!("{cluster}-{n}"), year_ago + days(n), 2);
+            e.cluster = cluster.into();
+            if i == 1 {
+                e.severity = Severity::Info;
+            }
+            bundle.push(e);
+        }
+    }
+    store.write_batch(bundle, None).await.expect("import");
+    let before = store.stats().await.expect("stats");
+    let report = store
+        .apply_retention(
+            &RetentionPolicy::default(),
+            kubetrail_model::Timestamp::now(),
+        )
+        .await
+        .expect("retention");
+    assert_eq!(
+        (report.events_deleted, report.occurrences_deleted),
+        (0, 0),
+        "{report:?}"
+    );
+    let after = store.stats().await.expect("stats");
+    assert_eq!((after.events, after.occurrences), (6, 12));
+    assert_eq!(
+        (after.events, after.occurrences),
+        (before.events, before.occurrences)
+    );
+    assert_rollups_match_occurrences(&store, &EventFilter::default()).await;
+}
+
+/// Live events (stored as they happen), history imported later, and a live event whose first
+/// occurrence is old: what `retention_counts_age_from_when_history_was_stored` and the dry run
+/// start from. Returns the time retention runs at.
+async fn live_and_imported(store: &Arc<dyn Store>) -> kubetrail_model::Timestamp {
+    use super::write_stored_at;
+    let at = |d: i64| t0() + days(d);
+    let live_old = event("live-old", at(10), 1);
+    write_stored_at(store, vec![live_old], at(10)).await;
+    let mut grow = event("grow", at(20), 1);
+    grow.cluster = "staging".into();
+    write_stored_at(store, vec![grow.clone()], at(20)).await;
+    // Imported on day 90: a dump of day 10, the same day as live-old.
+    let mut imported = event("imported", at(10), 1);
+    imported.regarding.name = "web-2".into();
+    write_stored_at(store, vec![imported], at(90)).await;
+    grow.count = 3;
+    grow.last_seen = at(98);
+    write_stored_at(store, vec![grow], at(98)).await;
+    let live_new = event("live-new", at(95), 1);
+    write_stored_at(store, vec![live_new], at(95)).await;
+    at(100)
+}
+
+/// An occurrence's age counts from the later of its time and when it was stored: live events
+/// (and the old occurrences of a live event seen again) go after the age, history imported
+/// later stays for the age after its import, even when it shares a day with live events that
+/// go (PostgreSQL then deletes that day's rows one by one instead of dropping its partition).
+pub async fn retention_counts_age_from_when_history_was_stored(store: Arc<dyn Store>) {
+    let now = live_and_imported(&store).await;
+    let policy = RetentionPolicy {
+        max_age: days(30),
+        ..RetentionPolicy::default()
+    };
+    let report = store
+        .apply_retention(&policy, now)
+        .await
+        .expect("retention");
+    assert_eq!(
+        (report.events_deleted, report.occurrences_deleted),
+        (1, 2),
+        "{report:?}"
+    );
+    let part = |events, occurrences, day: i64| crate::ClusterRetention {
+        events,
+        occurrences,
+        oldest: Some(t0() + days(day)),
+        newest: Some(t0() + days(day)),
+    };
+    assert_eq!(
+        report.clusters,
+        BTreeMap::from([
+            ("prod".to_string(), part(1, 1, 10)),
+            ("staging".to_string(), part(0, 1, 20)),
+        ])
+    );
+    let mut left: Vec<String> = all(&store, EventFilter::default())
+        .await
+        .iter()
+        .map(|e| e.event.uid.clone())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["grow", "imported", "live-new"]);
+    assert_eq!(total(&store, None, None).await, 1 + 2 + 1);
+    assert_rollups_match_occurrences(&store, &EventFilter::default()).await;
+
+    // 30 days after its import, the imported history goes too.
+    let report = store
+        .apply_retention(&policy, t0() + days(121))
+        .await
+        .expect("retention");
+    assert_eq!(
+        (report.events_deleted, report.occurrences_deleted),
+        (1, 1),
+        "{report:?}"
+    );
+    let left = all(&store, EventFilter::default()).await;
+    assert_eq!(sorted_uids(&left), ["grow", "live-new"].into());
+    assert_rollups_match_occurrences(&store, &EventFilter::default()).await;
+}
+
+/// A dry run counts per cluster what retention would delete, with the time range, and deletes
+/// nothing; the real run then deletes exactly that.
+pub async fn a_retention_dry_run_reports_what_would_go_and_deletes_nothing(store: Arc<dyn Store>) {
+    let now = live_and_imported(&store).await;
+    let policy = RetentionPolicy {
+        max_age: days(30),
+        ..RetentionPolicy::default()
+    };
+    let before = store.stats().await.expect("stats");
+    let preview = store
+        .preview_retention(&policy, now)
+        .await
+        .expect("dry run");
+    assert!(preview.dry_run);
+    assert_eq!(
+        (preview.events_deleted, preview.occurrences_deleted),
+        (1, 2),
+        "{preview:?}"
+    );
+    assert_eq!(preview.clusters.len(), 2, "{preview:?}");
+    let after = store.stats().await.expect("stats");
+    assert_eq!(
+        (after.events, after.occurrences),
+        (before.events, before.occurrences)
+    );
+    assert_eq!(all(&store, EventFilter::default()).await.len(), 4);
+    let report = store
+        .apply_retention(&policy, now)
+        .await
+        .expect("retention");
+    assert!(!report.dry_run);
+    assert_eq!(report.clusters, preview.clusters);
 }

@@ -210,7 +210,13 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
-        Ok(Box::new(txn::PgTxn::begin(self.client().await?).await?))
+        self.begin_at(Timestamp::now()).await
+    }
+
+    async fn begin_at(&self, stored_at: Timestamp) -> Result<Box<dyn StoreTxn>> {
+        Ok(Box::new(
+            txn::PgTxn::begin(self.client().await?, stored_at).await?,
+        ))
     }
 
     async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
@@ -236,6 +242,14 @@ impl Store for PostgresStore {
     ) -> Result<RetentionReport> {
         self.maintain_partitions(now).await?;
         retention::apply(&mut self.client().await?, policy, now).await
+    }
+
+    async fn preview_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport> {
+        retention::preview(&self.client().await?, policy, now).await
     }
 
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {

@@ -22,7 +22,7 @@ use jiff::tz::TimeZone;
 use kubetrail_model::Timestamp;
 
 use super::rollup::{DAY_MICROS, floor_to};
-use crate::{Error, Result};
+use crate::{ClusterRetention, Error, Result};
 
 /// Days from today on created ahead, and days back.
 const AHEAD_DAYS: i64 = 3;
@@ -150,11 +150,15 @@ fn parse_bound(bound: &str) -> Option<(i64, i64)> {
     }
 }
 
-/// Drops the partitions that end at or before `cutoff`, first taking their occurrences out of
-/// the rollups and the size ledger. Returns (occurrence rows, occurrence units) dropped.
-pub(crate) async fn drop_before(client: &mut Object, cutoff: i64) -> Result<(u64, u64)> {
-    let mut rows_dropped = 0;
-    let mut units = 0;
+/// Drops the partitions that end at or before `cutoff` and hold nothing stored since it (an
+/// imported dump of those days is kept for the age after its import: its rows are deleted one
+/// by one when they expire), first taking their occurrences out of the rollups and the size
+/// ledger. Returns what went, per cluster.
+pub(crate) async fn drop_before(
+    client: &mut Object,
+    cutoff: i64,
+) -> Result<Vec<(String, ClusterRetention)>> {
+    let mut dropped = Vec::new();
     for (lo, hi) in list(client).await? {
         if hi > cutoff {
             break;
@@ -167,12 +171,23 @@ pub(crate) async fn drop_before(client: &mut Object, cutoff: i64) -> Result<(u64
             continue;
         }
         tx.batch_execute("SET LOCAL lock_timeout = '5s'").await?;
+        let stored_since: bool = tx
+            .query_one(
+                &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE stored_at >= $1)"),
+                &[&cutoff],
+            )
+            .await?
+            .get(0);
+        if stored_since {
+            continue;
+        }
         let rows: i64 = tx
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
             .await?
             .get(0);
-        let u = super::rollup::subtract(&tx, &format!("SELECT event_id, ts, count FROM {table}"))
-            .await?;
+        let clusters =
+            super::retention::tally(&tx, &crate::expiry::tally_sql(&table, "TRUE"), false).await?;
+        super::rollup::subtract(&tx, &format!("SELECT event_id, ts, count FROM {table}")).await?;
         super::stats::add_bytes(&tx, -rows * super::write::OCCURRENCE_BYTES).await?;
         tx.batch_execute(&format!(
             "ALTER TABLE occurrences DETACH PARTITION {table}; DROP TABLE {table};"
@@ -180,10 +195,9 @@ pub(crate) async fn drop_before(client: &mut Object, cutoff: i64) -> Result<(u64
         .await?;
         tx.commit().await?;
         tracing::info!(partition = %table, rows, "dropped an occurrences partition");
-        rows_dropped += u64::try_from(rows).unwrap_or(0);
-        units += u;
+        dropped.extend(clusters);
     }
-    Ok((rows_dropped, units))
+    Ok(dropped)
 }
 
 #[cfg(test)]

@@ -1,16 +1,19 @@
-//! Deleting what retention no longer keeps. Whole days older than every cutoff go by dropping
-//! their partitions; the rest is deleted per severity, one transaction each. Every deleted
-//! occurrence is first taken out of the rollups, every deleted row out of the size ledger.
+//! Deleting what retention no longer keeps (the rule is `crate::expiry`), and counting what it
+//! would delete (a dry run). Whole days older than every cutoff go by dropping their
+//! partitions, unless something in them was stored since the cutoff; the rest is deleted per
+//! severity, one transaction each. Every deleted occurrence is first taken out of the rollups
+//! and counted per cluster, every deleted row out of the size ledger.
+
+use std::collections::BTreeMap;
 
 use deadpool_postgres::{GenericClient, Object};
 use kubetrail_model::{Severity, Timestamp};
 
-use super::filter::micros;
 use super::partitions;
 use super::rollup::subtract;
 use super::stats::{add_bytes, bytes, compact};
 use super::write::OCCURRENCE_BYTES;
-use crate::{Result, RetentionPolicy, RetentionReport};
+use crate::{ClusterRetention, Result, RetentionPolicy, RetentionReport, expiry};
 
 /// At most this many events are deleted per transaction when shrinking to a size.
 const SHRINK_CHUNK: i64 = 20_000;
@@ -24,23 +27,14 @@ pub(crate) async fn apply(
         bytes_before: bytes(&*client).await?,
         ..RetentionReport::default()
     };
-    let cutoff = |severity: Severity| {
-        let age = policy
-            .max_age_by_severity
-            .get(&severity)
-            .copied()
-            .unwrap_or(policy.max_age);
-        micros(now.checked_sub(age).unwrap_or(Timestamp::MIN))
-    };
-    // Days before every severity's cutoff hold nothing any severity keeps.
-    if let Some(earliest) = Severity::ALL.into_iter().map(cutoff).min() {
-        let (_, units) = partitions::drop_before(client, earliest).await?;
-        report.occurrences_deleted += units;
+    // Days before every severity's cutoff go whole, unless something was stored in them since.
+    let earliest = expiry::earliest_cutoff(policy, now);
+    for (cluster, part) in partitions::drop_before(client, earliest).await? {
+        report.add(cluster, part);
     }
     for severity in Severity::ALL {
-        let (events, units) = expire(client, severity.as_str(), cutoff(severity)).await?;
-        report.events_deleted += events;
-        report.occurrences_deleted += units;
+        let cutoff = expiry::cutoff(policy, severity, now);
+        expire(client, severity.as_str(), cutoff, &mut report).await?;
     }
     if let Some(max_bytes) = policy.max_bytes {
         shrink(client, max_bytes, &mut report).await?;
@@ -63,34 +57,114 @@ pub(crate) async fn apply(
     Ok(report)
 }
 
-/// Deletes the occurrences of `severity` older than `cutoff`, and its events last seen before
-/// it. Returns (events, occurrence units) deleted.
-async fn expire(client: &mut Object, severity: &str, cutoff: i64) -> Result<(u64, u64)> {
+/// What [`apply`] would delete by age as of `now`, deleting nothing.
+pub(crate) async fn preview(
+    client: &Object,
+    policy: &RetentionPolicy,
+    now: Timestamp,
+) -> Result<RetentionReport> {
+    let mut report = RetentionReport {
+        dry_run: true,
+        bytes_before: bytes(client).await?,
+        ..RetentionReport::default()
+    };
+    report.bytes_after = report.bytes_before;
+    let mut events = BTreeMap::new();
+    for row in client
+        .query(&expiry::preview_events_sql(policy, now), &[])
+        .await?
+    {
+        let (cluster, n): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
+        events.insert(cluster, u64::try_from(n).unwrap_or(0));
+    }
+    for (cluster, mut part) in
+        tally(client, &expiry::preview_occurrences_sql(policy, now), false).await?
+    {
+        part.events = events.remove(&cluster).unwrap_or(0);
+        report.add(cluster, part);
+    }
+    Ok(report)
+}
+
+/// Per cluster, what goes of the occurrences `sql` (an `expiry::tally_sql`) selects.
+pub(crate) async fn tally(
+    client: &impl GenericClient,
+    sql: &str,
+    count_events: bool,
+) -> Result<Vec<(String, ClusterRetention)>> {
+    let mut out = Vec::new();
+    for r in client.query(sql, &[]).await? {
+        let row = (
+            r.try_get(0)?,
+            r.try_get(1)?,
+            r.try_get(2)?,
+            r.try_get(3)?,
+            r.try_get(4)?,
+        );
+        out.push(expiry::tally_row(row, count_events));
+    }
+    Ok(out)
+}
+
+/// Deletes the occurrences of `severity` that expire at `cutoff` (see `crate::expiry`), and
+/// its events that do, counting them per cluster into `report`.
+async fn expire(
+    client: &mut Object,
+    severity: &str,
+    cutoff: i64,
+    report: &mut RetentionReport,
+) -> Result<()> {
     let tx = client.transaction().await?;
     let old = format!(
-        "SELECT o.event_id, o.ts, o.count FROM occurrences o JOIN events e ON e.id = o.event_id
-         WHERE e.severity = '{severity}' AND o.ts < {cutoff}"
+        "e.severity = '{severity}' AND {}",
+        expiry::occurrence_expired(&cutoff.to_string())
     );
-    let units = subtract(&tx, &old).await?;
+    let occurrences = tally(&tx, &expiry::tally_sql("occurrences", &old), false).await?;
+    subtract(
+        &tx,
+        &format!(
+            "SELECT o.event_id, o.ts, o.count FROM occurrences o JOIN events e ON e.id = o.event_id
+             WHERE {old}"
+        ),
+    )
+    .await?;
     let rows = tx
         .execute(
-            "DELETE FROM occurrences o USING events e
-             WHERE o.event_id = e.id AND e.severity = $1 AND o.ts < $2",
-            &[&severity, &cutoff],
+            &format!("DELETE FROM occurrences o USING events e WHERE o.event_id = e.id AND {old}"),
+            &[],
         )
         .await?;
     let gone = tx
-        .query_one(
-            "WITH gone AS (
-                 DELETE FROM events WHERE severity = $1 AND last_seen < $2 RETURNING bytes)
-             SELECT count(*), COALESCE(SUM(bytes), 0)::int8 FROM gone",
+        .query(
+            &format!(
+                "WITH gone AS (
+                     DELETE FROM events e WHERE e.severity = $1 AND {}
+                     RETURNING e.cluster, e.bytes)
+                 SELECT cluster, count(*), COALESCE(SUM(bytes), 0)::int8 FROM gone
+                 GROUP BY cluster",
+                expiry::event_expired("$2")
+            ),
             &[&severity, &cutoff],
         )
         .await?;
-    let (events, event_bytes): (i64, i64) = (gone.try_get(0)?, gone.try_get(1)?);
+    let mut event_bytes = 0;
+    let mut events = Vec::new();
+    for row in gone {
+        let (cluster, n, b): (String, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        event_bytes += b;
+        let part = ClusterRetention {
+            events: u64::try_from(n).unwrap_or(0),
+            ..ClusterRetention::default()
+        };
+        events.push((cluster, part));
+    }
     add_bytes(&tx, -(event_bytes + OCCURRENCE_BYTES * rows as i64)).await?;
     tx.commit().await?;
-    Ok((u64::try_from(events).unwrap_or(0), units))
+    for (cluster, part) in occurrences.into_iter().chain(events) {
+        report.add(cluster, part);
+    }
+    Ok(())
 }
 
 /// Deletes the events last seen longest ago, with their occurrences, until the estimated size
@@ -127,7 +201,9 @@ async fn shrink(client: &mut Object, max_bytes: u64, report: &mut RetentionRepor
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
         let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        let units = subtract(
+        let doomed = format!("o.event_id IN ({list})");
+        let clusters = tally(&tx, &expiry::tally_sql("occurrences", &doomed), true).await?;
+        subtract(
             &tx,
             &format!("SELECT event_id, ts, count FROM occurrences WHERE event_id IN ({list})"),
         )
@@ -145,8 +221,10 @@ async fn shrink(client: &mut Object, max_bytes: u64, report: &mut RetentionRepor
             .try_get(0)?;
         add_bytes(&tx, -(event_bytes + OCCURRENCE_BYTES * rows as i64)).await?;
         tx.commit().await?;
-        report.events_deleted += ids.len() as u64;
-        report.occurrences_deleted += units;
+        report.events_deleted_for_size += ids.len() as u64;
+        for (cluster, part) in clusters {
+            report.add(cluster, part);
+        }
     }
 }
 

@@ -191,7 +191,21 @@ const V2: &str = "
 CREATE INDEX events_object ON events (reg_name, reg_kind, last_seen, id);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// When kubetrail stored each event and occurrence (micros): retention counts age from the
+/// later of an occurrence's time and this, so an imported dump is kept for the policy's age
+/// after its import (`crate::expiry`). Rows stored before this migration count as stored at
+/// the migration (a constant default: no table rewrite), so nothing imported earlier goes at
+/// the upgrade; writes always give the time, so the default is dropped afterwards.
+const V3: &str = "
+ALTER TABLE events ADD COLUMN stored_at BIGINT NOT NULL
+    DEFAULT (extract(epoch FROM transaction_timestamp()) * 1000000)::int8;
+ALTER TABLE events ALTER COLUMN stored_at DROP DEFAULT;
+ALTER TABLE occurrences ADD COLUMN stored_at BIGINT NOT NULL
+    DEFAULT (extract(epoch FROM transaction_timestamp()) * 1000000)::int8;
+ALTER TABLE occurrences ALTER COLUMN stored_at DROP DEFAULT;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

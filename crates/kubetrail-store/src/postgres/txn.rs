@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::Object;
-use kubetrail_model::Event;
+use kubetrail_model::{Event, Timestamp};
 
 use super::{cursor, write};
 use crate::{Error, Gap, Result, StoreTxn, WatchCursor, WriteSummary};
@@ -12,13 +12,16 @@ use crate::{Error, Gap, Result, StoreTxn, WatchCursor, WriteSummary};
 pub(crate) struct PgTxn {
     /// `None` once committed or after a failure (the connection was then dropped).
     client: Option<Object>,
+    /// When what this transaction writes is stored (micros): see `crate::expiry`.
+    stored_at: i64,
 }
 
 impl PgTxn {
-    pub(crate) async fn begin(client: Object) -> Result<Self> {
+    pub(crate) async fn begin(client: Object, stored_at: Timestamp) -> Result<Self> {
         client.batch_execute("BEGIN").await?;
         Ok(PgTxn {
             client: Some(client),
+            stored_at: stored_at.as_microsecond(),
         })
     }
 
@@ -49,7 +52,7 @@ impl StoreTxn for PgTxn {
             return Ok(WriteSummary::default());
         }
         let n = events.len();
-        let result = write::write_batch(self.client()?, &events).await;
+        let result = write::write_batch(self.client()?, &events, self.stored_at).await;
         match result {
             Ok(s) => {
                 tracing::debug!(

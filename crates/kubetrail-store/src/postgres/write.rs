@@ -39,7 +39,7 @@ INSERT INTO events (
     cluster, uid, namespace, name, reg_api_version, reg_kind, reg_namespace, reg_name, reg_uid,
     reg_field_path, related, reason, note, type, action, reporting_controller,
     reporting_instance, first_seen, last_seen, count, resource_version, category, severity,
-    correlation_id, owner_kind, owner_name, node, template, labels, bytes)
+    correlation_id, owner_kind, owner_name, node, template, labels, bytes, stored_at)
 SELECT u.cluster, u.uid, u.namespace, u.name, u.reg_api_version, u.reg_kind, u.reg_namespace,
     u.reg_name, u.reg_uid, u.reg_field_path, u.related, u.reason, u.note, u.type, u.action,
     u.reporting_controller, u.reporting_instance, u.first_seen, u.last_seen, u.count,
@@ -48,7 +48,7 @@ SELECT u.cluster, u.uid, u.namespace, u.name, u.reg_api_version, u.reg_kind, u.r
         SELECT p.node FROM placements p
         WHERE p.cluster = u.cluster AND p.namespace = u.reg_namespace AND p.pod = u.reg_name)
     END),
-    u.template, u.labels, u.bytes
+    u.template, u.labels, u.bytes, $31
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
     $15::text[], $16::text[], $17::text[], $18::int8[], $19::int8[], $20::int8[], $21::text[],
@@ -70,7 +70,8 @@ UPDATE events e SET
     severity = u.severity, correlation_id = u.correlation_id,
     owner_kind = COALESCE(u.owner_kind, e.owner_kind),
     owner_name = COALESCE(u.owner_name, e.owner_name),
-    node = COALESCE(u.node, e.node), labels = COALESCE(u.labels, e.labels), bytes = u.bytes
+    node = COALESCE(u.node, e.node), labels = COALESCE(u.labels, e.labels), bytes = u.bytes,
+    stored_at = $15
 FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[])
   AS u(id, count, last_seen, note, resource_version, template, category, severity,
@@ -78,8 +79,8 @@ FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text
 WHERE e.id = u.id";
 
 const OCCURRENCES: &str = "
-INSERT INTO occurrences (event_id, ts, count)
-SELECT * FROM unnest($1::int8[], $2::int8[], $3::int8[])";
+INSERT INTO occurrences (event_id, ts, count, stored_at)
+SELECT u.*, $4 FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS u";
 
 const OCCURRENCES_OF: &str = "SELECT ts, count FROM occurrences WHERE event_id = $1";
 
@@ -119,7 +120,12 @@ struct Update<'a> {
 
 /// Writes a batch in the open transaction. On error part of it may be written: the caller
 /// rolls the transaction back.
-pub(crate) async fn write_batch(c: &impl GenericClient, events: &[Event]) -> Result<WriteSummary> {
+/// `stored_at` (micros) is when the batch is stored: see `crate::expiry`.
+pub(crate) async fn write_batch(
+    c: &impl GenericClient,
+    events: &[Event],
+    stored_at: i64,
+) -> Result<WriteSummary> {
     let placed = place(c, events).await?;
 
     // Copies of one Event, in batch order.
@@ -141,7 +147,7 @@ pub(crate) async fn write_batch(c: &impl GenericClient, events: &[Event]) -> Res
         .filter(|k| !stored.contains_key(*k))
         .map(|k| copies[k][0])
         .collect();
-    let inserted = insert(c, &unknown).await?;
+    let inserted = insert(c, &unknown, stored_at).await?;
     let raced: Vec<(&str, &str)> = unknown
         .iter()
         .map(|e| (e.cluster.as_str(), e.uid.as_str()))
@@ -194,8 +200,8 @@ pub(crate) async fn write_batch(c: &impl GenericClient, events: &[Event]) -> Res
             changed.push(s);
         }
     }
-    update(c, &changed).await?;
-    insert_occurrences(c, &occurrences).await?;
+    update(c, &changed, stored_at).await?;
+    insert_occurrences(c, &occurrences, stored_at).await?;
     bytes_delta += OCCURRENCE_BYTES * occurrences.len() as i64;
     backfill(c, &placed).await?;
     deltas.apply(c).await?;
@@ -379,6 +385,7 @@ async fn lock<'k, 'a>(
 async fn insert<'e>(
     c: &impl GenericClient,
     events: &[&'e Event],
+    stored_at: i64,
 ) -> Result<HashMap<(&'e str, &'e str), i64>> {
     if events.is_empty() {
         return Ok(HashMap::new());
@@ -461,6 +468,7 @@ async fn insert<'e>(
                 &template,
                 &labels,
                 &bytes,
+                &stored_at,
             ],
         )
         .await?;
@@ -483,7 +491,7 @@ async fn insert<'e>(
     Ok(out)
 }
 
-async fn update(c: &impl GenericClient, changed: &[Stored<'_>]) -> Result<()> {
+async fn update(c: &impl GenericClient, changed: &[Stored<'_>], stored_at: i64) -> Result<()> {
     let updates: Vec<(i64, i64, &Update<'_>)> = changed
         .iter()
         .filter_map(|s| s.update.as_ref().map(|u| (s.id, s.count, u)))
@@ -531,13 +539,18 @@ async fn update(c: &impl GenericClient, changed: &[Stored<'_>]) -> Result<()> {
             &node,
             &labels,
             &bytes,
+            &stored_at,
         ],
     )
     .await?;
     Ok(())
 }
 
-async fn insert_occurrences(c: &impl GenericClient, rows: &[(i64, i64, i64)]) -> Result<()> {
+async fn insert_occurrences(
+    c: &impl GenericClient,
+    rows: &[(i64, i64, i64)],
+    stored_at: i64,
+) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -545,7 +558,7 @@ async fn insert_occurrences(c: &impl GenericClient, rows: &[(i64, i64, i64)]) ->
     let ts: Vec<i64> = rows.iter().map(|r| r.1).collect();
     let count: Vec<i64> = rows.iter().map(|r| r.2).collect();
     let stmt = c.prepare_cached(OCCURRENCES).await?;
-    c.execute(&stmt, &[&id, &ts, &count]).await?;
+    c.execute(&stmt, &[&id, &ts, &count, &stored_at]).await?;
     Ok(())
 }
 

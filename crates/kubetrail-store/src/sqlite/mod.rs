@@ -170,16 +170,14 @@ impl SqliteStore {
         &self,
         report: &mut RetentionReport,
         step: impl Fn(&Connection, i64) -> Result<Deleted> + Send + Sync + Copy + 'static,
-        counts_events: bool,
     ) -> Result<()> {
         let mut from = i64::MIN;
         loop {
             let d = self.write(true, move |c| step(c, from)).await?;
             from = d.resume;
-            if counts_events {
-                report.events_deleted += d.rows;
+            for (cluster, part) in d.clusters {
+                report.add(cluster, part);
             }
-            report.occurrences_deleted += d.occurrences;
             if d.rows < CHUNK {
                 return Ok(());
             }
@@ -203,8 +201,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
+        self.begin_at(Timestamp::now()).await
+    }
+
+    async fn begin_at(&self, stored_at: Timestamp) -> Result<Box<dyn StoreTxn>> {
         let held = Arc::clone(&self.write_lock).lock_owned().await;
-        let txn = txn::SqliteTxn::begin(Arc::clone(&self.writer), held).await?;
+        let txn = txn::SqliteTxn::begin(Arc::clone(&self.writer), held, stored_at).await?;
         Ok(Box::new(txn))
     }
 
@@ -238,24 +240,15 @@ impl Store for SqliteStore {
             ..RetentionReport::default()
         };
         for severity in Severity::ALL {
-            let age = policy
-                .max_age_by_severity
-                .get(&severity)
-                .copied()
-                .unwrap_or(policy.max_age);
-            let cutoff = filter::micros(now.checked_sub(age).unwrap_or(Timestamp::MIN));
+            let cutoff = crate::expiry::cutoff(policy, severity, now);
             let sev = severity.as_str();
-            self.repeat_step(
-                &mut report,
-                move |c, from| retention::expire_events(c, sev, from, cutoff),
-                true,
-            )
+            self.repeat_step(&mut report, move |c, from| {
+                retention::expire_events(c, sev, from, cutoff)
+            })
             .await?;
-            self.repeat_step(
-                &mut report,
-                move |c, from| retention::expire_occurrences(c, sev, from, cutoff),
-                false,
-            )
+            self.repeat_step(&mut report, move |c, from| {
+                retention::expire_occurrences(c, sev, from, cutoff)
+            })
             .await?;
         }
         if let Some(max_bytes) = policy.max_bytes {
@@ -264,8 +257,10 @@ impl Store for SqliteStore {
                 .write(true, move |c| retention::shrink(c, max_bytes, events))
                 .await?
             {
-                report.events_deleted += d.rows;
-                report.occurrences_deleted += d.occurrences;
+                report.events_deleted_for_size += d.rows;
+                for (cluster, part) in d.clusters {
+                    report.add(cluster, part);
+                }
                 events = events.saturating_sub(d.rows);
                 if d.rows == 0 {
                     tracing::warn!(
@@ -291,6 +286,16 @@ impl Store for SqliteStore {
             })
             .await?;
         Ok(report)
+    }
+
+    async fn preview_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport> {
+        let policy = policy.clone();
+        self.read(move |c| retention::preview(c, &policy, now))
+            .await
     }
 
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {

@@ -200,8 +200,18 @@ const V5: &str = "
 CREATE INDEX events_object ON events (reg_name, reg_kind, last_seen);
 ";
 
+/// When kubetrail stored each event and occurrence (micros): retention counts age from the
+/// later of an occurrence's time and this, so an imported dump is kept for the policy's age
+/// after its import (`crate::expiry`). Rows stored before this migration count as stored at
+/// the migration, so nothing imported earlier goes at the upgrade. `{MIGRATED_AT}` is replaced
+/// by the time of the migration.
+const V6: &str = "
+ALTER TABLE events ADD COLUMN stored_at INTEGER NOT NULL DEFAULT {MIGRATED_AT};
+ALTER TABLE occurrences ADD COLUMN stored_at INTEGER NOT NULL DEFAULT {MIGRATED_AT};
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -255,7 +265,8 @@ fn migrate(conn: &Connection) -> Result<()> {
     for (i, script) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         let version = i as i64 + 1;
         let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(script)?;
+        let migrated_at = kubetrail_model::Timestamp::now().as_microsecond();
+        tx.execute_batch(&script.replace("{MIGRATED_AT}", &migrated_at.to_string()))?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(version, "migrated the store schema");

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kubetrail_model::Event;
+use kubetrail_model::{Event, Timestamp};
 use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
@@ -16,6 +16,8 @@ pub(crate) struct SqliteTxn {
     /// Cleared by a successful commit, or by a failed write (which rolls back at once);
     /// otherwise dropping rolls back.
     open: bool,
+    /// When what this transaction writes is stored (micros): see `crate::expiry`.
+    stored_at: i64,
     _writer: OwnedMutexGuard<()>,
 }
 
@@ -34,12 +36,14 @@ impl SqliteTxn {
     pub(crate) async fn begin(
         conn: Arc<Mutex<Connection>>,
         writer: OwnedMutexGuard<()>,
+        stored_at: Timestamp,
     ) -> Result<Self> {
         let c = Arc::clone(&conn);
         blocking(move || start(&lock(&c))).await?;
         Ok(SqliteTxn {
             conn,
             open: true,
+            stored_at: stored_at.as_microsecond(),
             _writer: writer,
         })
     }
@@ -80,7 +84,10 @@ impl StoreTxn for SqliteTxn {
             return Ok(WriteSummary::default());
         }
         let n = events.len();
-        let s = self.run(move |c| write::write_batch(c, &events)).await?;
+        let stored_at = self.stored_at;
+        let s = self
+            .run(move |c| write::write_batch(c, &events, stored_at))
+            .await?;
         tracing::debug!(
             events = n,
             new = s.new,

@@ -21,13 +21,13 @@ INSERT INTO events (
     cluster, uid, namespace, name, reg_api_version, reg_kind, reg_namespace, reg_name, reg_uid,
     reg_field_path, related, reason, note, type, action, reporting_controller,
     reporting_instance, first_seen, last_seen, count, resource_version, category, severity,
-    correlation_id, owner_kind, owner_name, node, template, labels)
+    correlation_id, owner_kind, owner_name, node, template, labels, stored_at)
 VALUES (
     ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
     ?21, ?22, ?23, ?24, ?25, ?26,
     COALESCE(?27, CASE WHEN ?6 = 'Pod' THEN
         (SELECT node FROM placements WHERE cluster = ?1 AND namespace = ?7 AND pod = ?8) END),
-    ?28, ?29)
+    ?28, ?29, ?30)
 ON CONFLICT (cluster, uid) DO NOTHING";
 
 const EXISTING: &str = "
@@ -40,10 +40,11 @@ UPDATE events SET
     count = ?2, last_seen = MAX(last_seen, ?3), note = ?4, resource_version = ?5,
     template = ?6, category = ?7, severity = ?8, correlation_id = ?9,
     owner_kind = COALESCE(?10, owner_kind), owner_name = COALESCE(?11, owner_name),
-    node = COALESCE(?12, node), labels = COALESCE(?13, labels)
+    node = COALESCE(?12, node), labels = COALESCE(?13, labels), stored_at = ?14
 WHERE id = ?1";
 
-const OCCURRENCE: &str = "INSERT INTO occurrences (event_id, ts, count) VALUES (?1, ?2, ?3)";
+const OCCURRENCE: &str =
+    "INSERT INTO occurrences (event_id, ts, count, stored_at) VALUES (?1, ?2, ?3, ?4)";
 const OCCURRENCES_OF: &str = "SELECT ts, count FROM occurrences WHERE event_id = ?1";
 const FTS_INSERT: &str = "INSERT INTO events_fts (rowid, note) VALUES (?1, ?2)";
 const FTS_DELETE: &str =
@@ -63,6 +64,8 @@ WHERE cluster = ?2 AND reg_namespace = ?3 AND reg_kind = 'Pod' AND reg_name = ?4
 
 struct Statements<'c> {
     conn: &'c Connection,
+    /// When this batch is stored (micros): see `crate::expiry`.
+    stored_at: i64,
     insert: CachedStatement<'c>,
     existing: CachedStatement<'c>,
     update: CachedStatement<'c>,
@@ -75,9 +78,10 @@ struct Statements<'c> {
 }
 
 impl<'c> Statements<'c> {
-    fn prepare(conn: &'c Connection) -> Result<Self> {
+    fn prepare(conn: &'c Connection, stored_at: i64) -> Result<Self> {
         Ok(Statements {
             conn,
+            stored_at,
             insert: conn.prepare_cached(INSERT)?,
             existing: conn.prepare_cached(EXISTING)?,
             update: conn.prepare_cached(UPDATE)?,
@@ -94,8 +98,12 @@ impl<'c> Statements<'c> {
 /// Writes a batch in the open transaction. On error part of it may be written: the caller
 /// rolls the whole transaction back (a savepoint per batch would make SQLite's statement
 /// journal cost grow with the batch).
-pub(crate) fn write_batch(conn: &Connection, events: &[Event]) -> Result<WriteSummary> {
-    let mut st = Statements::prepare(conn)?;
+pub(crate) fn write_batch(
+    conn: &Connection,
+    events: &[Event],
+    stored_at: i64,
+) -> Result<WriteSummary> {
+    let mut st = Statements::prepare(conn, stored_at)?;
     let mut rollups = RollupDeltas::default();
     let mut summary = WriteSummary::default();
     let mut placed = Vec::new();
@@ -182,6 +190,7 @@ fn write_one<'a>(
         e.node,
         e.template,
         labels,
+        st.stored_at,
     ])?;
 
     if inserted > 0 {
@@ -198,7 +207,7 @@ fn write_one<'a>(
             Cow::Borrowed(e.correlation_id.as_str()),
         ];
         let mut add = |ts: i64, n: i64| -> Result<()> {
-            st.occurrence.execute(params![id, ts, n])?;
+            st.occurrence.execute(params![id, ts, n, st.stored_at])?;
             rollups.add(ts, &dims, n);
             Ok(())
         };
@@ -249,6 +258,7 @@ fn write_one<'a>(
         owner_name,
         e.node,
         labels,
+        st.stored_at,
     ])?;
     if old.note != e.note {
         st.fts_delete.execute(params![old.id, old.note])?;
@@ -268,7 +278,8 @@ fn write_one<'a>(
             rollups.add(ts, &dims, n);
         }
     }
-    st.occurrence.execute(params![old.id, last, delta])?;
+    st.occurrence
+        .execute(params![old.id, last, delta, st.stored_at])?;
     rollups.add(last, &dims, delta);
     summary.updated += 1;
     summary.occurrences += delta as u64;

@@ -1,10 +1,12 @@
-//! `kubetrail retention`: apply the retention policy now.
+//! `kubetrail retention`: apply the retention policy now, or (`--dry-run`) show what it would
+//! delete.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use kubetrail_model::{Timestamp, parse_duration};
+use kubetrail_store::{RetentionPolicy, RetentionReport, log_retention};
 
 use crate::cli::{Output, RetentionArgs};
 use crate::config::{Config, parse_size};
@@ -19,10 +21,37 @@ pub async fn run(config: &Config, args: RetentionArgs) -> Result<ExitCode> {
         policy.max_bytes = Some(parse_size(size).context("--max-size")?);
     }
     let store = super::open_store(config)?;
-    let report = store.apply_retention(&policy, Timestamp::now()).await?;
+    let now = Timestamp::now();
+    let report = if args.dry_run {
+        store.preview_retention(&policy, now).await?
+    } else {
+        store.apply_retention(&policy, now).await?
+    };
+    log_retention(&report);
     let mut out = std::io::stdout().lock();
     match choose(args.output.output) {
-        Output::Table => writeln!(
+        Output::Table => write_table(&mut out, &report, &policy)?,
+        _ => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_table(
+    out: &mut impl Write,
+    report: &RetentionReport,
+    policy: &RetentionPolicy,
+) -> std::io::Result<()> {
+    if report.dry_run {
+        writeln!(
+            out,
+            "Dry run, nothing deleted. Would delete {} events and {} occurrences by age.",
+            report.events_deleted, report.occurrences_deleted
+        )?;
+    } else {
+        writeln!(
             out,
             "Deleted {} events and {} occurrences, {} resolved alerts, {} ended silences and {} \
              gaps; store size {} → {} bytes.",
@@ -33,11 +62,43 @@ pub async fn run(config: &Config, args: RetentionArgs) -> Result<ExitCode> {
             report.gaps_deleted,
             report.bytes_before,
             report.bytes_after
-        )?,
-        _ => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
+        )?;
+    }
+    if !report.clusters.is_empty() {
+        writeln!(
+            out,
+            "{:<24} {:>10} {:>12}  {:<27}  {:<27}",
+            "CLUSTER", "EVENTS", "OCCURRENCES", "OLDEST", "NEWEST"
+        )?;
+        let time = |t: Option<Timestamp>| t.map(|t| t.to_string()).unwrap_or_default();
+        for (cluster, c) in &report.clusters {
+            writeln!(
+                out,
+                "{:<24} {:>10} {:>12}  {:<27}  {:<27}",
+                cluster,
+                c.events,
+                c.occurrences,
+                time(c.oldest),
+                time(c.newest)
+            )?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if report.events_deleted_for_size > 0 {
+        writeln!(
+            out,
+            "{} of the events were the oldest, deleted to fit the size limit.",
+            report.events_deleted_for_size
+        )?;
+    }
+    if let (true, Some(max)) = (report.dry_run, policy.max_bytes)
+        && report.bytes_before > max
+    {
+        writeln!(
+            out,
+            "The store uses {} bytes, above its limit of {max}: the oldest events would also \
+             be deleted until it fits.",
+            report.bytes_before
+        )?;
+    }
+    Ok(())
 }

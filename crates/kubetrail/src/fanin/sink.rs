@@ -84,6 +84,17 @@ impl Store for NatsSink {
         Ok(RetentionReport::default())
     }
 
+    async fn preview_retention(
+        &self,
+        _: &RetentionPolicy,
+        _: Timestamp,
+    ) -> Result<RetentionReport> {
+        Ok(RetentionReport {
+            dry_run: true,
+            ..RetentionReport::default()
+        })
+    }
+
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
         self.cursors.cursor(cluster, stream).await
     }
