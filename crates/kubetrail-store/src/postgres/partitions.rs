@@ -3,8 +3,9 @@
 //! Partitions are created ahead (yesterday to three days from now) so that live writes land
 //! in their own day. A write for a day without a partition (an imported dump from last year,
 //! a clock far off) lands in `occurrences_default`; maintenance later moves those rows into a
-//! partition of their day. Retention drops whole days older than every cutoff (after taking
-//! their counts out of the rollups) instead of deleting row by row.
+//! partition of their day. Retention drops whole days older than every cutoff in which nothing
+//! was stored since it (after taking their counts out of the rollups) instead of deleting row
+//! by row; a day holding history imported since is left to the row-by-row deletes.
 //!
 //! Partitions are made as plain tables and then attached: `ATTACH PARTITION` needs only a
 //! `SHARE UPDATE EXCLUSIVE` lock on `occurrences`, so writers and readers go on meanwhile

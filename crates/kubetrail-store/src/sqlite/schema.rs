@@ -273,3 +273,33 @@ fn migrate(conn: &Connection) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_stored_before_v6_count_as_stored_at_the_upgrade() {
+        let conn = Connection::open_in_memory().expect("open");
+        for script in &MIGRATIONS[..5] {
+            conn.execute_batch(script).expect("migrate to V5");
+        }
+        conn.pragma_update(None, "user_version", 5)
+            .expect("version");
+        conn.execute(
+            "INSERT INTO occurrences (event_id, ts, count) VALUES (1, 0, 1)",
+            [],
+        )
+        .expect("an old occurrence");
+        let before = kubetrail_model::Timestamp::now().as_microsecond();
+        migrate(&conn).expect("migrate to the latest");
+        let after = kubetrail_model::Timestamp::now().as_microsecond();
+        let stored: i64 = conn
+            .query_row("SELECT stored_at FROM occurrences", [], |r| r.get(0))
+            .expect("stored_at");
+        assert!(
+            (before..=after).contains(&stored),
+            "{before} <= {stored} <= {after}"
+        );
+    }
+}
