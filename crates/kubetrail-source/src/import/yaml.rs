@@ -128,18 +128,15 @@ impl YamlReader {
                     _ => self.anchors.resolve(&text),
                 };
                 self.anchors.remember(&text);
-                let line = Some(line);
+                let at = Some(line);
                 match resolved {
-                    Some(value) => Some(Raw::Value { value, line }),
+                    Some(value) => Some(Raw::Value { value, line: at }),
                     None => match parsed? {
                         Ok(values) => values
                             .into_iter()
                             .next()
-                            .map(|value| Raw::Value { value, line }),
-                        Err(message) => Some(Raw::Unsupported {
-                            line: line.unwrap_or_default(),
-                            message,
-                        }),
+                            .map(|value| Raw::Value { value, line: at }),
+                        Err(message) => Some(Raw::Unsupported { line, message }),
                     },
                 }
             }
