@@ -3,7 +3,8 @@
 //! `source → process → store`: sources hand over Kubernetes Event objects (typed with
 //! k8s-openapi) and the owner links of other objects they see; [`Processor::process`] returns
 //! the [`Event`] record with category, severity, correlation ID, top owner, node and message
-//! template filled in.
+//! template filled in. [`FutureLimit`] refuses events dated far past their time of receipt,
+//! the same way on every input path.
 //!
 //! ```
 //! use kubetrail_process::{Processor, Rules};
@@ -13,12 +14,14 @@
 
 mod classify;
 mod correlate;
+mod future;
 pub mod normalize;
 mod processor;
 pub mod template;
 
 pub use classify::{Classification, Rule, RuleMatch, Rules, RulesError};
 pub use correlate::{ObjectLink, OwnerIndex, OwnerRef, infer_owner_from_name};
+pub use future::{DEFAULT_MAX_FUTURE, FutureLimit};
 pub use normalize::{Rejected, from_core, from_events_v1};
 pub use processor::Processor;
 pub use template::template;

@@ -14,6 +14,9 @@ pub enum Rejected {
         "event has no timestamp at all (no eventTime, first/lastTimestamp, series or creationTimestamp)"
     )]
     MissingTime,
+    /// Dated further past the time it was received than [`crate::FutureLimit`] allows.
+    #[error("event dated more than {max_ahead:#} after it was received")]
+    FarFuture { max_ahead: jiff::SignedDuration },
 }
 
 impl Rejected {
@@ -22,6 +25,7 @@ impl Rejected {
         match self {
             Rejected::MissingUid => "missing metadata.uid",
             Rejected::MissingTime => "no timestamp",
+            Rejected::FarFuture { .. } => "dated too far in the future",
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use kubetrail_alert::AlertFeed;
-use kubetrail_process::{Processor, Rules};
+use kubetrail_process::{FutureLimit, Processor, Rules};
 use kubetrail_store::Store;
 
 use crate::{ApiError, Auth, Telemetry};
@@ -56,6 +56,8 @@ pub struct AppState {
     pub telemetry: Telemetry,
     /// Custom events are processed here, as watched ones are in a cluster pipeline.
     pub processor: Arc<Mutex<Processor>>,
+    /// Custom events dated further past their POST are refused (400).
+    pub max_future: FutureLimit,
     /// Committed custom events are handed to alerting, if it runs.
     pub alerts: Option<AlertFeed>,
     /// Cluster given to custom events of callers who see several clusters and name none.
@@ -70,6 +72,7 @@ impl AppState {
             limits: Arc::new(limits),
             telemetry,
             processor: Arc::new(Mutex::new(Processor::new(Rules::builtin()))),
+            max_future: FutureLimit::default(),
             alerts: None,
             default_cluster: "default".to_string(),
         }
@@ -78,6 +81,12 @@ impl AppState {
     /// Classification rules for custom events (default: the built-in ones).
     pub fn with_rules(mut self, rules: Rules) -> Self {
         self.processor = Arc::new(Mutex::new(Processor::new(rules)));
+        self
+    }
+
+    /// How far past their POST custom events may be dated (default: a day).
+    pub fn with_max_future(mut self, limit: FutureLimit) -> Self {
+        self.max_future = limit;
         self
     }
 

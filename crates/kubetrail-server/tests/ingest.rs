@@ -239,3 +239,43 @@ async fn bodies_are_limited_in_size_count_and_type() {
     let (s, _) = send(&app, chunked).await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+/// Issue 11, item 3: the far-future rule is the one every input path shares
+/// (`kubetrail_process::FutureLimit`, configured by `max_future`), no longer an hour fixed
+/// here: an event dated past it is refused naming `eventTime` and why; one inside it is stored.
+#[tokio::test]
+async fn the_far_future_limit_is_the_configured_one_shared_with_every_input_path() {
+    use kubetrail_process::FutureLimit;
+    let (_d, store) = store_with(Vec::new()).await;
+    let state = kubetrail_server::AppState::new(
+        store,
+        Auth::tokens(tenants(), false),
+        Limits::default(),
+        kubetrail_server::Telemetry::new(),
+    )
+    .with_default_cluster("prod")
+    .with_max_future(FutureLimit::new(jiff::SignedDuration::from_hours(3)));
+    let app = kubetrail_server::router(state);
+    let at = |hours: i64| {
+        let t = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(hours);
+        let mut e = app_event("shop", &format!("ahead-{hours}"), "PaymentDeclined", "x");
+        e["eventTime"] = json!(t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        e
+    };
+    let (s, answer) = send(&app, json_req("POST", "/api/v1/events", Some(SHOP), &at(2))).await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "2 h ahead is inside 3 h: {}",
+        short(&answer)
+    );
+    let (s, answer) = send(&app, json_req("POST", "/api/v1/events", Some(SHOP), &at(4))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{}", short(&answer));
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("[0].eventTime")
+            && message.contains("more than 3h after it was received"),
+        "{message}"
+    );
+    assert_eq!(shop_events(&app).await.len(), 1);
+}

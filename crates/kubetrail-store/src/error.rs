@@ -15,6 +15,10 @@ pub enum Error {
     },
     #[error("the store's schema version {found} is newer than this kubetrail knows ({known})")]
     SchemaTooNew { found: i64, known: i64 },
+    #[error(
+        "the store's schema version {found} is older than this kubetrail's ({known}); a command that writes (import, run) migrates it"
+    )]
+    SchemaTooOld { found: i64, known: i64 },
     #[error("invalid query: {0}")]
     InvalidQuery(String),
     #[error("the stored {column} {value:?} is not valid")]
@@ -57,6 +61,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether SQLite found the store's file damaged (`SQLITE_CORRUPT`) or not a database at all
+    /// (`SQLITE_NOTADB`): nothing will work until it is restored or rebuilt.
+    pub fn is_corrupt(&self) -> bool {
+        match self {
+            Error::Sqlite(e) | Error::Open { source: e, .. } => crate::sqlite::is_corrupt_sqlite(e),
+            _ => false,
+        }
+    }
+
     /// Whether the same operation may succeed if tried again later: the database was busy or
     /// locked by another connection, a worker thread was lost, or the PostgreSQL server was
     /// unreachable, restarting, or chose this transaction as a deadlock or serialization victim. Bad queries, corrupt rows and

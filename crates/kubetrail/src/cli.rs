@@ -51,8 +51,8 @@ pub enum Command {
     Aggregate(AggregateArgs),
     /// Delete events older or bigger than the retention policy allows.
     Retention(RetentionArgs),
-    /// Show what the store holds.
-    Status(OutputArgs),
+    /// Show what the store holds; `--check` also checks the store file for damage.
+    Status(StatusArgs),
     /// Watch clusters (default: the current kube context) and store their events until stopped.
     Run(crate::commands::run::RunArgs),
     /// Run the Kubernetes API simulator alone (for kubectl and `kubetrail run --kubeconfig`).
@@ -90,6 +90,16 @@ pub struct OutputArgs {
     /// Output format (default: table on a terminal, json otherwise).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Also check the whole SQLite file for damage (`PRAGMA quick_check`: reads every page,
+    /// seconds per GB); exits non-zero when it is corrupt.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -29,6 +29,10 @@ pub struct RawConfig {
     /// Bound of the on-disk spool that holds batches while storage is unavailable
     /// (default `1GiB`).
     pub spool_max_size: Option<String>,
+    /// Events dated more than this past the moment they are received (import, watch, POST,
+    /// NATS) are refused and counted, so that one far-future time cannot become the newest
+    /// event forever (default `1d`; kubetrail-process `DEFAULT_MAX_FUTURE`).
+    pub max_future: Option<String>,
     /// Clusters `kubetrail run` watches (default: the current kube context).
     #[serde(default)]
     pub clusters: Vec<RawCluster>,
@@ -148,6 +152,8 @@ pub struct Config {
     pub rules_files: Vec<PathBuf>,
     pub clusters: Vec<RawCluster>,
     pub spool_max_bytes: u64,
+    /// How far past their receipt events may be dated (`max_future`).
+    pub max_future: kubetrail_process::FutureLimit,
     /// Validated `alerting:` section (defaults when there is no config file).
     pub alerting: kubetrail_alert::AlertingConfig,
     /// Validated `serve:`, `auth:` and `tenants:` sections.
@@ -251,6 +257,12 @@ impl RawConfig {
             spool_max_bytes: match &self.spool_max_size {
                 Some(s) => parse_size(s).context("config field spool_max_size")?,
                 None => 1 << 30,
+            },
+            max_future: match &self.max_future {
+                Some(d) => kubetrail_process::FutureLimit::new(
+                    parse_duration(d).context("config field max_future")?,
+                ),
+                None => kubetrail_process::FutureLimit::default(),
             },
             clusters: self
                 .clusters

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use kube::Client;
 use kubetrail_model::{Event, Timestamp};
-use kubetrail_process::{Processor, Rules};
+use kubetrail_process::{FutureLimit, Processor, Rules};
 use kubetrail_source::watch::{
     Backoff, Batch, Observation, WatchConfig, WatchStats, detect_api, watch_events, watch_owners,
 };
@@ -26,6 +26,8 @@ pub struct ClusterPipeline {
     pub client: Client,
     pub settings: RawCluster,
     pub rules: Rules,
+    /// Events dated further past their batch's arrival are refused (counted and logged).
+    pub max_future: FutureLimit,
     pub store: Arc<dyn Store>,
     /// Every stored event is also sent here (for live output), if set.
     pub live: Option<mpsc::Sender<Event>>,
@@ -128,11 +130,13 @@ impl ClusterPipeline {
         spool: &mut Spool,
     ) -> Result<()> {
         let now = Timestamp::now();
-        let events: Vec<Event> = batch
-            .events
-            .into_iter()
-            .map(|e| processor.process(e))
-            .collect();
+        let mut received = batch.events;
+        let refused = self.max_future.retain(&mut received, now);
+        if refused > 0 {
+            self.telemetry.dropped("far_future", refused); // --- metrics
+            warn!(cluster = %self.name, refused, max_ahead = %format!("{:#}", self.max_future.max_ahead()), "refused events dated too far in the future");
+        }
+        let events: Vec<Event> = received.into_iter().map(|e| processor.process(e)).collect();
         self.telemetry.processed(events.len() as u64); // --- metrics
         let gap = match &batch.gap {
             Some(notice) => {

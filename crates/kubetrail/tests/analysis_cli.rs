@@ -304,3 +304,40 @@ fn an_empty_store_has_no_patterns_anomalies_or_incidents() {
     let out = kt.table(&["incidents", "-o", "table"]);
     assert_eq!(out, "No incidents in the window.\n");
 }
+
+/// Issue 11, item 3: one imported event dated 9999-12-30 became the newest stored event, so the
+/// default windows of `incidents` and `patterns` (the hour before the newest event) held
+/// nothing else and both came back empty. The import refuses it, says why and where, and the
+/// dump's findings stay.
+#[test]
+fn one_far_future_event_in_an_import_is_refused_and_the_analysis_still_shows_the_dump() {
+    let kt = Kt::new();
+    let future = kt.file(
+        "future.json",
+        r#"{"apiVersion":"v1","kind":"Event","metadata":{"name":"x.1","namespace":"default","uid":"from-the-future"},
+        "involvedObject":{"kind":"Pod","name":"x","namespace":"default"},
+        "reason":"BackOff","message":"Back-off","type":"Warning","count":3,
+        "firstTimestamp":"9999-12-30T00:00:00Z","lastTimestamp":"9999-12-30T00:00:00Z"}"#,
+    );
+    let summary = kt.import(&[&common::real(MOUNT), &future]);
+    assert_eq!(
+        summary["skipped"]["event dated more than 24h after it was received"], 1,
+        "{summary}"
+    );
+    let listed = &summary["skipped_events"][0];
+    assert_eq!(
+        listed["location"],
+        format!("{}:1", future.display()),
+        "{summary}"
+    );
+    let status = kt.json(&["status", "-o", "json"]);
+    assert!(
+        status["newest"].as_str().unwrap().starts_with("2023-07-10"),
+        "{status}"
+    );
+    let incidents = kt.json(&["incidents", "-o", "json"]);
+    assert_eq!(incidents.as_array().unwrap().len(), 6, "{incidents}");
+    let patterns = kt.json(&["patterns", "-o", "json"]);
+    assert_eq!(patterns[0]["key"]["reason"], "BackOff", "{patterns}");
+    assert_eq!(patterns[0]["count"], 1463, "{patterns}");
+}

@@ -671,6 +671,56 @@ async fn postgres_unreachable_for_a_while_loses_nothing_that_was_published() {
     }
 }
 
+/// Issue 11, item 3: the NATS path stored an event dated 9999-12-30 like any other (it would
+/// then be the newest event forever and blank the analysis windows). The consumer refuses it,
+/// logs the count, and stores the rest of the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_refuses_a_far_future_event_and_stores_the_rest_of_its_batch() {
+    use kubetrail_source::nats::{NatsSettings, Publisher};
+    let (_, guard) = fresh_postgres_store().await;
+    let reader = reader(&guard).await;
+    let nats = Nats::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut consumer = with_config(
+        dir.path(),
+        "consumer",
+        &storage_yaml(guard.url(), guard.schema()),
+        &consumer_args(&nats.url()),
+    );
+    consumer.start();
+    let publisher = Publisher::connect(NatsSettings::new(nats.url()))
+        .await
+        .expect("publisher");
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        wait_for("the publisher to connect", WAIT, || {
+            publisher.is_connected()
+        })
+    });
+    let mut far = synthetic(1, 1);
+    far.first_seen = "9999-12-30T00:00:00Z".parse().expect("time");
+    far.last_seen = far.first_seen;
+    publisher
+        .publish("far", &[synthetic(0, 1), far, synthetic(2, 1)], &[])
+        .await
+        .expect("publish");
+    tokio::task::block_in_place(|| {
+        wait_for("the batch to be stored", WAIT, || {
+            rt.block_on(stored(&reader)).0.len() >= 2
+        })
+    });
+    tokio::task::block_in_place(|| {
+        wait_for("the refusal to be logged", WAIT, || {
+            consumer
+                .logs()
+                .contains("refused events of a JetStream batch dated too far in the future")
+        })
+    });
+    let (got, _) = tokio::task::block_in_place(|| rt.block_on(stored(&reader)));
+    let uids: Vec<&str> = got.keys().map(|(_, uid)| uid.as_str()).collect();
+    assert_eq!(uids, ["uid-000000", "uid-000002"], "{}", consumer.logs());
+}
+
 /// PEM files of a test CA, a server certificate for 127.0.0.1/localhost and a client
 /// certificate, all signed by the CA.
 struct ServerTls {

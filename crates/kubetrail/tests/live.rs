@@ -427,6 +427,53 @@ async fn odd_events_from_the_api_server_do_not_stop_the_stream() {
     tokio::task::block_in_place(|| kt.stop());
 }
 
+/// Issue 11, item 3: an Event dated 9999-12-30 was stored like any other and became the newest
+/// event forever (analysis windows end there, so they showed nothing). The watch path refuses
+/// it, logs how many it refused, and stores the rest of the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_dated_far_in_the_future_is_refused_and_the_stream_goes_on() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempdir();
+    let mut kt = Kubetrail::new(dir.path(), &sim);
+    kt.start();
+    let mut far = backoff(1_000_000);
+    far.reason = Some("FromTheFuture".into());
+    far.event_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+        "9999-12-30T00:00:00Z".parse().expect("time"),
+    ));
+    sim.create(&far).expect("create the far-future event");
+    generate(&sim, 0, 50, |_| {}).await;
+    let want = simulated(&sim).len() - 1;
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "every other event to be stored",
+            || kt.logs(),
+            || kt.stored().len() == want,
+        )
+    });
+    let future = kt.cli(&[
+        "query",
+        "--limit",
+        "0",
+        "--reason",
+        "FromTheFuture",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(future.as_array().map(Vec::len), Some(0), "{future}");
+    tokio::task::block_in_place(|| {
+        wait_for(
+            "the refusal to be logged",
+            || kt.logs(),
+            || {
+                kt.logs()
+                    .contains("refused events dated too far in the future")
+            },
+        )
+    });
+    tokio::task::block_in_place(|| kt.stop());
+}
+
 /// Waits until `cond` holds, or fails with `what` and the logs.
 fn wait_for(what: &str, logs: impl Fn() -> String, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + WAIT;

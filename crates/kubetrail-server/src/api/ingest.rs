@@ -99,7 +99,7 @@ pub(crate) async fn post(
     let tenant = caller.name();
     let mut received = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let event = validate(item, &cluster, &tenant, now)
+        let event = validate(item, &cluster, &tenant, now, state.max_future)
             .map_err(|(field, why)| ApiError::bad_parameter(&format!("[{i}].{field}"), why))?;
         if !caller.may_write(&state, &cluster, &event.namespace).await? {
             return Err(ApiError::forbidden(format!(
@@ -152,6 +152,7 @@ fn validate(
     cluster: &str,
     tenant: &str,
     now: Timestamp,
+    max_future: kubetrail_process::FutureLimit,
 ) -> Result<Event, (&'static str, String)> {
     let api_version = item
         .get("apiVersion")
@@ -196,6 +197,9 @@ fn validate(
         }
     };
     check(&event)?;
+    max_future
+        .check(&event, now)
+        .map_err(|rejected| ("eventTime", rejected.to_string()))?;
     if event.reporting_controller.is_empty() {
         event.reporting_controller = format!("kubetrail.io/api/{tenant}");
     }
@@ -241,9 +245,6 @@ fn check(e: &Event) -> Result<(), (&'static str, String)> {
             "type",
             format!("must be Normal or Warning, not {:?}", e.type_),
         ));
-    }
-    if e.last_seen > Timestamp::now() + jiff::SignedDuration::from_hours(1) {
-        return Err(("eventTime", "is more than an hour in the future".into()));
     }
     Ok(())
 }

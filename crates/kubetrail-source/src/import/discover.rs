@@ -27,6 +27,27 @@ pub struct ImportFile {
 pub struct SkippedFile {
     pub path: PathBuf,
     pub reason: String,
+    /// The file (or directory) could not be read at all (permissions, a dangling link, an
+    /// I/O error), so whether it holds Events is unknown; otherwise it was read and holds none.
+    pub unreadable: bool,
+}
+
+impl SkippedFile {
+    fn unreadable(path: PathBuf, reason: String) -> SkippedFile {
+        SkippedFile {
+            path,
+            reason,
+            unreadable: true,
+        }
+    }
+}
+
+/// Why `holds_events` says no.
+enum NotEvents {
+    /// The file could not be read.
+    Unreadable(String),
+    /// The file was read and holds no Events.
+    Other(String),
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -71,7 +92,14 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovered> {
             }
             match holds_events(&path) {
                 Ok(()) => found.files.push(ImportFile { path, size }),
-                Err(reason) => found.skipped.push(SkippedFile { path, reason }),
+                Err(NotEvents::Unreadable(reason)) => {
+                    found.skipped.push(SkippedFile::unreadable(path, reason))
+                }
+                Err(NotEvents::Other(reason)) => found.skipped.push(SkippedFile {
+                    path,
+                    reason,
+                    unreadable: false,
+                }),
             }
         }
     }
@@ -91,11 +119,13 @@ fn walk(
         let skip = |reason: String| SkippedFile {
             path: entry.path(),
             reason,
+            unreadable: false,
         };
+        let unreadable = |reason: String| SkippedFile::unreadable(entry.path(), reason);
         let file_type = entry.file_type()?;
         if file_type.is_dir() {
             if let Err(e) = walk(&path, files, skipped) {
-                skipped.push(skip(format!("cannot list directory: {e}")));
+                skipped.push(unreadable(format!("cannot list directory: {e}")));
             }
             continue;
         }
@@ -105,7 +135,7 @@ fn walk(
                 skipped.push(skip("link to a directory, not followed".to_string()))
             }
             Ok(_) => skipped.push(skip("not a regular file".to_string())),
-            Err(e) => skipped.push(skip(format!("cannot read: {e}"))),
+            Err(e) => skipped.push(unreadable(format!("cannot read: {e}"))),
         }
     }
     Ok(())
@@ -115,23 +145,25 @@ fn walk(
 /// EventList) there keep the file. When nothing could be told (one object larger than that),
 /// the text is searched for the marks of an Event instead; so is a file with a syntax error,
 /// so that a broken Event dump is reported when read rather than silently left out.
-fn holds_events(path: &Path) -> Result<(), String> {
-    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let opened = open::open(file).map_err(|e| format!("cannot read: {e}"))?;
+fn holds_events(path: &Path) -> Result<(), NotEvents> {
+    let file = File::open(path).map_err(|e| NotEvents::Unreadable(format!("cannot open: {e}")))?;
+    let opened =
+        open::open(file).map_err(|e| NotEvents::Unreadable(format!("cannot read: {e}")))?;
     let mut prefix = Vec::with_capacity(SNIFF + 1);
     let read = opened.input.take(SNIFF as u64 + 1).read_to_end(&mut prefix);
     if let Err(e) = read
         && prefix.is_empty()
     {
-        return Err(format!("cannot read: {e}"));
+        return Err(NotEvents::Unreadable(format!("cannot read: {e}")));
     }
     if prefix.is_empty() {
-        return Err("empty file".to_string());
+        return Err(NotEvents::Other("empty file".to_string()));
     }
     let complete = prefix.len() <= SNIFF;
     prefix.truncate(SNIFF);
     let mentions_events = mentions_events(&prefix);
-    let mut items = super::read_from(Cursor::new(prefix), path, "").map_err(|e| e.to_string())?;
+    let mut items = super::read_from(Cursor::new(prefix), path, "")
+        .map_err(|e| NotEvents::Other(e.to_string()))?;
     let mut saw_value = false;
     for item in items.by_ref() {
         match item {
@@ -143,21 +175,23 @@ fn holds_events(path: &Path) -> Result<(), String> {
             }
             Ok(_) => saw_value = true,
             Err(ImportError::NotEvents { found, .. }) => {
-                return Err(format!("no Kubernetes Event (found {found})"));
+                return Err(NotEvents::Other(format!(
+                    "no Kubernetes Event (found {found})"
+                )));
             }
             Err(_) if !complete && !saw_value && mentions_events => return Ok(()),
             Err(_) if !complete => break,
             Err(_) if mentions_events => return Ok(()),
-            Err(e) => return Err(format!("not JSON or YAML: {e}")),
+            Err(e) => return Err(NotEvents::Other(format!("not JSON or YAML: {e}"))),
         }
     }
     if items.has_events() {
         return Ok(());
     }
-    Err(format!(
+    Err(NotEvents::Other(format!(
         "no Kubernetes Event in the first {} KiB",
         SNIFF >> 10
-    ))
+    )))
 }
 
 /// Whether the text has the marks of an Event: `involvedObject`, or a `kind: Event` line.

@@ -22,6 +22,7 @@
 //! # }
 //! ```
 
+mod anchors;
 mod decode;
 mod discover;
 mod envelope;

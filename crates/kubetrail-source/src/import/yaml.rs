@@ -7,7 +7,9 @@
 //! - any other document is a single object, parsed whole.
 //!
 //! Each piece of text is parsed with serde_yaml knowing its first line, so errors say
-//! `file:line:column`.
+//! `file:line:column`. Merge keys (`<<: *base`) are applied; an item that uses an anchor
+//! defined outside it (in the List's header, in an earlier item) is resolved as YAML does
+//! (`anchors`).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, Read};
@@ -16,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::Raw;
+use super::anchors::{Anchors, from_yaml};
 use super::fault::Fault;
 use super::json::MAX_VALUE;
 
@@ -36,6 +39,8 @@ pub(crate) struct YamlReader {
     ready: VecDeque<Ready>,
     /// The `kind` of the List being read, from its header or trailer (parse order).
     kind: Option<String>,
+    /// Anchors the List's items may use (parse order).
+    anchors: Anchors,
     eof: bool,
 }
 
@@ -75,6 +80,7 @@ impl YamlReader {
             items: 0,
             ready: VecDeque::new(),
             kind: None,
+            anchors: Anchors::default(),
             eof: false,
         }
     }
@@ -107,18 +113,33 @@ impl YamlReader {
             },
             Ready::ListStart { header } => {
                 self.kind = None;
+                self.anchors
+                    .start(header.as_ref().map(|(text, _)| text.as_str()));
                 if let Some((text, line)) = header {
                     self.kind = kind_of(&text, line)?;
                 }
                 None
             }
-            Ready::Item { text, line } => match parse::<Vec<Value>>(&text, line)? {
-                Ok(values) => values.into_iter().next().map(|value| Raw::Value {
-                    value,
-                    line: Some(line),
-                }),
-                Err(message) => Some(Raw::Unsupported { line, message }),
-            },
+            Ready::Item { text, line } => {
+                let parsed = parse::<Vec<Value>>(&text, line);
+                let resolved = match &parsed {
+                    Ok(Ok(_)) => None,
+                    // Perhaps an alias to an anchor outside the item (YAML allows it).
+                    _ => self.anchors.resolve(&text),
+                };
+                self.anchors.remember(&text);
+                let at = Some(line);
+                match resolved {
+                    Some(value) => Some(Raw::Value { value, line: at }),
+                    None => match parsed? {
+                        Ok(values) => values
+                            .into_iter()
+                            .next()
+                            .map(|value| Raw::Value { value, line: at }),
+                        Err(message) => Some(Raw::Unsupported { line, message }),
+                    },
+                }
+            }
             Ready::Trailer { text, line } => {
                 let kind = kind_of(&text, line)?;
                 if self.kind.is_none() {
@@ -126,10 +147,13 @@ impl YamlReader {
                 }
                 None
             }
-            Ready::ListEnd { items } => Some(Raw::ListEnd {
-                kind: self.kind.take(),
-                items,
-            }),
+            Ready::ListEnd { items } => {
+                self.anchors = Anchors::default();
+                Some(Raw::ListEnd {
+                    kind: self.kind.take(),
+                    items,
+                })
+            }
         })
     }
 
@@ -332,7 +356,7 @@ fn kind_of(text: &str, line: u64) -> Result<Option<String>, Fault> {
 /// Parses `text`, whose first line is `line` of the file. A syntax error is a fault; valid YAML
 /// with no JSON equivalent (non-string keys, tags) is `Ok(Err(message))`.
 fn parse<T: DeserializeOwned>(text: &str, line: u64) -> Result<Result<T, String>, Fault> {
-    match serde_yaml::from_str::<T>(text) {
+    match from_yaml::<T>(text) {
         Ok(value) => Ok(Ok(value)),
         Err(err) => match serde_yaml::from_str::<serde_yaml::Value>(text) {
             Ok(_) => Ok(Err(super::fault::yaml_message(&err, line))),
@@ -474,6 +498,35 @@ mod tests {
             panic!("{err:?}")
         };
         assert_eq!((line, column), (2, Some(3)));
+    }
+
+    /// Issue 11, item 14: anchors defined outside an item (`- *e`, `<<: *base` defined at
+    /// List level) failed with "unknown anchor", and merge keys stayed a `<<` key.
+    #[test]
+    fn anchors_defined_outside_an_item_resolve_as_yaml_does() {
+        let text = "apiVersion: v1\nbase: &base\n  type: Warning\n  reason: BackOff\nitems:\n- &e\n  <<: *base\n  n: 1\n- *e\n- <<: *base\n  reason: Other\nkind: List\n";
+        assert_eq!(
+            raws(text).unwrap(),
+            [
+                r#"{"n":1,"reason":"BackOff","type":"Warning"}@6"#,
+                r#"{"n":1,"reason":"BackOff","type":"Warning"}@9"#,
+                r#"{"reason":"Other","type":"Warning"}@10"#,
+                r#"end Some("List") 3"#
+            ]
+        );
+        // A top-level sequence, and a document whose anchors stay inside it.
+        assert_eq!(
+            raws("- &e {a: 1}\n- *e\n---\nx: &y {b: 2}\nz: {<<: *y, c: 3}\n").unwrap(),
+            [
+                r#"{"a":1}@1"#,
+                r#"{"a":1}@2"#,
+                "end None 2",
+                r#"{"x":{"b":2},"z":{"b":2,"c":3}}@4"#
+            ]
+        );
+        // An anchor of another document is unknown, as in YAML.
+        let err = raws("- &e {a: 1}\n---\n- *e\n").unwrap_err();
+        assert!(matches!(err, Fault::Syntax { line: 3, .. }), "{err:?}");
     }
 
     #[test]

@@ -107,6 +107,97 @@ impl SqliteStore {
         })
     }
 
+    /// Opens the existing store at `path` for reading only: nothing is created, migrated or
+    /// written (a write fails), so a store on a read-only file or directory can be queried.
+    /// SQLite's WAL mode wants a `-shm` file beside the database; when it cannot be created
+    /// (a read-only directory) the file is opened as immutable, which reads the database file
+    /// alone (all of it after a clean shutdown; what a `-wal` file still holds is not seen, and
+    /// a warning says so). A store whose schema is older than this build's is refused with
+    /// [`Error::SchemaTooOld`] (opening it writable migrates it).
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        let shown = path.display().to_string();
+        let opening = |source| Error::Open {
+            path: shown.clone(),
+            source,
+        };
+        if !path.is_file() {
+            return Err(opening(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some("no database file".to_string()),
+            )));
+        }
+        let uri_of = |option: &str| format!("file:{}?{option}", uri_path(&path));
+        let mut uri = uri_of("mode=ro");
+        let probe = |uri: &str| -> rusqlite::Result<(Connection, i64)> {
+            let conn = readers::open_read_only(uri)?;
+            // Reading the schema needs the WAL index (the `-shm` file).
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            let version = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            Ok((conn, version))
+        };
+        let (writer, version) = match probe(&uri) {
+            Ok(found) => found,
+            Err(e) if is_corrupt_sqlite(&e) => return Err(opening(e)),
+            Err(_) => {
+                uri = uri_of("immutable=1");
+                let found = probe(&uri).map_err(opening)?;
+                let wal = PathBuf::from(format!("{shown}-wal"));
+                if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                    tracing::warn!(path = %shown, "read-only store opened as immutable: what its -wal file holds is not seen");
+                }
+                found
+            }
+        };
+        if version > schema::SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                found: version,
+                known: schema::SCHEMA_VERSION,
+            });
+        }
+        if version < schema::SCHEMA_VERSION {
+            return Err(Error::SchemaTooOld {
+                found: version,
+                known: schema::SCHEMA_VERSION,
+            });
+        }
+        schema::prepare_reader(&writer).map_err(|e| match e {
+            Error::Sqlite(source) => opening(source),
+            other => other,
+        })?;
+        let reader = readers::open_read_only(&uri).map_err(opening)?;
+        schema::prepare_reader(&reader)?;
+        Ok(SqliteStore {
+            path: path.clone(),
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(readers::ReaderPool::read_only(
+                path,
+                uri,
+                reader,
+                readers::ReaderPool::default_max(),
+            )),
+        })
+    }
+
+    /// Checks the whole file with SQLite's `PRAGMA quick_check` (it reads every page: seconds
+    /// per GB). Returns the problems found, at most `max`; none when the store is sound.
+    pub async fn quick_check(&self, max: u32) -> Result<Vec<String>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare(&format!("PRAGMA quick_check({})", max.max(1)))?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut problems = Vec::new();
+            for row in rows {
+                let row = row?;
+                if row != "ok" {
+                    problems.push(row);
+                }
+            }
+            Ok(problems)
+        })
+        .await
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -183,6 +274,28 @@ impl SqliteStore {
             }
         }
     }
+}
+
+/// A path as the path part of an SQLite `file:` URI (`%`, `?` and `#` escaped).
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether SQLite says the file is damaged or not a database at all.
+pub(crate) fn is_corrupt_sqlite(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
 }
 
 /// Locks a connection; a panic while it was held left no Rust state behind to distrust (the

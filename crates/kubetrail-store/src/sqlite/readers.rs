@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use super::schema;
@@ -14,6 +14,8 @@ use crate::{Error, Result};
 
 pub(crate) struct ReaderPool {
     path: PathBuf,
+    /// How a read-only store's connections are opened (an SQLite URI), or `None` for `path`.
+    read_only: Option<String>,
     idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
 }
@@ -23,8 +25,17 @@ impl ReaderPool {
     pub(crate) fn new(path: PathBuf, first: Connection, max: usize) -> ReaderPool {
         ReaderPool {
             path,
+            read_only: None,
             idle: Mutex::new(vec![first]),
             permits: Arc::new(Semaphore::new(max.max(1))),
+        }
+    }
+
+    /// A pool whose new connections open `uri` read-only (see `SqliteStore::open_read_only`).
+    pub(crate) fn read_only(path: PathBuf, uri: String, first: Connection, max: usize) -> Self {
+        ReaderPool {
+            read_only: Some(uri),
+            ..ReaderPool::new(path, first, max)
         }
     }
 
@@ -76,7 +87,11 @@ impl ReaderPool {
         match idle {
             Some(conn) => Ok(conn),
             None => {
-                let conn = Connection::open(&self.path).map_err(|source| Error::Open {
+                let opened = match &self.read_only {
+                    Some(uri) => open_read_only(uri),
+                    None => Connection::open(&self.path),
+                };
+                let conn = opened.map_err(|source| Error::Open {
                     path: self.path.display().to_string(),
                     source,
                 })?;
@@ -91,6 +106,16 @@ impl ReaderPool {
     pub(crate) fn idle(&self) -> usize {
         self.idle.lock().map(|v| v.len()).unwrap_or(0)
     }
+}
+
+/// Opens an SQLite `uri` (`file:...?mode=ro` or `?immutable=1`) read-only.
+pub(crate) fn open_read_only(uri: &str) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub async fn run(config: &Config, args: AggregateArgs) -> Result<ExitCode> {
         interval,
         limit: (args.limit > 0).then_some(args.limit),
     };
-    let store = super::open_store(config)?;
+    let store = super::open_store_for_reading(config)?;
     let rows = store.aggregate(&query).await?;
     print_items(args.output.output, &rows, |out| table(out, &query, &rows))
 }

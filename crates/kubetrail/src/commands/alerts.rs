@@ -271,7 +271,7 @@ async fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
         .map(|s| parse_time_bound(s, now))
         .transpose()
         .context("--since")?;
-    let store = super::open_store(config)?;
+    let store = super::open_store_for_reading(config)?;
     let alerts = store
         .alerts(&AlertFilter {
             status: args.status,

@@ -48,7 +48,7 @@ pub async fn run(config: &Config, args: AnomaliesArgs) -> Result<ExitCode> {
         ..AnomalyConfig::default()
     };
     cfg.validate().context("--bucket/--threshold")?;
-    let store = super::open_store(config)?;
+    let store = super::open_store_for_reading(config)?;
     let (mut filter, window) = resolve(
         store.as_ref(),
         &args.filter,

@@ -155,6 +155,7 @@ async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
         vec![input.to_path_buf()],
         "bench",
         Rules::builtin(),
+        kubetrail_process::FutureLimit::default(),
         false,
         &ProgressBar::hidden(),
         &Arc::new(AtomicU64::new(0)),

@@ -44,6 +44,7 @@ pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
         "bench",
         &dir.join("spool"),
         1 << 30,
+        kubetrail_process::FutureLimit::default(),
         Rules::builtin(),
         store.clone(),
         Some(tx),

@@ -94,6 +94,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         "demo",
         &dir.join("spool"),
         config.spool_max_bytes,
+        config.max_future,
         config.rules(&[])?,
         store,
         Some(live),

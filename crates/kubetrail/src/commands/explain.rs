@@ -42,7 +42,7 @@ pub struct ExplainArgs {
 
 pub async fn run(config: &Config, args: ExplainArgs) -> Result<ExitCode> {
     let target: Target = args.object.parse()?;
-    let store = super::open_store(config)?;
+    let store = super::open_store_for_reading(config)?;
     let store = store.as_ref();
     let now = Timestamp::now();
     let own = EventFilter {

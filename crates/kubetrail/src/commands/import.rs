@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kubetrail_model::Event;
-use kubetrail_process::{Processor, Rules};
-use kubetrail_source::import::{self as source, Item};
+use kubetrail_model::{Event, Timestamp};
+use kubetrail_process::{FutureLimit, Processor, Rules};
+use kubetrail_source::import::{self as source, Item, Location, SkipReason};
 use kubetrail_store::{Store, StoreTxn, WriteSummary};
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -26,6 +26,8 @@ use crate::config::Config;
 use crate::output::choose;
 
 const BATCH: usize = 2_000;
+/// Skipped events listed with their file and line in a summary; the counts cover them all.
+const MAX_LISTED: usize = 100;
 
 /// What an import did, printed at the end.
 #[derive(Debug, Default, Serialize)]
@@ -43,8 +45,18 @@ pub struct ImportSummary {
     pub occurrences: u64,
     /// Events not stored, by reason.
     pub skipped: BTreeMap<String, u64>,
+    /// The first skipped events (at most 100), each with its file and line.
+    pub skipped_events: Vec<SkippedEvent>,
     /// Non-Event objects read (their owner links help correlation).
     pub objects: u64,
+}
+
+/// An event that was not stored: where it is (`file:line`, or `file[items N]` when the line
+/// is not known) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedEvent {
+    pub location: String,
+    pub reason: String,
 }
 
 /// Per-file counts, added to the summary only when the file commits.
@@ -53,6 +65,22 @@ struct FileCounts {
     events_read: u64,
     objects: u64,
     skipped: BTreeMap<String, u64>,
+    skipped_events: Vec<SkippedEvent>,
+}
+
+impl FileCounts {
+    fn skip(&mut self, location: &Location, reason: &SkipReason) {
+        if reason.is_event() {
+            self.events_read += 1;
+            if self.skipped_events.len() < MAX_LISTED {
+                self.skipped_events.push(SkippedEvent {
+                    location: location.to_string(),
+                    reason: reason.to_string(),
+                });
+            }
+        }
+        *self.skipped.entry(reason.to_string()).or_default() += 1;
+    }
 }
 
 enum Msg {
@@ -68,6 +96,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| config.cluster.clone());
     let discovered = source::discover(&args.paths)?;
+    refuse_unreadable(&discovered.skipped, args.keep_going)?;
     let store = super::open_bulk_store(config)?;
 
     let total: u64 = discovered.files.iter().map(|f| f.size).sum();
@@ -78,6 +107,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         discovered.files.into_iter().map(|f| f.path).collect(),
         &cluster,
         rules,
+        config.max_future,
         args.keep_going,
         &bar,
         &done,
@@ -125,12 +155,34 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Imports `files` in order; stops at the first broken file unless `keep_going`.
+/// Files found in directories that could not be read fail the import before anything is
+/// stored, unless `keep_going` (then they are listed as skipped): whether they hold Events is
+/// unknown, and an import that quietly leaves out part of a bundle looks complete.
+fn refuse_unreadable(skipped: &[source::SkippedFile], keep_going: bool) -> Result<()> {
+    let unreadable: Vec<String> = skipped
+        .iter()
+        .filter(|s| s.unreadable)
+        .map(|s| format!("{}: {}", s.path.display(), s.reason))
+        .collect();
+    if unreadable.is_empty() || keep_going {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "cannot read {} file(s):\n  {}\nnothing was imported; --keep-going imports the other files without them",
+        unreadable.len(),
+        unreadable.join("\n  ")
+    )
+}
+
+/// Imports `files` in order; stops at the first broken file unless `keep_going`. Events dated
+/// further past the start of the import than `limit` allows are skipped with that reason.
+#[allow(clippy::too_many_arguments)]
 pub async fn import_files(
     store: &dyn Store,
     files: Vec<PathBuf>,
     cluster: &str,
     rules: Rules,
+    limit: FutureLimit,
     keep_going: bool,
     bar: &ProgressBar,
     done: &Arc<AtomicU64>,
@@ -138,9 +190,13 @@ pub async fn import_files(
     let (tx, mut rx) = mpsc::channel::<Msg>(2);
     let cluster = cluster.to_string();
     let parse_done = done.clone();
+    let admit = Admit {
+        limit,
+        now: Timestamp::now(),
+    };
     let parser = std::thread::Builder::new()
         .name("import-parse".into())
-        .spawn(move || parse_files(files, &cluster, rules, keep_going, &tx, &parse_done))
+        .spawn(move || parse_files(files, &cluster, rules, admit, keep_going, &tx, &parse_done))
         .context("cannot start the import thread")?;
 
     let mut summary = ImportSummary::default();
@@ -172,6 +228,8 @@ pub async fn import_files(
                 for (reason, n) in counts.skipped {
                     *summary.skipped.entry(reason).or_default() += n;
                 }
+                let room = MAX_LISTED.saturating_sub(summary.skipped_events.len());
+                (summary.skipped_events).extend(counts.skipped_events.into_iter().take(room));
                 summary.files_imported.push(path);
             }
             Msg::FileFailed(path, error) => {
@@ -189,11 +247,19 @@ pub async fn import_files(
     Ok(summary)
 }
 
+/// Which events an import takes: those `limit` accepts at `now`, the start of the import.
+#[derive(Debug, Clone, Copy)]
+struct Admit {
+    limit: FutureLimit,
+    now: Timestamp,
+}
+
 /// The parser thread: read, process, batch. Stops when the writer goes away.
 fn parse_files(
     files: Vec<PathBuf>,
     cluster: &str,
     rules: Rules,
+    admit: Admit,
     keep_going: bool,
     tx: &mpsc::Sender<Msg>,
     done: &AtomicU64,
@@ -201,7 +267,7 @@ fn parse_files(
     let mut processor = Processor::new(rules);
     let mut finished_bytes = 0u64;
     for path in files {
-        let outcome = parse_file(&path, cluster, &mut processor, tx, |n| {
+        let outcome = parse_file(&path, cluster, &mut processor, admit, tx, |n| {
             done.store(finished_bytes + n, Ordering::Relaxed)
         });
         finished_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -223,6 +289,7 @@ fn parse_file(
     path: &std::path::Path,
     cluster: &str,
     processor: &mut Processor,
+    admit: Admit,
     tx: &mpsc::Sender<Msg>,
     progress: impl Fn(u64),
 ) -> Result<Option<FileCounts>> {
@@ -232,7 +299,11 @@ fn parse_file(
     let mut batch = Vec::with_capacity(BATCH);
     for item in &mut items {
         match item? {
-            Item::Event { event, .. } => {
+            Item::Event { event, location } => {
+                if let Err(rejected) = admit.limit.check(&event, admit.now) {
+                    counts.skip(&location, &SkipReason::Rejected(rejected));
+                    continue;
+                }
                 counts.events_read += 1;
                 batch.push(processor.process(event));
                 if batch.len() == BATCH {
@@ -247,12 +318,7 @@ fn parse_file(
                 counts.objects += 1;
                 processor.observe(link);
             }
-            Item::Skipped { reason, .. } => {
-                if reason.is_event() {
-                    counts.events_read += 1;
-                }
-                *counts.skipped.entry(reason.to_string()).or_default() += 1;
-            }
+            Item::Skipped { reason, location } => counts.skip(&location, &reason),
         }
     }
     if !batch.is_empty() && tx.blocking_send(Msg::Batch(batch)).is_err() {
@@ -296,6 +362,9 @@ fn print_summary(out: &mut impl Write, s: &ImportSummary) -> Result<()> {
     }
     for (reason, n) in &s.skipped {
         writeln!(out, "  skipped {n}: {reason}")?;
+    }
+    for e in &s.skipped_events {
+        writeln!(out, "    {}: {}", e.location, e.reason)?;
     }
     for (path, reason) in &s.files_skipped {
         writeln!(out, "  skipped file {}: {reason}", path.display())?;

@@ -42,7 +42,7 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         link_window: parse_duration(&args.link_window).context("--link-window")?,
         ..IncidentConfig::default()
     };
-    let store = super::open_store(config)?;
+    let store = super::open_store_for_reading(config)?;
     let (filter, window) = resolve(
         store.as_ref(),
         &args.filter,

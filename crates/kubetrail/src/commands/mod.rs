@@ -40,7 +40,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         options.url = url;
         config.postgres = Some(options);
     }
-    match cli.command {
+    let result = match cli.command {
         Command::Import(args) => import::run(&config, args).await,
         Command::Query(args) => query::run(&config, args).await,
         Command::Aggregate(args) => aggregate::run(&config, args).await,
@@ -57,7 +57,25 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Alerts(args) => alerts::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
         Command::Agent(args) => agent::run(&config, args).await,
+    };
+    result.map_err(|e| name_corrupt_store(e, &config))
+}
+
+/// An error that comes from a damaged SQLite file says so first, with the file: whatever the
+/// command was doing, the answer is to restore or rebuild the store.
+fn name_corrupt_store(e: anyhow::Error, config: &Config) -> anyhow::Error {
+    let corrupt = e.chain().any(|cause| {
+        cause
+            .downcast_ref::<kubetrail_store::Error>()
+            .is_some_and(kubetrail_store::Error::is_corrupt)
+    });
+    if !corrupt || config.postgres.is_some() {
+        return e;
     }
+    e.context(format!(
+        "the store at {} is corrupt (restore it from a backup, or move it away and import again)",
+        config.db_path().display()
+    ))
 }
 
 /// Opens (creating if needed) the embedded store of the configuration.
@@ -69,6 +87,24 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     let store = SqliteStore::open(&path)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Opens the store for a command that only reads (query, status, the analyses): an existing
+/// SQLite store is opened read-only, so that it can be read on a read-only file or directory;
+/// a missing one is created (and answers nothing), an older schema migrated, as `open_store`.
+pub fn open_store_for_reading(config: &Config) -> Result<Arc<dyn Store>> {
+    let path = config.db_path();
+    if config.postgres.is_some() || !path.exists() {
+        return open_store(config);
+    }
+    match SqliteStore::open_read_only(&path) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(kubetrail_store::Error::SchemaTooOld { .. }) => open_store(config),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "cannot open the store in {} for reading",
+            config.data_dir.display()
+        ))),
+    }
 }
 
 /// Opens the store with a page cache sized for bulk writes (imports).

@@ -40,7 +40,7 @@ pub async fn run(config: &Config, args: PatternsArgs) -> Result<ExitCode> {
         ..PatternConfig::default()
     };
     cfg.validate()?;
-    let store = super::open_store(config)?;
+    let store = super::open_store_for_reading(config)?;
     let (filter, _window) = resolve(
         store.as_ref(),
         &args.filter,

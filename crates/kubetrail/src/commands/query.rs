@@ -14,7 +14,7 @@ use crate::output::{Table, print_items, relative, truncate};
 pub async fn run(config: &Config, args: QueryArgs) -> Result<ExitCode> {
     let now = Timestamp::now();
     let filter = super::build_filter(&args.filter, now)?;
-    let store = super::open_store(config)?;
+    let store = super::open_store_for_reading(config)?;
     let page = Page {
         limit: args.limit,
         after: None,

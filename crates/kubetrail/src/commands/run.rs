@@ -117,6 +117,7 @@ pub async fn run_with(
         let tasks = crate::fanin::consume::start(
             store.clone(),
             settings,
+            config.max_future,
             alerting.as_ref().map(|a| a.feed.clone()),
             &cancel,
         );
@@ -157,6 +158,7 @@ pub async fn run_with(
             &config.cluster,
             &config.data_dir.join("spool"),
             config.spool_max_bytes,
+            config.max_future,
             rules.clone(),
             store.clone(),
             live.clone(),
@@ -231,6 +233,7 @@ pub async fn start(
     default_name: &str,
     spool_dir: &std::path::Path,
     spool_max_bytes: u64,
+    max_future: kubetrail_process::FutureLimit,
     rules: Rules,
     store: Arc<dyn Store>,
     live: Option<mpsc::Sender<Event>>,
@@ -239,7 +242,7 @@ pub async fn start(
 ) -> Result<JoinSet<(String, Result<()>)>> {
     let telemetry = kubetrail_server::Telemetry::new();
     #[rustfmt::skip]
-    let tasks = start_observed(clusters, default_name, spool_dir, spool_max_bytes, rules, store, live, alerts, &telemetry, cancel).await?;
+    let tasks = start_observed(clusters, default_name, spool_dir, spool_max_bytes, max_future, rules, store, live, alerts, &telemetry, cancel).await?;
     Ok(tasks)
 }
 
@@ -250,6 +253,7 @@ pub async fn start_observed(
     default_name: &str,
     spool_dir: &std::path::Path,
     spool_max_bytes: u64,
+    max_future: kubetrail_process::FutureLimit,
     rules: Rules,
     store: Arc<dyn Store>,
     live: Option<mpsc::Sender<Event>>,
@@ -270,6 +274,7 @@ pub async fn start_observed(
             client,
             settings,
             rules: rules.clone(),
+            max_future,
             store: store.clone(),
             live: live.clone(),
             stats: telemetry.watch_stats(&name),

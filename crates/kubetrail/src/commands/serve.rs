@@ -97,6 +97,7 @@ pub async fn start(
     }
     let state = AppState::new(parts.store, auth, serve.limits.clone(), parts.telemetry)
         .with_rules(config.rules(&[])?)
+        .with_max_future(config.max_future)
         .with_alerts(parts.alerts)
         .with_default_cluster(&config.cluster);
     let listener = TcpListener::bind(addr)

@@ -4,13 +4,21 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use kubetrail_store::SqliteStore;
 
-use crate::cli::{Output, OutputArgs};
+use crate::cli::{Output, StatusArgs};
 use crate::config::Config;
 use crate::output::choose;
 
-pub async fn run(config: &Config, args: OutputArgs) -> Result<ExitCode> {
-    let store = super::open_store(config)?;
+/// Problems `--check` lists at most.
+const MAX_PROBLEMS: u32 = 20;
+
+pub async fn run(config: &Config, args: StatusArgs) -> Result<ExitCode> {
+    if args.check {
+        check(config).await?;
+    }
+    let args = args.output;
+    let store = super::open_store_for_reading(config)?;
     let stats = store.stats().await?;
     let gaps = store.gaps(None, None).await?;
     let mut out = std::io::stdout().lock();
@@ -55,4 +63,31 @@ pub async fn run(config: &Config, args: OutputArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--check`: the whole SQLite file through `PRAGMA quick_check`; an error naming the store
+/// when it is damaged. (PostgreSQL checks its own pages; there is nothing to do here.)
+async fn check(config: &Config) -> Result<()> {
+    if config.postgres.is_some() {
+        eprintln!("check: PostgreSQL stores are checked by the server itself; nothing to do");
+        return Ok(());
+    }
+    let path = config.db_path();
+    if !path.exists() {
+        anyhow::bail!("there is no store at {}", path.display());
+    }
+    let store = SqliteStore::open_read_only(&path).or_else(|e| match e {
+        kubetrail_store::Error::SchemaTooOld { .. } => SqliteStore::open(&path),
+        e => Err(e),
+    })?;
+    let problems = store.quick_check(MAX_PROBLEMS).await?;
+    if problems.is_empty() {
+        eprintln!("check: the store at {} is sound", path.display());
+        return Ok(());
+    }
+    anyhow::bail!(
+        "the store at {} is corrupt (PRAGMA quick_check):\n  {}",
+        path.display(),
+        problems.join("\n  ")
+    )
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use kubetrail_model::Event;
+use kubetrail_model::{Event, Timestamp};
+use kubetrail_process::FutureLimit;
 use kubetrail_source::NatsError;
 use kubetrail_source::nats::{Consumer, NatsSettings, Received};
 use kubetrail_source::watch::Backoff;
@@ -27,6 +28,7 @@ const LINGER: Duration = Duration::from_millis(20);
 pub fn start(
     store: Arc<dyn Store>,
     settings: NatsSettings,
+    max_future: FutureLimit,
     alerts: Option<kubetrail_alert::AlertFeed>,
     cancel: &CancellationToken,
 ) -> JoinSet<(String, Result<()>)> {
@@ -34,7 +36,7 @@ pub fn start(
     let cancel = cancel.clone();
     tasks.spawn(async move {
         let name = format!("nats:{}", settings.stream);
-        let result = consume(store, settings, alerts, cancel).await;
+        let result = consume(store, settings, max_future, alerts, cancel).await;
         (name, result)
     });
     tasks
@@ -44,6 +46,7 @@ pub fn start(
 async fn consume(
     store: Arc<dyn Store>,
     settings: NatsSettings,
+    max_future: FutureLimit,
     alerts: Option<kubetrail_alert::AlertFeed>,
     cancel: CancellationToken,
 ) -> Result<()> {
@@ -57,7 +60,15 @@ async fn consume(
             Ok(mut consumer) => {
                 info!(url = %settings.url, stream = %settings.stream, durable = %settings.durable, clusters = ?settings.clusters, "consuming from NATS JetStream");
                 backoff.reset();
-                match run(&mut consumer, store.as_ref(), alerts.as_ref(), &cancel).await {
+                match run(
+                    &mut consumer,
+                    store.as_ref(),
+                    max_future,
+                    alerts.as_ref(),
+                    &cancel,
+                )
+                .await
+                {
                     Ok(()) => return Ok(()),
                     Err(e) => {
                         warn!(error = %chain(&e), "lost the JetStream consumer; reconnecting")
@@ -76,6 +87,7 @@ async fn consume(
 async fn run(
     consumer: &mut Consumer,
     store: &dyn Store,
+    max_future: FutureLimit,
     alerts: Option<&kubetrail_alert::AlertFeed>,
     cancel: &CancellationToken,
 ) -> Result<(), NatsError> {
@@ -84,15 +96,17 @@ async fn run(
             _ = cancel.cancelled() => return Ok(()),
             b = consumer.next_batch(MAX_MESSAGES, LINGER) => b?,
         };
-        handle(batch, store, alerts).await;
+        handle(batch, store, max_future, alerts).await;
     }
 }
 
 /// Stores the batch's events and gaps in one transaction, then acknowledges its messages; if
-/// the store fails, asks for them again later instead.
+/// the store fails, asks for them again later instead. Events dated further past their
+/// delivery than `max_future` allows are refused (logged with their count), the others kept.
 async fn handle(
     batch: Vec<Received>,
     store: &dyn Store,
+    max_future: FutureLimit,
     alerts: Option<&kubetrail_alert::AlertFeed>,
 ) {
     let mut events: Vec<Event> = Vec::new();
@@ -122,6 +136,10 @@ async fn handle(
     }
     if good.is_empty() {
         return;
+    }
+    let refused = max_future.retain(&mut events, Timestamp::now());
+    if refused > 0 {
+        warn!(refused, max_ahead = %format!("{:#}", max_future.max_ahead()), "refused events of a JetStream batch dated too far in the future");
     }
     let n = events.len();
     let for_alerts = alerts.map(|_| events.clone());
