@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use kubetrail_model::Event;
 use kubetrail_source::NatsError;
-use kubetrail_source::nats::{Consumer, NatsSettings, Received};
+use kubetrail_source::nats::{Consumer, NatsSettings, Received, redact_url};
 use kubetrail_source::watch::Backoff;
 use kubetrail_store::{Gap, Store};
 use tokio::task::JoinSet;
@@ -55,7 +55,7 @@ async fn consume(
         };
         match connected {
             Ok(mut consumer) => {
-                info!(url = %settings.url, stream = %settings.stream, durable = %settings.durable, clusters = ?settings.clusters, "consuming from NATS JetStream");
+                info!(url = %redact_url(&settings.url), stream = %settings.stream, durable = %settings.durable, clusters = ?settings.clusters, "consuming from NATS JetStream");
                 backoff.reset();
                 match run(&mut consumer, store.as_ref(), alerts.as_ref(), &cancel).await {
                     Ok(()) => return Ok(()),
