@@ -24,6 +24,7 @@ mod alerts;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
+mod identity;
 mod plan;
 mod postgres;
 mod records;
