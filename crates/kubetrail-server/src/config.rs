@@ -94,12 +94,11 @@ pub struct RawTenant {
     /// Sees every cluster and namespace (default false).
     #[serde(default)]
     pub admin: bool,
-    /// Clusters it sees (default: all).
-    #[serde(default)]
-    pub clusters: Vec<String>,
-    /// Namespaces it sees and may write custom events into (default: all).
-    #[serde(default)]
-    pub namespaces: Vec<String>,
+    /// Clusters it sees (default, when left out: all). An empty list is refused.
+    pub clusters: Option<Vec<String>>,
+    /// Namespaces it sees and may write custom events into (default, when left out: all).
+    /// An empty list is refused.
+    pub namespaces: Option<Vec<String>>,
 }
 
 /// How callers authenticate.
@@ -282,7 +281,19 @@ fn tenant_tokens(raw: Vec<RawTenant>, base: &Path) -> Result<Vec<TenantToken>> {
         if !hashes.insert(sha256) {
             return Err(invalid(&field("token"), "the same token as another tenant"));
         }
-        if !t.admin && t.clusters.is_empty() && t.namespaces.is_empty() {
+        for (list, name) in [(&t.clusters, "clusters"), (&t.namespaces, "namespaces")] {
+            if list.as_ref().is_some_and(Vec::is_empty) {
+                return Err(invalid(
+                    &field(name),
+                    format!(
+                        "tenant {:?}: an empty list would allow nothing; name the {name} it \
+                         may see, or leave the field out for all",
+                        t.name
+                    ),
+                ));
+            }
+        }
+        if !t.admin && t.clusters.is_none() && t.namespaces.is_none() {
             tracing::warn!(tenant = %t.name, "tenant sees every cluster and namespace without being an admin");
         }
         out.push(TenantToken {
@@ -313,7 +324,7 @@ mod tests {
             token_sha256: Some(crate::auth::hex(&hash_token(&format!(
                 "{name}-token-0123456789"
             )))),
-            namespaces: vec!["shop".into()],
+            namespaces: Some(vec!["shop".into()]),
             ..RawTenant::default()
         }
     }
@@ -364,6 +375,49 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("exactly one"), "{err}");
+    }
+
+    /// Issue 11, item 6: `namespaces: []` (or `clusters: []`) read as "every namespace", so a
+    /// tenant meant to see nothing saw everything. An empty list is refused at start-up,
+    /// naming the tenant and the field; a list left out still means all.
+    #[test]
+    fn an_empty_allow_list_is_refused_naming_the_tenant_and_field() {
+        // As the configuration file is read (serde), so that `[]` and a missing list differ.
+        let parse = |lists: &str| -> Vec<RawTenant> {
+            let hash = crate::auth::hex(&hash_token("empty-token-0123456789"));
+            serde_json::from_str(&format!(
+                r#"[{{"name": "team", "token_sha256": "{hash}"{lists}}}]"#
+            ))
+            .unwrap()
+        };
+        for (lists, field) in [
+            (r#", "namespaces": []"#, "tenants[0].namespaces"),
+            (
+                r#", "clusters": [], "namespaces": ["shop"]"#,
+                "tenants[0].clusters",
+            ),
+        ] {
+            let err = ServeConfig::validate(
+                RawServe::default(),
+                RawAuth::default(),
+                parse(lists),
+                Path::new(""),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(field), "{err}");
+            assert!(err.contains("\"team\""), "names the tenant: {err}");
+            assert!(err.contains("empty"), "{err}");
+        }
+        let c = ServeConfig::validate(
+            RawServe::default(),
+            RawAuth::default(),
+            parse(r#", "namespaces": ["shop"]"#),
+            Path::new(""),
+        )
+        .unwrap();
+        assert_eq!(c.tenants[0].clusters, None, "left out: every cluster");
+        assert_eq!(c.tenants[0].namespaces, Some(vec!["shop".to_string()]));
     }
 
     #[test]

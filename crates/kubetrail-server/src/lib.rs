@@ -32,7 +32,9 @@ mod telemetry;
 mod ui;
 mod window;
 
-pub use auth::{AccessReviewer, Auth, KubeUser, ReviewError, TenantToken, hash_token};
+pub use auth::{
+    AccessReviewer, Auth, KubeUser, REVIEW_DEADLINE, ReviewError, TenantToken, hash_token,
+};
 pub use config::{AuthMode, RawAuth, RawKubeAuth, RawServe, RawTenant, ServeConfig};
 pub use error::{ApiError, Error, Result};
 pub use routes::router;

@@ -20,12 +20,11 @@ impl Allowed {
         Allowed::Only(names.into_iter().map(Into::into).collect())
     }
 
-    /// Everything when `names` is empty.
-    pub fn from_list(names: &[String]) -> Allowed {
-        if names.is_empty() {
-            Allowed::All
-        } else {
-            Allowed::only(names.iter().cloned())
+    /// Everything when there is no list; an empty list allows nothing.
+    pub fn from_list(names: Option<&[String]>) -> Allowed {
+        match names {
+            None => Allowed::All,
+            Some(names) => Allowed::only(names.iter().cloned()),
         }
     }
 
@@ -143,5 +142,16 @@ mod tests {
             namespaces: Allowed::Only(BTreeSet::new()),
         };
         assert_eq!(s.narrow(EventFilter::default()).unwrap(), None);
+    }
+
+    /// Issue 11, item 6: an empty allow-list read as "all" (fail open).
+    #[test]
+    fn an_empty_allow_list_allows_nothing_and_a_missing_one_everything() {
+        assert_eq!(
+            Allowed::from_list(Some(&[])),
+            Allowed::Only(BTreeSet::new())
+        );
+        assert!(!Allowed::from_list(Some(&[])).contains("shop"));
+        assert_eq!(Allowed::from_list(None), Allowed::All);
     }
 }

@@ -369,8 +369,8 @@ async fn a_tenant_signs_in_and_sees_only_its_namespace() {
             name: "team".into(),
             sha256: kubetrail_server::hash_token(token),
             admin: false,
-            clusters: Vec::new(),
-            namespaces: vec![namespace.clone()],
+            clusters: None,
+            namespaces: Some(vec![namespace.clone()]),
         }],
         false,
     );

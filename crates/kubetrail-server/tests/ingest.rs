@@ -279,3 +279,118 @@ async fn the_far_future_limit_is_the_configured_one_shared_with_every_input_path
     );
     assert_eq!(shop_events(&app).await.len(), 1);
 }
+
+/// The events of `ns` as the admin sees them, by uid.
+async fn events_of(app: &axum::Router, ns: &str) -> Vec<Value> {
+    let (_, body) = get(
+        app,
+        &format!("/api/v1/events?limit=1000&namespace={ns}"),
+        Some(ADMIN),
+    )
+    .await;
+    body["events"].as_array().cloned().unwrap_or_default()
+}
+
+/// Issue 11, item 5: a tenant posted an event in its own namespace carrying the `metadata.uid`
+/// of another tenant's event, and the store took it for an update of the victim's event (the
+/// attacker's note, an inflated count, another category and correlation); the answer
+/// (`unchanged` vs `new`) also told whether a uid existed. A write now only ever touches the
+/// writer's own events, and answers the same whether or not the uid exists elsewhere.
+#[tokio::test]
+async fn a_tenant_cannot_overwrite_or_probe_another_tenants_event_by_its_uid() {
+    let (_d, store) = store_with(fixture()).await;
+    let app = app(store, Auth::tokens(tenants(), false));
+    let before = events_of(&app, "payments").await;
+    assert_eq!(before.len(), 20);
+    let victim = before
+        .iter()
+        .find(|e| e["uid"] == "payments-3")
+        .expect("a watched payments event")
+        .clone();
+
+    // A watched event of the other tenant, by its uid, with a count of 1000.
+    let mut attack = app_event("shop", "x", "PaymentDeclined", "pwned by shop");
+    attack["metadata"]["uid"] = json!("payments-3");
+    attack["series"] = json!({"count": 1000, "lastObservedTime": "2024-05-01T12:31:00.000000Z"});
+    let (s, body) = send(
+        &app,
+        json_req("POST", "/api/v1/events", Some(SHOP), &attack),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
+    assert_eq!(
+        (body["new"].as_u64(), body["updated"].as_u64()),
+        (Some(1), Some(0)),
+        "a new event of the writer's own, not an update: {}",
+        short(&body)
+    );
+    let after = events_of(&app, "payments").await;
+    let same = after.iter().find(|e| e["uid"] == "payments-3").unwrap();
+    assert_eq!(same, &victim, "the victim's event is untouched");
+    let (_, rows) = get(
+        &app,
+        "/api/v1/aggregate?group_by=namespace&namespace=payments",
+        Some(ADMIN),
+    )
+    .await;
+    assert_eq!(
+        rows[0]["count"], 20,
+        "no fake occurrences in the victim's counts"
+    );
+    let mine = shop_events(&app).await;
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0]["note"], "pwned by shop");
+    assert_eq!(mine[0]["namespace"], "shop");
+
+    // No oracle: a uid that exists elsewhere and one that exists nowhere answer alike.
+    for uid in ["payments-5", "no-such-uid-anywhere"] {
+        let mut probe = app_event("shop", "probe", "PaymentDeclined", "probe");
+        probe["metadata"]["uid"] = json!(uid);
+        let (s, body) = send(&app, json_req("POST", "/api/v1/events", Some(SHOP), &probe)).await;
+        assert_eq!(s, StatusCode::OK, "{}", short(&body));
+        assert_eq!(
+            (body["new"].as_u64(), body["unchanged"].as_u64()),
+            (Some(1), Some(0)),
+            "{uid}: {}",
+            short(&body)
+        );
+    }
+
+    // An event the other tenant posted through the API, by the id its answer gave.
+    let theirs = app_event(
+        "payments",
+        "refund.1",
+        "RefundIssued",
+        "refund for order 77",
+    );
+    let (s, body) = send(
+        &app,
+        json_req("POST", "/api/v1/events", Some(PAYMENTS), &theirs),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
+    let id = body["ids"][0].as_str().unwrap().to_string();
+    let (_, uid) = id.split_once('/').unwrap();
+    let mut attack = app_event("shop", "refund.1", "RefundIssued", "pwned again");
+    attack["metadata"]["uid"] = json!(uid);
+    attack["series"] = json!({"count": 50, "lastObservedTime": "2024-05-01T12:31:00.000000Z"});
+    let (s, body) = send(
+        &app,
+        json_req("POST", "/api/v1/events", Some(SHOP), &attack),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
+    assert_eq!(body["new"], 1, "{}", short(&body));
+    assert_ne!(
+        body["ids"][0].as_str(),
+        Some(id.as_str()),
+        "another identity"
+    );
+    let refund = events_of(&app, "payments")
+        .await
+        .into_iter()
+        .find(|e| e["reason"] == "RefundIssued")
+        .unwrap();
+    assert_eq!(refund["note"], "refund for order 77");
+    assert_eq!(refund["count"], 1);
+}

@@ -4,13 +4,13 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::*;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kubetrail_server::Auth;
-use kubetrail_sim::{Rule, SimHandle, Simulator};
+use kubetrail_server::{Auth, REVIEW_DEADLINE};
+use kubetrail_sim::{InjectedFailure, Rule, SimHandle, Simulator};
 use kubetrail_source::review::KubeReviewer;
 use serde_json::json;
 
@@ -24,7 +24,7 @@ async fn reviewer(sim: &SimHandle, dir: &std::path::Path) -> KubeReviewer {
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .expect("kube config");
-    KubeReviewer::new(kube::Client::try_from(config).expect("kube client"))
+    KubeReviewer::from_config(config).expect("kube client")
 }
 
 async fn setup(ttl: Duration) -> (tempfile::TempDir, SimHandle, axum::Router) {
@@ -154,4 +154,40 @@ async fn an_unreachable_api_server_is_a_503_not_a_401() {
     let (s, body) = get(&app, "/api/v1/events", Some(ALICE)).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{}", short(&body));
     assert_eq!(error_code(&body), "auth_unavailable");
+}
+
+/// Issue 11, item 8: while the API server answered 503 to TokenReview, a request hung for a
+/// minute or more (the client retried with the server's `Retry-After`, over and over). A
+/// review now has a short total deadline and no retries: the request fails closed, fast,
+/// with our own 503.
+#[tokio::test]
+async fn reviews_answered_503_fail_closed_within_the_deadline() {
+    let (_d, sim, app) = setup(Duration::from_secs(30)).await;
+    // One answered review first, so that the second request's token is cached and only the
+    // SubjectAccessReviews fail.
+    let (s, _) = get(&app, "/api/v1/events?namespace=shop", Some(ALICE)).await;
+    assert_eq!(s, StatusCode::OK);
+    sim.faults().fail_next(
+        100_000,
+        InjectedFailure::ServiceUnavailable {
+            retry_after_seconds: 1,
+        },
+    );
+    for (token, uri) in [
+        (OPS, "/api/v1/events"),
+        (ALICE, "/api/v1/events?namespace=payments"),
+    ] {
+        let started = Instant::now();
+        let (s, body) = tokio::time::timeout(Duration::from_secs(15), get(&app, uri, Some(token)))
+            .await
+            .unwrap_or_else(|_| panic!("{uri}: no answer within 15 s: the request hangs"));
+        let took = started.elapsed();
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{}", short(&body));
+        assert_eq!(error_code(&body), "auth_unavailable");
+        assert!(
+            took < REVIEW_DEADLINE + Duration::from_secs(1),
+            "{uri}: answered after {took:?}"
+        );
+    }
+    sim.shutdown().await;
 }

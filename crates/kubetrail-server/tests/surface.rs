@@ -56,6 +56,7 @@ async fn metrics_count_requests_by_route_and_show_pipeline_and_rates() {
             updated: 1,
             unchanged: 1,
             occurrences: 6,
+            conflicts: 0,
         },
         std::time::Duration::from_millis(3),
     );

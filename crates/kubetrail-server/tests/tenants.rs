@@ -68,6 +68,37 @@ async fn no_token_is_401_and_a_bad_token_too() {
     }
 }
 
+/// Issue 11, item 9: a request with two `Authorization` headers was decided by the first one
+/// (a proxy adding its own header, or a client smuggling a second token, got whichever came
+/// first). It is refused instead, whatever the order and whether either token is valid.
+#[tokio::test]
+async fn two_authorization_headers_are_refused_not_decided_by_the_first() {
+    let (_d, app) = tenant_app().await;
+    for (first, second) in [
+        (ADMIN, SHOP),
+        (SHOP, ADMIN),
+        (SHOP, SHOP),
+        (ADMIN, "not-a-token"),
+    ] {
+        let req = axum::http::Request::get("/api/v1/events?limit=1000")
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (s, body) = send(&app, req).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{}", short(&body));
+        assert_eq!(error_code(&body), "duplicate_authorization");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Authorization"),
+            "{}",
+            short(&body)
+        );
+    }
+}
+
 #[tokio::test]
 async fn anonymous_reads_work_only_when_allowed_and_never_write() {
     let (_d, store) = store_with(fixture()).await;

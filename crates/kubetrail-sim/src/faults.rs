@@ -3,8 +3,8 @@
 //! - [`Faults::drop_watches`] ends every open watch connection now, and
 //!   [`Faults::drop_watches_after`] ends each one after it has sent N events, as an API server
 //!   restart or a load balancer would; the connection is cut without the final chunk.
-//! - [`Faults::fail_next`] answers the next K resource requests with 429 or 500 and a
-//!   `Retry-After`, as API Priority and Fairness or an overloaded server does. Discovery is not
+//! - [`Faults::fail_next`] answers the next K resource requests (reviews included) with 429,
+//!   500 or 503 and a `Retry-After`, as API Priority and Fairness or an overloaded server does. Discovery is not
 //!   affected, so kubectl and client start-up still work.
 //! - [`Faults::stall_watches`] holds every watch (open or new) silent for a while: the
 //!   connection stays up and nothing is sent, as with a stuck intermediary.
@@ -35,6 +35,12 @@ pub enum InjectedFailure {
         /// Seconds the client is asked to wait.
         retry_after_seconds: u32,
     },
+    /// `503 ServiceUnavailable` with `Retry-After`, as an API server whose webhook or
+    /// aggregated API (e.g. the token authenticator) is down.
+    ServiceUnavailable {
+        /// Seconds the client is asked to wait.
+        retry_after_seconds: u32,
+    },
 }
 
 impl InjectedFailure {
@@ -46,6 +52,9 @@ impl InjectedFailure {
             InjectedFailure::InternalError {
                 retry_after_seconds,
             } => ApiError::internal(retry_after_seconds),
+            InjectedFailure::ServiceUnavailable {
+                retry_after_seconds,
+            } => ApiError::service_unavailable(retry_after_seconds),
         }
     }
 }
@@ -197,10 +206,16 @@ mod tests {
                 retry_after_seconds: 1,
             },
         );
+        faults.fail_next(
+            1,
+            InjectedFailure::ServiceUnavailable {
+                retry_after_seconds: 1,
+            },
+        );
         let codes: Vec<u16> = std::iter::from_fn(|| faults.take_failure())
             .map(|e| e.code)
             .collect();
-        assert_eq!(codes, [429, 500]);
+        assert_eq!(codes, [429, 500, 503]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -162,6 +162,18 @@ impl ApiError {
         error
     }
 
+    /// 503 with a retry hint, as an injected unavailability.
+    pub fn service_unavailable(retry_after_seconds: u32) -> Self {
+        let mut error = Self::new(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request: injected fault",
+        )
+        .with_details(json!({"retryAfterSeconds": retry_after_seconds}));
+        error.retry_after_seconds = Some(retry_after_seconds);
+        error
+    }
+
     /// 500 with a retry hint, as an injected server fault.
     pub fn internal(retry_after_seconds: u32) -> Self {
         let mut error = Self::new(

@@ -5,7 +5,7 @@
 //! ```no_run
 //! # async fn demo(client: kube::Client) -> Result<(), kube::Error> {
 //! use kubetrail_source::review::KubeReviewer;
-//! let reviewer = KubeReviewer::new(client);
+//! let reviewer = KubeReviewer::new(client); // or from_config(config): no retries
 //! if let Some((user, groups)) = reviewer.token_review("eyJhbGciOi…").await? {
 //!     let may = reviewer.access_review(&user, &groups, "list", "events", Some("shop")).await?;
 //!     # let _ = may;
@@ -28,6 +28,16 @@ pub struct KubeReviewer {
 impl KubeReviewer {
     pub fn new(client: kube::Client) -> Self {
         KubeReviewer { client }
+    }
+
+    /// A reviewer with a client of its own that asks once: no retries on 429/503/504 (kube's
+    /// default retries for up to 15 times, waiting `Retry-After` each time), since a caller is
+    /// waiting for the answer and an unavailable API server must fail the request fast.
+    pub fn from_config(mut config: kube::Config) -> Result<Self, kube::Error> {
+        config.default_retry = false;
+        Ok(KubeReviewer {
+            client: kube::Client::try_from(config)?,
+        })
     }
 
     /// The user name and groups of `token`, or `None` when the API server does not

@@ -25,6 +25,7 @@ mod alerts;
 pub mod conformance;
 mod error;
 mod expiry;
+mod identity;
 mod plan;
 mod postgres;
 mod records;

@@ -15,6 +15,9 @@ pub struct WriteSummary {
     pub unchanged: u64,
     /// Occurrences added in all.
     pub occurrences: u64,
+    /// Events with the `(cluster, uid)` of a stored one but about another namespace or
+    /// object: kept as stored, not taken as updates.
+    pub conflicts: u64,
 }
 
 impl std::ops::AddAssign for WriteSummary {
@@ -23,6 +26,7 @@ impl std::ops::AddAssign for WriteSummary {
         self.updated += o.updated;
         self.unchanged += o.unchanged;
         self.occurrences += o.occurrences;
+        self.conflicts += o.conflicts;
     }
 }
 

@@ -15,11 +15,22 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KUBETRAIL_LOG")
-        // What retention deletes is always told (issue 11: it must never surprise).
-        .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("warn,kubetrail_store::retention_task=info")
-        });
+    // What retention deletes is always told (issue 11: it must never surprise).
+    let wanted = std::env::var("KUBETRAIL_LOG")
+        .unwrap_or_else(|_| "warn,kubetrail_store::retention_task=info".to_string());
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&wanted).unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,kubetrail_store::retention_task=info")
+    });
+    let verbose = filter
+        .max_level_hint()
+        .is_some_and(|level| level > tracing_subscriber::filter::LevelFilter::INFO);
+    if verbose && !wanted.contains("async_nats") {
+        // The NATS client's debug lines print server addresses with their passwords; only
+        // someone who asks for them by name gets them.
+        if let Ok(quiet) = "async_nats=info".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

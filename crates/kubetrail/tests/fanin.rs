@@ -965,3 +965,30 @@ async fn shards_store_only_the_clusters_they_list() {
         rest.logs()
     );
 }
+
+/// Issue 11, item 7: a NATS URL was logged whole when the connection failed, with the user's
+/// password or token in clear.
+#[test]
+fn an_unreachable_nats_is_logged_without_its_password_or_token() {
+    let port = free_port();
+    for url in [
+        format!("nats://kt:hunter2@127.0.0.1:{port}"),
+        format!("nats://hunter2@127.0.0.1:{port}"),
+        format!("nats://127.0.0.1:{port}?token=hunter2"),
+    ] {
+        let mut consumer = Process::new(
+            consumer_args(&url)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        );
+        consumer.start();
+        wait_for("the connection error in the log", WAIT, || {
+            consumer.logs().contains("cannot reach NATS JetStream")
+        });
+        consumer.kill();
+        let logs = consumer.logs();
+        assert!(logs.contains(&format!("127.0.0.1:{port}")), "{logs}");
+        assert!(!logs.contains("hunter2"), "{url}: {logs}");
+    }
+}

@@ -191,3 +191,26 @@ fn an_unreachable_postgres_is_a_clear_error_naming_it_without_its_password() {
     );
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// Issue 11, item 7: a password given as a URL parameter (`?password=`, `sslpassword`) or in a
+/// key=value connection string with quotes was printed in clear when the connection failed.
+#[test]
+fn a_failing_connection_prints_no_password_in_any_form() {
+    let kt = Kt {
+        dir: tempfile::tempdir().expect("tempdir"),
+        postgres: None,
+    };
+    for url in [
+        "postgres://kubetrail@127.0.0.1:9/kubetrail?password=hunter2",
+        "postgresql://kubetrail@127.0.0.1:9/kubetrail?sslmode=disable&password=hunter2",
+        "postgres://kubetrail@127.0.0.1:9/kubetrail?sslpassword=hunter2",
+        "host=127.0.0.1 port=9 user=kubetrail password='hunter2 x'",
+        "host=127.0.0.1 port=9 user=kubetrail password = hunter2",
+    ] {
+        let out = kt.run(&["--postgres-url", url, "status"]);
+        assert!(!out.status.success(), "{url}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("127.0.0.1"), "names the server: {err}");
+        assert!(!err.contains("hunter2"), "{url}: {err}");
+    }
+}

@@ -290,7 +290,11 @@ pub struct IngestResultDoc {
     /// Stored events sent again with no new occurrence.
     unchanged: u64,
     occurrences: u64,
-    /// `cluster/uid` of each event, in the order sent.
+    /// Events whose uid names a stored event about another object: kept as stored (cannot
+    /// happen to API-posted events, whose uids are the caller's own).
+    conflicts: u64,
+    /// `cluster/uid` of each event, in the order sent (uids of kubetrail's, derived from the
+    /// caller, namespace and the event's uid or name).
     ids: Vec<String>,
 }
 

@@ -2,7 +2,10 @@
 //! (`events.k8s.io/v1`, or `v1` core Events), one object or an array. Every event is validated
 //! before any is stored (all or nothing), must be about a namespace the caller may write to, is
 //! labelled with the caller (`kubetrail.io/tenant`), and goes through the same processing
-//! (classification, correlation, templates) and store path as watched events.
+//! (classification, correlation, templates) and store path as watched events. Its stored uid
+//! is derived from the caller, the cluster, the namespace and the uid (or name) it was sent
+//! with: a write only ever touches the writer's own events, never a watched event or another
+//! caller's, and the answer (`new`, `updated`, `unchanged`) tells nothing about those.
 
 use std::time::Instant;
 
@@ -40,9 +43,10 @@ pub(crate) struct IngestResult {
     pub ids: Vec<String>,
 }
 
-/// Stores application events. Sending the same event again (same `metadata.uid`, or same
-/// namespace and `metadata.name` when there is no uid) with a higher count adds only the new
-/// occurrences.
+/// Stores application events. The same caller sending the same event again (same
+/// `metadata.uid`, or same namespace and `metadata.name` when there is no uid) with a higher
+/// count adds only the new occurrences. Events are stored under a uid of kubetrail's (the
+/// `ids` of the answer), derived from the caller and the event's namespace and uid.
 #[utoipa::path(
     post,
     path = "/api/v1/events",
@@ -97,9 +101,10 @@ pub(crate) async fn post(
     }
     let now = Timestamp::now();
     let tenant = caller.name();
+    let writer = caller.identity();
     let mut received = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        let event = validate(item, &cluster, &tenant, now, state.max_future)
+        let event = validate(item, &cluster, &tenant, &writer, now, state.max_future)
             .map_err(|(field, why)| ApiError::bad_parameter(&format!("[{i}].{field}"), why))?;
         if !caller.may_write(&state, &cluster, &event.namespace).await? {
             return Err(ApiError::forbidden(format!(
@@ -146,11 +151,13 @@ async fn default_cluster(state: &AppState, caller: &Caller) -> Result<String, Ap
     }
 }
 
-/// One posted object → an Event, or the field that is wrong and why.
+/// One posted object → an Event (with the writer's own uid, see [`own_uid`]), or the field
+/// that is wrong and why.
 fn validate(
     item: Value,
     cluster: &str,
     tenant: &str,
+    writer: &str,
     now: Timestamp,
     max_future: kubetrail_process::FutureLimit,
 ) -> Result<Event, (&'static str, String)> {
@@ -174,7 +181,7 @@ fn validate(
             {
                 ev.event_time = Some(MicroTime(now));
             }
-            fill_uid(&mut ev.metadata, cluster);
+            own_uid(&mut ev.metadata, cluster, writer);
             from_events_v1(&ev, cluster).map_err(|e| ("metadata", e.to_string()))?
         }
         "v1" => {
@@ -186,7 +193,7 @@ fn validate(
             {
                 ev.event_time = Some(MicroTime(now));
             }
-            fill_uid(&mut ev.metadata, cluster);
+            own_uid(&mut ev.metadata, cluster, writer);
             from_core(&ev, cluster).map_err(|e| ("metadata", e.to_string()))?
         }
         other => {
@@ -249,19 +256,76 @@ fn check(e: &Event) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-/// An event without a uid gets one derived from its cluster, namespace and name (so that
-/// sending it again updates it), or a fresh one when it has no name either.
-fn fill_uid(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, cluster: &str) {
-    if meta.uid.as_deref().is_some_and(|u| !u.is_empty()) {
-        return;
-    }
-    meta.uid = Some(match meta.name.as_deref().filter(|n| !n.is_empty()) {
-        Some(name) => {
-            let ns = meta.namespace.as_deref().unwrap_or_default();
-            let digest = Sha256::digest(format!("{cluster}\0{ns}\0{name}").as_bytes());
-            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-            format!("api-{hex}")
+/// The uid an API-posted event is stored under: a hash of who writes it (`writer`, from
+/// [`Caller::identity`]), where (cluster, namespace) and which event it is to the client (its
+/// `metadata.uid`, else its `metadata.name`, else a fresh random one). Sending the same event
+/// again updates it; no caller can name, and so overwrite or probe, an event of another caller,
+/// of another namespace, or a watched one (their uids are the API server's UUIDs, never
+/// `api-…`).
+fn own_uid(
+    meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    cluster: &str,
+    writer: &str,
+) {
+    let random;
+    let (kind, key) = match (
+        meta.uid.as_deref().filter(|u| !u.is_empty()),
+        meta.name.as_deref().filter(|n| !n.is_empty()),
+    ) {
+        (Some(uid), _) => ("uid", uid),
+        (None, Some(name)) => ("name", name),
+        (None, None) => {
+            random = uuid::Uuid::new_v4().to_string();
+            ("random", random.as_str())
         }
-        None => uuid::Uuid::new_v4().to_string(),
-    });
+    };
+    let namespace = meta.namespace.as_deref().unwrap_or_default();
+    let mut hash = Sha256::new();
+    // Each part with its length first, so that no two lists of parts hash alike.
+    for part in ["kubetrail.io/api", writer, cluster, namespace, kind, key] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    let digest = hash.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    meta.uid = Some(format!("api-{hex}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn uid(writer: &str, ns: &str, client_uid: Option<&str>, name: Option<&str>) -> String {
+        let mut meta = ObjectMeta {
+            namespace: Some(ns.into()),
+            uid: client_uid.map(Into::into),
+            name: name.map(Into::into),
+            ..ObjectMeta::default()
+        };
+        own_uid(&mut meta, "prod", writer);
+        meta.uid.unwrap()
+    }
+
+    #[test]
+    fn an_event_keeps_its_uid_for_its_writer_and_no_one_else() {
+        let mine = uid("tenant:shop", "shop", Some("u1"), None);
+        assert!(mine.starts_with("api-"), "{mine}");
+        assert_eq!(mine, uid("tenant:shop", "shop", Some("u1"), Some("n")));
+        assert_ne!(mine, uid("tenant:payments", "shop", Some("u1"), None));
+        assert_ne!(mine, uid("kubernetes:shop", "shop", Some("u1"), None));
+        assert_ne!(mine, uid("tenant:shop", "cart", Some("u1"), None));
+        assert_ne!(
+            mine,
+            uid("tenant:shop", "shop", None, Some("u1")),
+            "uid vs name"
+        );
+        let by_name = uid("tenant:shop", "shop", None, Some("n"));
+        assert_eq!(by_name, uid("tenant:shop", "shop", None, Some("n")));
+        assert_ne!(
+            uid("tenant:shop", "shop", None, None),
+            uid("tenant:shop", "shop", None, None),
+            "no uid, no name: a new event each time"
+        );
+    }
 }

@@ -1,7 +1,10 @@
 //! `auth: kubernetes`: the caller's bearer token is a Kubernetes token, checked with a
 //! TokenReview; what it may read is asked namespace by namespace with SubjectAccessReviews
 //! (`list events`), so the query side honours the cluster's own RBAC. Answers are cached
-//! briefly (a revoked token or binding takes effect within the TTL).
+//! briefly (a revoked token or binding takes effect within the TTL). A review that does not
+//! come within [`REVIEW_DEADLINE`] fails the request closed (503), as does a caller's whole
+//! set of namespace reviews: an API server that answers 503 or not at all never makes a
+//! request hang.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +16,8 @@ use async_trait::async_trait;
 const MAX_CACHED: usize = 10_000;
 /// Most namespaces checked one by one for a caller who may not list events cluster-wide.
 const MAX_NAMESPACES: usize = 1_000;
+/// The longest one review, or the reviews of one request's namespaces together, may take.
+pub const REVIEW_DEADLINE: Duration = Duration::from_secs(3);
 
 /// A user as the TokenReview named it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,6 +56,8 @@ pub(crate) struct KubeAuth {
     /// The cluster whose RBAC is asked: callers see that cluster's events only.
     pub cluster: String,
     pub ttl: Duration,
+    /// See [`REVIEW_DEADLINE`].
+    pub deadline: Duration,
     users: Cache<[u8; 32], Option<KubeUser>>,
     decisions: Cache<Question, bool>,
     namespaces: Mutex<Option<(Instant, Vec<String>)>>,
@@ -62,6 +69,7 @@ impl KubeAuth {
             reviewer,
             cluster,
             ttl,
+            deadline: REVIEW_DEADLINE,
             users: Mutex::new(HashMap::new()),
             decisions: Mutex::new(HashMap::new()),
             namespaces: Mutex::new(None),
@@ -74,7 +82,7 @@ impl KubeAuth {
         if let Some(user) = fresh(&self.users, &key, self.ttl) {
             return Ok(user);
         }
-        let user = self.reviewer.review_token(token).await?;
+        let user = self.within(self.reviewer.review_token(token)).await??;
         remember(&self.users, key, user.clone());
         Ok(user)
     }
@@ -90,9 +98,23 @@ impl KubeAuth {
         if let Some(answer) = fresh(&self.decisions, &key, self.ttl) {
             return Ok(answer);
         }
-        let answer = self.reviewer.review_access(user, verb, namespace).await?;
+        let answer = self
+            .within(self.reviewer.review_access(user, verb, namespace))
+            .await??;
         remember(&self.decisions, key, answer);
         Ok(answer)
+    }
+
+    /// `work`, or an error when it takes longer than the deadline.
+    pub async fn within<T>(&self, work: impl Future<Output = T>) -> Result<T, ReviewError> {
+        tokio::time::timeout(self.deadline, work)
+            .await
+            .map_err(|_| {
+                ReviewError(format!(
+                    "the Kubernetes API did not answer within {:?}",
+                    self.deadline
+                ))
+            })
     }
 
     /// The namespaces worth asking about, from the store (cached), at most [`MAX_NAMESPACES`].
@@ -152,5 +174,49 @@ impl AccessReviewer for kubetrail_source::review::KubeReviewer {
         self.access_review(&user.username, &user.groups, verb, "events", namespace)
             .await
             .map_err(|e| ReviewError(kubetrail_alert::error_chain(&e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An API server that takes every review and never answers.
+    struct Silent;
+
+    #[async_trait]
+    impl AccessReviewer for Silent {
+        async fn review_token(&self, _: &str) -> Result<Option<KubeUser>, ReviewError> {
+            std::future::pending().await
+        }
+
+        async fn review_access(
+            &self,
+            _: &KubeUser,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<bool, ReviewError> {
+            std::future::pending().await
+        }
+    }
+
+    /// Issue 11, item 8: a review the API server never answered held the request for as long
+    /// as the client kept waiting.
+    #[tokio::test(start_paused = true)]
+    async fn a_review_that_never_comes_fails_at_the_deadline() {
+        let k = KubeAuth::new(Box::new(Silent), "prod".into(), Duration::from_secs(30));
+        let started = tokio::time::Instant::now();
+        let error = k.user("token").await.expect_err("no answer");
+        assert_eq!(started.elapsed(), REVIEW_DEADLINE);
+        assert!(error.to_string().contains("did not answer"), "{error}");
+        let user = KubeUser {
+            username: "alice".into(),
+            groups: Vec::new(),
+        };
+        let started = tokio::time::Instant::now();
+        k.may(&user, "list", Some("shop"))
+            .await
+            .expect_err("no answer");
+        assert_eq!(started.elapsed(), REVIEW_DEADLINE);
     }
 }

@@ -5,7 +5,7 @@
 mod kubernetes;
 mod tokens;
 
-pub use kubernetes::{AccessReviewer, KubeUser, ReviewError};
+pub use kubernetes::{AccessReviewer, KubeUser, REVIEW_DEADLINE, ReviewError};
 #[cfg(test)]
 pub(crate) use tokens::hex;
 pub(crate) use tokens::parse_hex;
@@ -141,7 +141,17 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = match parts.headers.get(AUTHORIZATION) {
+        let mut values = parts.headers.get_all(AUTHORIZATION).iter();
+        let header = values.next();
+        if values.next().is_some() {
+            // Deciding by one of them would let whoever added the other (a proxy, a client
+            // smuggling a second token) choose who the caller is.
+            return Err(ApiError::bad_request(
+                "duplicate_authorization",
+                "the request has more than one Authorization header; send exactly one",
+            ));
+        }
+        let header = match header {
             Some(v) => Some(v.to_str().map_err(|_| {
                 ApiError::unauthorized("the Authorization header is not valid text")
             })?),
@@ -157,6 +167,16 @@ impl Caller {
             Principal::Anonymous => "anonymous".to_string(),
             Principal::Tenant(t) => t.name.clone(),
             Principal::Kube(u) => u.username.clone(),
+        }
+    }
+
+    /// Who the caller is, unambiguously across kinds of callers (a tenant and a Kubernetes
+    /// user of the same name differ): the owner of the events it posts.
+    pub fn identity(&self) -> String {
+        match &self.0 {
+            Principal::Anonymous => "anonymous".to_string(),
+            Principal::Tenant(t) => format!("tenant:{}", t.name),
+            Principal::Kube(u) => format!("kubernetes:{}", u.username),
         }
     }
 
@@ -238,8 +258,8 @@ fn tenant_scope(t: &TenantToken) -> Scope {
     }
     Scope {
         who,
-        clusters: Allowed::from_list(&t.clusters),
-        namespaces: Allowed::from_list(&t.namespaces),
+        clusters: Allowed::from_list(t.clusters.as_deref()),
+        namespaces: Allowed::from_list(t.namespaces.as_deref()),
     }
 }
 
@@ -262,12 +282,20 @@ async fn kube_scope(
     } else {
         requested.to_vec()
     };
-    let mut allowed = Vec::new();
-    for ns in candidates {
-        if k.may(user, "list", Some(&ns)).await.map_err(unavailable)? {
-            allowed.push(ns);
-        }
-    }
+    // One deadline for all of them: many slow answers must not add up to a hang.
+    let allowed = k
+        .within(async {
+            let mut allowed = Vec::new();
+            for ns in candidates {
+                if k.may(user, "list", Some(&ns)).await? {
+                    allowed.push(ns);
+                }
+            }
+            Ok::<_, ReviewError>(allowed)
+        })
+        .await
+        .and_then(|allowed| allowed)
+        .map_err(unavailable)?;
     scope.namespaces = Allowed::only(allowed);
     Ok(scope)
 }

@@ -10,10 +10,11 @@ pub struct TenantToken {
     pub sha256: [u8; 32],
     /// Sees every cluster and namespace, and may manage silences of any alert.
     pub admin: bool,
-    /// Clusters it sees (empty: all).
-    pub clusters: Vec<String>,
-    /// Namespaces it sees and may write custom events into (empty: all).
-    pub namespaces: Vec<String>,
+    /// Clusters it sees (`None`: all; an empty list: none).
+    pub clusters: Option<Vec<String>>,
+    /// Namespaces it sees and may write custom events into (`None`: all; an empty list:
+    /// none).
+    pub namespaces: Option<Vec<String>>,
 }
 
 /// The SHA-256 of a token, as the configuration stores it.

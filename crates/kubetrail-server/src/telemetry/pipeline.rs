@@ -139,7 +139,11 @@ impl ClusterTelemetry {
     /// A committed batch: what it did and how long writing it took.
     pub fn stored(&self, s: &WriteSummary, took: Duration) {
         let f = self.families();
-        for (outcome, n) in [("new", s.new), ("updated", s.updated)] {
+        for (outcome, n) in [
+            ("new", s.new),
+            ("updated", s.updated),
+            ("conflict", s.conflicts),
+        ] {
             f.stored
                 .get_or_create(&OutcomeLabels {
                     cluster: self.label.cluster.clone(),

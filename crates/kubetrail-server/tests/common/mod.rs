@@ -86,22 +86,22 @@ pub fn tenants() -> Vec<TenantToken> {
             name: "shop".into(),
             sha256: hash_token(SHOP),
             admin: false,
-            clusters: vec!["prod".into()],
-            namespaces: vec!["shop".into()],
+            clusters: Some(vec!["prod".into()]),
+            namespaces: Some(vec!["shop".into()]),
         },
         TenantToken {
             name: "payments".into(),
             sha256: hash_token(PAYMENTS),
             admin: false,
-            clusters: vec!["prod".into()],
-            namespaces: vec!["payments".into()],
+            clusters: Some(vec!["prod".into()]),
+            namespaces: Some(vec!["payments".into()]),
         },
         TenantToken {
             name: "ops".into(),
             sha256: hash_token(ADMIN),
             admin: true,
-            clusters: Vec::new(),
-            namespaces: Vec::new(),
+            clusters: None,
+            namespaces: None,
         },
     ]
 }

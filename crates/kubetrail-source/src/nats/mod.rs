@@ -25,8 +25,27 @@ use std::time::Duration;
 
 use crate::error::NatsError;
 
+/// The server list `urls` (comma-separated) as it may be shown: user passwords and tokens,
+/// in the userinfo or as query parameters, masked. Every message, log line and `Debug` that
+/// shows a NATS URL goes through this.
+///
+/// ```
+/// use kubetrail_source::nats::redact_url;
+/// assert_eq!(
+///     redact_url("nats://kt:pw@a:4222,nats://t0ken@b:4222"),
+///     "nats://kt:***@a:4222,nats://***@b:4222"
+/// );
+/// ```
+pub fn redact_url(urls: &str) -> String {
+    use kubetrail_model::redact::{UserInfo, url};
+    urls.split(',')
+        .map(|u| url(u, UserInfo::TokenOrUserAndPassword))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Where and how: the server, the stream and the durable consumer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NatsSettings {
     /// `nats://host:4222` (comma-separated for several servers).
     pub url: String,
@@ -49,6 +68,23 @@ pub struct NatsSettings {
     /// A NATS credentials file (user JWT and NKey seed) for servers with decentralized auth.
     /// User and password, or a token, go in the URL (`nats://user:pass@host:4222`).
     pub credentials_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for NatsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsSettings")
+            .field("url", &redact_url(&self.url))
+            .field("stream", &self.stream)
+            .field("subject_prefix", &self.subject_prefix)
+            .field("replicas", &self.replicas)
+            .field("max_age", &self.max_age)
+            .field("durable", &self.durable)
+            .field("ack_wait", &self.ack_wait)
+            .field("clusters", &self.clusters)
+            .field("tls", &self.tls)
+            .field("credentials_file", &self.credentials_file)
+            .finish()
+    }
 }
 
 /// TLS to the NATS server. The server's certificate and host name are always verified.
@@ -141,7 +177,7 @@ async fn connect(settings: &NatsSettings, retry: bool) -> Result<async_nats::Cli
         .connect(settings.url.as_str())
         .await
         .map_err(|e| NatsError::Connect {
-            url: settings.url.clone(),
+            url: redact_url(&settings.url),
             source: Box::new(e),
         })
 }
@@ -157,4 +193,47 @@ async fn stream(
             stream: settings.stream.clone(),
             source: Box::new(e),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11, item 7: NATS URLs were printed whole (user password, token) in errors, logs
+    /// and `Debug`.
+    #[test]
+    fn urls_are_shown_without_passwords_or_tokens() {
+        for (given, shown) in [
+            ("nats://kt:hunter2@n:4222", "nats://kt:***@n:4222"),
+            ("nats://hunter2@n:4222", "nats://***@n:4222"),
+            ("tls://n:4222?token=hunter2", "tls://n:4222?token=***"),
+            (
+                "nats://a:4222, kt:hunter2@b:4222",
+                "nats://a:4222, kt:***@b:4222",
+            ),
+        ] {
+            assert_eq!(redact_url(given), shown);
+        }
+        let settings = NatsSettings::new("nats://kt:hunter2@n:4222");
+        let debug = format!("{settings:?}");
+        assert!(debug.contains("nats://kt:***@n:4222"), "{debug}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_connection_names_the_server_without_its_password() {
+        let settings =
+            NatsSettings::new("nats://kt:hunter2@127.0.0.1:1,nats://hunter2@127.0.0.1:1");
+        let error = connect(&settings, false)
+            .await
+            .expect_err("nothing listens on port 1");
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert!(text.contains("nats://kt:***@127.0.0.1:1"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
 }

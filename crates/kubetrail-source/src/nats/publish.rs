@@ -27,7 +27,7 @@ pub struct Publisher {
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher")
-            .field("url", &self.settings.url)
+            .field("url", &super::redact_url(&self.settings.url))
             .field("stream", &self.settings.stream)
             .finish_non_exhaustive()
     }
@@ -65,7 +65,7 @@ impl Publisher {
         }
         if !self.is_connected() {
             return Err(NatsError::Disconnected {
-                url: self.settings.url.clone(),
+                url: super::redact_url(&self.settings.url),
             });
         }
         if !self.stream_ready.load(Ordering::Acquire) {

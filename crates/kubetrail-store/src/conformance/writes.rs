@@ -20,7 +20,8 @@ pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store:
             new: 2,
             updated: 0,
             unchanged: 0,
-            occurrences: 4
+            occurrences: 4,
+            conflicts: 0
         }
     );
     let again = write(&store, batch).await;
@@ -30,7 +31,8 @@ pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store:
             new: 0,
             updated: 0,
             unchanged: 2,
-            occurrences: 0
+            occurrences: 0,
+            conflicts: 0
         }
     );
     let events = all(&store, EventFilter::default()).await;
@@ -108,7 +110,8 @@ pub async fn a_second_copy_in_one_batch_adds_only_its_count_increase(store: Arc<
             new: 1,
             updated: 1,
             unchanged: 1,
-            occurrences: 4
+            occurrences: 4,
+            conflicts: 0
         }
     );
     let stored = all(&store, EventFilter::default()).await;
@@ -372,4 +375,42 @@ pub async fn gaps_are_kept_with_their_batch_and_found_by_time(store: Arc<dyn Sto
             .expect("gaps")
             .is_empty()
     );
+}
+
+/// Issue 11, item 5 (store side): an event arriving with the `(cluster, uid)` of a stored one
+/// but about another namespace or object was taken as an update (its note, count, category and
+/// correlation overwrote the stored event's). It is a conflict: the stored event is kept as it
+/// was, and the write counts it.
+pub async fn the_same_uid_about_another_object_is_a_conflict_not_an_update(store: Arc<dyn Store>) {
+    let victim = event("v", minute(10), 1);
+    write(&store, vec![victim.clone()]).await;
+    let mut other_namespace = event("v", minute(20), 500);
+    other_namespace.namespace = "attacker".into();
+    other_namespace.regarding.namespace = "attacker".into();
+    other_namespace.note = "overwritten".into();
+    other_namespace.category = Category::Network;
+    let mut other_object = event("v", minute(20), 500);
+    other_object.regarding.name = "web-2".into();
+    let mut other_kind = event("v", minute(20), 500);
+    other_kind.regarding.kind = "Node".into();
+    let s = write(&store, vec![other_namespace, other_object, other_kind]).await;
+    assert_eq!((s.new, s.updated, s.unchanged, s.occurrences), (0, 0, 0, 0));
+    assert_eq!(s.conflicts, 3);
+    let stored = all(&store, EventFilter::default()).await;
+    assert_eq!(stored.len(), 1);
+    let kept = &stored[0].event;
+    assert_eq!(
+        (
+            kept.namespace.as_str(),
+            kept.note.as_str(),
+            kept.count,
+            kept.category
+        ),
+        ("default", victim.note.as_str(), 1, Category::Crash)
+    );
+    assert_eq!(total(&store, None, None).await, 1, "no fake occurrences");
+    assert_rollups_match_occurrences(&store, &EventFilter::default()).await;
+    // The same event, about the same object, still updates.
+    let s = write(&store, vec![event("v", minute(30), 4)]).await;
+    assert_eq!((s.updated, s.conflicts, s.occurrences), (1, 0, 3));
 }

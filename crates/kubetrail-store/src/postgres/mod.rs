@@ -22,6 +22,7 @@ mod filter;
 mod occurrences;
 mod partitions;
 mod query;
+mod redact;
 mod retention;
 mod rollup;
 mod schema;
@@ -40,6 +41,8 @@ use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
+pub use redact::redact;
+
 use crate::{
     AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Result,
     RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
@@ -47,7 +50,7 @@ use crate::{
 };
 
 /// How to reach the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PostgresOptions {
     /// `postgres://user:password@host:port/database` (libpq key=value strings work too).
     pub url: String,
@@ -61,6 +64,17 @@ pub struct PostgresOptions {
     /// or when this is given; the certificate and host name are then always verified, against
     /// these CAs or else the system's.
     pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &redact(&self.url))
+            .field("schema", &self.schema)
+            .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
 }
 
 impl PostgresOptions {
@@ -356,47 +370,9 @@ fn valid_identifier(s: &str) -> bool {
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
-/// The URL with its password replaced by `***`, for messages.
-pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        // key=value form: hide a password=... pair.
-        return url
-            .split_whitespace()
-            .map(|kv| {
-                if kv.starts_with("password=") {
-                    "password=***"
-                } else {
-                    kv
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
-    };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_are_shown_without_their_password() {
-        assert_eq!(
-            redact("postgres://kt:secret@db:5432/x"),
-            "postgres://kt:***@db:5432/x"
-        );
-        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
-        assert_eq!(
-            redact("host=db password=secret user=kt"),
-            "host=db password=*** user=kt"
-        );
-    }
 
     #[test]
     fn schema_names_are_plain_identifiers() {

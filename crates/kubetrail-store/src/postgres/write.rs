@@ -18,6 +18,7 @@ use tokio_postgres::Row;
 use super::filter::micros;
 use super::rollup::{Deltas, Dims};
 use super::stats::add_bytes;
+use crate::identity::same_object;
 use crate::{Error, Result, WriteSummary};
 
 /// Estimated bytes of one occurrence row with its two index entries.
@@ -28,7 +29,7 @@ const EVENT_OVERHEAD: i64 = 240;
 
 const LOCK: &str = "
 SELECT e.id, e.cluster, e.uid, e.count, e.namespace, e.reg_kind, e.reason, e.category,
-       e.severity, e.type, e.correlation_id, e.bytes
+       e.severity, e.type, e.correlation_id, e.bytes, e.reg_name
 FROM events e JOIN unnest($1::text[], $2::text[]) AS k(cluster, uid)
   ON e.cluster = k.cluster AND e.uid = k.uid
 ORDER BY e.id
@@ -104,6 +105,8 @@ struct Stored<'a> {
     id: i64,
     count: i64,
     dims: Dims,
+    /// The regarding object's name (its namespace and kind are in `dims`).
+    reg_name: String,
     bytes: i64,
     update: Option<Update<'a>>,
 }
@@ -172,6 +175,7 @@ pub(crate) async fn write_batch(
                     id: *id,
                     count: count_of(first),
                     dims: dims(first),
+                    reg_name: first.regarding.name.clone(),
                     bytes: event_bytes(first),
                     update: None,
                 };
@@ -209,7 +213,8 @@ pub(crate) async fn write_batch(
     Ok(summary)
 }
 
-/// Applies a later copy of a stored event: only a count increase changes anything.
+/// Applies a later copy of a stored event: only a count increase changes anything, and a copy
+/// about another object is a conflict.
 async fn apply_copy<'a>(
     c: &impl GenericClient,
     s: &mut Stored<'a>,
@@ -218,6 +223,10 @@ async fn apply_copy<'a>(
     occurrences: &mut Vec<(i64, i64, i64)>,
     summary: &mut WriteSummary,
 ) -> Result<()> {
+    if !same_object(&s.dims[1], &s.dims[2], &s.reg_name, e) {
+        summary.conflicts += 1;
+        return Ok(());
+    }
     let count = count_of(e);
     let delta = count - s.count;
     if delta <= 0 {
@@ -355,6 +364,7 @@ fn stored_from<'a>(row: &Row) -> Result<((String, String), Stored<'a>)> {
         count: row.try_get(3)?,
         dims,
         bytes: row.try_get(11)?,
+        reg_name: row.try_get(12)?,
         update: None,
     };
     Ok(((cluster, row.try_get(2)?), stored))

@@ -11,6 +11,7 @@ use rusqlite::{CachedStatement, Connection, params};
 
 use super::filter::micros;
 use super::rollup::RollupDeltas;
+use crate::identity::same_object;
 use crate::{Error, Result, WriteSummary};
 
 /// No `RETURNING`: it would give the statement a statement journal, and FTS5 flushes its pending
@@ -31,7 +32,8 @@ VALUES (
 ON CONFLICT (cluster, uid) DO NOTHING";
 
 const EXISTING: &str = "
-SELECT id, count, note, namespace, reg_kind, reason, type, category, severity, correlation_id
+SELECT id, count, note, namespace, reg_kind, reason, type, category, severity, correlation_id,
+       reg_name
 FROM events WHERE cluster = ?1 AND uid = ?2";
 
 /// What processing adds may have improved since the first write; what is unknown now is kept.
@@ -237,8 +239,13 @@ fn write_one<'a>(
                 Cow::Owned(row.get(6)?),
                 Cow::Owned(row.get(9)?),
             ],
+            reg_name: row.get(10)?,
         })
     })?;
+    if !same_object(&old.dims[1], &old.dims[2], &old.reg_name, e) {
+        summary.conflicts += 1;
+        return Ok(());
+    }
     let delta = count - old.count;
     if delta <= 0 {
         summary.unchanged += 1;
@@ -291,4 +298,5 @@ struct Existing<'a> {
     count: i64,
     note: String,
     dims: [Cow<'a, str>; 8],
+    reg_name: String,
 }

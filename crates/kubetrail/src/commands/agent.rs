@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use kubetrail_source::nats::Publisher;
+use kubetrail_source::nats::{Publisher, redact_url};
 use kubetrail_store::SqliteStore;
 
 use super::run::{Role, RunArgs, run_with};
@@ -32,11 +32,16 @@ pub async fn run(config: &Config, args: AgentArgs) -> Result<ExitCode> {
     let settings = args.run.nats.apply(config.nats.clone())?;
     let publisher = Publisher::connect(settings.clone())
         .await
-        .with_context(|| format!("cannot set up the NATS client for {}", settings.url))?;
+        .with_context(|| {
+            format!(
+                "cannot set up the NATS client for {}",
+                redact_url(&settings.url)
+            )
+        })?;
     let path = config.data_dir.join("agent.db");
     let cursors = SqliteStore::open(&path)
         .with_context(|| format!("cannot open the agent's cursors in {}", path.display()))?;
-    tracing::info!(url = %settings.url, stream = %settings.stream, "publishing to NATS JetStream");
+    tracing::info!(url = %redact_url(&settings.url), stream = %settings.stream, "publishing to NATS JetStream");
     let store = Arc::new(NatsSink::new(publisher, cursors));
     run_with(config, args.run, store, Role::Agent).await
 }

@@ -223,6 +223,12 @@ pub async fn import_files(
                 summary.updated += w.updated;
                 summary.unchanged += w.unchanged;
                 summary.occurrences += w.occurrences;
+                if w.conflicts > 0 {
+                    *summary
+                        .skipped
+                        .entry("its uid is a stored event's about another object".into())
+                        .or_default() += w.conflicts;
+                }
                 summary.events_read += counts.events_read;
                 summary.objects += counts.objects;
                 for (reason, n) in counts.skipped {

@@ -305,6 +305,13 @@ fn sanitize(name: &str) -> String {
 
 /// A kube client for the cluster and the name of its context.
 pub async fn client(c: &RawCluster) -> Result<(kube::Client, Option<String>)> {
+    let (config, context) = kube_config(c).await?;
+    let client = kube::Client::try_from(config).context("cannot build the Kubernetes client")?;
+    Ok((client, context))
+}
+
+/// The Kubernetes client configuration of a cluster entry, and its context name.
+pub async fn kube_config(c: &RawCluster) -> Result<(kube::Config, Option<String>)> {
     let options = KubeConfigOptions {
         context: c.context.clone(),
         ..KubeConfigOptions::default()
@@ -336,8 +343,7 @@ pub async fn client(c: &RawCluster) -> Result<(kube::Client, Option<String>)> {
                 }
             },
         };
-    let client = kube::Client::try_from(config).context("cannot build the Kubernetes client")?;
-    Ok((client, context))
+    Ok((config, context))
 }
 
 /// Waits for every cluster pipeline; true when all stopped cleanly.

@@ -80,13 +80,11 @@ pub async fn start(
     let mut auth = Auth::tokens(serve.tenants.clone(), anonymous);
     if serve.mode == AuthMode::Kubernetes {
         let (cluster, name) = kube_cluster(config, parts.clusters)?;
-        let (client, context) = super::run::client(&cluster).await?;
+        let (kube_config, context) = super::run::kube_config(&cluster).await?;
+        let reviewer = KubeReviewer::from_config(kube_config)
+            .context("cannot build the Kubernetes client for reviews")?;
         let name = name.or(context).unwrap_or_else(|| config.cluster.clone());
-        auth = auth.with_kubernetes(
-            Box::new(KubeReviewer::new(client)),
-            &name,
-            serve.kube_cache_ttl,
-        );
+        auth = auth.with_kubernetes(Box::new(reviewer), &name, serve.kube_cache_ttl);
         info!(cluster = %name, "callers' Kubernetes tokens are reviewed by the cluster");
     }
     if auth.restrict_to_loopback(addr) {

@@ -11,7 +11,7 @@ use anyhow::Result;
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::FutureLimit;
 use kubetrail_source::NatsError;
-use kubetrail_source::nats::{Consumer, NatsSettings, Received};
+use kubetrail_source::nats::{Consumer, NatsSettings, Received, redact_url};
 use kubetrail_source::watch::Backoff;
 use kubetrail_store::{Gap, Store};
 use tokio::task::JoinSet;
@@ -58,7 +58,7 @@ async fn consume(
         };
         match connected {
             Ok(mut consumer) => {
-                info!(url = %settings.url, stream = %settings.stream, durable = %settings.durable, clusters = ?settings.clusters, "consuming from NATS JetStream");
+                info!(url = %redact_url(&settings.url), stream = %settings.stream, durable = %settings.durable, clusters = ?settings.clusters, "consuming from NATS JetStream");
                 backoff.reset();
                 match run(
                     &mut consumer,
