@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::cli::{Output, OutputArgs};
 use crate::config::Config;
-use crate::output::choose;
+use crate::output::{Human, choose};
 
 pub async fn run(config: &Config, args: OutputArgs) -> Result<ExitCode> {
     let store = super::open_store(config)?;
@@ -16,6 +16,7 @@ pub async fn run(config: &Config, args: OutputArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match choose(args.output) {
         Output::Table => {
+            let mut out = Human::new(&mut out);
             writeln!(out, "store:        {}", super::store_location(config))?;
             writeln!(out, "events:       {}", stats.events)?;
             writeln!(out, "occurrences:  {}", stats.occurrences)?;
