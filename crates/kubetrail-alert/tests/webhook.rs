@@ -242,3 +242,53 @@ async fn an_alert_raised_before_a_crash_is_delivered_once_after_the_restart() {
     assert_eq!(receiver.accepted().len(), 1, "delivered exactly once");
     stop(alerting, cancel).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_another_host_fails_the_delivery_and_sends_that_host_nothing() {
+    // Regression (issue 11, item 9): the 307 was followed, so the other host got the body and
+    // its signature.
+    let elsewhere = Receiver::start(0).await;
+    let target = elsewhere.url();
+    let redirector = axum::Router::new().fallback(axum::routing::post(move || {
+        let target = target.clone();
+        async move {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, target)],
+            )
+        }
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, redirector).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let (alerting, cancel) = start(
+        hook_config(&hook, &secret_file(dir.path()), ""),
+        store.clone(),
+    );
+    alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+    let a = wait_for(
+        "the delivery to fail",
+        Duration::from_secs(20),
+        async || {
+            let a = only_alert(&store).await?;
+            (a.deliveries[0].state == DeliveryState::Failed).then_some(a)
+        },
+    )
+    .await;
+    let d = &a.deliveries[0];
+    assert_eq!(d.attempts, 1, "a redirect elsewhere is not retried");
+    let error = d.last_error.as_deref().unwrap();
+    assert!(
+        error.starts_with("HTTP 307")
+            && error.contains("redirect")
+            && error.contains(&format!("http://{}", elsewhere.addr)),
+        "{error}"
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the other host got nothing"
+    );
+    stop(alerting, cancel).await;
+}

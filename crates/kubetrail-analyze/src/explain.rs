@@ -130,6 +130,9 @@ pub struct StoryEntry {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
     pub object: String,
+    /// The window the story covers. Its incidents are found again in this window (the UI's
+    /// links to them carry it).
+    pub window: Window,
     /// The correlation ID its events carry (its top owner).
     pub correlation_id: Option<String>,
     pub related: Vec<Related>,
@@ -271,6 +274,7 @@ pub fn explain(
     }
     Ok(Explanation {
         object: target.to_string(),
+        window,
         correlation_id: correlation,
         related: related.into_iter().collect(),
         timeline,

@@ -419,3 +419,65 @@ async fn a_tenant_signs_in_and_sees_only_its_namespace() {
     cancel.cancel();
     server.await.unwrap().unwrap();
 }
+
+/// Regression (issue 11, item 15): the object page linked its incidents without their window,
+/// so an incident older than the last 24 hours of data opened on "no incident in the window".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_older_than_a_day_opens_from_the_object_page() {
+    let mut events = fixture();
+    // The newest event of the store comes three days after the crash loop.
+    let mut later = raw(
+        "prod",
+        "other",
+        "Pod",
+        "late-1",
+        "Pulled",
+        "Successfully pulled image",
+    );
+    later.uid = "late-1".into();
+    later.first_seen = at(3 * 86_400);
+    later.last_seen = at(3 * 86_400);
+    events.push(later);
+    let (_dir, store) = store_with(events).await;
+    let app = router(AppState::new(
+        store,
+        Auth::anonymous_admin(),
+        Limits::default(),
+        Telemetry::new(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let cancel = CancellationToken::new();
+    let server = tokio::spawn(kubetrail_server::serve(listener, app, cancel.clone()));
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("{base}/#/object/shop/Pod/web-7d9f8b6c5-x2k4p"))
+        .await;
+    let title = browser
+        .wait_for(
+            "the object's incidents",
+            "const a = document.querySelector('#object a.incident-link'); return a && a.textContent",
+        )
+        .await;
+    browser.click("#object a.incident-link").await;
+    let shown = browser
+        .wait_for(
+            "the incident page (or an error)",
+            "const h = document.querySelector('#incident h1'); const e = document.querySelector('#main .error');\
+             return (h && h.textContent) || (e && e.textContent)",
+        )
+        .await;
+    assert_eq!(shown, title, "the incident opens from the object page");
+    browser
+        .wait_for(
+            "the incident's root cause",
+            "return document.querySelectorAll('#root-cause li').length",
+        )
+        .await;
+    browser
+        .screenshot(&screenshots().join("incident-from-object.png"))
+        .await;
+    browser.quit().await;
+    cancel.cancel();
+    server.await.unwrap().unwrap();
+}

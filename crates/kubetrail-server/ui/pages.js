@@ -328,7 +328,8 @@ KT.pages.object = async function (parts, params) {
   const [ns, kind, name] = parts.slice(1);
   const path = "timeline/" + [ns, kind, name].map(encodeURIComponent).join("/");
   const x = await KT.api(path, { cluster: params.cluster, since: params.since, until: params.until });
-  const w = { iso: { since: params.since, until: params.until } };
+  // The story's own window: its incidents are found again in it, however old they are.
+  const w = { iso: x.window };
   return h(
     "section",
     { id: "object" },

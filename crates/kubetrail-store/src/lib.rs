@@ -126,7 +126,8 @@ pub trait Store: Send + Sync {
     ) -> Result<i64>;
 
     /// Deliveries to attempt now: pending ones that are due, and those whose worker's lease
-    /// (`next_attempt_at` while delivering) ran out; oldest first, at most `limit` (0: all).
+    /// (`next_attempt_at` while delivering) ran out; oldest first, at most `limit` per notifier
+    /// (0: all), so that a notifier with a backlog never hides another's due deliveries.
     async fn due_deliveries(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>>;
 
     /// Moves a delivery to its next state. Final states (delivered, failed, expired) never

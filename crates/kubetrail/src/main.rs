@@ -9,6 +9,7 @@ mod output;
 mod pipeline;
 mod spool;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -52,7 +53,10 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error can quote event text (a file's content, a receiver's answer).
+            let mut err = output::Human::new(std::io::stderr().lock());
+            let _ = writeln!(err, "error: {e:#}");
+            let _ = err.flush();
             ExitCode::FAILURE
         }
     }

@@ -1,5 +1,12 @@
 //! Printing results: aligned tables for people, JSON and NDJSON for machines.
+//!
+//! Event text is written by whoever can create an Event, so nothing meant for people reaches
+//! the terminal raw: [`visible`] shows every control character as an escape (`\e`, `\a`,
+//! `\x01`, `\u{9b}`…), and every human-readable writer goes through it — [`Table`] cell by cell,
+//! the rest through [`Human`]. JSON and NDJSON keep the exact text.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
@@ -24,11 +31,11 @@ pub fn choose(asked: Option<Output>) -> Output {
 pub fn print_items<T: Serialize>(
     asked: Option<Output>,
     items: &[T],
-    table: impl FnOnce(&mut std::io::StdoutLock<'static>) -> Result<()>,
+    table: impl FnOnce(&mut Human<&mut std::io::StdoutLock<'static>>) -> Result<()>,
 ) -> Result<std::process::ExitCode> {
     let mut out = std::io::stdout().lock();
     match choose(asked) {
-        Output::Table => table(&mut out)?,
+        Output::Table => table(&mut Human::new(&mut out))?,
         format => write_json(&mut out, items, format)?,
     }
     out.flush()?;
@@ -71,8 +78,13 @@ impl Table {
     }
 
     pub fn write(&self, out: &mut impl Write) -> Result<()> {
+        let rows: Vec<Vec<Cow<'_, str>>> = self
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|cell| visible(cell)).collect())
+            .collect();
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
+        for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
@@ -93,10 +105,118 @@ impl Table {
             "{}",
             line(self.headers.iter().map(String::as_str).collect())
         )?;
-        for row in &self.rows {
-            writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+        for row in &rows {
+            writeln!(out, "{}", line(row.iter().map(AsRef::as_ref).collect()))?;
         }
         Ok(())
+    }
+}
+
+/// `text` safe to show on a terminal: every control character (C0, DEL, C1, line breaks and
+/// tabs included) and every bidirectional override is written as a visible escape — ESC as
+/// `\e`, BEL as `\a`, NUL as `\0`, `\t`, `\n`, `\r`, other C0 and DEL as `\x01`, C1 and
+/// overrides as `\u{9b}` — so that an Event cannot set the title, clear the screen, plant a
+/// link or fake a line. The one rule for everything written for people.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{7}' => out.push_str("\\a"),
+            '\0' => out.push_str("\\0"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if u32::from(c) < 0x80 && needs_escape(c) => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters (Unicode `Cc`: C0, DEL, C1) and the bidirectional embeddings, overrides
+/// and isolates, which reorder what follows them on screen.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A writer for people: what is written goes through [`visible`], except the line breaks,
+/// which are the writer's own (text from events never holds one by then: [`Table`] cells and
+/// [`truncate`]d notes have theirs escaped or flattened).
+pub struct Human<W: Write> {
+    inner: W,
+    /// The start of a character split across writes.
+    partial: Vec<u8>,
+}
+
+impl<W: Write> Human<W> {
+    pub fn new(inner: W) -> Self {
+        Human {
+            inner,
+            partial: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self, text: &str) -> std::io::Result<()> {
+        for (i, line) in text.split('\n').enumerate() {
+            if i > 0 {
+                self.inner.write_all(b"\n")?;
+            }
+            self.inner.write_all(visible(line).as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl<W: Write> Write for Human<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        let pending = std::mem::take(&mut self.partial);
+        let mut rest = pending.as_slice();
+        let mut text = String::new();
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    text.push_str(s);
+                    rest = &[];
+                    break;
+                }
+                Err(e) => {
+                    let (good, after) = rest.split_at(e.valid_up_to());
+                    text.push_str(std::str::from_utf8(good).expect("valid up to the error"));
+                    match e.error_len() {
+                        Some(n) => {
+                            text.push(char::REPLACEMENT_CHARACTER);
+                            rest = &after[n..];
+                        }
+                        // A character cut at the end of this write: wait for its rest.
+                        None => {
+                            rest = after;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.partial = rest.to_vec();
+        self.emit(&text)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if !self.partial.is_empty() {
+            let cut = String::from_utf8_lossy(&std::mem::take(&mut self.partial)).into_owned();
+            self.emit(&cut)?;
+        }
+        self.inner.flush()
     }
 }
 
@@ -153,6 +273,47 @@ mod tests {
         let mut out = Vec::new();
         t.write(&mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "A    LONGER\nxyz  1\n");
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_sent_to_the_terminal() {
+        assert_eq!(visible("plain text, ünïcode"), "plain text, ünïcode");
+        assert!(matches!(visible("plain"), Cow::Borrowed(_)));
+        assert_eq!(
+            visible("a\u{1b}]0;title\u{7}b\u{1b}[2J\u{0}\u{1}\u{7f}\u{9b}\u{202e}\t\r\n"),
+            r"a\e]0;title\ab\e[2J\0\x01\x7f\u{9b}\u{202e}\t\r\n"
+        );
+    }
+
+    #[test]
+    fn table_cells_are_escaped_and_aligned_on_what_is_shown() {
+        let mut t = Table::new(["A", "B"]);
+        t.row(vec!["\u{1b}[2J".into(), "x\ny".into()]);
+        t.row(vec!["abcdef".into(), "z".into()]);
+        let mut out = Vec::new();
+        t.write(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "A       B\n\\e[2J   x\\ny\nabcdef  z\n"
+        );
+    }
+
+    #[test]
+    fn the_human_writer_keeps_its_line_breaks_and_escapes_the_rest() {
+        let mut out = Vec::new();
+        {
+            let mut h = Human::new(&mut out);
+            let note = "\u{1b}]8;;https://x/\u{1b}\\link";
+            writeln!(h, "note: {note}").unwrap();
+            // A C1 control split across two writes is still caught.
+            h.write_all(&[b'a', 0xc2]).unwrap();
+            h.write_all(&[0x9b, b'b', b'\n']).unwrap();
+            h.flush().unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "note: \\e]8;;https://x/\\e\\link\na\\u{9b}b\n"
+        );
     }
 
     #[test]

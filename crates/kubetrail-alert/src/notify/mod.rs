@@ -31,6 +31,17 @@ pub enum DeliveryError {
         /// The receiver's `Retry-After`.
         retry_after: Option<Duration>,
     },
+    /// A redirect the client does not follow: to another origin (the body and its signature
+    /// would go to another host), or one too many within the receiver's.
+    #[error(
+        "HTTP {status}: redirect to {to} not followed (only up to {} redirects within the receiver's own origin are)",
+        http::REDIRECT_LIMIT
+    )]
+    Redirect {
+        status: u16,
+        /// The origin the redirect pointed to (without path or query, which may hold a token).
+        to: String,
+    },
     #[error("timed out")]
     Timeout,
     #[error("request failed: {0}")]
@@ -41,14 +52,15 @@ pub enum DeliveryError {
 
 impl DeliveryError {
     /// Whether trying again later may succeed: timeouts, connection errors, 408, 429 and 5xx.
-    /// Other 4xx mean the receiver refuses this request and would refuse it again.
+    /// Other 4xx mean the receiver refuses this request and would refuse it again; a redirect
+    /// not followed would be answered again.
     pub fn is_retriable(&self) -> bool {
         match self {
             DeliveryError::Status { status, .. } => {
                 matches!(status, 408 | 425 | 429) || *status >= 500
             }
             DeliveryError::Timeout | DeliveryError::Transport(_) => true,
-            DeliveryError::Encode(_) => false,
+            DeliveryError::Encode(_) | DeliveryError::Redirect { .. } => false,
         }
     }
 
@@ -107,11 +119,12 @@ impl Notifier {
     }
 }
 
-/// The HTTP client notifiers share: rustls, no proxy lookups, a connect timeout. Request
-/// timeouts are per notifier.
+/// The HTTP client notifiers share: rustls, no proxy lookups, a connect timeout, redirects
+/// only within a receiver's origin. Request timeouts are per notifier.
 pub fn http_client() -> crate::Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
+        .redirect(http::redirect_policy())
         .user_agent(concat!("kubetrail/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(crate::Error::Http)

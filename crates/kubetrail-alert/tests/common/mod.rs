@@ -43,6 +43,8 @@ pub struct Received {
     pub body: Bytes,
     /// The status the receiver answered.
     pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -68,6 +70,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
+    let at = Instant::now();
     if s.hang_first.load(Ordering::SeqCst) > 0 {
         s.hang_first.fetch_sub(1, Ordering::SeqCst);
         std::future::pending::<()>().await;
@@ -83,6 +86,7 @@ async fn receive(
         headers,
         body,
         status: status.as_u16(),
+        at,
     });
     status
 }

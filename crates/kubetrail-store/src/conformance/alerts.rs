@@ -266,11 +266,12 @@ pub async fn due_deliveries_follow_retry_times_and_leases_and_final_states_stick
     );
     assert_eq!(
         store
-            .due_deliveries(minute(20), 2)
+            .due_deliveries(minute(20), 1)
             .await
             .expect("due")
             .len(),
-        2
+        3,
+        "the limit is per notifier"
     );
 
     // A worker takes "now" with a lease of one minute: not due again before the lease ends.
@@ -319,6 +320,53 @@ pub async fn due_deliveries_follow_retry_times_and_leases_and_final_states_stick
     assert_eq!(d.delivered_at, Some(minute(4)));
     assert_eq!(d.updated_at, minute(4));
     assert_eq!(d.last_error, None);
+}
+
+/// Regression (issue 11, item 12): the limit was for all notifiers together, so a notifier
+/// with a backlog of due deliveries hid every other notifier's behind it.
+pub async fn due_deliveries_are_limited_per_notifier_so_a_backlog_hides_nothing(
+    store: Arc<dyn Store>,
+) {
+    for i in 0..5 {
+        store
+            .save_alert(
+                &alert_record("r", &format!("g{i}"), 0),
+                &[to("stuck", i)],
+                minute(0),
+            )
+            .await
+            .expect("save");
+    }
+    store
+        .save_alert(
+            &alert_record("r", "late", 0),
+            &[to("healthy", 9)],
+            minute(0),
+        )
+        .await
+        .expect("save");
+    let due = store.due_deliveries(minute(10), 2).await.expect("due");
+    let notifiers: Vec<(&str, i64)> = due
+        .iter()
+        .map(|d| (d.notifier.as_str(), d.next_attempt_at.as_second()))
+        .collect();
+    assert_eq!(
+        notifiers,
+        [
+            ("stuck", minute(0).as_second()),
+            ("stuck", minute(1).as_second()),
+            ("healthy", minute(9).as_second()),
+        ],
+        "the oldest two of each notifier, oldest first"
+    );
+    assert_eq!(
+        store
+            .due_deliveries(minute(10), 0)
+            .await
+            .expect("due")
+            .len(),
+        6
+    );
 }
 
 pub async fn silences_are_saved_found_by_time_and_ended_by_saving_them_again(

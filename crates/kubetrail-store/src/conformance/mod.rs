@@ -87,6 +87,7 @@ macro_rules! store_conformance_tests {
             an_open_alert_is_updated_in_place_and_a_second_one_for_its_group_merges_into_it,
             alert_filters_select_by_status_rule_group_time_and_limit,
             due_deliveries_follow_retry_times_and_leases_and_final_states_stick,
+            due_deliveries_are_limited_per_notifier_so_a_backlog_hides_nothing,
             silences_are_saved_found_by_time_and_ended_by_saving_them_again,
         );
     };

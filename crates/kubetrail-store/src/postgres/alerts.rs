@@ -148,7 +148,8 @@ fn delivery(row: &Row) -> Result<Delivery> {
     })
 }
 
-/// Pending deliveries that are due, and deliveries whose worker's lease has run out.
+/// Pending deliveries that are due, and deliveries whose worker's lease has run out, oldest
+/// due first, at most `limit` per notifier (0: all).
 pub(crate) async fn due_deliveries(
     c: &impl GenericClient,
     now: Timestamp,
@@ -158,9 +159,13 @@ pub(crate) async fn due_deliveries(
     let rows = c
         .query(
             &format!(
-                "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries d
-                 WHERE d.state IN ('pending', 'delivering') AND d.next_attempt_at <= $1
-                 ORDER BY d.next_attempt_at, d.id LIMIT $2"
+                "WITH due AS (
+                     SELECT id, ROW_NUMBER() OVER (PARTITION BY notifier ORDER BY next_attempt_at, id) AS n
+                     FROM alert_deliveries
+                     WHERE state IN ('pending', 'delivering') AND next_attempt_at <= $1)
+                 SELECT {DELIVERY_COLUMNS} FROM alert_deliveries d JOIN due ON due.id = d.id
+                 WHERE $2::bigint IS NULL OR due.n <= $2
+                 ORDER BY d.next_attempt_at, d.id"
             ),
             &[&micros(now), &limit],
         )

@@ -157,7 +157,7 @@ fn delivery(row: &Row<'_>) -> Result<Delivery> {
 }
 
 /// Pending deliveries that are due, and deliveries whose worker's lease has run out, oldest
-/// due first.
+/// due first, at most `limit` per notifier (0: all).
 pub(crate) fn due_deliveries(
     conn: &Connection,
     now: Timestamp,
@@ -169,9 +169,13 @@ pub(crate) fn due_deliveries(
         i64::try_from(limit).unwrap_or(i64::MAX)
     };
     let sql = format!(
-        "SELECT {DELIVERY_COLUMNS} FROM alert_deliveries d
-         WHERE d.state IN ('pending', 'delivering') AND d.next_attempt_at <= ?1
-         ORDER BY d.next_attempt_at, d.id LIMIT ?2"
+        "WITH due AS (
+             SELECT id, ROW_NUMBER() OVER (PARTITION BY notifier ORDER BY next_attempt_at, id) AS n
+             FROM alert_deliveries
+             WHERE state IN ('pending', 'delivering') AND next_attempt_at <= ?1)
+         SELECT {DELIVERY_COLUMNS} FROM alert_deliveries d JOIN due ON due.id = d.id
+         WHERE ?2 < 0 OR due.n <= ?2
+         ORDER BY d.next_attempt_at, d.id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(params![micros(now), limit])?;

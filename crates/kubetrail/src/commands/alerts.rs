@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Output, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, choose, print_items, relative, truncate, write_json};
+use crate::output::{Human, Table, choose, print_items, relative, truncate, write_json};
 
 #[derive(Debug, Args)]
 pub struct AlertsArgs {
@@ -220,7 +220,7 @@ fn test(config: &Config, args: TestArgs) -> Result<ExitCode> {
     let alerts = dry_run(rules, &events, &Analysis);
     let mut out = std::io::stdout().lock();
     match choose(args.output.output) {
-        Output::Table => print_test(&mut out, &alerts, events.len())?,
+        Output::Table => print_test(&mut Human::new(&mut out), &alerts, events.len())?,
         format => write_json(&mut out, &alerts, format)?,
     }
     out.flush()?;
@@ -368,7 +368,7 @@ async fn silence(config: &Config, command: SilenceCommand) -> Result<ExitCode> {
             let silences = store.silences(if all { None } else { Some(now) }).await?;
             let mut out = std::io::stdout().lock();
             match choose(output.output) {
-                Output::Table => print_silences(&mut out, &silences, now)?,
+                Output::Table => print_silences(&mut Human::new(&mut out), &silences, now)?,
                 format => write_json(&mut out, &silences, format)?,
             }
         }

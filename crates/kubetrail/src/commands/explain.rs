@@ -14,7 +14,7 @@ use kubetrail_store::Store;
 use super::analysis_window::{events, newest, short};
 use crate::cli::{Output, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, choose, truncate};
+use crate::output::{Human, Table, choose, truncate};
 
 /// The story of one object (e.g. shop/Deployment/web, shop/Pod/web-7d9f-abcde, Node/worker-1):
 /// its events and those of its owners, its pods and its node, the incidents it is part of,
@@ -90,7 +90,7 @@ pub async fn run(config: &Config, args: ExplainArgs) -> Result<ExitCode> {
     let story = explain(&target, &found, window, &IncidentConfig::default())?;
     let mut out = std::io::stdout().lock();
     match choose(args.output.output) {
-        Output::Table => text(&mut out, &story, window)?,
+        Output::Table => text(&mut Human::new(&mut out), &story, window)?,
         Output::Ndjson => {
             serde_json::to_writer(&mut out, &story)?;
             out.write_all(b"\n")?;

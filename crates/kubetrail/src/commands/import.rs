@@ -125,7 +125,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
 
     let mut out = std::io::stdout().lock();
     match choose(args.output.output) {
-        Output::Table => print_summary(&mut out, &summary)?,
+        Output::Table => print_summary(&mut crate::output::Human::new(&mut out), &summary)?,
         _ => {
             serde_json::to_writer_pretty(&mut out, &summary)?;
             writeln!(out)?;

@@ -1,6 +1,7 @@
 //! `kubetrail run`: watch the clusters of the config (default: the current kube context), store,
 //! and keep retention going, until SIGINT/SIGTERM.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -401,7 +402,9 @@ pub fn spawn_printer(min: Severity, cancel: CancellationToken) -> mpsc::Sender<E
                 _ = cancel.cancelled() => return,
             };
             if e.severity >= min {
-                println!(
+                let mut out = crate::output::Human::new(std::io::stdout().lock());
+                let _ = writeln!(
+                    out,
                     "{} {:<8} {:<10} {}/{}/{} {} ×{} [{}] {}",
                     e.last_seen.strftime("%H:%M:%S"),
                     e.severity,
@@ -414,6 +417,7 @@ pub fn spawn_printer(min: Severity, cancel: CancellationToken) -> mpsc::Sender<E
                     e.correlation_id,
                     crate::output::truncate(&e.note, 120),
                 );
+                let _ = out.flush();
             }
         }
     });

@@ -8,7 +8,7 @@ use kubetrail_store::SqliteStore;
 
 use crate::cli::{Output, StatusArgs};
 use crate::config::Config;
-use crate::output::choose;
+use crate::output::{Human, choose};
 
 /// Problems `--check` lists at most.
 const MAX_PROBLEMS: u32 = 20;
@@ -24,6 +24,7 @@ pub async fn run(config: &Config, args: StatusArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match choose(args.output) {
         Output::Table => {
+            let mut out = Human::new(&mut out);
             writeln!(out, "store:        {}", super::store_location(config))?;
             writeln!(out, "events:       {}", stats.events)?;
             writeln!(out, "occurrences:  {}", stats.occurrences)?;
