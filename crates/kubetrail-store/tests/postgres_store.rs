@@ -241,3 +241,33 @@ async fn partition_maintenance_and_retention_from_many_instances_at_once_all_suc
     let stats = first.stats().await.expect("stats");
     assert_eq!((stats.events, stats.occurrences), (0, 0));
 }
+
+/// An older instance still running during a rolling upgrade writes occurrences without
+/// `stored_at` (migration 3): they are taken as stored at the time of their transaction.
+#[tokio::test]
+async fn a_write_without_stored_at_counts_as_stored_at_its_time() {
+    let (_store, guard) = fresh_postgres_store().await;
+    let (client, conn) = tokio_postgres::connect(guard.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("SET search_path = {}", guard.schema()))
+        .await
+        .expect("schema");
+    let before = Timestamp::now().as_microsecond();
+    client
+        .batch_execute("INSERT INTO occurrences (event_id, ts, count) VALUES (1, 0, 1)")
+        .await
+        .expect("an old instance's insert");
+    let stored: i64 = client
+        .query_one("SELECT stored_at FROM occurrences", &[])
+        .await
+        .expect("stored_at")
+        .get(0);
+    let after = Timestamp::now().as_microsecond();
+    assert!(
+        (before..=after).contains(&stored),
+        "{before} <= {stored} <= {after}"
+    );
+}

@@ -194,15 +194,14 @@ CREATE INDEX events_object ON events (reg_name, reg_kind, last_seen, id);
 /// When kubetrail stored each event and occurrence (micros): retention counts age from the
 /// later of an occurrence's time and this, so an imported dump is kept for the policy's age
 /// after its import (`crate::expiry`). Rows stored before this migration count as stored at
-/// the migration (a constant default: no table rewrite), so nothing imported earlier goes at
-/// the upgrade; writes always give the time, so the default is dropped afterwards.
+/// the migration (the default is evaluated once for them: no table rewrite), so nothing
+/// imported earlier goes at the upgrade. The default stays: an older instance still running
+/// during a rolling upgrade writes without the column and gets its transaction's time.
 const V3: &str = "
 ALTER TABLE events ADD COLUMN stored_at BIGINT NOT NULL
     DEFAULT (extract(epoch FROM transaction_timestamp()) * 1000000)::int8;
-ALTER TABLE events ALTER COLUMN stored_at DROP DEFAULT;
 ALTER TABLE occurrences ADD COLUMN stored_at BIGINT NOT NULL
     DEFAULT (extract(epoch FROM transaction_timestamp()) * 1000000)::int8;
-ALTER TABLE occurrences ALTER COLUMN stored_at DROP DEFAULT;
 ";
 
 const MIGRATIONS: &[&str] = &[V1, V2, V3];
