@@ -349,6 +349,22 @@ mod tests {
     }
 
     #[test]
+    fn max_future_defaults_to_a_day_and_is_validated() {
+        let default: RawConfig = serde_yaml::from_str("cluster: c\n").unwrap();
+        let c = default.validate(None, Path::new("")).unwrap();
+        assert_eq!(c.max_future, kubetrail_process::FutureLimit::default());
+        let raw: RawConfig = serde_yaml::from_str("max_future: 6h\n").unwrap();
+        let c = raw.validate(None, Path::new("")).unwrap();
+        assert_eq!(
+            c.max_future.max_ahead(),
+            jiff::SignedDuration::from_hours(6)
+        );
+        let raw: RawConfig = serde_yaml::from_str("max_future: soon\n").unwrap();
+        let err = format!("{:#}", raw.validate(None, Path::new("")).unwrap_err());
+        assert!(err.contains("max_future"), "{err}");
+    }
+
+    #[test]
     fn retention_values_are_validated() {
         let raw: RawConfig = serde_yaml::from_str(
             "retention:\n  max_age: 14d\n  max_age_by_severity: {info: 2d}\n  max_size: 2GiB\n",
