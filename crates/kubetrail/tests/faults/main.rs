@@ -16,6 +16,7 @@
 mod common;
 mod plan;
 mod procs;
+mod regressions;
 mod rng;
 mod round;
 mod verdict;

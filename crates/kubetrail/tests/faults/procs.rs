@@ -13,8 +13,9 @@ pub struct Proc {
     child: Option<Child>,
     /// Faults holding it down; it runs when this is 0.
     pub down: u32,
-    /// Times it exited by itself (and was started again).
-    pub exits: u32,
+    /// Why it exited by itself each time (the last `error:` line of its log), before it
+    /// was started again.
+    pub exits: Vec<String>,
 }
 
 impl Proc {
@@ -26,7 +27,7 @@ impl Proc {
             log: log_dir.join(format!("{name}.log")),
             child: None,
             down: 0,
-            exits: 0,
+            exits: Vec::new(),
         }
     }
 
@@ -86,7 +87,14 @@ impl Proc {
             .as_mut()
             .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
         if exited {
-            self.exits += 1;
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let reason = log
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("error:"))
+                .unwrap_or("no error line")
+                .to_string();
+            self.exits.push(format!("{}: {reason}", self.name));
             self.child = None;
             self.start();
         }

@@ -39,8 +39,8 @@ pub struct Outcome {
     pub occurrences: (u64, u64),
     /// Whether the store settled on a clean verdict before the deadline.
     pub settled: bool,
-    /// Times a process exited by itself and was started again.
-    pub exits: u32,
+    /// Why a process exited by itself (it was started again, as a supervisor would).
+    pub exits: Vec<String>,
     pub seconds: f64,
     /// The round's directory (logs, data), kept when the round failed.
     pub kept: Option<PathBuf>,
@@ -136,7 +136,7 @@ pub async fn run(plan: Plan) -> Outcome {
         tokio::time::sleep(Duration::from_millis(700)).await;
     };
 
-    let exits = world.procs.iter().map(|p| p.exits).sum();
+    let exits = world.procs.iter().flat_map(|p| p.exits.clone()).collect();
     let mut outcome = Outcome {
         plan,
         verdict,

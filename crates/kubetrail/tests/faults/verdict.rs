@@ -5,9 +5,10 @@
 //! - `s == f`: exact;
 //! - `s > f`: **doubled** (an occurrence counted twice);
 //! - `s < f`: occurrences missing, *covered* when a recorded gap explains them, else **lost**:
-//!   - a `410` gap ("resourceVersion N" in its cause) covers an Event whose first missing
-//!     change is newer than N and that was deleted before the gap ended: changed and gone while
-//!     the watcher could not resume, which a relist cannot see;
+//!   - a resume gap of a watch ("(resourceVersion N)" in its cause: a 410, or a list started
+//!     over) covers an Event whose first missing change is newer than N and that was deleted
+//!     before the gap ended: changed and gone while the watcher could not resume, which a
+//!     relist cannot see;
 //!   - a spool gap ("N events dropped") covers up to N Events whose first missing change
 //!     happened before the gap ended;
 //!   - any other gap covers nothing (it is listed, so that a new kind is noticed).
@@ -23,7 +24,7 @@ use serde_json::{Value, json};
 /// What a gap says it may have lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
-    /// Resumed from this expired resourceVersion (410) and relisted.
+    /// Could not go on from this resourceVersion (410, or a list started over) and relisted.
     Expired(u64),
     /// This many events dropped because the spool was full.
     SpoolFull(u64),
@@ -43,7 +44,7 @@ fn kind(gap: &Gap) -> Kind {
         let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
         digits.parse::<u64>().ok()
     };
-    if gap.cause.contains("410")
+    if gap.stream != "spool"
         && let Some(rv) = number_after(&gap.cause, "resourceVersion ")
     {
         return Kind::Expired(rv);
