@@ -15,6 +15,7 @@ use crate::convert;
 use crate::error::{Error, Result};
 use crate::faults::Faults;
 use crate::kubeconfig;
+use crate::ledger::EventRecord;
 use crate::policy::Policy;
 use crate::resources::Resource;
 use crate::status::ApiError;
@@ -113,6 +114,12 @@ impl SimHandle {
     /// Drops the watch history up to the current resourceVersion; returns that version.
     pub fn compact(&self) -> u64 {
         self.inner.store.compact()
+    }
+
+    /// Every Event ever created, deleted and expired ones included, by uid: its count changes
+    /// (resourceVersion, time, count) and its deletion. Compaction does not trim it.
+    pub fn event_history(&self) -> Vec<EventRecord> {
+        self.inner.store.event_history()
     }
 
     /// Creates an object, as a POST would.

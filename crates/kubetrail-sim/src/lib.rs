@@ -7,7 +7,8 @@
 //! global resourceVersion, history replay, `410 Expired` after compaction, `limit`/`continue`,
 //! field and label selectors, optimistic concurrency. kubectl and kube-rs work against it.
 //! Tests drive it through [`Faults`] (dropped and stalled watches, 429/500 answers,
-//! compaction) and [`run_scenario`] (the Events real components write during rollouts, crash
+//! compaction), [`SimHandle::event_history`] (every Event ever created, with its count changes
+//! and deletion) and [`run_scenario`] (the Events real components write during rollouts, crash
 //! loops, image pull failures, mount failures, OOM kills, node pressure, scheduling failures).
 //!
 //! ```no_run
@@ -50,6 +51,7 @@ mod error;
 mod faults;
 mod handle;
 mod kubeconfig;
+mod ledger;
 mod list;
 mod openapi;
 mod patch;
@@ -68,6 +70,7 @@ pub use error::{Error, Result};
 pub use faults::{Faults, InjectedFailure};
 pub use handle::SimHandle;
 pub use kubeconfig::{CONTEXT_NAME, kubeconfig_yaml};
+pub use ledger::{CountChange, EventRecord};
 pub use policy::{Policy, Rule, UserInfo};
 pub use resources::Resource;
 pub use scenarios::{Pace, RunMode, Scenario, UnknownScenario, run_scenario};

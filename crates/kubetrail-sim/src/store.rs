@@ -15,6 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+use crate::ledger::{EventRecord, Ledger};
 use crate::resources::{Resource, StoreKind};
 use crate::status::ApiError;
 
@@ -94,6 +95,8 @@ struct State {
     /// Every change with `rv > compacted`, oldest first.
     history: VecDeque<Arc<Change>>,
     history_limit: usize,
+    /// Every Event ever written, never compacted.
+    ledger: Ledger,
 }
 
 impl Store {
@@ -107,6 +110,7 @@ impl Store {
                 objects: BTreeMap::new(),
                 history: VecDeque::new(),
                 history_limit: history_limit.max(1),
+                ledger: Ledger::default(),
             }),
             changes,
         }
@@ -129,6 +133,11 @@ impl Store {
     #[cfg(test)]
     pub(crate) fn compacted(&self) -> u64 {
         self.lock().compacted
+    }
+
+    /// Every Event ever created, with its count changes and deletion (see [`Ledger`]).
+    pub(crate) fn event_history(&self) -> Vec<EventRecord> {
+        self.lock().ledger.records()
     }
 
     /// Drops the history up to the current version; returns that version.
@@ -344,6 +353,10 @@ impl Store {
             Value::String(rv.to_string()),
         );
         let kind = resource.store_kind();
+        if kind == StoreKind::Event {
+            let deleted = change == ChangeType::Deleted;
+            state.ledger.record(rv, Timestamp::now(), &object, deleted);
+        }
         if change != ChangeType::Deleted {
             state
                 .objects

@@ -6,11 +6,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::services::{Nats, Proxy, wait_for};
 use common::sim::{create_with_repeats, now, simulated_counts};
 use k8s_openapi::api::events::v1::{Event, EventSeries};
 use kubetrail_model::EventFilter;
@@ -19,123 +19,6 @@ use kubetrail_store::conformance::{SchemaGuard, fresh_postgres_store};
 use kubetrail_store::{Page, PostgresOptions, PostgresStore, Store};
 
 const WAIT: Duration = Duration::from_secs(120);
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    l.local_addr().expect("addr").port()
-}
-
-/// Waits until `done` holds, checking every 100 ms, failing with `what` after `timeout`.
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A real `nats-server` with JetStream, on a port of its own, its store in a temp directory.
-struct Nats {
-    port: u16,
-    store: tempfile::TempDir,
-    child: Option<Child>,
-    /// Serve TLS only, with (CA, certificate, key), verifying clients against the CA.
-    tls: Option<(PathBuf, PathBuf, PathBuf)>,
-}
-
-impl Nats {
-    fn start() -> Nats {
-        let mut n = Nats::reserve();
-        n.spawn();
-        n
-    }
-
-    /// A port and a store directory, the server not started yet.
-    fn reserve() -> Nats {
-        Nats {
-            port: free_port(),
-            store: tempfile::tempdir().expect("tempdir"),
-            child: None,
-            tls: None,
-        }
-    }
-
-    /// A server that speaks TLS only and wants a client certificate signed by `tls.ca`.
-    fn start_tls(tls: &ServerTls) -> Nats {
-        let mut n = Nats::reserve();
-        n.tls = Some((tls.ca.clone(), tls.cert.clone(), tls.key.clone()));
-        n.spawn();
-        n
-    }
-
-    fn binary() -> PathBuf {
-        for candidate in [
-            "/usr/sbin/nats-server",
-            "/usr/bin/nats-server",
-            "/usr/local/bin/nats-server",
-        ] {
-            if Path::new(candidate).is_file() {
-                return candidate.into();
-            }
-        }
-        PathBuf::from("nats-server")
-    }
-
-    fn spawn(&mut self) {
-        let mut command = Command::new(Self::binary());
-        if let Some((ca, cert, key)) = &self.tls {
-            command
-                .args(["--tls", "--tlsverify", "--tlscert"])
-                .arg(cert)
-                .arg("--tlskey")
-                .arg(key)
-                .arg("--tlscacert")
-                .arg(ca);
-        }
-        let child = command
-            .args([
-                "-js",
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-sd",
-            ])
-            .arg(self.store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server is installed (scripts/test.sh installs it)");
-        self.child = Some(child);
-        let port = self.port;
-        wait_for("nats-server to listen", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Stops the server (its JetStream store stays) and starts it again on the same port.
-    fn restart(&mut self) {
-        self.kill();
-        self.spawn();
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A kubetrail process (agent or consumer) with its own data directory and log.
 struct Process {
@@ -487,58 +370,6 @@ async fn an_agent_spools_while_nats_is_unreachable_and_publishes_everything_when
     assert!(agent.logs().contains("spooling"), "{}", agent.logs());
 }
 
-/// A TCP proxy to PostgreSQL that can be cut (every connection dropped, new ones refused) and
-/// restored: the server unreachable for a while, as a consumer sees it.
-struct Proxy {
-    port: u16,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    cut: tokio::sync::watch::Sender<u64>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        use std::sync::atomic::Ordering;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let (cut, cuts) = tokio::sync::watch::channel(0u64);
-        let flag = up.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    return;
-                };
-                if !flag.load(Ordering::SeqCst) {
-                    continue; // dropped: refused
-                }
-                let upstream = upstream.clone();
-                let mut cuts = cuts.clone();
-                // Only cuts after this connection was made close it.
-                cuts.borrow_and_update();
-                tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = cuts.changed() => {}
-                    }
-                });
-            }
-        });
-        Proxy { port, up, cut }
-    }
-
-    fn set(&self, up: bool) {
-        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
-        if !up {
-            self.cut.send_modify(|n| *n += 1);
-        }
-    }
-}
-
 fn synthetic(i: usize, count: u64) -> kubetrail_model::Event {
     let at = jiff::Timestamp::now();
     kubetrail_model::Event {
@@ -580,12 +411,7 @@ async fn postgres_unreachable_for_a_while_loses_nothing_that_was_published() {
     use kubetrail_source::nats::{NatsSettings, Publisher};
     let (_, guard) = fresh_postgres_store().await;
     let reader = reader(&guard).await;
-    // host:port of the server, between the URL's '@' and the next '/'.
-    let url = guard.url().to_string();
-    let after_at = url.rsplit_once('@').map_or(url.as_str(), |(_, h)| h);
-    let upstream = after_at.split(['/', '?']).next().expect("host").to_string();
-    let proxy = Proxy::start(upstream.clone()).await;
-    let proxied = url.replacen(&upstream, &format!("127.0.0.1:{}", proxy.port), 1);
+    let (proxy, proxied) = Proxy::for_postgres(guard.url()).await;
 
     let nats = Nats::start();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -784,7 +610,7 @@ impl ServerTls {
 async fn the_fan_in_runs_over_mutual_tls_configured_in_the_nats_section() {
     use kubetrail_source::nats::{Consumer, NatsSettings, NatsTls, Publisher};
     let tls = ServerTls::generate();
-    let nats = Nats::start_tls(&tls);
+    let nats = Nats::start_tls(&tls.ca, &tls.cert, &tls.key);
     let url = format!("tls://127.0.0.1:{}", nats.port);
     let client_tls = NatsTls {
         required: true,

@@ -274,6 +274,8 @@ where
         }
         let mut continue_token: Option<String> = None;
         let mut gap = gap;
+        // The snapshot version of the pages handed over so far.
+        let mut listed: Option<String> = None;
         loop {
             let mut p = params.clone();
             if let Some(c) = &continue_token {
@@ -288,10 +290,19 @@ where
                 Err(e) => {
                     // An expired continue token: start the list over.
                     warn!(cluster = %self.config.cluster, error = %e, "event list failed");
+                    // Pages already handed over show a snapshot the new list will not
+                    // continue: what changed and went between the two is missed.
+                    if let (Some(version), None) = (&listed, &gap) {
+                        gap = Some(GapNotice {
+                            expired_version: version.clone(),
+                            cause: "list failed half-way and started over: events changed and deleted meanwhile are missing".to_string(),
+                        });
+                    }
                     return Outcome::Retry(State::Empty { gap });
                 }
             };
             let version = page.metadata.resource_version.clone().unwrap_or_default();
+            listed = Some(version.clone());
             let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
             let mut events = Vec::with_capacity(page.items.len());
             for obj in &page.items {
