@@ -35,7 +35,7 @@ pub(crate) async fn resolve(
 
 /// The start of a window ending at `until`: RFC 3339, a duration counted back from `until`, or
 /// `default_length` before it.
-pub(crate) fn since_before(
+pub fn since_before(
     text: Option<&str>,
     until: Timestamp,
     default_length: SignedDuration,
