@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Cursor {
+pub struct Cursor {
     /// `last_seen` of the last event sent, in microseconds.
     t: i64,
     /// Its store id.

@@ -20,17 +20,20 @@
 mod api;
 mod auth;
 pub mod config;
-mod cursor;
+#[doc(hidden)]
+pub mod cursor;
 mod error;
 mod openapi;
-mod params;
+#[doc(hidden)]
+pub mod params;
 mod routes;
 mod scope;
 mod serve;
 mod state;
 mod telemetry;
 mod ui;
-mod window;
+#[doc(hidden)]
+pub mod window;
 
 pub use auth::{
     AccessReviewer, Auth, KubeUser, REVIEW_DEADLINE, ReviewError, TenantToken, hash_token,

@@ -16,7 +16,7 @@ use kubetrail_model::{
 use crate::ApiError;
 
 /// The parameters of one request; each is taken once by name.
-pub(crate) struct Params {
+pub struct Params {
     pairs: Vec<(String, String)>,
 }
 

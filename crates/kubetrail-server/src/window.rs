@@ -35,13 +35,15 @@ pub(crate) async fn resolve(
 
 /// The start of a window ending at `until`: RFC 3339, a duration counted back from `until`, or
 /// `default_length` before it.
-pub(crate) fn since_before(
+pub fn since_before(
     text: Option<&str>,
     until: Timestamp,
     default_length: SignedDuration,
 ) -> Result<Timestamp, ApiError> {
     let Some(text) = text else {
-        return Ok(until - default_length);
+        return until.checked_sub(default_length).map_err(|_| {
+            ApiError::bad_parameter("until", "leaves no room for the window before it")
+        });
     };
     if let Ok(t) = text.trim().parse::<Timestamp>() {
         return Ok(t);
@@ -52,7 +54,9 @@ pub(crate) fn since_before(
             format!("{text:?} is neither RFC 3339 nor a duration such as 2h"),
         )
     })?;
-    Ok(until - length)
+    until.checked_sub(length).map_err(|_| {
+        ApiError::bad_parameter("since", format!("{text:?} reaches before the year -9999"))
+    })
 }
 
 /// Refuses a range longer than the configured maximum.

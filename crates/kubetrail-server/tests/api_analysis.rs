@@ -133,3 +133,25 @@ async fn bad_analysis_parameters_are_400s_naming_them() {
         assert!(message.starts_with(named), "{uri}: {message}");
     }
 }
+
+/// Found by the `http_params`/`http_api` fuzz targets: a `since`, `until`, `history` or `bucket`
+/// that reaches past the representable calendar (year -9999 to 9999) overflowed the window
+/// arithmetic and panicked the handler (the connection dropped) instead of answering 400.
+#[tokio::test]
+async fn times_and_durations_beyond_the_calendar_are_400s_not_panics() {
+    let (_d, app) = admin_app().await;
+    for (uri, named) in [
+        ("/api/v1/patterns?since=100000000d", "since"),
+        ("/api/v1/incidents?since=100000000d", "since"),
+        ("/api/v1/timeline/shop/Pod/x?since=100000000d", "since"),
+        ("/api/v1/patterns?until=-009999-01-02T02:00:00Z", "until"),
+        ("/api/v1/anomalies?history=100000000d", "history"),
+        ("/api/v1/anomalies?bucket=2305843009213693952ms", "bucket"),
+        ("/api/v1/anomalies?bucket=9000000000000000000ms", "bucket"),
+    ] {
+        let (s, body) = get(&app, uri, Some(ADMIN)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{uri}: {}", short(&body));
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(named), "{uri}: {message}");
+    }
+}

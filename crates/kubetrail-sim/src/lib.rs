@@ -59,7 +59,8 @@ mod policy;
 mod resources;
 mod reviews;
 pub mod scenarios;
-mod selectors;
+#[doc(hidden)]
+pub mod selectors;
 mod server;
 mod status;
 mod store;

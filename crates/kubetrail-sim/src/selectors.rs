@@ -11,7 +11,7 @@ use crate::resources::Resource;
 
 /// A parsed `labelSelector`: every requirement must hold.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct LabelSelector(Vec<Requirement>);
+pub struct LabelSelector(Vec<Requirement>);
 
 #[derive(Clone, Debug, PartialEq)]
 struct Requirement {
@@ -33,7 +33,7 @@ enum LabelOp {
 
 impl LabelSelector {
     /// Parses `app=web,tier in (a,b),!legacy`.
-    pub(crate) fn parse(input: &str) -> Result<Self, String> {
+    pub fn parse(input: &str) -> Result<Self, String> {
         let mut requirements = Vec::new();
         for term in split_top_level(input) {
             let term = term.trim();
@@ -46,7 +46,7 @@ impl LabelSelector {
     }
 
     /// Whether an object with these labels is selected.
-    pub(crate) fn matches(&self, labels: Option<&serde_json::Map<String, Value>>) -> bool {
+    pub fn matches(&self, labels: Option<&serde_json::Map<String, Value>>) -> bool {
         self.0.iter().all(|requirement| {
             let value = labels
                 .and_then(|l| l.get(&requirement.key))
@@ -152,7 +152,7 @@ fn checked_key(key: &str) -> Result<String, String> {
 
 /// A parsed `fieldSelector`: every term must hold.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct FieldSelector(Vec<FieldTerm>);
+pub struct FieldSelector(Vec<FieldTerm>);
 
 #[derive(Clone, Debug, PartialEq)]
 struct FieldTerm {
@@ -163,7 +163,7 @@ struct FieldTerm {
 
 impl FieldSelector {
     /// Parses `reason=BackOff,type!=Normal` and checks each field is selectable on `resource`.
-    pub(crate) fn parse(input: &str, resource: Resource) -> Result<Self, String> {
+    pub fn parse(input: &str, resource: Resource) -> Result<Self, String> {
         let mut terms = Vec::new();
         for term in split_unescaped(input, ',') {
             if term.trim().is_empty() {
@@ -194,7 +194,7 @@ impl FieldSelector {
     }
 
     /// Whether `object` (in the stored shape) is selected.
-    pub(crate) fn matches(&self, resource: Resource, object: &Value) -> bool {
+    pub fn matches(&self, resource: Resource, object: &Value) -> bool {
         self.0.iter().all(|term| {
             let actual = field_value(resource, object, &term.field);
             (actual == term.value) != term.negated

@@ -3,8 +3,6 @@
 
 mod cli;
 mod commands;
-mod config;
-mod fanin;
 mod output;
 mod pipeline;
 mod spool;
@@ -13,6 +11,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+// The config file's modules live in the library (src/lib.rs) so the fuzz targets share them.
+use kubetrail::{config, fanin};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -114,8 +114,11 @@ pub(crate) async fn list_anomalies(
     p.finish()?;
     let since = align(window.since, bucket, false)?;
     let until = align(window.until, bucket, true)?;
-    check_range(&state, since - history, until)?;
-    filter.since = Some(since - history);
+    let baseline = since
+        .checked_sub(history)
+        .map_err(|_| ApiError::bad_parameter("history", "reaches before the year -9999"))?;
+    check_range(&state, baseline, until)?;
+    filter.since = Some(baseline);
     filter.until = Some(until);
     let query = AggregateQuery {
         filter,
@@ -136,11 +139,14 @@ pub(crate) async fn list_anomalies(
 
 /// `t` rounded down (or up) to a multiple of `bucket` since the epoch.
 fn align(t: Timestamp, bucket: SignedDuration, up: bool) -> Result<Timestamp, ApiError> {
-    let width = bucket.as_micros().max(1) as i64;
+    let too_long = || ApiError::bad_parameter("bucket", "is longer than the calendar");
+    let width = i64::try_from(bucket.as_micros())
+        .map_err(|_| too_long())?
+        .max(1);
     let us = t.as_microsecond();
     let mut b = us.div_euclid(width) * width;
     if up && b < us {
-        b += width;
+        b = b.checked_add(width).ok_or_else(too_long)?;
     }
     Timestamp::from_microsecond(b).map_err(|e| ApiError::bad_parameter("bucket", e))
 }
