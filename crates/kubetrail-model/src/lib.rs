@@ -15,6 +15,7 @@ mod error;
 mod event;
 mod occurrence;
 mod query;
+pub mod text;
 mod time;
 mod vocab;
 

@@ -15,6 +15,8 @@ pub struct WriteSummary {
     pub unchanged: u64,
     /// Occurrences added in all.
     pub occurrences: u64,
+    /// Events the store refused, kept aside (see `StoreTxn::write_or_quarantine`).
+    pub quarantined: u64,
 }
 
 impl std::ops::AddAssign for WriteSummary {
@@ -23,6 +25,7 @@ impl std::ops::AddAssign for WriteSummary {
         self.updated += o.updated;
         self.unchanged += o.unchanged;
         self.occurrences += o.occurrences;
+        self.quarantined += o.quarantined;
     }
 }
 
@@ -107,4 +110,6 @@ pub struct StoreStats {
     pub bytes: u64,
     pub oldest: Option<Timestamp>,
     pub newest: Option<Timestamp>,
+    /// Events kept aside because the store refused them (see `Store::quarantined`).
+    pub quarantined: u64,
 }

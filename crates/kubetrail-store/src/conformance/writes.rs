@@ -20,7 +20,8 @@ pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store:
             new: 2,
             updated: 0,
             unchanged: 0,
-            occurrences: 4
+            occurrences: 4,
+            quarantined: 0,
         }
     );
     let again = write(&store, batch).await;
@@ -30,7 +31,8 @@ pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store:
             new: 0,
             updated: 0,
             unchanged: 2,
-            occurrences: 0
+            occurrences: 0,
+            quarantined: 0,
         }
     );
     let events = all(&store, EventFilter::default()).await;
@@ -108,7 +110,8 @@ pub async fn a_second_copy_in_one_batch_adds_only_its_count_increase(store: Arc<
             new: 1,
             updated: 1,
             unchanged: 1,
-            occurrences: 4
+            occurrences: 4,
+            quarantined: 0,
         }
     );
     let stored = all(&store, EventFilter::default()).await;

@@ -191,7 +191,21 @@ const V2: &str = "
 CREATE INDEX events_object ON events (reg_name, reg_kind, last_seen, id);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+/// Events the store refused, kept aside with why, whence and when (`crate::quarantine`); the
+/// event as JSON text (`serde_json` escapes NUL, which `text` and `jsonb` cannot hold).
+const V3: &str = "
+CREATE TABLE quarantine (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    quarantined_at BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    error TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
