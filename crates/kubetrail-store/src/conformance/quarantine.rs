@@ -31,6 +31,18 @@ pub fn refuse_poison_on_postgres_sql(schema: &str) -> String {
     format!("ALTER TABLE {schema}.events ADD CONSTRAINT refuse_poison CHECK (reason <> '{POISON}')")
 }
 
+/// Makes the PostgreSQL store of `guard`'s schema refuse events whose reason is [`POISON`].
+pub async fn refuse_poison_on_postgres(guard: &super::SchemaGuard) {
+    let (client, conn) = tokio_postgres::connect(guard.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&refuse_poison_on_postgres_sql(guard.schema()))
+        .await
+        .expect("add the refusing constraint");
+}
+
 /// `store` refuses events whose reason is [`POISON`].
 pub async fn refused_events_are_quarantined_and_the_rest_of_the_batch_is_written(
     store: Arc<dyn Store>,

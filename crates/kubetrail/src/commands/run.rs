@@ -118,6 +118,7 @@ pub async fn run_with(
             store.clone(),
             settings,
             alerting.as_ref().map(|a| a.feed.clone()),
+            telemetry.clone(),
             &cancel,
         );
         let ok = wait(tasks).await;
