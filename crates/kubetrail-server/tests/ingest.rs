@@ -265,5 +265,9 @@ async fn a_nul_note_is_stored_and_an_event_the_store_refuses_is_a_422_naming_it_
     assert_eq!(body["error"]["code"], "rejected_event");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("[1]:"), "names the event: {message}");
-    assert_eq!(shop_events(&app).await.len(), 1, "nothing of the request stored");
+    assert_eq!(
+        shop_events(&app).await.len(),
+        1,
+        "nothing of the request stored"
+    );
 }

@@ -59,7 +59,10 @@ async fn readiness_reports_a_store_that_keeps_failing_writes_and_recovers_with_o
     let (s, body) = get(&app, "/readyz", None).await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     let why = body["store"].as_str().unwrap_or_default();
-    assert!(why.contains("writes in a row failed") && why.contains("connection refused"), "{body}");
+    assert!(
+        why.contains("writes in a row failed") && why.contains("connection refused"),
+        "{body}"
+    );
     // A refused event is not the store's failure; a write that goes through makes it ready.
     let quarantined = kubetrail_store::WriteSummary {
         new: 3,

@@ -947,9 +947,15 @@ async fn a_poison_message_is_quarantined_and_acknowledged_not_delivered_forever(
     let mut first: Vec<kubetrail_model::Event> = (0..10).map(|i| synthetic(i, 1)).collect();
     first[3].note = "exit code 1\0 then".into();
     first[6].reason = kubetrail_store::conformance::POISON.into();
-    publisher.publish("far", &first, &[]).await.expect("publish");
+    publisher
+        .publish("far", &first, &[])
+        .await
+        .expect("publish");
     let second: Vec<kubetrail_model::Event> = (10..20).map(|i| synthetic(i, 1)).collect();
-    publisher.publish("far", &second, &[]).await.expect("publish");
+    publisher
+        .publish("far", &second, &[])
+        .await
+        .expect("publish");
 
     tokio::task::block_in_place(|| {
         wait_for("every event but the refused one to be stored", WAIT, || {
@@ -969,10 +975,13 @@ async fn a_poison_message_is_quarantined_and_acknowledged_not_delivered_forever(
     })
     .expect("query");
     assert_eq!(nul[0].event.note, "exit code 1\u{2400} then");
-    let kept = tokio::task::block_in_place(|| rt.block_on(reader.quarantined(10)))
-        .expect("quarantined");
+    let kept =
+        tokio::task::block_in_place(|| rt.block_on(reader.quarantined(10))).expect("quarantined");
     assert_eq!(kept.len(), 1, "quarantined once: {kept:?}");
-    assert_eq!((kept[0].event.uid.as_str(), kept[0].source.as_str()), ("uid-000006", "nats"));
+    assert_eq!(
+        (kept[0].event.uid.as_str(), kept[0].source.as_str()),
+        ("uid-000006", "nats")
+    );
     let logs = consumer.logs();
     assert!(!logs.contains("delivered again"), "{logs}");
     assert!(logs.contains("the store refused events"), "{logs}");

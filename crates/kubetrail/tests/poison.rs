@@ -171,7 +171,8 @@ async fn a_nul_message_and_a_refused_event_do_not_stop_the_live_pipeline_on_post
     }
     let mut nul = event(20);
     nul.note = Some("exit code 137\0 then nothing".into());
-    sim.create(&nul).expect("the API server accepts a NUL in a note");
+    sim.create(&nul)
+        .expect("the API server accepts a NUL in a note");
     let mut poison = event(21);
     poison.reason = Some(POISON.into());
     sim.create(&poison).expect("create");
@@ -210,9 +211,11 @@ async fn a_nul_message_and_a_refused_event_do_not_stop_the_live_pipeline_on_post
     assert_eq!(status["quarantined"], 1, "{status}");
     assert_eq!(status["quarantine"][0]["event"]["reason"], POISON);
     assert_eq!(status["quarantine"][0]["source"], "watch");
-    let error = status["quarantine"][0]["error"].as_str().unwrap_or_default();
+    let error = status["quarantine"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
     assert!(error.contains("refuse_poison"), "{error}");
-    let table = tokio::task::block_in_place(|| kt.run(&["status"]));
+    let table = tokio::task::block_in_place(|| kt.run(&["status", "-o", "table"]));
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.contains("quarantined:  1 event(s)"), "{table}");
 
@@ -262,7 +265,11 @@ async fn import_into_postgres_stores_the_rest_of_a_file_and_names_the_refused_ev
     let table = tokio::task::block_in_place(|| kt.run(&["import", &path]));
     assert!(table.status.success());
     let status = tokio::task::block_in_place(|| kt.json(&["status", "-o", "json"]));
-    assert_eq!((&status["events"], &status["quarantined"]), (&2.into(), &2.into()), "{status}");
+    assert_eq!(
+        (&status["events"], &status["quarantined"]),
+        (&2.into(), &2.into()),
+        "{status}"
+    );
     let events = tokio::task::block_in_place(|| kt.json(&["query", "--limit", "0", "-o", "json"]));
     let notes: Vec<&str> = events
         .as_array()

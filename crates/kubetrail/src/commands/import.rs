@@ -332,7 +332,11 @@ fn print_summary(out: &mut impl Write, s: &ImportSummary) -> Result<()> {
         )?;
     }
     for q in &s.quarantined {
-        writeln!(out, "  quarantined {} (uid {}): {}", q.location, q.uid, q.error)?;
+        writeln!(
+            out,
+            "  quarantined {} (uid {}): {}",
+            q.location, q.uid, q.error
+        )?;
     }
     if s.objects > 0 {
         writeln!(out, "other objects read (for owner links): {}", s.objects)?;

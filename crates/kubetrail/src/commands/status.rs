@@ -57,7 +57,14 @@ pub async fn run(config: &Config, args: OutputArgs) -> Result<ExitCode> {
                 writeln!(
                     out,
                     "  {} from {}: {}/{} {} {} (uid {}): {}",
-                    q.at, q.source, e.cluster, e.namespace, e.reason, e.regarding.name, e.uid, q.error
+                    q.at,
+                    q.source,
+                    e.cluster,
+                    e.namespace,
+                    e.reason,
+                    e.regarding.name,
+                    e.uid,
+                    q.error
                 )?;
             }
         }

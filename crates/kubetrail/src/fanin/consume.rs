@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 use kubetrail_model::Event;
+use kubetrail_server::Telemetry;
 use kubetrail_source::NatsError;
 use kubetrail_source::nats::{Consumer, NatsSettings, Received};
 use kubetrail_source::watch::Backoff;
-use kubetrail_server::Telemetry;
 use kubetrail_store::{Gap, Isolated, Store};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
