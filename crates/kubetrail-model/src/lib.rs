@@ -16,6 +16,7 @@ mod event;
 mod occurrence;
 mod query;
 pub mod redact;
+pub mod text;
 mod time;
 mod vocab;
 

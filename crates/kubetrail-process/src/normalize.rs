@@ -1,4 +1,5 @@
-//! Both Kubernetes Event APIs → one [`Event`] record (processing fields left at defaults).
+//! Both Kubernetes Event APIs → one [`Event`] record (processing fields left at defaults),
+//! its text made storable by [`kubetrail_model::text`] (NUL as `␀`, bounded sizes).
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::events::v1 as events;
@@ -146,7 +147,7 @@ fn record(
         .clone()
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| regarding.namespace.clone());
-    Event {
+    let mut event = Event {
         cluster: cluster.to_string(),
         uid,
         namespace,
@@ -170,7 +171,10 @@ fn record(
         node: None,
         template: String::new(),
         labels: Default::default(),
-    }
+    };
+    // NUL shown as `␀`, sizes bounded: the same text on every backend, for every input path.
+    event.bound_text();
+    event
 }
 
 fn uid(meta: &ObjectMeta) -> Result<String, Rejected> {
@@ -296,6 +300,27 @@ mod tests {
         assert_eq!(e.reporting_controller, "multus");
         assert_eq!(e.first_seen.to_string(), "2022-03-22T23:49:15Z");
         assert_eq!(e.last_seen.to_string(), "2022-03-22T23:50:15Z");
+    }
+
+    /// Issue 11, item 2: a message with a NUL (which the API server accepts) made every
+    /// PostgreSQL write of its batch fail; a 1 MB reason passed PostgreSQL's index limit.
+    #[test]
+    fn a_nul_in_the_message_and_a_megabyte_reason_become_storable_text() {
+        let mut ev = core(
+            r#"{"metadata":{"name":"x","namespace":"ns","uid":"u"},"involvedObject":{"kind":"Pod","name":"p"},
+            "message":"exit\u0000code","lastTimestamp":"2024-01-01T00:00:00Z"}"#,
+        );
+        ev.reason = Some("R".repeat(1 << 20));
+        let e = from_core(&ev, "c").unwrap();
+        assert_eq!(e.note, "exit\u{2400}code");
+        assert!(e.reason.len() <= kubetrail_model::text::MAX_REASON_BYTES);
+        assert!(e.reason.ends_with("…[truncated from 1048576 bytes]"));
+        let v1: events::Event = serde_json::from_str(
+            r#"{"metadata":{"name":"x","uid":"u"},"regarding":{"kind":"Pod","name":"p"},
+            "note":"a\u0000b","eventTime":"2024-01-01T00:00:00.000000Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(from_events_v1(&v1, "c").unwrap().note, "a\u{2400}b");
     }
 
     #[test]

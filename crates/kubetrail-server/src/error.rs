@@ -119,6 +119,12 @@ impl From<kubetrail_store::Error> for ApiError {
                 ApiError::bad_request("invalid_query", m.clone())
             }
             kubetrail_store::Error::NotFound { .. } => ApiError::not_found(e.to_string()),
+            // Data the store cannot hold is the request's fault, never a 500.
+            _ if e.is_data_error() => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "rejected_event",
+                kubetrail_alert::error_chain(&e),
+            ),
             _ if e.is_retriable() => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store_busy",

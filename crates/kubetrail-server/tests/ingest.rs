@@ -394,3 +394,35 @@ async fn a_tenant_cannot_overwrite_or_probe_another_tenants_event_by_its_uid() {
     assert_eq!(refund["note"], "refund for order 77");
     assert_eq!(refund["count"], 1);
 }
+
+/// Issue 11, item 2: on PostgreSQL a note with a NUL made the write fail with a 500; an event
+/// the store refuses must be a 4xx naming it, never a 500, and store nothing of the request.
+#[tokio::test]
+async fn a_nul_note_is_stored_and_an_event_the_store_refuses_is_a_422_naming_it_on_postgres() {
+    let (store, guard) = kubetrail_store::conformance::fresh_postgres_store().await;
+    kubetrail_store::conformance::refuse_poison_on_postgres(&guard).await;
+    let app = app(store, Auth::tokens(tenants(), false));
+    let nul = app_event("shop", "nul.1", "PaymentDeclined", "card\u{0}declined");
+    let (s, body) = send(&app, json_req("POST", "/api/v1/events", Some(SHOP), &nul)).await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
+    let stored = shop_events(&app).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["note"], "card\u{2400}declined");
+
+    let poison = app_event("shop", "p.1", kubetrail_store::conformance::POISON, "x");
+    let fine = app_event("shop", "fine.1", "PaymentDeclined", "fine");
+    let (s, body) = send(
+        &app,
+        json_req("POST", "/api/v1/events", Some(SHOP), &json!([fine, poison])),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{}", short(&body));
+    assert_eq!(body["error"]["code"], "rejected_event");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("[1]:"), "names the event: {message}");
+    assert_eq!(
+        shop_events(&app).await.len(),
+        1,
+        "nothing of the request stored"
+    );
+}

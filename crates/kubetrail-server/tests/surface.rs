@@ -36,6 +36,54 @@ async fn health_is_always_up_and_readiness_waits_for_the_watchers() {
     assert_eq!(s, StatusCode::OK);
 }
 
+/// Issue 11, item 2: a store that kept failing every write (the pipeline spooling batch after
+/// batch) left `/readyz` saying ready, since its reads still worked.
+#[tokio::test]
+async fn readiness_reports_a_store_that_keeps_failing_writes_and_recovers_with_one_success() {
+    let (_d, store) = store_with(fixture()).await;
+    let telemetry = Telemetry::new();
+    let app = router(AppState::new(
+        store,
+        Auth::tokens(tenants(), false),
+        Limits::default(),
+        telemetry.clone(),
+    ));
+    let prod = telemetry.cluster("prod");
+    prod.watch_stats().synced.store(1, Ordering::Relaxed);
+    prod.write_failed("connection refused");
+    let (s, _) = get(&app, "/readyz", None).await;
+    assert_eq!(s, StatusCode::OK, "one failure is a hiccup");
+    for _ in 1..kubetrail_server::FAILING_WRITES {
+        prod.write_failed("connection refused");
+    }
+    let (s, body) = get(&app, "/readyz", None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let why = body["store"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("writes in a row failed") && why.contains("connection refused"),
+        "{body}"
+    );
+    // A refused event is not the store's failure; a write that goes through makes it ready.
+    let quarantined = kubetrail_store::WriteSummary {
+        new: 3,
+        quarantined: 1,
+        ..Default::default()
+    };
+    prod.stored(&quarantined, std::time::Duration::from_millis(2));
+    let (s, body) = get(&app, "/readyz", None).await;
+    assert_eq!((s, body["store"].as_str()), (StatusCode::OK, Some("ok")));
+    let (_, text) = send(&app, get_req("/metrics", Some(ADMIN))).await;
+    let text = text.as_str().unwrap().to_string();
+    assert!(
+        text.contains("kubetrail_pipeline_events_quarantined_total{cluster=\"prod\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kubetrail_store_write_failures_total{cluster=\"prod\"} 3"),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_show_pipeline_and_rates() {
     let (_d, store) = store_with(fixture()).await;
@@ -57,6 +105,7 @@ async fn metrics_count_requests_by_route_and_show_pipeline_and_rates() {
             unchanged: 1,
             occurrences: 6,
             conflicts: 0,
+            quarantined: 0,
         },
         std::time::Duration::from_millis(3),
     );

@@ -86,6 +86,31 @@ impl Error {
             _ => false,
         }
     }
+
+    /// Whether the store refused the data written rather than failed: a value it cannot hold
+    /// (PostgreSQL SQLSTATE class 22, data exception, e.g. a NUL in text), a limit it has
+    /// (class 54, e.g. an index row or a `tsvector` too large; SQLite's `SQLITE_TOOBIG`), a
+    /// constraint or trigger that rejects the row (class 23, SQLite's `SQLITE_CONSTRAINT`), or
+    /// a value that cannot be encoded. The same events would fail again: they are the events'
+    /// fault, never the store's, and writers set them aside (see [`crate::Quarantined`])
+    /// instead of retrying. A unique-key violation is not one: kubetrail's writes upsert, so
+    /// one can only come from a race with another writer, which a retry settles.
+    pub fn is_data_error(&self) -> bool {
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => match e.code {
+                rusqlite::ErrorCode::TooBig | rusqlite::ErrorCode::TypeMismatch => true,
+                rusqlite::ErrorCode::ConstraintViolation => !matches!(
+                    e.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ),
+                _ => false,
+            },
+            Error::Sqlite(rusqlite::Error::ToSqlConversionFailure(_)) | Error::Json { .. } => true,
+            Error::Postgres(e) => crate::postgres::is_data_error(e),
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -28,6 +28,7 @@ mod expiry;
 mod identity;
 mod plan;
 mod postgres;
+mod quarantine;
 mod records;
 mod retention_task;
 mod sqlite;
@@ -39,6 +40,7 @@ pub use alerts::{
 };
 pub use error::{Error, Result};
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
+pub use quarantine::{Isolated, Quarantined, Refused, Rejected};
 pub use retention_task::{log_retention, spawn_retention};
 pub use sqlite::SqliteStore;
 pub use types::{
@@ -112,6 +114,13 @@ pub trait Store: Send + Sync {
     /// Sizes and counts, for `kubetrail status` and metrics.
     async fn stats(&self) -> Result<StoreStats>;
 
+    /// Events kept aside because the store refused them (see [`StoreTxn::write_or_quarantine`]),
+    /// newest first, at most `limit`. A store that refuses nothing (the default) has none.
+    async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
+        let _ = limit;
+        Ok(Vec::new())
+    }
+
     // The alert outbox and silences (see `kubetrail-alert`).
 
     /// Saves an alert and queues `deliveries` for it in one transaction, before any delivery
@@ -161,12 +170,58 @@ pub trait Store: Send + Sync {
 }
 
 /// An open write transaction; see [`Store::begin`]. If any call fails, the whole transaction is
-/// rolled back and later calls return [`Error::Aborted`].
+/// rolled back and later calls return [`Error::Aborted`] — except a data error refused by
+/// [`try_write`](StoreTxn::try_write) (and so by `write_isolating` and `write_or_quarantine`),
+/// which undoes only that call.
 #[async_trait]
 pub trait StoreTxn: Send {
     /// Inserts new events and, for events already stored under the same `(cluster, uid)`, adds
     /// only the count increase as a new occurrence. Never stores a duplicate.
     async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary>;
+    /// Like [`write`](Self::write), but when the store refuses the batch's data (an
+    /// [`Error::is_data_error`]) only this call's work is undone: the transaction stays usable
+    /// and the events come back in [`Refused`]. Other errors abort the transaction as `write`
+    /// does. The default suits a backend that refuses no data (it only writes).
+    async fn try_write(
+        &mut self,
+        events: Vec<Event>,
+    ) -> Result<std::result::Result<WriteSummary, Refused>> {
+        self.write(events).await.map(Ok)
+    }
+    /// Keeps refused events aside in this transaction, with where they came from and when
+    /// (see [`Quarantined`]). The default (a backend that refuses nothing) keeps no quarantine.
+    async fn quarantine(
+        &mut self,
+        rejected: &[Rejected],
+        source: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let _ = (source, at);
+        match rejected.is_empty() {
+            true => Ok(()),
+            false => Err(Error::InvalidQuery(
+                "this store keeps no quarantine".to_string(),
+            )),
+        }
+    }
+    /// Writes the batch but the events the store refuses, which it finds by bisection, each
+    /// part under a savepoint (see [`Isolated`]). Nothing is kept of the refused events: the
+    /// caller tells whoever sent them, or calls [`write_or_quarantine`](Self::write_or_quarantine).
+    async fn write_isolating(&mut self, events: Vec<Event>) -> Result<Isolated> {
+        quarantine::isolate(self, events).await
+    }
+    /// [`write_isolating`](Self::write_isolating), then the refused events are quarantined in
+    /// the same transaction (`source` says where they came from: `watch`, `import <file>`,
+    /// `nats <subject>`); `summary.quarantined` counts them.
+    async fn write_or_quarantine(&mut self, events: Vec<Event>, source: &str) -> Result<Isolated> {
+        let mut done = self.write_isolating(events).await?;
+        if !done.rejected.is_empty() {
+            self.quarantine(&done.rejected, source, Timestamp::now())
+                .await?;
+            done.summary.quarantined = done.rejected.len() as u64;
+        }
+        Ok(done)
+    }
     /// Saves the cursor of a stream in the same transaction as the events it covers.
     async fn save_cursor(&mut self, cursor: WatchCursor) -> Result<()>;
     /// Records that a stream may have missed events (see [`Gap`]).

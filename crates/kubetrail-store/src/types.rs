@@ -18,6 +18,8 @@ pub struct WriteSummary {
     /// Events with the `(cluster, uid)` of a stored one but about another namespace or
     /// object: kept as stored, not taken as updates.
     pub conflicts: u64,
+    /// Events the store refused, kept aside (see `StoreTxn::write_or_quarantine`).
+    pub quarantined: u64,
 }
 
 impl std::ops::AddAssign for WriteSummary {
@@ -27,6 +29,7 @@ impl std::ops::AddAssign for WriteSummary {
         self.unchanged += o.unchanged;
         self.occurrences += o.occurrences;
         self.conflicts += o.conflicts;
+        self.quarantined += o.quarantined;
     }
 }
 
@@ -150,4 +153,6 @@ pub struct StoreStats {
     pub bytes: u64,
     pub oldest: Option<Timestamp>,
     pub newest: Option<Timestamp>,
+    /// Events kept aside because the store refused them (see `Store::quarantined`).
+    pub quarantined: u64,
 }

@@ -271,3 +271,21 @@ async fn a_write_without_stored_at_counts_as_stored_at_its_time() {
         "{before} <= {stored} <= {after}"
     );
 }
+
+/// Issue 11, item 2: an event the store refuses is quarantined, the rest of its batch written.
+#[tokio::test]
+async fn refused_events_are_quarantined_and_the_rest_of_the_batch_is_written() {
+    let (store, guard) = fresh_postgres_store().await;
+    let (client, conn) = tokio_postgres::connect(guard.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&kubetrail_store::conformance::refuse_poison_on_postgres_sql(guard.schema()))
+        .await
+        .expect("add the refusing constraint");
+    kubetrail_store::conformance::refused_events_are_quarantined_and_the_rest_of_the_batch_is_written(
+        store,
+    )
+    .await;
+}

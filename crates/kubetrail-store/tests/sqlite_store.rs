@@ -231,3 +231,16 @@ async fn write_live(store: &SqliteStore, events: Vec<kubetrail_model::Event>) {
     txn.write(events).await.unwrap();
     txn.commit().await.unwrap();
 }
+
+/// Issue 11, item 2: an event the store refuses is quarantined, the rest of its batch written.
+#[tokio::test]
+async fn refused_events_are_quarantined_and_the_rest_of_the_batch_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubetrail.db");
+    let store = SqliteStore::open(&path).unwrap();
+    kubetrail_store::conformance::refuse_poison_on_sqlite(&path);
+    kubetrail_store::conformance::refused_events_are_quarantined_and_the_rest_of_the_batch_is_written(
+        std::sync::Arc::new(store),
+    )
+    .await;
+}

@@ -1,6 +1,8 @@
 //! The live pipeline of one cluster: watch → process → store, with owner reflectors feeding
 //! the processor. Stages are tasks joined by bounded channels; a failing cluster retries on its
-//! own and never stops the others.
+//! own and never stops the others. An event the store refuses (a data error) is quarantined and
+//! its batch goes on; only a store that fails (unreachable, full) makes batches wait in the
+//! spool.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,19 +176,21 @@ impl ClusterPipeline {
         self.drain(spool).await?;
         let stored = if spool.is_empty()? {
             match self.write(batch.clone()).await {
-                Ok(()) => true,
+                Ok(refused) => Some(refused),
                 Err(e) => {
-                    warn!(cluster = %self.name, error = %format!("{e:#}"), "cannot store a batch; spooling");
+                    let error = format!("{e:#}");
+                    warn!(cluster = %self.name, %error, "cannot store a batch; spooling");
+                    self.telemetry.write_failed(&error);
                     self.spool(spool, &batch)?;
-                    false
+                    None
                 }
             }
         } else {
             self.spool(spool, &batch)?;
-            false
+            None
         };
-        if let (true, Some(live), Some(events)) = (stored, &self.live, live) {
-            for e in events {
+        if let (Some(refused), Some(live), Some(events)) = (stored, &self.live, live) {
+            for e in without(events, &refused) {
                 if live.send(e).await.is_err() {
                     break;
                 }
@@ -218,7 +222,9 @@ impl ClusterPipeline {
     pub async fn drain(&self, spool: &mut Spool) -> Result<()> {
         while let Some((path, batch)) = spool.peek()? {
             if let Err(e) = self.write(batch).await {
-                warn!(cluster = %self.name, error = %format!("{e:#}"), spooled_bytes = spool.bytes(), "store still unavailable");
+                let error = format!("{e:#}");
+                warn!(cluster = %self.name, %error, spooled_bytes = spool.bytes(), "store still unavailable");
+                self.telemetry.write_failed(&error);
                 return Ok(());
             }
             spool.remove(&path)?;
@@ -230,12 +236,27 @@ impl ClusterPipeline {
         Ok(())
     }
 
-    async fn write(&self, batch: SpooledBatch) -> Result<()> {
+    /// Writes a batch with its cursor and gaps in one transaction; events the store refuses are
+    /// quarantined in it (their positions in the batch are returned) and the rest written. An
+    /// error is the store's: nothing was written.
+    async fn write(&self, batch: SpooledBatch) -> Result<Vec<usize>> {
         let started = std::time::Instant::now(); // --- metrics: store write latency
         let mut txn = self.store.begin().await?;
         // --- alerting (kubetrail-alert): keep the batch for evaluation after the commit ---
         let for_alerts = self.alerts.as_ref().map(|_| batch.events.clone());
-        let summary = txn.write(batch.events).await?;
+        let written = txn.write_or_quarantine(batch.events, "watch").await?;
+        let summary = written.summary;
+        let refused: Vec<usize> = written.rejected.iter().map(|r| r.index).collect();
+        if let Some(first) = written.rejected.first() {
+            warn!(
+                cluster = %self.name,
+                events = refused.len(),
+                uid = %first.event.uid,
+                reason = %first.event.reason,
+                error = %first.error,
+                "the store refused events: quarantined, the rest of the batch stored (see kubetrail status)"
+            );
+        }
         if let Some(c) = batch.cursor {
             txn.save_cursor(c.into()).await?;
         }
@@ -263,8 +284,21 @@ impl ClusterPipeline {
         }
         // --- alerting: evaluate what is now committed (spooled batches too, when written back) ---
         if let (Some(alerts), Some(events)) = (&self.alerts, for_alerts) {
-            alerts.committed(events).await;
+            alerts.committed(without(events, &refused)).await;
         }
-        Ok(())
+        Ok(refused)
     }
+}
+
+/// `events` but those at the `refused` positions (ascending).
+fn without(events: Vec<Event>, refused: &[usize]) -> Vec<Event> {
+    if refused.is_empty() {
+        return events;
+    }
+    events
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| refused.binary_search(i).is_err())
+        .map(|(_, e)| e)
+        .collect()
 }

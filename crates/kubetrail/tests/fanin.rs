@@ -818,3 +818,74 @@ fn an_unreachable_nats_is_logged_without_its_password_or_token() {
         assert!(!logs.contains("hunter2"), "{url}: {logs}");
     }
 }
+
+/// Issue 11, item 2: a message holding an event PostgreSQL could not store (a NUL in its note,
+/// from an agent that did not bound its text) failed its batch, was handed back, and was
+/// delivered again forever. Now the NUL is stored as `␀`, an event the store refuses is
+/// quarantined, and every message is acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_is_quarantined_and_acknowledged_not_delivered_forever() {
+    use kubetrail_source::nats::{NatsSettings, Publisher};
+    let (_, guard) = fresh_postgres_store().await;
+    kubetrail_store::conformance::refuse_poison_on_postgres(&guard).await;
+    let reader = reader(&guard).await;
+    let nats = Nats::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut consumer = with_config(
+        dir.path(),
+        "consumer",
+        &storage_yaml(guard.url(), guard.schema()),
+        &consumer_args(&nats.url()),
+    );
+    consumer.start();
+    let publisher = Publisher::connect(NatsSettings::new(nats.url()))
+        .await
+        .expect("publisher");
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::block_in_place(|| {
+        wait_for("the publisher to connect", WAIT, || {
+            publisher.is_connected()
+        })
+    });
+    let mut first: Vec<kubetrail_model::Event> = (0..10).map(|i| synthetic(i, 1)).collect();
+    first[3].note = "exit code 1\0 then".into();
+    first[6].reason = kubetrail_store::conformance::POISON.into();
+    publisher
+        .publish("far", &first, &[])
+        .await
+        .expect("publish");
+    let second: Vec<kubetrail_model::Event> = (10..20).map(|i| synthetic(i, 1)).collect();
+    publisher
+        .publish("far", &second, &[])
+        .await
+        .expect("publish");
+
+    tokio::task::block_in_place(|| {
+        wait_for("every event but the refused one to be stored", WAIT, || {
+            rt.block_on(stored(&reader)).0.len() == 19
+        })
+    });
+    let (got, _) = tokio::task::block_in_place(|| rt.block_on(stored(&reader)));
+    assert!(!got.contains_key(&("far".to_string(), "uid-000006".to_string())));
+    let nul = tokio::task::block_in_place(|| {
+        rt.block_on(reader.query(
+            &EventFilter {
+                search: Some("exit".into()),
+                ..EventFilter::default()
+            },
+            &Page::default(),
+        ))
+    })
+    .expect("query");
+    assert_eq!(nul[0].event.note, "exit code 1\u{2400} then");
+    let kept =
+        tokio::task::block_in_place(|| rt.block_on(reader.quarantined(10))).expect("quarantined");
+    assert_eq!(kept.len(), 1, "quarantined once: {kept:?}");
+    assert_eq!(
+        (kept[0].event.uid.as_str(), kept[0].source.as_str()),
+        ("uid-000006", "nats")
+    );
+    let logs = consumer.logs();
+    assert!(!logs.contains("delivered again"), "{logs}");
+    assert!(logs.contains("the store refused events"), "{logs}");
+}

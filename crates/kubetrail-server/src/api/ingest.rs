@@ -12,7 +12,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::events::v1 as events;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
@@ -60,6 +60,7 @@ pub(crate) struct IngestResult {
         (status = 403, description = "A namespace or cluster the caller may not write to", body = ErrorBody),
         (status = 413, description = "The body is too large or has too many events", body = ErrorBody),
         (status = 415, description = "The body is not JSON", body = ErrorBody),
+        (status = 422, description = "The store refused an event (a value or size it cannot hold), named by its index; nothing was stored", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -130,12 +131,46 @@ pub(crate) async fn post(
         .map(|e| format!("{}/{}", e.cluster, e.uid))
         .collect();
     let for_alerts = state.alerts.as_ref().map(|_| processed.clone());
-    let summary = state.store.write_batch(processed, None).await?;
+    let summary = store(&state, &metrics, processed).await?;
     metrics.stored(&summary, started.elapsed());
     if let (Some(feed), Some(events)) = (&state.alerts, for_alerts) {
         feed.committed(events).await;
     }
     Ok(Json(IngestResult { summary, ids }))
+}
+
+/// Writes the events in one transaction, all or nothing: an event the store refuses (a data
+/// error) is a 422 naming its index, never a 500; a failing store counts for `/readyz`.
+async fn store(
+    state: &AppState,
+    metrics: &crate::ClusterTelemetry,
+    events: Vec<Event>,
+) -> Result<kubetrail_store::WriteSummary, ApiError> {
+    let written = async {
+        let mut txn = state.store.begin().await?;
+        let written = txn.write_isolating(events).await?;
+        if written.rejected.is_empty() {
+            txn.commit().await?;
+        }
+        Ok::<_, kubetrail_store::Error>(written)
+    }
+    .await;
+    let written = written.inspect_err(|e| {
+        if !e.is_data_error() {
+            metrics.write_failed(&kubetrail_alert::error_chain(e));
+        }
+    })?;
+    match written.rejected.first() {
+        None => Ok(written.summary),
+        Some(r) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "rejected_event",
+            format!(
+                "[{}]: the store cannot hold this event ({}); nothing was stored",
+                r.index, r.error
+            ),
+        )),
+    }
 }
 
 /// The caller's only cluster, or the server's default.

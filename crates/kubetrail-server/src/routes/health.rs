@@ -1,5 +1,6 @@
-//! `/healthz` (the process is up) and `/readyz` (the store answers and every watcher has
-//! handed over its initial list). Neither needs a token.
+//! `/healthz` (the process is up) and `/readyz` (the store answers, its writes are not failing
+//! in a row — see `telemetry::StoreWrites` — and every watcher has handed over its initial
+//! list). Neither needs a token.
 
 use axum::Json;
 use axum::extract::State;
@@ -26,7 +27,10 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
         )
         .await
     {
-        Ok(_) => "ok".to_string(),
+        Ok(_) => match state.telemetry.store_writes().failing() {
+            None => "ok".to_string(),
+            Some(why) => why,
+        },
         Err(e) => e.message,
     };
     let (synced, total) = state.telemetry.watchers_synced();

@@ -6,6 +6,8 @@
 //!   `kubetrail_pipeline_events_stored_total{cluster,outcome}` (`new`, `updated`),
 //!   `kubetrail_pipeline_events_deduplicated_total{cluster}` (seen again with nothing new),
 //!   `kubetrail_pipeline_events_dropped_total{cluster,reason}` (`spool_full`),
+//!   `kubetrail_pipeline_events_quarantined_total{cluster}` (refused by the store, kept aside),
+//!   `kubetrail_store_write_failures_total{cluster}` (the store failed, not an event),
 //!   `kubetrail_watch_events_dropped_total{cluster,reason}` (`rejected`, `malformed`),
 //!   `kubetrail_store_write_duration_seconds{cluster}`,
 //!   `kubetrail_spool_bytes{cluster}`;
@@ -22,10 +24,12 @@
 
 mod http;
 mod pipeline;
+mod store;
 mod watch;
 
 pub(crate) use http::track;
 pub use pipeline::ClusterTelemetry;
+pub use store::{FAILING_WRITES, StoreWrites};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -52,6 +56,7 @@ struct Inner {
     watches: Arc<Mutex<BTreeMap<String, Arc<WatchStats>>>>,
     api_received: Arc<Mutex<BTreeMap<String, u64>>>,
     alerts: Mutex<Option<AlertMetrics>>,
+    store_writes: StoreWrites,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -87,6 +92,7 @@ impl Telemetry {
                 watches,
                 api_received,
                 alerts: Mutex::new(None),
+                store_writes: StoreWrites::default(),
             }),
         }
     }
@@ -106,6 +112,12 @@ impl Telemetry {
     /// The alerting stage's metrics, once it runs.
     pub fn set_alert_metrics(&self, metrics: AlertMetrics) {
         *self.inner.alerts.lock().unwrap_or_else(|p| p.into_inner()) = Some(metrics);
+    }
+
+    /// Whether the store takes writes: every writer (pipelines, the API, the NATS consumer)
+    /// reports here; `/readyz` reads it.
+    pub fn store_writes(&self) -> &StoreWrites {
+        &self.inner.store_writes
     }
 
     /// Watchers that have handed over their initial list, and all watchers.

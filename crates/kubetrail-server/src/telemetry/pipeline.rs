@@ -43,6 +43,8 @@ pub(crate) struct PipelineFamilies {
     stored: Family<OutcomeLabels, Counter>,
     deduplicated: Family<ClusterLabel, Counter>,
     dropped: Family<DropLabels, Counter>,
+    quarantined: Family<ClusterLabel, Counter>,
+    write_failures: Family<ClusterLabel, Counter>,
     write_latency: Family<ClusterLabel, Histogram, fn() -> Histogram>,
     spool_bytes: Family<ClusterLabel, Gauge>,
 }
@@ -54,6 +56,8 @@ impl Default for PipelineFamilies {
             stored: Family::default(),
             deduplicated: Family::default(),
             dropped: Family::default(),
+            quarantined: Family::default(),
+            write_failures: Family::default(),
             write_latency: Family::new_with_constructor(write_histogram),
             spool_bytes: Family::default(),
         }
@@ -81,6 +85,16 @@ impl PipelineFamilies {
             "kubetrail_pipeline_events_dropped",
             "Events dropped, by reason",
             self.dropped.clone(),
+        );
+        registry.register(
+            "kubetrail_pipeline_events_quarantined",
+            "Events the store refused (a data error, e.g. a value it cannot hold), kept aside in its quarantine table while their batch was written",
+            self.quarantined.clone(),
+        );
+        registry.register(
+            "kubetrail_store_write_failures",
+            "Batch writes that failed for the store's sake (unreachable, full, read-only): the batch was spooled or handed back",
+            self.write_failures.clone(),
         );
         registry.register(
             "kubetrail_store_write_duration_seconds",
@@ -136,9 +150,13 @@ impl ClusterTelemetry {
             .inc_by(n);
     }
 
-    /// A committed batch: what it did and how long writing it took.
+    /// A committed batch: what it did and how long writing it took. The store takes writes.
     pub fn stored(&self, s: &WriteSummary, took: Duration) {
+        self.telemetry.store_writes().succeeded();
         let f = self.families();
+        f.quarantined
+            .get_or_create(&self.label)
+            .inc_by(s.quarantined);
         for (outcome, n) in [
             ("new", s.new),
             ("updated", s.updated),
@@ -157,6 +175,25 @@ impl ClusterTelemetry {
         f.write_latency
             .get_or_create(&self.label)
             .observe(took.as_secs_f64());
+    }
+
+    /// Events the store refused and kept aside, counted where no summary is (the NATS
+    /// consumer's batches span clusters).
+    pub fn quarantined(&self, n: u64) {
+        self.families()
+            .quarantined
+            .get_or_create(&self.label)
+            .inc_by(n);
+    }
+
+    /// A batch the store could not take for its own sake (not a refused event: those are
+    /// quarantined); enough of these in a row make `/readyz` report the store.
+    pub fn write_failed(&self, error: &str) {
+        self.telemetry.store_writes().failed(error);
+        self.families()
+            .write_failures
+            .get_or_create(&self.label)
+            .inc();
     }
 
     pub fn dropped(&self, reason: &'static str, n: u64) {

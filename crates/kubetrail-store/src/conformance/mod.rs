@@ -36,8 +36,10 @@ mod aggregates;
 mod alerts;
 mod occurrences;
 mod postgres;
+mod quarantine;
 mod queries;
 mod retention;
+mod text;
 mod writes;
 
 pub use aggregates::*;
@@ -47,8 +49,10 @@ pub use postgres::{
     DEFAULT_TEST_POSTGRES_URL, SchemaGuard, fresh_postgres_schema, fresh_postgres_store,
     test_postgres_url, with_database,
 };
+pub use quarantine::*;
 pub use queries::*;
 pub use retention::*;
+pub use text::*;
 pub use writes::*;
 
 /// Generates one `#[tokio::test]` per conformance test, each with a fresh store from `$factory`
@@ -89,6 +93,8 @@ macro_rules! store_conformance_tests {
             due_deliveries_follow_retry_times_and_leases_and_final_states_stick,
             due_deliveries_are_limited_per_notifier_so_a_backlog_hides_nothing,
             silences_are_saved_found_by_time_and_ended_by_saving_them_again,
+            a_nul_in_any_text_is_stored_as_the_nul_symbol_on_every_backend,
+            a_megabyte_reason_and_a_note_over_a_megabyte_are_stored_cut_with_a_marker,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

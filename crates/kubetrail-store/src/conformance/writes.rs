@@ -21,7 +21,8 @@ pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store:
             updated: 0,
             unchanged: 0,
             occurrences: 4,
-            conflicts: 0
+            conflicts: 0,
+            quarantined: 0,
         }
     );
     let again = write(&store, batch).await;
@@ -32,7 +33,8 @@ pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store:
             updated: 0,
             unchanged: 2,
             occurrences: 0,
-            conflicts: 0
+            conflicts: 0,
+            quarantined: 0,
         }
     );
     let events = all(&store, EventFilter::default()).await;
@@ -111,7 +113,8 @@ pub async fn a_second_copy_in_one_batch_adds_only_its_count_increase(store: Arc<
             updated: 1,
             unchanged: 1,
             occurrences: 4,
-            conflicts: 0
+            conflicts: 0,
+            quarantined: 0,
         }
     );
     let stored = all(&store, EventFilter::default()).await;

@@ -21,6 +21,7 @@ mod cursor;
 mod filter;
 mod occurrences;
 mod partitions;
+mod quarantine;
 mod query;
 mod redact;
 mod retention;
@@ -44,8 +45,8 @@ use tokio_postgres::error::SqlState;
 pub use redact::redact;
 
 use crate::{
-    AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Result,
-    RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
+    AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Quarantined,
+    Result, RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
     StoredEvent, WatchCursor,
 };
 
@@ -278,6 +279,10 @@ impl Store for PostgresStore {
         stats::stats(&mut self.client().await?).await
     }
 
+    async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
+        quarantine::newest(&self.client().await?, limit).await
+    }
+
     async fn save_alert(
         &self,
         alert: &AlertRecord,
@@ -336,6 +341,18 @@ pub(crate) fn is_retriable(e: &tokio_postgres::Error) -> bool {
         // No SQL state: the connection itself failed (refused, reset, timed out).
         None => true,
     }
+}
+
+/// Whether PostgreSQL refused the data rather than failed (see [`Error::is_data_error`]):
+/// SQLSTATE classes 22 (data exception), 23 (integrity constraint, but for a unique key) and
+/// 54 (program limit exceeded).
+pub(crate) fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    e.code().is_some_and(|code| {
+        let code = code.code();
+        code.starts_with("22")
+            || code.starts_with("54")
+            || (code.starts_with("23") && code != SqlState::UNIQUE_VIOLATION.code())
+    })
 }
 
 /// Whether a pool error may go away: a timeout, or a connection that could not be made.

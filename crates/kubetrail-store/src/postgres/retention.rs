@@ -238,6 +238,7 @@ async fn expire_records(client: &mut Object, cutoff: i64) -> Result<(u64, u64, u
     let alerts = tx.execute(EXPIRE_ALERTS, &[&cutoff]).await?;
     let silences = tx.execute(EXPIRE_SILENCES, &[&cutoff]).await?;
     let gaps = tx.execute(EXPIRE_GAPS, &[&cutoff]).await?;
+    tx.execute(crate::quarantine::EXPIRE, &[&cutoff]).await?;
     tx.commit().await?;
     Ok((alerts, silences, gaps))
 }

@@ -204,7 +204,21 @@ ALTER TABLE occurrences ADD COLUMN stored_at BIGINT NOT NULL
     DEFAULT (extract(epoch FROM transaction_timestamp()) * 1000000)::int8;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+/// Events the store refused, kept aside with why, whence and when (`crate::quarantine`); the
+/// event as JSON text (`serde_json` escapes NUL, which `text` and `jsonb` cannot hold).
+const V4: &str = "
+CREATE TABLE quarantine (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    quarantined_at BIGINT NOT NULL,
+    source TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    error TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

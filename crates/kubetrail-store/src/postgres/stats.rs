@@ -54,7 +54,8 @@ pub(crate) async fn stats(client: &mut Object) -> Result<StoreStats> {
             "SELECT (SELECT count(*) FROM events),
                     (SELECT COALESCE(SUM(count), 0)::int8 FROM rollup_daily_coarse),
                     (SELECT MIN(ts) FROM occurrences),
-                    (SELECT MAX(ts) FROM occurrences)",
+                    (SELECT MAX(ts) FROM occurrences),
+                    (SELECT count(*) FROM quarantine)",
             &[],
         )
         .await?;
@@ -62,6 +63,7 @@ pub(crate) async fn stats(client: &mut Object) -> Result<StoreStats> {
     let occurrences: i64 = row.try_get(1)?;
     let oldest: Option<i64> = row.try_get(2)?;
     let newest: Option<i64> = row.try_get(3)?;
+    let quarantined: i64 = row.try_get(4)?;
     let bytes = bytes(&tx).await?;
     tx.commit().await?;
     Ok(StoreStats {
@@ -70,5 +72,6 @@ pub(crate) async fn stats(client: &mut Object) -> Result<StoreStats> {
         bytes,
         oldest: oldest.map(|t| timestamp(t, "ts")).transpose()?,
         newest: newest.map(|t| timestamp(t, "ts")).transpose()?,
+        quarantined: u64::try_from(quarantined).unwrap_or(0),
     })
 }

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use deadpool_postgres::Object;
 use kubetrail_model::{Event, Timestamp};
 
-use super::{cursor, write};
-use crate::{Error, Gap, Result, StoreTxn, WatchCursor, WriteSummary};
+use super::{cursor, quarantine, write};
+use crate::quarantine::Row;
+use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, WriteSummary};
 
 pub(crate) struct PgTxn {
     /// `None` once committed or after a failure (the connection was then dropped).
@@ -48,13 +49,35 @@ fn discard(client: Option<Object>) {
 #[async_trait]
 impl StoreTxn for PgTxn {
     async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary> {
+        match self.try_write(events).await? {
+            Ok(s) => Ok(s),
+            // Refused data ends the transaction here as any other error does.
+            Err(refused) => self.fail(refused.error),
+        }
+    }
+
+    async fn try_write(
+        &mut self,
+        mut events: Vec<Event>,
+    ) -> Result<std::result::Result<WriteSummary, Refused>> {
         if events.is_empty() {
-            return Ok(WriteSummary::default());
+            return Ok(Ok(WriteSummary::default()));
         }
         let n = events.len();
-        let result = write::write_batch(self.client()?, &events, self.stored_at).await;
-        match result {
+        events.iter_mut().for_each(Event::bound_text);
+        let stored_at = self.stored_at;
+        let client = self.client()?;
+        if let Err(e) = client.batch_execute("SAVEPOINT kubetrail_write").await {
+            return self.fail(e.into());
+        }
+        match write::write_batch(client, &events, stored_at).await {
             Ok(s) => {
+                if let Err(e) = client
+                    .batch_execute("RELEASE SAVEPOINT kubetrail_write")
+                    .await
+                {
+                    return self.fail(e.into());
+                }
                 tracing::debug!(
                     events = n,
                     new = s.new,
@@ -63,8 +86,33 @@ impl StoreTxn for PgTxn {
                     occurrences = s.occurrences,
                     "wrote a batch"
                 );
-                Ok(s)
+                Ok(Ok(s))
             }
+            // Undo this batch only; the transaction goes on.
+            Err(error) if error.is_data_error() => {
+                let undo =
+                    "ROLLBACK TO SAVEPOINT kubetrail_write; RELEASE SAVEPOINT kubetrail_write";
+                match client.batch_execute(undo).await {
+                    Ok(()) => Ok(Err(Refused { error, events })),
+                    Err(e) => self.fail(e.into()),
+                }
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    async fn quarantine(
+        &mut self,
+        rejected: &[Rejected],
+        source: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let rows = rejected
+            .iter()
+            .map(|r| Row::new(r, source, at))
+            .collect::<Result<Vec<_>>>()?;
+        match quarantine::save(self.client()?, &rows).await {
+            Ok(()) => Ok(()),
             Err(e) => self.fail(e),
         }
     }

@@ -12,6 +12,7 @@ mod alerts;
 mod cursor;
 mod filter;
 mod occurrences;
+mod quarantine;
 mod query;
 mod readers;
 mod retention;
@@ -32,8 +33,8 @@ use kubetrail_model::{
 use rusqlite::Connection;
 
 use crate::{
-    AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Result,
-    RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
+    AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Quarantined,
+    Result, RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
     StoredEvent, WatchCursor,
 };
 use retention::{CHUNK, Deleted};
@@ -422,6 +423,10 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> Result<StoreStats> {
         self.read(stats::stats).await
+    }
+
+    async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
+        self.read(move |c| quarantine::newest(c, limit)).await
     }
 
     async fn save_alert(

@@ -219,5 +219,6 @@ pub(crate) fn expire_records(conn: &Connection, cutoff: i64) -> Result<(u64, u64
     let alerts = conn.execute(EXPIRE_ALERTS, params![cutoff])?;
     let silences = conn.execute(EXPIRE_SILENCES, params![cutoff])?;
     let gaps = conn.execute(EXPIRE_GAPS, params![cutoff])?;
+    conn.execute(crate::quarantine::EXPIRE, params![cutoff])?;
     Ok((alerts as u64, silences as u64, gaps as u64))
 }

@@ -210,8 +210,22 @@ ALTER TABLE events ADD COLUMN stored_at INTEGER NOT NULL DEFAULT {MIGRATED_AT};
 ALTER TABLE occurrences ADD COLUMN stored_at INTEGER NOT NULL DEFAULT {MIGRATED_AT};
 ";
 
+/// Events the store refused, kept aside with why, whence and when (`crate::quarantine`); the
+/// event as JSON text.
+const V7: &str = "
+CREATE TABLE quarantine (
+    id INTEGER PRIMARY KEY,
+    quarantined_at INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    error TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -27,15 +27,21 @@ fn pages(conn: &Connection) -> Result<(u64, u64)> {
 /// Counts events and occurrence units; the time range is that of the occurrences kept.
 pub(crate) fn stats(conn: &Connection) -> Result<StoreStats> {
     let tx = conn.unchecked_transaction()?;
-    let (events, occurrences, oldest, newest): (i64, i64, Option<i64>, Option<i64>) = tx
-        .query_row(
-            "SELECT (SELECT count(*) FROM events),
-                    (SELECT COALESCE(SUM(count), 0) FROM occurrences),
-                    (SELECT MIN(ts) FROM occurrences),
-                    (SELECT MAX(ts) FROM occurrences)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )?;
+    let (events, occurrences, oldest, newest, quarantined): (
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        i64,
+    ) = tx.query_row(
+        "SELECT (SELECT count(*) FROM events),
+                (SELECT COALESCE(SUM(count), 0) FROM occurrences),
+                (SELECT MIN(ts) FROM occurrences),
+                (SELECT MAX(ts) FROM occurrences),
+                (SELECT count(*) FROM quarantine)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
     let bytes = file_bytes(&tx)?;
     tx.commit()?;
     Ok(StoreStats {
@@ -44,5 +50,6 @@ pub(crate) fn stats(conn: &Connection) -> Result<StoreStats> {
         bytes,
         oldest: oldest.map(|t| timestamp(t, "ts")).transpose()?,
         newest: newest.map(|t| timestamp(t, "ts")).transpose()?,
+        quarantined: quarantined.max(0) as u64,
     })
 }

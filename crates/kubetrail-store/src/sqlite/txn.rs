@@ -7,8 +7,9 @@ use kubetrail_model::{Event, Timestamp};
 use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
-use super::{blocking, cursor, lock, write};
-use crate::{Error, Gap, Result, StoreTxn, WatchCursor, WriteSummary};
+use super::{blocking, cursor, lock, quarantine, write};
+use crate::quarantine::Row;
+use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, WriteSummary};
 
 /// Holds the store's writer lock for its whole life, so one transaction writes at a time.
 pub(crate) struct SqliteTxn {
@@ -80,23 +81,68 @@ impl SqliteTxn {
 #[async_trait]
 impl StoreTxn for SqliteTxn {
     async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary> {
+        match self.try_write(events).await? {
+            Ok(s) => Ok(s),
+            // Refused data ends the transaction here as any other error does.
+            Err(refused) => {
+                self.run(|c| Ok(c.execute_batch("ROLLBACK")?)).await?;
+                self.open = false;
+                Err(refused.error)
+            }
+        }
+    }
+
+    async fn try_write(
+        &mut self,
+        mut events: Vec<Event>,
+    ) -> Result<std::result::Result<WriteSummary, Refused>> {
         if events.is_empty() {
-            return Ok(WriteSummary::default());
+            return Ok(Ok(WriteSummary::default()));
         }
         let n = events.len();
+        events.iter_mut().for_each(Event::bound_text);
         let stored_at = self.stored_at;
-        let s = self
-            .run(move |c| write::write_batch(c, &events, stored_at))
+        let result = self
+            .run(move |c| {
+                c.execute_batch("SAVEPOINT kubetrail_write")?;
+                match write::write_batch(c, &events, stored_at) {
+                    Ok(s) => {
+                        c.execute_batch("RELEASE kubetrail_write")?;
+                        Ok(Ok(s))
+                    }
+                    // Undo this batch only; the transaction goes on.
+                    Err(error) if error.is_data_error() => {
+                        c.execute_batch("ROLLBACK TO kubetrail_write; RELEASE kubetrail_write")?;
+                        Ok(Err(Refused { error, events }))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
             .await?;
-        tracing::debug!(
-            events = n,
-            new = s.new,
-            updated = s.updated,
-            unchanged = s.unchanged,
-            occurrences = s.occurrences,
-            "wrote a batch"
-        );
-        Ok(s)
+        if let Ok(s) = &result {
+            tracing::debug!(
+                events = n,
+                new = s.new,
+                updated = s.updated,
+                unchanged = s.unchanged,
+                occurrences = s.occurrences,
+                "wrote a batch"
+            );
+        }
+        Ok(result)
+    }
+
+    async fn quarantine(
+        &mut self,
+        rejected: &[Rejected],
+        source: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let rows = rejected
+            .iter()
+            .map(|r| Row::new(r, source, at))
+            .collect::<Result<Vec<_>>>()?;
+        self.run(move |c| quarantine::save(c, &rows)).await
     }
 
     async fn save_cursor(&mut self, c: WatchCursor) -> Result<()> {

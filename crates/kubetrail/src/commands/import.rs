@@ -3,7 +3,8 @@
 //! A parser thread reads and processes one file after another and hands batches to the writer
 //! over a bounded channel (so a 1 GB file never sits in memory). Each file is written in one
 //! store transaction: a file that turns out to be broken half-way is rolled back whole, and what
-//! earlier files committed stays.
+//! earlier files committed stays. An event the store refuses (a data error) is quarantined in
+//! that transaction, named in the summary by file and line, and the rest of the file stored.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -47,6 +48,8 @@ pub struct ImportSummary {
     pub skipped: BTreeMap<String, u64>,
     /// The first skipped events (at most 100), each with its file and line.
     pub skipped_events: Vec<SkippedEvent>,
+    /// Events the store refused, kept aside in its quarantine (`kubetrail status`).
+    pub quarantined: Vec<QuarantinedEvent>,
     /// Non-Event objects read (their owner links help correlation).
     pub objects: u64,
 }
@@ -57,6 +60,15 @@ pub struct ImportSummary {
 pub struct SkippedEvent {
     pub location: String,
     pub reason: String,
+}
+
+/// An event of a file that the store refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuarantinedEvent {
+    /// `file:line`, or `file[items N]` when lines are unknown.
+    pub location: String,
+    pub uid: String,
+    pub error: String,
 }
 
 /// Per-file counts, added to the summary only when the file commits.
@@ -84,7 +96,8 @@ impl FileCounts {
 }
 
 enum Msg {
-    Batch(Vec<Event>),
+    /// Events with where each was read.
+    Batch(Vec<Event>, Vec<Location>),
     FileDone(PathBuf, FileCounts),
     FileFailed(PathBuf, String),
 }
@@ -202,15 +215,30 @@ pub async fn import_files(
     let mut summary = ImportSummary::default();
     let mut txn: Option<Box<dyn StoreTxn>> = None;
     let mut file_writes = WriteSummary::default();
+    let mut file_quarantined: Vec<QuarantinedEvent> = Vec::new();
     while let Some(msg) = rx.recv().await {
         bar.set_position(done.load(Ordering::Relaxed));
         match msg {
-            Msg::Batch(events) => {
+            Msg::Batch(events, locations) => {
                 let t = match txn.as_mut() {
                     Some(t) => t,
                     None => txn.insert(store.begin().await?),
                 };
-                file_writes += t.write(events).await?;
+                let source = match locations.first() {
+                    Some(l) => format!("import {}", l.path.display()),
+                    None => "import".to_string(),
+                };
+                let written = t.write_or_quarantine(events, &source).await?;
+                file_writes += written.summary;
+                file_quarantined.extend(written.rejected.into_iter().map(|r| {
+                    QuarantinedEvent {
+                        location: locations
+                            .get(r.index)
+                            .map_or_else(|| source.clone(), Location::to_string),
+                        uid: r.event.uid,
+                        error: r.error,
+                    }
+                }));
             }
             Msg::FileDone(path, counts) => {
                 if let Some(t) = txn.take() {
@@ -229,6 +257,7 @@ pub async fn import_files(
                         .entry("its uid is a stored event's about another object".into())
                         .or_default() += w.conflicts;
                 }
+                summary.quarantined.append(&mut file_quarantined);
                 summary.events_read += counts.events_read;
                 summary.objects += counts.objects;
                 for (reason, n) in counts.skipped {
@@ -242,6 +271,7 @@ pub async fn import_files(
                 // Dropping the transaction rolls the file back.
                 drop(txn.take());
                 file_writes = WriteSummary::default();
+                file_quarantined.clear();
                 summary.files_failed.push((path, error));
             }
         }
@@ -303,6 +333,7 @@ fn parse_file(
     let bytes = items.progress();
     let mut counts = FileCounts::default();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut locations = Vec::with_capacity(BATCH);
     for item in &mut items {
         match item? {
             Item::Event { event, location } => {
@@ -312,10 +343,12 @@ fn parse_file(
                 }
                 counts.events_read += 1;
                 batch.push(processor.process(event));
+                locations.push(location);
                 if batch.len() == BATCH {
                     progress(bytes.load(Ordering::Relaxed));
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if tx.blocking_send(Msg::Batch(full)).is_err() {
+                    let at = std::mem::replace(&mut locations, Vec::with_capacity(BATCH));
+                    if tx.blocking_send(Msg::Batch(full, at)).is_err() {
                         return Ok(None);
                     }
                 }
@@ -327,7 +360,7 @@ fn parse_file(
             Item::Skipped { reason, location } => counts.skip(&location, &reason),
         }
     }
-    if !batch.is_empty() && tx.blocking_send(Msg::Batch(batch)).is_err() {
+    if !batch.is_empty() && tx.blocking_send(Msg::Batch(batch, locations)).is_err() {
         return Ok(None);
     }
     Ok(Some(counts))
@@ -363,6 +396,20 @@ fn print_summary(out: &mut impl Write, s: &ImportSummary) -> Result<()> {
         s.skipped.values().sum::<u64>()
     )?;
     writeln!(out, "occurrences added: {}", s.occurrences)?;
+    if !s.quarantined.is_empty() {
+        writeln!(
+            out,
+            "quarantined: {} event(s) the store refused (kept aside; see kubetrail status)",
+            s.quarantined.len()
+        )?;
+    }
+    for q in &s.quarantined {
+        writeln!(
+            out,
+            "  quarantined {} (uid {}): {}",
+            q.location, q.uid, q.error
+        )?;
+    }
     if s.objects > 0 {
         writeln!(out, "other objects read (for owner links): {}", s.objects)?;
     }

@@ -120,6 +120,7 @@ pub async fn run_with(
             settings,
             config.max_future,
             alerting.as_ref().map(|a| a.feed.clone()),
+            telemetry.clone(),
             &cancel,
         );
         let ok = wait(tasks).await;

@@ -1,4 +1,5 @@
-//! `kubetrail status`: what the store holds.
+//! `kubetrail status`: what the store holds, the gaps recorded, and the events the store
+//! refused (quarantined: the count and the newest ones).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,6 +14,9 @@ use crate::output::{Human, choose};
 /// Problems `--check` lists at most.
 const MAX_PROBLEMS: u32 = 20;
 
+/// Quarantined events shown, newest first.
+const SHOWN_QUARANTINED: usize = 10;
+
 pub async fn run(config: &Config, args: StatusArgs) -> Result<ExitCode> {
     if args.check {
         check(config).await?;
@@ -21,6 +25,10 @@ pub async fn run(config: &Config, args: StatusArgs) -> Result<ExitCode> {
     let store = super::open_store_for_reading(config)?;
     let stats = store.stats().await?;
     let gaps = store.gaps(None, None).await?;
+    let quarantine = match stats.quarantined {
+        0 => Vec::new(),
+        _ => store.quarantined(SHOWN_QUARANTINED).await?,
+    };
     let mut out = std::io::stdout().lock();
     match choose(args.output) {
         Output::Table => {
@@ -44,6 +52,30 @@ pub async fn run(config: &Config, args: StatusArgs) -> Result<ExitCode> {
                     g.cluster, g.stream, g.from, g.to, g.cause
                 )?;
             }
+            writeln!(
+                out,
+                "quarantined:  {} event(s) the store refused{}",
+                stats.quarantined,
+                match stats.quarantined as usize > quarantine.len() {
+                    true => format!(" (newest {} below)", quarantine.len()),
+                    false => String::new(),
+                }
+            )?;
+            for q in &quarantine {
+                let e = &q.event;
+                writeln!(
+                    out,
+                    "  {} from {}: {}/{} {} {} (uid {}): {}",
+                    q.at,
+                    q.source,
+                    e.cluster,
+                    e.namespace,
+                    e.reason,
+                    e.regarding.name,
+                    e.uid,
+                    q.error
+                )?;
+            }
         }
         _ => {
             #[derive(serde::Serialize)]
@@ -52,12 +84,15 @@ pub async fn run(config: &Config, args: StatusArgs) -> Result<ExitCode> {
                 stats: &'a kubetrail_store::StoreStats,
                 /// When a watch may have missed events.
                 gaps: &'a [kubetrail_store::Gap],
+                /// The newest events the store refused (`quarantined` counts them all).
+                quarantine: &'a [kubetrail_store::Quarantined],
             }
             serde_json::to_writer_pretty(
                 &mut out,
                 &Status {
                     stats: &stats,
                     gaps: &gaps,
+                    quarantine: &quarantine,
                 },
             )?;
             writeln!(out)?;

@@ -2,18 +2,22 @@
 //! transaction, and acknowledges its messages only after the commit. A message delivered again
 //! (this instance or another crashed before acknowledging it) adds nothing: the store keeps an
 //! Event once per `(cluster, uid)` and adds only count increases, so an occurrence — an Event's
-//! count reaching a value — is never counted twice.
+//! count reaching a value — is never counted twice. Events the store refuses (a data error) are
+//! quarantined in the batch's transaction and their messages acknowledged like the rest: only
+//! a store that fails makes messages come again.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::FutureLimit;
+use kubetrail_server::Telemetry;
 use kubetrail_source::NatsError;
 use kubetrail_source::nats::{Consumer, NatsSettings, Received, redact_url};
 use kubetrail_source::watch::Backoff;
-use kubetrail_store::{Gap, Store};
+use kubetrail_store::{Gap, Isolated, Store};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -30,26 +34,37 @@ pub fn start(
     settings: NatsSettings,
     max_future: FutureLimit,
     alerts: Option<kubetrail_alert::AlertFeed>,
+    telemetry: Telemetry,
     cancel: &CancellationToken,
 ) -> JoinSet<(String, Result<()>)> {
     let mut tasks = JoinSet::new();
     let cancel = cancel.clone();
     tasks.spawn(async move {
         let name = format!("nats:{}", settings.stream);
-        let result = consume(store, settings, max_future, alerts, cancel).await;
+        let w = Writer {
+            store,
+            max_future,
+            alerts,
+            telemetry,
+        };
+        let result = consume(&w, settings, cancel).await;
         (name, result)
     });
     tasks
 }
 
-/// Connects and consumes; reconnects with backoff when NATS goes away.
-async fn consume(
+/// Where consumed batches go.
+struct Writer {
     store: Arc<dyn Store>,
-    settings: NatsSettings,
+    /// Events dated further past their delivery are refused (logged with their count).
     max_future: FutureLimit,
     alerts: Option<kubetrail_alert::AlertFeed>,
-    cancel: CancellationToken,
-) -> Result<()> {
+    /// Quarantined events by cluster, and whether store writes fail (`/readyz`).
+    telemetry: Telemetry,
+}
+
+/// Connects and consumes; reconnects with backoff when NATS goes away.
+async fn consume(w: &Writer, settings: NatsSettings, cancel: CancellationToken) -> Result<()> {
     let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(15));
     loop {
         let connected = tokio::select! {
@@ -60,15 +75,7 @@ async fn consume(
             Ok(mut consumer) => {
                 info!(url = %redact_url(&settings.url), stream = %settings.stream, durable = %settings.durable, clusters = ?settings.clusters, "consuming from NATS JetStream");
                 backoff.reset();
-                match run(
-                    &mut consumer,
-                    store.as_ref(),
-                    max_future,
-                    alerts.as_ref(),
-                    &cancel,
-                )
-                .await
-                {
+                match run(&mut consumer, w, &cancel).await {
                     Ok(()) => return Ok(()),
                     Err(e) => {
                         warn!(error = %chain(&e), "lost the JetStream consumer; reconnecting")
@@ -86,9 +93,7 @@ async fn consume(
 
 async fn run(
     consumer: &mut Consumer,
-    store: &dyn Store,
-    max_future: FutureLimit,
-    alerts: Option<&kubetrail_alert::AlertFeed>,
+    w: &Writer,
     cancel: &CancellationToken,
 ) -> Result<(), NatsError> {
     loop {
@@ -96,19 +101,14 @@ async fn run(
             _ = cancel.cancelled() => return Ok(()),
             b = consumer.next_batch(MAX_MESSAGES, LINGER) => b?,
         };
-        handle(batch, store, max_future, alerts).await;
+        handle(batch, w).await;
     }
 }
 
-/// Stores the batch's events and gaps in one transaction, then acknowledges its messages; if
-/// the store fails, asks for them again later instead. Events dated further past their
-/// delivery than `max_future` allows are refused (logged with their count), the others kept.
-async fn handle(
-    batch: Vec<Received>,
-    store: &dyn Store,
-    max_future: FutureLimit,
-    alerts: Option<&kubetrail_alert::AlertFeed>,
-) {
+/// Stores the batch's events and gaps in one transaction (events the store refuses are
+/// quarantined in it), then acknowledges its messages; if the store fails, asks for them again
+/// later instead.
+async fn handle(batch: Vec<Received>, w: &Writer) {
     let mut events: Vec<Event> = Vec::new();
     let mut gaps: Vec<Gap> = Vec::new();
     let mut good: Vec<&Received> = Vec::new();
@@ -137,14 +137,16 @@ async fn handle(
     if good.is_empty() {
         return;
     }
-    let refused = max_future.retain(&mut events, Timestamp::now());
+    let refused = w.max_future.retain(&mut events, Timestamp::now());
     if refused > 0 {
-        warn!(refused, max_ahead = %format!("{:#}", max_future.max_ahead()), "refused events of a JetStream batch dated too far in the future");
+        warn!(refused, max_ahead = %format!("{:#}", w.max_future.max_ahead()), "refused events of a JetStream batch dated too far in the future");
     }
     let n = events.len();
-    let for_alerts = alerts.map(|_| events.clone());
-    match write(store, events, gaps).await {
-        Ok(()) => {
+    let for_alerts = w.alerts.as_ref().map(|_| events.clone());
+    match write(w.store.as_ref(), events, gaps).await {
+        Ok(written) => {
+            w.telemetry.store_writes().succeeded();
+            let refused = quarantined(&written, &w.telemetry);
             for r in &good {
                 // A lost ack means one more delivery, which the store absorbs.
                 if let Err(e) = r.ack().await {
@@ -156,12 +158,20 @@ async fn handle(
                 events = n,
                 "stored a JetStream batch"
             );
-            if let (Some(alerts), Some(events)) = (alerts, for_alerts) {
+            if let (Some(alerts), Some(events)) = (&w.alerts, for_alerts) {
+                let events = events
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| refused.binary_search(i).is_err())
+                    .map(|(_, e)| e)
+                    .collect();
                 alerts.committed(events).await;
             }
         }
         Err(e) => {
-            warn!(messages = good.len(), events = n, error = %format!("{e:#}"), "cannot store a JetStream batch; it will be delivered again");
+            let error = format!("{e:#}");
+            w.telemetry.store_writes().failed(&error);
+            warn!(messages = good.len(), events = n, %error, "cannot store a JetStream batch; it will be delivered again");
             for r in &good {
                 let delay =
                     Duration::from_secs(u64::try_from(r.delivered()).unwrap_or(1).clamp(1, 30));
@@ -173,15 +183,36 @@ async fn handle(
     }
 }
 
-async fn write(store: &dyn Store, events: Vec<Event>, gaps: Vec<Gap>) -> Result<()> {
+/// Logs and counts the events the store refused; their positions in the batch.
+fn quarantined(written: &Isolated, telemetry: &Telemetry) -> Vec<usize> {
+    let mut by_cluster: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in &written.rejected {
+        *by_cluster.entry(r.event.cluster.as_str()).or_default() += 1;
+    }
+    for (cluster, n) in &by_cluster {
+        telemetry.cluster(cluster).quarantined(*n);
+    }
+    if let Some(first) = written.rejected.first() {
+        warn!(
+            events = written.rejected.len(),
+            cluster = %first.event.cluster,
+            uid = %first.event.uid,
+            error = %first.error,
+            "the store refused events: quarantined, their messages acknowledged (see kubetrail status)"
+        );
+    }
+    written.rejected.iter().map(|r| r.index).collect()
+}
+
+async fn write(store: &dyn Store, events: Vec<Event>, gaps: Vec<Gap>) -> Result<Isolated> {
     let mut txn = store.begin().await?;
-    txn.write(events).await?;
+    let written = txn.write_or_quarantine(events, "nats").await?;
     for g in gaps {
         warn!(cluster = %g.cluster, from = %g.from, to = %g.to, cause = %g.cause, "events may be missing: gap recorded by an agent");
         txn.save_gap(g).await?;
     }
     txn.commit().await?;
-    Ok(())
+    Ok(written)
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
