@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::services::{Nats, Proxy, wait_for};
+use common::services::{Nats, Proxy, free_port, wait_for};
 use common::sim::{create_with_repeats, now, simulated_counts};
 use k8s_openapi::api::events::v1::{Event, EventSeries};
 use kubetrail_model::EventFilter;
