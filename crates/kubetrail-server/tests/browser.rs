@@ -161,10 +161,22 @@ async fn the_ui_works_on_the_real_dumps() {
             "return document.querySelectorAll('#event-table tbody tr').length",
         )
         .await;
-    browser
-        .type_into("#filters input[name=namespace]", &namespace)
-        .await;
-    browser.click("#filters button[type=submit]").await;
+    // The page may still be rendering a second time (the hash change of `goto`): a form
+    // replaced meanwhile loses what was typed, so type and submit until the filter is applied.
+    let applied = format!("return location.hash.includes('namespace={namespace}')");
+    let submitted = webdriver::within(std::time::Duration::from_secs(20), || async {
+        browser
+            .type_into("#filters input[name=namespace]", &namespace)
+            .await;
+        browser.click("#filters button[type=submit]").await;
+        let hash = browser.eval(&applied, json!([])).await;
+        (hash == json!(true)).then_some(())
+    })
+    .await;
+    assert!(
+        submitted.is_some(),
+        "the namespace filter was never applied"
+    );
     let check = format!(
         "const rows = [...document.querySelectorAll('#event-table tbody tr')];\
          return location.hash.includes('namespace={namespace}') && rows.length > 0 &&\

@@ -104,13 +104,19 @@ impl Browser {
     }
 
     async fn call(&self, path: &str, body: &Value) -> Value {
+        match self.try_call(path, body).await {
+            Ok(v) => v,
+            Err(e) => panic!("WebDriver {path} failed: {e}"),
+        }
+    }
+
+    /// The command's value, or WebDriver's error object.
+    async fn try_call(&self, path: &str, body: &Value) -> Result<Value, Value> {
         let v = post(&self.client, &self.url(path), body).await;
-        assert!(
-            v["value"]["error"].is_null(),
-            "WebDriver {path} failed: {}",
-            v["value"]
-        );
-        v["value"].clone()
+        match v["value"]["error"].is_null() {
+            true => Ok(v["value"].clone()),
+            false => Err(v["value"].clone()),
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -162,11 +168,25 @@ impl Browser {
     }
 
     /// Types into the element (as a user would, key by key).
+    /// The page may render the element again between finding it and typing (a refresh that
+    /// lands meanwhile): a stale element is found again, for at most 20 s.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let id = self.element(css).await;
-        self.call(&format!("/element/{id}/clear"), &json!({})).await;
-        self.call(&format!("/element/{id}/value"), &json!({ "text": text }))
-            .await;
+        let typed = within(Duration::from_secs(20), || async {
+            let id = self.element(css).await;
+            let typed = async {
+                self.try_call(&format!("/element/{id}/clear"), &json!({}))
+                    .await?;
+                self.try_call(&format!("/element/{id}/value"), &json!({ "text": text }))
+                    .await
+            };
+            match typed.await {
+                Ok(_) => Some(()),
+                Err(e) if e["error"] == "stale element reference" => None,
+                Err(e) => panic!("WebDriver typing into {css} failed: {e}"),
+            }
+        })
+        .await;
+        assert!(typed.is_some(), "{css} kept going stale for 20 s");
     }
 
     /// Presses keys on whatever has the focus (`\u{E007}` is Enter).
