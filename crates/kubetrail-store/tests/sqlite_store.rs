@@ -244,3 +244,37 @@ async fn refused_events_are_quarantined_and_the_rest_of_the_batch_is_written() {
     )
     .await;
 }
+
+/// Regression: two processes opening one new store at once (`kubetrail run` creating it while a
+/// `kubetrail query` from another terminal opens it) both ran the migrations: the second failed
+/// with "table events already exists". Migrations must be safe for any number of openers.
+#[test]
+fn many_openers_of_one_new_store_at_once_all_succeed() {
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubetrail.db");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let openers: Vec<_> = (0..6)
+            .map(|_| {
+                let path = path.clone();
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for (i, opener) in openers.into_iter().enumerate() {
+            let opened = opener.join().expect("opener thread");
+            assert!(
+                opened.is_ok(),
+                "round {round}, opener {i}: {:?}",
+                opened.err()
+            );
+        }
+        assert_eq!(
+            pragma(&path, "user_version"),
+            SqliteStore::SCHEMA_VERSION.to_string()
+        );
+    }
+}

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Error, Result};
 
@@ -243,6 +243,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// Prepares the writer connection: incremental auto-vacuum (only effective before the first
 /// table exists), WAL, then migrations.
 pub(crate) fn prepare_writer(conn: &Connection, cache_kib: u32) -> Result<()> {
+    // Another process may be creating the same store right now: wait for its locks.
+    conn.busy_timeout(Duration::from_secs(5))?;
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // Checkpoint every ~40 MB of WAL rather than 4 MB: index pages changed by many batches are
@@ -268,24 +270,29 @@ pub(crate) fn prepare_reader(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Applies the missing migrations, one write transaction each. The version is read inside the
+/// transaction (`BEGIN IMMEDIATE` holds the write lock), so several processes opening one store
+/// at once apply each migration exactly once.
 fn migrate(conn: &Connection) -> Result<()> {
-    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if found > SCHEMA_VERSION {
-        return Err(Error::SchemaTooNew {
-            found,
-            known: SCHEMA_VERSION,
-        });
-    }
-    for (i, script) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
-        let version = i as i64 + 1;
-        let tx = conn.unchecked_transaction()?;
+    loop {
+        let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(Error::SchemaTooNew {
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        let Some(script) = MIGRATIONS.get(found.max(0) as usize) else {
+            return Ok(());
+        };
+        let version = found.max(0) + 1;
         let migrated_at = kubetrail_model::Timestamp::now().as_microsecond();
         tx.execute_batch(&script.replace("{MIGRATED_AT}", &migrated_at.to_string()))?;
         tx.pragma_update(None, "user_version", version)?;
         tx.commit()?;
         tracing::info!(version, "migrated the store schema");
     }
-    Ok(())
 }
 
 #[cfg(test)]
