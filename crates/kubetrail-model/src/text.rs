@@ -20,7 +20,8 @@
 //! ```
 //! use kubetrail_model::text::bounded;
 //! assert_eq!(bounded("exit\0code", 100), "exit\u{2400}code");
-//! let cut = bounded(&"x".repeat(300), 64);
+//! let long = "x".repeat(300);
+//! let cut = bounded(&long, 64);
 //! assert!(cut.len() <= 64 && cut.ends_with("…[truncated from 300 bytes]"));
 //! ```
 
