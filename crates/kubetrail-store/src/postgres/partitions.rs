@@ -129,8 +129,9 @@ pub(crate) async fn list(client: &Object) -> Result<Vec<(i64, i64)>> {
         .await?;
     let mut out = Vec::new();
     for row in rows {
-        let bound: String = row.get(0);
-        if let Some(range) = parse_bound(&bound) {
+        // NULL while another instance attaches or drops that partition: not a day partition yet.
+        let bound: Option<String> = row.get(0);
+        if let Some(range) = bound.as_deref().and_then(parse_bound) {
             out.push(range);
         }
     }

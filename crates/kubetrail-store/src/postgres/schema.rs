@@ -223,10 +223,23 @@ const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 pub(crate) async fn migrate(client: &Object) -> Result<()> {
-    client
-        .batch_execute("CREATE TABLE IF NOT EXISTS kubetrail_schema (version BIGINT NOT NULL)")
-        .await
-        .or_else(super::ignore_duplicate)?;
+    // Under the migration lock: `CREATE TABLE IF NOT EXISTS` alone is not safe against another
+    // instance creating the table at the same moment ("type kubetrail_schema already exists").
+    let created = client
+        .batch_execute(
+            "BEGIN;
+             SELECT pg_advisory_xact_lock(hashtext('kubetrail-migrate:' || current_schema()));
+             CREATE TABLE IF NOT EXISTS kubetrail_schema (version BIGINT NOT NULL);
+             COMMIT;",
+        )
+        .await;
+    if let Err(e) = created {
+        // The pooled connection must not stay inside the failed transaction.
+        if let Err(error) = client.batch_execute("ROLLBACK").await {
+            tracing::warn!(%error, "cannot roll back the schema table's creation");
+        }
+        super::ignore_duplicate(e)?;
+    }
     for (i, script) in MIGRATIONS.iter().enumerate() {
         let version = i as i64 + 1;
         client.batch_execute("BEGIN").await?;
