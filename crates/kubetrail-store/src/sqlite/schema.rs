@@ -230,9 +230,12 @@ const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// How long a connection waits for another one's lock before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Settings shared by the writer and the reader connections.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", false)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -244,9 +247,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// table exists), WAL, then migrations.
 pub(crate) fn prepare_writer(conn: &Connection, cache_kib: u32) -> Result<()> {
     // Another process may be creating the same store right now: wait for its locks.
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
+    switch_to_wal(conn)?;
     // Checkpoint every ~40 MB of WAL rather than 4 MB: index pages changed by many batches are
     // then copied into the database once, not at every checkpoint (measured ~30% faster import).
     conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
@@ -259,6 +262,28 @@ pub(crate) fn prepare_writer(conn: &Connection, cache_kib: u32) -> Result<()> {
          CREATE TEMP TABLE IF NOT EXISTS doomed_occurrences (id INTEGER PRIMARY KEY);",
     )?;
     Ok(())
+}
+
+/// Switches the database to WAL. Changing the journal mode needs an exclusive lock, taken while
+/// the connection already holds a shared one; when several processes open a new store at once,
+/// SQLite refuses all but one of them at once with `SQLITE_BUSY` without calling the busy
+/// handler (waiting could deadlock). The refused ones retry here, for as long as the busy
+/// timeout would have waited, until the first one has made the store WAL.
+fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            done => return done,
+        }
+    }
 }
 
 /// Prepares a reader connection, opened after the writer has migrated the schema.
