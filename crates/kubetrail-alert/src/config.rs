@@ -497,7 +497,7 @@ mod tests {
     }
 
     fn load(text: &str) -> Result<AlertingConfig> {
-        let f: File = serde_yaml::from_str(text)
+        let f: File = yaml_serde::from_str(text)
             .map_err(|e| crate::rules::yaml_error(text, &e, &["alerting", "rules"]))?;
         f.alerting.validate(text, Path::new("."))
     }

@@ -25,7 +25,7 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     #[error("invalid rules file: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] yaml_serde::Error),
     #[error("rules[{index}].match.note: invalid regular expression")]
     Regex {
         index: usize,
@@ -119,7 +119,7 @@ impl Rules {
 
     /// The built-in rules with the rules of a YAML rules file tried first.
     pub fn from_yaml(text: &str) -> Result<Self, RulesError> {
-        let file: RulesFile = serde_yaml::from_str(text)?;
+        let file: RulesFile = yaml_serde::from_str(text)?;
         let mut rules = Self::builtin();
         for (index, raw) in file.rules.into_iter().enumerate() {
             rules.user.push(raw.validate(index)?);

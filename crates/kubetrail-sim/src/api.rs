@@ -174,7 +174,7 @@ pub(crate) fn json_response(code: StatusCode, body: &Value) -> Response {
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body).or_else(|_| {
         // kubectl sends JSON, but YAML is what people write: accept both.
-        serde_yaml::from_slice(body)
+        yaml_serde::from_slice(body)
             .map_err(|error| ApiError::bad_request(format!("error decoding request body: {error}")))
     })
 }

@@ -24,7 +24,7 @@ pub enum Error {
     },
     /// The kubeconfig document could not be encoded.
     #[error("failed to encode the kubeconfig")]
-    EncodeKubeconfig(#[source] serde_yaml::Error),
+    EncodeKubeconfig(#[source] yaml_serde::Error),
     /// The API refused the call (not found, conflict, invalid, expired...).
     #[error(transparent)]
     Api(#[from] ApiError),

@@ -23,7 +23,7 @@ pub fn kubeconfig_yaml(server: &str) -> Result<String> {
         "users": [{"name": CONTEXT_NAME, "user": {}}],
         "preferences": {},
     });
-    serde_yaml::to_string(&config).map_err(Error::EncodeKubeconfig)
+    yaml_serde::to_string(&config).map_err(Error::EncodeKubeconfig)
 }
 
 /// Writes [`kubeconfig_yaml`] to `path`.
@@ -42,7 +42,7 @@ mod tests {
     #[test]
     fn the_kubeconfig_names_the_server_and_one_context() {
         let yaml = kubeconfig_yaml("http://127.0.0.1:4242").expect("encodes");
-        let parsed: serde_yaml::Value = serde_yaml::from_str(&yaml).expect("parses");
+        let parsed: yaml_serde::Value = yaml_serde::from_str(&yaml).expect("parses");
         assert_eq!(parsed["current-context"], CONTEXT_NAME);
         assert_eq!(
             parsed["clusters"][0]["cluster"]["server"],

@@ -30,7 +30,7 @@ impl PatchType {
     /// Parses a body of this type (apply bodies are YAML, which includes JSON).
     pub(crate) fn parse_body(self, body: &[u8]) -> Result<Value, ApiError> {
         let parsed = match self {
-            PatchType::Apply => serde_yaml::from_slice::<Value>(body).map_err(|e| e.to_string()),
+            PatchType::Apply => yaml_serde::from_slice::<Value>(body).map_err(|e| e.to_string()),
             PatchType::Merge | PatchType::StrategicMerge => {
                 serde_json::from_slice::<Value>(body).map_err(|e| e.to_string())
             }

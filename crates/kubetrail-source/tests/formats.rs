@@ -22,7 +22,7 @@ fn json_list(values: &[Value]) -> Vec<u8> {
 
 fn yaml_list(values: &[Value]) -> Vec<u8> {
     let list = json!({"apiVersion": "v1", "items": values, "kind": "EventList", "metadata": {}});
-    serde_yaml::to_string(&list).unwrap().into_bytes()
+    yaml_serde::to_string(&list).unwrap().into_bytes()
 }
 
 #[test]
@@ -149,12 +149,12 @@ fn a_yaml_stream_mixes_lists_single_events_envelopes_and_other_kinds() {
     let mut text = String::from("# a comment before everything\n");
     let docs = [
         yaml_list(&values[..3]),
-        serde_yaml::to_string(&values[3]).unwrap().into_bytes(),
-        serde_yaml::to_string(&pod).unwrap().into_bytes(),
-        serde_yaml::to_string(&json!({"type": "MODIFIED", "object": values[4]}))
+        yaml_serde::to_string(&values[3]).unwrap().into_bytes(),
+        yaml_serde::to_string(&pod).unwrap().into_bytes(),
+        yaml_serde::to_string(&json!({"type": "MODIFIED", "object": values[4]}))
             .unwrap()
             .into_bytes(),
-        serde_yaml::to_string(&status).unwrap().into_bytes(),
+        yaml_serde::to_string(&status).unwrap().into_bytes(),
         yaml_list(&[]),
     ];
     for doc in docs {

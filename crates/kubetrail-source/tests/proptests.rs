@@ -220,16 +220,16 @@ proptest! {
     #[test]
     fn generated_events_read_back_equal_from_yaml(events in prop::collection::vec(core_event(), 0..12)) {
         let list = json!({"apiVersion": "v1", "items": events, "kind": "EventList", "metadata": {}});
-        let text = serde_yaml::to_string(&list).unwrap();
-        // What is tested is the splitting, not serde_yaml: skip what it does not round-trip.
-        prop_assume!(serde_yaml::from_str::<Value>(&text).ok() == Some(list.clone()));
+        let text = yaml_serde::to_string(&list).unwrap();
+        // What is tested is the splitting, not yaml_serde: skip what it does not round-trip.
+        prop_assume!(yaml_serde::from_str::<Value>(&text).ok() == Some(list.clone()));
         let want = expected(&events);
         prop_assert_eq!(read_bytes(text.into_bytes()), Some(want.clone()));
         if !events.is_empty() {
             let mut stream = String::new();
             for e in &events {
                 stream.push_str("---\n# one event\n");
-                stream.push_str(&serde_yaml::to_string(e).unwrap());
+                stream.push_str(&yaml_serde::to_string(e).unwrap());
             }
             prop_assert_eq!(read_bytes(stream.into_bytes()), Some(want));
         }

@@ -173,7 +173,7 @@ impl Config {
             Some(p) => {
                 let text = std::fs::read_to_string(p)
                     .with_context(|| format!("cannot read config file {}", p.display()))?;
-                let raw: RawConfig = serde_yaml::from_str(&text)
+                let raw: RawConfig = yaml_serde::from_str(&text)
                     // Errors inside alerting.rules also name the rule.
                     .map_err(|e| {
                         kubetrail_alert::rules::yaml_error(&text, &e, &["alerting", "rules"])
@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_errors_that_name_the_field_and_line() {
-        let err = serde_yaml::from_str::<RawConfig>("data_dir: x\nretention:\n  max_agee: 3d\n")
+        let err = yaml_serde::from_str::<RawConfig>("data_dir: x\nretention:\n  max_agee: 3d\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("max_agee") && err.contains("line 3"), "{err}");
@@ -350,23 +350,23 @@ mod tests {
 
     #[test]
     fn max_future_defaults_to_a_day_and_is_validated() {
-        let default: RawConfig = serde_yaml::from_str("cluster: c\n").unwrap();
+        let default: RawConfig = yaml_serde::from_str("cluster: c\n").unwrap();
         let c = default.validate(None, Path::new("")).unwrap();
         assert_eq!(c.max_future, kubetrail_process::FutureLimit::default());
-        let raw: RawConfig = serde_yaml::from_str("max_future: 6h\n").unwrap();
+        let raw: RawConfig = yaml_serde::from_str("max_future: 6h\n").unwrap();
         let c = raw.validate(None, Path::new("")).unwrap();
         assert_eq!(
             c.max_future.max_ahead(),
             jiff::SignedDuration::from_hours(6)
         );
-        let raw: RawConfig = serde_yaml::from_str("max_future: soon\n").unwrap();
+        let raw: RawConfig = yaml_serde::from_str("max_future: soon\n").unwrap();
         let err = format!("{:#}", raw.validate(None, Path::new("")).unwrap_err());
         assert!(err.contains("max_future"), "{err}");
     }
 
     #[test]
     fn retention_values_are_validated() {
-        let raw: RawConfig = serde_yaml::from_str(
+        let raw: RawConfig = yaml_serde::from_str(
             "retention:\n  max_age: 14d\n  max_age_by_severity: {info: 2d}\n  max_size: 2GiB\n",
         )
         .unwrap();
@@ -378,14 +378,14 @@ mod tests {
         assert_eq!(c.retention.max_bytes, Some(2 << 30));
         assert_eq!(c.data_dir, PathBuf::from("kubetrail-data"));
         let raw: RawConfig =
-            serde_yaml::from_str("retention:\n  max_age_by_severity: {loud: 2d}\n").unwrap();
+            yaml_serde::from_str("retention:\n  max_age_by_severity: {loud: 2d}\n").unwrap();
         let err = format!("{:#}", raw.validate(None, Path::new("")).unwrap_err());
         assert!(err.contains("max_age_by_severity.loud"), "{err}");
     }
 
     #[test]
     fn a_postgres_store_is_configured_by_url_or_by_a_variable_holding_it() {
-        let raw: RawConfig = serde_yaml::from_str(
+        let raw: RawConfig = yaml_serde::from_str(
             "storage:\n  postgres: {url: \"postgres://kt:pw@db/kt\", schema: trail, pool_size: 3}\n",
         )
         .unwrap();
@@ -395,19 +395,19 @@ mod tests {
             ("postgres://kt:pw@db/kt", Some("trail"), 3)
         );
         let raw: RawConfig =
-            serde_yaml::from_str("storage:\n  postgres: {url_env: KT_NO_SUCH_VARIABLE}\n").unwrap();
+            yaml_serde::from_str("storage:\n  postgres: {url_env: KT_NO_SUCH_VARIABLE}\n").unwrap();
         let err = format!("{:#}", raw.validate(None, Path::new("")).unwrap_err());
         assert!(
             err.contains("storage.postgres.url_env") && err.contains("KT_NO_SUCH_VARIABLE"),
             "{err}"
         );
-        let raw: RawConfig = serde_yaml::from_str("storage:\n  postgres: {}\n").unwrap();
+        let raw: RawConfig = yaml_serde::from_str("storage:\n  postgres: {}\n").unwrap();
         assert!(raw.validate(None, Path::new("")).is_err());
-        let err = serde_yaml::from_str::<RawConfig>("storage:\n  postgres: {uri: x}\n")
+        let err = yaml_serde::from_str::<RawConfig>("storage:\n  postgres: {uri: x}\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("uri") && err.contains("line 2"), "{err}");
-        let none: RawConfig = serde_yaml::from_str("cluster: x\n").unwrap();
+        let none: RawConfig = yaml_serde::from_str("cluster: x\n").unwrap();
         assert!(
             none.validate(None, Path::new(""))
                 .unwrap()

@@ -83,7 +83,7 @@ fn render(overlay: &str) -> Rendered {
     );
     let text = String::from_utf8(out.stdout).expect("utf-8");
     let mut r = Rendered::default();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
+    for doc in yaml_serde::Deserializer::from_str(&text) {
         let value: Value = Value::deserialize(doc).expect("a YAML document");
         let kind = value["kind"].as_str().unwrap_or_default().to_string();
         let what = format!("{overlay}: {kind} {}", value["metadata"]["name"]);

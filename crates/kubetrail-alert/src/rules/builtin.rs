@@ -18,7 +18,7 @@ pub const BUILTIN_NAMES: [&str; 6] = [
 /// failures, failed scheduling).
 pub fn builtin_rules() -> Vec<Rule> {
     let file: RawRulesFile =
-        serde_yaml::from_str(BUILTIN).expect("the built-in rules are valid YAML (tested)");
+        yaml_serde::from_str(BUILTIN).expect("the built-in rules are valid YAML (tested)");
     let locator = Locator::new(BUILTIN);
     file.rules
         .into_iter()

@@ -1,4 +1,4 @@
-//! Lines for error messages. serde_yaml keeps no positions once a value is parsed, so errors
+//! Lines for error messages. yaml_serde keeps no positions once a value is parsed, so errors
 //! found while validating (a bad regex, an unknown notifier) are placed by finding the item's
 //! `name:` line and then the field's key inside the item's block.
 

@@ -62,7 +62,7 @@ impl Rule {
 /// Parses a rules file (`rules: [...]`). Errors name the rule, the field and the line.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>> {
     let file: RawRulesFile =
-        serde_yaml::from_str(text).map_err(|e| yaml_error(text, &e, &["rules"]))?;
+        yaml_serde::from_str(text).map_err(|e| yaml_error(text, &e, &["rules"]))?;
     let locator = Locator::new(text);
     let rules = file
         .rules

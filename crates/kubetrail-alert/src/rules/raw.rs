@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn values_are_a_string_a_list_or_a_negation() {
-        let m: RawMatch = serde_yaml::from_str(
+        let m: RawMatch = yaml_serde::from_str(
             "reason: BackOff\nnamespace: [a, b]\nkind: {not: [Node, Job]}\ncluster: {not: dev}\n",
         )
         .unwrap();
@@ -240,22 +240,22 @@ mod tests {
         assert_eq!(m.namespace.unwrap().any, ["a", "b"]);
         assert_eq!(m.kind.unwrap().not, ["Node", "Job"]);
         assert_eq!(m.cluster.unwrap().not, ["dev"]);
-        let err = serde_yaml::from_str::<RawMatch>("kind: {nott: Node}\n").unwrap_err();
+        let err = yaml_serde::from_str::<RawMatch>("kind: {nott: Node}\n").unwrap_err();
         assert!(err.to_string().contains("nott"), "{err}");
     }
 
     #[test]
     fn conditions_are_text_or_a_map_with_known_fields_only() {
         let r: RawRule =
-            serde_yaml::from_str("name: a\ncondition: count >= 3 within 5m\n").unwrap();
+            yaml_serde::from_str("name: a\ncondition: count >= 3 within 5m\n").unwrap();
         assert_eq!(
             r.condition,
             Some(RawCondition::Text("count >= 3 within 5m".into()))
         );
         let r: RawRule =
-            serde_yaml::from_str("name: a\ncondition: {anomaly: {min_score: 4}}\n").unwrap();
+            yaml_serde::from_str("name: a\ncondition: {anomaly: {min_score: 4}}\n").unwrap();
         assert!(matches!(r.condition, Some(RawCondition::Map(m)) if m.anomaly.is_some()));
-        let err = serde_yaml::from_str::<RawRule>("name: a\ncondition:\n  cnt: 3\n").unwrap_err();
+        let err = yaml_serde::from_str::<RawRule>("name: a\ncondition:\n  cnt: 3\n").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("cnt") && text.contains("line 3"), "{text}");
     }

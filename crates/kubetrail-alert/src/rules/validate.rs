@@ -12,9 +12,9 @@ use crate::matcher::{EventMatch, StringMatch};
 use crate::template::Template;
 use crate::{Error, Result};
 
-/// Turns a serde_yaml error into one that also names the rule: serde says `rules[3].match:
+/// Turns a yaml_serde error into one that also names the rule: serde says `rules[3].match:
 /// unknown field ... at line 7 column 5`; the name of rule 3 is looked up in the text.
-pub fn yaml_error(text: &str, err: &serde_yaml::Error, list: &[&str]) -> Error {
+pub fn yaml_error(text: &str, err: &yaml_serde::Error, list: &[&str]) -> Error {
     let message = err.to_string();
     let Some(key) = list.last() else {
         return Error::Yaml(message);
@@ -25,7 +25,7 @@ pub fn yaml_error(text: &str, err: &serde_yaml::Error, list: &[&str]) -> Error {
         rest[..rest.find(']')?].parse::<usize>().ok()
     });
     let name = index.and_then(|i| {
-        let mut v: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+        let mut v: yaml_serde::Value = yaml_serde::from_str(text).ok()?;
         for k in list {
             v = v.get(*k)?.clone();
         }

@@ -250,7 +250,7 @@ pub fn store(dir: &Path) -> Arc<dyn Store> {
 
 /// The alerting section from YAML (as under `alerting:`).
 pub fn config(yaml: &str) -> AlertingConfig {
-    let raw: RawAlerting = serde_yaml::from_str(yaml).expect("valid alerting YAML");
+    let raw: RawAlerting = yaml_serde::from_str(yaml).expect("valid alerting YAML");
     raw.validate(yaml, Path::new("."))
         .expect("a valid alerting config")
 }

@@ -103,15 +103,15 @@ impl Anchors {
     }
 }
 
-/// Parses YAML as serde_yaml does, with merge keys (`<<: *base`) applied as YAML defines them
-/// (serde_yaml leaves them as a `<<` key otherwise).
-pub(crate) fn from_yaml<T: DeserializeOwned>(text: &str) -> Result<T, serde_yaml::Error> {
+/// Parses YAML as yaml_serde does, with merge keys (`<<: *base`) applied as YAML defines them
+/// (yaml_serde leaves them as a `<<` key otherwise).
+pub(crate) fn from_yaml<T: DeserializeOwned>(text: &str) -> Result<T, yaml_serde::Error> {
     if !text.contains("<<") {
-        return serde_yaml::from_str(text);
+        return yaml_serde::from_str(text);
     }
-    let mut value: serde_yaml::Value = serde_yaml::from_str(text)?;
+    let mut value: yaml_serde::Value = yaml_serde::from_str(text)?;
     value.apply_merge()?;
-    serde_yaml::from_value(value)
+    yaml_serde::from_value(value)
 }
 
 /// The anchor (`&name`, with `sigil` `&`) or alias (`*name`, `*`) names in `text`, found by

@@ -36,8 +36,8 @@ impl Fault {
         }
     }
 
-    /// A serde_yaml error in a text whose first line is `first_line` of the file.
-    pub(crate) fn yaml(err: &serde_yaml::Error, first_line: u64) -> Fault {
+    /// A yaml_serde error in a text whose first line is `first_line` of the file.
+    pub(crate) fn yaml(err: &yaml_serde::Error, first_line: u64) -> Fault {
         let (line, column) = match err.location() {
             Some(at) => (first_line + at.line() as u64 - 1, Some(at.column() as u64)),
             None => (first_line, None),
@@ -79,9 +79,9 @@ pub(crate) fn json_message(err: &serde_json::Error) -> String {
     }
 }
 
-/// serde_yaml's message without its primary position, and with the line numbers of any other
+/// yaml_serde's message without its primary position, and with the line numbers of any other
 /// position ("while parsing a block mapping at line 3 column 1") made relative to the file.
-pub(crate) fn yaml_message(err: &serde_yaml::Error, first_line: u64) -> String {
+pub(crate) fn yaml_message(err: &yaml_serde::Error, first_line: u64) -> String {
     let mut message = err.to_string();
     if let Some(at) = err.location() {
         let primary = format!(" at line {} column {}", at.line(), at.column());

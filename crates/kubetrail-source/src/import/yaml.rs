@@ -6,7 +6,7 @@
 //!   has one item per Event, so this holds one Event at a time, however long the list);
 //! - any other document is a single object, parsed whole.
 //!
-//! Each piece of text is parsed with serde_yaml knowing its first line, so errors say
+//! Each piece of text is parsed with yaml_serde knowing its first line, so errors say
 //! `file:line:column`. Merge keys (`<<: *base`) are applied; an item that uses an anchor
 //! defined outside it (in the List's header, in an earlier item) is resolved as YAML does
 //! (`anchors`).
@@ -358,7 +358,7 @@ fn kind_of(text: &str, line: u64) -> Result<Option<String>, Fault> {
 fn parse<T: DeserializeOwned>(text: &str, line: u64) -> Result<Result<T, String>, Fault> {
     match from_yaml::<T>(text) {
         Ok(value) => Ok(Ok(value)),
-        Err(err) => match serde_yaml::from_str::<serde_yaml::Value>(text) {
+        Err(err) => match yaml_serde::from_str::<yaml_serde::Value>(text) {
             Ok(_) => Ok(Err(super::fault::yaml_message(&err, line))),
             Err(syntax) => Err(Fault::yaml(&syntax, line)),
         },

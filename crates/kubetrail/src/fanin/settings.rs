@@ -212,7 +212,7 @@ mod tests {
     use std::time::Duration;
 
     fn raw(yaml: &str) -> RawNats {
-        serde_yaml::from_str(yaml).unwrap()
+        yaml_serde::from_str(yaml).unwrap()
     }
 
     #[test]
@@ -266,7 +266,7 @@ mod tests {
             let err = format!("{:#}", raw(yaml).validate(dir.path()).unwrap_err());
             assert!(err.contains(field), "{yaml}: {err}");
         }
-        assert!(serde_yaml::from_str::<RawNats>("urll: x\n").is_err());
+        assert!(yaml_serde::from_str::<RawNats>("urll: x\n").is_err());
         let zero = NatsArgs {
             nats_replicas: Some(0),
             ..NatsArgs::default()
