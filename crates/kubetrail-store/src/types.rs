@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use jiff::SignedDuration;
 use kubetrail_model::{Event, Severity, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What one write did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -34,7 +34,7 @@ impl std::ops::AddAssign for WriteSummary {
 }
 
 /// Where a stream (e.g. the Event watch of one cluster) stopped: saved with the batch it covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchCursor {
     pub cluster: String,
     pub stream: String,
@@ -44,7 +44,7 @@ pub struct WatchCursor {
 
 /// A period in which a stream may have missed events (e.g. its resourceVersion expired while
 /// kubetrail was away, so events created and expired meanwhile were never seen).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
     pub cluster: String,
     pub stream: String,

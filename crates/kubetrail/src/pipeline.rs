@@ -161,42 +161,53 @@ impl ClusterPipeline {
             }
             None => None,
         };
-        let cursor = batch.cursor.map(|rv| WatchCursor {
+        let cursor = batch.cursor.map(|resource_version| WatchCursor {
             cluster: self.name.clone(),
             stream: batch.stream.clone(),
-            resource_version: rv,
+            resource_version,
             updated_at: now,
         });
-        let live = self.live.as_ref().map(|_| events.clone());
         let batch = SpooledBatch {
             events,
-            cursor: cursor.map(Into::into),
-            gap: gap.map(Into::into),
+            cursor,
+            gap,
         };
         self.drain(spool).await?;
-        let stored = if spool.is_empty()? {
-            match self.write(batch.clone()).await {
-                Ok(refused) => Some(refused),
-                Err(e) => {
-                    let error = format!("{e:#}");
-                    warn!(cluster = %self.name, %error, "cannot store a batch; spooling");
-                    self.telemetry.write_failed(&error);
-                    self.spool(spool, &batch)?;
-                    None
-                }
+        if !spool.is_empty()? {
+            // Older batches wait in the spool: this one goes behind them, in order.
+            return self.spool(spool, &batch);
+        }
+        match self.write(&batch).await {
+            Ok(refused) => self.committed(batch.events, &refused, true).await,
+            Err(e) => {
+                let error = format!("{e:#}");
+                warn!(cluster = %self.name, %error, "cannot store a batch; spooling");
+                self.telemetry.write_failed(&error);
+                self.spool(spool, &batch)?;
             }
-        } else {
-            self.spool(spool, &batch)?;
-            None
-        };
-        if let (Some(refused), Some(live), Some(events)) = (stored, &self.live, live) {
-            for e in without(events, &refused) {
+        }
+        Ok(())
+    }
+
+    /// Hands what a commit stored to alerting and, for live batches, to the live output; the
+    /// events the store refused (their positions in `refused`) are left out.
+    async fn committed(&self, events: Vec<Event>, refused: &[usize], is_live: bool) {
+        let events = without(events, refused);
+        let live = self.live.as_ref().filter(|_| is_live);
+        // --- alerting: evaluate what is now committed (spooled batches too, when written back) ---
+        if let Some(alerts) = &self.alerts {
+            match live {
+                Some(_) => alerts.committed(events.clone()).await,
+                None => return alerts.committed(events).await,
+            }
+        }
+        if let Some(live) = live {
+            for e in events {
                 if live.send(e).await.is_err() {
                     break;
                 }
             }
         }
-        Ok(())
     }
 
     fn spool(&self, spool: &mut Spool, batch: &SpooledBatch) -> Result<()> {
@@ -221,13 +232,17 @@ impl ClusterPipeline {
     /// Writes spooled batches back, oldest first, until the spool is empty or the store fails.
     pub async fn drain(&self, spool: &mut Spool) -> Result<()> {
         while let Some((path, batch)) = spool.peek()? {
-            if let Err(e) = self.write(batch).await {
-                let error = format!("{e:#}");
-                warn!(cluster = %self.name, %error, spooled_bytes = spool.bytes(), "store still unavailable");
-                self.telemetry.write_failed(&error);
-                return Ok(());
-            }
+            let refused = match self.write(&batch).await {
+                Ok(refused) => refused,
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    warn!(cluster = %self.name, %error, spooled_bytes = spool.bytes(), "store still unavailable");
+                    self.telemetry.write_failed(&error);
+                    return Ok(());
+                }
+            };
             spool.remove(&path)?;
+            self.committed(batch.events, &refused, false).await;
             self.telemetry.spool_bytes(spool.bytes()); // --- metrics
             if spool.is_empty()? {
                 info!(cluster = %self.name, "spool written back to the store");
@@ -238,13 +253,14 @@ impl ClusterPipeline {
 
     /// Writes a batch with its cursor and gaps in one transaction; events the store refuses are
     /// quarantined in it (their positions in the batch are returned) and the rest written. An
-    /// error is the store's: nothing was written.
-    async fn write(&self, batch: SpooledBatch) -> Result<Vec<usize>> {
+    /// error is the store's: nothing was written, and the batch is still the caller's to spool.
+    /// The one deep copy of a batch between the watch and the store is made here.
+    async fn write(&self, batch: &SpooledBatch) -> Result<Vec<usize>> {
         let started = std::time::Instant::now(); // --- metrics: store write latency
         let mut txn = self.store.begin().await?;
-        // --- alerting (kubetrail-alert): keep the batch for evaluation after the commit ---
-        let for_alerts = self.alerts.as_ref().map(|_| batch.events.clone());
-        let written = txn.write_or_quarantine(batch.events, "watch").await?;
+        let written = txn
+            .write_or_quarantine(batch.events.clone(), "watch")
+            .await?;
         let summary = written.summary;
         let refused: Vec<usize> = written.rejected.iter().map(|r| r.index).collect();
         if let Some(first) = written.rejected.first() {
@@ -257,12 +273,12 @@ impl ClusterPipeline {
                 "the store refused events: quarantined, the rest of the batch stored (see kubetrail status)"
             );
         }
-        if let Some(c) = batch.cursor {
-            txn.save_cursor(c.into()).await?;
+        if let Some(c) = &batch.cursor {
+            txn.save_cursor(c.clone()).await?;
         }
-        if let Some(g) = batch.gap {
+        if let Some(g) = &batch.gap {
             warn!(cluster = %self.name, from = %g.from, to = %g.to, cause = %g.cause, "events may be missing: gap recorded");
-            txn.save_gap(g.into()).await?;
+            txn.save_gap(g.clone()).await?;
         }
         let overflow = *self.overflow.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((from, dropped)) = overflow {
@@ -281,10 +297,6 @@ impl ClusterPipeline {
         self.telemetry.stored(&summary, started.elapsed()); // --- metrics
         if overflow.is_some() {
             *self.overflow.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        }
-        // --- alerting: evaluate what is now committed (spooled batches too, when written back) ---
-        if let (Some(alerts), Some(events)) = (&self.alerts, for_alerts) {
-            alerts.committed(without(events, &refused)).await;
         }
         Ok(refused)
     }

@@ -14,75 +14,13 @@ use kubetrail_model::Event;
 use kubetrail_store::{Gap, WatchCursor};
 use serde::{Deserialize, Serialize};
 
-/// A batch as the pipeline stores it: processed events, the cursor, a gap marker.
+/// A batch as the pipeline stores it: processed events, the cursor, a gap marker. The cursor
+/// and the gap are the store's own types; the file format is their JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpooledBatch {
     pub events: Vec<Event>,
-    pub cursor: Option<SpooledCursor>,
-    pub gap: Option<SpooledGap>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpooledCursor {
-    pub cluster: String,
-    pub stream: String,
-    pub resource_version: String,
-    pub updated_at: kubetrail_model::Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpooledGap {
-    pub cluster: String,
-    pub stream: String,
-    pub from: kubetrail_model::Timestamp,
-    pub to: kubetrail_model::Timestamp,
-    pub cause: String,
-}
-
-impl From<WatchCursor> for SpooledCursor {
-    fn from(c: WatchCursor) -> Self {
-        SpooledCursor {
-            cluster: c.cluster,
-            stream: c.stream,
-            resource_version: c.resource_version,
-            updated_at: c.updated_at,
-        }
-    }
-}
-
-impl From<SpooledCursor> for WatchCursor {
-    fn from(c: SpooledCursor) -> Self {
-        WatchCursor {
-            cluster: c.cluster,
-            stream: c.stream,
-            resource_version: c.resource_version,
-            updated_at: c.updated_at,
-        }
-    }
-}
-
-impl From<Gap> for SpooledGap {
-    fn from(g: Gap) -> Self {
-        SpooledGap {
-            cluster: g.cluster,
-            stream: g.stream,
-            from: g.from,
-            to: g.to,
-            cause: g.cause,
-        }
-    }
-}
-
-impl From<SpooledGap> for Gap {
-    fn from(g: SpooledGap) -> Self {
-        Gap {
-            cluster: g.cluster,
-            stream: g.stream,
-            from: g.from,
-            to: g.to,
-            cause: g.cause,
-        }
-    }
+    pub cursor: Option<WatchCursor>,
+    pub gap: Option<Gap>,
 }
 
 /// What [`Spool::push`] did.
@@ -198,7 +136,7 @@ mod tests {
     fn batch(n: usize) -> SpooledBatch {
         SpooledBatch {
             events: Vec::new(),
-            cursor: Some(SpooledCursor {
+            cursor: Some(WatchCursor {
                 cluster: "c".into(),
                 stream: "events".into(),
                 resource_version: n.to_string(),
@@ -247,5 +185,35 @@ mod tests {
             seen += 1;
         }
         assert_eq!(seen, 2);
+    }
+}
+
+#[cfg(test)]
+mod format {
+    use super::*;
+
+    /// A spool file written before the spool used the store's types (it had mirror types with
+    /// the same fields) still reads: a batch spooled before an upgrade is not lost.
+    #[test]
+    fn a_batch_spooled_by_the_previous_version_still_reads() {
+        let written = r#"{"events":[],"cursor":{"cluster":"prod","stream":"events","resource_version":"42","updated_at":"2026-12-05T10:00:00Z"},"gap":{"cluster":"prod","stream":"events","from":"2026-12-05T09:00:00Z","to":"2026-12-05T10:00:00Z","cause":"resourceVersion expired (410 Gone)"}}"#;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("00000000000000000007.json"), written).unwrap();
+        let spool = Spool::open(dir.path(), 1 << 20).unwrap();
+        let (_, batch) = spool.peek().unwrap().expect("the spooled batch");
+        let cursor = batch.cursor.expect("its cursor");
+        assert_eq!(cursor.resource_version, "42");
+        assert_eq!(cursor.updated_at.to_string(), "2026-12-05T10:00:00Z");
+        let gap = batch.gap.expect("its gap");
+        assert_eq!(gap.cause, "resourceVersion expired (410 Gone)");
+        assert_eq!(
+            serde_json::to_string(&SpooledBatch {
+                events: Vec::new(),
+                cursor: Some(cursor),
+                gap: Some(gap)
+            })
+            .unwrap(),
+            written
+        );
     }
 }

@@ -1,28 +1,27 @@
 //! The Event watch of one cluster (or one namespace of it): list, then watch from the list's
 //! resourceVersion, resume from the last stored resourceVersion, relist on `410 Gone`.
 //!
-//! The output is a stream of [`Batch`]es, each carrying the resourceVersion it advances the
+//! The output is a stream of [`Batch`]es (the state machine is in `machine.rs`), each carrying the resourceVersion it advances the
 //! cursor to; the caller stores a batch and its cursor in one transaction, so a restart resumes
 //! exactly where the store stopped. A relist replays every Event the server still holds: the
 //! store's identity (cluster, uid) and count deltas make that idempotent.
 
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::{core::v1 as core, events::v1 as events};
-use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::api::Api;
 use kube::{Client, Resource};
 use kubetrail_model::Event;
 use kubetrail_process::{Rejected, from_core, from_events_v1};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
 
-use super::backoff::{Backoff, RateLimit};
+use super::machine::batches;
 
 /// Which Event API a cluster is watched through. Never both: they serve the same objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,17 +127,9 @@ pub struct WatchStats {
     pub synced: AtomicU64,
 }
 
-/// What the watch is doing (kube's watcher state machine, made explicit).
-enum State {
-    /// No usable resourceVersion: list everything (paged), then watch from the list's version.
-    /// `gap` says why we are relisting when it is not the first start.
-    Empty { gap: Option<GapNotice> },
-    /// Watching from this resourceVersion.
-    Watching { version: String },
-}
-
-/// Watches Events until `cancel` fires or the receiver goes away; `resume` is the stored
-/// resourceVersion, if any.
+/// Watches Events until `cancel` fires or the receiver goes away, sending each batch to `tx`;
+/// `resume` is the stored resourceVersion, if any. The task form of [`batches`] for callers
+/// that join stages with channels.
 pub async fn watch_events(
     client: Client,
     api: EventApi,
@@ -151,27 +142,20 @@ pub async fn watch_events(
     match api {
         EventApi::EventsV1 => {
             let api: Api<events::Event> = scoped(client, &config);
-            Watch {
-                api,
-                config,
-                tx,
-                stats,
-                cancel,
-            }
-            .run(resume)
-            .await
+            forward(batches(api, config, resume, stats, cancel), tx).await
         }
         EventApi::CoreV1 => {
             let api: Api<core::Event> = scoped(client, &config);
-            Watch {
-                api,
-                config,
-                tx,
-                stats,
-                cancel,
-            }
-            .run(resume)
-            .await
+            forward(batches(api, config, resume, stats, cancel), tx).await
+        }
+    }
+}
+
+async fn forward(batches: impl Stream<Item = Batch>, tx: mpsc::Sender<Batch>) {
+    let mut batches = std::pin::pin!(batches);
+    while let Some(batch) = batches.next().await {
+        if tx.send(batch).await.is_err() {
+            return;
         }
     }
 }
@@ -201,290 +185,5 @@ impl EventObject for events::Event {
 impl EventObject for core::Event {
     fn normalize(&self, cluster: &str) -> Result<Event, Rejected> {
         from_core(self, cluster)
-    }
-}
-
-struct Watch<K> {
-    api: Api<K>,
-    config: WatchConfig,
-    tx: mpsc::Sender<Batch>,
-    stats: Arc<WatchStats>,
-    cancel: CancellationToken,
-}
-
-/// How a watch or list attempt ended.
-enum Outcome {
-    /// Go on from this state.
-    Next(State),
-    /// Retry the same state after a backoff.
-    Retry(State),
-    /// Cancelled or the receiver is gone.
-    Stop,
-}
-
-impl<K: EventObject> Watch<K>
-where
-    K::DynamicType: Default,
-{
-    async fn run(self, resume: Option<String>) {
-        let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
-        let mut limit = RateLimit::new(self.config.requests_per_second, self.config.burst);
-        let mut state = match resume {
-            Some(version) => State::Watching { version },
-            None => State::Empty { gap: None },
-        };
-        loop {
-            tokio::select! {
-                _ = self.cancel.cancelled() => return,
-                _ = limit.acquire() => {}
-            }
-            let outcome = match state {
-                State::Empty { gap } => self.list(gap).await,
-                State::Watching { version } => self.watch(version).await,
-            };
-            state = match outcome {
-                Outcome::Next(s) => {
-                    backoff.reset();
-                    s
-                }
-                Outcome::Retry(s) => {
-                    self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                    let delay = backoff.next_delay();
-                    tokio::select! {
-                        _ = self.cancel.cancelled() => return,
-                        _ = tokio::time::sleep(delay) => s,
-                    }
-                }
-                Outcome::Stop => return,
-            };
-        }
-    }
-
-    /// Lists every Event page by page, hands them over, and returns the version to watch from.
-    async fn list(&self, gap: Option<GapNotice>) -> Outcome {
-        if gap.is_some() {
-            self.stats.relists.fetch_add(1, Ordering::Relaxed);
-        }
-        let mut params = ListParams::default().limit(self.config.page_size);
-        if let Some(f) = &self.config.field_selector {
-            params = params.fields(f);
-        }
-        if let Some(l) = &self.config.label_selector {
-            params = params.labels(l);
-        }
-        let mut continue_token: Option<String> = None;
-        let mut gap = gap;
-        // The snapshot version of the pages handed over so far.
-        let mut listed: Option<String> = None;
-        loop {
-            let mut p = params.clone();
-            if let Some(c) = &continue_token {
-                p = p.continue_token(c);
-            }
-            let page = tokio::select! {
-                _ = self.cancel.cancelled() => return Outcome::Stop,
-                page = self.api.list(&p) => page,
-            };
-            let page = match page {
-                Ok(page) => page,
-                Err(e) => {
-                    // An expired continue token: start the list over.
-                    warn!(cluster = %self.config.cluster, error = %e, "event list failed");
-                    // Pages already handed over show a snapshot the new list will not
-                    // continue: what changed and went between the two is missed.
-                    if let (Some(version), None) = (&listed, &gap) {
-                        gap = Some(GapNotice {
-                            expired_version: version.clone(),
-                            cause: "list failed half-way and started over: events changed and deleted meanwhile are missing".to_string(),
-                        });
-                    }
-                    return Outcome::Retry(State::Empty { gap });
-                }
-            };
-            let version = page.metadata.resource_version.clone().unwrap_or_default();
-            listed = Some(version.clone());
-            let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-            let mut events = Vec::with_capacity(page.items.len());
-            for obj in &page.items {
-                self.accept(obj, &mut events);
-            }
-            // The cursor may only advance when the last page is stored.
-            let cursor = next.is_none().then(|| version.clone());
-            let batch = Batch {
-                stream: self.config.stream(),
-                events,
-                cursor,
-                gap: gap.take(),
-            };
-            if self.tx.send(batch).await.is_err() {
-                return Outcome::Stop;
-            }
-            match next {
-                Some(c) => continue_token = Some(c),
-                None => {
-                    self.stats.synced.store(1, Ordering::Relaxed);
-                    info!(cluster = %self.config.cluster, %version, "events listed");
-                    return Outcome::Next(State::Watching { version });
-                }
-            }
-        }
-    }
-
-    /// Watches from `version`, handing over batches, until the server ends the watch.
-    async fn watch(&self, version: String) -> Outcome {
-        self.stats.watch_restarts.fetch_add(1, Ordering::Relaxed);
-        let mut params = WatchParams::default().timeout(self.config.watch_timeout);
-        if let Some(f) = &self.config.field_selector {
-            params = params.fields(f);
-        }
-        if let Some(l) = &self.config.label_selector {
-            params = params.labels(l);
-        }
-        let opened = tokio::select! {
-            _ = self.cancel.cancelled() => return Outcome::Stop,
-            s = self.api.watch(&params, &version) => s,
-        };
-        let stream = match opened {
-            Ok(s) => s,
-            Err(kube::Error::Api(s)) if s.code == 410 => return self.expired(version),
-            Err(e) => {
-                warn!(cluster = %self.config.cluster, error = %e, "cannot open the event watch");
-                return Outcome::Retry(State::Watching { version });
-            }
-        };
-        self.stats.synced.store(1, Ordering::Relaxed);
-        let mut stream = stream.boxed();
-        let mut current = version;
-        let mut events: Vec<Event> = Vec::new();
-        let mut deadline: Option<tokio::time::Instant> = None;
-        loop {
-            let next = tokio::select! {
-                _ = self.cancel.cancelled() => {
-                    // Hand over what was read; the caller flushes it before stopping.
-                    let _ = self.flush(&mut events, &current).await;
-                    return Outcome::Stop;
-                }
-                _ = sleep_until(deadline) => {
-                    deadline = None;
-                    if !self.flush(&mut events, &current).await {
-                        return Outcome::Stop;
-                    }
-                    continue;
-                }
-                next = stream.try_next() => next,
-            };
-            match next {
-                Ok(Some(WatchEvent::Added(obj) | WatchEvent::Modified(obj))) => {
-                    if let Some(v) = obj.meta().resource_version.clone() {
-                        current = v;
-                    }
-                    self.accept(&obj, &mut events);
-                }
-                Ok(Some(WatchEvent::Deleted(obj))) => {
-                    // The Event expired on the server: no new occurrence.
-                    if let Some(v) = obj.meta().resource_version.clone() {
-                        current = v;
-                    }
-                }
-                Ok(Some(WatchEvent::Bookmark(b))) => {
-                    current = b.metadata.resource_version;
-                    if events.is_empty() {
-                        // Save the bookmark's version so a restart resumes after it.
-                        let batch = Batch {
-                            stream: self.config.stream(),
-                            cursor: Some(current.clone()),
-                            ..Batch::default()
-                        };
-                        if self.tx.send(batch).await.is_err() {
-                            return Outcome::Stop;
-                        }
-                    }
-                }
-                Ok(Some(WatchEvent::Error(status))) if status.code == 410 => {
-                    if !self.flush(&mut events, &current).await {
-                        return Outcome::Stop;
-                    }
-                    return self.expired(current);
-                }
-                Ok(Some(WatchEvent::Error(status))) => {
-                    warn!(cluster = %self.config.cluster, code = status.code, message = %status.message, "watch error");
-                    if !self.flush(&mut events, &current).await {
-                        return Outcome::Stop;
-                    }
-                    return Outcome::Retry(State::Watching { version: current });
-                }
-                Ok(None) => {
-                    // The server closed the watch (timeout): reopen from where we are.
-                    if !self.flush(&mut events, &current).await {
-                        return Outcome::Stop;
-                    }
-                    debug!(cluster = %self.config.cluster, "watch ended; reopening");
-                    return Outcome::Next(State::Watching { version: current });
-                }
-                Err(kube::Error::SerdeError(e)) => {
-                    // A malformed line: count it and read on.
-                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-                    warn!(cluster = %self.config.cluster, error = %e, "malformed watch event skipped");
-                }
-                Err(e) => {
-                    warn!(cluster = %self.config.cluster, error = %e, "event watch broke");
-                    if !self.flush(&mut events, &current).await {
-                        return Outcome::Stop;
-                    }
-                    return Outcome::Retry(State::Watching { version: current });
-                }
-            }
-            if events.len() >= self.config.batch_max {
-                deadline = None;
-                if !self.flush(&mut events, &current).await {
-                    return Outcome::Stop;
-                }
-            } else if !events.is_empty() && deadline.is_none() {
-                deadline = Some(tokio::time::Instant::now() + self.config.batch_wait);
-            }
-        }
-    }
-
-    fn expired(&self, version: String) -> Outcome {
-        self.stats.expired.fetch_add(1, Ordering::Relaxed);
-        warn!(cluster = %self.config.cluster, %version, "resource version expired; relisting");
-        Outcome::Next(State::Empty {
-            gap: Some(GapNotice {
-                expired_version: version,
-                cause: "resourceVersion expired (410 Gone): events created and expired meanwhile are missing".to_string(),
-            }),
-        })
-    }
-
-    fn accept(&self, obj: &K, out: &mut Vec<Event>) {
-        self.stats.received.fetch_add(1, Ordering::Relaxed);
-        match obj.normalize(&self.config.cluster) {
-            Ok(e) => out.push(e),
-            Err(reason) => {
-                self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                warn!(cluster = %self.config.cluster, name = ?obj.meta().name, %reason, "event rejected");
-            }
-        }
-    }
-
-    /// Hands over the pending events with the cursor; false when the receiver is gone.
-    async fn flush(&self, events: &mut Vec<Event>, version: &str) -> bool {
-        if events.is_empty() {
-            return true;
-        }
-        let batch = Batch {
-            stream: self.config.stream(),
-            events: std::mem::take(events),
-            cursor: Some(version.to_string()),
-            gap: None,
-        };
-        self.tx.send(batch).await.is_ok()
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }

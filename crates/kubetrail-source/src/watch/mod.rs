@@ -1,6 +1,9 @@
 //! Live sources: the Kubernetes Event watch of a cluster and the reflectors that give
 //! correlation its owner links and pod placements.
 //!
+//! [`batches`] is the watch as a `Stream` (compose it, test it against a scripted
+//! [`EventClient`]); [`watch_events`] runs it as a task that sends to a channel.
+//!
 //! ```no_run
 //! # async fn demo(client: kube::Client) {
 //! use kubetrail_source::watch::{detect_api, watch_events, WatchConfig, WatchStats};
@@ -13,11 +16,15 @@
 //! ```
 
 mod backoff;
+mod client;
 mod events;
+mod machine;
 mod owners;
 
 pub use backoff::{Backoff, RateLimit};
+pub use client::{EventClient, WatchStream};
 pub use events::{
     Batch, EventApi, EventObject, GapNotice, WatchConfig, WatchStats, detect_api, watch_events,
 };
+pub use machine::batches;
 pub use owners::{Observation, watch_owners};
