@@ -132,6 +132,21 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# Dependencies: licences, bans (unmaintained crates, a second TLS stack), sources; duplicate
+# versions are reported as warnings (deny.toml). Advisories only when a RustSec database is on
+# disk: this machine cannot fetch it.
+log "cargo deny"
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  log "installing cargo-deny (once; a few minutes)"
+  cargo install --quiet --locked --no-default-features cargo-deny@0.20.2
+fi
+deny_checks=(licenses bans sources)
+if compgen -G "${CARGO_HOME:-$HOME/.cargo}/advisory-dbs/*" >/dev/null; then
+  deny_checks+=(advisories)
+  cargo deny --log-level error check --disable-fetch "${deny_checks[@]}"
+else
+  cargo deny --log-level error check "${deny_checks[@]}"
+fi
 log "cargo test"
 cargo test --workspace --locked
 # Benchmarks keep compiling: clippy --all-targets above type-checks them; this links them too,
