@@ -1,0 +1,141 @@
+//! `GET /api/v1/fleet`: rows per cluster and tenant for those who see everything, a tenant's
+//! own row only for a tenant, namespaces when no tenants are configured.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use kubetrail_server::Auth;
+use serde_json::Value;
+
+fn rows(body: &Value) -> Vec<(String, String)> {
+    body["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rows: {}", short(body)))
+        .iter()
+        .map(|r| {
+            (
+                r["cluster"].as_str().unwrap().to_string(),
+                r["group"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn row<'a>(body: &'a Value, cluster: &str, group: &str) -> &'a Value {
+    body["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["cluster"] == cluster && r["group"] == group)
+        .unwrap_or_else(|| panic!("no row {cluster}/{group}: {}", short(body)))
+}
+
+#[tokio::test]
+async fn an_admin_sees_every_cluster_and_tenant_with_incidents_errors_and_workloads() {
+    let (_d, store) = store_with(fixture()).await;
+    let app = app(store, Auth::tokens(tenants(), false));
+    let (s, body) = get(&app, "/api/v1/fleet", Some(ADMIN)).await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
+    assert_eq!(body["grouping"], "tenant");
+    let mut got = rows(&body);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("prod".to_string(), "payments".to_string()),
+            ("prod".to_string(), "shop".to_string()),
+            ("staging".to_string(), "(no tenant)".to_string()),
+        ]
+    );
+    let shop = row(&body, "prod", "shop");
+    assert_eq!(shop["events"], 61, "{}", short(shop));
+    assert_eq!(shop["namespaces"], serde_json::json!(["shop"]));
+    assert!(
+        shop["incident_count"].as_u64().unwrap() >= 1,
+        "{}",
+        short(shop)
+    );
+    assert_eq!(
+        shop["worst_workloads"][0]["workload"],
+        "shop/Deployment/web",
+        "{}",
+        short(shop)
+    );
+    let trend: u64 = shop["trend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(trend, shop["errors"].as_u64().unwrap(), "{}", short(shop));
+    let payments = row(&body, "prod", "payments");
+    assert_eq!(payments["events"], 20);
+    assert_eq!(row(&body, "staging", "(no tenant)")["events"], 5);
+}
+
+/// A tenant gets its own row, and no trace of another tenant or cluster: not its events,
+/// workloads, incidents, nor the other tenants' names.
+#[tokio::test]
+async fn a_tenant_sees_only_its_own_row() {
+    let (_d, store) = store_with(fixture()).await;
+    let app = app(store, Auth::tokens(tenants(), false));
+    let (s, body) = get(&app, "/api/v1/fleet?since=7d", Some(SHOP)).await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
+    assert_eq!(rows(&body), vec![("prod".to_string(), "shop".to_string())]);
+    let text = body.to_string();
+    for foreign in [
+        "payments",
+        "api-5f6d7c8b9",
+        "staging",
+        "6c5d4b3a2",
+        "ops",
+        "(no tenant)",
+    ] {
+        assert!(
+            !text.contains(foreign),
+            "shop saw {foreign}: {}",
+            short(&body)
+        );
+    }
+    assert_eq!(body["rows"][0]["events"], 61);
+
+    let (s, body) = get(&app, "/api/v1/fleet", Some(PAYMENTS)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        rows(&body),
+        vec![("prod".to_string(), "payments".to_string())]
+    );
+    assert!(!body.to_string().contains("shop"), "{}", short(&body));
+
+    let (s, body) = get(&app, "/api/v1/fleet?cluster=staging", Some(SHOP)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{}", short(&body));
+    let (s, _) = get(&app, "/api/v1/fleet", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn without_tenants_the_rows_are_namespaces_and_a_cluster_filter_narrows_them() {
+    let (_d, store) = store_with(fixture()).await;
+    let app = app(store, Auth::anonymous_admin());
+    let (s, body) = get(&app, "/api/v1/fleet", None).await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
+    assert_eq!(body["grouping"], "namespace");
+    let mut got = rows(&body);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("prod".to_string(), "payments".to_string()),
+            ("prod".to_string(), "shop".to_string()),
+            ("staging".to_string(), "shop".to_string()),
+        ]
+    );
+    let (_, body) = get(&app, "/api/v1/fleet?cluster=staging", None).await;
+    assert_eq!(
+        rows(&body),
+        vec![("staging".to_string(), "shop".to_string())]
+    );
+    let (s, body) = get(&app, "/api/v1/fleet?namespace=shop", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{}", short(&body));
+}
