@@ -14,7 +14,7 @@ use axum::routing::get;
 use crate::{ApiError, AppState};
 
 /// `(name, content type, bytes)` of every asset.
-const ASSETS: [(&str, &str, &str); 5] = [
+const ASSETS: &[(&str, &str, &str)] = &[
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -29,6 +29,26 @@ const ASSETS: [(&str, &str, &str); 5] = [
         "charts.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/charts.js"),
+    ),
+    (
+        "views.css",
+        "text/css; charset=utf-8",
+        include_str!("../ui/views.css"),
+    ),
+    (
+        "filters.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/filters.js"),
+    ),
+    (
+        "swimlanes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/swimlanes.js"),
+    ),
+    (
+        "fleet.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/fleet.js"),
     ),
     (
         "pages.js",

@@ -10,6 +10,7 @@ const PAGES = {
   patterns: KT.pages.patterns,
   anomalies: KT.pages.anomalies,
   alerts: KT.pages.alerts,
+  fleet: KT.pages.fleet,
 };
 
 const main = document.getElementById("main");
