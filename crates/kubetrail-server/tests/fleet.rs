@@ -136,6 +136,9 @@ async fn without_tenants_the_rows_are_namespaces_and_a_cluster_filter_narrows_th
         rows(&body),
         vec![("staging".to_string(), "shop".to_string())]
     );
+    // The longest range allowed works: the window before it is a query of its own.
+    let (s, body) = get(&app, "/api/v1/fleet?since=90d", None).await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
     let (s, body) = get(&app, "/api/v1/fleet?namespace=shop", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{}", short(&body));
 }
