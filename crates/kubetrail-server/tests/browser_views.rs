@@ -74,15 +74,21 @@ async fn serve(
     (dir, base, api, cancel, server)
 }
 
-/// Picks `value` in the `<select>` matching `select` until the page's hash says it was
-/// applied (a page rendering a second time may replace the control meanwhile).
-async fn choose(browser: &Browser, select: &str, value: &str, applied: &str) {
-    let check = format!("return location.hash.includes({applied:?})");
+/// Picks `value` in the `<select>` matching `select` (as a user's choice does: the value,
+/// then a `change` event; `submit` also submits its form) until the page's hash says it was
+/// applied. A page rendering a second time may replace the control meanwhile: the choice is
+/// made again on the new one.
+async fn choose(browser: &Browser, select: &str, value: &str, submit: bool, applied: &str) {
+    let script = format!(
+        "const s = document.querySelector({select:?});\
+         if (location.hash.includes({applied:?})) return true;\
+         if (!s || document.querySelector('#main').hasAttribute('aria-busy')) return false;\
+         s.value = {value:?}; s.dispatchEvent(new Event('change', {{bubbles: true}}));\
+         if ({submit}) s.form.requestSubmit();\
+         return false"
+    );
     let done = webdriver::within(Duration::from_secs(20), || async {
-        browser
-            .click(&format!("{select} option[value={value:?}]"))
-            .await;
-        (browser.eval(&check, json!([])).await == json!(true)).then_some(())
+        (browser.eval(&script, json!([])).await == json!(true)).then_some(())
     })
     .await;
     assert!(done.is_some(), "choosing {value} in {select} never applied");
@@ -136,8 +142,38 @@ async fn the_fleet_filters_and_swimlanes_show_what_the_api_answers() {
     let shots = screenshots();
     let browser = Browser::start().await;
 
-    // The fleet: one row per cluster and tenant, as the API answers them.
-    browser.goto(&format!("{base}/#/fleet")).await;
+    // The overview's cluster filter: staging's incidents only, and its cards link with it.
+    browser.goto(&format!("{base}/#/")).await;
+    browser
+        .wait_for(
+            "the overview's incidents",
+            "return document.querySelector('#main').dataset.page === 'overview' &&\
+               document.querySelectorAll('#ongoing table.incidents tbody tr').length",
+        )
+        .await;
+    choose(
+        &browser,
+        "#cluster-filter",
+        "staging",
+        false,
+        "cluster=staging",
+    )
+    .await;
+    browser
+        .wait_for(
+            "staging's overview",
+            "const rows = [...document.querySelectorAll('#ongoing table.incidents tbody tr')];\
+             const cards = [...document.querySelectorAll('#overview .card a')];\
+             return rows.length > 0 && rows.every(r => r.children[2].textContent === 'staging') &&\
+               cards.every(a => a.getAttribute('href').includes('cluster=staging'))",
+        )
+        .await;
+    browser
+        .screenshot(&shots.join("overview-by-cluster.png"))
+        .await;
+
+    // Key 7 opens the fleet: one row per cluster and tenant, as the API answers them.
+    browser.keys("7").await;
     let shown = browser
         .wait_for(
             "the fleet table",
@@ -187,17 +223,21 @@ async fn the_fleet_filters_and_swimlanes_show_what_the_api_answers() {
 
     // The cluster filter on the events page.
     open_events(&browser, &base).await;
-    let check = "const rows = [...document.querySelectorAll('#event-table tbody tr')];\
-                 return rows.length === 6 && rows.every(r => r.querySelector('td.cluster').textContent === 'staging')";
-    let done = webdriver::within(Duration::from_secs(20), || async {
-        browser
-            .click("#filters select[name=cluster] option[value=staging]")
-            .await;
-        browser.click("#filters button[type=submit]").await;
-        (browser.eval(check, json!([])).await == json!(true)).then_some(())
-    })
+    choose(
+        &browser,
+        "#filters select[name=cluster]",
+        "staging",
+        true,
+        "cluster=staging",
+    )
     .await;
-    assert!(done.is_some(), "the cluster filter was never applied");
+    browser
+        .wait_for(
+            "staging's events",
+            "const rows = [...document.querySelectorAll('#event-table tbody tr')];\
+             return rows.length === 6 && rows.every(r => r.querySelector('td.cluster').textContent === 'staging')",
+        )
+        .await;
     browser
         .screenshot(&shots.join("events-by-cluster.png"))
         .await;
@@ -259,7 +299,7 @@ async fn the_fleet_filters_and_swimlanes_show_what_the_api_answers() {
         severities.as_array().unwrap().iter().all(|s| s != "info"),
         "{severities}"
     );
-    choose(&browser, "#severity-filter", "any", "severity=any").await;
+    choose(&browser, "#severity-filter", "any", false, "severity=any").await;
     browser
         .wait_for(
             "info patterns too",
@@ -278,7 +318,14 @@ async fn the_fleet_filters_and_swimlanes_show_what_the_api_answers() {
              return new Set(rows.map(r => r.children[2].textContent)).size === 2",
         )
         .await;
-    choose(&browser, "#cluster-filter", "staging", "cluster=staging").await;
+    choose(
+        &browser,
+        "#cluster-filter",
+        "staging",
+        false,
+        "cluster=staging",
+    )
+    .await;
     browser
         .wait_for(
             "staging's incidents",

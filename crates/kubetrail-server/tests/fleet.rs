@@ -142,3 +142,52 @@ async fn without_tenants_the_rows_are_namespaces_and_a_cluster_filter_narrows_th
     let (s, body) = get(&app, "/api/v1/fleet?namespace=shop", None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{}", short(&body));
 }
+
+/// A Kubernetes user gets rows per namespace of what RBAC lets it list in the reviewed
+/// cluster: no tenant's name, nothing of another cluster or namespace.
+#[tokio::test]
+async fn a_kubernetes_user_gets_its_namespaces_rows_only() {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    use kubetrail_sim::{Rule, Simulator};
+    use kubetrail_source::review::KubeReviewer;
+
+    let sim = Simulator::start().await.expect("the simulator starts");
+    let policy = sim.policy();
+    policy.add_token("alice-kubernetes-token", "alice", &["shop-team"]);
+    policy.add_token("ops-kubernetes-token", "ops", &["sre"]);
+    policy.allow("group:shop-team", Rule::new("list", "events", Some("shop")));
+    policy.allow("group:sre", Rule::new("list", "events", None));
+    let (dir, store) = store_with(fixture()).await;
+    let path = dir.path().join("sim.kubeconfig");
+    sim.write_kubeconfig(&path).expect("kubeconfig written");
+    let kc = Kubeconfig::read_from(&path).expect("kubeconfig read");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("kube config");
+    let reviewer = KubeReviewer::from_config(config).expect("kube client");
+    let auth = Auth::tokens(tenants(), false).with_kubernetes(
+        Box::new(reviewer),
+        "prod",
+        std::time::Duration::from_secs(30),
+    );
+    let app = app(store, auth);
+
+    let (s, body) = get(&app, "/api/v1/fleet", Some("alice-kubernetes-token")).await;
+    assert_eq!(s, StatusCode::OK, "{}", short(&body));
+    assert_eq!(body["grouping"], "namespace");
+    assert_eq!(rows(&body), vec![("prod".to_string(), "shop".to_string())]);
+    assert!(!body.to_string().contains("payments"), "{}", short(&body));
+
+    let (_, body) = get(&app, "/api/v1/fleet", Some("ops-kubernetes-token")).await;
+    assert_eq!(body["grouping"], "namespace");
+    let mut got = rows(&body);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("prod".to_string(), "payments".to_string()),
+            ("prod".to_string(), "shop".to_string()),
+        ],
+        "the reviewed cluster only"
+    );
+}
