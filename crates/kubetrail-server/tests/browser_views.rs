@@ -395,6 +395,17 @@ async fn the_fleet_filters_and_swimlanes_show_what_the_api_answers() {
     browser
         .screenshot(&shots.join("object-swimlanes.png"))
         .await;
+    let link = browser
+        .eval(
+            "return document.querySelector('#correlation-events').getAttribute('href')",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        link,
+        json!("#/events?correlation=shop%2FDeployment%2Fweb&cluster=prod"),
+        "the object page links to its workload's events"
+    );
 
     // An incident's swimlanes, opened from the object page; its root cause's lane stands out.
     browser.click("#object a.incident-link").await;

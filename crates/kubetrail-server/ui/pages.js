@@ -348,7 +348,9 @@ KT.pages.object = async function (parts, params) {
     "section",
     { id: "object" },
     h("h1", {}, x.object),
-    x.correlation_id ? h("p", {}, "Part of ", h("strong", {}, x.correlation_id)) : null,
+    x.correlation_id
+      ? h("p", {}, "Part of ", h("strong", {}, x.correlation_id), " · ", h("a", { href: KT.href("events", { correlation: x.correlation_id, cluster: params.cluster }), id: "correlation-events" }, "all its events"))
+      : null,
     x.timeline.length ? null : h("p", { class: "empty" }, "No events about it in the window."),
     h("h2", {}, "Related objects"),
     h("ul", { class: "objects" }, x.related.map((r) => h("li", {}, h("span", { class: "relation" }, r.relation), " ", KT.objectLink(r.object, params.cluster)))),
