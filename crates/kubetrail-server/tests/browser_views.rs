@@ -43,7 +43,35 @@ fn events() -> Vec<kubetrail_model::Event> {
     events
 }
 
-/// Serves `auth` over the fixture on a loopback port; returns the base URL, the app (for API
+/// A firing alert about a pod of `cluster`.
+fn alert(cluster: &str, rule: &str) -> kubetrail_store::AlertRecord {
+    use kubetrail_store::{AlertEvent, AlertRecord, AlertStatus};
+    AlertRecord {
+        rule: rule.into(),
+        group_key: format!("{cluster}/shop/Deployment/web"),
+        status: AlertStatus::Firing,
+        severity: kubetrail_model::Severity::Error,
+        labels: [("alertname".to_string(), rule.to_string())].into(),
+        annotations: Default::default(),
+        starts_at: at(0),
+        ends_at: None,
+        first_seen: at(0),
+        last_seen: at(60),
+        event_count: 5,
+        silenced_by: None,
+        events: vec![AlertEvent {
+            cluster: cluster.into(),
+            uid: format!("{cluster}-1"),
+            object: "shop/Pod/web-1".into(),
+            reason: "BackOff".into(),
+            note: "restarting".into(),
+            count: 5,
+            last_seen: at(60),
+        }],
+    }
+}
+
+/// Serves `auth` over the fixture (and an alert in each cluster) on a loopback port; returns the base URL, the app (for API
 /// answers to compare with), and what stops it.
 async fn serve(
     auth: impl Fn() -> Auth,
@@ -55,6 +83,12 @@ async fn serve(
     tokio::task::JoinHandle<Result<(), kubetrail_server::Error>>,
 ) {
     let (dir, store) = store_with(events()).await;
+    for cluster in ["prod", "staging"] {
+        store
+            .save_alert(&alert(cluster, &format!("{cluster}-crash")), &[], at(60))
+            .await
+            .expect("the alert is saved");
+    }
     let api = router(AppState::new(
         store.clone(),
         auth(),
@@ -331,6 +365,31 @@ async fn the_fleet_filters_and_swimlanes_show_what_the_api_answers() {
             "staging's incidents",
             "const rows = [...document.querySelectorAll('#incidents table.incidents tbody tr')];\
              return rows.length > 0 && rows.every(r => r.children[2].textContent === 'staging')",
+        )
+        .await;
+
+    // The alerts page's cluster filter: the alerts whose events are in staging.
+    browser.goto(&format!("{base}/#/alerts")).await;
+    browser
+        .wait_for(
+            "both alerts",
+            "return document.querySelectorAll('#alerts table.alerts tbody tr').length === 2",
+        )
+        .await;
+    choose(
+        &browser,
+        "#cluster-filter",
+        "staging",
+        false,
+        "cluster=staging",
+    )
+    .await;
+    browser
+        .wait_for(
+            "staging's alert",
+            "const rows = [...document.querySelectorAll('#alerts table.alerts tbody tr')];\
+             return rows.length === 1 && rows[0].children[1].textContent === 'staging-crash' &&\
+               rows[0].children[2].textContent === 'staging'",
         )
         .await;
 

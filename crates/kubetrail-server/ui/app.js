@@ -3,6 +3,7 @@
 
 const PAGES = {
   "": KT.pages.overview,
+  fleet: KT.fleetPage,
   events: KT.pages.events,
   incidents: KT.pages.incidents,
   incident: KT.pages.incident,
@@ -10,7 +11,6 @@ const PAGES = {
   patterns: KT.pages.patterns,
   anomalies: KT.pages.anomalies,
   alerts: KT.pages.alerts,
-  fleet: KT.pages.fleet,
 };
 
 const main = document.getElementById("main");

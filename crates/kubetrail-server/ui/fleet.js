@@ -1,6 +1,7 @@
 // kubetrail UI: the fleet — every cluster and tenant (or namespace) the caller can see, the
 // worst first: open incidents, errors and their trend, worst workloads. A tenant's token gets
-// its own row only (the server decides).
+// its own row only (the server decides). Loaded before pages.js (whose range picker it uses
+// when it renders), so it is `KT.fleetPage` rather than one of `KT.pages`.
 "use strict";
 
 // Bars of `values` (oldest first), scaled to the largest.
@@ -60,7 +61,7 @@ function fleetRow(r, w, grouping) {
   return tr;
 }
 
-KT.pages.fleet = async function (parts, params) {
+KT.fleetPage = async function (parts, params) {
   const w = await KT.dataWindow(params, "24h");
   const [fleet, filters] = await Promise.all([KT.api("fleet", { cluster: params.cluster, ...w.iso }), KT.scopeFilters("fleet", params)]);
   const grouping = fleet.grouping;

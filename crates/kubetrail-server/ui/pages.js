@@ -425,7 +425,10 @@ KT.pages.anomalies = async function (parts, params) {
 // ---- Alerts and silences -------------------------------------------------------------------
 
 KT.pages.alerts = async function (parts, params, main) {
-  const [alerts, silences] = await Promise.all([KT.api("alerts", { limit: 100 }), KT.api("silences")]);
+  const [all, silences, filters] = await Promise.all([KT.api("alerts", { limit: 100 }), KT.api("silences"), KT.scopeFilters("alerts", params)]);
+  // The API has no cluster filter for alerts: the clusters of an alert are its sampled events'.
+  const clustersOf = (a) => [...new Set(a.events.map((e) => e.cluster))];
+  const alerts = params.cluster ? all.filter((a) => clustersOf(a).includes(params.cluster)) : all;
   const form = h(
     "form",
     { id: "silence-form", class: "filters" },
@@ -464,12 +467,14 @@ KT.pages.alerts = async function (parts, params, main) {
     "section",
     { id: "alerts" },
     h("h1", {}, "Alerts"),
+    filters,
     alerts.length
       ? KT.table(
-          ["Status", "Rule", "Severity", "Group", "Events", "Started", "Ended", "Summary"],
+          ["Status", "Rule", "Cluster", "Severity", "Group", "Events", "Started", "Ended", "Summary"],
           alerts.map((a) => [
             h("span", { class: "status status-" + a.status }, a.status),
             a.rule,
+            clustersOf(a).join(", "),
             KT.severityBadge(a.severity),
             a.group_key,
             String(a.event_count),
