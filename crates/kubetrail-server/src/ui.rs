@@ -14,7 +14,7 @@ use axum::routing::get;
 use crate::{ApiError, AppState};
 
 /// `(name, content type, bytes)` of every asset.
-const ASSETS: &[(&str, &str, &str)] = &[
+const ASSETS: [(&str, &str, &str); 5] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -30,6 +30,22 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../ui/charts.js"),
     ),
+    (
+        "pages.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/pages.js"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/app.js"),
+    ),
+];
+
+const INDEX: &str = include_str!("../ui/index.html");
+
+/// The assets of the fleet page, the swimlanes and the shared filters.
+const VIEW_ASSETS: [(&str, &str, &str); 4] = [
     (
         "views.css",
         "text/css; charset=utf-8",
@@ -50,19 +66,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../ui/fleet.js"),
     ),
-    (
-        "pages.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../ui/pages.js"),
-    ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../ui/app.js"),
-    ),
 ];
-
-const INDEX: &str = include_str!("../ui/index.html");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -80,6 +84,7 @@ async fn index() -> Response {
 async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     ASSETS
         .iter()
+        .chain(VIEW_ASSETS.iter())
         .find(|(name, _, _)| *name == file)
         .map(|(_, content_type, body)| with_headers(body, content_type))
         .ok_or_else(|| ApiError::not_found(format!("no UI file {file:?}")))
