@@ -97,13 +97,13 @@ pub(crate) struct FleetRow {
     /// Incidents in the window.
     pub incident_count: usize,
     /// Up to three incidents, ongoing and most severe first.
-    pub incidents: Vec<IncidentBrief>,
+    pub incidents: Vec<FleetIncident>,
     /// Up to three workloads (correlation IDs) with the most warnings and errors.
-    pub worst_workloads: Vec<Workload>,
+    pub worst_workloads: Vec<FleetWorkload>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub(crate) struct IncidentBrief {
+pub(crate) struct FleetIncident {
     pub id: String,
     pub title: String,
     pub severity: String,
@@ -112,7 +112,7 @@ pub(crate) struct IncidentBrief {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub(crate) struct Workload {
+pub(crate) struct FleetWorkload {
     /// The correlation ID (`shop/Deployment/web`).
     pub workload: String,
     /// Occurrences of warning severity and above.
@@ -124,6 +124,7 @@ pub(crate) struct Workload {
 #[utoipa::path(
     get,
     path = "/api/v1/fleet",
+    operation_id = "getFleet",
     tag = "analysis",
     params(FleetParams),
     responses(
@@ -375,7 +376,7 @@ pub(crate) fn assemble(grouping: &Grouping, window: Window, counts: Counts) -> F
             if incident.status == Status::Ongoing {
                 row.open_incidents += 1;
             }
-            row.incidents.push(IncidentBrief {
+            row.incidents.push(FleetIncident {
                 id: incident.id.clone(),
                 title: incident.title.clone(),
                 severity: incident.severity.as_str().to_string(),
@@ -391,11 +392,11 @@ pub(crate) fn assemble(grouping: &Grouping, window: Window, counts: Counts) -> F
                 .unwrap_or_default()
                 .into_iter()
                 .collect();
-            let mut worst: Vec<Workload> = workloads
+            let mut worst: Vec<FleetWorkload> = workloads
                 .remove(&key)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|(workload, count)| Workload { workload, count })
+                .map(|(workload, count)| FleetWorkload { workload, count })
                 .collect();
             worst.sort_by(|a, b| b.count.cmp(&a.count).then(a.workload.cmp(&b.workload)));
             worst.truncate(TOP);
