@@ -44,6 +44,30 @@ const ASSETS: [(&str, &str, &str); 5] = [
 
 const INDEX: &str = include_str!("../ui/index.html");
 
+/// The assets of the fleet page, the swimlanes and the shared filters.
+const VIEW_ASSETS: [(&str, &str, &str); 4] = [
+    (
+        "views.css",
+        "text/css; charset=utf-8",
+        include_str!("../ui/views.css"),
+    ),
+    (
+        "filters.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/filters.js"),
+    ),
+    (
+        "swimlanes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/swimlanes.js"),
+    ),
+    (
+        "fleet.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/fleet.js"),
+    ),
+];
+
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
@@ -60,6 +84,7 @@ async fn index() -> Response {
 async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
     ASSETS
         .iter()
+        .chain(VIEW_ASSETS.iter())
         .find(|(name, _, _)| *name == file)
         .map(|(_, content_type, body)| with_headers(body, content_type))
         .ok_or_else(|| ApiError::not_found(format!("no UI file {file:?}")))

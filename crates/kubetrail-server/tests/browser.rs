@@ -180,7 +180,7 @@ async fn the_ui_works_on_the_real_dumps() {
     let check = format!(
         "const rows = [...document.querySelectorAll('#event-table tbody tr')];\
          return location.hash.includes('namespace={namespace}') && rows.length > 0 &&\
-         rows.every(r => r.children[2].textContent === {namespace:?})"
+         rows.every(r => r.querySelector('td.namespace').textContent === {namespace:?})"
     );
     browser.wait_for("the filtered table", &check).await;
     browser.screenshot(&shots.join("events-filtered.png")).await;
@@ -257,7 +257,7 @@ async fn the_ui_works_on_the_real_dumps() {
     let href = browser
         .eval(
             "const rows = [...document.querySelectorAll('#incidents tbody tr')];\
-             const row = rows.find(r => r.children[3].textContent !== 'first-failure') || rows[0];\
+             const row = rows.find(r => r.children[4].textContent !== 'first-failure') || rows[0];\
              const a = row.querySelector('a.incident-link'); a.dataset.pick = '1';\
              return a.getAttribute('href')",
             json!([]),
@@ -408,7 +408,7 @@ async fn a_tenant_signs_in_and_sees_only_its_namespace() {
     browser.click("#signin button[type=submit]").await;
     let check = format!(
         "const rows = [...document.querySelectorAll('#event-table tbody tr')];\
-         return rows.length > 0 && rows.every(r => r.children[2].textContent === {namespace:?})"
+         return rows.length > 0 && rows.every(r => r.querySelector('td.namespace').textContent === {namespace:?})"
     );
     browser.wait_for("the tenant's events only", &check).await;
     browser

@@ -3,6 +3,7 @@
 
 const PAGES = {
   "": KT.pages.overview,
+  fleet: KT.fleetPage,
   events: KT.pages.events,
   incidents: KT.pages.incidents,
   incident: KT.pages.incident,

@@ -21,7 +21,7 @@ KT.dataWindow = async function (params, defaultRange) {
   const range = params.range || defaultRange || "24h";
   let until = params.until ? new Date(params.until) : null;
   if (!until) {
-    const newest = await KT.api("events", { limit: 1 });
+    const newest = await KT.api("events", { limit: 1, cluster: params.cluster });
     const e = newest.events[0];
     until = e ? new Date(Date.parse(e.last_seen) + 1000) : new Date();
   }
@@ -49,10 +49,13 @@ function incidentLink(i, w) {
   return h("a", { href: KT.href("incident/" + encodeURIComponent(i.id), w.iso), class: "incident-link" }, i.title);
 }
 
+const INCIDENT_HEADERS = ["Status", "Severity", "Cluster", "Incident", "Rule", "Start", "Events"];
+
 function incidentRows(list, w) {
   return list.map((i) => [
     h("span", { class: "status status-" + i.status }, i.status),
     KT.severityBadge(i.severity),
+    i.cluster,
     incidentLink(i, w),
     i.root_cause.rule,
     KT.time(i.start),
@@ -66,11 +69,13 @@ KT.pages.overview = async function (parts, params) {
   const w = await KT.dataWindow(params, "1h");
   const rangeMs = w.until - w.since;
   const step = Math.max(60e3, Math.ceil(rangeMs / 48 / 60e3) * 60e3);
-  const [series, reasons, bySeverity, incidents] = await Promise.all([
-    KT.api("aggregate", { group_by: "severity", interval: step / 1000 + "s", ...w.iso }),
-    KT.api("aggregate", { group_by: "reason", limit: 10, severity: "warning+", ...w.iso }),
-    KT.api("aggregate", { group_by: "severity", ...w.iso }),
-    KT.api("incidents", w.iso),
+  const c = { cluster: params.cluster };
+  const [series, reasons, bySeverity, incidents, filters] = await Promise.all([
+    KT.api("aggregate", { group_by: "severity", interval: step / 1000 + "s", ...c, ...w.iso }),
+    KT.api("aggregate", { group_by: "reason", limit: 10, severity: "warning+", ...c, ...w.iso }),
+    KT.api("aggregate", { group_by: "severity", ...c, ...w.iso }),
+    KT.api("incidents", { ...c, ...w.iso }),
+    KT.scopeFilters("", params),
   ]);
   const total = (s) => (bySeverity.find((r) => r.key.severity === s) || { count: 0 }).count;
   const ongoing = incidents.filter((i) => i.status === "ongoing");
@@ -78,15 +83,16 @@ KT.pages.overview = async function (parts, params) {
     "section",
     { id: "overview" },
     h("h1", {}, "Overview"),
+    filters,
     rangePicker("", params, w.range),
     windowLine(w),
     h(
       "ul",
       { class: "cards" },
       KT.SEVERITIES.map((s) =>
-        h("li", { class: "card sev-" + s }, h("a", { href: KT.href("events", { severity: s, ...w.iso }) }, h("span", { class: "n" }, String(total(s))), " ", s))
+        h("li", { class: "card sev-" + s }, h("a", { href: KT.href("events", { severity: s, ...c, ...w.iso }) }, h("span", { class: "n" }, String(total(s))), " ", s))
       ),
-      h("li", { class: "card" }, h("a", { href: "#/incidents" }, h("span", { class: "n" }, String(ongoing.length)), " ongoing incidents"))
+      h("li", { class: "card" }, h("a", { href: KT.href("incidents", c) }, h("span", { class: "n" }, String(ongoing.length)), " ongoing incidents"))
     ),
     h("h2", {}, "Events over time"),
     KT.timeChart(series, w.since, w.until, step),
@@ -99,7 +105,7 @@ KT.pages.overview = async function (parts, params) {
         h("h2", {}, "Top reasons (warning and above)"),
         reasons.length
           ? KT.barList(
-              reasons.map((r) => ({ label: r.key.reason || "(none)", value: r.count, href: KT.href("events", { reason: r.key.reason, ...w.iso }) })),
+              reasons.map((r) => ({ label: r.key.reason || "(none)", value: r.count, href: KT.href("events", { reason: r.key.reason, ...c, ...w.iso }) })),
               "Top reasons"
             )
           : h("p", { class: "empty" }, "No warnings in the window.")
@@ -109,7 +115,7 @@ KT.pages.overview = async function (parts, params) {
         { id: "ongoing" },
         h("h2", {}, "Incidents"),
         incidents.length
-          ? KT.table(["Status", "Severity", "Incident", "Rule", "Start", "Events"], incidentRows(incidents.slice(0, 12), w), { class: "incidents" })
+          ? KT.table(INCIDENT_HEADERS, incidentRows(incidents.slice(0, 12), w), { class: "incidents" })
           : h("p", { class: "empty" }, "No incidents in the window.")
       )
     )
@@ -124,6 +130,8 @@ const FILTERS = [
   ["name", "Name"],
   ["reason", "Reason"],
   ["category", "Category"],
+  ["node", "Node"],
+  ["correlation", "Correlation"],
   ["search", "Search"],
   ["since", "Since"],
   ["until", "Until"],
@@ -136,7 +144,8 @@ function eventRow(e) {
     { tabindex: "0", class: "event", "data-object": object, "data-cluster": e.cluster },
     h("td", {}, h("time", {}, KT.time(e.last_seen))),
     h("td", {}, KT.severityBadge(e.severity)),
-    h("td", {}, e.namespace),
+    h("td", { class: "cluster" }, e.cluster),
+    h("td", { class: "namespace" }, e.namespace),
     h("td", {}, KT.objectLink(object, e.cluster)),
     h("td", { class: "reason" }, e.reason),
     h("td", { class: "num" }, String(e.count)),
@@ -150,9 +159,12 @@ KT.pages.events = async function (parts, params, main) {
   const filters = {};
   for (const [k] of FILTERS) if (params[k]) filters[k] = params[k];
   if (params.severity) filters.severity = params.severity;
+  if (params.cluster) filters.cluster = params.cluster;
+  const clusters = await KT.clusters();
   const form = h(
     "form",
     { class: "filters", role: "search", id: "filters" },
+    KT.clusterSelect(clusters, params.cluster || ""),
     FILTERS.map(([k, label]) =>
       h("label", {}, label, h("input", { name: k, value: params[k] || "", placeholder: k === "since" ? "2h or RFC 3339" : "", autocomplete: "off" }))
     ),
@@ -179,7 +191,7 @@ KT.pages.events = async function (parts, params, main) {
   const table = h(
     "table",
     { class: "events", id: "event-table" },
-    h("thead", {}, h("tr", {}, ["Last seen", "Severity", "Namespace", "Object", "Reason", "Count", "Message"].map((x) => h("th", { scope: "col" }, x)))),
+    h("thead", {}, h("tr", {}, ["Last seen", "Severity", "Cluster", "Namespace", "Object", "Reason", "Count", "Message"].map((x) => h("th", { scope: "col" }, x)))),
     body
   );
   const more = h("button", { type: "button", id: "more", hidden: true }, "More");
@@ -248,15 +260,16 @@ KT.tableKeys = function (ev) {
 
 KT.pages.incidents = async function (parts, params) {
   const w = await KT.dataWindow(params, "24h");
-  const list = await KT.api("incidents", w.iso);
+  const [list, filters] = await Promise.all([KT.api("incidents", { cluster: params.cluster, ...w.iso }), KT.scopeFilters("incidents", params)]);
   return h(
     "section",
     { id: "incidents" },
     h("h1", {}, "Incidents"),
+    filters,
     rangePicker("incidents", params, w.range),
     windowLine(w),
     list.length
-      ? KT.table(["Status", "Severity", "Incident", "Rule", "Start", "Events"], incidentRows(list, w), { class: "incidents" })
+      ? KT.table(INCIDENT_HEADERS, incidentRows(list, w), { class: "incidents" })
       : h("p", { class: "empty" }, "No incidents in the window.")
   );
 };
@@ -317,6 +330,7 @@ KT.pages.incident = async function (parts, params) {
     h("ul", { class: "objects" }, i.objects.map((o) => h("li", {}, KT.objectLink(o, i.cluster)))),
     i.nodes.length ? [h("h2", {}, "Nodes"), h("ul", {}, i.nodes.map((n) => h("li", {}, KT.objectLink("Node/" + n, i.cluster))))] : null,
     h("h2", {}, "Timeline"),
+    KT.swimlanes(i.timeline, { id: "incident-lanes", label: "Timeline of the incident's objects", cluster: i.cluster, highlight: i.root_cause.object }),
     timelineTable(i.timeline, false),
     i.timeline_omitted ? h("p", { class: "help" }, i.timeline_omitted + " more entries not shown") : null
   );
@@ -334,15 +348,18 @@ KT.pages.object = async function (parts, params) {
     "section",
     { id: "object" },
     h("h1", {}, x.object),
-    x.correlation_id ? h("p", {}, "Part of ", h("strong", {}, x.correlation_id)) : null,
+    x.correlation_id
+      ? h("p", {}, "Part of ", h("strong", {}, x.correlation_id), " · ", h("a", { href: KT.href("events", { correlation: x.correlation_id, cluster: params.cluster }), id: "correlation-events" }, "all its events"))
+      : null,
     x.timeline.length ? null : h("p", { class: "empty" }, "No events about it in the window."),
     h("h2", {}, "Related objects"),
     h("ul", { class: "objects" }, x.related.map((r) => h("li", {}, h("span", { class: "relation" }, r.relation), " ", KT.objectLink(r.object, params.cluster)))),
     rootCause(x.root_cause),
     x.incidents.length
-      ? [h("h2", {}, "Incidents"), KT.table(["Status", "Severity", "Incident", "Rule", "Start", "Events"], incidentRows(x.incidents, w), { class: "incidents" })]
+      ? [h("h2", {}, "Incidents"), KT.table(INCIDENT_HEADERS, incidentRows(x.incidents, w), { class: "incidents" })]
       : null,
     h("h2", {}, "Story"),
+    KT.swimlanes(x.timeline, { id: "object-lanes", label: "Timeline of the object and its related objects", cluster: params.cluster, highlight: x.root_cause && x.root_cause.object }),
     timelineTable(x.timeline, true)
   );
 };
@@ -351,20 +368,27 @@ KT.pages.object = async function (parts, params) {
 
 KT.pages.patterns = async function (parts, params) {
   const w = await KT.dataWindow(params, "1h");
-  const list = await KT.api("patterns", w.iso);
+  // Info events are most of the noise: the page opens on warnings and above.
+  const severity = params.severity || "warning+";
+  const [list, filters] = await Promise.all([
+    KT.api("patterns", { cluster: params.cluster, severity: KT.severityParam(severity), ...w.iso }),
+    KT.scopeFilters("patterns", params, severity),
+  ]);
   return h(
     "section",
     { id: "patterns" },
     h("h1", {}, "Patterns"),
+    filters,
     rangePicker("patterns", params, w.range),
     windowLine(w),
     list.length
       ? KT.table(
-          ["Count", "Per min", "Severity", "Namespace", "Kind", "Reason", "Objects", "Template", "Sample"],
+          ["Count", "Per min", "Severity", "Cluster", "Namespace", "Kind", "Reason", "Objects", "Template", "Sample"],
           list.map((p) => [
             String(p.count),
             p.frequency_per_min.toFixed(2),
             KT.severityBadge(p.severity),
+            p.key.cluster,
             p.key.namespace,
             p.key.kind,
             p.key.reason,
@@ -380,17 +404,18 @@ KT.pages.patterns = async function (parts, params) {
 
 KT.pages.anomalies = async function (parts, params) {
   const w = await KT.dataWindow(params, "1h");
-  const list = await KT.api("anomalies", w.iso);
+  const [list, filters] = await Promise.all([KT.api("anomalies", { cluster: params.cluster, ...w.iso }), KT.scopeFilters("anomalies", params)]);
   return h(
     "section",
     { id: "anomalies" },
     h("h1", {}, "Anomalies"),
+    filters,
     rangePicker("anomalies", params, w.range),
     windowLine(w),
     list.length
       ? KT.table(
-          ["Bucket", "Kind", "Score", "Severity", "Namespace", "Reason", "Count", "Evidence"],
-          list.map((a) => [KT.time(a.at), a.kind.replace("_", " "), a.score.toFixed(1), KT.severityBadge(a.severity), a.key.namespace, a.key.reason, String(a.count), a.evidence]),
+          ["Bucket", "Kind", "Score", "Severity", "Cluster", "Namespace", "Reason", "Count", "Evidence"],
+          list.map((a) => [KT.time(a.at), a.kind.replace("_", " "), a.score.toFixed(1), KT.severityBadge(a.severity), a.key.cluster, a.key.namespace, a.key.reason, String(a.count), a.evidence]),
           { class: "anomalies" }
         )
       : h("p", { class: "empty" }, "No anomalies in the window.")
@@ -400,7 +425,10 @@ KT.pages.anomalies = async function (parts, params) {
 // ---- Alerts and silences -------------------------------------------------------------------
 
 KT.pages.alerts = async function (parts, params, main) {
-  const [alerts, silences] = await Promise.all([KT.api("alerts", { limit: 100 }), KT.api("silences")]);
+  const [all, silences, filters] = await Promise.all([KT.api("alerts", { limit: 100 }), KT.api("silences"), KT.scopeFilters("alerts", params)]);
+  // The API has no cluster filter for alerts: the clusters of an alert are its sampled events'.
+  const clustersOf = (a) => [...new Set(a.events.map((e) => e.cluster))];
+  const alerts = params.cluster ? all.filter((a) => clustersOf(a).includes(params.cluster)) : all;
   const form = h(
     "form",
     { id: "silence-form", class: "filters" },
@@ -439,12 +467,14 @@ KT.pages.alerts = async function (parts, params, main) {
     "section",
     { id: "alerts" },
     h("h1", {}, "Alerts"),
+    filters,
     alerts.length
       ? KT.table(
-          ["Status", "Rule", "Severity", "Group", "Events", "Started", "Ended", "Summary"],
+          ["Status", "Rule", "Cluster", "Severity", "Group", "Events", "Started", "Ended", "Summary"],
           alerts.map((a) => [
             h("span", { class: "status status-" + a.status }, a.status),
             a.rule,
+            clustersOf(a).join(", "),
             KT.severityBadge(a.severity),
             a.group_key,
             String(a.event_count),

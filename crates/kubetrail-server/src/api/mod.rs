@@ -8,6 +8,7 @@ pub(crate) mod analysis;
 pub(crate) mod body;
 pub(crate) mod docs;
 pub(crate) mod events;
+pub(crate) mod fleet;
 pub(crate) mod gaps;
 pub(crate) mod incidents;
 pub(crate) mod ingest;

@@ -81,6 +81,19 @@ impl Auth {
         self.anonymous_read
     }
 
+    /// The configured tenants that are not admins, by name, with what each sees (the fleet
+    /// view's rows).
+    pub(crate) fn tenant_scopes(&self) -> Vec<(String, Scope)> {
+        let mut out: Vec<(String, Scope)> = self
+            .tenants
+            .values()
+            .filter(|t| !t.admin)
+            .map(|t| (t.name.clone(), tenant_scope(t)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
     /// Anonymous reads are for a listener only this machine can reach: on any other address
     /// they are turned off (returns whether they were).
     pub fn restrict_to_loopback(&mut self, addr: SocketAddr) -> bool {
@@ -167,6 +180,14 @@ impl Caller {
             Principal::Anonymous => "anonymous".to_string(),
             Principal::Tenant(t) => t.name.clone(),
             Principal::Kube(u) => u.username.clone(),
+        }
+    }
+
+    /// The caller's tenant, when it is a configured tenant that is not an admin.
+    pub(crate) fn limited_tenant(&self) -> Option<(String, Scope)> {
+        match &self.0 {
+            Principal::Tenant(t) if !t.admin => Some((t.name.clone(), tenant_scope(t))),
+            _ => None,
         }
     }
 

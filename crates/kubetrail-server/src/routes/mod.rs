@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    aggregate, alerts, analysis, events, gaps, incidents, ingest, me, silences, timeline,
+    aggregate, alerts, analysis, events, fleet, gaps, incidents, ingest, me, silences, timeline,
 };
 use crate::openapi::ApiDoc;
 use crate::{ApiError, AppState, telemetry, ui};
@@ -36,6 +36,7 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(silences::expire))
         .routes(routes!(gaps::list))
         .routes(routes!(me::me))
+        .routes(routes!(fleet::fleet))
         .split_for_parts()
 }
 
