@@ -33,8 +33,9 @@ if ! command -v alertmanager >/dev/null 2>&1 && ! command -v prometheus-alertman
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true; fi
 fi
 
-# Prometheus: a server test starts a real one that scrapes a kubetrail server and queries it.
-if ! command -v prometheus >/dev/null 2>&1; then
+# Prometheus: a server test starts a real one that scrapes a kubetrail server and queries it;
+# tests/deploy_monitoring.rs runs its promtool (same package) on the alert rules and dashboard.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
   log "installing prometheus"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq prometheus >/dev/null 2>&1 \

@@ -10,13 +10,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::kustomize::*;
-use common::services::{free_port, wait_for};
+use common::services::{Running, free_port, http_get, wait_for};
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
 /// What the watcher calls cluster-wide, as (API group, resource, verb): the Event watch
@@ -38,9 +37,6 @@ const LEASE_CALLS: &[&str] = &["get", "create", "update"];
 
 /// The overlays whose pods run `--leader-elect`.
 const ELECTING: [&str; 2] = ["ha", "agent"];
-
-/// Kinds without a namespace.
-const CLUSTER_SCOPED: [&str; 3] = ["Namespace", "ClusterRole", "ClusterRoleBinding"];
 
 /// The overlays whose pods watch clusters (`central` only consumes NATS).
 const WATCHING: [&str; 3] = ["single", "ha", "agent"];
@@ -404,26 +400,6 @@ fn every_namespaced_object_is_in_kubetrails_namespace() {
     }
 }
 
-pub fn assert_in_namespace(r: &Rendered, overlay: &str) {
-    assert_eq!(
-        one(&r.namespaces, "Namespace").metadata.name.as_deref(),
-        Some(NAMESPACE)
-    );
-    for doc in &r.all {
-        let kind = doc["kind"].as_str().unwrap_or_default();
-        let what = format!("{overlay}: {kind} {}", doc["metadata"]["name"]);
-        let namespace = doc["metadata"]["namespace"].as_str();
-        if CLUSTER_SCOPED.contains(&kind) {
-            assert_eq!(namespace, None, "{what}");
-        } else {
-            assert_eq!(namespace, Some(NAMESPACE), "{what}");
-        }
-        for subject in doc["subjects"].as_array().into_iter().flatten() {
-            assert_eq!(subject["namespace"].as_str(), Some(NAMESPACE), "{what}");
-        }
-    }
-}
-
 /// Issue 16: the Lease permission was in the ClusterRole, cluster-wide, for `single` too,
 /// which never elects a leader. Now only the overlays running `--leader-elect` get it: a Role
 /// in the Lease's namespace, for the Lease they name (create cannot be narrowed to a name),
@@ -587,37 +563,6 @@ fn assert_metrics_port(r: &Rendered, overlay: &str, port: i32) {
         allowed.contains(&IntOrString::Int(port)),
         "{overlay}: the NetworkPolicy lets Prometheus in: {allowed:?}"
     );
-}
-
-/// Kills the child when the test ends, passed or not.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A GET over plain HTTP/1.1 to 127.0.0.1: the status and the body.
-fn http_get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
 }
 
 /// Issue 16: the `single` overlay listened on 0.0.0.0 with no tenants, so the UI, the API and

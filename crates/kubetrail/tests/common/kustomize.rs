@@ -21,6 +21,9 @@ pub const OVERLAYS: [&str; 4] = ["single", "ha", "agent", "central"];
 /// kubetrail's namespace: every namespaced object of every overlay is in it.
 pub const NAMESPACE: &str = "kubetrail";
 
+/// Kinds without a namespace.
+pub const CLUSTER_SCOPED: [&str; 3] = ["Namespace", "ClusterRole", "ClusterRoleBinding"];
+
 pub fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
 }
@@ -143,4 +146,26 @@ pub fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
             a.strip_prefix(name).and_then(|v| v.strip_prefix('='))
         }
     })
+}
+
+/// Every namespaced object is in kubetrail's namespace, the cluster-scoped ones have none,
+/// and the bindings name the ServiceAccount there.
+pub fn assert_in_namespace(r: &Rendered, overlay: &str) {
+    assert_eq!(
+        one(&r.namespaces, "Namespace").metadata.name.as_deref(),
+        Some(NAMESPACE)
+    );
+    for doc in &r.all {
+        let kind = doc["kind"].as_str().unwrap_or_default();
+        let what = format!("{overlay}: {kind} {}", doc["metadata"]["name"]);
+        let namespace = doc["metadata"]["namespace"].as_str();
+        if CLUSTER_SCOPED.contains(&kind) {
+            assert_eq!(namespace, None, "{what}");
+        } else {
+            assert_eq!(namespace, Some(NAMESPACE), "{what}");
+        }
+        for subject in doc["subjects"].as_array().into_iter().flatten() {
+            assert_eq!(subject["namespace"].as_str(), Some(NAMESPACE), "{what}");
+        }
+    }
 }
