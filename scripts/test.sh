@@ -43,6 +43,15 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
 fi
 
+# buildah: tests/image.rs builds the container image (scripts/build-image.sh, FROM scratch, no
+# daemon, no registry) and runs kubetrail in it.
+if ! command -v buildah >/dev/null 2>&1; then
+  log "installing buildah"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq buildah >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq buildah >/dev/null; }
+fi
+
 # Chromium and chromedriver: the web UI tests drive a headless browser over WebDriver.
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   log "installing chromium and chromium-driver"
