@@ -267,6 +267,9 @@ fn overlays_differ_as_documented() {
         .clone()
         .unwrap_or_default();
     assert_eq!(args.first().map(String::as_str), Some("agent"));
+    // Two agents, one leader: the other takes over without a gap in watching.
+    assert_eq!(d.replicas, Some(2));
+    assert!(args.iter().any(|a| a == "--leader-elect"), "{args:?}");
     assert!(
         args.iter().any(|a| a.starts_with("--nats-url=")),
         "{args:?}"
