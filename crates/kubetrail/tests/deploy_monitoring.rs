@@ -247,6 +247,9 @@ const PANELS_WITH_DATA: &[&str] = &[
     "Alerts firing",
     "Watch synced",
     "Store write latency (p50, p99)",
+    // The spool's bound and (empty) depth are set when the pipeline opens the spool.
+    "Spool: bytes waiting for the store",
+    "Spool full",
     "HTTP requests / s, by route and status",
     "variable \"cluster\"",
     "variable \"namespace\"",
