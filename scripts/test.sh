@@ -33,13 +33,23 @@ if ! command -v alertmanager >/dev/null 2>&1 && ! command -v prometheus-alertman
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true; fi
 fi
 
-# Prometheus: a server test starts a real one that scrapes a kubetrail server and queries it.
-if ! command -v prometheus >/dev/null 2>&1; then
+# Prometheus: a server test starts a real one that scrapes a kubetrail server and queries it;
+# tests/deploy_monitoring.rs runs its promtool (same package) on the alert rules and dashboard.
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
   log "installing prometheus"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq prometheus >/dev/null 2>&1 \
     || { apt-get update -qq >/dev/null && apt-get install -y -qq prometheus >/dev/null; }
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
+
+# buildah: tests/image.rs builds the container image (scripts/build-image.sh, FROM scratch, no
+# daemon, no registry) and runs kubetrail in it.
+if ! command -v buildah >/dev/null 2>&1; then
+  log "installing buildah"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq buildah >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && apt-get install -y -qq buildah >/dev/null; }
 fi
 
 # Chromium and chromedriver: the web UI tests drive a headless browser over WebDriver.

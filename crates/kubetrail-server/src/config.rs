@@ -4,6 +4,7 @@
 //! ```yaml
 //! serve:
 //!   listen: 127.0.0.1:7070        # also --listen
+//!   metrics_listen: 0.0.0.0:7071  # /metrics, /healthz, /readyz without a token (default: none)
 //!   max_page_size: 1000
 //!   query_timeout: 10s
 //! auth:
@@ -37,6 +38,10 @@ use crate::{Error, Limits, Result};
 pub struct RawServe {
     /// Address of the HTTP server (default `127.0.0.1:7070`; `--listen` overrides).
     pub listen: Option<String>,
+    /// Address of a second listener that serves only `/metrics`, `/healthz` and `/readyz`,
+    /// without a token, for Prometheus and probes (default: none; `/metrics` is then only on
+    /// `listen`, for admin tokens).
+    pub metrics_listen: Option<String>,
     /// Events per page when a request does not say (default 100).
     pub default_page_size: Option<usize>,
     /// Most events per page (default 1000).
@@ -112,6 +117,8 @@ pub enum AuthMode {
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
+    /// The token-free listener of `/metrics`, `/healthz` and `/readyz`, if any.
+    pub metrics_listen: Option<SocketAddr>,
     pub limits: Limits,
     pub mode: AuthMode,
     /// `None`: the command decides (see [`RawAuth::anonymous_read`]).
@@ -125,6 +132,7 @@ impl Default for ServeConfig {
     fn default() -> Self {
         ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            metrics_listen: None,
             limits: Limits::default(),
             mode: AuthMode::Tokens,
             anonymous_read: None,
@@ -206,6 +214,19 @@ impl ServeConfig {
                 .parse()
                 .map_err(|e| invalid("serve.listen", format!("{a:?}: {e}")))?,
         };
+        let metrics_listen = match &serve.metrics_listen {
+            None => None,
+            Some(a) => Some(
+                a.parse()
+                    .map_err(|e| invalid("serve.metrics_listen", format!("{a:?}: {e}")))?,
+            ),
+        };
+        if metrics_listen == Some(listen) {
+            return Err(invalid(
+                "serve.metrics_listen",
+                format!("{listen} is serve.listen too; give the metrics listener its own port"),
+            ));
+        }
         let mode = match auth.mode.as_deref() {
             None | Some("tokens") => AuthMode::Tokens,
             Some("kubernetes") => AuthMode::Kubernetes,
@@ -225,6 +246,7 @@ impl ServeConfig {
         };
         Ok(ServeConfig {
             listen,
+            metrics_listen,
             limits,
             mode,
             anonymous_read: auth.anonymous_read,
@@ -418,6 +440,26 @@ mod tests {
         .unwrap();
         assert_eq!(c.tenants[0].clusters, None, "left out: every cluster");
         assert_eq!(c.tenants[0].namespaces, Some(vec!["shop".to_string()]));
+    }
+
+    #[test]
+    fn the_metrics_listener_is_optional_and_needs_its_own_port() {
+        let serve = |listen: &str, metrics: &str| RawServe {
+            listen: Some(listen.into()),
+            metrics_listen: Some(metrics.into()),
+            ..RawServe::default()
+        };
+        let validate = |s| ServeConfig::validate(s, RawAuth::default(), Vec::new(), Path::new(""));
+        let c = validate(serve("0.0.0.0:7070", "0.0.0.0:7071")).unwrap();
+        assert_eq!(c.metrics_listen.unwrap().to_string(), "0.0.0.0:7071");
+        assert_eq!(validate(RawServe::default()).unwrap().metrics_listen, None);
+        for (s, want) in [
+            (serve("0.0.0.0:7070", "7071"), "serve.metrics_listen"),
+            (serve("0.0.0.0:7070", "0.0.0.0:7070"), "its own port"),
+        ] {
+            let err = validate(s).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub use auth::{
 };
 pub use config::{AuthMode, RawAuth, RawKubeAuth, RawServe, RawTenant, ServeConfig};
 pub use error::{ApiError, Error, Result};
-pub use routes::router;
+pub use routes::{metrics_router, router};
 pub use scope::{Allowed, Scope};
 pub use serve::serve;
 pub use state::{AppState, Limits};

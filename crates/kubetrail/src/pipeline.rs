@@ -97,6 +97,9 @@ impl ClusterPipeline {
 
         let mut processor = Processor::new(self.rules.clone());
         let mut spool = Spool::open(&self.spool_dir, self.spool_max_bytes)?;
+        // --- metrics: the spool's bound, and what a previous run left in it ---
+        self.telemetry.spool_limit_bytes(self.spool_max_bytes);
+        self.telemetry.spool_bytes(spool.bytes());
         self.drain(&mut spool).await?;
         let mut retry = tokio::time::interval(Duration::from_secs(1));
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -2,26 +2,26 @@
 //! `kubectl kustomize`, every document parsed with the k8s-openapi types (and written back
 //! unchanged, so no field is misspelled), the RBAC rules exactly what the watcher calls, the
 //! pods hardened and probed, the config they mount accepted by kubetrail, and the arguments
-//! they pass accepted by its command line.
+//! they pass accepted by its command line; every namespaced object in kubetrail's namespace,
+//! the Lease granted only where a leader is elected, and the first-run story of
+//! `deploy/README.md` (an admin token from a Secret, `/metrics` on its own port) driven against
+//! the real binary with the rendered config.
 
-use std::collections::BTreeSet;
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Service, ServiceAccount,
-};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use serde::Deserialize;
-use serde_json::Value;
+use common::kustomize::*;
+use common::services::{Running, free_port, http_get, wait_for};
+use k8s_openapi::api::rbac::v1::PolicyRule;
 
-/// What the watcher calls, as (API group, resource, verb): the Event watch (events.k8s.io/v1,
-/// or core/v1 where that is not served: `kubetrail-source/src/watch/events.rs`), the owner
-/// and placement reflectors (`watch/owners.rs`: Pods; ReplicaSets and Jobs metadata-only;
-/// Nodes), and leader election (`leader.rs`: get, create and replace the Lease).
+/// What the watcher calls cluster-wide, as (API group, resource, verb): the Event watch
+/// (events.k8s.io/v1, or core/v1 where that is not served:
+/// `kubetrail-source/src/watch/events.rs`) and the owner and placement reflectors
+/// (`watch/owners.rs`: Pods; ReplicaSets and Jobs metadata-only; Nodes).
 const WATCHER_CALLS: &[(&str, &str, &[&str])] = &[
     ("events.k8s.io", "events", &["get", "list", "watch"]),
     ("", "events", &["get", "list", "watch"]),
@@ -29,85 +29,17 @@ const WATCHER_CALLS: &[(&str, &str, &[&str])] = &[
     ("", "nodes", &["get", "list", "watch"]),
     ("apps", "replicasets", &["list", "watch"]),
     ("batch", "jobs", &["list", "watch"]),
-    (
-        "coordination.k8s.io",
-        "leases",
-        &["get", "create", "update"],
-    ),
 ];
 
-const OVERLAYS: [&str; 4] = ["single", "ha", "agent", "central"];
+/// Leader election (`kubetrail-source/src/leader.rs`): get, create and replace the Lease, in
+/// the `--lease-namespace` only.
+const LEASE_CALLS: &[&str] = &["get", "create", "update"];
+
+/// The overlays whose pods run `--leader-elect`.
+const ELECTING: [&str; 2] = ["ha", "agent"];
 
 /// The overlays whose pods watch clusters (`central` only consumes NATS).
 const WATCHING: [&str; 3] = ["single", "ha", "agent"];
-
-fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
-}
-
-/// Every object of one overlay, as kubectl kustomize renders it.
-#[derive(Default)]
-struct Rendered {
-    namespaces: Vec<Namespace>,
-    service_accounts: Vec<ServiceAccount>,
-    cluster_roles: Vec<ClusterRole>,
-    bindings: Vec<ClusterRoleBinding>,
-    config_maps: Vec<ConfigMap>,
-    deployments: Vec<Deployment>,
-    services: Vec<Service>,
-    network_policies: Vec<NetworkPolicy>,
-    budgets: Vec<PodDisruptionBudget>,
-    claims: Vec<PersistentVolumeClaim>,
-}
-
-/// Parses `value` as `T` and checks that writing it back gives the same document: a field
-/// the type does not know (a typo, a wrong level) would be lost on the way.
-fn typed<T: serde::de::DeserializeOwned + serde::Serialize>(value: &Value, what: &str) -> T {
-    let parsed: T = serde_json::from_value(value.clone())
-        .unwrap_or_else(|e| panic!("{what} does not parse: {e}\n{value:#}"));
-    let back = serde_json::to_value(&parsed).expect("serialize");
-    assert_eq!(&back, value, "{what}: fields lost or changed when parsed");
-    parsed
-}
-
-fn render(overlay: &str) -> Rendered {
-    let out = Command::new("kubectl")
-        .arg("kustomize")
-        .arg(deploy_dir().join("overlays").join(overlay))
-        .output()
-        .expect("kubectl is installed (scripts/test.sh checks)");
-    assert!(
-        out.status.success(),
-        "kubectl kustomize {overlay}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    let mut r = Rendered::default();
-    for doc in yaml_serde::Deserializer::from_str(&text) {
-        let value: Value = Value::deserialize(doc).expect("a YAML document");
-        let kind = value["kind"].as_str().unwrap_or_default().to_string();
-        let what = format!("{overlay}: {kind} {}", value["metadata"]["name"]);
-        match kind.as_str() {
-            "Namespace" => r.namespaces.push(typed(&value, &what)),
-            "ServiceAccount" => r.service_accounts.push(typed(&value, &what)),
-            "ClusterRole" => r.cluster_roles.push(typed(&value, &what)),
-            "ClusterRoleBinding" => r.bindings.push(typed(&value, &what)),
-            "ConfigMap" => r.config_maps.push(typed(&value, &what)),
-            "Deployment" => r.deployments.push(typed(&value, &what)),
-            "Service" => r.services.push(typed(&value, &what)),
-            "NetworkPolicy" => r.network_policies.push(typed(&value, &what)),
-            "PodDisruptionBudget" => r.budgets.push(typed(&value, &what)),
-            "PersistentVolumeClaim" => r.claims.push(typed(&value, &what)),
-            other => panic!("{overlay}: unexpected kind {other}"),
-        }
-    }
-    r
-}
-
-fn one<'a, T>(items: &'a [T], what: &str) -> &'a T {
-    assert_eq!(items.len(), 1, "exactly one {what}");
-    &items[0]
-}
 
 #[test]
 fn every_overlay_grants_exactly_what_the_watcher_calls() {
@@ -335,6 +267,9 @@ fn overlays_differ_as_documented() {
         .clone()
         .unwrap_or_default();
     assert_eq!(args.first().map(String::as_str), Some("agent"));
+    // Two agents, one leader: the other takes over without a gap in watching.
+    assert_eq!(d.replicas, Some(2));
+    assert!(args.iter().any(|a| a == "--leader-elect"), "{args:?}");
     assert!(
         args.iter().any(|a| a.starts_with("--nats-url=")),
         "{args:?}"
@@ -376,20 +311,22 @@ fn assert_postgres_url_from_a_secret(env: Vec<k8s_openapi::api::core::v1::EnvVar
     );
 }
 
-/// The config each overlay mounts is accepted by kubetrail (unknown fields are errors).
+/// The config each overlay mounts is accepted by kubetrail (unknown fields are errors), read
+/// from the directory the pod sees: the admin token file it names is the Secret item
+/// projected next to it (kubetrail fails to start when the file is missing).
 #[test]
 fn the_mounted_configs_are_valid_kubetrail_configs() {
     for overlay in OVERLAYS {
         let r = render(overlay);
-        let cm = one(&r.config_maps, "ConfigMap");
-        let text = cm
-            .data
-            .as_ref()
-            .and_then(|d| d.get("kubetrail.yaml"))
-            .expect("kubetrail.yaml");
         let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("kubetrail.yaml");
-        std::fs::write(&file, text).expect("write");
+        let (file, secrets) = config_dir(&r, dir.path(), "test-admin-token-0123456789");
+        // The agent stores nothing and serves no API: it needs no admin Secret.
+        let want: &[&str] = if overlay == "agent" {
+            &[]
+        } else {
+            &["kubetrail-admin"]
+        };
+        assert_eq!(secrets, want, "{overlay}");
         let out = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
             .arg("--config")
             .arg(&file)
@@ -404,6 +341,289 @@ fn the_mounted_configs_are_valid_kubetrail_configs() {
             "{overlay}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// Writes the directory the pod reads its config from into `dir`, as the pod sees it: the
+/// ConfigMap's `kubetrail.yaml` and, for each Secret projected next to it, its items holding
+/// `secret`. Returns the config file and the Secrets the pod needs.
+fn config_dir(r: &Rendered, dir: &Path, secret: &str) -> (PathBuf, Vec<String>) {
+    let (pod, container) = r.pod();
+    let args = r.args();
+    let config = Path::new(flag(&args, "--config").expect("--config"));
+    let mount = container
+        .volume_mounts
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|m| config.starts_with(&m.mount_path))
+        .expect("the config file is on a mounted volume");
+    let volume = pod
+        .volumes
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|v| v.name == mount.name)
+        .expect("the mounted volume");
+    let config_map = one(&r.config_maps, "ConfigMap").metadata.name.clone();
+    let mut secrets = Vec::new();
+    if let Some(projected) = &volume.projected {
+        for source in projected.sources.as_deref().unwrap_or_default() {
+            if let Some(cm) = &source.config_map {
+                assert_eq!(Some(&cm.name), config_map.as_ref());
+            }
+            if let Some(s) = &source.secret {
+                secrets.push(s.name.clone());
+                for item in s.items.as_deref().unwrap_or_default() {
+                    std::fs::write(dir.join(&item.path), secret).expect("write");
+                }
+            }
+        }
+    } else {
+        let cm = volume.config_map.as_ref().expect("a ConfigMap volume");
+        assert_eq!(Some(&cm.name), config_map.as_ref());
+    }
+    let file = dir.join(
+        config
+            .strip_prefix(&mount.mount_path)
+            .expect("under the mount"),
+    );
+    std::fs::write(&file, r.config()).expect("write");
+    (file, secrets)
+}
+
+/// Issue 16: the `single` overlay's PVC rendered without a namespace, so it landed in the
+/// current namespace and the pod stayed Pending. Every namespaced object of every overlay is
+/// in kubetrail's namespace, the cluster-scoped ones have none, and the bindings name the
+/// ServiceAccount there.
+#[test]
+fn every_namespaced_object_is_in_kubetrails_namespace() {
+    for overlay in OVERLAYS {
+        assert_in_namespace(&render(overlay), overlay);
+    }
+}
+
+/// Issue 16: the Lease permission was in the ClusterRole, cluster-wide, for `single` too,
+/// which never elects a leader. Now only the overlays running `--leader-elect` get it: a Role
+/// in the Lease's namespace, for the Lease they name (create cannot be narrowed to a name),
+/// bound to the pods' ServiceAccount.
+#[test]
+fn the_lease_is_granted_only_where_a_leader_is_elected_in_its_namespace() {
+    for overlay in OVERLAYS {
+        let r = render(overlay);
+        let args = r.args();
+        let elects = args.iter().any(|a| a == "--leader-elect");
+        assert_eq!(elects, ELECTING.contains(&overlay), "{overlay}: {args:?}");
+        for role in &r.cluster_roles {
+            for rule in role.rules.as_deref().unwrap_or_default() {
+                let resources = rule.resources.as_deref().unwrap_or_default();
+                assert!(
+                    !resources.iter().any(|r| r == "leases"),
+                    "{overlay}: no Lease cluster-wide"
+                );
+            }
+        }
+        if !elects {
+            assert!(r.roles.is_empty(), "{overlay}: no Role");
+            assert!(r.role_bindings.is_empty(), "{overlay}: no RoleBinding");
+            continue;
+        }
+        let namespace = flag(&args, "--lease-namespace").expect("--lease-namespace");
+        assert_eq!(namespace, NAMESPACE, "{overlay}");
+        let name = flag(&args, "--lease-name").unwrap_or("kubetrail");
+        let role = one(&r.roles, "Role");
+        assert_eq!(role.metadata.namespace.as_deref(), Some(namespace));
+        let granted = grants(role.rules.as_deref().unwrap_or_default());
+        let want: BTreeSet<_> = LEASE_CALLS
+            .iter()
+            .map(|verb| {
+                let names = (*verb != "create").then(|| vec![name.to_string()]);
+                (
+                    "coordination.k8s.io".to_string(),
+                    "leases".to_string(),
+                    verb.to_string(),
+                    names,
+                )
+            })
+            .collect();
+        assert_eq!(granted, want, "{overlay}: the Role");
+        let binding = one(&r.role_bindings, "RoleBinding");
+        assert_eq!(binding.metadata.namespace.as_deref(), Some(namespace));
+        assert_eq!(binding.role_ref.kind, "Role");
+        assert_eq!(Some(&binding.role_ref.name), role.metadata.name.as_ref());
+        let sa = one(&r.service_accounts, "ServiceAccount");
+        assert_eq!(
+            r.pod().0.service_account_name,
+            sa.metadata.name,
+            "{overlay}"
+        );
+        let subjects = binding.subjects.as_deref().unwrap_or_default();
+        assert_eq!(subjects.len(), 1, "{overlay}");
+        assert_eq!(subjects[0].kind, "ServiceAccount");
+        assert_eq!(
+            Some(&subjects[0].name),
+            sa.metadata.name.as_ref(),
+            "{overlay}"
+        );
+    }
+}
+
+/// (group, resource, verb, resource names) of every rule.
+fn grants(rules: &[PolicyRule]) -> BTreeSet<(String, String, String, Option<Vec<String>>)> {
+    let mut out = BTreeSet::new();
+    for rule in rules {
+        for group in rule.api_groups.as_deref().unwrap_or_default() {
+            for resource in rule.resources.as_deref().unwrap_or_default() {
+                for verb in &rule.verbs {
+                    out.insert((
+                        group.clone(),
+                        resource.clone(),
+                        verb.clone(),
+                        rule.resource_names.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `serve.metrics_listen` of each overlay's config is the port the pod declares as `metrics`,
+/// annotates for Prometheus, the Service exposes and the NetworkPolicy lets in.
+#[test]
+fn metrics_have_their_own_port_in_every_overlay() {
+    for overlay in OVERLAYS {
+        let r = render(overlay);
+        let config: yaml_serde::Value = yaml_serde::from_str(&r.config()).expect("yaml");
+        let listen = config["serve"]["metrics_listen"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{overlay}: serve.metrics_listen"));
+        let port: i32 = listen
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .expect("a port");
+        assert_metrics_port(&r, overlay, port);
+    }
+}
+
+fn assert_metrics_port(r: &Rendered, overlay: &str, port: i32) {
+    let (_, container) = r.pod();
+    let declared = container
+        .ports
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .find(|p| p.name.as_deref() == Some("metrics"))
+        .unwrap_or_else(|| panic!("{overlay}: a container port named metrics"));
+    assert_eq!(declared.container_port, port, "{overlay}");
+    let annotations: BTreeMap<String, String> = one(&r.deployments, "Deployment")
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default();
+    let annotation = |k: &str| annotations.get(k).map(String::as_str);
+    assert_eq!(
+        annotation("prometheus.io/scrape"),
+        Some("true"),
+        "{overlay}"
+    );
+    assert_eq!(
+        annotation("prometheus.io/port"),
+        Some(port.to_string().as_str())
+    );
+    assert_eq!(
+        annotation("prometheus.io/path"),
+        Some("/metrics"),
+        "{overlay}"
+    );
+    let service = one(&r.services, "Service");
+    let exposed = service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .find(|p| p.name.as_deref() == Some("metrics"))
+        .unwrap_or_else(|| panic!("{overlay}: a Service port named metrics"));
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    assert_eq!(
+        exposed.target_port,
+        Some(IntOrString::String("metrics".into())),
+        "{overlay}"
+    );
+    let policy = one(&r.network_policies, "NetworkPolicy");
+    let allowed: Vec<IntOrString> = policy
+        .spec
+        .as_ref()
+        .and_then(|s| s.ingress.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|rule| rule.ports.unwrap_or_default())
+        .filter_map(|p| p.port)
+        .collect();
+    assert!(
+        allowed.contains(&IntOrString::Int(port)),
+        "{overlay}: the NetworkPolicy lets Prometheus in: {allowed:?}"
+    );
+}
+
+/// Issue 16: the `single` overlay listened on 0.0.0.0 with no tenants, so the UI, the API and
+/// `/metrics` all answered 401 and nothing said how to get in. The README's first run, with
+/// the rendered config and the real binary: the admin token from the Secret opens the API,
+/// `/metrics` answers without a token on the metrics port, and the API refuses a request
+/// without a token or with another one.
+#[test]
+fn the_first_run_admin_token_opens_the_api_and_metrics_need_none() {
+    const TOKEN: &str = "first-run-admin-token-0123456789";
+    let r = render("single");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (file, secrets) = config_dir(&r, dir.path(), TOKEN);
+    assert_eq!(secrets, ["kubetrail-admin"]);
+    // As in the pod, on loopback ports of this test.
+    let mut config: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(&file).expect("read")).expect("yaml");
+    let (api, metrics) = (free_port(), free_port());
+    config["serve"]["listen"] = format!("127.0.0.1:{api}").into();
+    config["serve"]["metrics_listen"] = format!("127.0.0.1:{metrics}").into();
+    std::fs::write(&file, yaml_serde::to_string(&config).expect("yaml")).expect("write");
+    let _server = Running(
+        Command::new(env!("CARGO_BIN_EXE_kubetrail"))
+            .arg("--config")
+            .arg(&file)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubetrail serve starts"),
+    );
+    wait_for("kubetrail serve", Duration::from_secs(60), || {
+        http_get(metrics, "/healthz", None).is_some() && http_get(api, "/healthz", None).is_some()
+    });
+
+    let (status, body) = http_get(metrics, "/metrics", None).expect("an answer");
+    assert_eq!(status, 200, "no token on the metrics port: {body}");
+    assert!(body.contains("kubetrail_http_requests"), "{body}");
+    let (status, _) = http_get(metrics, "/api/v1/events", Some(TOKEN)).expect("an answer");
+    assert_eq!(status, 404, "the API is not on the metrics port");
+
+    let (status, _) = http_get(api, "/api/v1/events", None).expect("an answer");
+    assert_eq!(status, 401, "the API wants a token");
+    let (status, _) = http_get(api, "/metrics", None).expect("an answer");
+    assert_eq!(status, 401, "so does /metrics on the API port");
+    let (status, _) = http_get(
+        api,
+        "/api/v1/events",
+        Some("someone-elses-token-0123456789"),
+    )
+    .expect("an answer");
+    assert_eq!(status, 401, "another token");
+    for path in ["/api/v1/events", "/api/v1/me", "/metrics"] {
+        let (status, body) = http_get(api, path, Some(TOKEN)).expect("an answer");
+        assert_eq!(status, 200, "{path} with the admin token: {body}");
     }
 }
 

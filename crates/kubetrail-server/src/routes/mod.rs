@@ -1,6 +1,6 @@
 //! The whole HTTP surface in one [`router`]: the API (documented in OpenAPI by the same
 //! `routes!` calls that mount it), `/api/v1/openapi.json`, `/metrics`, `/healthz`, `/readyz`
-//! and the UI.
+//! and the UI; [`metrics_router`] is the token-free surface of `serve.metrics_listen`.
 
 mod health;
 mod metrics;
@@ -19,7 +19,7 @@ use crate::api::{
     aggregate, alerts, analysis, events, fleet, gaps, incidents, ingest, me, silences, timeline,
 };
 use crate::openapi::ApiDoc;
-use crate::{ApiError, AppState, telemetry, ui};
+use crate::{ApiError, AppState, Auth, telemetry, ui};
 
 /// The API routes and the OpenAPI document describing them.
 pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -57,6 +57,28 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(ui::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::track,
+        ))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// Only `/metrics`, `/healthz` and `/readyz`, answered without a token: for Prometheus and
+/// the kubelet on a port of their own (`serve.metrics_listen`), while the API and the UI keep
+/// requiring one on the main listener. Whoever reaches this port sees every tenant's metrics:
+/// keep it to the cluster network (the manifests' NetworkPolicy says who may reach it).
+pub fn metrics_router(state: AppState) -> Router {
+    let state = AppState {
+        auth: std::sync::Arc::new(Auth::anonymous_admin()),
+        ..state
+    };
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             telemetry::track,

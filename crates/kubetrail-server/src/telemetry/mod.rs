@@ -10,7 +10,7 @@
 //!   `kubetrail_store_write_failures_total{cluster}` (the store failed, not an event),
 //!   `kubetrail_watch_events_dropped_total{cluster,reason}` (`rejected`, `malformed`),
 //!   `kubetrail_store_write_duration_seconds{cluster}`,
-//!   `kubetrail_spool_bytes{cluster}`;
+//!   `kubetrail_spool_bytes{cluster}`, `kubetrail_spool_limit_bytes{cluster}`;
 //! - `kubetrail_watch_restarts_total`, `kubetrail_watch_relists_total`,
 //!   `kubetrail_watch_expired_total` (410 Gone), `kubetrail_watch_errors_total`,
 //!   `kubetrail_watch_synced` (all `{cluster}`);

@@ -47,6 +47,7 @@ pub(crate) struct PipelineFamilies {
     write_failures: Family<ClusterLabel, Counter>,
     write_latency: Family<ClusterLabel, Histogram, fn() -> Histogram>,
     spool_bytes: Family<ClusterLabel, Gauge>,
+    spool_limit: Family<ClusterLabel, Gauge>,
 }
 
 impl Default for PipelineFamilies {
@@ -60,6 +61,7 @@ impl Default for PipelineFamilies {
             write_failures: Family::default(),
             write_latency: Family::new_with_constructor(write_histogram),
             spool_bytes: Family::default(),
+            spool_limit: Family::default(),
         }
     }
 }
@@ -105,6 +107,11 @@ impl PipelineFamilies {
             "kubetrail_spool_bytes",
             "Bytes waiting in the on-disk spool while the store is unavailable",
             self.spool_bytes.clone(),
+        );
+        registry.register(
+            "kubetrail_spool_limit_bytes",
+            "Most bytes the spool holds (spool_max_size); beyond it, events are dropped",
+            self.spool_limit.clone(),
         );
     }
 }
@@ -209,6 +216,14 @@ impl ClusterTelemetry {
     pub fn spool_bytes(&self, bytes: u64) {
         self.families()
             .spool_bytes
+            .get_or_create(&self.label)
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// The spool's bound (`spool_max_size`): with `spool_bytes`, how full it is.
+    pub fn spool_limit_bytes(&self, bytes: u64) {
+        self.families()
+            .spool_limit
             .get_or_create(&self.label)
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use kubetrail_alert::{AlertFeed, AlertMetrics};
-use kubetrail_server::{AppState, Auth, AuthMode, Telemetry, router};
+use kubetrail_server::{AppState, Auth, AuthMode, Telemetry, metrics_router, router};
 use kubetrail_source::review::KubeReviewer;
 use kubetrail_store::Store;
 use tokio::net::TcpListener;
@@ -103,12 +103,36 @@ pub async fn start(
         .with_context(|| format!("cannot listen on {addr} (--listen)"))?;
     let bound = listener.local_addr().unwrap_or(addr);
     println!("web UI and API: http://{bound}/  (OpenAPI: /api/v1/openapi.json, metrics: /metrics)");
+    let metrics = match serve.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (serve.metrics_listen)"))?;
+            let bound = listener.local_addr().unwrap_or(addr);
+            println!("metrics and probes without a token: http://{bound}/metrics");
+            Some((listener, metrics_router(state.clone())))
+        }
+        None => None,
+    };
     let app = router(state);
     let cancel = cancel.clone();
     Ok(tokio::spawn(async move {
-        kubetrail_server::serve(listener, app, cancel)
-            .await
-            .context("the HTTP server failed")
+        let main = kubetrail_server::serve(listener, app, cancel.clone());
+        match metrics {
+            None => main.await.context("the HTTP server failed"),
+            Some((listener, app)) => {
+                let metrics = kubetrail_server::serve(listener, app, cancel);
+                tokio::try_join!(
+                    async { main.await.context("the HTTP server failed") },
+                    async {
+                        metrics
+                            .await
+                            .context("the metrics listener (serve.metrics_listen) failed")
+                    },
+                )
+                .map(|_| ())
+            }
+        }
     }))
 }
 

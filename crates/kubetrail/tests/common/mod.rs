@@ -1,6 +1,7 @@
 //! What the CLI tests share: the real dumps, and a `kubetrail` binary with its own store.
 #![allow(dead_code)]
 
+pub mod kustomize;
 pub mod services;
 pub mod sim;
 
