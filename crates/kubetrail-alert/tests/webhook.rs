@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Receiver, backoff, config, start, stop, store, wait_for};
+use common::{Receiver, backoff, config, probe_failure, start, stop, store, wait_for};
 use kubetrail_alert::notify::{SIGNATURE_HEADER, verify};
 use kubetrail_store::{AlertFilter, DeliveryState, Store, StoredAlert};
 
@@ -289,6 +289,74 @@ async fn a_redirect_to_another_host_fails_the_delivery_and_sends_that_host_nothi
     assert!(
         elsewhere.requests().is_empty(),
         "the other host got nothing"
+    );
+    stop(alerting, cancel).await;
+}
+
+/// Regression (issue 16, item 2): the webhook's labels lacked what receivers route on
+/// (`namespace`, `kind`, `name`, `reason`, `node`, `rule`), its description was the last note
+/// (a passing probe failure here, not the crash loop), and its link answered 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_carries_routing_labels_the_most_informative_note_and_the_page_link() {
+    let receiver = Receiver::start(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let (alerting, cancel) = start(
+        config(&format!(
+            "default_rules: {{enabled: false}}
+evaluate_every: 100ms
+ui_url: https://kubetrail.example/
+rules:
+  - name: shop-trouble
+    match: {{namespace: shop, type: Warning}}
+    condition: count >= 4 within 10m
+    annotations: {{summary: \"{{{{ correlation }}}} is in trouble\"}}
+notifiers:
+  - {{name: hook, type: webhook, url: \"{}\"}}
+delivery: {{initial_backoff: 50ms}}
+",
+            receiver.url()
+        )),
+        store.clone(),
+    );
+    alerting
+        .feed
+        .committed(vec![backoff("web-1", 3), probe_failure("web-2", 1)])
+        .await;
+    let accepted = wait_for(
+        "the webhook to be accepted",
+        Duration::from_secs(20),
+        async || receiver.accepted().into_iter().next(),
+    )
+    .await;
+    let body: serde_json::Value = serde_json::from_slice(&accepted.body).unwrap();
+    let labels = &body["labels"];
+    for (name, value) in [
+        ("alertname", "shop-trouble"),
+        ("rule", "shop-trouble"),
+        ("severity", "error"),
+        ("cluster", "prod"),
+        ("namespace", "shop"),
+        ("kind", "Deployment"),
+        ("name", "web"),
+        ("reason", "BackOff"),
+        ("node", "node-1"),
+        ("group_key", "prod/shop/Deployment/web"),
+    ] {
+        assert_eq!(labels[name], value, "label {name} in {labels}");
+    }
+    assert_eq!(
+        body["annotations"]["summary"],
+        "shop/Deployment/web is in trouble"
+    );
+    assert_eq!(
+        body["annotations"]["description"], "Back-off restarting failed container app in pod web-1",
+        "the crash loop's note (error, most frequent), not the last note"
+    );
+    let id = only_alert(&store).await.unwrap().id;
+    assert_eq!(
+        body["url"],
+        format!("https://kubetrail.example/#/alert/{id}")
     );
     stop(alerting, cancel).await;
 }

@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::http::post_json;
-use super::{DeliveryError, Notification, Secret};
+use super::{DeliveryError, Notification, Secret, alert_link};
 
 /// A Slack incoming webhook.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ pub fn slack_body(alert: &AlertRecord, alert_id: i64, ui_url: Option<&str>) -> V
         ]}));
     }
     if let Some(url) = ui_url {
-        let link = format!("{}/alerts/{alert_id}", url.trim_end_matches('/'));
+        let link = alert_link(url, alert_id);
         blocks.push(json!({"type": "context", "elements": [
             {"type": "mrkdwn", "text": format!("<{}|Open in kubetrail>", escape(&link))}
         ]}));
@@ -215,7 +215,7 @@ mod tests {
         assert!(text.contains("12 times"));
         assert!(text.contains("namespace `shop`"));
         assert!(text.contains("*Root cause:* OOMKilled on node-1"));
-        assert!(text.contains("<https://kubetrail.example/alerts/42|Open in kubetrail>"));
+        assert!(text.contains("<https://kubetrail.example/#/alert/42|Open in kubetrail>"));
         let kinds: Vec<&str> = body["blocks"]
             .as_array()
             .unwrap()

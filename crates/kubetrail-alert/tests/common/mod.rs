@@ -295,6 +295,21 @@ pub fn backoff(pod: &str, count: u64) -> Event {
     e
 }
 
+/// A Warning probe failure (warning) of pod `shop/<pod>` of Deployment `shop/web` on
+/// `node-2`, seen `count` times until now, a second after [`backoff`]'s.
+pub fn probe_failure(pod: &str, count: u64) -> Event {
+    let mut e = backoff(pod, count);
+    e.uid = format!("uid-{pod}-unhealthy");
+    e.reason = "Unhealthy".into();
+    e.note = "Readiness probe failed: connection refused".into();
+    e.template = "Readiness probe failed: connection refused".into();
+    e.category = kubetrail_model::Category::Health;
+    e.severity = kubetrail_model::Severity::Warning;
+    e.node = Some("node-2".into());
+    e.last_seen += jiff::SignedDuration::from_secs(1);
+    e
+}
+
 /// The real dumps: `$KUBETRAIL_REAL_EVENTS`, or `shared/` next to the checkout.
 pub fn real_events() -> PathBuf {
     std::env::var_os("KUBETRAIL_REAL_EVENTS")
