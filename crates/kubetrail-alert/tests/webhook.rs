@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Receiver, backoff, config, probe_failure, start, stop, store, wait_for};
+use common::{
+    Receiver, backoff, config, dump_events, probe_failure, real_events, start, start_with, stop,
+    store, wait_for,
+};
 use kubetrail_alert::notify::{SIGNATURE_HEADER, verify};
 use kubetrail_store::{AlertFilter, DeliveryState, Store, StoredAlert};
 
@@ -357,6 +360,72 @@ delivery: {{initial_backoff: 50ms}}
     assert_eq!(
         body["url"],
         format!("https://kubetrail.example/#/alert/{id}")
+    );
+    stop(alerting, cancel).await;
+}
+
+/// An alert about an incident (a real dump's mount failure, moved to the last minutes, found
+/// by the real analysis) reaches the webhook described by its root cause, with the hint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_alert_reaches_the_webhook_with_its_root_cause_and_hint() {
+    let ns = "message-container-creating-failed-mount";
+    let mut events = dump_events(&real_events().join(format!("troubleshoot__{ns}.events.json")));
+    // The dump's newest event ten seconds ago: its incidents are ongoing.
+    let newest = events.iter().map(|e| e.last_seen).max().unwrap();
+    let shift = jiff::Timestamp::now().duration_since(newest) - jiff::SignedDuration::from_secs(10);
+    for e in &mut events {
+        e.first_seen += shift;
+        e.last_seen += shift;
+    }
+    let receiver = Receiver::start(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    store.write_batch(events, None).await.unwrap();
+    let (alerting, cancel) = start_with(
+        config(&format!(
+            "default_rules: {{enabled: false}}
+evaluate_every: 100ms
+rules:
+  - name: incidents
+    condition: incident >= error
+notifiers:
+  - {{name: hook, type: webhook, url: \"{}\"}}
+delivery: {{initial_backoff: 50ms}}
+",
+            receiver.url()
+        )),
+        store.clone(),
+        std::sync::Arc::new(kubetrail_alert::Analysis),
+    );
+    let group = format!("default/{ns}/Workload/troubleshoot-copyfromhost-4m79m");
+    let body = wait_for(
+        "the mount failure's incident alert",
+        Duration::from_secs(30),
+        async || {
+            receiver.accepted().into_iter().find_map(|r| {
+                let body: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+                (body["group_key"] == group.as_str()).then_some(body)
+            })
+        },
+    )
+    .await;
+    let annotations = &body["annotations"];
+    let cause = format!(
+        "FailedMount on {ns}/Pod/troubleshoot-copyfromhost-4m79m-psdjm: MountVolume.SetUp \
+         failed for volume \"host\" : hostPath type check failed: /var/lib/collectd is not a directory"
+    );
+    assert_eq!(annotations["description"], cause.as_str(), "{annotations}");
+    assert_eq!(annotations["root_cause"], cause.as_str());
+    assert!(
+        annotations["hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "{annotations}"
+    );
+    let labels = &body["labels"];
+    assert_eq!(labels["namespace"], ns, "{labels}");
+    assert_eq!(labels["reason"], "FailedMount", "{labels}");
+    assert_eq!(
+        labels["name"], "troubleshoot-copyfromhost-4m79m",
+        "{labels}"
     );
     stop(alerting, cancel).await;
 }
