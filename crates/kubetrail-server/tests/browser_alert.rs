@@ -279,6 +279,24 @@ async fn every_notification_link_opens_the_alert_page_and_silences_it_in_one_cli
         .screenshot(&screenshots().join("alert-silenced.png"))
         .await;
 
+    // The alerts list links each alert to its page.
+    browser.goto(&format!("{base}/#/alerts")).await;
+    browser
+        .wait_for(
+            "the alerts list",
+            "return !!document.querySelector('#alerts a.alert-link')",
+        )
+        .await;
+    browser.click("#alerts a.alert-link").await;
+    browser
+        .wait_for(
+            "the alert page from the list",
+            &format!(
+                "const p = document.querySelector('#alert'); return !!p && p.dataset.id === '{id}'"
+            ),
+        )
+        .await;
+
     // An unknown alert says so.
     browser.goto(&format!("{base}/#/alert/999999")).await;
     let error = browser
