@@ -202,6 +202,8 @@ pub struct DeliveryUpdate {
 /// Which alerts to list. Empty fields mean "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertFilter {
+    /// The alert with this id (the other fields still apply).
+    pub id: Option<i64>,
     pub status: Option<AlertStatus>,
     pub rules: Vec<String>,
     pub group_key: Option<String>,
