@@ -23,6 +23,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::catalogue::{self, harmless};
+pub use crate::catalogue::{Coverage, catalogue_coverage};
 
 /// A rules file that cannot be used; the message names the rule and field.
 #[derive(Debug, thiserror::Error)]
