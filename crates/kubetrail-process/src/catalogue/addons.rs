@@ -1,5 +1,5 @@
 //! Add-ons many clusters run: cluster-autoscaler, the descheduler, cert-manager, CNI plugins
-//! that record events, and k3s' built-in controllers.
+//! that record events, k3s' built-in controllers and Flux.
 
 use super::{C, Group, S, e};
 
@@ -74,6 +74,15 @@ pub const CNI: Group = Group {
     entries: &[e("AddedInterface", C::Network, S::Info)],
 };
 
+pub const INGRESS_NGINX: Group = Group {
+    component: "ingress-nginx (kubernetes/ingress-nginx, internal/ingress/controller: \
+                `Scheduled for sync`, configuration reloads)",
+    entries: &[
+        e("Sync", C::Network, S::Info),
+        e("RELOAD", C::Network, S::Info),
+    ],
+};
+
 pub const K3S: Group = Group {
     component: "k3s (k3s-io/k3s: deploy controller, helm-controller, service-lb-controller, \
                 supervisor)",
@@ -84,5 +93,24 @@ pub const K3S: Group = Group {
         e("ApplyJob", C::Operator, S::Info),
         e("AppliedDaemonSet", C::Network, S::Info),
         e("NodePasswordValidationComplete", C::Node, S::Info),
+    ],
+};
+
+pub const FLUX: Group = Group {
+    component: "Flux (fluxcd/pkg apis/meta condition reasons, helm-controller api; the \
+                controllers record them as event reasons; `InstallSucceeded` is under OLM, `Suspended` under the job controller)",
+    entries: &[
+        e("ReconciliationSucceeded", C::Operator, S::Info),
+        e("ReconciliationFailed", C::Operator, S::Error),
+        e("Progressing", C::Operator, S::Info),
+        e("DependencyNotReady", C::Operator, S::Warning),
+        e("ArtifactFailed", C::Operator, S::Error),
+        e("InstallFailed", C::Operator, S::Error),
+        e("UpgradeSucceeded", C::Operator, S::Info),
+        e("UpgradeFailed", C::Operator, S::Error),
+        e("TestSucceeded", C::Operator, S::Info),
+        e("TestFailed", C::Operator, S::Error),
+        e("RollbackSucceeded", C::Operator, S::Info),
+        e("UninstallSucceeded", C::Operator, S::Info),
     ],
 };
