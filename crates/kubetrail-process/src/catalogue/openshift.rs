@@ -34,7 +34,9 @@ pub const LIBRARY_GO: Group = Group {
         e("ManagementStateUnknown", C::Operator, S::Warning),
         e("StatusNotFound", C::Operator, S::Warning),
         e("MultipleVersions", C::Operator, S::Warning),
-        e("MissingVersion", C::Operator, S::Warning),
+        // Start-up ordering notices: a controller waits for what another one writes and
+        // retries; if it lasts, the operator's Degraded condition is the failure signal.
+        e("MissingVersion", C::Operator, S::Info),
         e("VersionMappingFailure", C::Operator, S::Warning),
         // A start-up notice of the controller factory, sent as Warning: known harmless.
         e("FastControllerResync", C::Operator, S::Info),
@@ -43,14 +45,16 @@ pub const LIBRARY_GO: Group = Group {
         e("ObserverFailed", C::Operator, S::Warning),
         e("Observe*Failed", C::Operator, S::Warning),
         e("Observe*", C::Operator, S::Info),
-        e("ConfigMissing", C::Operator, S::Warning),
+        // A start-up ordering notice, like MissingVersion.
+        e("ConfigMissing", C::Operator, S::Info),
         e("RevisionTriggered", C::Operator, S::Info),
         e("RevisionCreate", C::Operator, S::Info),
         e("RevisionCreateFailed", C::Operator, S::Error),
         e("StartingNewRevision", C::Operator, S::Info),
         e("NodeTargetRevisionChanged", C::Operator, S::Info),
         e("NodeCurrentRevisionChanged", C::Operator, S::Info),
-        e("RequiredInstallerResourcesMissing", C::Operator, S::Warning),
+        // A start-up ordering notice, like MissingVersion (NodeInstallerDegraded if it lasts).
+        e("RequiredInstallerResourcesMissing", C::Operator, S::Info),
         e("InstallerPodFailed", C::Operator, S::Error),
         e("InstallerPodDisappeared", C::Operator, S::Warning),
         e("StaticPodInstallerCompleted", C::Operator, S::Info),
@@ -140,7 +144,8 @@ pub const OPENSHIFT_OPERATORS: Group = Group {
         e("PayloadLoaded", C::Operator, S::Info),
         e("CreatedSCCRanges", C::Policy, S::Info),
         e("SATokenSignerControllerOK", C::Certificate, S::Info),
-        e("SATokenSignerControllerStuck", C::Certificate, S::Warning),
+        // Sent as Normal while the bootstrap API server's addresses are still listed.
+        e("SATokenSignerControllerStuck", C::Certificate, S::Info),
         e("Admitted", C::Network, S::Info),
         e("PublishedRouterCA", C::Certificate, S::Info),
         e("PublishedRouterCertificates", C::Certificate, S::Info),
