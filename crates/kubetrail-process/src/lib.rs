@@ -12,13 +12,15 @@
 //! # let _ = processor;
 //! ```
 
-mod classify;
+pub mod catalogue;
+pub mod classify;
 mod correlate;
 mod future;
 pub mod normalize;
 mod processor;
 pub mod template;
 
+pub use catalogue::{Coverage, catalogue_coverage};
 pub use classify::{Classification, Rule, RuleMatch, Rules, RulesError};
 pub use correlate::{ObjectLink, OwnerIndex, OwnerRef, infer_owner_from_name};
 pub use future::{DEFAULT_MAX_FUTURE, FutureLimit};
