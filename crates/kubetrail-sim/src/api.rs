@@ -18,8 +18,8 @@ use crate::list;
 use crate::patch::{PatchType, merge_patch};
 use crate::resources::{REVIEWS, Resource, ReviewResource};
 use crate::reviews;
-use crate::server::AppState;
-use crate::status::{ApiError, success_status};
+use crate::state::AppState;
+use crate::status::{ApiError, json_response, success_status};
 use crate::store::{meta_str, set_meta};
 
 /// What a request path addresses.
@@ -165,10 +165,6 @@ pub(crate) async fn handle(
     let response = result.unwrap_or_else(IntoResponse::into_response);
     tracing::debug!(%method, path = uri.path(), status = response.status().as_u16(), "api request");
     response
-}
-
-pub(crate) fn json_response(code: StatusCode, body: &Value) -> Response {
-    (code, axum::Json(body)).into_response()
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {

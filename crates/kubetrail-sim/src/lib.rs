@@ -62,6 +62,7 @@ pub mod scenarios;
 #[doc(hidden)]
 pub mod selectors;
 mod server;
+mod state;
 mod status;
 mod store;
 mod watch;
@@ -75,5 +76,6 @@ pub use ledger::{CountChange, EventRecord};
 pub use policy::{Policy, Rule, UserInfo};
 pub use resources::Resource;
 pub use scenarios::{Pace, RunMode, Scenario, UnknownScenario, run_scenario};
-pub use server::{SimConfig, Simulator};
+pub use server::Simulator;
+pub use state::SimConfig;
 pub use status::ApiError;

@@ -16,12 +16,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::api::json_response;
 use crate::convert;
 use crate::resources::Resource;
 use crate::selectors::{FieldSelector, Filter, LabelSelector};
-use crate::server::AppState;
-use crate::status::ApiError;
+use crate::state::AppState;
+use crate::status::{ApiError, json_response};
 use crate::store::{ReadAt, WatchStart};
 use crate::watch::{self, WatchRequest};
 

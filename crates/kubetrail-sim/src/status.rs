@@ -248,3 +248,8 @@ pub(crate) fn success_status(resource: Resource, name: &str, uid: Option<&str>) 
         "details": details,
     })
 }
+
+/// A JSON body with its status code.
+pub(crate) fn json_response(code: StatusCode, body: &Value) -> Response {
+    (code, axum::Json(body)).into_response()
+}

@@ -5,7 +5,12 @@ use std::path::Path;
 
 use crate::error::ImportError;
 
-use super::scan::Pos;
+/// A position in the (decompressed) input, 1-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pos {
+    pub line: u64,
+    pub column: u64,
+}
 
 #[derive(Debug)]
 pub(crate) enum Fault {

@@ -8,8 +8,8 @@
 //!   by line and each line parsed as it is, the fastest path.
 
 use super::Raw;
-use super::fault::Fault;
-use super::scan::{Input, Pos};
+use super::fault::{Fault, Pos};
+use super::scan::Input;
 
 /// The most one value may take in memory: a single Event is a few KiB.
 pub(crate) const MAX_VALUE: usize = 64 << 20;

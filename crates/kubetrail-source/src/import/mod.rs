@@ -49,9 +49,9 @@ pub use discover::{Discovered, ImportFile, SkippedFile, discover};
 pub use item::{Item, Location, SkipReason, WatchType};
 
 use decode::Decoder;
-use fault::Fault;
+use fault::{Fault, Pos};
 use json::JsonReader;
-use scan::{Input, Pos};
+use scan::Input;
 use yaml::YamlReader;
 
 /// The syntax of a file, as detected from its content.

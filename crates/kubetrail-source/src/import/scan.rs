@@ -6,17 +6,10 @@ use std::io::{BufRead, Read};
 
 use memchr::memchr2;
 
-use super::fault::Fault;
+use super::fault::{Fault, Pos};
 
 /// Deeper nesting than this is refused (serde_json itself stops at 128).
 const MAX_DEPTH: usize = 1024;
-
-/// A position in the (decompressed) input, 1-based.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Pos {
-    pub line: u64,
-    pub column: u64,
-}
 
 /// Where the reader is: the absolute offset of the next unread byte and the current line.
 #[derive(Debug)]
