@@ -52,7 +52,7 @@ impl PatternConfig {
 }
 
 /// What a pattern groups by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct PatternKey {
     pub cluster: String,
     pub namespace: String,
@@ -62,7 +62,8 @@ pub struct PatternKey {
 }
 
 /// One message of a pattern, as it was written.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = PatternSample)]
 pub struct Sample {
     pub object: String,
     pub note: String,
@@ -71,7 +72,7 @@ pub struct Sample {
 }
 
 /// A recurring group of events.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Pattern {
     pub key: PatternKey,
     /// Occurrences in the window (exact: count increases, not lifetime counts).

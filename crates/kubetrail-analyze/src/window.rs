@@ -5,7 +5,7 @@ use crate::{Error, Result};
 
 /// The time range analysed: occurrences at or after `since` and before `until`. `until` is also
 /// "now" for the analysis: an incident silent for a while before it is resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Window {
     pub since: Timestamp,
     pub until: Timestamp,

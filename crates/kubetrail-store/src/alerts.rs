@@ -13,7 +13,7 @@ use kubetrail_model::{Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Whether an alert's condition still holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     Firing,
@@ -49,7 +49,7 @@ impl FromStr for AlertStatus {
 }
 
 /// One of the events that made an alert fire (a bounded sample is kept, not every event).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertEvent {
     pub cluster: String,
     pub uid: String,
@@ -63,7 +63,7 @@ pub struct AlertEvent {
 }
 
 /// An alert: one per rule and group (e.g. per Deployment), never one per event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertRecord {
     pub rule: String,
     /// What the rule groups by, e.g. `prod/shop/Deployment/web`.
@@ -88,7 +88,7 @@ pub struct AlertRecord {
 }
 
 /// An alert as stored, with its deliveries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredAlert {
     pub id: i64,
     #[serde(flatten)]
@@ -97,7 +97,7 @@ pub struct StoredAlert {
 }
 
 /// Where one notification of an alert to one notifier is. Each state says what happens next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     /// Waiting for `next_attempt_at` (the first attempt, or a retry after a backoff); then a
@@ -167,7 +167,7 @@ pub struct NewDelivery {
 }
 
 /// One notification of an alert to one notifier: a row of the outbox.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: i64,
     pub alert_id: i64,

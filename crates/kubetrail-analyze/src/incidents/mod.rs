@@ -70,8 +70,9 @@ impl IncidentConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = IncidentStatus)]
 pub enum Status {
     /// Still failing within the quiet period before the end of the window.
     Ongoing,
@@ -80,7 +81,7 @@ pub enum Status {
 }
 
 /// The likely root cause of an incident and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RootCause {
     /// Reason of the root event.
     pub reason: String,
@@ -97,7 +98,7 @@ pub struct RootCause {
 }
 
 /// One Event object in an incident's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
@@ -110,7 +111,7 @@ pub struct TimelineEntry {
 }
 
 /// Failures that belong together, with their likely root cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Incident {
     /// Stable for the same failures: a hash of the cluster, what the incident is about and its
     /// start.
