@@ -68,6 +68,7 @@ pub struct Sample {
     pub object: String,
     pub note: String,
     /// The event's last occurrence in the window.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
 }
 
@@ -78,7 +79,9 @@ pub struct Pattern {
     /// Occurrences in the window (exact: count increases, not lifetime counts).
     pub count: u64,
     pub frequency_per_min: f64,
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// `Kind/name` of the objects affected, the most frequent first, at most `max_objects`.
     pub objects: Vec<String>,

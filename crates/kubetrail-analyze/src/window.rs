@@ -7,7 +7,9 @@ use crate::{Error, Result};
 /// "now" for the analysis: an incident silent for a while before it is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Window {
+    #[schema(value_type = String, format = DateTime)]
     pub since: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub until: Timestamp,
 }
 

@@ -275,6 +275,20 @@ async fn analysis_alert_and_timeline_answers_have_named_types() {
             "{expected} has no fields: {component}"
         );
     }
+    // Times are RFC 3339 strings, typed as such (utoipa alone made them a `$ref` to a `String`
+    // component).
+    assert!(doc["components"]["schemas"].get("String").is_none());
+    for (schema, field) in [
+        ("Incident", "start"),
+        ("Window", "since"),
+        ("AlertRecord", "ends_at"),
+    ] {
+        let property = &doc["components"]["schemas"][schema]["properties"][field];
+        assert_eq!(
+            property["format"], "date-time",
+            "{schema}.{field}: {property}"
+        );
+    }
     let mut ids: Vec<&str> = doc["paths"]
         .as_object()
         .unwrap()

@@ -59,6 +59,7 @@ pub struct AlertEvent {
     pub note: String,
     /// The Event's count when it was seen.
     pub count: u64,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
 }
 
@@ -73,11 +74,15 @@ pub struct AlertRecord {
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     /// When the condition started to hold; with `rule` and `group_key` it names the alert.
+    #[schema(value_type = String, format = DateTime)]
     pub starts_at: Timestamp,
     /// When it was resolved.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub ends_at: Option<Timestamp>,
     /// The first and last occurrence of the events counted into the alert.
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// Occurrences counted into the alert.
     pub event_count: u64,
@@ -175,9 +180,13 @@ pub struct Delivery {
     pub state: DeliveryState,
     /// Attempts made so far.
     pub attempts: u32,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub delivered_at: Option<Timestamp>,
     /// What went wrong the last time (never a secret: notifiers strip URLs and tokens).
     pub last_error: Option<String>,

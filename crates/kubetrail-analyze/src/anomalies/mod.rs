@@ -116,6 +116,7 @@ pub struct Anomaly {
     /// The learned occurrences per minute before the bucket.
     pub baseline: f64,
     /// Start of the bucket.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// Occurrences in the bucket.
     pub count: u64,

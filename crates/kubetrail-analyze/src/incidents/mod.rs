@@ -92,6 +92,7 @@ pub struct RootCause {
     /// The object of the root event (`namespace/Kind/name`).
     pub object: String,
     pub message: String,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// What to check next.
     pub hint: String,
@@ -100,7 +101,9 @@ pub struct RootCause {
 /// One Event object in an incident's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// Occurrences in the window.
     pub count: u64,
@@ -123,7 +126,9 @@ pub struct Incident {
     /// The highest severity among its events.
     pub severity: Severity,
     pub status: Status,
+    #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub end: Timestamp,
     pub root_cause: RootCause,
     /// Objects affected (`namespace/Kind/name`), in order of first failure.
