@@ -315,19 +315,30 @@ async fn the_store_matches_what_kubectl_shows_after_every_scenario() {
         .collect();
     assert_eq!(stored, shown);
     // `/metrics` of the running process: promtool accepts it, and kubetrail_events_total
-    // counts every occurrence kubectl shows, once.
-    let metrics = tokio::task::block_in_place(|| kt.metrics());
+    // counts every occurrence kubectl shows, once (polled: the counter follows each commit).
+    let expected = shown.values().sum::<u64>() as f64;
+    let deadline = Instant::now() + WAIT;
+    let metrics = loop {
+        let metrics = tokio::task::block_in_place(|| kt.metrics());
+        let counted: f64 = metrics
+            .lines()
+            .filter(|l| l.starts_with("kubetrail_events_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum();
+        if counted == expected {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline && counted < expected,
+            "kubetrail_events_total sums to {counted}, kubectl shows {expected}:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     let said = promtool(&metrics);
     assert!(
         said.trim().is_empty(),
         "promtool check metrics: {said}\n{metrics}"
     );
-    let counted: f64 = metrics
-        .lines()
-        .filter(|l| l.starts_with("kubetrail_events_total{"))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-        .sum();
-    assert_eq!(counted, shown.values().sum::<u64>() as f64, "{metrics}");
     // Processing happened on the way: the crash loop is correlated to its Deployment.
     let crash = kt.cli(&[
         "query",
