@@ -52,6 +52,22 @@ if ! command -v buildah >/dev/null 2>&1; then
     || { apt-get update -qq >/dev/null && apt-get install -y -qq buildah >/dev/null; }
 fi
 
+# openapi-spec-validator (PyPI) and jsonschema: a server test validates the OpenAPI document and
+# the API's answers with them. Installed once into a virtualenv; the test reads its Python from
+# KUBETRAIL_TEST_PYTHON.
+openapi_venv=${XDG_CACHE_HOME:-$HOME/.cache}/kubetrail-test/venv
+if ! "$openapi_venv/bin/python" -c 'import openapi_spec_validator, jsonschema' >/dev/null 2>&1; then
+  log "installing openapi-spec-validator into $openapi_venv"
+  if ! python3 -m venv "$openapi_venv" >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq python3-venv >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq python3-venv >/dev/null; }
+    python3 -m venv "$openapi_venv"
+  fi
+  "$openapi_venv/bin/pip" install -q openapi-spec-validator
+fi
+export KUBETRAIL_TEST_PYTHON=$openapi_venv/bin/python
+
 # Chromium and chromedriver: the web UI tests drive a headless browser over WebDriver.
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   log "installing chromium and chromium-driver"

@@ -98,7 +98,7 @@ impl Target {
 }
 
 /// How an object relates to the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Relation {
     /// The target itself.
@@ -112,14 +112,15 @@ pub enum Relation {
 }
 
 /// An object of the story and how it relates to the target.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[schema(as = RelatedObject)]
 pub struct Related {
     pub relation: Relation,
     pub object: String,
 }
 
 /// One timeline entry and how its object relates to the target.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoryEntry {
     pub relation: Relation,
     #[serde(flatten)]
@@ -127,7 +128,7 @@ pub struct StoryEntry {
 }
 
 /// The story of one object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Explanation {
     pub object: String,
     /// The window the story covers. Its incidents are found again in this window (the UI's

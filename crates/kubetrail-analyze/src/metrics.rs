@@ -86,12 +86,12 @@ pub fn render_metrics(rows: &[AggregateRow], cfg: &MetricsConfig) -> Result<Stri
     let mut registry = Registry::default();
     registry.register(
         "kubetrail_analyze_event_occurrences",
-        "Occurrences of Kubernetes Events in the analysis window",
+        "Deprecated, use increase(kubetrail_events_total[5m]) instead: occurrences of Kubernetes Events in the analysis window",
         occurrences.clone(),
     );
     registry.register(
         "kubetrail_analyze_event_rate_per_minute",
-        "Occurrences of Kubernetes Events per minute over the analysis window",
+        "Deprecated, use rate(kubetrail_events_total[5m]) (per second) instead: occurrences of Kubernetes Events per minute over the analysis window",
         rates.clone(),
     );
     for (l, count) in &ranked {

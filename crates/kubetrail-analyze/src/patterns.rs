@@ -52,7 +52,7 @@ impl PatternConfig {
 }
 
 /// What a pattern groups by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct PatternKey {
     pub cluster: String,
     pub namespace: String,
@@ -62,22 +62,26 @@ pub struct PatternKey {
 }
 
 /// One message of a pattern, as it was written.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = PatternSample)]
 pub struct Sample {
     pub object: String,
     pub note: String,
     /// The event's last occurrence in the window.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
 }
 
 /// A recurring group of events.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Pattern {
     pub key: PatternKey,
     /// Occurrences in the window (exact: count increases, not lifetime counts).
     pub count: u64,
     pub frequency_per_min: f64,
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// `Kind/name` of the objects affected, the most frequent first, at most `max_objects`.
     pub objects: Vec<String>,

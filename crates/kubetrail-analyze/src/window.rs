@@ -5,9 +5,11 @@ use crate::{Error, Result};
 
 /// The time range analysed: occurrences at or after `since` and before `until`. `until` is also
 /// "now" for the analysis: an incident silent for a while before it is resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Window {
+    #[schema(value_type = String, format = DateTime)]
     pub since: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub until: Timestamp,
 }
 

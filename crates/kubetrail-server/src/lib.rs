@@ -44,4 +44,4 @@ pub use routes::{metrics_router, router};
 pub use scope::{Allowed, Scope};
 pub use serve::serve;
 pub use state::{AppState, Limits};
-pub use telemetry::{ClusterTelemetry, FAILING_WRITES, StoreWrites, Telemetry};
+pub use telemetry::{ClusterTelemetry, FAILING_WRITES, MAX_EVENT_SERIES, StoreWrites, Telemetry};

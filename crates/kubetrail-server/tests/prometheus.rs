@@ -94,6 +94,10 @@ async fn prometheus_scrapes_our_series() {
         r#"kubetrail_pipeline_events_processed_total{cluster="prod"}"#,
         r#"kubetrail_analyze_event_occurrences{namespace="shop",reason="PaymentDeclined"}"#,
         r#"kubetrail_alerts{status="firing"}"#,
+        r#"kubetrail_events_total{namespace="shop",reason="PaymentDeclined",type="Warning"}"#,
+        r#"kubetrail_build_info == 1"#,
+        // A counter: rate() works on it (needs two scrapes).
+        r#"rate(kubetrail_events_total{namespace="shop"}[10s]) >= 0"#,
     ];
     let mut missing: Vec<&str> = wanted.to_vec();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);

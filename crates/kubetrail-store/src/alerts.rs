@@ -13,7 +13,7 @@ use kubetrail_model::{Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Whether an alert's condition still holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     Firing,
@@ -49,7 +49,7 @@ impl FromStr for AlertStatus {
 }
 
 /// One of the events that made an alert fire (a bounded sample is kept, not every event).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertEvent {
     pub cluster: String,
     pub uid: String,
@@ -59,11 +59,12 @@ pub struct AlertEvent {
     pub note: String,
     /// The Event's count when it was seen.
     pub count: u64,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
 }
 
 /// An alert: one per rule and group (e.g. per Deployment), never one per event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertRecord {
     pub rule: String,
     /// What the rule groups by, e.g. `prod/shop/Deployment/web`.
@@ -73,11 +74,15 @@ pub struct AlertRecord {
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     /// When the condition started to hold; with `rule` and `group_key` it names the alert.
+    #[schema(value_type = String, format = DateTime)]
     pub starts_at: Timestamp,
     /// When it was resolved.
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub ends_at: Option<Timestamp>,
     /// The first and last occurrence of the events counted into the alert.
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// Occurrences counted into the alert.
     pub event_count: u64,
@@ -88,7 +93,7 @@ pub struct AlertRecord {
 }
 
 /// An alert as stored, with its deliveries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredAlert {
     pub id: i64,
     #[serde(flatten)]
@@ -97,7 +102,7 @@ pub struct StoredAlert {
 }
 
 /// Where one notification of an alert to one notifier is. Each state says what happens next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryState {
     /// Waiting for `next_attempt_at` (the first attempt, or a retry after a backoff); then a
@@ -167,7 +172,7 @@ pub struct NewDelivery {
 }
 
 /// One notification of an alert to one notifier: a row of the outbox.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: i64,
     pub alert_id: i64,
@@ -175,9 +180,13 @@ pub struct Delivery {
     pub state: DeliveryState,
     /// Attempts made so far.
     pub attempts: u32,
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub delivered_at: Option<Timestamp>,
     /// What went wrong the last time (never a secret: notifiers strip URLs and tokens).
     pub last_error: Option<String>,

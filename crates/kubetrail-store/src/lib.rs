@@ -44,8 +44,8 @@ pub use quarantine::{Isolated, Quarantined, Refused, Rejected};
 pub use retention_task::{log_retention, spawn_retention};
 pub use sqlite::SqliteStore;
 pub use types::{
-    ClusterRetention, Gap, Page, RetentionPolicy, RetentionReport, StoreStats, StoredEvent,
-    WatchCursor, WriteSummary,
+    ClusterRetention, Gap, OccurrenceGroup, Page, RetentionPolicy, RetentionReport, StoreStats,
+    StoredEvent, WatchCursor, WriteSummary,
 };
 
 use async_trait::async_trait;

@@ -1,11 +1,11 @@
 use std::collections::BTreeMap;
 
 use jiff::SignedDuration;
-use kubetrail_model::{Event, Severity, Timestamp};
+use kubetrail_model::{Category, Event, Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// What one write did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct WriteSummary {
     /// Events not stored before.
     pub new: u64,
@@ -20,6 +20,46 @@ pub struct WriteSummary {
     pub conflicts: u64,
     /// Events the store refused, kept aside (see `StoreTxn::write_or_quarantine`).
     pub quarantined: u64,
+    /// `occurrences` by the event's bounded dimensions: what `kubetrail_events_total` counts,
+    /// so that a replayed event (a relist) adds nothing there either.
+    #[serde(skip)]
+    pub by_group: BTreeMap<OccurrenceGroup, u64>,
+}
+
+/// The bounded dimensions of an event that occurrences are counted by: no object name, message
+/// or node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OccurrenceGroup {
+    pub cluster: String,
+    pub namespace: String,
+    pub reason: String,
+    /// `Normal` or `Warning` as the event says (other values kept as they came).
+    pub type_: String,
+    pub severity: Severity,
+    pub category: Category,
+}
+
+impl OccurrenceGroup {
+    pub fn of(e: &Event) -> OccurrenceGroup {
+        OccurrenceGroup {
+            cluster: e.cluster.clone(),
+            namespace: e.namespace.clone(),
+            reason: e.reason.clone(),
+            type_: e.type_.clone(),
+            severity: e.severity,
+            category: e.category,
+        }
+    }
+}
+
+impl WriteSummary {
+    /// Counts `n` new occurrences of `e`.
+    pub(crate) fn add_occurrences(&mut self, e: &Event, n: u64) {
+        self.occurrences += n;
+        if n > 0 {
+            *self.by_group.entry(OccurrenceGroup::of(e)).or_insert(0) += n;
+        }
+    }
 }
 
 impl std::ops::AddAssign for WriteSummary {
@@ -30,6 +70,9 @@ impl std::ops::AddAssign for WriteSummary {
         self.occurrences += o.occurrences;
         self.conflicts += o.conflicts;
         self.quarantined += o.quarantined;
+        for (group, n) in o.by_group {
+            *self.by_group.entry(group).or_insert(0) += n;
+        }
     }
 }
 

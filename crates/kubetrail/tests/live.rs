@@ -106,6 +106,25 @@ impl Kubetrail {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// `/metrics` in the text format, from the address the process logged.
+    fn metrics(&self) -> String {
+        let deadline = Instant::now() + WAIT;
+        let base = loop {
+            if let Some(rest) = self.logs().split("web UI and API: http://").nth(1) {
+                break rest.split('/').next().unwrap_or_default().to_string();
+            }
+            assert!(Instant::now() < deadline, "no server: {}", self.logs());
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let out = Command::new("curl")
+            .args(["-sf", "-H", "Accept: text/plain; version=0.0.4"])
+            .arg(format!("http://{base}/metrics"))
+            .output()
+            .expect("curl is installed");
+        assert!(out.status.success(), "GET /metrics: {}", self.logs());
+        String::from_utf8(out.stdout).expect("UTF-8 metrics")
+    }
+
     fn cli(&self, args: &[&str]) -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
             .arg("--data-dir")
@@ -230,6 +249,33 @@ fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
+/// What `promtool check metrics` (Debian's `prometheus` package) says about `text`: nothing
+/// when it passes.
+fn promtool(text: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/test.sh installs prometheus)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(text.as_bytes()).expect("write to promtool");
+    drop(stdin);
+    let out = child.wait_with_output().expect("promtool ends");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        said
+    } else {
+        format!("exit {}: {said}", out.status)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_matches_what_kubectl_shows_after_every_scenario() {
     let sim = Simulator::start().await.expect("sim");
@@ -268,6 +314,31 @@ async fn the_store_matches_what_kubectl_shows_after_every_scenario() {
         })
         .collect();
     assert_eq!(stored, shown);
+    // `/metrics` of the running process: promtool accepts it, and kubetrail_events_total
+    // counts every occurrence kubectl shows, once (polled: the counter follows each commit).
+    let expected = shown.values().sum::<u64>() as f64;
+    let deadline = Instant::now() + WAIT;
+    let metrics = loop {
+        let metrics = tokio::task::block_in_place(|| kt.metrics());
+        let counted: f64 = metrics
+            .lines()
+            .filter(|l| l.starts_with("kubetrail_events_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum();
+        if counted == expected {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline && counted < expected,
+            "kubetrail_events_total sums to {counted}, kubectl shows {expected}:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let said = promtool(&metrics);
+    assert!(
+        said.trim().is_empty(),
+        "promtool check metrics: {said}\n{metrics}"
+    );
     // Processing happened on the way: the crash loop is correlated to its Deployment.
     let crash = kt.cli(&[
         "query",

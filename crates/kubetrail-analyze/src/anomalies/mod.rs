@@ -87,14 +87,14 @@ impl AnomalyConfig {
 }
 
 /// What an anomaly is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct AnomalyKey {
     pub cluster: String,
     pub namespace: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
     /// Far more occurrences than the baseline.
@@ -104,7 +104,7 @@ pub enum AnomalyKind {
 }
 
 /// One unusual bucket, with its evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Anomaly {
     pub key: AnomalyKey,
     pub kind: AnomalyKind,
@@ -116,6 +116,7 @@ pub struct Anomaly {
     /// The learned occurrences per minute before the bucket.
     pub baseline: f64,
     /// Start of the bucket.
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// Occurrences in the bucket.
     pub count: u64,

@@ -70,8 +70,9 @@ impl IncidentConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = IncidentStatus)]
 pub enum Status {
     /// Still failing within the quiet period before the end of the window.
     Ongoing,
@@ -80,7 +81,7 @@ pub enum Status {
 }
 
 /// The likely root cause of an incident and why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RootCause {
     /// Reason of the root event.
     pub reason: String,
@@ -91,15 +92,18 @@ pub struct RootCause {
     /// The object of the root event (`namespace/Kind/name`).
     pub object: String,
     pub message: String,
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// What to check next.
     pub hint: String,
 }
 
 /// One Event object in an incident's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
+    #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// Occurrences in the window.
     pub count: u64,
@@ -110,7 +114,7 @@ pub struct TimelineEntry {
 }
 
 /// Failures that belong together, with their likely root cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Incident {
     /// Stable for the same failures: a hash of the cluster, what the incident is about and its
     /// start.
@@ -122,7 +126,9 @@ pub struct Incident {
     /// The highest severity among its events.
     pub severity: Severity,
     pub status: Status,
+    #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
     pub end: Timestamp,
     pub root_cause: RootCause,
     /// Objects affected (`namespace/Kind/name`), in order of first failure.

@@ -17,6 +17,7 @@ use crate::{ApiError, AppState};
 #[utoipa::path(
     get,
     path = "/api/v1/aggregate",
+    operation_id = "aggregateEvents",
     tag = "events",
     params(FilterParams, AggregateParams),
     responses(

@@ -11,7 +11,7 @@ use kubetrail_alert::silence_matchers;
 use kubetrail_store::{AlertFilter, AlertStatus, StoredAlert};
 use serde::Serialize;
 
-use crate::api::docs::{AlertParams, AnalysisDoc};
+use crate::api::docs::AlertParams;
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::params::Params;
@@ -22,10 +22,11 @@ use crate::{ApiError, AppState};
 #[utoipa::path(
     get,
     path = "/api/v1/alerts",
+    operation_id = "listAlerts",
     tag = "alerts",
     params(AlertParams),
     responses(
-        (status = 200, description = "Alerts with their deliveries", body = Vec<AnalysisDoc>),
+        (status = 200, description = "Alerts with their deliveries", body = Vec<StoredAlert>),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or an unknown token", body = ErrorBody),
     ),

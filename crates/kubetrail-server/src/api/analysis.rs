@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Anomaly, AnomalyConfig, Pattern, PatternConfig, anomalies, patterns};
 use kubetrail_model::{AggregateQuery, Dimension};
 
-use crate::api::docs::{AnalysisDoc, AnomalyParams, FilterParams, PatternParams};
+use crate::api::docs::{AnomalyParams, FilterParams, PatternParams};
 use crate::api::{max_events, window_events};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
@@ -21,10 +21,11 @@ use crate::{ApiError, AppState};
 #[utoipa::path(
     get,
     path = "/api/v1/patterns",
+    operation_id = "listPatterns",
     tag = "analysis",
     params(FilterParams, PatternParams),
     responses(
-        (status = 200, description = "Patterns, as `kubetrail patterns -o json`", body = Vec<AnalysisDoc>),
+        (status = 200, description = "Patterns, as `kubetrail patterns -o json`", body = Vec<Pattern>),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or an unknown token", body = ErrorBody),
         (status = 403, description = "A cluster or namespace outside the caller's", body = ErrorBody),
@@ -70,10 +71,11 @@ pub(crate) async fn list_patterns(
 #[utoipa::path(
     get,
     path = "/api/v1/anomalies",
+    operation_id = "listAnomalies",
     tag = "analysis",
     params(FilterParams, AnomalyParams),
     responses(
-        (status = 200, description = "Anomalies, as `kubetrail anomalies -o json`", body = Vec<AnalysisDoc>),
+        (status = 200, description = "Anomalies, as `kubetrail anomalies -o json`", body = Vec<Anomaly>),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or an unknown token", body = ErrorBody),
         (status = 403, description = "A cluster or namespace outside the caller's", body = ErrorBody),

@@ -297,8 +297,3 @@ pub struct IngestResultDoc {
     /// caller, namespace and the event's uid or name).
     ids: Vec<String>,
 }
-
-/// An analysis result as the CLI's `-o json` prints it (see the README, Analysis).
-#[derive(ToSchema)]
-#[schema(as = AnalysisObject)]
-pub struct AnalysisDoc {}

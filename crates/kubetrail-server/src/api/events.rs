@@ -26,6 +26,7 @@ pub(crate) struct EventPage {
 #[utoipa::path(
     get,
     path = "/api/v1/events",
+    operation_id = "listEvents",
     tag = "events",
     params(FilterParams, PageParams),
     responses(

@@ -16,6 +16,7 @@ use crate::{ApiError, AppState};
 #[utoipa::path(
     get,
     path = "/api/v1/gaps",
+    operation_id = "listGaps",
     tag = "events",
     params(GapParams),
     responses(

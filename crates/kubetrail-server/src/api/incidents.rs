@@ -7,7 +7,7 @@ use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Incident, IncidentConfig, incidents};
 
-use crate::api::docs::{AnalysisDoc, FilterParams, IncidentParams};
+use crate::api::docs::{FilterParams, IncidentParams};
 use crate::api::{max_events, window_events};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
@@ -19,10 +19,11 @@ use crate::{ApiError, AppState};
 #[utoipa::path(
     get,
     path = "/api/v1/incidents",
+    operation_id = "listIncidents",
     tag = "analysis",
     params(FilterParams, IncidentParams),
     responses(
-        (status = 200, description = "Incidents, as `kubetrail incidents -o json`", body = Vec<AnalysisDoc>),
+        (status = 200, description = "Incidents, as `kubetrail incidents -o json`", body = Vec<Incident>),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or an unknown token", body = ErrorBody),
         (status = 403, description = "A cluster or namespace outside the caller's", body = ErrorBody),
@@ -42,10 +43,11 @@ pub(crate) async fn list(
 #[utoipa::path(
     get,
     path = "/api/v1/incidents/{id}",
+    operation_id = "getIncident",
     tag = "analysis",
     params(("id" = String, Path, description = "The incident's id"), FilterParams, IncidentParams),
     responses(
-        (status = 200, description = "The incident", body = AnalysisDoc),
+        (status = 200, description = "The incident", body = Incident),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or an unknown token", body = ErrorBody),
         (status = 404, description = "No such incident in the window (or not visible to the caller)", body = ErrorBody),

@@ -50,6 +50,7 @@ pub(crate) struct IngestResult {
 #[utoipa::path(
     post,
     path = "/api/v1/events",
+    operation_id = "postEvents",
     tag = "events",
     params(IngestParams),
     request_body(content = Object, description = "An Event (events.k8s.io/v1 or v1) or an array of them", content_type = "application/json"),

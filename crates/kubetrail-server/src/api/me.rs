@@ -27,6 +27,7 @@ pub(crate) struct Me {
 #[utoipa::path(
     get,
     path = "/api/v1/me",
+    operation_id = "getMe",
     tag = "auth",
     responses(
         (status = 200, description = "The caller", body = Me),

@@ -34,6 +34,7 @@ struct NewSilence {
 #[utoipa::path(
     get,
     path = "/api/v1/silences",
+    operation_id = "listSilences",
     tag = "alerts",
     params(SilenceListParams),
     responses(
@@ -71,6 +72,7 @@ pub(crate) async fn list(
 #[utoipa::path(
     post,
     path = "/api/v1/silences",
+    operation_id = "createSilence",
     tag = "alerts",
     request_body = NewSilenceDoc,
     responses(
@@ -121,6 +123,7 @@ pub(crate) async fn create(
 #[utoipa::path(
     delete,
     path = "/api/v1/silences/{id}",
+    operation_id = "expireSilence",
     tag = "alerts",
     params(("id" = i64, Path, description = "The silence's id")),
     responses(

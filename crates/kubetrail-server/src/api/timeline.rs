@@ -13,7 +13,7 @@ use kubetrail_analyze::{Explanation, IncidentConfig, Target, Window, explain, no
 use kubetrail_model::{EventFilter, EventOccurrences};
 use kubetrail_store::Page;
 
-use crate::api::docs::{AnalysisDoc, TimelineParams};
+use crate::api::docs::TimelineParams;
 use crate::api::{max_events, window_events};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
@@ -26,6 +26,7 @@ use crate::{ApiError, AppState};
 #[utoipa::path(
     get,
     path = "/api/v1/timeline/{namespace}/{kind}/{name}",
+    operation_id = "getTimeline",
     tag = "analysis",
     params(
         ("namespace" = String, Path, description = "Namespace, or `-` for a Node"),
@@ -34,7 +35,7 @@ use crate::{ApiError, AppState};
         TimelineParams
     ),
     responses(
-        (status = 200, description = "The story, as `kubetrail explain -o json`", body = AnalysisDoc),
+        (status = 200, description = "The story, as `kubetrail explain -o json`", body = Explanation),
         (status = 400, description = "A bad parameter", body = ErrorBody),
         (status = 401, description = "No or an unknown token", body = ErrorBody),
         (status = 403, description = "The namespace is outside the caller's", body = ErrorBody),

@@ -1,9 +1,11 @@
 //! `/metrics`: kubetrail's own metrics (see `telemetry`), the number of alerts by status, and
-//! the analysis crate's occurrence rates over the last five minutes. Only for callers who see
-//! everything (an admin token, or anonymous on loopback).
+//! the analysis crate's occurrence gauges over the last five minutes (deprecated: they cannot be
+//! `rate()`d; `kubetrail_events_total` can). Only for callers who see everything (an admin
+//! token, or anonymous on loopback). OpenMetrics to scrapers that ask for it (Prometheus does),
+//! the classic text format to the others.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{MetricsConfig, render_metrics};
@@ -11,7 +13,7 @@ use kubetrail_model::{AggregateQuery, Dimension, EventFilter};
 use kubetrail_store::{AlertFilter, AlertStatus};
 
 use crate::auth::Caller;
-use crate::telemetry::strip_eof;
+use crate::telemetry::{Format, negotiate, strip_eof, to_text};
 use crate::{ApiError, AppState};
 
 /// Most alerts counted per status (the gauge says "at least" beyond it).
@@ -20,6 +22,7 @@ const MAX_ALERTS: usize = 10_000;
 pub(crate) async fn metrics(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     if !caller.is_admin(&state).await? {
         return Err(ApiError::forbidden(
@@ -77,10 +80,14 @@ pub(crate) async fn metrics(
         strip_eof(&mut out);
         out.push_str("# EOF\n");
     }
+    let format = negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    if format == Format::Text {
+        out = to_text(&out);
+    }
     let mut response = out.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        HeaderValue::from_static(format.content_type()),
     );
     Ok(response)
 }

@@ -1,5 +1,8 @@
 //! kubetrail's own metrics, served at `/metrics` (all names here):
 //!
+//! - `kubetrail_events_total{cluster,namespace,reason,type,severity,category}`: occurrences of
+//!   Kubernetes Events stored (see `events` for how its label sets stay bounded);
+//! - `kubetrail_build_info{version}` (1);
 //! - `kubetrail_events_received_total{cluster,source}`: from the watch (`source="watch"`,
 //!   read from its [`WatchStats`]) and from `POST /api/v1/events` (`source="api"`);
 //! - `kubetrail_pipeline_events_processed_total{cluster}`,
@@ -18,15 +21,22 @@
 //!   `kubetrail_http_request_duration_seconds{route,method}`: by matched route, never the raw
 //!   path;
 //! - `kubetrail_alerts{status}` and the alerting stage's own (`kubetrail_alert_*`), and the
-//!   analysis crate's occurrence rates (`kubetrail_analyze_*`), added by the `/metrics` handler.
+//!   analysis crate's gauges over the last five minutes (`kubetrail_analyze_*`, deprecated for
+//!   `rate(kubetrail_events_total[5m])`), added by the `/metrics` handler.
 //!
-//! Labels come from bounded sets: configured cluster names, route templates, status codes.
+//! Labels come from bounded sets: configured cluster names, route templates, status codes, and
+//! capped event label sets. Durations are in seconds. Rendered once in OpenMetrics; `exposition`
+//! converts to the classic text format for scrapers that ask for it.
 
+mod events;
+mod exposition;
 mod http;
 mod pipeline;
 mod store;
 mod watch;
 
+pub use events::MAX_EVENT_SERIES;
+pub(crate) use exposition::{Format, negotiate, to_text};
 pub(crate) use http::track;
 pub use pipeline::ClusterTelemetry;
 pub use store::{FAILING_WRITES, StoreWrites};
@@ -36,9 +46,12 @@ use std::sync::{Arc, Mutex};
 
 use kubetrail_alert::AlertMetrics;
 use kubetrail_source::watch::WatchStats;
+use kubetrail_store::OccurrenceGroup;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
+use events::EventCounters;
 use http::HttpMetrics;
 use pipeline::PipelineFamilies;
 use watch::WatchCollector;
@@ -53,6 +66,7 @@ struct Inner {
     registry: Registry,
     http: HttpMetrics,
     pipeline: PipelineFamilies,
+    events: EventCounters,
     watches: Arc<Mutex<BTreeMap<String, Arc<WatchStats>>>>,
     api_received: Arc<Mutex<BTreeMap<String, u64>>>,
     alerts: Mutex<Option<AlertMetrics>>,
@@ -73,7 +87,19 @@ impl Default for Telemetry {
 
 impl Telemetry {
     pub fn new() -> Telemetry {
+        Telemetry::with_max_event_series(MAX_EVENT_SERIES)
+    }
+
+    /// Telemetry whose `kubetrail_events_total` keeps at most `max` label sets of its own.
+    pub fn with_max_event_series(max: usize) -> Telemetry {
         let mut registry = Registry::default();
+        registry.register(
+            "kubetrail_build",
+            "The running kubetrail's version",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        let events = EventCounters::new(max);
+        events.register(&mut registry);
         let http = HttpMetrics::default();
         http.register(&mut registry);
         let pipeline = PipelineFamilies::default();
@@ -89,6 +115,7 @@ impl Telemetry {
                 registry,
                 http,
                 pipeline,
+                events,
                 watches,
                 api_received,
                 alerts: Mutex::new(None),
@@ -141,6 +168,12 @@ impl Telemetry {
 
     pub(crate) fn pipeline(&self) -> &PipelineFamilies {
         &self.inner.pipeline
+    }
+
+    /// Counts the new occurrences of a committed write (its `WriteSummary::by_group`) in
+    /// `kubetrail_events_total`. Every writer calls it once per batch.
+    pub fn stored_events(&self, by_group: &BTreeMap<OccurrenceGroup, u64>) {
+        self.inner.events.add(by_group);
     }
 
     pub(crate) fn add_api_received(&self, cluster: &str, n: u64) {

@@ -160,6 +160,7 @@ impl ClusterTelemetry {
     /// A committed batch: what it did and how long writing it took. The store takes writes.
     pub fn stored(&self, s: &WriteSummary, took: Duration) {
         self.telemetry.store_writes().succeeded();
+        self.telemetry.stored_events(&s.by_group);
         let f = self.families();
         f.quarantined
             .get_or_create(&self.label)

@@ -9,7 +9,23 @@ use kubetrail_model::{
 };
 
 use super::{all, assert_rollups_match_occurrences, event, minute, row, total, uids, write};
-use crate::{Store, WatchCursor, WriteSummary};
+use crate::{OccurrenceGroup, Store, WatchCursor, WriteSummary};
+
+/// New occurrences of the tests' default event (`prod`, `default`, BackOff, Warning, error,
+/// crash), as a summary counts them by group.
+fn backoff(n: u64) -> BTreeMap<OccurrenceGroup, u64> {
+    BTreeMap::from([(
+        OccurrenceGroup {
+            cluster: "prod".into(),
+            namespace: "default".into(),
+            reason: "BackOff".into(),
+            type_: "Warning".into(),
+            severity: Severity::Error,
+            category: Category::Crash,
+        },
+        n,
+    )])
+}
 
 pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store: Arc<dyn Store>) {
     let batch = vec![event("a", minute(10), 1), event("b", minute(20), 3)];
@@ -23,6 +39,7 @@ pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store:
             occurrences: 4,
             conflicts: 0,
             quarantined: 0,
+            by_group: backoff(4),
         }
     );
     let again = write(&store, batch).await;
@@ -35,6 +52,7 @@ pub async fn new_events_are_stored_once_and_a_repeated_batch_is_unchanged(store:
             occurrences: 0,
             conflicts: 0,
             quarantined: 0,
+            by_group: BTreeMap::new(),
         }
     );
     let events = all(&store, EventFilter::default()).await;
@@ -115,6 +133,7 @@ pub async fn a_second_copy_in_one_batch_adds_only_its_count_increase(store: Arc<
             occurrences: 4,
             conflicts: 0,
             quarantined: 0,
+            by_group: backoff(4),
         }
     );
     let stored = all(&store, EventFilter::default()).await;

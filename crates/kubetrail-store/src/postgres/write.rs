@@ -185,7 +185,7 @@ pub(crate) async fn write_batch(
                 }
                 bytes_delta += s.bytes;
                 summary.new += 1;
-                summary.occurrences += s.count as u64;
+                summary.add_occurrences(first, s.count as u64);
                 (s, &all[1..])
             }
             None => {
@@ -270,7 +270,7 @@ async fn apply_copy<'a>(
     });
     s.count = count;
     summary.updated += 1;
-    summary.occurrences += delta as u64;
+    summary.add_occurrences(e, delta as u64);
     Ok(())
 }
 

@@ -220,7 +220,7 @@ fn write_one<'a>(
             add(last, count - 1)?;
         }
         summary.new += 1;
-        summary.occurrences += count as u64;
+        summary.add_occurrences(e, count as u64);
         return Ok(());
     }
 
@@ -289,7 +289,7 @@ fn write_one<'a>(
         .execute(params![old.id, last, delta, st.stored_at])?;
     rollups.add(last, &dims, delta);
     summary.updated += 1;
-    summary.occurrences += delta as u64;
+    summary.add_occurrences(e, delta as u64);
     Ok(())
 }
 

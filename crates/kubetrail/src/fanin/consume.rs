@@ -146,6 +146,7 @@ async fn handle(batch: Vec<Received>, w: &Writer) {
     match write(w.store.as_ref(), events, gaps).await {
         Ok(written) => {
             w.telemetry.store_writes().succeeded();
+            w.telemetry.stored_events(&written.summary.by_group);
             let refused = quarantined(&written, &w.telemetry);
             for r in &good {
                 // A lost ack means one more delivery, which the store absorbs.
