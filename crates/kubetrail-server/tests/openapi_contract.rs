@@ -192,6 +192,8 @@ async fn a_real_validator_accepts_the_document_and_the_answers_match_their_schem
     let incidents = format!("/api/v1/incidents?{WINDOW}");
     let (_, list) = get(&app, &incidents, Some(ADMIN)).await;
     let id = list[0]["id"].as_str().expect("an incident").to_string();
+    let (_, alerts) = get(&app, "/api/v1/alerts", Some(ADMIN)).await;
+    let alert = alerts[0]["id"].as_i64().expect("an alert");
     let requests = [
         ("/api/v1/events", "/api/v1/events?limit=3".to_string()),
         ("/api/v1/aggregate", "/api/v1/aggregate".to_string()),
@@ -210,6 +212,8 @@ async fn a_real_validator_accepts_the_document_and_the_answers_match_their_schem
             "/api/v1/timeline/shop/Deployment/web?since=2h".to_string(),
         ),
         ("/api/v1/alerts", "/api/v1/alerts".to_string()),
+        ("/api/v1/alerts/{id}", format!("/api/v1/alerts/{alert}")),
+        ("/api/v1/fleet", format!("/api/v1/fleet?{WINDOW}")),
         ("/api/v1/gaps", "/api/v1/gaps".to_string()),
         ("/api/v1/me", "/api/v1/me".to_string()),
     ];
@@ -257,6 +261,8 @@ async fn analysis_alert_and_timeline_answers_have_named_types() {
         ("/api/v1/incidents/{id}", "Incident"),
         ("/api/v1/timeline/{namespace}/{kind}/{name}", "Explanation"),
         ("/api/v1/alerts", "StoredAlert"),
+        ("/api/v1/alerts/{id}", "AlertPage"),
+        ("/api/v1/fleet", "Fleet"),
     ] {
         let schema =
             &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];

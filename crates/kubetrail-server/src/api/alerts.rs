@@ -79,7 +79,7 @@ pub(crate) async fn list(
 }
 
 /// One alert with its deliveries, and what its page needs besides.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AlertPage {
     #[serde(flatten)]
     alert: StoredAlert,
@@ -92,11 +92,11 @@ pub(crate) struct AlertPage {
 #[utoipa::path(
     get,
     path = "/api/v1/alerts/{id}",
-    operation_id = "get_alert",
+    operation_id = "getAlert",
     tag = "alerts",
     params(("id" = i64, Path, description = "The alert's id (in every notification's link)")),
     responses(
-        (status = 200, description = "The alert with its deliveries and `silence_matchers`", body = AnalysisDoc),
+        (status = 200, description = "The alert with its deliveries and `silence_matchers`", body = AlertPage),
         (status = 400, description = "An id that is not a number", body = ErrorBody),
         (status = 401, description = "No or an unknown token", body = ErrorBody),
         (status = 404, description = "No such alert (or not visible to the caller)", body = ErrorBody),
