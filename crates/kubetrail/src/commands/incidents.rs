@@ -40,6 +40,7 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
     let cfg = IncidentConfig {
         quiet: parse_duration(&args.quiet).context("--quiet")?,
         link_window: parse_duration(&args.link_window).context("--link-window")?,
+        now: Some(Timestamp::now()),
         ..IncidentConfig::default()
     };
     let store = super::open_store_for_reading(config)?;

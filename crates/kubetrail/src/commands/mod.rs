@@ -23,7 +23,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use kubetrail_model::{Category, EventFilter, Timestamp, parse_time_bound};
+use kubetrail_model::{EventFilter, Timestamp};
+use kubetrail_query::{FilterText, Range};
 use kubetrail_store::{PostgresOptions, PostgresStore, SqliteStore, Store, redact_url};
 
 use crate::cli::{Cli, Command, FilterArgs};
@@ -141,46 +142,45 @@ fn open_postgres(options: &PostgresOptions) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
-/// Turns the filter flags into a model filter; errors name the flag.
-pub fn build_filter(f: &FilterArgs, now: Timestamp) -> Result<EventFilter> {
-    let since = f
-        .since
-        .as_deref()
-        .map(|s| parse_time_bound(s, now))
-        .transpose()
-        .context("--since")?;
-    let until = f
-        .until
-        .as_deref()
-        .map(|s| parse_time_bound(s, now))
-        .transpose()
-        .context("--until")?;
-    let categories = f
-        .category
-        .iter()
-        .map(|c| c.parse::<Category>())
-        .collect::<Result<Vec<_>, _>>()
-        .context("--category")?;
-    let severities = f
-        .severity
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .context("--severity")?
-        .unwrap_or_default();
-    Ok(EventFilter {
-        since,
-        until,
+/// The filter flags as the query layer reads them (the API's parameters the same).
+pub fn filter_text(f: &FilterArgs) -> FilterText {
+    FilterText {
         clusters: f.cluster.clone(),
         namespaces: f.namespace.clone(),
         kinds: f.kind.clone(),
         names: f.name.clone(),
         reasons: f.reason.clone(),
-        categories,
-        severities,
+        categories: f.category.clone(),
+        severity: f.severity.clone(),
         types: f.type_.clone(),
         correlations: f.correlation.clone(),
         nodes: f.node.clone(),
         search: f.search.clone(),
-    })
+    }
+}
+
+/// The filter of the flags, without times; errors name the flag.
+pub fn build_filter(f: &FilterArgs) -> Result<EventFilter> {
+    filter_text(f).filter().map_err(flag_error)
+}
+
+/// `--since`/`--until` of the flags (the one time rule: `kubetrail_query::Range`).
+pub fn build_range(f: &FilterArgs, now: Timestamp) -> Result<Range> {
+    Range::parse(f.since.as_deref(), f.until.as_deref(), now).map_err(flag_error)
+}
+
+/// A query-layer error as the CLI says it: a bad parameter is named as its flag.
+pub fn flag_error(e: kubetrail_query::Error) -> anyhow::Error {
+    match e {
+        kubetrail_query::Error::Param {
+            name: "object",
+            message,
+        } => {
+            anyhow::anyhow!("{message}")
+        }
+        kubetrail_query::Error::Param { name, message } => {
+            anyhow::anyhow!("--{}: {message}", name.replace('_', "-"))
+        }
+        other => anyhow::Error::new(other),
+    }
 }

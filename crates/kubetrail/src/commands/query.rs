@@ -13,8 +13,12 @@ use crate::output::{Table, print_items, relative, truncate};
 
 pub async fn run(config: &Config, args: QueryArgs) -> Result<ExitCode> {
     let now = Timestamp::now();
-    let filter = super::build_filter(&args.filter, now)?;
+    let mut filter = super::build_filter(&args.filter)?;
+    let range = super::build_range(&args.filter, now)?;
     let store = super::open_store_for_reading(config)?;
+    kubetrail_query::resolve_bounds(store.as_ref(), &mut filter, range, now)
+        .await
+        .map_err(super::flag_error)?;
     let page = Page {
         limit: args.limit,
         after: None,
