@@ -15,15 +15,75 @@ use serde::Serialize;
 
 use crate::cli::Output;
 
-/// The format to use: the one asked for, else a table on a terminal and JSON otherwise.
-pub fn choose(asked: Option<Output>) -> Output {
-    asked.unwrap_or_else(|| {
-        if std::io::stdout().is_terminal() {
-            Output::Table
-        } else {
-            Output::Json
+/// How tables and times are shown, from the global flags (set once by `main`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// `--no-headers`: tables without their header line.
+    pub no_headers: bool,
+    /// `--local-time`: times in the local time zone (`TZ`), not UTC.
+    pub local_time: bool,
+    /// Table lines cut to this many columns (the terminal's width, or `COLUMNS`).
+    pub width: Option<usize>,
+}
+
+static STYLE: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
+
+impl Style {
+    /// The style of the flags; the width from `COLUMNS`, else the terminal's.
+    pub fn from_flags(no_headers: bool, local_time: bool) -> Style {
+        let terminal = std::io::stdout().is_terminal();
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|w| *w > 0)
+            .or_else(|| terminal.then(terminal_width).flatten());
+        Style {
+            no_headers,
+            local_time,
+            width,
         }
-    })
+    }
+
+    pub fn set(self) {
+        let _ = STYLE.set(self);
+    }
+
+    pub fn get() -> Style {
+        STYLE.get().copied().unwrap_or_default()
+    }
+}
+
+fn terminal_width() -> Option<usize> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .map(|w| usize::from(w.ws_col))
+        .filter(|w| *w > 0)
+}
+
+/// A time for tables: `2023-07-10 05:27:49` in UTC, or in the local zone with `--local-time`
+/// (then with its offset).
+pub fn clock(t: Timestamp) -> String {
+    if Style::get().local_time {
+        let zoned = t.to_zoned(jiff::tz::TimeZone::system());
+        return zoned.strftime("%Y-%m-%d %H:%M:%S %:z").to_string();
+    }
+    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// The format to use: the one asked for, else a table on a terminal and JSON otherwise;
+/// `wide` is a table (with more columns where a command has them: [`wide`]).
+pub fn choose(asked: Option<Output>) -> Output {
+    match asked {
+        Some(Output::Wide) => Output::Table,
+        Some(asked) => asked,
+        None if std::io::stdout().is_terminal() => Output::Table,
+        None => Output::Json,
+    }
+}
+
+/// `-o wide` was asked for.
+pub fn wide(asked: Option<Output>) -> bool {
+    asked == Some(Output::Wide)
 }
 
 /// Prints `items` to stdout in the chosen format: `table` draws them for people, else JSON or
@@ -45,6 +105,7 @@ pub fn print_items<T: Serialize>(
 /// Writes `items` as a JSON array or as NDJSON.
 pub fn write_json<T: Serialize>(out: &mut impl Write, items: &[T], format: Output) -> Result<()> {
     match format {
+        Output::Yaml => serde_yaml::to_writer(&mut *out, items)?,
         Output::Ndjson => {
             for item in items {
                 serde_json::to_writer(&mut *out, item)?;
@@ -89,26 +150,51 @@ impl Table {
                 *w = (*w).max(cell.chars().count());
             }
         }
+        let style = Style::get();
+        if let Some(width) = style.width {
+            fit(&mut widths, width);
+        }
         let line = |cells: Vec<&str>| -> String {
             let last = cells.len().saturating_sub(1);
             let mut s = String::new();
             for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-                s.push_str(cell);
+                let cell: Cow<'_, str> = if cell.chars().count() > *w {
+                    Cow::Owned(truncate(cell, *w))
+                } else {
+                    Cow::Borrowed(cell)
+                };
+                s.push_str(&cell);
                 if i < last {
                     s.extend(std::iter::repeat_n(' ', w - cell.chars().count() + 2));
                 }
             }
             s
         };
-        writeln!(
-            out,
-            "{}",
-            line(self.headers.iter().map(String::as_str).collect())
-        )?;
+        if !style.no_headers {
+            let headers = self.headers.iter().map(String::as_str).collect();
+            writeln!(out, "{}", line(headers))?;
+        }
         for row in &rows {
             writeln!(out, "{}", line(row.iter().map(AsRef::as_ref).collect()))?;
         }
         Ok(())
+    }
+}
+
+/// Narrows the widest columns, one character at a time, until a line fits in `width` (no
+/// column below 10 characters: a table too wide even then stays wider).
+fn fit(widths: &mut [usize], width: usize) {
+    let budget = width.saturating_sub(2 * widths.len().saturating_sub(1));
+    let mut total: usize = widths.iter().sum();
+    while total > budget {
+        let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w) else {
+            return;
+        };
+        if w <= 10 {
+            return;
+        }
+        widths[i] -= 1;
+        total -= 1;
     }
 }
 
@@ -227,6 +313,9 @@ pub fn relative(t: Timestamp, now: Timestamp) -> String {
         return format!("in {}", span(-secs));
     }
     if secs > 30 * 86_400 {
+        if Style::get().local_time {
+            return clock(t);
+        }
         return t.strftime("%Y-%m-%d %H:%M").to_string();
     }
     format!("{} ago", span(secs))

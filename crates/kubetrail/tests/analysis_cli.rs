@@ -300,7 +300,14 @@ fn explain_refuses_a_malformed_object_and_tells_when_there_is_nothing() {
 
 #[test]
 fn an_empty_store_has_no_patterns_anomalies_or_incidents() {
-    let kt = Kt::with(&[]);
+    // An existing store with nothing in it (with no store at all, reading is an error:
+    // kubectl_habits.rs).
+    let kt = Kt::new();
+    let empty = kt.file(
+        "empty.json",
+        r#"{"apiVersion": "v1", "kind": "List", "items": []}"#,
+    );
+    kt.import(&[&empty]);
     for cmd in ["patterns", "anomalies", "incidents"] {
         assert_eq!(kt.json(&[cmd, "-o", "json"]), Value::Array(vec![]), "{cmd}");
     }

@@ -35,6 +35,9 @@ pub async fn run(config: &Config, args: AggregateArgs) -> Result<ExitCode> {
         limit: (args.limit > 0).then_some(args.limit),
     };
     let rows = store.aggregate(&query).await?;
+    if rows.is_empty() {
+        super::hint::nothing_matches(store.as_ref(), "occurrences").await;
+    }
     print_items(args.output.output, &rows, |out| table(out, &query, &rows))
 }
 

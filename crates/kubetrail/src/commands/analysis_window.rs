@@ -52,7 +52,7 @@ pub fn warn_cut(max: usize) {
     );
 }
 
-/// Short local-free rendering of a time for tables: `2023-07-10 05:27:49`.
+/// A time for tables: `2023-07-10 05:27:49` (UTC unless --local-time).
 pub fn short(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    crate::output::clock(t)
 }

@@ -83,7 +83,8 @@ pub async fn run(config: &Config, args: ExplainArgs) -> Result<ExitCode> {
             serde_json::to_writer(&mut out, &story)?;
             out.write_all(b"\n")?;
         }
-        Output::Json => {
+        Output::Yaml => serde_yaml::to_writer(&mut out, &story)?,
+        Output::Json | Output::Wide => {
             serde_json::to_writer_pretty(&mut out, &story)?;
             out.write_all(b"\n")?;
         }

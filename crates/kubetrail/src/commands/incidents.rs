@@ -56,6 +56,9 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         window,
         &cfg,
     )?;
+    if found.is_empty() {
+        super::hint::nothing_matches(store.as_ref(), "incidents").await;
+    }
     print_items(args.output.output, &found, |out| table(out, &found))
 }
 

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bench_live;
 pub mod demo;
 pub mod explain;
+pub mod hint;
 pub mod import;
 pub mod incidents;
 pub mod patterns;
@@ -18,6 +19,8 @@ pub mod run;
 pub mod serve;
 pub mod sim;
 pub mod status;
+pub mod version;
+pub mod watch;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -31,6 +34,11 @@ use crate::cli::{Cli, Command, FilterArgs};
 use crate::config::Config;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Version(args) => return version::run(args),
+        Command::Completion(args) => return version::completion(args),
+        _ => {}
+    }
     let mut config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
     // --- storage: --postgres-url / KUBETRAIL_POSTGRES_URL override the config's URL ---
     if let Some(url) = cli.postgres_url.clone() {
@@ -58,6 +66,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Alerts(args) => alerts::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
         Command::Agent(args) => agent::run(&config, args).await,
+        Command::Version(args) => version::run(args),
+        Command::Completion(args) => version::completion(args),
     };
     result.map_err(|e| name_corrupt_store(e, &config))
 }
@@ -92,11 +102,19 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 
 /// Opens the store for a command that only reads (query, status, the analyses): an existing
 /// SQLite store is opened read-only, so that it can be read on a read-only file or directory;
-/// a missing one is created (and answers nothing), an older schema migrated, as `open_store`.
+/// an older schema is migrated, as `open_store`. A missing one is an error saying where it was
+/// looked for: reading never creates an empty store. On a terminal, says which store it reads.
 pub fn open_store_for_reading(config: &Config) -> Result<Arc<dyn Store>> {
+    say_store(config, false);
     let path = config.db_path();
-    if config.postgres.is_some() || !path.exists() {
+    if config.postgres.is_some() {
         return open_store(config);
+    }
+    if !path.exists() {
+        anyhow::bail!(
+            "no store at {} (the data directory comes from --data-dir, KUBETRAIL_DATA_DIR or the config's data_dir, default ./kubetrail-data); `kubetrail import` or `kubetrail run` creates one",
+            path.display()
+        );
     }
     match SqliteStore::open_read_only(&path) {
         Ok(store) => Ok(Arc::new(store)),
@@ -110,6 +128,7 @@ pub fn open_store_for_reading(config: &Config) -> Result<Arc<dyn Store>> {
 
 /// Opens the store with a page cache sized for bulk writes (imports).
 pub fn open_bulk_store(config: &Config) -> Result<Arc<dyn Store>> {
+    say_store(config, false);
     if let Some(options) = &config.postgres {
         return open_postgres(options);
     }
@@ -117,6 +136,15 @@ pub fn open_bulk_store(config: &Config) -> Result<Arc<dyn Store>> {
     let store = SqliteStore::open_with_cache(&path, SqliteStore::BULK_WRITER_CACHE_KIB)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Says on stderr which store a command uses: `always` for the long-running commands (`run`,
+/// `serve`, `demo`), else only to a person at a terminal.
+pub fn say_store(config: &Config, always: bool) {
+    use std::io::IsTerminal;
+    if always || std::io::stderr().is_terminal() {
+        eprintln!("store: {}", store_location(config));
+    }
 }
 
 /// Where the store is, for people: the PostgreSQL URL without its password, or the file.

@@ -52,6 +52,9 @@ pub async fn run(config: &Config, args: PatternsArgs) -> Result<ExitCode> {
         &events(store.as_ref(), &filter, args.max_events).await?,
         &cfg,
     );
+    if found.is_empty() {
+        super::hint::nothing_matches(store.as_ref(), "patterns").await;
+    }
     print_items(args.output.output, &found, |out| table(out, &found))
 }
 

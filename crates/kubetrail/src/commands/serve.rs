@@ -40,6 +40,7 @@ pub struct ServerParts<'a> {
 
 pub async fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     let store = super::open_store(config)?;
+    super::say_store(config, true);
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
