@@ -294,3 +294,37 @@ fn query_watch_follows_the_store() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_demo_tells_incidents_and_alerts_as_they_come_and_sums_up() {
+    let kt = Kt::new();
+    let out = kt.run(&[
+        "demo",
+        "--duration",
+        "15s",
+        "--pace",
+        "200ms",
+        "--print",
+        "critical",
+        "--scenarios",
+        "crash-loop",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("incident opened: "), "{text}");
+    assert!(text.contains("alert fired: crash-loop on "), "{text}");
+    assert!(
+        !text.contains("alert fired: oom-killed"),
+        "only the crash loop was played: {text}"
+    );
+    let summary = text.split("\nsummary: ").nth(1).expect("a summary");
+    assert!(
+        summary.contains(" incidents, ") && summary.contains(" alerts fired"),
+        "{summary}"
+    );
+    assert!(summary.contains("web UI: http://127.0.0.1:"), "{summary}");
+    let incidents: usize = summary.split(' ').next().unwrap().parse().unwrap();
+    assert!(incidents >= 1, "{summary}");
+}

@@ -8,6 +8,7 @@ pub mod anomalies;
 pub mod bench;
 pub mod bench_live;
 pub mod demo;
+pub mod demo_report;
 pub mod explain;
 pub mod hint;
 pub mod import;

@@ -73,6 +73,16 @@ pub async fn start(
     parts: ServerParts<'_>,
     cancel: &CancellationToken,
 ) -> Result<JoinHandle<Result<()>>> {
+    Ok(start_bound(config, listen, parts, cancel).await?.0)
+}
+
+/// [`start`], and the address it listens on.
+pub async fn start_bound(
+    config: &Config,
+    listen: Option<SocketAddr>,
+    parts: ServerParts<'_>,
+    cancel: &CancellationToken,
+) -> Result<(JoinHandle<Result<()>>, SocketAddr)> {
     let addr = listen.unwrap_or(config.serve.listen);
     let serve = &config.serve;
     let anonymous = serve
@@ -106,11 +116,12 @@ pub async fn start(
     println!("web UI and API: http://{bound}/  (OpenAPI: /api/v1/openapi.json, metrics: /metrics)");
     let app = router(state);
     let cancel = cancel.clone();
-    Ok(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         kubetrail_server::serve(listener, app, cancel)
             .await
             .context("the HTTP server failed")
-    }))
+    });
+    Ok((task, bound))
 }
 
 /// The cluster whose RBAC `auth: kubernetes` asks: `auth.kubernetes.cluster` by name among
