@@ -16,7 +16,7 @@ use kubetrail::{config, fanin};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    output::Style::from_flags(cli.no_headers, cli.local_time).set();
+    output::Style::from_flags(cli.no_headers, cli.local_time, cli.color).set();
     // What retention deletes is always told (issue 11: it must never surprise).
     let wanted = std::env::var("KUBETRAIL_LOG")
         .unwrap_or_else(|_| "warn,kubetrail_store::retention_task=info".to_string());

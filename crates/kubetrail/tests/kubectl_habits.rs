@@ -328,3 +328,59 @@ fn the_demo_tells_incidents_and_alerts_as_they_come_and_sums_up() {
     let incidents: usize = summary.split(' ').next().unwrap().parse().unwrap();
     assert!(incidents >= 1, "{summary}");
 }
+
+/// Severities in colour on a terminal (a pseudo-terminal from util-linux's `script`), none
+/// with `NO_COLOR`, none into a pipe unless `--color always`.
+#[test]
+fn severities_are_coloured_on_a_terminal_unless_no_color() {
+    let kt = Kt::with(&[C1]);
+    let data = kt.data.path().join("data");
+    let cmd = format!(
+        "{} query --limit 5 --severity warning+",
+        env!("CARGO_BIN_EXE_kubetrail")
+    );
+    let on_terminal = |no_color: bool| {
+        let mut c = Command::new("script");
+        c.args(["-qc", &cmd, "/dev/null"])
+            .env("KUBETRAIL_DATA_DIR", &data)
+            .env_remove("KUBETRAIL_CONFIG")
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c.output().expect("script runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = on_terminal(false);
+    assert!(
+        coloured.contains("\u{1b}[33mwarning\u{1b}[0m"),
+        "{coloured:?}"
+    );
+    let plain = on_terminal(true);
+    assert!(
+        plain.contains("warning") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+    let piped = kt.table(&[
+        "query",
+        "--limit",
+        "5",
+        "--severity",
+        "warning+",
+        "-o",
+        "table",
+    ]);
+    assert!(!piped.contains('\u{1b}'));
+    let forced = kt.table(&[
+        "query",
+        "--limit",
+        "5",
+        "--severity",
+        "warning+",
+        "-o",
+        "table",
+        "--color",
+        "always",
+    ]);
+    assert!(forced.contains("\u{1b}[33m"));
+}

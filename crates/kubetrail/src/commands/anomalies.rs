@@ -12,7 +12,7 @@ use kubetrail_model::parse_duration;
 use super::analysis_window::{resolve, short};
 use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, print_items};
+use crate::output::{Human, Table, print_items};
 
 /// Spikes of a reason's occurrence rate in a namespace above its learned baseline, and reasons
 /// never seen before in a namespace. The window ends at the newest matching event (or --until),
@@ -63,7 +63,7 @@ pub async fn run(config: &Config, args: AnomaliesArgs) -> Result<ExitCode> {
     print_items(args.output.output, &found, |out| table(out, &found))
 }
 
-fn table(out: &mut impl Write, found: &[Anomaly]) -> Result<()> {
+fn table<W: Write>(out: &mut Human<W>, found: &[Anomaly]) -> Result<()> {
     if found.is_empty() {
         writeln!(out, "No anomalies in the window.")?;
         return Ok(());
@@ -95,5 +95,5 @@ fn table(out: &mut impl Write, found: &[Anomaly]) -> Result<()> {
             format!("{:.2}", a.baseline),
         ]);
     }
-    t.write(out)
+    t.write_colored(out)
 }

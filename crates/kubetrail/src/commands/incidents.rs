@@ -12,7 +12,7 @@ use kubetrail_model::parse_duration;
 use super::analysis_window::{events, resolve, short};
 use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, print_items, truncate};
+use crate::output::{Human, Table, print_items, truncate};
 
 /// Failures grouped by workload (top owner), by node, and by causal chains, each with a likely
 /// root cause, the rule that chose it and its evidence. The window ends at the newest matching
@@ -62,7 +62,7 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
     print_items(args.output.output, &found, |out| table(out, &found))
 }
 
-fn table(out: &mut impl Write, found: &[Incident]) -> Result<()> {
+fn table<W: Write>(out: &mut Human<W>, found: &[Incident]) -> Result<()> {
     if found.is_empty() {
         writeln!(out, "No incidents in the window.")?;
         return Ok(());
@@ -98,5 +98,5 @@ fn table(out: &mut impl Write, found: &[Incident]) -> Result<()> {
             ),
         ]);
     }
-    t.write(out)
+    t.write_colored(out)
 }

@@ -9,7 +9,7 @@ use kubetrail_store::Page;
 
 use crate::cli::QueryArgs;
 use crate::config::Config;
-use crate::output::{Table, print_items, relative, truncate, wide};
+use crate::output::{Human, Table, print_items, relative, truncate, wide};
 
 pub async fn run(config: &Config, args: QueryArgs) -> Result<ExitCode> {
     let now = Timestamp::now();
@@ -33,13 +33,19 @@ pub async fn run(config: &Config, args: QueryArgs) -> Result<ExitCode> {
     }
     let wide = wide(args.output.output);
     print_items(args.output.output, &events, |out| {
-        table(out, &events, now, wide)
+        table(out, &events, now, wide, true)
     })
 }
 
 /// The table of `events`; `wide` adds the cluster, node, correlation and first seen, and
-/// keeps the whole message.
-pub fn table(out: &mut impl Write, events: &[&Event], now: Timestamp, wide: bool) -> Result<()> {
+/// keeps the whole message; `header`: with its header line.
+pub fn table<W: Write>(
+    out: &mut Human<W>,
+    events: &[&Event],
+    now: Timestamp,
+    wide: bool,
+    header: bool,
+) -> Result<()> {
     if events.is_empty() {
         writeln!(out, "No events match.")?;
         return Ok(());
@@ -57,6 +63,9 @@ pub fn table(out: &mut impl Write, events: &[&Event], now: Timestamp, wide: bool
     }
     headers.push("MESSAGE");
     let mut t = Table::new(headers);
+    if !header {
+        t = t.headerless();
+    }
     for e in events {
         let mut row = vec![
             relative(e.last_seen, now),
@@ -79,5 +88,5 @@ pub fn table(out: &mut impl Write, events: &[&Event], now: Timestamp, wide: bool
         }
         t.row(row);
     }
-    t.write(out)
+    t.write_colored(out)
 }

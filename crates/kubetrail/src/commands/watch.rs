@@ -63,16 +63,8 @@ fn print(events: &[&Event], format: Output, wide: bool, header: bool) -> Result<
     let mut out = std::io::stdout().lock();
     match format {
         Output::Table | Output::Wide => {
-            let mut buf = Vec::new();
-            super::query::table(&mut buf, events, Timestamp::now(), wide)?;
-            let text = String::from_utf8_lossy(&buf);
-            let lines = text.lines().skip(usize::from(
-                !header && !crate::output::Style::get().no_headers,
-            ));
-            let mut human = Human::new(&mut out);
-            for line in lines {
-                writeln!(human, "{line}")?;
-            }
+            let now = Timestamp::now();
+            super::query::table(&mut Human::new(&mut out), events, now, wide, header)?;
         }
         Output::Yaml => {
             for e in events {
