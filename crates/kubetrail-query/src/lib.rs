@@ -15,10 +15,12 @@ mod anomaly;
 mod error;
 mod explain;
 mod filter;
+mod labels;
 mod range;
 
 pub use anomaly::{AnomalyPlan, anomaly_plan};
 pub use error::{Error, Result};
 pub use explain::{Story, StoryRequest, find_namespace, parse_kind, parse_target, story};
 pub use filter::{FilterText, split_list};
+pub use labels::LabelSelector;
 pub use range::{Range, Since, check_length, newest, read_events, resolve_bounds, resolve_window};

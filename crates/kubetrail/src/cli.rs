@@ -202,6 +202,11 @@ pub struct QueryArgs {
     /// Maximum number of events (0: no limit).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    /// Label selector (kubectl's -l, equality-based: team=payments,tier!=web,app,!app) over
+    /// the events' labels (those posted through the API carry kubetrail.io/source and
+    /// kubetrail.io/tenant); the filters' events are read in full, then selected.
+    #[arg(long, short = 'l')]
+    pub selector: Option<String>,
     /// After listing, follow the store: print events as they are stored or counted again
     /// (json and ndjson as one object per line), until interrupted.
     #[arg(long, short = 'w')]

@@ -384,3 +384,74 @@ fn severities_are_coloured_on_a_terminal_unless_no_color() {
     ]);
     assert!(forced.contains("\u{1b}[33m"));
 }
+
+/// `-l` selects by the events' labels: those posted through the API carry
+/// `kubetrail.io/source=api` and their tenant.
+#[test]
+fn label_selectors_pick_events_by_their_labels() {
+    use std::io::Write;
+    let kt = Kt::with(&[C1]);
+    let port = common::services::free_port();
+    let config = kt.file(
+        "serve.yaml",
+        "tenants:\n  - name: ops\n    token_env: KT_TEST_TOKEN\n    admin: true\n",
+    );
+    let mut server = kt_cmd(&kt)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--config")
+        .arg(&config)
+        .env("KT_TEST_TOKEN", "habits-token-0123456789")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::services::wait_for("the server", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let body = serde_json::json!({
+        "apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": "deploy.1", "namespace": "shop"},
+        "involvedObject": {"kind": "Deployment", "namespace": "shop", "name": "web"},
+        "reason": "DeployStarted", "message": "pipeline 42 deploys web", "type": "Normal"
+    })
+    .to_string();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer habits-token-0123456789\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(answer.starts_with("HTTP/1.1 20"), "{answer}");
+    let posted = kt.json(&["query", "-l", "kubetrail.io/source=api", "-o", "json"]);
+    let posted = posted.as_array().unwrap();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(posted[0]["reason"], "DeployStarted");
+    let others = kt.json(&[
+        "query",
+        "-l",
+        "!kubetrail.io/source",
+        "--limit",
+        "0",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(others.as_array().unwrap().len(), 147);
+    let limited = kt.json(&[
+        "query",
+        "-l",
+        "kubetrail.io/source!=api",
+        "--limit",
+        "3",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(limited.as_array().unwrap().len(), 3);
+    let out = kt.run(&["query", "-l", "env in (a,b)"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--selector: "), "{}", stderr(&out));
+}

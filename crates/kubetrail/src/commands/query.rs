@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use kubetrail_model::{Event, Timestamp};
+use kubetrail_query::LabelSelector;
 use kubetrail_store::Page;
 
 use crate::cli::QueryArgs;
@@ -19,15 +20,25 @@ pub async fn run(config: &Config, args: QueryArgs) -> Result<ExitCode> {
     kubetrail_query::resolve_bounds(store.as_ref(), &mut filter, range, now)
         .await
         .map_err(super::flag_error)?;
+    let selector =
+        LabelSelector::parse(args.selector.as_deref().unwrap_or("")).map_err(super::flag_error)?;
     if args.watch {
-        return super::watch::follow(store.as_ref(), filter, &args).await;
+        return super::watch::follow(store.as_ref(), filter, &selector, &args).await;
     }
+    // The store does not index labels: with a selector, read all, then select and cut.
     let page = Page {
-        limit: args.limit,
+        limit: if selector.is_empty() { args.limit } else { 0 },
         after: None,
     };
     let rows = store.query(&filter, &page).await?;
-    let events: Vec<&Event> = rows.iter().map(|r| &r.event).collect();
+    let mut events: Vec<&Event> = rows
+        .iter()
+        .map(|r| &r.event)
+        .filter(|e| selector.matches(&e.labels))
+        .collect();
+    if args.limit > 0 {
+        events.truncate(args.limit);
+    }
     if events.is_empty() {
         super::hint::nothing_matches(store.as_ref(), "events").await;
     }

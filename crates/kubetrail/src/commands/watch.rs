@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use kubetrail_model::{Event, EventFilter, Timestamp};
+use kubetrail_query::LabelSelector;
 use kubetrail_store::{Page, Store};
 
 use crate::cli::{Output, QueryArgs};
@@ -19,6 +20,7 @@ const POLL: Duration = Duration::from_secs(1);
 pub async fn follow(
     store: &dyn Store,
     mut filter: EventFilter,
+    selector: &LabelSelector,
     args: &QueryArgs,
 ) -> Result<ExitCode> {
     let format = choose(args.output.output);
@@ -34,7 +36,11 @@ pub async fn follow(
             _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
         }
         let page = Page {
-            limit: if first { args.limit } else { 0 },
+            limit: if first && selector.is_empty() {
+                args.limit
+            } else {
+                0
+            },
             after: None,
         };
         let rows = store.query(&filter, &page).await?;
@@ -42,7 +48,11 @@ pub async fn follow(
             .iter()
             .map(|r| &r.event)
             .filter(|e| seen.get(&(e.cluster.clone(), e.uid.clone())) != Some(&e.count))
+            .filter(|e| selector.matches(&e.labels))
             .collect();
+        if first && args.limit > 0 {
+            fresh.truncate(args.limit);
+        }
         fresh.reverse();
         for e in &fresh {
             seen.insert((e.cluster.clone(), e.uid.clone()), e.count);
