@@ -4,11 +4,10 @@
 //! the router; this target is the fast one.
 
 use axum::http::Uri;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use kubetrail_model::Dimension;
 use kubetrail_server::cursor::Cursor;
 use kubetrail_server::params::Params;
-use kubetrail_server::window::since_before;
 use kubetrail_store::AlertStatus;
 
 /// The first byte chooses the handler whose reading order is followed; the rest is the query
@@ -38,7 +37,8 @@ fn read(handler: u8, p: &mut Params) -> Result<(), kubetrail_server::ApiError> {
     match handler {
         // GET /api/v1/events
         0 => {
-            let mut filter = p.filter(now())?;
+            let mut filter = p.filter_lists()?;
+            p.range(now())?;
             let _ = p.value::<usize>("limit")?;
             if let Some(cursor) = p.text("cursor")?.map(|c| Cursor::decode(&c)).transpose()? {
                 cursor.resume(&mut filter)?;
@@ -46,7 +46,8 @@ fn read(handler: u8, p: &mut Params) -> Result<(), kubetrail_server::ApiError> {
         }
         // GET /api/v1/aggregate
         1 => {
-            let _ = p.filter(now())?;
+            let _ = p.filter_lists()?;
+            p.range(now())?;
             let _ = Dimension::parse_list(&p.text("group_by")?.unwrap_or("reason".into()));
             let _ = p.value::<usize>("limit")?;
         }
@@ -76,14 +77,9 @@ fn read(handler: u8, p: &mut Params) -> Result<(), kubetrail_server::ApiError> {
     Ok(())
 }
 
-/// The window of the analysis endpoints, as `window::resolve` reads it (with `now` standing in
-/// for the newest stored event).
+/// The time range of the analysis endpoints, as the query layer reads it
+/// (`kubetrail_query::Range`).
 fn window(p: &mut Params) -> Result<(), kubetrail_server::ApiError> {
-    let since = p.text("since")?;
-    let until = match p.time("until", now())? {
-        Some(until) => until,
-        None => now(),
-    };
-    since_before(since.as_deref(), until, SignedDuration::from_hours(1))?;
+    p.range(now())?;
     Ok(())
 }

@@ -135,6 +135,18 @@ impl From<kubetrail_store::Error> for ApiError {
     }
 }
 
+impl From<kubetrail_query::Error> for ApiError {
+    fn from(e: kubetrail_query::Error) -> Self {
+        match e {
+            kubetrail_query::Error::Param { name, message } => {
+                ApiError::bad_parameter(name, message)
+            }
+            kubetrail_query::Error::Store(e) => e.into(),
+            kubetrail_query::Error::Analyze(e) => e.into(),
+        }
+    }
+}
+
 impl From<kubetrail_analyze::Error> for ApiError {
     fn from(e: kubetrail_analyze::Error) -> Self {
         ApiError::bad_request("bad_analysis", e.to_string())

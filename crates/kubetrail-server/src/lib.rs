@@ -32,8 +32,7 @@ mod serve;
 mod state;
 mod telemetry;
 mod ui;
-#[doc(hidden)]
-pub mod window;
+mod window;
 
 pub use auth::{
     AccessReviewer, Auth, KubeUser, REVIEW_DEADLINE, ReviewError, TenantToken, hash_token,

@@ -9,9 +9,8 @@ use std::str::FromStr;
 use axum::extract::Query;
 use axum::http::Uri;
 use jiff::SignedDuration;
-use kubetrail_model::{
-    Category, EventFilter, SeveritySet, Timestamp, parse_duration, parse_time_bound,
-};
+use kubetrail_model::{EventFilter, Timestamp, parse_duration, parse_time_bound};
+use kubetrail_query::{FilterText, Range, split_list};
 
 use crate::ApiError;
 
@@ -34,12 +33,7 @@ impl Params {
             if k != name {
                 return true;
             }
-            out.extend(
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_string),
-            );
+            out.extend(split_list(&[v]));
             false
         });
         out
@@ -84,50 +78,34 @@ impl Params {
         parse_duration(&text).map_err(|e| ApiError::bad_parameter(name, e))
     }
 
-    /// The filter parameters except `since` and `until`.
+    /// The filter parameters except `since` and `until`, read by the query layer's rules.
     pub fn filter_lists(&mut self) -> Result<EventFilter, ApiError> {
-        let categories = self
-            .list("category")
-            .iter()
-            .map(|c| c.parse::<Category>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::bad_parameter("category", e))?;
-        let severities = match self.text("severity")? {
-            Some(s) => s
-                .parse::<SeveritySet>()
-                .map_err(|e| ApiError::bad_parameter("severity", e))?,
-            None => SeveritySet::default(),
-        };
-        Ok(EventFilter {
-            since: None,
-            until: None,
+        let text = FilterText {
             clusters: self.list("cluster"),
             namespaces: self.list("namespace"),
             kinds: self.list("kind"),
             names: self.list("name"),
             reasons: self.list("reason"),
-            categories,
-            severities,
+            categories: self.list("category"),
+            severity: self.text("severity")?,
             types: self.list("type"),
             correlations: self.list("correlation"),
             nodes: self.list("node"),
             search: self.text("search")?,
-        })
+        };
+        Ok(text.filter()?)
     }
 
-    /// All filter parameters; `since`/`until` are RFC 3339 or a duration before `now`.
-    pub fn filter(&mut self, now: Timestamp) -> Result<EventFilter, ApiError> {
-        let mut f = self.filter_lists()?;
-        f.since = self.time("since", now)?;
-        f.until = self.time("until", now)?;
-        if let (Some(s), Some(u)) = (f.since, f.until)
-            && s >= u
-        {
-            return Err(ApiError::bad_parameter("since", "must be before until"));
-        }
-        Ok(f)
+    /// `since` and `until` (see `kubetrail_query::Range`); `until` durations count back from
+    /// `now`.
+    pub fn range(&mut self, now: Timestamp) -> Result<Range, ApiError> {
+        let since = self.text("since")?;
+        let until = self.text("until")?;
+        Ok(Range::parse(since.as_deref(), until.as_deref(), now)?)
     }
 
+    /// A time parameter outside the event filters (alerts, gaps): RFC 3339 or a duration
+    /// before `now`.
     pub fn time(&mut self, name: &str, now: Timestamp) -> Result<Option<Timestamp>, ApiError> {
         self.text(name)?
             .map(|t| parse_time_bound(&t, now).map_err(|e| ApiError::bad_parameter(name, e)))
@@ -154,7 +132,7 @@ mod tests {
     #[test]
     fn lists_accept_commas_and_repeats_and_names_are_exact() {
         let mut p = params("namespace=shop,cart&namespace=db&reason=BackOff");
-        let f = p.filter(Timestamp::UNIX_EPOCH).unwrap();
+        let f = p.filter_lists().unwrap();
         assert_eq!(f.namespaces, vec!["shop", "cart", "db"]);
         assert_eq!(f.reasons, vec!["BackOff"]);
         p.finish().unwrap();
@@ -163,15 +141,13 @@ mod tests {
     #[test]
     fn unknown_and_bad_parameters_are_named() {
         let mut p = params("namespaces=shop");
-        p.filter(Timestamp::UNIX_EPOCH).unwrap();
+        p.filter_lists().unwrap();
         let err = p.finish().unwrap_err();
         assert!(err.message.starts_with("namespaces:"), "{}", err.message);
-        let err = params("severity=loud")
-            .filter(Timestamp::UNIX_EPOCH)
-            .unwrap_err();
+        let err = params("severity=loud").filter_lists().unwrap_err();
         assert!(err.message.starts_with("severity:"), "{}", err.message);
         let err = params("since=yesterday")
-            .filter(Timestamp::UNIX_EPOCH)
+            .range(Timestamp::UNIX_EPOCH)
             .unwrap_err();
         assert!(err.message.starts_with("since:"), "{}", err.message);
     }

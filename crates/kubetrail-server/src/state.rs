@@ -101,13 +101,13 @@ impl AppState {
     }
 
     /// Runs a store call under the query time limit.
-    pub async fn timed<T>(
+    pub async fn timed<T, E: Into<ApiError>>(
         &self,
         what: &str,
-        call: impl std::future::Future<Output = kubetrail_store::Result<T>>,
+        call: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, ApiError> {
         match tokio::time::timeout(self.limits.query_timeout, call).await {
-            Ok(result) => Ok(result?),
+            Ok(result) => result.map_err(Into::into),
             Err(_) => Err(ApiError::timeout(what)),
         }
     }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "kubetrail",
-    version,
+    version = crate::commands::version::LONG_VERSION,
     about = "Keep, explain and alert on Kubernetes Events"
 )]
 pub struct Cli {
@@ -26,11 +26,28 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub postgres_url: Option<String>,
+    /// Tables without their header line (as kubectl's --no-headers).
+    #[arg(long, global = true)]
+    pub no_headers: bool,
+    /// Times in tables in the local time zone (TZ), not UTC.
+    #[arg(long, global = true)]
+    pub local_time: bool,
+    /// Severities in colour in tables: auto (on a terminal, unless NO_COLOR is set), always,
+    /// never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     /// Log format on stderr (level from KUBETRAIL_LOG, default warn).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,18 +93,27 @@ pub enum Command {
     /// Watch and process clusters like `run`, and publish to NATS JetStream instead of storing
     /// (scale-out: the central `kubetrail run --source nats` stores).
     Agent(crate::commands::agent::AgentArgs),
+    /// The version, the commit it was built from and the build date.
+    Version(crate::commands::version::VersionArgs),
+    /// Shell completions: `source <(kubetrail completion bash)` (bash, zsh, fish, ...).
+    Completion(crate::commands::version::CompletionArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Table,
+    /// A table with more columns (query: cluster, node, correlation, first seen, the whole
+    /// message); other commands' tables as `table`.
+    Wide,
     Json,
     Ndjson,
+    Yaml,
 }
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// Output format (default: table on a terminal, json otherwise).
+    /// Output format: table, wide, json, ndjson, yaml (default: table on a terminal, json
+    /// otherwise).
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,
 }
@@ -123,10 +149,12 @@ pub struct ImportArgs {
 /// The filters shared by query and aggregate (DESIGN.md, Interfaces).
 #[derive(Debug, Args)]
 pub struct FilterArgs {
-    /// Start of the time range: RFC 3339, or a duration before now (2h, 7d).
+    /// Start of the time range: RFC 3339, a duration counted back from the end of the matching
+    /// data (2h, 7d), or `all` (README, Time ranges).
     #[arg(long)]
     pub since: Option<String>,
-    /// End of the time range (exclusive): RFC 3339, or a duration before now.
+    /// End of the time range (exclusive): RFC 3339, or a duration before now; default: just
+    /// after the newest matching event.
     #[arg(long)]
     pub until: Option<String>,
     /// Cluster(s), comma-separated.
@@ -135,6 +163,9 @@ pub struct FilterArgs {
     /// Namespace(s), comma-separated.
     #[arg(long, short = 'n', value_delimiter = ',')]
     pub namespace: Vec<String>,
+    /// Every namespace (kubectl's -A; the default when no --namespace is given).
+    #[arg(long, short = 'A', conflicts_with = "namespace")]
+    pub all_namespaces: bool,
     /// Kind(s) of the regarding object, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub kind: Vec<String>,
@@ -171,6 +202,15 @@ pub struct QueryArgs {
     /// Maximum number of events (0: no limit).
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
+    /// Label selector (kubectl's -l, equality-based: team=payments,tier!=web,app,!app) over
+    /// the events' labels (those posted through the API carry kubetrail.io/source and
+    /// kubetrail.io/tenant); the filters' events are read in full, then selected.
+    #[arg(long, short = 'l')]
+    pub selector: Option<String>,
+    /// After listing, follow the store: print events as they are stored or counted again
+    /// (json and ndjson as one object per line), until interrupted.
+    #[arg(long, short = 'w')]
+    pub watch: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -16,6 +16,7 @@ use kubetrail::{config, fanin};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    output::Style::from_flags(cli.no_headers, cli.local_time, cli.color).set();
     // What retention deletes is always told (issue 11: it must never surprise).
     let wanted = std::env::var("KUBETRAIL_LOG")
         .unwrap_or_else(|_| "warn,kubetrail_store::retention_task=info".to_string());
@@ -52,6 +53,8 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
+        // `kubetrail query | head`: the reader left; nothing is wrong.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // An error can quote event text (a file's content, a receiver's answer).
             let mut err = output::Human::new(std::io::stderr().lock());
@@ -60,4 +63,19 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error is stdout's reader going away (EPIPE).
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().map(|io| io.kind()) == pipe
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == pipe
+            || cause
+                .downcast_ref::<yaml_serde::Error>()
+                .is_some_and(|y| y.to_string().contains("Broken pipe"))
+    })
 }

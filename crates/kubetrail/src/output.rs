@@ -13,17 +13,86 @@ use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::Output;
+use crate::cli::{ColorChoice, Output};
 
-/// The format to use: the one asked for, else a table on a terminal and JSON otherwise.
-pub fn choose(asked: Option<Output>) -> Output {
-    asked.unwrap_or_else(|| {
-        if std::io::stdout().is_terminal() {
-            Output::Table
-        } else {
-            Output::Json
+/// How tables and times are shown, from the global flags (set once by `main`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// `--no-headers`: tables without their header line.
+    pub no_headers: bool,
+    /// `--local-time`: times in the local time zone (`TZ`), not UTC.
+    pub local_time: bool,
+    /// Severities in colour: `--color always`, or `auto` on a terminal without `NO_COLOR`.
+    pub color: bool,
+    /// Table lines cut to this many columns (the terminal's width, or `COLUMNS`).
+    pub width: Option<usize>,
+}
+
+static STYLE: std::sync::OnceLock<Style> = std::sync::OnceLock::new();
+
+impl Style {
+    /// The style of the flags; the width from `COLUMNS`, else the terminal's.
+    pub fn from_flags(no_headers: bool, local_time: bool, color: ColorChoice) -> Style {
+        let terminal = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => terminal && !no_color,
+        };
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|w| *w > 0)
+            .or_else(|| terminal.then(terminal_width).flatten());
+        Style {
+            no_headers,
+            local_time,
+            color,
+            width,
         }
-    })
+    }
+
+    pub fn set(self) {
+        let _ = STYLE.set(self);
+    }
+
+    pub fn get() -> Style {
+        STYLE.get().copied().unwrap_or_default()
+    }
+}
+
+fn terminal_width() -> Option<usize> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .map(|w| usize::from(w.ws_col))
+        .filter(|w| *w > 0)
+}
+
+/// A time for tables: `2023-07-10 05:27:49` in UTC, or in the local zone with `--local-time`
+/// (then with its offset).
+pub fn clock(t: Timestamp) -> String {
+    if Style::get().local_time {
+        let zoned = t.to_zoned(jiff::tz::TimeZone::system());
+        return zoned.strftime("%Y-%m-%d %H:%M:%S %:z").to_string();
+    }
+    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// The format to use: the one asked for, else a table on a terminal and JSON otherwise;
+/// `wide` is a table (with more columns where a command has them: [`wide`]).
+pub fn choose(asked: Option<Output>) -> Output {
+    match asked {
+        Some(Output::Wide) => Output::Table,
+        Some(asked) => asked,
+        None if std::io::stdout().is_terminal() => Output::Table,
+        None => Output::Json,
+    }
+}
+
+/// `-o wide` was asked for.
+pub fn wide(asked: Option<Output>) -> bool {
+    asked == Some(Output::Wide)
 }
 
 /// Prints `items` to stdout in the chosen format: `table` draws them for people, else JSON or
@@ -45,6 +114,7 @@ pub fn print_items<T: Serialize>(
 /// Writes `items` as a JSON array or as NDJSON.
 pub fn write_json<T: Serialize>(out: &mut impl Write, items: &[T], format: Output) -> Result<()> {
     match format {
+        Output::Yaml => yaml_serde::to_writer(&mut *out, items)?,
         Output::Ndjson => {
             for item in items {
                 serde_json::to_writer(&mut *out, item)?;
@@ -63,14 +133,47 @@ pub fn write_json<T: Serialize>(out: &mut impl Write, items: &[T], format: Outpu
 pub struct Table {
     headers: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// Leave out the header line (a watch's later batches).
+    headerless: bool,
 }
+
+/// The colour of a severity in a table: bold red critical, red error, yellow warning.
+fn severity_color(cell: &str) -> Option<&'static str> {
+    match cell {
+        "critical" => Some("\x1b[1;31m"),
+        "error" => Some("\x1b[31m"),
+        "warning" => Some("\x1b[33m"),
+        _ => None,
+    }
+}
+
+const RESET: &str = "\x1b[0m";
 
 impl Table {
     pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Self {
         Table {
             headers: headers.into_iter().map(Into::into).collect(),
             rows: Vec::new(),
+            headerless: false,
         }
+    }
+
+    /// Leaves out the header line.
+    pub fn headerless(mut self) -> Self {
+        self.headerless = true;
+        self
+    }
+
+    /// Writes the table for people, its SEVERITY column in colour when the style says so:
+    /// the colour codes are the only bytes that bypass [`visible`] (cells are escaped first).
+    pub fn write_colored<W: Write>(&self, out: &mut Human<W>) -> Result<()> {
+        let column = self.headers.iter().position(|h| h == "SEVERITY");
+        let color = Style::get().color;
+        let paint = |i: usize, cell: &str| match (color, column) {
+            (true, Some(c)) if c == i => severity_color(cell),
+            _ => None,
+        };
+        self.write_lines(out, paint, |out, code| out.raw(code))
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -78,6 +181,17 @@ impl Table {
     }
 
     pub fn write(&self, out: &mut impl Write) -> Result<()> {
+        self.write_lines(out, |_, _| None, |_, _| Ok(()))
+    }
+
+    /// Writes the lines; `paint(column, cell)` names a colour for a cell, which `raw` writes
+    /// before it (and the reset after it).
+    fn write_lines<W: Write>(
+        &self,
+        out: &mut W,
+        paint: impl Fn(usize, &str) -> Option<&'static str>,
+        raw: impl Fn(&mut W, &str) -> std::io::Result<()>,
+    ) -> Result<()> {
         let rows: Vec<Vec<Cow<'_, str>>> = self
             .rows
             .iter()
@@ -89,26 +203,58 @@ impl Table {
                 *w = (*w).max(cell.chars().count());
             }
         }
-        let line = |cells: Vec<&str>| -> String {
+        let style = Style::get();
+        if let Some(width) = style.width {
+            fit(&mut widths, width);
+        }
+        let line = |out: &mut W, cells: Vec<&str>, header: bool| -> Result<()> {
             let last = cells.len().saturating_sub(1);
-            let mut s = String::new();
             for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-                s.push_str(cell);
+                let cell: Cow<'_, str> = if cell.chars().count() > *w {
+                    Cow::Owned(truncate(cell, *w))
+                } else {
+                    Cow::Borrowed(cell)
+                };
+                let code = if header { None } else { paint(i, &cell) };
+                if let Some(code) = code {
+                    raw(out, code)?;
+                }
+                out.write_all(cell.as_bytes())?;
+                if code.is_some() {
+                    raw(out, RESET)?;
+                }
                 if i < last {
-                    s.extend(std::iter::repeat_n(' ', w - cell.chars().count() + 2));
+                    let pad = w - cell.chars().count() + 2;
+                    out.write_all(" ".repeat(pad).as_bytes())?;
                 }
             }
-            s
+            out.write_all(b"\n")?;
+            Ok(())
         };
-        writeln!(
-            out,
-            "{}",
-            line(self.headers.iter().map(String::as_str).collect())
-        )?;
+        if !style.no_headers && !self.headerless {
+            line(out, self.headers.iter().map(String::as_str).collect(), true)?;
+        }
         for row in &rows {
-            writeln!(out, "{}", line(row.iter().map(AsRef::as_ref).collect()))?;
+            line(out, row.iter().map(AsRef::as_ref).collect(), false)?;
         }
         Ok(())
+    }
+}
+
+/// Narrows the widest columns, one character at a time, until a line fits in `width` (no
+/// column below 10 characters: a table too wide even then stays wider).
+fn fit(widths: &mut [usize], width: usize) {
+    let budget = width.saturating_sub(2 * widths.len().saturating_sub(1));
+    let mut total: usize = widths.iter().sum();
+    while total > budget {
+        let Some((i, w)) = widths.iter().copied().enumerate().max_by_key(|(_, w)| *w) else {
+            return;
+        };
+        if w <= 10 {
+            return;
+        }
+        widths[i] -= 1;
+        total -= 1;
     }
 }
 
@@ -158,6 +304,12 @@ pub struct Human<W: Write> {
 }
 
 impl<W: Write> Human<W> {
+    /// Writes `code` as it is: for the colour codes of [`Table::write_colored`] only, never
+    /// for text from events.
+    fn raw(&mut self, code: &str) -> std::io::Result<()> {
+        self.inner.write_all(code.as_bytes())
+    }
+
     pub fn new(inner: W) -> Self {
         Human {
             inner,
@@ -227,6 +379,9 @@ pub fn relative(t: Timestamp, now: Timestamp) -> String {
         return format!("in {}", span(-secs));
     }
     if secs > 30 * 86_400 {
+        if Style::get().local_time {
+            return clock(t);
+        }
         return t.strftime("%Y-%m-%d %H:%M").to_string();
     }
     format!("{} ago", span(secs))

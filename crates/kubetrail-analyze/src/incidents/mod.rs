@@ -43,6 +43,10 @@ pub struct IncidentConfig {
     pub max_timeline: usize,
     /// Objects named per incident (default 50; `object_count` has them all).
     pub max_objects: usize,
+    /// When the question is asked: an incident is ongoing only when it failed within `quiet`
+    /// before both the window's end and this time (an imported bundle's last incident is
+    /// over). Default: none, the window's end alone.
+    pub now: Option<Timestamp>,
 }
 
 impl Default for IncidentConfig {
@@ -52,6 +56,7 @@ impl Default for IncidentConfig {
             link_window: SignedDuration::from_mins(10),
             max_timeline: 50,
             max_objects: 50,
+            now: None,
         }
     }
 }
@@ -237,7 +242,8 @@ fn build(
         .take(cfg.max_timeline)
         .map(|&i| entry(&ctx.events[i]))
         .collect();
-    let status = if window.until.duration_since(end) >= cfg.quiet || node_recovered(ctx, &events) {
+    let asked = cfg.now.map_or(window.until, |now| now.max(window.until));
+    let status = if asked.duration_since(end) >= cfg.quiet || node_recovered(ctx, &events) {
         Status::Resolved
     } else {
         Status::Ongoing

@@ -457,3 +457,24 @@ fn info_events_alone_make_no_incident() {
     let events = vec![started(WEB, "node-a", 0)];
     assert!(run(events, 10).is_empty());
 }
+
+/// Bug (issue 16): an incident at the end of last year's imported bundle was "ongoing", since
+/// the window ends at the bundle's newest event; ongoing means failing within the quiet period
+/// before the time of asking.
+#[test]
+fn an_incident_in_an_old_bundle_is_not_ongoing_when_asked_a_year_later() {
+    let window = Window::new(at(-24 * 60), at(40)).unwrap();
+    let cfg = IncidentConfig::default();
+    let found = incidents(&failed_mount(WEB, "node-a"), window, &cfg).unwrap();
+    assert_eq!(
+        only(&found).status,
+        Status::Ongoing,
+        "asked at the window's end"
+    );
+    let later = IncidentConfig {
+        now: Some(at(365 * 24 * 60)),
+        ..IncidentConfig::default()
+    };
+    let found = incidents(&failed_mount(WEB, "node-a"), window, &later).unwrap();
+    assert_eq!(only(&found).status, Status::Resolved);
+}

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
 use kubetrail_model::{AggregateQuery, AggregateRow, Dimension, Timestamp, parse_duration};
+use kubetrail_query::resolve_bounds;
 
 use crate::api::docs::{AggregateParams, AggregateRowDoc, FilterParams};
 use crate::auth::Caller;
@@ -36,7 +37,8 @@ pub(crate) async fn aggregate(
 ) -> Result<Json<Vec<AggregateRow>>, ApiError> {
     let now = Timestamp::now();
     let mut p = Params::from_uri(&uri)?;
-    let filter = p.filter(now)?;
+    let filter = p.filter_lists()?;
+    let range = p.range(now)?;
     let group_by = Dimension::parse_list(&p.text("group_by")?.unwrap_or("reason".into()))
         .map_err(|e| ApiError::bad_parameter("group_by", e))?;
     let interval = p
@@ -45,6 +47,11 @@ pub(crate) async fn aggregate(
         .transpose()?;
     let limit = p.value::<usize>("limit")?;
     p.finish()?;
+    let Some(mut filter) = caller.narrow(&state, filter).await? else {
+        return Ok(Json(Vec::new()));
+    };
+    let bounds = resolve_bounds(state.store.as_ref(), &mut filter, range, now);
+    state.timed("finding the range", bounds).await?;
     if let Some(interval) = interval {
         if interval.as_secs() < 1 {
             return Err(ApiError::bad_parameter("interval", "must be at least 1s"));
@@ -65,9 +72,6 @@ pub(crate) async fn aggregate(
             ));
         }
     }
-    let Some(filter) = caller.narrow(&state, filter).await? else {
-        return Ok(Json(Vec::new()));
-    };
     let query = AggregateQuery {
         filter,
         group_by,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Anomaly, AnomalyConfig, Pattern, PatternConfig, anomalies, patterns};
-use kubetrail_model::{AggregateQuery, Dimension};
+use kubetrail_query::anomaly_plan;
 
 use crate::api::docs::{AnomalyParams, FilterParams, PatternParams};
 use crate::api::{max_events, window_events};
@@ -37,8 +37,10 @@ pub(crate) async fn list_patterns(
     caller: Caller,
     uri: Uri,
 ) -> Result<Json<Vec<Pattern>>, ApiError> {
+    let now = Timestamp::now();
     let mut p = Params::from_uri(&uri)?;
     let filter = p.filter_lists()?;
+    let range = p.range(now)?;
     let cfg = PatternConfig {
         min_count: p.value("min_count")?.unwrap_or(3),
         min_per_minute: p.value("min_rate")?.unwrap_or(0.5),
@@ -47,21 +49,18 @@ pub(crate) async fn list_patterns(
     cfg.validate()
         .map_err(|e| ApiError::bad_parameter("min_rate", e))?;
     let max = max_events(&mut p, &state)?;
+    p.finish()?;
     let Some(mut filter) = caller.narrow(&state, filter).await? else {
-        p.text("since")?;
-        p.text("until")?;
-        p.finish()?;
         return Ok(Json(Vec::new()));
     };
     resolve(
         &state,
-        &mut p,
+        range,
         &mut filter,
         SignedDuration::from_hours(1),
-        Timestamp::now(),
+        now,
     )
     .await?;
-    p.finish()?;
     let events = window_events(&state, &filter, max).await?;
     Ok(Json(patterns(&events, &cfg)))
 }
@@ -87,8 +86,10 @@ pub(crate) async fn list_anomalies(
     caller: Caller,
     uri: Uri,
 ) -> Result<Json<Vec<Anomaly>>, ApiError> {
+    let now = Timestamp::now();
     let mut p = Params::from_uri(&uri)?;
     let filter = p.filter_lists()?;
+    let range = p.range(now)?;
     let bucket = p.duration("bucket", "1h")?;
     let history = p.duration("history", "7d")?;
     let cfg = AnomalyConfig {
@@ -99,56 +100,23 @@ pub(crate) async fn list_anomalies(
     };
     cfg.validate()
         .map_err(|e| ApiError::bad_parameter("bucket/threshold", e))?;
+    p.finish()?;
     let Some(mut filter) = caller.narrow(&state, filter).await? else {
-        p.text("since")?;
-        p.text("until")?;
-        p.finish()?;
         return Ok(Json(Vec::new()));
     };
     let window = resolve(
         &state,
-        &mut p,
+        range,
         &mut filter,
         SignedDuration::from_hours(1),
-        Timestamp::now(),
+        now,
     )
     .await?;
-    p.finish()?;
-    let since = align(window.since, bucket, false)?;
-    let until = align(window.until, bucket, true)?;
-    let baseline = since
-        .checked_sub(history)
-        .map_err(|_| ApiError::bad_parameter("history", "reaches before the year -9999"))?;
-    check_range(&state, baseline, until)?;
-    filter.since = Some(baseline);
-    filter.until = Some(until);
-    let query = AggregateQuery {
-        filter,
-        group_by: vec![
-            Dimension::Cluster,
-            Dimension::Namespace,
-            Dimension::Reason,
-            Dimension::Severity,
-        ],
-        interval: Some(bucket),
-        limit: None,
-    };
+    let plan = anomaly_plan(filter, window, bucket, history)?;
+    let baseline = plan.query.filter.since.unwrap_or(plan.since);
+    check_range(&state, baseline, plan.until)?;
     let rows = state
-        .timed("the anomaly baseline", state.store.aggregate(&query))
+        .timed("the anomaly baseline", state.store.aggregate(&plan.query))
         .await?;
-    Ok(Json(anomalies(&rows, since, until, &cfg)?))
-}
-
-/// `t` rounded down (or up) to a multiple of `bucket` since the epoch.
-fn align(t: Timestamp, bucket: SignedDuration, up: bool) -> Result<Timestamp, ApiError> {
-    let too_long = || ApiError::bad_parameter("bucket", "is longer than the calendar");
-    let width = i64::try_from(bucket.as_micros())
-        .map_err(|_| too_long())?
-        .max(1);
-    let us = t.as_microsecond();
-    let mut b = us.div_euclid(width) * width;
-    if up && b < us {
-        b = b.checked_add(width).ok_or_else(too_long)?;
-    }
-    Timestamp::from_microsecond(b).map_err(|e| ApiError::bad_parameter("bucket", e))
+    Ok(Json(anomalies(&rows, plan.since, plan.until, &cfg)?))
 }

@@ -12,11 +12,11 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FilterParams {
-    /// Start: RFC 3339, or a duration before now (`2h`, `7d`). For analyses, a duration counts
-    /// back from the end of the window.
+    /// Start: RFC 3339, a duration (`2h`, `7d`) counted back from the end of the range, or
+    /// `all` (the CLI's `--since`, one rule: README, Time ranges).
     since: Option<String>,
-    /// End (exclusive): RFC 3339, or a duration before now. Analyses end at the newest
-    /// matching event when it is absent.
+    /// End (exclusive): RFC 3339, or a duration before now; default: just after the newest
+    /// matching event.
     until: Option<String>,
     /// Clusters.
     cluster: Option<String>,
@@ -108,7 +108,7 @@ pub struct IncidentParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TimelineParams {
-    /// Start: RFC 3339 or a duration counted back from the end (default 24h).
+    /// Start: RFC 3339, a duration counted back from the end, or `all` (default 24h).
     since: Option<String>,
     /// End: RFC 3339 or a duration before now (default: the object's newest event).
     until: Option<String>,

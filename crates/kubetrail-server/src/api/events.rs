@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
 use kubetrail_model::{Event, Timestamp};
+use kubetrail_query::resolve_bounds;
 use kubetrail_store::Page;
 use serde::Serialize;
 
@@ -43,8 +44,10 @@ pub(crate) async fn list(
     caller: Caller,
     uri: Uri,
 ) -> Result<Json<EventPage>, ApiError> {
+    let now = Timestamp::now();
     let mut p = Params::from_uri(&uri)?;
-    let filter = p.filter(Timestamp::now())?;
+    let filter = p.filter_lists()?;
+    let range = p.range(now)?;
     let limit = page_size(&mut p, &state)?;
     let cursor = p.text("cursor")?.map(|c| Cursor::decode(&c)).transpose()?;
     p.finish()?;
@@ -54,7 +57,15 @@ pub(crate) async fn list(
             next_cursor: None,
         }));
     };
-    let after = cursor.map(|c| c.resume(&mut filter)).transpose()?;
+    let after = match cursor {
+        Some(c) => Some(c.resume(&mut filter)?),
+        None => {
+            let store = state.store.as_ref();
+            let bounds = resolve_bounds(store, &mut filter, range, now);
+            state.timed("finding the range", bounds).await?;
+            None
+        }
+    };
     // One more than asked tells whether there is a next page.
     let page = Page {
         limit: limit + 1,

@@ -69,29 +69,29 @@ pub(crate) async fn one(
 }
 
 async fn find(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Vec<Incident>, ApiError> {
+    let now = Timestamp::now();
     let mut p = Params::from_uri(uri)?;
     let filter = p.filter_lists()?;
+    let range = p.range(now)?;
     let cfg = IncidentConfig {
         quiet: p.duration("quiet", "30m")?,
         link_window: p.duration("link_window", "10m")?,
+        now: Some(now),
         ..IncidentConfig::default()
     };
     let max = max_events(&mut p, state)?;
+    p.finish()?;
     let Some(mut filter) = caller.narrow(state, filter).await? else {
-        p.text("since")?;
-        p.text("until")?;
-        p.finish()?;
         return Ok(Vec::new());
     };
     let window = resolve(
         state,
-        &mut p,
+        range,
         &mut filter,
         SignedDuration::from_hours(24),
-        Timestamp::now(),
+        now,
     )
     .await?;
-    p.finish()?;
     let events = window_events(state, &filter, max).await?;
     Ok(incidents(&events, window, &cfg)?)
 }

@@ -12,7 +12,8 @@ use crate::output::{Table, print_items, truncate};
 
 pub async fn run(config: &Config, args: AggregateArgs) -> Result<ExitCode> {
     let now = Timestamp::now();
-    let filter = super::build_filter(&args.filter, now)?;
+    let mut filter = super::build_filter(&args.filter)?;
+    let range = super::build_range(&args.filter, now)?;
     let group_by = Dimension::parse_list(&args.group_by).context("--group-by")?;
     let interval = args
         .interval
@@ -23,14 +24,20 @@ pub async fn run(config: &Config, args: AggregateArgs) -> Result<ExitCode> {
     if interval.is_some_and(|i| i.as_secs() < 1) {
         anyhow::bail!("--interval: must be at least 1s");
     }
+    let store = super::open_store_for_reading(config)?;
+    kubetrail_query::resolve_bounds(store.as_ref(), &mut filter, range, now)
+        .await
+        .map_err(super::flag_error)?;
     let query = AggregateQuery {
         filter,
         group_by,
         interval,
         limit: (args.limit > 0).then_some(args.limit),
     };
-    let store = super::open_store_for_reading(config)?;
     let rows = store.aggregate(&query).await?;
+    if rows.is_empty() {
+        super::hint::nothing_matches(store.as_ref(), "occurrences").await;
+    }
     print_items(args.output.output, &rows, |out| table(out, &query, &rows))
 }
 

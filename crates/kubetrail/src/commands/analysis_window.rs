@@ -1,17 +1,14 @@
-//! The time window of the analysis commands (`patterns`, `anomalies`, `incidents`, `explain`).
-//!
-//! Imported dumps are history (2021–2024 in the real dataset): a window ending now would show
-//! nothing. So the window ends at `--until` when given, else just after the newest stored event
-//! matching the filters (on a live store, about now). `--since` is RFC 3339, or a duration
-//! counted back from that end (`--since 2h`: the last two hours of the data); without it the
-//! window is the command's default length.
+//! The time window of the analysis commands (`patterns`, `anomalies`, `incidents`, `explain`):
+//! the query layer's one rule (`kubetrail_query::resolve_window`; README, Time ranges), the
+//! same as the API's.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::Window;
-use kubetrail_model::{EventFilter, EventOccurrences, parse_duration};
-use kubetrail_store::{Page, Store};
+use kubetrail_model::{EventFilter, EventOccurrences};
+use kubetrail_store::Store;
 
+use super::flag_error;
 use crate::cli::FilterArgs;
 
 /// The filter of the flags with the window's times set, and the window.
@@ -21,38 +18,15 @@ pub async fn resolve(
     default_length: SignedDuration,
     now: Timestamp,
 ) -> Result<(EventFilter, Window)> {
-    let mut filter = super::build_filter(flags, now)?;
-    let until = match filter.until {
-        Some(until) => until,
-        None => newest(store, &filter).await?.unwrap_or(now),
-    };
-    let since = match flags.since.as_deref() {
-        None => until - default_length,
-        Some(text) => match text.trim().parse::<Timestamp>() {
-            Ok(t) => t,
-            Err(_) => until - parse_duration(text).context("--since")?,
-        },
-    };
-    let window = Window::new(since, until).context("--since/--until")?;
-    filter.since = Some(since);
-    filter.until = Some(until);
+    let mut filter = super::build_filter(flags)?;
+    let range = super::build_range(flags, now)?;
+    let window =
+        kubetrail_query::resolve_window(store, &[&filter], range, default_length, None, now)
+            .await
+            .map_err(flag_error)?;
+    filter.since = Some(window.since);
+    filter.until = Some(window.until);
     Ok((filter, window))
-}
-
-/// Just after the newest occurrence of the events matching `filter` (times ignored): the end
-/// of the data.
-pub async fn newest(store: &dyn Store, filter: &EventFilter) -> Result<Option<Timestamp>> {
-    let mut any_time = filter.clone();
-    any_time.since = None;
-    any_time.until = None;
-    let page = Page {
-        limit: 1,
-        after: None,
-    };
-    let found = store.query(&any_time, &page).await?;
-    Ok(found
-        .first()
-        .map(|e| e.event.last_seen + SignedDuration::from_micros(1)))
 }
 
 /// The events of the window with their occurrences, at most `max` (the latest); warns on
@@ -62,16 +36,23 @@ pub async fn events(
     filter: &EventFilter,
     max: usize,
 ) -> Result<Vec<EventOccurrences>> {
-    let events = store.occurrences(filter, max).await?;
-    if max > 0 && events.len() >= max {
-        eprintln!(
-            "warning: analysed only the {max} events with the latest occurrences in the window; narrow it (--since, filters) or raise --max-events"
-        );
+    let (events, cut) = kubetrail_query::read_events(store, filter, max)
+        .await
+        .map_err(flag_error)?;
+    if cut {
+        warn_cut(max);
     }
     Ok(events)
 }
 
-/// Short local-free rendering of a time for tables: `2023-07-10 05:27:49`.
+/// Says that an analysis read only the latest `max` events.
+pub fn warn_cut(max: usize) {
+    eprintln!(
+        "warning: analysed only the {max} events with the latest occurrences in the window; narrow it (--since, filters) or raise --max-events"
+    );
+}
+
+/// A time for tables: `2023-07-10 05:27:49` (UTC unless --local-time).
 pub fn short(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
+    crate::output::clock(t)
 }

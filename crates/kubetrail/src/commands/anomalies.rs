@@ -7,12 +7,12 @@ use anyhow::{Context, Result};
 use clap::Args;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Anomaly, AnomalyConfig, anomalies};
-use kubetrail_model::{AggregateQuery, Dimension, parse_duration};
+use kubetrail_model::parse_duration;
 
 use super::analysis_window::{resolve, short};
 use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, print_items};
+use crate::output::{Human, Table, print_items};
 
 /// Spikes of a reason's occurrence rate in a namespace above its learned baseline, and reasons
 /// never seen before in a namespace. The window ends at the newest matching event (or --until),
@@ -49,44 +49,21 @@ pub async fn run(config: &Config, args: AnomaliesArgs) -> Result<ExitCode> {
     };
     cfg.validate().context("--bucket/--threshold")?;
     let store = super::open_store_for_reading(config)?;
-    let (mut filter, window) = resolve(
+    let (filter, window) = resolve(
         store.as_ref(),
         &args.filter,
         SignedDuration::from_hours(1),
         Timestamp::now(),
     )
     .await?;
-    let width = bucket.as_micros() as i64;
-    let align = |t: Timestamp, up: bool| -> Result<Timestamp> {
-        let us = t.as_microsecond();
-        let mut b = us.div_euclid(width) * width;
-        if up && b < us {
-            b += width;
-        }
-        Ok(Timestamp::from_microsecond(b)?)
-    };
-    let since = align(window.since, false)?;
-    let until = align(window.until, true)?;
-    filter.since = Some(since - history);
-    filter.until = Some(until);
-    let rows = store
-        .aggregate(&AggregateQuery {
-            filter,
-            group_by: vec![
-                Dimension::Cluster,
-                Dimension::Namespace,
-                Dimension::Reason,
-                Dimension::Severity,
-            ],
-            interval: Some(bucket),
-            limit: None,
-        })
-        .await?;
-    let found = anomalies(&rows, since, until, &cfg)?;
+    let plan = kubetrail_query::anomaly_plan(filter, window, bucket, history)
+        .map_err(super::flag_error)?;
+    let rows = store.aggregate(&plan.query).await?;
+    let found = anomalies(&rows, plan.since, plan.until, &cfg)?;
     print_items(args.output.output, &found, |out| table(out, &found))
 }
 
-fn table(out: &mut impl Write, found: &[Anomaly]) -> Result<()> {
+fn table<W: Write>(out: &mut Human<W>, found: &[Anomaly]) -> Result<()> {
     if found.is_empty() {
         writeln!(out, "No anomalies in the window.")?;
         return Ok(());
@@ -118,5 +95,5 @@ fn table(out: &mut impl Write, found: &[Anomaly]) -> Result<()> {
             format!("{:.2}", a.baseline),
         ]);
     }
-    t.write(out)
+    t.write_colored(out)
 }

@@ -29,6 +29,11 @@ pub struct DemoArgs {
     /// else 127.0.0.1:7070; anonymous reads are allowed on loopback).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
+    /// Scenarios to play, comma-separated (default: all): deployment-rollout, crash-loop,
+    /// image-pull-failure, failed-mount, oom-kill, node-pressure, failed-scheduling,
+    /// sidecar-not-ready.
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
 }
 
 pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
@@ -38,7 +43,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     let sim = sim::start(&SimArgs {
         listen: None,
         kubeconfig_out: Some(kubeconfig.clone()),
-        scenarios: Vec::new(),
+        scenarios: args.scenarios.clone(),
         once: false,
         pace: args.pace.clone(),
     })
@@ -70,7 +75,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     let alerting = super::alerts::start_alerting(config, store.clone(), &cancel)?;
     // --- serve (kubetrail-server): web UI, API and /metrics while the demo runs ---
     let telemetry = kubetrail_server::Telemetry::new();
-    let server = super::serve::start(
+    let (server, bound) = super::serve::start_bound(
         config,
         args.listen,
         super::serve::ServerParts {
@@ -89,6 +94,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         kubeconfig: Some(kubeconfig),
         ..RawCluster::default()
     };
+    let report = super::demo_report::spawn(store.clone(), cancel.clone());
     let tasks = start_observed(
         vec![cluster],
         "demo",
@@ -126,6 +132,9 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     });
     let ok = wait(tasks).await;
     cancel.cancel();
+    if let Ok(report) = report.await {
+        report.summary(&format!("http://{bound}/"));
+    }
     super::alerts::stop_alerting(alerting).await;
     super::serve::stop(server).await;
     retention.abort();

@@ -1,30 +1,35 @@
 //! `kubetrail explain NAMESPACE/KIND/NAME`: the story of one object.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Explanation, IncidentConfig, Target, Window, explain, nodes_of};
-use kubetrail_model::{EventFilter, EventOccurrences, parse_duration, parse_time_bound};
-use kubetrail_store::Store;
+use jiff::Timestamp;
+use kubetrail_analyze::{Explanation, Window};
+use kubetrail_query::{Range, StoryRequest, find_namespace, parse_target, story};
 
-use super::analysis_window::{events, newest, short};
+use super::analysis_window::{short, warn_cut};
+use super::flag_error;
 use crate::cli::{Output, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, choose, truncate};
 
-/// The story of one object (e.g. shop/Deployment/web, shop/Pod/web-7d9f-abcde, Node/worker-1):
-/// its events and those of its owners, its pods and its node, the incidents it is part of,
-/// their root cause and what to check next. The window ends at the object's newest event (or
-/// --until) and is 24h long unless --since says otherwise.
+/// The story of one object, named as kubectl names it (shop/Deployment/web, `-n shop
+/// deploy/web`, `po/web-7d9f-abcde`, `node/worker-1`, `pod web-1`): its events and those of
+/// its owners, its pods and its node, the incidents it is part of, their root cause and what
+/// to check next. Without a namespace, the namespace of the newest event about the object is
+/// used. The window ends at the object's newest event (or --until) and is 24h long unless
+/// --since says otherwise (README, Time ranges).
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
-    /// NAMESPACE/KIND/NAME, or Node/NAME.
-    pub object: String,
-    /// Start: RFC 3339, or a duration counted back from the end of the window.
+    /// NAMESPACE/KIND/NAME, KIND/NAME or KIND NAME; kinds by kubectl's short names too.
+    #[arg(required = true, num_args = 1..=2)]
+    pub object: Vec<String>,
+    /// Namespace of the object (when not in OBJECT).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Start: RFC 3339, a duration counted back from the end of the window, or `all`.
     #[arg(long)]
     pub since: Option<String>,
     /// End (exclusive): RFC 3339, or a duration before now.
@@ -41,53 +46,36 @@ pub struct ExplainArgs {
 }
 
 pub async fn run(config: &Config, args: ExplainArgs) -> Result<ExitCode> {
-    let target: Target = args.object.parse()?;
+    let now = Timestamp::now();
+    let mut target = parse_target(&args.object, args.namespace.as_deref()).map_err(flag_error)?;
+    let range =
+        Range::parse(args.since.as_deref(), args.until.as_deref(), now).map_err(flag_error)?;
+    let clusters = kubetrail_query::split_list(&args.cluster);
     let store = super::open_store_for_reading(config)?;
     let store = store.as_ref();
-    let now = Timestamp::now();
-    let own = EventFilter {
-        clusters: args.cluster.clone(),
-        namespaces: namespace_filter(&target),
-        kinds: vec![target.kind.clone()],
-        names: vec![target.name.clone()],
-        ..EventFilter::default()
-    };
-    let family = family_filter(store, &target, &own).await?;
-    let until = match args.until.as_deref() {
-        Some(text) => parse_time_bound(text, now).context("--until")?,
-        None => {
-            let a = newest(store, &own).await?;
-            let b = newest(store, &family).await?;
-            a.max(b).unwrap_or(now)
-        }
-    };
-    let since = match args.since.as_deref() {
-        None => until - SignedDuration::from_hours(24),
-        Some(text) => match text.trim().parse::<Timestamp>() {
-            Ok(t) => t,
-            Err(_) => until - parse_duration(text).context("--since")?,
-        },
-    };
-    let window = Window::new(since, until).context("--since/--until")?;
-    let timed = |mut f: EventFilter| {
-        f.since = Some(since);
-        f.until = Some(until);
-        f
-    };
-    let mut found = events(store, &timed(own), args.max_events).await?;
-    found.extend(events(store, &timed(family), args.max_events).await?);
-    let nodes = nodes_of(&target, &found);
-    if !nodes.is_empty() && target.kind != "Node" {
-        let node_filter = EventFilter {
-            clusters: args.cluster.clone(),
-            kinds: vec!["Node".into()],
-            names: nodes,
-            ..EventFilter::default()
-        };
-        found.extend(events(store, &timed(node_filter), args.max_events).await?);
+    if target.namespace.is_empty() && target.kind != "Node" {
+        let found = find_namespace(store, &target, &clusters)
+            .await
+            .map_err(flag_error)?;
+        // kubectl's default namespace when the store knows nothing about the object.
+        target.namespace = found.unwrap_or_else(|| "default".to_string());
     }
-    let found = dedupe(found);
-    let story = explain(&target, &found, window, &IncidentConfig::default())?;
+    let ask = StoryRequest {
+        target: &target,
+        clusters: &clusters,
+        range,
+        max_events: args.max_events,
+        max_range: None,
+        now,
+    };
+    let told = story(store, &ask, |f| Ok::<_, kubetrail_query::Error>(Some(f)))
+        .await
+        .map_err(flag_error)?
+        .expect("the CLI narrows nothing away");
+    if told.cut {
+        warn_cut(args.max_events);
+    }
+    let (story, window) = (told.explanation, told.window);
     let mut out = std::io::stdout().lock();
     match choose(args.output.output) {
         Output::Table => text(&mut Human::new(&mut out), &story, window)?,
@@ -95,60 +83,14 @@ pub async fn run(config: &Config, args: ExplainArgs) -> Result<ExitCode> {
             serde_json::to_writer(&mut out, &story)?;
             out.write_all(b"\n")?;
         }
-        Output::Json => {
+        Output::Yaml => yaml_serde::to_writer(&mut out, &story)?,
+        Output::Json | Output::Wide => {
             serde_json::to_writer_pretty(&mut out, &story)?;
             out.write_all(b"\n")?;
         }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn namespace_filter(target: &Target) -> Vec<String> {
-    if target.kind == "Node" {
-        Vec::new()
-    } else {
-        vec![target.namespace.clone()]
-    }
-}
-
-/// The events around the target: those of its correlation ID (its owner's pods, ReplicaSets),
-/// or, for a Node, those placed on it.
-async fn family_filter(
-    store: &dyn Store,
-    target: &Target,
-    own: &EventFilter,
-) -> Result<EventFilter> {
-    if target.kind == "Node" {
-        return Ok(EventFilter {
-            clusters: own.clusters.clone(),
-            nodes: vec![target.name.clone()],
-            ..EventFilter::default()
-        });
-    }
-    let page = kubetrail_store::Page {
-        limit: 1,
-        after: None,
-    };
-    let correlation = store
-        .query(own, &page)
-        .await?
-        .first()
-        .map(|e| e.event.correlation_id.clone())
-        .unwrap_or_else(|| target.correlation_id());
-    Ok(EventFilter {
-        clusters: own.clusters.clone(),
-        correlations: vec![correlation],
-        ..EventFilter::default()
-    })
-}
-
-fn dedupe(events: Vec<EventOccurrences>) -> Vec<EventOccurrences> {
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    events
-        .into_iter()
-        .filter(|e| seen.insert((e.event.cluster.clone(), e.event.uid.clone())))
-        .collect()
 }
 
 fn text(out: &mut impl Write, x: &Explanation, window: Window) -> Result<()> {

@@ -12,7 +12,7 @@ use kubetrail_model::parse_duration;
 use super::analysis_window::{events, resolve, short};
 use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, print_items, truncate};
+use crate::output::{Human, Table, print_items, truncate};
 
 /// Failures grouped by workload (top owner), by node, and by causal chains, each with a likely
 /// root cause, the rule that chose it and its evidence. The window ends at the newest matching
@@ -40,6 +40,7 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
     let cfg = IncidentConfig {
         quiet: parse_duration(&args.quiet).context("--quiet")?,
         link_window: parse_duration(&args.link_window).context("--link-window")?,
+        now: Some(Timestamp::now()),
         ..IncidentConfig::default()
     };
     let store = super::open_store_for_reading(config)?;
@@ -55,10 +56,13 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         window,
         &cfg,
     )?;
+    if found.is_empty() {
+        super::hint::nothing_matches(store.as_ref(), "incidents").await;
+    }
     print_items(args.output.output, &found, |out| table(out, &found))
 }
 
-fn table(out: &mut impl Write, found: &[Incident]) -> Result<()> {
+fn table<W: Write>(out: &mut Human<W>, found: &[Incident]) -> Result<()> {
     if found.is_empty() {
         writeln!(out, "No incidents in the window.")?;
         return Ok(());
@@ -94,5 +98,5 @@ fn table(out: &mut impl Write, found: &[Incident]) -> Result<()> {
             ),
         ]);
     }
-    t.write(out)
+    t.write_colored(out)
 }

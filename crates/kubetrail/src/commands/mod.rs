@@ -8,7 +8,9 @@ pub mod anomalies;
 pub mod bench;
 pub mod bench_live;
 pub mod demo;
+pub mod demo_report;
 pub mod explain;
+pub mod hint;
 pub mod import;
 pub mod incidents;
 pub mod patterns;
@@ -18,18 +20,26 @@ pub mod run;
 pub mod serve;
 pub mod sim;
 pub mod status;
+pub mod version;
+pub mod watch;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use kubetrail_model::{Category, EventFilter, Timestamp, parse_time_bound};
+use kubetrail_model::{EventFilter, Timestamp};
+use kubetrail_query::{FilterText, Range};
 use kubetrail_store::{PostgresOptions, PostgresStore, SqliteStore, Store, redact_url};
 
 use crate::cli::{Cli, Command, FilterArgs};
 use crate::config::Config;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Version(args) => return version::run(args),
+        Command::Completion(args) => return version::completion(args),
+        _ => {}
+    }
     let mut config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
     // --- storage: --postgres-url / KUBETRAIL_POSTGRES_URL override the config's URL ---
     if let Some(url) = cli.postgres_url.clone() {
@@ -57,6 +67,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Alerts(args) => alerts::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
         Command::Agent(args) => agent::run(&config, args).await,
+        Command::Version(args) => version::run(args),
+        Command::Completion(args) => version::completion(args),
     };
     result.map_err(|e| name_corrupt_store(e, &config))
 }
@@ -91,11 +103,19 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 
 /// Opens the store for a command that only reads (query, status, the analyses): an existing
 /// SQLite store is opened read-only, so that it can be read on a read-only file or directory;
-/// a missing one is created (and answers nothing), an older schema migrated, as `open_store`.
+/// an older schema is migrated, as `open_store`. A missing one is an error saying where it was
+/// looked for: reading never creates an empty store. On a terminal, says which store it reads.
 pub fn open_store_for_reading(config: &Config) -> Result<Arc<dyn Store>> {
+    say_store(config, false);
     let path = config.db_path();
-    if config.postgres.is_some() || !path.exists() {
+    if config.postgres.is_some() {
         return open_store(config);
+    }
+    if !path.exists() {
+        anyhow::bail!(
+            "no store at {} (the data directory comes from --data-dir, KUBETRAIL_DATA_DIR or the config's data_dir, default ./kubetrail-data); `kubetrail import` or `kubetrail run` creates one",
+            path.display()
+        );
     }
     match SqliteStore::open_read_only(&path) {
         Ok(store) => Ok(Arc::new(store)),
@@ -109,6 +129,7 @@ pub fn open_store_for_reading(config: &Config) -> Result<Arc<dyn Store>> {
 
 /// Opens the store with a page cache sized for bulk writes (imports).
 pub fn open_bulk_store(config: &Config) -> Result<Arc<dyn Store>> {
+    say_store(config, false);
     if let Some(options) = &config.postgres {
         return open_postgres(options);
     }
@@ -116,6 +137,15 @@ pub fn open_bulk_store(config: &Config) -> Result<Arc<dyn Store>> {
     let store = SqliteStore::open_with_cache(&path, SqliteStore::BULK_WRITER_CACHE_KIB)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     Ok(Arc::new(store))
+}
+
+/// Says on stderr which store a command uses: `always` for the long-running commands (`run`,
+/// `serve`, `demo`), else only to a person at a terminal.
+pub fn say_store(config: &Config, always: bool) {
+    use std::io::IsTerminal;
+    if always || std::io::stderr().is_terminal() {
+        eprintln!("store: {}", store_location(config));
+    }
 }
 
 /// Where the store is, for people: the PostgreSQL URL without its password, or the file.
@@ -141,46 +171,45 @@ fn open_postgres(options: &PostgresOptions) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
-/// Turns the filter flags into a model filter; errors name the flag.
-pub fn build_filter(f: &FilterArgs, now: Timestamp) -> Result<EventFilter> {
-    let since = f
-        .since
-        .as_deref()
-        .map(|s| parse_time_bound(s, now))
-        .transpose()
-        .context("--since")?;
-    let until = f
-        .until
-        .as_deref()
-        .map(|s| parse_time_bound(s, now))
-        .transpose()
-        .context("--until")?;
-    let categories = f
-        .category
-        .iter()
-        .map(|c| c.parse::<Category>())
-        .collect::<Result<Vec<_>, _>>()
-        .context("--category")?;
-    let severities = f
-        .severity
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .context("--severity")?
-        .unwrap_or_default();
-    Ok(EventFilter {
-        since,
-        until,
+/// The filter flags as the query layer reads them (the API's parameters the same).
+pub fn filter_text(f: &FilterArgs) -> FilterText {
+    FilterText {
         clusters: f.cluster.clone(),
         namespaces: f.namespace.clone(),
         kinds: f.kind.clone(),
         names: f.name.clone(),
         reasons: f.reason.clone(),
-        categories,
-        severities,
+        categories: f.category.clone(),
+        severity: f.severity.clone(),
         types: f.type_.clone(),
         correlations: f.correlation.clone(),
         nodes: f.node.clone(),
         search: f.search.clone(),
-    })
+    }
+}
+
+/// The filter of the flags, without times; errors name the flag.
+pub fn build_filter(f: &FilterArgs) -> Result<EventFilter> {
+    filter_text(f).filter().map_err(flag_error)
+}
+
+/// `--since`/`--until` of the flags (the one time rule: `kubetrail_query::Range`).
+pub fn build_range(f: &FilterArgs, now: Timestamp) -> Result<Range> {
+    Range::parse(f.since.as_deref(), f.until.as_deref(), now).map_err(flag_error)
+}
+
+/// A query-layer error as the CLI says it: a bad parameter is named as its flag.
+pub fn flag_error(e: kubetrail_query::Error) -> anyhow::Error {
+    match e {
+        kubetrail_query::Error::Param {
+            name: "object",
+            message,
+        } => {
+            anyhow::anyhow!("{message}")
+        }
+        kubetrail_query::Error::Param { name, message } => {
+            anyhow::anyhow!("--{}: {message}", name.replace('_', "-"))
+        }
+        other => anyhow::Error::new(other),
+    }
 }

@@ -11,7 +11,7 @@ use kubetrail_analyze::{Pattern, PatternConfig, patterns};
 use super::analysis_window::{events, resolve, short};
 use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
-use crate::output::{Table, print_items, truncate};
+use crate::output::{Human, Table, print_items, truncate};
 
 /// Recurring groups of events by (cluster, namespace, kind, reason, message template). The window
 /// ends at the newest matching event (or --until) and is 1h long unless --since says otherwise
@@ -52,10 +52,13 @@ pub async fn run(config: &Config, args: PatternsArgs) -> Result<ExitCode> {
         &events(store.as_ref(), &filter, args.max_events).await?,
         &cfg,
     );
+    if found.is_empty() {
+        super::hint::nothing_matches(store.as_ref(), "patterns").await;
+    }
     print_items(args.output.output, &found, |out| table(out, &found))
 }
 
-fn table(out: &mut impl Write, found: &[Pattern]) -> Result<()> {
+fn table<W: Write>(out: &mut Human<W>, found: &[Pattern]) -> Result<()> {
     if found.is_empty() {
         writeln!(out, "No patterns in the window.")?;
         return Ok(());
@@ -86,5 +89,5 @@ fn table(out: &mut impl Write, found: &[Pattern]) -> Result<()> {
             truncate(&p.key.template, 90),
         ]);
     }
-    t.write(out)
+    t.write_colored(out)
 }

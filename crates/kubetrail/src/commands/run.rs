@@ -68,6 +68,7 @@ pub enum Role {
 
 pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
     let store = super::open_store(config)?;
+    super::say_store(config, true);
     run_with(config, args, store, Role::Store).await
 }
 

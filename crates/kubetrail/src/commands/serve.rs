@@ -40,6 +40,7 @@ pub struct ServerParts<'a> {
 
 pub async fn run(config: &Config, args: ServeArgs) -> Result<ExitCode> {
     let store = super::open_store(config)?;
+    super::say_store(config, true);
     let cancel = CancellationToken::new();
     let stop = cancel.clone();
     tokio::spawn(async move {
@@ -72,6 +73,16 @@ pub async fn start(
     parts: ServerParts<'_>,
     cancel: &CancellationToken,
 ) -> Result<JoinHandle<Result<()>>> {
+    Ok(start_bound(config, listen, parts, cancel).await?.0)
+}
+
+/// [`start`], and the address it listens on.
+pub async fn start_bound(
+    config: &Config,
+    listen: Option<SocketAddr>,
+    parts: ServerParts<'_>,
+    cancel: &CancellationToken,
+) -> Result<(JoinHandle<Result<()>>, SocketAddr)> {
     let addr = listen.unwrap_or(config.serve.listen);
     let serve = &config.serve;
     let anonymous = serve
@@ -116,7 +127,7 @@ pub async fn start(
     };
     let app = router(state);
     let cancel = cancel.clone();
-    Ok(tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let main = kubetrail_server::serve(listener, app, cancel.clone());
         match metrics {
             None => main.await.context("the HTTP server failed"),
@@ -133,7 +144,8 @@ pub async fn start(
                 .map(|_| ())
             }
         }
-    }))
+    });
+    Ok((task, bound))
 }
 
 /// The cluster whose RBAC `auth: kubernetes` asks: `auth.kubernetes.cluster` by name among

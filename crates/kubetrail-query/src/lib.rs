@@ -1,0 +1,26 @@
+//! The query layer that `kubetrail`'s commands and the HTTP API (`kubetrail-server`) share, so
+//! that the same question gets the same answer from both by construction: filters read from
+//! text ([`FilterText`]), the one time rule ([`Range`], [`resolve_window`],
+//! [`resolve_bounds`]), the reads of an object's story ([`story`]) and the anomaly baseline
+//! ([`anomaly_plan`]). It sits between the store and its two front ends:
+//! store ← query ← server, binary.
+//!
+//! ```
+//! use kubetrail_query::FilterText;
+//! let text = FilterText { reasons: vec!["BackOff, Killing".into()], ..FilterText::default() };
+//! assert_eq!(text.filter().unwrap().reasons, ["BackOff", "Killing"]);
+//! ```
+
+mod anomaly;
+mod error;
+mod explain;
+mod filter;
+mod labels;
+mod range;
+
+pub use anomaly::{AnomalyPlan, anomaly_plan};
+pub use error::{Error, Result};
+pub use explain::{Story, StoryRequest, find_namespace, parse_kind, parse_target, story};
+pub use filter::{FilterText, split_list};
+pub use labels::LabelSelector;
+pub use range::{Range, Since, check_length, newest, read_events, resolve_bounds, resolve_window};
