@@ -201,7 +201,8 @@ pub struct Delivery {
     pub attempts: u32,
     /// When it was queued.
     pub created_at: Timestamp,
-    /// When it is due for its next attempt, or, while [`DeliveryState::Delivering`], when the worker's lease runs out.
+    /// When it is due for its next attempt, or, while [`DeliveryState::Delivering`], when the
+    /// worker's lease runs out.
     pub next_attempt_at: Timestamp,
     /// When its state last changed.
     pub updated_at: Timestamp,
