@@ -12,7 +12,13 @@
 //! # let _ = processor;
 //! ```
 
+#![warn(missing_docs)]
+
+// classify.rs and correlate.rs are documented separately (issue 12 §4); until then their items
+// are exempt.
+#[allow(missing_docs)]
 mod classify;
+#[allow(missing_docs)]
 mod correlate;
 mod future;
 pub mod normalize;
