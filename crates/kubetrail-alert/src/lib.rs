@@ -36,8 +36,8 @@ pub use condition::{Condition, FindingKind};
 pub use config::{AlertingConfig, NotifierConfig, RawAlerting};
 pub use error::{Error, Place, Result, error_chain};
 pub use evaluate::{
-    AlertChange, Analysis, Analyzer, ChangeKind, CountTracker, DryRunAlert, Evaluator, Finding,
-    Hit, NoAnalysis, dry_run, spread,
+    AlertChange, Analysis, Analyzer, Cause, ChangeKind, CountTracker, DryRunAlert, Evaluator,
+    Finding, GROUP_KEY_LABEL, Hit, NoAnalysis, dry_run, spread,
 };
 pub use group::{GroupDim, group_key};
 pub use matcher::{EventMatch, StringMatch};
@@ -45,5 +45,5 @@ pub use metrics::{AlertMetrics, NotifierLabel, RuleLabel};
 pub use record::Recorder;
 pub use rules::{BUILTIN_NAMES, Rule, builtin_rules, parse_rules};
 pub use service::{AlertFeed, Alerting, start};
-pub use silence::{Silences, new_silence, parse_matcher};
+pub use silence::{Silences, new_silence, parse_matcher, silence_matchers};
 pub use template::{Context, Template};

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_store::{MatchOp, Silence, SilenceMatcher};
+use kubetrail_store::{AlertRecord, MatchOp, Silence, SilenceMatcher};
 use regex::Regex;
 
-use crate::{Error, Result};
+use crate::{Error, GROUP_KEY_LABEL, Result};
 
 /// Parses `name=value`, `name!=value`, `name=~regex` or `name!~regex`.
 pub fn parse_matcher(text: &str) -> Result<SilenceMatcher> {
@@ -68,6 +68,42 @@ pub fn new_silence(
         created_by: created_by.to_string(),
         comment: comment.to_string(),
     })
+}
+
+/// The matchers of a silence of one alert's group (the alert page's one-click silence):
+/// `alertname` and the `group_key` label, which together name the group whatever pod or
+/// reason raises its next alert, plus `cluster` and `namespace` when the alert has them (a
+/// tenant's silence must name its namespace). An alert recorded before it carried `group_key`
+/// is matched on all its labels instead, as Alertmanager's own "silence" button does.
+pub fn silence_matchers(alert: &AlertRecord) -> Vec<SilenceMatcher> {
+    let equal = |name: &str, value: &str| SilenceMatcher {
+        name: name.to_string(),
+        op: MatchOp::Equal,
+        value: value.to_string(),
+    };
+    let mut out = vec![equal("alertname", &alert.rule)];
+    let names: &[&str] = if alert.labels.contains_key(GROUP_KEY_LABEL) {
+        &[GROUP_KEY_LABEL, "cluster", "namespace"]
+    } else {
+        &[]
+    };
+    for (name, value) in &alert.labels {
+        let wanted = if names.is_empty() {
+            name != "alertname"
+        } else {
+            names.contains(&name.as_str())
+        };
+        if wanted && !value.is_empty() {
+            out.push(equal(name, value));
+        }
+    }
+    out.sort_by_key(|m| {
+        ["alertname", GROUP_KEY_LABEL, "cluster", "namespace"]
+            .iter()
+            .position(|n| *n == m.name)
+            .unwrap_or(usize::MAX)
+    });
+    out
 }
 
 struct Compiled {

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AlertmanagerProcess, backoff, config, start, stop, store, wait_for};
+use common::{AlertmanagerProcess, backoff, config, probe_failure, start, stop, store, wait_for};
 use jiff::Timestamp;
 use kubetrail_store::{AlertFilter, AlertStatus, DeliveryState};
 
@@ -67,11 +67,11 @@ delivery: {{initial_backoff: 50ms, max_backoff: 200ms}}
         alert["annotations"]["group_key"],
         "prod/shop/Deployment/web"
     );
-    assert!(
-        alert["generatorURL"]
-            .as_str()
-            .unwrap()
-            .starts_with("http://kubetrail.test/alerts/")
+    let id = store.alerts(&AlertFilter::default()).await.unwrap()[0].id;
+    assert_eq!(
+        alert["generatorURL"],
+        format!("http://kubetrail.test/#/alert/{id}"),
+        "the link opens the alert's page in the UI"
     );
     assert_eq!(alert["status"]["state"], "active");
     let starts: Timestamp = alert["startsAt"].as_str().unwrap().parse().unwrap();
@@ -169,6 +169,72 @@ async fn alertmanager_refusing_an_alert_fails_it_without_retries() {
             .starts_with("HTTP 400"),
         "{:?}",
         d.last_error
+    );
+    stop(alerting, cancel).await;
+}
+
+/// Regression (issue 16, item 2): Alertmanager got only `alertname`, `severity` and the group's
+/// dimensions, so routes on `namespace`, `kind`, `name`, `reason` or `node` never matched; and
+/// the description was the note of the last event, here a passing probe failure instead of the
+/// crash loop the alert is about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alertmanager_gets_the_routing_labels_and_the_most_informative_note() {
+    let am = AlertmanagerProcess::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let cfg = config(&format!(
+        "default_rules: {{enabled: false}}
+evaluate_every: 100ms
+rules:
+  - name: shop-trouble
+    match: {{namespace: shop, type: Warning}}
+    condition: count >= 4 within 10m
+notifiers:
+  - name: am
+    type: alertmanager
+    url: {}
+delivery: {{initial_backoff: 50ms, max_backoff: 200ms}}
+",
+        am.url
+    ));
+    let (alerting, cancel) = start(cfg, store.clone());
+    // The crash loop three times, then one probe failure of another replica, which raises
+    // the alert: the last note is the probe's.
+    alerting
+        .feed
+        .committed(vec![backoff("web-1", 3), probe_failure("web-2", 1)])
+        .await;
+    let alert = wait_for(
+        "the alert in Alertmanager",
+        Duration::from_secs(30),
+        async || {
+            am.alerts()
+                .await
+                .into_iter()
+                .find(|a| a["labels"]["alertname"] == "shop-trouble")
+        },
+    )
+    .await;
+    let labels = &alert["labels"];
+    for (name, value) in [
+        ("alertname", "shop-trouble"),
+        ("rule", "shop-trouble"),
+        ("severity", "error"),
+        ("cluster", "prod"),
+        ("namespace", "shop"),
+        ("kind", "Deployment"),
+        ("name", "web"),
+        ("reason", "BackOff"),
+        ("node", "node-1"),
+        ("correlation", "shop/Deployment/web"),
+        ("group_key", "prod/shop/Deployment/web"),
+    ] {
+        assert_eq!(labels[name], value, "label {name} in {labels}");
+    }
+    assert_eq!(
+        alert["annotations"]["description"],
+        "Back-off restarting failed container app in pod web-1",
+        "the crash loop's note (error, most frequent), not the last note"
     );
     stop(alerting, cancel).await;
 }

@@ -19,20 +19,10 @@ use std::path::Path;
 
 use kubetrail_alert::{DryRunAlert, NoAnalysis, builtin_rules, dry_run};
 use kubetrail_model::Event;
-use kubetrail_process::{Processor, Rules};
-use kubetrail_source::import::{Item, discover, read_file};
+use kubetrail_source::import::discover;
 
 fn events(path: &Path) -> Vec<Event> {
-    let mut processor = Processor::new(Rules::builtin());
-    let mut out = Vec::new();
-    for item in read_file(path, "default").expect("open") {
-        match item.expect("read") {
-            Item::Event { event, .. } => out.push(processor.process(event)),
-            Item::Object(link) => processor.observe(link),
-            Item::Skipped { .. } => {}
-        }
-    }
-    out
+    common::dump_events(path)
 }
 
 fn alerts_of(file: &str) -> Vec<DryRunAlert> {
@@ -207,10 +197,20 @@ fn windowed_conditions_use_analysis_incidents_with_their_root_cause_and_patterns
                 && a.group_key == format!("default/{ns}/Workload/troubleshoot-copyfromhost-4m79m")
         })
         .expect("the failed mount incident");
+    // About an incident: the root cause is the description, with the hint beside it.
     let cause = &mount.annotations["root_cause"];
+    assert_eq!(
+        cause,
+        &format!(
+            "FailedMount on {ns}/Pod/troubleshoot-copyfromhost-4m79m-psdjm: MountVolume.SetUp \
+             failed for volume \"host\" : hostPath type check failed: /var/lib/collectd is not a directory"
+        )
+    );
+    assert_eq!(&mount.annotations["description"], cause);
     assert!(
-        cause.starts_with("FailedMount: MountVolume.SetUp failed"),
-        "{cause}"
+        !mount.annotations["hint"].is_empty(),
+        "{:?}",
+        mount.annotations
     );
     let pull = alerts
         .iter()

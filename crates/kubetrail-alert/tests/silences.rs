@@ -92,3 +92,54 @@ notifiers: [{{name: hook, type: webhook, url: \"{}\"}}]
     );
     stop(alerting, cancel).await;
 }
+
+/// Regression (issue 16, item 2): alerts of the default grouping (cluster, correlation) had no
+/// `namespace` label, so a tenant's silence, which must name its namespace, never matched
+/// them: the built-in crash-loop alert of `shop` was sent despite `namespace=shop`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_silence_silences_a_built_in_workload_alert() {
+    let receiver = Receiver::start(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let silence = new_silence(
+        vec![
+            parse_matcher("alertname=crash-loop").unwrap(),
+            parse_matcher("namespace=shop").unwrap(),
+        ],
+        Timestamp::now(),
+        SignedDuration::from_hours(1),
+        "shop",
+        "deploying",
+    )
+    .unwrap();
+    let id = store
+        .save_silence(&silence, Timestamp::now())
+        .await
+        .unwrap();
+    let cfg = config(&format!(
+        "evaluate_every: 100ms
+notifiers: [{{name: hook, type: webhook, url: \"{}\"}}]
+",
+        receiver.url()
+    ));
+    let (alerting, cancel) = start(cfg, store.clone());
+    alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+    let alert = wait_for(
+        "the crash-loop alert",
+        Duration::from_secs(20),
+        async || {
+            let a = store.alerts(&AlertFilter::default()).await.ok()?;
+            a.into_iter().find(|a| a.alert.rule == "crash-loop")
+        },
+    )
+    .await;
+    assert_eq!(alert.alert.labels["namespace"], "shop");
+    assert_eq!(
+        alert.alert.silenced_by,
+        Some(id),
+        "silenced by the tenant's silence"
+    );
+    assert!(alert.deliveries.is_empty(), "{:?}", alert.deliveries);
+    stop(alerting, cancel).await;
+    assert!(receiver.requests().is_empty(), "nothing sent");
+}

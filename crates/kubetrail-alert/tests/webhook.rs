@@ -5,7 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Receiver, backoff, config, start, stop, store, wait_for};
+use common::{
+    Receiver, backoff, config, dump_events, probe_failure, real_events, start, start_with, stop,
+    store, wait_for,
+};
 use kubetrail_alert::notify::{SIGNATURE_HEADER, verify};
 use kubetrail_store::{AlertFilter, DeliveryState, Store, StoredAlert};
 
@@ -289,6 +292,140 @@ async fn a_redirect_to_another_host_fails_the_delivery_and_sends_that_host_nothi
     assert!(
         elsewhere.requests().is_empty(),
         "the other host got nothing"
+    );
+    stop(alerting, cancel).await;
+}
+
+/// Regression (issue 16, item 2): the webhook's labels lacked what receivers route on
+/// (`namespace`, `kind`, `name`, `reason`, `node`, `rule`), its description was the last note
+/// (a passing probe failure here, not the crash loop), and its link answered 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_carries_routing_labels_the_most_informative_note_and_the_page_link() {
+    let receiver = Receiver::start(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let (alerting, cancel) = start(
+        config(&format!(
+            "default_rules: {{enabled: false}}
+evaluate_every: 100ms
+ui_url: https://kubetrail.example/
+rules:
+  - name: shop-trouble
+    match: {{namespace: shop, type: Warning}}
+    condition: count >= 4 within 10m
+    annotations: {{summary: \"{{{{ correlation }}}} is in trouble\"}}
+notifiers:
+  - {{name: hook, type: webhook, url: \"{}\"}}
+delivery: {{initial_backoff: 50ms}}
+",
+            receiver.url()
+        )),
+        store.clone(),
+    );
+    alerting
+        .feed
+        .committed(vec![backoff("web-1", 3), probe_failure("web-2", 1)])
+        .await;
+    let accepted = wait_for(
+        "the webhook to be accepted",
+        Duration::from_secs(20),
+        async || receiver.accepted().into_iter().next(),
+    )
+    .await;
+    let body: serde_json::Value = serde_json::from_slice(&accepted.body).unwrap();
+    let labels = &body["labels"];
+    for (name, value) in [
+        ("alertname", "shop-trouble"),
+        ("rule", "shop-trouble"),
+        ("severity", "error"),
+        ("cluster", "prod"),
+        ("namespace", "shop"),
+        ("kind", "Deployment"),
+        ("name", "web"),
+        ("reason", "BackOff"),
+        ("node", "node-1"),
+        ("group_key", "prod/shop/Deployment/web"),
+    ] {
+        assert_eq!(labels[name], value, "label {name} in {labels}");
+    }
+    assert_eq!(
+        body["annotations"]["summary"],
+        "shop/Deployment/web is in trouble"
+    );
+    assert_eq!(
+        body["annotations"]["description"], "Back-off restarting failed container app in pod web-1",
+        "the crash loop's note (error, most frequent), not the last note"
+    );
+    let id = only_alert(&store).await.unwrap().id;
+    assert_eq!(
+        body["url"],
+        format!("https://kubetrail.example/#/alert/{id}")
+    );
+    stop(alerting, cancel).await;
+}
+
+/// An alert about an incident (a real dump's mount failure, moved to the last minutes, found
+/// by the real analysis) reaches the webhook described by its root cause, with the hint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_alert_reaches_the_webhook_with_its_root_cause_and_hint() {
+    let ns = "message-container-creating-failed-mount";
+    let mut events = dump_events(&real_events().join(format!("troubleshoot__{ns}.events.json")));
+    // The dump's newest event ten seconds ago: its incidents are ongoing.
+    let newest = events.iter().map(|e| e.last_seen).max().unwrap();
+    let shift = jiff::Timestamp::now().duration_since(newest) - jiff::SignedDuration::from_secs(10);
+    for e in &mut events {
+        e.first_seen += shift;
+        e.last_seen += shift;
+    }
+    let receiver = Receiver::start(0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    store.write_batch(events, None).await.unwrap();
+    let (alerting, cancel) = start_with(
+        config(&format!(
+            "default_rules: {{enabled: false}}
+evaluate_every: 100ms
+rules:
+  - name: incidents
+    condition: incident >= error
+notifiers:
+  - {{name: hook, type: webhook, url: \"{}\"}}
+delivery: {{initial_backoff: 50ms}}
+",
+            receiver.url()
+        )),
+        store.clone(),
+        std::sync::Arc::new(kubetrail_alert::Analysis),
+    );
+    let group = format!("default/{ns}/Workload/troubleshoot-copyfromhost-4m79m");
+    let body = wait_for(
+        "the mount failure's incident alert",
+        Duration::from_secs(30),
+        async || {
+            receiver.accepted().into_iter().find_map(|r| {
+                let body: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+                (body["group_key"] == group.as_str()).then_some(body)
+            })
+        },
+    )
+    .await;
+    let annotations = &body["annotations"];
+    let cause = format!(
+        "FailedMount on {ns}/Pod/troubleshoot-copyfromhost-4m79m-psdjm: MountVolume.SetUp \
+         failed for volume \"host\" : hostPath type check failed: /var/lib/collectd is not a directory"
+    );
+    assert_eq!(annotations["description"], cause.as_str(), "{annotations}");
+    assert_eq!(annotations["root_cause"], cause.as_str());
+    assert!(
+        annotations["hint"].as_str().is_some_and(|h| !h.is_empty()),
+        "{annotations}"
+    );
+    let labels = &body["labels"];
+    assert_eq!(labels["namespace"], ns, "{labels}");
+    assert_eq!(labels["reason"], "FailedMount", "{labels}");
+    assert_eq!(
+        labels["name"], "troubleshoot-copyfromhost-4m79m",
+        "{labels}"
     );
     stop(alerting, cancel).await;
 }

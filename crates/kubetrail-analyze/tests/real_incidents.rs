@@ -204,7 +204,9 @@ fn in_c7_the_not_ready_node_and_the_taint_evictions_are_two_incidents() {
             .contains("kubectl describe node kind-worker")
     );
     assert_eq!(php.nodes, ["kind-worker"]);
-    assert_eq!(php.event_count, 178 + 187 + 5 + 2);
+    // The two `kube-root-ca.crt ... not registered` FailedMount events (5 + 2) are the
+    // kubelet's known harmless mount race: info, so not counted as part of the failure.
+    assert_eq!(php.event_count, 178 + 187);
 }
 
 /// On an OpenShift install the routers and monitoring stack wait for worker nodes: the only

@@ -25,13 +25,21 @@ pub enum Category {
     Job,
     /// Missing ConfigMap or Secret, invalid spec.
     Config,
-    /// Quota, admission, PodSecurity, forbidden.
+    /// Quota, admission, PodSecurity, forbidden, disruption budgets.
     Policy,
+    /// The API server's lifecycle, etcd members, leader election.
+    ControlPlane,
+    /// Operators reconciling what they own: OpenShift's library-go operators (status
+    /// conditions, applied resources, observed config, revisions, installers, their
+    /// controllers' start-up notices), OLM, add-on deployers.
+    Operator,
+    /// Certificates: signing requests, rotation, cert-manager issuance.
+    Certificate,
     Other,
 }
 
 impl Category {
-    pub const ALL: [Category; 14] = [
+    pub const ALL: [Category; 17] = [
         Category::Scheduling,
         Category::Image,
         Category::Storage,
@@ -45,9 +53,12 @@ impl Category {
         Category::Job,
         Category::Config,
         Category::Policy,
+        Category::ControlPlane,
+        Category::Operator,
+        Category::Certificate,
         Category::Other,
     ];
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 17] = [
         "scheduling",
         "image",
         "storage",
@@ -61,6 +72,9 @@ impl Category {
         "job",
         "config",
         "policy",
+        "controlplane",
+        "operator",
+        "certificate",
         "other",
     ];
 

@@ -1,5 +1,6 @@
-//! Category and severity. Built-in rules cover the reasons Kubernetes' own components emit; a
-//! YAML rules file adds rules that are tried first, so it can both add and override.
+//! Category and severity. The built-in rules are the [`catalogue`](crate::catalogue) of the
+//! reasons upstream components emit (docs/REASONS.md); a YAML rules file adds rules that are
+//! tried first, so it can both add and override.
 //!
 //! ```yaml
 //! rules:
@@ -10,16 +11,19 @@
 //!     severity: warning
 //! ```
 //!
-//! For each event the first matching rule that sets the category decides the category, and the
-//! first matching rule that sets the severity decides the severity. When no rule decides:
-//! the category follows the regarding object's kind (Node → node, HorizontalPodAutoscaler →
-//! autoscaling, …, else other) and the severity follows the type (Warning → warning, else info).
-
-use std::collections::HashMap;
+//! For each event the first matching user rule that sets the category decides the category,
+//! and the first that sets the severity decides the severity. What they leave open the
+//! catalogue decides from the reason and the message. For a reason the catalogue does not
+//! know, the category follows the regarding object's kind (Node → node,
+//! HorizontalPodAutoscaler → autoscaling, …, else other) and the severity follows the type
+//! (Warning → warning, else info), except that a known harmless message is info.
 
 use kubetrail_model::{Category, Event, Severity};
 use regex::Regex;
 use serde::Deserialize;
+
+use crate::catalogue::{self, harmless};
+pub use crate::catalogue::{Coverage, catalogue_coverage};
 
 /// A rules file that cannot be used; the message names the rule and field.
 #[derive(Debug, thiserror::Error)]
@@ -76,11 +80,10 @@ pub struct Classification {
     pub severity: Severity,
 }
 
-/// User rules (tried first, in file order) and the built-in rules (by reason).
+/// User rules (tried first, in file order), then the catalogue.
 #[derive(Debug, Clone)]
 pub struct Rules {
     user: Vec<Rule>,
-    builtin: HashMap<String, Vec<Rule>>,
 }
 
 impl Default for Rules {
@@ -90,31 +93,9 @@ impl Default for Rules {
 }
 
 impl Rules {
-    /// The built-in rules only.
+    /// The built-in rules only: the catalogue.
     pub fn builtin() -> Self {
-        let mut builtin: HashMap<String, Vec<Rule>> = HashMap::new();
-        for (reasons, note, category, severity) in BUILTIN {
-            let rule = Rule {
-                matcher: RuleMatch {
-                    note: note.map(|n| {
-                        Regex::new(&format!("(?i){n}")).expect("built-in regexes are valid")
-                    }),
-                    ..RuleMatch::default()
-                },
-                category: *category,
-                severity: *severity,
-            };
-            for reason in reasons.split('|') {
-                builtin
-                    .entry(reason.to_string())
-                    .or_default()
-                    .push(rule.clone());
-            }
-        }
-        Rules {
-            user: Vec::new(),
-            builtin,
-        }
+        Rules { user: Vec::new() }
     }
 
     /// The built-in rules with the rules of a YAML rules file tried first.
@@ -140,12 +121,7 @@ impl Rules {
     pub fn classify(&self, ev: &Event) -> Classification {
         let mut category = None;
         let mut severity = None;
-        let builtin = self
-            .builtin
-            .get(ev.reason.as_str())
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        for rule in self.user.iter().chain(builtin) {
+        for rule in &self.user {
             if (category.is_some() || rule.category.is_none())
                 && (severity.is_some() || rule.severity.is_none())
             {
@@ -159,17 +135,28 @@ impl Rules {
                 }
             }
         }
+        if let (Some(category), Some(severity)) = (category, severity) {
+            return Classification { category, severity };
+        }
+        let (by_catalogue, by_type) = match catalogue::classify(&ev.reason, &ev.note) {
+            Some((c, s)) => (c, s),
+            None => (
+                category_by_kind(&ev.regarding.kind),
+                if harmless::matches(&ev.note).is_some() || !ev.is_warning() {
+                    Severity::Info
+                } else {
+                    Severity::Warning
+                },
+            ),
+        };
         Classification {
-            category: category.unwrap_or_else(|| category_by_kind(&ev.regarding.kind)),
-            severity: severity.unwrap_or(if ev.is_warning() {
-                Severity::Warning
-            } else {
-                Severity::Info
-            }),
+            category: category.unwrap_or(by_catalogue),
+            severity: severity.unwrap_or(by_type),
         }
     }
 }
 
+/// The fallback for reasons the catalogue does not know.
 fn category_by_kind(kind: &str) -> Category {
     match kind {
         "Node" => Category::Node,
@@ -265,239 +252,10 @@ impl RawRule {
     }
 }
 
-use Category as C;
-use Severity as S;
-
-/// Built-in rules: reasons (`|`-separated), an optional case-insensitive note regex, category,
-/// severity. For one reason, rules with a note come before the catch-all.
-type BuiltinRule = (
-    &'static str,
-    Option<&'static str>,
-    Option<Category>,
-    Option<Severity>,
-);
-const BUILTIN: &[BuiltinRule] = &[
-    // Scheduling
-    (
-        "FailedScheduling",
-        None,
-        Some(C::Scheduling),
-        Some(S::Error),
-    ),
-    (
-        "Scheduled|Preempted|Preempting",
-        None,
-        Some(C::Scheduling),
-        Some(S::Info),
-    ),
-    (
-        "OutOfcpu|OutOfmemory|OutOfpods|OutOfephemeral-storage|UnexpectedAdmissionError",
-        None,
-        Some(C::Scheduling),
-        Some(S::Error),
-    ),
-    (
-        "TaintToleration|NodeAffinity|NodeSelectorMismatching",
-        None,
-        Some(C::Scheduling),
-        Some(S::Warning),
-    ),
-    // Image
-    ("Pulling|Pulled", None, Some(C::Image), Some(S::Info)),
-    (
-        "ErrImagePull|ImagePullBackOff|ErrImageNeverPull|InspectFailed|InvalidImageName",
-        None,
-        Some(C::Image),
-        Some(S::Error),
-    ),
-    (
-        "BackOff",
-        Some("pulling image|image pull"),
-        Some(C::Image),
-        Some(S::Error),
-    ),
-    ("Failed", Some("image|pull"), Some(C::Image), Some(S::Error)),
-    // Crash
-    (
-        "BackOff",
-        Some("restarting failed container|crashloop"),
-        Some(C::Crash),
-        Some(S::Error),
-    ),
-    ("BackOff", None, Some(C::Crash), Some(S::Warning)),
-    (
-        "CrashLoopBackOff|OOMKilled|ContainerDied",
-        None,
-        Some(C::Crash),
-        Some(S::Error),
-    ),
-    (
-        "OOMKilling|SystemOOM",
-        None,
-        Some(C::Crash),
-        Some(S::Critical),
-    ),
-    // Config
-    (
-        "Failed",
-        Some("CreateContainerConfigError|configmap .*not found|secret .*not found"),
-        Some(C::Config),
-        Some(S::Error),
-    ),
-    (
-        "FailedMount",
-        Some("(configmap|secret)s? \"?[^ ]*\"? not found"),
-        Some(C::Config),
-        Some(S::Error),
-    ),
-    (
-        "CreateContainerConfigError|CreateContainerError|FailedValidation|ConfigMissing",
-        None,
-        Some(C::Config),
-        Some(S::Error),
-    ),
-    ("Failed", None, Some(C::Lifecycle), Some(S::Error)),
-    // Storage
-    (
-        "FailedMount|FailedAttachVolume|FailedMapVolume|FailedUnMount|VolumeFailedDelete|ProvisioningFailed|VolumeResizeFailed|FileSystemResizeFailed|FailedBinding|VolumeFailedRecycle",
-        None,
-        Some(C::Storage),
-        Some(S::Error),
-    ),
-    (
-        "SuccessfulAttachVolume|SuccessfulDetachVolume|SuccessfulMountVolume|ProvisioningSucceeded|ExternalProvisioning|WaitForFirstConsumer|WaitForPodScheduled|VolumeResizeSuccessful|FileSystemResizeSuccessful|Provisioning",
-        None,
-        Some(C::Storage),
-        Some(S::Info),
-    ),
-    // Network
-    (
-        "FailedCreatePodSandBox|NetworkNotReady|FailedToUpdateEndpoint|FailedToUpdateEndpointSlices|SyncLoadBalancerFailed|UpdateLoadBalancerFailed|CIDRAssignmentFailed|CIDRNotAvailable|FailedToCreateEndpoint|DNSConfigForming",
-        None,
-        Some(C::Network),
-        Some(S::Error),
-    ),
-    (
-        "AddedInterface|EnsuringLoadBalancer|EnsuredLoadBalancer|UpdatedLoadBalancer|DeletingLoadBalancer|DeletedLoadBalancer|ConnectivityRestored|ConnectivityOutageDetected",
-        None,
-        Some(C::Network),
-        None,
-    ),
-    // Health (probes)
-    (
-        "Unhealthy|ProbeError",
-        Some("liveness|startup"),
-        Some(C::Health),
-        Some(S::Error),
-    ),
-    (
-        "Unhealthy|ProbeError|ProbeWarning",
-        None,
-        Some(C::Health),
-        Some(S::Warning),
-    ),
-    (
-        "Killing",
-        Some("failed (liveness|startup) probe"),
-        Some(C::Health),
-        Some(S::Warning),
-    ),
-    // Lifecycle
-    (
-        "Created|Started|Killing|SandboxChanged|Pulled|Stopping|ContainerStarted",
-        None,
-        Some(C::Lifecycle),
-        Some(S::Info),
-    ),
-    (
-        "FailedKillPod|FailedPreStopHook|FailedPostStartHook|ExceededGracePeriod|FailedSync|NonGracefulTermination",
-        None,
-        Some(C::Lifecycle),
-        Some(S::Warning),
-    ),
-    // Node
-    (
-        "NodeNotReady|Rebooted|KubeletSetupFailed|NodeHasInsufficientMemory|NodeHasDiskPressure|NodeHasInsufficientPID|FailedNodeAllocatableEnforcement",
-        None,
-        Some(C::Node),
-        Some(S::Critical),
-    ),
-    (
-        "Evicted|EvictionThresholdMet|ContainerGCFailed|ImageGCFailed|FreeDiskSpaceFailed|NodeNotSchedulable|TaintManagerEviction|NodeControllerEviction|DeletingNode|RemovingNode|InvalidDiskCapacity",
-        None,
-        Some(C::Node),
-        Some(S::Warning),
-    ),
-    (
-        "NodeReady|NodeSchedulable|NodeHasSufficientMemory|NodeHasNoDiskPressure|NodeHasSufficientPID|RegisteredNode|NodeAllocatableEnforced|Starting|NodeDone|NodePasswordValidationComplete|CSRApproval|CSRCreated",
-        None,
-        Some(C::Node),
-        Some(S::Info),
-    ),
-    // Autoscaling
-    (
-        "FailedGetResourceMetric|FailedComputeMetricsReplicas|FailedGetScale|FailedRescale|FailedGetObjectMetric|FailedGetExternalMetric|FailedGetPodsMetric|FailedUpdateStatus",
-        None,
-        Some(C::Autoscaling),
-        Some(S::Warning),
-    ),
-    (
-        "SuccessfulRescale|TriggeredScaleUp|NotTriggerScaleUp|ScaleDown|ScaledUpGroup|ScaleDownEmpty",
-        None,
-        Some(C::Autoscaling),
-        None,
-    ),
-    // Policy (before the generic FailedCreate)
-    (
-        "FailedCreate",
-        Some("quota|forbidden|podsecurity|denied the request|admission webhook|violates"),
-        Some(C::Policy),
-        Some(S::Error),
-    ),
-    (
-        "FailedAdmission|PolicyViolation|FailedEvict",
-        None,
-        Some(C::Policy),
-        Some(S::Error),
-    ),
-    // Job (kind-specific SuccessfulCreate/Delete come from the fallback: the regarding kind)
-    (
-        "BackoffLimitExceeded|DeadlineExceeded|JobAlreadyActive|MissSchedule|TooManyMissedTimes|FailedNeedsStart|UnexpectedJob|PodFailurePolicy|MaxFailedIndexesExceeded",
-        None,
-        Some(C::Job),
-        Some(S::Error),
-    ),
-    (
-        "Completed|SawCompletedJob|SuccessfulJob",
-        None,
-        Some(C::Job),
-        Some(S::Info),
-    ),
-    // Rollout
-    (
-        "FailedCreate|FailedDelete|ProgressDeadlineExceeded|ReplicaSetCreateError|FailedPlacement|FailedDaemonPod",
-        None,
-        Some(C::Rollout),
-        Some(S::Error),
-    ),
-    (
-        "ScalingReplicaSet|DeploymentRollback|DeploymentPaused|DeploymentResumed|RecreatingFailedPod|SuccessfulUpdate|NewReplicaSetAvailable",
-        None,
-        Some(C::Rollout),
-        Some(S::Info),
-    ),
-    (
-        "SuccessfulCreate|SuccessfulDelete",
-        None,
-        None,
-        Some(S::Info),
-    ),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kubetrail_model::ObjectRef;
+    use kubetrail_model::{Category as C, ObjectRef, Severity as S};
 
     fn ev(reason: &str, type_: &str, kind: &str, note: &str) -> Event {
         Event {
@@ -572,18 +330,28 @@ mod tests {
             class(&ev("Pulled", "Normal", "Pod", "")),
             (C::Image, S::Info)
         );
+    }
+
+    /// The pod control shared by every workload controller (pkg/controller/controller_utils.go)
+    /// writes `SuccessfulCreate`: one category whatever the object's kind.
+    #[test]
+    fn a_reason_keeps_its_category_whatever_the_objects_kind() {
+        for kind in ["Job", "ReplicaSet", "DaemonSet", "StatefulSet", "CronJob"] {
+            assert_eq!(
+                class(&ev("SuccessfulCreate", "Normal", kind, "")),
+                (C::Rollout, S::Info),
+                "{kind}"
+            );
+        }
         assert_eq!(
-            class(&ev("SuccessfulCreate", "Normal", "Job", "")),
-            (C::Job, S::Info)
-        );
-        assert_eq!(
-            class(&ev("SuccessfulCreate", "Normal", "ReplicaSet", "")),
-            (C::Rollout, S::Info)
+            class(&ev("FailedToUpdateEndpoint", "Warning", "Endpoints", "")),
+            class(&ev("FailedToUpdateEndpoint", "Warning", "Service", ""))
         );
     }
 
     #[test]
-    fn failed_mount_of_a_missing_configmap_is_config_otherwise_storage() {
+    fn failed_mount_is_storage_whichever_volume_failed() {
+        // One kubelet constant (FailedMountVolume): one category, even for a missing ConfigMap.
         assert_eq!(
             class(&ev(
                 "FailedMount",
@@ -591,7 +359,7 @@ mod tests {
                 "Pod",
                 r#"MountVolume.SetUp failed for volume "cfg" : configmap "app" not found"#
             )),
-            (C::Config, S::Error)
+            (C::Storage, S::Error)
         );
         assert_eq!(
             class(&ev(
@@ -627,7 +395,9 @@ mod tests {
     }
 
     #[test]
-    fn quota_failures_are_policy() {
+    fn quota_failures_are_failed_creates_of_the_workload_controller() {
+        // FailedCreatePodReason (pkg/controller/controller_utils.go): the controller could not
+        // create its pod; the admission error it quotes does not change the category.
         assert_eq!(
             class(&ev(
                 "FailedCreate",
@@ -635,7 +405,51 @@ mod tests {
                 "ReplicaSet",
                 "Error creating: pods \"x\" is forbidden: exceeded quota: q"
             )),
-            (C::Policy, S::Error)
+            (C::Rollout, S::Error)
+        );
+    }
+
+    #[test]
+    fn severity_follows_reason_and_message_not_the_event_type() {
+        assert_eq!(
+            class(&ev(
+                "ConfigMapCreateFailed",
+                "Normal",
+                "Deployment",
+                "Failed to create ConfigMap/x -n y: namespaces \"y\" not found"
+            )),
+            (C::Operator, S::Error)
+        );
+        assert_eq!(
+            class(&ev(
+                "FastControllerResync",
+                "Warning",
+                "Deployment",
+                "Controller \"x\" resync interval is set to 0s which might lead to client request throttling"
+            )),
+            (C::Operator, S::Info)
+        );
+        assert_eq!(
+            class(&ev(
+                "CIDRAssignmentFailed",
+                "Normal",
+                "Node",
+                "Node n status is now: CIDRAssignmentFailed"
+            )),
+            (C::Network, S::Error)
+        );
+    }
+
+    #[test]
+    fn a_conflict_under_an_unknown_reason_is_info() {
+        assert_eq!(
+            class(&ev(
+                "SomethingOddErrorSaving",
+                "Warning",
+                "Widget",
+                "Operation cannot be fulfilled on widgets \"w\": the object has been modified; please apply your changes to the latest version and try again"
+            )),
+            (C::Other, S::Info)
         );
     }
 

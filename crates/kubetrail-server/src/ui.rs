@@ -8,13 +8,13 @@
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
 use crate::{ApiError, AppState};
 
 /// `(name, content type, bytes)` of every asset.
-const ASSETS: [(&str, &str, &str); 5] = [
+const ASSETS: [(&str, &str, &str); 6] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -34,6 +34,11 @@ const ASSETS: [(&str, &str, &str); 5] = [
         "pages.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/pages.js"),
+    ),
+    (
+        "alert.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/alert.js"),
     ),
     (
         "app.js",
@@ -75,6 +80,17 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/ui/{file}", get(asset))
+        .route("/alerts/{id}", get(alert_redirect))
+}
+
+/// `/alerts/{id}`, the link notifications carried before the UI had alert pages: redirected
+/// to the alert's page, `#/alert/{id}`. The target is relative (`../`), so it also works
+/// behind a proxy that serves the UI under a path prefix.
+async fn alert_redirect(Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("no alert {id:?}")))?;
+    Ok(Redirect::to(&format!("../#/alert/{id}")).into_response())
 }
 
 async fn index() -> Response {

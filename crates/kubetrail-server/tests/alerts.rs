@@ -55,6 +55,91 @@ async fn with_alerts() -> (tempfile::TempDir, Arc<dyn Store>, axum::Router) {
     (dir, store, app)
 }
 
+/// The alert page's API (issue 16, item 2): one alert by id with its deliveries and the
+/// matchers of its one-click silence; another tenant's alert is an unknown one.
+#[tokio::test]
+async fn one_alert_by_id_within_the_tenant_with_its_silence_matchers() {
+    let (_d, store, app) = with_alerts().await;
+    let mut a = alert("oom-killed", "shop", "web-2");
+    a.labels
+        .insert("group_key".into(), "prod/shop/Deployment/x".into());
+    a.labels.insert("cluster".into(), "prod".into());
+    a.labels.insert("reason".into(), "OOMKilling".into());
+    let id = store
+        .save_alert(
+            &a,
+            &[kubetrail_store::NewDelivery {
+                notifier: "hook".into(),
+                due_at: at(60),
+            }],
+            at(60),
+        )
+        .await
+        .unwrap();
+    let uri = format!("/api/v1/alerts/{id}");
+    for token in [ADMIN, SHOP] {
+        let (s, body) = get(&app, &uri, Some(token)).await;
+        assert_eq!(s, StatusCode::OK, "{}", short(&body));
+        assert_eq!(body["id"], id);
+        assert_eq!(body["rule"], "oom-killed");
+        assert_eq!(body["deliveries"][0]["notifier"], "hook");
+        assert_eq!(body["deliveries"][0]["state"], "pending");
+        assert_eq!(
+            body["silence_matchers"],
+            json!([
+                "alertname=oom-killed",
+                "group_key=prod/shop/Deployment/x",
+                "cluster=prod",
+                "namespace=shop"
+            ])
+        );
+    }
+    let (s, body) = get(&app, &uri, Some(PAYMENTS)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{}", short(&body));
+    assert_eq!(body["error"]["message"], format!("no alert {id}"));
+    let (s, _) = get(&app, "/api/v1/alerts/987654", Some(ADMIN)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, body) = get(&app, "/api/v1/alerts/x", Some(ADMIN)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "bad_parameter");
+    let (s, _) = get(&app, &uri, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // The shop tenant silences the alert's group with those matchers: it owns the silence.
+    let (_, page) = get(&app, &uri, Some(SHOP)).await;
+    let (s, silence) = send(
+        &app,
+        json_req(
+            "POST",
+            "/api/v1/silences",
+            Some(SHOP),
+            &json!({"matchers": page["silence_matchers"], "duration": "2h"}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{}", short(&silence));
+    // An alert recorded without a `group_key` label is silenced on all its labels.
+    let (_, all) = get(&app, "/api/v1/alerts?rule=crash-loop", Some(ADMIN)).await;
+    let old = all[0]["id"].as_i64().unwrap();
+    let (_, page) = get(&app, &format!("/api/v1/alerts/{old}"), Some(ADMIN)).await;
+    assert_eq!(
+        page["silence_matchers"],
+        json!(["alertname=crash-loop", "namespace=shop"])
+    );
+}
+
+/// Links sent before alert pages existed, `<ui_url>/alerts/<id>`, redirect to the page.
+#[tokio::test]
+async fn old_alert_links_redirect_to_the_alert_page() {
+    let (_d, _s, app) = with_alerts().await;
+    let response = tower::ServiceExt::oneshot(app.clone(), get_req("/alerts/7", None))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "../#/alert/7");
+    let (s, _) = get(&app, "/alerts/seven", None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
 #[tokio::test]
 async fn tenants_see_their_alerts_and_admins_all() {
     let (_d, _s, app) = with_alerts().await;

@@ -173,7 +173,14 @@ async fn the_ui_is_served_with_a_strict_content_security_policy() {
         !html.contains("http://") && !html.contains("https://"),
         "no external requests"
     );
-    for file in ["app.js", "dom.js", "charts.js", "pages.js", "app.css"] {
+    for file in [
+        "app.js",
+        "dom.js",
+        "charts.js",
+        "pages.js",
+        "alert.js",
+        "app.css",
+    ] {
         let (s, body) = send(&app, get_req(&format!("/ui/{file}"), None)).await;
         assert_eq!(s, StatusCode::OK, "{file}");
         // The SVG namespace is a name, not an address that is fetched.

@@ -11,6 +11,7 @@ const PAGES = {
   patterns: KT.pages.patterns,
   anomalies: KT.pages.anomalies,
   alerts: KT.pages.alerts,
+  alert: KT.pages.alert,
 };
 
 const main = document.getElementById("main");
@@ -62,7 +63,7 @@ KT.render = async function () {
   const page = PAGES[parts[0] || ""];
   for (const a of document.querySelectorAll("#nav a")) {
     const target = a.getAttribute("href").replace(/^#\/?/, "");
-    const active = target === (parts[0] || "") || (target === "incidents" && parts[0] === "incident");
+    const active = target === (parts[0] || "") || (target === "incidents" && parts[0] === "incident") || (target === "alerts" && parts[0] === "alert");
     if (active) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }

@@ -476,7 +476,7 @@ KT.pages.alerts = async function (parts, params, main) {
             a.rule,
             clustersOf(a).join(", "),
             KT.severityBadge(a.severity),
-            a.group_key,
+            h("a", { href: "#/alert/" + encodeURIComponent(a.id), class: "alert-link" }, a.group_key),
             String(a.event_count),
             KT.time(a.starts_at),
             KT.time(a.ends_at),

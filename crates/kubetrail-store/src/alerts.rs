@@ -236,6 +236,8 @@ pub struct DeliveryUpdate {
 /// Which alerts to list. Empty fields mean "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertFilter {
+    /// The alert with this id (the other fields still apply).
+    pub id: Option<i64>,
     /// Only alerts in this status.
     pub status: Option<AlertStatus>,
     /// Only alerts of these rules (any of them).

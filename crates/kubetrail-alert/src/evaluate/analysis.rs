@@ -7,7 +7,7 @@ use kubetrail_analyze::{
 };
 use kubetrail_model::{AggregateRow, Event, EventOccurrences};
 
-use super::{Analyzer, Finding};
+use super::{Analyzer, Cause, Finding};
 use crate::condition::Condition;
 
 /// Patterns, anomalies and incidents as `kubetrail patterns|anomalies|incidents` find them.
@@ -76,6 +76,7 @@ impl Analyzer for Analysis {
                                 p.frequency_per_min,
                                 k.template
                             ),
+                            cause: None,
                         })
                     })
                     .collect()
@@ -108,6 +109,7 @@ impl Analyzer for Analysis {
                             first_seen: e.first().unwrap_or(a.at),
                             last_seen: e.last().unwrap_or(a.at),
                             summary: a.evidence,
+                            cause: None,
                         })
                     })
                     .collect()
@@ -150,6 +152,12 @@ impl Analyzer for Analysis {
                                 "{}: {} ({})",
                                 i.root_cause.reason, i.root_cause.message, i.root_cause.hint
                             ),
+                            cause: Some(Cause {
+                                reason: i.root_cause.reason.clone(),
+                                object: i.root_cause.object.clone(),
+                                message: i.root_cause.message.clone(),
+                                hint: i.root_cause.hint.clone(),
+                            }),
                         })
                     })
                     .collect()

@@ -23,6 +23,32 @@ pub struct Finding {
     pub last_seen: Timestamp,
     /// One sentence, e.g. the root cause of an incident.
     pub summary: String,
+    /// The root cause, when the finding is an incident.
+    pub cause: Option<Cause>,
+}
+
+/// An incident's likely root cause, as analysis found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub reason: String,
+    /// `namespace/Kind/name` of the root event's object.
+    pub object: String,
+    pub message: String,
+    /// What to check next.
+    pub hint: String,
+}
+
+impl std::fmt::Display for Cause {
+    /// `FailedMount on shop/Pod/web-1: MountVolume.SetUp failed …`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} on {}: {}",
+            self.reason,
+            self.object,
+            self.message.trim()
+        )
+    }
 }
 
 /// Judges windowed conditions. `events` are the rule's matching events, each with its

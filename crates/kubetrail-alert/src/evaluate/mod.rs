@@ -13,6 +13,8 @@ mod analysis;
 mod counts;
 mod dry_run;
 mod findings;
+mod labels;
+mod notes;
 mod state;
 
 use std::collections::{HashMap, HashSet};
@@ -29,8 +31,11 @@ use crate::template::Context;
 pub use analysis::Analysis;
 pub use counts::{CountTracker, spread};
 pub use dry_run::{DryRunAlert, dry_run};
-pub use findings::{Analyzer, Finding, NoAnalysis};
-use state::{Group, Open, add_sample, annotations, labels, record};
+pub use findings::{Analyzer, Cause, Finding, NoAnalysis};
+use labels::labels;
+use state::{Group, Open, add_sample, annotations, record};
+
+pub use labels::GROUP_KEY_LABEL;
 
 /// What happened to an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +210,7 @@ impl Evaluator {
             .iter()
             .filter(|f| r.matcher.matches(&f.event))
             .collect();
+        let r_describes = r.annotations.iter().any(|(k, _)| k == "description");
         let annotation = match r.condition.finding_kind() {
             Some(crate::FindingKind::Incident) => "root_cause",
             _ => "finding",
@@ -223,9 +229,23 @@ impl Evaluator {
             }
             // What analysis said, for the notification (Slack shows a root cause).
             if let Some(open) = self.groups.get_mut(&id).and_then(|g| g.open.as_mut()) {
-                open.annotations
-                    .entry(annotation.to_string())
-                    .or_insert_with(|| f.summary.clone());
+                match &f.cause {
+                    // About an incident: its root cause is the description (unless the rule
+                    // writes its own), with the hint.
+                    Some(cause) => {
+                        let text = cause.to_string();
+                        if !r_describes {
+                            open.annotations.insert("description".into(), text.clone());
+                        }
+                        open.annotations.insert("root_cause".into(), text);
+                        open.annotations.insert("hint".into(), cause.hint.clone());
+                    }
+                    None => {
+                        open.annotations
+                            .entry(annotation.to_string())
+                            .or_insert_with(|| f.summary.clone());
+                    }
+                }
             }
         }
         self.changes(touched)
@@ -251,6 +271,7 @@ impl Evaluator {
                 });
                 g.open = None;
                 g.resolved_at = Some(now);
+                g.notes.clear();
             } else if now.duration_since(open.last_notified) >= rule.repeat {
                 open.last_notified = now;
                 out.push(AlertChange {
@@ -307,7 +328,6 @@ impl Evaluator {
                         labels: a.labels.clone(),
                         annotations: a.annotations.clone(),
                         events: a.events.clone(),
-                        latest: None,
                     });
                 }
                 (AlertStatus::Resolved, Some(ended)) if g.open.is_none() => {
@@ -333,6 +353,15 @@ impl Evaluator {
     ) -> Option<ChangeKind> {
         let rule = &self.rules[id.0];
         let g = self.groups.entry(id.clone()).or_insert_with(Group::new);
+        g.notes.add(
+            e,
+            at,
+            match amount {
+                Amount::Add(n) | Amount::Total(n) => n,
+            },
+        );
+        // The event the alert is about: the group's most informative, not its latest.
+        let about = g.notes.best().unwrap_or(e);
         if let Some(open) = &mut g.open {
             open.event_count = match amount {
                 Amount::Add(n) => open.event_count + n,
@@ -349,7 +378,7 @@ impl Evaluator {
             // at about the threshold would resolve and fire again all day.
             open.last_hold = now;
             let c = Context {
-                event: e,
+                event: about,
                 rule: &rule.name,
                 group_key: &id.1,
                 event_count: open.event_count,
@@ -357,7 +386,6 @@ impl Evaluator {
                 last_seen: open.last_seen,
             };
             open.annotations = annotations(rule, &c);
-            open.latest = Some(e.clone());
             return Some(ChangeKind::Updated);
         }
         if !holds {
@@ -372,9 +400,9 @@ impl Evaluator {
             (Condition::Count { .. }, _) => (g.window_sum, g.window_start().unwrap_or(at)),
             (_, Amount::Add(n) | Amount::Total(n)) => (n, at),
         };
-        let severity = rule.severity.unwrap_or(e.severity);
+        let severity = rule.severity.unwrap_or(about.severity);
         let c = Context {
-            event: e,
+            event: about,
             rule: &rule.name,
             group_key: &id.1,
             event_count: count,
@@ -394,7 +422,6 @@ impl Evaluator {
             labels: labels(rule, severity, &c),
             annotations: annotations(rule, &c),
             events,
-            latest: Some(e.clone()),
         });
         g.resolved_at = None;
         Some(ChangeKind::Raised)

@@ -6,6 +6,7 @@ use jiff::{SignedDuration, Timestamp};
 use kubetrail_model::{Event, Severity};
 use kubetrail_store::{AlertEvent, AlertRecord, AlertStatus};
 
+use super::notes::Notes;
 use crate::rules::Rule;
 use crate::template::{Context, object};
 
@@ -25,6 +26,8 @@ pub struct Group {
     pub window_sum: u64,
     pub open: Option<Open>,
     pub resolved_at: Option<Timestamp>,
+    /// The templates of the events counted into the window or the open alert.
+    pub notes: Notes,
 }
 
 /// The open alert of a group.
@@ -42,8 +45,6 @@ pub struct Open {
     pub labels: BTreeMap<String, String>,
     pub annotations: BTreeMap<String, String>,
     pub events: Vec<AlertEvent>,
-    /// The latest event, for the annotations' templates.
-    pub latest: Option<Event>,
 }
 
 impl Group {
@@ -53,6 +54,7 @@ impl Group {
             window_sum: 0,
             open: None,
             resolved_at: None,
+            notes: Notes::default(),
         }
     }
 
@@ -67,6 +69,9 @@ impl Group {
     }
 
     pub fn trim(&mut self, cutoff: Timestamp) {
+        if self.open.is_none() {
+            self.notes.forget_until(cutoff);
+        }
         // Entries arrive roughly in time order; out-of-order ones are dropped when they reach
         // the front.
         while let Some(&(at, n)) = self.window.front() {
@@ -120,36 +125,24 @@ pub fn add_sample(events: &mut Vec<AlertEvent>, e: &Event) {
     }
 }
 
-/// The labels of a new alert: `alertname`, `severity`, the group's dimensions, then the
-/// rule's own labels.
-pub fn labels(rule: &Rule, severity: Severity, c: &Context<'_>) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    out.insert("alertname".to_string(), rule.name.clone());
-    out.insert("severity".to_string(), severity.as_str().to_string());
-    for d in &rule.group_by {
-        out.insert(d.label().to_string(), d.value(c.event));
-    }
-    for (k, t) in &rule.labels {
-        out.insert(k.clone(), t.render(c));
-    }
-    out
-}
-
-/// The annotations: the rule's, or a summary and description when it has none.
+/// The annotations, rendered with the group's most informative event (`c.event`): the
+/// rule's, with a summary when it has none, and its note as the description when the rule
+/// gives none.
 pub fn annotations(rule: &Rule, c: &Context<'_>) -> BTreeMap<String, String> {
-    if rule.annotations.is_empty() {
-        return BTreeMap::from([
-            (
-                "summary".to_string(),
-                format!("{}: {} on {}", rule.name, c.event.reason, object(c.event)),
-            ),
-            ("description".to_string(), c.event.note.trim().to_string()),
-        ]);
-    }
-    rule.annotations
+    let mut out: BTreeMap<String, String> = rule
+        .annotations
         .iter()
         .map(|(k, t)| (k.clone(), t.render(c)))
-        .collect()
+        .collect();
+    if rule.annotations.is_empty() {
+        out.insert(
+            "summary".to_string(),
+            format!("{}: {} on {}", rule.name, c.event.reason, object(c.event)),
+        );
+    }
+    out.entry("description".to_string())
+        .or_insert_with(|| c.event.note.trim().to_string());
+    out
 }
 
 /// The record of an open (or just resolved) alert.

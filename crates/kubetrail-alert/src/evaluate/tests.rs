@@ -224,6 +224,7 @@ fn findings_raise_once_and_report_their_window_totals() {
         first_seen: at(0),
         last_seen: at(0),
         summary: "40 BackOff in an hour, baseline 2".into(),
+        cause: None,
     };
     let raised = ev.findings(0, std::slice::from_ref(&f), at(1));
     assert_eq!(kinds(&raised), [(ChangeKind::Raised, "prod/shop/BackOff")]);
@@ -234,6 +235,63 @@ fn findings_raise_once_and_report_their_window_totals() {
     assert!(ev.findings(7, &[], at(2)).is_empty());
     let r = ev.tick(at(2) + SignedDuration::from_mins(15));
     assert_eq!(r[0].kind, ChangeKind::Resolved);
+}
+
+/// Regression (issue 16, item 2): an alert about an incident described the last note and put
+/// the root cause and its hint into one `root_cause` sentence.
+#[test]
+fn an_incident_alert_is_described_by_its_root_cause_with_the_hint() {
+    let mut ev = Evaluator::new(rules(
+        "rules:\n  - name: incidents\n    condition: incident\n    annotations: {summary: \"{{ correlation }} is failing\"}\n",
+    ));
+    let cause = Cause {
+        reason: "FailedMount".into(),
+        object: "shop/Pod/web-1".into(),
+        message: "secret \"keys\" not found ".into(),
+        hint: "Create the secret keys in shop".into(),
+    };
+    let f = Finding {
+        event: backoff("web-1", 4, 0),
+        score: 0.0,
+        severity: Severity::Error,
+        count: 4,
+        first_seen: at(0),
+        last_seen: at(0),
+        summary: "FailedMount: secret \"keys\" not found (Create the secret keys in shop)".into(),
+        cause: Some(cause),
+    };
+    let raised = ev.findings(0, &[f], at(1));
+    let a = &raised[0].alert.annotations;
+    assert_eq!(a["summary"], "shop/Deployment/web is failing");
+    assert_eq!(
+        a["description"],
+        "FailedMount on shop/Pod/web-1: secret \"keys\" not found"
+    );
+    assert_eq!(a["root_cause"], a["description"]);
+    assert_eq!(a["hint"], "Create the secret keys in shop");
+}
+
+/// Regression (issue 16, item 2): the description was the note of the event that raised the
+/// alert (the last one), here a passing probe failure instead of the crash loop.
+#[test]
+fn the_description_is_the_most_informative_note_and_the_severity_the_highest() {
+    let mut ev = Evaluator::new(rules(
+        "rules:\n  - name: shop\n    match: {namespace: shop}\n    condition: count >= 4 within 10m\n",
+    ));
+    let mut probe = backoff("web-2", 1, 1);
+    probe.uid = "probe".into();
+    probe.reason = "Unhealthy".into();
+    probe.note = "Readiness probe failed".into();
+    probe.template = probe.note.clone();
+    probe.severity = Severity::Warning;
+    let raised = ev.observe_events(&[backoff("web-1", 3, 0), probe], at(1));
+    let a = &raised[0].alert;
+    assert_eq!(
+        a.annotations["description"],
+        "Back-off restarting failed container app in pod web-1"
+    );
+    assert_eq!(a.severity, Severity::Error);
+    assert_eq!(a.labels["reason"], "BackOff");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use reqwest::header::HeaderMap;
 use serde::Serialize;
 
 use super::http::post_json;
-use super::{DeliveryError, Notification};
+use super::{DeliveryError, Notification, alert_link};
 
 /// An Alertmanager.
 #[derive(Debug, Clone)]
@@ -62,7 +62,7 @@ pub fn alertmanager_body(
         annotations,
         starts_at: alert.starts_at,
         ends_at,
-        generator_url: ui_url.map(|u| format!("{}/alerts/{alert_id}", u.trim_end_matches('/'))),
+        generator_url: ui_url.map(|u| alert_link(u, alert_id)),
     }];
     serde_json::to_vec(&body).map_err(|e| DeliveryError::Encode(e.to_string()))
 }

@@ -72,6 +72,13 @@ impl DeliveryError {
     }
 }
 
+/// The page of alert `alert_id` in the UI served at `ui_url`: every notifier's link. The UI
+/// routes with `#/`, so this is `{ui_url}/#/alert/{id}` (the server also redirects the older
+/// form `{ui_url}/alerts/{id}` there, for links already sent).
+pub fn alert_link(ui_url: &str, alert_id: i64) -> String {
+    format!("{}/#/alert/{alert_id}", ui_url.trim_end_matches('/'))
+}
+
 /// One notification: an alert as queued, with its outbox ids.
 #[derive(Debug, Clone, Copy)]
 pub struct Notification<'a> {

@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::http::post_json;
-use super::{DeliveryError, Notification, Secret};
+use super::{DeliveryError, Notification, Secret, alert_link};
 
 /// A Slack incoming webhook.
 #[derive(Debug, Clone)]
@@ -118,12 +118,16 @@ pub fn slack_body(alert: &AlertRecord, alert_id: i64, ui_url: Option<&str>) -> V
         .get("root_cause")
         .filter(|c| !c.is_empty())
     {
+        let mut text = format!("*Root cause:* {}", escape(cause));
+        if let Some(hint) = alert.annotations.get("hint").filter(|h| !h.is_empty()) {
+            text.push_str(&format!("\n*Check next:* {}", escape(hint)));
+        }
         blocks.push(json!({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": cut(&format!("*Root cause:* {}", escape(cause)), 2900)}
+            {"type": "mrkdwn", "text": cut(&text, 2900)}
         ]}));
     }
     if let Some(url) = ui_url {
-        let link = format!("{}/alerts/{alert_id}", url.trim_end_matches('/'));
+        let link = alert_link(url, alert_id);
         blocks.push(json!({"type": "context", "elements": [
             {"type": "mrkdwn", "text": format!("<{}|Open in kubetrail>", escape(&link))}
         ]}));
@@ -184,6 +188,7 @@ mod tests {
                     "exit 1 <!channel> & more".to_string(),
                 ),
                 ("root_cause".to_string(), "OOMKilled on node-1".to_string()),
+                ("hint".to_string(), "Raise the memory limit".to_string()),
             ]),
             starts_at: at(0),
             ends_at: None,
@@ -214,8 +219,12 @@ mod tests {
         assert!(!text.contains("<!channel>"));
         assert!(text.contains("12 times"));
         assert!(text.contains("namespace `shop`"));
-        assert!(text.contains("*Root cause:* OOMKilled on node-1"));
-        assert!(text.contains("<https://kubetrail.example/alerts/42|Open in kubetrail>"));
+        assert!(
+            text.contains(
+                "*Root cause:* OOMKilled on node-1\\n*Check next:* Raise the memory limit"
+            )
+        );
+        assert!(text.contains("<https://kubetrail.example/#/alert/42|Open in kubetrail>"));
         let kinds: Vec<&str> = body["blocks"]
             .as_array()
             .unwrap()

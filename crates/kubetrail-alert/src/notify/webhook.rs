@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::http::post_json;
 use super::signature::{SIGNATURE_HEADER, sign};
-use super::{DeliveryError, Notification, Secret};
+use super::{DeliveryError, Notification, Secret, alert_link};
 
 /// A generic webhook.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ pub struct Webhook {
     pub url: Secret,
     pub secret: Option<Secret>,
     pub timeout: Duration,
-    /// Link to the alert in the UI (`{ui_url}/alerts/{id}`), when configured.
+    /// Link to the alert's page in the UI ([`alert_link`]), when configured.
     pub ui_url: Option<String>,
 }
 
@@ -50,7 +50,7 @@ pub fn webhook_body(n: Notification<'_>, ui_url: Option<&str>) -> Result<Vec<u8>
         delivery_id: n.delivery_id,
         alert_id: n.alert_id,
         alert: n.alert,
-        url: ui_url.map(|u| format!("{}/alerts/{}", u.trim_end_matches('/'), n.alert_id)),
+        url: ui_url.map(|u| alert_link(u, n.alert_id)),
     })
     .map_err(|e| DeliveryError::Encode(e.to_string()))
 }

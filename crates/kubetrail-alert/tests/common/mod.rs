@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use kubetrail_alert::{AlertMetrics, Alerting, AlertingConfig, NoAnalysis, RawAlerting};
+use kubetrail_alert::{AlertMetrics, Alerting, AlertingConfig, Analyzer, NoAnalysis, RawAlerting};
 use kubetrail_model::Event;
 use kubetrail_store::{SqliteStore, Store};
 use tokio_util::sync::CancellationToken;
@@ -255,13 +255,22 @@ pub fn config(yaml: &str) -> AlertingConfig {
         .expect("a valid alerting config")
 }
 
-/// Starts the live alerting stage.
+/// Starts the live alerting stage (windowed conditions never fire).
 pub fn start(config: AlertingConfig, store: Arc<dyn Store>) -> (Alerting, CancellationToken) {
+    start_with(config, store, Arc::new(NoAnalysis))
+}
+
+/// Starts the live alerting stage with an analyzer for windowed conditions.
+pub fn start_with(
+    config: AlertingConfig,
+    store: Arc<dyn Store>,
+    analyzer: Arc<dyn Analyzer>,
+) -> (Alerting, CancellationToken) {
     let cancel = CancellationToken::new();
     let alerting = kubetrail_alert::start(
         config,
         store,
-        Arc::new(NoAnalysis),
+        analyzer,
         AlertMetrics::default(),
         cancel.clone(),
     )
@@ -295,6 +304,21 @@ pub fn backoff(pod: &str, count: u64) -> Event {
     e
 }
 
+/// A Warning probe failure (warning) of pod `shop/<pod>` of Deployment `shop/web` on
+/// `node-2`, seen `count` times until now, a second after [`backoff`]'s.
+pub fn probe_failure(pod: &str, count: u64) -> Event {
+    let mut e = backoff(pod, count);
+    e.uid = format!("uid-{pod}-unhealthy");
+    e.reason = "Unhealthy".into();
+    e.note = "Readiness probe failed: connection refused".into();
+    e.template = "Readiness probe failed: connection refused".into();
+    e.category = kubetrail_model::Category::Health;
+    e.severity = kubetrail_model::Severity::Warning;
+    e.node = Some("node-2".into());
+    e.last_seen += jiff::SignedDuration::from_secs(1);
+    e
+}
+
 /// The real dumps: `$KUBETRAIL_REAL_EVENTS`, or `shared/` next to the checkout.
 pub fn real_events() -> PathBuf {
     std::env::var_os("KUBETRAIL_REAL_EVENTS")
@@ -305,4 +329,20 @@ pub fn real_events() -> PathBuf {
                 "/../../../shared/datasets/real-events"
             ))
         })
+}
+
+/// The events of a dump, processed as `kubetrail import` does (cluster `default`).
+pub fn dump_events(path: &Path) -> Vec<Event> {
+    use kubetrail_process::{Processor, Rules};
+    use kubetrail_source::import::{Item, read_file};
+    let mut processor = Processor::new(Rules::builtin());
+    let mut out = Vec::new();
+    for item in read_file(path, "default").expect("open") {
+        match item.expect("read") {
+            Item::Event { event, .. } => out.push(processor.process(event)),
+            Item::Object(link) => processor.observe(link),
+            Item::Skipped { .. } => {}
+        }
+    }
+    out
 }

@@ -29,7 +29,7 @@ pub struct FilterParams {
     /// Reasons.
     reason: Option<String>,
     /// Categories (scheduling, image, storage, network, health, lifecycle, crash, node,
-    /// autoscaling, rollout, job, config, policy, other).
+    /// autoscaling, rollout, job, config, policy, controlplane, operator, certificate, other).
     category: Option<String>,
     /// `error`, `warning,error`, or `error+` (error and above).
     severity: Option<String>,

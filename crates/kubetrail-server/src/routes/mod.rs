@@ -32,6 +32,7 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::one))
         .routes(routes!(timeline::timeline))
         .routes(routes!(alerts::list))
+        .routes(routes!(alerts::one))
         .routes(routes!(silences::list, silences::create))
         .routes(routes!(silences::expire))
         .routes(routes!(gaps::list))

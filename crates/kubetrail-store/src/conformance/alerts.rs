@@ -155,12 +155,37 @@ pub async fn an_open_alert_is_updated_in_place_and_a_second_one_for_its_group_me
 }
 
 pub async fn alert_filters_select_by_status_rule_group_time_and_limit(store: Arc<dyn Store>) {
+    let mut ids = Vec::new();
     for (rule, group, start) in [("a", "g1", 0), ("b", "g2", 10), ("a", "g3", 20)] {
-        store
-            .save_alert(&alert_record(rule, group, start), &[], minute(start))
+        let id = store
+            .save_alert(
+                &alert_record(rule, group, start),
+                &[to("hook", start)],
+                minute(start),
+            )
             .await
             .expect("save");
+        ids.push(id);
     }
+    // One alert by id (the alert page), with its deliveries.
+    let by_id = store
+        .alerts(&AlertFilter {
+            id: Some(ids[1]),
+            ..AlertFilter::default()
+        })
+        .await
+        .expect("by id");
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0].alert.group_key, "g2");
+    assert_eq!(by_id[0].deliveries.len(), 1);
+    let none = store
+        .alerts(&AlertFilter {
+            id: Some(ids[2] + 1000),
+            ..AlertFilter::default()
+        })
+        .await
+        .expect("unknown id");
+    assert!(none.is_empty());
     let mut resolved = alert_record("a", "g1", 0);
     resolved.status = AlertStatus::Resolved;
     resolved.ends_at = Some(minute(5));

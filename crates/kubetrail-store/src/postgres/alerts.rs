@@ -232,6 +232,10 @@ fn alert(row: &Row) -> Result<(i64, AlertRecord)> {
 /// Alerts matching the filter, newest start first, each with its deliveries (oldest first).
 pub(crate) async fn alerts(client: &mut Object, f: &AlertFilter) -> Result<Vec<StoredAlert>> {
     let mut w = Where::new();
+    if let Some(id) = f.id {
+        let p = w.param(id);
+        w.and(&format!("a.id = {p}"));
+    }
     if let Some(status) = f.status {
         let p = w.param(status.as_str().to_owned());
         w.and(&format!("a.status = {p}"));

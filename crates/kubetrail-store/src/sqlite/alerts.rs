@@ -249,6 +249,10 @@ fn alert(row: &Row<'_>) -> Result<(i64, AlertRecord)> {
 pub(crate) fn alerts(conn: &Connection, f: &AlertFilter) -> Result<Vec<StoredAlert>> {
     let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts a WHERE 1 = 1");
     let mut params: Vec<Value> = Vec::new();
+    if let Some(id) = f.id {
+        sql.push_str(" AND a.id = ?");
+        params.push(Value::Integer(id));
+    }
     if let Some(status) = f.status {
         sql.push_str(" AND a.status = ?");
         params.push(Value::Text(status.as_str().into()));

@@ -274,6 +274,7 @@ async fn list(config: &Config, args: ListArgs) -> Result<ExitCode> {
     let store = super::open_store_for_reading(config)?;
     let alerts = store
         .alerts(&AlertFilter {
+            id: None,
             status: args.status,
             rules: args.rule,
             group_key: None,

@@ -1,0 +1,194 @@
+//! OpenShift: operators built on openshift/library-go (status conditions, resource apply,
+//! config observers, revisions and static-pod installers, certificate rotation), the etcd
+//! operator, other cluster operators, the Machine API and OLM.
+
+use super::{C, Group, S, e, ef, f};
+
+pub const LIBRARY_GO: Group = Group {
+    component: "openshift/library-go operators (pkg/operator/status, configobserver, \
+                revisioncontroller, staticpod, certrotation, csr, loglevel; \
+                pkg/controller/factory)",
+    entries: &[
+        ef(
+            "OperatorStatusChanged",
+            C::Operator,
+            S::Info,
+            &[
+                f(
+                    r"\bDegraded changed from \w+ to True",
+                    S::Error,
+                    "the operator reports Degraded: a failure signal",
+                ),
+                f(
+                    r"\bAvailable changed from \w+ to False",
+                    S::Error,
+                    "the operator is no longer Available",
+                ),
+            ],
+        ),
+        e("ConfigOperatorStatusChanged", C::Operator, S::Info),
+        e("OperatorVersionChanged", C::Operator, S::Info),
+        e("OperatorLogLevelChange", C::Operator, S::Info),
+        e("OperatorLogLevelChangeFailed", C::Operator, S::Warning),
+        e("OperatorLogLevelInvalid", C::Operator, S::Warning),
+        e("ManagementStateUnknown", C::Operator, S::Warning),
+        e("StatusNotFound", C::Operator, S::Warning),
+        e("MultipleVersions", C::Operator, S::Warning),
+        // Start-up ordering notices: a controller waits for what another one writes and
+        // retries; if it lasts, the operator's Degraded condition is the failure signal.
+        e("MissingVersion", C::Operator, S::Info),
+        e("VersionMappingFailure", C::Operator, S::Warning),
+        // A start-up notice of the controller factory, sent as Warning: known harmless.
+        e("FastControllerResync", C::Operator, S::Info),
+        e("ObservedConfigChanged", C::Operator, S::Info),
+        e("ObservedConfigWriteError", C::Operator, S::Warning),
+        e("ObserverFailed", C::Operator, S::Warning),
+        e("Observe*Failed", C::Operator, S::Warning),
+        e("Observe*", C::Operator, S::Info),
+        // A start-up ordering notice, like MissingVersion.
+        e("ConfigMissing", C::Operator, S::Info),
+        e("RevisionTriggered", C::Operator, S::Info),
+        e("RevisionCreate", C::Operator, S::Info),
+        e("RevisionCreateFailed", C::Operator, S::Error),
+        e("StartingNewRevision", C::Operator, S::Info),
+        e("NodeTargetRevisionChanged", C::Operator, S::Info),
+        e("NodeCurrentRevisionChanged", C::Operator, S::Info),
+        // A start-up ordering notice, like MissingVersion (NodeInstallerDegraded if it lasts).
+        e("RequiredInstallerResourcesMissing", C::Operator, S::Info),
+        e("InstallerPodFailed", C::Operator, S::Error),
+        e("InstallerPodDisappeared", C::Operator, S::Warning),
+        e("StaticPodInstallerCompleted", C::Operator, S::Info),
+        e("StaticPodInstallerFailed", C::Operator, S::Error),
+        e("MissingStaticPod", C::Operator, S::Warning),
+        e("MalscheduledPod", C::Operator, S::Warning),
+        e("MasterNodeObserved", C::Operator, S::Info),
+        e("MasterNodeRemoved", C::Operator, S::Info),
+        e("MasterNodesReadyChanged", C::Operator, S::Info),
+        e("FileChangeWatchdogStarted", C::Operator, S::Info),
+        e("FileChangeWatchdogFailed", C::Operator, S::Warning),
+        e("FileChangeObserved", C::Operator, S::Info),
+        e("FeatureGatesInitialized", C::Operator, S::Info),
+        e("FeatureGatesModified", C::Operator, S::Info),
+        e("ControlPlaneTopology", C::Operator, S::Info),
+        e("OpenShiftAPICheckFailed", C::Operator, S::Warning),
+        e("EncryptionKeyCreated", C::Operator, S::Info),
+        e("EncryptionKeyCreateFailed", C::Operator, S::Error),
+        e("EncryptionKeysPruned", C::Operator, S::Info),
+        // Certificates: certrotation and csr controllers
+        e("CABundleUpdateRequired", C::Certificate, S::Info),
+        e("SignerUpdateRequired", C::Certificate, S::Info),
+        e("TargetUpdateRequired", C::Certificate, S::Info),
+        e("RotationError", C::Certificate, S::Warning),
+        e("CertificateUpdated", C::Certificate, S::Info),
+        e("CertificateUpdateFailed", C::Certificate, S::Error),
+        e("CertificateRemoved", C::Certificate, S::Info),
+        e("CertificateRotationStarted", C::Certificate, S::Info),
+        e("ClientCertificateCreated", C::Certificate, S::Info),
+        e("NoValidCertificateFound", C::Certificate, S::Info),
+        e("CSRApproval", C::Certificate, S::Info),
+        e("CSRCreated", C::Certificate, S::Info),
+        e("CSRDenial", C::Certificate, S::Warning),
+    ],
+};
+
+pub const LIBRARY_GO_APPLY: Group = Group {
+    component: "openshift/library-go resource apply (pkg/operator/resource/resourcehelper/\
+                event_helpers.go: the reason is the object's kind + Created, Updated, Deleted, \
+                CreateFailed, UpdateFailed or DeleteFailed)",
+    entries: &[
+        ef(
+            "*CreateFailed",
+            C::Operator,
+            S::Error,
+            &[f(
+                r"already exists",
+                S::Warning,
+                "another writer created it first; the next sync updates it",
+            )],
+        ),
+        e("*UpdateFailed", C::Operator, S::Error),
+        e("*DeleteFailed", C::Operator, S::Warning),
+        e("*Created", C::Operator, S::Info),
+        e("*Updated", C::Operator, S::Info),
+        e("*Deleted", C::Operator, S::Info),
+    ],
+};
+
+pub const ETCD_OPERATOR: Group = Group {
+    component: "openshift/cluster-etcd-operator (pkg/etcdcli: membership; pkg/operator: \
+                clustermember, quorumguard, bootstrapteardown, fsync controllers)",
+    entries: &[
+        e("MemberAdd", C::ControlPlane, S::Info),
+        e("MemberPromote", C::ControlPlane, S::Info),
+        e("MemberRemove", C::ControlPlane, S::Warning),
+        e("UnhealthyEtcdMember", C::ControlPlane, S::Warning),
+        e("UnstartedEtcdMember", C::ControlPlane, S::Warning),
+        e("EtcdLeaderChangeMetrics", C::ControlPlane, S::Warning),
+        e("FoundPodToScale", C::ControlPlane, S::Info),
+        e("ModifiedQuorumGuardDeployment", C::Operator, S::Info),
+        e("ModifiedQuorumGuardPDB", C::Operator, S::Info),
+        e("DelayingBootstrapTeardown", C::ControlPlane, S::Info),
+        e("RemoveBootstrapEtcd", C::ControlPlane, S::Info),
+        e("*UpdatingStatus", C::Operator, S::Warning),
+    ],
+};
+
+pub const OPENSHIFT_OPERATORS: Group = Group {
+    component: "OpenShift cluster operators: cluster-version-operator (payload), \
+                cluster-policy-controller (SCC ranges), kube-controller-manager-operator \
+                (SA token signer), ingress-operator, check-endpoints, config-operator, \
+                machine-config-operator",
+    entries: &[
+        e("RetrievePayload", C::Operator, S::Info),
+        e("VerifyPayload", C::Operator, S::Info),
+        e("PayloadLoaded", C::Operator, S::Info),
+        e("CreatedSCCRanges", C::Policy, S::Info),
+        e("SATokenSignerControllerOK", C::Certificate, S::Info),
+        // Sent as Normal while the bootstrap API server's addresses are still listed.
+        e("SATokenSignerControllerStuck", C::Certificate, S::Info),
+        e("Admitted", C::Network, S::Info),
+        e("PublishedRouterCA", C::Certificate, S::Info),
+        e("PublishedRouterCertificates", C::Certificate, S::Info),
+        e(
+            "UpdatedPublishedRouterCertificates",
+            C::Certificate,
+            S::Info,
+        ),
+        e("CreatedDefaultCertificate", C::Certificate, S::Info),
+        e("CreatedWildcardCACert", C::Certificate, S::Info),
+        e("ConnectivityOutageDetected", C::Network, S::Warning),
+        e("ConnectivityRestored", C::Network, S::Info),
+        e("RoutingConfigSubdomainChanged", C::Operator, S::Info),
+        e("KubeCloudConfigController", C::Operator, S::Info),
+        e("RenderedConfigGenerated", C::Operator, S::Info),
+        e("AnnotationChange", C::Node, S::Info),
+        e("NodeDone", C::Node, S::Info),
+        e("Status upgrade", C::Operator, S::Info),
+    ],
+};
+
+pub const MACHINE_API: Group = Group {
+    component: "OpenShift Machine API providers (machine-api-provider-aws, -azure, -vsphere: \
+                machine actuators)",
+    entries: &[
+        e("Create", C::Node, S::Info),
+        e("Update", C::Node, S::Info),
+        e("Updated", C::Node, S::Info),
+    ],
+};
+
+pub const OLM: Group = Group {
+    component: "operator-lifecycle-manager (operator-framework/operator-lifecycle-manager, \
+                ClusterServiceVersion phases and subscription resolution)",
+    entries: &[
+        e("RequirementsUnknown", C::Operator, S::Info),
+        e("RequirementsNotMet", C::Operator, S::Warning),
+        e("AllRequirementsMet", C::Operator, S::Info),
+        e("InstallWaiting", C::Operator, S::Info),
+        e("InstallSucceeded", C::Operator, S::Info),
+        e("InstallComponentFailed", C::Operator, S::Error),
+        e("InstallCheckFailed", C::Operator, S::Error),
+        e("NeedsReinstall", C::Operator, S::Warning),
+        e("ResolutionFailed", C::Operator, S::Error),
+    ],
+};

@@ -1,0 +1,212 @@
+use std::collections::BTreeMap;
+
+use super::*;
+
+fn all_entries() -> impl Iterator<Item = (&'static str, &'static Entry)> {
+    groups()
+        .iter()
+        .flat_map(|g| g.entries.iter().map(move |e| (g.component, e)))
+}
+
+#[test]
+fn each_reason_is_catalogued_once_so_it_lands_in_one_category() {
+    let mut seen: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (component, entry) in all_entries() {
+        seen.entry(entry.reason).or_default().push(component);
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, c)| c.len() > 1).collect();
+    assert!(twice.is_empty(), "reasons catalogued twice: {twice:#?}");
+}
+
+#[test]
+fn only_reasons_upstream_shares_between_constants_change_category_by_message() {
+    for (_, entry) in all_entries() {
+        for form in entry.forms {
+            if form.category.is_some_and(|c| c != entry.category) {
+                assert!(
+                    SHARED.iter().any(|(r, _)| *r == entry.reason),
+                    "{}: form {:?} changes the category but the reason is not in SHARED",
+                    entry.reason,
+                    form.note
+                );
+            }
+        }
+    }
+    for (reason, _) in SHARED {
+        assert!(
+            lookup(reason).is_some(),
+            "{reason} is shared but not catalogued"
+        );
+    }
+}
+
+#[test]
+fn every_group_names_its_component_and_every_form_compiles() {
+    for group in groups() {
+        assert!(group.component.len() > 10, "{}", group.component);
+        assert!(!group.entries.is_empty(), "{}", group.component);
+    }
+    for (_, entry) in all_entries() {
+        assert!(
+            entry.reason.matches('*').count() <= 1,
+            "{}: one * at most",
+            entry.reason
+        );
+        // Building the catalogue compiles every form (it panics on a bad one).
+        assert!(lookup(entry.reason).is_some() || entry.reason.contains('*'));
+    }
+}
+
+#[test]
+fn families_match_a_kind_prefix_and_exact_reasons_win() {
+    assert_eq!(lookup("ConfigMapCreated").unwrap().entry.reason, "*Created");
+    assert_eq!(
+        lookup("ConfigMapCreateFailed").unwrap().entry.reason,
+        "*CreateFailed"
+    );
+    assert_eq!(lookup("Created").unwrap().entry.reason, "Created");
+    assert_eq!(lookup("OrderCreated").unwrap().entry.reason, "OrderCreated");
+    assert_eq!(
+        lookup("ObservedConfigWriteError").unwrap().entry.reason,
+        "ObservedConfigWriteError"
+    );
+    assert_eq!(
+        lookup("ObserveStorageFailed").unwrap().entry.reason,
+        "Observe*Failed"
+    );
+    assert_eq!(
+        lookup("ObserveEncryptionConfigFailed")
+            .unwrap()
+            .entry
+            .reason,
+        "Observe*Failed"
+    );
+    assert_eq!(
+        lookup("ObserveConsoleURL").unwrap().entry.reason,
+        "Observe*"
+    );
+    assert!(lookup("SomethingOdd").is_none());
+}
+
+#[test]
+fn an_operator_going_degraded_is_an_error_and_progressing_is_not() {
+    let degraded = "Status for clusteroperator/etcd changed: Degraded changed from False to \
+                    True (\"NodeControllerDegraded: node x not ready\")";
+    assert_eq!(
+        classify("OperatorStatusChanged", degraded),
+        Some((C::Operator, S::Error))
+    );
+    let progressing = "Status for clusteroperator/etcd changed: Progressing changed from True \
+                       to False (\"NodeInstallerProgressing: 3 nodes are at revision 3\")";
+    assert_eq!(
+        classify("OperatorStatusChanged", progressing),
+        Some((C::Operator, S::Info))
+    );
+    let healed = "Status for clusteroperator/etcd changed: Degraded changed from True to False";
+    assert_eq!(
+        classify("OperatorStatusChanged", healed),
+        Some((C::Operator, S::Info))
+    );
+}
+
+#[test]
+fn a_degraded_operator_quoting_a_conflict_stays_an_error() {
+    let note = "Status for clusteroperator/authentication changed: Degraded changed from False \
+                to True (\"X: Operation cannot be fulfilled on authentications \\\"cluster\\\": \
+                the object has been modified; please apply your changes to the latest version \
+                and try again\")";
+    assert_eq!(
+        classify("OperatorStatusChanged", note),
+        Some((C::Operator, S::Error))
+    );
+}
+
+#[test]
+fn cancelling_a_taint_eviction_is_a_recovery() {
+    assert_eq!(
+        classify(
+            "TaintManagerEviction",
+            "Marking for deletion Pod default/web-1"
+        ),
+        Some((C::Node, S::Warning))
+    );
+    assert_eq!(
+        classify(
+            "TaintManagerEviction",
+            "Cancelling deletion of Pod default/web-1"
+        ),
+        Some((C::Node, S::Info))
+    );
+}
+
+#[test]
+fn known_harmless_messages_are_info_in_their_reasons_category() {
+    let race = r#"MountVolume.SetUp failed for volume "kube-api-access-r24g5" : object "shop"/"kube-root-ca.crt" not registered"#;
+    assert_eq!(classify("FailedMount", race), Some((C::Storage, S::Info)));
+    let missing = r#"MountVolume.SetUp failed for volume "cfg" : configmap "app" not found"#;
+    assert_eq!(
+        classify("FailedMount", missing),
+        Some((C::Storage, S::Error))
+    );
+    let resync = r#"Controller "ConfigObserver" resync interval is set to 0s which might lead to client request throttling"#;
+    assert_eq!(
+        classify("FastControllerResync", resync),
+        Some((C::Operator, S::Info))
+    );
+    let conflict = r#"Failed to update endpoint shop/web: Operation cannot be fulfilled on endpoints "web": the object has been modified; please apply your changes to the latest version and try again"#;
+    assert_eq!(
+        classify("FailedToUpdateEndpoint", conflict),
+        Some((C::Network, S::Info))
+    );
+    assert_eq!(
+        classify(
+            "FailedToUpdateEndpoint",
+            "Failed to update endpoint shop/web: timeout"
+        ),
+        Some((C::Network, S::Warning))
+    );
+}
+
+#[test]
+fn coverage_ranks_reasons_by_events_and_lists_the_fallbacks() {
+    let reasons = [
+        "Pulled",
+        "Pulled",
+        "Pulled",
+        "SomethingOdd",
+        "SomethingOdd",
+        "ConfigMapCreated",
+        "",
+    ];
+    let c = catalogue_coverage(reasons.iter().copied(), 3);
+    assert_eq!(
+        c.top,
+        vec![
+            ("Pulled".to_string(), 3),
+            ("SomethingOdd".to_string(), 2),
+            ("".to_string(), 1),
+        ]
+    );
+    assert_eq!(c.matched, 1);
+    assert_eq!(
+        c.fallback,
+        vec![("SomethingOdd".to_string(), 2), ("".to_string(), 1)]
+    );
+    assert!((c.ratio() - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(catalogue_coverage([], 200).ratio(), 1.0);
+}
+
+#[test]
+fn reasons_doc_is_up_to_date() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/REASONS.md");
+    let generated = markdown();
+    if std::env::var_os("UPDATE_REASONS").is_some() {
+        std::fs::write(path, &generated).expect("write docs/REASONS.md");
+    }
+    let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "docs/REASONS.md is out of date: run UPDATE_REASONS=1 cargo test -p kubetrail-process \
+         --lib reasons_doc"
+    );
+}
