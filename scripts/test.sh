@@ -158,6 +158,10 @@ log "cargo fmt --check"
 cargo fmt --all -- --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# API docs build without warnings (broken or ambiguous intra-doc links, links to private items).
+# RUSTDOCFLAGS reaches rustdoc only: dependencies are not rebuilt.
+log "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 # Dependencies: licences, bans (unmaintained crates, a second TLS stack), sources; duplicate
 # versions are reported as warnings (deny.toml). Advisories only when a RustSec database is on
 # disk: this machine cannot fetch it.

@@ -1,6 +1,6 @@
-//! Analysis: what keeps happening ([`patterns`]), what is unusual now ([`anomalies`]), what went
-//! wrong and why ([`incidents`]), and the story of one object ([`explain`]). Pure functions over
-//! stored events; no I/O, no async.
+//! Analysis: what keeps happening ([`patterns()`]), what is unusual now ([`anomalies()`]), what
+//! went wrong and why ([`incidents()`]), and the story of one object ([`explain()`]). Pure
+//! functions over stored events; no I/O, no async.
 //!
 //! `store → analyze → alert/serve`: callers read the events of a window with their occurrences
 //! (`Store::occurrences`) or occurrence counts per bucket (`Store::aggregate`) and hand them

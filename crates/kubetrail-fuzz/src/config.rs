@@ -8,6 +8,11 @@ use std::sync::OnceLock;
 
 use kubetrail::config::Config;
 
+/// Loads `data` as the config file and, when it validates, derives the database path and the alert
+/// rules from it.
+///
+/// # Panics
+/// Where loading or validating panics, and when the temporary config file cannot be written.
 pub fn run(data: &[u8]) {
     let path = file();
     std::fs::write(path, data).expect("the fuzz config file is writable");

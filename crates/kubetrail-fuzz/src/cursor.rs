@@ -7,6 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kubetrail_model::EventFilter;
 use kubetrail_server::cursor::Cursor;
 
+/// Decodes `data` as a cursor, both as sent and base64-encoded, and resumes filters from it.
+///
+/// # Panics
+/// When an encoded cursor does not decode back to itself, and where decoding panics.
 pub fn run(data: &[u8]) {
     // Raw text too: a client can send anything as `cursor=`.
     if let Ok(text) = std::str::from_utf8(data) {

@@ -13,6 +13,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::{ObjectLink, OwnerRef, Processor, Rejected, Rules};
 
+/// Decodes `data` into steps (Events of either API, owner links, placements) and runs them through
+/// normalization and one processor.
+///
+/// # Panics
+/// When a record breaks an invariant of the module docs, and where processing panics.
 pub fn run(data: &[u8]) {
     let mut input = Unstructured::new(data);
     let Ok(steps) = Vec::<Step>::arbitrary(&mut input) else {

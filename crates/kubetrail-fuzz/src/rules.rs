@@ -7,6 +7,11 @@ use kubetrail_alert::{Context, parse_matcher, parse_rules};
 use kubetrail_model::{Category, Event, ObjectRef, Severity, Timestamp};
 use kubetrail_process::Rules;
 
+/// Parses `data` as alert rules, as classification rules and, line by line, as silence matchers,
+/// and applies what parses to a sample event.
+///
+/// # Panics
+/// Where parsing, matching or rendering panics.
 pub fn run(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;

@@ -6,6 +6,11 @@ use kubetrail_sim::Resource;
 use kubetrail_sim::selectors::{FieldSelector, LabelSelector};
 use serde_json::{Value, json};
 
+/// Parses `data` as a label selector and as a field selector of every resource, and matches each
+/// against sample objects.
+///
+/// # Panics
+/// Where parsing or matching panics.
 pub fn run(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;

@@ -6,7 +6,10 @@ use crate::Event;
 /// Some occurrences of an Event at one time: an increase of its count by `count` seen at `at`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Occurrence {
+    /// When they happened: the Event's `first_seen` for its first occurrence, otherwise the
+    /// `last_seen` of the write that raised its count.
     pub at: Timestamp,
+    /// How many occurred at that time (at least 1).
     pub count: u64,
 }
 
@@ -14,7 +17,9 @@ pub struct Occurrence {
 /// that counts over the window are exact rather than the Event's lifetime `count`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventOccurrences {
+    /// The Event, as last stored.
     pub event: Event,
+    /// Its occurrences inside the window, oldest first.
     pub occurrences: Vec<Occurrence>,
 }
 

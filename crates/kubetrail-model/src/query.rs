@@ -12,17 +12,29 @@ use crate::{Category, Error, Result, Severity};
 /// `[since, until)` for queries, and occurrences inside `[since, until)` for aggregations.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventFilter {
+    /// Start of the time window (included); `None` means from the beginning.
     pub since: Option<Timestamp>,
+    /// End of the time window (excluded); `None` means no upper bound.
     pub until: Option<Timestamp>,
+    /// The cluster names.
     pub clusters: Vec<String>,
+    /// The namespaces of the Event objects.
     pub namespaces: Vec<String>,
+    /// The kinds of the objects the events are about (`regarding`), e.g. `Pod`.
     pub kinds: Vec<String>,
+    /// The names of the objects the events are about.
     pub names: Vec<String>,
+    /// The events' reasons, e.g. `BackOff`.
     pub reasons: Vec<String>,
+    /// The categories processing gave.
     pub categories: Vec<Category>,
+    /// The severities processing gave.
     pub severities: SeveritySet,
+    /// The events' types, e.g. `Warning`.
     pub types: Vec<String>,
+    /// The correlation IDs (see [`Event::correlation_id`](crate::Event::correlation_id)).
     pub correlations: Vec<String>,
+    /// The nodes the objects run on.
     pub nodes: Vec<String>,
     /// Full-text search over notes (FTS5 query syntax on SQLite).
     pub search: Option<String>,
@@ -33,10 +45,12 @@ pub struct EventFilter {
 pub struct SeveritySet(pub Vec<Severity>);
 
 impl SeveritySet {
+    /// Whether the set is empty, which [`SeveritySet::contains`] takes as "any severity".
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    /// Whether `s` is in the set; an empty set contains every severity.
     pub fn contains(&self, s: Severity) -> bool {
         self.0.is_empty() || self.0.contains(&s)
     }
@@ -63,20 +77,32 @@ impl FromStr for SeveritySet {
 /// A dimension events can be grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dimension {
+    /// The cluster name.
     Cluster,
+    /// The namespace of the Event object.
     Namespace,
+    /// The kind of the object the event is about.
     Kind,
+    /// The name of the object the event is about.
     Name,
+    /// The event's reason.
     Reason,
+    /// The event's category.
     Category,
+    /// The event's severity.
     Severity,
+    /// The event's type (`Normal`, `Warning`).
     Type,
+    /// The correlation ID.
     Correlation,
+    /// The message template.
     Template,
+    /// The node the object runs on.
     Node,
 }
 
 impl Dimension {
+    /// Every dimension, in the order of [`Dimension::NAMES`].
     pub const ALL: [Dimension; 11] = [
         Dimension::Cluster,
         Dimension::Namespace,
@@ -90,6 +116,8 @@ impl Dimension {
         Dimension::Template,
         Dimension::Node,
     ];
+    /// The name of each dimension, as written in `--group-by` and the API; `correlation_id` is also
+    /// accepted when parsing.
     pub const NAMES: [&'static str; 11] = [
         "cluster",
         "namespace",
@@ -104,6 +132,7 @@ impl Dimension {
         "node",
     ];
 
+    /// The dimension's name, as in [`Dimension::NAMES`].
     pub fn as_str(self) -> &'static str {
         Self::NAMES[self as usize]
     }
@@ -146,18 +175,26 @@ impl FromStr for Dimension {
 /// Count occurrences in a time range, grouped by dimensions and optionally by time bucket.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AggregateQuery {
+    /// Which events' occurrences are counted; `since` and `until` bound the occurrences.
     pub filter: EventFilter,
+    /// The dimensions to group by, in the order the key lists them; empty gives one total
+    /// (per bucket).
     pub group_by: Vec<Dimension>,
     /// Bucket width; buckets start at multiples of it since the Unix epoch.
     pub interval: Option<SignedDuration>,
+    /// At most this many groups, the largest first; `None` or 0 means every group.
     pub limit: Option<usize>,
 }
 
 /// One group of an aggregation: its key (in `group_by` order), its bucket start, its count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AggregateRow {
+    /// The group's value of each dimension, in `group_by` order; `None` where an event has no value
+    /// (e.g. no node).
     pub key: Vec<(Dimension, Option<String>)>,
+    /// The start of the group's time bucket; `None` without an `interval`.
     pub bucket: Option<Timestamp>,
+    /// Occurrences counted in the group.
     pub count: u64,
 }
 

@@ -1,4 +1,4 @@
-//! Category and severity. The built-in rules are the [`catalogue`](crate::catalogue) of the
+//! Category and severity. The built-in rules are the [`catalogue`] of the
 //! reasons upstream components emit (docs/REASONS.md); a YAML rules file adds rules that are
 //! tried first, so it can both add and override.
 //!

@@ -36,6 +36,7 @@ impl FutureLimit {
         }
     }
 
+    /// How far past its time of receipt an event may be dated (never negative).
     pub fn max_ahead(self) -> SignedDuration {
         self.max_ahead
     }

@@ -9,15 +9,21 @@ use kubetrail_model::{Category, Event, ObjectRef, Severity, Timestamp};
 /// Why an Event object could not become a record. Reported to the user, never guessed around.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
+    /// No `metadata.uid` (or a blank one): the record would have no identity.
     #[error("event has no metadata.uid (no identity)")]
     MissingUid,
+    /// None of `eventTime`, `firstTimestamp`, `lastTimestamp`, `series.lastObservedTime` and
+    /// `creationTimestamp` is set.
     #[error(
         "event has no timestamp at all (no eventTime, first/lastTimestamp, series or creationTimestamp)"
     )]
     MissingTime,
     /// Dated further past the time it was received than [`crate::FutureLimit`] allows.
     #[error("event dated more than {max_ahead:#} after it was received")]
-    FarFuture { max_ahead: jiff::SignedDuration },
+    FarFuture {
+        /// The limit that was exceeded.
+        max_ahead: jiff::SignedDuration,
+    },
 }
 
 impl Rejected {

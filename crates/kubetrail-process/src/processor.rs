@@ -20,6 +20,7 @@ pub struct Processor {
 }
 
 impl Processor {
+    /// A processor that classifies with `rules` and has learned no owners or placements yet.
     pub fn new(rules: Rules) -> Self {
         Processor {
             rules,

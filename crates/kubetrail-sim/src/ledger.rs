@@ -24,8 +24,11 @@ pub struct CountChange {
 /// Everything that happened to one Event (one uid).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRecord {
+    /// The Event's `metadata.uid`.
     pub uid: String,
+    /// The Event's namespace.
     pub namespace: String,
+    /// The Event's `metadata.name`.
     pub name: String,
     /// Its creation, then every write that changed its count, oldest first.
     pub counts: Vec<CountChange>,

@@ -17,7 +17,9 @@ use tracing::{debug, info, warn};
 /// Lease settings.
 #[derive(Debug, Clone)]
 pub struct LeaseConfig {
+    /// The namespace of the Lease object.
     pub namespace: String,
+    /// The name of the Lease object.
     pub name: String,
     /// This replica's identity (e.g. pod name, or host and pid).
     pub identity: String,
@@ -45,6 +47,8 @@ impl LeaseConfig {
 
 /// Holding the lease: `lost` fires when renewal failed for the renew deadline.
 pub struct Leadership {
+    /// Cancelled when this replica lost the lease (it could not renew for the renew deadline): stop
+    /// watching.
     pub lost: CancellationToken,
     renewer: tokio::task::JoinHandle<()>,
     elector: LeaderElector,
@@ -75,6 +79,7 @@ struct Observed {
 }
 
 impl LeaderElector {
+    /// An elector for the Lease that `config` names, through `client`.
     pub fn new(client: Client, config: LeaseConfig) -> Self {
         LeaderElector {
             api: Api::namespaced(client, &config.namespace),

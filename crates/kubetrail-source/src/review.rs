@@ -26,6 +26,7 @@ pub struct KubeReviewer {
 }
 
 impl KubeReviewer {
+    /// A reviewer that asks through `client` (with kube's default retries).
     pub fn new(client: kube::Client) -> Self {
         KubeReviewer { client }
     }

@@ -16,11 +16,14 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
+    /// The condition holds: notifications of it are (or will be) sent.
     Firing,
+    /// The condition stopped holding (`ends_at` says when).
     Resolved,
 }
 
 impl AlertStatus {
+    /// The lowercase name used in the database, the API and `--status` (`firing`, `resolved`).
     pub fn as_str(self) -> &'static str {
         match self {
             AlertStatus::Firing => "firing",
@@ -51,14 +54,19 @@ impl FromStr for AlertStatus {
 /// One of the events that made an alert fire (a bounded sample is kept, not every event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertEvent {
+    /// The cluster the Event came from.
     pub cluster: String,
+    /// The Event object's uid, unique within its cluster.
     pub uid: String,
     /// `namespace/Kind/name` of the regarding object.
     pub object: String,
+    /// The Event's reason, e.g. `BackOff`.
     pub reason: String,
+    /// The Event's message.
     pub note: String,
     /// The Event's count when it was seen.
     pub count: u64,
+    /// When the Event last occurred.
     #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
 }
@@ -66,12 +74,17 @@ pub struct AlertEvent {
 /// An alert: one per rule and group (e.g. per Deployment), never one per event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlertRecord {
+    /// The name of the rule that raised it.
     pub rule: String,
     /// What the rule groups by, e.g. `prod/shop/Deployment/web`.
     pub group_key: String,
+    /// Firing until the rule's condition stops holding.
     pub status: AlertStatus,
+    /// The rule's severity, or, for a rule without one, the highest among the events counted in.
     pub severity: Severity,
+    /// Labels that identify the alert to notifiers and silences (e.g. `cluster`, `namespace`).
     pub labels: BTreeMap<String, String>,
+    /// Free-text details for people (e.g. `summary`), not used for matching.
     pub annotations: BTreeMap<String, String>,
     /// When the condition started to hold; with `rule` and `group_key` it names the alert.
     #[schema(value_type = String, format = DateTime)]
@@ -82,6 +95,7 @@ pub struct AlertRecord {
     /// The first and last occurrence of the events counted into the alert.
     #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    /// See `first_seen`.
     #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// Occurrences counted into the alert.
@@ -95,9 +109,12 @@ pub struct AlertRecord {
 /// An alert as stored, with its deliveries.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoredAlert {
+    /// The store's id of the alert.
     pub id: i64,
+    /// The alert itself.
     #[serde(flatten)]
     pub alert: AlertRecord,
+    /// Its notifications, one per notifier.
     pub deliveries: Vec<Delivery>,
 }
 
@@ -120,6 +137,7 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
+    /// Every state, in lifecycle order.
     pub const ALL: [DeliveryState; 5] = [
         DeliveryState::Pending,
         DeliveryState::Delivering,
@@ -128,6 +146,7 @@ impl DeliveryState {
         DeliveryState::Expired,
     ];
 
+    /// The lowercase name used in the database and the API (`pending`, `delivering`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
@@ -166,6 +185,7 @@ impl FromStr for DeliveryState {
 /// A notification to queue with an alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {
+    /// The name of the notifier that sends it, as configured.
     pub notifier: String,
     /// When to make the first attempt (normally now).
     pub due_at: Timestamp,
@@ -174,12 +194,24 @@ pub struct NewDelivery {
 /// One notification of an alert to one notifier: a row of the outbox.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
+    /// The store's id of the delivery.
     pub id: i64,
+    /// The store's id of the alert it notifies ([`StoredAlert::id`]).
     pub alert_id: i64,
+    /// The name of the notifier that sends it.
     pub notifier: String,
+    /// Where it is now; see [`DeliveryState`] for what happens next.
     pub state: DeliveryState,
     /// Attempts made so far.
     pub attempts: u32,
+    /// When it was queued.
+    pub created_at: Timestamp,
+    /// When it is due for its next attempt, or, while [`DeliveryState::Delivering`], when the
+    /// worker's lease runs out.
+    pub next_attempt_at: Timestamp,
+    /// When its state last changed.
+    pub updated_at: Timestamp,
+    /// When the notifier accepted it; `None` until then.
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
@@ -199,10 +231,15 @@ pub struct Delivery {
 /// A state change of a delivery, written by the delivery worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryUpdate {
+    /// The delivery changed ([`Delivery::id`]).
     pub id: i64,
+    /// Its new state.
     pub state: DeliveryState,
+    /// Attempts made so far, counting the one that led to this change.
     pub attempts: u32,
+    /// When it is due next (a retry after a backoff, or the end of the worker's lease).
     pub next_attempt_at: Timestamp,
+    /// What went wrong in this attempt; `None` when it succeeded.
     pub last_error: Option<String>,
     /// When the change happened (also the delivery time when `state` is delivered).
     pub at: Timestamp,
@@ -213,8 +250,11 @@ pub struct DeliveryUpdate {
 pub struct AlertFilter {
     /// The alert with this id (the other fields still apply).
     pub id: Option<i64>,
+    /// Only alerts in this status.
     pub status: Option<AlertStatus>,
+    /// Only alerts of these rules (any of them).
     pub rules: Vec<String>,
+    /// Only the alert group with this key (see [`AlertRecord::group_key`]).
     pub group_key: Option<String>,
     /// Alerts still firing at or after this time (firing, or resolved at or after it).
     pub since: Option<Timestamp>,
@@ -225,17 +265,23 @@ pub struct AlertFilter {
 /// How a silence matcher compares an alert label with its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MatchOp {
+    /// The label equals the value.
     #[serde(rename = "=")]
     Equal,
+    /// The label differs from the value (a missing label counts as empty).
     #[serde(rename = "!=")]
     NotEqual,
+    /// The label matches the regular expression, anchored at both ends (a missing label counts
+    /// as empty).
     #[serde(rename = "=~")]
     Regex,
+    /// The label does not match the regular expression (anchored as for `Regex`).
     #[serde(rename = "!~")]
     NotRegex,
 }
 
 impl MatchOp {
+    /// The operator as written in a matcher: `=`, `!=`, `=~` or `!~`.
     pub fn as_str(self) -> &'static str {
         match self {
             MatchOp::Equal => "=",
@@ -250,8 +296,11 @@ impl MatchOp {
 /// Alertmanager.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SilenceMatcher {
+    /// The label name.
     pub name: String,
+    /// How the label's value is compared.
     pub op: MatchOp,
+    /// The value or regular expression compared with.
     pub value: String,
 }
 
@@ -267,10 +316,15 @@ impl fmt::Display for SilenceMatcher {
 pub struct Silence {
     /// 0 for a silence not saved yet.
     pub id: i64,
+    /// The matchers, all of which an alert's labels must match.
     pub matchers: Vec<SilenceMatcher>,
+    /// When it comes into force.
     pub starts_at: Timestamp,
+    /// When it stops being in force (excluded).
     pub ends_at: Timestamp,
+    /// Who made it (free text, e.g. a user name).
     pub created_by: String,
+    /// Why it was made.
     pub comment: String,
 }
 

@@ -1,60 +1,106 @@
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The SQLite database file could not be opened or set up.
     #[error("cannot open the store at {path}")]
     Open {
+        /// The database file.
         path: String,
+        /// SQLite's error.
         #[source]
         source: rusqlite::Error,
     },
+    /// The directory that holds the database file could not be created.
     #[error("cannot create the data directory {path}")]
     CreateDir {
+        /// The directory.
         path: String,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     #[error("the store's schema version {found} is newer than this kubetrail knows ({known})")]
-    SchemaTooNew { found: i64, known: i64 },
+    /// The store was migrated by a newer kubetrail; this one refuses to touch it.
+    SchemaTooNew {
+        /// The store's schema version.
+        found: i64,
+        /// The newest version this kubetrail knows.
+        known: i64,
+    },
     #[error(
         "the store's schema version {found} is older than this kubetrail's ({known}); a command that writes (import, run) migrates it"
     )]
-    SchemaTooOld { found: i64, known: i64 },
+    /// The store needs a migration, which read-only commands do not make.
+    SchemaTooOld {
+        /// The store's schema version.
+        found: i64,
+        /// The version this kubetrail expects.
+        known: i64,
+    },
+    /// A query the store cannot run (e.g. a bad search text, or a filter the rollups
+    /// cannot apply); the text says what.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
     #[error("the stored {column} {value:?} is not valid")]
-    Corrupt { column: &'static str, value: String },
-    #[error("cannot encode or decode the JSON column {column}")]
-    Json {
+    /// A stored value that does not parse back (e.g. an unknown category name).
+    Corrupt {
+        /// The column it was read from.
         column: &'static str,
+        /// The value as stored.
+        value: String,
+    },
+    #[error("cannot encode or decode the JSON column {column}")]
+    /// A JSON column (labels, an alert payload, a quarantined event) could not be written or
+    /// read back.
+    Json {
+        /// The column.
+        column: &'static str,
+        /// The JSON error.
         #[source]
         source: serde_json::Error,
     },
+    /// A write transaction was used again after one of its writes failed.
     #[error("the write transaction was rolled back after an earlier error")]
     Aborted,
+    /// SQLite failed.
     #[error("sqlite")]
     Sqlite(#[from] rusqlite::Error),
+    /// A SQLite worker thread of the store ended before answering (e.g. it panicked).
     #[error("the store's worker thread stopped")]
     WorkerGone,
     #[error("no {what} with id {id}")]
-    NotFound { what: &'static str, id: i64 },
+    /// A record asked for by id does not exist.
+    NotFound {
+        /// What kind of record, e.g. `alert` or `silence`.
+        what: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
+    /// TLS to PostgreSQL could not be set up (e.g. an unreadable CA file); the text says why.
     #[error("TLS to PostgreSQL: {0}")]
     Tls(String),
+    /// The PostgreSQL connection URL does not parse.
     #[error("invalid PostgreSQL URL {url}")]
     PostgresUrl {
         /// The URL without its password.
         url: String,
+        /// The parser's error.
         #[source]
         source: tokio_postgres::Error,
     },
+    /// PostgreSQL failed (connection, query or server error).
     #[error("postgres")]
     Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool (e.g. the server is unreachable).
     #[error("cannot get a PostgreSQL connection from the pool")]
     Pool(#[from] deadpool_postgres::PoolError),
     /// A backend outside this crate (e.g. the agent's JetStream publisher) could not take the
     /// write now; it may later.
     #[error("{what} is unavailable")]
     Unavailable {
+        /// What is unavailable, e.g. `NATS JetStream`.
         what: String,
+        /// Why.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -113,6 +159,7 @@ impl Error {
     }
 }
 
+/// A result whose error is the store's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error and its sources, joined with ": ", for a log line.

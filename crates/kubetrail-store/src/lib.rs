@@ -20,6 +20,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod alerts;
 #[doc(hidden)]
 pub mod conformance;
@@ -226,5 +228,8 @@ pub trait StoreTxn: Send {
     async fn save_cursor(&mut self, cursor: WatchCursor) -> Result<()>;
     /// Records that a stream may have missed events (see [`Gap`]).
     async fn save_gap(&mut self, gap: Gap) -> Result<()>;
+    /// Makes everything written through the transaction durable and visible at once.
+    ///
+    /// Dropping the transaction without calling it rolls it back.
     async fn commit(self: Box<Self>) -> Result<()>;
 }

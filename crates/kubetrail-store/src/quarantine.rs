@@ -25,7 +25,9 @@ use crate::{Error, Result, StoreTxn, WriteSummary};
 /// [`StoreTxn::try_write`] with the transaction still usable.
 #[derive(Debug)]
 pub struct Refused {
+    /// Why the store refused the batch (a data error, see [`Error::is_data_error`]).
     pub error: Error,
+    /// The batch as it was given, to isolate the events at fault or to try elsewhere.
     pub events: Vec<Event>,
 }
 
@@ -34,6 +36,7 @@ pub struct Refused {
 pub struct Rejected {
     /// Its position in the batch given to [`StoreTxn::write_isolating`].
     pub index: usize,
+    /// The event as it was given.
     pub event: Event,
     /// The store's error, with its causes.
     pub error: String,
@@ -43,7 +46,9 @@ pub struct Rejected {
 /// refused (in batch order).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Isolated {
+    /// What was written of the batch (the refused events excluded).
     pub summary: WriteSummary,
+    /// The refused events, in batch order.
     pub rejected: Vec<Rejected>,
 }
 
@@ -56,6 +61,7 @@ pub struct Quarantined {
     pub source: String,
     /// Why the store refused it.
     pub error: String,
+    /// The event as it was refused.
     pub event: Event,
 }
 

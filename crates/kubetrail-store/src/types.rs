@@ -79,9 +79,13 @@ impl std::ops::AddAssign for WriteSummary {
 /// Where a stream (e.g. the Event watch of one cluster) stopped: saved with the batch it covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WatchCursor {
+    /// The cluster the stream watches.
     pub cluster: String,
+    /// Which stream of the cluster, e.g. `events` or `events/<namespace>`.
     pub stream: String,
+    /// The Kubernetes resourceVersion to resume the watch from.
     pub resource_version: String,
+    /// When the cursor was saved.
     pub updated_at: Timestamp,
 }
 
@@ -89,10 +93,15 @@ pub struct WatchCursor {
 /// kubetrail was away, so events created and expired meanwhile were never seen).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
+    /// The cluster the stream watches.
     pub cluster: String,
+    /// Which stream of the cluster, e.g. `events` or `events/<namespace>`.
     pub stream: String,
+    /// The start of the period: when the stream last saw events for sure.
     pub from: Timestamp,
+    /// The end of the period: when the stream was caught up again.
     pub to: Timestamp,
+    /// Why events may be missing, for people, e.g. `resourceVersion expired (410 Gone)`.
     pub cause: String,
 }
 
@@ -108,8 +117,10 @@ pub struct Page {
 /// An event as stored, with its store id (for paging).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredEvent {
+    /// The store's id, which orders events with the same `last_seen` for paging ([`Page::after`]).
     #[serde(skip)]
     pub id: i64,
+    /// The event.
     #[serde(flatten)]
     pub event: Event,
 }
@@ -119,6 +130,7 @@ pub struct StoredEvent {
 /// see `expiry.rs`), an event's from its latest occurrence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionPolicy {
+    /// How long events and occurrences are kept, unless `max_age_by_severity` says otherwise.
     pub max_age: SignedDuration,
     /// Shorter or longer ages for some severities (e.g. info: 7d).
     pub max_age_by_severity: BTreeMap<Severity, SignedDuration>,
@@ -142,7 +154,9 @@ impl Default for RetentionPolicy {
 pub struct RetentionReport {
     /// Nothing was deleted: this is what would go.
     pub dry_run: bool,
+    /// Events deleted (or that would be).
     pub events_deleted: u64,
+    /// Occurrences (sums of counts) deleted (or that would be).
     pub occurrences_deleted: u64,
     /// Of `events_deleted`, the oldest events deleted to bring the store under its size limit
     /// (whatever their age). A dry run does not count them: see `bytes_before`.
@@ -153,7 +167,9 @@ pub struct RetentionReport {
     pub silences_deleted: u64,
     /// Gaps that ended before the longest age.
     pub gaps_deleted: u64,
+    /// Bytes the store's data took before retention ran (what a size limit is measured against).
     pub bytes_before: u64,
+    /// Bytes the store's data takes after retention; in a dry run, the same as `bytes_before`.
     pub bytes_after: u64,
     /// Events and occurrences deleted, per cluster.
     pub clusters: BTreeMap<String, ClusterRetention>,
@@ -171,11 +187,13 @@ impl RetentionReport {
 /// What retention deleted (or would delete) of one cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ClusterRetention {
+    /// Events deleted.
     pub events: u64,
     /// Occurrences (sums of counts), of the deleted events and of kept ones.
     pub occurrences: u64,
     /// The time range of the deleted occurrences.
     pub oldest: Option<Timestamp>,
+    /// See `oldest`.
     pub newest: Option<Timestamp>,
 }
 
@@ -191,10 +209,16 @@ impl ClusterRetention {
 /// Sizes and counts of the store.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct StoreStats {
+    /// Events kept (each Event object once).
     pub events: u64,
+    /// Occurrences kept (sums of counts).
     pub occurrences: u64,
+    /// Size of the stored data in bytes: on SQLite the database file (free pages included), on
+    /// PostgreSQL an estimate of the live rows and their index entries.
     pub bytes: u64,
+    /// The time of the oldest occurrence kept; `None` when the store is empty.
     pub oldest: Option<Timestamp>,
+    /// The time of the newest occurrence kept; `None` when the store is empty.
     pub newest: Option<Timestamp>,
     /// Events kept aside because the store refused them (see `Store::quarantined`).
     pub quarantined: u64,

@@ -88,7 +88,7 @@ impl DeliveryWorker {
     }
 
     /// Delivers until `cancel`; woken early by `wake` when alerts are recorded and by each
-    /// send that ends. Sends in flight at cancellation get [`SHUTDOWN_GRACE`] to end and be
+    /// send that ends. Sends in flight at cancellation get `SHUTDOWN_GRACE` (5 s) to end and be
     /// recorded.
     pub async fn run(mut self, cancel: CancellationToken) {
         let mut store_errors = 0u32;

@@ -17,6 +17,7 @@ const SNIFF: usize = 64 << 10;
 /// A file to import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportFile {
+    /// The file, as given or as found under a given directory.
     pub path: PathBuf,
     /// Size on disk, the total for a progress bar over [`super::FileItems::progress`].
     pub size: u64,
@@ -25,7 +26,9 @@ pub struct ImportFile {
 /// A file found in a directory but not imported, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedFile {
+    /// The file (or directory), as found.
     pub path: PathBuf,
+    /// Why it was skipped, for people.
     pub reason: String,
     /// The file (or directory) could not be read at all (permissions, a dangling link, an
     /// I/O error), so whether it holds Events is unknown; otherwise it was read and holds none.
@@ -50,9 +53,12 @@ enum NotEvents {
     Other(String),
 }
 
+/// What [`discover`] found: the files to import, in order, and the files it passed over.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Discovered {
+    /// The files to import, in the order given (directories expanded in sorted order).
     pub files: Vec<ImportFile>,
+    /// Files found in directories but not imported, with why.
     pub skipped: Vec<SkippedFile>,
 }
 

@@ -14,7 +14,9 @@ use kubetrail_process::{ObjectLink, Rejected};
 pub enum Item {
     /// An Event, normalized (processing fields left at their defaults).
     Event {
+        /// The Event.
         event: kubetrail_model::Event,
+        /// Where it was read.
         location: Location,
     },
     /// A non-Event object (Pod, ReplicaSet, Job, Deployment...) with its controller owner, so
@@ -22,7 +24,9 @@ pub enum Item {
     Object(ObjectLink),
     /// Something that is not imported; counted and reported, never an error.
     Skipped {
+        /// Where it was read.
         location: Location,
+        /// Why it was skipped.
         reason: SkipReason,
     },
 }
@@ -31,8 +35,12 @@ pub enum Item {
 /// the values of the file (0-based, counting list items and top-level values alike).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
+    /// The file.
     pub path: Arc<Path>,
+    /// The line the value starts on, from 1; `None` where the reader does not track lines (values
+    /// inside a List parsed whole).
     pub line: Option<u64>,
+    /// The value's index among the values of the file, from 0.
     pub index: u64,
 }
 
@@ -57,7 +65,10 @@ pub enum SkipReason {
     Watch(WatchType),
     /// An object that is not an Event and has no identity to link owners with (no kind or no
     /// `metadata.name`), e.g. a `Status`.
-    NotAnEvent { kind: Option<String> },
+    NotAnEvent {
+        /// The object's `kind`, or `None` when it has none.
+        kind: Option<String>,
+    },
     /// A value that is not an object at all (a string, a number, an array inside a list...).
     NotAnObject(&'static str),
     /// A YAML value that has no JSON equivalent (for example a mapping with non-string keys).
@@ -90,14 +101,20 @@ impl fmt::Display for SkipReason {
 /// The `type` of a watch envelope (`{"type": "ADDED", "object": {...}}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum WatchType {
+    /// `ADDED`: the Event was created (or listed again); carries its state.
     Added,
+    /// `MODIFIED`: the Event changed (e.g. its count grew); carries its new state.
     Modified,
+    /// `DELETED`: the Event was deleted (e.g. its TTL ran out); its last state was seen before.
     Deleted,
+    /// `BOOKMARK`: only a resourceVersion to resume from.
     Bookmark,
+    /// `ERROR`: a `Status` from the server (e.g. 410 Gone).
     Error,
 }
 
 impl WatchType {
+    /// The type named by a watch envelope's `type` field (`ADDED`, ...); `None` for any other text.
     pub fn parse(s: &str) -> Option<WatchType> {
         Some(match s {
             "ADDED" => WatchType::Added,
@@ -109,6 +126,7 @@ impl WatchType {
         })
     }
 
+    /// The name as written in a watch envelope's `type` field.
     pub fn as_str(self) -> &'static str {
         match self {
             WatchType::Added => "ADDED",

@@ -61,6 +61,7 @@ pub enum Format {
     Json,
     /// One JSON value per line (detected after the first line).
     Ndjson,
+    /// YAML, one or more documents.
     Yaml,
 }
 
@@ -121,6 +122,7 @@ pub struct FileItems {
 }
 
 impl FileItems {
+    /// The file being read, as given to [`read_file`] or [`read_from`].
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -18,12 +18,16 @@ use super::wire::{BatchMessage, decode, subject, subject_token};
 use super::{NatsSettings, connect, stream};
 use crate::error::NatsError;
 
+/// The durable pull consumer(s) of a central instance, from [`Consumer::connect`]: yields the
+/// messages of every cluster it reads (see the module docs).
 pub struct Consumer {
     messages: SelectAll<pull::Stream>,
 }
 
 /// One delivered message, decoded (or not: a message that is not a kubetrail batch).
 pub struct Received {
+    /// The batch, or why the message is not one (acknowledge such a message with
+    /// [`Received::term`]).
     pub batch: Result<BatchMessage, NatsError>,
     message: async_nats::jetstream::Message,
 }
@@ -55,6 +59,7 @@ impl Received {
         self.message.info().map_or(1, |i| i.delivered)
     }
 
+    /// The subject the message came on, `<prefix>.<cluster>`.
     pub fn subject(&self) -> &str {
         self.message.subject.as_str()
     }

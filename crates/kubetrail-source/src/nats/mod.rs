@@ -112,6 +112,10 @@ impl NatsTls {
 }
 
 impl NatsSettings {
+    /// Settings for the server(s) at `url` with kubetrail's defaults: stream `KUBETRAIL_EVENTS` on
+    /// subjects `kubetrail.events.>`, 1 replica, messages kept 7 days, durable consumer
+    /// `kubetrail-store` with a 30 s ack wait, every cluster, no TLS or credentials beyond what the
+    /// URL says.
     pub fn new(url: impl Into<String>) -> Self {
         NatsSettings {
             url: url.into(),

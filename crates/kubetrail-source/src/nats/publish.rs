@@ -15,6 +15,8 @@ use crate::error::NatsError;
 /// Messages are cut below this size, and below the server's limit.
 const MAX_MESSAGE_BYTES: usize = 512 * 1024;
 
+/// The agent's side: publishes batches of one or more clusters to JetStream (see
+/// [`Publisher::publish`]).
 pub struct Publisher {
     client: async_nats::Client,
     js: Context,

@@ -16,9 +16,13 @@ pub const VERSION: u32 = 1;
 /// Events of one cluster, and the gaps its watch recorded with them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchMessage {
+    /// The format version ([`VERSION`]); a reader refuses a newer one.
     pub v: u32,
+    /// The cluster the events come from.
     pub cluster: String,
+    /// The processed events.
     pub events: Vec<Event>,
+    /// The gaps the agent's watch recorded; absent from the JSON when there are none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gaps: Vec<GapMessage>,
 }
@@ -26,9 +30,13 @@ pub struct BatchMessage {
 /// A period in which the agent's watch may have missed events (see `kubetrail_store::Gap`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GapMessage {
+    /// Which stream of the cluster, e.g. `events`.
     pub stream: String,
+    /// When the stream last saw events for sure.
     pub from: Timestamp,
+    /// When it was caught up again.
     pub to: Timestamp,
+    /// Why events may be missing, for people.
     pub cause: String,
 }
 
@@ -54,7 +62,9 @@ pub fn subject_token(cluster: &str) -> String {
 /// One encoded message: its id and its JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
+    /// The JetStream message id (`Nats-Msg-Id`), derived from the content, for duplicate detection.
     pub id: String,
+    /// The message body: a [`BatchMessage`] as JSON.
     pub payload: Vec<u8>,
 }
 

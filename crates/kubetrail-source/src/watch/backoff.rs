@@ -16,6 +16,8 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// A backoff whose first delay is between `min/2` and `min` and that never waits more than
+    /// `max` (`max` below `min` counts as `min`).
     pub fn new(min: Duration, max: Duration) -> Self {
         Backoff {
             min,
@@ -55,6 +57,8 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
+    /// A limit of `per_second` requests on average (at least 0.001) and `burst` at once (at least
+    /// 1); the bucket starts full.
     pub fn new(per_second: f64, burst: u32) -> Self {
         let burst = f64::from(burst.max(1));
         RateLimit {

@@ -45,11 +45,13 @@ pub async fn detect_api(client: &Client) -> Result<EventApi, kube::Error> {
 /// How to watch.
 #[derive(Debug, Clone)]
 pub struct WatchConfig {
+    /// The cluster name the events are normalized for.
     pub cluster: String,
     /// One namespace, or all when `None`.
     pub namespace: Option<String>,
     /// Sent to the API server (e.g. `type=Warning`).
     pub field_selector: Option<String>,
+    /// Sent to the API server with every list and watch; `None` selects every Event.
     pub label_selector: Option<String>,
     /// Items per list page.
     pub page_size: u32,
@@ -57,16 +59,22 @@ pub struct WatchConfig {
     pub batch_max: usize,
     /// …or when its first event has waited this long.
     pub batch_wait: Duration,
+    /// The first delay before retrying a failed request (doubled with each failure).
     pub backoff_min: Duration,
+    /// The longest delay between retries.
     pub backoff_max: Duration,
     /// Client-side limit on list and watch requests.
     pub requests_per_second: f64,
+    /// Requests that may be made at once before `requests_per_second` applies.
     pub burst: u32,
-    /// Server-side watch timeout; the watch is then reopened from the last version.
+    /// Server-side watch timeout, in seconds; the watch is then reopened from the last version.
     pub watch_timeout: u32,
 }
 
 impl WatchConfig {
+    /// The defaults for watching every namespace of `cluster`: pages of 500, batches of up to 1,000
+    /// events or 100 ms, backoff from 200 ms to 30 s, 5 requests per second (bursts of 10), 290 s
+    /// watch timeout.
     pub fn new(cluster: &str) -> Self {
         WatchConfig {
             cluster: cluster.to_string(),
@@ -96,7 +104,9 @@ impl WatchConfig {
 /// Events read, and the resourceVersion to store with them.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// The cursor stream (see [`WatchConfig::stream`]).
     pub stream: String,
+    /// The events, normalized, in the order received.
     pub events: Vec<Event>,
     /// The resourceVersion the cursor advances to once this batch is stored.
     pub cursor: Option<String>,
@@ -110,18 +120,26 @@ pub struct Batch {
 pub struct GapNotice {
     /// The resourceVersion we could not resume from.
     pub expired_version: String,
+    /// Why, for people, e.g. `410 Gone`.
     pub cause: String,
 }
 
 /// Counters of one watch, read by metrics and tests.
 #[derive(Debug, Default)]
 pub struct WatchStats {
+    /// Event objects received from lists and watches.
     pub received: AtomicU64,
+    /// Received Events that normalization refused (see [`Rejected`]).
     pub rejected: AtomicU64,
+    /// Watch lines that did not decode; they are skipped.
     pub malformed: AtomicU64,
+    /// Watches opened (the first one included).
     pub watch_restarts: AtomicU64,
+    /// Relists after an expired resourceVersion.
     pub relists: AtomicU64,
+    /// 410 Gone answers: the resourceVersion to resume from had expired.
     pub expired: AtomicU64,
+    /// Failed requests retried after a backoff.
     pub errors: AtomicU64,
     /// Set once the initial list (or resume) has been handed over.
     pub synced: AtomicU64,
@@ -173,6 +191,8 @@ where
 
 /// An Event type of either API.
 pub trait EventObject: Resource + DeserializeOwned + Clone + Debug + Send + Sync + 'static {
+    /// The Event as kubetrail keeps it, for `cluster`; an Event it cannot keep (no uid, no
+    /// timestamp) is refused with the reason.
     fn normalize(&self, cluster: &str) -> Result<Event, Rejected>;
 }
 

@@ -19,10 +19,15 @@ use tracing::warn;
 /// What a reflector learned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observation {
+    /// An object's controller owner (or none, for a top-level object).
     Link(ObjectLink),
+    /// Which node a Pod runs on.
     Placement {
+        /// The Pod's namespace.
         namespace: String,
+        /// The Pod's name.
         pod: String,
+        /// The node's name.
         node: String,
     },
 }

@@ -79,6 +79,8 @@ impl std::fmt::Debug for PostgresOptions {
 }
 
 impl PostgresOptions {
+    /// Options for the server at `url` (`postgres://user:password@host:port/db`), with the default
+    /// schema, a pool of 8 connections and the system's root certificates.
     pub fn new(url: impl Into<String>) -> Self {
         PostgresOptions {
             url: url.into(),
