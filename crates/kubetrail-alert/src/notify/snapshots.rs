@@ -19,7 +19,7 @@ fn raised() -> kubetrail_store::AlertRecord {
   - name: crash
     match: {reason: BackOff}
     condition: count >= 3 within 10m
-    annotations: {summary: \"{{ namespace }}/{{ correlation }} keeps crashing\"}
+    annotations: {summary: \"{{ correlation }} keeps crashing\"}
 ",
     )
     .expect("rules");
