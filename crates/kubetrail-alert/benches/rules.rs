@@ -4,7 +4,6 @@
 //! shifted in time), processed as import would.
 
 use std::hint::black_box;
-use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use jiff::SignedDuration;
@@ -17,14 +16,7 @@ const EVENTS: usize = 1_000_000;
 const BATCH: usize = 2_000;
 
 fn real_events() -> Vec<Event> {
-    let dir = std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/datasets/real-events"
-            ))
-        });
+    let dir = kubetrail_testkit::real_events();
     let found = discover(&[dir]).expect("the real dumps");
     let mut processor = Processor::new(Rules::builtin());
     let mut out = Vec::new();

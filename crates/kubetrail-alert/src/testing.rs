@@ -1,14 +1,9 @@
 //! Events for unit tests.
 
-use std::collections::BTreeMap;
-
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_model::{Category, Event, ObjectRef, Severity};
+use kubetrail_model::{Category, Event, Severity};
 
-/// 2024-05-01T00:00:00Z.
-pub fn t0() -> Timestamp {
-    Timestamp::from_second(1_714_521_600).expect("a valid timestamp")
-}
+pub use kubetrail_testkit::t0;
 
 pub fn at(minutes: i64) -> Timestamp {
     t0() + SignedDuration::from_mins(minutes)
@@ -17,36 +12,18 @@ pub fn at(minutes: i64) -> Timestamp {
 /// A Warning crash BackOff (error) of pod `namespace/pod` of Deployment `web`, in cluster
 /// `prod`, seen `count` times up to t0.
 pub fn event(namespace: &str, pod: &str, reason: &str, count: u64) -> Event {
-    Event {
-        cluster: "prod".into(),
-        uid: format!("{namespace}-{pod}-{reason}"),
-        namespace: namespace.into(),
-        name: format!("{pod}.17d"),
-        regarding: ObjectRef {
-            api_version: "v1".into(),
-            kind: "Pod".into(),
-            namespace: namespace.into(),
-            name: pod.into(),
-            uid: format!("uid-{pod}"),
-            field_path: String::new(),
-        },
-        related: None,
-        reason: reason.into(),
-        note: format!("Back-off restarting failed container app in pod {pod}"),
-        type_: "Warning".into(),
-        action: String::new(),
-        reporting_controller: "kubelet".into(),
-        reporting_instance: String::new(),
-        first_seen: t0(),
-        last_seen: t0(),
-        count,
-        resource_version: "1".into(),
-        category: Category::Crash,
-        severity: Severity::Error,
-        correlation_id: format!("{namespace}/Deployment/web"),
-        owner: None,
-        node: None,
-        template: "Back-off restarting failed container <*> in pod <*>".into(),
-        labels: BTreeMap::new(),
-    }
+    let mut e = kubetrail_testkit::event(namespace, "Pod", pod, reason)
+        .uid(&format!("{namespace}-{pod}-{reason}"))
+        .note(&format!(
+            "Back-off restarting failed container app in pod {pod}"
+        ))
+        .classified(Category::Crash, Severity::Error)
+        .correlation(&format!("{namespace}/Deployment/web"))
+        .seen(t0(), t0(), count)
+        .build();
+    e.name = format!("{pod}.17d");
+    e.regarding.uid = format!("uid-{pod}");
+    e.reporting_controller = "kubelet".into();
+    e.template = "Back-off restarting failed container <*> in pod <*>".into();
+    e
 }

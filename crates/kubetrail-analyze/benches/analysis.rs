@@ -9,7 +9,6 @@
 //! `cargo bench -p kubetrail-analyze --bench analysis` (KUBETRAIL_REAL_EVENTS to point at the
 //! dumps; KUBETRAIL_BENCH_EVENTS to change the 1,000,000).
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::Criterion;
@@ -19,16 +18,7 @@ use kubetrail_model::{Event, EventOccurrences, Occurrence};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_source::import::{Item, discover, read_file};
 
-fn dataset() -> PathBuf {
-    std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/datasets/real-events"
-            ))
-        })
-}
+use kubetrail_testkit::real_events as dataset;
 
 /// Every event of every dump, processed as an import would.
 fn real_events() -> Vec<Event> {

@@ -23,16 +23,7 @@ use webdriver::Browser;
 
 const XSS: &str = r#"<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>"#;
 
-fn dataset() -> PathBuf {
-    std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/datasets/real-events"
-            ))
-        })
-}
+use kubetrail_testkit::real_events as dataset;
 
 fn screenshots() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

@@ -13,11 +13,7 @@ use tokio::net::TcpListener;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-/// A port nobody listens on now (the OS picks it; Prometheus binds it right after).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    l.local_addr().expect("an address").port()
-}
+use kubetrail_testkit::free_port;
 
 async fn query(client: &reqwest::Client, prometheus: &str, promql: &str) -> Option<Vec<Value>> {
     let url = format!("{prometheus}/api/v1/query");

@@ -12,16 +12,7 @@ use kubetrail_process::catalogue_coverage;
 use kubetrail_sim::{Pace, Scenario, Simulator, run_scenario};
 use kubetrail_source::import::{Item, read_file};
 
-fn dataset() -> PathBuf {
-    std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/datasets/real-events"
-            ))
-        })
-}
+use kubetrail_testkit::real_events as dataset;
 
 /// One reason per Event of every dump (a later copy of the same Event counts once).
 fn dump_reasons() -> Vec<String> {

@@ -13,17 +13,7 @@ use serde_json::{Value, json};
 
 const EVENTS: usize = 20_000;
 
-fn dataset() -> PathBuf {
-    // scripts/test.sh finds the dataset and exports its place; next to the checkout otherwise.
-    std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/datasets/real-events"
-            ))
-        })
-}
+use kubetrail_testkit::real_events as dataset;
 
 /// The Event objects of the dataset's JSON files, replicated to `EVENTS`.
 fn real_events() -> Vec<Value> {

@@ -3,25 +3,12 @@
 //! incidents. Runs against the real server (`KUBETRAIL_TEST_POSTGRES_URL`), in a fresh schema;
 //! fails when the server cannot be reached.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use kubetrail_store::conformance::{SchemaGuard, fresh_postgres_store};
 use serde_json::Value;
 
-fn real_events() -> PathBuf {
-    let dir = std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real-events")
-        });
-    assert!(
-        dir.join("README.md").is_file(),
-        "real event dumps not found at {} (set KUBETRAIL_REAL_EVENTS)",
-        dir.display()
-    );
-    dir
-}
+use kubetrail_testkit::real_events;
 
 /// One store: SQLite in a data directory, or PostgreSQL in a schema (through the config's
 /// `storage.postgres` with the URL from `--postgres-url`).

@@ -7,6 +7,8 @@ mod http;
 mod secret;
 mod signature;
 mod slack;
+#[cfg(test)]
+mod snapshots;
 mod webhook;
 
 use std::time::Duration;

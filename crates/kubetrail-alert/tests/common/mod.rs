@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -170,12 +170,7 @@ fn alertmanager_binary() -> String {
     "alertmanager".to_string()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use kubetrail_testkit::free_port;
 
 impl AlertmanagerProcess {
     pub async fn start() -> AlertmanagerProcess {
@@ -319,17 +314,8 @@ pub fn probe_failure(pod: &str, count: u64) -> Event {
     e
 }
 
-/// The real dumps: `$KUBETRAIL_REAL_EVENTS`, or `shared/` next to the checkout.
-pub fn real_events() -> PathBuf {
-    std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/datasets/real-events"
-            ))
-        })
-}
+#[allow(unused_imports)]
+pub use kubetrail_testkit::real_events;
 
 /// The events of a dump, processed as `kubetrail import` does (cluster `default`).
 pub fn dump_events(path: &Path) -> Vec<Event> {

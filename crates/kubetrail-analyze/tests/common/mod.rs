@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::Window;
@@ -13,16 +12,8 @@ use kubetrail_model::{AggregateRow, Dimension, EventOccurrences, Occurrence};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_source::import::{Item, read_file};
 
-pub fn dataset() -> PathBuf {
-    std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/datasets/real-events"
-            ))
-        })
-}
+#[allow(unused_imports)]
+pub use kubetrail_testkit::real_events as dataset;
 
 /// The events of one dump, with their occurrences, in file order.
 pub fn load(name: &str) -> Vec<EventOccurrences> {

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use kubetrail_model::{Category, Event, ObjectRef, Severity, Timestamp};
+use kubetrail_model::{Category, Event, Severity, Timestamp};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_server::{AppState, Auth, Limits, Telemetry, TenantToken, hash_token, router};
 use kubetrail_store::{SqliteStore, Store};
@@ -27,42 +27,19 @@ pub fn at(secs: i64) -> Timestamp {
 
 /// A raw event as a source would hand it over (processing fills in the rest).
 pub fn raw(cluster: &str, ns: &str, kind: &str, name: &str, reason: &str, note: &str) -> Event {
-    Event {
-        cluster: cluster.into(),
-        uid: format!("{cluster}-{ns}-{kind}-{name}-{reason}-{note}"),
-        namespace: ns.into(),
-        name: format!("{name}.{reason}"),
-        regarding: ObjectRef {
-            api_version: "v1".into(),
-            kind: kind.into(),
-            namespace: ns.into(),
-            name: name.into(),
-            uid: format!("uid-{name}"),
-            field_path: String::new(),
-        },
-        related: None,
-        reason: reason.into(),
-        note: note.into(),
-        type_: if reason == "Pulled" || reason == "Started" {
-            "Normal".into()
-        } else {
-            "Warning".into()
-        },
-        action: String::new(),
-        reporting_controller: "kubelet".into(),
-        reporting_instance: String::new(),
-        first_seen: at(0),
-        last_seen: at(0),
-        count: 1,
-        resource_version: "1".into(),
-        category: Category::Other,
-        severity: Severity::Info,
-        correlation_id: String::new(),
-        owner: None,
-        node: None,
-        template: String::new(),
-        labels: Default::default(),
-    }
+    let normal = reason == "Pulled" || reason == "Started";
+    let mut e = kubetrail_testkit::event(ns, kind, name, reason)
+        .cluster(cluster)
+        .uid(&format!("{cluster}-{ns}-{kind}-{name}-{reason}-{note}"))
+        .type_(if normal { "Normal" } else { "Warning" })
+        .classified(Category::Other, Severity::Info)
+        .seen(at(0), at(0), 1)
+        .build();
+    e.note = note.into();
+    e.regarding.uid = format!("uid-{name}");
+    e.reporting_controller = "kubelet".into();
+    e.correlation_id = String::new();
+    e
 }
 
 /// Processes and stores `events` in a fresh store.

@@ -7,21 +7,8 @@ use std::path::{Path, PathBuf};
 use kubetrail_source::ImportError;
 use kubetrail_source::import::{Item, SkipReason, read_file};
 
-pub fn dataset() -> PathBuf {
-    // scripts/test.sh finds the dataset and exports its place; next to the checkout otherwise.
-    std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/datasets/real-events"
-            ))
-        })
-}
-
-pub fn real(name: &str) -> PathBuf {
-    dataset().join(name)
-}
+#[allow(unused_imports)]
+pub use kubetrail_testkit::{real, real_events as dataset};
 
 /// Expected Event counts per file, from the dataset README's table.
 pub fn expected_counts() -> BTreeMap<String, (u64, u64, u64)> {

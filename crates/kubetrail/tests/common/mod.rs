@@ -10,25 +10,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The real event dumps: `$KUBETRAIL_REAL_EVENTS` (set by scripts/test.sh), or `shared/` next
-/// to the checkout.
-pub fn real_events() -> PathBuf {
-    let dir = std::env::var_os("KUBETRAIL_REAL_EVENTS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/real-events")
-        });
-    assert!(
-        dir.join("README.md").is_file(),
-        "real event dumps not found at {} (set KUBETRAIL_REAL_EVENTS)",
-        dir.display()
-    );
-    dir
-}
-
-pub fn real(name: &str) -> PathBuf {
-    real_events().join(name)
-}
+#[allow(unused_imports)]
+pub use kubetrail_testkit::{real, real_events};
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -2,24 +2,11 @@
 //! of its own, and a TCP proxy in front of PostgreSQL that can be cut and restored.
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    l.local_addr().expect("addr").port()
-}
-
-/// Waits until `done` holds, checking every 100 ms, failing with `what` after `timeout`.
-pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+pub use kubetrail_testkit::{free_port, wait_for};
 
 /// A real `nats-server` with JetStream, on a port of its own, its store in a temp directory.
 pub struct Nats {
