@@ -8,6 +8,7 @@ pub mod anomalies;
 pub mod bench;
 pub mod bench_live;
 pub mod demo;
+pub mod eval;
 pub mod explain;
 pub mod import;
 pub mod incidents;
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Anomalies(args) => anomalies::run(&config, args).await,
         Command::Incidents(args) => incidents::run(&config, args).await,
         Command::Explain(args) => explain::run(&config, args).await,
+        Command::Eval(args) => eval::run(&config, args).await,
         Command::Bench(args) => bench::run(&config, args).await,
         Command::Alerts(args) => alerts::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
