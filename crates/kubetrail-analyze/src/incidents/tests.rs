@@ -487,3 +487,71 @@ fn a_failed_mount_still_failing_after_a_start_stays_an_incident() {
     events.push(started(WEB, "node-a", 10));
     assert_eq!(run(events, 40).len(), 1);
 }
+
+/// Issue 13, 2.2: a workload Pending for lack of a node, scheduled once a node is ready, and
+/// crash-looping twenty minutes later after the control plane moved, had two failure
+/// episodes with their own root causes, not one incident under the first cause.
+#[test]
+fn a_different_cause_after_the_first_healed_is_a_new_episode() {
+    let events = vec![
+        pod_warning(
+            "shop",
+            WEB,
+            "FailedScheduling",
+            "no nodes available to schedule pods",
+        )
+        .span(0, 5, 3)
+        .build(),
+        pod_normal(
+            "shop",
+            WEB,
+            "Scheduled",
+            "Successfully assigned shop/web to node-a",
+        )
+        .at(6)
+        .build(),
+        started(WEB, "node-a", 7),
+        pod_warning(
+            "shop",
+            WEB,
+            "BackOff",
+            "Back-off restarting failed container",
+        )
+        .container("app")
+        .by_kubelet("node-a")
+        .span(26, 28, 4)
+        .build(),
+    ];
+    let found = run(events, 40);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let mut rules: Vec<&str> = found.iter().map(|i| i.root_cause.rule.as_str()).collect();
+    rules.sort();
+    assert_eq!(rules, ["crash-loop", "unschedulable"]);
+}
+
+/// The same cause coming back is the same episode within the quiet period, and a different
+/// cause while the first still holds joins it.
+#[test]
+fn a_second_cause_while_the_first_still_holds_stays_in_the_episode() {
+    let events = vec![
+        pod_warning(
+            "shop",
+            WEB,
+            "FailedScheduling",
+            "0/3 nodes are available: 3 Insufficient cpu.",
+        )
+        .span(0, 20, 10)
+        .build(),
+        pod_warning(
+            "shop",
+            WEB,
+            "BackOff",
+            "Back-off restarting failed container",
+        )
+        .container("app")
+        .by_kubelet("node-a")
+        .span(10, 12, 4)
+        .build(),
+    ];
+    assert_eq!(run(events, 40).len(), 1);
+}
