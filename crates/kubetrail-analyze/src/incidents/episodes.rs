@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use jiff::{SignedDuration, Timestamp};
 
 use super::context::Ctx;
-use super::signals::Signal;
+use super::signals::{Signal, container};
 
 /// What a thread of failures is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -121,7 +121,7 @@ enum Cause {
     /// The pod could not be placed (scheduler `FailedScheduling`, kubelet admission `OutOf*`,
     /// `TaintToleration`).
     Scheduling,
-    /// A placed pod could not start its containers (volumes, images, container creation).
+    /// A placed pod could not get its containers ready to run (volumes, images).
     Start,
     /// A started container keeps failing (back-off, probes, OOM kills).
     Running,
@@ -147,8 +147,10 @@ impl Cause {
             Signal::Insufficient | Signal::Unschedulable | Signal::TaintNotTolerated => {
                 Cause::Scheduling
             }
-            Signal::FailedMount | Signal::ImagePull { .. } | Signal::StartFailed => Cause::Start,
-            Signal::CrashBackOff
+            Signal::FailedMount | Signal::ImagePull { .. } => Cause::Start,
+            // A container that fails to start is backed off like one that exits: one chain.
+            Signal::StartFailed
+            | Signal::CrashBackOff
             | Signal::LivenessFailed
             | Signal::ReadinessFailed
             | Signal::LivenessKill
@@ -171,8 +173,20 @@ fn heal_time(ctx: &Ctx<'_>, i: usize, cause: Cause) -> Timestamp {
     };
     ctx.same_object(i)
         .iter()
-        .filter(|&&j| ctx.event(j).reason == sign && ctx.end(j) >= ctx.end(i))
+        .filter(|&&j| {
+            ctx.event(j).reason == sign
+                && ctx.end(j) >= ctx.end(i)
+                && (cause == Cause::Scheduling || same_container(ctx, i, j))
+        })
         .map(|&j| ctx.start(j).max(ctx.end(i)))
         .min()
         .unwrap_or(Timestamp::MAX)
+}
+
+/// Whether two events are about the same container, or either names none.
+fn same_container(ctx: &Ctx<'_>, a: usize, b: usize) -> bool {
+    match (container(ctx.event(a)), container(ctx.event(b))) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    }
 }
