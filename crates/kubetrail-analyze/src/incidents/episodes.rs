@@ -76,13 +76,10 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
         for i in members {
             let (start, end) = (ctx.start(i), ctx.end(i));
             let cause = Cause::of(ctx.signals[i]);
-            let later_stage = causes.iter().all(|c| c.stage() < cause.stage());
             let new_cause = cause != Cause::Other
                 && !causes.is_empty()
                 && !causes.contains(&cause)
-                && (healed_at <= start
-                    || start > last_report + NEW_CAUSE_GAP
-                    || (later_stage && start > last_report));
+                && (healed_at <= start || start > last_report + NEW_CAUSE_GAP);
             match current.as_mut() {
                 Some(ep) if start <= ep.end + quiet && !new_cause => {
                     ep.events.push(i);
@@ -131,17 +128,6 @@ enum Cause {
 }
 
 impl Cause {
-    /// Where in a pod's life the cause strikes: a pod is placed, then started, then runs. A
-    /// failure of a later stage shows the pod got past the earlier ones.
-    fn stage(self) -> u8 {
-        match self {
-            Cause::Scheduling => 1,
-            Cause::Start => 2,
-            Cause::Running => 3,
-            Cause::Node | Cause::Other => 0,
-        }
-    }
-
     fn of(signal: Signal) -> Cause {
         match signal {
             Signal::Insufficient | Signal::Unschedulable | Signal::TaintNotTolerated => {
@@ -167,6 +153,9 @@ impl Cause {
 /// failure's last report. `Timestamp::MAX` when it did not, or when the cause has no such sign.
 fn heal_time(ctx: &Ctx<'_>, i: usize, cause: Cause) -> Timestamp {
     let sign = match cause {
+        // The kubelet's admission refusals (`OutOfcpu`, `TaintToleration`) come after the
+        // pod's `Scheduled`, and a refused pod is never scheduled again.
+        Cause::Scheduling if ctx.event(i).reason != "FailedScheduling" => return Timestamp::MAX,
         Cause::Scheduling => "Scheduled",
         Cause::Start => "Started",
         Cause::Running | Cause::Node | Cause::Other => return Timestamp::MAX,
