@@ -208,3 +208,107 @@ fn percent(part: usize, whole: usize) -> f64 {
     }
     100.0 * part as f64 / whole as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use kubetrail_analyze::{RootCause, Status};
+    use kubetrail_model::Severity;
+
+    use super::*;
+
+    const LABELS: &str = r#"
+dump: d.json
+failures:
+  - id: pending
+    note: no node
+    root: {reasons: [FailedScheduling], objects: [ns/Pod/web-*]}
+    affected: [ns/Pod/web-*, ns/Deployment/web]
+    window: {start: 2024-01-01T00:00:00Z, end: 2024-01-01T00:05:00Z}
+  - id: crash
+    note: crash loop later
+    root: {reasons: [BackOff], objects: [ns/Pod/web-*]}
+    affected: [ns/Pod/web-*]
+    window: {start: 2024-01-01T00:30:00Z, end: 2024-01-01T00:40:00Z}
+not_incidents:
+  - note: resync notice
+    reasons: [FastControllerResync]
+"#;
+
+    fn incident(subject: &str, start: &str, end: &str, reason: &str, object: &str) -> Incident {
+        Incident {
+            id: format!("inc-{subject}-{start}"),
+            cluster: "eval".into(),
+            subject: subject.into(),
+            title: String::new(),
+            severity: Severity::Warning,
+            status: Status::Resolved,
+            start: start.parse().unwrap(),
+            end: end.parse().unwrap(),
+            root_cause: RootCause {
+                reason: reason.into(),
+                rule: String::new(),
+                evidence: Vec::new(),
+                object: object.into(),
+                message: String::new(),
+                at: start.parse().unwrap(),
+                hint: String::new(),
+            },
+            objects: vec![object.into()],
+            object_count: 1,
+            nodes: Vec::new(),
+            event_count: 1,
+            timeline: Vec::new(),
+            timeline_omitted: 0,
+        }
+    }
+
+    #[test]
+    fn one_incident_over_two_episodes_is_a_merge_and_credits_only_its_root() {
+        let labels = Labels::parse(LABELS).unwrap();
+        let merged = incident(
+            "ns/Deployment/web",
+            "2024-01-01T00:00:00Z",
+            "2024-01-01T00:40:00Z",
+            "FailedScheduling",
+            "ns/Pod/web-1",
+        );
+        let s = score(&labels, &[merged]).unwrap();
+        assert_eq!((s.detected, s.right_root, s.merges, s.splits), (2, 1, 1, 0));
+        assert_eq!(s.details.wrong_root.len(), 1, "{:?}", s.details);
+    }
+
+    #[test]
+    fn two_incidents_over_one_failure_are_a_split_and_unmatched_ones_noise() {
+        let labels = Labels::parse(LABELS).unwrap();
+        let found = [
+            incident(
+                "ns/Deployment/web",
+                "2024-01-01T00:00:00Z",
+                "2024-01-01T00:02:00Z",
+                "FailedScheduling",
+                "ns/Pod/web-1",
+            ),
+            incident(
+                "ns/Pod/web-2",
+                "2024-01-01T00:03:00Z",
+                "2024-01-01T00:04:00Z",
+                "FailedScheduling",
+                "ns/Pod/web-2",
+            ),
+            incident(
+                "ns/Deployment/op",
+                "2024-01-01T00:03:00Z",
+                "2024-01-01T00:04:00Z",
+                "FastControllerResync",
+                "ns/Deployment/op",
+            ),
+        ];
+        let s = score(&labels, &found).unwrap();
+        assert_eq!(
+            (s.right_root, s.splits, s.noise, s.known_noise),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(s.details.missed.len(), 1, "the crash loop: {:?}", s.details);
+        assert!((s.recall() - 50.0).abs() < 1e-9);
+    }
+}
