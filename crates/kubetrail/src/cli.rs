@@ -84,6 +84,8 @@ pub enum Command {
     Incidents(crate::commands::incidents::IncidentsArgs),
     /// The story of one object: NAMESPACE/KIND/NAME (or Node/NAME).
     Explain(crate::commands::explain::ExplainArgs),
+    /// Score the incident engine against hand-labelled dumps (eval/labels).
+    Eval(crate::commands::eval::EvalArgs),
     /// Measure processing, import and query speed on the real event dumps.
     Bench(crate::commands::bench::BenchArgs),
     /// Alerts: dry runs of rules over dumps, recorded alerts, silences.

@@ -1,11 +1,13 @@
 //! Threads of failures: by owner (the correlation ID), or by node for node conditions, split
-//! where they go quiet.
+//! where they go quiet, and where a different cause starts after the first one healed (issue
+//! 13, 2.2: an incident is one failure episode, not everything an owner did in a quiet window).
 
 use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp};
 
 use super::context::Ctx;
+use super::signals::{Signal, container};
 
 /// What a thread of failures is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,8 +32,15 @@ pub struct Episode<'a> {
 /// Splits the failures of `ctx` into episodes. An event is active from its first to its last
 /// time (Kubernetes repeated it in between); a thread splits where no event was active for
 /// longer than `quiet`.
+/// A different cause this long after the last failure of an episode starts a new one even
+/// when nothing showed that the first cause healed.
+pub const NEW_CAUSE_GAP: SignedDuration = SignedDuration::from_mins(5);
+
 pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>> {
-    let mut threads: HashMap<(&'a str, Scope<'a>), Vec<usize>> = HashMap::new();
+    // (cluster, scope, whether the failure is about a pod's life): a controller's reports
+    // about its own work (an operator's `…CreateFailed` on its Deployment) are a thread apart
+    // from its pods failing to schedule, start or run.
+    let mut threads: HashMap<(&'a str, Scope<'a>, bool), Vec<usize>> = HashMap::new();
     for &i in &ctx.failures {
         let e = ctx.event(i);
         // Node conditions group by node (a pod's `NodeNotReady` too, when its node is known).
@@ -44,13 +53,14 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
             Some(n) => Scope::Node(n),
             None => Scope::Owner(e.correlation_id.as_str()),
         };
+        let pod_life = e.regarding.kind == "Pod" || Cause::of(ctx.signals[i]) != Cause::Other;
         threads
-            .entry((e.cluster.as_str(), scope))
+            .entry((e.cluster.as_str(), scope, pod_life))
             .or_default()
             .push(i);
     }
     let mut out = Vec::new();
-    let mut keys: Vec<(&str, Scope<'a>)> = threads.keys().copied().collect();
+    let mut keys: Vec<(&str, Scope<'a>, bool)> = threads.keys().copied().collect();
     keys.sort();
     for key in keys {
         let Some(mut members) = threads.remove(&key) else {
@@ -58,15 +68,28 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
         };
         members.sort_by_key(|&i| (ctx.start(i), i));
         let mut current: Option<Episode<'a>> = None;
+        // Of the current episode: the causes seen (not `Other`), when the last of their
+        // failures healed, and their last report.
+        let mut causes: Vec<Cause> = Vec::new();
+        let mut healed_at = Timestamp::MIN;
+        let mut last_report = Timestamp::MIN;
         for i in members {
             let (start, end) = (ctx.start(i), ctx.end(i));
+            let cause = Cause::of(ctx.signals[i]);
+            let new_cause = cause != Cause::Other
+                && !causes.is_empty()
+                && !causes.contains(&cause)
+                && (healed_at <= start || start > last_report + NEW_CAUSE_GAP);
             match current.as_mut() {
-                Some(ep) if start <= ep.end + quiet => {
+                Some(ep) if start <= ep.end + quiet && !new_cause => {
                     ep.events.push(i);
                     ep.end = ep.end.max(end);
                 }
                 _ => {
                     out.extend(current.take());
+                    causes.clear();
+                    healed_at = Timestamp::MIN;
+                    last_report = Timestamp::MIN;
                     current = Some(Episode {
                         cluster: key.0,
                         scope: key.1,
@@ -76,8 +99,83 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
                     });
                 }
             }
+            if cause != Cause::Other {
+                if !causes.contains(&cause) {
+                    causes.push(cause);
+                }
+                healed_at = healed_at.max(heal_time(ctx, i, cause));
+                last_report = last_report.max(end);
+            }
         }
         out.extend(current);
     }
     out
+}
+
+/// What kind of cause a failure is, to tell a new cause from the same one coming back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    /// The pod could not be placed (scheduler `FailedScheduling`, kubelet admission `OutOf*`,
+    /// `TaintToleration`).
+    Scheduling,
+    /// A placed pod could not get its containers ready to run (volumes, images).
+    Start,
+    /// A started container keeps failing (back-off, probes, OOM kills).
+    Running,
+    /// Node conditions and evictions.
+    Node,
+    Other,
+}
+
+impl Cause {
+    fn of(signal: Signal) -> Cause {
+        match signal {
+            Signal::Insufficient | Signal::Unschedulable | Signal::TaintNotTolerated => {
+                Cause::Scheduling
+            }
+            Signal::FailedMount | Signal::ImagePull { .. } => Cause::Start,
+            // A container that fails to start is backed off like one that exits: one chain.
+            Signal::StartFailed
+            | Signal::CrashBackOff
+            | Signal::LivenessFailed
+            | Signal::ReadinessFailed
+            | Signal::LivenessKill
+            | Signal::OomKilled => Cause::Running,
+            Signal::NodeDown | Signal::NodeUp | Signal::NodeOom | Signal::Eviction => Cause::Node,
+            Signal::Other => Cause::Other,
+        }
+    }
+}
+
+/// When the object of failure `i` got past it: the scheduler's `Scheduled` after a scheduling
+/// failure, the kubelet's `Started` after a start failure (kubernetes
+/// `pkg/scheduler/schedule_one.go`, `pkg/kubelet/events/event.go`), the first one after the
+/// failure's last report. `Timestamp::MAX` when it did not, or when the cause has no such sign.
+fn heal_time(ctx: &Ctx<'_>, i: usize, cause: Cause) -> Timestamp {
+    let sign = match cause {
+        // The kubelet's admission refusals (`OutOfcpu`, `TaintToleration`) come after the
+        // pod's `Scheduled`, and a refused pod is never scheduled again.
+        Cause::Scheduling if ctx.event(i).reason != "FailedScheduling" => return Timestamp::MAX,
+        Cause::Scheduling => "Scheduled",
+        Cause::Start => "Started",
+        Cause::Running | Cause::Node | Cause::Other => return Timestamp::MAX,
+    };
+    ctx.same_object(i)
+        .iter()
+        .filter(|&&j| {
+            ctx.event(j).reason == sign
+                && ctx.end(j) >= ctx.end(i)
+                && (cause == Cause::Scheduling || same_container(ctx, i, j))
+        })
+        .map(|&j| ctx.start(j).max(ctx.end(i)))
+        .min()
+        .unwrap_or(Timestamp::MAX)
+}
+
+/// Whether two events are about the same container, or either names none.
+fn same_container(ctx: &Ctx<'_>, a: usize, b: usize) -> bool {
+    match (container(ctx.event(a)), container(ctx.event(b))) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    }
 }

@@ -78,6 +78,14 @@ fn failed_mount(e: &Event, ns: &str, pod: &str, on_node: &str) -> String {
             "Secret {secret} does not exist in namespace {ns}: create it (kubectl -n {ns} get secret {secret}) or fix the name in volume {volume} of the pod"
         );
     }
+    // The projected service-account token volume (`kube-api-access-*`, added by the
+    // ServiceAccount admission plugin) holds the token and the `kube-root-ca.crt` ConfigMap: no
+    // PersistentVolumeClaim behind it.
+    if volume.starts_with("kube-api-access-") || note.contains("\"kube-root-ca.crt\"") {
+        return format!(
+            "volume {volume} is the projected service-account token volume (token, kube-root-ca.crt, namespace): the kubelet could not fetch its sources{on_node}; check that ConfigMap kube-root-ca.crt exists in namespace {ns} (kubectl -n {ns} get configmap kube-root-ca.crt) and that the kubelet reaches the API server"
+        );
+    }
     if note.contains("hostPath type check failed") {
         let path = after(note, "type check failed: ")
             .and_then(|rest| rest.split_whitespace().next())
@@ -119,6 +127,21 @@ mod tests {
             .at(0)
             .build();
         hint(rule, &e.event, Some("node-a"))
+    }
+
+    #[test]
+    fn a_projected_token_volume_is_not_sent_to_a_pvc() {
+        for note in [
+            r#"MountVolume.SetUp failed for volume "kube-api-access-6fpqb" : object "default"/"kube-root-ca.crt" not registered"#,
+            r#"MountVolume.SetUp failed for volume "kube-api-access-8w4sn" : failed to sync configmap cache: timed out waiting for the condition"#,
+        ] {
+            let hint = h(Rule::FailedMount, note);
+            assert!(!hint.contains("PersistentVolumeClaim"), "{hint}");
+            assert!(
+                hint.contains("projected service-account token volume"),
+                "{hint}"
+            );
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod context;
 mod episodes;
+mod evidence;
 mod hints;
 mod id;
 mod links;
@@ -157,7 +158,10 @@ pub fn incidents(
 ) -> Result<Vec<Incident>> {
     cfg.validate()?;
     let ctx = Ctx::new(events);
-    let episodes = episodes::episodes(&ctx, cfg.quiet);
+    let episodes: Vec<Episode<'_>> = episodes::episodes(&ctx, cfg.quiet)
+        .into_iter()
+        .filter(|ep| !evidence::healed(&ctx, ep))
+        .collect();
     let links = links::links(&ctx, &episodes, cfg.link_window);
     let mut parent: Vec<usize> = (0..episodes.len()).collect();
     for l in &links {

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bench_live;
 pub mod demo;
 pub mod demo_report;
+pub mod eval;
 pub mod explain;
 pub mod hint;
 pub mod import;
@@ -63,6 +64,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Anomalies(args) => anomalies::run(&config, args).await,
         Command::Incidents(args) => incidents::run(&config, args).await,
         Command::Explain(args) => explain::run(&config, args).await,
+        Command::Eval(args) => eval::run(&config, args).await,
         Command::Bench(args) => bench::run(&config, args).await,
         Command::Alerts(args) => alerts::run(&config, args).await,
         Command::Serve(args) => serve::run(&config, args).await,
