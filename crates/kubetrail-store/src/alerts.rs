@@ -205,19 +205,16 @@ pub struct Delivery {
     /// Attempts made so far.
     pub attempts: u32,
     /// When it was queued.
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     /// When it is due for its next attempt, or, while [`DeliveryState::Delivering`], when the
     /// worker's lease runs out.
+    #[schema(value_type = String, format = DateTime)]
     pub next_attempt_at: Timestamp,
     /// When its state last changed.
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     /// When the notifier accepted it; `None` until then.
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub next_attempt_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: Timestamp,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub delivered_at: Option<Timestamp>,
     /// What went wrong the last time (never a secret: notifiers strip URLs and tokens).

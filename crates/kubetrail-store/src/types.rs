@@ -30,16 +30,22 @@ pub struct WriteSummary {
 /// or node.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OccurrenceGroup {
+    /// The cluster the event came from.
     pub cluster: String,
+    /// The namespace of the object it is about (empty for cluster-scoped objects).
     pub namespace: String,
+    /// The event's reason, e.g. `BackOff`.
     pub reason: String,
     /// `Normal` or `Warning` as the event says (other values kept as they came).
     pub type_: String,
+    /// What classification decided.
     pub severity: Severity,
+    /// What classification decided.
     pub category: Category,
 }
 
 impl OccurrenceGroup {
+    /// The group `e` counts in.
     pub fn of(e: &Event) -> OccurrenceGroup {
         OccurrenceGroup {
             cluster: e.cluster.clone(),

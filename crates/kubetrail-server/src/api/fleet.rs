@@ -17,6 +17,7 @@ use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incidents};
 use kubetrail_model::{
     AggregateQuery, AggregateRow, Dimension, EventFilter, Severity, SeveritySet,
 };
+use kubetrail_query::Since;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,7 +26,7 @@ use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::params::Params;
 use crate::scope::Scope;
-use crate::window::{resolve, since_before};
+use crate::window::resolve;
 use crate::{ApiError, AppState};
 
 /// The row of namespaces no configured tenant sees.
@@ -149,16 +150,24 @@ pub(crate) async fn fleet(
     };
     let max = max_events(&mut p, &state)?;
     let grouping = grouping(&state, &caller).await?;
+    let range = p.range(now)?;
+    p.finish()?;
     let Some(mut filter) = caller.narrow(&state, filter).await? else {
-        let since_text = p.text("since")?;
-        let until = p.time("until", now)?.unwrap_or(now);
-        p.finish()?;
-        let since = since_before(since_text.as_deref(), until, day)?;
+        // The caller sees nothing: an empty fleet over the window it asked for.
+        let until = range.until.unwrap_or(now);
+        let since = match range.since {
+            Since::At(t) => t,
+            Since::Back(d) => until
+                .checked_sub(d)
+                .map_err(|_| ApiError::bad_parameter("since", "reaches before the year -9999"))?,
+            Since::Default | Since::All => until
+                .checked_sub(day)
+                .map_err(|_| ApiError::bad_parameter("until", "leaves no room for the window"))?,
+        };
         let window = Window::new(since, until).map_err(|e| ApiError::bad_parameter("since", e))?;
         return Ok(Json(assemble(&grouping, window, Counts::default())));
     };
-    let window = resolve(&state, &mut p, &mut filter, day, now).await?;
-    p.finish()?;
+    let window = resolve(&state, range, &mut filter, day, now).await?;
     // The window before is a query of its own, as long as the window (`resolve` checked
     // that length against the limit).
     let length = window.until.duration_since(window.since);
@@ -211,7 +220,13 @@ pub(crate) async fn fleet(
         .await?,
         incidents: {
             let events = window_events(&state, &filter, max).await?;
-            incidents(&events, window, &IncidentConfig::default())?
+            // Open means failing within the quiet period before now, not before the window's
+            // end (an imported bundle from last year has nothing open).
+            let cfg = IncidentConfig {
+                now: Some(now),
+                ..IncidentConfig::default()
+            };
+            incidents(&events, window, &cfg)?
         },
     };
     Ok(Json(assemble(&grouping, window, counts)))

@@ -25,12 +25,12 @@ use kubetrail_model::{Event, EventFilter};
 use kubetrail_store::{SqliteStore, Store};
 use serde::Serialize;
 
-use super::analysis_window::newest;
 use super::import::import_files;
 use crate::cli::{Output, OutputArgs};
 use crate::config::Config;
 use crate::output::{Table, choose};
 use coverage::Coverage;
+use kubetrail_query::newest;
 use labels::Labels;
 use score::Score;
 
