@@ -108,7 +108,8 @@ pub async fn resolve_bounds(
 
 /// The window of an analysis: it ends at `until`, else just after the newest event matching
 /// any of `ends` (else now); it starts as `since` says, else `default_length` before the end.
-/// A window longer than `max_length` (the server's limit) is refused.
+/// A window longer than `max_length` (the server's limit) is refused, except for `all`, which
+/// starts at the oldest stored event or `max_length` before the end, whichever is later.
 pub async fn resolve_window(
     store: &dyn Store,
     ends: &[&EventFilter],
@@ -132,8 +133,13 @@ pub async fn resolve_window(
         Since::Back(d) => back(until, d)?,
         Since::Default => back(until, default_length)
             .map_err(|_| Error::param("until", "leaves no room for the window before it"))?,
+        // All of the data, as far back as the limit allows (a store holding last year's
+        // bundle and this week's events would otherwise answer "too long" to `all`).
         Since::All => match store.stats().await?.oldest.filter(|o| *o < until) {
-            Some(oldest) => oldest,
+            Some(oldest) => match max_length.map(|max| back(until, max)).transpose()? {
+                Some(limit) => oldest.max(limit),
+                None => oldest,
+            },
             None => back(until, default_length)?,
         },
     };
@@ -270,6 +276,22 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((w.since, w.until), (t("2023-01-01T00:00:00Z"), end));
+        // Bug: `all` over data longer than the server's limit answered "longer than the limit";
+        // it reaches as far back as the limit allows.
+        let w = resolve_window(
+            &store,
+            &[&f],
+            all,
+            SignedDuration::from_hours(24),
+            Some(SignedDuration::from_hours(6)),
+            now,
+        )
+        .await
+        .expect("all within the limit");
+        assert_eq!(
+            (w.since, w.until),
+            (end - SignedDuration::from_hours(6), end)
+        );
         let mut f = EventFilter::default();
         resolve_bounds(&store, &mut f, all, now).await.unwrap();
         assert_eq!((f.since, f.until), (None, None));

@@ -69,6 +69,14 @@ fn terminal_width() -> Option<usize> {
         .filter(|w| *w > 0)
 }
 
+/// Prints a status line of a long-running command (`run`, `serve`, `demo`) on stdout. Unlike
+/// `println!`, a reader that went away (`kubetrail demo | head`) is no reason to stop: the line
+/// is dropped and the command goes on.
+pub fn say(line: impl std::fmt::Display) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
 /// A time for tables: `2023-07-10 05:27:49` in UTC, or in the local zone with `--local-time`
 /// (then with its offset).
 pub fn clock(t: Timestamp) -> String {

@@ -181,7 +181,16 @@ impl ClusterPipeline {
             return self.spool(spool, &batch);
         }
         match self.write(&batch).await {
-            Ok(refused) => self.committed(batch.events, &refused, true).await,
+            Ok(refused) => {
+                // --- metrics: how far behind the cluster the store is ---
+                if let Some(newest) = batch.events.iter().map(|e| e.last_seen).max() {
+                    let lag = Timestamp::now().duration_since(newest);
+                    if let Ok(lag) = std::time::Duration::try_from(lag) {
+                        self.telemetry.watch_lag(lag);
+                    }
+                }
+                self.committed(batch.events, &refused, true).await
+            }
             Err(e) => {
                 let error = format!("{e:#}");
                 warn!(cluster = %self.name, %error, "cannot store a batch; spooling");

@@ -327,20 +327,29 @@ fn the_mounted_configs_are_valid_kubetrail_configs() {
             &["kubetrail-admin"]
         };
         assert_eq!(secrets, want, "{overlay}");
-        let out = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-            .arg("--config")
-            .arg(&file)
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(["status", "-o", "json"])
-            .env_remove("KUBETRAIL_POSTGRES_URL")
-            .output()
-            .expect("kubetrail runs");
-        assert!(
-            out.status.success(),
-            "{overlay}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        // A store to read (read-only commands never create one): an empty import makes it,
+        // with the same config, then `status` reads it.
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, r#"{"kind":"EventList","items":[]}"#).expect("write");
+        for args in [
+            vec!["import", empty.to_str().expect("utf-8 path")],
+            vec!["status", "-o", "json"],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
+                .arg("--config")
+                .arg(&file)
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                .args(&args)
+                .env_remove("KUBETRAIL_POSTGRES_URL")
+                .output()
+                .expect("kubetrail runs");
+            assert!(
+                out.status.success(),
+                "{overlay}: kubetrail {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
 }
 

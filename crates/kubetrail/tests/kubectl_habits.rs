@@ -455,3 +455,52 @@ fn label_selectors_pick_events_by_their_labels() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--selector: "), "{}", stderr(&out));
 }
+
+/// Bug: `kubetrail serve | head -1` (or a log shipper that went away) killed the server: its
+/// status lines were `println!`, which panics when stdout's reader is gone. A long-running
+/// command drops the line and goes on serving.
+#[test]
+fn a_server_whose_stdout_reader_left_goes_on_serving() {
+    let kt = Kt::with(&[C1]);
+    let port = kubetrail_testkit::free_port();
+    let mut child = kt_cmd(&kt)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader leaves before the server says where it listens.
+    drop(child.stdout.take());
+    let healthy = || {
+        use std::io::Write;
+        let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = conn.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+        let mut answer = String::new();
+        let _ = conn.read_to_string(&mut answer);
+        answer.starts_with("HTTP/1.1 200")
+    };
+    let mut exited = None;
+    kubetrail_testkit::wait_for(
+        "the server to answer /healthz",
+        Duration::from_secs(60),
+        || {
+            exited = child.try_wait().unwrap();
+            exited.is_some() || healthy()
+        },
+    );
+    let mut err = String::new();
+    if let Some(status) = exited {
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        panic!("the server exited ({status}): {err}");
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still serving");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -339,6 +339,13 @@ async fn the_store_matches_what_kubectl_shows_after_every_scenario() {
         said.trim().is_empty(),
         "promtool check metrics: {said}\n{metrics}"
     );
+    // Each committed watch batch observed how far behind the cluster it was.
+    let lagged: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("kubetrail_watch_lag_seconds_count{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!(lagged >= 1.0, "no watch lag observed:\n{metrics}");
     // Processing happened on the way: the crash loop is correlated to its Deployment.
     let crash = kt.cli(&[
         "query",

@@ -38,6 +38,14 @@ fn write_histogram() -> Histogram {
     ])
 }
 
+/// Seconds from an event occurring to its batch being committed: from well under a second on a
+/// healthy watch to minutes while the store or the API server lags.
+fn lag_histogram() -> Histogram {
+    Histogram::new([
+        0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+    ])
+}
+
 pub(crate) struct PipelineFamilies {
     processed: Family<ClusterLabel, Counter>,
     stored: Family<OutcomeLabels, Counter>,
@@ -48,6 +56,7 @@ pub(crate) struct PipelineFamilies {
     write_latency: Family<ClusterLabel, Histogram, fn() -> Histogram>,
     spool_bytes: Family<ClusterLabel, Gauge>,
     spool_limit: Family<ClusterLabel, Gauge>,
+    watch_lag: Family<ClusterLabel, Histogram, fn() -> Histogram>,
 }
 
 impl Default for PipelineFamilies {
@@ -62,6 +71,7 @@ impl Default for PipelineFamilies {
             write_latency: Family::new_with_constructor(write_histogram),
             spool_bytes: Family::default(),
             spool_limit: Family::default(),
+            watch_lag: Family::new_with_constructor(lag_histogram),
         }
     }
 }
@@ -113,6 +123,11 @@ impl PipelineFamilies {
             "Most bytes the spool holds (spool_max_size); beyond it, events are dropped",
             self.spool_limit.clone(),
         );
+        registry.register(
+            "kubetrail_watch_lag_seconds",
+            "Time from the newest event of a watched batch occurring (its last_seen) to the batch being committed: how far behind the cluster the store is",
+            self.watch_lag.clone(),
+        );
     }
 }
 
@@ -155,6 +170,14 @@ impl ClusterTelemetry {
             .processed
             .get_or_create(&self.label)
             .inc_by(n);
+    }
+
+    /// A committed live batch whose newest event occurred `lag` before the commit.
+    pub fn watch_lag(&self, lag: Duration) {
+        self.families()
+            .watch_lag
+            .get_or_create(&self.label)
+            .observe(lag.as_secs_f64());
     }
 
     /// A committed batch: what it did and how long writing it took. The store takes writes.

@@ -48,20 +48,20 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         pace: args.pace.clone(),
     })
     .await?;
-    println!(
+    crate::output::say(format_args!(
         "simulator: {}  (kubectl --kubeconfig {} get events -A)",
         sim.handle.url(),
         kubeconfig.display()
-    );
-    println!(
+    ));
+    crate::output::say(format_args!(
         "store:     {}  (kubetrail --data-dir {} query|aggregate …)",
         config.db_path().display(),
         dir.display()
-    );
-    println!(
+    ));
+    crate::output::say(format_args!(
         "events of severity {} and above as they are stored:\n",
         args.print
-    );
+    ));
 
     let store = super::open_store(config)?;
     let cancel = CancellationToken::new();

@@ -60,7 +60,7 @@ impl Report {
                 i.root_cause.rule,
                 truncate(&i.root_cause.message, 80)
             );
-            println!("incident opened: {}", visible(&line));
+            crate::output::say(format_args!("incident opened: {}", visible(&line)));
             self.incidents.insert(i.id.clone(), line);
         }
         let filter = AlertFilter {
@@ -75,7 +75,7 @@ impl Report {
                 "{} on {} ({})",
                 a.alert.rule, a.alert.group_key, a.alert.severity
             );
-            println!("alert fired: {}", visible(&line));
+            crate::output::say(format_args!("alert fired: {}", visible(&line)));
             self.alerts.insert(a.id, line);
         }
     }
@@ -103,19 +103,19 @@ impl Report {
 
     /// The closing summary.
     pub fn summary(&self, ui: &str) {
-        println!(
+        crate::output::say(format_args!(
             "\nsummary: {} incidents, {} alerts fired",
             self.incidents.len(),
             self.alerts.len()
-        );
+        ));
         for line in self.incidents.values() {
-            println!("  incident: {}", visible(line));
+            crate::output::say(format_args!("  incident: {}", visible(line)));
         }
         for line in self.alerts.values() {
-            println!("  alert:    {}", visible(line));
+            crate::output::say(format_args!("  alert:    {}", visible(line)));
         }
-        println!(
+        crate::output::say(format_args!(
             "web UI: {ui} (served while the demo runs; `kubetrail serve` serves the store after)"
-        );
+        ));
     }
 }

@@ -113,14 +113,18 @@ pub async fn start_bound(
         .await
         .with_context(|| format!("cannot listen on {addr} (--listen)"))?;
     let bound = listener.local_addr().unwrap_or(addr);
-    println!("web UI and API: http://{bound}/  (OpenAPI: /api/v1/openapi.json, metrics: /metrics)");
+    crate::output::say(format_args!(
+        "web UI and API: http://{bound}/  (OpenAPI: /api/v1/openapi.json, metrics: /metrics)"
+    ));
     let metrics = match serve.metrics_listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (serve.metrics_listen)"))?;
             let bound = listener.local_addr().unwrap_or(addr);
-            println!("metrics and probes without a token: http://{bound}/metrics");
+            crate::output::say(format_args!(
+                "metrics and probes without a token: http://{bound}/metrics"
+            ));
             Some((listener, metrics_router(state.clone())))
         }
         None => None,

@@ -88,13 +88,13 @@ pub async fn start(args: &SimArgs) -> Result<RunningSim> {
 
 pub async fn run(args: SimArgs) -> Result<ExitCode> {
     let sim = start(&args).await?;
-    println!("simulator listening on {}", sim.handle.url());
+    crate::output::say(format_args!("simulator listening on {}", sim.handle.url()));
     if let Some(path) = &args.kubeconfig_out {
-        println!(
+        crate::output::say(format_args!(
             "kubeconfig: {}  (kubectl --kubeconfig {} get events -A -w)",
             path.display(),
             path.display()
-        );
+        ));
     }
     tokio::signal::ctrl_c()
         .await
