@@ -39,7 +39,7 @@ impl FromStr for Target {
         }
         Ok(Target {
             namespace: namespace.to_string(),
-            kind: canonical_kind(kind),
+            kind: parse_kind(kind),
             name: name.to_string(),
         })
     }
@@ -55,9 +55,29 @@ impl fmt::Display for Target {
     }
 }
 
-/// `deployment` → `Deployment`, `pods` → `Pod`: what people type, as Kubernetes spells it.
-fn canonical_kind(kind: &str) -> String {
-    const KINDS: [&str; 12] = [
+/// kubectl's short names and kinds as people type them (`po`, `deploy`, `pods`,
+/// `deployments.apps`) → the kind as Kubernetes spells it. Unknown kinds are kept as typed.
+pub fn parse_kind(text: &str) -> String {
+    const SHORT: [(&str, &str); 17] = [
+        ("po", "Pod"),
+        ("deploy", "Deployment"),
+        ("rs", "ReplicaSet"),
+        ("sts", "StatefulSet"),
+        ("ds", "DaemonSet"),
+        ("cj", "CronJob"),
+        ("no", "Node"),
+        ("svc", "Service"),
+        ("pvc", "PersistentVolumeClaim"),
+        ("pv", "PersistentVolume"),
+        ("hpa", "HorizontalPodAutoscaler"),
+        ("ing", "Ingress"),
+        ("cm", "ConfigMap"),
+        ("ns", "Namespace"),
+        ("ep", "Endpoints"),
+        ("sa", "ServiceAccount"),
+        ("pdb", "PodDisruptionBudget"),
+    ];
+    const KINDS: [&str; 20] = [
         "Pod",
         "Deployment",
         "ReplicaSet",
@@ -68,15 +88,33 @@ fn canonical_kind(kind: &str) -> String {
         "Node",
         "Service",
         "PersistentVolumeClaim",
+        "PersistentVolume",
         "HorizontalPodAutoscaler",
+        "Ingress",
+        "ConfigMap",
+        "Namespace",
+        "Endpoints",
+        "ServiceAccount",
+        "PodDisruptionBudget",
         "Workload",
+        "Secret",
     ];
+    let kind = text.trim();
+    // `deployments.apps`, `deployment.v1.apps`: the group does not matter here.
+    let kind = kind.split('.').next().unwrap_or(kind);
     let lower = kind.to_ascii_lowercase();
-    let singular = lower.strip_suffix('s').unwrap_or(&lower);
+    if let Some((_, k)) = SHORT.iter().find(|(s, _)| *s == lower) {
+        return (*k).to_string();
+    }
+    let singular = lower
+        .strip_suffix("es")
+        .filter(|s| KINDS.iter().any(|k| k.eq_ignore_ascii_case(s)))
+        .or_else(|| lower.strip_suffix('s'))
+        .unwrap_or(&lower);
     KINDS
         .iter()
-        .find(|k| k.to_ascii_lowercase() == lower || k.to_ascii_lowercase() == singular)
-        .map_or_else(|| kind.to_string(), |k| k.to_string())
+        .find(|k| k.eq_ignore_ascii_case(&lower) || k.eq_ignore_ascii_case(singular))
+        .map_or_else(|| kind.to_string(), |k| (*k).to_string())
 }
 
 impl Target {

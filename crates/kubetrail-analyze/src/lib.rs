@@ -26,7 +26,9 @@ mod testing;
 
 pub use anomalies::{Anomaly, AnomalyConfig, AnomalyKey, AnomalyKind, anomalies};
 pub use error::{Error, Result};
-pub use explain::{Explanation, Related, Relation, StoryEntry, Target, explain, nodes_of};
+pub use explain::{
+    Explanation, Related, Relation, StoryEntry, Target, explain, nodes_of, parse_kind,
+};
 pub use incidents::{Incident, IncidentConfig, RootCause, Status, TimelineEntry, incidents};
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};

@@ -4,74 +4,14 @@
 use std::collections::HashSet;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Explanation, IncidentConfig, Target, Window, explain, nodes_of};
+use kubetrail_analyze::{
+    Explanation, IncidentConfig, Target, Window, explain, nodes_of, parse_kind,
+};
 use kubetrail_model::{EventFilter, EventOccurrences};
 use kubetrail_store::{Page, Store};
 
 use crate::range::{Range, read_events, resolve_window};
 use crate::{Error, Result};
-
-/// kubectl's short names and kinds as people type them (`po`, `deploy`, `pods`,
-/// `deployments.apps`) → the kind as Kubernetes spells it. Unknown kinds are kept as typed.
-pub fn parse_kind(text: &str) -> String {
-    const SHORT: [(&str, &str); 17] = [
-        ("po", "Pod"),
-        ("deploy", "Deployment"),
-        ("rs", "ReplicaSet"),
-        ("sts", "StatefulSet"),
-        ("ds", "DaemonSet"),
-        ("cj", "CronJob"),
-        ("no", "Node"),
-        ("svc", "Service"),
-        ("pvc", "PersistentVolumeClaim"),
-        ("pv", "PersistentVolume"),
-        ("hpa", "HorizontalPodAutoscaler"),
-        ("ing", "Ingress"),
-        ("cm", "ConfigMap"),
-        ("ns", "Namespace"),
-        ("ep", "Endpoints"),
-        ("sa", "ServiceAccount"),
-        ("pdb", "PodDisruptionBudget"),
-    ];
-    const KINDS: [&str; 20] = [
-        "Pod",
-        "Deployment",
-        "ReplicaSet",
-        "StatefulSet",
-        "DaemonSet",
-        "Job",
-        "CronJob",
-        "Node",
-        "Service",
-        "PersistentVolumeClaim",
-        "PersistentVolume",
-        "HorizontalPodAutoscaler",
-        "Ingress",
-        "ConfigMap",
-        "Namespace",
-        "Endpoints",
-        "ServiceAccount",
-        "PodDisruptionBudget",
-        "Workload",
-        "Secret",
-    ];
-    let kind = text.trim();
-    // `deployments.apps`, `deployment.v1.apps`: the group does not matter here.
-    let kind = kind.split('.').next().unwrap_or(kind);
-    let lower = kind.to_ascii_lowercase();
-    if let Some((_, k)) = SHORT.iter().find(|(s, _)| *s == lower) {
-        return (*k).to_string();
-    }
-    let singular = lower
-        .strip_suffix("es")
-        .filter(|s| KINDS.iter().any(|k| k.eq_ignore_ascii_case(s)))
-        .or_else(|| lower.strip_suffix('s'))
-        .unwrap_or(&lower);
-    KINDS
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(&lower) || k.eq_ignore_ascii_case(singular))
-        .map_or_else(|| kind.to_string(), |k| (*k).to_string())
-}
 
 /// The object named by `words` as kubectl takes it: `NAMESPACE/KIND/NAME`, `KIND/NAME` (with
 /// `namespace`, the `-n` flag), or `KIND NAME`; kinds by their short names too (`po/x`,

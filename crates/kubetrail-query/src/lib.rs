@@ -20,7 +20,8 @@ mod range;
 
 pub use anomaly::{AnomalyPlan, anomaly_plan};
 pub use error::{Error, Result};
-pub use explain::{Story, StoryRequest, find_namespace, parse_kind, parse_target, story};
+pub use explain::{Story, StoryRequest, find_namespace, parse_target, story};
 pub use filter::{FilterText, split_list};
+pub use kubetrail_analyze::parse_kind;
 pub use labels::LabelSelector;
 pub use range::{Range, Since, check_length, newest, read_events, resolve_bounds, resolve_window};
