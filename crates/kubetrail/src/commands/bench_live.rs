@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{start, wait};
+use super::run::{PipelineOptions, start, wait};
 use crate::config::RawCluster;
 
 /// Creates `total` events at `rate` per second (0: as fast as possible) while the pipeline
@@ -39,19 +39,17 @@ pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
         requests_per_second: Some(1000.0),
         ..RawCluster::default()
     };
-    let tasks = start(
-        vec![cluster],
-        "bench",
-        &dir.join("spool"),
-        1 << 30,
-        kubetrail_process::FutureLimit::default(),
-        Rules::builtin(),
-        store.clone(),
-        Some(tx),
-        None,
-        &cancel,
-    )
-    .await?;
+    let options = PipelineOptions {
+        default_name: "bench".into(),
+        spool_dir: dir.join("spool"),
+        spool_max_bytes: 1 << 30,
+        max_future: kubetrail_process::FutureLimit::default(),
+        rules: Rules::builtin(),
+        store: store.clone(),
+        live: Some(tx),
+        alerts: None,
+    };
+    let tasks = start(vec![cluster], &options, &cancel).await?;
     let generator = {
         let sim = sim.clone();
         tokio::spawn(async move { generate(&sim, 0, total, rate).await })

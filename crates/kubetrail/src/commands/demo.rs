@@ -10,7 +10,7 @@ use kubetrail_model::Severity;
 use kubetrail_store::spawn_retention;
 use tokio_util::sync::CancellationToken;
 
-use super::run::{spawn_printer, start_observed, wait};
+use super::run::{PipelineOptions, spawn_printer, start_observed, wait};
 use super::sim::{self, SimArgs};
 use crate::config::{Config, RawCluster};
 
@@ -95,20 +95,17 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
         ..RawCluster::default()
     };
     let report = super::demo_report::spawn(store.clone(), cancel.clone());
-    let tasks = start_observed(
-        vec![cluster],
-        "demo",
-        &dir.join("spool"),
-        config.spool_max_bytes,
-        config.max_future,
-        config.rules(&[])?,
-        store,
-        Some(live),
-        alerting.as_ref().map(|a| a.feed.clone()),
-        &telemetry,
-        &cancel,
-    )
-    .await?;
+    let options = PipelineOptions {
+        default_name: "demo".into(),
+        ..PipelineOptions::from_config(
+            config,
+            config.rules(&[])?,
+            store,
+            Some(live),
+            alerting.as_ref().map(|a| a.feed.clone()),
+        )
+    };
+    let tasks = start_observed(vec![cluster], &options, &telemetry, &cancel).await?;
     let stop = cancel.clone();
     let limit = args
         .duration

@@ -138,6 +138,13 @@ pub async fn run_with(
             ExitCode::FAILURE
         });
     }
+    let options = PipelineOptions::from_config(
+        config,
+        rules,
+        store.clone(),
+        live,
+        alerting.as_ref().map(|a| a.feed.clone()),
+    );
     let elector = match args.leader_elect {
         true => Some(elector(&clusters, &args).await?),
         false => None,
@@ -156,20 +163,7 @@ pub async fn run_with(
             .as_ref()
             .map(|l| l.lost.clone())
             .unwrap_or_else(|| cancel.clone());
-        let tasks = start_observed(
-            clusters.clone(),
-            &config.cluster,
-            &config.data_dir.join("spool"),
-            config.spool_max_bytes,
-            config.max_future,
-            rules.clone(),
-            store.clone(),
-            live.clone(),
-            alerting.as_ref().map(|a| a.feed.clone()),
-            &telemetry,
-            &token,
-        )
-        .await?;
+        let tasks = start_observed(clusters.clone(), &options, &telemetry, &token).await?;
         ok &= wait(tasks).await;
         if let Some(l) = leadership {
             if cancel.is_cancelled() {
@@ -229,38 +223,64 @@ pub fn clusters(config: &Config, args: &RunArgs) -> Vec<RawCluster> {
     config.clusters.clone()
 }
 
+/// What the cluster pipelines of one process share, built from the validated configuration
+/// ([`PipelineOptions::from_config`]) or set by the command (`demo`, `bench live`).
+#[derive(Clone)]
+pub struct PipelineOptions {
+    /// The name of a cluster that neither its settings nor its kubeconfig context names.
+    pub default_name: String,
+    /// Below it, one spool directory per cluster.
+    pub spool_dir: PathBuf,
+    /// Most bytes one cluster's spool holds.
+    pub spool_max_bytes: u64,
+    /// Events dated further ahead of their arrival are refused.
+    pub max_future: kubetrail_process::FutureLimit,
+    /// Classification rules (the config's, then the built-in catalogue).
+    pub rules: Rules,
+    /// Where every cluster's batches are written.
+    pub store: Arc<dyn Store>,
+    /// Every stored event is also sent here (live output), if set.
+    pub live: Option<mpsc::Sender<Event>>,
+    /// Alerting: every committed batch is evaluated here, if set.
+    pub alerts: Option<kubetrail_alert::AlertFeed>,
+}
+
+impl PipelineOptions {
+    /// The options `config` gives, with the command's rules, store, live output and alerting.
+    pub fn from_config(
+        config: &Config,
+        rules: Rules,
+        store: Arc<dyn Store>,
+        live: Option<mpsc::Sender<Event>>,
+        alerts: Option<kubetrail_alert::AlertFeed>,
+    ) -> Self {
+        PipelineOptions {
+            default_name: config.cluster.clone(),
+            spool_dir: config.data_dir.join("spool"),
+            spool_max_bytes: config.spool_max_bytes,
+            max_future: config.max_future,
+            rules,
+            store,
+            live,
+            alerts,
+        }
+    }
+}
+
 /// Builds a client per cluster and starts its pipeline.
-#[allow(clippy::too_many_arguments)]
 pub async fn start(
     clusters: Vec<RawCluster>,
-    default_name: &str,
-    spool_dir: &std::path::Path,
-    spool_max_bytes: u64,
-    max_future: kubetrail_process::FutureLimit,
-    rules: Rules,
-    store: Arc<dyn Store>,
-    live: Option<mpsc::Sender<Event>>,
-    alerts: Option<kubetrail_alert::AlertFeed>,
+    options: &PipelineOptions,
     cancel: &CancellationToken,
 ) -> Result<JoinSet<(String, Result<()>)>> {
     let telemetry = kubetrail_server::Telemetry::new();
-    #[rustfmt::skip]
-    let tasks = start_observed(clusters, default_name, spool_dir, spool_max_bytes, max_future, rules, store, live, alerts, &telemetry, cancel).await?;
-    Ok(tasks)
+    start_observed(clusters, options, &telemetry, cancel).await
 }
 
 /// [`start`], counting into `telemetry` (served at `/metrics`).
-#[allow(clippy::too_many_arguments)]
 pub async fn start_observed(
     clusters: Vec<RawCluster>,
-    default_name: &str,
-    spool_dir: &std::path::Path,
-    spool_max_bytes: u64,
-    max_future: kubetrail_process::FutureLimit,
-    rules: Rules,
-    store: Arc<dyn Store>,
-    live: Option<mpsc::Sender<Event>>,
-    alerts: Option<kubetrail_alert::AlertFeed>,
+    options: &PipelineOptions,
     telemetry: &kubetrail_server::Telemetry,
     cancel: &CancellationToken,
 ) -> Result<JoinSet<(String, Result<()>)>> {
@@ -271,20 +291,20 @@ pub async fn start_observed(
             .name
             .clone()
             .or(context)
-            .unwrap_or_else(|| default_name.to_string());
+            .unwrap_or_else(|| options.default_name.clone());
         let pipeline = ClusterPipeline {
             name: name.clone(),
             client,
             settings,
-            rules: rules.clone(),
-            max_future,
-            store: store.clone(),
-            live: live.clone(),
+            rules: options.rules.clone(),
+            max_future: options.max_future,
+            store: options.store.clone(),
+            live: options.live.clone(),
             stats: telemetry.watch_stats(&name),
-            spool_dir: spool_dir.join(sanitize(&name)),
-            spool_max_bytes,
+            spool_dir: options.spool_dir.join(sanitize(&name)),
+            spool_max_bytes: options.spool_max_bytes,
             overflow: Default::default(),
-            alerts: alerts.clone(),
+            alerts: options.alerts.clone(),
             telemetry: telemetry.cluster(&name),
         };
         let cancel = cancel.clone();
