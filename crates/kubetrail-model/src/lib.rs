@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod change;
 mod error;
 mod event;
 mod occurrence;
@@ -24,6 +25,7 @@ mod time;
 #[allow(missing_docs)]
 mod vocab;
 
+pub use change::{Change, ChangeOp, ChangeSource, FieldChange};
 pub use error::{Error, Result};
 pub use event::{Event, ObjectRef, Owner};
 pub use occurrence::{EventOccurrences, Occurrence};
