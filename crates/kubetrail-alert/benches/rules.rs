@@ -3,6 +3,9 @@
 //! as the live pipeline commits them. The events are the real dumps replicated (new uids,
 //! shifted in time), processed as import would.
 
+// `criterion_group!` defines an undocumented `pub fn`; a benchmark is not an API.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -11,23 +11,35 @@ use kubetrail_model::{Severity, parse_duration};
 pub enum Condition {
     /// At least `min` occurrences of matching events within `within`, counted across the whole
     /// group (e.g. BackOff of every replica of one Deployment together).
-    Count { min: u64, within: SignedDuration },
+    Count {
+        /// Fewest occurrences, at least 1.
+        min: u64,
+        /// How far back occurrences count (default 5m).
+        within: SignedDuration,
+    },
     /// A reason seen for the first time in a namespace that had events before.
     FirstSeen,
     /// A recurring pattern (same reason, kind, namespace and message template).
     Pattern {
+        /// Fewest occurrences in the window (default 3).
         min_count: u64,
+        /// Occurrences per minute the pattern must exceed (default 0.5).
         min_per_minute: f64,
+        /// The window analysed, ending now (default 15m).
         window: SignedDuration,
     },
     /// An unusual rate, or a reason new to its namespace, scored at least `min_score`.
     Anomaly {
+        /// Fewest standard deviations above the baseline (default 3).
         min_score: f64,
+        /// The window whose buckets are judged, ending now (default 1h).
         window: SignedDuration,
     },
     /// An incident (correlated events with a likely root cause) of at least `min_severity`.
     Incident {
+        /// The lowest incident severity that alerts (default error).
         min_severity: Severity,
+        /// The window analysed, ending now (default 30m).
         window: SignedDuration,
     },
 }
@@ -44,8 +56,11 @@ impl Default for Condition {
 /// The analysis a windowed condition needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FindingKind {
+    /// `kubetrail_analyze::patterns`.
     Pattern,
+    /// `kubetrail_analyze::anomalies`.
     Anomaly,
+    /// `kubetrail_analyze::incidents`.
     Incident,
 }
 

@@ -118,12 +118,14 @@ pub struct RawDelivery {
 /// A notifier ready to use.
 #[derive(Debug, Clone)]
 pub struct NotifierConfig {
+    /// Where and how notifications are sent.
     pub notifier: Notifier,
-    /// Requests per second and burst.
+    /// Requests per second and burst; `None`: no limit.
     pub rate_limit: Option<(f64, u32)>,
 }
 
 impl NotifierConfig {
+    /// A fresh token bucket for the rate limit, full; `None` without a limit.
     pub fn bucket(&self) -> Option<TokenBucket> {
         self.rate_limit
             .map(|(rate, burst)| TokenBucket::new(rate, burst))
@@ -133,11 +135,18 @@ impl NotifierConfig {
 /// The validated `alerting:` section.
 #[derive(Debug, Clone)]
 pub struct AlertingConfig {
+    /// Whether alerting runs (default true).
     pub enabled: bool,
+    /// The built-in rules left on, then the user's (inline and from `rules_files`), a user
+    /// rule replacing the built-in one of the same name.
     pub rules: Vec<Rule>,
+    /// The notifiers, by the names rules use.
     pub notifiers: Vec<NotifierConfig>,
+    /// Retries and age limit of deliveries (`delivery:`).
     pub policy: RetryPolicy,
+    /// The UI's base URL without a trailing `/`, for links in notifications; `None`: no links.
     pub ui_url: Option<String>,
+    /// How often the periodic evaluation runs (resolve, repeat; default 10s).
     pub evaluate_every: Duration,
 }
 

@@ -9,6 +9,7 @@ pub struct Place {
     pub item: String,
     /// The field, e.g. `condition` or `match.reason`.
     pub field: String,
+    /// The line in the YAML text, from 1; `None` when it cannot be found (e.g. a default).
     pub line: Option<usize>,
 }
 
@@ -27,32 +28,49 @@ impl fmt::Display for Place {
 pub enum Error {
     /// A rule or notifier definition that cannot be used.
     #[error("{place}: {message}")]
-    Invalid { place: Place, message: String },
+    Invalid {
+        /// Which rule or notifier, which field, which line.
+        place: Place,
+        /// What is wrong with it.
+        message: String,
+    },
     /// YAML that does not parse or has unknown fields; the message names the field and line.
     #[error("{0}")]
     Yaml(String),
+    /// A rules file that cannot be read.
     #[error("cannot read {path}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why it cannot be read.
         #[source]
         source: std::io::Error,
     },
+    /// An error in a rules file, with the file it is in.
     #[error("in {path}")]
     InFile {
+        /// The rules file.
         path: PathBuf,
+        /// The error in it.
         #[source]
         source: Box<Error>,
     },
+    /// A silence matcher that is not `name=value`, `name!=value`, `name=~regex` or
+    /// `name!~regex`, or whose regex does not compile.
     #[error(
         "invalid silence matcher {0:?} (expected name=value, name!=value, name=~regex or name!~regex)"
     )]
     InvalidMatcher(String),
+    /// A silence that cannot be created (no matcher, an end before its start, …).
     #[error("invalid silence: {0}")]
     InvalidSilence(String),
+    /// A store call of the outbox, the silences or the windowed evaluation failed.
     #[error("the store failed")]
     Store(#[from] kubetrail_store::Error),
+    /// The notifiers' HTTP client could not be built (TLS setup).
     #[error("cannot build the HTTP client")]
     Http(#[source] reqwest::Error),
+    /// Writing the Prometheus text failed (only a formatter error can cause it).
     #[error("cannot encode the metrics")]
     Metrics(#[from] std::fmt::Error),
 }
@@ -75,6 +93,7 @@ impl Error {
     }
 }
 
+/// Alerting's result, [`Error`] by default.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error and its sources joined with ": ", for a log line.

@@ -10,22 +10,35 @@ use crate::template::object;
 /// A dimension a rule can group by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GroupDim {
+    /// The cluster's name.
     Cluster,
+    /// The Event's namespace.
     Namespace,
+    /// The correlation ID (the top owner, e.g. `shop/Deployment/web`).
     Correlation,
+    /// The node the object runs on; empty when not known.
     Node,
+    /// The event reason.
     Reason,
+    /// The regarding object's kind.
     Kind,
+    /// The regarding object's name.
     Name,
+    /// The regarding object, `namespace/Kind/name` (`Kind/name` when cluster-scoped).
     Object,
+    /// The category name.
     Category,
+    /// The message template.
     Template,
 }
 
 impl GroupDim {
+    /// The names [`GroupDim::parse`] accepts, for error messages.
     pub const NAMES: &'static str =
         "cluster, namespace, correlation, node, reason, kind, name, object, category, template";
 
+    /// The dimension of a `group_by` name (`correlation_id` is an alias of `correlation`);
+    /// `None` for an unknown name.
     pub fn parse(name: &str) -> Option<GroupDim> {
         Some(match name.trim() {
             "cluster" => GroupDim::Cluster,
@@ -58,6 +71,7 @@ impl GroupDim {
         }
     }
 
+    /// The event's value of this dimension.
     pub fn value(self, e: &Event) -> String {
         match self {
             GroupDim::Cluster => e.cluster.clone(),

@@ -6,7 +6,9 @@ use regex::Regex;
 /// Any of `any` (or anything when empty) and none of `not`.
 #[derive(Debug, Clone, Default)]
 pub struct StringMatch {
+    /// Values of which the value must be one; empty: any value.
     pub any: Vec<String>,
+    /// Values it must not be.
     pub not: Vec<String>,
     /// Reasons, kinds and types are compared ignoring ASCII case (`backoff` is `BackOff`);
     /// names, namespaces and labels exactly.
@@ -14,6 +16,7 @@ pub struct StringMatch {
 }
 
 impl StringMatch {
+    /// Whether `value` is one of `any` (or `any` is empty) and none of `not`.
     pub fn matches(&self, value: &str) -> bool {
         let eq = |v: &String| {
             if self.ignore_case {
@@ -29,20 +32,34 @@ impl StringMatch {
 /// A rule's `match`: every part given must match.
 #[derive(Debug, Clone, Default)]
 pub struct EventMatch {
+    /// The event reason; `None`: any.
     pub reason: Option<StringMatch>,
+    /// Categories of which the event's must be one; empty: any.
     pub categories: Vec<Category>,
+    /// Categories the event's must not be.
     pub not_categories: Vec<Category>,
+    /// The lowest severity that matches; `None`: any.
     pub min_severity: Option<Severity>,
+    /// The Event's namespace; `None`: any.
     pub namespace: Option<StringMatch>,
+    /// The regarding object's kind; `None`: any.
     pub kind: Option<StringMatch>,
+    /// The regarding object's name; `None`: any.
     pub name: Option<StringMatch>,
+    /// The cluster's name; `None`: any.
     pub cluster: Option<StringMatch>,
+    /// The event type (`Normal`, `Warning`); `None`: any.
     pub type_: Option<StringMatch>,
+    /// The correlation ID; `None`: any.
     pub correlation: Option<StringMatch>,
+    /// The node (empty when not known); `None`: any.
     pub node: Option<StringMatch>,
+    /// The event's extra labels (`Event::labels`), each by name.
     /// A missing label matches only a matcher with no `any` values (a pure negation).
     pub labels: Vec<(String, StringMatch)>,
+    /// Expressions of which one must be found in the message; empty: any message.
     pub message_any: Vec<Regex>,
+    /// Expressions none of which may be found in the message.
     pub message_not: Vec<Regex>,
 }
 
@@ -51,6 +68,7 @@ fn opt(m: &Option<StringMatch>, value: &str) -> bool {
 }
 
 impl EventMatch {
+    /// Whether `e` meets every part given.
     pub fn matches(&self, e: &Event) -> bool {
         opt(&self.reason, &e.reason)
             && (self.categories.is_empty() || self.categories.contains(&e.category))

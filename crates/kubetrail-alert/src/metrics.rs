@@ -13,13 +13,17 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// The `rule` label: a rule's name.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RuleLabel {
+    /// The rule's name from the configuration.
     pub rule: String,
 }
 
+/// The `notifier` label: a notifier's name.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct NotifierLabel {
+    /// The notifier's name from the configuration.
     pub notifier: String,
 }
 
@@ -32,13 +36,22 @@ fn latency_histogram() -> Histogram {
 /// The counters of the alerting stage. Cheap to clone (shared atomics).
 #[derive(Debug, Clone)]
 pub struct AlertMetrics {
+    /// Alerts raised (`kubetrail_alert_raised_total`).
     pub raised: Family<RuleLabel, Counter>,
+    /// Alerts resolved (`kubetrail_alert_resolved_total`).
     pub resolved: Family<RuleLabel, Counter>,
+    /// Alerts recorded but not sent because of a silence (`kubetrail_alert_silenced_total`).
     pub silenced: Family<RuleLabel, Counter>,
+    /// Notifications accepted by their notifier (`kubetrail_alert_delivered_total`).
     pub delivered: Family<NotifierLabel, Counter>,
+    /// Notifications that failed for good (`kubetrail_alert_failed_total`).
     pub failed: Family<NotifierLabel, Counter>,
+    /// Attempts that failed and will be retried (`kubetrail_alert_retried_total`).
     pub retried: Family<NotifierLabel, Counter>,
+    /// Notifications that became too old to send (`kubetrail_alert_expired_total`).
     pub expired: Family<NotifierLabel, Counter>,
+    /// Seconds from queueing a notification to its acceptance
+    /// (`kubetrail_alert_delivery_latency_seconds`).
     pub latency: Family<NotifierLabel, Histogram, fn() -> Histogram>,
 }
 

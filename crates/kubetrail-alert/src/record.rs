@@ -31,6 +31,9 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// A recorder that writes alert changes to `store`, queues deliveries to their rule's
+    /// notifiers (`notifiers`: all configured, for rules that name none) and wakes the delivery
+    /// worker through `wake`.
     pub fn new(
         store: Arc<dyn Store>,
         notifiers: Vec<String>,

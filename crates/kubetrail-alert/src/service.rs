@@ -53,12 +53,14 @@ impl AlertFeed {
 
 /// The running alerting stage.
 pub struct Alerting {
+    /// Where the pipelines hand committed events; clone one per pipeline.
     pub feed: AlertFeed,
     /// Ends when every [`AlertFeed`] clone is dropped (the pipelines stopped) and the last
     /// batches are recorded.
     pub evaluation: JoinHandle<()>,
     /// Ends on cancellation.
     pub delivery: JoinHandle<()>,
+    /// The stage's counters, shared with `/metrics`.
     pub metrics: AlertMetrics,
 }
 

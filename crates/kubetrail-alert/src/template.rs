@@ -81,11 +81,17 @@ pub struct Template {
 /// What a template is rendered with.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
+    /// The alert's latest event: its fields fill `{{ namespace }}`, `{{ reason }}`, ….
     pub event: &'a Event,
+    /// The rule's name.
     pub rule: &'a str,
+    /// The alert's group key.
     pub group_key: &'a str,
+    /// Occurrences the alert covers so far.
     pub event_count: u64,
+    /// The first occurrence it covers.
     pub first_seen: Timestamp,
+    /// The last occurrence it covers.
     pub last_seen: Timestamp,
 }
 
@@ -141,6 +147,7 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The text with each field replaced by its value in `c` (empty when the event has none).
     pub fn render(&self, c: &Context<'_>) -> String {
         let e = c.event;
         let mut out = String::new();

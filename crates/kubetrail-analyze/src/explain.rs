@@ -16,8 +16,11 @@ use crate::{Error, Result, Window};
 /// The object to explain: `NAMESPACE/KIND/NAME`, or `Node/NAME` (cluster-scoped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Target {
+    /// The namespace; empty for a Node.
     pub namespace: String,
+    /// The kind as Kubernetes spells it, e.g. `Deployment`.
     pub kind: String,
+    /// The object's name.
     pub name: String,
 }
 
@@ -153,14 +156,18 @@ pub enum Relation {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[schema(as = RelatedObject)]
 pub struct Related {
+    /// How it relates to the target.
     pub relation: Relation,
+    /// The object, written `NAMESPACE/KIND/NAME` (`KIND/NAME` when cluster-scoped).
     pub object: String,
 }
 
 /// One timeline entry and how its object relates to the target.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StoryEntry {
+    /// How the entry's object relates to the target.
     pub relation: Relation,
+    /// The event, flattened into the same JSON object.
     #[serde(flatten)]
     pub entry: TimelineEntry,
 }
@@ -168,12 +175,15 @@ pub struct StoryEntry {
 /// The story of one object.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Explanation {
+    /// The target, written `NAMESPACE/KIND/NAME` (`Node/NAME` for a node).
     pub object: String,
     /// The window the story covers. Its incidents are found again in this window (the UI's
     /// links to them carry it).
     pub window: Window,
-    /// The correlation ID its events carry (its top owner).
+    /// The correlation ID its events carry (its top owner); `None` when they carry none.
     pub correlation_id: Option<String>,
+    /// The objects whose events the story includes besides the target, ordered by relation
+    /// then name.
     pub related: Vec<Related>,
     /// Its events and its related objects' events, oldest first.
     pub timeline: Vec<StoryEntry>,

@@ -40,6 +40,7 @@ impl Default for PatternConfig {
 }
 
 impl PatternConfig {
+    /// Refuses a `min_per_minute` that is negative or not a number.
     pub fn validate(&self) -> Result<()> {
         if !self.min_per_minute.is_finite() || self.min_per_minute < 0.0 {
             return Err(Error::InvalidSetting {
@@ -54,10 +55,16 @@ impl PatternConfig {
 /// What a pattern groups by.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct PatternKey {
+    /// The cluster's name.
     pub cluster: String,
+    /// The namespace; empty for cluster-scoped objects.
     pub namespace: String,
+    /// The regarding objects' kind.
     pub kind: String,
+    /// The event reason.
     pub reason: String,
+    /// The message template: the message with its variable parts masked (see
+    /// `kubetrail_process::template`).
     pub template: String,
 }
 
@@ -65,7 +72,9 @@ pub struct PatternKey {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[schema(as = PatternSample)]
 pub struct Sample {
+    /// The regarding object, `Kind/name`.
     pub object: String,
+    /// The message as written.
     pub note: String,
     /// The event's last occurrence in the window.
     #[schema(value_type = String, format = DateTime)]
@@ -75,20 +84,27 @@ pub struct Sample {
 /// A recurring group of events.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Pattern {
+    /// What the pattern groups by.
     pub key: PatternKey,
     /// Occurrences in the window (exact: count increases, not lifetime counts).
     pub count: u64,
+    /// `count` per minute between `first_seen` and `last_seen` (at least one minute).
     pub frequency_per_min: f64,
+    /// The earliest occurrence in the window.
     #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    /// The latest occurrence in the window.
     #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// `Kind/name` of the objects affected, the most frequent first, at most `max_objects`.
     pub objects: Vec<String>,
+    /// How many objects are affected, including those beyond `max_objects`.
     pub object_count: usize,
+    /// Distinct messages, the most recent first, at most `max_samples`.
     pub samples: Vec<Sample>,
     /// The highest severity among the pattern's events, and that event's category.
     pub severity: Severity,
+    /// The category of that most severe event.
     pub category: Category,
 }
 

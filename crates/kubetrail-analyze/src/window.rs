@@ -7,13 +7,16 @@ use crate::{Error, Result};
 /// "now" for the analysis: an incident silent for a while before it is resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Window {
+    /// The start (included).
     #[schema(value_type = String, format = DateTime)]
     pub since: Timestamp,
+    /// The end (excluded).
     #[schema(value_type = String, format = DateTime)]
     pub until: Timestamp,
 }
 
 impl Window {
+    /// The window `[since, until)`; [`Error::EmptyWindow`] unless `since < until`.
     pub fn new(since: Timestamp, until: Timestamp) -> Result<Window> {
         if since >= until {
             return Err(Error::EmptyWindow { since, until });

@@ -9,8 +9,6 @@
 //! kubetrail_fuzz::run("selectors", b"app in (web,db),!legacy");
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod config;
 pub mod cursor;
 pub mod http_api;

@@ -22,18 +22,29 @@ use crate::Error;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
+    /// Placing pods on nodes: `Scheduled`, `FailedScheduling`, preemption, the descheduler.
     Scheduling,
+    /// Pulling images: `Pulling`, `Pulled`, `ErrImagePull`, `ImagePullBackOff`.
     Image,
+    /// Volumes: provisioning, attaching and mounting (`FailedMount`, `ProvisioningFailed`).
     Storage,
+    /// Endpoints, load balancers, CIDRs, CNI and ingress controllers.
     Network,
     /// Probes: liveness, readiness, startup.
     Health,
+    /// Containers and pods being created, started, killed (`Created`, `Started`, `Killing`).
     Lifecycle,
     /// BackOff, OOM kills, containers exiting with errors.
     Crash,
+    /// Nodes: registration, readiness, pressure conditions, evictions by the node lifecycle
+    /// controller, node-problem-detector reports.
     Node,
+    /// The HorizontalPodAutoscaler and the cluster autoscaler: rescales, metrics it could not get.
     Autoscaling,
+    /// Workload controllers creating, scaling and deleting pods and ReplicaSets
+    /// (`ScalingReplicaSet`, `SuccessfulCreate`, `FailedCreate`).
     Rollout,
+    /// Jobs and CronJobs: completion, backoff limit, deadline, suspension.
     Job,
     /// Missing ConfigMap or Secret, invalid spec.
     Config,
@@ -47,10 +58,12 @@ pub enum Category {
     Operator,
     /// Certificates: signing requests, rotation, cert-manager issuance.
     Certificate,
+    /// A reason the catalogue and the rules do not know, on a kind they do not place either.
     Other,
 }
 
 impl Category {
+    /// Every category, in declaration order (the order of [`Category::NAMES`]).
     pub const ALL: [Category; 17] = [
         Category::Scheduling,
         Category::Image,
@@ -70,6 +83,7 @@ impl Category {
         Category::Certificate,
         Category::Other,
     ];
+    /// The lowercase names used in JSON, the CLI and rule files, indexed like [`Category::ALL`].
     pub const NAMES: [&'static str; 17] = [
         "scheduling",
         "image",
@@ -90,6 +104,7 @@ impl Category {
         "other",
     ];
 
+    /// The lowercase name, as serialized and as [`FromStr`] accepts it.
     pub fn as_str(self) -> &'static str {
         Self::NAMES[self as usize]
     }
@@ -129,13 +144,20 @@ impl FromStr for Category {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Routine: nothing to act on (a pull, a start, a scale-up, a known harmless message).
     Info,
+    /// May need attention if it repeats: a failed probe, a retry, a slow operation.
     Warning,
+    /// Something failed and will not heal by itself: a failed pull, a job past its backoff
+    /// limit, a rollout past its deadline.
     Error,
+    /// A node and everything on it at risk: `NodeNotReady`, memory or disk pressure, system
+    /// OOM kills, a reboot.
     Critical,
 }
 
 impl Severity {
+    /// Every severity, from lowest to highest.
     pub const ALL: [Severity; 4] = [
         Severity::Info,
         Severity::Warning,
@@ -143,6 +165,7 @@ impl Severity {
         Severity::Critical,
     ];
 
+    /// The lowercase name, as serialized and as [`FromStr`] accepts it.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",

@@ -28,26 +28,40 @@ pub use crate::catalogue::{Coverage, catalogue_coverage};
 /// A rules file that cannot be used; the message names the rule and field.
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
+    /// The file is not valid YAML or does not have the rules file's shape.
     #[error("invalid rules file: {0}")]
     Yaml(#[from] yaml_serde::Error),
+    /// A rule's `match.note` is not a valid regular expression.
     #[error("rules[{index}].match.note: invalid regular expression")]
     Regex {
+        /// The rule's position in the file's `rules` list, from 0.
         index: usize,
+        /// Why the expression does not compile.
         #[source]
         source: regex::Error,
     },
+    /// A rule sets neither a category nor a severity, so it could change nothing.
     #[error("rules[{index}]: a rule must set a category, a severity or both")]
-    NoEffect { index: usize },
+    NoEffect {
+        /// The rule's position in the file's `rules` list, from 0.
+        index: usize,
+    },
 }
 
 /// What a rule matches. Every field given must match; a list matches any of its values.
 #[derive(Debug, Clone, Default)]
 pub struct RuleMatch {
+    /// Event reasons, compared ignoring ASCII case; empty matches any.
     pub reasons: Vec<String>,
+    /// Event types (`Normal`, `Warning`), ignoring ASCII case; empty matches any.
     pub types: Vec<String>,
+    /// Kinds of the regarding object, ignoring ASCII case; empty matches any.
     pub kinds: Vec<String>,
+    /// Namespaces, ignoring ASCII case; empty matches any.
     pub namespaces: Vec<String>,
+    /// Reporting controllers (e.g. `kubelet`), ignoring ASCII case; empty matches any.
     pub controllers: Vec<String>,
+    /// Searched in the message (not anchored); `None` matches any message.
     pub note: Option<Regex>,
 }
 
@@ -65,18 +79,24 @@ impl RuleMatch {
     }
 }
 
-/// A classification rule.
+/// A classification rule: what it matches and what it decides. At least one of `category`
+/// and `severity` is set in rules read from a file.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// The events the rule applies to.
     pub matcher: RuleMatch,
+    /// The category for matching events; `None` leaves it to later rules and the catalogue.
     pub category: Option<Category>,
+    /// The severity for matching events; `None` leaves it to later rules and the catalogue.
     pub severity: Option<Severity>,
 }
 
 /// The outcome of classification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Classification {
+    /// What the event is about.
     pub category: Category,
+    /// How much it matters.
     pub severity: Severity,
 }
 
@@ -118,6 +138,8 @@ impl Rules {
         self.user.extend(other.user);
     }
 
+    /// The category and severity of an event: user rules first (the first rule that sets
+    /// each decides it), then the catalogue, then the kind and type fallback (module docs).
     pub fn classify(&self, ev: &Event) -> Classification {
         let mut category = None;
         let mut severity = None;

@@ -9,18 +9,26 @@ use kubetrail_model::Owner;
 /// One `ownerReferences` entry (the controller one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OwnerRef {
+    /// The owner's kind, e.g. `ReplicaSet`.
     pub kind: String,
+    /// The owner's name, in the owned object's namespace.
     pub name: String,
+    /// The owner's uid; empty when only the name is known (a `SuccessfulCreate` event).
     pub uid: String,
 }
 
 /// What a non-Event object says about its place: its identity and its controller owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectLink {
+    /// The object's kind, e.g. `Pod`.
     pub kind: String,
+    /// The object's namespace; empty for cluster-scoped objects.
     pub namespace: String,
+    /// The object's name.
     pub name: String,
+    /// The object's uid; empty when not known.
     pub uid: String,
+    /// Its controller owner; `None` when it has none (the link then teaches nothing).
     pub owner: Option<OwnerRef>,
 }
 
@@ -34,6 +42,8 @@ pub struct OwnerIndex {
 const MAX_LINKS: usize = 200_000;
 
 impl OwnerIndex {
+    /// Remembers the object's controller owner (replacing an earlier one); a link without an
+    /// owner is ignored. Past 200,000 links the index starts over.
     pub fn observe(&mut self, link: ObjectLink) {
         let Some(owner) = link.owner else { return };
         if self.owners.len() >= MAX_LINKS {

@@ -12,15 +12,8 @@
 //! # let _ = processor;
 //! ```
 
-#![warn(missing_docs)]
-
-// catalogue/, classify.rs and correlate.rs are documented separately (issue 12 §4); until then
-// their items are exempt.
-#[allow(missing_docs)]
 pub mod catalogue;
-#[allow(missing_docs)]
 pub mod classify;
-#[allow(missing_docs)]
 mod correlate;
 mod future;
 pub mod normalize;

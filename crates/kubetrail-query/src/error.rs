@@ -4,15 +4,24 @@ use thiserror::Error;
 /// without `--`, the API's query parameter: they are the same names).
 #[derive(Debug, Error)]
 pub enum Error {
+    /// A parameter's value is invalid, or two parameters contradict each other.
     #[error("{name}: {message}")]
-    Param { name: &'static str, message: String },
+    Param {
+        /// The parameter, e.g. `since` or `severity`.
+        name: &'static str,
+        /// What is wrong with its value.
+        message: String,
+    },
+    /// The store failed a read.
     #[error("reading the store")]
     Store(#[from] kubetrail_store::Error),
+    /// The analysis refused its input (e.g. an empty window).
     #[error("analysing the events")]
     Analyze(#[from] kubetrail_analyze::Error),
 }
 
 impl Error {
+    /// An [`Error::Param`] for parameter `name`.
     pub fn param(name: &'static str, message: impl ToString) -> Error {
         Error::Param {
             name,
@@ -21,4 +30,5 @@ impl Error {
     }
 }
 
+/// The query layer's result, [`enum@Error`] by default.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

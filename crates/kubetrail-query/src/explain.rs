@@ -86,8 +86,11 @@ pub async fn find_namespace(
 /// What [`story`] is asked.
 #[derive(Debug, Clone, Copy)]
 pub struct StoryRequest<'a> {
+    /// The object whose story is told.
     pub target: &'a Target,
+    /// The clusters to read; empty reads every cluster.
     pub clusters: &'a [String],
+    /// The window as asked (see [`resolve_window`](crate::resolve_window); default 24h).
     pub range: Range,
     /// Most events per read (0: no limit).
     pub max_events: usize,
@@ -100,7 +103,9 @@ pub struct StoryRequest<'a> {
 /// An object's story and the window it covers.
 #[derive(Debug)]
 pub struct Story {
+    /// The story: incidents, hints and the events it is told from.
     pub explanation: Explanation,
+    /// The window the events were read in.
     pub window: Window,
     /// A read stopped at `max_events`: the story may miss older events.
     pub cut: bool,

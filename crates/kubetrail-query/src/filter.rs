@@ -8,16 +8,27 @@ use crate::{Error, Result};
 /// The filter as typed, before parsing. Lists may hold comma-separated items.
 #[derive(Debug, Clone, Default)]
 pub struct FilterText {
+    /// `cluster`: cluster names.
     pub clusters: Vec<String>,
+    /// `namespace`: namespaces of the Event objects.
     pub namespaces: Vec<String>,
+    /// `kind`: kinds of the regarding objects, e.g. `Pod`.
     pub kinds: Vec<String>,
+    /// `name`: names of the regarding objects.
     pub names: Vec<String>,
+    /// `reason`: event reasons, e.g. `BackOff`.
     pub reasons: Vec<String>,
+    /// `category`: category names (see `Category::NAMES`), checked by [`FilterText::filter`].
     pub categories: Vec<String>,
+    /// `severity`: one severity, a list, or a floor such as `error+`; `None` or blank: any.
     pub severity: Option<String>,
+    /// `type`: event types, e.g. `Warning`.
     pub types: Vec<String>,
+    /// `correlation`: correlation IDs.
     pub correlations: Vec<String>,
+    /// `node`: nodes the objects run on.
     pub nodes: Vec<String>,
+    /// `search`: full-text search over messages; `None` or blank: no search.
     pub search: Option<String>,
 }
 

@@ -67,6 +67,7 @@ impl LabelSelector {
         })
     }
 
+    /// Whether the selector has no requirement (and so matches every object).
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }

@@ -32,7 +32,10 @@ pub enum Since {
 /// `since` and `until` as given, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
+    /// Where the range starts.
     pub since: Since,
+    /// Where it ends (excluded); `None`: at the newest matching event (see [`resolve_bounds`]
+    /// and [`resolve_window`]).
     pub until: Option<Timestamp>,
 }
 

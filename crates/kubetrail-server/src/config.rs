@@ -109,22 +109,31 @@ pub struct RawTenant {
 /// How callers authenticate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMode {
+    /// Only the tenants' bearer tokens (`auth.mode: tokens`, the default).
     Tokens,
+    /// Kubernetes bearer tokens checked with TokenReview and SubjectAccessReview, and the
+    /// tenants' tokens too.
     Kubernetes,
 }
 
 /// The validated `serve:`, `auth:` and `tenants:` sections.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
+    /// The API and UI listener (default `127.0.0.1:7070`).
     pub listen: SocketAddr,
     /// The token-free listener of `/metrics`, `/healthz` and `/readyz`, if any.
     pub metrics_listen: Option<SocketAddr>,
+    /// Page sizes, ranges, time and body limits.
     pub limits: Limits,
+    /// How callers authenticate.
     pub mode: AuthMode,
     /// `None`: the command decides (see [`RawAuth::anonymous_read`]).
     pub anonymous_read: Option<bool>,
+    /// The configured tenants, their tokens hashed.
     pub tenants: Vec<TenantToken>,
+    /// The cluster whose RBAC decides in `kubernetes` mode; `None`: the first watched cluster.
     pub kube_cluster: Option<String>,
+    /// How long a TokenReview or SubjectAccessReview answer is reused (default 30s).
     pub kube_cache_ttl: Duration,
 }
 

@@ -8,33 +8,51 @@ use serde::Serialize;
 /// Errors from configuring or starting the server.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A configuration value that cannot be used.
     #[error("invalid setting {field}: {reason}")]
-    InvalidSetting { field: String, reason: String },
+    InvalidSetting {
+        /// The setting's path in the config file, e.g. `serve.listen`.
+        field: String,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A tenant's `token_file` cannot be read.
     #[error("cannot read the token file {path} of tenant {tenant:?}")]
     TokenFile {
+        /// The tenant's name.
         tenant: String,
+        /// The file, as resolved against the config file's directory.
         path: String,
+        /// Why it cannot be read.
         #[source]
         source: std::io::Error,
     },
+    /// The listening socket cannot be bound.
     #[error("cannot listen on {addr}")]
     Listen {
+        /// The address, `host:port`.
         addr: String,
+        /// Why binding failed (in use, not permitted, …).
         #[source]
         source: std::io::Error,
     },
+    /// The server stopped with an I/O error while serving.
     #[error("the HTTP server stopped")]
     Serve(#[source] std::io::Error),
 }
 
+/// The server's result, [`Error`] by default.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What a failed request gets: a status and `{"error": {"code": ..., "message": ...}}`.
 /// `code` is a stable, machine-readable word; `message` says what was wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
+    /// The HTTP status of the answer.
     pub status: StatusCode,
+    /// The stable word, e.g. `bad_parameter`.
     pub code: &'static str,
+    /// What was wrong and where, for a person.
     pub message: String,
 }
 
@@ -55,6 +73,7 @@ pub(crate) struct ErrorDetail {
 }
 
 impl ApiError {
+    /// An error with any status and code.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             status,
@@ -72,26 +91,32 @@ impl ApiError {
         )
     }
 
+    /// 400 with a code of its own (e.g. `bad_body`, `invalid_query`).
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// 401 `unauthorized`: no valid credentials.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// 403 `forbidden`: the caller is known but may not do or see this.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
+    /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 413 `too_large`: a body or batch over its limit.
     pub fn too_large(message: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
 
+    /// 503 `query_timeout`: `what` ran past the query time limit.
     pub fn timeout(what: &str) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +127,8 @@ impl ApiError {
         )
     }
 
-    /// An unexpected failure: the details go to the log, not to the caller.
+    /// 500 `internal`: an unexpected failure, `what` with the error chain (the logging
+    /// middleware logs it).
     pub fn internal(what: &str, error: &dyn std::error::Error) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -11,11 +11,14 @@ use crate::ApiError;
 /// A set of names a caller may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Allowed {
+    /// Every name, including names not seen yet.
     All,
+    /// Only these names (none when empty).
     Only(BTreeSet<String>),
 }
 
 impl Allowed {
+    /// Only the given names.
     pub fn only<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Allowed {
         Allowed::Only(names.into_iter().map(Into::into).collect())
     }
@@ -28,6 +31,7 @@ impl Allowed {
         }
     }
 
+    /// Whether `name` may be seen.
     pub fn contains(&self, name: &str) -> bool {
         match self {
             Allowed::All => true,
@@ -63,11 +67,14 @@ impl Allowed {
 pub struct Scope {
     /// Who, for error messages (`tenant "shop"`).
     pub who: String,
+    /// The clusters it sees.
     pub clusters: Allowed,
+    /// The namespaces it sees (in every cluster it sees).
     pub namespaces: Allowed,
 }
 
 impl Scope {
+    /// A scope that sees every cluster and namespace (admins, anonymous reads).
     pub fn everything(who: &str) -> Scope {
         Scope {
             who: who.to_string(),
@@ -76,10 +83,12 @@ impl Scope {
         }
     }
 
+    /// Whether it sees every cluster and every namespace.
     pub fn is_everything(&self) -> bool {
         self.clusters == Allowed::All && self.namespaces == Allowed::All
     }
 
+    /// Whether an event of `cluster` in `namespace` is visible.
     pub fn sees(&self, cluster: &str, namespace: &str) -> bool {
         self.clusters.contains(cluster) && self.namespaces.contains(namespace)
     }

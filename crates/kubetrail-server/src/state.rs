@@ -50,9 +50,13 @@ impl Default for Limits {
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// Where events are read and custom events written.
     pub store: Arc<dyn Store>,
+    /// Who callers are and what they see.
     pub auth: Arc<Auth>,
+    /// Page sizes, ranges, time and body limits.
     pub limits: Arc<Limits>,
+    /// The metrics `/metrics` serves and `/readyz` reads.
     pub telemetry: Telemetry,
     /// Custom events are processed here, as watched ones are in a cluster pipeline.
     pub processor: Arc<Mutex<Processor>>,
@@ -65,6 +69,8 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// State with the built-in classification rules, the default future limit, no alerting
+    /// and `default` as the default cluster; the `with_*` methods change those.
     pub fn new(store: Arc<dyn Store>, auth: Auth, limits: Limits, telemetry: Telemetry) -> Self {
         AppState {
             store,
@@ -90,11 +96,13 @@ impl AppState {
         self
     }
 
+    /// Where committed custom events go for alerting (`None`: alerting does not run).
     pub fn with_alerts(mut self, feed: Option<AlertFeed>) -> Self {
         self.alerts = feed;
         self
     }
 
+    /// The cluster of custom events that name none, from callers who see several.
     pub fn with_default_cluster(mut self, cluster: &str) -> Self {
         self.default_cluster = cluster.to_string();
         self

@@ -44,8 +44,6 @@
 //! - Events stay until deleted unless [`SimConfig::event_ttl`] is set (the real server's
 //!   `--event-ttl` defaults to one hour).
 
-#![warn(missing_docs)]
-
 mod api;
 mod convert;
 mod discovery;

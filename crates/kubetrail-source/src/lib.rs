@@ -15,8 +15,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod error;
 pub mod import;
 pub mod leader;

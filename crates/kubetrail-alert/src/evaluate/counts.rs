@@ -26,6 +26,7 @@ fn key(e: &Event) -> u64 {
 }
 
 impl CountTracker {
+    /// An empty tracker that forgets Events unchanged for `horizon`.
     pub fn new(horizon: SignedDuration) -> Self {
         CountTracker {
             seen: HashMap::new(),
@@ -63,10 +64,12 @@ impl CountTracker {
         self.seen.retain(|_, (_, last)| *last >= cutoff);
     }
 
+    /// Events remembered.
     pub fn len(&self) -> usize {
         self.seen.len()
     }
 
+    /// Whether no Event is remembered.
     pub fn is_empty(&self) -> bool {
         self.seen.is_empty()
     }

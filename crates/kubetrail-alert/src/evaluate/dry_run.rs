@@ -18,13 +18,22 @@ use crate::rules::Rule;
 /// One alert the events would raise: the JSON of `kubetrail alerts test -o json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DryRunAlert {
+    /// The rule's name.
     pub rule: String,
+    /// The group's values joined by `/` (see [`group_key`](crate::group_key)).
     pub group_key: String,
+    /// The rule's severity.
     pub severity: Severity,
+    /// `alertname`, `severity`, the event's object and reason, the group's dimensions and
+    /// the rule's own labels.
     pub labels: BTreeMap<String, String>,
+    /// The rule's annotation templates (summary, description, …) rendered for the alert.
     pub annotations: BTreeMap<String, String>,
+    /// The first occurrence the alert covers.
     pub first_seen: Timestamp,
+    /// The last occurrence it covers.
     pub last_seen: Timestamp,
+    /// Occurrences it covers.
     pub event_count: u64,
     /// Whether it would have resolved within the events' time.
     #[serde(skip)]

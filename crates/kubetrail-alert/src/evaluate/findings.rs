@@ -16,10 +16,13 @@ pub struct Finding {
     pub event: Event,
     /// Anomaly score (standard deviations), or 0 when it does not apply.
     pub score: f64,
+    /// The finding's severity (a pattern's or anomaly's highest event severity, an incident's).
     pub severity: Severity,
     /// Occurrences the finding covers.
     pub count: u64,
+    /// Its first occurrence in the window (an incident's start).
     pub first_seen: Timestamp,
+    /// Its last occurrence in the window (an incident's end).
     pub last_seen: Timestamp,
     /// One sentence, e.g. the root cause of an incident.
     pub summary: String,
@@ -30,9 +33,11 @@ pub struct Finding {
 /// An incident's likely root cause, as analysis found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cause {
+    /// The root event's reason.
     pub reason: String,
     /// `namespace/Kind/name` of the root event's object.
     pub object: String,
+    /// The root event's message.
     pub message: String,
     /// What to check next.
     pub hint: String,
@@ -57,6 +62,7 @@ impl std::fmt::Display for Cause {
 /// baseline of anomalies). The result are the findings that satisfy the condition's
 /// thresholds.
 pub trait Analyzer: Send + Sync {
+    /// The findings of `condition` (a windowed one; others find nothing) in `events`.
     fn findings(
         &self,
         condition: &Condition,

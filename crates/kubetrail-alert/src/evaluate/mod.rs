@@ -53,13 +53,16 @@ pub enum ChangeKind {
 /// An alert to record (and, unless `Updated`, to send).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertChange {
+    /// What happened to the alert.
     pub kind: ChangeKind,
+    /// The alert as it is now, to upsert into the store.
     pub alert: AlertRecord,
     /// The rule's notifiers (`None`: all).
     pub notifiers: Option<Vec<String>>,
 }
 
 impl AlertChange {
+    /// Whether the change is sent to the notifiers (everything but [`ChangeKind::Updated`]).
     pub fn notifies(&self) -> bool {
         self.kind != ChangeKind::Updated
     }
@@ -68,8 +71,11 @@ impl AlertChange {
 /// Occurrences of one event to evaluate: `count` of them at `at`.
 #[derive(Debug, Clone, Copy)]
 pub struct Hit<'a> {
+    /// The event, as stored.
     pub event: &'a Event,
+    /// When the occurrences happened.
     pub at: Timestamp,
+    /// How many occurred at `at`, at least 1.
     pub count: u64,
 }
 
@@ -100,6 +106,7 @@ impl Evaluator {
     /// deletes Events one hour after their last change).
     pub const COUNT_HORIZON: SignedDuration = SignedDuration::from_mins(90);
 
+    /// An evaluator of `rules` with no group open and nothing seen yet.
     pub fn new(rules: Vec<Rule>) -> Self {
         Evaluator {
             rules,
@@ -110,6 +117,7 @@ impl Evaluator {
         }
     }
 
+    /// The rules it evaluates, in configuration order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }

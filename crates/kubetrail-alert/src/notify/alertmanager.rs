@@ -18,13 +18,16 @@ use super::{DeliveryError, Notification, alert_link};
 /// An Alertmanager.
 #[derive(Debug, Clone)]
 pub struct Alertmanager {
+    /// The name rules and metrics use.
     pub name: String,
     /// Base URL, e.g. `http://alertmanager:9093`.
     pub url: String,
+    /// The longest one request may take (default 10s).
     pub timeout: Duration,
     /// How long a firing alert stays active in Alertmanager without being sent again
     /// (default 5h, longer than the default repeat of 4h).
     pub validity: SignedDuration,
+    /// The UI's base URL for the alert's link ([`alert_link`]); `None`: no link.
     pub ui_url: Option<String>,
 }
 
@@ -68,6 +71,7 @@ pub fn alertmanager_body(
 }
 
 impl Alertmanager {
+    /// Sends one notification; `Ok` when the receiver accepted it (2xx).
     pub async fn send(
         &self,
         client: &reqwest::Client,

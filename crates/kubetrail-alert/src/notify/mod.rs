@@ -25,12 +25,14 @@ pub use webhook::{Webhook, webhook_body};
 /// without their URL (Slack's carries its token).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
+    /// The receiver answered with a status other than 2xx.
     #[error("HTTP {status}{}", if body.is_empty() { String::new() } else { format!(": {body}") })]
     Status {
+        /// The HTTP status code.
         status: u16,
         /// The start of the response body.
         body: String,
-        /// The receiver's `Retry-After`.
+        /// The receiver's `Retry-After`; `None` when it sent none or an unreadable one.
         retry_after: Option<Duration>,
     },
     /// A redirect the client does not follow: to another origin (the body and its signature
@@ -40,14 +42,19 @@ pub enum DeliveryError {
         http::REDIRECT_LIMIT
     )]
     Redirect {
+        /// The redirect's HTTP status code (3xx).
         status: u16,
         /// The origin the redirect pointed to (without path or query, which may hold a token).
         to: String,
     },
+    /// No answer within the notifier's timeout.
     #[error("timed out")]
     Timeout,
+    /// The request could not be made or its answer read (connection refused, TLS, reset),
+    /// described without the URL.
     #[error("request failed: {0}")]
     Transport(String),
+    /// The notification could not be encoded as the receiver's JSON.
     #[error("cannot encode the notification: {0}")]
     Encode(String),
 }
@@ -66,6 +73,7 @@ impl DeliveryError {
         }
     }
 
+    /// How long the receiver asked to wait (`Retry-After` of a status answer), if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             DeliveryError::Status { retry_after, .. } => *retry_after,
@@ -84,20 +92,27 @@ pub fn alert_link(ui_url: &str, alert_id: i64) -> String {
 /// One notification: an alert as queued, with its outbox ids.
 #[derive(Debug, Clone, Copy)]
 pub struct Notification<'a> {
+    /// The outbox row of this delivery (one per alert change and notifier).
     pub delivery_id: i64,
+    /// The alert's id in the store, as its UI link uses.
     pub alert_id: i64,
+    /// The alert as it was when the change was queued.
     pub alert: &'a AlertRecord,
 }
 
 /// A configured notifier.
 #[derive(Debug, Clone)]
 pub enum Notifier {
+    /// `type: webhook`: the alert as JSON, signed with HMAC-SHA256 when a secret is set.
     Webhook(Webhook),
+    /// `type: slack`: a Slack incoming webhook message.
     Slack(Slack),
+    /// `type: alertmanager`: Alertmanager's v2 API.
     Alertmanager(Alertmanager),
 }
 
 impl Notifier {
+    /// The name rules and metrics use.
     pub fn name(&self) -> &str {
         match self {
             Notifier::Webhook(n) => &n.name,
@@ -106,6 +121,7 @@ impl Notifier {
         }
     }
 
+    /// The `type` as written in the configuration.
     pub fn kind(&self) -> &'static str {
         match self {
             Notifier::Webhook(_) => "webhook",

@@ -9,6 +9,7 @@ use std::path::Path;
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a value (kept as given).
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }

@@ -16,10 +16,13 @@ use super::{DeliveryError, Notification, Secret, alert_link};
 /// A Slack incoming webhook.
 #[derive(Debug, Clone)]
 pub struct Slack {
+    /// The name rules and metrics use.
     pub name: String,
     /// The webhook URL is itself the credential.
     pub url: Secret,
+    /// The longest one request may take (default 10s).
     pub timeout: Duration,
+    /// The UI's base URL for the alert's link ([`alert_link`]); `None`: no link.
     pub ui_url: Option<String>,
 }
 
@@ -139,6 +142,7 @@ pub fn slack_body(alert: &AlertRecord, alert_id: i64, ui_url: Option<&str>) -> V
 }
 
 impl Slack {
+    /// Sends one notification; `Ok` when the receiver accepted it (2xx).
     pub async fn send(
         &self,
         client: &reqwest::Client,

@@ -23,10 +23,13 @@ use super::{DeliveryError, Notification, Secret, alert_link};
 /// A generic webhook.
 #[derive(Debug, Clone)]
 pub struct Webhook {
+    /// The name rules and metrics use.
     pub name: String,
     /// May hold a token: treated as a secret.
     pub url: Secret,
+    /// The HMAC-SHA256 key of the signature header; `None`: unsigned.
     pub secret: Option<Secret>,
+    /// The longest one request may take (default 10s).
     pub timeout: Duration,
     /// Link to the alert's page in the UI ([`alert_link`]), when configured.
     pub ui_url: Option<String>,
@@ -56,6 +59,7 @@ pub fn webhook_body(n: Notification<'_>, ui_url: Option<&str>) -> Result<Vec<u8>
 }
 
 impl Webhook {
+    /// Sends one notification; `Ok` when the receiver accepted it (2xx).
     pub async fn send(
         &self,
         client: &reqwest::Client,

@@ -61,6 +61,8 @@ pub struct DeliveryWorker {
 }
 
 impl DeliveryWorker {
+    /// A worker that delivers the store's due notifications through `notifiers` (each with
+    /// its rate limit), retrying by `policy`; `wake` is notified when new ones are queued.
     pub fn new(
         store: Arc<dyn Store>,
         notifiers: Vec<(Notifier, Option<TokenBucket>)>,

@@ -37,6 +37,7 @@ fn value_of(line: &str) -> &str {
 }
 
 impl<'a> Locator<'a> {
+    /// A locator over the YAML text the rules were parsed from.
     pub fn new(text: &'a str) -> Self {
         Locator {
             lines: text.lines().collect(),

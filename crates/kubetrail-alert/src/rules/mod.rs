@@ -35,27 +35,40 @@ pub use validate::{validate_rule, yaml_error};
 /// A validated rule.
 #[derive(Debug, Clone)]
 pub struct Rule {
+    /// Unique among the rules; the `alertname` label.
     pub name: String,
+    /// Which events the rule looks at.
     pub matcher: EventMatch,
+    /// When it raises an alert.
     pub condition: Condition,
+    /// What one alert covers (default [`Rule::DEFAULT_GROUP_BY`]).
     pub group_by: Vec<GroupDim>,
+    /// After a group's alert resolves, no new one for that group for this long.
     pub cooldown: SignedDuration,
+    /// While an alert fires, it is sent again this often.
     pub repeat: SignedDuration,
+    /// An alert resolves when its condition has not held for this long.
     pub resolve_after: SignedDuration,
     /// Fixed severity; `None`: the highest severity of the events counted.
     pub severity: Option<Severity>,
     /// `None`: every configured notifier.
     pub notifiers: Option<Vec<String>>,
+    /// Extra labels, rendered per alert.
     pub labels: Vec<(String, Template)>,
+    /// Annotations (`summary`, `description`, …), rendered per alert.
     pub annotations: Vec<(String, Template)>,
     /// One of the built-in default rules.
     pub builtin: bool,
 }
 
 impl Rule {
+    /// `cooldown` when a rule sets none.
     pub const DEFAULT_COOLDOWN: SignedDuration = SignedDuration::from_mins(10);
+    /// `repeat` when a rule sets none.
     pub const DEFAULT_REPEAT: SignedDuration = SignedDuration::from_hours(4);
+    /// `resolve_after` when a rule sets none.
     pub const DEFAULT_RESOLVE_AFTER: SignedDuration = SignedDuration::from_mins(15);
+    /// `group_by` when a rule sets none: one alert per cluster and workload.
     pub const DEFAULT_GROUP_BY: [GroupDim; 2] = [GroupDim::Cluster, GroupDim::Correlation];
 }
 

@@ -55,20 +55,26 @@ pub struct RawRule {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMatch {
+    /// Event reasons, ignoring ASCII case.
     pub reason: Option<Values>,
+    /// Category names.
     pub category: Option<Values>,
     /// The lowest severity: `warning` means warning, error or critical.
     pub severity: Option<String>,
+    /// Namespaces of the Events.
     pub namespace: Option<Values>,
     /// Kind of the regarding object.
     pub kind: Option<Values>,
     /// Name of the regarding object.
     pub name: Option<Values>,
+    /// Cluster names.
     pub cluster: Option<Values>,
+    /// Event types (`Normal`, `Warning`), ignoring ASCII case.
     #[serde(rename = "type")]
     pub type_: Option<Values>,
     /// Correlation ID, e.g. `shop/Deployment/web`.
     pub correlation: Option<Values>,
+    /// Nodes the objects run on.
     pub node: Option<Values>,
     /// Event labels: each listed label must match.
     #[serde(default)]
@@ -80,7 +86,9 @@ pub struct RawMatch {
 /// A value, a list of values (any of them), or `{not: value-or-list}` (none of them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Values {
+    /// The values given plainly (any of them matches); empty: any value.
     pub any: Vec<String>,
+    /// The values under `not:` (none of them may match).
     pub not: Vec<String>,
 }
 
@@ -157,7 +165,9 @@ impl<'de> Deserialize<'de> for OneOrMany {
 /// A condition as written: a sentence (`count >= 5 within 5m`) or a map.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawCondition {
+    /// The sentence form, parsed by [`Condition::parse`](crate::Condition::parse).
     Text(String),
+    /// The map form.
     Map(RawConditionMap),
 }
 
@@ -166,11 +176,17 @@ pub enum RawCondition {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConditionMap {
+    /// Fewest occurrences of a count condition.
     pub count: Option<u64>,
+    /// The count condition's window, a duration such as `5m` (default 5m).
     pub within: Option<String>,
+    /// `true`: a reason new to its namespace.
     pub first_seen: Option<bool>,
+    /// A recurring pattern.
     pub pattern: Option<RawPattern>,
+    /// An unusual rate.
     pub anomaly: Option<RawAnomaly>,
+    /// An incident.
     pub incident: Option<RawIncident>,
 }
 
@@ -200,7 +216,7 @@ pub struct RawAnomaly {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawIncident {
-    /// Default error.
+    /// The lowest incident severity that alerts (default error).
     pub min_severity: Option<String>,
     /// The window looked at (default 30m).
     pub window: Option<String>,

@@ -4,7 +4,9 @@
 /// the variance of an exponentially weighted window, with no stored history).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Ewma {
+    /// The weighted mean of the values seen (0 before any).
     pub mean: f64,
+    /// The weighted variance of the values seen, in squared units of the value (0 before two).
     pub variance: f64,
     /// Buckets seen.
     pub n: u64,

@@ -63,6 +63,8 @@ impl Default for AnomalyConfig {
 }
 
 impl AnomalyConfig {
+    /// Refuses a bucket under 1s, an `alpha` outside (0, 1] and a threshold that is not a
+    /// positive number; the error names the setting.
     pub fn validate(&self) -> Result<()> {
         if self.bucket.as_micros() < 1_000_000 {
             return Err(Error::InvalidSetting {
@@ -89,11 +91,15 @@ impl AnomalyConfig {
 /// What an anomaly is about.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 pub struct AnomalyKey {
+    /// The cluster's name.
     pub cluster: String,
+    /// The namespace; empty for cluster-scoped objects' events.
     pub namespace: String,
+    /// The event reason, e.g. `BackOff`.
     pub reason: String,
 }
 
+/// Why a bucket is unusual.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AnomalyKind {
@@ -106,7 +112,9 @@ pub enum AnomalyKind {
 /// One unusual bucket, with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Anomaly {
+    /// The series the bucket belongs to.
     pub key: AnomalyKey,
+    /// Why it is unusual.
     pub kind: AnomalyKind,
     /// Standard deviations above the baseline (for a new reason: its count, the baseline being 0
     /// with the minimum deviation of 1).

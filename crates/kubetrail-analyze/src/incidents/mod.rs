@@ -63,6 +63,7 @@ impl Default for IncidentConfig {
 }
 
 impl IncidentConfig {
+    /// Refuses a negative `quiet` or `link_window`; the error names the setting.
     pub fn validate(&self) -> Result<()> {
         for (name, d) in [("quiet", self.quiet), ("link_window", self.link_window)] {
             if d.is_negative() {
@@ -76,6 +77,7 @@ impl IncidentConfig {
     }
 }
 
+/// Whether an incident is still going on when the question is asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[schema(as = IncidentStatus)]
@@ -97,7 +99,9 @@ pub struct RootCause {
     pub evidence: Vec<String>,
     /// The object of the root event (`namespace/Kind/name`).
     pub object: String,
+    /// The root event's message.
     pub message: String,
+    /// When the root event was first seen.
     #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     /// What to check next.
@@ -107,15 +111,21 @@ pub struct RootCause {
 /// One Event object in an incident's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
+    /// When the Event object was first seen (possibly before the window).
     #[schema(value_type = String, format = DateTime)]
     pub first_seen: Timestamp,
+    /// When it was last seen.
     #[schema(value_type = String, format = DateTime)]
     pub last_seen: Timestamp,
     /// Occurrences in the window.
     pub count: u64,
+    /// The regarding object (`namespace/Kind/name`).
     pub object: String,
+    /// The event reason.
     pub reason: String,
+    /// The severity processing gave it.
     pub severity: Severity,
+    /// The event's message.
     pub message: String,
 }
 
@@ -125,25 +135,34 @@ pub struct Incident {
     /// Stable for the same failures: a hash of the cluster, what the incident is about and its
     /// start.
     pub id: String,
+    /// The cluster its events come from.
     pub cluster: String,
     /// The correlation ID (`shop/Deployment/web`) or node (`Node/worker-1`) it is about.
     pub subject: String,
+    /// The subject and the root-cause rule in words, e.g. `shop/Deployment/web: container
+    /// crash-looping`.
     pub title: String,
     /// The highest severity among its events.
     pub severity: Severity,
+    /// Ongoing or resolved at the end of the window (or at `IncidentConfig::now`, if later).
     pub status: Status,
+    /// When its first failure began.
     #[schema(value_type = String, format = DateTime)]
     pub start: Timestamp,
+    /// When its last failure was last seen.
     #[schema(value_type = String, format = DateTime)]
     pub end: Timestamp,
+    /// The likely root cause and why.
     pub root_cause: RootCause,
     /// Objects affected (`namespace/Kind/name`), in order of first failure.
     pub objects: Vec<String>,
+    /// How many objects are affected, including those beyond `max_objects` in `objects`.
     pub object_count: usize,
     /// Nodes its pods ran on, when known.
     pub nodes: Vec<String>,
     /// Occurrences of its events in the window.
     pub event_count: u64,
+    /// Its Event objects, oldest first, at most `max_timeline`.
     pub timeline: Vec<TimelineEntry>,
     /// Timeline entries left out beyond `max_timeline`.
     pub timeline_omitted: usize,

@@ -42,6 +42,7 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The rule's stable name, as in `RootCause::rule` and the docs (`failed-mount`, …).
     pub fn name(self) -> &'static str {
         match self {
             Rule::NodeOom => "node-oom",

@@ -21,6 +21,7 @@ pub struct Harmless {
     pub why: &'static str,
 }
 
+/// Every harmless message form, tried in order by [`matches()`].
 pub const HARMLESS: &[Harmless] = &[Harmless {
     name: "optimistic-lock conflict",
     note: r"the object has been modified; please apply your changes to the latest version",

@@ -37,6 +37,7 @@ pub struct Group {
     /// The emitting component and where it writes these reasons, e.g. `kubelet
     /// (pkg/kubelet/events/event.go)`.
     pub component: &'static str,
+    /// Its reasons, in the order the documentation lists them.
     pub entries: &'static [Entry],
 }
 
@@ -45,6 +46,8 @@ pub struct Entry {
     /// The reason exactly as emitted, or a family pattern with one `*` for components that
     /// build reasons from a kind (library-go's `<Kind>Created`: `*Created`).
     pub reason: &'static str,
+    /// The category of every event with this reason (a form may change it only for [`SHARED`]
+    /// reasons).
     pub category: Category,
     /// The severity when no message form matches.
     pub severity: Severity,
@@ -54,7 +57,9 @@ pub struct Entry {
 
 /// A message form: a case-insensitive regular expression searched in the message.
 pub struct Form {
+    /// The expression, e.g. `failed (liveness|startup) probe`.
     pub note: &'static str,
+    /// The severity of a message that matches.
     pub severity: Severity,
     /// A different category; only for reasons in [`SHARED`].
     pub category: Option<Category>,
@@ -116,7 +121,9 @@ pub fn groups() -> &'static [&'static Group] {
 /// A catalogued reason: its entry and the component that emits it.
 #[derive(Clone, Copy)]
 pub struct Found {
+    /// The entry that matched the reason (exactly or as a family pattern).
     pub entry: &'static Entry,
+    /// The component that emits it, as [`Group::component`].
     pub component: &'static str,
 }
 

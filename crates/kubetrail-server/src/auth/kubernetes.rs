@@ -22,7 +22,9 @@ pub const REVIEW_DEADLINE: Duration = Duration::from_secs(3);
 /// A user as the TokenReview named it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct KubeUser {
+    /// The username the TokenReview returned, e.g. `system:serviceaccount:ns:name`.
     pub username: String,
+    /// Its groups, as SubjectAccessReview needs them.
     pub groups: Vec<String>,
 }
 

@@ -77,6 +77,8 @@ impl Auth {
         self
     }
 
+    /// Whether requests without a token may read everything (on a loopback listener only;
+    /// they never write).
     pub fn anonymous_read(&self) -> bool {
         self.anonymous_read
     }

@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 /// One tenant of the configuration: who holds the token, and what it may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantToken {
+    /// The tenant's name from the configuration, as error messages and the fleet view show it.
     pub name: String,
     /// SHA-256 of the bearer token.
     pub sha256: [u8; 32],

@@ -86,6 +86,7 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
+    /// Telemetry with the default bound on `kubetrail_events_total`'s label sets.
     pub fn new() -> Telemetry {
         Telemetry::with_max_event_series(MAX_EVENT_SERIES)
     }

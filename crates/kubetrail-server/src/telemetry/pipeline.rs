@@ -161,10 +161,13 @@ impl ClusterTelemetry {
         self.telemetry.watch_stats(&self.label.cluster)
     }
 
+    /// `n` custom events received through `POST /api/v1/events` (`kubetrail_events_received_total`,
+    /// source `api`).
     pub fn received_from_api(&self, n: u64) {
         self.telemetry.add_api_received(&self.label.cluster, n);
     }
 
+    /// `n` events through processing (`kubetrail_pipeline_events_processed_total`).
     pub fn processed(&self, n: u64) {
         self.families()
             .processed
@@ -227,6 +230,8 @@ impl ClusterTelemetry {
             .inc();
     }
 
+    /// `n` events dropped before the store, with a reason from a fixed set (`far_future`,
+    /// `spool_full`; `kubetrail_pipeline_events_dropped_total`).
     pub fn dropped(&self, reason: &'static str, n: u64) {
         self.families()
             .dropped
@@ -237,6 +242,7 @@ impl ClusterTelemetry {
             .inc_by(n);
     }
 
+    /// The spool's current size in bytes (`kubetrail_spool_bytes`).
     pub fn spool_bytes(&self, bytes: u64) {
         self.families()
             .spool_bytes

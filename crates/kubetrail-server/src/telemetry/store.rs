@@ -22,12 +22,14 @@ struct State {
 }
 
 impl StoreWrites {
+    /// A write committed: the run of failures ends.
     pub fn succeeded(&self) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.failures_in_a_row = 0;
         s.last_error.clear();
     }
 
+    /// A write failed with `error` (kept for `/readyz` to show).
     pub fn failed(&self, error: &str) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         s.failures_in_a_row += 1;
