@@ -320,7 +320,7 @@ impl RawAlerting {
                 "must not be longer than max_backoff".into(),
             ));
         }
-        let evaluate_every = dur_top(&self.evaluate_every)?;
+        let evaluate_every = dur_top(self.evaluate_every.as_deref())?;
         Ok(AlertingConfig {
             enabled: self.enabled.unwrap_or(true),
             rules,
@@ -332,7 +332,7 @@ impl RawAlerting {
     }
 }
 
-fn dur_top(v: &Option<String>) -> Result<Duration> {
+fn dur_top(v: Option<&str>) -> Result<Duration> {
     match v {
         Some(t) => {
             let d = parse_duration(t)

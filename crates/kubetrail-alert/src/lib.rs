@@ -14,6 +14,10 @@
 //! assert!(alerts.is_empty());
 //! ```
 
+// Shipped code neither unwraps nor prints (stdout is the CLI's output); tests may. Set
+// here, not in [workspace.lints], which would cover tests too (CONTRIBUTING.md, Lints).
+#![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 mod condition;
 pub mod config;
 mod error;

@@ -63,24 +63,24 @@ pub struct EventMatch {
     pub message_not: Vec<Regex>,
 }
 
-fn opt(m: &Option<StringMatch>, value: &str) -> bool {
-    m.as_ref().is_none_or(|m| m.matches(value))
+fn opt(m: Option<&StringMatch>, value: &str) -> bool {
+    m.is_none_or(|m| m.matches(value))
 }
 
 impl EventMatch {
     /// Whether `e` meets every part given.
     pub fn matches(&self, e: &Event) -> bool {
-        opt(&self.reason, &e.reason)
+        opt(self.reason.as_ref(), &e.reason)
             && (self.categories.is_empty() || self.categories.contains(&e.category))
             && !self.not_categories.contains(&e.category)
             && self.min_severity.is_none_or(|min| e.severity >= min)
-            && opt(&self.namespace, &e.namespace)
-            && opt(&self.kind, &e.regarding.kind)
-            && opt(&self.name, &e.regarding.name)
-            && opt(&self.cluster, &e.cluster)
-            && opt(&self.type_, &e.type_)
-            && opt(&self.correlation, &e.correlation_id)
-            && opt(&self.node, e.node.as_deref().unwrap_or(""))
+            && opt(self.namespace.as_ref(), &e.namespace)
+            && opt(self.kind.as_ref(), &e.regarding.kind)
+            && opt(self.name.as_ref(), &e.regarding.name)
+            && opt(self.cluster.as_ref(), &e.cluster)
+            && opt(self.type_.as_ref(), &e.type_)
+            && opt(self.correlation.as_ref(), &e.correlation_id)
+            && opt(self.node.as_ref(), e.node.as_deref().unwrap_or(""))
             && self.labels.iter().all(|(k, m)| match e.labels.get(k) {
                 Some(v) => m.matches(v),
                 None => m.any.is_empty(),

@@ -9,6 +9,10 @@
 //! kubetrail_fuzz::run("selectors", b"app in (web,db),!legacy");
 //! ```
 
+// Shipped code neither unwraps nor prints (stdout is the CLI's output); tests may. Set
+// here, not in [workspace.lints], which would cover tests too (CONTRIBUTING.md, Lints).
+#![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 pub mod config;
 pub mod cursor;
 pub mod http_api;

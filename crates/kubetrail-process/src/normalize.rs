@@ -63,10 +63,10 @@ pub fn from_core(ev: &core::Event, cluster: &str) -> Result<Event, Rejected> {
         object_ref(&ev.involved_object),
         ev.related.as_ref().map(object_ref),
         Fields {
-            reason: text(&ev.reason),
-            note: text(&ev.message),
-            type_: text(&ev.type_),
-            action: text(&ev.action),
+            reason: text(ev.reason.as_deref()),
+            note: text(ev.message.as_deref()),
+            type_: text(ev.type_.as_deref()),
+            action: text(ev.action.as_deref()),
             reporting_controller: first_non_empty(&[
                 &ev.reporting_component,
                 &source.and_then(|s| s.component.clone()),
@@ -109,10 +109,10 @@ pub fn from_events_v1(ev: &events::Event, cluster: &str) -> Result<Event, Reject
         ev.regarding.as_ref().map(object_ref).unwrap_or_default(),
         ev.related.as_ref().map(object_ref),
         Fields {
-            reason: text(&ev.reason),
-            note: text(&ev.note),
-            type_: text(&ev.type_),
-            action: text(&ev.action),
+            reason: text(ev.reason.as_deref()),
+            note: text(ev.note.as_deref()),
+            type_: text(ev.type_.as_deref()),
+            action: text(ev.action.as_deref()),
             reporting_controller: first_non_empty(&[
                 &ev.reporting_controller,
                 &source.and_then(|s| s.component.clone()),
@@ -157,7 +157,7 @@ fn record(
         cluster: cluster.to_string(),
         uid,
         namespace,
-        name: text(&meta.name),
+        name: text(meta.name.as_deref()),
         regarding,
         related,
         reason: f.reason,
@@ -169,7 +169,7 @@ fn record(
         first_seen: f.first_seen,
         last_seen: f.last_seen,
         count: u64::try_from(f.count.max(1)).unwrap_or(1),
-        resource_version: text(&meta.resource_version),
+        resource_version: text(meta.resource_version.as_deref()),
         category: Category::Other,
         severity: Severity::Info,
         correlation_id: String::new(),
@@ -207,17 +207,17 @@ fn seen(
 
 fn object_ref(r: &core::ObjectReference) -> ObjectRef {
     ObjectRef {
-        api_version: text(&r.api_version),
-        kind: text(&r.kind),
-        namespace: text(&r.namespace),
-        name: text(&r.name),
-        uid: text(&r.uid),
-        field_path: text(&r.field_path),
+        api_version: text(r.api_version.as_deref()),
+        kind: text(r.kind.as_deref()),
+        namespace: text(r.namespace.as_deref()),
+        name: text(r.name.as_deref()),
+        uid: text(r.uid.as_deref()),
+        field_path: text(r.field_path.as_deref()),
     }
 }
 
-fn text(s: &Option<String>) -> String {
-    s.clone().unwrap_or_default()
+fn text(s: Option<&str>) -> String {
+    s.unwrap_or_default().to_string()
 }
 
 fn first_non_empty(options: &[&Option<String>]) -> String {

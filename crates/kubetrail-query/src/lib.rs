@@ -11,6 +11,10 @@
 //! assert_eq!(text.filter().unwrap().reasons, ["BackOff", "Killing"]);
 //! ```
 
+// Shipped code neither unwraps nor prints (stdout is the CLI's output); tests may. Set
+// here, not in [workspace.lints], which would cover tests too (CONTRIBUTING.md, Lints).
+#![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 mod anomaly;
 mod error;
 mod explain;

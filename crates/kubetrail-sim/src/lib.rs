@@ -44,6 +44,10 @@
 //! - Events stay until deleted unless [`SimConfig::event_ttl`] is set (the real server's
 //!   `--event-ttl` defaults to one hour).
 
+// Shipped code neither unwraps nor prints (stdout is the CLI's output); tests may. Set
+// here, not in [workspace.lints], which would cover tests too (CONTRIBUTING.md, Lints).
+#![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 mod api;
 mod convert;
 mod discovery;

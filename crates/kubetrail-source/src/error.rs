@@ -47,7 +47,7 @@ pub enum ImportError {
         source: io::Error,
     },
     /// Malformed JSON or YAML.
-    #[error("{}: {message}", position(.path, .line, .column))]
+    #[error("{}: {message}", position(.path, *.line, *.column))]
     Syntax {
         /// The file.
         path: PathBuf,
@@ -59,7 +59,7 @@ pub enum ImportError {
         message: String,
     },
     /// One value (an object, a line, a YAML document) beyond the size the reader holds in memory.
-    #[error("{}: a single value larger than {limit} bytes", position(.path, .line, &None))]
+    #[error("{}: a single value larger than {limit} bytes", position(.path, *.line, None))]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -96,12 +96,8 @@ impl ImportError {
 /// A result whose error is an [`ImportError`].
 pub type Result<T, E = ImportError> = std::result::Result<T, E>;
 
-fn position<'a>(path: &'a Path, line: &u64, column: &Option<u64>) -> Position<'a> {
-    Position {
-        path,
-        line: *line,
-        column: *column,
-    }
+fn position(path: &Path, line: u64, column: Option<u64>) -> Position<'_> {
+    Position { path, line, column }
 }
 
 /// `path:line` or `path:line:column`, as compilers and editors write positions.

@@ -15,6 +15,10 @@
 //! # }
 //! ```
 
+// Shipped code neither unwraps nor prints (stdout is the CLI's output); tests may. Set
+// here, not in [workspace.lints], which would cover tests too (CONTRIBUTING.md, Lints).
+#![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
 pub mod error;
 pub mod import;
 pub mod leader;

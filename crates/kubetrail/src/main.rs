@@ -1,6 +1,9 @@
 //! `kubetrail`: the binary. Parses the command line, loads the configuration, wires sources,
 //! processing and the store together, and prints results.
 
+// No unwrap outside tests (CONTRIBUTING.md, Lints); printing is the binary's job.
+#![warn(clippy::unwrap_used)]
+
 mod cli;
 mod commands;
 mod output;

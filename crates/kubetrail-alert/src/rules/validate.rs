@@ -169,8 +169,8 @@ pub(crate) fn valid_label_name(k: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn strings(v: &Option<Values>, ignore_case: bool) -> Option<StringMatch> {
-    v.as_ref().map(|v| StringMatch {
+fn strings(v: Option<&Values>, ignore_case: bool) -> Option<StringMatch> {
+    v.map(|v| StringMatch {
         any: v.any.clone(),
         not: v.not.clone(),
         ignore_case,
@@ -216,17 +216,17 @@ fn matcher(m: &RawMatch, ctx: &Ctx<'_, '_>) -> Result<EventMatch> {
         })
         .transpose()?;
     Ok(EventMatch {
-        reason: strings(&m.reason, true),
+        reason: strings(m.reason.as_ref(), true),
         categories,
         not_categories,
         min_severity,
-        namespace: strings(&m.namespace, false),
-        kind: strings(&m.kind, true),
-        name: strings(&m.name, false),
-        cluster: strings(&m.cluster, false),
-        type_: strings(&m.type_, true),
-        correlation: strings(&m.correlation, false),
-        node: strings(&m.node, false),
+        namespace: strings(m.namespace.as_ref(), false),
+        kind: strings(m.kind.as_ref(), true),
+        name: strings(m.name.as_ref(), false),
+        cluster: strings(m.cluster.as_ref(), false),
+        type_: strings(m.type_.as_ref(), true),
+        correlation: strings(m.correlation.as_ref(), false),
+        node: strings(m.node.as_ref(), false),
         labels: m
             .labels
             .iter()
