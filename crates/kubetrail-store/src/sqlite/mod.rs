@@ -18,6 +18,7 @@ mod readers;
 mod retention;
 mod rollup;
 mod schema;
+mod search;
 mod silences;
 mod stats;
 mod txn;

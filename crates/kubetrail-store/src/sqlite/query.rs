@@ -7,6 +7,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::filter::{Table, Where, micros, search_error, timestamp};
+use super::search;
 use crate::{Error, Page, Result, StoredEvent};
 
 pub(crate) const COLUMNS: &str =
@@ -17,8 +18,22 @@ pub(crate) const COLUMNS: &str =
     e.node, e.template, e.labels";
 
 /// Events matching `f` whose `[first_seen, last_seen]` overlaps `[since, until)`, newest first,
-/// strictly after `page.after`.
+/// strictly after `page.after`. A search for a common word walks the window instead of the
+/// full-text index (`search`: same results).
 pub(crate) fn query(conn: &Connection, f: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
+    match search::time_first(conn, f, page)? {
+        Some(events) => Ok(events),
+        None => index_first(conn, f, page),
+    }
+}
+
+/// [`query`] as one statement; with a search, the matching notes are read from the full-text
+/// index first.
+pub(crate) fn index_first(
+    conn: &Connection,
+    f: &EventFilter,
+    page: &Page,
+) -> Result<Vec<StoredEvent>> {
     let (sql, params) = select(f, page)?;
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt
@@ -31,23 +46,9 @@ pub(crate) fn query(conn: &Connection, f: &EventFilter, page: &Page) -> Result<V
     Ok(out)
 }
 
-/// The statement of [`query`] and its parameters.
+/// The statement of [`index_first`] and its parameters.
 fn select(f: &EventFilter, page: &Page) -> Result<(String, Vec<Value>)> {
-    let mut w = Where::new();
-    w.filter(f, Table::Events)?;
-    if let Some(since) = f.since {
-        w.and("e.last_seen >= ?", [Value::Integer(micros(since))]);
-    }
-    if let Some(until) = f.until {
-        w.and("e.first_seen < ?", [Value::Integer(micros(until))]);
-    }
-    if let Some((last_seen, id)) = page.after {
-        let t = micros(last_seen);
-        w.and(
-            "(e.last_seen < ? OR (e.last_seen = ? AND e.id < ?))",
-            [Value::Integer(t), Value::Integer(t), Value::Integer(id)],
-        );
-    }
+    let mut w = conditions(f, page)?;
     let mut sql = format!(
         "SELECT {COLUMNS} FROM events e{} ORDER BY e.last_seen DESC, e.id DESC",
         w.sql
@@ -59,6 +60,32 @@ fn select(f: &EventFilter, page: &Page) -> Result<(String, Vec<Value>)> {
         ));
     }
     Ok((sql, w.params))
+}
+
+/// What [`query`] selects: the filter, the window and the page's keyset.
+pub(crate) fn conditions(f: &EventFilter, page: &Page) -> Result<Where> {
+    let mut w = listed(f, page)?;
+    if let Some(since) = f.since {
+        w.and("e.last_seen >= ?", [Value::Integer(micros(since))]);
+    }
+    if let Some(until) = f.until {
+        w.and("e.first_seen < ?", [Value::Integer(micros(until))]);
+    }
+    Ok(w)
+}
+
+/// [`conditions`] but the window: the filter's lists and search, and the page's keyset.
+pub(crate) fn listed(f: &EventFilter, page: &Page) -> Result<Where> {
+    let mut w = Where::new();
+    w.filter(f, Table::Events)?;
+    if let Some((last_seen, id)) = page.after {
+        let t = micros(last_seen);
+        w.and(
+            "(e.last_seen < ? OR (e.last_seen = ? AND e.id < ?))",
+            [Value::Integer(t), Value::Integer(t), Value::Integer(id)],
+        );
+    }
+    Ok(w)
 }
 
 fn text(row: &Row<'_>, i: usize) -> Result<String> {
