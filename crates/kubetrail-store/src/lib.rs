@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod alerts;
+mod changes;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
@@ -40,6 +41,7 @@ pub use alerts::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
 };
+pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
 pub use error::{Error, Result};
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use quarantine::{Isolated, Quarantined, Refused, Rejected};

@@ -17,6 +17,7 @@
 
 mod aggregate;
 mod alerts;
+mod changes;
 mod cursor;
 mod filter;
 mod occurrences;
