@@ -125,6 +125,12 @@ pub trait Store: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Its change records (issue 15), when it keeps them: both SQL backends do; a store that
+    /// only forwards events (the agent's) does not, and readers then see no changes.
+    fn change_store(&self) -> Option<&dyn ChangeStore> {
+        None
+    }
+
     // The alert outbox and silences (see `kubetrail-alert`).
 
     /// Saves an alert and queues `deliveries` for it in one transaction, before any delivery

@@ -102,6 +102,57 @@ impl<'a> Subject<'a> {
     }
 }
 
+/// The changes that concern `subject` (an object or workload as incidents name it,
+/// `shop/Deployment/web`, `Node/worker-1`) up to `until`: its own, those of the ConfigMaps and
+/// Secrets its records reference, of its autoscaler, and of `nodes`; oldest first.
+pub(crate) fn concerning<'c>(
+    changes: &'c [Change],
+    subject: &str,
+    nodes: &[String],
+    until: Timestamp,
+) -> Vec<&'c Change> {
+    let Some(subject) = Subject::parse(subject) else {
+        return Vec::new();
+    };
+    let mut clusters: Vec<&str> = changes.iter().map(|c| c.cluster.as_str()).collect();
+    clusters.sort_unstable();
+    clusters.dedup();
+    let refs: Vec<References> = clusters
+        .iter()
+        .map(|cluster| References::of(cluster, subject, until, std::iter::empty(), changes))
+        .collect();
+    let mut found: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.at <= until)
+        .filter(|c| {
+            let o = &c.object;
+            subject.is(o)
+                || (o.kind == "Node"
+                    && (nodes.contains(&o.name)
+                        || subject.name == o.name && subject.kind == "Node"))
+                || (matches!(o.kind.as_str(), "ConfigMap" | "Secret")
+                    && refs.iter().any(|r| r.holds(o)))
+                || (o.kind == "HorizontalPodAutoscaler" && scales(c, subject))
+        })
+        .collect();
+    found.sort_by_key(|c| c.at);
+    found
+}
+
+/// Whether the autoscaler change `c` targets the workload `subject`.
+fn scales(c: &Change, subject: Subject<'_>) -> bool {
+    c.references.iter().any(|r| {
+        subject.is(&ObjectRef {
+            namespace: if r.namespace.is_empty() {
+                c.object.namespace.clone()
+            } else {
+                r.namespace.clone()
+            },
+            ..r.clone()
+        })
+    })
+}
+
 /// Makes the change each incident's failures followed its root cause (see the module's doc);
 /// incidents no related change preceded are left as they are.
 pub fn link_changes(found: &mut [Incident], changes: &[Change], cfg: &IncidentConfig) {
@@ -131,7 +182,8 @@ fn root_change<'c>(
 ) -> Option<Rooted<'c>> {
     let subject = Subject::parse(&incident.subject)?;
     let start = incident.start;
-    let refs = References::of(incident, subject, changes);
+    let messages = incident.timeline.iter().map(|e| e.message.as_str());
+    let refs = References::of(&incident.cluster, subject, start, messages, changes);
     let related = |c: &'c Change| -> Option<(&'c Change, Link)> {
         if c.cluster != incident.cluster || c.op == ChangeOp::Created {
             return None;
@@ -176,20 +228,7 @@ fn link(incident: &Incident, subject: Subject<'_>, refs: &References, c: &Change
     }
     match o.kind.as_str() {
         "ConfigMap" | "Secret" if refs.holds(o) => Some(Link::Config),
-        "HorizontalPodAutoscaler"
-            if c.references.iter().any(|r| {
-                subject.is(&ObjectRef {
-                    namespace: if r.namespace.is_empty() {
-                        o.namespace.clone()
-                    } else {
-                        r.namespace.clone()
-                    },
-                    ..r.clone()
-                })
-            }) =>
-        {
-            Some(Link::Autoscaler)
-        }
+        "HorizontalPodAutoscaler" if scales(c, subject) => Some(Link::Autoscaler),
         "Node"
             if incident.nodes.contains(&o.name)
                 || (subject.kind == "Node" && subject.name == o.name) =>
@@ -228,14 +267,20 @@ struct References {
 }
 
 impl References {
-    fn of(incident: &Incident, subject: Subject<'_>, changes: &[Change]) -> References {
+    /// What the workload `subject` of `cluster` references as of `before`, and what
+    /// `messages` (its failing events') name.
+    fn of<'m>(
+        cluster: &str,
+        subject: Subject<'_>,
+        before: Timestamp,
+        messages: impl Iterator<Item = &'m str>,
+        changes: &[Change],
+    ) -> References {
         let mut objects: Vec<(String, String, String)> = Vec::new();
         // The workload's latest record at or before the failures says what it references.
         let latest = changes
             .iter()
-            .filter(|c| {
-                c.cluster == incident.cluster && subject.is(&c.object) && c.at <= incident.start
-            })
+            .filter(|c| c.cluster == cluster && subject.is(&c.object) && c.at <= before)
             .max_by_key(|c| c.at);
         if let Some(c) = latest {
             for r in &c.references {
@@ -247,8 +292,8 @@ impl References {
                 objects.push((r.kind.clone(), ns.clone(), r.name.clone()));
             }
         }
-        for entry in &incident.timeline {
-            for (kind, name) in named_config(&entry.message) {
+        for message in messages {
+            for (kind, name) in named_config(message) {
                 let (ns, name) = match name.split_once('/') {
                     Some((ns, name)) => (ns.to_string(), name.to_string()),
                     None => (subject.namespace.to_string(), name.to_string()),

@@ -20,6 +20,7 @@ mod signals;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use changes::concerning;
 pub use changes::link_changes;
 pub use rules::Rule;
 

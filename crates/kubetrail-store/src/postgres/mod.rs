@@ -282,6 +282,10 @@ impl Store for PostgresStore {
         stats::stats(&mut self.client().await?).await
     }
 
+    fn change_store(&self) -> Option<&dyn crate::ChangeStore> {
+        Some(self)
+    }
+
     async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
         quarantine::newest(&self.client().await?, limit).await
     }

@@ -426,6 +426,10 @@ impl Store for SqliteStore {
         self.read(stats::stats).await
     }
 
+    fn change_store(&self) -> Option<&dyn crate::ChangeStore> {
+        Some(self)
+    }
+
     async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
         self.read(move |c| quarantine::newest(c, limit)).await
     }
