@@ -82,9 +82,9 @@ fn changes() -> Vec<Change> {
         change(
             object("Node", "", "node-b"),
             "2024-05-01T08:00:00Z",
-            "unschedulable",
-            "false",
-            "true",
+            "scheduling",
+            "schedulable",
+            "cordoned",
         ),
     ]
 }

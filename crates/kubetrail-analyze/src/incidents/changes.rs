@@ -19,7 +19,8 @@
 //!   the failures) or that its failing events name (`configmap "app-config" not found`,
 //!   `couldn't find key K in ConfigMap shop/app-config`);
 //! - its HorizontalPodAutoscaler (an HPA change whose `references` hold the workload);
-//! - a node its failing pods ran on (or the node an incident about a node is about);
+//! - a node its failing pods ran on (or the node an incident about a node is about), unless
+//!   only the node's conditions changed (its own report of the failure, not a change);
 //! - for failures to schedule (rules `unschedulable`, `insufficient-resources`,
 //!   `taint-not-tolerated`), any node of the cluster cordoned, tainted or deleted.
 //!
@@ -185,7 +186,7 @@ fn root_change<'c>(
     let messages = incident.timeline.iter().map(|e| e.message.as_str());
     let refs = References::of(&incident.cluster, subject, start, messages, changes);
     let related = |c: &'c Change| -> Option<(&'c Change, Link)> {
-        if c.cluster != incident.cluster || c.op == ChangeOp::Created {
+        if c.cluster != incident.cluster || c.op == ChangeOp::Created || only_conditions(c) {
             return None;
         }
         link(incident, subject, &refs, c).map(|l| (c, l))
@@ -248,10 +249,15 @@ fn link(incident: &Incident, subject: Subject<'_>, refs: &References, c: &Change
 /// Whether a node change takes away room for pods: the node deleted, cordoned or tainted.
 fn takes_capacity(c: &Change) -> bool {
     c.op == ChangeOp::Deleted
-        || c.fields.iter().any(|f| {
-            let path = f.path.to_ascii_lowercase();
-            path.contains("unschedulable") || path.contains("cordon") || path.contains("taint")
-        })
+        || cordoned(c)
+        || c.fields.iter().any(|f| f.path.starts_with("taints"))
+}
+
+/// Whether a node change is only its conditions flipping (`conditions[Ready]: True → False`):
+/// the node's own report of a failure, which the event rules root already, not a change anyone
+/// made.
+fn only_conditions(c: &Change) -> bool {
+    c.op == ChangeOp::Updated && c.fields.iter().all(|f| f.path.starts_with("conditions["))
 }
 
 /// Whether a workload change only restarted its pods: every field is a pod-template
@@ -520,13 +526,12 @@ fn hint(incident: &Incident, rooted: &Rooted<'_>) -> String {
     }
 }
 
-/// Whether a node change made it unschedulable (cordon, drain).
+/// Whether a node change made it unschedulable (cordon, drain): `scheduling: schedulable →
+/// cordoned` as the change tracker writes it.
 fn cordoned(c: &Change) -> bool {
-    c.fields.iter().any(|f| {
-        let path = f.path.to_ascii_lowercase();
-        (path.contains("unschedulable") || path.contains("cordon"))
-            && f.after.as_deref().is_some_and(|a| a != "false")
-    })
+    c.fields
+        .iter()
+        .any(|f| f.path == "scheduling" && f.after.as_deref() == Some("cordoned"))
 }
 
 /// The keys of a ConfigMap or Secret that changed (`data.app.conf` → `app.conf`).

@@ -300,7 +300,7 @@ fn a_cordoned_node_roots_the_failures_to_schedule_after_it() {
     let cordon = change(
         obj("Node", "", "node-b"),
         0,
-        &[("unschedulable", "false", "true")],
+        &[("scheduling", "schedulable", "cordoned")],
     );
     let events = vec![
         pod_warning(
@@ -322,6 +322,17 @@ fn a_cordoned_node_roots_the_failures_to_schedule_after_it() {
     );
     // A crash loop on another node has nothing to do with the cordon.
     let found = linked(&crash_loop(WEB, 2), &[cordon]);
+    assert_eq!(only(&found).root_cause.rule, "crash-loop");
+}
+
+#[test]
+fn a_node_condition_flipping_is_not_a_change_that_roots_an_incident() {
+    let not_ready = change(
+        obj("Node", "", "node-a"),
+        0,
+        &[("conditions[Ready]", "True", "False")],
+    );
+    let found = linked(&crash_loop(WEB, 2), &[not_ready]);
     assert_eq!(only(&found).root_cause.rule, "crash-loop");
 }
 
