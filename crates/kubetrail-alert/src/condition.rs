@@ -1,5 +1,6 @@
 //! When a rule raises an alert. `count` and `first_seen` are judged event by event as batches
-//! are committed; `pattern`, `anomaly` and `incident` are judged over a window by analysis.
+//! are committed; `pattern`, `anomaly`, `incident` and `change_followed_by_failure` are judged
+//! over a window by analysis.
 
 use std::fmt;
 
@@ -42,6 +43,13 @@ pub enum Condition {
         /// The window analysed, ending now (default 30m).
         window: SignedDuration,
     },
+    /// An incident of at least `min_severity` rooted in a change: failures that began shortly
+    /// after a change of the workload, a ConfigMap or Secret it uses, its autoscaler or its
+    /// node (`kubetrail_analyze::link_changes`).
+    ChangeFollowedByFailure {
+        min_severity: Severity,
+        window: SignedDuration,
+    },
 }
 
 impl Default for Condition {
@@ -70,13 +78,15 @@ impl Condition {
     pub(crate) const INCIDENT_WINDOW: SignedDuration = SignedDuration::from_mins(30);
 
     /// Parses the sentence form: `count >= 5 within 5m` (also `>`), `first_seen`, `pattern`,
-    /// `anomaly`, `anomaly >= 3`, `incident`, `incident >= critical`.
+    /// `anomaly`, `anomaly >= 3`, `incident`, `incident >= critical`, `change_followed_by_failure`,
+    /// `change_followed_by_failure >= error`.
     pub fn parse(text: &str) -> Result<Condition, String> {
         let words: Vec<&str> = text.split_whitespace().collect();
         let bad = || {
             format!(
                 "invalid condition {text:?} (expected \"count >= N within DURATION\", \
-                 \"first_seen\", \"pattern\", \"anomaly >= SCORE\" or \"incident >= SEVERITY\")"
+                 \"first_seen\", \"pattern\", \"anomaly >= SCORE\", \"incident >= SEVERITY\" \
+                 or \"change_followed_by_failure >= SEVERITY\")"
             )
         };
         match words.as_slice() {
@@ -94,6 +104,10 @@ impl Condition {
             }
             ["incident"] => Self::incident(None, None),
             ["incident", ">=", sev] => Self::incident(Some(sev), None),
+            ["change_followed_by_failure"] => Self::change_followed_by_failure(None, None),
+            ["change_followed_by_failure", ">=", sev] => {
+                Self::change_followed_by_failure(Some(sev), None)
+            }
             _ => Err(bad()),
         }
     }
@@ -134,13 +148,23 @@ impl Condition {
     }
 
     pub(crate) fn incident(min: Option<&str>, w: Option<&str>) -> Result<Condition, String> {
-        let min_severity = match min {
-            Some(s) => s.parse::<Severity>().map_err(|e| e.to_string())?,
-            None => Severity::Error,
-        };
+        let (min_severity, window) = incident_bounds(min, w)?;
         Ok(Condition::Incident {
             min_severity,
-            window: w.map(window).transpose()?.unwrap_or(Self::INCIDENT_WINDOW),
+            window,
+        })
+    }
+
+    /// Like [`Condition::incident`] (the same defaults: error, 30m), for incidents rooted in a
+    /// change.
+    pub(crate) fn change_followed_by_failure(
+        min: Option<&str>,
+        w: Option<&str>,
+    ) -> Result<Condition, String> {
+        let (min_severity, window) = incident_bounds(min, w)?;
+        Ok(Condition::ChangeFollowedByFailure {
+            min_severity,
+            window,
         })
     }
 
@@ -149,7 +173,9 @@ impl Condition {
         match self {
             Condition::Pattern { .. } => Some(FindingKind::Pattern),
             Condition::Anomaly { .. } => Some(FindingKind::Anomaly),
-            Condition::Incident { .. } => Some(FindingKind::Incident),
+            Condition::Incident { .. } | Condition::ChangeFollowedByFailure { .. } => {
+                Some(FindingKind::Incident)
+            }
             Condition::Count { .. } | Condition::FirstSeen => None,
         }
     }
@@ -160,10 +186,27 @@ impl Condition {
             Condition::Count { within, .. } => Some(*within),
             Condition::Pattern { window, .. }
             | Condition::Anomaly { window, .. }
-            | Condition::Incident { window, .. } => Some(*window),
+            | Condition::Incident { window, .. }
+            | Condition::ChangeFollowedByFailure { window, .. } => Some(*window),
             Condition::FirstSeen => None,
         }
     }
+}
+
+/// The lowest severity (default error) and window (default 30m) of an incident condition.
+fn incident_bounds(
+    min: Option<&str>,
+    w: Option<&str>,
+) -> Result<(Severity, SignedDuration), String> {
+    let min_severity = match min {
+        Some(s) => s.parse::<Severity>().map_err(|e| e.to_string())?,
+        None => Severity::Error,
+    };
+    let window = w
+        .map(window)
+        .transpose()?
+        .unwrap_or(Condition::INCIDENT_WINDOW);
+    Ok((min_severity, window))
 }
 
 fn window(text: &str) -> Result<SignedDuration, String> {
@@ -188,6 +231,9 @@ impl fmt::Display for Condition {
             Condition::Pattern { .. } => f.write_str("pattern"),
             Condition::Anomaly { min_score, .. } => write!(f, "anomaly >= {min_score}"),
             Condition::Incident { min_severity, .. } => write!(f, "incident >= {min_severity}"),
+            Condition::ChangeFollowedByFailure { min_severity, .. } => {
+                write!(f, "change_followed_by_failure >= {min_severity}")
+            }
         }
     }
 }
@@ -234,10 +280,25 @@ mod tests {
             "count >= 5 within 0s",
             "count >= 5 within soon",
             "incident >= loud",
+            "change_followed_by_failure >= loud",
+            "change_followed_by_failure error",
             "sometimes",
         ] {
             assert!(Condition::parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(
+            Condition::parse("change_followed_by_failure").unwrap(),
+            Condition::ChangeFollowedByFailure {
+                min_severity: Severity::Error,
+                window: Condition::INCIDENT_WINDOW,
+            }
+        );
+        assert_eq!(
+            Condition::parse("change_followed_by_failure >= warning")
+                .unwrap()
+                .to_string(),
+            "change_followed_by_failure >= warning"
+        );
         assert_eq!(
             Condition::parse("count >= 3 within 10m")
                 .unwrap()

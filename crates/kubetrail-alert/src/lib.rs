@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use kubetrail_alert::{dry_run, builtin_rules, NoAnalysis};
-//! let alerts = dry_run(builtin_rules(), &[], &NoAnalysis);
+//! let alerts = dry_run(builtin_rules(), &[], &[], &NoAnalysis);
 //! assert!(alerts.is_empty());
 //! ```
 

@@ -332,6 +332,30 @@ impl EvaluationTask {
         } else {
             Vec::new()
         };
+        let stored_changes = if self
+            .evaluator
+            .rules()
+            .iter()
+            .any(|r| r.condition.finding_kind() == Some(crate::FindingKind::Incident))
+        {
+            let filter = EventFilter {
+                since: Some(now - longest),
+                until: Some(now + SignedDuration::from_secs(1)),
+                ..EventFilter::default()
+            };
+            let window = kubetrail_analyze::IncidentConfig::default().change_window;
+            match kubetrail_query::window_changes(self.store.as_ref(), &filter, window, READ_LIMIT)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(error = %error_chain(&e), "cannot read the changes of incident conditions; will retry");
+                    return Vec::new();
+                }
+            }
+        } else {
+            Vec::new()
+        };
         let mut changes = Vec::new();
         for (i, window) in windowed {
             let rule = &self.evaluator.rules()[i];
@@ -352,9 +376,9 @@ impl EvaluationTask {
                     })
                 })
                 .collect();
-            let findings = self
-                .analyzer
-                .findings(&rule.condition, &matching, &history, now);
+            let findings =
+                self.analyzer
+                    .findings(&rule.condition, &matching, &history, &stored_changes, now);
             changes.extend(self.evaluator.findings(i, &findings, now));
         }
         changes

@@ -27,7 +27,7 @@ fn events(path: &Path) -> Vec<Event> {
 
 fn alerts_of(file: &str) -> Vec<DryRunAlert> {
     let path = common::real_events().join(file);
-    dry_run(builtin_rules(), &events(&path), &NoAnalysis)
+    dry_run(builtin_rules(), &events(&path), &[], &NoAnalysis)
 }
 
 fn shape(alerts: &[DryRunAlert]) -> Vec<(&str, &str)> {
@@ -148,7 +148,7 @@ fn across_every_dump_alerts_are_per_group_not_per_event() {
     let (mut total_events, mut total_alerts) = (0, 0);
     for file in &found.files {
         let events = events(&file.path);
-        let alerts = dry_run(builtin_rules(), &events, &NoAnalysis);
+        let alerts = dry_run(builtin_rules(), &events, &[], &NoAnalysis);
         // A group has at most one alert open at a time: two alerts of one group never overlap.
         for (i, a) in alerts.iter().enumerate() {
             for b in &alerts[i + 1..] {
@@ -188,7 +188,7 @@ fn windowed_conditions_use_analysis_incidents_with_their_root_cause_and_patterns
     .unwrap();
     let path = common::real_events()
         .join("troubleshoot__message-container-creating-failed-mount.events.json");
-    let alerts = dry_run(rules, &events(&path), &kubetrail_alert::Analysis);
+    let alerts = dry_run(rules, &events(&path), &[], &kubetrail_alert::Analysis);
     let ns = "message-container-creating-failed-mount";
     let mount = alerts
         .iter()

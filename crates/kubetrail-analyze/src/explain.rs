@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use kubetrail_model::{Event, EventOccurrences};
+use kubetrail_model::{Change, Event, EventOccurrences};
 use serde::Serialize;
 
 use crate::incidents::{Incident, IncidentConfig, RootCause, TimelineEntry, entry, incidents};
@@ -193,6 +193,10 @@ pub struct Explanation {
     pub root_cause: Option<RootCause>,
     /// What to check next, one per incident's root cause.
     pub hints: Vec<String>,
+    /// Changes of it, its workload, what that references, its autoscaler and its nodes in the
+    /// window, oldest first ([`explain_changes`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
 }
 
 /// The nodes the target's events place it on (its pods' nodes; a Node target itself): the
@@ -330,8 +334,12 @@ pub fn explain(
         incidents: found,
         root_cause,
         hints,
+        changes: Vec::new(),
     })
 }
+
+mod changes;
+pub use changes::explain_changes;
 
 #[cfg(test)]
 mod tests;

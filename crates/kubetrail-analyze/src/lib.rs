@@ -31,9 +31,12 @@ mod testing;
 pub use anomalies::{Anomaly, AnomalyConfig, AnomalyKey, AnomalyKind, anomalies};
 pub use error::{Error, Result};
 pub use explain::{
-    Explanation, Related, Relation, StoryEntry, Target, explain, nodes_of, parse_kind,
+    Explanation, Related, Relation, StoryEntry, Target, explain, explain_changes, nodes_of,
+    parse_kind,
 };
-pub use incidents::{Incident, IncidentConfig, RootCause, Status, TimelineEntry, incidents};
+pub use incidents::{
+    Incident, IncidentConfig, RootCause, Status, TimelineEntry, incidents, link_changes,
+};
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};
 pub use window::Window;

@@ -29,7 +29,7 @@ pub use change::{Change, ChangeOp, ChangeSource, FieldChange};
 pub use error::{Error, Result};
 pub use event::{Event, ObjectRef, Owner};
 pub use occurrence::{EventOccurrences, Occurrence};
-pub use query::{AggregateQuery, AggregateRow, Dimension, EventFilter, SeveritySet};
+pub use query::{AggregateQuery, AggregateRow, ChangeFilter, Dimension, EventFilter, SeveritySet};
 pub use time::{parse_duration, parse_time_bound};
 pub use vocab::{Category, Severity};
 

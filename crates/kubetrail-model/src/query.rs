@@ -40,6 +40,27 @@ pub struct EventFilter {
     pub search: Option<String>,
 }
 
+/// Which changes (see [`Change`](crate::Change)) a listing looks at. Empty lists mean "any"; a
+/// list means "any of these". Times select changes made inside `[since, until)`. The cluster and
+/// namespace lists are what tenant scoping narrows, as for [`EventFilter`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeFilter {
+    /// Start of the time window (included); `None` means from the beginning.
+    pub since: Option<Timestamp>,
+    /// End of the time window (excluded); `None` means no upper bound.
+    pub until: Option<Timestamp>,
+    /// The cluster names.
+    pub clusters: Vec<String>,
+    /// The namespaces of the changed objects (a Node's is empty).
+    pub namespaces: Vec<String>,
+    /// The kinds of the changed objects, e.g. `Deployment`.
+    pub kinds: Vec<String>,
+    /// The names of the changed objects.
+    pub names: Vec<String>,
+    /// At most this many changes, the newest; 0 means no limit.
+    pub limit: usize,
+}
+
 /// A set of severities, written `error` (exactly), `warning,error` (any of) or `error+` (at least).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SeveritySet(pub Vec<Severity>);

@@ -5,11 +5,12 @@ use std::collections::HashSet;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
-    Explanation, IncidentConfig, Target, Window, explain, nodes_of, parse_kind,
+    Explanation, IncidentConfig, Target, Window, explain, explain_changes, nodes_of, parse_kind,
 };
 use kubetrail_model::{EventFilter, EventOccurrences};
 use kubetrail_store::{Page, Store};
 
+use crate::changes::window_changes;
 use crate::range::{Range, read_events, resolve_window};
 use crate::{Error, Result};
 
@@ -143,6 +144,13 @@ pub async fn story<E: From<Error>>(
     let Some(own) = narrow(own)? else {
         return Ok(None);
     };
+    // Changes of cluster-scoped objects (Nodes) only for a caller who sees every namespace.
+    let probe = EventFilter {
+        clusters: own.clusters.clone(),
+        namespaces: vec![String::new()],
+        ..EventFilter::default()
+    };
+    let cluster_scoped = matches!(narrow(probe), Ok(Some(_)));
     let family = narrow(family_filter(store, target, &own).await?)?;
     let mut ends = vec![&own];
     ends.extend(family.as_ref());
@@ -160,7 +168,7 @@ pub async fn story<E: From<Error>>(
         f.until = Some(window.until);
         f
     };
-    let (mut found, mut cut) = read_events(store, &timed(own), max_events).await?;
+    let (mut found, mut cut) = read_events(store, &timed(own.clone()), max_events).await?;
     if let Some(family) = family {
         let (more, more_cut) = read_events(store, &timed(family), max_events).await?;
         found.extend(more);
@@ -184,7 +192,19 @@ pub async fn story<E: From<Error>>(
         now: Some(now),
         ..IncidentConfig::default()
     };
-    let explanation = explain(target, &dedupe(found), window, &cfg).map_err(Error::from)?;
+    let mut explanation = explain(target, &dedupe(found), window, &cfg).map_err(Error::from)?;
+    let mut changes_of = EventFilter {
+        since: Some(window.since),
+        until: Some(window.until),
+        clusters: own.clusters.clone(),
+        namespaces: own.namespaces.clone(),
+        ..EventFilter::default()
+    };
+    if cluster_scoped && !changes_of.namespaces.is_empty() {
+        changes_of.namespaces.push(String::new());
+    }
+    let changes = window_changes(store, &changes_of, cfg.change_window, max_events).await?;
+    explain_changes(&mut explanation, &changes, &cfg);
     Ok(Some(Story {
         explanation,
         window,

@@ -1,8 +1,9 @@
 //! The query layer that `kubetrail`'s commands and the HTTP API (`kubetrail-server`) share, so
 //! that the same question gets the same answer from both by construction: filters read from
 //! text ([`FilterText`]), the one time rule ([`Range`], [`resolve_window`],
-//! [`resolve_bounds`]), the reads of an object's story ([`story`]) and the anomaly baseline
-//! ([`anomaly_plan`]). It sits between the store and its two front ends:
+//! [`resolve_bounds`]), the reads of an object's story ([`story`]), the anomaly baseline
+//! ([`anomaly_plan`]) and the changes of a listing or an analysis ([`read_changes`],
+//! [`window_changes`]). It sits between the store and its two front ends:
 //! store ← query ← server, binary.
 //!
 //! ```
@@ -16,6 +17,7 @@
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod anomaly;
+mod changes;
 mod error;
 mod explain;
 mod filter;
@@ -23,6 +25,7 @@ mod labels;
 mod range;
 
 pub use anomaly::{AnomalyPlan, anomaly_plan};
+pub use changes::{ChangeText, read_changes, resolve_change_bounds, window_changes};
 pub use error::{Error, Result};
 pub use explain::{Story, StoryRequest, find_namespace, parse_target, story};
 pub use filter::{FilterText, split_list};

@@ -86,27 +86,45 @@ pub async fn resolve_bounds(
     range: Range,
     now: Timestamp,
 ) -> Result<()> {
-    let mut until = range.until;
-    let since = match range.since {
-        Since::Default | Since::All => None,
-        Since::At(t) => Some(t),
-        Since::Back(d) => {
-            let end = match until {
-                Some(u) => u,
-                None => newest(store, filter).await?.unwrap_or(now),
-            };
-            until = Some(end);
-            Some(back(end, d)?)
-        }
+    let end = if range.needs_end() {
+        newest(store, filter).await?
+    } else {
+        None
     };
-    if let (Some(s), Some(u)) = (since, until)
-        && s >= u
-    {
-        return Err(before_until());
-    }
-    filter.since = since;
-    filter.until = until;
+    (filter.since, filter.until) = range.listing_bounds(end.unwrap_or(now))?;
     Ok(())
+}
+
+impl Range {
+    /// Whether a listing's bounds count back from the end of the matching data.
+    pub(crate) fn needs_end(&self) -> bool {
+        matches!(self.since, Since::Back(_)) && self.until.is_none()
+    }
+
+    /// A listing's `(since, until)`: unbounded unless given; a duration counts back from
+    /// `until`, else from `end` (the end of the matching data, else now), which then bounds
+    /// the listing too.
+    pub(crate) fn listing_bounds(
+        &self,
+        end: Timestamp,
+    ) -> Result<(Option<Timestamp>, Option<Timestamp>)> {
+        let mut until = self.until;
+        let since = match self.since {
+            Since::Default | Since::All => None,
+            Since::At(t) => Some(t),
+            Since::Back(d) => {
+                let end = until.unwrap_or(end);
+                until = Some(end);
+                Some(back(end, d)?)
+            }
+        };
+        if let (Some(s), Some(u)) = (since, until)
+            && s >= u
+        {
+            return Err(before_until());
+        }
+        Ok((since, until))
+    }
 }
 
 /// The window of an analysis: it ends at `until`, else just after the newest event matching

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "events", description = "Stored events, aggregations and custom events"),
         (name = "analysis", description = "Patterns, anomalies, incidents, object stories"),
+        (name = "changes", description = "Changes of watched objects, with their diffs"),
         (name = "alerts", description = "Alerts and silences"),
         (name = "auth", description = "The caller"),
     )

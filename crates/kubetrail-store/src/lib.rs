@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod alerts;
+mod changes;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
@@ -40,6 +41,7 @@ pub use alerts::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
 };
+pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
 pub use error::{Error, Result};
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use quarantine::{Isolated, Quarantined, Refused, Rejected};
@@ -121,6 +123,12 @@ pub trait Store: Send + Sync {
     async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
         let _ = limit;
         Ok(Vec::new())
+    }
+
+    /// Its change records (issue 15), when it keeps them: both SQL backends do; a store that
+    /// only forwards events (the agent's) does not, and readers then see no changes.
+    fn change_store(&self) -> Option<&dyn ChangeStore> {
+        None
     }
 
     // The alert outbox and silences (see `kubetrail-alert`).

@@ -13,3 +13,8 @@ async fn postgres() -> (Arc<dyn Store>, SchemaGuard) {
 }
 
 kubetrail_store::store_conformance_tests!(postgres);
+
+mod changes {
+    use kubetrail_store::conformance::fresh_postgres_store;
+    kubetrail_store::change_conformance_tests!(fresh_postgres_store);
+}

@@ -11,3 +11,14 @@ async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
 }
 
 kubetrail_store::store_conformance_tests!(sqlite);
+
+async fn sqlite_changes() -> (Arc<SqliteStore>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("open");
+    (Arc::new(store), dir)
+}
+
+mod changes {
+    use super::sqlite_changes;
+    kubetrail_store::change_conformance_tests!(sqlite_changes);
+}

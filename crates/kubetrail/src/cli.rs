@@ -80,6 +80,8 @@ pub enum Command {
     Patterns(crate::commands::patterns::PatternsArgs),
     /// Rate spikes above a learned baseline, and reasons new to a namespace.
     Anomalies(crate::commands::anomalies::AnomaliesArgs),
+    /// Changes of watched workloads, ConfigMaps, autoscalers and Nodes, with their diffs.
+    Changes(crate::commands::changes::ChangesArgs),
     /// Failures grouped into incidents with a likely root cause.
     Incidents(crate::commands::incidents::IncidentsArgs),
     /// The story of one object: NAMESPACE/KIND/NAME (or Node/NAME).

@@ -3,9 +3,10 @@
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
-    AnomalyConfig, IncidentConfig, PatternConfig, Status, Window, anomalies, incidents, patterns,
+    AnomalyConfig, IncidentConfig, PatternConfig, Status, Window, anomalies, incidents,
+    link_changes, patterns,
 };
-use kubetrail_model::{AggregateRow, Event, EventOccurrences};
+use kubetrail_model::{AggregateRow, Change, Event, EventOccurrences, Severity};
 
 use super::{Analyzer, Cause, Finding};
 use crate::condition::Condition;
@@ -36,6 +37,7 @@ impl Analyzer for Analysis {
         condition: &Condition,
         events: &[EventOccurrences],
         history: &[AggregateRow],
+        changes: &[Change],
         now: Timestamp,
     ) -> Vec<Finding> {
         match condition {
@@ -117,54 +119,71 @@ impl Analyzer for Analysis {
             Condition::Incident {
                 min_severity,
                 window,
-            } => {
-                let Ok(w) = Window::new(now - *window, now) else {
-                    return Vec::new();
-                };
-                let found = match incidents(events, w, &IncidentConfig::default()) {
-                    Ok(i) => i,
-                    Err(error) => {
-                        tracing::warn!(%error, "cannot find incidents");
-                        return Vec::new();
-                    }
-                };
-                found
-                    .into_iter()
-                    .filter(|i| i.status == Status::Ongoing && i.severity >= *min_severity)
-                    .filter_map(|i| {
-                        let e = latest(events, |e| {
-                            e.cluster == i.cluster && e.correlation_id == i.subject
-                        })
-                        .or_else(|| {
-                            latest(events, |e| {
-                                e.cluster == i.cluster
-                                    && crate::template::object(e) == i.root_cause.object
-                            })
-                        })?;
-                        Some(Finding {
-                            event: e.event.clone(),
-                            score: 0.0,
-                            severity: i.severity,
-                            count: i.event_count,
-                            first_seen: i.start,
-                            last_seen: i.end,
-                            summary: format!(
-                                "{}: {} ({})",
-                                i.root_cause.reason, i.root_cause.message, i.root_cause.hint
-                            ),
-                            cause: Some(Cause {
-                                reason: i.root_cause.reason.clone(),
-                                object: i.root_cause.object.clone(),
-                                message: i.root_cause.message.clone(),
-                                hint: i.root_cause.hint.clone(),
-                            }),
-                        })
-                    })
-                    .collect()
-            }
+            } => incident_findings(events, changes, *min_severity, *window, now, false),
+            Condition::ChangeFollowedByFailure {
+                min_severity,
+                window,
+            } => incident_findings(events, changes, *min_severity, *window, now, true),
             Condition::Count { .. } | Condition::FirstSeen => Vec::new(),
         }
     }
+}
+
+/// Ongoing incidents of at least `min_severity` in the window ending at `now`, rooted in the
+/// changes they followed; `only_changes`: only those whose root cause is a change.
+fn incident_findings(
+    events: &[EventOccurrences],
+    changes: &[Change],
+    min_severity: Severity,
+    window: SignedDuration,
+    now: Timestamp,
+    only_changes: bool,
+) -> Vec<Finding> {
+    let Ok(w) = Window::new(now - window, now) else {
+        return Vec::new();
+    };
+    let cfg = IncidentConfig::default();
+    let mut found = match incidents(events, w, &cfg) {
+        Ok(i) => i,
+        Err(error) => {
+            tracing::warn!(%error, "cannot find incidents");
+            return Vec::new();
+        }
+    };
+    link_changes(&mut found, changes, &cfg);
+    found
+        .into_iter()
+        .filter(|i| i.status == Status::Ongoing && i.severity >= min_severity)
+        .filter(|i| !only_changes || i.root_cause.change.is_some())
+        .filter_map(|i| {
+            let e = latest(events, |e| {
+                e.cluster == i.cluster && e.correlation_id == i.subject
+            })
+            .or_else(|| {
+                latest(events, |e| {
+                    e.cluster == i.cluster && crate::template::object(e) == i.root_cause.object
+                })
+            })?;
+            Some(Finding {
+                event: e.event.clone(),
+                score: 0.0,
+                severity: i.severity,
+                count: i.event_count,
+                first_seen: i.start,
+                last_seen: i.end,
+                summary: format!(
+                    "{}: {} ({})",
+                    i.root_cause.reason, i.root_cause.message, i.root_cause.hint
+                ),
+                cause: Some(Cause {
+                    reason: i.root_cause.reason.clone(),
+                    object: i.root_cause.object.clone(),
+                    message: i.root_cause.message.clone(),
+                    hint: i.root_cause.hint.clone(),
+                }),
+            })
+        })
+        .collect()
 }
 
 /// `t` rounded down to a multiple of `bucket` since the epoch.
@@ -172,4 +191,88 @@ fn floor(t: Timestamp, bucket: SignedDuration) -> Timestamp {
     let width = bucket.as_micros().max(1) as i64;
     let us = t.as_microsecond();
     Timestamp::from_microsecond(us - us.rem_euclid(width)).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use kubetrail_model::{ChangeOp, ChangeSource, FieldChange, ObjectRef, Occurrence};
+
+    use super::*;
+    use crate::testing::{at, event};
+
+    /// A crash loop of shop/Deployment/web from t0 − 10m to t0 (now).
+    fn crash_loop() -> Vec<EventOccurrences> {
+        let mut e = event("shop", "web-7d9f8b6c4-x2x9z", "BackOff", 12);
+        e.cluster = "prod".into();
+        e.first_seen = at(-10);
+        vec![EventOccurrences {
+            event: e,
+            occurrences: vec![
+                Occurrence {
+                    at: at(-10),
+                    count: 1,
+                },
+                Occurrence {
+                    at: at(0),
+                    count: 11,
+                },
+            ],
+        }]
+    }
+
+    fn rollout(minutes: i64) -> Change {
+        Change {
+            cluster: "prod".into(),
+            object: ObjectRef {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                namespace: "shop".into(),
+                name: "web".into(),
+                uid: "uid-web".into(),
+                field_path: String::new(),
+            },
+            at: at(minutes),
+            op: ChangeOp::Updated,
+            generation: Some(3),
+            resource_version: "9".into(),
+            manager: Some("kubectl".into()),
+            source: ChangeSource::Watch,
+            fields: vec![FieldChange {
+                path: "containers[app].image".into(),
+                before: Some("web:1".into()),
+                after: Some("web:2".into()),
+            }],
+            references: Vec::new(),
+        }
+    }
+
+    fn condition() -> Condition {
+        Condition::parse("change_followed_by_failure >= error").unwrap()
+    }
+
+    #[test]
+    fn change_followed_by_failure_fires_for_an_incident_rooted_in_a_change_only() {
+        let findings = Analysis.findings(&condition(), &crash_loop(), &[], &[rollout(-12)], at(0));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        let cause = findings[0].cause.as_ref().unwrap();
+        assert_eq!(cause.object, "shop/Deployment/web");
+        assert!(cause.message.contains("web:1 → web:2"), "{cause:?}");
+        assert!(
+            cause
+                .hint
+                .contains("kubectl rollout undo deployment/web -n shop")
+        );
+        // No change, or one too long before the failures: an incident, but not this condition.
+        for changes in [vec![], vec![rollout(-40)]] {
+            let none = Analysis.findings(&condition(), &crash_loop(), &[], &changes, at(0));
+            assert!(none.is_empty(), "{none:#?}");
+            let incident = Condition::parse("incident >= error").unwrap();
+            assert_eq!(
+                Analysis
+                    .findings(&incident, &crash_loop(), &[], &changes, at(0))
+                    .len(),
+                1
+            );
+        }
+    }
 }

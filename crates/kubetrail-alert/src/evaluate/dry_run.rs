@@ -2,13 +2,16 @@
 //!
 //! Events are replayed in time order with time standing at each occurrence; a dumped Event's
 //! count is spread over its first–last interval ([`spread`]). Windowed conditions (pattern,
-//! anomaly, incident) are judged once, over their window ending at the last occurrence.
+//! anomaly, incident) are judged once, over their window ending at the last occurrence, with
+//! the changes the dumps hold (incidents rooted in a change).
 //! Alerts still open at the end stay firing: a dump does not say what happened next.
 
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
-use kubetrail_model::{AggregateRow, Dimension, Event, EventOccurrences, Occurrence, Severity};
+use kubetrail_model::{
+    AggregateRow, Change, Dimension, Event, EventOccurrences, Occurrence, Severity,
+};
 use kubetrail_store::{AlertEvent, AlertStatus};
 use serde::Serialize;
 
@@ -44,7 +47,12 @@ pub struct DryRunAlert {
 }
 
 /// Replays `events` through `rules`; alerts in the order they were raised.
-pub fn dry_run(rules: Vec<Rule>, events: &[Event], analyzer: &dyn Analyzer) -> Vec<DryRunAlert> {
+pub fn dry_run(
+    rules: Vec<Rule>,
+    events: &[Event],
+    changes: &[Change],
+    analyzer: &dyn Analyzer,
+) -> Vec<DryRunAlert> {
     let per_event: Vec<Vec<(Timestamp, u64)>> = events.iter().map(spread).collect();
     let mut points: Vec<(Timestamp, usize, u64)> = Vec::new();
     for (i, p) in per_event.iter().enumerate() {
@@ -120,7 +128,7 @@ pub fn dry_run(rules: Vec<Rule>, events: &[Event], analyzer: &dyn Analyzer) -> V
                     });
                 }
             }
-            let findings = analyzer.findings(&rule.condition, &matching, &history, last);
+            let findings = analyzer.findings(&rule.condition, &matching, &history, changes, last);
             apply(evaluator.findings(r, &findings, last), &mut out);
         }
     }

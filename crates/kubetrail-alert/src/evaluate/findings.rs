@@ -4,7 +4,7 @@
 //! finding's representative event.
 
 use jiff::Timestamp;
-use kubetrail_model::{AggregateRow, Event, EventOccurrences, Severity};
+use kubetrail_model::{AggregateRow, Change, Event, EventOccurrences, Severity};
 
 use crate::condition::Condition;
 
@@ -59,8 +59,9 @@ impl std::fmt::Display for Cause {
 /// Judges windowed conditions. `events` are the rule's matching events, each with its
 /// occurrences inside the condition's window ending at `now`; `history` are occurrence counts
 /// per hour grouped by cluster, namespace, reason and severity over the last days (the
-/// baseline of anomalies). The result are the findings that satisfy the condition's
-/// thresholds.
+/// baseline of anomalies); `changes` are the changes stored from the condition's window minus
+/// the change window up to `now` (incidents rooted in them). The result are the findings that
+/// satisfy the condition's thresholds.
 pub trait Analyzer: Send + Sync {
     /// The findings of `condition` (a windowed one; others find nothing) in `events`.
     fn findings(
@@ -68,6 +69,7 @@ pub trait Analyzer: Send + Sync {
         condition: &Condition,
         events: &[EventOccurrences],
         history: &[AggregateRow],
+        changes: &[Change],
         now: Timestamp,
     ) -> Vec<Finding>;
 }
@@ -82,6 +84,7 @@ impl Analyzer for NoAnalysis {
         _: &Condition,
         _: &[EventOccurrences],
         _: &[AggregateRow],
+        _: &[Change],
         _: Timestamp,
     ) -> Vec<Finding> {
         Vec::new()

@@ -120,6 +120,28 @@ mod tests {
     }
 
     #[test]
+    fn change_followed_by_failure_is_a_sentence_or_a_map() {
+        let rules = parse_rules(
+            "rules:\n  - name: a\n    condition: change_followed_by_failure >= warning\n  - name: b\n    condition: {change_followed_by_failure: {window: 1h}}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            rules[0].condition,
+            Condition::ChangeFollowedByFailure {
+                min_severity: Severity::Warning,
+                window: Condition::INCIDENT_WINDOW,
+            }
+        );
+        assert_eq!(
+            rules[1].condition,
+            Condition::ChangeFollowedByFailure {
+                min_severity: Severity::Error,
+                window: SignedDuration::from_hours(1),
+            }
+        );
+    }
+
+    #[test]
     fn errors_name_the_rule_the_field_and_the_line() {
         let cases = [
             // (text, expected parts)
@@ -171,6 +193,27 @@ mod tests {
                 vec!["rule \"x\"", "field name", "same name"],
             ),
             ("rules:\n  - match: {reason: A}\n", vec!["rules[0]", "name"]),
+            (
+                "rules:\n  - name: changed\n    condition: {change_followed_by_failure: {min_severity: loud}}\n",
+                vec!["rule \"changed\"", "field condition", "line 3", "loud"],
+            ),
+            (
+                "rules:\n  - name: changed\n    condition: {change_followed_by_failure: {window: 0s}}\n",
+                vec![
+                    "rule \"changed\"",
+                    "field condition",
+                    "line 3",
+                    "longer than 0",
+                ],
+            ),
+            (
+                "rules:\n  - name: changed\n    condition: {incident: {}, change_followed_by_failure: {}}\n",
+                vec![
+                    "rule \"changed\"",
+                    "exactly one of",
+                    "change_followed_by_failure",
+                ],
+            ),
         ];
         for (text, parts) in cases {
             let err = parse_rules(text).unwrap_err().to_string();

@@ -26,7 +26,8 @@ pub struct RawRule {
     #[serde(default, rename = "match")]
     pub matcher: RawMatch,
     /// When to raise an alert: `count >= 5 within 5m` (counted across the whole group),
-    /// `first_seen`, `pattern`, `anomaly >= 3`, `incident >= error`, or the same as a map.
+    /// `first_seen`, `pattern`, `anomaly >= 3`, `incident >= error`,
+    /// `change_followed_by_failure >= error`, or the same as a map.
     /// Default: `count >= 1 within 5m`.
     pub condition: Option<RawCondition>,
     /// What one alert covers: dimensions among cluster, namespace, correlation, node, reason,
@@ -167,12 +168,13 @@ impl<'de> Deserialize<'de> for OneOrMany {
 pub enum RawCondition {
     /// The sentence form, parsed by [`Condition::parse`](crate::Condition::parse).
     Text(String),
-    /// The map form.
-    Map(RawConditionMap),
+    /// The map form (boxed: it is much larger than the sentence).
+    Map(Box<RawConditionMap>),
 }
 
 /// `{count: 5, within: 5m}`, `{first_seen: true}`, `{pattern: {...}}`, `{anomaly: {min_score:
-/// 3}}` or `{incident: {min_severity: error}}`.
+/// 3}}`, `{incident: {min_severity: error}}` or `{change_followed_by_failure: {min_severity:
+/// error}}`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConditionMap {
@@ -188,6 +190,8 @@ pub struct RawConditionMap {
     pub anomaly: Option<RawAnomaly>,
     /// An incident.
     pub incident: Option<RawIncident>,
+    /// An incident rooted in a change (same fields as `incident`).
+    pub change_followed_by_failure: Option<RawIncident>,
 }
 
 /// A recurring pattern (reason, kind, namespace, message template) in the window.
@@ -235,7 +239,7 @@ impl<'de> Deserialize<'de> for RawCondition {
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawCondition, A::Error> {
                 RawConditionMap::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(RawCondition::Map)
+                    .map(|m| RawCondition::Map(Box::new(m)))
             }
         }
         d.deserialize_any(V)

@@ -253,10 +253,11 @@ fn condition_map(m: &RawConditionMap) -> std::result::Result<Condition, String> 
         m.pattern.is_some(),
         m.anomaly.is_some(),
         m.incident.is_some(),
+        m.change_followed_by_failure.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(
-            "give exactly one of count (with within), first_seen, pattern, anomaly, incident"
+            "give exactly one of count (with within), first_seen, pattern, anomaly, incident, change_followed_by_failure"
                 .into(),
         );
     }
@@ -282,6 +283,12 @@ fn condition_map(m: &RawConditionMap) -> std::result::Result<Condition, String> 
     }
     if let Some(i) = &m.incident {
         return Condition::incident(i.min_severity.as_deref(), i.window.as_deref());
+    }
+    if let Some(i) = &m.change_followed_by_failure {
+        return Condition::change_followed_by_failure(
+            i.min_severity.as_deref(),
+            i.window.as_deref(),
+        );
     }
     Err("no condition given".into())
 }

@@ -5,7 +5,9 @@
 //! Nothing else merges groups: two workloads failing on one node at the same time for their
 //! own reasons are two incidents. Each incident gets a root cause from the causal rules
 //! ([`rules`](self::Rule)), the evidence, a hint of what to check, and a timeline.
+//! [`link_changes`] then roots incidents that began shortly after a change in the change.
 
+mod changes;
 mod context;
 mod episodes;
 mod evidence;
@@ -18,12 +20,14 @@ mod signals;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use changes::concerning;
+pub use changes::link_changes;
 pub use rules::Rule;
 
 use std::collections::{BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_model::{EventOccurrences, Severity};
+use kubetrail_model::{Change, EventOccurrences, Severity};
 use serde::Serialize;
 
 use crate::objects::full_object;
@@ -48,6 +52,9 @@ pub struct IncidentConfig {
     /// before both the window's end and this time (an imported bundle's last incident is
     /// over). Default: none, the window's end alone.
     pub now: Option<Timestamp>,
+    /// How long before an incident's first failure a change of what it depends on is taken as
+    /// its cause ([`link_changes`]; default 15m).
+    pub change_window: SignedDuration,
 }
 
 impl Default for IncidentConfig {
@@ -58,6 +65,7 @@ impl Default for IncidentConfig {
             max_timeline: 50,
             max_objects: 50,
             now: None,
+            change_window: SignedDuration::from_mins(15),
         }
     }
 }
@@ -65,7 +73,11 @@ impl Default for IncidentConfig {
 impl IncidentConfig {
     /// Refuses a negative `quiet` or `link_window`; the error names the setting.
     pub fn validate(&self) -> Result<()> {
-        for (name, d) in [("quiet", self.quiet), ("link_window", self.link_window)] {
+        for (name, d) in [
+            ("quiet", self.quiet),
+            ("link_window", self.link_window),
+            ("change_window", self.change_window),
+        ] {
             if d.is_negative() {
                 return Err(Error::InvalidSetting {
                     name,
@@ -106,6 +118,9 @@ pub struct RootCause {
     pub at: Timestamp,
     /// What to check next.
     pub hint: String,
+    /// The change the failures followed, when the root cause is one (rule `change`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
 }
 
 /// One Event object in an incident's timeline.
@@ -292,6 +307,7 @@ fn build(
             message: root_event.note.clone(),
             at: root_event.first_seen,
             hint: hints::hint(finding.rule, root_event, ctx.node(finding.root)),
+            change: None,
         },
         objects,
         object_count,

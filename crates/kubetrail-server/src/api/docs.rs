@@ -43,6 +43,31 @@ pub struct FilterParams {
     search: Option<String>,
 }
 
+/// `GET /api/v1/changes`: the filters that apply to changes, the time rule of `query` (ending
+/// at the newest matching change), and how many.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangeParams {
+    /// Start: RFC 3339, a duration (`2h`, `7d`) counted back from the end of the range, or
+    /// `all`.
+    since: Option<String>,
+    /// End (exclusive): RFC 3339, or a duration before now; default: unbounded (a duration in
+    /// `since` then counts back from just after the newest matching change).
+    until: Option<String>,
+    /// Clusters.
+    cluster: Option<String>,
+    /// Namespaces of the changed objects (Nodes have none: only callers who see every
+    /// namespace see their changes).
+    namespace: Option<String>,
+    /// Kinds of the changed objects (`Deployment`, `deploy`, `cm`, `Node`, ...).
+    kind: Option<String>,
+    /// Names of the changed objects.
+    name: Option<String>,
+    /// Changes returned at most, the newest (default 100, at most the configured page
+    /// maximum, 1000 by default).
+    limit: Option<usize>,
+}
+
 /// Paging of `GET /api/v1/events`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

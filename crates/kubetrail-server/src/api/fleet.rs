@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incidents};
+use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incidents, link_changes};
 use kubetrail_model::{
     AggregateQuery, AggregateRow, Dimension, EventFilter, Severity, SeveritySet,
 };
@@ -21,7 +21,7 @@ use kubetrail_query::Since;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::api::{max_events, window_events};
+use crate::api::{max_events, window_changes, window_events};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::params::Params;
@@ -226,7 +226,10 @@ pub(crate) async fn fleet(
                 now: Some(now),
                 ..IncidentConfig::default()
             };
-            incidents(&events, window, &cfg)?
+            let mut found = incidents(&events, window, &cfg)?;
+            let changes = window_changes(&state, &filter, cfg.change_window, max).await?;
+            link_changes(&mut found, &changes, &cfg);
+            found
         },
     };
     Ok(Json(assemble(&grouping, window, counts)))

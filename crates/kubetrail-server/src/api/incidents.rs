@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, incidents};
+use kubetrail_analyze::{Incident, IncidentConfig, incidents, link_changes};
 
 use crate::api::docs::{FilterParams, IncidentParams};
-use crate::api::{max_events, window_events};
+use crate::api::{max_events, window_changes, window_events};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::params::Params;
@@ -93,5 +93,8 @@ async fn find(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Vec<Incide
     )
     .await?;
     let events = window_events(state, &filter, max).await?;
-    Ok(incidents(&events, window, &cfg)?)
+    let mut found = incidents(&events, window, &cfg)?;
+    let changes = window_changes(state, &filter, cfg.change_window, max).await?;
+    link_changes(&mut found, &changes, &cfg);
+    Ok(found)
 }

@@ -6,6 +6,7 @@ pub(crate) mod aggregate;
 pub(crate) mod alerts;
 pub(crate) mod analysis;
 pub(crate) mod body;
+pub(crate) mod changes;
 pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod fleet;
@@ -16,7 +17,8 @@ pub(crate) mod me;
 pub(crate) mod silences;
 pub(crate) mod timeline;
 
-use kubetrail_model::{EventFilter, EventOccurrences};
+use jiff::SignedDuration;
+use kubetrail_model::{Change, EventFilter, EventOccurrences};
 
 use crate::params::Params;
 use crate::{ApiError, AppState};
@@ -31,6 +33,23 @@ pub(crate) async fn window_events(
         .timed(
             "reading the window's events",
             state.store.occurrences(filter, max),
+        )
+        .await
+}
+
+/// The changes incidents of an analysis window may be rooted in: those of the (narrowed)
+/// filter's clusters and namespaces from `change_window` before its start
+/// (`kubetrail_query::window_changes`), at most `max` (the latest).
+pub(crate) async fn window_changes(
+    state: &AppState,
+    filter: &EventFilter,
+    change_window: SignedDuration,
+    max: usize,
+) -> Result<Vec<Change>, ApiError> {
+    state
+        .timed(
+            "reading the window's changes",
+            kubetrail_query::window_changes(state.store.as_ref(), filter, change_window, max),
         )
         .await
 }

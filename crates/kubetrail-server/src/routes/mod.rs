@@ -19,7 +19,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::{
-    aggregate, alerts, analysis, events, fleet, gaps, incidents, ingest, me, silences, timeline,
+    aggregate, alerts, analysis, changes, events, fleet, gaps, incidents, ingest, me, silences,
+    timeline,
 };
 use crate::openapi::ApiDoc;
 use crate::{ApiError, AppState, Auth, telemetry, ui};
@@ -41,6 +42,7 @@ pub(crate) fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(gaps::list))
         .routes(routes!(me::me))
         .routes(routes!(fleet::fleet))
+        .routes(routes!(changes::list))
         .split_for_parts()
 }
 

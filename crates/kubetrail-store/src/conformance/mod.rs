@@ -34,6 +34,7 @@ use crate::{Page, Store, StoredEvent, WriteSummary};
 
 mod aggregates;
 mod alerts;
+mod changes;
 mod occurrences;
 mod postgres;
 mod quarantine;
@@ -44,6 +45,7 @@ mod writes;
 
 pub use aggregates::*;
 pub use alerts::*;
+pub use changes::*;
 pub use occurrences::*;
 pub use postgres::{
     DEFAULT_TEST_POSTGRES_URL, SchemaGuard, fresh_postgres_schema, fresh_postgres_store,

@@ -17,6 +17,7 @@
 
 mod aggregate;
 mod alerts;
+mod changes;
 mod cursor;
 mod filter;
 mod occurrences;
@@ -279,6 +280,10 @@ impl Store for PostgresStore {
 
     async fn stats(&self) -> Result<StoreStats> {
         stats::stats(&mut self.client().await?).await
+    }
+
+    fn change_store(&self) -> Option<&dyn crate::ChangeStore> {
+        Some(self)
     }
 
     async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {

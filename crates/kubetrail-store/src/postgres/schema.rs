@@ -218,7 +218,46 @@ CREATE TABLE quarantine (
 );
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+/// Changes of watched objects and their last-known states (`crate::changes`, issue 15).
+const V5: &str = "
+CREATE TABLE changes (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    api_version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    op TEXT NOT NULL,
+    generation BIGINT,
+    resource_version TEXT NOT NULL,
+    manager TEXT NOT NULL,
+    source TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    refs TEXT NOT NULL,
+    stored_at BIGINT NOT NULL,
+    UNIQUE (cluster, uid, resource_version)
+);
+CREATE INDEX changes_at ON changes (at);
+CREATE INDEX changes_object ON changes (name, kind, at);
+CREATE TABLE change_states (
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    api_version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    resource_version TEXT NOT NULL,
+    generation BIGINT,
+    state TEXT NOT NULL,
+    synced_at BIGINT NOT NULL,
+    PRIMARY KEY (cluster, uid)
+);
+CREATE INDEX change_states_synced ON change_states (cluster, kind, synced_at);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

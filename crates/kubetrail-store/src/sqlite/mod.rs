@@ -9,6 +9,7 @@
 
 mod aggregate;
 mod alerts;
+mod changes;
 mod cursor;
 mod filter;
 mod occurrences;
@@ -424,6 +425,10 @@ impl Store for SqliteStore {
 
     async fn stats(&self) -> Result<StoreStats> {
         self.read(stats::stats).await
+    }
+
+    fn change_store(&self) -> Option<&dyn crate::ChangeStore> {
+        Some(self)
     }
 
     async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {

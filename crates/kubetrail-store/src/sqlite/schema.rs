@@ -254,8 +254,47 @@ CREATE INDEX events_long_span ON events (last_seen, id, first_seen)
     WHERE last_seen - first_seen > 600000000;
 ";
 
+/// Changes of watched objects and their last-known states (`crate::changes`, issue 15).
+const V10: &str = "
+CREATE TABLE changes (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    api_version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    op TEXT NOT NULL,
+    generation INTEGER,
+    resource_version TEXT NOT NULL,
+    manager TEXT NOT NULL,
+    source TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    refs TEXT NOT NULL,
+    stored_at INTEGER NOT NULL,
+    UNIQUE (cluster, uid, resource_version)
+);
+CREATE INDEX changes_at ON changes (at);
+CREATE INDEX changes_object ON changes (name, kind, at);
+CREATE TABLE change_states (
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    api_version TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    resource_version TEXT NOT NULL,
+    generation INTEGER,
+    state TEXT NOT NULL,
+    synced_at INTEGER NOT NULL,
+    PRIMARY KEY (cluster, uid)
+) WITHOUT ROWID;
+CREATE INDEX change_states_synced ON change_states (cluster, kind, synced_at);
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

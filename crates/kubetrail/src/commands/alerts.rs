@@ -217,7 +217,7 @@ fn test(config: &Config, args: TestArgs) -> Result<ExitCode> {
     let rules = rules_for_test(config, &args.rules)?;
     let cluster = args.cluster.unwrap_or_else(|| config.cluster.clone());
     let events = read_events(config, &args.paths, &cluster)?;
-    let alerts = dry_run(rules, &events, &Analysis);
+    let alerts = dry_run(rules, &events, &[], &Analysis);
     let mut out = std::io::stdout().lock();
     match choose(args.output.output) {
         Output::Table => print_test(&mut Human::new(&mut out), &alerts, events.len())?,

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::Window;
-use kubetrail_model::{EventFilter, EventOccurrences};
+use kubetrail_model::{Change, EventFilter, EventOccurrences};
 use kubetrail_store::Store;
 
 use super::flag_error;
@@ -44,6 +44,21 @@ pub async fn events(
     }
     Ok(events)
 }
+
+/// The changes incidents of the window may be rooted in (`kubetrail_query::window_changes`):
+/// those of the filter's clusters and namespaces from `change_window` before its start.
+pub async fn changes(
+    store: &dyn Store,
+    filter: &EventFilter,
+    change_window: SignedDuration,
+) -> Result<Vec<Change>> {
+    kubetrail_query::window_changes(store, filter, change_window, MAX_CHANGES)
+        .await
+        .map_err(flag_error)
+}
+
+/// Most changes an analysis reads (the latest).
+pub const MAX_CHANGES: usize = 50_000;
 
 /// Says that an analysis read only the latest `max` events.
 pub fn warn_cut(max: usize) {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents};
+use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents, link_changes};
 use kubetrail_model::EventFilter;
 use kubetrail_store::{AlertFilter, Store};
 use tokio::task::JoinHandle;
@@ -98,7 +98,11 @@ impl Report {
             now: Some(now),
             ..IncidentConfig::default()
         };
-        incidents(&events, window, &cfg).unwrap_or_default()
+        let mut found = incidents(&events, window, &cfg).unwrap_or_default();
+        let changes =
+            kubetrail_query::window_changes(store, &filter, cfg.change_window, 50_000).await;
+        link_changes(&mut found, &changes.unwrap_or_default(), &cfg);
+        found
     }
 
     /// The closing summary.

@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
 use jiff::SignedDuration;
-use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents};
+use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents, link_changes};
 use kubetrail_model::{Event, EventFilter};
 use kubetrail_store::{SqliteStore, Store};
 use serde::Serialize;
@@ -125,7 +125,10 @@ async fn run_engine(config: &Config, dump: &Path) -> Result<(Vec<Incident>, Vec<
         max_timeline: 1,
         ..IncidentConfig::default()
     };
-    let found = incidents(&events, Window::new(since, until)?, &cfg)?;
+    let mut found = incidents(&events, Window::new(since, until)?, &cfg)?;
+    // The rollout history `import` reconstructed from the dump's ReplicaSets, if any.
+    let changes = kubetrail_query::window_changes(&store, &filter, cfg.change_window, 0).await?;
+    link_changes(&mut found, &changes, &cfg);
     Ok((found, events.into_iter().map(|e| e.event).collect()))
 }
 

@@ -104,7 +104,7 @@ fn text(out: &mut impl Write, x: &Explanation, window: Window) -> Result<()> {
         short(window.since),
         short(window.until)
     )?;
-    if x.timeline.is_empty() {
+    if x.timeline.is_empty() && x.changes.is_empty() {
         writeln!(out, "\nNo events about it in the window.")?;
         return Ok(());
     }
@@ -156,17 +156,53 @@ fn text(out: &mut impl Write, x: &Explanation, window: Window) -> Result<()> {
     let mut t = Table::new([
         "FIRST", "LAST", "RELATION", "OBJECT", "REASON", "COUNT", "MESSAGE",
     ]);
+    // Events and changes merged by time, a change before the events of its second.
+    let mut rows: Vec<(Timestamp, u8, Vec<String>)> = Vec::new();
     for s in &x.timeline {
         let relation = serde_json::to_value(s.relation)?;
-        t.row(vec![
-            short(s.entry.first_seen),
-            short(s.entry.last_seen),
-            relation.as_str().unwrap_or_default().to_string(),
-            s.entry.object.clone(),
-            s.entry.reason.clone(),
-            s.entry.count.to_string(),
-            truncate(&s.entry.message, 80),
-        ]);
+        rows.push((
+            s.entry.first_seen,
+            1,
+            vec![
+                short(s.entry.first_seen),
+                short(s.entry.last_seen),
+                relation.as_str().unwrap_or_default().to_string(),
+                s.entry.object.clone(),
+                s.entry.reason.clone(),
+                s.entry.count.to_string(),
+                truncate(&s.entry.message, 80),
+            ],
+        ));
+    }
+    for c in &x.changes {
+        let op = serde_json::to_value(c.op)?;
+        rows.push((
+            c.at,
+            0,
+            vec![
+                short(c.at),
+                short(c.at),
+                "change".to_string(),
+                change_object(c),
+                op.as_str().unwrap_or_default().to_string(),
+                "-".to_string(),
+                truncate(&c.summary(), 80),
+            ],
+        ));
+    }
+    rows.sort_by_key(|(at, order, _)| (*at, *order));
+    for (_, _, row) in rows {
+        t.row(row);
     }
     t.write(out)
+}
+
+/// `ns/Kind/name` of a changed object (`Kind/name` when cluster-scoped).
+fn change_object(c: &kubetrail_model::Change) -> String {
+    let o = &c.object;
+    if o.namespace.is_empty() {
+        format!("{}/{}", o.kind, o.name)
+    } else {
+        format!("{}/{}/{}", o.namespace, o.kind, o.name)
+    }
 }

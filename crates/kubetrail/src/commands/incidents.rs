@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, incidents};
+use kubetrail_analyze::{Incident, IncidentConfig, incidents, link_changes};
 use kubetrail_model::parse_duration;
 
-use super::analysis_window::{events, resolve, short};
+use super::analysis_window::{changes, events, resolve, short};
 use crate::cli::{FilterArgs, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, print_items, truncate};
@@ -51,11 +51,13 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         Timestamp::now(),
     )
     .await?;
-    let found = incidents(
+    let mut found = incidents(
         &events(store.as_ref(), &filter, args.max_events).await?,
         window,
         &cfg,
     )?;
+    let changes = changes(store.as_ref(), &filter, cfg.change_window).await?;
+    link_changes(&mut found, &changes, &cfg);
     if found.is_empty() {
         super::hint::nothing_matches(store.as_ref(), "incidents").await;
     }

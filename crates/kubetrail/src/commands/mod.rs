@@ -7,6 +7,7 @@ pub mod analysis_window;
 pub mod anomalies;
 pub mod bench;
 pub mod bench_live;
+pub mod changes;
 pub mod demo;
 pub mod demo_report;
 pub mod eval;
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(&config, args).await,
         Command::Patterns(args) => patterns::run(&config, args).await,
         Command::Anomalies(args) => anomalies::run(&config, args).await,
+        Command::Changes(args) => changes::run(&config, args).await,
         Command::Incidents(args) => incidents::run(&config, args).await,
         Command::Explain(args) => explain::run(&config, args).await,
         Command::Eval(args) => eval::run(&config, args).await,

@@ -252,6 +252,7 @@ not_incidents:
                 message: String::new(),
                 at: start.parse().unwrap(),
                 hint: String::new(),
+                change: None,
             },
             objects: vec![object.into()],
             object_count: 1,

@@ -1,0 +1,318 @@
+//! Changes and object states ([`ChangeStore`]): idempotent saves, filters, states, staleness,
+//! atomicity with the cursor, expiry.
+
+use std::sync::Arc;
+
+use kubetrail_model::{Change, ChangeFilter, ChangeOp, ChangeSource, FieldChange, ObjectRef};
+
+use super::{minute, t0};
+use crate::{ChangeBatch, ChangeStore, ObjectState, Store, WatchCursor};
+
+/// Generates one `#[tokio::test]` per change conformance test, each with a fresh store from
+/// `$factory` (an async function returning `(Arc<S>, guard)` where `S: Store + ChangeStore`).
+#[macro_export]
+macro_rules! change_conformance_tests {
+    ($factory:expr) => {
+        $crate::change_conformance_tests!(@each $factory;
+            a_change_is_stored_once_per_uid_and_resource_version_and_reads_back_whole,
+            change_filters_select_by_cluster_namespace_kind_name_and_time_newest_first,
+            object_states_are_replaced_forgotten_and_found_stale_by_kind,
+            a_change_batch_saves_its_cursor_and_gap_with_it,
+            expired_changes_go_and_later_ones_stay,
+        );
+    };
+    (@each $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (store, _guard) = ($factory)().await;
+                $crate::conformance::$name(store).await;
+            }
+        )*
+    };
+}
+
+fn object(kind: &str, namespace: &str, name: &str, uid: &str) -> ObjectRef {
+    ObjectRef {
+        api_version: if kind == "Node" || kind == "ConfigMap" {
+            "v1".into()
+        } else {
+            "apps/v1".into()
+        },
+        kind: kind.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        uid: uid.into(),
+        field_path: String::new(),
+    }
+}
+
+/// An image change of deployment `shop/web` (uid `d1`) in cluster `prod` at `minute(m)`.
+pub fn image_change(m: i64, rv: &str) -> Change {
+    Change {
+        cluster: "prod".into(),
+        object: object("Deployment", "shop", "web", "d1"),
+        at: minute(m),
+        op: ChangeOp::Updated,
+        generation: Some(m + 1),
+        resource_version: rv.into(),
+        manager: Some("kubectl-client-side-apply".into()),
+        source: ChangeSource::Watch,
+        fields: vec![FieldChange {
+            path: "containers[web].image".into(),
+            before: Some("nginx:1.27".into()),
+            after: Some("nginx:1.28 → ✓".into()),
+        }],
+        references: vec![object("ConfigMap", "shop", "web-config", "")],
+    }
+}
+
+fn state(kind: &str, name: &str, uid: &str, synced_min: i64) -> ObjectState {
+    ObjectState {
+        cluster: "prod".into(),
+        object: object(kind, if kind == "Node" { "" } else { "shop" }, name, uid),
+        resource_version: format!("rv-{uid}-{synced_min}"),
+        generation: (kind != "Node").then_some(3),
+        state: format!("{{\"name\":\"{name}\",\"m\":{synced_min}}}"),
+        synced_at: minute(synced_min),
+    }
+}
+
+pub async fn a_change_is_stored_once_per_uid_and_resource_version_and_reads_back_whole<S>(
+    store: Arc<S>,
+) where
+    S: ChangeStore + ?Sized,
+{
+    let mut node = image_change(2, "20");
+    node.object = object("Node", "", "worker-2", "n1");
+    node.generation = None;
+    node.manager = None;
+    node.source = ChangeSource::Import;
+    node.op = ChangeOp::Deleted;
+    node.fields.clear();
+    node.references.clear();
+    let batch = ChangeBatch {
+        changes: vec![image_change(1, "10"), node.clone()],
+        ..ChangeBatch::default()
+    };
+    let first = store.save_changes(batch.clone()).await.expect("save");
+    assert_eq!((first.new, first.unchanged), (2, 0));
+    let again = store.save_changes(batch).await.expect("save again");
+    assert_eq!(
+        (again.new, again.unchanged),
+        (0, 2),
+        "a replay stores nothing"
+    );
+    let all = store
+        .changes(&ChangeFilter::default())
+        .await
+        .expect("changes");
+    assert_eq!(
+        all,
+        vec![node, image_change(1, "10")],
+        "newest first, whole"
+    );
+}
+
+pub async fn change_filters_select_by_cluster_namespace_kind_name_and_time_newest_first<S>(
+    store: Arc<S>,
+) where
+    S: ChangeStore + ?Sized,
+{
+    let mut other_cluster = image_change(3, "30");
+    other_cluster.cluster = "staging".into();
+    let mut config = image_change(4, "40");
+    config.object = object("ConfigMap", "shop", "web-config", "c1");
+    let mut other_ns = image_change(5, "50");
+    other_ns.object = object("Deployment", "blog", "web", "d2");
+    let changes = vec![
+        image_change(1, "10"),
+        image_change(2, "20"),
+        other_cluster.clone(),
+        config.clone(),
+        other_ns.clone(),
+    ];
+    store
+        .save_changes(ChangeBatch {
+            changes,
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("save");
+    let rvs = |found: Vec<Change>| -> Vec<String> {
+        found.into_iter().map(|c| c.resource_version).collect()
+    };
+    let pick = |f: ChangeFilter| {
+        let store = Arc::clone(&store);
+        async move { rvs(store.changes(&f).await.expect("changes")) }
+    };
+    assert_eq!(
+        pick(ChangeFilter::default()).await,
+        ["50", "40", "30", "20", "10"]
+    );
+    let clusters = ChangeFilter {
+        clusters: vec!["staging".into()],
+        ..ChangeFilter::default()
+    };
+    assert_eq!(pick(clusters).await, ["30"]);
+    let namespaces = ChangeFilter {
+        namespaces: vec!["blog".into()],
+        ..ChangeFilter::default()
+    };
+    assert_eq!(pick(namespaces).await, ["50"]);
+    let kinds = ChangeFilter {
+        kinds: vec!["ConfigMap".into()],
+        ..ChangeFilter::default()
+    };
+    assert_eq!(pick(kinds).await, ["40"]);
+    let names = ChangeFilter {
+        names: vec!["web".into()],
+        clusters: vec!["prod".into()],
+        ..ChangeFilter::default()
+    };
+    assert_eq!(pick(names).await, ["50", "20", "10"]);
+    let window = ChangeFilter {
+        since: Some(minute(2)),
+        until: Some(minute(4)),
+        ..ChangeFilter::default()
+    };
+    assert_eq!(
+        pick(window).await,
+        ["30", "20"],
+        "since included, until not"
+    );
+    let limited = ChangeFilter {
+        limit: 2,
+        ..ChangeFilter::default()
+    };
+    assert_eq!(
+        pick(limited).await,
+        ["50", "40"],
+        "the newest under a limit"
+    );
+}
+
+pub async fn object_states_are_replaced_forgotten_and_found_stale_by_kind<S>(store: Arc<S>)
+where
+    S: ChangeStore + ?Sized,
+{
+    let web = state("Deployment", "web", "d1", 1);
+    let api = state("Deployment", "api", "d2", 1);
+    let node = state("Node", "worker-1", "n1", 1);
+    store
+        .save_changes(ChangeBatch {
+            states: vec![web.clone(), api.clone(), node.clone()],
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("save states");
+    let uids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut found = store
+        .object_states("prod", &uids(&["d1", "n1", "unknown"]))
+        .await
+        .expect("states");
+    found.sort_by(|a, b| a.object.uid.cmp(&b.object.uid));
+    assert_eq!(found, vec![web.clone(), node.clone()]);
+    assert!(
+        store
+            .object_states("staging", &uids(&["d1"]))
+            .await
+            .expect("states")
+            .is_empty(),
+        "states are per cluster"
+    );
+
+    // A listing at minute 5 saw web again (replaced) but not api: api is stale, the node is
+    // another kind.
+    let web2 = state("Deployment", "web", "d1", 5);
+    store
+        .save_changes(ChangeBatch {
+            states: vec![web2.clone()],
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("replace");
+    assert_eq!(
+        store.object_states("prod", &uids(&["d1"])).await.unwrap(),
+        vec![web2]
+    );
+    let stale = store
+        .stale_states("prod", "Deployment", minute(5), 100)
+        .await
+        .expect("stale");
+    assert_eq!(stale, vec![api.clone()]);
+    store
+        .save_changes(ChangeBatch {
+            forget: vec![("prod".into(), "d2".into())],
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("forget");
+    assert!(
+        store
+            .stale_states("prod", "Deployment", minute(5), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .object_states("prod", &uids(&["d2"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn a_change_batch_saves_its_cursor_and_gap_with_it<S>(store: Arc<S>)
+where
+    S: ChangeStore + Store + ?Sized,
+{
+    let cursor = WatchCursor {
+        cluster: "prod".into(),
+        stream: "changes/deployments".into(),
+        resource_version: "77".into(),
+        updated_at: minute(3),
+    };
+    let gap = crate::Gap {
+        cluster: "prod".into(),
+        stream: "changes/deployments".into(),
+        from: minute(1),
+        to: minute(2),
+        cause: "resourceVersion expired (410 Gone)".into(),
+    };
+    store
+        .save_changes(ChangeBatch {
+            changes: vec![image_change(2, "77")],
+            cursor: Some(cursor.clone()),
+            gap: Some(gap.clone()),
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("save");
+    assert_eq!(
+        store.cursor("prod", "changes/deployments").await.unwrap(),
+        Some(cursor)
+    );
+    assert_eq!(store.gaps(Some(t0()), None).await.unwrap(), vec![gap]);
+}
+
+pub async fn expired_changes_go_and_later_ones_stay<S>(store: Arc<S>)
+where
+    S: ChangeStore + ?Sized,
+{
+    store
+        .save_changes(ChangeBatch {
+            changes: vec![
+                image_change(1, "1"),
+                image_change(2, "2"),
+                image_change(3, "3"),
+            ],
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("save");
+    assert_eq!(store.expire_changes(minute(3)).await.expect("expire"), 2);
+    let left = store.changes(&ChangeFilter::default()).await.unwrap();
+    assert_eq!(left, vec![image_change(3, "3")]);
+}
