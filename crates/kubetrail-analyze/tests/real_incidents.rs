@@ -210,25 +210,49 @@ fn in_c7_the_not_ready_node_and_the_taint_evictions_are_two_incidents() {
 }
 
 /// On an OpenShift install the routers and monitoring stack wait for worker nodes: the only
-/// nodes are tainted masters.
+/// nodes are tainted masters. That is one cluster-wide cause (issue 13, 2.1), reported once
+/// with the workloads it holds up, not once per workload; and it is a taint, not a shortage.
 #[test]
-fn must_gather_scheduling_failures_are_unschedulable_not_insufficient() {
+fn must_gather_tainted_masters_are_one_cluster_wide_incident() {
     let all = found("openshift-must-gather-aws-4.8.events.yaml");
-    let router = about(&all, "openshift-ingress/Deployment/router-default");
-    assert_eq!(router.root_cause.rule, "unschedulable");
-    assert_eq!(router.root_cause.reason, "FailedScheduling");
+    let tainted: Vec<&Incident> = all
+        .iter()
+        .filter(|i| i.subject == "Cluster/tainted-nodes")
+        .collect();
+    assert_eq!(tainted.len(), 1, "{:#?}", tainted);
+    let wide = tainted[0];
+    assert!(wide.cluster_wide);
+    assert_eq!(wide.root_cause.rule, "tainted-nodes");
+    assert_eq!(wide.root_cause.reason, "FailedScheduling");
     assert!(
-        router
-            .root_cause
+        wide.root_cause
             .message
             .contains("node(s) had taint {node-role.kubernetes.io/master: }")
     );
-    let ksm = about(&all, "openshift-monitoring/Deployment/kube-state-metrics");
-    assert_eq!(ksm.root_cause.rule, "unschedulable");
-    assert_eq!(ksm.root_cause.at, common::ts("2021-08-03T09:18:53.037354Z"));
+    let workloads: Vec<&str> = wide.affected.iter().map(|a| a.workload.as_str()).collect();
+    for w in [
+        "openshift-ingress/Deployment/router-default",
+        "openshift-monitoring/Deployment/kube-state-metrics",
+        "openshift-image-registry/Deployment/image-registry",
+    ] {
+        assert!(workloads.contains(&w), "{w} not in {workloads:?}");
+    }
+    // No workload is reported as its own incident for the same wait.
+    assert!(
+        all.iter()
+            .all(|i| i.subject != "openshift-monitoring/Deployment/kube-state-metrics")
+    );
     assert!(
         all.iter()
             .all(|i| i.root_cause.rule != "insufficient-resources")
+    );
+    // Before any node was ready, the operators waited: one incident for that too.
+    let none_ready = about(&all, "Cluster/no-ready-node");
+    assert_eq!(none_ready.root_cause.reason, "FailedScheduling");
+    assert!(
+        none_ready.affected.len() >= 20,
+        "{:#?}",
+        none_ready.affected
     );
 }
 

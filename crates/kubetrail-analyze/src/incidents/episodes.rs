@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::cluster::{self, ClusterCause};
 use super::context::Ctx;
 use super::signals::{Signal, container};
 
@@ -16,6 +17,8 @@ pub enum Scope<'a> {
     Owner(&'a str),
     /// A node: its conditions, and pods' `NodeNotReady` from the node lifecycle controller.
     Node(&'a str),
+    /// A cause that hits many workloads of the cluster (see [`cluster`]).
+    Cluster(ClusterCause),
 }
 
 /// Failures of one scope with no silence longer than the quiet period between them.
@@ -41,6 +44,7 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
     // about its own work (an operator's `…CreateFailed` on its Deployment) are a thread apart
     // from its pods failing to schedule, start or run.
     let mut threads: HashMap<(&'a str, Scope<'a>, bool), Vec<usize>> = HashMap::new();
+    let wide = cluster::scoped(ctx, quiet);
     for &i in &ctx.failures {
         let e = ctx.event(i);
         // Node conditions group by node (a pod's `NodeNotReady` too, when its node is known).
@@ -49,9 +53,10 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
         } else {
             None
         };
-        let scope = match node {
-            Some(n) => Scope::Node(n),
-            None => Scope::Owner(e.correlation_id.as_str()),
+        let scope = match (wide.get(&i), node) {
+            (Some(&c), _) => Scope::Cluster(c),
+            (None, Some(n)) => Scope::Node(n),
+            (None, None) => Scope::Owner(e.correlation_id.as_str()),
         };
         let pod_life = e.regarding.kind == "Pod" || Cause::of(ctx.signals[i]) != Cause::Other;
         threads

@@ -62,6 +62,12 @@ pub fn hint(rule: Rule, e: &Event, node: Option<&str>) -> String {
             "read which filter rejected each node in the message; check the pod's nodeSelector, affinity, tolerations, host ports and volumes against the nodes: kubectl -n {ns} describe pod {pod}"
         ),
         Rule::FirstFailure => format!("kubectl -n {ns} describe {} {pod}", kind.to_lowercase()),
+        Rule::NoReadyNode => "no node can take pods: kubectl get nodes (are any registered and Ready?); for a NotReady node, kubectl describe node NODE (Conditions) and journalctl -u kubelet on it; the waiting pods are scheduled once a node is ready".to_string(),
+        Rule::TaintedNodes => "every node has a taint these pods do not tolerate (often: only control-plane nodes): kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints; add worker nodes, or tolerations to the workloads that should run on the tainted ones".to_string(),
+        Rule::NetworkNotReady => format!(
+            "the container runtime's network (CNI) is not ready{on_node}: check the network plugin's pods (kubectl get pods -A -o wide | grep -i -e cni -e sdn -e calico -e cilium -e flannel) and its config in /etc/cni/net.d on the node"
+        ),
+        Rule::ControlPlaneDisruption => "many workloads failed together: check the API server and etcd (kubectl get --raw='/readyz?verbose'; their static pods' logs and restarts) around the time of the root event, and each workload's logs before its restart (kubectl logs --previous)".to_string(),
     }
 }
 

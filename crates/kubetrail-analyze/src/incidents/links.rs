@@ -32,7 +32,7 @@ pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>], window: SignedDuration) ->
     }
     let mut out = Vec::new();
     for (e, ep) in episodes.iter().enumerate() {
-        if matches!(ep.scope, Scope::Node(_)) {
+        if !matches!(ep.scope, Scope::Owner(_)) {
             continue;
         }
         'events: for &i in &ep.events {

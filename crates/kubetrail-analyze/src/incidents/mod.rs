@@ -2,12 +2,16 @@
 //! their top owner (the correlation ID) or, for node conditions, by node; a group splits where
 //! it goes quiet; an owner's group joins a node's when a causal chain links them through that
 //! node (its condition and the eviction of its pods, its OOM killer and its pods' crash loops).
+//! One cause that hits many workloads (no ready node, every node tainted, the pod network not
+//! ready, the control plane disrupted so many workloads crash-loop together) is one
+//! cluster-wide incident listing the workloads it hit ([`cluster`](self::ClusterCause)).
 //! Nothing else merges groups: two workloads failing on one node at the same time for their
 //! own reasons are two incidents. Each incident gets a root cause from the causal rules
 //! ([`rules`](self::Rule)), the evidence, a hint of what to check, and a timeline.
 //! [`link_changes`] then roots incidents that began shortly after a change in the change.
 
 mod changes;
+mod cluster;
 mod context;
 mod episodes;
 mod evidence;
@@ -22,6 +26,7 @@ mod tests;
 
 pub(crate) use changes::concerning;
 pub use changes::link_changes;
+pub use cluster::ClusterCause;
 pub use rules::Rule;
 
 use std::collections::{BTreeSet, HashMap};
@@ -144,6 +149,17 @@ pub struct TimelineEntry {
     pub message: String,
 }
 
+/// A workload an incident hit, with how much of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AffectedWorkload {
+    /// Its correlation ID (`shop/Deployment/web`).
+    pub workload: String,
+    /// Distinct objects of it with a failure (pods, mostly).
+    pub objects: usize,
+    /// Occurrences of its failures in the window.
+    pub events: u64,
+}
+
 /// Failures that belong together, with their likely root cause.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Incident {
@@ -152,8 +168,13 @@ pub struct Incident {
     pub id: String,
     /// The cluster its events come from.
     pub cluster: String,
-    /// The correlation ID (`shop/Deployment/web`) or node (`Node/worker-1`) it is about.
+    /// The correlation ID (`shop/Deployment/web`), node (`Node/worker-1`) or, for a
+    /// cluster-wide cause, `Cluster/<cause>` (`Cluster/no-ready-node`) it is about.
     pub subject: String,
+    /// Whether one cause hit many workloads (the subject is then `Cluster/<cause>`).
+    pub cluster_wide: bool,
+    /// The workloads hit, in order of first failure, with counts (all of them, not capped).
+    pub affected: Vec<AffectedWorkload>,
     /// The subject and the root-cause rule in words, e.g. `shop/Deployment/web: container
     /// crash-looping`.
     pub title: String,
@@ -192,16 +213,45 @@ pub fn incidents(
 ) -> Result<Vec<Incident>> {
     cfg.validate()?;
     let ctx = Ctx::new(events);
-    let episodes: Vec<Episode<'_>> = episodes::episodes(&ctx, cfg.quiet)
+    let mut episodes: Vec<Episode<'_>> = episodes::episodes(&ctx, cfg.quiet)
         .into_iter()
         .filter(|ep| !evidence::healed(&ctx, ep))
         .collect();
-    let links = links::links(&ctx, &episodes, cfg.link_window);
+    // (effect, cause) episode pairs; the cause's episode stays the representative: it names
+    // the incident.
+    let mut joins: Vec<(usize, usize)> = links::links(&ctx, &episodes, cfg.link_window)
+        .iter()
+        .map(|l| (l.effect, l.cause))
+        .collect();
+    joins.extend(cluster::node_links(&ctx, &episodes, cfg.link_window));
+    // A crash wave gets an episode of its own, holding its control-plane cause (if seen),
+    // that its workloads' episodes join.
+    for wave in cluster::waves(&ctx, &episodes) {
+        let n = episodes.len();
+        let cluster = ctx
+            .events
+            .iter()
+            .map(|e| e.event.cluster.as_str())
+            .find(|c| *c == wave.cluster)
+            .unwrap_or_default();
+        let start = wave
+            .anchor
+            .map_or(wave.start, |a| ctx.start(a).min(wave.start));
+        episodes.push(Episode {
+            cluster,
+            scope: Scope::Cluster(ClusterCause::CrashWave),
+            events: wave.anchor.into_iter().collect(),
+            start,
+            end: wave.end,
+        });
+        joins.extend(wave.members.iter().map(|&m| (m, n)));
+    }
     let mut parent: Vec<usize> = (0..episodes.len()).collect();
-    for l in &links {
-        let (a, b) = (find(&mut parent, l.effect), find(&mut parent, l.cause));
-        // The cause's episode stays the representative: it names the incident.
-        parent[a] = b;
+    for (effect, cause) in joins {
+        let (a, b) = (find(&mut parent, effect), find(&mut parent, cause));
+        if a != b {
+            parent[a] = b;
+        }
     }
     let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
     for e in 0..episodes.len() {
@@ -255,12 +305,22 @@ fn build(
         .map(|&m| episodes[m].end)
         .max()
         .unwrap_or(primary.end);
-    let finding = rules::root_cause(ctx, &events);
+    let finding = match primary.scope {
+        // A wave's own episode holds only its anchor, when it has one.
+        Scope::Cluster(c @ ClusterCause::CrashWave) => {
+            rules::cluster_root(ctx, c, &events, primary.events.first().copied())
+        }
+        Scope::Cluster(c) => rules::cluster_root(ctx, c, &events, None),
+        _ => rules::root_cause(ctx, &events),
+    };
     let root_event = ctx.event(finding.root);
     let subject = match primary.scope {
         Scope::Owner(c) => c.to_string(),
         Scope::Node(n) => format!("Node/{n}"),
+        Scope::Cluster(c) => format!("Cluster/{}", c.name()),
     };
+    let cluster_wide = matches!(primary.scope, Scope::Cluster(_));
+    let affected = affected(ctx, &events);
     let mut objects: Vec<String> = Vec::new();
     let mut seen = BTreeSet::new();
     let mut nodes = BTreeSet::new();
@@ -286,11 +346,22 @@ fn build(
     } else {
         Status::Ongoing
     };
+    let title = if cluster_wide {
+        format!(
+            "cluster-wide: {} ({} workloads)",
+            finding.rule.describe(),
+            affected.len()
+        )
+    } else {
+        format!("{subject}: {}", finding.rule.describe())
+    };
     Incident {
         id: id::incident_id(primary.cluster, &subject, start),
         cluster: primary.cluster.to_string(),
-        title: format!("{subject}: {}", finding.rule.describe()),
+        title,
         subject,
+        cluster_wide,
+        affected,
         severity: events
             .iter()
             .map(|&i| ctx.event(i).severity)
@@ -316,6 +387,36 @@ fn build(
         timeline_omitted: events.len() - timeline.len(),
         timeline,
     }
+}
+
+/// The workloads (correlation IDs) of the incident's failures about namespaced objects, in
+/// order of first failure, with their objects and occurrences.
+fn affected(ctx: &Ctx<'_>, events: &[usize]) -> Vec<AffectedWorkload> {
+    let mut out: Vec<AffectedWorkload> = Vec::new();
+    let mut objects: Vec<BTreeSet<&str>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for &i in events {
+        let e = ctx.event(i);
+        if matches!(e.regarding.kind.as_str(), "Node" | "Namespace")
+            || e.correlation_id.is_empty()
+            || ctx.failures.binary_search(&i).is_err()
+        {
+            continue;
+        }
+        let k = *index.entry(e.correlation_id.as_str()).or_insert_with(|| {
+            out.push(AffectedWorkload {
+                workload: e.correlation_id.clone(),
+                objects: 0,
+                events: 0,
+            });
+            objects.push(BTreeSet::new());
+            out.len() - 1
+        });
+        objects[k].insert(e.regarding.name.as_str());
+        out[k].objects = objects[k].len();
+        out[k].events += ctx.events[i].count();
+    }
+    out
 }
 
 /// Whether the incident is only node conditions, each cleared since by the node (`NodeReady`

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::cluster::{self, ClusterCause};
 use super::context::Ctx;
 use super::signals::{Signal, container};
 use crate::objects::short_object;
@@ -39,6 +40,14 @@ pub enum Rule {
     CrashLoop,
     /// No chain recognized: the first of the most severe events.
     FirstFailure,
+    /// Cluster-wide: no node is registered or ready, so the pods of many workloads wait.
+    NoReadyNode,
+    /// Cluster-wide: every node has a taint the pods of many workloads do not tolerate.
+    TaintedNodes,
+    /// Cluster-wide: the pod network (CNI) is not ready, so many workloads' pods get no sandbox.
+    NetworkNotReady,
+    /// Cluster-wide: many workloads crash-loop together after a control-plane disruption.
+    ControlPlaneDisruption,
 }
 
 impl Rule {
@@ -57,6 +66,10 @@ impl Rule {
             Rule::Unschedulable => "unschedulable",
             Rule::CrashLoop => "crash-loop",
             Rule::FirstFailure => "first-failure",
+            Rule::NoReadyNode => "no-ready-node",
+            Rule::TaintedNodes => "tainted-nodes",
+            Rule::NetworkNotReady => "network-not-ready",
+            Rule::ControlPlaneDisruption => "control-plane-disruption",
         }
     }
 
@@ -75,6 +88,12 @@ impl Rule {
             Rule::Unschedulable => "pod cannot be scheduled",
             Rule::CrashLoop => "container crash-looping",
             Rule::FirstFailure => "failure",
+            Rule::NoReadyNode => "no ready node, pods wait to be scheduled",
+            Rule::TaintedNodes => "every node tainted, pods wait to be scheduled",
+            Rule::NetworkNotReady => "pod network not ready on the nodes",
+            Rule::ControlPlaneDisruption => {
+                "control plane disrupted, workloads crash-looping together"
+            }
         }
     }
 }
@@ -405,6 +424,61 @@ fn first_failure(ctx: &Ctx<'_>, members: &[usize]) -> Finding {
         rule: Rule::FirstFailure,
         root,
         evidence: vec![fact(ctx, root)],
+        trigger: ctx.start(root),
+    }
+}
+
+/// The root cause of a cluster-wide incident: for a crash wave, its control-plane `anchor`
+/// when one was seen, else the first crash; for the others, the earliest report of the cause
+/// (a node's `NodeNotReady` counts for "no ready node"). The evidence counts the workloads hit.
+pub fn cluster_root(
+    ctx: &Ctx<'_>,
+    cause: ClusterCause,
+    members: &[usize],
+    anchor: Option<usize>,
+) -> Finding {
+    let rule = match cause {
+        ClusterCause::NoReadyNode => Rule::NoReadyNode,
+        ClusterCause::TaintedNodes => Rule::TaintedNodes,
+        ClusterCause::NetworkNotReady => Rule::NetworkNotReady,
+        ClusterCause::CrashWave => Rule::ControlPlaneDisruption,
+    };
+    let reports = |i: &usize| match cause {
+        ClusterCause::CrashWave => matches!(
+            ctx.signals[*i],
+            Signal::CrashBackOff | Signal::LivenessKill | Signal::LivenessFailed
+        ),
+        ClusterCause::NoReadyNode => {
+            cluster::reported(ctx.event(*i)) == Some(cause)
+                || (ctx.signals[*i] == Signal::NodeDown && ctx.event(*i).reason == "NodeNotReady")
+        }
+        _ => cluster::reported(ctx.event(*i)) == Some(cause),
+    };
+    let hit: Vec<usize> = members.iter().copied().filter(reports).collect();
+    let root = anchor
+        .or_else(|| hit.first().copied())
+        .unwrap_or_else(|| first_failure(ctx, members).root);
+    let mut evidence = vec![fact(ctx, root)];
+    if anchor.is_some()
+        && let Some(&first) = hit.first()
+    {
+        evidence.push(format!("then {}", fact(ctx, first)));
+    }
+    let mut workloads: Vec<&str> = hit
+        .iter()
+        .map(|&i| ctx.event(i).correlation_id.as_str())
+        .collect();
+    workloads.sort_unstable();
+    workloads.dedup();
+    evidence.push(format!(
+        "{} workloads affected ({} objects)",
+        workloads.len(),
+        distinct_objects(ctx, &hit)
+    ));
+    Finding {
+        rule,
+        root,
+        evidence,
         trigger: ctx.start(root),
     }
 }

@@ -1,7 +1,7 @@
 //! Hand-built event sequences for every causal rule, each with the case it must not match.
 
 use super::*;
-use crate::testing::{at, node_event, pod_normal, pod_warning};
+use crate::testing::{about, at, node_event, pod_normal, pod_warning};
 
 const WEB: &str = "web-7d9f8b6c4-x2x9z";
 const API: &str = "api-5c9b7d8f6d-4kqzv";
@@ -575,4 +575,169 @@ fn a_second_cause_while_the_first_still_holds_stays_in_the_episode() {
         .build(),
     ];
     assert_eq!(run(events, 40).len(), 1);
+}
+
+/// Issue 13, 2.1: pods of many workloads waiting on the not-ready taint of the only node,
+/// and that node's own `NodeNotReady` (its static pods', from the node lifecycle controller),
+/// are one cluster-wide incident naming the cause and the workloads, not one per workload.
+#[test]
+fn pods_of_many_workloads_waiting_for_a_ready_node_are_one_cluster_wide_incident() {
+    let waiting = |ns: &str, pod: &str, m: i64| {
+        pod_warning(
+            ns,
+            pod,
+            "FailedScheduling",
+            "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+        )
+        .at(m)
+        .build()
+    };
+    let events = vec![
+        pod_warning(
+            "kube-system",
+            "kube-apiserver-control-plane",
+            "NodeNotReady",
+            "Node is not ready",
+        )
+        .by_kubelet("control-plane")
+        .at(0)
+        .build(),
+        waiting("kube-system", "coredns-6d4b75cb6d-m84d9", 1),
+        waiting("kube-system", "coredns-6d4b75cb6d-n8lbh", 1),
+        waiting(
+            "local-path-storage",
+            "local-path-provisioner-6b84c5c67f-prb6b",
+            2,
+        ),
+    ];
+    let found = run(events, 10);
+    let i = only(&found);
+    assert!(i.cluster_wide);
+    assert_eq!(i.subject, "Cluster/no-ready-node");
+    assert_eq!(i.root_cause.rule, "no-ready-node");
+    assert_eq!(i.root_cause.reason, "NodeNotReady");
+    assert!(
+        i.title.starts_with("cluster-wide: no ready node"),
+        "{}",
+        i.title
+    );
+    let affected: Vec<(&str, usize)> = i
+        .affected
+        .iter()
+        .map(|a| (a.workload.as_str(), a.objects))
+        .collect();
+    assert_eq!(
+        affected,
+        [
+            ("kube-system/Pod/kube-apiserver-control-plane", 1),
+            ("kube-system/Deployment/coredns", 2),
+            ("local-path-storage/Deployment/local-path-provisioner", 1),
+        ]
+    );
+}
+
+/// Every node tainted (only control-plane nodes): one incident for the workloads that wait;
+/// a single workload rejected by every node is still its own incident.
+#[test]
+fn every_node_tainted_is_cluster_wide_only_for_many_workloads() {
+    let tainted = |pod: &str| {
+        pod_warning(
+            "shop",
+            pod,
+            "FailedScheduling",
+            "0/3 nodes are available: 3 node(s) had taint {node-role.kubernetes.io/master: }, that the pod didn't tolerate.",
+        )
+        .span(0, 10, 6)
+        .build()
+    };
+    let found = run(vec![tainted(WEB), tainted(API)], 20);
+    let i = only(&found);
+    assert_eq!(i.subject, "Cluster/tainted-nodes");
+    assert_eq!(i.affected.len(), 2);
+    let found = run(vec![tainted(WEB)], 20);
+    assert_eq!(only(&found).subject, "shop/Deployment/web");
+}
+
+/// The CNI not ready on a node: its DaemonSet pods get no sandbox (kubelet `NetworkNotReady`);
+/// one incident for the network, whatever the number of pods.
+#[test]
+fn network_not_ready_on_the_nodes_is_one_incident() {
+    let net = |ns: &str, pod: &str, node: &str| {
+        pod_warning(
+            ns,
+            pod,
+            "NetworkNotReady",
+            "network is not ready: container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: No CNI configuration file in /etc/kubernetes/cni/net.d/. Has your network provider started?",
+        )
+        .by_kubelet(node)
+        .span(0, 1, 13)
+        .build()
+    };
+    let found = run(
+        vec![
+            net("openshift-multus", "network-metrics-daemon-x8xwm", "m-1"),
+            net(
+                "openshift-network-diagnostics",
+                "network-check-target-cfwhr",
+                "m-1",
+            ),
+            net("openshift-multus", "network-metrics-daemon-7njg9", "m-2"),
+        ],
+        10,
+    );
+    let i = only(&found);
+    assert_eq!(i.root_cause.rule, "network-not-ready");
+    assert_eq!(i.affected.len(), 2);
+    assert_eq!(i.nodes, ["m-1", "m-2"]);
+}
+
+/// Operators `op-a`, `op-b`, `op-c` (one namespace each) starting to crash-loop at the
+/// given minutes.
+fn crashes(minutes: [i64; 3]) -> Vec<EventOccurrences> {
+    ["op-a", "op-b", "op-c"]
+        .iter()
+        .zip(minutes)
+        .map(|(ns, m)| {
+            pod_warning(
+                ns,
+                &format!("{ns}-5c9b7d8f6d-4kqzv"),
+                "BackOff",
+                "Back-off restarting failed container",
+            )
+            .container("app")
+            .by_kubelet("m-1")
+            .span(m, m + 1, 3)
+            .build()
+        })
+        .collect()
+}
+
+/// The API server shuts down and operators in three namespaces crash-loop within seconds of
+/// each other: one incident rooted at the shutdown, not one per operator.
+#[test]
+fn operators_crash_looping_together_after_the_api_server_went_down_are_one_incident() {
+    let mut events = vec![
+        about(
+            "Namespace",
+            "",
+            "kube-system",
+            "Normal",
+            "TerminationStart",
+            "Received signal to terminate, becoming unready, but keeping serving",
+        )
+        .at(0)
+        .build(),
+    ];
+    events.extend(crashes([1, 1, 2]));
+    let found = run(events, 10);
+    let i = only(&found);
+    assert_eq!(i.subject, "Cluster/control-plane-disruption");
+    assert_eq!(i.root_cause.reason, "TerminationStart");
+    assert_eq!(i.affected.len(), 3);
+    // Without the shutdown, the wave is still one incident, rooted at its first crash.
+    let found = run(crashes([1, 1, 2]), 10);
+    assert_eq!(only(&found).root_cause.reason, "BackOff");
+    // Crash loops minutes apart are each their own.
+    let found = run(crashes([1, 5, 9]), 20);
+    assert_eq!(found.len(), 3, "{found:#?}");
 }

@@ -239,6 +239,8 @@ not_incidents:
             id: format!("inc-{subject}-{start}"),
             cluster: "eval".into(),
             subject: subject.into(),
+            cluster_wide: false,
+            affected: Vec::new(),
             title: String::new(),
             severity: Severity::Warning,
             status: Status::Resolved,

@@ -1,0 +1,397 @@
+//! Cluster-wide causes (issue 13, 2.1): one cause that hits many workloads is one incident with
+//! the cause and the list of affected workloads, not one incident per workload.
+//!
+//! Two ways a failure is known to be cluster-wide:
+//! - it says so itself: the scheduler found no node at all (`no nodes available to schedule
+//!   pods`, `ErrNoNodesAvailable` in kubernetes `pkg/scheduler/schedule_one.go`) or every node
+//!   of the cluster carries a taint the pod does not tolerate (`0/N nodes are available: N
+//!   node(s) had untolerated taint {key: value}`, the TaintToleration filter,
+//!   `pkg/scheduler/framework/plugins/tainttoleration`); the kubelet cannot give the pod a
+//!   network because the runtime's network (the CNI) is not ready (`NetworkNotReady`, "network
+//!   is not ready: …", `pkg/kubelet/kubelet.go`). Such failures of two or more workloads form
+//!   one thread per cause ([`scoped`]); a node's own `NodeNotReady` (node lifecycle controller)
+//!   at the same time joins the "no ready node" thread ([`node_links`]).
+//! - many workloads start crash-looping within seconds of each other ([`waves`]): a
+//!   disruption of the control plane they all talk to. Its root is the API server's shutdown
+//!   (`ShutdownInitiated`, `TerminationStart` in older and OpenShift API servers: the generic
+//!   API server's lifecycle events), else the failing API server or etcd static pod, else a
+//!   kubelet restart, else the first crash.
+
+use std::collections::{BTreeSet, HashMap};
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_model::Event;
+use serde::Serialize;
+
+use super::context::Ctx;
+use super::episodes::{Episode, Scope};
+use super::signals::Signal;
+use crate::objects::namespace_of;
+
+/// Workloads a cluster-wide cause must hit before it is reported as one (fewer is an
+/// ordinary incident of that workload).
+pub const MIN_WORKLOADS: usize = 2;
+
+/// Crash loops starting no further apart than this chain into one wave.
+pub const WAVE_GAP: SignedDuration = SignedDuration::from_secs(60);
+
+/// Workloads (in at least two namespaces) whose crash loops make a wave.
+pub const WAVE_WORKLOADS: usize = 3;
+
+/// How long before a wave's first crash its control-plane cause may be.
+pub const WAVE_LOOKBACK: SignedDuration = SignedDuration::from_mins(2);
+
+/// A cause that hits many workloads at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClusterCause {
+    /// No node can take pods: none is registered, or every one is not ready (its
+    /// `node.kubernetes.io/not-ready` or `unreachable` taint).
+    NoReadyNode,
+    /// Every node carries a taint the pods do not tolerate, at least one not a readiness taint
+    /// (e.g. only tainted control-plane nodes, so worker workloads stay Pending).
+    TaintedNodes,
+    /// The container runtime's network is not ready on the nodes: pods get no sandbox.
+    NetworkNotReady,
+    /// Many workloads crash-loop together: the control plane they depend on was disrupted.
+    CrashWave,
+}
+
+impl ClusterCause {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClusterCause::NoReadyNode => "no-ready-node",
+            ClusterCause::TaintedNodes => "tainted-nodes",
+            ClusterCause::NetworkNotReady => "network-not-ready",
+            ClusterCause::CrashWave => "control-plane-disruption",
+        }
+    }
+}
+
+/// The cluster-wide cause failure `e` reports by itself, if any.
+pub fn reported(e: &Event) -> Option<ClusterCause> {
+    match e.reason.as_str() {
+        "FailedScheduling" => scheduling(&e.note),
+        "NetworkNotReady" => Some(ClusterCause::NetworkNotReady),
+        _ => None,
+    }
+}
+
+/// Reads the scheduler's summary: `no nodes available…`, or `0/N nodes are available:` with
+/// all N nodes rejected by taints.
+fn scheduling(note: &str) -> Option<ClusterCause> {
+    if note.starts_with("no nodes available to schedule pods") {
+        return Some(ClusterCause::NoReadyNode);
+    }
+    // Newer schedulers append what preemption found; it repeats the node count.
+    let head = note.split(". preemption:").next().unwrap_or(note);
+    let (total, reasons) = head
+        .strip_prefix("0/")?
+        .split_once(" nodes are available: ")?;
+    let total: u64 = total.parse().ok()?;
+    let mut tainted = 0;
+    let mut readiness_only = true;
+    for (count, key) in taint_counts(reasons) {
+        tainted += count;
+        readiness_only &= matches!(
+            key,
+            "node.kubernetes.io/not-ready" | "node.kubernetes.io/unreachable"
+        );
+    }
+    if total == 0 || tainted != total {
+        return None;
+    }
+    Some(if readiness_only {
+        ClusterCause::NoReadyNode
+    } else {
+        ClusterCause::TaintedNodes
+    })
+}
+
+/// `(count, taint key)` of each `N node(s) had [untolerated ]taint {key: value}` in `reasons`.
+fn taint_counts(reasons: &str) -> Vec<(u64, &str)> {
+    let mut out = Vec::new();
+    let mut rest = reasons;
+    while let Some(at) = rest.find(" node(s) had ") {
+        let before = &rest[..at];
+        let count = before
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse::<u64>().ok());
+        let after = &rest[at + " node(s) had ".len()..];
+        let taint = after
+            .strip_prefix("untolerated taint {")
+            .or_else(|| after.strip_prefix("taint {"));
+        if let (Some(count), Some(taint)) = (count, taint) {
+            let key = taint.split([':', '}']).next().unwrap_or_default();
+            out.push((count, key));
+        }
+        rest = after;
+    }
+    out
+}
+
+/// The failures that go to a cluster-wide thread, with its cause: those reporting a cluster
+/// cause, where two or more workloads report the same cause with no silence longer than
+/// `quiet` between them.
+pub fn scoped(ctx: &Ctx<'_>, quiet: SignedDuration) -> HashMap<usize, ClusterCause> {
+    let mut by_cause: HashMap<(&str, ClusterCause), Vec<usize>> = HashMap::new();
+    for &i in &ctx.failures {
+        if let Some(c) = reported(ctx.event(i)) {
+            by_cause
+                .entry((ctx.event(i).cluster.as_str(), c))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut out = HashMap::new();
+    for ((_, cause), mut members) in by_cause {
+        members.sort_by_key(|&i| (ctx.start(i), i));
+        let mut chain: Vec<usize> = Vec::new();
+        let mut end = Timestamp::MIN;
+        for i in members {
+            if !chain.is_empty() && ctx.start(i) > end + quiet {
+                keep_if_wide(ctx, &chain, cause, &mut out);
+                chain.clear();
+            }
+            end = if chain.is_empty() {
+                ctx.end(i)
+            } else {
+                end.max(ctx.end(i))
+            };
+            chain.push(i);
+        }
+        keep_if_wide(ctx, &chain, cause, &mut out);
+    }
+    out
+}
+
+fn keep_if_wide(
+    ctx: &Ctx<'_>,
+    chain: &[usize],
+    cause: ClusterCause,
+    out: &mut HashMap<usize, ClusterCause>,
+) {
+    let workloads: BTreeSet<&str> = chain
+        .iter()
+        .map(|&i| ctx.event(i).correlation_id.as_str())
+        .collect();
+    if workloads.len() >= MIN_WORKLOADS {
+        out.extend(chain.iter().map(|&i| (i, cause)));
+    }
+}
+
+/// Node episodes whose node went not ready while a "no ready node" thread was failing: the
+/// node-level cause of the pods waiting on the not-ready taint. `(effect, cause)` episode
+/// indices: the node episode joins the cluster one.
+pub fn node_links(
+    ctx: &Ctx<'_>,
+    episodes: &[Episode<'_>],
+    window: SignedDuration,
+) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (c, cluster) in episodes.iter().enumerate() {
+        if cluster.scope != Scope::Cluster(ClusterCause::NoReadyNode) {
+            continue;
+        }
+        for (n, node) in episodes.iter().enumerate() {
+            let Scope::Node(_) = node.scope else { continue };
+            let not_ready = node.events.iter().any(|&i| {
+                ctx.signals[i] == Signal::NodeDown && ctx.event(i).reason == "NodeNotReady"
+            });
+            if node.cluster == cluster.cluster
+                && not_ready
+                && node.start <= cluster.end + window
+                && cluster.start <= node.end + window
+            {
+                out.push((n, c));
+            }
+        }
+    }
+    out
+}
+
+/// A crash wave: the workloads' episodes and the control-plane events that explain them.
+#[derive(Debug, Clone)]
+pub struct Wave {
+    pub cluster: String,
+    /// Episode indices of the workloads hit.
+    pub members: Vec<usize>,
+    /// The control-plane event chosen as its cause, if one was seen.
+    pub anchor: Option<usize>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// The signals that show a container failing while running (a crash, a failing liveness or
+/// startup probe): what a lost API server or etcd does to the controllers that need it.
+fn is_crash(s: Signal) -> bool {
+    matches!(
+        s,
+        Signal::CrashBackOff | Signal::LivenessKill | Signal::LivenessFailed
+    )
+}
+
+/// The crash waves among `episodes`: owner episodes that begin with a crash, chained while
+/// each starts within [`WAVE_GAP`] of the previous; a chain of [`WAVE_WORKLOADS`] workloads
+/// in two or more namespaces is a wave. Episodes of pods that start failing their probes
+/// inside the wave join it.
+pub fn waves(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<Wave> {
+    let mut starts: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (n, ep) in episodes.iter().enumerate() {
+        let Scope::Owner(_) = ep.scope else { continue };
+        if ep.events.first().is_some_and(|&i| is_crash(ctx.signals[i])) {
+            starts.entry(ep.cluster).or_default().push(n);
+        }
+    }
+    let mut out = Vec::new();
+    for (cluster, mut list) in starts {
+        list.sort_by_key(|&n| (episodes[n].start, n));
+        let mut chain: Vec<usize> = Vec::new();
+        for n in list {
+            if let Some(&last) = chain.last()
+                && episodes[n].start > episodes[last].start + WAVE_GAP
+            {
+                out.extend(wave(ctx, episodes, cluster, &chain));
+                chain.clear();
+            }
+            chain.push(n);
+        }
+        out.extend(wave(ctx, episodes, cluster, &chain));
+    }
+    out.sort_by_key(|w| w.start);
+    out
+}
+
+fn wave(ctx: &Ctx<'_>, episodes: &[Episode<'_>], cluster: &str, chain: &[usize]) -> Option<Wave> {
+    let owners: BTreeSet<&str> = chain.iter().filter_map(|&n| owner(&episodes[n])).collect();
+    let namespaces: BTreeSet<&str> = chain
+        .iter()
+        .flat_map(|&n| episodes[n].events.first())
+        .map(|&i| namespace_of(ctx.event(i)))
+        .collect();
+    if owners.len() < WAVE_WORKLOADS || namespaces.len() < 2 {
+        return None;
+    }
+    let start = episodes[*chain.first()?].start;
+    let last = episodes[*chain.last()?].start;
+    let mut members = chain.to_vec();
+    // Pods that start failing their probes while the wave goes on are hit by it too.
+    for (n, ep) in episodes.iter().enumerate() {
+        if ep.cluster == cluster
+            && matches!(ep.scope, Scope::Owner(_))
+            && !members.contains(&n)
+            && ep.start >= start
+            && ep.start <= last
+            && ep.events.first().is_some_and(|&i| {
+                matches!(
+                    ctx.signals[i],
+                    Signal::ReadinessFailed | Signal::LivenessFailed
+                )
+            })
+        {
+            members.push(n);
+        }
+    }
+    let end = members
+        .iter()
+        .map(|&n| episodes[n].end)
+        .max()
+        .unwrap_or(last);
+    Some(Wave {
+        cluster: cluster.to_string(),
+        members,
+        anchor: anchor(ctx, cluster, start - WAVE_LOOKBACK, last),
+        start,
+        end,
+    })
+}
+
+fn owner<'a>(ep: &Episode<'a>) -> Option<&'a str> {
+    match ep.scope {
+        Scope::Owner(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// The control-plane event between `from` and `to` that best explains a wave: the API
+/// server's shutdown, then a failing API server or etcd pod, then a kubelet restart; the
+/// earliest of the strongest kind.
+fn anchor(ctx: &Ctx<'_>, cluster: &str, from: Timestamp, to: Timestamp) -> Option<usize> {
+    (0..ctx.events.len())
+        .filter(|&i| {
+            let e = ctx.event(i);
+            e.cluster == cluster && ctx.start(i) >= from && ctx.start(i) <= to
+        })
+        .filter_map(|i| control_plane_rank(ctx, i).map(|r| (r, ctx.start(i), i)))
+        .min()
+        .map(|(_, _, i)| i)
+}
+
+/// How strongly event `i` shows a control-plane disruption (lower is stronger), if it does.
+fn control_plane_rank(ctx: &Ctx<'_>, i: usize) -> Option<u8> {
+    let e = ctx.event(i);
+    match e.reason.as_str() {
+        "ShutdownInitiated" | "TerminationStart" => return Some(0),
+        "Starting" if e.regarding.kind == "Node" && e.note.starts_with("Starting kubelet") => {
+            return Some(2);
+        }
+        _ => {}
+    }
+    let failing = matches!(
+        ctx.signals[i],
+        Signal::CrashBackOff
+            | Signal::LivenessFailed
+            | Signal::LivenessKill
+            | Signal::ReadinessFailed
+    );
+    (failing && e.regarding.kind == "Pod" && is_control_plane_pod(&e.regarding.name)).then_some(1)
+}
+
+/// Whether a pod is the API server's or etcd's static pod: kubelet mirror pods are named
+/// `<pod>-<node>` and kubeadm's manifests name them `kube-apiserver` and `etcd`.
+fn is_control_plane_pod(name: &str) -> bool {
+    name.starts_with("kube-apiserver-") || name.starts_with("etcd-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduler_messages_that_reject_every_node_for_a_taint_are_cluster_wide() {
+        assert_eq!(
+            scheduling("no nodes available to schedule pods"),
+            Some(ClusterCause::NoReadyNode)
+        );
+        assert_eq!(
+            scheduling(
+                "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling."
+            ),
+            Some(ClusterCause::NoReadyNode)
+        );
+        assert_eq!(
+            scheduling(
+                "0/3 nodes are available: 3 node(s) had taint {node-role.kubernetes.io/master: }, that the pod didn't tolerate."
+            ),
+            Some(ClusterCause::TaintedNodes)
+        );
+        assert_eq!(
+            scheduling(
+                "0/4 nodes are available: 1 node(s) had taint {node.kubernetes.io/not-ready: }, that the pod didn't tolerate, 3 node(s) had taint {node-role.kubernetes.io/master: }, that the pod didn't tolerate."
+            ),
+            Some(ClusterCause::TaintedNodes)
+        );
+        // Some nodes are rejected for another reason: the pod's own constraints.
+        assert_eq!(
+            scheduling(
+                "0/3 nodes are available: 1 node(s) had taint {node.kubernetes.io/not-ready: }, that the pod didn't tolerate, 2 node(s) didn't match pod anti-affinity rules."
+            ),
+            None
+        );
+        assert_eq!(
+            scheduling("0/3 nodes are available: 3 Insufficient cpu."),
+            None
+        );
+    }
+}
