@@ -1,8 +1,16 @@
-//! Command-line arguments.
+//! The command line: the global flags and one subcommand per module of `commands/`, and
+//! [`run`], which dispatches to them. Arguments several commands share are in `args.rs`.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::args::ColorChoice;
+use crate::commands::{self, name_corrupt_store};
+use crate::config::Config;
+use kubetrail_store::PostgresOptions;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,13 +52,6 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines (colours on a terminal).
     Text,
@@ -61,15 +62,15 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Import event dumps: kubectl JSON/YAML lists, NDJSON or watch streams, .gz, directories.
-    Import(ImportArgs),
+    Import(crate::commands::import::ImportArgs),
     /// List stored events.
-    Query(QueryArgs),
+    Query(crate::commands::query::QueryArgs),
     /// Count occurrences, grouped by dimensions and optionally by time bucket.
-    Aggregate(AggregateArgs),
+    Aggregate(crate::commands::aggregate::AggregateArgs),
     /// Delete events older or bigger than the retention policy allows.
-    Retention(RetentionArgs),
+    Retention(crate::commands::retention::RetentionArgs),
     /// Show what the store holds; `--check` also checks the store file for damage.
-    Status(StatusArgs),
+    Status(crate::commands::status::StatusArgs),
     /// Watch clusters (default: the current kube context) and store their events until stopped.
     Run(crate::commands::run::RunArgs),
     /// Run the Kubernetes API simulator alone (for kubectl and `kubetrail run --kubeconfig`).
@@ -103,150 +104,45 @@ pub enum Command {
     Completion(crate::commands::version::CompletionArgs),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Table,
-    /// A table with more columns (query: cluster, node, correlation, first seen, the whole
-    /// message); other commands' tables as `table`.
-    Wide,
-    Json,
-    Ndjson,
-    Yaml,
-}
-
-#[derive(Debug, Args)]
-pub struct OutputArgs {
-    /// Output format: table, wide, json, ndjson, yaml (default: table on a terminal, json
-    /// otherwise).
-    #[arg(long, short = 'o', value_enum)]
-    pub output: Option<Output>,
-}
-
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Also check the whole SQLite file for damage (`PRAGMA quick_check`: reads every page,
-    /// seconds per GB); exits non-zero when it is corrupt.
-    #[arg(long)]
-    pub check: bool,
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct ImportArgs {
-    /// Files or directories to import.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
-    /// Cluster name given to the imported events.
-    #[arg(long)]
-    pub cluster: Option<String>,
-    /// Extra classification rules file (YAML), tried before the built-in rules.
-    #[arg(long)]
-    pub rules: Vec<PathBuf>,
-    /// Go on with the next file after a broken one (the broken file is still not stored).
-    #[arg(long)]
-    pub keep_going: bool,
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-/// The filters shared by query and aggregate (DESIGN.md, Interfaces).
-#[derive(Debug, Args)]
-pub struct FilterArgs {
-    /// Start of the time range: RFC 3339, a duration counted back from the end of the matching
-    /// data (2h, 7d), or `all` (README, Time ranges).
-    #[arg(long)]
-    pub since: Option<String>,
-    /// End of the time range (exclusive): RFC 3339, or a duration before now; default: just
-    /// after the newest matching event.
-    #[arg(long)]
-    pub until: Option<String>,
-    /// Cluster(s), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub cluster: Vec<String>,
-    /// Namespace(s), comma-separated.
-    #[arg(long, short = 'n', value_delimiter = ',')]
-    pub namespace: Vec<String>,
-    /// Every namespace (kubectl's -A; the default when no --namespace is given).
-    #[arg(long, short = 'A', conflicts_with = "namespace")]
-    pub all_namespaces: bool,
-    /// Kind(s) of the regarding object, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub kind: Vec<String>,
-    /// Name(s) of the regarding object, comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub name: Vec<String>,
-    /// Reason(s), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub reason: Vec<String>,
-    /// Category(ies), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub category: Vec<String>,
-    /// Severity: `error`, `warning,error`, or `error+` for error and above.
-    #[arg(long)]
-    pub severity: Option<String>,
-    /// Event type(s): Normal, Warning.
-    #[arg(long = "type", value_delimiter = ',')]
-    pub type_: Vec<String>,
-    /// Correlation ID(s) (e.g. shop/Deployment/web), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub correlation: Vec<String>,
-    /// Node(s), comma-separated.
-    #[arg(long, value_delimiter = ',')]
-    pub node: Vec<String>,
-    /// Full-text search in messages.
-    #[arg(long)]
-    pub search: Option<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct QueryArgs {
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    /// Maximum number of events (0: no limit).
-    #[arg(long, default_value_t = 100)]
-    pub limit: usize,
-    /// Label selector (kubectl's -l, equality-based: team=payments,tier!=web,app,!app) over
-    /// the events' labels (those posted through the API carry kubetrail.io/source and
-    /// kubetrail.io/tenant); the filters' events are read in full, then selected.
-    #[arg(long, short = 'l')]
-    pub selector: Option<String>,
-    /// After listing, follow the store: print events as they are stored or counted again
-    /// (json and ndjson as one object per line), until interrupted.
-    #[arg(long, short = 'w')]
-    pub watch: bool,
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct AggregateArgs {
-    #[command(flatten)]
-    pub filter: FilterArgs,
-    /// Dimensions to group by: cluster,namespace,kind,name,reason,category,severity,type,correlation,template,node.
-    #[arg(long, default_value = "reason")]
-    pub group_by: String,
-    /// Time bucket width (e.g. 5m, 1h); no buckets when absent.
-    #[arg(long)]
-    pub interval: Option<String>,
-    /// Maximum number of groups (0: no limit).
-    #[arg(long, default_value_t = 0)]
-    pub limit: usize,
-    #[command(flatten)]
-    pub output: OutputArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct RetentionArgs {
-    /// Override the configured maximum age (e.g. 30d).
-    #[arg(long)]
-    pub max_age: Option<String>,
-    /// Override the configured maximum size (e.g. 10GiB).
-    #[arg(long)]
-    pub max_size: Option<String>,
-    /// Print what would be deleted (per cluster, with its time range) and delete nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    #[command(flatten)]
-    pub output: OutputArgs,
+/// Runs the command: `version` and `completion` at once, the others with the configuration
+/// loaded (`--postgres-url` overriding its store).
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Version(args) => return commands::version::run(args),
+        Command::Completion(args) => return commands::version::completion(args, Cli::command()),
+        _ => {}
+    }
+    let mut config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
+    // --- storage: --postgres-url / KUBETRAIL_POSTGRES_URL override the config's URL ---
+    if let Some(url) = cli.postgres_url.clone() {
+        let mut options = config
+            .postgres
+            .take()
+            .unwrap_or_else(|| PostgresOptions::new(""));
+        options.url = url;
+        config.postgres = Some(options);
+    }
+    let result = match cli.command {
+        Command::Import(args) => commands::import::run(&config, args).await,
+        Command::Query(args) => commands::query::run(&config, args).await,
+        Command::Aggregate(args) => commands::aggregate::run(&config, args).await,
+        Command::Retention(args) => commands::retention::run(&config, args).await,
+        Command::Status(args) => commands::status::run(&config, args).await,
+        Command::Run(args) => commands::run::run(&config, args).await,
+        Command::Sim(args) => commands::sim::run(args).await,
+        Command::Demo(args) => commands::demo::run(&config, args).await,
+        Command::Patterns(args) => commands::patterns::run(&config, args).await,
+        Command::Anomalies(args) => commands::anomalies::run(&config, args).await,
+        Command::Changes(args) => commands::changes::run(&config, args).await,
+        Command::Incidents(args) => commands::incidents::run(&config, args).await,
+        Command::Explain(args) => commands::explain::run(&config, args).await,
+        Command::Eval(args) => commands::eval::run(&config, args).await,
+        Command::Bench(args) => commands::bench::run(&config, args).await,
+        Command::Alerts(args) => commands::alerts::run(&config, args).await,
+        Command::Serve(args) => commands::serve::run(&config, args).await,
+        Command::Agent(args) => commands::agent::run(&config, args).await,
+        Command::Version(args) => commands::version::run(args),
+        Command::Completion(args) => commands::version::completion(args, Cli::command()),
+    };
+    result.map_err(|e| name_corrupt_store(e, &config))
 }

@@ -4,6 +4,7 @@
 // No unwrap outside tests (CONTRIBUTING.md, Lints); printing is the binary's job.
 #![warn(clippy::unwrap_used)]
 
+mod args;
 mod cli;
 mod commands;
 mod output;
@@ -54,7 +55,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    match runtime.block_on(cli::run(cli)) {
         Ok(code) => code,
         // `kubetrail query | head`: the reader left; nothing is wrong.
         Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,

@@ -13,7 +13,7 @@ use anyhow::Result;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::cli::{ColorChoice, Output};
+use crate::args::{ColorChoice, Output};
 
 /// How tables and times are shown, from the global flags (set once by `main`).
 #[derive(Debug, Clone, Copy, Default)]

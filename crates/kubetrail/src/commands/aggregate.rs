@@ -4,11 +4,29 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use kubetrail_model::{AggregateQuery, AggregateRow, Dimension, Timestamp, parse_duration};
 
-use crate::cli::AggregateArgs;
+use crate::args::{FilterArgs, OutputArgs};
 use crate::config::Config;
 use crate::output::{Table, print_items, truncate};
+
+#[derive(Debug, Args)]
+pub struct AggregateArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Dimensions to group by: cluster,namespace,kind,name,reason,category,severity,type,correlation,template,node.
+    #[arg(long, default_value = "reason")]
+    pub group_by: String,
+    /// Time bucket width (e.g. 5m, 1h); no buckets when absent.
+    #[arg(long)]
+    pub interval: Option<String>,
+    /// Maximum number of groups (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 pub async fn run(config: &Config, args: AggregateArgs) -> Result<ExitCode> {
     let now = Timestamp::now();

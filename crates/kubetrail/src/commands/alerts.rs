@@ -21,7 +21,7 @@ use kubetrail_source::import::{self as source, Item};
 use kubetrail_store::{AlertFilter, AlertStatus, Silence, Store, StoredAlert};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Output, OutputArgs};
+use crate::args::{Output, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, choose, print_items, relative, truncate, write_json};
 

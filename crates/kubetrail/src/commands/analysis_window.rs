@@ -9,7 +9,7 @@ use kubetrail_model::{Change, EventFilter, EventOccurrences};
 use kubetrail_store::Store;
 
 use super::flag_error;
-use crate::cli::FilterArgs;
+use crate::args::FilterArgs;
 
 /// The filter of the flags with the window's times set, and the window.
 pub async fn resolve(

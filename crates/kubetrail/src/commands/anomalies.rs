@@ -10,7 +10,7 @@ use kubetrail_analyze::{Anomaly, AnomalyConfig, anomalies};
 use kubetrail_model::parse_duration;
 
 use super::analysis_window::{resolve, short};
-use crate::cli::{FilterArgs, OutputArgs};
+use crate::args::{FilterArgs, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, print_items};
 

@@ -8,7 +8,7 @@ use clap::Args;
 use kubetrail_model::{Change, Timestamp};
 use kubetrail_query::{ChangeText, Range, read_changes, resolve_change_bounds};
 
-use crate::cli::OutputArgs;
+use crate::args::OutputArgs;
 use crate::config::Config;
 use crate::output::{Human, Table, print_items, relative, truncate, wide};
 

@@ -26,7 +26,7 @@ use kubetrail_store::{SqliteStore, Store};
 use serde::Serialize;
 
 use super::import::import_files;
-use crate::cli::{Output, OutputArgs};
+use crate::args::{Output, OutputArgs};
 use crate::config::Config;
 use crate::output::{Table, choose};
 use coverage::Coverage;

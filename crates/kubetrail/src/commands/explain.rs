@@ -11,7 +11,7 @@ use kubetrail_query::{Range, StoryRequest, find_namespace, parse_target, story};
 
 use super::analysis_window::{short, warn_cut};
 use super::flag_error;
-use crate::cli::{Output, OutputArgs};
+use crate::args::{Output, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, choose, truncate};
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::{FutureLimit, Processor, Rules};
@@ -22,9 +23,27 @@ use kubetrail_store::{Store, StoreTxn, WriteSummary};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::cli::{ImportArgs, Output};
+use crate::args::{Output, OutputArgs};
 use crate::config::Config;
 use crate::output::choose;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files or directories to import.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Cluster name given to the imported events.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Extra classification rules file (YAML), tried before the built-in rules.
+    #[arg(long)]
+    pub rules: Vec<PathBuf>,
+    /// Go on with the next file after a broken one (the broken file is still not stored).
+    #[arg(long)]
+    pub keep_going: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 const BATCH: usize = 2_000;
 /// Skipped events listed with their file and line in a summary; the counts cover them all.

@@ -10,7 +10,7 @@ use kubetrail_analyze::{Incident, IncidentConfig, incidents, link_changes};
 use kubetrail_model::parse_duration;
 
 use super::analysis_window::{changes, events, resolve, short};
-use crate::cli::{FilterArgs, OutputArgs};
+use crate::args::{FilterArgs, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, print_items, truncate};
 

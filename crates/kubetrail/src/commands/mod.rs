@@ -1,4 +1,5 @@
-//! One module per subcommand; `run` dispatches.
+//! One module per subcommand (`cli::run` dispatches), and what they share: opening the store,
+//! the filter flags as the query layer reads them.
 
 pub mod agent;
 pub mod aggregate;
@@ -25,7 +26,6 @@ pub mod status;
 pub mod version;
 pub mod watch;
 
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -33,53 +33,12 @@ use kubetrail_model::{EventFilter, Timestamp};
 use kubetrail_query::{FilterText, Range};
 use kubetrail_store::{PostgresOptions, PostgresStore, SqliteStore, Store, redact_url};
 
-use crate::cli::{Cli, Command, FilterArgs};
+use crate::args::FilterArgs;
 use crate::config::Config;
-
-pub async fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
-        Command::Version(args) => return version::run(args),
-        Command::Completion(args) => return version::completion(args),
-        _ => {}
-    }
-    let mut config = Config::load(cli.config.as_deref(), cli.data_dir.clone())?;
-    // --- storage: --postgres-url / KUBETRAIL_POSTGRES_URL override the config's URL ---
-    if let Some(url) = cli.postgres_url.clone() {
-        let mut options = config
-            .postgres
-            .take()
-            .unwrap_or_else(|| PostgresOptions::new(""));
-        options.url = url;
-        config.postgres = Some(options);
-    }
-    let result = match cli.command {
-        Command::Import(args) => import::run(&config, args).await,
-        Command::Query(args) => query::run(&config, args).await,
-        Command::Aggregate(args) => aggregate::run(&config, args).await,
-        Command::Retention(args) => retention::run(&config, args).await,
-        Command::Status(args) => status::run(&config, args).await,
-        Command::Run(args) => run::run(&config, args).await,
-        Command::Sim(args) => sim::run(args).await,
-        Command::Demo(args) => demo::run(&config, args).await,
-        Command::Patterns(args) => patterns::run(&config, args).await,
-        Command::Anomalies(args) => anomalies::run(&config, args).await,
-        Command::Changes(args) => changes::run(&config, args).await,
-        Command::Incidents(args) => incidents::run(&config, args).await,
-        Command::Explain(args) => explain::run(&config, args).await,
-        Command::Eval(args) => eval::run(&config, args).await,
-        Command::Bench(args) => bench::run(&config, args).await,
-        Command::Alerts(args) => alerts::run(&config, args).await,
-        Command::Serve(args) => serve::run(&config, args).await,
-        Command::Agent(args) => agent::run(&config, args).await,
-        Command::Version(args) => version::run(args),
-        Command::Completion(args) => version::completion(args),
-    };
-    result.map_err(|e| name_corrupt_store(e, &config))
-}
 
 /// An error that comes from a damaged SQLite file says so first, with the file: whatever the
 /// command was doing, the answer is to restore or rebuild the store.
-fn name_corrupt_store(e: anyhow::Error, config: &Config) -> anyhow::Error {
+pub fn name_corrupt_store(e: anyhow::Error, config: &Config) -> anyhow::Error {
     let corrupt = e.chain().any(|cause| {
         cause
             .downcast_ref::<kubetrail_store::Error>()

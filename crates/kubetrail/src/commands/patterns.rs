@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Pattern, PatternConfig, patterns};
 
 use super::analysis_window::{events, resolve, short};
-use crate::cli::{FilterArgs, OutputArgs};
+use crate::args::{FilterArgs, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, print_items, truncate};
 

@@ -4,13 +4,34 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::Args;
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_query::LabelSelector;
 use kubetrail_store::Page;
 
-use crate::cli::QueryArgs;
+use crate::args::{FilterArgs, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, print_items, relative, truncate, wide};
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Maximum number of events (0: no limit).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Label selector (kubectl's -l, equality-based: team=payments,tier!=web,app,!app) over
+    /// the events' labels (those posted through the API carry kubetrail.io/source and
+    /// kubetrail.io/tenant); the filters' events are read in full, then selected.
+    #[arg(long, short = 'l')]
+    pub selector: Option<String>,
+    /// After listing, follow the store: print events as they are stored or counted again
+    /// (json and ndjson as one object per line), until interrupted.
+    #[arg(long, short = 'w')]
+    pub watch: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 pub async fn run(config: &Config, args: QueryArgs) -> Result<ExitCode> {
     let now = Timestamp::now();

@@ -5,12 +5,28 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use kubetrail_model::{Timestamp, parse_duration};
 use kubetrail_store::{RetentionPolicy, RetentionReport, log_retention};
 
-use crate::cli::{Output, RetentionArgs};
+use crate::args::{Output, OutputArgs};
 use crate::config::{Config, parse_size};
 use crate::output::choose;
+
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Override the configured maximum age (e.g. 30d).
+    #[arg(long)]
+    pub max_age: Option<String>,
+    /// Override the configured maximum size (e.g. 10GiB).
+    #[arg(long)]
+    pub max_size: Option<String>,
+    /// Print what would be deleted (per cluster, with its time range) and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 pub async fn run(config: &Config, args: RetentionArgs) -> Result<ExitCode> {
     let mut policy = config.retention.clone();

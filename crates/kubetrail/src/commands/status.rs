@@ -5,11 +5,22 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use clap::Args;
 use kubetrail_store::SqliteStore;
 
-use crate::cli::{Output, StatusArgs};
+use crate::args::{Output, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, choose};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Also check the whole SQLite file for damage (`PRAGMA quick_check`: reads every page,
+    /// seconds per GB); exits non-zero when it is corrupt.
+    #[arg(long)]
+    pub check: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
 
 /// Problems `--check` lists at most.
 const MAX_PROBLEMS: u32 = 20;

@@ -4,11 +4,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 use serde::Serialize;
 
-use crate::cli::{Cli, Output, OutputArgs};
+use crate::args::{Output, OutputArgs};
 use crate::output::choose;
 
 /// The version, the commit and the build date (`build.rs`).
@@ -63,10 +63,9 @@ pub struct CompletionArgs {
     pub shell: Shell,
 }
 
-/// Prints the completion script for `shell` (e.g. `kubetrail completion bash >
+/// Prints the completion script of the command line `cmd` for `shell` (e.g. `kubetrail completion bash >
 /// /etc/bash_completion.d/kubetrail`, or `source <(kubetrail completion zsh)`).
-pub fn completion(args: CompletionArgs) -> Result<ExitCode> {
-    let mut cmd = Cli::command();
+pub fn completion(args: CompletionArgs, mut cmd: clap::Command) -> Result<ExitCode> {
     // Into memory first: the generator panics when its writer fails (`| head`).
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "kubetrail", &mut script);

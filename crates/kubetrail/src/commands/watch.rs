@@ -11,7 +11,8 @@ use kubetrail_model::{Event, EventFilter, Timestamp};
 use kubetrail_query::LabelSelector;
 use kubetrail_store::{Page, Store};
 
-use crate::cli::{Output, QueryArgs};
+use super::query::QueryArgs;
+use crate::args::Output;
 use crate::output::{Human, choose, wide};
 
 /// How often the store is read again.
