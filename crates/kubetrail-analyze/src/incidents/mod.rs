@@ -305,13 +305,20 @@ fn build(
         .map(|&m| episodes[m].end)
         .max()
         .unwrap_or(primary.end);
+    // A failure the object got past (issue 13, 2.3) is not the root of what still failed.
+    let live: Vec<usize> = events
+        .iter()
+        .copied()
+        .filter(|&i| !evidence::got_past(ctx, i))
+        .collect();
+    let basis = if live.is_empty() { &events } else { &live };
     let finding = match primary.scope {
         // A wave's own episode holds only its anchor, when it has one.
         Scope::Cluster(c @ ClusterCause::CrashWave) => {
-            rules::cluster_root(ctx, c, &events, primary.events.first().copied())
+            rules::cluster_root(ctx, c, basis, primary.events.first().copied())
         }
-        Scope::Cluster(c) => rules::cluster_root(ctx, c, &events, None),
-        _ => rules::root_cause(ctx, &events),
+        Scope::Cluster(c) => rules::cluster_root(ctx, c, basis, None),
+        _ => rules::root_cause(ctx, basis),
     };
     let root_event = ctx.event(finding.root);
     let subject = match primary.scope {

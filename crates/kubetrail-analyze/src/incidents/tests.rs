@@ -741,3 +741,158 @@ fn operators_crash_looping_together_after_the_api_server_went_down_are_one_incid
     let found = run(crashes([1, 5, 9]), 20);
     assert_eq!(found.len(), 3, "{found:#?}");
 }
+
+/// An operator's `ConfigMapCreateFailed` at minute 0 and `ConfigMapCreated` at minute 1
+/// (library-go resourceapply).
+fn configmap_created_on_retry() -> Vec<EventOccurrences> {
+    let op = |type_: &str, reason: &str, note: &str, m: i64| {
+        about_rs("Deployment", "web-operator", type_, reason, note)
+            .at(m)
+            .build()
+    };
+    vec![
+        op(
+            "Warning",
+            "ConfigMapCreateFailed",
+            r#"Failed to create ConfigMap/web-config -n shop: namespaces "shop" not found"#,
+            0,
+        ),
+        op(
+            "Normal",
+            "ConfigMapCreated",
+            "Created ConfigMap/web-config -n shop because it was missing",
+            1,
+        ),
+    ]
+}
+
+fn about_rs(
+    kind: &str,
+    name: &str,
+    type_: &str,
+    reason: &str,
+    note: &str,
+) -> crate::testing::Draft {
+    about(kind, "shop", name, type_, reason, note)
+}
+
+/// Issue 13, 2.4: controllers retry by themselves. A ReplicaSet that could not create a pod
+/// (its ServiceAccount not there yet) and created it a few seconds later, an operator's
+/// `ConfigMapCreateFailed` followed by `ConfigMapCreated`, an operator Degraded for a minute
+/// during an install: none is a failure episode. The same failures with no success after them
+/// (or one an hour later) stay incidents.
+#[test]
+fn failures_a_controller_got_past_within_minutes_open_no_incident() {
+    let rs = "web-7d9f8b6c4";
+    let failed_create = || {
+        about_rs(
+            "ReplicaSet",
+            rs,
+            "Warning",
+            "FailedCreate",
+            r#"Error creating: pods "web-7d9f8b6c4-" is forbidden: error looking up service account shop/web: serviceaccount "web" not found"#,
+        )
+        .span(0, 1, 4)
+        .build()
+    };
+    let created = |m: i64| {
+        about_rs(
+            "ReplicaSet",
+            rs,
+            "Normal",
+            "SuccessfulCreate",
+            "Created pod: web-7d9f8b6c4-x2x9z",
+        )
+        .at(m)
+        .build()
+    };
+    assert_eq!(
+        run(vec![failed_create(), created(2)], 10),
+        Vec::<Incident>::new()
+    );
+    assert_eq!(run(vec![failed_create()], 10).len(), 1);
+    assert_eq!(run(vec![failed_create(), created(60)], 70).len(), 1);
+
+    let op = |type_: &str, reason: &str, note: &str, m: i64| {
+        about_rs("Deployment", "web-operator", type_, reason, note)
+            .at(m)
+            .build()
+    };
+    let mut events = configmap_created_on_retry();
+    events.extend([
+        op(
+            "Normal",
+            "OperatorStatusChanged",
+            r#"Status for clusteroperator/web changed: Degraded changed from False to True ("WebDegraded: waiting")"#,
+            2,
+        ),
+        op(
+            "Normal",
+            "OperatorStatusChanged",
+            r#"Status for clusteroperator/web changed: Degraded changed from True to False ("All is well")"#,
+            3,
+        ),
+    ]);
+    assert_eq!(run(events, 10), Vec::<Incident>::new());
+}
+
+/// A pod's sandbox that could not be created until the network plugin ran, then the container
+/// started: the kubelet got past it.
+#[test]
+fn a_sandbox_failure_healed_by_a_start_opens_no_incident() {
+    let events = vec![
+        pod_warning(
+            "shop",
+            WEB,
+            "FailedCreatePodSandBox",
+            "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to create pod network sandbox",
+        )
+        .by_kubelet("node-a")
+        .at(0)
+        .build(),
+        started(WEB, "node-a", 1),
+    ];
+    assert_eq!(run(events, 10), Vec::<Incident>::new());
+}
+
+/// Readiness probes failing for a minute while a pod starts, with no restart, are not a
+/// failure episode; failing for twenty minutes they are.
+#[test]
+fn a_short_spell_of_failing_readiness_probes_opens_no_incident() {
+    let ready = |last: i64| {
+        pod_warning(
+            "shop",
+            WEB,
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+        )
+        .container("app")
+        .by_kubelet("node-a")
+        .span(0, last, 6)
+        .build()
+    };
+    assert_eq!(run(vec![ready(1)], 30), Vec::<Incident>::new());
+    assert_eq!(run(vec![ready(20)], 30).len(), 1);
+}
+
+/// An operator that failed to create a ConfigMap, created it a minute later, and then reported
+/// its API unavailable for twenty minutes: the root is what still failed, not the retried
+/// create.
+#[test]
+fn a_failure_the_object_got_past_is_not_the_root_of_what_still_fails() {
+    let op = |type_: &str, reason: &str, note: &str, first: i64, last: i64| {
+        about_rs("Deployment", "web-operator", type_, reason, note)
+            .span(first, last, 2)
+            .build()
+    };
+    let mut events = configmap_created_on_retry();
+    events.push(op(
+        "Warning",
+        "OpenShiftAPICheckFailed",
+        r#""apps.openshift.io.v1" failed with HTTP status code 503 (the server is currently unable to handle the request)"#,
+        2,
+        20,
+    ));
+    let found = run(events, 30);
+    assert_eq!(only(&found).root_cause.reason, "OpenShiftAPICheckFailed");
+}

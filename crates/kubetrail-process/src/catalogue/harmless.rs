@@ -22,13 +22,23 @@ pub struct Harmless {
 }
 
 /// Every harmless message form, tried in order by [`matches()`].
-pub const HARMLESS: &[Harmless] = &[Harmless {
-    name: "optimistic-lock conflict",
-    note: r"the object has been modified; please apply your changes to the latest version",
-    why: "the API server's conflict error (k8s.io/apimachinery/pkg/api/errors, \
-          OptimisticLockErrorMsg) when an update carries an old resourceVersion; controllers \
-          requeue and retry with the latest version",
-}];
+pub const HARMLESS: &[Harmless] = &[
+    Harmless {
+        name: "optimistic-lock conflict",
+        note: r"the object has been modified; please apply your changes to the latest version",
+        why: "the API server's conflict error (k8s.io/apimachinery/pkg/api/errors, \
+              OptimisticLockErrorMsg) when an update carries an old resourceVersion; \
+              controllers requeue and retry with the latest version",
+    },
+    Harmless {
+        name: "pod already bound",
+        note: r"Operation cannot be fulfilled on pods/binding .* is already assigned to node",
+        why: "the API server refuses to bind a pod that is already bound (pods/binding, \
+              pkg/registry/core/pod/storage/storage.go), e.g. after a scheduler leader change; \
+              the scheduler's DefaultBinder reports it as FailedScheduling but the pod has \
+              its node",
+    },
+];
 
 static COMPILED: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     HARMLESS

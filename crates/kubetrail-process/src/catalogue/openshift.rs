@@ -20,7 +20,9 @@ pub const LIBRARY_GO: Group = Group {
                     "the operator reports Degraded: a failure signal",
                 ),
                 f(
-                    r"\bAvailable changed from \w+ to False",
+                    // From Unknown to False is the operator's first report while it
+                    // installs: nothing was available yet, so nothing was lost.
+                    r"\bAvailable changed from True to False",
                     S::Error,
                     "the operator is no longer Available",
                 ),

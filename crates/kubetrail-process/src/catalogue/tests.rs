@@ -121,6 +121,22 @@ fn a_degraded_operator_quoting_a_conflict_stays_an_error() {
     );
 }
 
+/// Issue 13: an operator's first status report while it installs says Available from Unknown
+/// to False: nothing was lost. Losing availability is from True to False.
+#[test]
+fn an_operator_first_reporting_unavailable_is_not_a_loss_of_availability() {
+    let first = "Status for clusteroperator/etcd changed: Available changed from Unknown to False (\"StaticPodsAvailable: 0 nodes are active\")";
+    assert_eq!(
+        classify("OperatorStatusChanged", first),
+        Some((C::Operator, S::Info))
+    );
+    let lost = "Status for clusteroperator/etcd changed: Available changed from True to False (\"StaticPodsAvailable: 0 nodes are active\")";
+    assert_eq!(
+        classify("OperatorStatusChanged", lost),
+        Some((C::Operator, S::Error))
+    );
+}
+
 #[test]
 fn cancelling_a_taint_eviction_is_a_recovery() {
     assert_eq!(
@@ -164,6 +180,11 @@ fn known_harmless_messages_are_info_in_their_reasons_category() {
             "Failed to update endpoint shop/web: timeout"
         ),
         Some((C::Network, S::Warning))
+    );
+    let bound = r#"binding rejected: running Bind plugin "DefaultBinder": Operation cannot be fulfilled on pods/binding "web-1": pod web-1 is already assigned to node "node-a""#;
+    assert_eq!(
+        classify("FailedScheduling", bound).map(|(_, s)| s),
+        Some(S::Info)
     );
 }
 
