@@ -24,6 +24,7 @@ pub mod classify;
 mod correlate;
 mod future;
 pub mod normalize;
+mod objects;
 mod processor;
 pub mod template;
 
