@@ -27,11 +27,11 @@ pub fn run(data: &[u8]) {
     for step in steps {
         match step {
             Step::Core(e) => check(
-                kubetrail_process::from_core(&e.core(), "fuzz"),
+                kubetrail_process::from_core(e.core(), "fuzz"),
                 &mut processor,
             ),
             Step::EventsV1(e) => check(
-                kubetrail_process::from_events_v1(&e.events_v1(), "fuzz"),
+                kubetrail_process::from_events_v1(e.events_v1(), "fuzz"),
                 &mut processor,
             ),
             Step::Link(link) => processor.observe(ObjectLink {

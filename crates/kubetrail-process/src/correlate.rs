@@ -2,9 +2,9 @@
 //! same stream (ownerReferences of Pods, ReplicaSets, Jobs) or, failing that, from Kubernetes
 //! naming conventions.
 
-use std::collections::HashMap;
-
 use kubetrail_model::Owner;
+
+use crate::objects::ObjectMap;
 
 /// One `ownerReferences` entry (the controller one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -36,7 +36,7 @@ pub struct ObjectLink {
 #[derive(Debug, Default)]
 pub struct OwnerIndex {
     /// (namespace, kind, name) → controller owner.
-    owners: HashMap<(String, String, String), OwnerRef>,
+    owners: ObjectMap<OwnerRef>,
 }
 
 const MAX_LINKS: usize = 200_000;
@@ -52,7 +52,7 @@ impl OwnerIndex {
             self.owners.clear();
         }
         self.owners
-            .insert((link.namespace, link.kind, link.name), owner);
+            .insert(&link.namespace, &link.kind, &link.name, owner);
     }
 
     /// Remembers `child` (e.g. a Pod) as created by `owner` (e.g. a ReplicaSet), as a
@@ -80,25 +80,21 @@ impl OwnerIndex {
 
     /// Follows owner links from `(kind, name)` to the top; `None` when nothing is known.
     pub fn top_owner(&self, namespace: &str, kind: &str, name: &str) -> Option<Owner> {
-        let mut current: Option<Owner> = None;
-        let (mut k, mut n) = (kind.to_string(), name.to_string());
+        let mut current: Option<&OwnerRef> = None;
+        let (mut k, mut n) = (kind, name);
         for _ in 0..8 {
-            match self
-                .owners
-                .get(&(namespace.to_string(), k.clone(), n.clone()))
-            {
+            match self.owners.get(namespace, k, n) {
                 Some(o) => {
-                    current = Some(Owner {
-                        kind: o.kind.clone(),
-                        name: o.name.clone(),
-                    });
-                    k = o.kind.clone();
-                    n = o.name.clone();
+                    current = Some(o);
+                    (k, n) = (&o.kind, &o.name);
                 }
                 None => break,
             }
         }
-        current
+        current.map(|o| Owner {
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+        })
     }
 }
 

@@ -73,7 +73,7 @@ mod tests {
             "reason":"BackOff","lastTimestamp":"{time}"}}"#
         );
         let ev = serde_json::from_str(&json).expect("a valid core/v1 Event");
-        crate::from_core(&ev, "c").expect("an Event with uid and time")
+        crate::from_core(ev, "c").expect("an Event with uid and time")
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod classify;
 mod correlate;
 mod future;
 pub mod normalize;
+mod objects;
 mod processor;
 pub mod template;
 

@@ -37,9 +37,10 @@ impl Rejected {
     }
 }
 
-/// Normalizes a `core/v1` Event (`involvedObject`, `message`, `source`, `count`).
-pub fn from_core(ev: &core::Event, cluster: &str) -> Result<Event, Rejected> {
-    let uid = uid(&ev.metadata)?;
+/// Normalizes a `core/v1` Event (`involvedObject`, `message`, `source`, `count`). The Event is
+/// taken by value: its strings move into the record instead of being copied.
+pub fn from_core(mut ev: core::Event, cluster: &str) -> Result<Event, Rejected> {
+    let uid = uid(&mut ev.metadata)?;
     let first = ev.first_timestamp.as_ref().map(|t| t.0);
     let last = ev.last_timestamp.as_ref().map(|t| t.0);
     let event_time = ev.event_time.as_ref().map(|t| t.0);
@@ -55,26 +56,20 @@ pub fn from_core(ev: &core::Event, cluster: &str) -> Result<Event, Rejected> {
         .flatten()
         .max()
         .unwrap_or(1);
-    let source = ev.source.as_ref();
+    let (component, host) = ev.source.map(|s| (s.component, s.host)).unwrap_or_default();
     Ok(record(
         cluster,
         uid,
-        &ev.metadata,
-        object_ref(&ev.involved_object),
-        ev.related.as_ref().map(object_ref),
+        ev.metadata,
+        object_ref(ev.involved_object),
+        ev.related.map(object_ref),
         Fields {
-            reason: text(ev.reason.as_deref()),
-            note: text(ev.message.as_deref()),
-            type_: text(ev.type_.as_deref()),
-            action: text(ev.action.as_deref()),
-            reporting_controller: first_non_empty(&[
-                &ev.reporting_component,
-                &source.and_then(|s| s.component.clone()),
-            ]),
-            reporting_instance: first_non_empty(&[
-                &ev.reporting_instance,
-                &source.and_then(|s| s.host.clone()),
-            ]),
+            reason: text(ev.reason),
+            note: text(ev.message),
+            type_: text(ev.type_),
+            action: text(ev.action),
+            reporting_controller: first_non_empty(ev.reporting_component, component),
+            reporting_instance: first_non_empty(ev.reporting_instance, host),
             first_seen,
             last_seen,
             count,
@@ -83,9 +78,9 @@ pub fn from_core(ev: &core::Event, cluster: &str) -> Result<Event, Rejected> {
 }
 
 /// Normalizes an `events.k8s.io/v1` Event (`regarding`, `note`, `reportingController`,
-/// `series`, `deprecated*`).
-pub fn from_events_v1(ev: &events::Event, cluster: &str) -> Result<Event, Rejected> {
-    let uid = uid(&ev.metadata)?;
+/// `series`, `deprecated*`), taken by value as [`from_core`].
+pub fn from_events_v1(mut ev: events::Event, cluster: &str) -> Result<Event, Rejected> {
+    let uid = uid(&mut ev.metadata)?;
     let first = ev.deprecated_first_timestamp.as_ref().map(|t| t.0);
     let last = ev.deprecated_last_timestamp.as_ref().map(|t| t.0);
     let event_time = ev.event_time.as_ref().map(|t| t.0);
@@ -101,26 +96,23 @@ pub fn from_events_v1(ev: &events::Event, cluster: &str) -> Result<Event, Reject
         .flatten()
         .max()
         .unwrap_or(1);
-    let source = ev.deprecated_source.as_ref();
+    let (component, host) = ev
+        .deprecated_source
+        .map(|s| (s.component, s.host))
+        .unwrap_or_default();
     Ok(record(
         cluster,
         uid,
-        &ev.metadata,
-        ev.regarding.as_ref().map(object_ref).unwrap_or_default(),
-        ev.related.as_ref().map(object_ref),
+        ev.metadata,
+        ev.regarding.map(object_ref).unwrap_or_default(),
+        ev.related.map(object_ref),
         Fields {
-            reason: text(ev.reason.as_deref()),
-            note: text(ev.note.as_deref()),
-            type_: text(ev.type_.as_deref()),
-            action: text(ev.action.as_deref()),
-            reporting_controller: first_non_empty(&[
-                &ev.reporting_controller,
-                &source.and_then(|s| s.component.clone()),
-            ]),
-            reporting_instance: first_non_empty(&[
-                &ev.reporting_instance,
-                &source.and_then(|s| s.host.clone()),
-            ]),
+            reason: text(ev.reason),
+            note: text(ev.note),
+            type_: text(ev.type_),
+            action: text(ev.action),
+            reporting_controller: first_non_empty(ev.reporting_controller, component),
+            reporting_instance: first_non_empty(ev.reporting_instance, host),
             first_seen,
             last_seen,
             count,
@@ -143,21 +135,20 @@ struct Fields {
 fn record(
     cluster: &str,
     uid: String,
-    meta: &ObjectMeta,
+    meta: ObjectMeta,
     regarding: ObjectRef,
     related: Option<ObjectRef>,
     f: Fields,
 ) -> Event {
     let namespace = meta
         .namespace
-        .clone()
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| regarding.namespace.clone());
     let mut event = Event {
         cluster: cluster.to_string(),
         uid,
         namespace,
-        name: text(meta.name.as_deref()),
+        name: text(meta.name),
         regarding,
         related,
         reason: f.reason,
@@ -169,7 +160,7 @@ fn record(
         first_seen: f.first_seen,
         last_seen: f.last_seen,
         count: u64::try_from(f.count.max(1)).unwrap_or(1),
-        resource_version: text(meta.resource_version.as_deref()),
+        resource_version: text(meta.resource_version),
         category: Category::Other,
         severity: Severity::Info,
         correlation_id: String::new(),
@@ -183,9 +174,9 @@ fn record(
     event
 }
 
-fn uid(meta: &ObjectMeta) -> Result<String, Rejected> {
-    match meta.uid.as_deref() {
-        Some(u) if !u.trim().is_empty() => Ok(u.to_string()),
+fn uid(meta: &mut ObjectMeta) -> Result<String, Rejected> {
+    match meta.uid.take() {
+        Some(u) if !u.trim().is_empty() => Ok(u),
         _ => Err(Rejected::MissingUid),
     }
 }
@@ -205,28 +196,27 @@ fn seen(
     Ok((first.min(last), last.max(first)))
 }
 
-fn object_ref(r: &core::ObjectReference) -> ObjectRef {
+fn object_ref(r: core::ObjectReference) -> ObjectRef {
     ObjectRef {
-        api_version: text(r.api_version.as_deref()),
-        kind: text(r.kind.as_deref()),
-        namespace: text(r.namespace.as_deref()),
-        name: text(r.name.as_deref()),
-        uid: text(r.uid.as_deref()),
-        field_path: text(r.field_path.as_deref()),
+        api_version: text(r.api_version),
+        kind: text(r.kind),
+        namespace: text(r.namespace),
+        name: text(r.name),
+        uid: text(r.uid),
+        field_path: text(r.field_path),
     }
 }
 
-fn text(s: Option<&str>) -> String {
-    s.unwrap_or_default().to_string()
+fn text(s: Option<String>) -> String {
+    s.unwrap_or_default()
 }
 
-fn first_non_empty(options: &[&Option<String>]) -> String {
-    options
-        .iter()
-        .filter_map(|o| o.as_deref())
-        .find(|s| !s.is_empty())
+/// The first of the two that is set and not empty (the new field, then the deprecated one).
+fn first_non_empty(first: Option<String>, second: Option<String>) -> String {
+    first
+        .filter(|s| !s.is_empty())
+        .or(second.filter(|s| !s.is_empty()))
         .unwrap_or_default()
-        .to_string()
 }
 
 #[cfg(test)]
@@ -240,7 +230,7 @@ mod tests {
     #[test]
     fn a_classic_core_event_maps_every_field() {
         let e = from_core(
-            &core(
+            core(
                 r#"{"metadata":{"name":"web.1","namespace":"shop","uid":"u1","resourceVersion":"42"},
                 "involvedObject":{"apiVersion":"v1","kind":"Pod","namespace":"shop","name":"web","uid":"p1","fieldPath":"spec.containers{app}"},
                 "reason":"BackOff","message":"Back-off","type":"Warning","count":7,
@@ -275,7 +265,7 @@ mod tests {
     #[test]
     fn a_core_event_with_only_a_microsecond_event_time_and_a_series() {
         let e = from_core(
-            &core(
+            core(
                 r#"{"metadata":{"name":"x","uid":"u2"},"involvedObject":{"kind":"Pod","name":"p"},
                 "reason":"Unhealthy","eventTime":"2024-01-01T00:00:00.123456Z",
                 "series":{"count":5,"lastObservedTime":"2024-01-01T00:05:00.000001Z"},
@@ -301,7 +291,7 @@ mod tests {
             "deprecatedSource":{"component":"multus"},"type":"Normal"}"#,
         )
         .unwrap();
-        let e = from_events_v1(&ev, "c").unwrap();
+        let e = from_events_v1(ev, "c").unwrap();
         assert_eq!((e.note.as_str(), e.count), ("Add eth0", 3));
         assert_eq!(e.reporting_controller, "multus");
         assert_eq!(e.first_seen.to_string(), "2022-03-22T23:49:15Z");
@@ -317,7 +307,7 @@ mod tests {
             "message":"exit\u0000code","lastTimestamp":"2024-01-01T00:00:00Z"}"#,
         );
         ev.reason = Some("R".repeat(1 << 20));
-        let e = from_core(&ev, "c").unwrap();
+        let e = from_core(ev, "c").unwrap();
         assert_eq!(e.note, "exit\u{2400}code");
         assert!(e.reason.len() <= kubetrail_model::text::MAX_REASON_BYTES);
         assert!(e.reason.ends_with("…[truncated from 1048576 bytes]"));
@@ -326,7 +316,7 @@ mod tests {
             "note":"a\u0000b","eventTime":"2024-01-01T00:00:00.000000Z"}"#,
         )
         .unwrap();
-        assert_eq!(from_events_v1(&v1, "c").unwrap().note, "a\u{2400}b");
+        assert_eq!(from_events_v1(v1, "c").unwrap().note, "a\u{2400}b");
     }
 
     #[test]
@@ -334,8 +324,8 @@ mod tests {
         let no_uid = core(
             r#"{"metadata":{"name":"x"},"involvedObject":{},"lastTimestamp":"2024-01-01T00:00:00Z"}"#,
         );
-        assert_eq!(from_core(&no_uid, "c"), Err(Rejected::MissingUid));
+        assert_eq!(from_core(no_uid, "c"), Err(Rejected::MissingUid));
         let no_time = core(r#"{"metadata":{"name":"x","uid":"u"},"involvedObject":{}}"#);
-        assert_eq!(from_core(&no_time, "c"), Err(Rejected::MissingTime));
+        assert_eq!(from_core(no_time, "c"), Err(Rejected::MissingTime));
     }
 }

@@ -1,10 +1,9 @@
 //! The stateful part of processing: what the stream has taught so far (owner links, pod
 //! placements) applied to each event, then classification and templating.
 
-use std::collections::HashMap;
-
 use kubetrail_model::{Event, Owner};
 
+use crate::objects::ObjectMap;
 use crate::{ObjectLink, OwnerIndex, Rules, infer_owner_from_name, template};
 
 /// Bounded memory for pod placements: cleared when full (later events fall back to the store).
@@ -15,8 +14,8 @@ const MAX_PLACEMENTS: usize = 200_000;
 pub struct Processor {
     rules: Rules,
     owners: OwnerIndex,
-    /// (namespace, pod) → node, learned from `Scheduled` events.
-    placements: HashMap<(String, String), String>,
+    /// (namespace, "Pod", pod) → node, learned from `Scheduled` events and Pod reflectors.
+    placements: ObjectMap<String>,
 }
 
 impl Processor {
@@ -25,7 +24,7 @@ impl Processor {
         Processor {
             rules,
             owners: OwnerIndex::default(),
-            placements: HashMap::new(),
+            placements: ObjectMap::default(),
         }
     }
 
@@ -40,7 +39,7 @@ impl Processor {
             self.placements.clear();
         }
         self.placements
-            .insert((namespace.to_string(), pod.to_string()), node.to_string());
+            .insert(namespace, "Pod", pod, node.to_string());
     }
 
     /// Fills in category, severity, correlation ID, owner, node and template.
@@ -54,10 +53,7 @@ impl Processor {
         };
         ev.node = match r.kind.as_str() {
             "Node" => Some(r.name.clone()),
-            "Pod" => self
-                .placements
-                .get(&(namespace.clone(), r.name.clone()))
-                .cloned(),
+            "Pod" => self.placements.get(namespace, "Pod", &r.name).cloned(),
             _ => None,
         };
         ev.owner = self

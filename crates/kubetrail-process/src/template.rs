@@ -108,14 +108,30 @@ fn closing(text: &str, quote: &str) -> Option<usize> {
 /// a single quote that opens a quoted part (one not preceded by a letter or digit, unlike
 /// `didn't`).
 fn word_end(text: &str) -> usize {
+    let bytes = text.as_bytes();
     let mut prev_alnum = false;
-    for (i, c) in text.char_indices() {
-        let escaped_quote = c == '\\' && text[i + 1..].starts_with('"');
-        if c.is_whitespace() || c == '"' || (i > 0 && (escaped_quote || (c == '\'' && !prev_alnum)))
-        {
-            return i;
+    let mut i = 0;
+    // Byte by byte over ASCII (almost every note), a whole character otherwise: the same rules
+    // as `char::is_whitespace` and `char::is_alphanumeric`, without decoding each character.
+    while let Some(&b) = bytes.get(i) {
+        if b.is_ascii() {
+            let escaped_quote = b == b'\\' && bytes.get(i + 1) == Some(&b'"');
+            let space = matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r');
+            if space || b == b'"' || (i > 0 && (escaped_quote || (b == b'\'' && !prev_alnum))) {
+                return i;
+            }
+            prev_alnum = b.is_ascii_alphanumeric();
+            i += 1;
+        } else {
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            if c.is_whitespace() {
+                return i;
+            }
+            prev_alnum = c.is_alphanumeric();
+            i += c.len_utf8();
         }
-        prev_alnum = c.is_alphanumeric();
     }
     text.len()
 }
@@ -393,7 +409,35 @@ mod tests {
 
     use proptest::strategy::Strategy as _;
 
+    /// `word_end` as it was written before it went byte by byte (issue 14 §5): the reference.
+    fn word_end_by_chars(text: &str) -> usize {
+        let mut prev_alnum = false;
+        for (i, c) in text.char_indices() {
+            let escaped_quote = c == '\\' && text[i + 1..].starts_with('"');
+            if c.is_whitespace()
+                || c == '"'
+                || (i > 0 && (escaped_quote || (c == '\'' && !prev_alnum)))
+            {
+                return i;
+            }
+            prev_alnum = c.is_alphanumeric();
+        }
+        text.len()
+    }
+
     proptest::proptest! {
+        #[test]
+        fn words_end_where_they_ended_when_read_by_characters(
+            text in "[a-z0-9'\"\\\\ \t\u{b}\u{c}\r\n\u{85}\u{a0}\u{2003}\u{3000}éß漢-]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(word_end(&text), word_end_by_chars(&text));
+        }
+
+        #[test]
+        fn words_of_any_text_end_where_they_ended_when_read_by_characters(text in ".{0,60}") {
+            proptest::prop_assert_eq!(word_end(&text), word_end_by_chars(&text));
+        }
+
         #[test]
         fn templates_never_panic_and_are_idempotent(note in ".{0,200}") {
             let once = template(&note, &[]);

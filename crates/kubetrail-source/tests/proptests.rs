@@ -195,7 +195,10 @@ prop_compose! {
 }
 
 fn expected(events: &[Event]) -> Vec<kubetrail_model::Event> {
-    events.iter().map(|e| from_core(e, "c").unwrap()).collect()
+    events
+        .iter()
+        .map(|e| from_core(e.clone(), "c").unwrap())
+        .collect()
 }
 
 proptest! {

@@ -218,7 +218,7 @@ fn validate(
                 ev.event_time = Some(MicroTime(now));
             }
             own_uid(&mut ev.metadata, cluster, writer);
-            from_events_v1(&ev, cluster).map_err(|e| ("metadata", e.to_string()))?
+            from_events_v1(ev, cluster).map_err(|e| ("metadata", e.to_string()))?
         }
         "v1" => {
             let mut ev: core::Event =
@@ -230,7 +230,7 @@ fn validate(
                 ev.event_time = Some(MicroTime(now));
             }
             own_uid(&mut ev.metadata, cluster, writer);
-            from_core(&ev, cluster).map_err(|e| ("metadata", e.to_string()))?
+            from_core(ev, cluster).map_err(|e| ("metadata", e.to_string()))?
         }
         other => {
             return Err((

@@ -122,17 +122,17 @@ impl Decoder {
         if let Ok(event) = serde_json::from_slice::<core::Event>(bytes)
             && event.involved_object != core::ObjectReference::default()
         {
-            return Ok(self.core(&event, location));
+            return Ok(self.core(event, location));
         }
         if let Ok(event) = serde_json::from_slice::<events::Event>(bytes)
             && (event.regarding.is_some() || event.note.is_some())
         {
-            return Ok(self.events_v1(&event, location));
+            return Ok(self.events_v1(event, location));
         }
         Err(location)
     }
 
-    fn core(&mut self, event: &core::Event, location: Location) -> Item {
+    fn core(&mut self, event: core::Event, location: Location) -> Item {
         self.stats.events += 1;
         match from_core(event, &self.cluster) {
             Ok(event) => Item::Event { event, location },
@@ -140,7 +140,7 @@ impl Decoder {
         }
     }
 
-    fn events_v1(&mut self, event: &events::Event, location: Location) -> Item {
+    fn events_v1(&mut self, event: events::Event, location: Location) -> Item {
         self.stats.events += 1;
         match from_events_v1(event, &self.cluster) {
             Ok(event) => Item::Event { event, location },
@@ -234,9 +234,9 @@ impl Decoder {
         map.remove("kind");
         let value = Value::Object(map);
         let parsed = match api {
-            Api::Core => core::Event::deserialize(&value).map(|e| self.core(&e, location.clone())),
+            Api::Core => core::Event::deserialize(&value).map(|e| self.core(e, location.clone())),
             Api::EventsV1 => {
-                events::Event::deserialize(&value).map(|e| self.events_v1(&e, location.clone()))
+                events::Event::deserialize(&value).map(|e| self.events_v1(e, location.clone()))
             }
         };
         parsed.unwrap_or_else(|err| {

@@ -191,19 +191,19 @@ where
 
 /// An Event type of either API.
 pub trait EventObject: Resource + DeserializeOwned + Clone + Debug + Send + Sync + 'static {
-    /// The Event as kubetrail keeps it, for `cluster`; an Event it cannot keep (no uid, no
-    /// timestamp) is refused with the reason.
-    fn normalize(&self, cluster: &str) -> Result<Event, Rejected>;
+    /// The Event as kubetrail keeps it, for `cluster` (its strings moved, not copied); an
+    /// Event it cannot keep (no uid, no timestamp) is refused with the reason.
+    fn normalize(self, cluster: &str) -> Result<Event, Rejected>;
 }
 
 impl EventObject for events::Event {
-    fn normalize(&self, cluster: &str) -> Result<Event, Rejected> {
+    fn normalize(self, cluster: &str) -> Result<Event, Rejected> {
         from_events_v1(self, cluster)
     }
 }
 
 impl EventObject for core::Event {
-    fn normalize(&self, cluster: &str) -> Result<Event, Rejected> {
+    fn normalize(self, cluster: &str) -> Result<Event, Rejected> {
         from_core(self, cluster)
     }
 }

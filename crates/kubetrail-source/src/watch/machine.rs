@@ -212,10 +212,9 @@ where
         let version = page.metadata.resource_version.clone().unwrap_or_default();
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
         let mut events = Vec::with_capacity(page.items.len());
-        for obj in &page.items {
+        for obj in page.items {
             self.accept(obj, &mut events);
         }
-        drop(page);
         // The cursor may only advance when the last page is stored.
         let batch = Batch {
             stream: self.config.stream(),
@@ -294,7 +293,7 @@ where
                         version.clone_from(v);
                     }
                     let mut pending = std::mem::take(&mut self.pending);
-                    self.accept(&obj, &mut pending);
+                    self.accept(obj, &mut pending);
                     self.pending = pending;
                 }
                 Ok(Some(WatchEvent::Deleted(obj))) => {
@@ -364,13 +363,15 @@ where
         }))
     }
 
-    fn accept(&self, obj: &K, out: &mut Vec<Event>) {
+    fn accept(&self, obj: K, out: &mut Vec<Event>) {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
+        // Kept for the warning: normalizing moves the object's strings.
+        let name = obj.meta().name.clone();
         match obj.normalize(&self.config.cluster) {
             Ok(e) => out.push(e),
             Err(reason) => {
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                warn!(cluster = %self.config.cluster, name = ?obj.meta().name, %reason, "event rejected");
+                warn!(cluster = %self.config.cluster, ?name, %reason, "event rejected");
             }
         }
     }
