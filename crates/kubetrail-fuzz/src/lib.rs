@@ -13,6 +13,7 @@
 // here, not in [workspace.lints], which would cover tests too (CONTRIBUTING.md, Lints).
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod change_object;
 pub mod config;
 pub mod cursor;
 pub mod http_api;
@@ -28,7 +29,7 @@ pub mod watch_line;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs`.
-pub const TARGETS: [(&str, Target); 10] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("import", import::run),
     ("watch_line", watch_line::run),
     ("normalize", normalize::run),
@@ -39,6 +40,7 @@ pub const TARGETS: [(&str, Target); 10] = [
     ("rules", rules::run),
     ("selectors", selectors::run),
     ("nats_wire", nats_wire::run),
+    ("change_object", change_object::run),
 ];
 
 /// Runs the target called `name` on `data`.

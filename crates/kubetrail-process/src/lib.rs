@@ -17,6 +17,7 @@
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod catalogue;
+pub mod change;
 pub mod classify;
 mod correlate;
 mod future;

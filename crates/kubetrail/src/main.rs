@@ -5,6 +5,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod args;
+mod change_tracker;
 mod cli;
 mod commands;
 mod output;
