@@ -23,7 +23,6 @@ pub struct Change {
     /// The name kubetrail knows the cluster by.
     pub cluster: String,
     /// The object that changed (kind, namespace, name, uid).
-    #[schema(value_type = Object)]
     pub object: ObjectRef,
     /// When the change happened: the time of the managed-fields entry that made it when the
     /// object says so, else when kubetrail saw it (or, from a dump, the creation time of the
@@ -47,7 +46,6 @@ pub struct Change {
     /// account of a workload's pod template, the target of an HPA), so that a change of one of
     /// them can be linked to the workloads that use it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
     pub references: Vec<ObjectRef>,
 }
 

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Category, Severity};
 
-/// A reference to a Kubernetes object: the `regarding`/`involvedObject` or `related` of an Event.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A reference to a Kubernetes object: the `regarding`/`involvedObject` or `related` of an
+/// Event, or the object of a change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ObjectRef {
     /// The object's `apiVersion`, e.g. `apps/v1`; empty when the Event did not say.
     pub api_version: String,

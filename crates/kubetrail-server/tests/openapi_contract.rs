@@ -185,6 +185,40 @@ async fn a_real_validator_accepts_the_document_and_the_answers_match_their_schem
     .await
     .unwrap();
     txn.commit().await.unwrap();
+    // A rollout just before shop's crash loop: incidents and the story carry the change.
+    let rollout = kubetrail_model::Change {
+        cluster: "prod".into(),
+        object: kubetrail_model::ObjectRef {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            namespace: "shop".into(),
+            name: "web".into(),
+            uid: "uid-web".into(),
+            field_path: String::new(),
+        },
+        at: at(-60),
+        op: kubetrail_model::ChangeOp::Updated,
+        generation: Some(4),
+        resource_version: "77".into(),
+        manager: Some("kubectl-edit".into()),
+        source: kubetrail_model::ChangeSource::Watch,
+        fields: vec![kubetrail_model::FieldChange {
+            path: "containers[app].image".into(),
+            before: Some("web:1.1".into()),
+            after: Some("web:1.2".into()),
+        }],
+        references: Vec::new(),
+    };
+    let batch = kubetrail_store::ChangeBatch {
+        changes: vec![rollout],
+        ..kubetrail_store::ChangeBatch::default()
+    };
+    store
+        .change_store()
+        .unwrap()
+        .save_changes(batch)
+        .await
+        .unwrap();
     let app = app(store, Auth::tokens(tenants(), false));
     let (s, doc) = get(&app, "/api/v1/openapi.json", None).await;
     assert_eq!(s, StatusCode::OK);
@@ -216,6 +250,7 @@ async fn a_real_validator_accepts_the_document_and_the_answers_match_their_schem
         ("/api/v1/fleet", format!("/api/v1/fleet?{WINDOW}")),
         ("/api/v1/gaps", "/api/v1/gaps".to_string()),
         ("/api/v1/me", "/api/v1/me".to_string()),
+        ("/api/v1/changes", "/api/v1/changes".to_string()),
     ];
     let mut answers = Vec::new();
     for (path, uri) in requests {
@@ -263,6 +298,7 @@ async fn analysis_alert_and_timeline_answers_have_named_types() {
         ("/api/v1/alerts", "StoredAlert"),
         ("/api/v1/alerts/{id}", "AlertPage"),
         ("/api/v1/fleet", "Fleet"),
+        ("/api/v1/changes", "Change"),
     ] {
         let schema =
             &doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"];

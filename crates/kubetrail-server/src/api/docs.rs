@@ -183,18 +183,6 @@ pub struct IngestParams {
     cluster: Option<String>,
 }
 
-/// A reference to a Kubernetes object.
-#[derive(ToSchema)]
-#[schema(as = ObjectRef)]
-pub struct ObjectRefDoc {
-    api_version: String,
-    kind: String,
-    namespace: String,
-    name: String,
-    uid: String,
-    field_path: Option<String>,
-}
-
 /// The top owner of the regarding object.
 #[derive(ToSchema)]
 #[schema(as = Owner)]
@@ -211,8 +199,8 @@ pub struct EventDoc {
     uid: String,
     namespace: String,
     name: String,
-    regarding: ObjectRefDoc,
-    related: Option<ObjectRefDoc>,
+    regarding: kubetrail_model::ObjectRef,
+    related: Option<kubetrail_model::ObjectRef>,
     reason: String,
     note: String,
     /// `Normal` or `Warning`.
