@@ -38,12 +38,14 @@ mod testing;
 
 pub use condition::{Condition, FindingKind};
 pub use config::{AlertingConfig, NotifierConfig, RawAlerting};
-pub use error::{Error, Place, Result, error_chain};
+pub use error::{Error, Place, Result};
 pub use evaluate::{
     AlertChange, Analysis, Analyzer, Cause, ChangeKind, CountTracker, DryRunAlert, Evaluator,
     Finding, GROUP_KEY_LABEL, Hit, NoAnalysis, dry_run, spread,
 };
 pub use group::{GroupDim, group_key};
+/// The model's error-chain walker, re-exported where alerting's callers have always found it.
+pub use kubetrail_model::error_chain;
 pub use matcher::{EventMatch, StringMatch};
 pub use metrics::{AlertMetrics, NotifierLabel, RuleLabel};
 pub use record::Recorder;

@@ -24,3 +24,35 @@ pub enum Error {
 
 /// A result whose error is the model's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its sources joined with ": ", outermost first, for a log line or a response
+/// (`cannot read the store: database is locked`). The one walker every crate uses.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot store the batch")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn an_error_chain_names_every_source_outermost_first() {
+        let e = Outer(std::io::Error::other("disk full"));
+        assert_eq!(error_chain(&e), "cannot store the batch: disk full");
+        assert_eq!(
+            error_chain(&std::io::Error::other("disk full")),
+            "disk full"
+        );
+    }
+}

@@ -26,7 +26,7 @@ mod time;
 mod vocab;
 
 pub use change::{Change, ChangeOp, ChangeSource, FieldChange};
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_chain};
 pub use event::{Event, ObjectRef, Owner};
 pub use occurrence::{EventOccurrences, Occurrence};
 pub use query::{AggregateQuery, AggregateRow, ChangeFilter, Dimension, EventFilter, SeveritySet};

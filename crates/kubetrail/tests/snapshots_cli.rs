@@ -43,52 +43,23 @@ fn the_query_table_and_its_wide_form_render_as_reviewed() {
     insta::assert_snapshot!("query_wide", wide);
 }
 
+/// The table of `args` over the day before `MOUNT_UNTIL`, without colours.
+fn pinned(kt: &Kt, args: &[&str]) -> String {
+    let window = ["--since", "24h", "--until", MOUNT_UNTIL, "--color", "never"];
+    kt.table(&[args, &window[..], &["-o", "table"]].concat())
+}
+
 #[test]
 fn the_incidents_table_renders_as_reviewed() {
     let kt = store_with(MOUNT);
-    let table = kt.table(&[
-        "incidents",
-        "--since",
-        "24h",
-        "--until",
-        MOUNT_UNTIL,
-        "--color",
-        "never",
-        "-o",
-        "table",
-    ]);
-    insta::assert_snapshot!("incidents_table", table);
+    insta::assert_snapshot!("incidents_table", pinned(&kt, &["incidents"]));
 }
 
 #[test]
 fn the_explain_story_renders_as_reviewed() {
     let kt = store_with(MOUNT);
     let pod = format!("{MOUNT_NS}/Pod/troubleshoot-copyfromhost-4m79m-psdjm");
-    let story = kt.table(&[
-        "explain",
-        &pod,
-        "--since",
-        "24h",
-        "--until",
-        MOUNT_UNTIL,
-        "--color",
-        "never",
-        "-o",
-        "table",
-    ]);
-    insta::assert_snapshot!("explain_pod", story);
+    insta::assert_snapshot!("explain_pod", pinned(&kt, &["explain", &pod]));
     let deployment = format!("{MOUNT_NS}/Deployment/no-image-deployment");
-    let story = kt.table(&[
-        "explain",
-        &deployment,
-        "--since",
-        "24h",
-        "--until",
-        MOUNT_UNTIL,
-        "--color",
-        "never",
-        "-o",
-        "table",
-    ]);
-    insta::assert_snapshot!("explain_deployment", story);
+    insta::assert_snapshot!("explain_deployment", pinned(&kt, &["explain", &deployment]));
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use kubetrail_model::{Event, Timestamp};
+use kubetrail_model::{Event, Timestamp, error_chain};
 use kubetrail_process::FutureLimit;
 use kubetrail_server::Telemetry;
 use kubetrail_source::NatsError;
@@ -78,11 +78,11 @@ async fn consume(w: &Writer, settings: NatsSettings, cancel: CancellationToken) 
                 match run(&mut consumer, w, &cancel).await {
                     Ok(()) => return Ok(()),
                     Err(e) => {
-                        warn!(error = %chain(&e), "lost the JetStream consumer; reconnecting")
+                        warn!(error = %error_chain(&e), "lost the JetStream consumer; reconnecting")
                     }
                 }
             }
-            Err(e) => warn!(error = %chain(&e), "cannot reach NATS JetStream; retrying"),
+            Err(e) => warn!(error = %error_chain(&e), "cannot reach NATS JetStream; retrying"),
         }
         tokio::select! {
             _ = cancel.cancelled() => return Ok(()),
@@ -127,9 +127,9 @@ async fn handle(batch: Vec<Received>, w: &Writer) {
             }
             Err(e) => {
                 // Not ours, or from a newer kubetrail: it will never store; say so and drop it.
-                error!(subject = r.subject(), error = %chain(e), "dropping a JetStream message that is not a kubetrail batch");
+                error!(subject = r.subject(), error = %error_chain(e), "dropping a JetStream message that is not a kubetrail batch");
                 if let Err(e) = r.term().await {
-                    warn!(error = %chain(&e), "cannot drop a bad JetStream message");
+                    warn!(error = %error_chain(&e), "cannot drop a bad JetStream message");
                 }
             }
         }
@@ -151,7 +151,7 @@ async fn handle(batch: Vec<Received>, w: &Writer) {
             for r in &good {
                 // A lost ack means one more delivery, which the store absorbs.
                 if let Err(e) = r.ack().await {
-                    warn!(error = %chain(&e), "cannot acknowledge a stored JetStream message");
+                    warn!(error = %error_chain(&e), "cannot acknowledge a stored JetStream message");
                 }
             }
             tracing::debug!(
@@ -177,7 +177,7 @@ async fn handle(batch: Vec<Received>, w: &Writer) {
                 let delay =
                     Duration::from_secs(u64::try_from(r.delivered()).unwrap_or(1).clamp(1, 30));
                 if let Err(e) = r.nak(delay).await {
-                    warn!(error = %chain(&e), "cannot hand a JetStream message back");
+                    warn!(error = %error_chain(&e), "cannot hand a JetStream message back");
                 }
             }
         }
@@ -214,15 +214,4 @@ async fn write(store: &dyn Store, events: Vec<Event>, gaps: Vec<Gap>) -> Result<
     }
     txn.commit().await?;
     Ok(written)
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
