@@ -52,10 +52,6 @@ pub(crate) fn expire_events(
     })
 }
 
-/// The occurrence `o` is listed in `doomed_occurrences` (looked up by the table's key).
-const DOOMED_OCCURRENCE: &str =
-    "(o.event_id, o.ts) IN (SELECT event_id, ts FROM doomed_occurrences)";
-
 /// Deletes up to [`CHUNK`] occurrence rows at or after `from` of events of `severity` that
 /// expire at `cutoff`, oldest first (the events themselves are kept: they were seen again, or
 /// stored, later).
@@ -67,20 +63,26 @@ pub(crate) fn expire_occurrences(
 ) -> Result<Deleted> {
     let rows = conn
         .prepare_cached(&format!(
-            "INSERT INTO doomed_occurrences (event_id, ts)
-             SELECT o.event_id, o.ts FROM occurrences o JOIN events e ON e.id = o.event_id
+            "INSERT INTO doomed_occurrences (id)
+             SELECT o.rowid FROM occurrences o JOIN events e ON e.id = o.event_id
              WHERE o.ts >= ?1 AND e.severity = ?3 AND {}
              ORDER BY o.ts LIMIT ?4",
             expiry::occurrence_expired("?2")
         ))?
         .execute(params![from, cutoff, severity, CHUNK as i64])?;
-    let resume: Option<i64> =
-        conn.query_row("SELECT MAX(ts) FROM doomed_occurrences", [], |r| r.get(0))?;
-    let clusters = tally(conn, DOOMED_OCCURRENCE, false)?;
-    subtract_occurrences(conn, DOOMED_OCCURRENCE)?;
+    let resume: Option<i64> = conn.query_row(
+        "SELECT MAX(ts) FROM occurrences WHERE rowid IN (SELECT id FROM doomed_occurrences)",
+        [],
+        |r| r.get(0),
+    )?;
+    let clusters = tally(
+        conn,
+        "o.rowid IN (SELECT id FROM doomed_occurrences)",
+        false,
+    )?;
+    subtract_occurrences(conn, "o.rowid IN (SELECT id FROM doomed_occurrences)")?;
     conn.execute_batch(
-        "DELETE FROM occurrences
-         WHERE (event_id, ts) IN (SELECT event_id, ts FROM doomed_occurrences);
+        "DELETE FROM occurrences WHERE rowid IN (SELECT id FROM doomed_occurrences);
          DELETE FROM doomed_occurrences;",
     )?;
     Ok(Deleted {

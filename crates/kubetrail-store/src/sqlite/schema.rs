@@ -224,38 +224,19 @@ CREATE TABLE quarantine (
 );
 ";
 
-/// Occurrences keyed by `(event_id, ts)` in a WITHOUT ROWID table: one B-tree less per
-/// occurrence written (the rowid table and its `occurrences_event` index become the primary
-/// key). Occurrences of one event at one instant are one row (their counts summed, the later
-/// `stored_at` kept, so retention keeps them as long as the later of them).
-const V8: &str = "
-CREATE TABLE occurrences_keyed (
-    event_id INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    count INTEGER NOT NULL,
-    stored_at INTEGER NOT NULL,
-    PRIMARY KEY (event_id, ts)
-) WITHOUT ROWID;
-INSERT INTO occurrences_keyed (event_id, ts, count, stored_at)
-    SELECT event_id, ts, SUM(count), MAX(stored_at) FROM occurrences GROUP BY event_id, ts;
-DROP TABLE occurrences;
-ALTER TABLE occurrences_keyed RENAME TO occurrences;
-CREATE INDEX occurrences_ts ON occurrences (ts);
-";
-
 /// The events seen over more than 10 minutes (`search::LONG_SPAN`), in the order of the queries
 /// (last seen, id) and with their first seen: a time window's events are those last seen
 /// inside it, those last seen less than 10 minutes after it that began before its end, and
 /// some of these (few: 0.4% of the real dumps), so a search reads the window without the events
 /// last seen after it. The condition must stay the
 /// same text as the queries' (SQLite matches a partial index by its expression).
-const V9: &str = "
+const V8: &str = "
 CREATE INDEX events_long_span ON events (last_seen, id, first_seen)
     WHERE last_seen - first_seen > 600000000;
 ";
 
 /// Changes of watched objects and their last-known states (`crate::changes`, issue 15).
-const V10: &str = "
+const V9: &str = "
 CREATE TABLE changes (
     id INTEGER PRIMARY KEY,
     cluster TEXT NOT NULL,
@@ -294,7 +275,7 @@ CREATE INDEX change_states_synced ON change_states (cluster, kind, synced_at);
 ";
 
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -328,9 +309,7 @@ pub(crate) fn prepare_writer(conn: &Connection, cache_kib: u32) -> Result<()> {
     // Retention collects the rows it deletes here (per connection, in memory).
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS doomed_events (id INTEGER PRIMARY KEY);
-         CREATE TEMP TABLE IF NOT EXISTS doomed_occurrences (
-             event_id INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (event_id, ts)
-         ) WITHOUT ROWID;",
+         CREATE TEMP TABLE IF NOT EXISTS doomed_occurrences (id INTEGER PRIMARY KEY);",
     )?;
     Ok(())
 }
@@ -418,44 +397,5 @@ mod tests {
             (before..=after).contains(&stored),
             "{before} <= {stored} <= {after}"
         );
-    }
-
-    #[test]
-    fn a_v7_store_keeps_its_occurrences_keyed_by_event_and_instant() {
-        let conn = Connection::open_in_memory().expect("open");
-        for script in &MIGRATIONS[..7] {
-            conn.execute_batch(&script.replace("{MIGRATED_AT}", "0"))
-                .expect("migrate to V7");
-        }
-        conn.pragma_update(None, "user_version", 7)
-            .expect("version");
-        // Two increases of event 1 at one instant (stored at different times), one of event 2.
-        conn.execute_batch(
-            "INSERT INTO occurrences (event_id, ts, count, stored_at) VALUES
-                 (1, 100, 1, 10), (1, 100, 4, 20), (1, 200, 2, 30), (2, 100, 7, 40);",
-        )
-        .expect("old occurrences");
-        migrate(&conn).expect("migrate to the latest");
-        let rows: Vec<(i64, i64, i64, i64)> = conn
-            .prepare("SELECT event_id, ts, count, stored_at FROM occurrences ORDER BY 1, 2")
-            .expect("select")
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .expect("rows")
-            .collect::<rusqlite::Result<_>>()
-            .expect("rows");
-        assert_eq!(
-            rows,
-            vec![(1, 100, 5, 20), (1, 200, 2, 30), (2, 100, 7, 40)]
-        );
-        let without_rowid = conn.prepare("SELECT rowid FROM occurrences").is_err();
-        assert!(without_rowid, "occurrences is a WITHOUT ROWID table");
-        let plan: String = conn
-            .query_row(
-                "EXPLAIN QUERY PLAN SELECT event_id FROM occurrences WHERE ts >= 100",
-                [],
-                |r| r.get(3),
-            )
-            .expect("plan");
-        assert!(plan.contains("occurrences_ts"), "{plan}");
     }
 }

@@ -45,12 +45,8 @@ UPDATE events SET
     node = COALESCE(?12, node), labels = COALESCE(?13, labels), stored_at = ?14
 WHERE id = ?1";
 
-/// One row per event and instant (the table's key): a second increase at the same instant adds
-/// to it.
-const OCCURRENCE: &str = "
-INSERT INTO occurrences (event_id, ts, count, stored_at) VALUES (?1, ?2, ?3, ?4)
-ON CONFLICT (event_id, ts) DO UPDATE SET
-    count = count + excluded.count, stored_at = MAX(stored_at, excluded.stored_at)";
+const OCCURRENCE: &str =
+    "INSERT INTO occurrences (event_id, ts, count, stored_at) VALUES (?1, ?2, ?3, ?4)";
 const OCCURRENCES_OF: &str = "SELECT ts, count FROM occurrences WHERE event_id = ?1";
 const FTS_INSERT: &str = "INSERT INTO events_fts (rowid, note) VALUES (?1, ?2)";
 const FTS_DELETE: &str =
