@@ -6,7 +6,7 @@
 //! batch's objects ([`ChangeStore::object_states`]), diffs, and saves the new states with the
 //! changes found and its cursor in one transaction ([`ChangeStore::save_changes`]).
 //!
-//! Tables (SQLite migration 8, PostgreSQL 5): `changes`, one row per `(cluster, uid,
+//! Tables (SQLite migration 9, PostgreSQL 5): `changes`, one row per `(cluster, uid,
 //! resource_version)` (a relist or a second import of a dump stores nothing twice), fields and
 //! references as JSON text; `change_states`, one row per `(cluster, uid)` with the normalized
 //! state (opaque JSON text to the store: the diff's own format) and when it was last synced.
