@@ -29,7 +29,10 @@ pub use error::{Error, Result};
 pub use explain::{
     Explanation, Related, Relation, StoryEntry, Target, explain, nodes_of, parse_kind,
 };
-pub use incidents::{Incident, IncidentConfig, RootCause, Status, TimelineEntry, incidents};
+pub use incidents::{
+    AffectedWorkload, ClusterCause, Incident, IncidentConfig, RootCause, Status, TimelineEntry,
+    incidents,
+};
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};
 pub use window::Window;
