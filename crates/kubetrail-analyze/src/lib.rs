@@ -35,7 +35,8 @@ pub use explain::{
     parse_kind,
 };
 pub use incidents::{
-    Incident, IncidentConfig, RootCause, Status, TimelineEntry, incidents, link_changes,
+    AffectedWorkload, ClusterCause, Incident, IncidentConfig, RootCause, Status, TimelineEntry,
+    incidents, link_changes,
 };
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};

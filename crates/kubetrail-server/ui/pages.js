@@ -326,6 +326,12 @@ KT.pages.incident = async function (parts, params) {
       h("dt", {}, "Events"), h("dd", {}, String(i.event_count))
     ),
     rootCause(i.root_cause),
+    i.cluster_wide
+      ? [
+          h("h2", {}, "Workloads hit (" + i.affected.length + ")"),
+          h("ul", { class: "affected" }, i.affected.map((a) => h("li", {}, a.workload, " — " + a.objects + " objects, " + a.events + " events"))),
+        ]
+      : null,
     h("h2", {}, "Affected objects (" + i.object_count + ")"),
     h("ul", { class: "objects" }, i.objects.map((o) => h("li", {}, KT.objectLink(o, i.cluster)))),
     i.nodes.length ? [h("h2", {}, "Nodes"), h("ul", {}, i.nodes.map((n) => h("li", {}, KT.objectLink("Node/" + n, i.cluster))))] : null,

@@ -351,3 +351,31 @@ fn one_far_future_event_in_an_import_is_refused_and_the_analysis_still_shows_the
     assert_eq!(patterns[0]["key"]["reason"], "BackOff", "{patterns}");
     assert_eq!(patterns[0]["count"], 1463, "{patterns}");
 }
+
+/// Issue 13, 3: a cluster-wide incident shows its cause and the workloads it hit, one line
+/// each with counts. In C5 (min scale) the only node is not ready at creation: its static pods
+/// (NodeNotReady) and coredns and local-path-provisioner (not-ready taint) wait together.
+#[test]
+fn incidents_list_the_workloads_a_cluster_wide_cause_hit() {
+    let kt =
+        Kt::with(&["k8s-failure-reproduction__C5__min_scale__2023-09-20T00-09-59.events.json"]);
+    let out = kt.run(&["incidents", "--since", "all", "-o", "table"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Cluster/no-ready-node: no-ready-node (6 workloads)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  kube-system/Deployment/coredns  2 objects, 2 events"),
+        "{text}"
+    );
+    let found = kt.json(&["incidents", "--since", "all", "-o", "json"]);
+    let wide = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["cluster_wide"] == true)
+        .expect("a cluster-wide incident");
+    assert_eq!(wide["affected"].as_array().unwrap().len(), 6);
+}

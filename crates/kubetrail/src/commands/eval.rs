@@ -122,7 +122,8 @@ async fn run_engine(config: &Config, dump: &Path) -> Result<(Vec<Incident>, Vec<
     let events = store.occurrences(&filter, 0).await?;
     let cfg = IncidentConfig {
         max_objects: usize::MAX,
-        max_timeline: 1,
+        // The scorer matches incidents to failures by their events.
+        max_timeline: usize::MAX,
         ..IncidentConfig::default()
     };
     let mut found = incidents(&events, Window::new(since, until)?, &cfg)?;

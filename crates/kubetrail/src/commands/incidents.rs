@@ -100,5 +100,29 @@ fn table<W: Write>(out: &mut Human<W>, found: &[Incident]) -> Result<()> {
             ),
         ]);
     }
-    t.write_colored(out)
+    t.write_colored(out)?;
+    affected(out, found)
+}
+
+/// Under the table, each cluster-wide incident's cause and the workloads it hit, one line each.
+fn affected<W: Write>(out: &mut Human<W>, found: &[Incident]) -> Result<()> {
+    for i in found.iter().filter(|i| i.cluster_wide) {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} {}: {} ({} workloads)",
+            i.id,
+            i.subject,
+            i.root_cause.rule,
+            i.affected.len()
+        )?;
+        for a in &i.affected {
+            writeln!(
+                out,
+                "  {}  {} objects, {} events",
+                a.workload, a.objects, a.events
+            )?;
+        }
+    }
+    Ok(())
 }

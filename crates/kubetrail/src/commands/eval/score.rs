@@ -1,6 +1,7 @@
-//! Matching incidents to labelled failures. An incident matches a failure when its time span
-//! overlaps the failure's window (give or take [`SLACK`]) and it is about one of the failure's
-//! objects (its subject or any of its objects). Then:
+//! Matching incidents to labelled failures. An incident matches a failure when it holds an
+//! event about one of the failure's objects whose span overlaps the failure's window (give or
+//! take [`EDGE`]), or when its root event is about one of them a little before the window (up
+//! to [`SLACK`]: a cause is often reported before its effects). Then:
 //! - a failure is *found with the right root cause* when a matching incident names a root
 //!   event with one of the labelled reasons, about one of the labelled root objects;
 //! - an incident that matches no failure is *noise*;
@@ -17,9 +18,13 @@ use serde::Serialize;
 
 use super::labels::{Labels, any_glob};
 
-/// How far outside a failure's window an incident may start or end and still overlap it:
-/// events are stamped to the second, and a cause is often reported a little before its effects.
+/// How far before a failure's window its root event may be: a cause is often reported a little
+/// before its effects.
 pub const SLACK: SignedDuration = SignedDuration::from_secs(60);
+
+/// How far outside a failure's window an event may be and still overlap it: events are stamped
+/// to the second, and reported a moment after what they report.
+pub const EDGE: SignedDuration = SignedDuration::from_secs(5);
 
 /// The score of one dump.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -78,10 +83,14 @@ pub fn score(labels: &Labels, incidents: &[Incident]) -> anyhow::Result<Score> {
                 .filter(|&f| {
                     let (start, end) = windows[f];
                     let affected = &labels.failures[f].affected;
-                    inc.start <= end + SLACK
-                        && inc.end >= start - SLACK
-                        && (any_glob(affected, &inc.subject)
-                            || inc.objects.iter().any(|o| any_glob(affected, o)))
+                    let root = &inc.root_cause;
+                    inc.timeline.iter().any(|t| {
+                        any_glob(affected, &t.object)
+                            && t.first_seen <= end + EDGE
+                            && t.last_seen >= start - EDGE
+                    }) || (any_glob(affected, &root.object)
+                        && root.at >= start - SLACK
+                        && root.at <= end + EDGE)
                 })
                 .collect()
         })
@@ -211,7 +220,7 @@ fn percent(part: usize, whole: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use kubetrail_analyze::{RootCause, Status};
+    use kubetrail_analyze::{RootCause, Status, TimelineEntry};
     use kubetrail_model::Severity;
 
     use super::*;
@@ -260,9 +269,44 @@ not_incidents:
             object_count: 1,
             nodes: Vec::new(),
             event_count: 1,
-            timeline: Vec::new(),
+            timeline: vec![TimelineEntry {
+                first_seen: start.parse().unwrap(),
+                last_seen: end.parse().unwrap(),
+                count: 1,
+                object: object.into(),
+                reason: reason.into(),
+                severity: Severity::Warning,
+                message: String::new(),
+            }],
             timeline_omitted: 0,
         }
+    }
+
+    /// Bug: incidents were matched by their span give or take 60 s, so a pod's scheduling
+    /// wait that ended 50 s before its crash loop began counted as a merge with the crash
+    /// loop. Only a root cause may come before the window; other events must overlap it.
+    #[test]
+    fn an_incident_ending_just_before_a_failure_of_the_same_pod_does_not_match_it() {
+        let labels = Labels::parse(LABELS).unwrap();
+        let earlier = incident(
+            "ns/Deployment/web",
+            "2024-01-01T00:28:00Z",
+            "2024-01-01T00:29:10Z",
+            "FailedScheduling",
+            "ns/Pod/web-1",
+        );
+        let s = score(&labels, &[earlier]).unwrap();
+        assert_eq!((s.detected, s.noise), (0, 1), "{:?}", s.details);
+        // A root event about the failure's pod a little before the window is its cause.
+        let wait = incident(
+            "ns/Deployment/web",
+            "2024-01-01T00:29:30Z",
+            "2024-01-01T00:29:40Z",
+            "FailedScheduling",
+            "ns/Pod/web-1",
+        );
+        let s = score(&labels, &[wait]).unwrap();
+        assert_eq!(s.detected, 1, "{:?}", s.details);
     }
 
     #[test]
