@@ -27,7 +27,9 @@ use crate::record::Recorder;
 use crate::{AlertChange, Analyzer, Evaluator, Hit, Result, error_chain};
 
 /// Batches waiting for evaluation; the pipeline waits when it is full (nothing is dropped).
-const QUEUE: usize = 64;
+/// Small: each batch holds up to a list page or a watch batch of events, and evaluating one
+/// takes less than storing it, so a longer queue only holds memory.
+const QUEUE: usize = 4;
 /// Windowed conditions (pattern, anomaly, incident) are evaluated this often.
 const WINDOWED_EVERY: Duration = Duration::from_secs(60);
 /// Most events read for windowed conditions or the startup replay.

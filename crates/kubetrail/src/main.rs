@@ -16,6 +16,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+
 // The config file's modules live in the library (src/lib.rs) so the fuzz targets share them.
 use kubetrail::{config, fanin};
 
@@ -46,10 +47,14 @@ fn main() -> ExitCode {
         cli::LogFormat::Text => logs.init(),
         cli::LogFormat::Json => logs.json().init(),
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The watchers (`run`, `agent`) do little work per event and spend most of it waiting:
+    // one worker thread serves them (the store's work runs on blocking threads), and each
+    // thread less is one stack and one allocator arena less (issue 14 §2).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if matches!(cli.command, cli::Command::Run(_) | cli::Command::Agent(_)) {
+        builder.worker_threads(1);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -66,7 +66,9 @@ impl ClusterPipeline {
             }
         };
         info!(cluster = %self.name, ?api, "watching events");
-        let (tx, mut rx) = mpsc::channel::<Batch>(16);
+        // Two batches read ahead of the store: enough to overlap reading and writing; more
+        // only holds list pages in memory while the store catches up.
+        let (tx, mut rx) = mpsc::channel::<Batch>(2);
         let namespaces: Vec<Option<String>> = if self.settings.namespaces.is_empty() {
             vec![None]
         } else {

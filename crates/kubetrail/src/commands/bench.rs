@@ -49,9 +49,22 @@ pub enum BenchWhat {
         /// Events created per second (0: as fast as possible).
         #[arg(long, default_value_t = 0)]
         rate: u64,
-        /// Measure the RSS of a `kubetrail run` process instead.
+        /// Measure the RSS and CPU of a `kubetrail run` process instead: idle, as the cluster
+        /// grows, through a relist and an initial list.
         #[arg(long)]
         memory: bool,
+        /// With --memory: run the measured process under this command, e.g. `heaptrack -o
+        /// /tmp/run` (a heap profile of each `kubetrail run` started).
+        #[arg(long, requires = "memory")]
+        wrapper: Option<String>,
+        /// With --memory: the configuration file of the measured process (e.g. with alerting
+        /// off, to see what it costs).
+        #[arg(long, requires = "memory")]
+        run_config: Option<PathBuf>,
+        /// With --memory: measure this kubetrail binary (e.g. an earlier build) instead of
+        /// this one, with the same simulator and phases.
+        #[arg(long, requires = "memory")]
+        run_binary: Option<PathBuf>,
     },
     /// Builds (or reuses) a store of N events made from the file's events with fresh uids and
     /// last-seen times spread over 30 days, then times filtered queries and group-bys. With
@@ -77,11 +90,24 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             events,
             rate,
             memory,
+            wrapper,
+            run_config,
+            run_binary,
         } => {
             let dir =
                 std::env::temp_dir().join(format!("kubetrail-bench-live-{}", std::process::id()));
             let result = if memory {
-                super::bench_live::memory(events, &dir).await
+                super::bench_live::memory(
+                    events,
+                    rate,
+                    &dir,
+                    super::bench_live::Measured {
+                        wrapper: wrapper.as_deref(),
+                        config: run_config.as_deref(),
+                        binary: run_binary.as_deref(),
+                    },
+                )
+                .await
             } else {
                 super::bench_live::live(events, rate, &dir).await
             };

@@ -1,6 +1,7 @@
 //! `kubetrail bench live`: the live path end to end, simulator → watch → process → store.
 //! Sustained events/s, latency from an Event's creation in the API server to its commit in the
-//! store (p50/p99), and the RSS of a separate `kubetrail run` process as the cluster grows.
+//! store (p50/p99), and the RSS and CPU of a separate `kubetrail run` process as the cluster
+//! grows, through a relist and an initial list.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,57 +85,270 @@ pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// RSS of a separate `kubetrail run` watching a simulator that grows to `total` events.
-pub async fn memory(total: u64, dir: &Path) -> Result<()> {
+/// RSS and CPU of a separate `kubetrail run` (fresh store, its own port) watching a simulator:
+/// idle; as the cluster grows to `total` events created at `rate` per second (0: as fast as
+/// possible) in ten steps, and CPU per event over that growth; 5 s after; through a relist of
+/// the `total` events (history compacted, watches dropped: resuming is `410 Gone`); and
+/// restarted on an empty store against the cluster that holds them (the initial list).
+pub async fn memory(total: u64, rate: u64, dir: &Path, measured: Measured<'_>) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let sim = Simulator::start().await?;
     let kubeconfig = dir.join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig)?;
-    let data = dir.join("data");
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("run")
-        .arg("--kubeconfig")
-        .arg(&kubeconfig)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start kubetrail run")?;
-    let store = SqliteStore::open(data.join("kubetrail.db"))?;
-    let mut samples = BTreeMap::new();
-    let step = (total / 5).max(1);
-    let mut made = 0;
+    // One JSON line per phase, printed as it ends.
+    let emit = |phase: &str, value: serde_json::Value| {
+        println!(
+            "{}",
+            json!({"measure": "run_memory_and_cpu", "events": total, "rate_target": rate,
+                   "phase": phase, "result": value})
+        );
+    };
+    let mut child = Child::start(&dir.join("data"), &kubeconfig, measured)?;
+    let store = SqliteStore::open(dir.join("data").join("kubetrail.db"))?;
+    // Idle: the (empty) initial list stored.
+    wait_cursor(&store, &mut child, Timestamp::UNIX_EPOCH).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    emit("idle", child.sample()?.json());
+
+    let mut growth = BTreeMap::new();
+    let step = (total / 10).max(1);
+    let (mut made, mut cpu_growth) = (0, 0.0);
     while made < total {
-        generate(&sim, made, step, 0).await?;
-        made += step;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while store.stats().await?.events < made {
-            anyhow::ensure!(Instant::now() < deadline, "kubetrail run did not keep up");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        samples.insert(made, rss_kib(child.id())? as f64 / 1024.0);
+        let n = step.min(total - made);
+        let before = child.sample()?;
+        generate(&sim, made, n, rate).await?;
+        made += n;
+        wait_events(&store, &mut child, made).await?;
+        let after = child.sample()?;
+        cpu_growth += after.cpu_s - before.cpu_s;
+        growth.insert(made, (after.rss_mib, after.anon_mib));
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    println!(
-        "{}",
-        json!({"measure": "run_rss_mib_by_events_in_cluster", "samples": samples})
+    emit(
+        "growth",
+        json!({"rss_and_anon_rss_mib_by_events_in_cluster": growth,
+               "cpu_ms_per_event": cpu_growth * 1e3 / total as f64}),
     );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    emit("after_growth_5s", child.sample()?.json());
+
+    // Relist: the watch is held silent while one more Event is created and the history
+    // compacted past it, then cut: resuming from its version is `410 Gone`, and it lists
+    // every Event again (all but one already stored: the store's dedup absorbs them).
+    let before = child.sample()?;
+    sim.faults().stall_watches(Duration::from_secs(60));
+    generate(&sim, made, 1, 0).await?;
+    made += 1;
+    sim.compact();
+    let since = Timestamp::now();
+    sim.faults().drop_watches();
+    sim.faults().clear();
+    wait_cursor(&store, &mut child, since).await?;
+    wait_events(&store, &mut child, made).await?;
+    let after = child.sample()?;
+    emit("relist", phase_json(&before, &after));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    emit("after_relist_5s", child.sample()?.json());
+    child.stop().await;
+    drop(store);
+
+    // Initial list: a new process on an empty store, the cluster holding `made` Events.
+    let data = dir.join("data-list");
+    let mut child = Child::start(&data, &kubeconfig, measured)?;
+    let store = SqliteStore::open(data.join("kubetrail.db"))?;
+    let start = child.sample()?;
+    wait_events(&store, &mut child, made).await?;
+    wait_cursor(&store, &mut child, Timestamp::UNIX_EPOCH).await?;
+    let after = child.sample()?;
+    emit("initial_list", phase_json(&start, &after));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    emit("after_initial_list_5s", child.sample()?.json());
+    child.stop().await;
     sim.shutdown().await;
     Ok(())
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .context("no VmRSS")
+/// A phase's CPU and the RSS at its end.
+fn phase_json(before: &Sample, after: &Sample) -> serde_json::Value {
+    json!({
+        "cpu_s": after.cpu_s - before.cpu_s,
+        "seconds": (after.at - before.at).as_secs_f64(),
+        "rss_mib": after.rss_mib,
+        "anon_rss_mib": after.anon_mib,
+        "peak_rss_mib": after.peak_mib,
+    })
+}
+
+/// Waits until the store holds `n` events.
+async fn wait_events(store: &SqliteStore, child: &mut Child, n: u64) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while store.stats().await?.events < n {
+        child.alive()?;
+        anyhow::ensure!(Instant::now() < deadline, "kubetrail run did not keep up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Waits until the Event watch's cursor was saved after `since` (a list's last page saves it).
+async fn wait_cursor(store: &SqliteStore, child: &mut Child, since: Timestamp) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let cursor = store.cursor(kubetrail_sim::CONTEXT_NAME, "events").await?;
+        if cursor.is_some_and(|c| c.updated_at > since) {
+            return Ok(());
+        }
+        child.alive()?;
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "kubetrail run did not list the events"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How the measured `kubetrail run` is started.
+#[derive(Clone, Copy)]
+pub struct Measured<'a> {
+    /// A command it runs under (e.g. `heaptrack -o FILE`); the RSS read is then still the
+    /// wrapped process's.
+    pub wrapper: Option<&'a str>,
+    /// Its configuration file.
+    pub config: Option<&'a Path>,
+    /// Another kubetrail binary to measure (e.g. an earlier build), instead of this one.
+    pub binary: Option<&'a Path>,
+}
+
+/// The measured `kubetrail run` process.
+struct Child {
+    process: std::process::Child,
+}
+
+/// What /proc says about a process at one moment.
+struct Sample {
+    at: Instant,
+    rss_mib: f64,
+    /// Of which anonymous memory (heap, stacks): the rest is the binary's code and other
+    /// mapped files.
+    anon_mib: f64,
+    peak_mib: f64,
+    /// User + system CPU seconds so far.
+    cpu_s: f64,
+}
+
+impl Sample {
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "rss_mib": self.rss_mib, "anon_rss_mib": self.anon_mib,
+            "peak_rss_mib": self.peak_mib, "cpu_s": self.cpu_s,
+        })
+    }
+}
+
+impl Child {
+    fn start(data: &Path, kubeconfig: &Path, measured: Measured<'_>) -> Result<Self> {
+        let exe = match measured.binary {
+            Some(binary) => binary.to_path_buf(),
+            None => std::env::current_exe()?,
+        };
+        let mut words = measured.wrapper.unwrap_or_default().split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(words).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        // Its own port: another `kubetrail run` on this machine may hold the default one.
+        let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        if let Some(config) = measured.config {
+            command.arg("--config").arg(config);
+        }
+        let process = command
+            .arg("--data-dir")
+            .arg(data)
+            .arg("run")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--listen")
+            .arg(listen.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start kubetrail run")?;
+        Ok(Child { process })
+    }
+
+    fn alive(&mut self) -> Result<()> {
+        match self.process.try_wait()? {
+            Some(status) => anyhow::bail!("kubetrail run exited: {status}"),
+            None => Ok(()),
+        }
+    }
+
+    /// The kubetrail process: the child, or under a wrapper the child's only descendant.
+    fn pid(&self) -> u32 {
+        let mut pid = self.process.id();
+        while let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        {
+            let mut ids = children.split_whitespace();
+            match (ids.next().and_then(|p| p.parse().ok()), ids.next()) {
+                (Some(only), None) => pid = only,
+                _ => break,
+            }
+        }
+        pid
+    }
+
+    fn sample(&self) -> Result<Sample> {
+        let pid = self.pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .with_context(|| format!("no {key} in /proc/{pid}/status"))
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // Fields after the command name (which may hold spaces): utime is the 12th, stime 13th.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        let (user, system) = ticks(11)
+            .zip(ticks(12))
+            .with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
+        // In clock ticks: USER_HZ, 100 on Linux.
+        Ok(Sample {
+            at: Instant::now(),
+            rss_mib: kib("VmRSS:")? / 1024.0,
+            anon_mib: kib("RssAnon:")? / 1024.0,
+            peak_mib: kib("VmHWM:")? / 1024.0,
+            cpu_s: (user + system) / 100.0,
+        })
+    }
+
+    /// Stops it as an operator would (SIGTERM), so a wrapper such as heaptrack writes its data.
+    async fn stop(mut self) {
+        let pid = self.pid();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if matches!(self.process.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
 }
 
 /// Creates kubelet-style BackOff events for 50 pods; `rate` 0 means as fast as possible.
