@@ -205,3 +205,108 @@ async fn each_change_scenario_records_its_change_with_diff_and_manager() {
     assert_eq!(after.len(), before + 1, "{after:#?}");
     assert_eq!(lines(after.last().expect("scale")), ["replicas: 1 → 2"]);
 }
+
+/// Peak RSS (VmHWM, KiB) of a process.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The memory benchmark of docs/BENCHMARKS.md (run by hand, `--ignored`): `run`'s peak RSS
+/// once 10,000 Deployments and 10,000 ConfigMaps are listed and their states stored, with
+/// change tracking and without (`changes: {enabled: false}`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: cargo test -p kubetrail --test changes_live -- --ignored --nocapture"]
+async fn memory_with_ten_thousand_deployments_and_config_maps() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let sim = Simulator::start().await.expect("sim");
+    for i in 0..10_000 {
+        let d: Deployment = serde_json::from_value(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": format!("app-{i:05}"), "namespace": "bench"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "x"}},
+                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [
+                    {"name": "app", "image": format!("registry.example/app:{i}"),
+                     "env": [{"name": "MODE", "value": "prod"}],
+                     "resources": {"limits": {"memory": "256Mi"}}}]}}}
+        }))
+        .expect("deployment");
+        sim.create(&d).expect("create");
+        let c: ConfigMap = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": format!("conf-{i:05}"), "namespace": "bench"},
+            "data": {"app.conf": "x".repeat(512), "other": "y"}
+        }))
+        .expect("configmap");
+        sim.create(&c).expect("create");
+    }
+    for (label, tracking) in [
+        ("without change tracking", false),
+        ("with change tracking", true),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("kubetrail.yaml");
+        std::fs::write(
+            &config,
+            format!("changes:\n  enabled: {tracking}\n  resources: [deployments, configmaps]\n"),
+        )
+        .expect("config");
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+        let log = std::fs::File::create(dir.path().join("run.log")).expect("log");
+        let child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&config)
+            .args(["run", "--listen", "127.0.0.1:0", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .env("KUBETRAIL_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("run");
+        let run = Run(child);
+        let pid = run.0.id();
+        let started = std::time::Instant::now();
+        if tracking {
+            wait_for_cursor(dir.path(), "changes/configmaps").await;
+            wait_for_cursor(dir.path(), "changes/deployments").await;
+        } else {
+            wait_for_cursor(dir.path(), "events").await;
+        }
+        // Settled: what the listing allocated is the peak.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        println!(
+            "{label}: peak RSS {} KiB, synced in {:.1} s",
+            peak_rss_kib(pid),
+            started.elapsed().as_secs_f64()
+        );
+        drop(run);
+    }
+}
+
+async fn wait_for_cursor(dir: &Path, stream: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        if let Some(s) = store(dir)
+            && s.cursor("kubetrail-sim", stream)
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{stream} never synced"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
