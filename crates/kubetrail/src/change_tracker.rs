@@ -244,3 +244,97 @@ pub async fn run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubetrail_model::ChangeFilter;
+    use kubetrail_process::change::snapshot;
+    use kubetrail_source::watch::GapNotice;
+    use kubetrail_store::SqliteStore;
+    use serde_json::json;
+
+    fn config_map(name: &str, uid: &str, rv: &str, value: &str) -> Observed {
+        let v = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "shop", "uid": uid, "resourceVersion": rv,
+                "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "data": {"k": value}});
+        Observed {
+            snapshot: snapshot(&v).expect("snapshot"),
+            deleted: false,
+        }
+    }
+
+    fn batch(items: Vec<Observed>, listed: bool, cursor: &str) -> Batch<Observed> {
+        Batch {
+            stream: "changes/configmaps".into(),
+            events: items,
+            cursor: Some(cursor.into()),
+            gap: None,
+            listed,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_relist_after_410_records_what_changed_and_what_went_while_away() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(dir.path().join("k.db")).expect("open"));
+        let mut tracker = ChangeTracker::new("prod", store.clone(), store.clone());
+        let all = ChangeFilter::default();
+
+        // The first listing is the baseline: nothing recorded.
+        let first = vec![
+            config_map("a", "ua", "1", "x"),
+            config_map("b", "ub", "2", "y"),
+        ];
+        tracker.apply(&batch(first, true, "2")).await.expect("list");
+        assert!(store.changes(&all).await.unwrap().is_empty());
+
+        // A status-free repeat of the same object on the watch records nothing either.
+        let same = vec![config_map("a", "ua", "3", "x")];
+        tracker
+            .apply(&batch(same, false, "3"))
+            .await
+            .expect("watch");
+        assert!(store.changes(&all).await.unwrap().is_empty());
+
+        // The watch expired (410): the relist sees `a` changed and `b` gone.
+        let mut relist = batch(vec![config_map("a", "ua", "9", "z")], true, "9");
+        relist.gap = Some(GapNotice {
+            expired_version: "3".into(),
+            cause: "resourceVersion expired (410 Gone)".into(),
+        });
+        tracker.apply(&relist).await.expect("relist");
+        let changes = store.changes(&all).await.unwrap();
+        let mut summary: Vec<(String, ChangeOp)> = changes
+            .iter()
+            .map(|c| (c.object.name.clone(), c.op))
+            .collect();
+        summary.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            summary,
+            [
+                ("a".to_string(), ChangeOp::Updated),
+                ("b".to_string(), ChangeOp::Deleted)
+            ],
+            "{changes:#?}"
+        );
+        assert_eq!(changes.len(), 2, "{changes:#?}");
+        let a = changes.iter().find(|c| c.object.name == "a").expect("a");
+        assert_eq!(a.fields[0].path, "data.k");
+        let gaps = store.gaps(None, None).await.unwrap();
+        assert_eq!(gaps.len(), 1);
+        assert_eq!(gaps[0].stream, "changes/configmaps");
+        assert!(
+            store
+                .object_states("prod", &["ub".into()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // The same relist again (a replay) records nothing twice.
+        tracker.apply(&relist).await.expect("replay");
+        assert_eq!(store.changes(&all).await.unwrap().len(), 2);
+    }
+}

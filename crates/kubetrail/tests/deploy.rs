@@ -31,6 +31,21 @@ const WATCHER_CALLS: &[(&str, &str, &[&str])] = &[
     ("batch", "jobs", &["list", "watch"]),
 ];
 
+/// What `run`'s change watches call besides (`kubetrail-source/src/watch/changes.rs`, the
+/// config's default `changes:`; Nodes are already in [`WATCHER_CALLS`]). Agents track none.
+const CHANGE_CALLS: &[(&str, &str, &[&str])] = &[
+    ("apps", "deployments", &["list", "watch"]),
+    ("apps", "statefulsets", &["list", "watch"]),
+    ("apps", "daemonsets", &["list", "watch"]),
+    ("batch", "cronjobs", &["list", "watch"]),
+    (
+        "autoscaling",
+        "horizontalpodautoscalers",
+        &["list", "watch"],
+    ),
+    ("", "configmaps", &["list", "watch"]),
+];
+
 /// Leader election (`kubetrail-source/src/leader.rs`): get, create and replace the Lease, in
 /// the `--lease-namespace` only.
 const LEASE_CALLS: &[&str] = &["get", "create", "update"];
@@ -43,15 +58,20 @@ const WATCHING: [&str; 3] = ["single", "ha", "agent"];
 
 #[test]
 fn every_overlay_grants_exactly_what_the_watcher_calls() {
-    let want: BTreeSet<(String, String, String)> = WATCHER_CALLS
-        .iter()
-        .flat_map(|(group, resource, verbs)| {
-            verbs
-                .iter()
-                .map(|v| (group.to_string(), resource.to_string(), v.to_string()))
-        })
-        .collect();
+    let calls = |list: &[(&str, &str, &[&str])]| -> BTreeSet<(String, String, String)> {
+        list.iter()
+            .flat_map(|(group, resource, verbs)| {
+                verbs
+                    .iter()
+                    .map(|v| (group.to_string(), resource.to_string(), v.to_string()))
+            })
+            .collect()
+    };
     for overlay in WATCHING {
+        let mut want = calls(WATCHER_CALLS);
+        if overlay != "agent" {
+            want.extend(calls(CHANGE_CALLS));
+        }
         let r = render(overlay);
         let role = one(&r.cluster_roles, "ClusterRole");
         let mut granted = BTreeSet::new();

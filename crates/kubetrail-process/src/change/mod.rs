@@ -33,6 +33,7 @@
 //! ```
 
 mod extract;
+mod history;
 pub mod limits;
 mod state;
 
@@ -41,6 +42,7 @@ use kubetrail_model::{Change, ChangeOp, ChangeSource, FieldChange, ObjectRef};
 use serde_json::Value;
 
 pub use extract::{TRACKED_KINDS, is_tracked};
+pub use history::{Revision, revision_of, rollout_history};
 pub use state::State;
 
 /// Why an object cannot be snapshotted.

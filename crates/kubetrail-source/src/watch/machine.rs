@@ -230,7 +230,7 @@ where
             },
             None => {
                 self.stats.synced.store(1, Ordering::Relaxed);
-                info!(cluster = %self.config.cluster, %version, "events listed");
+                info!(cluster = %self.config.cluster, stream = %self.config.stream(), %version, "listed");
                 self.backoff.reset();
                 Phase::Opening { version }
             }
