@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+pub mod change_object;
 pub mod config;
 pub mod cursor;
 pub mod http_api;
@@ -26,7 +27,7 @@ pub mod watch_line;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs`.
-pub const TARGETS: [(&str, Target); 10] = [
+pub const TARGETS: [(&str, Target); 11] = [
     ("import", import::run),
     ("watch_line", watch_line::run),
     ("normalize", normalize::run),
@@ -37,6 +38,7 @@ pub const TARGETS: [(&str, Target); 10] = [
     ("rules", rules::run),
     ("selectors", selectors::run),
     ("nats_wire", nats_wire::run),
+    ("change_object", change_object::run),
 ];
 
 /// Runs the target called `name` on `data`.

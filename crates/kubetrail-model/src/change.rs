@@ -92,6 +92,8 @@ impl fmt::Display for FieldChange {
             (Some(before), Some(after)) => write!(f, "{}: {before} → {after}", self.path),
             (None, Some(after)) => write!(f, "{}: added {after}", self.path),
             (Some(before), None) => write!(f, "{}: removed (was {before})", self.path),
+            // A line standing for fields left out (`… 3 more fields changed`).
+            (None, None) if self.path.starts_with('…') => f.write_str(&self.path),
             (None, None) => write!(f, "{}: changed", self.path),
         }
     }

@@ -18,6 +18,7 @@
 // their items are exempt.
 #[allow(missing_docs)]
 pub mod catalogue;
+pub mod change;
 #[allow(missing_docs)]
 pub mod classify;
 #[allow(missing_docs)]

@@ -116,7 +116,13 @@ pub(crate) async fn handle(
                 namespace,
             },
             &Method::POST,
-        ) => create(&state, resource, namespace, &body),
+        ) => create(
+            &state,
+            resource,
+            namespace,
+            &body,
+            &field_manager(&query, &headers),
+        ),
         (
             Target::Object {
                 resource,
@@ -135,7 +141,14 @@ pub(crate) async fn handle(
                 name,
             },
             &Method::PUT,
-        ) => update(&state, resource, namespace, &name, &body),
+        ) => update(
+            &state,
+            resource,
+            namespace,
+            &name,
+            &body,
+            &field_manager(&query, &headers),
+        ),
         (
             Target::Object {
                 resource,
@@ -148,7 +161,16 @@ pub(crate) async fn handle(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default();
-            patch(&state, resource, namespace, &name, content_type, &body)
+            let manager = field_manager(&query, &headers);
+            patch(
+                &state,
+                resource,
+                namespace,
+                &name,
+                content_type,
+                &body,
+                &manager,
+            )
         }
         (
             Target::Object {
@@ -194,11 +216,27 @@ fn place_in_namespace(
     Ok(())
 }
 
+/// Who writes: the request's `fieldManager`, else its User-Agent up to the first `/` (as the
+/// real server defaults it), else the simulator's default.
+fn field_manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
+    if let Some(m) = query.get("fieldManager").filter(|m| !m.is_empty()) {
+        return m.clone();
+    }
+    headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| ua.split('/').next())
+        .filter(|m| !m.is_empty())
+        .unwrap_or(crate::store::DEFAULT_MANAGER)
+        .to_string()
+}
+
 fn create(
     state: &AppState,
     resource: Resource,
     namespace: Option<String>,
     body: &[u8],
+    manager: &str,
 ) -> Result<Response, ApiError> {
     if resource.namespaced() && namespace.is_none() {
         return Err(ApiError::method_not_allowed("POST"));
@@ -209,7 +247,7 @@ fn create(
     if resource == Resource::Event {
         validate_new_event(&stored)?;
     }
-    let created = state.store.create(resource, stored)?;
+    let created = state.store.create_by(resource, stored, manager)?;
     Ok(json_response(
         StatusCode::CREATED,
         &convert::encode(resource, &created),
@@ -271,6 +309,7 @@ fn update(
     namespace: Option<String>,
     name: &str,
     body: &[u8],
+    manager: &str,
 ) -> Result<Response, ApiError> {
     let mut object = parse_body(body)?;
     let in_body = meta_str(&object, "name");
@@ -281,7 +320,7 @@ fn update(
     }
     place_in_namespace(resource, &mut object, namespace.as_deref())?;
     let stored = convert::decode(resource, object)?;
-    let (updated, created) = state.store.update(resource, stored)?;
+    let (updated, created) = state.store.update_by(resource, stored, manager)?;
     let code = if created {
         StatusCode::CREATED
     } else {
@@ -300,6 +339,7 @@ fn patch(
     name: &str,
     content_type: &str,
     body: &[u8],
+    manager: &str,
 ) -> Result<Response, ApiError> {
     let patch_type = PatchType::from_content_type(content_type)?;
     let patch = patch_type.parse_body(body)?;
@@ -312,9 +352,10 @@ fn patch(
                 let mut object = patch.clone();
                 set_meta(&mut object, "name", Value::String(name.to_string()));
                 place_in_namespace(resource, &mut object, namespace.as_deref())?;
-                let created = state
-                    .store
-                    .create(resource, convert::decode(resource, object)?)?;
+                let created =
+                    state
+                        .store
+                        .create_by(resource, convert::decode(resource, object)?, manager)?;
                 return Ok(json_response(
                     StatusCode::CREATED,
                     &convert::encode(resource, &created),
@@ -327,7 +368,7 @@ fn patch(
         place_in_namespace(resource, &mut merged, namespace.as_deref())?;
         match state
             .store
-            .update(resource, convert::decode(resource, merged)?)
+            .update_by(resource, convert::decode(resource, merged)?, manager)
         {
             Ok((updated, _)) => {
                 return Ok(json_response(
@@ -409,7 +450,8 @@ mod tests {
             "/api/v1/pods/web-1",
             "/api/v1/namespaces/demo/pods/web-1/log",
             "/apis/apps/v1beta1/deployments",
-            "/api/v1/secrets",
+            "/api/v1/services",
+            "/apis/autoscaling/v1/horizontalpodautoscalers",
             "/apis",
         ] {
             assert_eq!(parse_path(path), None, "{path}");

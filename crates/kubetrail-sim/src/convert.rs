@@ -33,6 +33,14 @@ pub(crate) fn decode(resource: Resource, body: Value) -> Result<Value, ApiError>
         Resource::Deployment => roundtrip::<k8s_openapi::api::apps::v1::Deployment>(body),
         Resource::Job => roundtrip::<k8s_openapi::api::batch::v1::Job>(body),
         Resource::Lease => roundtrip::<k8s_openapi::api::coordination::v1::Lease>(body),
+        Resource::ConfigMap => roundtrip::<core::ConfigMap>(body),
+        Resource::Secret => roundtrip::<core::Secret>(body),
+        Resource::StatefulSet => roundtrip::<k8s_openapi::api::apps::v1::StatefulSet>(body),
+        Resource::DaemonSet => roundtrip::<k8s_openapi::api::apps::v1::DaemonSet>(body),
+        Resource::CronJob => roundtrip::<k8s_openapi::api::batch::v1::CronJob>(body),
+        Resource::HorizontalPodAutoscaler => {
+            roundtrip::<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler>(body)
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::resources::{GROUPS, REVIEWS, Resource, VERBS};
+use crate::resources::{GROUPS, REVIEWS, Resource, VERBS, group_version};
 
 /// The Content-Type of an aggregated discovery answer.
 pub(crate) const AGGREGATED_CONTENT_TYPE: &str =
@@ -73,7 +73,7 @@ pub(crate) fn groups(headers: &HeaderMap) -> Response {
             .map(|group| {
                 json!({
                     "metadata": {"name": group, "creationTimestamp": null},
-                    "versions": [{"version": "v1", "resources": aggregated_resources(group), "freshness": "Current"}]
+                    "versions": [{"version": group_version(group), "resources": aggregated_resources(group), "freshness": "Current"}]
                 })
             })
             .collect();
@@ -86,7 +86,8 @@ pub(crate) fn groups(headers: &HeaderMap) -> Response {
 
 /// `/apis/<group>`: one APIGroup.
 pub(crate) fn group(name: &str) -> Value {
-    let version = json!({"groupVersion": format!("{name}/v1"), "version": "v1"});
+    let v = group_version(name);
+    let version = json!({"groupVersion": format!("{name}/{v}"), "version": v});
     json!({
         "kind": "APIGroup",
         "apiVersion": "v1",
@@ -104,7 +105,7 @@ pub(crate) fn is_group(name: &str) -> bool {
 /// `/api/v1` or `/apis/<group>/<version>`: the APIResourceList, if served.
 pub(crate) fn resource_list(group: &str, version: &str) -> Option<Value> {
     let served = group.is_empty() || is_group(group);
-    if !served || version != "v1" {
+    if !served || version != group_version(group) {
         return None;
     }
     let mut resources: Vec<Value> = Resource::ALL
@@ -151,7 +152,7 @@ fn aggregated_resources(group: &str) -> Vec<Value> {
         .map(|r| {
             json!({
                 "resource": r.plural(),
-                "responseKind": {"group": group, "version": "v1", "kind": r.kind()},
+                "responseKind": {"group": group, "version": r.version(), "kind": r.kind()},
                 "scope": if r.namespaced() { "Namespaced" } else { "Cluster" },
                 "singularResource": r.singular(),
                 "verbs": VERBS,
@@ -215,7 +216,14 @@ mod tests {
             .flatten()
             .filter_map(|r| r["name"].as_str())
             .collect();
-        assert_eq!(names, ["events", "nodes", "pods"]);
+        assert_eq!(names, ["events", "nodes", "pods", "configmaps", "secrets"]);
+        let autoscaling = resource_list("autoscaling", "v2").expect("served as v2");
+        assert_eq!(autoscaling["groupVersion"], "autoscaling/v2");
+        assert_eq!(
+            autoscaling["resources"][0]["name"],
+            "horizontalpodautoscalers"
+        );
+        assert!(resource_list("autoscaling", "v1").is_none());
         let events = resource_list("events.k8s.io", "v1").expect("served");
         assert_eq!(events["groupVersion"], "events.k8s.io/v1");
         let auth = resource_list("authentication.k8s.io", "v1").expect("served");

@@ -144,6 +144,18 @@ impl SimHandle {
         from_stored(resource, &updated)
     }
 
+    /// [`SimHandle::replace`] as the field manager `manager` (e.g. `kubectl-edit`), which
+    /// `managedFields` then name as the last writer.
+    pub fn replace_as<K>(&self, object: &K, manager: &str) -> Result<K>
+    where
+        K: k8s_openapi::Resource + Serialize + DeserializeOwned,
+    {
+        let resource = served::<K>()?;
+        let stored = convert::decode(resource, to_value(object)?)?;
+        let (updated, _) = self.inner.store.update_by(resource, stored, manager)?;
+        from_stored(resource, &updated)
+    }
+
     /// Reads an object; `None` if it does not exist.
     pub fn get<K>(&self, namespace: Option<&str>, name: &str) -> Result<Option<K>>
     where

@@ -31,7 +31,8 @@ pub(crate) fn root() -> Value {
 
 /// `/openapi/v3/api/v1` or `/openapi/v3/apis/<group>/<version>`, if served.
 pub(crate) fn group_version(group: &str, version: &str) -> Option<Value> {
-    let served = (group.is_empty() || GROUPS.contains(&group)) && version == "v1";
+    let served = (group.is_empty() || GROUPS.contains(&group))
+        && version == crate::resources::group_version(group);
     if !served {
         return None;
     }

@@ -22,6 +22,18 @@ pub enum Resource {
     Job,
     /// `coordination.k8s.io/v1` leases.
     Lease,
+    /// `core/v1` config maps.
+    ConfigMap,
+    /// `core/v1` secrets.
+    Secret,
+    /// `apps/v1` stateful sets.
+    StatefulSet,
+    /// `apps/v1` daemon sets.
+    DaemonSet,
+    /// `batch/v1` cron jobs.
+    CronJob,
+    /// `autoscaling/v2` horizontal pod autoscalers.
+    HorizontalPodAutoscaler,
 }
 
 /// Which stored collection a resource reads and writes.
@@ -34,6 +46,12 @@ pub(crate) enum StoreKind {
     Deployment,
     Job,
     Lease,
+    ConfigMap,
+    Secret,
+    StatefulSet,
+    DaemonSet,
+    CronJob,
+    HorizontalPodAutoscaler,
 }
 
 /// Every verb a stored resource supports (no `deletecollection`).
@@ -49,7 +67,17 @@ pub(crate) const GROUPS: &[&str] = &[
     "authorization.k8s.io",
     "batch",
     "coordination.k8s.io",
+    "autoscaling",
 ];
+
+/// The one version the simulator serves of `group` (`autoscaling` is served as `v2`, the
+/// version HPAs are written in today; every other group as `v1`).
+pub(crate) fn group_version(group: &str) -> &'static str {
+    match group {
+        "autoscaling" => "v2",
+        _ => "v1",
+    }
+}
 
 /// A create-only, never stored resource (the review APIs), as discovery lists it.
 pub(crate) struct ReviewResource {
@@ -77,41 +105,63 @@ pub(crate) const REVIEWS: &[ReviewResource] = &[
 
 impl Resource {
     /// Every served resource, core first, as discovery lists them.
-    pub const ALL: [Resource; 8] = [
+    pub const ALL: [Resource; 14] = [
         Resource::CoreEvent,
         Resource::Node,
         Resource::Pod,
+        Resource::ConfigMap,
+        Resource::Secret,
         Resource::Deployment,
         Resource::ReplicaSet,
+        Resource::StatefulSet,
+        Resource::DaemonSet,
         Resource::Event,
         Resource::Job,
+        Resource::CronJob,
         Resource::Lease,
+        Resource::HorizontalPodAutoscaler,
     ];
 
     /// API group; empty for core.
     pub fn group(self) -> &'static str {
         match self {
-            Resource::CoreEvent | Resource::Pod | Resource::Node => "",
+            Resource::CoreEvent
+            | Resource::Pod
+            | Resource::Node
+            | Resource::ConfigMap
+            | Resource::Secret => "",
             Resource::Event => "events.k8s.io",
-            Resource::ReplicaSet | Resource::Deployment => "apps",
-            Resource::Job => "batch",
+            Resource::ReplicaSet
+            | Resource::Deployment
+            | Resource::StatefulSet
+            | Resource::DaemonSet => "apps",
+            Resource::Job | Resource::CronJob => "batch",
             Resource::Lease => "coordination.k8s.io",
+            Resource::HorizontalPodAutoscaler => "autoscaling",
         }
     }
 
-    /// API version within the group (all served resources are `v1`).
+    /// API version within the group (see [`group_version`]).
     pub fn version(self) -> &'static str {
-        "v1"
+        group_version(self.group())
     }
 
     /// `apiVersion` as written in objects: `v1` or `group/v1`.
     pub fn api_version(self) -> &'static str {
         match self {
-            Resource::CoreEvent | Resource::Pod | Resource::Node => "v1",
+            Resource::CoreEvent
+            | Resource::Pod
+            | Resource::Node
+            | Resource::ConfigMap
+            | Resource::Secret => "v1",
             Resource::Event => "events.k8s.io/v1",
-            Resource::ReplicaSet | Resource::Deployment => "apps/v1",
-            Resource::Job => "batch/v1",
+            Resource::ReplicaSet
+            | Resource::Deployment
+            | Resource::StatefulSet
+            | Resource::DaemonSet => "apps/v1",
+            Resource::Job | Resource::CronJob => "batch/v1",
             Resource::Lease => "coordination.k8s.io/v1",
+            Resource::HorizontalPodAutoscaler => "autoscaling/v2",
         }
     }
 
@@ -125,6 +175,12 @@ impl Resource {
             Resource::Deployment => "deployments",
             Resource::Job => "jobs",
             Resource::Lease => "leases",
+            Resource::ConfigMap => "configmaps",
+            Resource::Secret => "secrets",
+            Resource::StatefulSet => "statefulsets",
+            Resource::DaemonSet => "daemonsets",
+            Resource::CronJob => "cronjobs",
+            Resource::HorizontalPodAutoscaler => "horizontalpodautoscalers",
         }
     }
 
@@ -138,6 +194,12 @@ impl Resource {
             Resource::Deployment => "deployment",
             Resource::Job => "job",
             Resource::Lease => "lease",
+            Resource::ConfigMap => "configmap",
+            Resource::Secret => "secret",
+            Resource::StatefulSet => "statefulset",
+            Resource::DaemonSet => "daemonset",
+            Resource::CronJob => "cronjob",
+            Resource::HorizontalPodAutoscaler => "horizontalpodautoscaler",
         }
     }
 
@@ -151,6 +213,12 @@ impl Resource {
             Resource::Deployment => "Deployment",
             Resource::Job => "Job",
             Resource::Lease => "Lease",
+            Resource::ConfigMap => "ConfigMap",
+            Resource::Secret => "Secret",
+            Resource::StatefulSet => "StatefulSet",
+            Resource::DaemonSet => "DaemonSet",
+            Resource::CronJob => "CronJob",
+            Resource::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
         }
     }
 
@@ -172,14 +240,26 @@ impl Resource {
             Resource::Node => &["no"],
             Resource::ReplicaSet => &["rs"],
             Resource::Deployment => &["deploy"],
-            Resource::Job | Resource::Lease => &[],
+            Resource::ConfigMap => &["cm"],
+            Resource::StatefulSet => &["sts"],
+            Resource::DaemonSet => &["ds"],
+            Resource::CronJob => &["cj"],
+            Resource::HorizontalPodAutoscaler => &["hpa"],
+            Resource::Job | Resource::Lease | Resource::Secret => &[],
         }
     }
 
     /// Categories (`kubectl get all`).
     pub fn categories(self) -> &'static [&'static str] {
         match self {
-            Resource::Pod | Resource::ReplicaSet | Resource::Deployment | Resource::Job => &["all"],
+            Resource::Pod
+            | Resource::ReplicaSet
+            | Resource::Deployment
+            | Resource::Job
+            | Resource::StatefulSet
+            | Resource::DaemonSet
+            | Resource::CronJob
+            | Resource::HorizontalPodAutoscaler => &["all"],
             _ => &[],
         }
     }
@@ -203,6 +283,12 @@ impl Resource {
             Resource::Deployment => StoreKind::Deployment,
             Resource::Job => StoreKind::Job,
             Resource::Lease => StoreKind::Lease,
+            Resource::ConfigMap => StoreKind::ConfigMap,
+            Resource::Secret => StoreKind::Secret,
+            Resource::StatefulSet => StoreKind::StatefulSet,
+            Resource::DaemonSet => StoreKind::DaemonSet,
+            Resource::CronJob => StoreKind::CronJob,
+            Resource::HorizontalPodAutoscaler => StoreKind::HorizontalPodAutoscaler,
         }
     }
 
@@ -213,9 +299,23 @@ impl Resource {
 
     /// Whether the object has a `spec` whose changes bump `metadata.generation`.
     pub(crate) fn has_generation(self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Resource::Pod | Resource::ReplicaSet | Resource::Deployment | Resource::Job
+            Resource::CoreEvent
+                | Resource::Event
+                | Resource::Node
+                | Resource::Lease
+                | Resource::ConfigMap
+                | Resource::Secret
+        )
+    }
+
+    /// Whether writes are recorded in `metadata.managedFields` (the kinds change tracking
+    /// reads; Events, Pods and Leases are left without, as before).
+    pub(crate) fn keeps_managed_fields(self) -> bool {
+        !matches!(
+            self,
+            Resource::CoreEvent | Resource::Event | Resource::Pod | Resource::Lease
         )
     }
 

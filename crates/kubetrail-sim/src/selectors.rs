@@ -284,7 +284,14 @@ fn selectable_fields(resource: Resource) -> &'static [&'static str] {
         Resource::Node => &["metadata.name", "spec.unschedulable"],
         Resource::ReplicaSet => &["metadata.name", "metadata.namespace", "status.replicas"],
         Resource::Job => &["metadata.name", "metadata.namespace", "status.successful"],
-        Resource::Deployment | Resource::Lease => &["metadata.name", "metadata.namespace"],
+        Resource::Secret => &["metadata.name", "metadata.namespace", "type"],
+        Resource::Deployment
+        | Resource::Lease
+        | Resource::ConfigMap
+        | Resource::StatefulSet
+        | Resource::DaemonSet
+        | Resource::CronJob
+        | Resource::HorizontalPodAutoscaler => &["metadata.name", "metadata.namespace"],
     }
 }
 

@@ -166,7 +166,18 @@ impl Store {
 
     /// Creates an object: fills name from `generateName`, uid, creationTimestamp,
     /// resourceVersion (and generation for kinds with a spec).
-    pub(crate) fn create(&self, resource: Resource, mut object: Value) -> Result<Value, ApiError> {
+    pub(crate) fn create(&self, resource: Resource, object: Value) -> Result<Value, ApiError> {
+        self.create_by(resource, object, DEFAULT_MANAGER)
+    }
+
+    /// [`Store::create`] by the field manager `manager` (recorded in `managedFields` for the
+    /// kinds that keep them, see [`Resource::keeps_managed_fields`]).
+    pub(crate) fn create_by(
+        &self,
+        resource: Resource,
+        mut object: Value,
+        manager: &str,
+    ) -> Result<Value, ApiError> {
         let namespace = validate_scope(resource, &mut object)?;
         let mut name = meta_str(&object, "name");
         if name.is_empty() {
@@ -200,6 +211,9 @@ impl Store {
         if resource.has_generation() {
             set_meta(&mut object, "generation", Value::from(1));
         }
+        if resource.keeps_managed_fields() {
+            stamp_manager(&mut object, None, resource, manager);
+        }
         for transient in ["deletionTimestamp", "deletionGracePeriodSeconds"] {
             remove_meta(&mut object, transient);
         }
@@ -212,7 +226,17 @@ impl Store {
     pub(crate) fn update(
         &self,
         resource: Resource,
+        object: Value,
+    ) -> Result<(Value, bool), ApiError> {
+        self.update_by(resource, object, DEFAULT_MANAGER)
+    }
+
+    /// [`Store::update`] by the field manager `manager` (see [`Store::create_by`]).
+    pub(crate) fn update_by(
+        &self,
+        resource: Resource,
         mut object: Value,
+        manager: &str,
     ) -> Result<(Value, bool), ApiError> {
         let namespace = validate_scope(resource, &mut object)?;
         let name = meta_str(&object, "name");
@@ -235,7 +259,9 @@ impl Store {
             drop(state);
             if resource.create_on_update() {
                 remove_meta(&mut object, "resourceVersion");
-                return self.create(resource, object).map(|created| (created, true));
+                return self
+                    .create_by(resource, object, manager)
+                    .map(|created| (created, true));
             }
             return Err(ApiError::not_found(resource, &name));
         };
@@ -256,6 +282,9 @@ impl Store {
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             set_meta(&mut object, "generation", Value::from(generation + 1));
+        }
+        if resource.keeps_managed_fields() {
+            stamp_manager(&mut object, Some(&old), resource, manager);
         }
         set_meta(&mut object, "resourceVersion", Value::String(current));
         // etcd does not write an unchanged value: no new version, no watch event.
@@ -542,6 +571,48 @@ fn remove_meta(object: &mut Value, field: &str) {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove(field);
     }
+}
+
+/// The field manager of writes that name none (the handle's, and API requests without a
+/// `fieldManager` or User-Agent).
+pub(crate) const DEFAULT_MANAGER: &str = "kubetrail-sim";
+
+/// Records in `managedFields` that `manager` wrote `object` now, as the real server does for an
+/// `Update` (one entry per manager; fields sets are not kept). A write that changes nothing
+/// outside `metadata` and `status` keeps the old entries as they were.
+fn stamp_manager(object: &mut Value, old: Option<&Value>, resource: Resource, manager: &str) {
+    let content = |v: &Value| -> Value {
+        let mut v = v.clone();
+        if let Some(map) = v.as_object_mut() {
+            map.remove("metadata");
+            map.remove("status");
+        }
+        v
+    };
+    let previous = old
+        .and_then(|o| o.pointer("/metadata/managedFields"))
+        .cloned()
+        .unwrap_or(Value::Array(Vec::new()));
+    if old.is_some_and(|o| content(o) == content(object)) {
+        set_meta(object, "managedFields", previous);
+        return;
+    }
+    let mut entries: Vec<Value> = previous
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e.get("manager").and_then(Value::as_str) != Some(manager))
+        .cloned()
+        .collect();
+    entries.push(serde_json::json!({
+        "manager": manager,
+        "operation": "Update",
+        "apiVersion": resource.api_version(),
+        "time": now_time(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {},
+    }));
+    set_meta(object, "managedFields", Value::Array(entries));
 }
 
 fn now_time() -> Value {

@@ -64,6 +64,63 @@ pub struct RawConfig {
     /// consumer, credentials and TLS; the `--nats-*` flags override it.
     #[serde(default)]
     pub nats: crate::fanin::RawNats,
+    /// Change tracking (issue 15): which objects `run` watches for changes that cause
+    /// failures. On by default for workloads, HPAs, Nodes and ConfigMaps; Secrets opt-in.
+    #[serde(default)]
+    pub changes: RawChanges,
+}
+
+/// The `changes:` section as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChanges {
+    /// Whether `run` tracks changes at all (default `true`).
+    pub enabled: Option<bool>,
+    /// The resources watched (plural names; default: deployments, statefulsets, daemonsets,
+    /// cronjobs, horizontalpodautoscalers, nodes, configmaps). `secrets` is not accepted here:
+    /// see `secrets`.
+    pub resources: Option<Vec<String>>,
+    /// Also track Secrets: their names, keys and a content hash per key, never values
+    /// (default `false`; needs list/watch on secrets).
+    pub secrets: Option<bool>,
+}
+
+impl RawChanges {
+    fn validate(self) -> Result<Vec<kubetrail_source::watch::TrackedResource>> {
+        use kubetrail_source::watch::TrackedResource;
+        if self.enabled == Some(false) {
+            return Ok(Vec::new());
+        }
+        let mut out = match self.resources {
+            None => TrackedResource::ALL
+                .into_iter()
+                .filter(|r| *r != TrackedResource::Secrets)
+                .collect(),
+            Some(names) => {
+                let mut out = Vec::new();
+                for name in names {
+                    let r = match TrackedResource::parse(&name) {
+                        Some(TrackedResource::Secrets) => bail!(
+                            "config field changes.resources: secrets are tracked only with changes.secrets: true"
+                        ),
+                        Some(r) => r,
+                        None => bail!(
+                            "config field changes.resources: unknown resource {name:?} (one of {})",
+                            TrackedResource::NAMES[..7].join(", ")
+                        ),
+                    };
+                    if !out.contains(&r) {
+                        out.push(r);
+                    }
+                }
+                out
+            }
+        };
+        if self.secrets == Some(true) {
+            out.push(TrackedResource::Secrets);
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,6 +221,8 @@ pub struct Config {
     pub source: crate::fanin::Source,
     /// The validated `nats:` section (defaults when absent).
     pub nats: kubetrail_source::nats::NatsSettings,
+    /// The resources `run` tracks changes of (`changes:`); empty when disabled.
+    pub changes: Vec<kubetrail_source::watch::TrackedResource>,
 }
 
 impl Config {
@@ -249,6 +308,7 @@ impl RawConfig {
             ),
         };
         let nats = self.nats.validate(base)?;
+        let changes = self.changes.validate()?;
         Ok(Config {
             data_dir,
             cluster: self.cluster.unwrap_or_else(|| "default".to_string()),
@@ -281,6 +341,7 @@ impl RawConfig {
                 .transpose()?,
             source,
             nats,
+            changes,
         })
     }
 }
@@ -421,5 +482,29 @@ mod tests {
         assert_eq!(parse_size("500MB").unwrap(), 500_000_000);
         assert_eq!(parse_size("1KiB").unwrap(), 1024);
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn change_tracking_is_on_by_default_without_secrets_which_are_opt_in() {
+        use kubetrail_source::watch::TrackedResource;
+        let default = RawChanges::default().validate().unwrap();
+        assert_eq!(default.len(), 7);
+        assert!(!default.contains(&TrackedResource::Secrets));
+        let raw: RawChanges =
+            yaml_serde::from_str("resources: [nodes, configmaps]\nsecrets: true").unwrap();
+        assert_eq!(
+            raw.validate().unwrap(),
+            [
+                TrackedResource::Nodes,
+                TrackedResource::ConfigMaps,
+                TrackedResource::Secrets
+            ]
+        );
+        let off: RawChanges = yaml_serde::from_str("enabled: false").unwrap();
+        assert!(off.validate().unwrap().is_empty());
+        let sneaky: RawChanges = yaml_serde::from_str("resources: [secrets]").unwrap();
+        assert!(format!("{:#}", sneaky.validate().unwrap_err()).contains("changes.secrets"));
+        let unknown: RawChanges = yaml_serde::from_str("resources: [pods]").unwrap();
+        assert!(format!("{:#}", unknown.validate().unwrap_err()).contains("\"pods\""));
     }
 }

@@ -1,6 +1,7 @@
 //! `kubetrail`: the binary. Parses the command line, loads the configuration, wires sources,
 //! processing and the store together, and prints results.
 
+mod change_tracker;
 mod cli;
 mod commands;
 mod output;

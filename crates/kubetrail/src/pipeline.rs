@@ -12,13 +12,15 @@ use kube::Client;
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::{FutureLimit, Processor, Rules};
 use kubetrail_source::watch::{
-    Backoff, Batch, Observation, WatchConfig, WatchStats, detect_api, watch_events, watch_owners,
+    Backoff, Batch, Observation, Observed, TrackedResource, WatchConfig, WatchStats, detect_api,
+    watch_changes, watch_events, watch_owners,
 };
-use kubetrail_store::{Gap, Store, WatchCursor};
+use kubetrail_store::{ChangeStore, Gap, Store, WatchCursor};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use crate::change_tracker::{self, ChangeTracker};
 use crate::config::RawCluster;
 use crate::spool::{Pushed, Spool, SpooledBatch};
 
@@ -43,6 +45,8 @@ pub struct ClusterPipeline {
     pub alerts: Option<kubetrail_alert::AlertFeed>,
     /// Counters for `/metrics` (kubetrail-server), updated once per batch.
     pub telemetry: kubetrail_server::ClusterTelemetry,
+    /// Change tracking: where changes go and which resources are watched, if on.
+    pub changes: Option<(Arc<dyn ChangeStore>, Vec<TrackedResource>)>,
 }
 
 impl ClusterPipeline {
@@ -94,6 +98,7 @@ impl ClusterPipeline {
         drop(tx);
         let (obs_tx, mut obs_rx) = mpsc::channel::<Observation>(1024);
         tokio::spawn(watch_owners(self.client.clone(), obs_tx, cancel.clone()));
+        let tracker = self.start_change_tracking(&cancel);
 
         let mut processor = Processor::new(self.rules.clone());
         let mut spool = Spool::open(&self.spool_dir, self.spool_max_bytes)?;
@@ -117,11 +122,59 @@ impl ClusterPipeline {
                     Some(batch) => self.store_batch(&mut processor, batch, &mut spool).await?,
                     // Every watcher has stopped (cancelled) and handed over what it read;
                     // what the store could not take stays in the spool for the next start.
-                    None => return self.drain(&mut spool).await,
+                    None => {
+                        self.drain(&mut spool).await?;
+                        if let Some(t) = tracker {
+                            t.await??;
+                        }
+                        return Ok(());
+                    }
                 },
                 _ = retry.tick() => self.drain(&mut spool).await?,
             }
         }
+    }
+
+    /// Starts one change watch per tracked resource and the tracker that stores what they
+    /// see (its own task and channel: see `change_tracker`), if change tracking is on.
+    fn start_change_tracking(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Option<tokio::task::JoinHandle<Result<()>>> {
+        let (changes, resources) = self.changes.clone()?;
+        if resources.is_empty() {
+            return None;
+        }
+        info!(cluster = %self.name, resources = ?resources.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "tracking changes");
+        let (tx, rx) = mpsc::channel::<Batch<Observed>>(4);
+        let stats = Arc::new(WatchStats::default());
+        let tracker = ChangeTracker::new(&self.name, self.store.clone(), changes);
+        let store = self.store.clone();
+        let (client, name, cancel) = (self.client.clone(), self.name.clone(), cancel.clone());
+        let rps = self.settings.requests_per_second;
+        Some(tokio::spawn(async move {
+            for resource in resources {
+                let mut config = WatchConfig::new(&name);
+                if let Some(rps) = rps {
+                    config.requests_per_second = rps;
+                }
+                let resume = store
+                    .cursor(&name, &resource.stream())
+                    .await?
+                    .map(|c| c.resource_version);
+                tokio::spawn(watch_changes(
+                    client.clone(),
+                    resource,
+                    config,
+                    resume,
+                    tx.clone(),
+                    stats.clone(),
+                    cancel.clone(),
+                ));
+            }
+            drop(tx);
+            change_tracker::run(tracker, rx, cancel).await
+        }))
     }
 
     /// Processes one batch and stores it with its cursor (and gap marker). When the store

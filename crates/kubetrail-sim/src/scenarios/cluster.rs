@@ -135,7 +135,7 @@ impl<'a> Ctx<'a> {
         NODES.iter().map(|name| self.ensure_node(name)).collect()
     }
 
-    fn ensure_node(&self, name: &str) -> Result<Node> {
+    pub(crate) fn ensure_node(&self, name: &str) -> Result<Node> {
         if let Some(node) = self.sim.get::<Node>(None, name)? {
             return Ok(node);
         }

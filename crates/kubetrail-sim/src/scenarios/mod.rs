@@ -7,6 +7,7 @@
 //! previous round left (as the garbage collector would) and creating fresh ReplicaSet and Pod
 //! names each round.
 
+mod changes;
 mod cluster;
 mod failures;
 mod nodes;
@@ -39,11 +40,19 @@ pub enum Scenario {
     FailedScheduling,
     /// `mesh/orders`: the proxy sidecar is not ready before the app starts; the app crashes.
     SidecarNotReady,
+    /// `store/cart`: a new image crashes (BackOff); a rollback heals it (issue 15).
+    BadRollout,
+    /// `billing/invoicer`: its ConfigMap is edited, the app restarts with it and crashes.
+    ConfigChange,
+    /// `worker-4` is cordoned and drained; `tools/build-agent`'s pod is evicted.
+    NodeDrain,
+    /// `search/query`: its HPA maximum is lowered under load; readiness probes fail.
+    HpaLimit,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 12] = [
         Scenario::DeploymentRollout,
         Scenario::CrashLoop,
         Scenario::ImagePullFailure,
@@ -52,6 +61,10 @@ impl Scenario {
         Scenario::NodePressure,
         Scenario::FailedScheduling,
         Scenario::SidecarNotReady,
+        Scenario::BadRollout,
+        Scenario::ConfigChange,
+        Scenario::NodeDrain,
+        Scenario::HpaLimit,
     ];
 
     /// The kebab-case name (`crash-loop`), as the CLI spells it.
@@ -65,6 +78,10 @@ impl Scenario {
             Scenario::NodePressure => "node-pressure",
             Scenario::FailedScheduling => "failed-scheduling",
             Scenario::SidecarNotReady => "sidecar-not-ready",
+            Scenario::BadRollout => "bad-rollout",
+            Scenario::ConfigChange => "config-change",
+            Scenario::NodeDrain => "node-drain",
+            Scenario::HpaLimit => "hpa-limit",
         }
     }
 
@@ -79,6 +96,10 @@ impl Scenario {
             Scenario::NodePressure => nodes::PRESSURE_NAMESPACE,
             Scenario::FailedScheduling => nodes::SCHEDULING_NAMESPACE,
             Scenario::SidecarNotReady => failures::SIDECAR_NAMESPACE,
+            Scenario::BadRollout => changes::ROLLOUT_NAMESPACE,
+            Scenario::ConfigChange => changes::CONFIG_NAMESPACE,
+            Scenario::NodeDrain => changes::DRAIN_NAMESPACE,
+            Scenario::HpaLimit => changes::HPA_NAMESPACE,
         }
     }
 
@@ -161,6 +182,39 @@ impl Scenario {
                 "Unhealthy",
                 "BackOff",
             ],
+            Scenario::BadRollout | Scenario::ConfigChange => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Pulled",
+                "Created",
+                "Started",
+                "BackOff",
+                "Killing",
+            ],
+            Scenario::NodeDrain => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Pulled",
+                "Created",
+                "Started",
+                "NodeNotSchedulable",
+                "Killing",
+            ],
+            Scenario::HpaLimit => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Pulling",
+                "Pulled",
+                "Created",
+                "Started",
+                "SuccessfulRescale",
+                "Unhealthy",
+            ],
         }
     }
 }
@@ -236,6 +290,10 @@ pub async fn run_scenario(sim: &SimHandle, scenario: Scenario, pace: Pace) -> Re
             Scenario::NodePressure => nodes::node_pressure(&mut ctx).await?,
             Scenario::FailedScheduling => nodes::failed_scheduling(&mut ctx).await?,
             Scenario::SidecarNotReady => failures::sidecar_not_ready(&mut ctx).await?,
+            Scenario::BadRollout => changes::bad_rollout(&mut ctx).await?,
+            Scenario::ConfigChange => changes::config_change(&mut ctx).await?,
+            Scenario::NodeDrain => changes::node_drain(&mut ctx).await?,
+            Scenario::HpaLimit => changes::hpa_limit(&mut ctx).await?,
         }
         if pace.mode == RunMode::Once {
             return Ok(());

@@ -6,12 +6,12 @@ use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use kube::api::{Api, ListParams, ObjectList, WatchEvent, WatchParams};
 
-use super::events::EventObject;
+use super::events::Watched;
 
 /// A stream of watch events, as the API server sends them.
 pub type WatchStream<K> = BoxStream<'static, kube::Result<WatchEvent<K>>>;
 
-/// Lists and watches one resource (Events of either API).
+/// Lists and watches one resource (Events of either API, or an object change tracking follows).
 pub trait EventClient<K: Clone>: Send + Sync + 'static {
     /// One list page.
     fn list<'a>(&'a self, params: &'a ListParams) -> BoxFuture<'a, kube::Result<ObjectList<K>>>;
@@ -23,7 +23,7 @@ pub trait EventClient<K: Clone>: Send + Sync + 'static {
     ) -> BoxFuture<'a, kube::Result<WatchStream<K>>>;
 }
 
-impl<K: EventObject> EventClient<K> for Api<K>
+impl<K: Watched> EventClient<K> for Api<K>
 where
     K::DynamicType: Default,
 {

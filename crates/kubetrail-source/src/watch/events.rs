@@ -47,6 +47,8 @@ pub async fn detect_api(client: &Client) -> Result<EventApi, kube::Error> {
 pub struct WatchConfig {
     /// The cluster name the events are normalized for.
     pub cluster: String,
+    /// What the cursor stream is called: `events`, or a change watch's `changes/<resource>`.
+    pub stream_name: String,
     /// One namespace, or all when `None`.
     pub namespace: Option<String>,
     /// Sent to the API server (e.g. `type=Warning`).
@@ -78,6 +80,7 @@ impl WatchConfig {
     pub fn new(cluster: &str) -> Self {
         WatchConfig {
             cluster: cluster.to_string(),
+            stream_name: "events".to_string(),
             namespace: None,
             field_selector: None,
             label_selector: None,
@@ -95,24 +98,40 @@ impl WatchConfig {
     /// The cursor stream this watch saves its resourceVersion under.
     pub fn stream(&self) -> String {
         match &self.namespace {
-            Some(ns) => format!("events/{ns}"),
-            None => "events".to_string(),
+            Some(ns) => format!("{}/{ns}", self.stream_name),
+            None => self.stream_name.clone(),
         }
     }
 }
 
-/// Events read, and the resourceVersion to store with them.
-#[derive(Debug, Default)]
-pub struct Batch {
+/// Items read (normalized Events, or the change watch's observed objects), and the
+/// resourceVersion to store with them.
+#[derive(Debug)]
+pub struct Batch<T = Event> {
     /// The cursor stream (see [`WatchConfig::stream`]).
     pub stream: String,
-    /// The events, normalized, in the order received.
-    pub events: Vec<Event>,
+    /// The items, in the order received.
+    pub events: Vec<T>,
     /// The resourceVersion the cursor advances to once this batch is stored.
     pub cursor: Option<String>,
     /// Set on the first batch of a relist that followed an expired resourceVersion: events
     /// created and expired while we were away may be missing.
     pub gap: Option<GapNotice>,
+    /// Whether the items come from a list page (a snapshot of what exists) rather than the
+    /// watch (what just happened).
+    pub listed: bool,
+}
+
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            stream: String::new(),
+            events: Vec::new(),
+            cursor: None,
+            gap: None,
+            listed: false,
+        }
+    }
 }
 
 /// Why events may have been missed.
@@ -169,7 +188,8 @@ pub async fn watch_events(
     }
 }
 
-async fn forward(batches: impl Stream<Item = Batch>, tx: mpsc::Sender<Batch>) {
+/// Sends every batch of `batches` to `tx` until either ends.
+pub(super) async fn forward<T>(batches: impl Stream<Item = Batch<T>>, tx: mpsc::Sender<Batch<T>>) {
     let mut batches = std::pin::pin!(batches);
     while let Some(batch) = batches.next().await {
         if tx.send(batch).await.is_err() {
@@ -194,6 +214,29 @@ pub trait EventObject: Resource + DeserializeOwned + Clone + Debug + Send + Sync
     /// The Event as kubetrail keeps it, for `cluster`; an Event it cannot keep (no uid, no
     /// timestamp) is refused with the reason.
     fn normalize(&self, cluster: &str) -> Result<Event, Rejected>;
+}
+
+/// What the watch machine ([`batches`]) hands over of each object it reads: the Event watch
+/// its normalized Events, the change watch its observed objects.
+pub trait Watched: Resource + DeserializeOwned + Clone + Debug + Send + Sync + 'static {
+    /// What a batch carries.
+    type Item: Send + 'static;
+    /// The item for an object listed, added or modified; an object that cannot be kept is
+    /// refused with the reason (counted and logged).
+    fn accept(&self, cluster: &str) -> Result<Self::Item, String>;
+    /// The item for an object deleted on the watch, if deletions matter (they do not for
+    /// Events: an Event expiring is no occurrence).
+    fn deleted(&self, cluster: &str) -> Option<Self::Item> {
+        let _ = cluster;
+        None
+    }
+}
+
+impl<K: EventObject> Watched for K {
+    type Item = Event;
+    fn accept(&self, cluster: &str) -> Result<Event, String> {
+        self.normalize(cluster).map_err(|r| r.to_string())
+    }
 }
 
 impl EventObject for events::Event {

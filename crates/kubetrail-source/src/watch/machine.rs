@@ -19,13 +19,12 @@ use std::time::Duration;
 
 use futures::{Stream, TryStreamExt};
 use kube::api::{ListParams, WatchEvent, WatchParams};
-use kubetrail_model::Event;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::backoff::{Backoff, RateLimit};
 use super::client::{EventClient, WatchStream};
-use super::events::{Batch, EventObject, GapNotice, WatchConfig, WatchStats};
+use super::events::{Batch, GapNotice, WatchConfig, WatchStats, Watched};
 
 /// The watch of one Event stream as a stream of batches, from `resume` (a stored
 /// resourceVersion) or from a full list. It ends when `cancel` fires, after handing over the
@@ -36,9 +35,9 @@ pub fn batches<K, C>(
     resume: Option<String>,
     stats: Arc<WatchStats>,
     cancel: CancellationToken,
-) -> impl Stream<Item = Batch> + Send
+) -> impl Stream<Item = Batch<K::Item>> + Send
 where
-    K: EventObject,
+    K: Watched,
     C: EventClient<K>,
 {
     let phase = match resume {
@@ -97,7 +96,7 @@ impl<K> Phase<K> {
     }
 }
 
-struct Machine<K, C> {
+struct Machine<K: Watched, C> {
     client: C,
     config: WatchConfig,
     stats: Arc<WatchStats>,
@@ -105,19 +104,19 @@ struct Machine<K, C> {
     backoff: Backoff,
     limit: RateLimit,
     phase: Phase<K>,
-    /// Events read from the watch and not yet handed over.
-    pending: Vec<Event>,
+    /// Items read from the watch and not yet handed over.
+    pending: Vec<K::Item>,
     /// When the pending events must be handed over at the latest.
     deadline: Option<tokio::time::Instant>,
 }
 
 impl<K, C> Machine<K, C>
 where
-    K: EventObject,
+    K: Watched,
     C: EventClient<K>,
 {
     /// Runs the machine until it has a batch to hand over, or is cancelled (`None`).
-    async fn next_batch(&mut self) -> Option<Batch> {
+    async fn next_batch(&mut self) -> Option<Batch<K::Item>> {
         loop {
             let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
             let step = match phase {
@@ -169,7 +168,7 @@ where
         mut gap: Option<GapNotice>,
         continue_token: Option<String>,
         listed: Option<String>,
-    ) -> (Phase<K>, Option<Batch>) {
+    ) -> (Phase<K>, Option<Batch<K::Item>>) {
         if continue_token.is_none() {
             if gap.is_some() {
                 self.stats.relists.fetch_add(1, Ordering::Relaxed);
@@ -222,6 +221,7 @@ where
             events,
             cursor: next.is_none().then(|| version.clone()),
             gap,
+            listed: true,
         };
         let phase = match next {
             Some(token) => Phase::Listing {
@@ -231,7 +231,7 @@ where
             },
             None => {
                 self.stats.synced.store(1, Ordering::Relaxed);
-                info!(cluster = %self.config.cluster, %version, "events listed");
+                info!(cluster = %self.config.cluster, stream = %self.config.stream(), %version, "listed");
                 self.backoff.reset();
                 Phase::Opening { version }
             }
@@ -239,7 +239,7 @@ where
         (phase, Some(batch))
     }
 
-    async fn open(&mut self, version: String) -> (Phase<K>, Option<Batch>) {
+    async fn open(&mut self, version: String) -> (Phase<K>, Option<Batch<K::Item>>) {
         if !self.acquire().await {
             return (Phase::Stopped, None);
         }
@@ -274,7 +274,7 @@ where
         &mut self,
         mut version: String,
         mut stream: WatchStream<K>,
-    ) -> (Phase<K>, Option<Batch>) {
+    ) -> (Phase<K>, Option<Batch<K::Item>>) {
         loop {
             let next = tokio::select! {
                 biased;
@@ -298,9 +298,12 @@ where
                     self.pending = pending;
                 }
                 Ok(Some(WatchEvent::Deleted(obj))) => {
-                    // The Event expired on the server: no new occurrence.
+                    // For Events: it expired on the server, no new occurrence.
                     if let Some(v) = &obj.meta().resource_version {
                         version.clone_from(v);
+                    }
+                    if let Some(item) = obj.deleted(&self.config.cluster) {
+                        self.pending.push(item);
                     }
                 }
                 Ok(Some(WatchEvent::Bookmark(b))) => {
@@ -364,19 +367,19 @@ where
         }))
     }
 
-    fn accept(&self, obj: &K, out: &mut Vec<Event>) {
+    fn accept(&self, obj: &K, out: &mut Vec<K::Item>) {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
-        match obj.normalize(&self.config.cluster) {
+        match obj.accept(&self.config.cluster) {
             Ok(e) => out.push(e),
             Err(reason) => {
                 self.stats.rejected.fetch_add(1, Ordering::Relaxed);
-                warn!(cluster = %self.config.cluster, name = ?obj.meta().name, %reason, "event rejected");
+                warn!(cluster = %self.config.cluster, stream = %self.config.stream(), name = ?obj.meta().name, %reason, "object rejected");
             }
         }
     }
 
     /// The pending events as a batch advancing the cursor to `version`, if there are any.
-    fn flush(&mut self, version: &str) -> Option<Batch> {
+    fn flush(&mut self, version: &str) -> Option<Batch<K::Item>> {
         self.deadline = None;
         if self.pending.is_empty() {
             return None;
@@ -386,6 +389,7 @@ where
             events: std::mem::take(&mut self.pending),
             cursor: Some(version.to_string()),
             gap: None,
+            listed: false,
         })
     }
 }

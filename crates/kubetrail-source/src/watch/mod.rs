@@ -16,15 +16,18 @@
 //! ```
 
 mod backoff;
+mod changes;
 mod client;
 mod events;
 mod machine;
 mod owners;
 
 pub use backoff::{Backoff, RateLimit};
+pub use changes::{Observed, TrackedResource, watch_changes};
 pub use client::{EventClient, WatchStream};
 pub use events::{
-    Batch, EventApi, EventObject, GapNotice, WatchConfig, WatchStats, detect_api, watch_events,
+    Batch, EventApi, EventObject, GapNotice, WatchConfig, WatchStats, Watched, detect_api,
+    watch_events,
 };
 pub use machine::batches;
 pub use owners::{Observation, watch_owners};

@@ -43,5 +43,5 @@ pub async fn run(config: &Config, args: AgentArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot open the agent's cursors in {}", path.display()))?;
     tracing::info!(url = %redact_url(&settings.url), stream = %settings.stream, "publishing to NATS JetStream");
     let store = Arc::new(NatsSink::new(publisher, cursors));
-    run_with(config, args.run, store, Role::Agent).await
+    run_with(config, args.run, store, None, Role::Agent).await
 }

@@ -48,6 +48,8 @@ pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
         store: store.clone(),
         live: Some(tx),
         alerts: None,
+        changes: None,
+        tracked: Vec::new(),
     };
     let tasks = start(vec![cluster], &options, &cancel).await?;
     let generator = {

@@ -31,7 +31,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use kubetrail_model::{EventFilter, Timestamp};
 use kubetrail_query::{FilterText, Range};
-use kubetrail_store::{PostgresOptions, PostgresStore, SqliteStore, Store, redact_url};
+use kubetrail_store::{
+    ChangeStore, PostgresOptions, PostgresStore, SqliteStore, Store, redact_url,
+};
 
 use crate::cli::{Cli, Command, FilterArgs};
 use crate::config::Config;
@@ -105,6 +107,21 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
+/// Opens the store once as both roles `run` needs: events ([`Store`]) and changes
+/// ([`ChangeStore`]).
+pub fn open_stores(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn ChangeStore>)> {
+    if let Some(options) = &config.postgres {
+        let store = Arc::new(connect_postgres(options)?);
+        return Ok((store.clone(), store));
+    }
+    let path = config.db_path();
+    let store = Arc::new(
+        SqliteStore::open(&path)
+            .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?,
+    );
+    Ok((store.clone(), store))
+}
+
 /// Opens the store for a command that only reads (query, status, the analyses): an existing
 /// SQLite store is opened read-only, so that it can be read on a read-only file or directory;
 /// an older schema is migrated, as `open_store`. A missing one is an error saying where it was
@@ -164,6 +181,10 @@ pub fn store_location(config: &Config) -> String {
 /// from synchronous code on the multi-threaded runtime, so this waits for the connection in
 /// place.
 fn open_postgres(options: &PostgresOptions) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(connect_postgres(options)?))
+}
+
+fn connect_postgres(options: &PostgresOptions) -> Result<PostgresStore> {
     let connect = PostgresStore::connect(options);
     let store = tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(connect))
         .with_context(|| {
@@ -172,7 +193,7 @@ fn open_postgres(options: &PostgresOptions) -> Result<Arc<dyn Store>> {
                 redact_url(&options.url)
             )
         })?;
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 /// The filter flags as the query layer reads them (the API's parameters the same).

@@ -14,7 +14,8 @@ use kubetrail_model::parse_duration;
 use kubetrail_model::{Event, Severity};
 use kubetrail_process::Rules;
 use kubetrail_source::leader::{LeaderElector, LeaseConfig};
-use kubetrail_store::{Store, spawn_retention};
+use kubetrail_source::watch::TrackedResource;
+use kubetrail_store::{ChangeStore, Store, spawn_retention};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -67,16 +68,18 @@ pub enum Role {
 }
 
 pub async fn run(config: &Config, args: RunArgs) -> Result<ExitCode> {
-    let store = super::open_store(config)?;
+    let (store, changes) = super::open_stores(config)?;
     super::say_store(config, true);
-    run_with(config, args, store, Role::Store).await
+    run_with(config, args, store, Some(changes), Role::Store).await
 }
 
 /// `run` on the given store; an agent's store publishes to JetStream (see `fanin::sink`).
+/// Changes are tracked when `changes` is given (not by agents: changes go to the store).
 pub async fn run_with(
     config: &Config,
     args: RunArgs,
     store: Arc<dyn Store>,
+    changes: Option<Arc<dyn ChangeStore>>,
     role: Role,
 ) -> Result<ExitCode> {
     let clusters = clusters(config, &args);
@@ -138,13 +141,16 @@ pub async fn run_with(
             ExitCode::FAILURE
         });
     }
-    let options = PipelineOptions::from_config(
-        config,
-        rules,
-        store.clone(),
-        live,
-        alerting.as_ref().map(|a| a.feed.clone()),
-    );
+    let options = PipelineOptions {
+        changes,
+        ..PipelineOptions::from_config(
+            config,
+            rules,
+            store.clone(),
+            live,
+            alerting.as_ref().map(|a| a.feed.clone()),
+        )
+    };
     let elector = match args.leader_elect {
         true => Some(elector(&clusters, &args).await?),
         false => None,
@@ -243,6 +249,10 @@ pub struct PipelineOptions {
     pub live: Option<mpsc::Sender<Event>>,
     /// Alerting: every committed batch is evaluated here, if set.
     pub alerts: Option<kubetrail_alert::AlertFeed>,
+    /// Where changes are kept; no change tracking without it.
+    pub changes: Option<Arc<dyn ChangeStore>>,
+    /// The resources whose changes are tracked (the config's `changes:`).
+    pub tracked: Vec<TrackedResource>,
 }
 
 impl PipelineOptions {
@@ -263,6 +273,8 @@ impl PipelineOptions {
             store,
             live,
             alerts,
+            changes: None,
+            tracked: config.changes.clone(),
         }
     }
 }
@@ -306,6 +318,10 @@ pub async fn start_observed(
             overflow: Default::default(),
             alerts: options.alerts.clone(),
             telemetry: telemetry.cluster(&name),
+            changes: options
+                .changes
+                .clone()
+                .map(|store| (store, options.tracked.clone())),
         };
         let cancel = cancel.clone();
         tasks.spawn(async move { (name.clone(), pipeline.run(cancel).await) });

@@ -1,0 +1,246 @@
+//! Change tracking's live stage (issue 15): the change watches of one cluster
+//! (`kubetrail-source::watch::watch_changes`, one per resource) → this tracker → the store.
+//!
+//! Per batch the tracker reads the last-known states of the batch's objects from the store,
+//! diffs (`kubetrail-process::change::observe`) and saves the changes found, the new states and
+//! the stream's cursor in one transaction (`ChangeStore::save_changes`): memory is one batch,
+//! whatever the number of watched objects. A listing's first sight of an object is its
+//! baseline (no change), unless the object was created after the stream's last cursor; at the
+//! end of a listing, the stored objects it did not see are recorded as deleted.
+//!
+//! The tracker runs as its own task with its own channel, so a flood of object updates never
+//! holds up the Event pipeline (only the store's writer is shared, and unchanged objects write
+//! nothing).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use kubetrail_model::{Change, ChangeOp, ChangeSource, Timestamp};
+use kubetrail_process::change::{Previous, Seen, State, observe};
+use kubetrail_source::watch::{Batch, Observed, TrackedResource};
+use kubetrail_store::{
+    ChangeBatch, ChangeStore, ChangeSummary, Gap, ObjectState, Store, WatchCursor,
+};
+use tracing::{info, warn};
+
+/// Stale states handled per store call at the end of a listing.
+const STALE_CHUNK: usize = 1_000;
+
+/// The tracker of one cluster's change streams.
+pub struct ChangeTracker {
+    cluster: String,
+    store: Arc<dyn Store>,
+    changes: Arc<dyn ChangeStore>,
+    /// Per stream: when its last cursor was saved (from the store at start).
+    synced: HashMap<String, Option<Timestamp>>,
+    /// Per stream being listed: when its listing began.
+    listing: HashMap<String, Timestamp>,
+}
+
+impl ChangeTracker {
+    pub fn new(cluster: &str, store: Arc<dyn Store>, changes: Arc<dyn ChangeStore>) -> Self {
+        ChangeTracker {
+            cluster: cluster.to_owned(),
+            store,
+            changes,
+            synced: HashMap::new(),
+            listing: HashMap::new(),
+        }
+    }
+
+    /// When the stream last saved a cursor, read from the store the first time it is asked.
+    async fn synced_at(&mut self, stream: &str) -> Result<Option<Timestamp>> {
+        if let Some(t) = self.synced.get(stream) {
+            return Ok(*t);
+        }
+        let cursor = self.store.cursor(&self.cluster, stream).await?;
+        let t = cursor.map(|c| c.updated_at);
+        self.synced.insert(stream.to_owned(), t);
+        Ok(t)
+    }
+
+    /// Diffs one batch against the stored states and saves what it finds, with the cursor.
+    pub async fn apply(&mut self, batch: &Batch<Observed>) -> Result<ChangeSummary> {
+        let now = Timestamp::now();
+        let stream = batch.stream.clone();
+        let since = self.synced_at(&stream).await?;
+        if batch.listed {
+            self.listing.entry(stream.clone()).or_insert(now);
+        }
+        let mut uids: Vec<String> = batch
+            .events
+            .iter()
+            .map(|o| o.snapshot.object.uid.clone())
+            .collect();
+        uids.sort();
+        uids.dedup();
+        let mut known: HashMap<String, (Option<State>, Option<i64>)> = self
+            .changes
+            .object_states(&self.cluster, &uids)
+            .await
+            .context("cannot read the objects' last states")?
+            .into_iter()
+            .map(|s| {
+                (
+                    s.object.uid.clone(),
+                    (State::from_text(&s.state), s.generation),
+                )
+            })
+            .collect();
+        let mut out = ChangeBatch::default();
+        for seen in &batch.events {
+            let snap = &seen.snapshot;
+            let uid = snap.object.uid.clone();
+            let how = match (seen.deleted, batch.listed) {
+                (true, _) => Seen::Deleted,
+                (false, true) => Seen::Listed { since },
+                (false, false) => Seen::Watched,
+            };
+            let previous = known.get(&uid).and_then(|(state, generation)| {
+                state.as_ref().map(|state| Previous {
+                    state,
+                    generation: *generation,
+                })
+            });
+            let unchanged =
+                previous.is_some_and(|p| p.state == &snap.state && p.generation == snap.generation);
+            if let Some(change) = observe(&self.cluster, previous, snap, how, now) {
+                out.changes.push(change);
+            }
+            if seen.deleted {
+                out.forget.push((self.cluster.clone(), uid.clone()));
+                out.states.retain(|s| s.object.uid != uid);
+                known.remove(&uid);
+                continue;
+            }
+            if batch.listed || !unchanged {
+                out.states.retain(|s| s.object.uid != uid);
+                out.states.push(ObjectState {
+                    cluster: self.cluster.clone(),
+                    object: snap.object.clone(),
+                    resource_version: snap.resource_version.clone(),
+                    generation: snap.generation,
+                    state: snap.state.to_text(),
+                    synced_at: now,
+                });
+                known.insert(uid, (Some(snap.state.clone()), snap.generation));
+            }
+        }
+        out.gap = batch.gap.as_ref().map(|notice| Gap {
+            cluster: self.cluster.clone(),
+            stream: stream.clone(),
+            from: since.unwrap_or(now),
+            to: now,
+            cause: format!(
+                "{} (resourceVersion {})",
+                notice.cause, notice.expired_version
+            ),
+        });
+        let listing_done = batch.listed && batch.cursor.is_some();
+        let list_version = batch.cursor.clone();
+        out.cursor = batch.cursor.clone().map(|resource_version| WatchCursor {
+            cluster: self.cluster.clone(),
+            stream: stream.clone(),
+            resource_version,
+            updated_at: now,
+        });
+        let saved_cursor = out.cursor.is_some();
+        let mut summary = self
+            .changes
+            .save_changes(out)
+            .await
+            .context("cannot save changes")?;
+        if saved_cursor {
+            self.synced.insert(stream.clone(), Some(now));
+        }
+        if listing_done && let Some(started) = self.listing.remove(&stream) {
+            let version = list_version.unwrap_or_default();
+            let gone = self
+                .record_unlisted(&stream, started, &version, now)
+                .await?;
+            summary.new += gone;
+        }
+        Ok(summary)
+    }
+
+    /// After a listing that began at `started`: the stored objects of the stream's kind it did
+    /// not see were deleted while nobody watched. Each is recorded as deleted (identified by the
+    /// listing's resourceVersion) and its state forgotten.
+    async fn record_unlisted(
+        &self,
+        stream: &str,
+        started: Timestamp,
+        version: &str,
+        now: Timestamp,
+    ) -> Result<u64> {
+        let Some(resource) = stream
+            .strip_prefix("changes/")
+            .and_then(TrackedResource::parse)
+        else {
+            return Ok(0);
+        };
+        let mut recorded = 0;
+        loop {
+            let stale = self
+                .changes
+                .stale_states(&self.cluster, resource.kind(), started, STALE_CHUNK)
+                .await?;
+            if stale.is_empty() {
+                return Ok(recorded);
+            }
+            let mut batch = ChangeBatch::default();
+            for s in stale {
+                batch
+                    .forget
+                    .push((self.cluster.clone(), s.object.uid.clone()));
+                batch.changes.push(Change {
+                    cluster: self.cluster.clone(),
+                    object: s.object,
+                    at: now,
+                    op: ChangeOp::Deleted,
+                    generation: s.generation,
+                    resource_version: format!("{version} (relist)"),
+                    manager: None,
+                    source: ChangeSource::Watch,
+                    fields: Vec::new(),
+                    references: Vec::new(),
+                });
+            }
+            recorded += self.changes.save_changes(batch).await?.new;
+        }
+    }
+}
+
+/// Runs the tracker over the batches of `rx` until every change watch has stopped. A batch the
+/// store cannot take is retried with backoff (the watches wait meanwhile: the channel is
+/// bounded) until `cancel`; one left then is not lost: its cursor was not saved, so the next
+/// start watches from before it.
+pub async fn run(
+    mut tracker: ChangeTracker,
+    mut rx: tokio::sync::mpsc::Receiver<Batch<Observed>>,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<()> {
+    while let Some(batch) = rx.recv().await {
+        let mut delay = std::time::Duration::from_millis(200);
+        loop {
+            match tracker.apply(&batch).await {
+                Ok(summary) => {
+                    if summary.new > 0 {
+                        info!(cluster = %tracker.cluster, stream = %batch.stream, changes = summary.new, "changes recorded");
+                    }
+                    break;
+                }
+                Err(error) => {
+                    warn!(cluster = %tracker.cluster, stream = %batch.stream, error = %format!("{error:#}"), "cannot record changes; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Ok(()),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(std::time::Duration::from_secs(30));
+                }
+            }
+        }
+    }
+    Ok(())
+}
