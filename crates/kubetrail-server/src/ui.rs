@@ -49,8 +49,8 @@ const ASSETS: [(&str, &str, &str); 6] = [
 
 const INDEX: &str = include_str!("../ui/index.html");
 
-/// The assets of the fleet page, the swimlanes and the shared filters.
-const VIEW_ASSETS: [(&str, &str, &str); 4] = [
+/// The assets of the fleet page, the swimlanes, the changes and the shared filters.
+const VIEW_ASSETS: [(&str, &str, &str); 5] = [
     (
         "views.css",
         "text/css; charset=utf-8",
@@ -60,6 +60,11 @@ const VIEW_ASSETS: [(&str, &str, &str); 4] = [
         "filters.js",
         "text/javascript; charset=utf-8",
         include_str!("../ui/filters.js"),
+    ),
+    (
+        "changes.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../ui/changes.js"),
     ),
     (
         "swimlanes.js",

@@ -70,12 +70,13 @@ KT.pages.overview = async function (parts, params) {
   const rangeMs = w.until - w.since;
   const step = Math.max(60e3, Math.ceil(rangeMs / 48 / 60e3) * 60e3);
   const c = { cluster: params.cluster };
-  const [series, reasons, bySeverity, incidents, filters] = await Promise.all([
+  const [series, reasons, bySeverity, incidents, filters, changes] = await Promise.all([
     KT.api("aggregate", { group_by: "severity", interval: step / 1000 + "s", ...c, ...w.iso }),
     KT.api("aggregate", { group_by: "reason", limit: 10, severity: "warning+", ...c, ...w.iso }),
     KT.api("aggregate", { group_by: "severity", ...c, ...w.iso }),
     KT.api("incidents", { ...c, ...w.iso }),
     KT.scopeFilters("", params),
+    KT.recentChanges(params.cluster, w),
   ]);
   const total = (s) => (bySeverity.find((r) => r.key.severity === s) || { count: 0 }).count;
   const ongoing = incidents.filter((i) => i.status === "ongoing");
@@ -118,7 +119,8 @@ KT.pages.overview = async function (parts, params) {
           ? KT.table(INCIDENT_HEADERS, incidentRows(incidents.slice(0, 12), w), { class: "incidents" })
           : h("p", { class: "empty" }, "No incidents in the window.")
       )
-    )
+    ),
+    changes
   );
 };
 
@@ -336,7 +338,7 @@ KT.pages.incident = async function (parts, params) {
     h("ul", { class: "objects" }, i.objects.map((o) => h("li", {}, KT.objectLink(o, i.cluster)))),
     i.nodes.length ? [h("h2", {}, "Nodes"), h("ul", {}, i.nodes.map((n) => h("li", {}, KT.objectLink("Node/" + n, i.cluster))))] : null,
     h("h2", {}, "Timeline"),
-    KT.swimlanes(i.timeline, { id: "incident-lanes", label: "Timeline of the incident's objects", cluster: i.cluster, highlight: i.root_cause.object }),
+    KT.swimlanes(i.timeline, { id: "incident-lanes", label: "Timeline of the incident's objects", cluster: i.cluster, highlight: i.root_cause.object, changes: i.root_cause.change ? [i.root_cause.change] : [] }),
     timelineTable(i.timeline, false),
     i.timeline_omitted ? h("p", { class: "help" }, i.timeline_omitted + " more entries not shown") : null
   );
@@ -365,8 +367,9 @@ KT.pages.object = async function (parts, params) {
       ? [h("h2", {}, "Incidents"), KT.table(INCIDENT_HEADERS, incidentRows(x.incidents, w), { class: "incidents" })]
       : null,
     h("h2", {}, "Story"),
-    KT.swimlanes(x.timeline, { id: "object-lanes", label: "Timeline of the object and its related objects", cluster: params.cluster, highlight: x.root_cause && x.root_cause.object }),
-    timelineTable(x.timeline, true)
+    KT.swimlanes(x.timeline, { id: "object-lanes", label: "Timeline of the object and its related objects", cluster: params.cluster, highlight: x.root_cause && x.root_cause.object, changes: x.changes || [] }),
+    timelineTable(x.timeline, true),
+    x.changes && x.changes.length ? [h("h2", {}, "Changes"), KT.changesTable(x.changes, params.cluster)] : null
   );
 };
 

@@ -8,10 +8,10 @@ KT.RELATION_ORDER = ["target", "owner", "owned", "node"];
 
 // `entries`: timeline entries ({first_seen, last_seen, count, object, reason, severity,
 // message, relation?}). `opts`: {id, label, cluster, highlight (an object to mark as the root
-// cause), maxLanes}.
+// cause), maxLanes, changes (drawn as markers on their objects' lanes, changes.js)}.
 KT.swimlanes = function (entries, opts) {
-  const o = Object.assign({ maxLanes: 40 }, opts || {});
-  if (!entries.length) return null;
+  const o = Object.assign({ maxLanes: 40, changes: [] }, opts || {});
+  if (!entries.length && !o.changes.length) return null;
   const lanes = [];
   const byObject = new Map();
   const rank = (e) => {
@@ -28,9 +28,11 @@ KT.swimlanes = function (entries, opts) {
     }
     byObject.get(e.object).entries.push(e);
   }
+  KT.changeLanes(lanes, byObject, o.changes);
   const shown = lanes.slice(0, o.maxLanes);
-  let t0 = Math.min(...entries.map((e) => Date.parse(e.first_seen)));
-  let t1 = Math.max(...entries.map((e) => Date.parse(e.last_seen)));
+  const changeTimes = o.changes.map((c) => Date.parse(c.at));
+  let t0 = Math.min(...entries.map((e) => Date.parse(e.first_seen)), ...changeTimes);
+  let t1 = Math.max(...entries.map((e) => Date.parse(e.last_seen)), ...changeTimes);
   const pad = Math.max(60e3, (t1 - t0) * 0.03);
   t0 -= pad;
   t1 += pad;
@@ -69,7 +71,8 @@ KT.swimlanes = function (entries, opts) {
       KT.svg("rect", { x: 0, y: y + 1, width: W, height: R - 2, class: i % 2 ? "band odd" : "band" }),
       lane.relation ? KT.svg("text", { x: 4, y: mid + 4, class: "relation" }, lane.relation) : null,
       KT.svg("a", { href }, KT.svg("text", { x: lane.relation ? 62 : 4, y: mid + 4, class: "label" }, KT.svg("title", {}, lane.object), label)),
-      marks
+      marks,
+      KT.changeMarks(lane.changes, x, mid)
     );
   });
   return KT.h(
@@ -86,7 +89,7 @@ KT.swimlanes = function (entries, opts) {
       { class: "help" },
       KT.h("ul", { class: "legend" }, KT.SEVERITIES.map((s) => KT.h("li", {}, KT.h("span", { class: "swatch sev-" + s }), s))),
       lanes.length > shown.length ? (lanes.length - shown.length) + " more objects not drawn (see the table). " : "",
-      "A mark runs from an event's first to its last time seen; hover for its message. Times in UTC."
+      "A mark runs from an event's first to its last time seen; a diamond is a change of the object; hover for the message or the diff. Times in UTC."
     )
   );
 };

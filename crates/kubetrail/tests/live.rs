@@ -745,3 +745,103 @@ async fn each_scenario_becomes_an_incident_with_its_root_cause() {
     );
     tokio::task::block_in_place(|| kt.stop());
 }
+
+/// Issue 15: a rollout watched live (the change tracker records the image change with its field
+/// manager), then the new pods crash-loop: the incident is rooted in the rollout, with the
+/// rollback as its hint, and `kubetrail changes` lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loop_after_a_live_rollout_is_rooted_in_the_rollout() {
+    use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
+    use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempdir();
+    let mut kt = Kubetrail::new(dir.path(), &sim);
+    kt.start();
+    let image = |tag: &str| Deployment {
+        metadata: ObjectMeta {
+            name: Some("web".into()),
+            namespace: Some("shop".into()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(DeploymentSpec {
+            replicas: Some(2),
+            selector: LabelSelector::default(),
+            template: PodTemplateSpec {
+                metadata: None,
+                spec: Some(PodSpec {
+                    containers: vec![Container {
+                        name: "app".into(),
+                        image: Some(format!("registry.local/web:{tag}")),
+                        ..Container::default()
+                    }],
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
+        }),
+        ..Deployment::default()
+    };
+    let created = sim.create(&image("1.0")).expect("deployment");
+    // The tracker's first listing is a baseline: wait until it watches, then roll out.
+    let deadline = Instant::now() + WAIT;
+    let mut rolled = false;
+    let changes = loop {
+        if kt.logs().contains("stream=changes/deployments") {
+            if !rolled {
+                let mut next = image("1.1");
+                next.metadata = created.metadata.clone();
+                sim.replace_as(&next, "kubectl-set").expect("rollout");
+                rolled = true;
+            }
+            let found = kt.cli(&["changes", "-n", "shop", "-o", "json"]);
+            if found.as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|c| c["fields"].to_string().contains("registry.local/web:1.1"))
+            }) {
+                break found;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rollout recorded: {}",
+            kt.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(changes[0]["manager"], "kubectl-set", "{changes:#}");
+    for i in 0..6 {
+        // A pod of the new ReplicaSet, named as Kubernetes names them (`web-<hash>-<suffix>`).
+        let mut e = common::sim::backoff("shop", "web", 1, i);
+        let pod = "web-7d9f8b6c4-x2x9z";
+        e.metadata.name = Some(format!("{pod}.{i:08x}"));
+        if let Some(r) = e.regarding.as_mut() {
+            r.name = Some(pod.into());
+        }
+        create_with_repeats(&sim, i, &e);
+    }
+    tokio::task::block_in_place(|| kt.converge(&sim));
+    let incidents = kt.cli(&["incidents", "--since", "1h", "-o", "json"]);
+    let web = incidents
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|i| i["subject"] == "shop/Deployment/web")
+        .unwrap_or_else(|| panic!("no incident of web: {incidents:#}"));
+    assert_eq!(web["root_cause"]["rule"], "change", "{web:#}");
+    assert!(
+        web["root_cause"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("registry.local/web:1.0 → registry.local/web:1.1"),
+        "{web:#}"
+    );
+    assert!(
+        web["root_cause"]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl rollout undo deployment/web -n shop")
+    );
+    tokio::task::block_in_place(|| kt.stop());
+}
