@@ -47,7 +47,9 @@ pub enum Condition {
     /// after a change of the workload, a ConfigMap or Secret it uses, its autoscaler or its
     /// node (`kubetrail_analyze::link_changes`).
     ChangeFollowedByFailure {
+        /// The lowest incident severity that alerts (default error).
         min_severity: Severity,
+        /// The window analysed, ending now (default 30m).
         window: SignedDuration,
     },
 }

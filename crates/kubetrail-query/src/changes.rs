@@ -23,9 +23,13 @@ const MAX_WORKLOAD_RECORDS: usize = 10_000;
 /// The filters of a change listing as typed (comma lists allowed).
 #[derive(Debug, Clone, Default)]
 pub struct ChangeText {
+    /// Cluster names (`--cluster`, `cluster=`); empty: every cluster in scope.
     pub clusters: Vec<String>,
+    /// Namespaces; empty: every namespace in scope.
     pub namespaces: Vec<String>,
+    /// Object kinds, e.g. `Deployment`, `ConfigMap`, `Node`; empty: every kind.
     pub kinds: Vec<String>,
+    /// Object names; empty: every name.
     pub names: Vec<String>,
 }
 

@@ -58,6 +58,7 @@ pub enum ClusterCause {
 }
 
 impl ClusterCause {
+    /// The cause's name in subjects and JSON: `Cluster/<name>`, e.g. `no-ready-node`.
     pub fn name(self) -> &'static str {
         match self {
             ClusterCause::NoReadyNode => "no-ready-node",
