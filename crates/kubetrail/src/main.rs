@@ -20,6 +20,12 @@ use clap::Parser;
 // The config file's modules live in the library (src/lib.rs) so the fuzz targets share them.
 use kubetrail::{config, fanin};
 
+// mimalloc instead of the system allocator: glibc's per-thread arenas kept what the watcher's
+// threads had freed (RSS grew with the events seen and never came back); mimalloc returns
+// freed pages to the system (issue 14 §2, docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     output::Style::from_flags(cli.no_headers, cli.local_time, cli.color).set();
