@@ -24,6 +24,9 @@ use crate::change_tracker::{self, ChangeTracker};
 use crate::config::RawCluster;
 use crate::spool::{Pushed, Spool, SpooledBatch};
 
+/// Objects per list page of a change watch.
+const CHANGE_PAGE_SIZE: u32 = 100;
+
 /// What one cluster's pipeline needs.
 pub struct ClusterPipeline {
     pub name: String,
@@ -157,6 +160,9 @@ impl ClusterPipeline {
         Some(tokio::spawn(async move {
             for resource in resources {
                 let mut config = WatchConfig::new(&name);
+                // Whole objects are larger than Events: smaller pages keep a listing's
+                // memory small (see docs/BENCHMARKS.md, change tracking).
+                config.page_size = CHANGE_PAGE_SIZE;
                 if let Some(rps) = rps {
                     config.requests_per_second = rps;
                 }
