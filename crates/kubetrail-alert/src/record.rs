@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use kubetrail_store::{NewDelivery, Store};
+use kubetrail_model::NewDelivery;
+use kubetrail_store::Store;
 use tokio::sync::Notify;
 
 use crate::metrics::{AlertMetrics, rule as rule_label};
@@ -47,8 +48,8 @@ impl Recorder {
     }
 
     /// Takes over an alert recorded before a restart.
-    pub fn restore(&mut self, alert: &kubetrail_store::AlertRecord) {
-        if alert.status == kubetrail_store::AlertStatus::Firing {
+    pub fn restore(&mut self, alert: &kubetrail_model::AlertRecord) {
+        if alert.status == kubetrail_model::AlertStatus::Firing {
             self.open.insert(
                 (alert.rule.clone(), alert.group_key.clone()),
                 OpenState {

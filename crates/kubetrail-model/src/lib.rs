@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+mod alert;
 mod change;
 mod error;
 mod event;
@@ -25,6 +26,10 @@ mod time;
 #[allow(missing_docs)]
 mod vocab;
 
+pub use alert::{
+    AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
+    MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
+};
 pub use change::{Change, ChangeOp, ChangeSource, FieldChange};
 pub use error::{Error, Result};
 pub use event::{Event, ObjectRef, Owner};

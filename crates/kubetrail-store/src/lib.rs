@@ -22,7 +22,6 @@
 
 #![warn(missing_docs)]
 
-mod alerts;
 #[doc(hidden)]
 pub mod conformance;
 mod error;
@@ -36,11 +35,12 @@ mod retention_task;
 mod sqlite;
 mod types;
 
-pub use alerts::{
+// The alert types live with the model (the pure evaluator needs them); re-exported for callers.
+pub use error::{Error, Result};
+pub use kubetrail_model::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
 };
-pub use error::{Error, Result};
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use quarantine::{Isolated, Quarantined, Refused, Rejected};
 pub use retention_task::{log_retention, spawn_retention};

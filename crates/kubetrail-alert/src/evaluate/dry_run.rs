@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use kubetrail_model::{AggregateRow, Dimension, Event, EventOccurrences, Occurrence, Severity};
-use kubetrail_store::{AlertEvent, AlertStatus};
+use kubetrail_model::{AlertEvent, AlertStatus};
 use serde::Serialize;
 
 use super::{Analyzer, ChangeKind, Evaluator, Hit, spread};

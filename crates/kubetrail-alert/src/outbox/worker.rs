@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_store::{Delivery, DeliveryState, DeliveryUpdate, Store};
+use kubetrail_model::{Delivery, DeliveryState, DeliveryUpdate};
+use kubetrail_store::Store;
 use tokio::sync::Notify;
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
