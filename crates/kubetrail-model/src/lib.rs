@@ -33,7 +33,7 @@ pub use alert::{
 pub use change::{Change, ChangeOp, ChangeSource, FieldChange};
 pub use error::{Error, Result};
 pub use event::{Event, ObjectRef, Owner};
-pub use occurrence::{EventOccurrences, Occurrence};
+pub use occurrence::{EventOccurrences, Occurrence, new_occurrences, stored_count};
 pub use query::{AggregateQuery, AggregateRow, Dimension, EventFilter, SeveritySet};
 pub use time::{parse_duration, parse_time_bound};
 pub use vocab::{Category, Severity};

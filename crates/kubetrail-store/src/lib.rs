@@ -32,8 +32,10 @@ mod postgres;
 mod quarantine;
 mod records;
 mod retention_task;
+mod rows;
 mod sqlite;
 mod types;
+mod where_clause;
 
 // The alert types live with the model (the pure evaluator needs them); re-exported for callers.
 pub use error::{Error, Result};

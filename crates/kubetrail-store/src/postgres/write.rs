@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::GenericClient;
-use kubetrail_model::Event;
+use kubetrail_model::{Event, new_occurrences, stored_count};
 use tokio_postgres::Row;
 
 use super::filter::micros;
@@ -179,7 +179,7 @@ pub(crate) async fn write_batch(
                     bytes: event_bytes(first),
                     update: None,
                 };
-                for (ts, n) in first_occurrences(first) {
+                for (ts, n) in added(None, first) {
                     occurrences.push((s.id, ts, n));
                     deltas.add(ts, &s.dims, n);
                 }
@@ -228,12 +228,10 @@ async fn apply_copy<'a>(
         return Ok(());
     }
     let count = count_of(e);
-    let delta = count - s.count;
-    if delta <= 0 {
+    let Some((last, delta)) = added(Some(s.count), e).pop() else {
         summary.unchanged += 1;
         return Ok(());
-    }
-    let last = micros(e.last_seen);
+    };
     let new_dims = {
         let mut d = s.dims.clone();
         d[4] = e.category.as_str().to_owned();
@@ -274,19 +272,22 @@ async fn apply_copy<'a>(
     Ok(())
 }
 
-/// The stored count: an Event exists because something happened at least once.
+/// The stored count (see [`stored_count`]).
 fn count_of(e: &Event) -> i64 {
-    i64::try_from(e.count.max(1)).unwrap_or(i64::MAX)
+    db_count(stored_count(e))
 }
 
-/// A new event's count as occurrences: one at `first_seen`, the rest at `last_seen`.
-fn first_occurrences(e: &Event) -> Vec<(i64, i64)> {
-    let (first, last, count) = (micros(e.first_seen), micros(e.last_seen), count_of(e));
-    if count == 1 {
-        vec![(last, 1)]
-    } else {
-        vec![(first, 1), (last, count - 1)]
-    }
+fn db_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The occurrences a copy of `e` adds (see [`new_occurrences`]), as stored.
+fn added(stored: Option<i64>, e: &Event) -> Vec<(i64, i64)> {
+    let stored = stored.map(|n| u64::try_from(n).unwrap_or(0));
+    new_occurrences(stored, e)
+        .into_iter()
+        .map(|o| (micros(o.at), db_count(o.count)))
+        .collect()
 }
 
 fn dims(e: &Event) -> Dims {

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use kubetrail_model::Event;
+use kubetrail_model::{Event, new_occurrences, stored_count};
 use rusqlite::{CachedStatement, Connection, params};
 
 use super::filter::micros;
@@ -137,9 +137,13 @@ fn place(st: &mut Statements<'_>, e: &Event) -> Result<bool> {
     Ok(st.placement.execute(params![e.cluster, ns, pod, node])? > 0)
 }
 
-/// The stored count: an Event exists because something happened at least once.
+/// The stored count (see [`stored_count`]).
 fn count_of(e: &Event) -> i64 {
-    i64::try_from(e.count.max(1)).unwrap_or(i64::MAX)
+    db_count(stored_count(e))
+}
+
+fn db_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String> {
@@ -208,16 +212,10 @@ fn write_one<'a>(
             Cow::Borrowed(e.type_.as_str()),
             Cow::Borrowed(e.correlation_id.as_str()),
         ];
-        let mut add = |ts: i64, n: i64| -> Result<()> {
+        for o in new_occurrences(None, e) {
+            let (ts, n) = (micros(o.at), db_count(o.count));
             st.occurrence.execute(params![id, ts, n, st.stored_at])?;
             rollups.add(ts, &dims, n);
-            Ok(())
-        };
-        if count == 1 {
-            add(last, 1)?;
-        } else {
-            add(first, 1)?;
-            add(last, count - 1)?;
         }
         summary.new += 1;
         summary.add_occurrences(e, count as u64);
@@ -246,11 +244,11 @@ fn write_one<'a>(
         summary.conflicts += 1;
         return Ok(());
     }
-    let delta = count - old.count;
-    if delta <= 0 {
+    let Some(added) = new_occurrences(Some(u64::try_from(old.count).unwrap_or(0)), e).pop() else {
         summary.unchanged += 1;
         return Ok(());
-    }
+    };
+    let delta = db_count(added.count);
     st.update.execute(params![
         old.id,
         count,
