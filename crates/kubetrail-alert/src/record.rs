@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use kubetrail_model::NewDelivery;
-use kubetrail_store::Store;
+use kubetrail_store::AlertRecords;
 use tokio::sync::Notify;
 
 use crate::metrics::{AlertMetrics, rule as rule_label};
@@ -23,7 +23,7 @@ struct OpenState {
 
 /// Saves alert changes with their notifications.
 pub struct Recorder {
-    store: Arc<dyn Store>,
+    store: Arc<dyn AlertRecords>,
     /// Every configured notifier, for rules that do not name theirs.
     notifiers: Vec<String>,
     metrics: AlertMetrics,
@@ -33,7 +33,7 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn AlertRecords>,
         notifiers: Vec<String>,
         metrics: AlertMetrics,
         wake: Arc<Notify>,

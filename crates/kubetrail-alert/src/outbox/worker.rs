@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_model::{Delivery, DeliveryState, DeliveryUpdate};
-use kubetrail_store::Store;
+use kubetrail_store::Outbox;
 use tokio::sync::Notify;
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -42,7 +42,7 @@ struct Sent {
 
 /// Sends what the outbox holds. One per store.
 pub struct DeliveryWorker {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Outbox>,
     notifiers: HashMap<String, (Notifier, Option<TokenBucket>)>,
     client: reqwest::Client,
     policy: RetryPolicy,
@@ -63,7 +63,7 @@ pub struct DeliveryWorker {
 
 impl DeliveryWorker {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Outbox>,
         notifiers: Vec<(Notifier, Option<TokenBucket>)>,
         client: reqwest::Client,
         policy: RetryPolicy,

@@ -46,9 +46,10 @@ pub use redact::redact;
 
 use crate::{
     AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Quarantined,
-    Result, RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
+    Result, RetentionPolicy, RetentionReport, Silence, StoreStats, StoreTxn, StoredAlert,
     StoredEvent, WatchCursor,
 };
+use crate::{EventReader, EventSink, Outbox, Retention, Silences};
 
 /// How to reach the database.
 #[derive(Clone, PartialEq, Eq)]
@@ -225,7 +226,7 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl EventSink for PostgresStore {
     async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
         self.begin_at(Timestamp::now()).await
     }
@@ -236,6 +237,13 @@ impl Store for PostgresStore {
         ))
     }
 
+    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
+        cursor::load(&self.client().await?, cluster, stream).await
+    }
+}
+
+#[async_trait]
+impl EventReader for PostgresStore {
     async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
         query::query(&self.client().await?, filter, page).await
     }
@@ -252,6 +260,21 @@ impl Store for PostgresStore {
         occurrences::occurrences(&self.client().await?, filter, limit).await
     }
 
+    async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
+        cursor::load_gaps(&self.client().await?, since, until).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        stats::stats(&mut self.client().await?).await
+    }
+
+    async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
+        quarantine::newest(&self.client().await?, limit).await
+    }
+}
+
+#[async_trait]
+impl Retention for PostgresStore {
     async fn apply_retention(
         &self,
         policy: &RetentionPolicy,
@@ -268,23 +291,10 @@ impl Store for PostgresStore {
     ) -> Result<RetentionReport> {
         retention::preview(&self.client().await?, policy, now).await
     }
+}
 
-    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
-        cursor::load(&self.client().await?, cluster, stream).await
-    }
-
-    async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
-        cursor::load_gaps(&self.client().await?, since, until).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats> {
-        stats::stats(&mut self.client().await?).await
-    }
-
-    async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
-        quarantine::newest(&self.client().await?, limit).await
-    }
-
+#[async_trait]
+impl Outbox for PostgresStore {
     async fn save_alert(
         &self,
         alert: &AlertRecord,
@@ -309,7 +319,10 @@ impl Store for PostgresStore {
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>> {
         alerts::alerts(&mut self.client().await?, filter).await
     }
+}
 
+#[async_trait]
+impl Silences for PostgresStore {
     async fn save_silence(&self, silence: &Silence, now: Timestamp) -> Result<i64> {
         silences::save(&self.client().await?, silence, now).await
     }
