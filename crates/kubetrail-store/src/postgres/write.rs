@@ -79,6 +79,16 @@ FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text
     correlation_id, owner_kind, owner_name, node, labels, bytes)
 WHERE e.id = u.id";
 
+/// Counts copies refused as identity conflicts (one row per distinct conflict, see the
+/// schema's `identity_conflicts`).
+const CONFLICTS: &str = "
+INSERT INTO identity_conflicts AS c (cluster, uid, namespace, kind, name, count, last_at)
+SELECT u.cluster, u.uid, u.namespace, u.kind, u.name, u.count, $7
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
+  AS u(cluster, uid, namespace, kind, name, count)
+ON CONFLICT (cluster, uid, namespace, kind, name)
+DO UPDATE SET count = c.count + excluded.count, last_at = excluded.last_at";
+
 const OCCURRENCES: &str = "
 INSERT INTO occurrences (event_id, ts, count, stored_at)
 SELECT u.*, $4 FROM unnest($1::int8[], $2::int8[], $3::int8[]) AS u";
@@ -164,6 +174,7 @@ pub(crate) async fn write_batch(
     let mut summary = WriteSummary::default();
     let mut deltas = Deltas::default();
     let mut occurrences: Vec<(i64, i64, i64)> = Vec::new();
+    let mut conflicts: Vec<&Event> = Vec::new();
     let mut bytes_delta = 0;
     let mut changed: Vec<Stored<'_>> = Vec::new();
     for key in &order {
@@ -197,7 +208,11 @@ pub(crate) async fn write_batch(
             }
         };
         for e in rest {
-            apply_copy(c, &mut s, e, &mut deltas, &mut occurrences, &mut summary).await?;
+            if same_object(&s.dims[1], &s.dims[2], &s.reg_name, e) {
+                apply_copy(c, &mut s, e, &mut deltas, &mut occurrences, &mut summary).await?;
+            } else {
+                conflicts.push(e);
+            }
         }
         if let Some(u) = &s.update {
             bytes_delta += u.bytes - s.bytes;
@@ -206,6 +221,8 @@ pub(crate) async fn write_batch(
     }
     update(c, &changed, stored_at).await?;
     insert_occurrences(c, &occurrences, stored_at).await?;
+    summary.conflicts += conflicts.len() as u64;
+    record_conflicts(c, &conflicts, stored_at).await?;
     bytes_delta += OCCURRENCE_BYTES * occurrences.len() as i64;
     backfill(c, &placed).await?;
     deltas.apply(c).await?;
@@ -213,8 +230,8 @@ pub(crate) async fn write_batch(
     Ok(summary)
 }
 
-/// Applies a later copy of a stored event: only a count increase changes anything, and a copy
-/// about another object is a conflict.
+/// Applies a later copy of a stored event about the same object: only a count increase changes
+/// anything.
 async fn apply_copy<'a>(
     c: &impl GenericClient,
     s: &mut Stored<'a>,
@@ -223,10 +240,6 @@ async fn apply_copy<'a>(
     occurrences: &mut Vec<(i64, i64, i64)>,
     summary: &mut WriteSummary,
 ) -> Result<()> {
-    if !same_object(&s.dims[1], &s.dims[2], &s.reg_name, e) {
-        summary.conflicts += 1;
-        return Ok(());
-    }
     let count = count_of(e);
     let Some((last, delta)) = added(Some(s.count), e).pop() else {
         summary.unchanged += 1;
@@ -570,6 +583,37 @@ async fn insert_occurrences(
     let count: Vec<i64> = rows.iter().map(|r| r.2).collect();
     let stmt = c.prepare_cached(OCCURRENCES).await?;
     c.execute(&stmt, &[&id, &ts, &count, &stored_at]).await?;
+    Ok(())
+}
+
+async fn record_conflicts(c: &impl GenericClient, refused: &[&Event], at: i64) -> Result<()> {
+    if refused.is_empty() {
+        return Ok(());
+    }
+    // One row per distinct conflict: a statement may not update the same row twice.
+    let mut counts: BTreeMap<[&str; 5], i64> = BTreeMap::new();
+    for e in refused {
+        let r = &e.regarding;
+        *counts
+            .entry([&e.cluster, &e.uid, &e.namespace, &r.kind, &r.name])
+            .or_default() += 1;
+    }
+    let column = |i: usize| -> Vec<&str> { counts.keys().map(|k| k[i]).collect() };
+    let n: Vec<i64> = counts.values().copied().collect();
+    let stmt = c.prepare_cached(CONFLICTS).await?;
+    c.execute(
+        &stmt,
+        &[
+            &column(0),
+            &column(1),
+            &column(2),
+            &column(3),
+            &column(4),
+            &n,
+            &at,
+        ],
+    )
+    .await?;
     Ok(())
 }
 

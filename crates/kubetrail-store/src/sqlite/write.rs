@@ -48,6 +48,11 @@ WHERE id = ?1";
 const OCCURRENCE: &str =
     "INSERT INTO occurrences (event_id, ts, count, stored_at) VALUES (?1, ?2, ?3, ?4)";
 const OCCURRENCES_OF: &str = "SELECT ts, count FROM occurrences WHERE event_id = ?1";
+const CONFLICT: &str = "
+INSERT INTO identity_conflicts (cluster, uid, namespace, kind, name, count, last_at)
+VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+ON CONFLICT (cluster, uid, namespace, kind, name)
+DO UPDATE SET count = count + 1, last_at = excluded.last_at";
 const FTS_INSERT: &str = "INSERT INTO events_fts (rowid, note) VALUES (?1, ?2)";
 const FTS_DELETE: &str =
     "INSERT INTO events_fts (events_fts, rowid, note) VALUES ('delete', ?1, ?2)";
@@ -73,6 +78,7 @@ struct Statements<'c> {
     update: CachedStatement<'c>,
     occurrence: CachedStatement<'c>,
     occurrences_of: CachedStatement<'c>,
+    conflict: CachedStatement<'c>,
     fts_insert: CachedStatement<'c>,
     fts_delete: CachedStatement<'c>,
     placement: CachedStatement<'c>,
@@ -89,6 +95,7 @@ impl<'c> Statements<'c> {
             update: conn.prepare_cached(UPDATE)?,
             occurrence: conn.prepare_cached(OCCURRENCE)?,
             occurrences_of: conn.prepare_cached(OCCURRENCES_OF)?,
+            conflict: conn.prepare_cached(CONFLICT)?,
             fts_insert: conn.prepare_cached(FTS_INSERT)?,
             fts_delete: conn.prepare_cached(FTS_DELETE)?,
             placement: conn.prepare_cached(PLACEMENT)?,
@@ -241,6 +248,15 @@ fn write_one<'a>(
         })
     })?;
     if !same_object(&old.dims[1], &old.dims[2], &old.reg_name, e) {
+        let r = &e.regarding;
+        st.conflict.execute(params![
+            e.cluster,
+            e.uid,
+            e.namespace,
+            r.kind,
+            r.name,
+            st.stored_at
+        ])?;
         summary.conflicts += 1;
         return Ok(());
     }
