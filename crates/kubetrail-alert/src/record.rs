@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use kubetrail_store::{NewDelivery, Store};
+use kubetrail_model::NewDelivery;
+use kubetrail_store::AlertRecords;
 use tokio::sync::Notify;
 
 use crate::metrics::{AlertMetrics, rule as rule_label};
@@ -22,7 +23,7 @@ struct OpenState {
 
 /// Saves alert changes with their notifications.
 pub struct Recorder {
-    store: Arc<dyn Store>,
+    store: Arc<dyn AlertRecords>,
     /// Every configured notifier, for rules that do not name theirs.
     notifiers: Vec<String>,
     metrics: AlertMetrics,
@@ -35,7 +36,7 @@ impl Recorder {
     /// notifiers (`notifiers`: all configured, for rules that name none) and wakes the delivery
     /// worker through `wake`.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn AlertRecords>,
         notifiers: Vec<String>,
         metrics: AlertMetrics,
         wake: Arc<Notify>,
@@ -50,8 +51,8 @@ impl Recorder {
     }
 
     /// Takes over an alert recorded before a restart.
-    pub fn restore(&mut self, alert: &kubetrail_store::AlertRecord) {
-        if alert.status == kubetrail_store::AlertStatus::Firing {
+    pub fn restore(&mut self, alert: &kubetrail_model::AlertRecord) {
+        if alert.status == kubetrail_model::AlertStatus::Firing {
             self.open.insert(
                 (alert.rule.clone(), alert.group_key.clone()),
                 OpenState {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_model::{AggregateQuery, Dimension, Event, EventFilter};
-use kubetrail_store::{AlertFilter, Store};
+use kubetrail_store::{AlertFilter, AlertRecords, EventReader, Store};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -98,7 +98,8 @@ pub fn start(
     let task = EvaluationTask {
         evaluator: Evaluator::new(config.rules.clone()),
         recorder: Recorder::new(store.clone(), names, metrics.clone(), wake),
-        store,
+        reader: store.clone(),
+        records: store,
         analyzer,
         every: config.evaluate_every,
         rx,
@@ -127,7 +128,10 @@ fn now() -> Timestamp {
 struct EvaluationTask {
     evaluator: Evaluator,
     recorder: Recorder,
-    store: Arc<dyn Store>,
+    /// Events for the windowed rules and the catch-up.
+    reader: Arc<dyn EventReader>,
+    /// The alerts recorded before this start.
+    records: Arc<dyn AlertRecords>,
     analyzer: Arc<dyn Analyzer>,
     every: Duration,
     rx: mpsc::Receiver<Vec<Event>>,
@@ -208,7 +212,7 @@ impl EvaluationTask {
             .max()
             .unwrap_or(SignedDuration::ZERO);
         let alerts = self
-            .store
+            .records
             .alerts(&AlertFilter {
                 since: Some(now - cooldown),
                 ..AlertFilter::default()
@@ -223,7 +227,7 @@ impl EvaluationTask {
         self.save(orphans, &cancel).await;
 
         let reasons = self
-            .store
+            .reader
             .aggregate(&AggregateQuery {
                 group_by: vec![Dimension::Cluster, Dimension::Namespace, Dimension::Reason],
                 ..AggregateQuery::default()
@@ -240,7 +244,7 @@ impl EvaluationTask {
         }
 
         let recent = self
-            .store
+            .reader
             .occurrences(
                 &EventFilter {
                     since: Some(now - Evaluator::COUNT_HORIZON),
@@ -287,7 +291,7 @@ impl EvaluationTask {
             return Vec::new();
         };
         let events = match self
-            .store
+            .reader
             .occurrences(
                 &EventFilter {
                     since: Some(now - longest),
@@ -324,7 +328,7 @@ impl EvaluationTask {
                 interval: Some(SignedDuration::from_hours(1)),
                 limit: None,
             };
-            match self.store.aggregate(&q).await {
+            match self.reader.aggregate(&q).await {
                 Ok(rows) => rows,
                 Err(e) => {
                     warn!(error = %error_chain(&e), "cannot read the history of anomaly conditions; will retry");

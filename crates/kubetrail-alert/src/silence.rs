@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_store::{AlertRecord, MatchOp, Silence, SilenceMatcher};
+use kubetrail_model::{AlertRecord, MatchOp, Silence, SilenceMatcher};
 use regex::Regex;
 
 use crate::{Error, GROUP_KEY_LABEL, Result};

@@ -15,6 +15,7 @@
 // here, not in [workspace.lints], which would cover tests too (CONTRIBUTING.md, Lints).
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
+mod alert;
 mod change;
 mod error;
 mod event;
@@ -25,10 +26,14 @@ pub mod text;
 mod time;
 mod vocab;
 
+pub use alert::{
+    AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
+    MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
+};
 pub use change::{Change, ChangeOp, ChangeSource, FieldChange};
 pub use error::{Error, Result, error_chain};
 pub use event::{Event, ObjectRef, Owner};
-pub use occurrence::{EventOccurrences, Occurrence};
+pub use occurrence::{EventOccurrences, Occurrence, new_occurrences, stored_count};
 pub use query::{AggregateQuery, AggregateRow, ChangeFilter, Dimension, EventFilter, SeveritySet};
 pub use time::{parse_duration, parse_time_bound};
 pub use vocab::{Category, Severity};

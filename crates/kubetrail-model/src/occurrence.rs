@@ -39,3 +39,125 @@ impl EventOccurrences {
         self.occurrences.iter().map(|o| o.at).max()
     }
 }
+
+/// The count an Event is stored with: an Event exists because something happened at least once.
+pub fn stored_count(e: &Event) -> u64 {
+    e.count.max(1)
+}
+
+/// The one count-delta rule: the occurrences that a copy of `e` adds when its Event is stored
+/// with count `stored` (`None`: not stored yet). A new Event's count is one occurrence at its
+/// `first_seen` and the rest at its `last_seen`; a stored one's copy adds only the increase of
+/// its count, at its `last_seen`; a copy whose count did not grow (a relist, a stale copy) adds
+/// nothing. So a store never counts the same occurrence twice, whatever copies it is handed.
+/// Both SQL backends and the alerting of a write apply it.
+pub fn new_occurrences(stored: Option<u64>, e: &Event) -> Vec<Occurrence> {
+    let count = stored_count(e);
+    let at = |at, count| Occurrence { at, count };
+    match stored {
+        None if count == 1 => vec![at(e.last_seen, 1)],
+        None => vec![at(e.first_seen, 1), at(e.last_seen, count - 1)],
+        Some(old) if count > old => vec![at(e.last_seen, count - old)],
+        Some(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Category, ObjectRef, Severity};
+    use proptest::prelude::*;
+
+    fn event(count: u64, first: i64, last: i64) -> Event {
+        Event {
+            cluster: "c".into(),
+            uid: "u".into(),
+            namespace: "shop".into(),
+            name: "web.1".into(),
+            regarding: ObjectRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: "shop".into(),
+                name: "web".into(),
+                uid: String::new(),
+                field_path: String::new(),
+            },
+            related: None,
+            reason: "BackOff".into(),
+            note: String::new(),
+            type_: "Warning".into(),
+            action: String::new(),
+            reporting_controller: String::new(),
+            reporting_instance: String::new(),
+            first_seen: Timestamp::from_second(first).expect("a time"),
+            last_seen: Timestamp::from_second(last).expect("a time"),
+            count,
+            resource_version: String::new(),
+            category: Category::Crash,
+            severity: Severity::Warning,
+            correlation_id: String::new(),
+            owner: None,
+            node: None,
+            template: String::new(),
+            labels: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_new_event_counts_once_at_first_seen_and_the_rest_at_last_seen() {
+        let e = event(5, 0, 60);
+        let at = |s| Timestamp::from_second(s).expect("a time");
+        assert_eq!(
+            new_occurrences(None, &e),
+            vec![
+                Occurrence {
+                    at: at(0),
+                    count: 1
+                },
+                Occurrence {
+                    at: at(60),
+                    count: 4
+                }
+            ]
+        );
+        assert_eq!(
+            new_occurrences(None, &event(0, 0, 60)),
+            vec![Occurrence {
+                at: at(60),
+                count: 1
+            }],
+            "a count of 0 is one occurrence"
+        );
+        assert_eq!(
+            new_occurrences(Some(3), &e),
+            vec![Occurrence {
+                at: at(60),
+                count: 2
+            }]
+        );
+        assert!(new_occurrences(Some(5), &e).is_empty(), "a relist");
+        assert!(new_occurrences(Some(9), &e).is_empty(), "a stale copy");
+    }
+
+    proptest! {
+        /// Whatever copies of an Event arrive, in whatever order, the occurrences added sum to
+        /// its highest count: nothing is counted twice or lost, and every occurrence counts.
+        #[test]
+        fn copies_in_any_order_add_up_to_the_highest_count(
+            counts in proptest::collection::vec(0u64..1_000, 1..20),
+        ) {
+            let mut stored: Option<u64> = None;
+            let mut total = 0;
+            for (i, count) in counts.iter().enumerate() {
+                let e = event(*count, 0, 60 + i as i64);
+                let added = new_occurrences(stored, &e);
+                prop_assert!(added.iter().all(|o| o.count >= 1));
+                prop_assert!(added.iter().all(|o| o.at == e.first_seen || o.at == e.last_seen));
+                total += added.iter().map(|o| o.count).sum::<u64>();
+                stored = Some(stored.map_or(stored_count(&e), |s| s.max(stored_count(&e))));
+            }
+            let highest = counts.iter().map(|c| (*c).max(1)).max().unwrap_or(1);
+            prop_assert_eq!(total, highest);
+        }
+    }
+}

@@ -8,7 +8,7 @@ use kubetrail_analyze::{
     Explanation, IncidentConfig, Target, Window, explain, explain_changes, nodes_of, parse_kind,
 };
 use kubetrail_model::{EventFilter, EventOccurrences};
-use kubetrail_store::{Page, Store};
+use kubetrail_store::{EventReader, Page};
 
 use crate::changes::window_changes;
 use crate::range::{Range, read_events, resolve_window};
@@ -66,7 +66,7 @@ pub fn parse_target<S: AsRef<str>>(words: &[S], namespace: Option<&str>) -> Resu
 /// The namespace of the newest event about `target`'s kind and name, for a target named
 /// without one (`explain po/web-1`); `None` when the store has no event about it.
 pub async fn find_namespace(
-    store: &dyn Store,
+    store: &dyn EventReader,
     target: &Target,
     clusters: &[String],
 ) -> Result<Option<String>> {
@@ -118,7 +118,7 @@ pub struct Story {
 /// through `narrow` (the API's tenant scope); `None` when the target's own events are outside
 /// it.
 pub async fn story<E: From<Error>>(
-    store: &dyn Store,
+    store: &dyn EventReader,
     ask: &StoryRequest<'_>,
     narrow: impl Fn(EventFilter) -> Result<Option<EventFilter>, E>,
 ) -> Result<Option<Story>, E> {
@@ -215,7 +215,7 @@ pub async fn story<E: From<Error>>(
 /// The events around the target: those of its correlation ID, or, for a Node, those placed on
 /// it.
 async fn family_filter(
-    store: &dyn Store,
+    store: &dyn EventReader,
     target: &Target,
     own: &EventFilter,
 ) -> Result<EventFilter> {

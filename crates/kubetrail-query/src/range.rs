@@ -12,7 +12,7 @@
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::Window;
 use kubetrail_model::{EventFilter, EventOccurrences, parse_duration, parse_time_bound};
-use kubetrail_store::{Page, Store};
+use kubetrail_store::{EventReader, Page};
 
 use crate::{Error, Result};
 
@@ -81,7 +81,7 @@ fn back(end: Timestamp, d: SignedDuration) -> Result<Timestamp> {
 /// `filter`: unbounded unless given; a duration counts back from the end of the matching data,
 /// which then bounds the listing too.
 pub async fn resolve_bounds(
-    store: &dyn Store,
+    store: &dyn EventReader,
     filter: &mut EventFilter,
     range: Range,
     now: Timestamp,
@@ -132,7 +132,7 @@ impl Range {
 /// A window longer than `max_length` (the server's limit) is refused, except for `all`, which
 /// starts at the oldest stored event or `max_length` before the end, whichever is later.
 pub async fn resolve_window(
-    store: &dyn Store,
+    store: &dyn EventReader,
     ends: &[&EventFilter],
     range: Range,
     default_length: SignedDuration,
@@ -189,7 +189,7 @@ pub fn check_length(
 
 /// Just after the newest occurrence of the events matching `filter` (times ignored): the end
 /// of the data.
-pub async fn newest(store: &dyn Store, filter: &EventFilter) -> Result<Option<Timestamp>> {
+pub async fn newest(store: &dyn EventReader, filter: &EventFilter) -> Result<Option<Timestamp>> {
     let mut any_time = filter.clone();
     any_time.since = None;
     any_time.until = None;
@@ -206,7 +206,7 @@ pub async fn newest(store: &dyn Store, filter: &EventFilter) -> Result<Option<Ti
 /// The events of `filter` (with its window) and their occurrences: at most `max` (0: no
 /// limit), the latest; `true` when that may have cut some off.
 pub async fn read_events(
-    store: &dyn Store,
+    store: &dyn EventReader,
     filter: &EventFilter,
     max: usize,
 ) -> Result<(Vec<EventOccurrences>, bool)> {
@@ -254,6 +254,7 @@ mod tests {
 
     #[tokio::test]
     async fn durations_count_back_from_the_end_of_the_data_and_all_reaches_the_oldest() {
+        use kubetrail_store::EventSink;
         use kubetrail_store::conformance::event;
         let dir = tempfile::tempdir().unwrap();
         let store = kubetrail_store::SqliteStore::open(dir.path().join("k.db")).unwrap();

@@ -7,12 +7,12 @@ use kubetrail_model::Timestamp;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::{RetentionPolicy, RetentionReport, Store};
+use crate::{Retention, RetentionPolicy, RetentionReport};
 
 /// Applies `policy` to `store` at once and then every `every`, until the task is aborted. A
 /// failed pass is logged and retried at the next period; the task never panics.
 pub fn spawn_retention(
-    store: Arc<dyn Store>,
+    store: Arc<dyn Retention>,
     policy: RetentionPolicy,
     every: Duration,
 ) -> JoinHandle<()> {
@@ -79,10 +79,9 @@ mod tests {
     use std::sync::Mutex;
 
     use async_trait::async_trait;
-    use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter};
 
     use super::*;
-    use crate::{Error, Page, Result, StoreStats, StoreTxn, StoredEvent, WatchCursor};
+    use crate::{Error, Result};
 
     /// Records the retention passes; the first `failures` of them fail.
     #[derive(Default)]
@@ -92,16 +91,7 @@ mod tests {
     }
 
     #[async_trait]
-    impl Store for Recorder {
-        async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
-            Err(Error::WorkerGone)
-        }
-        async fn query(&self, _: &EventFilter, _: &Page) -> Result<Vec<StoredEvent>> {
-            Ok(Vec::new())
-        }
-        async fn aggregate(&self, _: &AggregateQuery) -> Result<Vec<AggregateRow>> {
-            Ok(Vec::new())
-        }
+    impl Retention for Recorder {
         async fn apply_retention(
             &self,
             _: &RetentionPolicy,
@@ -123,49 +113,6 @@ mod tests {
             _: Timestamp,
         ) -> Result<RetentionReport> {
             Ok(RetentionReport::default())
-        }
-        async fn cursor(&self, _: &str, _: &str) -> Result<Option<WatchCursor>> {
-            Ok(None)
-        }
-        async fn gaps(
-            &self,
-            _: Option<Timestamp>,
-            _: Option<Timestamp>,
-        ) -> Result<Vec<crate::Gap>> {
-            Ok(Vec::new())
-        }
-        async fn stats(&self) -> Result<StoreStats> {
-            Ok(StoreStats::default())
-        }
-        async fn occurrences(
-            &self,
-            _: &EventFilter,
-            _: usize,
-        ) -> Result<Vec<kubetrail_model::EventOccurrences>> {
-            Ok(Vec::new())
-        }
-        async fn save_alert(
-            &self,
-            _: &crate::AlertRecord,
-            _: &[crate::NewDelivery],
-            _: Timestamp,
-        ) -> Result<i64> {
-            Err(Error::WorkerGone)
-        }
-        async fn due_deliveries(&self, _: Timestamp, _: usize) -> Result<Vec<crate::Delivery>> {
-            Ok(Vec::new())
-        }
-        async fn update_delivery(&self, _: &crate::DeliveryUpdate) -> Result<()> {
-            Err(Error::WorkerGone)
-        }
-        async fn alerts(&self, _: &crate::AlertFilter) -> Result<Vec<crate::StoredAlert>> {
-            Ok(Vec::new())
-        }
-        async fn save_silence(&self, _: &crate::Silence, _: Timestamp) -> Result<i64> {
-            Err(Error::WorkerGone)
-        }
-        async fn silences(&self, _: Option<Timestamp>) -> Result<Vec<crate::Silence>> {
-            Ok(Vec::new())
         }
     }
 

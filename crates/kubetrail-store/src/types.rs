@@ -228,4 +228,8 @@ pub struct StoreStats {
     pub newest: Option<Timestamp>,
     /// Events kept aside because the store refused them (see `Store::quarantined`).
     pub quarantined: u64,
+    /// Copies of stored events refused as identity conflicts: the `(cluster, uid)` of a stored
+    /// event about another namespace or object (see `WriteSummary::conflicts`), since the
+    /// store was created. The stored events stayed as they were.
+    pub conflicts: u64,
 }

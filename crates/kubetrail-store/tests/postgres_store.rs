@@ -10,7 +10,7 @@ use kubetrail_store::conformance::{
     assert_rollups_match_occurrences, event, fresh_postgres_schema, fresh_postgres_store, minute,
     t0, write_stored_at,
 };
-use kubetrail_store::{PostgresOptions, PostgresStore, RetentionPolicy, Store};
+use kubetrail_store::{EventSink, PostgresOptions, PostgresStore, RetentionPolicy, Store};
 
 const DAY: i64 = 86_400_000_000;
 

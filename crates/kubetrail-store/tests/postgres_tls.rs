@@ -4,7 +4,7 @@
 
 use kubetrail_model::EventFilter;
 use kubetrail_store::conformance::{SchemaGuard, event, fresh_postgres_store, t0};
-use kubetrail_store::{Page, PostgresOptions, PostgresStore, Store};
+use kubetrail_store::{EventReader, EventSink, Page, PostgresOptions, PostgresStore};
 
 fn test_ca() -> std::path::PathBuf {
     let ca = std::env::var("KUBETRAIL_TEST_POSTGRES_CA")

@@ -8,7 +8,7 @@ use kubetrail_model::{
     AggregateQuery, Category, Dimension, EventFilter, Severity, SeveritySet, Timestamp,
 };
 use kubetrail_store::conformance::{event, t0};
-use kubetrail_store::{RetentionPolicy, SqliteStore, Store};
+use kubetrail_store::{EventReader, EventSink, Retention, RetentionPolicy, SqliteStore};
 use proptest::prelude::*;
 
 const NAMESPACES: [&str; 3] = ["shop", "db", "kube-system"];

@@ -2,7 +2,7 @@
 
 use kubetrail_model::{AggregateQuery, Dimension, EventFilter};
 use kubetrail_store::conformance::{event, minute};
-use kubetrail_store::{Error, Page, SqliteStore, Store, WatchCursor};
+use kubetrail_store::{Error, EventReader, EventSink, Page, Retention, SqliteStore, WatchCursor};
 
 fn pragma(path: &std::path::Path, name: &str) -> String {
     let conn = rusqlite::Connection::open(path).expect("open");

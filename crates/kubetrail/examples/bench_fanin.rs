@@ -16,7 +16,7 @@ use jiff::SignedDuration;
 use kubetrail_model::{Category, Event, ObjectRef, Severity, Timestamp};
 use kubetrail_source::nats::{NatsSettings, Publisher};
 use kubetrail_store::conformance::fresh_postgres_store;
-use kubetrail_store::{PostgresOptions, PostgresStore, Store};
+use kubetrail_store::{EventReader, PostgresOptions, PostgresStore};
 
 struct Kill(Child);
 

@@ -15,7 +15,7 @@ use kubetrail_source::watch::{
     Backoff, Batch, Observation, Observed, TrackedResource, WatchConfig, WatchStats, detect_api,
     watch_changes, watch_events, watch_owners,
 };
-use kubetrail_store::{ChangeStore, Gap, Store, WatchCursor};
+use kubetrail_store::{ChangeStore, EventSink, Gap, WatchCursor};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -35,7 +35,7 @@ pub struct ClusterPipeline {
     pub rules: Rules,
     /// Events dated further past their batch's arrival are refused (counted and logged).
     pub max_future: FutureLimit,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn EventSink>,
     /// Every stored event is also sent here (for live output), if set.
     pub live: Option<mpsc::Sender<Event>>,
     pub stats: Arc<WatchStats>,

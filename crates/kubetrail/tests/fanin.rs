@@ -16,7 +16,7 @@ use k8s_openapi::api::events::v1::{Event, EventSeries};
 use kubetrail_model::EventFilter;
 use kubetrail_sim::{SimHandle, Simulator};
 use kubetrail_store::conformance::{SchemaGuard, fresh_postgres_store};
-use kubetrail_store::{Page, PostgresOptions, PostgresStore, Store};
+use kubetrail_store::{EventReader, Page, PostgresOptions, PostgresStore};
 
 const WAIT: Duration = Duration::from_secs(120);
 

@@ -18,7 +18,7 @@ use kubetrail_sim::Simulator;
 use kubetrail_store::conformance::{
     POISON, SchemaGuard, fresh_postgres_store, refuse_poison_on_postgres,
 };
-use kubetrail_store::{Page, PostgresOptions, PostgresStore, Store};
+use kubetrail_store::{EventReader, Page, PostgresOptions, PostgresStore};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(60);

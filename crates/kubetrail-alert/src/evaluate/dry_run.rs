@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use kubetrail_model::{
     AggregateRow, Change, Dimension, Event, EventOccurrences, Occurrence, Severity,
 };
-use kubetrail_store::{AlertEvent, AlertStatus};
+use kubetrail_model::{AlertEvent, AlertStatus};
 use serde::Serialize;
 
 use super::{Analyzer, ChangeKind, Evaluator, Hit, spread};

@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_model::Event;
-use kubetrail_store::{AlertRecord, AlertStatus};
+use kubetrail_model::{AlertRecord, AlertStatus};
 
 use crate::condition::Condition;
 use crate::group::group_key;

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use jiff::{SignedDuration, Timestamp};
+use kubetrail_model::{AlertEvent, AlertRecord, AlertStatus};
 use kubetrail_model::{Event, Severity};
-use kubetrail_store::{AlertEvent, AlertRecord, AlertStatus};
 
 use super::notes::Notes;
 use crate::rules::Rule;

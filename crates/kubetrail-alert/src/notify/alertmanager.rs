@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_store::{AlertRecord, AlertStatus};
+use kubetrail_model::{AlertRecord, AlertStatus};
 use reqwest::header::HeaderMap;
 use serde::Serialize;
 

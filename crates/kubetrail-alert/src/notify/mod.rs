@@ -13,7 +13,7 @@ mod webhook;
 
 use std::time::Duration;
 
-use kubetrail_store::AlertRecord;
+use kubetrail_model::AlertRecord;
 
 pub use alertmanager::{Alertmanager, alertmanager_body};
 pub use secret::Secret;

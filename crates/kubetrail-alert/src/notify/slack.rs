@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use kubetrail_store::{AlertRecord, AlertStatus};
+use kubetrail_model::{AlertRecord, AlertStatus};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -165,8 +165,8 @@ impl Slack {
 mod tests {
     use std::collections::BTreeMap;
 
+    use kubetrail_model::AlertEvent;
     use kubetrail_model::Severity;
-    use kubetrail_store::AlertEvent;
 
     use super::*;
     use crate::testing::at;

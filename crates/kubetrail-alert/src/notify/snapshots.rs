@@ -13,7 +13,7 @@ use crate::testing::{at, event};
 const UI: &str = "https://kubetrail.example.com/ui";
 
 /// Three pods of Deployment `web` in back-off within ten minutes: one alert for the group.
-fn raised() -> kubetrail_store::AlertRecord {
+fn raised() -> kubetrail_model::AlertRecord {
     let rules = parse_rules(
         "rules:
   - name: crash

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use kubetrail_store::AlertRecord;
+use kubetrail_model::AlertRecord;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::Serialize;
 

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_store::{Delivery, DeliveryState, DeliveryUpdate};
+use kubetrail_model::{Delivery, DeliveryState, DeliveryUpdate};
 
 use crate::notify::DeliveryError;
 
@@ -152,7 +152,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use kubetrail_model::Severity;
-    use kubetrail_store::{AlertRecord, AlertStatus};
+    use kubetrail_model::{AlertRecord, AlertStatus};
 
     use super::*;
     use crate::testing::at;

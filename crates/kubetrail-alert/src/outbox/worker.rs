@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_store::{Delivery, DeliveryState, DeliveryUpdate, Store};
+use kubetrail_model::{Delivery, DeliveryState, DeliveryUpdate};
+use kubetrail_store::Outbox;
 use tokio::sync::Notify;
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -41,7 +42,7 @@ struct Sent {
 
 /// Sends what the outbox holds. One per store.
 pub struct DeliveryWorker {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Outbox>,
     notifiers: HashMap<String, (Notifier, Option<TokenBucket>)>,
     client: reqwest::Client,
     policy: RetryPolicy,
@@ -64,7 +65,7 @@ impl DeliveryWorker {
     /// A worker that delivers the store's due notifications through `notifiers` (each with
     /// its rate limit), retrying by `policy`; `wake` is notified when new ones are queued.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Outbox>,
         notifiers: Vec<(Notifier, Option<TokenBucket>)>,
         client: reqwest::Client,
         policy: RetryPolicy,

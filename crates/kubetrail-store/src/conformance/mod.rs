@@ -67,6 +67,7 @@ macro_rules! store_conformance_tests {
             count_increases_become_occurrences_with_exact_window_counts,
             a_second_copy_in_one_batch_adds_only_its_count_increase,
             the_same_uid_about_another_object_is_a_conflict_not_an_update,
+            identity_conflicts_are_counted_in_the_stats,
             a_rolled_back_transaction_leaves_neither_events_nor_cursor,
             a_cursor_saved_with_a_batch_reads_back_and_later_saves_replace_it,
             gaps_are_kept_with_their_batch_and_found_by_time,

@@ -436,3 +436,38 @@ pub async fn the_same_uid_about_another_object_is_a_conflict_not_an_update(store
     let s = write(&store, vec![event("v", minute(30), 4)]).await;
     assert_eq!((s.updated, s.conflicts, s.occurrences), (1, 0, 3));
 }
+
+/// Issue 13 §2.6: an identity conflict was counted only in the summary of the write that met
+/// it, so `kubetrail status` never told that copies had been refused (a merged bundle, a
+/// hand-edited fixture). The store counts every conflicting copy it keeps out, durably, also
+/// one that meets an event first stored by the same batch; the stored events stay unchanged.
+pub async fn identity_conflicts_are_counted_in_the_stats(store: Arc<dyn Store>) {
+    let victim = event("v", minute(10), 1);
+    write(&store, vec![victim.clone()]).await;
+    let mut moved = event("v", minute(20), 5);
+    moved.namespace = "elsewhere".into();
+    moved.regarding.namespace = "elsewhere".into();
+    assert_eq!(write(&store, vec![moved.clone()]).await.conflicts, 1);
+    // Refused again when it comes again (a re-import): counted again.
+    assert_eq!(write(&store, vec![moved]).await.conflicts, 1);
+    // A new event and, in the same batch, a copy of it about another object.
+    let first = event("w", minute(10), 1);
+    let mut renamed = event("w", minute(20), 3);
+    renamed.regarding.name = "web-9".into();
+    let s = write(&store, vec![first, renamed]).await;
+    assert_eq!((s.new, s.conflicts), (1, 1));
+    let stats = store.stats().await.expect("stats");
+    assert_eq!((stats.events, stats.conflicts), (2, 3));
+    let stored = all(&store, EventFilter::default()).await;
+    assert!(
+        stored
+            .iter()
+            .all(|s| s.event.namespace == "default" && s.event.regarding.name == "web-1"),
+        "{stored:?}"
+    );
+    assert_eq!(
+        total(&store, None, None).await,
+        2,
+        "no occurrence of a refused copy"
+    );
+}

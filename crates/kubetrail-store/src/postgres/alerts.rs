@@ -5,21 +5,17 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::{GenericClient, Object};
-use kubetrail_model::{Severity, Timestamp};
-use tokio_postgres::Row;
+use kubetrail_model::Timestamp;
 
-use super::filter::{Where, micros, timestamp};
+use super::filter::{Where, micros};
+use crate::rows::{ALERT_COLUMNS, DELIVERY_COLUMNS, alert, delivery};
 use crate::{
-    AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate, Error,
-    NewDelivery, Result, StoredAlert,
+    AlertFilter, AlertRecord, Delivery, DeliveryState, DeliveryUpdate, Error, NewDelivery, Result,
+    StoredAlert,
 };
 
 fn json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String> {
     serde_json::to_string(value).map_err(|source| Error::Json { column, source })
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: &'static str) -> Result<T> {
-    serde_json::from_str(text).map_err(|source| Error::Json { column, source })
 }
 
 fn count(n: u64) -> i64 {
@@ -120,34 +116,6 @@ pub(crate) async fn save_alert(
     Ok(id)
 }
 
-const DELIVERY_COLUMNS: &str = "d.id, d.alert_id, d.notifier, d.state, d.attempts, d.created_at,
-    d.next_attempt_at, d.updated_at, d.delivered_at, d.last_error, d.payload";
-
-fn delivery(row: &Row) -> Result<Delivery> {
-    let state: &str = row.try_get(3)?;
-    let attempts: i64 = row.try_get(4)?;
-    let payload: &str = row.try_get(10)?;
-    Ok(Delivery {
-        id: row.try_get(0)?,
-        alert_id: row.try_get(1)?,
-        notifier: row.try_get(2)?,
-        state: state.parse().map_err(|_| Error::Corrupt {
-            column: "state",
-            value: state.to_owned(),
-        })?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        created_at: timestamp(row.try_get(5)?, "created_at")?,
-        next_attempt_at: timestamp(row.try_get(6)?, "next_attempt_at")?,
-        updated_at: timestamp(row.try_get(7)?, "updated_at")?,
-        delivered_at: row
-            .try_get::<_, Option<i64>>(8)?
-            .map(|t| timestamp(t, "delivered_at"))
-            .transpose()?,
-        last_error: row.try_get(9)?,
-        payload: from_json(payload, "payload")?,
-    })
-}
-
 /// Pending deliveries that are due, and deliveries whose worker's lease has run out, oldest
 /// due first, at most `limit` per notifier (0: all).
 pub(crate) async fn due_deliveries(
@@ -192,41 +160,6 @@ pub(crate) async fn update_delivery(c: &impl GenericClient, u: &DeliveryUpdate) 
     )
     .await?;
     Ok(())
-}
-
-const ALERT_COLUMNS: &str = "a.id, a.rule, a.group_key, a.status, a.severity, a.labels,
-    a.annotations, a.starts_at, a.ends_at, a.first_seen, a.last_seen, a.event_count,
-    a.silenced_by, a.events";
-
-fn alert(row: &Row) -> Result<(i64, AlertRecord)> {
-    let status: &str = row.try_get(3)?;
-    let severity: &str = row.try_get(4)?;
-    let event_count: i64 = row.try_get(11)?;
-    let record = AlertRecord {
-        rule: row.try_get(1)?,
-        group_key: row.try_get(2)?,
-        status: status.parse::<AlertStatus>().map_err(|_| Error::Corrupt {
-            column: "status",
-            value: status.to_owned(),
-        })?,
-        severity: severity.parse::<Severity>().map_err(|_| Error::Corrupt {
-            column: "severity",
-            value: severity.to_owned(),
-        })?,
-        labels: from_json(row.try_get(5)?, "labels")?,
-        annotations: from_json(row.try_get(6)?, "annotations")?,
-        starts_at: timestamp(row.try_get(7)?, "starts_at")?,
-        ends_at: row
-            .try_get::<_, Option<i64>>(8)?
-            .map(|t| timestamp(t, "ends_at"))
-            .transpose()?,
-        first_seen: timestamp(row.try_get(9)?, "first_seen")?,
-        last_seen: timestamp(row.try_get(10)?, "last_seen")?,
-        event_count: u64::try_from(event_count).unwrap_or(0),
-        silenced_by: row.try_get(12)?,
-        events: from_json(row.try_get(13)?, "events")?,
-    };
-    Ok((row.try_get(0)?, record))
 }
 
 /// Alerts matching the filter, newest start first, each with its deliveries (oldest first).

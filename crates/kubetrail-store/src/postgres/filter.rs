@@ -1,41 +1,61 @@
-//! `EventFilter` → SQL `WHERE` terms with numbered parameters, for the `events` table and for
-//! the rollup tables; full-text searches checked and turned into `tsquery`s.
+//! PostgreSQL's dialect of the shared `WHERE` builder (`crate::where_clause`): numbered
+//! parameters; full-text searches checked and turned into `tsquery`s.
 
-use kubetrail_model::{Dimension, EventFilter, Timestamp};
+use kubetrail_model::Timestamp;
 use tokio_postgres::types::ToSql;
 
+use crate::where_clause::Dialect;
 use crate::{Error, Result};
 
-pub(crate) use crate::plan::{Table, column, timestamp};
+pub(crate) use crate::plan::{Table, timestamp};
 
 pub(crate) type Param = Box<dyn ToSql + Sync + Send>;
 
-/// A `WHERE` clause under construction: `1 = 1` followed by `AND` terms, with their
-/// parameters numbered `$1`, `$2`, … in the order added.
-#[derive(Default)]
-pub(crate) struct Where {
-    pub sql: String,
-    pub params: Vec<Param>,
-}
+/// PostgreSQL's way: numbered `$n` placeholders, arrays for lists, `tsquery` searches.
+pub(crate) struct Postgres;
 
-impl Where {
-    pub fn new() -> Self {
-        Where {
-            sql: String::from(" WHERE 1 = 1"),
-            params: Vec::new(),
+/// A `WHERE` clause for PostgreSQL (see [`crate::where_clause`]).
+pub(crate) type Where = crate::where_clause::Where<Postgres>;
+
+impl Dialect for Postgres {
+    type Param = Param;
+
+    fn placeholder(n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn any_of(w: &mut Where, column: &str, values: Vec<&str>) {
+        // One value is an equality: PostgreSQL 15 reads an index in order (newest first,
+        // stopping at the page's limit) for `=`, not for `= ANY(array)`.
+        if let [one] = values.as_slice() {
+            let p = w.param(one.to_string());
+            w.and(&format!("{column} = {p}"));
+        } else {
+            let owned: Vec<String> = values.into_iter().map(str::to_owned).collect();
+            let p = w.param(owned);
+            w.and(&format!("{column} = ANY({p})"));
         }
     }
 
+    fn search(w: &mut Where, search: &str) -> Result<()> {
+        check_search(search)?;
+        let p = w.param(search.to_owned());
+        w.and(&format!(
+            "e.note_tsv @@ websearch_to_tsquery('simple', {p})"
+        ));
+        Ok(())
+    }
+}
+
+impl Where {
     /// Adds a parameter and returns its placeholder (`$n`).
     pub fn param(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
-        self.params.push(Box::new(value));
-        format!("${}", self.params.len())
+        self.bind(Box::new(value))
     }
 
     /// Adds `AND <term>`, where `term` is built with placeholders from [`Where::param`].
     pub fn and(&mut self, term: &str) {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(term);
+        self.and_term(term);
     }
 
     /// The parameters as the driver takes them.
@@ -44,63 +64,6 @@ impl Where {
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect()
-    }
-
-    /// Adds the filter's list and search terms (not its times: they mean different things to
-    /// queries and aggregations). Fails for a filter the table cannot answer.
-    pub fn filter(&mut self, f: &EventFilter, table: Table) -> Result<()> {
-        let lists: [(Dimension, Vec<String>); 10] = [
-            (Dimension::Cluster, f.clusters.clone()),
-            (Dimension::Namespace, f.namespaces.clone()),
-            (Dimension::Kind, f.kinds.clone()),
-            (Dimension::Name, f.names.clone()),
-            (Dimension::Reason, f.reasons.clone()),
-            (
-                Dimension::Category,
-                f.categories.iter().map(|c| c.as_str().to_owned()).collect(),
-            ),
-            (
-                Dimension::Severity,
-                f.severities
-                    .0
-                    .iter()
-                    .map(|s| s.as_str().to_owned())
-                    .collect(),
-            ),
-            (Dimension::Type, f.types.clone()),
-            (Dimension::Correlation, f.correlations.clone()),
-            (Dimension::Node, f.nodes.clone()),
-        ];
-        for (dim, values) in lists {
-            if values.is_empty() {
-                continue;
-            }
-            let col = column(dim, table).ok_or_else(|| {
-                Error::InvalidQuery(format!("the rollups cannot filter by {dim}"))
-            })?;
-            // One value is an equality: PostgreSQL 15 reads an index in order (newest first,
-            // stopping at the page's limit) for `=`, not for `= ANY(array)`.
-            if let [one] = values.as_slice() {
-                let p = self.param(one.clone());
-                self.and(&format!("{col} = {p}"));
-            } else {
-                let p = self.param(values);
-                self.and(&format!("{col} = ANY({p})"));
-            }
-        }
-        if let Some(search) = &f.search {
-            if table != Table::Events {
-                return Err(Error::InvalidQuery(
-                    "the rollups cannot search notes".into(),
-                ));
-            }
-            check_search(search)?;
-            let p = self.param(search.clone());
-            self.and(&format!(
-                "e.note_tsv @@ websearch_to_tsquery('simple', {p})"
-            ));
-        }
-        Ok(())
     }
 }
 

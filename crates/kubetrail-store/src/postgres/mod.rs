@@ -47,9 +47,10 @@ pub use redact::redact;
 
 use crate::{
     AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Quarantined,
-    Result, RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
+    Result, RetentionPolicy, RetentionReport, Silence, StoreStats, StoreTxn, StoredAlert,
     StoredEvent, WatchCursor,
 };
+use crate::{EventReader, EventSink, Outbox, Retention, Silences};
 
 /// How to reach the database.
 #[derive(Clone, PartialEq, Eq)]
@@ -226,7 +227,7 @@ impl PostgresStore {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
+impl EventSink for PostgresStore {
     async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
         self.begin_at(Timestamp::now()).await
     }
@@ -237,6 +238,13 @@ impl Store for PostgresStore {
         ))
     }
 
+    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
+        cursor::load(&self.client().await?, cluster, stream).await
+    }
+}
+
+#[async_trait]
+impl EventReader for PostgresStore {
     async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
         query::query(&self.client().await?, filter, page).await
     }
@@ -251,27 +259,6 @@ impl Store for PostgresStore {
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
         occurrences::occurrences(&self.client().await?, filter, limit).await
-    }
-
-    async fn apply_retention(
-        &self,
-        policy: &RetentionPolicy,
-        now: Timestamp,
-    ) -> Result<RetentionReport> {
-        self.maintain_partitions(now).await?;
-        retention::apply(&mut self.client().await?, policy, now).await
-    }
-
-    async fn preview_retention(
-        &self,
-        policy: &RetentionPolicy,
-        now: Timestamp,
-    ) -> Result<RetentionReport> {
-        retention::preview(&self.client().await?, policy, now).await
-    }
-
-    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
-        cursor::load(&self.client().await?, cluster, stream).await
     }
 
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
@@ -289,7 +276,30 @@ impl Store for PostgresStore {
     async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
         quarantine::newest(&self.client().await?, limit).await
     }
+}
 
+#[async_trait]
+impl Retention for PostgresStore {
+    async fn apply_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport> {
+        self.maintain_partitions(now).await?;
+        retention::apply(&mut self.client().await?, policy, now).await
+    }
+
+    async fn preview_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport> {
+        retention::preview(&self.client().await?, policy, now).await
+    }
+}
+
+#[async_trait]
+impl Outbox for PostgresStore {
     async fn save_alert(
         &self,
         alert: &AlertRecord,
@@ -314,7 +324,10 @@ impl Store for PostgresStore {
     async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>> {
         alerts::alerts(&mut self.client().await?, filter).await
     }
+}
 
+#[async_trait]
+impl Silences for PostgresStore {
     async fn save_silence(&self, silence: &Silence, now: Timestamp) -> Result<i64> {
         silences::save(&self.client().await?, silence, now).await
     }

@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use kubetrail_model::{EventFilter, EventOccurrences, Occurrence};
 
 use super::filter::{Table, Where, micros, timestamp};
-use super::query::{COLUMN_COUNT, COLUMNS, stored_event};
+use crate::rows::{EVENT_COLUMN_COUNT as COLUMN_COUNT, EVENT_COLUMNS as COLUMNS, stored_event};
 use crate::{Error, Result};
 
 pub(crate) async fn occurrences(

@@ -257,7 +257,22 @@ CREATE TABLE change_states (
 CREATE INDEX change_states_synced ON change_states (cluster, kind, synced_at);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+/// Copies refused as identity conflicts (`crate::identity`): per stored `(cluster, uid)` and
+/// the namespace and object the copy named, how many and when last (micros).
+const V6: &str = "
+CREATE TABLE identity_conflicts (
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    last_at BIGINT NOT NULL,
+    PRIMARY KEY (cluster, uid, namespace, kind, name)
+);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -2,10 +2,10 @@
 
 use deadpool_postgres::GenericClient;
 use kubetrail_model::Timestamp;
-use tokio_postgres::Row;
 
-use super::filter::{micros, timestamp};
-use crate::{Error, Result, Silence, SilenceMatcher};
+use super::filter::micros;
+use crate::rows::{SELECT_SILENCES as COLUMNS, silence};
+use crate::{Error, Result, Silence};
 
 /// Inserts a new silence (`id` 0) or replaces a saved one (e.g. to expire it early).
 pub(crate) async fn save(c: &impl GenericClient, s: &Silence, now: Timestamp) -> Result<i64> {
@@ -45,8 +45,6 @@ pub(crate) async fn load(
     c: &impl GenericClient,
     active_at: Option<Timestamp>,
 ) -> Result<Vec<Silence>> {
-    const COLUMNS: &str =
-        "SELECT id, matchers, starts_at, ends_at, created_by, comment FROM silences";
     let rows = match active_at {
         Some(t) => {
             c.query(
@@ -58,21 +56,4 @@ pub(crate) async fn load(
         None => c.query(&format!("{COLUMNS} ORDER BY id DESC"), &[]).await?,
     };
     rows.iter().map(silence).collect()
-}
-
-fn silence(row: &Row) -> Result<Silence> {
-    let matchers: &str = row.try_get(1)?;
-    let matchers: Vec<SilenceMatcher> =
-        serde_json::from_str(matchers).map_err(|source| Error::Json {
-            column: "matchers",
-            source,
-        })?;
-    Ok(Silence {
-        id: row.try_get(0)?,
-        matchers,
-        starts_at: timestamp(row.try_get(2)?, "starts_at")?,
-        ends_at: timestamp(row.try_get(3)?, "ends_at")?,
-        created_by: row.try_get(4)?,
-        comment: row.try_get(5)?,
-    })
 }

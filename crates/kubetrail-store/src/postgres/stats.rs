@@ -55,7 +55,8 @@ pub(crate) async fn stats(client: &mut Object) -> Result<StoreStats> {
                     (SELECT COALESCE(SUM(count), 0)::int8 FROM rollup_daily_coarse),
                     (SELECT MIN(ts) FROM occurrences),
                     (SELECT MAX(ts) FROM occurrences),
-                    (SELECT count(*) FROM quarantine)",
+                    (SELECT count(*) FROM quarantine),
+                    (SELECT COALESCE(SUM(count), 0)::int8 FROM identity_conflicts)",
             &[],
         )
         .await?;
@@ -64,6 +65,7 @@ pub(crate) async fn stats(client: &mut Object) -> Result<StoreStats> {
     let oldest: Option<i64> = row.try_get(2)?;
     let newest: Option<i64> = row.try_get(3)?;
     let quarantined: i64 = row.try_get(4)?;
+    let conflicts: i64 = row.try_get(5)?;
     let bytes = bytes(&tx).await?;
     tx.commit().await?;
     Ok(StoreStats {
@@ -73,5 +75,6 @@ pub(crate) async fn stats(client: &mut Object) -> Result<StoreStats> {
         oldest: oldest.map(|t| timestamp(t, "ts")).transpose()?,
         newest: newest.map(|t| timestamp(t, "ts")).transpose()?,
         quarantined: u64::try_from(quarantined).unwrap_or(0),
+        conflicts: u64::try_from(conflicts).unwrap_or(0),
     })
 }

@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::GenericClient;
-use kubetrail_model::Event;
+use kubetrail_model::{Event, new_occurrences, stored_count};
 use tokio_postgres::Row;
 
 use super::filter::micros;
@@ -78,6 +78,16 @@ FROM unnest($1::int8[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text
   AS u(id, count, last_seen, note, resource_version, template, category, severity,
     correlation_id, owner_kind, owner_name, node, labels, bytes)
 WHERE e.id = u.id";
+
+/// Counts copies refused as identity conflicts (one row per distinct conflict, see the
+/// schema's `identity_conflicts`).
+const CONFLICTS: &str = "
+INSERT INTO identity_conflicts AS c (cluster, uid, namespace, kind, name, count, last_at)
+SELECT u.cluster, u.uid, u.namespace, u.kind, u.name, u.count, $7
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[])
+  AS u(cluster, uid, namespace, kind, name, count)
+ON CONFLICT (cluster, uid, namespace, kind, name)
+DO UPDATE SET count = c.count + excluded.count, last_at = excluded.last_at";
 
 const OCCURRENCES: &str = "
 INSERT INTO occurrences (event_id, ts, count, stored_at)
@@ -164,6 +174,7 @@ pub(crate) async fn write_batch(
     let mut summary = WriteSummary::default();
     let mut deltas = Deltas::default();
     let mut occurrences: Vec<(i64, i64, i64)> = Vec::new();
+    let mut conflicts: Vec<&Event> = Vec::new();
     let mut bytes_delta = 0;
     let mut changed: Vec<Stored<'_>> = Vec::new();
     for key in &order {
@@ -179,7 +190,7 @@ pub(crate) async fn write_batch(
                     bytes: event_bytes(first),
                     update: None,
                 };
-                for (ts, n) in first_occurrences(first) {
+                for (ts, n) in added(None, first) {
                     occurrences.push((s.id, ts, n));
                     deltas.add(ts, &s.dims, n);
                 }
@@ -197,7 +208,11 @@ pub(crate) async fn write_batch(
             }
         };
         for e in rest {
-            apply_copy(c, &mut s, e, &mut deltas, &mut occurrences, &mut summary).await?;
+            if same_object(&s.dims[1], &s.dims[2], &s.reg_name, e) {
+                apply_copy(c, &mut s, e, &mut deltas, &mut occurrences, &mut summary).await?;
+            } else {
+                conflicts.push(e);
+            }
         }
         if let Some(u) = &s.update {
             bytes_delta += u.bytes - s.bytes;
@@ -206,6 +221,8 @@ pub(crate) async fn write_batch(
     }
     update(c, &changed, stored_at).await?;
     insert_occurrences(c, &occurrences, stored_at).await?;
+    summary.conflicts += conflicts.len() as u64;
+    record_conflicts(c, &conflicts, stored_at).await?;
     bytes_delta += OCCURRENCE_BYTES * occurrences.len() as i64;
     backfill(c, &placed).await?;
     deltas.apply(c).await?;
@@ -213,8 +230,8 @@ pub(crate) async fn write_batch(
     Ok(summary)
 }
 
-/// Applies a later copy of a stored event: only a count increase changes anything, and a copy
-/// about another object is a conflict.
+/// Applies a later copy of a stored event about the same object: only a count increase changes
+/// anything.
 async fn apply_copy<'a>(
     c: &impl GenericClient,
     s: &mut Stored<'a>,
@@ -223,17 +240,11 @@ async fn apply_copy<'a>(
     occurrences: &mut Vec<(i64, i64, i64)>,
     summary: &mut WriteSummary,
 ) -> Result<()> {
-    if !same_object(&s.dims[1], &s.dims[2], &s.reg_name, e) {
-        summary.conflicts += 1;
-        return Ok(());
-    }
     let count = count_of(e);
-    let delta = count - s.count;
-    if delta <= 0 {
+    let Some((last, delta)) = added(Some(s.count), e).pop() else {
         summary.unchanged += 1;
         return Ok(());
-    }
-    let last = micros(e.last_seen);
+    };
     let new_dims = {
         let mut d = s.dims.clone();
         d[4] = e.category.as_str().to_owned();
@@ -274,19 +285,22 @@ async fn apply_copy<'a>(
     Ok(())
 }
 
-/// The stored count: an Event exists because something happened at least once.
+/// The stored count (see [`stored_count`]).
 fn count_of(e: &Event) -> i64 {
-    i64::try_from(e.count.max(1)).unwrap_or(i64::MAX)
+    db_count(stored_count(e))
 }
 
-/// A new event's count as occurrences: one at `first_seen`, the rest at `last_seen`.
-fn first_occurrences(e: &Event) -> Vec<(i64, i64)> {
-    let (first, last, count) = (micros(e.first_seen), micros(e.last_seen), count_of(e));
-    if count == 1 {
-        vec![(last, 1)]
-    } else {
-        vec![(first, 1), (last, count - 1)]
-    }
+fn db_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The occurrences a copy of `e` adds (see [`new_occurrences`]), as stored.
+fn added(stored: Option<i64>, e: &Event) -> Vec<(i64, i64)> {
+    let stored = stored.map(|n| u64::try_from(n).unwrap_or(0));
+    new_occurrences(stored, e)
+        .into_iter()
+        .map(|o| (micros(o.at), db_count(o.count)))
+        .collect()
 }
 
 fn dims(e: &Event) -> Dims {
@@ -569,6 +583,37 @@ async fn insert_occurrences(
     let count: Vec<i64> = rows.iter().map(|r| r.2).collect();
     let stmt = c.prepare_cached(OCCURRENCES).await?;
     c.execute(&stmt, &[&id, &ts, &count, &stored_at]).await?;
+    Ok(())
+}
+
+async fn record_conflicts(c: &impl GenericClient, refused: &[&Event], at: i64) -> Result<()> {
+    if refused.is_empty() {
+        return Ok(());
+    }
+    // One row per distinct conflict: a statement may not update the same row twice.
+    let mut counts: BTreeMap<[&str; 5], i64> = BTreeMap::new();
+    for e in refused {
+        let r = &e.regarding;
+        *counts
+            .entry([&e.cluster, &e.uid, &e.namespace, &r.kind, &r.name])
+            .or_default() += 1;
+    }
+    let column = |i: usize| -> Vec<&str> { counts.keys().map(|k| k[i]).collect() };
+    let n: Vec<i64> = counts.values().copied().collect();
+    let stmt = c.prepare_cached(CONFLICTS).await?;
+    c.execute(
+        &stmt,
+        &[
+            &column(0),
+            &column(1),
+            &column(2),
+            &column(3),
+            &column(4),
+            &n,
+            &at,
+        ],
+    )
+    .await?;
     Ok(())
 }
 

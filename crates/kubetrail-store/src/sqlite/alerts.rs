@@ -4,22 +4,19 @@
 
 use std::collections::HashMap;
 
-use kubetrail_model::{Severity, Timestamp};
+use kubetrail_model::Timestamp;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::filter::{micros, timestamp};
+use super::filter::micros;
+use crate::rows::{ALERT_COLUMNS, DELIVERY_COLUMNS, alert, delivery};
 use crate::{
-    AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate, Error,
-    NewDelivery, Result, StoredAlert,
+    AlertFilter, AlertRecord, Delivery, DeliveryState, DeliveryUpdate, Error, NewDelivery, Result,
+    StoredAlert,
 };
 
 fn json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String> {
     serde_json::to_string(value).map_err(|source| Error::Json { column, source })
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str, column: &'static str) -> Result<T> {
-    serde_json::from_str(text).map_err(|source| Error::Json { column, source })
 }
 
 /// Inserts or updates the alert and queues `deliveries` for it, in the caller's transaction.
@@ -128,34 +125,6 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-const DELIVERY_COLUMNS: &str = "d.id, d.alert_id, d.notifier, d.state, d.attempts, d.created_at,
-    d.next_attempt_at, d.updated_at, d.delivered_at, d.last_error, d.payload";
-
-fn delivery(row: &Row<'_>) -> Result<Delivery> {
-    let state: String = row.get(3)?;
-    let attempts: i64 = row.get(4)?;
-    let payload: String = row.get(10)?;
-    Ok(Delivery {
-        id: row.get(0)?,
-        alert_id: row.get(1)?,
-        notifier: row.get(2)?,
-        state: state.parse().map_err(|_| Error::Corrupt {
-            column: "state",
-            value: state.clone(),
-        })?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        created_at: timestamp(row.get(5)?, "created_at")?,
-        next_attempt_at: timestamp(row.get(6)?, "next_attempt_at")?,
-        updated_at: timestamp(row.get(7)?, "updated_at")?,
-        delivered_at: row
-            .get::<_, Option<i64>>(8)?
-            .map(|t| timestamp(t, "delivered_at"))
-            .transpose()?,
-        last_error: row.get(9)?,
-        payload: from_json(&payload, "payload")?,
-    })
-}
-
 /// Pending deliveries that are due, and deliveries whose worker's lease has run out, oldest
 /// due first, at most `limit` per notifier (0: all).
 pub(crate) fn due_deliveries(
@@ -205,44 +174,6 @@ pub(crate) fn update_delivery(conn: &Connection, u: &DeliveryUpdate) -> Result<(
         delivered_at,
     ])?;
     Ok(())
-}
-
-const ALERT_COLUMNS: &str = "a.id, a.rule, a.group_key, a.status, a.severity, a.labels,
-    a.annotations, a.starts_at, a.ends_at, a.first_seen, a.last_seen, a.event_count,
-    a.silenced_by, a.events";
-
-fn alert(row: &Row<'_>) -> Result<(i64, AlertRecord)> {
-    let status: String = row.get(3)?;
-    let severity: String = row.get(4)?;
-    let labels: String = row.get(5)?;
-    let annotations: String = row.get(6)?;
-    let events: String = row.get(13)?;
-    let event_count: i64 = row.get(11)?;
-    let record = AlertRecord {
-        rule: row.get(1)?,
-        group_key: row.get(2)?,
-        status: status.parse::<AlertStatus>().map_err(|_| Error::Corrupt {
-            column: "status",
-            value: status.clone(),
-        })?,
-        severity: severity.parse::<Severity>().map_err(|_| Error::Corrupt {
-            column: "severity",
-            value: severity.clone(),
-        })?,
-        labels: from_json(&labels, "labels")?,
-        annotations: from_json(&annotations, "annotations")?,
-        starts_at: timestamp(row.get(7)?, "starts_at")?,
-        ends_at: row
-            .get::<_, Option<i64>>(8)?
-            .map(|t| timestamp(t, "ends_at"))
-            .transpose()?,
-        first_seen: timestamp(row.get(9)?, "first_seen")?,
-        last_seen: timestamp(row.get(10)?, "last_seen")?,
-        event_count: u64::try_from(event_count).unwrap_or(0),
-        silenced_by: row.get(12)?,
-        events: from_json(&events, "events")?,
-    };
-    Ok((row.get(0)?, record))
 }
 
 /// Alerts matching the filter, newest start first, each with its deliveries (oldest first).

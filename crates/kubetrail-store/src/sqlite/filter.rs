@@ -1,98 +1,49 @@
-//! `EventFilter` → SQL `WHERE` terms, for the `events` table and for the rollup tables.
+//! SQLite's dialect of the shared `WHERE` builder (`crate::where_clause`).
 
-use kubetrail_model::{Dimension, EventFilter, Timestamp};
+use kubetrail_model::{EventFilter, Timestamp};
 use rusqlite::types::Value;
 
+use crate::where_clause::Dialect;
 use crate::{Error, Result};
 
-pub(crate) use crate::plan::{Table, column, timestamp};
+pub(crate) use crate::plan::{Table, timestamp};
 
-/// A `WHERE` clause under construction: `1 = 1` followed by `AND` terms, with their parameters.
-#[derive(Debug)]
-pub(crate) struct Where {
-    pub sql: String,
-    pub params: Vec<Value>,
-}
+/// SQLite's way: `?` placeholders, `IN (?, ...)` lists, FTS5 searches.
+pub(crate) struct Sqlite;
 
-impl Where {
-    pub fn new() -> Self {
-        Where {
-            sql: String::from(" WHERE 1 = 1"),
-            params: Vec::new(),
-        }
+/// A `WHERE` clause for SQLite (see [`crate::where_clause`]).
+pub(crate) type Where = crate::where_clause::Where<Sqlite>;
+
+impl Dialect for Sqlite {
+    type Param = Value;
+
+    fn placeholder(_: usize) -> String {
+        "?".to_owned()
     }
 
-    /// Adds `AND <term>` with the parameters written `?` in `term`, in order.
-    pub fn and<const N: usize>(&mut self, term: &str, params: [Value; N]) {
-        self.sql.push_str(" AND ");
-        self.sql.push_str(term);
-        self.params.extend(params);
+    fn any_of(w: &mut Where, column: &str, values: Vec<&str>) {
+        let marks: Vec<String> = values
+            .into_iter()
+            .map(|v| w.bind(Value::Text(v.to_owned())))
+            .collect();
+        w.and_term(&format!("{column} IN ({})", marks.join(", ")));
     }
 
-    /// Adds `AND column IN (?, ...)`; nothing for an empty list (meaning "any").
-    pub fn any_of<'a>(&mut self, column: &str, values: impl IntoIterator<Item = &'a str>) {
-        let mut values = values.into_iter().peekable();
-        if values.peek().is_none() {
-            return;
-        }
-        self.sql.push_str(" AND ");
-        self.sql.push_str(column);
-        self.sql.push_str(" IN (");
-        for (i, v) in values.enumerate() {
-            self.sql.push_str(if i == 0 { "?" } else { ", ?" });
-            self.params.push(Value::Text(v.to_owned()));
-        }
-        self.sql.push(')');
-    }
-
-    /// Adds the filter's list and search terms (not its times: they mean different things to
-    /// queries and aggregations). Fails for a filter the table cannot answer; callers check
-    /// `crate::plan::rollup_can_answer` first.
-    pub fn filter(&mut self, f: &EventFilter, table: Table) -> Result<()> {
-        let lists: [(Dimension, Vec<&str>); 10] = [
-            (Dimension::Cluster, strs(&f.clusters)),
-            (Dimension::Namespace, strs(&f.namespaces)),
-            (Dimension::Kind, strs(&f.kinds)),
-            (Dimension::Name, strs(&f.names)),
-            (Dimension::Reason, strs(&f.reasons)),
-            (
-                Dimension::Category,
-                f.categories.iter().map(|c| c.as_str()).collect(),
-            ),
-            (
-                Dimension::Severity,
-                f.severities.0.iter().map(|s| s.as_str()).collect(),
-            ),
-            (Dimension::Type, strs(&f.types)),
-            (Dimension::Correlation, strs(&f.correlations)),
-            (Dimension::Node, strs(&f.nodes)),
-        ];
-        for (dim, values) in lists {
-            if values.is_empty() {
-                continue;
-            }
-            let col = column(dim, table).ok_or_else(|| {
-                Error::InvalidQuery(format!("the rollups cannot filter by {dim}"))
-            })?;
-            self.any_of(col, values);
-        }
-        if let Some(search) = &f.search {
-            if table != Table::Events {
-                return Err(Error::InvalidQuery(
-                    "the rollups cannot search notes".into(),
-                ));
-            }
-            self.and(
-                "e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
-                [Value::Text(search.clone())],
-            );
-        }
+    fn search(w: &mut Where, search: &str) -> Result<()> {
+        w.and(
+            "e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
+            [Value::Text(search.to_owned())],
+        );
         Ok(())
     }
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+impl Where {
+    /// Adds `AND <term>` with the parameters written `?` in `term`, in order.
+    pub fn and<const N: usize>(&mut self, term: &str, params: [Value; N]) {
+        self.and_term(term);
+        self.params.extend(params);
+    }
 }
 
 pub(crate) fn micros(t: Timestamp) -> i64 {

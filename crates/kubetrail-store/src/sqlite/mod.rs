@@ -36,9 +36,10 @@ use rusqlite::Connection;
 
 use crate::{
     AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Quarantined,
-    Result, RetentionPolicy, RetentionReport, Silence, Store, StoreStats, StoreTxn, StoredAlert,
+    Result, RetentionPolicy, RetentionReport, Silence, StoreStats, StoreTxn, StoredAlert,
     StoredEvent, WatchCursor,
 };
+use crate::{EventReader, EventSink, Outbox, Retention, Silences};
 use retention::{CHUNK, Deleted};
 
 /// Events in SQLite, in one file (plus its `-wal` and `-shm` companions).
@@ -315,7 +316,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl EventSink for SqliteStore {
     async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
         self.begin_at(Timestamp::now()).await
     }
@@ -326,6 +327,14 @@ impl Store for SqliteStore {
         Ok(Box::new(txn))
     }
 
+    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
+        let (cluster, stream) = (cluster.to_owned(), stream.to_owned());
+        self.read(move |c| cursor::load(c, &cluster, &stream)).await
+    }
+}
+
+#[async_trait]
+impl EventReader for SqliteStore {
     async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
         let (filter, page) = (filter.clone(), page.clone());
         self.read(move |c| query::query(c, &filter, &page)).await
@@ -346,6 +355,25 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
+        self.read(move |c| cursor::load_gaps(c, since, until)).await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.read(stats::stats).await
+    }
+
+    fn change_store(&self) -> Option<&dyn crate::ChangeStore> {
+        Some(self)
+    }
+
+    async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
+        self.read(move |c| quarantine::newest(c, limit)).await
+    }
+}
+
+#[async_trait]
+impl Retention for SqliteStore {
     async fn apply_retention(
         &self,
         policy: &RetentionPolicy,
@@ -413,28 +441,10 @@ impl Store for SqliteStore {
         self.read(move |c| retention::preview(c, &policy, now))
             .await
     }
+}
 
-    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
-        let (cluster, stream) = (cluster.to_owned(), stream.to_owned());
-        self.read(move |c| cursor::load(c, &cluster, &stream)).await
-    }
-
-    async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
-        self.read(move |c| cursor::load_gaps(c, since, until)).await
-    }
-
-    async fn stats(&self) -> Result<StoreStats> {
-        self.read(stats::stats).await
-    }
-
-    fn change_store(&self) -> Option<&dyn crate::ChangeStore> {
-        Some(self)
-    }
-
-    async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
-        self.read(move |c| quarantine::newest(c, limit)).await
-    }
-
+#[async_trait]
+impl Outbox for SqliteStore {
     async fn save_alert(
         &self,
         alert: &AlertRecord,
@@ -463,7 +473,10 @@ impl Store for SqliteStore {
         let filter = filter.clone();
         self.read(move |c| alerts::alerts(c, &filter)).await
     }
+}
 
+#[async_trait]
+impl Silences for SqliteStore {
     async fn save_silence(&self, silence: &Silence, now: Timestamp) -> Result<i64> {
         let silence = silence.clone();
         self.write(true, move |c| silences::save(c, &silence, now))

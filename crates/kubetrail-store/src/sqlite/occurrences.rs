@@ -9,11 +9,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::filter::{Table, Where, micros, search_error, timestamp};
-use super::query::{COLUMNS, stored_event};
+use crate::rows::{EVENT_COLUMN_COUNT as TS, EVENT_COLUMNS as COLUMNS, stored_event};
 use crate::{Error, Result};
-
-/// Index of the first column after the event's own (`COLUMNS` has 30).
-const TS: usize = 30;
 
 pub(crate) fn occurrences(
     conn: &Connection,

@@ -274,8 +274,23 @@ CREATE TABLE change_states (
 CREATE INDEX change_states_synced ON change_states (cluster, kind, synced_at);
 ";
 
+/// Copies refused as identity conflicts (`crate::identity`): per stored `(cluster, uid)` and
+/// the namespace and object the copy named, how many and when last (micros).
+const V10: &str = "
+CREATE TABLE identity_conflicts (
+    cluster TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    PRIMARY KEY (cluster, uid, namespace, kind, name)
+);
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

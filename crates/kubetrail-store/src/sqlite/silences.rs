@@ -3,8 +3,9 @@
 use kubetrail_model::Timestamp;
 use rusqlite::{Connection, params};
 
-use super::filter::{micros, timestamp};
-use crate::{Error, Result, Silence, SilenceMatcher};
+use super::filter::micros;
+use crate::rows::{SELECT_SILENCES as COLUMNS, silence};
+use crate::{Error, Result, Silence};
 
 /// Inserts a new silence (`id` 0) or replaces a saved one (e.g. to expire it early).
 pub(crate) fn save(conn: &Connection, s: &Silence, now: Timestamp) -> Result<i64> {
@@ -51,8 +52,6 @@ pub(crate) fn save(conn: &Connection, s: &Silence, now: Timestamp) -> Result<i64
 
 /// Every silence (`active_at` `None`), or those in force at a time; newest first.
 pub(crate) fn load(conn: &Connection, active_at: Option<Timestamp>) -> Result<Vec<Silence>> {
-    const COLUMNS: &str =
-        "SELECT id, matchers, starts_at, ends_at, created_by, comment FROM silences";
     let rows_of = |sql: &str, at: Option<i64>| -> Result<Vec<Silence>> {
         let mut stmt = conn.prepare_cached(sql)?;
         let mut rows = match at {
@@ -72,21 +71,4 @@ pub(crate) fn load(conn: &Connection, active_at: Option<Timestamp>) -> Result<Ve
         ),
         None => rows_of(&format!("{COLUMNS} ORDER BY id DESC"), None),
     }
-}
-
-fn silence(row: &rusqlite::Row<'_>) -> Result<Silence> {
-    let matchers: String = row.get(1)?;
-    let matchers: Vec<SilenceMatcher> =
-        serde_json::from_str(&matchers).map_err(|source| Error::Json {
-            column: "matchers",
-            source,
-        })?;
-    Ok(Silence {
-        id: row.get(0)?,
-        matchers,
-        starts_at: timestamp(row.get(2)?, "starts_at")?,
-        ends_at: timestamp(row.get(3)?, "ends_at")?,
-        created_by: row.get(4)?,
-        comment: row.get(5)?,
-    })
 }

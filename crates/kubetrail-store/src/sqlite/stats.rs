@@ -27,20 +27,31 @@ fn pages(conn: &Connection) -> Result<(u64, u64)> {
 /// Counts events and occurrence units; the time range is that of the occurrences kept.
 pub(crate) fn stats(conn: &Connection) -> Result<StoreStats> {
     let tx = conn.unchecked_transaction()?;
-    let (events, occurrences, oldest, newest, quarantined): (
+    let (events, occurrences, oldest, newest, quarantined, conflicts): (
         i64,
         i64,
         Option<i64>,
         Option<i64>,
+        i64,
         i64,
     ) = tx.query_row(
         "SELECT (SELECT count(*) FROM events),
                 (SELECT COALESCE(SUM(count), 0) FROM occurrences),
                 (SELECT MIN(ts) FROM occurrences),
                 (SELECT MAX(ts) FROM occurrences),
-                (SELECT count(*) FROM quarantine)",
+                (SELECT count(*) FROM quarantine),
+                (SELECT COALESCE(SUM(count), 0) FROM identity_conflicts)",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        },
     )?;
     let bytes = file_bytes(&tx)?;
     tx.commit()?;
@@ -51,5 +62,6 @@ pub(crate) fn stats(conn: &Connection) -> Result<StoreStats> {
         oldest: oldest.map(|t| timestamp(t, "ts")).transpose()?,
         newest: newest.map(|t| timestamp(t, "ts")).transpose()?,
         quarantined: quarantined.max(0) as u64,
+        conflicts: conflicts.max(0) as u64,
     })
 }

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use kubetrail_model::Event;
+use kubetrail_model::{Event, new_occurrences, stored_count};
 use rusqlite::{CachedStatement, Connection, params};
 
 use super::filter::micros;
@@ -48,6 +48,11 @@ WHERE id = ?1";
 const OCCURRENCE: &str =
     "INSERT INTO occurrences (event_id, ts, count, stored_at) VALUES (?1, ?2, ?3, ?4)";
 const OCCURRENCES_OF: &str = "SELECT ts, count FROM occurrences WHERE event_id = ?1";
+const CONFLICT: &str = "
+INSERT INTO identity_conflicts (cluster, uid, namespace, kind, name, count, last_at)
+VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+ON CONFLICT (cluster, uid, namespace, kind, name)
+DO UPDATE SET count = count + 1, last_at = excluded.last_at";
 const FTS_INSERT: &str = "INSERT INTO events_fts (rowid, note) VALUES (?1, ?2)";
 const FTS_DELETE: &str =
     "INSERT INTO events_fts (events_fts, rowid, note) VALUES ('delete', ?1, ?2)";
@@ -73,6 +78,7 @@ struct Statements<'c> {
     update: CachedStatement<'c>,
     occurrence: CachedStatement<'c>,
     occurrences_of: CachedStatement<'c>,
+    conflict: CachedStatement<'c>,
     fts_insert: CachedStatement<'c>,
     fts_delete: CachedStatement<'c>,
     placement: CachedStatement<'c>,
@@ -89,6 +95,7 @@ impl<'c> Statements<'c> {
             update: conn.prepare_cached(UPDATE)?,
             occurrence: conn.prepare_cached(OCCURRENCE)?,
             occurrences_of: conn.prepare_cached(OCCURRENCES_OF)?,
+            conflict: conn.prepare_cached(CONFLICT)?,
             fts_insert: conn.prepare_cached(FTS_INSERT)?,
             fts_delete: conn.prepare_cached(FTS_DELETE)?,
             placement: conn.prepare_cached(PLACEMENT)?,
@@ -137,9 +144,13 @@ fn place(st: &mut Statements<'_>, e: &Event) -> Result<bool> {
     Ok(st.placement.execute(params![e.cluster, ns, pod, node])? > 0)
 }
 
-/// The stored count: an Event exists because something happened at least once.
+/// The stored count (see [`stored_count`]).
 fn count_of(e: &Event) -> i64 {
-    i64::try_from(e.count.max(1)).unwrap_or(i64::MAX)
+    db_count(stored_count(e))
+}
+
+fn db_count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 fn json<T: serde::Serialize>(value: &T, column: &'static str) -> Result<String> {
@@ -208,16 +219,10 @@ fn write_one<'a>(
             Cow::Borrowed(e.type_.as_str()),
             Cow::Borrowed(e.correlation_id.as_str()),
         ];
-        let mut add = |ts: i64, n: i64| -> Result<()> {
+        for o in new_occurrences(None, e) {
+            let (ts, n) = (micros(o.at), db_count(o.count));
             st.occurrence.execute(params![id, ts, n, st.stored_at])?;
             rollups.add(ts, &dims, n);
-            Ok(())
-        };
-        if count == 1 {
-            add(last, 1)?;
-        } else {
-            add(first, 1)?;
-            add(last, count - 1)?;
         }
         summary.new += 1;
         summary.add_occurrences(e, count as u64);
@@ -243,14 +248,23 @@ fn write_one<'a>(
         })
     })?;
     if !same_object(&old.dims[1], &old.dims[2], &old.reg_name, e) {
+        let r = &e.regarding;
+        st.conflict.execute(params![
+            e.cluster,
+            e.uid,
+            e.namespace,
+            r.kind,
+            r.name,
+            st.stored_at
+        ])?;
         summary.conflicts += 1;
         return Ok(());
     }
-    let delta = count - old.count;
-    if delta <= 0 {
+    let Some(added) = new_occurrences(Some(u64::try_from(old.count).unwrap_or(0)), e).pop() else {
         summary.unchanged += 1;
         return Ok(());
-    }
+    };
+    let delta = db_count(added.count);
     st.update.execute(params![
         old.id,
         count,

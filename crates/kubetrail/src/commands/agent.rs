@@ -15,6 +15,7 @@ use kubetrail_store::SqliteStore;
 use super::run::{Role, RunArgs, run_with};
 use crate::config::Config;
 use crate::fanin::Source;
+use crate::fanin::agent_store::AgentStore;
 use crate::fanin::sink::NatsSink;
 
 #[derive(Debug, Args)]
@@ -42,6 +43,7 @@ pub async fn run(config: &Config, args: AgentArgs) -> Result<ExitCode> {
     let cursors = SqliteStore::open(&path)
         .with_context(|| format!("cannot open the agent's cursors in {}", path.display()))?;
     tracing::info!(url = %redact_url(&settings.url), stream = %settings.stream, "publishing to NATS JetStream");
-    let store = Arc::new(NatsSink::new(publisher, cursors));
+    let sink = Arc::new(NatsSink::new(publisher, cursors));
+    let store = Arc::new(AgentStore { sink });
     run_with(config, args.run, store, None, Role::Agent).await
 }

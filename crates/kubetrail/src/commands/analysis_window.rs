@@ -6,14 +6,14 @@ use anyhow::Result;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::Window;
 use kubetrail_model::{Change, EventFilter, EventOccurrences};
-use kubetrail_store::Store;
+use kubetrail_store::EventReader;
 
 use super::flag_error;
 use crate::args::FilterArgs;
 
 /// The filter of the flags with the window's times set, and the window.
 pub async fn resolve(
-    store: &dyn Store,
+    store: &dyn EventReader,
     flags: &FilterArgs,
     default_length: SignedDuration,
     now: Timestamp,
@@ -32,7 +32,7 @@ pub async fn resolve(
 /// The events of the window with their occurrences, at most `max` (the latest); warns on
 /// stderr when that may have cut some off.
 pub async fn events(
-    store: &dyn Store,
+    store: &dyn EventReader,
     filter: &EventFilter,
     max: usize,
 ) -> Result<Vec<EventOccurrences>> {
@@ -48,7 +48,7 @@ pub async fn events(
 /// The changes incidents of the window may be rooted in (`kubetrail_query::window_changes`):
 /// those of the filter's clusters and namespaces from `change_window` before its start.
 pub async fn changes(
-    store: &dyn Store,
+    store: &dyn EventReader,
     filter: &EventFilter,
     change_window: SignedDuration,
 ) -> Result<Vec<Change>> {

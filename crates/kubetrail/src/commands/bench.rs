@@ -15,7 +15,9 @@ use indicatif::ProgressBar;
 use kubetrail_model::{AggregateQuery, Dimension, Event, EventFilter, Timestamp};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_source::import::{self as source, Item};
-use kubetrail_store::{Page, PostgresOptions, PostgresStore, SqliteStore, Store, redact_url};
+use kubetrail_store::{
+    EventReader, Page, PostgresOptions, PostgresStore, SqliteStore, Store, redact_url,
+};
 use serde_json::json;
 
 use crate::config::Config;

@@ -22,7 +22,7 @@ use indicatif::ProgressBar;
 use jiff::SignedDuration;
 use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents, link_changes};
 use kubetrail_model::{Event, EventFilter};
-use kubetrail_store::{SqliteStore, Store};
+use kubetrail_store::{EventReader, SqliteStore};
 use serde::Serialize;
 
 use super::import::import_files;

@@ -1,13 +1,13 @@
 //! What a read command says when nothing matches: what the store does hold, and how to reach
 //! it (issue 16: an imported bundle from last year looked like an empty store).
 
-use kubetrail_store::Store;
+use kubetrail_store::EventReader;
 
 use crate::output::clock;
 
 /// Writes to stderr, when the store holds events: how many, from when to when, and the
 /// `--since` that reaches them. `what` names what matched nothing ("events", "incidents").
-pub async fn nothing_matches(store: &dyn Store, what: &str) {
+pub async fn nothing_matches(store: &dyn EventReader, what: &str) {
     let Ok(stats) = store.stats().await else {
         return;
     };

@@ -19,7 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::{FutureLimit, Processor, Rules};
 use kubetrail_source::import::{self as source, Item, Location, SkipReason};
-use kubetrail_store::{Store, StoreTxn, WriteSummary};
+use kubetrail_store::{EventSink, StoreTxn, WriteSummary};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -210,7 +210,7 @@ fn refuse_unreadable(skipped: &[source::SkippedFile], keep_going: bool) -> Resul
 /// further past the start of the import than `limit` allows are skipped with that reason.
 #[allow(clippy::too_many_arguments)]
 pub async fn import_files(
-    store: &dyn Store,
+    store: &dyn EventSink,
     files: Vec<PathBuf>,
     cluster: &str,
     rules: Rules,

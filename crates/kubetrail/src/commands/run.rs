@@ -15,7 +15,7 @@ use kubetrail_model::{Event, Severity};
 use kubetrail_process::Rules;
 use kubetrail_source::leader::{LeaderElector, LeaseConfig};
 use kubetrail_source::watch::TrackedResource;
-use kubetrail_store::{ChangeStore, Store, spawn_retention};
+use kubetrail_store::{ChangeStore, EventSink, Store, spawn_retention};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -244,7 +244,7 @@ pub struct PipelineOptions {
     /// Classification rules (the config's, then the built-in catalogue).
     pub rules: Rules,
     /// Where every cluster's batches are written.
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn EventSink>,
     /// Every stored event is also sent here (live output), if set.
     pub live: Option<mpsc::Sender<Event>>,
     /// Alerting: every committed batch is evaluated here, if set.
@@ -260,7 +260,7 @@ impl PipelineOptions {
     pub fn from_config(
         config: &Config,
         rules: Rules,
-        store: Arc<dyn Store>,
+        store: Arc<dyn EventSink>,
         live: Option<mpsc::Sender<Event>>,
         alerts: Option<kubetrail_alert::AlertFeed>,
     ) -> Self {

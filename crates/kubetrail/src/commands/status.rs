@@ -87,6 +87,12 @@ pub async fn run(config: &Config, args: StatusArgs) -> Result<ExitCode> {
                     q.error
                 )?;
             }
+            writeln!(
+                out,
+                "conflicts:    {} cop(ies) refused: the uid of a stored event about another \
+                 namespace or object (the stored events were kept)",
+                stats.conflicts
+            )?;
         }
         _ => {
             #[derive(serde::Serialize)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Result;
 use kubetrail_model::{Event, EventFilter, Timestamp};
 use kubetrail_query::LabelSelector;
-use kubetrail_store::{Page, Store};
+use kubetrail_store::{EventReader, Page};
 
 use super::query::QueryArgs;
 use crate::args::Output;
@@ -19,7 +19,7 @@ use crate::output::{Human, choose, wide};
 const POLL: Duration = Duration::from_secs(1);
 
 pub async fn follow(
-    store: &dyn Store,
+    store: &dyn EventReader,
     mut filter: EventFilter,
     selector: &LabelSelector,
     args: &QueryArgs,

@@ -17,7 +17,7 @@ use kubetrail_server::Telemetry;
 use kubetrail_source::NatsError;
 use kubetrail_source::nats::{Consumer, NatsSettings, Received, redact_url};
 use kubetrail_source::watch::Backoff;
-use kubetrail_store::{Gap, Isolated, Store};
+use kubetrail_store::{EventSink, Gap, Isolated};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -30,7 +30,7 @@ const LINGER: Duration = Duration::from_millis(20);
 
 /// Starts the consumer; it runs until `cancel`.
 pub fn start(
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventSink>,
     settings: NatsSettings,
     max_future: FutureLimit,
     alerts: Option<kubetrail_alert::AlertFeed>,
@@ -55,7 +55,7 @@ pub fn start(
 
 /// Where consumed batches go.
 struct Writer {
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventSink>,
     /// Events dated further past their delivery are refused (logged with their count).
     max_future: FutureLimit,
     alerts: Option<kubetrail_alert::AlertFeed>,
@@ -205,7 +205,7 @@ fn quarantined(written: &Isolated, telemetry: &Telemetry) -> Vec<usize> {
     written.rejected.iter().map(|r| r.index).collect()
 }
 
-async fn write(store: &dyn Store, events: Vec<Event>, gaps: Vec<Gap>) -> Result<Isolated> {
+async fn write(store: &dyn EventSink, events: Vec<Event>, gaps: Vec<Gap>) -> Result<Isolated> {
     let mut txn = store.begin().await?;
     let written = txn.write_or_quarantine(events, "nats").await?;
     for g in gaps {

@@ -1,7 +1,8 @@
 //! Scale-out fan-in through NATS JetStream: `kubetrail agent` publishes what its clusters'
-//! pipelines process (through [`sink::NatsSink`], a `Store` that publishes), and
+//! pipelines process (through [`sink::NatsSink`], an `EventSink` that publishes), and
 //! `kubetrail run --source nats` consumes it into the store ([`consume`]).
 
+pub mod agent_store;
 pub mod consume;
 pub mod settings;
 pub mod sink;

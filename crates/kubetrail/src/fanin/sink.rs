@@ -1,23 +1,19 @@
-//! The agent's store: a [`Store`] whose commit publishes the batch to JetStream and returns
+//! The agent's sink: an [`EventSink`] whose commit publishes the batch to JetStream and returns
 //! once JetStream has acknowledged it, and only then saves the watch cursor (in a small local
 //! SQLite file). The cluster pipeline is the same as `run`'s: when publishing fails, it spools
 //! the batch on disk and writes it back, in order, when NATS is back.
 //!
-//! The agent keeps no events: queries answer nothing (and fail while NATS is unreachable, which
-//! makes `/readyz` report it).
+//! The agent keeps no events: it is a sink and nothing else; what its HTTP server reads is
+//! [`super::agent_store::AgentStore`]'s "not here".
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use kubetrail_model::{
-    AggregateQuery, AggregateRow, Event, EventFilter, EventOccurrences, Timestamp,
-};
+use kubetrail_model::Event;
 use kubetrail_source::nats::{GapMessage, Publisher};
 use kubetrail_store::{
-    AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Error, Gap, NewDelivery, Page, Result,
-    RetentionPolicy, RetentionReport, Silence, SqliteStore, Store, StoreStats, StoreTxn,
-    StoredAlert, StoredEvent, WatchCursor, WriteSummary,
+    Error, EventSink, Gap, Result, SqliteStore, StoreTxn, WatchCursor, WriteSummary,
 };
 
 pub struct NatsSink {
@@ -34,7 +30,8 @@ impl NatsSink {
         }
     }
 
-    fn connected(&self) -> Result<()> {
+    /// Whether NATS is reachable now.
+    pub fn connected(&self) -> Result<()> {
         if self.publisher.is_connected() {
             Ok(())
         } else {
@@ -43,21 +40,15 @@ impl NatsSink {
     }
 }
 
-fn unavailable(e: kubetrail_source::NatsError) -> Error {
+pub(crate) fn unavailable(e: kubetrail_source::NatsError) -> Error {
     Error::Unavailable {
         what: "NATS JetStream".into(),
         source: Box::new(e),
     }
 }
 
-fn keeps_nothing(what: &str) -> Error {
-    Error::InvalidQuery(format!(
-        "an agent keeps no {what}: ask the central kubetrail"
-    ))
-}
-
 #[async_trait]
-impl Store for NatsSink {
+impl EventSink for NatsSink {
     async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
         Ok(Box::new(SinkTxn {
             publisher: self.publisher.clone(),
@@ -68,67 +59,8 @@ impl Store for NatsSink {
         }))
     }
 
-    async fn query(&self, _: &EventFilter, _: &Page) -> Result<Vec<StoredEvent>> {
-        self.connected().map(|()| Vec::new())
-    }
-
-    async fn aggregate(&self, _: &AggregateQuery) -> Result<Vec<AggregateRow>> {
-        self.connected().map(|()| Vec::new())
-    }
-
-    async fn occurrences(&self, _: &EventFilter, _: usize) -> Result<Vec<EventOccurrences>> {
-        self.connected().map(|()| Vec::new())
-    }
-
-    async fn apply_retention(&self, _: &RetentionPolicy, _: Timestamp) -> Result<RetentionReport> {
-        Ok(RetentionReport::default())
-    }
-
-    async fn preview_retention(
-        &self,
-        _: &RetentionPolicy,
-        _: Timestamp,
-    ) -> Result<RetentionReport> {
-        Ok(RetentionReport {
-            dry_run: true,
-            ..RetentionReport::default()
-        })
-    }
-
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
         self.cursors.cursor(cluster, stream).await
-    }
-
-    async fn gaps(&self, _: Option<Timestamp>, _: Option<Timestamp>) -> Result<Vec<Gap>> {
-        Ok(Vec::new())
-    }
-
-    async fn stats(&self) -> Result<StoreStats> {
-        Ok(StoreStats::default())
-    }
-
-    async fn save_alert(&self, _: &AlertRecord, _: &[NewDelivery], _: Timestamp) -> Result<i64> {
-        Err(keeps_nothing("alerts"))
-    }
-
-    async fn due_deliveries(&self, _: Timestamp, _: usize) -> Result<Vec<Delivery>> {
-        Ok(Vec::new())
-    }
-
-    async fn update_delivery(&self, _: &DeliveryUpdate) -> Result<()> {
-        Err(keeps_nothing("alerts"))
-    }
-
-    async fn alerts(&self, _: &AlertFilter) -> Result<Vec<StoredAlert>> {
-        Ok(Vec::new())
-    }
-
-    async fn save_silence(&self, _: &Silence, _: Timestamp) -> Result<i64> {
-        Err(keeps_nothing("silences"))
-    }
-
-    async fn silences(&self, _: Option<Timestamp>) -> Result<Vec<Silence>> {
-        Ok(Vec::new())
     }
 }
 

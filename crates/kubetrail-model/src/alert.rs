@@ -1,4 +1,5 @@
-//! Alerts, their deliveries (the outbox) and silences, as the store keeps them.
+//! Alerts, their deliveries (the outbox) and silences: plain data that the pure evaluator
+//! produces and the store keeps.
 //!
 //! The alerting stage decides *what* to raise; the store makes it durable: an alert is saved
 //! with the notifications it needs in one transaction, before any delivery attempt, so that a
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use kubetrail_model::{Severity, Timestamp};
+use crate::{Severity, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Whether an alert's condition still holds.

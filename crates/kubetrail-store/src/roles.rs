@@ -1,0 +1,229 @@
+//! The store as narrow roles: a caller asks for the role it needs ([`EventSink`] to write,
+//! [`EventReader`] to read, [`Retention`], [`Outbox`], [`Silences`]), and a backend or sink
+//! implements only what it is. [`Store`] is every role at once, which SQLite and PostgreSQL
+//! are (a blanket implementation: nothing to write for it).
+
+use async_trait::async_trait;
+use kubetrail_model::{
+    AggregateQuery, AggregateRow, AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Event,
+    EventFilter, EventOccurrences, NewDelivery, Silence, StoredAlert, Timestamp,
+};
+
+use crate::quarantine;
+use crate::{
+    Error, Gap, Isolated, Page, Quarantined, Refused, Rejected, Result, RetentionPolicy,
+    RetentionReport, StoreStats, StoredEvent, WatchCursor, WriteSummary,
+};
+
+/// Writing batches of events with the cursor of the stream they come from: what a pipeline,
+/// an import, the HTTP ingest and the agent's NATS publisher need.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    /// Starts a write transaction. Nothing written through it is visible or durable until
+    /// [`StoreTxn::commit`]; dropping it rolls back.
+    async fn begin(&self) -> Result<Box<dyn StoreTxn>>;
+
+    /// Like [`EventSink::begin`], with what it writes recorded as stored at `stored_at` instead of
+    /// now: retention counts an occurrence's age from the later of its own time and this.
+    /// For tests that write "live" events of another time, and stores that keep no such time
+    /// (the agent's forwards what it is given), which ignore it.
+    async fn begin_at(&self, stored_at: Timestamp) -> Result<Box<dyn StoreTxn>> {
+        let _ = stored_at;
+        self.begin().await
+    }
+
+    /// The last cursor saved for a stream (e.g. a cluster's event watch), if any.
+    async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>>;
+
+    /// Writes one batch and, optionally, the cursor it advances, atomically.
+    async fn write_batch(
+        &self,
+        events: Vec<Event>,
+        cursor: Option<WatchCursor>,
+    ) -> Result<WriteSummary> {
+        let mut txn = self.begin().await?;
+        let summary = txn.write(events).await?;
+        if let Some(c) = cursor {
+            txn.save_cursor(c).await?;
+        }
+        txn.commit().await?;
+        Ok(summary)
+    }
+}
+
+/// Reading stored events back: queries, aggregations, occurrences for analysis, gaps and
+/// sizes. What the CLI's and the API's reads and analyses need.
+#[async_trait]
+pub trait EventReader: Send + Sync {
+    /// Events matching `filter` whose `[first_seen, last_seen]` overlaps the time range, newest
+    /// `last_seen` first, one page at a time.
+    async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>>;
+
+    /// Occurrence counts inside the time range, grouped, sorted by count descending.
+    async fn aggregate(&self, query: &AggregateQuery) -> Result<Vec<AggregateRow>>;
+
+    /// Events matching `filter` that have at least one occurrence inside `[since, until)`, each
+    /// with exactly those occurrences (oldest first): the input of analysis, which needs exact
+    /// counts and times inside a window. Events whose latest occurrence in the range is newest
+    /// come first; at most `limit` events (0 means no limit), so a caller bounds its memory and
+    /// learns it was cut when it gets `limit` events back.
+    async fn occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>>;
+
+    /// Gap markers overlapping `[since, until)`: when a stream may have missed events.
+    async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>>;
+
+    /// Sizes and counts, for `kubetrail status` and metrics.
+    async fn stats(&self) -> Result<StoreStats>;
+
+    /// Events kept aside because the store refused them (see [`StoreTxn::write_or_quarantine`]),
+    /// newest first, at most `limit`. A store that refuses nothing (the default) has none.
+    async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
+        let _ = limit;
+        Ok(Vec::new())
+    }
+
+    /// Its change records (issue 15), when it keeps them: both SQL backends do; a reader that
+    /// keeps none answers `None`, and callers then see no changes.
+    fn change_store(&self) -> Option<&dyn crate::ChangeStore> {
+        None
+    }
+}
+
+/// Deleting what is too old or too much (see [`RetentionPolicy`]).
+#[async_trait]
+pub trait Retention: Send + Sync {
+    /// Deletes what the policy says is too old or too much, as of `now`. An occurrence's age
+    /// counts from the later of its time and when it was stored (see [`EventSink::begin_at`]).
+    async fn apply_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport>;
+
+    /// What [`Retention::apply_retention`] would delete by age as of `now`, per cluster, deleting
+    /// nothing (a dry run). What the size limit would add is not counted: `bytes_before` tells
+    /// how far above it the store is.
+    async fn preview_retention(
+        &self,
+        policy: &RetentionPolicy,
+        now: Timestamp,
+    ) -> Result<RetentionReport>;
+}
+
+/// The alert outbox: alerts saved with their deliveries, which the delivery worker attempts
+/// (see `kubetrail-alert`).
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Saves an alert and queues `deliveries` for it in one transaction, before any delivery
+    /// is attempted, so that a crash loses nothing. An alert is named by (rule, group key,
+    /// start): saving it again updates it; a firing alert saved while another of its rule and
+    /// group is firing updates that one instead. Returns the alert's id.
+    async fn save_alert(
+        &self,
+        alert: &AlertRecord,
+        deliveries: &[NewDelivery],
+        now: Timestamp,
+    ) -> Result<i64>;
+
+    /// Deliveries to attempt now: pending ones that are due, and those whose worker's lease
+    /// (`next_attempt_at` while delivering) ran out; oldest first, at most `limit` per notifier
+    /// (0: all), so that a notifier with a backlog never hides another's due deliveries.
+    async fn due_deliveries(&self, now: Timestamp, limit: usize) -> Result<Vec<Delivery>>;
+
+    /// Moves a delivery to its next state. Final states (delivered, failed, expired) never
+    /// change again: a late update of a delivery that was already finished is ignored.
+    async fn update_delivery(&self, update: &DeliveryUpdate) -> Result<()>;
+
+    /// Alerts with their deliveries, newest start first.
+    async fn alerts(&self, filter: &AlertFilter) -> Result<Vec<StoredAlert>>;
+}
+
+/// Silences: matchers that mute alerts for a time.
+#[async_trait]
+pub trait Silences: Send + Sync {
+    /// Saves a new silence (`id` 0) or replaces a saved one (e.g. to end it early); returns
+    /// its id, or [`Error::NotFound`] for an unknown id.
+    async fn save_silence(&self, silence: &Silence, now: Timestamp) -> Result<i64>;
+
+    /// Every silence (`None`), or those in force at a time; newest first.
+    async fn silences(&self, active_at: Option<Timestamp>) -> Result<Vec<Silence>>;
+}
+
+/// Every role: the whole store, as SQLite and PostgreSQL implement it; every backend passes
+/// the same conformance suite. A caller that needs one role takes that role instead.
+pub trait Store: EventSink + EventReader + Retention + AlertRecords {}
+
+impl<T: EventSink + EventReader + Retention + AlertRecords + ?Sized> Store for T {}
+
+/// The outbox and the silences together: what recording an alert needs (is it silenced? save
+/// it with its deliveries).
+pub trait AlertRecords: Outbox + Silences {}
+
+impl<T: Outbox + Silences + ?Sized> AlertRecords for T {}
+
+/// An open write transaction; see [`EventSink::begin`]. If any call fails, the whole transaction is
+/// rolled back and later calls return [`Error::Aborted`] — except a data error refused by
+/// [`try_write`](StoreTxn::try_write) (and so by `write_isolating` and `write_or_quarantine`),
+/// which undoes only that call.
+#[async_trait]
+pub trait StoreTxn: Send {
+    /// Inserts new events and, for events already stored under the same `(cluster, uid)`, adds
+    /// only the count increase as a new occurrence. Never stores a duplicate.
+    async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary>;
+    /// Like [`write`](Self::write), but when the store refuses the batch's data (an
+    /// [`Error::is_data_error`]) only this call's work is undone: the transaction stays usable
+    /// and the events come back in [`Refused`]. Other errors abort the transaction as `write`
+    /// does. The default suits a backend that refuses no data (it only writes).
+    async fn try_write(
+        &mut self,
+        events: Vec<Event>,
+    ) -> Result<std::result::Result<WriteSummary, Refused>> {
+        self.write(events).await.map(Ok)
+    }
+    /// Keeps refused events aside in this transaction, with where they came from and when
+    /// (see [`Quarantined`]). The default (a backend that refuses nothing) keeps no quarantine.
+    async fn quarantine(
+        &mut self,
+        rejected: &[Rejected],
+        source: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        let _ = (source, at);
+        match rejected.is_empty() {
+            true => Ok(()),
+            false => Err(Error::InvalidQuery(
+                "this store keeps no quarantine".to_string(),
+            )),
+        }
+    }
+    /// Writes the batch but the events the store refuses, which it finds by bisection, each
+    /// part under a savepoint (see [`Isolated`]). Nothing is kept of the refused events: the
+    /// caller tells whoever sent them, or calls [`write_or_quarantine`](Self::write_or_quarantine).
+    async fn write_isolating(&mut self, events: Vec<Event>) -> Result<Isolated> {
+        quarantine::isolate(self, events).await
+    }
+    /// [`write_isolating`](Self::write_isolating), then the refused events are quarantined in
+    /// the same transaction (`source` says where they came from: `watch`, `import <file>`,
+    /// `nats <subject>`); `summary.quarantined` counts them.
+    async fn write_or_quarantine(&mut self, events: Vec<Event>, source: &str) -> Result<Isolated> {
+        let mut done = self.write_isolating(events).await?;
+        if !done.rejected.is_empty() {
+            self.quarantine(&done.rejected, source, Timestamp::now())
+                .await?;
+            done.summary.quarantined = done.rejected.len() as u64;
+        }
+        Ok(done)
+    }
+    /// Saves the cursor of a stream in the same transaction as the events it covers.
+    async fn save_cursor(&mut self, cursor: WatchCursor) -> Result<()>;
+    /// Records that a stream may have missed events (see [`Gap`]).
+    async fn save_gap(&mut self, gap: Gap) -> Result<()>;
+    /// Makes everything written through the transaction durable and visible at once.
+    ///
+    /// Dropping the transaction without calling it rolls it back.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,233 @@
+//! One row mapping for both SQL backends: the 30-column event row, the alert, delivery and
+//! silence rows and their column lists, read through [`RowLike`], which `rusqlite::Row` and
+//! `tokio_postgres::Row` both implement. What differs between the backends (dialect, types,
+//! partitioning) stays in `sqlite/` and `postgres/`.
+
+use std::collections::BTreeMap;
+
+use kubetrail_model::{
+    AlertRecord, AlertStatus, Category, Delivery, Event, ObjectRef, Owner, Severity, Silence,
+    Timestamp,
+};
+
+use crate::plan::timestamp;
+use crate::{Error, Result, StoredEvent};
+
+/// A result row of either backend, read by column index: four primitives the drivers give,
+/// the rest derived.
+pub(crate) trait RowLike {
+    /// Runs `f` on a text column, borrowed (no copy for what is only parsed); `None` for NULL.
+    fn with_opt_str<T>(&self, i: usize, f: impl FnOnce(Option<&str>) -> Result<T>) -> Result<T>;
+    /// An integer column, `None` for NULL.
+    fn opt_i64(&self, i: usize) -> Result<Option<i64>>;
+
+    /// A text column that is never NULL (a NULL is an error).
+    fn text(&self, i: usize) -> Result<String>;
+    /// An integer column that is never NULL (a NULL is an error).
+    fn i64(&self, i: usize) -> Result<i64>;
+    /// A text column, `None` for NULL.
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        self.with_opt_str(i, |s| Ok(s.map(str::to_owned)))
+    }
+    /// A time column (microseconds since the epoch) that is never NULL.
+    fn time(&self, i: usize, column: &'static str) -> Result<Timestamp> {
+        timestamp(self.i64(i)?, column)
+    }
+    /// A time column, `None` for NULL.
+    fn opt_time(&self, i: usize, column: &'static str) -> Result<Option<Timestamp>> {
+        self.opt_i64(i)?.map(|t| timestamp(t, column)).transpose()
+    }
+    /// A JSON column, `None` for NULL.
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        i: usize,
+        column: &'static str,
+    ) -> Result<Option<T>> {
+        self.with_opt_str(i, |s| {
+            s.map(|s| serde_json::from_str(s).map_err(|source| Error::Json { column, source }))
+                .transpose()
+        })
+    }
+    /// A column holding a name that parses into `T` (a category, a state).
+    fn parsed<T: std::str::FromStr>(&self, i: usize, column: &'static str) -> Result<T> {
+        self.with_opt_str(i, |s| {
+            let s = s.unwrap_or_default();
+            s.parse().map_err(|_| Error::Corrupt {
+                column,
+                value: s.to_owned(),
+            })
+        })
+    }
+}
+
+impl RowLike for rusqlite::Row<'_> {
+    fn with_opt_str<T>(&self, i: usize, f: impl FnOnce(Option<&str>) -> Result<T>) -> Result<T> {
+        let s = self
+            .get_ref(i)?
+            .as_str_or_null()
+            .map_err(rusqlite::Error::from)?;
+        f(s)
+    }
+
+    fn opt_i64(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<String> {
+        Ok(self.get(i)?)
+    }
+
+    fn i64(&self, i: usize) -> Result<i64> {
+        Ok(self.get(i)?)
+    }
+}
+
+impl RowLike for tokio_postgres::Row {
+    fn with_opt_str<T>(&self, i: usize, f: impl FnOnce(Option<&str>) -> Result<T>) -> Result<T> {
+        f(self.try_get::<_, Option<&str>>(i)?)
+    }
+
+    fn opt_i64(&self, i: usize) -> Result<Option<i64>> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn text(&self, i: usize) -> Result<String> {
+        Ok(self.try_get(i)?)
+    }
+
+    fn i64(&self, i: usize) -> Result<i64> {
+        Ok(self.try_get(i)?)
+    }
+}
+
+/// The columns of an event row, in the order [`stored_event`] reads them (`e` is `events`).
+pub(crate) const EVENT_COLUMNS: &str =
+    "e.id, e.cluster, e.uid, e.namespace, e.name, e.reg_api_version, e.reg_kind,
+    e.reg_namespace, e.reg_name, e.reg_uid, e.reg_field_path, e.related, e.reason, e.note, e.type,
+    e.action, e.reporting_controller, e.reporting_instance, e.first_seen, e.last_seen, e.count,
+    e.resource_version, e.category, e.severity, e.correlation_id, e.owner_kind, e.owner_name,
+    e.node, e.template, e.labels";
+
+/// The number of columns in [`EVENT_COLUMNS`]: the index of the first column after them.
+pub(crate) const EVENT_COLUMN_COUNT: usize = 30;
+
+/// An event row ([`EVENT_COLUMNS`]) as the event it stores.
+pub(crate) fn stored_event(row: &impl RowLike) -> Result<StoredEvent> {
+    let owner = match (row.opt_text(25)?, row.opt_text(26)?) {
+        (Some(kind), Some(name)) => Some(Owner { kind, name }),
+        _ => None,
+    };
+    let count = row.i64(20)?;
+    let event = Event {
+        cluster: row.text(1)?,
+        uid: row.text(2)?,
+        namespace: row.text(3)?,
+        name: row.text(4)?,
+        regarding: ObjectRef {
+            api_version: row.text(5)?,
+            kind: row.text(6)?,
+            namespace: row.text(7)?,
+            name: row.text(8)?,
+            uid: row.text(9)?,
+            field_path: row.text(10)?,
+        },
+        related: row.json(11, "related")?,
+        reason: row.text(12)?,
+        note: row.text(13)?,
+        type_: row.text(14)?,
+        action: row.text(15)?,
+        reporting_controller: row.text(16)?,
+        reporting_instance: row.text(17)?,
+        first_seen: row.time(18, "first_seen")?,
+        last_seen: row.time(19, "last_seen")?,
+        count: u64::try_from(count).map_err(|_| Error::Corrupt {
+            column: "count",
+            value: count.to_string(),
+        })?,
+        resource_version: row.text(21)?,
+        category: row.parsed::<Category>(22, "category")?,
+        severity: row.parsed::<Severity>(23, "severity")?,
+        correlation_id: row.text(24)?,
+        owner,
+        node: row.opt_text(27)?,
+        template: row.text(28)?,
+        labels: row
+            .json::<BTreeMap<String, String>>(29, "labels")?
+            .unwrap_or_default(),
+    };
+    Ok(StoredEvent {
+        id: row.i64(0)?,
+        event,
+    })
+}
+
+/// The columns of a delivery row, in the order [`delivery`] reads them (`d` is
+/// `alert_deliveries`).
+pub(crate) const DELIVERY_COLUMNS: &str = "d.id, d.alert_id, d.notifier, d.state, d.attempts,
+    d.created_at, d.next_attempt_at, d.updated_at, d.delivered_at, d.last_error, d.payload";
+
+/// A delivery row ([`DELIVERY_COLUMNS`]).
+pub(crate) fn delivery(row: &impl RowLike) -> Result<Delivery> {
+    Ok(Delivery {
+        id: row.i64(0)?,
+        alert_id: row.i64(1)?,
+        notifier: row.text(2)?,
+        state: row.parsed(3, "state")?,
+        attempts: u32::try_from(row.i64(4)?).unwrap_or(u32::MAX),
+        created_at: row.time(5, "created_at")?,
+        next_attempt_at: row.time(6, "next_attempt_at")?,
+        updated_at: row.time(7, "updated_at")?,
+        delivered_at: row.opt_time(8, "delivered_at")?,
+        last_error: row.opt_text(9)?,
+        payload: required(row.json(10, "payload")?, "payload")?,
+    })
+}
+
+/// The columns of an alert row, in the order [`alert`] reads them (`a` is `alerts`).
+pub(crate) const ALERT_COLUMNS: &str = "a.id, a.rule, a.group_key, a.status, a.severity, a.labels,
+    a.annotations, a.starts_at, a.ends_at, a.first_seen, a.last_seen, a.event_count,
+    a.silenced_by, a.events";
+
+/// An alert row ([`ALERT_COLUMNS`]) with its id.
+pub(crate) fn alert(row: &impl RowLike) -> Result<(i64, AlertRecord)> {
+    let record = AlertRecord {
+        rule: row.text(1)?,
+        group_key: row.text(2)?,
+        status: row.parsed::<AlertStatus>(3, "status")?,
+        severity: row.parsed::<Severity>(4, "severity")?,
+        labels: required(row.json(5, "labels")?, "labels")?,
+        annotations: required(row.json(6, "annotations")?, "annotations")?,
+        starts_at: row.time(7, "starts_at")?,
+        ends_at: row.opt_time(8, "ends_at")?,
+        first_seen: row.time(9, "first_seen")?,
+        last_seen: row.time(10, "last_seen")?,
+        event_count: u64::try_from(row.i64(11)?).unwrap_or(0),
+        silenced_by: row.opt_i64(12)?,
+        events: required(row.json(13, "events")?, "events")?,
+    };
+    Ok((row.i64(0)?, record))
+}
+
+/// The statement that reads silences, before its `WHERE` (see [`silence`]).
+pub(crate) const SELECT_SILENCES: &str =
+    "SELECT id, matchers, starts_at, ends_at, created_by, comment FROM silences";
+
+/// A silence row ([`SELECT_SILENCES`]).
+pub(crate) fn silence(row: &impl RowLike) -> Result<Silence> {
+    Ok(Silence {
+        id: row.i64(0)?,
+        matchers: required(row.json(1, "matchers")?, "matchers")?,
+        starts_at: row.time(2, "starts_at")?,
+        ends_at: row.time(3, "ends_at")?,
+        created_by: row.text(4)?,
+        comment: row.text(5)?,
+    })
+}
+
+/// A JSON column that is never NULL.
+fn required<T>(value: Option<T>, column: &'static str) -> Result<T> {
+    value.ok_or(Error::Corrupt {
+        column,
+        value: "NULL".to_owned(),
+    })
+}
