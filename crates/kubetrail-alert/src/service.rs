@@ -350,7 +350,7 @@ impl EvaluationTask {
                 ..EventFilter::default()
             };
             let window = kubetrail_analyze::IncidentConfig::default().change_window;
-            match kubetrail_query::window_changes(self.store.as_ref(), &filter, window, READ_LIMIT)
+            match kubetrail_query::window_changes(self.reader.as_ref(), &filter, window, READ_LIMIT)
                 .await
             {
                 Ok(c) => c,

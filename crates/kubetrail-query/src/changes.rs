@@ -3,13 +3,13 @@
 //! `query`, ending at the newest matching change), and the changes an analysis window links
 //! its incidents to.
 //!
-//! A store that keeps no changes ([`Store::change_store`] is `None`: the agent's) answers none.
+//! A store that keeps no changes ([`EventReader::change_store`] is `None`: the agent's) answers none.
 
 use std::collections::HashSet;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_model::{Change, ChangeFilter, EventFilter};
-use kubetrail_store::Store;
+use kubetrail_store::EventReader;
 
 use crate::range::Range;
 use crate::{Result, split_list};
@@ -50,7 +50,7 @@ impl ChangeText {
 }
 
 /// Changes matching `filter`, newest first (none when the store keeps none).
-pub async fn read_changes(store: &dyn Store, filter: &ChangeFilter) -> Result<Vec<Change>> {
+pub async fn read_changes(store: &dyn EventReader, filter: &ChangeFilter) -> Result<Vec<Change>> {
     match store.change_store() {
         Some(changes) => Ok(changes.changes(filter).await?),
         None => Ok(Vec::new()),
@@ -61,7 +61,7 @@ pub async fn read_changes(store: &dyn Store, filter: &ChangeFilter) -> Result<Ve
 /// sets a listing's: unbounded unless given; a duration counts back from `until`, else from just
 /// after the newest matching change, which then bounds the listing too.
 pub async fn resolve_change_bounds(
-    store: &dyn Store,
+    store: &dyn EventReader,
     filter: &mut ChangeFilter,
     range: Range,
     now: Timestamp,
@@ -76,7 +76,7 @@ pub async fn resolve_change_bounds(
 }
 
 /// Just after the newest change matching `filter` at any time.
-async fn newest_change(store: &dyn Store, filter: &ChangeFilter) -> Result<Option<Timestamp>> {
+async fn newest_change(store: &dyn EventReader, filter: &ChangeFilter) -> Result<Option<Timestamp>> {
     let any_time = ChangeFilter {
         since: None,
         until: None,
@@ -97,7 +97,7 @@ async fn newest_change(store: &dyn Store, filter: &ChangeFilter) -> Result<Optio
 /// read only when the filter names no namespace: a namespace (or a tenant's scope) sees its
 /// own objects' changes.
 pub async fn window_changes(
-    store: &dyn Store,
+    store: &dyn EventReader,
     events: &EventFilter,
     change_window: SignedDuration,
     max: usize,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::Deployment;
 use kubetrail_model::{Change, ChangeFilter, ChangeOp};
 use kubetrail_sim::{Pace, Scenario, SimHandle, Simulator, run_scenario};
-use kubetrail_store::{ChangeStore, SqliteStore, Store};
+use kubetrail_store::{ChangeStore, EventSink, SqliteStore};
 
 const WAIT: Duration = Duration::from_secs(90);
 

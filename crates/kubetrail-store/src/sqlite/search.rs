@@ -18,7 +18,8 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params, params_from_iter};
 
 use super::filter::{Where, micros, search_error, timestamp};
-use super::query::{self, COLUMNS, stored_event};
+use super::query;
+use crate::rows::{EVENT_COLUMNS as COLUMNS, stored_event};
 use crate::{Page, Result, StoredEvent};
 
 /// Events seen over longer than this (micros) are in the `events_long_span` index; its
