@@ -235,7 +235,7 @@ fn is_crash(s: Signal) -> bool {
 
 /// The crash waves among `episodes`: owner episodes that begin with a crash, chained while
 /// each starts within [`WAVE_GAP`] of the previous; a chain of [`WAVE_WORKLOADS`] workloads
-/// in two or more namespaces is a wave. Episodes of pods that start failing their probes
+/// in two or more namespaces, with a control-plane disruption seen, is a wave. Episodes of pods that start failing their probes
 /// inside the wave join it.
 pub fn waves(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<Wave> {
     let mut starts: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -299,10 +299,13 @@ fn wave(ctx: &Ctx<'_>, episodes: &[Episode<'_>], cluster: &str, chain: &[usize])
         .map(|&n| episodes[n].end)
         .max()
         .unwrap_or(last);
+    // Crash loops that start together with no sign of the control plane failing may be
+    // unrelated (several releases rolled out at once): only a seen disruption joins them.
+    let anchor = anchor(ctx, cluster, start - WAVE_LOOKBACK, last)?;
     Some(Wave {
         cluster: cluster.to_string(),
         members,
-        anchor: anchor(ctx, cluster, start - WAVE_LOOKBACK, last),
+        anchor: Some(anchor),
         start,
         end,
     })
@@ -316,8 +319,8 @@ fn owner<'a>(ep: &Episode<'a>) -> Option<&'a str> {
 }
 
 /// The control-plane event between `from` and `to` that best explains a wave: the API
-/// server's shutdown, then a failing API server or etcd pod, then a kubelet restart; the
-/// earliest of the strongest kind.
+/// server's shutdown, then a failing API server or etcd pod; the earliest of the strongest
+/// kind.
 fn anchor(ctx: &Ctx<'_>, cluster: &str, from: Timestamp, to: Timestamp) -> Option<usize> {
     (0..ctx.events.len())
         .filter(|&i| {
@@ -332,12 +335,9 @@ fn anchor(ctx: &Ctx<'_>, cluster: &str, from: Timestamp, to: Timestamp) -> Optio
 /// How strongly event `i` shows a control-plane disruption (lower is stronger), if it does.
 fn control_plane_rank(ctx: &Ctx<'_>, i: usize) -> Option<u8> {
     let e = ctx.event(i);
-    match e.reason.as_str() {
-        "ShutdownInitiated" | "TerminationStart" => return Some(0),
-        "Starting" if e.regarding.kind == "Node" && e.note.starts_with("Starting kubelet") => {
-            return Some(2);
-        }
-        _ => {}
+    // A kubelet's start is no sign: nodes join and restart their kubelet all the time.
+    if matches!(e.reason.as_str(), "ShutdownInitiated" | "TerminationStart") {
+        return Some(0);
     }
     let failing = matches!(
         ctx.signals[i],

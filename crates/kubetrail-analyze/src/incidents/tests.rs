@@ -734,9 +734,9 @@ fn operators_crash_looping_together_after_the_api_server_went_down_are_one_incid
     assert_eq!(i.subject, "Cluster/control-plane-disruption");
     assert_eq!(i.root_cause.reason, "TerminationStart");
     assert_eq!(i.affected.len(), 3);
-    // Without the shutdown, the wave is still one incident, rooted at its first crash.
-    let found = run(crashes([1, 1, 2]), 10);
-    assert_eq!(only(&found).root_cause.reason, "BackOff");
+    // Without a sign of the control plane failing, crash loops starting together may be
+    // unrelated (releases rolled out at once): each stays its own.
+    assert_eq!(run(crashes([1, 1, 2]), 10).len(), 3);
     // Crash loops minutes apart are each their own.
     let found = run(crashes([1, 5, 9]), 20);
     assert_eq!(found.len(), 3, "{found:#?}");
