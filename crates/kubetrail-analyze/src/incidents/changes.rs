@@ -27,7 +27,9 @@
 //! A ConfigMap or Secret reaches running pods only when they restart: when the latest related
 //! change only restarted the workload (its fields are pod-template annotations, as
 //! `kubectl rollout restart` sets), a referenced ConfigMap or Secret changed up to
-//! `change_window` before that restart is the root instead, and the restart is evidence.
+//! `change_window` before that restart is the root instead, and the restart is evidence; a
+//! workload change that is only its autoscaler setting `replicas` likewise yields to a change
+//! of that autoscaler (its bounds moved) up to `change_window` before.
 //! A config edit picked up by a restart much later (a pod rescheduled hours after) is out of
 //! reach: nothing ties the two in time.
 
@@ -204,18 +206,24 @@ fn root_change<'c>(
         restart: None,
         others: candidates.iter().rev().map(|(c, _)| *c).collect(),
     };
-    if link == Link::Workload && only_restarts(latest) {
-        let config = changes
+    // A restart yields to the config it loaded, an autoscaler's scaling to the bound moved.
+    let yields_to = match link {
+        Link::Workload if only_restarts(latest) => Some(Link::Config),
+        Link::Workload if autoscaled(latest) => Some(Link::Autoscaler),
+        _ => None,
+    };
+    if let Some(cause_link) = yields_to {
+        let cause = changes
             .iter()
             .filter(|c| c.at <= latest.at && latest.at.duration_since(c.at) <= window)
             .filter_map(related)
-            .filter(|(_, l)| *l == Link::Config)
+            .filter(|(_, l)| *l == cause_link)
             .max_by_key(|(c, _)| c.at);
-        if let Some((config, _)) = config {
-            rooted.others.retain(|c| !std::ptr::eq(*c, config));
+        if let Some((cause, _)) = cause {
+            rooted.others.retain(|c| !std::ptr::eq(*c, cause));
             rooted.restart = Some(latest);
-            rooted.change = config;
-            rooted.link = Link::Config;
+            rooted.change = cause;
+            rooted.link = cause_link;
         }
     }
     rooted.others.truncate(MAX_OTHER_CHANGES);
@@ -264,6 +272,14 @@ fn only_conditions(c: &Change) -> bool {
 /// annotation (`kubectl rollout restart` sets `kubectl.kubernetes.io/restartedAt`).
 fn only_restarts(c: &Change) -> bool {
     !c.fields.is_empty() && c.fields.iter().all(|f| f.path.contains("annotations"))
+}
+
+/// Whether a workload change is only its autoscaler setting `replicas`.
+fn autoscaled(c: &Change) -> bool {
+    c.manager
+        .as_deref()
+        .is_some_and(|m| m.contains("horizontal-pod-autoscaler"))
+        && c.fields.iter().all(|f| f.path == "replicas")
 }
 
 /// The ConfigMaps and Secrets a failing workload depends on.
@@ -352,7 +368,7 @@ fn apply(incident: &mut Incident, rooted: &Rooted<'_>) {
     evidence.push(relation(incident, rooted.link));
     if let Some(restart) = rooted.restart {
         evidence.push(format!(
-            "then {} restarted its pods at {}: {}",
+            "then {} changed at {} as a result: {}",
             object_name(&restart.object),
             restart.at,
             shown_fields(restart)

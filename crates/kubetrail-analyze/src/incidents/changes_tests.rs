@@ -262,7 +262,7 @@ fn a_restart_after_a_config_edit_yields_the_root_to_the_edit() {
     assert!(
         root.evidence
             .iter()
-            .any(|e| e.starts_with("then shop/Deployment/web restarted its pods")),
+            .any(|e| e.starts_with("then shop/Deployment/web changed at")),
         "{:#?}",
         root.evidence
     );
@@ -347,4 +347,33 @@ fn a_change_of_the_node_the_pods_run_on_is_related() {
     let root = &only(&found).root_cause;
     assert_eq!(root.object, "Node/node-a");
     assert!(root.hint.contains("kubectl describe node node-a"));
+}
+
+/// Seen live (the simulator's hpa-limit scenario): the HPA's scale-down, a later change of the
+/// workload, was the root instead of the lowered maximum that caused it.
+#[test]
+fn an_autoscalers_scaling_yields_the_root_to_the_bound_that_moved() {
+    let mut hpa = change(
+        obj("HorizontalPodAutoscaler", "shop", "web"),
+        0,
+        &[("maxReplicas", "10", "3")],
+    );
+    hpa.references = vec![obj("Deployment", "shop", "web")];
+    let mut scaled = change(
+        obj("Deployment", "shop", "web"),
+        1,
+        &[("replicas", "6", "3")],
+    );
+    scaled.manager = Some("horizontal-pod-autoscaler".into());
+    let found = linked(&crash_loop(WEB, 2), &[hpa, scaled]);
+    let root = &only(&found).root_cause;
+    assert_eq!(root.object, "shop/HorizontalPodAutoscaler/web", "{root:#?}");
+    assert!(
+        root.evidence
+            .iter()
+            .any(|e| e.starts_with("then shop/Deployment/web changed at")
+                && e.contains("replicas: 6 → 3")),
+        "{:#?}",
+        root.evidence
+    );
 }
