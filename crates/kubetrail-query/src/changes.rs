@@ -76,7 +76,10 @@ pub async fn resolve_change_bounds(
 }
 
 /// Just after the newest change matching `filter` at any time.
-async fn newest_change(store: &dyn EventReader, filter: &ChangeFilter) -> Result<Option<Timestamp>> {
+async fn newest_change(
+    store: &dyn EventReader,
+    filter: &ChangeFilter,
+) -> Result<Option<Timestamp>> {
     let any_time = ChangeFilter {
         since: None,
         until: None,

@@ -20,7 +20,6 @@
 //! # Ok(()) }
 //! ```
 
-
 mod changes;
 #[doc(hidden)]
 pub mod conformance;
@@ -39,12 +38,12 @@ mod types;
 mod where_clause;
 
 // The alert types live with the model (the pure evaluator needs them); re-exported for callers.
+pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
 pub use error::{Error, Result};
 pub use kubetrail_model::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
 };
-pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use quarantine::{Isolated, Quarantined, Refused, Rejected};
 pub use retention_task::{log_retention, spawn_retention};

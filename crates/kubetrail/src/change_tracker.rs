@@ -20,7 +20,7 @@ use kubetrail_model::{Change, ChangeOp, ChangeSource, Timestamp};
 use kubetrail_process::change::{Previous, Seen, State, observe};
 use kubetrail_source::watch::{Batch, Observed, TrackedResource};
 use kubetrail_store::{
-    ChangeBatch, ChangeStore, ChangeSummary, Gap, ObjectState, Store, WatchCursor,
+    ChangeBatch, ChangeStore, ChangeSummary, EventSink, Gap, ObjectState, WatchCursor,
 };
 use tracing::{info, warn};
 
@@ -30,7 +30,7 @@ const STALE_CHUNK: usize = 1_000;
 /// The tracker of one cluster's change streams.
 pub struct ChangeTracker {
     cluster: String,
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventSink>,
     changes: Arc<dyn ChangeStore>,
     /// Per stream: when its last cursor was saved (from the store at start).
     synced: HashMap<String, Option<Timestamp>>,
@@ -39,7 +39,7 @@ pub struct ChangeTracker {
 }
 
 impl ChangeTracker {
-    pub fn new(cluster: &str, store: Arc<dyn Store>, changes: Arc<dyn ChangeStore>) -> Self {
+    pub fn new(cluster: &str, store: Arc<dyn EventSink>, changes: Arc<dyn ChangeStore>) -> Self {
         ChangeTracker {
             cluster: cluster.to_owned(),
             store,
@@ -251,7 +251,7 @@ mod tests {
     use kubetrail_model::ChangeFilter;
     use kubetrail_process::change::snapshot;
     use kubetrail_source::watch::GapNotice;
-    use kubetrail_store::SqliteStore;
+    use kubetrail_store::{EventReader, SqliteStore};
     use serde_json::json;
 
     fn config_map(name: &str, uid: &str, rv: &str, value: &str) -> Observed {

@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::Rules;
 use kubetrail_sim::{SimHandle, Simulator};
-use kubetrail_store::{EventReader, SqliteStore, Store};
+use kubetrail_store::{EventReader, EventSink, SqliteStore, Store};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
