@@ -1,5 +1,5 @@
 //! Change tracking's parser: any bytes as a watched object's JSON through
-//! [`snapshot`](kubetrail_process::change::snapshot), then [`observe`] against itself and
+//! [`snapshot`], then [`observe`] against itself and
 //! against an empty state. Checks the caps hold and that an object never differs from itself.
 
 use kubetrail_process::change::{Previous, Seen, State, diff, limits, observe, snapshot};

@@ -141,7 +141,7 @@ impl Resource {
         }
     }
 
-    /// API version within the group (see [`group_version`]).
+    /// API version within the group (see `group_version`).
     pub fn version(self) -> &'static str {
         group_version(self.group())
     }

@@ -1,6 +1,6 @@
 //! Where processed events are kept: the [`Store`] trait and its embedded SQLite backend.
 //!
-//! `process → store → analyze`: the store receives batches of processed [`Event`]s, keeps each
+//! `process → store → analyze`: the store receives batches of processed [`Event`](kubetrail_model::Event)s, keeps each
 //! Event object once per `(cluster, uid)` and every increase of its count as occurrences, keeps
 //! hourly rollups of occurrence counts so that aggregations over days read few rows, answers
 //! queries and aggregations, applies retention, and keeps watch cursors.
