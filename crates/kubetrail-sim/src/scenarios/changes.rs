@@ -8,7 +8,8 @@
 //!   with it and crashes.
 //! - `node-drain`: `worker-4` is cordoned and drained: its pods are evicted (Killing).
 //! - `hpa-limit`: `search/query`'s HPA maximum is lowered under load; the autoscaler scales
-//!   down and the remaining pods fail their readiness probes.
+//!   down and the remaining pods fail their readiness probes, then their liveness probe
+//!   (the kubelet restarts the container).
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -241,5 +242,21 @@ pub(crate) async fn hpa_limit(ctx: &mut Ctx<'_>) -> Result<()> {
         )?;
         ctx.pause().await;
     }
+    // Overloaded past its liveness probe too: the kubelet restarts the container (prober.go
+    // reports the failure, kuberuntime the kill), so the pods do not just wait to be ready.
+    ctx.emit(
+        &kubelet(&node),
+        &reference(&pod, Some("spec.containers{query}".into())),
+        "Warning",
+        "Unhealthy",
+        "Liveness probe failed: HTTP probe failed with statuscode: 503",
+    )?;
+    ctx.emit(
+        &kubelet(&node),
+        &reference(&pod, Some("spec.containers{query}".into())),
+        "Normal",
+        "Killing",
+        "Container query failed liveness probe, will be restarted",
+    )?;
     Ok(())
 }
