@@ -39,14 +39,15 @@ notifiers:
 ",
         receiver.url()
     ));
-    let (alerting, cancel) = start(cfg, store);
+    let (alerting, cancel) = start(cfg, store.clone());
     let mut latencies = Vec::with_capacity(GROUPS);
     for i in 0..GROUPS {
         let mut e = backoff(&format!("web-{i}"), 3);
         e.correlation_id = format!("shop/Deployment/web-{i}");
         e.uid = format!("uid-latency-{i}");
+        let written = store.write_batch(vec![e], None).await.expect("stored");
         let t = Instant::now();
-        alerting.feed.committed(vec![e]).await;
+        alerting.feed.committed(written).await;
         let deadline = t + Duration::from_secs(10);
         while receiver.requests().len() <= i {
             assert!(Instant::now() < deadline, "no notification for group {i}");

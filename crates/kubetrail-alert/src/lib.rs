@@ -1,8 +1,9 @@
 //! Alerting: rules over processed events, one alert per group, an outbox in the store, and
 //! delivery to a webhook, Slack and Alertmanager.
 //!
-//! `store → analyze → alert`: after each committed batch the live pipeline hands its events to
-//! the [`Evaluator`] (pure: events and `now` in, [`AlertChange`]s out); the changes are
+//! `store → analyze → alert`: after each committed batch the live pipeline hands what the write
+//! committed (the occurrences it added) to the [`Evaluator`] (pure: occurrences and `now` in,
+//! [`AlertChange`]s out); the changes are
 //! recorded in the store with their notifications *before* any is sent, and a delivery worker
 //! sends them with retries, backoff and rate limits, so an alert survives a restart and is
 //! delivered at least once. Silences keep matching alerts from being sent (they are still
@@ -40,8 +41,8 @@ pub use condition::{Condition, FindingKind};
 pub use config::{AlertingConfig, NotifierConfig, RawAlerting};
 pub use error::{Error, Place, Result};
 pub use evaluate::{
-    AlertChange, Analysis, Analyzer, Cause, ChangeKind, CountTracker, DryRunAlert, Evaluator,
-    Finding, GROUP_KEY_LABEL, Hit, NoAnalysis, dry_run, spread,
+    AlertChange, Analysis, Analyzer, Cause, ChangeKind, DryRunAlert, Evaluator, Finding,
+    GROUP_KEY_LABEL, Hit, NoAnalysis, dry_run, spread,
 };
 pub use group::{GroupDim, group_key};
 /// The model's error-chain walker, re-exported where alerting's callers have always found it.

@@ -1,8 +1,8 @@
-//! The live alerting stage: an evaluation task fed with each committed batch, and the delivery
-//! worker. `kubetrail run` and `kubetrail demo` start it with [`start`].
+//! The live alerting stage: an evaluation task fed with what each write committed, and the
+//! delivery worker. `kubetrail run` and `kubetrail demo` start it with [`start`].
 //!
 //! ```text
-//!  pipeline ──committed batch──► [evaluate: Evaluator → Recorder → store (outbox)]
+//!  pipeline ──Written──► [evaluate: Evaluator → Recorder → store (outbox)]
 //!                                              │ wake
 //!                                              ▼
 //!                                [deliver: due deliveries → notifiers → store]
@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_model::{AggregateQuery, Dimension, Event, EventFilter};
-use kubetrail_store::{AlertFilter, AlertRecords, EventReader, Store};
+use kubetrail_model::{AggregateQuery, Dimension, EventFilter, EventOccurrences};
+use kubetrail_store::{AlertFilter, AlertRecords, EventReader, Written};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -24,30 +24,36 @@ use crate::metrics::AlertMetrics;
 use crate::notify::http_client;
 use crate::outbox::DeliveryWorker;
 use crate::record::Recorder;
-use crate::{AlertChange, Analyzer, Evaluator, Hit, Result, error_chain};
+use crate::{AlertChange, Analyzer, Evaluator, Result, error_chain};
 
 /// Batches waiting for evaluation; the pipeline waits when it is full (nothing is dropped).
 /// Small: each batch holds up to a list page or a watch batch of events, and evaluating one
 /// takes less than storing it, so a longer queue only holds memory.
 const QUEUE: usize = 4;
+/// How far back a restart replays the stored occurrences, to fill the counting windows again
+/// (longer than the API server keeps an Event after its last change, an hour).
+const REPLAY: SignedDuration = SignedDuration::from_mins(90);
 /// Windowed conditions (pattern, anomaly, incident) are evaluated this often.
 const WINDOWED_EVERY: Duration = Duration::from_secs(60);
 /// Most events read for windowed conditions or the startup replay.
 const READ_LIMIT: usize = 100_000;
 
-/// Where the pipeline hands committed batches. Cheap to clone.
+/// Where a writer hands what each of its writes committed. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AlertFeed {
-    tx: mpsc::Sender<Vec<Event>>,
+    tx: mpsc::Sender<Vec<EventOccurrences>>,
 }
 
 impl AlertFeed {
-    /// Hands over a committed batch; waits while the evaluator is behind.
-    pub async fn committed(&self, events: Vec<Event>) {
-        if events.is_empty() {
+    /// Hands over what a write committed, once its transaction has: the occurrences it added
+    /// are evaluated, nothing else (a replayed or refused copy added none). Waits while the
+    /// evaluator is behind.
+    pub async fn committed(&self, written: Written) {
+        if written.events.is_empty() {
             return;
         }
-        if self.tx.send(events).await.is_err() {
+        let added = written.events.into_iter().map(|w| w.added).collect();
+        if self.tx.send(added).await.is_err() {
             debug!("alerting has stopped; batch not evaluated");
         }
     }
@@ -66,10 +72,13 @@ pub struct Alerting {
     pub metrics: AlertMetrics,
 }
 
-/// Starts evaluation and delivery.
+/// Starts evaluation and delivery: events read through `reader` (windowed rules, the catch-up
+/// after a restart), alerts and silences recorded in `records` (the outbox the delivery worker
+/// sends from).
 pub fn start(
     config: AlertingConfig,
-    store: Arc<dyn Store>,
+    reader: Arc<dyn EventReader>,
+    records: Arc<dyn AlertRecords>,
     analyzer: Arc<dyn Analyzer>,
     metrics: AlertMetrics,
     cancel: CancellationToken,
@@ -82,7 +91,7 @@ pub fn start(
         .map(|n| n.notifier.name().to_string())
         .collect();
     let worker = DeliveryWorker::new(
-        store.clone(),
+        records.clone(),
         config
             .notifiers
             .iter()
@@ -97,9 +106,9 @@ pub fn start(
     let (tx, rx) = mpsc::channel(QUEUE);
     let task = EvaluationTask {
         evaluator: Evaluator::new(config.rules.clone()),
-        recorder: Recorder::new(store.clone(), names, metrics.clone(), wake),
-        reader: store.clone(),
-        records: store,
+        recorder: Recorder::new(records.clone(), names, metrics.clone(), wake),
+        reader,
+        records,
         analyzer,
         every: config.evaluate_every,
         rx,
@@ -134,7 +143,7 @@ struct EvaluationTask {
     records: Arc<dyn AlertRecords>,
     analyzer: Arc<dyn Analyzer>,
     every: Duration,
-    rx: mpsc::Receiver<Vec<Event>>,
+    rx: mpsc::Receiver<Vec<EventOccurrences>>,
 }
 
 impl EvaluationTask {
@@ -150,9 +159,9 @@ impl EvaluationTask {
         loop {
             tokio::select! {
                 batch = self.rx.recv() => match batch {
-                    Some(events) => {
+                    Some(added) => {
                         let now = now();
-                        let changes = self.evaluator.observe_events(&events, now);
+                        let changes = self.evaluator.observe_occurrences(&added, now);
                         self.save(changes, &cancel).await;
                     }
                     None => break,
@@ -201,8 +210,9 @@ impl EvaluationTask {
     }
 
     /// After a restart: take over open and cooling-down alerts, learn the reasons each
-    /// namespace has had (for `first_seen`), and replay the last events so that counting
-    /// windows are full and count increases are not counted twice.
+    /// namespace has had (for `first_seen`), and replay the last stored occurrences so that
+    /// counting windows are full. What a write commits later adds only what the store did not
+    /// have, so nothing replayed here is counted twice.
     async fn catch_up(&mut self, now: Timestamp) -> Result<()> {
         let cooldown = self
             .evaluator
@@ -247,27 +257,17 @@ impl EvaluationTask {
             .reader
             .occurrences(
                 &EventFilter {
-                    since: Some(now - Evaluator::COUNT_HORIZON),
+                    since: Some(now - REPLAY),
                     ..EventFilter::default()
                 },
                 READ_LIMIT,
             )
             .await?;
         for e in &recent {
-            self.evaluator.remember(&e.event);
+            let e = &e.event;
+            self.evaluator.learn(&e.cluster, &e.namespace, &e.reason);
         }
-        let hits: Vec<Hit<'_>> = recent
-            .iter()
-            .flat_map(|e| {
-                e.occurrences.iter().map(|o| Hit {
-                    event: &e.event,
-                    at: o.at,
-                    count: o.count,
-                })
-            })
-            .collect();
-        let changes = self.evaluator.observe(&hits, now);
-        drop(hits);
+        let changes = self.evaluator.observe_occurrences(&recent, now);
         self.save(changes, &cancel).await;
         info!(
             open_or_cooling = records.len(),

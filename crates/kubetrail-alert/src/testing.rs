@@ -1,7 +1,7 @@
 //! Events for unit tests.
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_model::{Category, Event, Severity};
+use kubetrail_model::{Category, Event, EventOccurrences, Severity, new_occurrences};
 
 pub use kubetrail_testkit::t0;
 
@@ -26,4 +26,16 @@ pub fn event(namespace: &str, pod: &str, reason: &str, count: u64) -> Event {
     e.reporting_controller = "kubelet".into();
     e.template = "Back-off restarting failed container <*> in pod <*>".into();
     e
+}
+
+/// What a store's write commits for `events` it did not have: each with its whole count (see
+/// [`new_occurrences`]).
+pub fn new(events: &[Event]) -> Vec<EventOccurrences> {
+    events
+        .iter()
+        .map(|e| EventOccurrences {
+            event: e.clone(),
+            occurrences: new_occurrences(None, e),
+        })
+        .collect()
 }

@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{AlertmanagerProcess, backoff, config, probe_failure, start, stop, store, wait_for};
+use common::{
+    AlertmanagerProcess, backoff, commit, config, probe_failure, start, stop, store, wait_for,
+};
 use jiff::Timestamp;
 use kubetrail_store::{AlertFilter, AlertStatus, DeliveryState};
 
@@ -37,10 +39,12 @@ delivery: {{initial_backoff: 50ms, max_backoff: 200ms}}
     let (alerting, cancel) = start(cfg, store.clone());
     let before = Timestamp::now();
     // Two replicas of one Deployment crash-looping: one alert for the Deployment.
-    alerting
-        .feed
-        .committed(vec![backoff("web-1", 2), backoff("web-2", 2)])
-        .await;
+    commit(
+        &store,
+        &alerting.feed,
+        vec![backoff("web-1", 2), backoff("web-2", 2)],
+    )
+    .await;
 
     let alert = wait_for(
         "the alert in Alertmanager",
@@ -200,10 +204,12 @@ delivery: {{initial_backoff: 50ms, max_backoff: 200ms}}
     let (alerting, cancel) = start(cfg, store.clone());
     // The crash loop three times, then one probe failure of another replica, which raises
     // the alert: the last note is the probe's.
-    alerting
-        .feed
-        .committed(vec![backoff("web-1", 3), probe_failure("web-2", 1)])
-        .await;
+    commit(
+        &store,
+        &alerting.feed,
+        vec![backoff("web-1", 3), probe_failure("web-2", 1)],
+    )
+    .await;
     let alert = wait_for(
         "the alert in Alertmanager",
         Duration::from_secs(30),

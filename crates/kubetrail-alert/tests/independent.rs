@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Receiver, backoff, config, start, stop, store, wait_for};
+use common::{Receiver, backoff, commit, config, start, stop, store, wait_for};
 use kubetrail_store::{AlertFilter, DeliveryState};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +42,7 @@ delivery: {{initial_backoff: 100ms, max_backoff: 5s, jitter: 0.1}}
         )),
         store.clone(),
     );
-    alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+    commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
 
     // Well within the stuck receiver's 60s timeout: the healthy one does not wait for it.
     wait_for(

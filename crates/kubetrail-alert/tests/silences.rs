@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Receiver, backoff, config, start, stop, store, wait_for};
+use common::{Receiver, backoff, commit, config, start, stop, store, wait_for};
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_alert::{new_silence, parse_matcher};
 use kubetrail_store::{AlertFilter, AlertStatus};
@@ -47,10 +47,7 @@ notifiers: [{{name: hook, type: webhook, url: \"{}\"}}]
     other.namespace = "payments".into();
     other.regarding.namespace = "payments".into();
     other.correlation_id = "payments/Deployment/api".into();
-    alerting
-        .feed
-        .committed(vec![backoff("web-1", 3), other])
-        .await;
+    commit(&store, &alerting.feed, vec![backoff("web-1", 3), other]).await;
     let alerts = wait_for(
         "both alerts resolved",
         Duration::from_secs(20),
@@ -123,7 +120,7 @@ notifiers: [{{name: hook, type: webhook, url: \"{}\"}}]
         receiver.url()
     ));
     let (alerting, cancel) = start(cfg, store.clone());
-    alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+    commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
     let alert = wait_for(
         "the crash-loop alert",
         Duration::from_secs(20),

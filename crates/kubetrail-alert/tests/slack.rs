@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Receiver, backoff, config, start, stop, store, wait_for};
+use common::{Receiver, backoff, commit, config, start, stop, store, wait_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slack_gets_blocks_for_the_alert_and_its_resolution() {
@@ -37,7 +37,7 @@ delivery: {{initial_backoff: 50ms}}
     let (alerting, cancel) = start(cfg, store.clone());
     let mut evil = backoff("web-1", 3);
     evil.note = "crash <!channel> & <https://evil.example|click>".into();
-    alerting.feed.committed(vec![evil]).await;
+    commit(&store, &alerting.feed, vec![evil]).await;
     let bodies = wait_for(
         "firing and resolved messages",
         Duration::from_secs(20),

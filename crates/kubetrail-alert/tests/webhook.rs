@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Receiver, backoff, config, dump_events, probe_failure, real_events, start, start_with, stop,
-    store, wait_for,
+    Receiver, backoff, commit, config, dump_events, probe_failure, real_events, start, start_with,
+    stop, store, wait_for,
 };
 use kubetrail_alert::notify::{SIGNATURE_HEADER, verify};
 use kubetrail_store::{AlertFilter, DeliveryState, Store, StoredAlert};
@@ -61,7 +61,7 @@ async fn a_signed_notification_is_retried_with_backoff_until_the_receiver_takes_
         store.clone(),
     );
     let metrics = alerting.metrics.clone();
-    alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+    commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
 
     let accepted = wait_for(
         "the webhook to be accepted",
@@ -138,7 +138,7 @@ async fn a_hanging_receiver_times_out_and_the_notification_is_retried() {
         hook_config(&receiver.url(), &secret_file(dir.path()), ""),
         store.clone(),
     );
-    alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+    commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
     wait_for(
         "the retry after the timeout",
         Duration::from_secs(20),
@@ -163,7 +163,7 @@ async fn a_refusal_is_not_retried() {
         hook_config(&receiver.url(), &secret_file(dir.path()), ""),
         store.clone(),
     );
-    alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+    commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
     let a = wait_for(
         "the delivery to fail",
         Duration::from_secs(20),
@@ -198,7 +198,7 @@ async fn an_alert_raised_before_a_crash_is_delivered_once_after_the_restart() {
     {
         let store = store(dir.path());
         let (alerting, _cancel) = start(hook_config(&url, &secret, ""), store.clone());
-        alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+        commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
         wait_for("an attempt to fail", Duration::from_secs(20), async || {
             let a = store.alerts(&AlertFilter::default()).await.ok()?;
             let d = a.first()?.deliveries.first()?.clone();
@@ -230,7 +230,7 @@ async fn an_alert_raised_before_a_crash_is_delivered_once_after_the_restart() {
     // Still one alert (the restarted evaluator took it over), delivered once.
     assert_eq!(a.deliveries.len(), 1);
     // More events of the same group after the restart do not raise a second alert.
-    alerting.feed.committed(vec![backoff("web-2", 5)]).await;
+    commit(&store, &alerting.feed, vec![backoff("web-2", 5)]).await;
     tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             let a = only_alert(&store).await.expect("the alert");
@@ -270,7 +270,7 @@ async fn a_redirect_to_another_host_fails_the_delivery_and_sends_that_host_nothi
         hook_config(&hook, &secret_file(dir.path()), ""),
         store.clone(),
     );
-    alerting.feed.committed(vec![backoff("web-1", 3)]).await;
+    commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
     let a = wait_for(
         "the delivery to fail",
         Duration::from_secs(20),
@@ -322,10 +322,12 @@ delivery: {{initial_backoff: 50ms}}
         )),
         store.clone(),
     );
-    alerting
-        .feed
-        .committed(vec![backoff("web-1", 3), probe_failure("web-2", 1)])
-        .await;
+    commit(
+        &store,
+        &alerting.feed,
+        vec![backoff("web-1", 3), probe_failure("web-2", 1)],
+    )
+    .await;
     let accepted = wait_for(
         "the webhook to be accepted",
         Duration::from_secs(20),

@@ -6,10 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{backoff, config, start, stop, store};
+use common::{backoff, commit, config, start, stop, store};
 use jiff::SignedDuration;
-use kubetrail_alert::AlertFeed;
-use kubetrail_model::Event;
 use kubetrail_store::{AlertFilter, Store, StoredAlert};
 
 /// A count rule with a window long enough to hold events of hours ago.
@@ -25,13 +23,6 @@ rules:
     )
 }
 
-/// Writes a batch as a pipeline does, then hands alerting what the write committed.
-async fn write(store: &Arc<dyn Store>, feed: &AlertFeed, events: Vec<Event>) {
-    let for_alerts = events.clone();
-    store.write_batch(events, None).await.expect("stored");
-    feed.committed(for_alerts).await;
-}
-
 async fn alerts(store: &Arc<dyn Store>) -> Vec<StoredAlert> {
     store.alerts(&AlertFilter::default()).await.expect("alerts")
 }
@@ -42,8 +33,8 @@ async fn a_batch_written_again_in_the_same_run_adds_nothing() {
     let store = store(dir.path());
     let (alerting, cancel) = start(rules(), store.clone());
     let batch = vec![backoff("web-1", 3)];
-    write(&store, &alerting.feed, batch.clone()).await;
-    write(&store, &alerting.feed, batch).await;
+    commit(&store, &alerting.feed, batch.clone()).await;
+    commit(&store, &alerting.feed, batch).await;
     stop(alerting, cancel).await;
 
     let all = alerts(&store).await;
@@ -63,14 +54,14 @@ async fn a_batch_delivered_again_after_a_restart_is_not_counted_twice() {
     old.first_seen -= SignedDuration::from_hours(3);
     old.last_seen -= SignedDuration::from_hours(2);
     let (alerting, cancel) = start(rules(), store.clone());
-    write(&store, &alerting.feed, vec![old.clone()]).await;
+    commit(&store, &alerting.feed, vec![old.clone()]).await;
     stop(alerting, cancel).await;
     let raised = alerts(&store).await;
     assert_eq!(raised.len(), 1, "{raised:?}");
     assert_eq!(raised[0].alert.event_count, 3);
 
     let (alerting, cancel) = start(rules(), store.clone());
-    write(&store, &alerting.feed, vec![old]).await;
+    commit(&store, &alerting.feed, vec![old]).await;
     stop(alerting, cancel).await;
     let after = alerts(&store).await;
     assert_eq!(after.len(), 1, "{after:?}");
@@ -91,8 +82,8 @@ async fn a_copy_the_store_refuses_as_another_objects_counts_nothing() {
     let first = backoff("web-1", 1);
     let mut other = backoff("web-2", 3);
     other.uid = first.uid.clone();
-    write(&store, &alerting.feed, vec![first]).await;
-    write(&store, &alerting.feed, vec![other]).await;
+    commit(&store, &alerting.feed, vec![first]).await;
+    commit(&store, &alerting.feed, vec![other]).await;
     stop(alerting, cancel).await;
 
     let all = alerts(&store).await;

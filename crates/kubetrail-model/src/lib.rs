@@ -25,6 +25,7 @@ pub mod redact;
 pub mod text;
 mod time;
 mod vocab;
+mod watch_stats;
 
 pub use alert::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
@@ -37,6 +38,7 @@ pub use occurrence::{EventOccurrences, Occurrence, new_occurrences, stored_count
 pub use query::{AggregateQuery, AggregateRow, ChangeFilter, Dimension, EventFilter, SeveritySet};
 pub use time::{parse_duration, parse_time_bound};
 pub use vocab::{Category, Severity};
+pub use watch_stats::WatchStats;
 
 /// Re-exported so that every crate agrees on one timestamp type.
 pub use jiff::Timestamp;

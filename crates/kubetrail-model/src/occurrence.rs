@@ -47,15 +47,17 @@ pub fn stored_count(e: &Event) -> u64 {
 
 /// The one count-delta rule: the occurrences that a copy of `e` adds when its Event is stored
 /// with count `stored` (`None`: not stored yet). A new Event's count is one occurrence at its
-/// `first_seen` and the rest at its `last_seen`; a stored one's copy adds only the increase of
-/// its count, at its `last_seen`; a copy whose count did not grow (a relist, a stale copy) adds
+/// `first_seen` and the rest at its `last_seen`, or all at its `last_seen` when it has no
+/// interval (`first_seen` not before `last_seen`: no occurrence is ever later than the Event's
+/// last, which is its latest by definition); a stored one's copy adds only the increase of its
+/// count, at its `last_seen`; a copy whose count did not grow (a relist, a stale copy) adds
 /// nothing. So a store never counts the same occurrence twice, whatever copies it is handed.
-/// Both SQL backends and the alerting of a write apply it.
+/// Both SQL backends apply it, and their writes hand what it gave to alerting.
 pub fn new_occurrences(stored: Option<u64>, e: &Event) -> Vec<Occurrence> {
     let count = stored_count(e);
     let at = |at, count| Occurrence { at, count };
     match stored {
-        None if count == 1 => vec![at(e.last_seen, 1)],
+        None if count == 1 || e.first_seen >= e.last_seen => vec![at(e.last_seen, count)],
         None => vec![at(e.first_seen, 1), at(e.last_seen, count - 1)],
         Some(old) if count > old => vec![at(e.last_seen, count - old)],
         Some(_) => Vec::new(),
@@ -137,6 +139,25 @@ mod tests {
         );
         assert!(new_occurrences(Some(5), &e).is_empty(), "a relist");
         assert!(new_occurrences(Some(9), &e).is_empty(), "a stale copy");
+    }
+
+    /// An Event without an interval (first_seen == last_seen, or a first_seen after last_seen,
+    /// which only an Event that bypassed normalization has) put its first occurrence at
+    /// first_seen: two rows at one instant, or one later than the Event's last. All of its
+    /// count is at last_seen, as alerting's count tracker and the dry run's spread said.
+    #[test]
+    fn a_new_event_without_an_interval_counts_all_at_last_seen() {
+        let at = |s| Timestamp::from_second(s).expect("a time");
+        for (first, last) in [(60, 60), (90, 60)] {
+            assert_eq!(
+                new_occurrences(None, &event(5, first, last)),
+                vec![Occurrence {
+                    at: at(60),
+                    count: 5
+                }],
+                "first_seen {first}, last_seen {last}"
+            );
+        }
     }
 
     proptest! {

@@ -1,7 +1,7 @@
 //! Where people and tools meet kubetrail: the JSON API under `/api/v1/`, the web UI, Prometheus
 //! `/metrics`, `/healthz` and `/readyz`, with bearer tokens mapped to tenants.
 //!
-//! `store → analyze → serve`: every endpoint reads the [`Store`](kubetrail_store::Store) and
+//! `store → analyze → serve`: every endpoint reads the store (the roles it needs, [`Stores`]) and
 //! calls the same analysis functions as the CLI, so both give the same JSON. Custom events
 //! (`POST /api/v1/events`) go through the same processing and store path as watched ones.
 //! [`router`] builds the whole HTTP surface from an [`AppState`]; [`serve`] runs it on a
@@ -46,5 +46,5 @@ pub use error::{ApiError, Error, Result};
 pub use routes::{metrics_router, router};
 pub use scope::{Allowed, Scope};
 pub use serve::serve;
-pub use state::{AppState, Limits};
+pub use state::{AppState, Limits, Stores};
 pub use telemetry::{ClusterTelemetry, FAILING_WRITES, MAX_EVENT_SERIES, StoreWrites, Telemetry};

@@ -1,5 +1,5 @@
-//! What every handler shares: the store, authentication, limits, telemetry, and the processor
-//! custom events go through.
+//! What every handler shares: the store's roles it uses, authentication, limits, telemetry, and
+//! the processor custom events go through.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use jiff::SignedDuration;
 use kubetrail_alert::AlertFeed;
 use kubetrail_process::{FutureLimit, Processor, Rules};
-use kubetrail_store::Store;
+use kubetrail_store::{AlertRecords, EventReader, EventSink, Store};
 
 use crate::{ApiError, Auth, Telemetry};
 
@@ -47,11 +47,37 @@ impl Default for Limits {
     }
 }
 
+/// The roles of the store the handlers use, each the narrowest that serves them (see
+/// `kubetrail_store`'s roles); one store usually plays them all ([`From`] a whole store).
+#[derive(Clone)]
+pub struct Stores {
+    /// Every read and analysis: events, aggregates, occurrences, gaps, stats, changes.
+    pub reader: Arc<dyn EventReader>,
+    /// Custom events posted to the API.
+    pub sink: Arc<dyn EventSink>,
+    /// Alerts (read) and silences (read and saved).
+    pub records: Arc<dyn AlertRecords>,
+}
+
+impl From<Arc<dyn Store>> for Stores {
+    fn from(store: Arc<dyn Store>) -> Self {
+        Stores {
+            reader: store.clone(),
+            sink: store.clone(),
+            records: store,
+        }
+    }
+}
+
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    /// Where events are read and custom events written.
-    pub store: Arc<dyn Store>,
+    /// Where events and changes are read.
+    pub reader: Arc<dyn EventReader>,
+    /// Where custom events are written.
+    pub sink: Arc<dyn EventSink>,
+    /// Where alerts are read and silences read and saved.
+    pub records: Arc<dyn AlertRecords>,
     /// Who callers are and what they see.
     pub auth: Arc<Auth>,
     /// Page sizes, ranges, time and body limits.
@@ -71,9 +97,21 @@ pub struct AppState {
 impl AppState {
     /// State with the built-in classification rules, the default future limit, no alerting
     /// and `default` as the default cluster; the `with_*` methods change those.
-    pub fn new(store: Arc<dyn Store>, auth: Auth, limits: Limits, telemetry: Telemetry) -> Self {
+    pub fn new(
+        stores: impl Into<Stores>,
+        auth: Auth,
+        limits: Limits,
+        telemetry: Telemetry,
+    ) -> Self {
+        let Stores {
+            reader,
+            sink,
+            records,
+        } = stores.into();
         AppState {
-            store,
+            reader,
+            sink,
+            records,
             auth: Arc::new(auth),
             limits: Arc::new(limits),
             telemetry,
@@ -128,9 +166,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_store_call_over_the_time_limit_becomes_a_503() {
         let dir = tempfile::tempdir().unwrap();
-        let store = kubetrail_store::SqliteStore::open(dir.path().join("k.db")).unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(kubetrail_store::SqliteStore::open(dir.path().join("k.db")).unwrap());
         let state = AppState::new(
-            Arc::new(store),
+            store,
             Auth::anonymous_admin(),
             Limits::default(),
             Telemetry::new(),

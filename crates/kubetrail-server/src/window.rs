@@ -21,7 +21,7 @@ pub(crate) async fn resolve(
         .timed(
             "finding the window",
             resolve_window(
-                state.store.as_ref(),
+                state.reader.as_ref(),
                 &[filter],
                 range,
                 default_length,

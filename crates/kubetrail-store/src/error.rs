@@ -161,15 +161,3 @@ impl Error {
 
 /// A result whose error is the store's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// An error and its sources, joined with ": ", for a log line.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}

@@ -14,9 +14,9 @@
 //! // e.g. "./kubetrail-data/kubetrail.db"
 //! let store = SqliteStore::open(&path)?;
 //! let mut txn = store.begin().await?;
-//! let summary = txn.write(Vec::new()).await?;
+//! let written = txn.write(Vec::new()).await?;
 //! txn.commit().await?;
-//! assert_eq!(summary.new, 0);
+//! assert_eq!(written.summary.new, 0);
 //! # Ok(()) }
 //! ```
 
@@ -36,6 +36,7 @@ mod rows;
 mod sqlite;
 mod types;
 mod where_clause;
+mod written;
 
 // The alert types live with the model (the pure evaluator needs them); re-exported for callers.
 pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
@@ -55,3 +56,4 @@ pub use types::{
     ClusterRetention, Gap, OccurrenceGroup, Page, RetentionPolicy, RetentionReport, StoreStats,
     StoredEvent, WatchCursor, WriteSummary,
 };
+pub use written::{Written, WrittenEvent};

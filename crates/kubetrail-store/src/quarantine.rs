@@ -15,11 +15,10 @@
 //! other records older than the longest event age.
 
 use kubetrail_model::text::{MAX_NAME_BYTES, MAX_NOTE_BYTES, bounded};
-use kubetrail_model::{Event, Timestamp};
+use kubetrail_model::{Event, Timestamp, error_chain};
 use serde::Serialize;
 
-use crate::error::chain;
-use crate::{Error, Result, StoreTxn, WriteSummary};
+use crate::{Error, Result, StoreTxn, Written};
 
 /// A batch the store refused (a data error), handed back whole by
 /// [`StoreTxn::try_write`] with the transaction still usable.
@@ -42,12 +41,12 @@ pub struct Rejected {
     pub error: String,
 }
 
-/// What [`StoreTxn::write_isolating`] did: the summary of what was written and the events
-/// refused (in batch order).
+/// What [`StoreTxn::write_isolating`] did: what was written and the events refused (in batch
+/// order).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Isolated {
     /// What was written of the batch (the refused events excluded).
-    pub summary: WriteSummary,
+    pub written: Written,
     /// The refused events, in batch order.
     pub rejected: Vec<Rejected>,
 }
@@ -79,12 +78,12 @@ pub(crate) async fn isolate<T: StoreTxn + ?Sized>(
             continue;
         }
         match txn.try_write(chunk).await? {
-            Ok(summary) => done.summary += summary,
+            Ok(written) => done.written += written,
             Err(Refused { error, mut events }) if events.len() == 1 => {
                 done.rejected.push(Rejected {
                     index: offset,
                     event: events.remove(0),
-                    error: chain(&error),
+                    error: error_chain(&error),
                 });
             }
             Err(Refused { mut events, .. }) => {
@@ -158,6 +157,7 @@ mod tests {
 
     use super::*;
     use crate::conformance::{event, minute};
+    use crate::written::Outcome;
     use crate::{Gap, WatchCursor};
 
     /// Refuses any batch holding an event whose reason is `Poison`; records what it wrote.
@@ -169,23 +169,24 @@ mod tests {
 
     #[async_trait]
     impl StoreTxn for Picky {
-        async fn write(&mut self, _: Vec<Event>) -> Result<WriteSummary> {
+        async fn write(&mut self, _: Vec<Event>) -> Result<Written> {
             unreachable!("isolate uses try_write")
         }
         async fn try_write(
             &mut self,
             events: Vec<Event>,
-        ) -> Result<std::result::Result<WriteSummary, Refused>> {
+        ) -> Result<std::result::Result<Written, Refused>> {
             self.tries += 1;
             if events.iter().any(|e| e.reason == "Poison") {
                 let error = Error::InvalidQuery("refused".into());
                 return Ok(Err(Refused { error, events }));
             }
             self.written.extend(events.iter().map(|e| e.uid.clone()));
-            Ok(Ok(WriteSummary {
-                new: events.len() as u64,
-                ..WriteSummary::default()
-            }))
+            let outcomes = events
+                .iter()
+                .map(|e| Outcome::New(kubetrail_model::new_occurrences(None, e)))
+                .collect();
+            Ok(Ok(Written::new(events, outcomes)))
         }
         async fn save_cursor(&mut self, _: WatchCursor) -> Result<()> {
             Ok(())
@@ -220,12 +221,14 @@ mod tests {
         assert_eq!(indexes, [0, 417, 418, 999]);
         assert!(done.rejected.iter().all(|r| r.event.reason == "Poison"));
         assert_eq!(done.rejected[1].event.uid, "e417");
-        assert_eq!(done.summary.new, 996);
+        assert_eq!(done.written.summary.new, 996);
         let expected: Vec<String> = (0..1000)
             .filter(|i| ![0, 417, 418, 999].contains(i))
             .map(|i| format!("e{i}"))
             .collect();
         assert_eq!(txn.written, expected, "written in batch order");
+        let answered: Vec<&str> = done.written.added().map(|e| e.event.uid.as_str()).collect();
+        assert_eq!(answered, expected, "what was written, in batch order");
         // About k·log₂(n) tries, far fewer than one per event.
         assert!(txn.tries <= 4 * 2 * 10 + 1, "{} tries", txn.tries);
     }
@@ -235,12 +238,12 @@ mod tests {
         let mut txn = Picky::default();
         let done = isolate(&mut txn, batch(50, &[])).await.unwrap();
         assert_eq!(
-            (txn.tries, done.summary.new, done.rejected.len()),
+            (txn.tries, done.written.summary.new, done.rejected.len()),
             (1, 50, 0)
         );
         let mut txn = Picky::default();
         let done = isolate(&mut txn, batch(3, &[0, 1, 2])).await.unwrap();
-        assert_eq!((done.summary.new, done.rejected.len()), (0, 3));
+        assert_eq!((done.written.summary.new, done.rejected.len()), (0, 3));
         assert!(txn.written.is_empty());
     }
 }

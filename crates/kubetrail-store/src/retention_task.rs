@@ -24,7 +24,7 @@ pub fn spawn_retention(
             match store.apply_retention(&policy, Timestamp::now()).await {
                 Ok(report) => log_retention(&report),
                 Err(error) => tracing::warn!(
-                    error = %crate::error::chain(&error),
+                    error = %kubetrail_model::error_chain(&error),
                     "cannot apply retention, will retry"
                 ),
             }

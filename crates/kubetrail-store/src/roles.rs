@@ -12,7 +12,7 @@ use kubetrail_model::{
 use crate::quarantine;
 use crate::{
     Error, Gap, Isolated, Page, Quarantined, Refused, Rejected, Result, RetentionPolicy,
-    RetentionReport, StoreStats, StoredEvent, WatchCursor, WriteSummary,
+    RetentionReport, StoreStats, StoredEvent, WatchCursor, Written,
 };
 
 /// Writing batches of events with the cursor of the stream they come from: what a pipeline,
@@ -35,19 +35,20 @@ pub trait EventSink: Send + Sync {
     /// The last cursor saved for a stream (e.g. a cluster's event watch), if any.
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>>;
 
-    /// Writes one batch and, optionally, the cursor it advances, atomically.
+    /// Writes one batch and, optionally, the cursor it advances, atomically; returns what it
+    /// committed.
     async fn write_batch(
         &self,
         events: Vec<Event>,
         cursor: Option<WatchCursor>,
-    ) -> Result<WriteSummary> {
+    ) -> Result<Written> {
         let mut txn = self.begin().await?;
-        let summary = txn.write(events).await?;
+        let written = txn.write(events).await?;
         if let Some(c) = cursor {
             txn.save_cursor(c).await?;
         }
         txn.commit().await?;
-        Ok(summary)
+        Ok(written)
     }
 }
 
@@ -172,8 +173,11 @@ impl<T: Outbox + Silences + ?Sized> AlertRecords for T {}
 #[async_trait]
 pub trait StoreTxn: Send {
     /// Inserts new events and, for events already stored under the same `(cluster, uid)`, adds
-    /// only the count increase as a new occurrence. Never stores a duplicate.
-    async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary>;
+    /// only the count increase as a new occurrence (the one rule,
+    /// [`kubetrail_model::new_occurrences`]). Never stores a duplicate. Returns what it wrote:
+    /// the counts, and each event that added occurrences with exactly those ([`Written`]),
+    /// which is what the transaction commits.
+    async fn write(&mut self, events: Vec<Event>) -> Result<Written>;
     /// Like [`write`](Self::write), but when the store refuses the batch's data (an
     /// [`Error::is_data_error`]) only this call's work is undone: the transaction stays usable
     /// and the events come back in [`Refused`]. Other errors abort the transaction as `write`
@@ -181,7 +185,7 @@ pub trait StoreTxn: Send {
     async fn try_write(
         &mut self,
         events: Vec<Event>,
-    ) -> Result<std::result::Result<WriteSummary, Refused>> {
+    ) -> Result<std::result::Result<Written, Refused>> {
         self.write(events).await.map(Ok)
     }
     /// Keeps refused events aside in this transaction, with where they came from and when
@@ -208,13 +212,13 @@ pub trait StoreTxn: Send {
     }
     /// [`write_isolating`](Self::write_isolating), then the refused events are quarantined in
     /// the same transaction (`source` says where they came from: `watch`, `import <file>`,
-    /// `nats <subject>`); `summary.quarantined` counts them.
+    /// `nats <subject>`); `written.summary.quarantined` counts them.
     async fn write_or_quarantine(&mut self, events: Vec<Event>, source: &str) -> Result<Isolated> {
         let mut done = self.write_isolating(events).await?;
         if !done.rejected.is_empty() {
             self.quarantine(&done.rejected, source, Timestamp::now())
                 .await?;
-            done.summary.quarantined = done.rejected.len() as u64;
+            done.written.summary.quarantined = done.rejected.len() as u64;
         }
         Ok(done)
     }

@@ -114,7 +114,7 @@ async fn reopening_the_database_keeps_events_cursors_and_rollups() {
         )
         .await
         .unwrap();
-    assert_eq!((s.new, s.unchanged), (1, 1));
+    assert_eq!((s.summary.new, s.summary.unchanged), (1, 1));
 }
 
 #[tokio::test]
@@ -133,7 +133,7 @@ async fn a_write_transaction_waits_for_the_one_before_it() {
     assert!(!second.is_finished());
     first.commit().await.unwrap();
     let s = second.await.unwrap();
-    assert_eq!((s.updated, s.occurrences), (1, 1));
+    assert_eq!((s.summary.updated, s.summary.occurrences), (1, 1));
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use kubetrail_source::watch::{
     Backoff, Batch, Observation, Observed, TrackedResource, WatchConfig, WatchStats, detect_api,
     watch_changes, watch_events, watch_owners,
 };
-use kubetrail_store::{ChangeStore, EventSink, Gap, WatchCursor};
+use kubetrail_store::{ChangeStore, EventSink, Gap, WatchCursor, Written};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -242,7 +242,7 @@ impl ClusterPipeline {
             return self.spool(spool, &batch);
         }
         match self.write(&batch).await {
-            Ok(refused) => {
+            Ok((written, refused)) => {
                 // --- metrics: how far behind the cluster the store is ---
                 if let Some(newest) = batch.events.iter().map(|e| e.last_seen).max() {
                     let lag = Timestamp::now().duration_since(newest);
@@ -250,7 +250,7 @@ impl ClusterPipeline {
                         self.telemetry.watch_lag(lag);
                     }
                 }
-                self.committed(batch.events, &refused, true).await
+                self.committed(written, batch.events, &refused, true).await
             }
             Err(e) => {
                 let error = format!("{e:#}");
@@ -262,20 +262,22 @@ impl ClusterPipeline {
         Ok(())
     }
 
-    /// Hands what a commit stored to alerting and, for live batches, to the live output; the
-    /// events the store refused (their positions in `refused`) are left out.
-    async fn committed(&self, events: Vec<Event>, refused: &[usize], is_live: bool) {
-        let events = without(events, refused);
-        let live = self.live.as_ref().filter(|_| is_live);
+    /// Hands what a commit stored to alerting (what the write committed: the occurrences it
+    /// added) and, for live batches, the batch to the live output, without the events the store
+    /// refused (their positions in `refused`).
+    async fn committed(
+        &self,
+        written: Written,
+        events: Vec<Event>,
+        refused: &[usize],
+        is_live: bool,
+    ) {
         // --- alerting: evaluate what is now committed (spooled batches too, when written back) ---
         if let Some(alerts) = &self.alerts {
-            match live {
-                Some(_) => alerts.committed(events.clone()).await,
-                None => return alerts.committed(events).await,
-            }
+            alerts.committed(written).await;
         }
-        if let Some(live) = live {
-            for e in events {
+        if let Some(live) = self.live.as_ref().filter(|_| is_live) {
+            for e in without(events, refused) {
                 if live.send(e).await.is_err() {
                     break;
                 }
@@ -305,8 +307,8 @@ impl ClusterPipeline {
     /// Writes spooled batches back, oldest first, until the spool is empty or the store fails.
     pub async fn drain(&self, spool: &mut Spool) -> Result<()> {
         while let Some((path, batch)) = spool.peek()? {
-            let refused = match self.write(&batch).await {
-                Ok(refused) => refused,
+            let (written, refused) = match self.write(&batch).await {
+                Ok(done) => done,
                 Err(e) => {
                     let error = format!("{e:#}");
                     warn!(cluster = %self.name, %error, spooled_bytes = spool.bytes(), "store still unavailable");
@@ -315,7 +317,7 @@ impl ClusterPipeline {
                 }
             };
             spool.remove(&path)?;
-            self.committed(batch.events, &refused, false).await;
+            self.committed(written, batch.events, &refused, false).await;
             self.telemetry.spool_bytes(spool.bytes()); // --- metrics
             if spool.is_empty()? {
                 info!(cluster = %self.name, "spool written back to the store");
@@ -325,18 +327,18 @@ impl ClusterPipeline {
     }
 
     /// Writes a batch with its cursor and gaps in one transaction; events the store refuses are
-    /// quarantined in it (their positions in the batch are returned) and the rest written. An
-    /// error is the store's: nothing was written, and the batch is still the caller's to spool.
-    /// The one deep copy of a batch between the watch and the store is made here.
-    async fn write(&self, batch: &SpooledBatch) -> Result<Vec<usize>> {
+    /// quarantined in it (their positions in the batch are returned) and the rest written;
+    /// returns what it committed too. An error is the store's: nothing was written, and the
+    /// batch is still the caller's to spool. The one deep copy of a batch between the watch and
+    /// the store is made here (it comes back in the [`Written`]).
+    async fn write(&self, batch: &SpooledBatch) -> Result<(Written, Vec<usize>)> {
         let started = std::time::Instant::now(); // --- metrics: store write latency
         let mut txn = self.store.begin().await?;
-        let written = txn
+        let done = txn
             .write_or_quarantine(batch.events.clone(), "watch")
             .await?;
-        let summary = written.summary;
-        let refused: Vec<usize> = written.rejected.iter().map(|r| r.index).collect();
-        if let Some(first) = written.rejected.first() {
+        let refused: Vec<usize> = done.rejected.iter().map(|r| r.index).collect();
+        if let Some(first) = done.rejected.first() {
             warn!(
                 cluster = %self.name,
                 events = refused.len(),
@@ -367,11 +369,12 @@ impl ClusterPipeline {
             .await?;
         }
         txn.commit().await?;
-        self.telemetry.stored(&summary, started.elapsed()); // --- metrics
+        self.telemetry
+            .stored(&done.written.summary, started.elapsed()); // --- metrics
         if overflow.is_some() {
             *self.overflow.lock().unwrap_or_else(|p| p.into_inner()) = None;
         }
-        Ok(refused)
+        Ok((done.written, refused))
     }
 }
 

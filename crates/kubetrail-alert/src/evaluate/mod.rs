@@ -5,7 +5,7 @@
 //! ```
 //! use kubetrail_alert::{Evaluator, builtin_rules};
 //! let mut evaluator = Evaluator::new(builtin_rules());
-//! let changes = evaluator.observe_events(&[], kubetrail_model::Timestamp::now());
+//! let changes = evaluator.observe_occurrences(&[], kubetrail_model::Timestamp::now());
 //! assert!(changes.is_empty());
 //! ```
 
@@ -19,9 +19,9 @@ mod state;
 
 use std::collections::{HashMap, HashSet};
 
-use jiff::{SignedDuration, Timestamp};
-use kubetrail_model::Event;
+use jiff::Timestamp;
 use kubetrail_model::{AlertRecord, AlertStatus};
+use kubetrail_model::{Event, EventOccurrences};
 
 use crate::condition::Condition;
 use crate::group::group_key;
@@ -29,7 +29,7 @@ use crate::rules::Rule;
 use crate::template::Context;
 
 pub use analysis::Analysis;
-pub use counts::{CountTracker, spread};
+pub use counts::spread;
 pub use dry_run::{DryRunAlert, dry_run};
 pub use findings::{Analyzer, Cause, Finding, NoAnalysis};
 use labels::labels;
@@ -89,7 +89,6 @@ pub struct Evaluator {
     /// (cluster, namespace, reason) seen, and (cluster, namespace): for `first_seen`.
     reasons: HashSet<(String, String, String)>,
     namespaces: HashSet<(String, String)>,
-    tracker: CountTracker,
 }
 
 /// How a contribution adds to an open alert's count.
@@ -102,10 +101,6 @@ enum Amount {
 }
 
 impl Evaluator {
-    /// Events unchanged for this long are forgotten by the count tracker (the API server
-    /// deletes Events one hour after their last change).
-    pub const COUNT_HORIZON: SignedDuration = SignedDuration::from_mins(90);
-
     /// An evaluator of `rules` with no group open and nothing seen yet.
     pub fn new(rules: Vec<Rule>) -> Self {
         Evaluator {
@@ -113,7 +108,6 @@ impl Evaluator {
             groups: HashMap::new(),
             reasons: HashSet::new(),
             namespaces: HashSet::new(),
-            tracker: CountTracker::new(Self::COUNT_HORIZON),
         }
     }
 
@@ -127,25 +121,26 @@ impl Evaluator {
         self.groups.len()
     }
 
-    /// Events as a watch delivers them (lifetime counts): only count increases are evaluated.
-    pub fn observe_events(&mut self, events: &[Event], now: Timestamp) -> Vec<AlertChange> {
-        let mut points = Vec::new();
-        for e in events {
-            for (at, count) in self.tracker.increase(e) {
-                points.push((e, at, count));
-            }
-        }
-        let hits: Vec<Hit<'_>> = points
+    /// Evaluates occurrences as the store committed them: what a write added
+    /// (`kubetrail_store::Written`), or what a restart reads back. The store's count-delta rule
+    /// (`kubetrail_model::new_occurrences`) already made sure that no occurrence comes twice,
+    /// whatever copies of an Event were written (a relist, a redelivery, a replay).
+    pub fn observe_occurrences<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a EventOccurrences>,
+        now: Timestamp,
+    ) -> Vec<AlertChange> {
+        let hits: Vec<Hit<'a>> = events
             .into_iter()
-            .map(|(event, at, count)| Hit { event, at, count })
+            .flat_map(|e| {
+                e.occurrences.iter().map(|o| Hit {
+                    event: &e.event,
+                    at: o.at,
+                    count: o.count,
+                })
+            })
             .collect();
         self.observe(&hits, now)
-    }
-
-    /// Remembers events as already evaluated (their later count increases will be).
-    pub fn remember(&mut self, e: &Event) {
-        self.tracker.remember(e);
-        self.learn(&e.cluster, &e.namespace, &e.reason);
     }
 
     /// Records that `reason` occurred in a namespace, for `first_seen`.
@@ -292,7 +287,6 @@ impl Evaluator {
         let rules = &self.rules;
         self.groups
             .retain(|(i, _), g| !g.is_idle(now, rules[*i].cooldown));
-        self.tracker.forget_old(now);
         out.sort_by(|a, b| {
             (a.alert.rule.as_str(), a.alert.group_key.as_str())
                 .cmp(&(b.alert.rule.as_str(), b.alert.group_key.as_str()))

@@ -3,7 +3,20 @@ use kubetrail_model::Severity;
 
 use super::*;
 use crate::rules::parse_rules;
-use crate::testing::{at, event};
+use crate::testing::{at, event, new};
+use kubetrail_model::Occurrence;
+
+/// What a store's write commits for a stored `e` whose count grew `by`: the increase, at its
+/// last time.
+fn grew(e: &Event, by: u64) -> Vec<EventOccurrences> {
+    vec![EventOccurrences {
+        event: e.clone(),
+        occurrences: vec![Occurrence {
+            at: e.last_seen,
+            count: by,
+        }],
+    }]
+}
 
 fn rules(yaml: &str) -> Vec<Rule> {
     parse_rules(yaml).unwrap()
@@ -37,14 +50,17 @@ fn kinds(changes: &[AlertChange]) -> Vec<(ChangeKind, &str)> {
 fn a_count_is_taken_across_every_replica_of_the_group_and_raises_one_alert() {
     let mut ev = Evaluator::new(rules(CRASH));
     assert!(
-        ev.observe_events(&[backoff("web-1", 1, 0)], at(0))
+        ev.observe_occurrences(&new(&[backoff("web-1", 1, 0)]), at(0))
             .is_empty()
     );
     assert!(
-        ev.observe_events(&[backoff("web-2", 1, 1)], at(1))
+        ev.observe_occurrences(&new(&[backoff("web-2", 1, 1)]), at(1))
             .is_empty()
     );
-    let changes = ev.observe_events(&[backoff("web-3", 1, 2), backoff("web-4", 1, 2)], at(2));
+    let changes = ev.observe_occurrences(
+        &new(&[backoff("web-3", 1, 2), backoff("web-4", 1, 2)]),
+        at(2),
+    );
     assert_eq!(
         kinds(&changes),
         [(ChangeKind::Raised, "prod/shop/Deployment/web")]
@@ -64,7 +80,7 @@ fn a_count_is_taken_across_every_replica_of_the_group_and_raises_one_alert() {
     // More events of the group: the same alert, updated, never a second one.
     let mut more = backoff("web-1", 5, 3);
     more.first_seen = at(0);
-    let changes = ev.observe_events(&[more], at(3));
+    let changes = ev.observe_occurrences(&grew(&more, 4), at(3));
     assert_eq!(
         kinds(&changes),
         [(ChangeKind::Updated, "prod/shop/Deployment/web")]
@@ -81,13 +97,13 @@ fn occurrences_outside_the_window_do_not_count() {
     let mut ev = Evaluator::new(rules(CRASH));
     for m in [0, 11, 22, 33] {
         assert!(
-            ev.observe_events(&[backoff(&format!("web-{m}"), 1, m)], at(m))
+            ev.observe_occurrences(&new(&[backoff(&format!("web-{m}"), 1, m)]), at(m))
                 .is_empty()
         );
     }
     // An old event relisted late is outside the window of now.
     assert!(
-        ev.observe_events(&[backoff("old", 10, 0)], at(60))
+        ev.observe_occurrences(&new(&[backoff("old", 10, 0)]), at(60))
             .is_empty()
     );
 }
@@ -95,7 +111,7 @@ fn occurrences_outside_the_window_do_not_count() {
 #[test]
 fn alerts_resolve_when_the_condition_stops_holding_then_cool_down() {
     let mut ev = Evaluator::new(rules(CRASH));
-    let raised = ev.observe_events(&[backoff("web-1", 3, 0)], at(0));
+    let raised = ev.observe_occurrences(&new(&[backoff("web-1", 3, 0)]), at(0));
     assert_eq!(raised.len(), 1);
     assert!(
         ev.tick(at(14)).is_empty(),
@@ -111,11 +127,11 @@ fn alerts_resolve_when_the_condition_stops_holding_then_cool_down() {
     assert_eq!(resolved[0].alert.starts_at, at(0));
     // Within the cooldown the group stays quiet even if the condition holds again.
     assert!(
-        ev.observe_events(&[backoff("web-2", 3, 20)], at(20))
+        ev.observe_occurrences(&new(&[backoff("web-2", 3, 20)]), at(20))
             .is_empty()
     );
     // After it, a new alert.
-    let again = ev.observe_events(&[backoff("web-3", 3, 26)], at(26));
+    let again = ev.observe_occurrences(&new(&[backoff("web-3", 3, 26)]), at(26));
     assert_eq!(
         kinds(&again),
         [(ChangeKind::Raised, "prod/shop/Deployment/web")]
@@ -126,12 +142,12 @@ fn alerts_resolve_when_the_condition_stops_holding_then_cool_down() {
 #[test]
 fn a_firing_alert_is_repeated_after_the_repeat_interval() {
     let mut ev = Evaluator::new(rules(CRASH));
-    ev.observe_events(&[backoff("web-1", 3, 0)], at(0));
+    ev.observe_occurrences(&new(&[backoff("web-1", 3, 0)]), at(0));
     let mut e = backoff("web-1", 3, 0);
     for m in (5..=60).step_by(5) {
         e.count += 3;
         e.last_seen = at(m);
-        ev.observe_events(std::slice::from_ref(&e), at(m));
+        ev.observe_occurrences(&grew(&e, 3), at(m));
         let t = ev.tick(at(m));
         if m == 60 {
             assert_eq!(
@@ -149,7 +165,7 @@ fn groups_are_separate_and_idle_groups_are_forgotten() {
     let mut ev = Evaluator::new(rules(CRASH));
     let mut api = backoff("api-1", 3, 0);
     api.correlation_id = "shop/Deployment/api".into();
-    let changes = ev.observe_events(&[backoff("web-1", 3, 0), api], at(0));
+    let changes = ev.observe_occurrences(&new(&[backoff("web-1", 3, 0), api]), at(0));
     assert_eq!(changes.len(), 2);
     ev.tick(at(15));
     assert_eq!(ev.groups(), 2, "cooling down");
@@ -164,19 +180,19 @@ fn first_seen_fires_for_a_reason_new_to_a_namespace_with_history() {
     ));
     // A namespace's first events teach it; nothing is new in a namespace never seen.
     assert!(
-        ev.observe_events(&[backoff("web-1", 1, 0)], at(0))
+        ev.observe_occurrences(&new(&[backoff("web-1", 1, 0)]), at(0))
             .is_empty()
     );
     let mut failed = event("shop", "web-1", "FailedMount", 1);
     failed.uid = "fm".into();
-    let changes = ev.observe_events(std::slice::from_ref(&failed), at(1));
+    let changes = ev.observe_occurrences(&new(std::slice::from_ref(&failed)), at(1));
     assert_eq!(
         kinds(&changes),
         [(ChangeKind::Raised, "prod/shop/FailedMount")]
     );
     // Seen now: the same reason again is no longer new (it updates the open alert).
     failed.count = 2;
-    let again = ev.observe_events(&[failed], at(2));
+    let again = ev.observe_occurrences(&grew(&failed, 1), at(2));
     assert_eq!(
         kinds(&again),
         [(ChangeKind::Updated, "prod/shop/FailedMount")]
@@ -191,7 +207,7 @@ fn first_seen_fires_for_a_reason_new_to_a_namespace_with_history() {
 #[test]
 fn restored_alerts_stay_open_and_those_of_removed_rules_are_resolved() {
     let mut ev = Evaluator::new(rules(CRASH));
-    let raised = ev.observe_events(&[backoff("web-1", 3, 0)], at(0));
+    let raised = ev.observe_occurrences(&new(&[backoff("web-1", 3, 0)]), at(0));
     let record = raised[0].alert.clone();
     let mut orphan = record.clone();
     orphan.rule = "deleted-rule".into();
@@ -202,7 +218,7 @@ fn restored_alerts_stay_open_and_those_of_removed_rules_are_resolved() {
     assert_eq!(resolved[0].alert.rule, "deleted-rule");
     assert_eq!(resolved[0].alert.status, AlertStatus::Resolved);
     // The open alert absorbs new events instead of raising a second one.
-    let changes = restarted.observe_events(&[backoff("web-2", 3, 6)], at(6));
+    let changes = restarted.observe_occurrences(&new(&[backoff("web-2", 3, 6)]), at(6));
     assert_eq!(
         kinds(&changes),
         [(ChangeKind::Updated, "prod/shop/Deployment/web")]
@@ -284,7 +300,7 @@ fn the_description_is_the_most_informative_note_and_the_severity_the_highest() {
     probe.note = "Readiness probe failed".into();
     probe.template = probe.note.clone();
     probe.severity = Severity::Warning;
-    let raised = ev.observe_events(&[backoff("web-1", 3, 0), probe], at(1));
+    let raised = ev.observe_occurrences(&new(&[backoff("web-1", 3, 0), probe]), at(1));
     let a = &raised[0].alert;
     assert_eq!(
         a.annotations["description"],
@@ -297,13 +313,17 @@ fn the_description_is_the_most_informative_note_and_the_severity_the_highest() {
 #[test]
 fn an_open_alert_stays_open_while_its_events_keep_coming_below_the_threshold() {
     let mut ev = Evaluator::new(rules(CRASH));
-    assert_eq!(ev.observe_events(&[backoff("web-1", 3, 0)], at(0)).len(), 1);
+    assert_eq!(
+        ev.observe_occurrences(&new(&[backoff("web-1", 3, 0)]), at(0))
+            .len(),
+        1
+    );
     // One occurrence every 12 minutes: below 3 in 10m, but the crash loop goes on.
     let mut e = backoff("web-1", 3, 0);
     for m in (12..=120).step_by(12) {
         e.count += 1;
         e.last_seen = at(m);
-        let changes = ev.observe_events(std::slice::from_ref(&e), at(m));
+        let changes = ev.observe_occurrences(&grew(&e, 1), at(m));
         assert_eq!(
             kinds(&changes),
             [(ChangeKind::Updated, "prod/shop/Deployment/web")]

@@ -35,7 +35,7 @@ fn raised() -> kubetrail_model::AlertRecord {
             e
         })
         .collect();
-    let changes = evaluator.observe_events(&events, at(3));
+    let changes = evaluator.observe_occurrences(&crate::testing::new(&events), at(3));
     assert_eq!(changes.len(), 1, "one alert for the group");
     changes.into_iter().next().expect("raised").alert
 }

@@ -15,7 +15,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use kubetrail_alert::{AlertMetrics, Alerting, AlertingConfig, Analyzer, NoAnalysis, RawAlerting};
+use kubetrail_alert::{
+    AlertFeed, AlertMetrics, Alerting, AlertingConfig, Analyzer, NoAnalysis, RawAlerting,
+};
 use kubetrail_model::Event;
 use kubetrail_store::{SqliteStore, Store};
 use tokio_util::sync::CancellationToken;
@@ -264,6 +266,7 @@ pub fn start_with(
     let cancel = CancellationToken::new();
     let alerting = kubetrail_alert::start(
         config,
+        store.clone(),
         store,
         analyzer,
         AlertMetrics::default(),
@@ -271,6 +274,13 @@ pub fn start_with(
     )
     .expect("start alerting");
     (alerting, cancel)
+}
+
+/// Writes a batch to the store as a pipeline does, then hands alerting what the write
+/// committed.
+pub async fn commit(store: &Arc<dyn Store>, feed: &AlertFeed, events: Vec<Event>) {
+    let written = store.write_batch(events, None).await.expect("stored");
+    feed.committed(written).await;
 }
 
 /// Stops it as `kubetrail run` does.

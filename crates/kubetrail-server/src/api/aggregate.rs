@@ -50,7 +50,7 @@ pub(crate) async fn aggregate(
     let Some(mut filter) = caller.narrow(&state, filter).await? else {
         return Ok(Json(Vec::new()));
     };
-    let bounds = resolve_bounds(state.store.as_ref(), &mut filter, range, now);
+    let bounds = resolve_bounds(state.reader.as_ref(), &mut filter, range, now);
     state.timed("finding the range", bounds).await?;
     if let Some(interval) = interval {
         if interval.as_secs() < 1 {
@@ -79,7 +79,7 @@ pub(crate) async fn aggregate(
         limit: limit.filter(|l| *l > 0),
     };
     let rows = state
-        .timed("the aggregation", state.store.aggregate(&query))
+        .timed("the aggregation", state.reader.aggregate(&query))
         .await?;
     Ok(Json(rows))
 }

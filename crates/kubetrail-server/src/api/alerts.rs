@@ -67,7 +67,7 @@ pub(crate) async fn list(
         },
     };
     let alerts = state
-        .timed("the alerts query", state.store.alerts(&filter))
+        .timed("the alerts query", state.records.alerts(&filter))
         .await?;
     Ok(Json(
         alerts
@@ -119,7 +119,7 @@ pub(crate) async fn one(
         ..AlertFilter::default()
     };
     let found = state
-        .timed("the alert query", state.store.alerts(&filter))
+        .timed("the alert query", state.records.alerts(&filter))
         .await?;
     // Another tenant's alert is answered as an unknown one: its existence is not told.
     let alert = found

@@ -116,7 +116,7 @@ pub(crate) async fn list_anomalies(
     let baseline = plan.query.filter.since.unwrap_or(plan.since);
     check_range(&state, baseline, plan.until)?;
     let rows = state
-        .timed("the anomaly baseline", state.store.aggregate(&plan.query))
+        .timed("the anomaly baseline", state.reader.aggregate(&plan.query))
         .await?;
     Ok(Json(anomalies(&rows, plan.since, plan.until, &cfg)?))
 }

@@ -60,7 +60,7 @@ pub(crate) async fn list(
     };
     filter.clusters = scope.clusters;
     filter.namespaces = scope.namespaces;
-    let store = state.store.as_ref();
+    let store = state.reader.as_ref();
     state
         .timed(
             "finding the range",

@@ -60,7 +60,7 @@ pub(crate) async fn list(
     let after = match cursor {
         Some(c) => Some(c.resume(&mut filter)?),
         None => {
-            let store = state.store.as_ref();
+            let store = state.reader.as_ref();
             let bounds = resolve_bounds(store, &mut filter, range, now);
             state.timed("finding the range", bounds).await?;
             None
@@ -72,7 +72,7 @@ pub(crate) async fn list(
         after,
     };
     let mut rows = state
-        .timed("the events query", state.store.query(&filter, &page))
+        .timed("the events query", state.reader.query(&filter, &page))
         .await?;
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);

@@ -193,7 +193,7 @@ pub(crate) async fn fleet(
                 limit: None,
             };
             state
-                .timed("the fleet aggregation", state.store.aggregate(&q))
+                .timed("the fleet aggregation", state.reader.aggregate(&q))
                 .await
         }
     };

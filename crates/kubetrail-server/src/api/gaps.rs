@@ -38,7 +38,7 @@ pub(crate) async fn list(
     p.finish()?;
     let scope = caller.scope(&state, &[]).await?;
     let gaps = state
-        .timed("the gaps query", state.store.gaps(since, until))
+        .timed("the gaps query", state.reader.gaps(since, until))
         .await?;
     Ok(Json(
         gaps.into_iter()

@@ -131,24 +131,25 @@ pub(crate) async fn post(
         .iter()
         .map(|e| format!("{}/{}", e.cluster, e.uid))
         .collect();
-    let for_alerts = state.alerts.as_ref().map(|_| processed.clone());
-    let summary = store(&state, &metrics, processed).await?;
-    metrics.stored(&summary, started.elapsed());
-    if let (Some(feed), Some(events)) = (&state.alerts, for_alerts) {
-        feed.committed(events).await;
+    let written = store(&state, &metrics, processed).await?;
+    metrics.stored(&written.summary, started.elapsed());
+    let summary = written.summary.clone();
+    if let Some(feed) = &state.alerts {
+        feed.committed(written).await;
     }
     Ok(Json(IngestResult { summary, ids }))
 }
 
 /// Writes the events in one transaction, all or nothing: an event the store refuses (a data
-/// error) is a 422 naming its index, never a 500; a failing store counts for `/readyz`.
+/// error) is a 422 naming its index, never a 500; a failing store counts for `/readyz`. What it
+/// committed.
 async fn store(
     state: &AppState,
     metrics: &crate::ClusterTelemetry,
     events: Vec<Event>,
-) -> Result<kubetrail_store::WriteSummary, ApiError> {
+) -> Result<kubetrail_store::Written, ApiError> {
     let written = async {
-        let mut txn = state.store.begin().await?;
+        let mut txn = state.sink.begin().await?;
         let written = txn.write_isolating(events).await?;
         if written.rejected.is_empty() {
             txn.commit().await?;
@@ -162,7 +163,7 @@ async fn store(
         }
     })?;
     match written.rejected.first() {
-        None => Ok(written.summary),
+        None => Ok(written.written),
         Some(r) => Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "rejected_event",

@@ -32,7 +32,7 @@ pub(crate) async fn window_events(
     state
         .timed(
             "reading the window's events",
-            state.store.occurrences(filter, max),
+            state.reader.occurrences(filter, max),
         )
         .await
 }
@@ -49,7 +49,7 @@ pub(crate) async fn window_changes(
     state
         .timed(
             "reading the window's changes",
-            kubetrail_query::window_changes(state.store.as_ref(), filter, change_window, max),
+            kubetrail_query::window_changes(state.reader.as_ref(), filter, change_window, max),
         )
         .await
 }

@@ -57,7 +57,7 @@ pub(crate) async fn list(
     let silences = state
         .timed(
             "the silences query",
-            state.store.silences(if all { None } else { Some(now) }),
+            state.records.silences(if all { None } else { Some(now) }),
         )
         .await?;
     Ok(Json(
@@ -113,7 +113,7 @@ pub(crate) async fn create(
     silence.id = state
         .timed(
             "saving the silence",
-            state.store.save_silence(&silence, now),
+            state.records.save_silence(&silence, now),
         )
         .await?;
     Ok((StatusCode::CREATED, Json(silence)))
@@ -144,7 +144,7 @@ pub(crate) async fn expire(
         .map_err(|_| ApiError::bad_parameter("id", format!("{id:?} is not a silence id")))?;
     let scope = caller.scope(&state, &[]).await?;
     let all = state
-        .timed("the silences query", state.store.silences(None))
+        .timed("the silences query", state.records.silences(None))
         .await?;
     let mut silence = all
         .into_iter()
@@ -156,7 +156,7 @@ pub(crate) async fn expire(
         state
             .timed(
                 "saving the silence",
-                state.store.save_silence(&silence, now),
+                state.records.save_silence(&silence, now),
             )
             .await?;
     }

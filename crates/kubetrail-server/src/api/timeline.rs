@@ -76,7 +76,7 @@ pub(crate) async fn timeline(
         max_range: Some(state.limits.max_range),
         now,
     };
-    let told = story(state.store.as_ref(), &ask, |f| scope.narrow(f));
+    let told = story(state.reader.as_ref(), &ask, |f| scope.narrow(f));
     match state.timed("telling the story", told).await? {
         Some(told) => Ok(Json(told.explanation)),
         None => Err(ApiError::forbidden(format!(

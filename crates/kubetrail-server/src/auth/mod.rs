@@ -329,7 +329,7 @@ async fn known_namespaces(state: &AppState, k: &KubeAuth) -> Result<Vec<String>,
         return Ok(ns);
     }
     let rows = state
-        .store
+        .reader
         .aggregate(&AggregateQuery {
             filter: EventFilter {
                 clusters: vec![k.cluster.clone()],

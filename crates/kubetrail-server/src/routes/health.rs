@@ -23,7 +23,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<V
     let store = match state
         .timed(
             "the readiness check",
-            state.store.query(&EventFilter::default(), &page),
+            state.reader.query(&EventFilter::default(), &page),
         )
         .await
     {

@@ -40,7 +40,7 @@ pub(crate) async fn metrics(
             ..AlertFilter::default()
         };
         let n = state
-            .timed("counting alerts", state.store.alerts(&filter))
+            .timed("counting alerts", state.records.alerts(&filter))
             .await?
             .len();
         out.push_str(&format!("kubetrail_alerts{{status=\"{status}\"}} {n}\n"));
@@ -50,7 +50,7 @@ pub(crate) async fn metrics(
     let rows = state
         .timed(
             "the metrics aggregation",
-            state.store.aggregate(&AggregateQuery {
+            state.reader.aggregate(&AggregateQuery {
                 filter: EventFilter {
                     since: Some(now - window),
                     until: Some(now),

@@ -45,7 +45,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use kubetrail_alert::AlertMetrics;
-use kubetrail_source::watch::WatchStats;
+use kubetrail_model::WatchStats;
 use kubetrail_store::OccurrenceGroup;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::info::Info;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kubetrail_source::watch::WatchStats;
+use kubetrail_model::WatchStats;
 use kubetrail_store::WriteSummary;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;

@@ -1,11 +1,11 @@
-//! The watch counters ([`WatchStats`], kept by `kubetrail-source`) read at each scrape, and
+//! The watch counters ([`WatchStats`], kept by `kubetrail-source`'s watch) read at each scrape, and
 //! the events received from the API.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use kubetrail_source::watch::WatchStats;
+use kubetrail_model::WatchStats;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;

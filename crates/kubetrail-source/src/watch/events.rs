@@ -8,7 +8,6 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -143,26 +142,9 @@ pub struct GapNotice {
     pub cause: String,
 }
 
-/// Counters of one watch, read by metrics and tests.
-#[derive(Debug, Default)]
-pub struct WatchStats {
-    /// Event objects received from lists and watches.
-    pub received: AtomicU64,
-    /// Received Events that normalization refused (see [`Rejected`]).
-    pub rejected: AtomicU64,
-    /// Watch lines that did not decode; they are skipped.
-    pub malformed: AtomicU64,
-    /// Watches opened (the first one included).
-    pub watch_restarts: AtomicU64,
-    /// Relists after an expired resourceVersion.
-    pub relists: AtomicU64,
-    /// 410 Gone answers: the resourceVersion to resume from had expired.
-    pub expired: AtomicU64,
-    /// Failed requests retried after a backoff.
-    pub errors: AtomicU64,
-    /// Set once the initial list (or resume) has been handed over.
-    pub synced: AtomicU64,
-}
+/// The watch's counters live with the model, so that `/metrics` reads them without the kube
+/// crate; re-exported where the watch's callers find them.
+pub use kubetrail_model::WatchStats;
 
 /// Watches Events until `cancel` fires or the receiver goes away, sending each batch to `tx`;
 /// `resume` is the stored resourceVersion, if any. The task form of [`batches`] for callers

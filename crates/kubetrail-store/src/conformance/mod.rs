@@ -42,6 +42,7 @@ mod queries;
 mod retention;
 mod text;
 mod writes;
+mod written;
 
 pub use aggregates::*;
 pub use alerts::*;
@@ -56,6 +57,7 @@ pub use queries::*;
 pub use retention::*;
 pub use text::*;
 pub use writes::*;
+pub use written::*;
 
 /// Generates one `#[tokio::test]` per conformance test, each with a fresh store from `$factory`
 /// (an async function returning `(Arc<dyn Store>, guard)`).
@@ -98,6 +100,11 @@ macro_rules! store_conformance_tests {
             silences_are_saved_found_by_time_and_ended_by_saving_them_again,
             a_nul_in_any_text_is_stored_as_the_nul_symbol_on_every_backend,
             a_megabyte_reason_and_a_note_over_a_megabyte_are_stored_cut_with_a_marker,
+            a_write_returns_its_new_events_with_the_occurrences_it_stored,
+            a_repeat_with_a_higher_count_returns_only_its_increase,
+            a_replayed_batch_returns_nothing_written,
+            an_identity_conflict_returns_nothing_written,
+            an_event_without_an_interval_is_written_at_its_last_seen,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -172,9 +179,9 @@ pub async fn write_stored_at(
     stored_at: Timestamp,
 ) -> WriteSummary {
     let mut txn = store.begin_at(stored_at).await.expect("begin");
-    let summary = txn.write(events).await.expect("write");
+    let written = txn.write(events).await.expect("write");
     txn.commit().await.expect("commit");
-    summary
+    written.summary
 }
 
 async fn all(store: &Arc<dyn Store>, filter: EventFilter) -> Vec<StoredEvent> {

@@ -122,7 +122,7 @@ pub async fn fresh_postgres_store() -> (Arc<PostgresStore>, SchemaGuard) {
     let store = PostgresStore::connect(&options).await.unwrap_or_else(|e| {
         panic!(
             "cannot open a PostgreSQL store: {}",
-            crate::error::chain(&e)
+            kubetrail_model::error_chain(&e)
         )
     });
     (Arc::new(store), guard)

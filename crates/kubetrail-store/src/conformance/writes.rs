@@ -165,7 +165,7 @@ pub async fn a_rolled_back_transaction_leaves_neither_events_nor_cursor(store: A
         .write_batch(vec![event("a", minute(10), 2)], Some(cursor.clone()))
         .await
         .expect("write");
-    assert_eq!(s.new, 1);
+    assert_eq!(s.summary.new, 1);
     assert_eq!(
         store.cursor("prod", "events").await.expect("cursor"),
         Some(cursor)

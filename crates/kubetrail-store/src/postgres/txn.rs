@@ -8,7 +8,7 @@ use kubetrail_model::{Event, Timestamp};
 
 use super::{cursor, quarantine, write};
 use crate::quarantine::Row;
-use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, WriteSummary};
+use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, Written};
 
 pub(crate) struct PgTxn {
     /// `None` once committed or after a failure (the connection was then dropped).
@@ -48,9 +48,9 @@ fn discard(client: Option<Object>) {
 
 #[async_trait]
 impl StoreTxn for PgTxn {
-    async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary> {
+    async fn write(&mut self, events: Vec<Event>) -> Result<Written> {
         match self.try_write(events).await? {
-            Ok(s) => Ok(s),
+            Ok(w) => Ok(w),
             // Refused data ends the transaction here as any other error does.
             Err(refused) => self.fail(refused.error),
         }
@@ -59,11 +59,10 @@ impl StoreTxn for PgTxn {
     async fn try_write(
         &mut self,
         mut events: Vec<Event>,
-    ) -> Result<std::result::Result<WriteSummary, Refused>> {
+    ) -> Result<std::result::Result<Written, Refused>> {
         if events.is_empty() {
-            return Ok(Ok(WriteSummary::default()));
+            return Ok(Ok(Written::default()));
         }
-        let n = events.len();
         events.iter_mut().for_each(Event::bound_text);
         let stored_at = self.stored_at;
         let client = self.client()?;
@@ -71,22 +70,14 @@ impl StoreTxn for PgTxn {
             return self.fail(e.into());
         }
         match write::write_batch(client, &events, stored_at).await {
-            Ok(s) => {
+            Ok(outcomes) => {
                 if let Err(e) = client
                     .batch_execute("RELEASE SAVEPOINT kubetrail_write")
                     .await
                 {
                     return self.fail(e.into());
                 }
-                tracing::debug!(
-                    events = n,
-                    new = s.new,
-                    updated = s.updated,
-                    unchanged = s.unchanged,
-                    occurrences = s.occurrences,
-                    "wrote a batch"
-                );
-                Ok(Ok(s))
+                Ok(Ok(Written::new(events, outcomes)))
             }
             // Undo this batch only; the transaction goes on.
             Err(error) if error.is_data_error() => {

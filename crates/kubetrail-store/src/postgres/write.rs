@@ -19,7 +19,8 @@ use super::filter::micros;
 use super::rollup::{Deltas, Dims};
 use super::stats::add_bytes;
 use crate::identity::same_object;
-use crate::{Error, Result, WriteSummary};
+use crate::written::Outcome;
+use crate::{Error, Result};
 
 /// Estimated bytes of one occurrence row with its two index entries.
 pub(crate) const OCCURRENCE_BYTES: i64 = 80;
@@ -131,20 +132,20 @@ struct Update<'a> {
     bytes: i64,
 }
 
-/// Writes a batch in the open transaction. On error part of it may be written: the caller
-/// rolls the transaction back.
+/// Writes a batch in the open transaction; returns what each event did, in batch order. On
+/// error part of it may be written: the caller rolls the transaction back.
 /// `stored_at` (micros) is when the batch is stored: see `crate::expiry`.
 pub(crate) async fn write_batch(
     c: &impl GenericClient,
     events: &[Event],
     stored_at: i64,
-) -> Result<WriteSummary> {
+) -> Result<Vec<Outcome>> {
     let placed = place(c, events).await?;
 
-    // Copies of one Event, in batch order.
+    // Copies of one Event (with their positions in the batch), in batch order.
     let mut order: Vec<(&str, &str)> = Vec::new();
-    let mut copies: HashMap<(&str, &str), Vec<&Event>> = HashMap::new();
-    for e in events {
+    let mut copies: HashMap<(&str, &str), Vec<(usize, &Event)>> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
         let key = (e.cluster.as_str(), e.uid.as_str());
         copies
             .entry(key)
@@ -152,13 +153,13 @@ pub(crate) async fn write_batch(
                 order.push(key);
                 Vec::new()
             })
-            .push(e);
+            .push((i, e));
     }
     let mut stored = lock(c, &order).await?;
     let unknown: Vec<&Event> = order
         .iter()
         .filter(|k| !stored.contains_key(*k))
-        .map(|k| copies[k][0])
+        .map(|k| copies[k][0].1)
         .collect();
     let inserted = insert(c, &unknown, stored_at).await?;
     let raced: Vec<(&str, &str)> = unknown
@@ -171,7 +172,7 @@ pub(crate) async fn write_batch(
         stored.extend(lock(c, &raced).await?);
     }
 
-    let mut summary = WriteSummary::default();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; events.len()];
     let mut deltas = Deltas::default();
     let mut occurrences: Vec<(i64, i64, i64)> = Vec::new();
     let mut conflicts: Vec<&Event> = Vec::new();
@@ -181,7 +182,7 @@ pub(crate) async fn write_batch(
         let all = &copies[key];
         let (mut s, rest) = match inserted.get(key) {
             Some(id) => {
-                let first = all[0];
+                let (i, first) = all[0];
                 let s = Stored {
                     id: *id,
                     count: count_of(first),
@@ -190,13 +191,14 @@ pub(crate) async fn write_batch(
                     bytes: event_bytes(first),
                     update: None,
                 };
-                for (ts, n) in added(None, first) {
+                let added = new_occurrences(None, first);
+                for o in &added {
+                    let (ts, n) = (micros(o.at), db_count(o.count));
                     occurrences.push((s.id, ts, n));
                     deltas.add(ts, &s.dims, n);
                 }
                 bytes_delta += s.bytes;
-                summary.new += 1;
-                summary.add_occurrences(first, s.count as u64);
+                outcomes[i] = Some(Outcome::New(added));
                 (s, &all[1..])
             }
             None => {
@@ -207,12 +209,13 @@ pub(crate) async fn write_batch(
                 (s, &all[..])
             }
         };
-        for e in rest {
-            if same_object(&s.dims[1], &s.dims[2], &s.reg_name, e) {
-                apply_copy(c, &mut s, e, &mut deltas, &mut occurrences, &mut summary).await?;
+        for &(i, e) in rest {
+            outcomes[i] = Some(if same_object(&s.dims[1], &s.dims[2], &s.reg_name, e) {
+                apply_copy(c, &mut s, e, &mut deltas, &mut occurrences).await?
             } else {
                 conflicts.push(e);
-            }
+                Outcome::Conflict
+            });
         }
         if let Some(u) = &s.update {
             bytes_delta += u.bytes - s.bytes;
@@ -221,13 +224,21 @@ pub(crate) async fn write_batch(
     }
     update(c, &changed, stored_at).await?;
     insert_occurrences(c, &occurrences, stored_at).await?;
-    summary.conflicts += conflicts.len() as u64;
     record_conflicts(c, &conflicts, stored_at).await?;
     bytes_delta += OCCURRENCE_BYTES * occurrences.len() as i64;
     backfill(c, &placed).await?;
     deltas.apply(c).await?;
     add_bytes(c, bytes_delta).await?;
-    Ok(summary)
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            o.ok_or_else(|| Error::Corrupt {
+                column: "uid",
+                value: format!("event {i} of the batch was not written"),
+            })
+        })
+        .collect()
 }
 
 /// Applies a later copy of a stored event about the same object: only a count increase changes
@@ -238,13 +249,13 @@ async fn apply_copy<'a>(
     e: &'a Event,
     deltas: &mut Deltas,
     occurrences: &mut Vec<(i64, i64, i64)>,
-    summary: &mut WriteSummary,
-) -> Result<()> {
+) -> Result<Outcome> {
     let count = count_of(e);
-    let Some((last, delta)) = added(Some(s.count), e).pop() else {
-        summary.unchanged += 1;
-        return Ok(());
+    let stored = u64::try_from(s.count).unwrap_or(0);
+    let Some(added) = new_occurrences(Some(stored), e).pop() else {
+        return Ok(Outcome::Unchanged);
     };
+    let (last, delta) = (micros(added.at), db_count(added.count));
     let new_dims = {
         let mut d = s.dims.clone();
         d[4] = e.category.as_str().to_owned();
@@ -280,9 +291,7 @@ async fn apply_copy<'a>(
         bytes: event_bytes(e),
     });
     s.count = count;
-    summary.updated += 1;
-    summary.add_occurrences(e, delta as u64);
-    Ok(())
+    Ok(Outcome::Updated(added))
 }
 
 /// The stored count (see [`stored_count`]).
@@ -292,15 +301,6 @@ fn count_of(e: &Event) -> i64 {
 
 fn db_count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// The occurrences a copy of `e` adds (see [`new_occurrences`]), as stored.
-fn added(stored: Option<i64>, e: &Event) -> Vec<(i64, i64)> {
-    let stored = stored.map(|n| u64::try_from(n).unwrap_or(0));
-    new_occurrences(stored, e)
-        .into_iter()
-        .map(|o| (micros(o.at), db_count(o.count)))
-        .collect()
 }
 
 fn dims(e: &Event) -> Dims {

@@ -9,7 +9,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::{blocking, cursor, lock, quarantine, write};
 use crate::quarantine::Row;
-use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, WriteSummary};
+use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, Written};
 
 /// Holds the store's writer lock for its whole life, so one transaction writes at a time.
 pub(crate) struct SqliteTxn {
@@ -80,9 +80,9 @@ impl SqliteTxn {
 
 #[async_trait]
 impl StoreTxn for SqliteTxn {
-    async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary> {
+    async fn write(&mut self, events: Vec<Event>) -> Result<Written> {
         match self.try_write(events).await? {
-            Ok(s) => Ok(s),
+            Ok(w) => Ok(w),
             // Refused data ends the transaction here as any other error does.
             Err(refused) => {
                 self.run(|c| Ok(c.execute_batch("ROLLBACK")?)).await?;
@@ -95,41 +95,28 @@ impl StoreTxn for SqliteTxn {
     async fn try_write(
         &mut self,
         mut events: Vec<Event>,
-    ) -> Result<std::result::Result<WriteSummary, Refused>> {
+    ) -> Result<std::result::Result<Written, Refused>> {
         if events.is_empty() {
-            return Ok(Ok(WriteSummary::default()));
+            return Ok(Ok(Written::default()));
         }
-        let n = events.len();
         events.iter_mut().for_each(Event::bound_text);
         let stored_at = self.stored_at;
-        let result = self
-            .run(move |c| {
-                c.execute_batch("SAVEPOINT kubetrail_write")?;
-                match write::write_batch(c, &events, stored_at) {
-                    Ok(s) => {
-                        c.execute_batch("RELEASE kubetrail_write")?;
-                        Ok(Ok(s))
-                    }
-                    // Undo this batch only; the transaction goes on.
-                    Err(error) if error.is_data_error() => {
-                        c.execute_batch("ROLLBACK TO kubetrail_write; RELEASE kubetrail_write")?;
-                        Ok(Err(Refused { error, events }))
-                    }
-                    Err(e) => Err(e),
+        self.run(move |c| {
+            c.execute_batch("SAVEPOINT kubetrail_write")?;
+            match write::write_batch(c, &events, stored_at) {
+                Ok(outcomes) => {
+                    c.execute_batch("RELEASE kubetrail_write")?;
+                    Ok(Ok(Written::new(events, outcomes)))
                 }
-            })
-            .await?;
-        if let Ok(s) = &result {
-            tracing::debug!(
-                events = n,
-                new = s.new,
-                updated = s.updated,
-                unchanged = s.unchanged,
-                occurrences = s.occurrences,
-                "wrote a batch"
-            );
-        }
-        Ok(result)
+                // Undo this batch only; the transaction goes on.
+                Err(error) if error.is_data_error() => {
+                    c.execute_batch("ROLLBACK TO kubetrail_write; RELEASE kubetrail_write")?;
+                    Ok(Err(Refused { error, events }))
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 
     async fn quarantine(

@@ -12,7 +12,8 @@ use rusqlite::{CachedStatement, Connection, params};
 use super::filter::micros;
 use super::rollup::RollupDeltas;
 use crate::identity::same_object;
-use crate::{Error, Result, WriteSummary};
+use crate::written::Outcome;
+use crate::{Error, Result};
 
 /// No `RETURNING`: it would give the statement a statement journal, and FTS5 flushes its pending
 /// index at every such statement (measured 3× slower); `changes()` and `last_insert_rowid()`
@@ -104,23 +105,23 @@ impl<'c> Statements<'c> {
     }
 }
 
-/// Writes a batch in the open transaction. On error part of it may be written: the caller
-/// rolls the whole transaction back (a savepoint per batch would make SQLite's statement
-/// journal cost grow with the batch).
+/// Writes a batch in the open transaction; returns what each event did, in batch order. On
+/// error part of it may be written: the caller rolls the whole transaction back (a savepoint
+/// per batch would make SQLite's statement journal cost grow with the batch).
 pub(crate) fn write_batch(
     conn: &Connection,
     events: &[Event],
     stored_at: i64,
-) -> Result<WriteSummary> {
+) -> Result<Vec<Outcome>> {
     let mut st = Statements::prepare(conn, stored_at)?;
     let mut rollups = RollupDeltas::default();
-    let mut summary = WriteSummary::default();
+    let mut outcomes = Vec::with_capacity(events.len());
     let mut placed = Vec::new();
     for e in events {
         if place(&mut st, e)? {
             placed.push(e);
         }
-        write_one(&mut st, e, &mut rollups, &mut summary)?;
+        outcomes.push(write_one(&mut st, e, &mut rollups)?);
     }
     for e in placed {
         let r = &e.regarding;
@@ -129,7 +130,7 @@ pub(crate) fn write_batch(
     }
     drop(st);
     rollups.apply(conn)?;
-    Ok(summary)
+    Ok(outcomes)
 }
 
 /// Records where a pod runs; true when that is new, so that the pod's earlier events get it.
@@ -161,8 +162,7 @@ fn write_one<'a>(
     st: &mut Statements<'_>,
     e: &'a Event,
     rollups: &mut RollupDeltas<'a>,
-    summary: &mut WriteSummary,
-) -> Result<()> {
+) -> Result<Outcome> {
     let first = micros(e.first_seen);
     let last = micros(e.last_seen);
     let count = count_of(e);
@@ -219,14 +219,13 @@ fn write_one<'a>(
             Cow::Borrowed(e.type_.as_str()),
             Cow::Borrowed(e.correlation_id.as_str()),
         ];
-        for o in new_occurrences(None, e) {
+        let added = new_occurrences(None, e);
+        for o in &added {
             let (ts, n) = (micros(o.at), db_count(o.count));
             st.occurrence.execute(params![id, ts, n, st.stored_at])?;
             rollups.add(ts, &dims, n);
         }
-        summary.new += 1;
-        summary.add_occurrences(e, count as u64);
-        return Ok(());
+        return Ok(Outcome::New(added));
     }
 
     let old = st.existing.query_row(params![e.cluster, e.uid], |row| {
@@ -257,12 +256,10 @@ fn write_one<'a>(
             r.name,
             st.stored_at
         ])?;
-        summary.conflicts += 1;
-        return Ok(());
+        return Ok(Outcome::Conflict);
     }
     let Some(added) = new_occurrences(Some(u64::try_from(old.count).unwrap_or(0)), e).pop() else {
-        summary.unchanged += 1;
-        return Ok(());
+        return Ok(Outcome::Unchanged);
     };
     let delta = db_count(added.count);
     st.update.execute(params![
@@ -300,11 +297,9 @@ fn write_one<'a>(
         }
     }
     st.occurrence
-        .execute(params![old.id, last, delta, st.stored_at])?;
-    rollups.add(last, &dims, delta);
-    summary.updated += 1;
-    summary.add_occurrences(e, delta as u64);
-    Ok(())
+        .execute(params![old.id, micros(added.at), delta, st.stored_at])?;
+    rollups.add(micros(added.at), &dims, delta);
+    Ok(Outcome::Updated(added))
 }
 
 struct Existing<'a> {

@@ -130,6 +130,7 @@ pub fn start_alerting(
     }
     let alerting = kubetrail_alert::start(
         config.alerting.clone(),
+        store.clone(),
         store,
         Arc::new(Analysis),
         AlertMetrics::default(),

@@ -247,9 +247,9 @@ pub async fn import_files(
                     Some(l) => format!("import {}", l.path.display()),
                     None => "import".to_string(),
                 };
-                let written = t.write_or_quarantine(events, &source).await?;
-                file_writes += written.summary;
-                file_quarantined.extend(written.rejected.into_iter().map(|r| {
+                let done = t.write_or_quarantine(events, &source).await?;
+                file_writes += done.written.summary;
+                file_quarantined.extend(done.rejected.into_iter().map(|r| {
                     QuarantinedEvent {
                         location: locations
                             .get(r.index)

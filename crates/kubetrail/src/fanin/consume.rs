@@ -142,12 +142,11 @@ async fn handle(batch: Vec<Received>, w: &Writer) {
         warn!(refused, max_ahead = %format!("{:#}", w.max_future.max_ahead()), "refused events of a JetStream batch dated too far in the future");
     }
     let n = events.len();
-    let for_alerts = w.alerts.as_ref().map(|_| events.clone());
     match write(w.store.as_ref(), events, gaps).await {
-        Ok(written) => {
+        Ok(done) => {
             w.telemetry.store_writes().succeeded();
-            w.telemetry.stored_events(&written.summary.by_group);
-            let refused = quarantined(&written, &w.telemetry);
+            w.telemetry.stored_events(&done.written.summary.by_group);
+            quarantined(&done, &w.telemetry);
             for r in &good {
                 // A lost ack means one more delivery, which the store absorbs.
                 if let Err(e) = r.ack().await {
@@ -159,14 +158,8 @@ async fn handle(batch: Vec<Received>, w: &Writer) {
                 events = n,
                 "stored a JetStream batch"
             );
-            if let (Some(alerts), Some(events)) = (&w.alerts, for_alerts) {
-                let events = events
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| refused.binary_search(i).is_err())
-                    .map(|(_, e)| e)
-                    .collect();
-                alerts.committed(events).await;
+            if let Some(alerts) = &w.alerts {
+                alerts.committed(done.written).await;
             }
         }
         Err(e) => {
@@ -184,8 +177,8 @@ async fn handle(batch: Vec<Received>, w: &Writer) {
     }
 }
 
-/// Logs and counts the events the store refused; their positions in the batch.
-fn quarantined(written: &Isolated, telemetry: &Telemetry) -> Vec<usize> {
+/// Logs and counts the events the store refused.
+fn quarantined(written: &Isolated, telemetry: &Telemetry) {
     let mut by_cluster: BTreeMap<&str, u64> = BTreeMap::new();
     for r in &written.rejected {
         *by_cluster.entry(r.event.cluster.as_str()).or_default() += 1;
@@ -202,7 +195,6 @@ fn quarantined(written: &Isolated, telemetry: &Telemetry) -> Vec<usize> {
             "the store refused events: quarantined, their messages acknowledged (see kubetrail status)"
         );
     }
-    written.rejected.iter().map(|r| r.index).collect()
 }
 
 async fn write(store: &dyn EventSink, events: Vec<Event>, gaps: Vec<Gap>) -> Result<Isolated> {

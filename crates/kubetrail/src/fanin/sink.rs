@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use kubetrail_model::Event;
 use kubetrail_source::nats::{GapMessage, Publisher};
 use kubetrail_store::{
-    Error, EventSink, Gap, Result, SqliteStore, StoreTxn, WatchCursor, WriteSummary,
+    Error, EventSink, Gap, Result, SqliteStore, StoreTxn, WatchCursor, WriteSummary, Written,
 };
 
 pub struct NatsSink {
@@ -75,13 +75,19 @@ struct SinkTxn {
 
 #[async_trait]
 impl StoreTxn for SinkTxn {
-    async fn write(&mut self, events: Vec<Event>) -> Result<WriteSummary> {
+    /// What the agent can honestly say of a batch it forwards: every event counted as `new`
+    /// (handed on: whether it is new, and what it adds, is the central store's to tell, whose
+    /// own write answers that), and no event listed as having added occurrences. Nothing
+    /// alerts on an agent.
+    async fn write(&mut self, events: Vec<Event>) -> Result<Written> {
         let n = events.len() as u64;
         self.events.extend(events);
-        // Whether they are new is the central store's to tell.
-        Ok(WriteSummary {
-            new: n,
-            ..WriteSummary::default()
+        Ok(Written {
+            summary: WriteSummary {
+                new: n,
+                ..WriteSummary::default()
+            },
+            events: Vec::new(),
         })
     }
 
