@@ -39,7 +39,7 @@ notifiers:
 ",
         receiver.url()
     ));
-    let (alerting, cancel) = start(cfg, store.clone());
+    let (alerting, cancel) = start(cfg, store.clone()).await;
     let mut latencies = Vec::with_capacity(GROUPS);
     for i in 0..GROUPS {
         let mut e = backoff(&format!("web-{i}"), 3);

@@ -74,8 +74,10 @@ pub struct Alerting {
 
 /// Starts evaluation and delivery: events read through `reader` (windowed rules, the catch-up
 /// after a restart), alerts and silences recorded in `records` (the outbox the delivery worker
-/// sends from).
-pub fn start(
+/// sends from). Returns once alerting has caught up with what was recorded before (see
+/// `catch_up`): start it before anything writes, so that no write is both replayed by the
+/// catch-up and handed over by its writer (counted twice).
+pub async fn start(
     config: AlertingConfig,
     reader: Arc<dyn EventReader>,
     records: Arc<dyn AlertRecords>,
@@ -104,7 +106,7 @@ pub fn start(
     );
     let delivery = tokio::spawn(worker.run(cancel.clone()));
     let (tx, rx) = mpsc::channel(QUEUE);
-    let task = EvaluationTask {
+    let mut task = EvaluationTask {
         evaluator: Evaluator::new(config.rules.clone()),
         recorder: Recorder::new(records.clone(), names, metrics.clone(), wake),
         reader,
@@ -113,6 +115,9 @@ pub fn start(
         every: config.evaluate_every,
         rx,
     };
+    if let Err(e) = task.catch_up(now()).await {
+        warn!(error = %error_chain(&e), "cannot read the alerts and events recorded before this start; alerting starts afresh");
+    }
     let evaluation = tokio::spawn(task.run(cancel));
     info!(
         rules = config.rules.len(),
@@ -148,9 +153,6 @@ struct EvaluationTask {
 
 impl EvaluationTask {
     async fn run(mut self, cancel: CancellationToken) {
-        if let Err(e) = self.catch_up(now()).await {
-            warn!(error = %error_chain(&e), "cannot read the alerts and events recorded before this start; alerting starts afresh");
-        }
         let mut ticks = tokio::time::interval(self.every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut windowed = tokio::time::interval(WINDOWED_EVERY);
@@ -211,8 +213,9 @@ impl EvaluationTask {
 
     /// After a restart: take over open and cooling-down alerts, learn the reasons each
     /// namespace has had (for `first_seen`), and replay the last stored occurrences so that
-    /// counting windows are full. What a write commits later adds only what the store did not
-    /// have, so nothing replayed here is counted twice.
+    /// counting windows are full (an open alert does not count again those it had counted).
+    /// What a write commits later adds only what the store did not have, so nothing replayed
+    /// here is counted twice.
     async fn catch_up(&mut self, now: Timestamp) -> Result<()> {
         let cooldown = self
             .evaluator
@@ -267,7 +270,7 @@ impl EvaluationTask {
             let e = &e.event;
             self.evaluator.learn(&e.cluster, &e.namespace, &e.reason);
         }
-        let changes = self.evaluator.observe_occurrences(&recent, now);
+        let changes = self.evaluator.replay(&recent, now);
         self.save(changes, &cancel).await;
         info!(
             open_or_cooling = records.len(),

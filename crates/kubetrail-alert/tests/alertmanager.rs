@@ -36,7 +36,7 @@ delivery: {{initial_backoff: 50ms, max_backoff: 200ms}}
 ",
         am.url
     ));
-    let (alerting, cancel) = start(cfg, store.clone());
+    let (alerting, cancel) = start(cfg, store.clone()).await;
     let before = Timestamp::now();
     // Two replicas of one Deployment crash-looping: one alert for the Deployment.
     commit(
@@ -154,7 +154,7 @@ async fn alertmanager_refusing_an_alert_fails_it_without_retries() {
         "default_rules: {{enabled: false}}\nnotifiers: [{{name: am, type: alertmanager, url: \"{}\"}}]\ndelivery: {{initial_backoff: 50ms}}\n",
         am.url
     ));
-    let (alerting, cancel) = start(cfg, store.clone());
+    let (alerting, cancel) = start(cfg, store.clone()).await;
     let d = wait_for(
         "the delivery to fail",
         Duration::from_secs(30),
@@ -201,7 +201,7 @@ delivery: {{initial_backoff: 50ms, max_backoff: 200ms}}
 ",
         am.url
     ));
-    let (alerting, cancel) = start(cfg, store.clone());
+    let (alerting, cancel) = start(cfg, store.clone()).await;
     // The crash loop three times, then one probe failure of another replica, which raises
     // the alert: the last note is the probe's.
     commit(

@@ -41,7 +41,8 @@ delivery: {{initial_backoff: 100ms, max_backoff: 5s, jitter: 0.1}}
             healthy.url()
         )),
         store.clone(),
-    );
+    )
+    .await;
     commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
 
     // Well within the stuck receiver's 60s timeout: the healthy one does not wait for it.

@@ -42,7 +42,7 @@ notifiers: [{{name: hook, type: webhook, url: \"{}\"}}]
 ",
         receiver.url()
     ));
-    let (alerting, cancel) = start(cfg, store.clone());
+    let (alerting, cancel) = start(cfg, store.clone()).await;
     let mut other = backoff("api-1", 3);
     other.namespace = "payments".into();
     other.regarding.namespace = "payments".into();
@@ -119,7 +119,7 @@ notifiers: [{{name: hook, type: webhook, url: \"{}\"}}]
 ",
         receiver.url()
     ));
-    let (alerting, cancel) = start(cfg, store.clone());
+    let (alerting, cancel) = start(cfg, store.clone()).await;
     commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
     let alert = wait_for(
         "the crash-loop alert",

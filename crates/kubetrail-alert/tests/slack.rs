@@ -34,7 +34,7 @@ delivery: {{initial_backoff: 50ms}}
 ",
         url_file.display()
     ));
-    let (alerting, cancel) = start(cfg, store.clone());
+    let (alerting, cancel) = start(cfg, store.clone()).await;
     let mut evil = backoff("web-1", 3);
     evil.note = "crash <!channel> & <https://evil.example|click>".into();
     commit(&store, &alerting.feed, vec![evil]).await;

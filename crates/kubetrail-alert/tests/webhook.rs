@@ -59,7 +59,8 @@ async fn a_signed_notification_is_retried_with_backoff_until_the_receiver_takes_
     let (alerting, cancel) = start(
         hook_config(&receiver.url(), &secret_file(dir.path()), ""),
         store.clone(),
-    );
+    )
+    .await;
     let metrics = alerting.metrics.clone();
     commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
 
@@ -137,7 +138,8 @@ async fn a_hanging_receiver_times_out_and_the_notification_is_retried() {
     let (alerting, cancel) = start(
         hook_config(&receiver.url(), &secret_file(dir.path()), ""),
         store.clone(),
-    );
+    )
+    .await;
     commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
     wait_for(
         "the retry after the timeout",
@@ -162,7 +164,8 @@ async fn a_refusal_is_not_retried() {
     let (alerting, cancel) = start(
         hook_config(&receiver.url(), &secret_file(dir.path()), ""),
         store.clone(),
-    );
+    )
+    .await;
     commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
     let a = wait_for(
         "the delivery to fail",
@@ -197,7 +200,7 @@ async fn an_alert_raised_before_a_crash_is_delivered_once_after_the_restart() {
     let url = format!("http://{addr}/hook");
     {
         let store = store(dir.path());
-        let (alerting, _cancel) = start(hook_config(&url, &secret, ""), store.clone());
+        let (alerting, _cancel) = start(hook_config(&url, &secret, ""), store.clone()).await;
         commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
         wait_for("an attempt to fail", Duration::from_secs(20), async || {
             let a = store.alerts(&AlertFilter::default()).await.ok()?;
@@ -211,7 +214,7 @@ async fn an_alert_raised_before_a_crash_is_delivered_once_after_the_restart() {
     }
     let receiver = Receiver::start_on(addr, 0, 503).await;
     let store = store(dir.path());
-    let (alerting, cancel) = start(hook_config(&url, &secret, ""), store.clone());
+    let (alerting, cancel) = start(hook_config(&url, &secret, ""), store.clone()).await;
     wait_for(
         "the delivery after the restart",
         Duration::from_secs(20),
@@ -269,7 +272,8 @@ async fn a_redirect_to_another_host_fails_the_delivery_and_sends_that_host_nothi
     let (alerting, cancel) = start(
         hook_config(&hook, &secret_file(dir.path()), ""),
         store.clone(),
-    );
+    )
+    .await;
     commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
     let a = wait_for(
         "the delivery to fail",
@@ -321,7 +325,8 @@ delivery: {{initial_backoff: 50ms}}
             receiver.url()
         )),
         store.clone(),
-    );
+    )
+    .await;
     commit(
         &store,
         &alerting.feed,
@@ -398,7 +403,8 @@ delivery: {{initial_backoff: 50ms}}
         )),
         store.clone(),
         std::sync::Arc::new(kubetrail_alert::Analysis),
-    );
+    )
+    .await;
     let group = format!("default/{ns}/Workload/troubleshoot-copyfromhost-4m79m");
     let body = wait_for(
         "the mount failure's incident alert",

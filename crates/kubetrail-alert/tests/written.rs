@@ -31,7 +31,7 @@ async fn alerts(store: &Arc<dyn Store>) -> Vec<StoredAlert> {
 async fn a_batch_written_again_in_the_same_run_adds_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
-    let (alerting, cancel) = start(rules(), store.clone());
+    let (alerting, cancel) = start(rules(), store.clone()).await;
     let batch = vec![backoff("web-1", 3)];
     commit(&store, &alerting.feed, batch.clone()).await;
     commit(&store, &alerting.feed, batch).await;
@@ -53,14 +53,14 @@ async fn a_batch_delivered_again_after_a_restart_is_not_counted_twice() {
     let mut old = backoff("web-1", 3);
     old.first_seen -= SignedDuration::from_hours(3);
     old.last_seen -= SignedDuration::from_hours(2);
-    let (alerting, cancel) = start(rules(), store.clone());
+    let (alerting, cancel) = start(rules(), store.clone()).await;
     commit(&store, &alerting.feed, vec![old.clone()]).await;
     stop(alerting, cancel).await;
     let raised = alerts(&store).await;
     assert_eq!(raised.len(), 1, "{raised:?}");
     assert_eq!(raised[0].alert.event_count, 3);
 
-    let (alerting, cancel) = start(rules(), store.clone());
+    let (alerting, cancel) = start(rules(), store.clone()).await;
     commit(&store, &alerting.feed, vec![old]).await;
     stop(alerting, cancel).await;
     let after = alerts(&store).await;
@@ -78,7 +78,7 @@ async fn a_batch_delivered_again_after_a_restart_is_not_counted_twice() {
 async fn a_copy_the_store_refuses_as_another_objects_counts_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
-    let (alerting, cancel) = start(rules(), store.clone());
+    let (alerting, cancel) = start(rules(), store.clone()).await;
     let first = backoff("web-1", 1);
     let mut other = backoff("web-2", 3);
     other.uid = first.uid.clone();
@@ -88,4 +88,25 @@ async fn a_copy_the_store_refuses_as_another_objects_counts_nothing() {
 
     let all = alerts(&store).await;
     assert!(all.is_empty(), "one occurrence is stored: {all:?}");
+}
+
+/// Regression: a restart restored the open alert with its count, then replayed the stored
+/// occurrences of the last 90 minutes into it, so every restart added the alert's recent
+/// occurrences to its count once more (3, then 6 after one restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_does_not_count_the_open_alerts_occurrences_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let (alerting, cancel) = start(rules(), store.clone()).await;
+    commit(&store, &alerting.feed, vec![backoff("web-1", 3)]).await;
+    stop(alerting, cancel).await;
+
+    let (alerting, cancel) = start(rules(), store.clone()).await;
+    stop(alerting, cancel).await;
+    let after = alerts(&store).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(
+        after[0].alert.event_count, 3,
+        "the replay refilled the window and counted nothing"
+    );
 }

@@ -98,6 +98,9 @@ enum Amount {
     Add(u64),
     /// A finding's total over its window (reported again at every evaluation).
     Total(u64),
+    /// Occurrences read back after a restart that the restored open alert already counted:
+    /// they keep it open and refill what it remembers, and add nothing to its count.
+    Counted(u64),
 }
 
 impl Evaluator {
@@ -130,17 +133,18 @@ impl Evaluator {
         events: impl IntoIterator<Item = &'a EventOccurrences>,
         now: Timestamp,
     ) -> Vec<AlertChange> {
-        let hits: Vec<Hit<'a>> = events
-            .into_iter()
-            .flat_map(|e| {
-                e.occurrences.iter().map(|o| Hit {
-                    event: &e.event,
-                    at: o.at,
-                    count: o.count,
-                })
-            })
-            .collect();
-        self.observe(&hits, now)
+        self.evaluate(&hits(events), now, false)
+    }
+
+    /// Evaluates the stored occurrences read back after a restart, once [`Evaluator::restore`]
+    /// took over the open alerts: they refill the counting windows, and those an open alert
+    /// already counted (at or before its last occurrence) do not add to its count again.
+    pub fn replay<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a EventOccurrences>,
+        now: Timestamp,
+    ) -> Vec<AlertChange> {
+        self.evaluate(&hits(events), now, true)
     }
 
     /// Records that `reason` occurred in a namespace, for `first_seen`.
@@ -157,6 +161,11 @@ impl Evaluator {
     /// Evaluates occurrences. One change per group touched: `Raised` if the group's alert was
     /// raised by these hits, else `Updated`.
     pub fn observe(&mut self, hits: &[Hit<'_>], now: Timestamp) -> Vec<AlertChange> {
+        self.evaluate(hits, now, false)
+    }
+
+    /// [`Evaluator::observe`]; when `replay`, see [`Evaluator::replay`].
+    fn evaluate(&mut self, hits: &[Hit<'_>], now: Timestamp, replay: bool) -> Vec<AlertChange> {
         let mut touched: Vec<(GroupId, ChangeKind)> = Vec::new();
         let mut learned = Vec::new();
         for hit in hits {
@@ -187,7 +196,17 @@ impl Evaluator {
                     _ => continue,
                 };
                 let id = (i, key);
-                if let Some(kind) = self.apply(&id, e, hit.at, Amount::Add(hit.count), holds, now) {
+                let counted = replay
+                    && self
+                        .groups
+                        .get(&id)
+                        .and_then(|g| g.open.as_ref())
+                        .is_some_and(|open| hit.at <= open.last_seen);
+                let amount = match counted {
+                    true => Amount::Counted(hit.count),
+                    false => Amount::Add(hit.count),
+                };
+                if let Some(kind) = self.apply(&id, e, hit.at, amount, holds, now) {
                     note(&mut touched, id, kind);
                 }
             }
@@ -359,7 +378,7 @@ impl Evaluator {
             e,
             at,
             match amount {
-                Amount::Add(n) | Amount::Total(n) => n,
+                Amount::Add(n) | Amount::Total(n) | Amount::Counted(n) => n,
             },
         );
         // The event the alert is about: the group's most informative, not its latest.
@@ -368,6 +387,7 @@ impl Evaluator {
             open.event_count = match amount {
                 Amount::Add(n) => open.event_count + n,
                 Amount::Total(n) => open.event_count.max(n),
+                Amount::Counted(_) => open.event_count,
             };
             open.last_seen = open.last_seen.max(at);
             open.first_seen = open.first_seen.min(at);
@@ -400,7 +420,7 @@ impl Evaluator {
         }
         let (count, first) = match (rule.condition.clone(), amount) {
             (Condition::Count { .. }, _) => (g.window_sum, g.window_start().unwrap_or(at)),
-            (_, Amount::Add(n) | Amount::Total(n)) => (n, at),
+            (_, Amount::Add(n) | Amount::Total(n) | Amount::Counted(n)) => (n, at),
         };
         let severity = rule.severity.unwrap_or(about.severity);
         let c = Context {
@@ -443,6 +463,20 @@ impl Evaluator {
             })
             .collect()
     }
+}
+
+/// The occurrences of `events` as hits, in order.
+fn hits<'a>(events: impl IntoIterator<Item = &'a EventOccurrences>) -> Vec<Hit<'a>> {
+    events
+        .into_iter()
+        .flat_map(|e| {
+            e.occurrences.iter().map(|o| Hit {
+                event: &e.event,
+                at: o.at,
+                count: o.count,
+            })
+        })
+        .collect()
 }
 
 /// Records that a group changed; a raise stays a raise.

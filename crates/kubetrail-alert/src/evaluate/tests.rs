@@ -341,3 +341,28 @@ fn an_open_alert_stays_open_while_its_events_keep_coming_below_the_threshold() {
         "15m without any"
     );
 }
+
+/// Regression: the occurrences a restart replays were added to the restored open alert's
+/// count again; they only refill the counting windows.
+#[test]
+fn a_replay_after_a_restart_refills_windows_without_counting_an_open_alert_again() {
+    let mut ev = Evaluator::new(rules(CRASH));
+    let committed = new(&[backoff("web-1", 3, 0)]);
+    let raised = ev.observe_occurrences(&committed, at(0));
+    let record = raised[0].alert.clone();
+
+    let mut restarted = Evaluator::new(rules(CRASH));
+    restarted.restore(std::slice::from_ref(&record), at(1));
+    let replayed = restarted.replay(&committed, at(1));
+    assert_eq!(
+        replayed[0].alert.event_count, 3,
+        "counted before the restart"
+    );
+    // The window is full again: one more occurrence is counted on top of it.
+    let later = restarted.observe_occurrences(&new(&[backoff("web-2", 1, 2)]), at(2));
+    assert_eq!(
+        kinds(&later),
+        [(ChangeKind::Updated, "prod/shop/Deployment/web")]
+    );
+    assert_eq!(later[0].alert.event_count, 4);
+}

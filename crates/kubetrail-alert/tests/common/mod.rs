@@ -253,12 +253,12 @@ pub fn config(yaml: &str) -> AlertingConfig {
 }
 
 /// Starts the live alerting stage (windowed conditions never fire).
-pub fn start(config: AlertingConfig, store: Arc<dyn Store>) -> (Alerting, CancellationToken) {
-    start_with(config, store, Arc::new(NoAnalysis))
+pub async fn start(config: AlertingConfig, store: Arc<dyn Store>) -> (Alerting, CancellationToken) {
+    start_with(config, store, Arc::new(NoAnalysis)).await
 }
 
 /// Starts the live alerting stage with an analyzer for windowed conditions.
-pub fn start_with(
+pub async fn start_with(
     config: AlertingConfig,
     store: Arc<dyn Store>,
     analyzer: Arc<dyn Analyzer>,
@@ -272,6 +272,7 @@ pub fn start_with(
         AlertMetrics::default(),
         cancel.clone(),
     )
+    .await
     .expect("start alerting");
     (alerting, cancel)
 }

@@ -119,8 +119,9 @@ pub async fn run(config: &Config, args: AlertsArgs) -> Result<ExitCode> {
     }
 }
 
-/// Starts the live alerting stage when it is enabled.
-pub fn start_alerting(
+/// Starts the live alerting stage when it is enabled; returns once it has caught up with what
+/// was recorded before, so call it before anything writes.
+pub async fn start_alerting(
     config: &Config,
     store: Arc<dyn Store>,
     cancel: &CancellationToken,
@@ -136,6 +137,7 @@ pub fn start_alerting(
         AlertMetrics::default(),
         cancel.clone(),
     )
+    .await
     .context("cannot start alerting")?;
     Ok(Some(alerting))
 }

@@ -72,7 +72,7 @@ pub async fn run(config: &Config, args: DemoArgs) -> Result<ExitCode> {
     );
     let live = spawn_printer(args.print, cancel.clone());
     // Alerting: evaluation of committed batches and the delivery worker.
-    let alerting = super::alerts::start_alerting(config, store.clone(), &cancel)?;
+    let alerting = super::alerts::start_alerting(config, store.clone(), &cancel).await?;
     // --- serve (kubetrail-server): web UI, API and /metrics while the demo runs ---
     let telemetry = kubetrail_server::Telemetry::new();
     let (server, bound) = super::serve::start_bound(

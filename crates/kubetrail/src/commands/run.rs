@@ -97,7 +97,7 @@ pub async fn run_with(
     // Alerting: evaluation of committed batches and the delivery worker (where events are
     // stored, not in agents).
     let alerting = match role {
-        Role::Store => super::alerts::start_alerting(config, store.clone(), &cancel)?,
+        Role::Store => super::alerts::start_alerting(config, store.clone(), &cancel).await?,
         Role::Agent => None,
     };
     // --- serve (kubetrail-server): web UI, API and /metrics for as long as `run` runs ---
