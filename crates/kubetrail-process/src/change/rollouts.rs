@@ -4,11 +4,13 @@
 //! The rule is Kubernetes' own (`pkg/controller/deployment/sync.go`): a rollout creates a new
 //! ReplicaSet (a new `pod-template-hash` in its name) and the controller reports "Scaled up
 //! replica set <new> to N" (`getNewReplicaSet`), then scales the old ones down ("Scaled down
-//! replica set <old> to M", `scaleReplicaSet`; "… from K" since v1.27); a rollback scales an old
-//! ReplicaSet up again. So a ReplicaSet of a Deployment that is first named scaling *up* while
+//! replica set <old> to M", `scaleReplicaSet`; "… from K" since v1.27). So a ReplicaSet of a Deployment that is first named scaling *up* while
 //! another ReplicaSet of the same Deployment was named before it, or is first named scaling
 //! *down* (it had pods before the dump began), is a new revision at that event's time. The
 //! first ReplicaSet of a Deployment with no other is its creation or a plain scale: no change.
+//! A rollback scales an old ReplicaSet up again, which the events do not tell from a scale of
+//! it: not recorded. A Deployment is its uid (the events' `involvedObject.uid`): one deleted and created again
+//! under the same name starts over (its first ReplicaSet is a creation, not a rollout).
 //!
 //! Such a change has no diff (the events do not hold the template): its one field is the
 //! ReplicaSet that took over (`replicaSet: web-5d4f8 → web-7c9b2`). `import` records them for the
@@ -60,6 +62,9 @@ impl Scaling {
         if deployment.namespace.is_empty() {
             deployment.namespace.clone_from(&event.namespace);
         }
+        if deployment.uid.is_empty() {
+            deployment.uid = format!("{}/Deployment/{}", deployment.namespace, deployment.name);
+        }
         Some(Scaling {
             deployment,
             replica_set: replica_set.to_owned(),
@@ -76,8 +81,7 @@ pub fn rollouts_from_events(cluster: &str, mut scalings: Vec<Scaling>) -> Vec<Ch
     scalings.sort_by(|a, b| {
         let key = |s: &Scaling| {
             (
-                s.deployment.namespace.clone(),
-                s.deployment.name.clone(),
+                s.deployment.uid.clone(),
                 s.at,
                 // At the same second the scale-up of a rollout comes first (the controller
                 // creates the new ReplicaSet, then scales the old one down).
@@ -86,10 +90,12 @@ pub fn rollouts_from_events(cluster: &str, mut scalings: Vec<Scaling>) -> Vec<Ch
         };
         key(a).cmp(&key(b))
     });
-    let mut by_deployment: BTreeMap<(String, String), Vec<Scaling>> = BTreeMap::new();
+    let mut by_deployment: BTreeMap<String, Vec<Scaling>> = BTreeMap::new();
     for s in scalings {
-        let key = (s.deployment.namespace.clone(), s.deployment.name.clone());
-        by_deployment.entry(key).or_default().push(s);
+        by_deployment
+            .entry(s.deployment.uid.clone())
+            .or_default()
+            .push(s);
     }
     let mut out = Vec::new();
     for list in by_deployment.values() {
@@ -108,13 +114,9 @@ pub fn rollouts_from_events(cluster: &str, mut scalings: Vec<Scaling>) -> Vec<Ch
             let retired = firsts[i + 1..].iter().find(|s| !s.up);
             let old = before.or_else(|| retired.map(|s| s.replica_set.clone()));
             let Some(old) = old else { continue };
-            let mut object = new.deployment.clone();
-            if object.uid.is_empty() {
-                object.uid = format!("{}/Deployment/{}", object.namespace, object.name);
-            }
             out.push(Change {
                 cluster: cluster.to_owned(),
-                object,
+                object: new.deployment.clone(),
                 at: new.at,
                 op: ChangeOp::Updated,
                 generation: None,
@@ -203,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn each_later_replica_set_is_a_revision_and_a_rollback_too() {
+    fn each_later_replica_set_is_a_revision_but_an_old_one_scaled_up_again_is_not() {
         let events = [
             scaled(
                 "2026-12-05T10:00:00Z",
@@ -221,7 +223,7 @@ mod tests {
                 "2026-12-05T11:00:30Z",
                 "(combined from similar events): Scaled down replica set web-aaaa to 0",
             ),
-            // A rollback scales the old one up again: its first mention was earlier.
+            // A rollback, or a scale: the events do not tell; not recorded.
             scaled(
                 "2026-12-05T12:00:00Z",
                 "Scaled up replica set web-aaaa to 1",
@@ -230,6 +232,31 @@ mod tests {
         assert_eq!(
             rollouts(&events),
             ["2026-12-05T11:00:00Z rollout web-bbbb replicaSet: web-aaaa → web-bbbb"]
+        );
+    }
+
+    #[test]
+    fn a_deployment_created_again_under_its_name_starts_over() {
+        // C5's background-1: created (uid a) with web-aaaa, deleted, created again (uid b) with
+        // web-bbbb, whose template then changed to web-aaaa's: one rollout, in uid b.
+        let mut events = [
+            scaled(
+                "2026-12-05T10:00:00Z",
+                "Scaled up replica set web-aaaa to 1",
+            ),
+            scaled(
+                "2026-12-05T10:05:00Z",
+                "Scaled up replica set web-bbbb to 1",
+            ),
+            scaled(
+                "2026-12-05T10:05:48Z",
+                "Scaled up replica set web-aaaa to 1",
+            ),
+        ];
+        events[0].regarding.uid = "a".into();
+        assert_eq!(
+            rollouts(&events),
+            ["2026-12-05T10:05:48Z rollout web-aaaa replicaSet: web-bbbb → web-aaaa"]
         );
     }
 

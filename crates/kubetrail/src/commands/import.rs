@@ -363,8 +363,8 @@ fn dump_changes(
     changes
 }
 
-/// The first `ScalingReplicaSet` of each ReplicaSet of a Deployment, all the rollout rule reads:
-/// one entry per ReplicaSet, however many events a dump holds.
+/// The first `ScalingReplicaSet` of each ReplicaSet of a Deployment (by uid), all the rollout
+/// rule reads: one entry per ReplicaSet, however many events a dump holds.
 #[derive(Default)]
 struct FirstScalings(BTreeMap<(String, String, String), Scaling>);
 
@@ -372,7 +372,7 @@ impl FirstScalings {
     fn add(&mut self, scalings: Vec<Scaling>) {
         for s in scalings {
             let key = (
-                s.deployment.namespace.clone(),
+                s.deployment.uid.clone(),
                 s.deployment.name.clone(),
                 s.replica_set.clone(),
             );
