@@ -18,8 +18,8 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod};
 use serde_json::json;
 
-use super::cluster::{App, Ctx, now, reference, typed};
-use super::recorder::{controller, kubelet, scheduler};
+use super::cluster::{App, Ctx, reference, typed};
+use super::recorder::{controller, kubelet};
 use crate::error::Result;
 
 pub(crate) const ROLLOUT_NAMESPACE: &str = "store";
@@ -181,22 +181,7 @@ pub(crate) async fn node_drain(ctx: &mut Ctx<'_>) -> Result<()> {
         "0/{nodes} nodes are available: 1 node(s) were unschedulable, {} node(s) didn't match Pod's node affinity/selector. preemption: 0/{nodes} nodes are available: {nodes} Preemption is not helpful for scheduling.",
         nodes - 1
     );
-    ctx.patch_pod_status(
-        &replacement,
-        json!({"conditions": [{"type": "PodScheduled", "status": "False",
-            "reason": "Unschedulable", "message": message, "lastTransitionTime": now()}]}),
-    )?;
-    let regarding = reference(&replacement, None);
-    for _ in 0..CRASHES {
-        ctx.emit(
-            &scheduler(),
-            &regarding,
-            "Warning",
-            "FailedScheduling",
-            &message,
-        )?;
-        ctx.pause().await;
-    }
+    ctx.fail_scheduling(&replacement, &message, CRASHES).await?;
     Ok(())
 }
 

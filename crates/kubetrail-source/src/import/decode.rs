@@ -524,6 +524,25 @@ mod tests {
         assert_eq!(link.owner.as_ref().map(|o| o.name.as_str()), Some("web"));
         assert_eq!((revision.owner.name.as_str(), revision.number), ("web", 4));
         assert!(stats.has_content() && !stats.has_events());
+        // The same in a watch envelope (`kubectl get rs -w -o json`) and in a List.
+        let watched = json!({"type": "ADDED", "object": rs}).to_string();
+        let (items, _) = decode(watched.as_bytes());
+        assert!(
+            matches!(items.as_slice(), [Item::Object(_), Item::Revision(_)]),
+            "{items:?}"
+        );
+        let list = json!({"kind": "ReplicaSetList", "items": [rs]}).to_string();
+        let (items, _) = decode(list.as_bytes());
+        // (In a List parsed whole the revision may come first: the order does not matter.)
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(
+            items.iter().any(|i| matches!(i, Item::Revision(_))),
+            "{items:?}"
+        );
+        assert!(
+            items.iter().any(|i| matches!(i, Item::Object(_))),
+            "{items:?}"
+        );
         // A ReplicaSet nobody owns (or without a revision) is only an owner link.
         let mut bare = rs.clone();
         bare["metadata"]
