@@ -31,7 +31,7 @@ fn real_events() -> Vec<Event> {
             match item.expect("read") {
                 Item::Event { event, .. } => out.push(processor.process(event)),
                 Item::Object(link) => processor.observe(link),
-                Item::Skipped { .. } => {}
+                Item::Revision(_) | Item::Skipped { .. } => {}
             }
         }
     }

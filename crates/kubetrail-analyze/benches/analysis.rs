@@ -30,7 +30,7 @@ fn real_events() -> Vec<Event> {
             match item {
                 Item::Object(link) => processor.observe(link),
                 Item::Event { event, .. } => out.push(processor.process(event)),
-                Item::Skipped { .. } => {}
+                Item::Revision(_) | Item::Skipped { .. } => {}
             }
         }
     }

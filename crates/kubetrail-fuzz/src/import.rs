@@ -34,6 +34,9 @@ pub fn run(data: &[u8]) {
                 processor.process(event);
             }
             Ok(Item::Object(link)) => processor.observe(link),
+            Ok(Item::Revision(revision)) => {
+                assert!(!revision.owner.uid.is_empty(), "{revision:?}");
+            }
             Ok(Item::Skipped { location, reason }) => {
                 let _ = (location.to_string(), reason.to_string());
             }

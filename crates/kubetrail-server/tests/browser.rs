@@ -50,7 +50,7 @@ async fn real_store() -> (tempfile::TempDir, Arc<dyn Store>) {
             match item.expect("a readable item") {
                 Item::Event { event, .. } => batch.push(processor.process(event)),
                 Item::Object(link) => processor.observe(link),
-                Item::Skipped { .. } => {}
+                Item::Revision(_) | Item::Skipped { .. } => {}
             }
         }
         store.write_batch(batch, None).await.expect("stored");

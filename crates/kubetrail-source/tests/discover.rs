@@ -119,3 +119,58 @@ fn the_real_dataset_directory_is_all_kept() {
     assert_eq!(found.skipped.len(), 1, "{:?}", found.skipped);
     assert!(found.skipped[0].path.ends_with("README.md"));
 }
+
+/// Issue 15 §2: a must-gather keeps ReplicaSets in `namespaces/<ns>/apps/replicasets.yaml`, a
+/// support bundle ControllerRevisions next to its events; they hold no Event but the rollout
+/// history of the workloads, so they are kept. ReplicaSets no workload owns are not.
+#[test]
+fn files_of_replica_sets_and_controller_revisions_of_workloads_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        root,
+        "namespaces/shop/apps/replicasets.yaml",
+        br#"apiVersion: apps/v1
+kind: ReplicaSetList
+items:
+- apiVersion: apps/v1
+  kind: ReplicaSet
+  metadata:
+    name: web-5d4f8
+    namespace: shop
+    creationTimestamp: "2026-12-05T10:00:00Z"
+    annotations: {deployment.kubernetes.io/revision: "2"}
+    ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: d1, controller: true}]
+  spec:
+    template: {spec: {containers: [{name: web, image: "nginx:1.28"}]}}
+"#,
+    );
+    write(
+        root,
+        "cluster-resources/controllerrevisions/data.json",
+        br#"[{"apiVersion":"apps/v1","kind":"ControllerRevision","revision":3,
+            "metadata":{"name":"db-7f9c","namespace":"data","creationTimestamp":"2026-12-05T10:00:00Z",
+              "ownerReferences":[{"kind":"StatefulSet","name":"db","uid":"s1","controller":true}]},
+            "data":{"spec":{"template":{"spec":{"containers":[{"name":"pg","image":"postgres:16"}]}}}}}]"#,
+    );
+    write(
+        root,
+        "namespaces/shop/apps/orphans.yaml",
+        b"apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: lone\n  namespace: shop\nspec: {}\n",
+    );
+    let found = discover(&[root.to_path_buf()]).unwrap();
+    let kept: Vec<String> = found
+        .files
+        .iter()
+        .map(|f| f.path.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "cluster-resources/controllerrevisions/data.json",
+            "namespaces/shop/apps/replicasets.yaml",
+        ]
+    );
+    assert_eq!(found.skipped.len(), 1, "{:#?}", found.skipped);
+    assert!(found.skipped[0].path.ends_with("orphans.yaml"));
+}

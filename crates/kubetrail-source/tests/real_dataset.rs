@@ -81,6 +81,13 @@ fn the_kspan_stream_has_19_events_and_7_owner_links() {
         (got.events.len(), got.objects.len(), got.skipped.len()),
         (19, 7, 0)
     );
+    // Its two ReplicaSets are also revisions of Deployment px (issue 15 §2).
+    let revisions: Vec<(&str, i64)> = got
+        .revisions
+        .iter()
+        .map(|r| (r.owner.name.as_str(), r.number))
+        .collect();
+    assert_eq!(revisions, [("px", 3), ("px", 2)]);
     let kinds: Vec<&str> = got.objects.iter().map(|o| o.kind.as_str()).collect();
     assert_eq!(
         kinds,

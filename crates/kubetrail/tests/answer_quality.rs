@@ -59,6 +59,36 @@ fn the_labelled_set_holds_at_least_sixty_failures_over_every_dump() {
     assert!(noise <= NOISE_AT_MOST, "noise {noise:.1}%: {details:#}");
     assert!(n("merges") <= MERGES_AT_MOST, "merges: {details:#}");
     assert!(n("splits") <= SPLITS_AT_MOST, "splits: {details:#}");
+
+    // Issue 15 §3: the failures labelled as caused by a change (a rollout the events show) are
+    // found rooted in that change.
+    let rooted_in_changes = change_rooted_failures();
+    assert!(rooted_in_changes.len() >= 3, "{rooted_in_changes:?}");
+    for id in &rooted_in_changes {
+        for list in ["missed", "wrong_root"] {
+            let hit = details[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l.as_str().unwrap_or_default().contains(&format!(": {id}")));
+            assert!(!hit, "{id} is {list}: {details:#}");
+        }
+    }
+}
+
+/// The ids of the labelled failures whose root is a change (`root: {change: [...]}`).
+fn change_rooted_failures() -> Vec<String> {
+    let mut ids = Vec::new();
+    for file in labels() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let labels: serde_json::Value = yaml_serde::from_str(&text).unwrap();
+        for f in labels["failures"].as_array().unwrap() {
+            if f["root"].get("change").is_some() {
+                ids.push(f["id"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    ids
 }
 
 // What the engine reaches on the labelled set (docs/BENCHMARKS.md, Answer quality).

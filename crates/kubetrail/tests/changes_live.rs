@@ -167,7 +167,7 @@ async fn each_change_scenario_records_its_change_with_diff_and_manager() {
         "{invoicer:#?}"
     );
 
-    // A cordon and drain, then the uncordon.
+    // A cordon and drain (the node stays cordoned: the pinned replacement cannot be scheduled).
     let node = wait_changes(dir.path(), "Node", "worker-4", 2).await;
     let cordon = node
         .iter()

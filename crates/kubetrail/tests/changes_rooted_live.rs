@@ -1,7 +1,8 @@
 //! Issue 15 §3 end to end: `kubetrail run` against the simulator's change scenarios (a bad
 //! rollout, a ConfigMap edit that breaks the app at restart, a node cordon and drain, an HPA
-//! maximum lowered under load); each scenario's incident is rooted in its change (the drain
-//! makes no incident of its own in the simulator: nothing fails after it).
+//! maximum lowered under load); each scenario's incident is rooted in its change, with the
+//! hint that fits it (the drain: the evicted pod's replacement, pinned to the cordoned node,
+//! cannot be scheduled; the hint says to uncordon the node).
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -96,6 +97,7 @@ async fn each_change_scenarios_incident_is_rooted_in_its_change() {
         ("Deployment/cart", "store/Deployment/cart"),
         ("Deployment/invoicer", "ConfigMap/invoicer-config"),
         ("Deployment/query", "HorizontalPodAutoscaler/query"),
+        ("Deployment/build-agent", "Node/worker-4"),
     ];
     let deadline = Instant::now() + WAIT;
     loop {
@@ -115,7 +117,17 @@ async fn each_change_scenarios_incident_is_rooted_in_its_change() {
                         .ends_with(root)
             })
         };
-        if expected.iter().all(|(w, r)| rooted(w, r)) {
+        let drain_hint = list.iter().any(|i| {
+            i["subject"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("Deployment/build-agent")
+                && i["root_cause"]["hint"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("kubectl uncordon worker-4")
+        });
+        if expected.iter().all(|(w, r)| rooted(w, r)) && drain_hint {
             break;
         }
         assert!(

@@ -77,11 +77,19 @@ async fn commands_answer_the_same_on_postgres_as_on_sqlite() {
         "unchanged",
         "occurrences",
         "files_imported",
+        "changes",
+        "changes_new",
     ] {
         assert_eq!(a[key], b[key], "import summary {key}");
     }
+    // The rollouts the dumps show (issue 15 §2) are stored by both.
+    assert!(a["changes_new"].as_u64().unwrap_or(0) >= 3, "{a}");
     // Again: nothing new.
-    assert_eq!(postgres.json(&import)["new"], 0);
+    let again = postgres.json(&import);
+    assert_eq!(
+        (again["new"].as_u64(), again["changes_new"].as_u64()),
+        (Some(0), Some(0))
+    );
 
     let status = |kt: &Kt| {
         let s = kt.json(&["status", "-o", "json"]);
@@ -94,7 +102,7 @@ async fn commands_answer_the_same_on_postgres_as_on_sqlite() {
     };
     assert_eq!(status(&sqlite), status(&postgres));
 
-    let same: [&[&str]; 9] = [
+    let same: [&[&str]; 10] = [
         &["query", "--limit", "0", "-o", "json"],
         &[
             "query",
@@ -136,6 +144,7 @@ async fn commands_answer_the_same_on_postgres_as_on_sqlite() {
         ],
         &["patterns", "-o", "json"],
         &["incidents", "-o", "json"],
+        &["changes", "--limit", "0", "-o", "json"],
     ];
     for args in same {
         assert_eq!(sqlite.json(args), postgres.json(args), "kubetrail {args:?}");

@@ -338,7 +338,7 @@ pub fn dump_events(path: &Path) -> Vec<Event> {
         match item.expect("read") {
             Item::Event { event, .. } => out.push(processor.process(event)),
             Item::Object(link) => processor.observe(link),
-            Item::Skipped { .. } => {}
+            Item::Revision(_) | Item::Skipped { .. } => {}
         }
     }
     out

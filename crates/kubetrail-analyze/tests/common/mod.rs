@@ -57,7 +57,7 @@ pub fn load(name: &str) -> Vec<EventOccurrences> {
                     }
                 }
             }
-            Item::Skipped { .. } => {}
+            Item::Revision(_) | Item::Skipped { .. } => {}
         }
     }
     out

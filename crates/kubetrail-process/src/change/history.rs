@@ -19,7 +19,8 @@ pub struct Revision {
     pub owner: ObjectRef,
     /// Its revision number.
     pub number: i64,
-    /// When the revision was created (the ReplicaSet's or ControllerRevision's creation).
+    /// When the revision was created (the ReplicaSet's or ControllerRevision's creation; for a
+    /// ReplicaSet a rollback made current again, its latest write, at or after the rollback).
     pub created: Timestamp,
     /// The pod template's state (no replicas: a ReplicaSet's count is not the template's).
     pub state: State,
@@ -55,7 +56,7 @@ pub fn revision_of(object: &Value) -> Option<Revision> {
             .unwrap_or_default()
             .to_owned()
     };
-    let owner = ObjectRef {
+    let mut owner = ObjectRef {
         api_version: text(owner, "apiVersion"),
         kind: text(owner, "kind"),
         namespace: text(meta, "namespace"),
@@ -63,7 +64,16 @@ pub fn revision_of(object: &Value) -> Option<Revision> {
         uid: text(owner, "uid"),
         field_path: String::new(),
     };
+    if owner.kind.is_empty() || owner.name.is_empty() {
+        return None;
+    }
+    // Changes are unique per uid and revision: a dump that dropped uids must not fold the
+    // revisions of different workloads into one.
+    if owner.uid.is_empty() {
+        owner.uid = format!("{}/{}/{}", owner.namespace, owner.kind, owner.name);
+    }
     let created: Timestamp = meta.get("creationTimestamp")?.as_str()?.parse().ok()?;
+    let created = reused_at(meta).filter(|t| *t > created).unwrap_or(created);
     // The template as a ReplicaSet of no replicas, so the workload rules read it.
     let shaped = json!({"kind": "ReplicaSet", "metadata": {"name": "r", "uid": "r"},
         "spec": {"template": template}});
@@ -77,6 +87,20 @@ pub fn revision_of(object: &Value) -> Option<Revision> {
         created,
         state,
     })
+}
+
+/// When a ReplicaSet became its revision again: a rollback reuses the ReplicaSet of the old
+/// template (the deployment controller moves its revision number up and keeps the old ones in
+/// `deployment.kubernetes.io/revision-history`), so its creation is the old revision's time.
+/// The latest write to the object (its `managedFields`) is at or after the rollback: the closest
+/// the object tells. `None` for a ReplicaSet that was never reused.
+fn reused_at(meta: &Value) -> Option<Timestamp> {
+    meta.pointer("/annotations/deployment.kubernetes.io~1revision-history")?;
+    meta.get("managedFields")?
+        .as_array()?
+        .iter()
+        .filter_map(|f| f.get("time")?.as_str()?.parse::<Timestamp>().ok())
+        .max()
 }
 
 /// One change per revision of each workload, oldest first: the revision number and what its
@@ -176,5 +200,39 @@ mod tests {
         assert_eq!((rev.owner.kind.as_str(), rev.number), ("StatefulSet", 4));
         assert_eq!(rev.state.entries()["containers[pg].image"], "postgres:16");
         assert_eq!(revision_of(&json!({"kind": "Pod"})), None);
+    }
+
+    #[test]
+    fn a_replica_set_reused_by_a_rollback_is_dated_by_its_latest_write() {
+        let mut old = rs("3", "nginx:1.27", "2026-12-01T10:00:00Z", 2);
+        old["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] = "1".into();
+        old["metadata"]["managedFields"] = json!([
+            {"manager": "kube-controller-manager", "operation": "Update", "time": "2026-12-05T11:00:00Z"},
+            {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "time": "2026-12-05T11:00:04Z"}
+        ]);
+        let rev = revision_of(&old).expect("a revision");
+        assert_eq!(rev.created.to_string(), "2026-12-05T11:00:04Z");
+        // Never reused: its creation, whatever was written since (scaling).
+        let mut scaled = rs("2", "nginx:1.27", "2026-12-01T10:00:00Z", 2);
+        scaled["metadata"]["managedFields"] =
+            json!([{"manager": "kube-controller-manager", "time": "2026-12-05T11:00:00Z"}]);
+        assert_eq!(
+            revision_of(&scaled)
+                .expect("a revision")
+                .created
+                .to_string(),
+            "2026-12-01T10:00:00Z"
+        );
+    }
+
+    #[test]
+    fn revisions_of_workloads_without_uids_stay_apart() {
+        let mut a = rs("2", "nginx:1.27", "2026-12-01T10:00:00Z", 2);
+        a["metadata"]["ownerReferences"][0]["uid"] = "".into();
+        let mut b = a.clone();
+        b["metadata"]["ownerReferences"][0]["name"] = "api".into();
+        let (a, b) = (revision_of(&a).unwrap(), revision_of(&b).unwrap());
+        assert_eq!(a.owner.uid, "shop/Deployment/web");
+        assert_ne!(a.owner.uid, b.owner.uid);
     }
 }

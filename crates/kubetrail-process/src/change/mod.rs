@@ -35,6 +35,7 @@
 mod extract;
 mod history;
 pub mod limits;
+mod rollouts;
 mod state;
 
 use jiff::Timestamp;
@@ -43,6 +44,7 @@ use serde_json::Value;
 
 pub use extract::{TRACKED_KINDS, is_tracked};
 pub use history::{Revision, revision_of, rollout_history};
+pub use rollouts::{Scaling, rollouts_from_events};
 pub use state::State;
 
 /// Why an object cannot be snapshotted.

@@ -6,7 +6,9 @@
 //!   the previous image heals it.
 //! - `config-change`: `billing/invoicer-config` is edited; the running `invoicer` restarts
 //!   with it and crashes.
-//! - `node-drain`: `worker-4` is cordoned and drained: its pods are evicted (Killing).
+//! - `node-drain`: `worker-4` is cordoned and drained: its pod is evicted (Killing) and its
+//!   replacement, pinned to the node, cannot be scheduled (FailedScheduling) while the node
+//!   stays cordoned.
 //! - `hpa-limit`: `search/query`'s HPA maximum is lowered under load; the autoscaler scales
 //!   down and the remaining pods fail their readiness probes, then their liveness probe
 //!   (the kubelet restarts the container).
@@ -139,22 +141,25 @@ pub(crate) async fn config_change(ctx: &mut Ctx<'_>) -> Result<()> {
 }
 
 pub(crate) async fn node_drain(ctx: &mut Ctx<'_>) -> Result<()> {
-    let node = ctx.ensure_node(DRAINED_NODE)?;
+    // A previous round left the node cordoned: the operator uncordoned it since.
+    let node = set_cordoned(ctx, ctx.ensure_node(DRAINED_NODE)?, false)?;
     let app = App {
         namespace: DRAIN_NAMESPACE,
         name: "build-agent",
         replicas: 1,
-        pod_spec: json!({"containers": [{"name": "agent", "image": "ghcr.io/acme/build-agent:5.1"}]}),
+        // Pinned to the node (its build cache lives there): nowhere else to go.
+        pod_spec: json!({"nodeSelector": {"kubernetes.io/hostname": DRAINED_NODE},
+            "containers": [{"name": "agent", "image": "ghcr.io/acme/build-agent:5.1"}]}),
     };
-    let (_, pod) = running(ctx, &app, DRAINED_NODE)?;
+    ctx.cleanup(app.namespace, app.name)?;
+    let nodes = ctx.ensure_nodes()?.len() + 1;
+    let (_, rs) = ctx.create_deployment(&app)?;
+    let pod = ctx.create_pod(&rs)?;
+    let pod = ctx.schedule(pod, DRAINED_NODE)?;
+    let pod = ctx.bring_up(pod, &app)?;
     ctx.pause().await;
     // `kubectl drain`: cordon (unschedulable and its taint), then evict the node's pods.
-    let mut cordoned: Node = node;
-    if let Some(spec) = cordoned.spec.as_mut() {
-        spec.unschedulable = Some(true);
-        spec.taints = Some(vec![typed_taint()?]);
-    }
-    let cordoned = ctx.sim.replace_as(&cordoned, "kubectl-cordon")?;
+    let cordoned = set_cordoned(ctx, node, true)?;
     ctx.emit(
         &controller("node-controller"),
         &reference(&cordoned, None),
@@ -168,14 +173,32 @@ pub(crate) async fn node_drain(ctx: &mut Ctx<'_>) -> Result<()> {
         Some(DRAIN_NAMESPACE),
         &pod.metadata.name.clone().unwrap_or_default(),
     )?;
-    // Uncordon, so that the next round (or another scenario) finds the node usable.
-    let mut uncordoned = cordoned;
-    if let Some(spec) = uncordoned.spec.as_mut() {
-        spec.unschedulable = None;
-        spec.taints = None;
-    }
-    ctx.sim.replace_as(&uncordoned, "kubectl-cordon")?;
+    // The ReplicaSet replaces the evicted pod; the only node it may run on is cordoned, so the
+    // scheduler cannot place it (the wording of kube-scheduler's NodeUnschedulable and
+    // NodeAffinity plugins) until someone uncordons the node.
+    let replacement = ctx.create_pod(&rs)?;
+    let message = format!(
+        "0/{nodes} nodes are available: 1 node(s) were unschedulable, {} node(s) didn't match Pod's node affinity/selector. preemption: 0/{nodes} nodes are available: {nodes} Preemption is not helpful for scheduling.",
+        nodes - 1
+    );
+    ctx.fail_scheduling(&replacement, &message, CRASHES).await?;
     Ok(())
+}
+
+/// Cordons (unschedulable and its `NoSchedule` taint) or uncordons `node`, as `kubectl
+/// cordon`/`uncordon` write it; a node already so is left alone.
+fn set_cordoned(ctx: &Ctx<'_>, mut node: Node, cordon: bool) -> Result<Node> {
+    let spec = node.spec.get_or_insert_with(Default::default);
+    if spec.unschedulable.unwrap_or(false) == cordon {
+        return Ok(node);
+    }
+    spec.unschedulable = cordon.then_some(true);
+    spec.taints = if cordon {
+        Some(vec![typed_taint()?])
+    } else {
+        None
+    };
+    ctx.sim.replace_as(&node, "kubectl-cordon")
 }
 
 fn typed_taint() -> Result<k8s_openapi::api::core::v1::Taint> {

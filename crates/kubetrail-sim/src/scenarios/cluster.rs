@@ -442,6 +442,33 @@ impl<'a> Ctx<'a> {
         self.sim.replace(&current)
     }
 
+    /// The scheduler cannot place `pod`: its `PodScheduled` condition says why, and it
+    /// reports `FailedScheduling` with `message` `times` times, a step apart.
+    pub(crate) async fn fail_scheduling(
+        &mut self,
+        pod: &Pod,
+        message: &str,
+        times: usize,
+    ) -> Result<()> {
+        self.patch_pod_status(
+            pod,
+            json!({"conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable", "message": message, "lastTransitionTime": now()}]}),
+        )?;
+        let regarding = reference(pod, None);
+        for _ in 0..times {
+            self.emit(
+                &scheduler(),
+                &regarding,
+                "Warning",
+                "FailedScheduling",
+                message,
+            )?;
+            self.pause().await;
+        }
+        Ok(())
+    }
+
     /// Reports a container's state in the Pod status.
     pub(crate) fn set_container(
         &self,

@@ -44,7 +44,8 @@ pub enum Scenario {
     BadRollout,
     /// `billing/invoicer`: its ConfigMap is edited, the app restarts with it and crashes.
     ConfigChange,
-    /// `worker-4` is cordoned and drained; `tools/build-agent`'s pod is evicted.
+    /// `worker-4` is cordoned and drained; `tools/build-agent`'s pod is evicted and its
+    /// replacement, pinned to the node, cannot be scheduled (FailedScheduling).
     NodeDrain,
     /// `search/query`: its HPA maximum is lowered under load; readiness probes fail.
     HpaLimit,
@@ -203,6 +204,7 @@ impl Scenario {
                 "Started",
                 "NodeNotSchedulable",
                 "Killing",
+                "FailedScheduling",
             ],
             Scenario::HpaLimit => &[
                 "ScalingReplicaSet",

@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::json;
 
 use super::cluster::{App, Ctx, node_conditions, now, reference};
-use super::recorder::{controller, kubelet, scheduler};
+use super::recorder::{controller, kubelet};
 use crate::error::{Error, Result};
 
 pub(crate) const PRESSURE_NAMESPACE: &str = "batch";
@@ -160,21 +160,6 @@ pub(crate) async fn failed_scheduling(ctx: &mut Ctx<'_>) -> Result<()> {
     let (_, rs) = ctx.create_deployment(&app)?;
     let pod = ctx.create_pod(&rs)?;
     let message = "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.";
-    ctx.patch_pod_status(
-        &pod,
-        json!({"conditions": [{"type": "PodScheduled", "status": "False",
-        "reason": "Unschedulable", "message": message, "lastTransitionTime": now()}]}),
-    )?;
-    let regarding = reference(&pod, None);
-    for _ in 0..4 {
-        ctx.emit(
-            &scheduler(),
-            &regarding,
-            "Warning",
-            "FailedScheduling",
-            message,
-        )?;
-        ctx.pause().await;
-    }
+    ctx.fail_scheduling(&pod, message, 4).await?;
     Ok(())
 }

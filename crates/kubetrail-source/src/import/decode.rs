@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::events::v1 as events;
+use kubetrail_process::change::revision_of;
 use kubetrail_process::{ObjectLink, OwnerRef, from_core, from_events_v1};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -32,6 +33,8 @@ pub(crate) struct Stats {
     pub(crate) envelopes: u64,
     /// Lists that are Event lists even without events: `EventList`s, empty `List`s and arrays.
     pub(crate) event_lists: u64,
+    /// Rollout revisions (ReplicaSets, ControllerRevisions of a workload).
+    pub(crate) revisions: u64,
     /// The first thing seen that is not an Event, for the error message.
     first_other: Option<String>,
 }
@@ -39,6 +42,11 @@ pub(crate) struct Stats {
 impl Stats {
     pub(crate) fn has_events(&self) -> bool {
         self.events + self.envelopes + self.event_lists > 0
+    }
+
+    /// Whether the file holds something `import` takes: Events or rollout revisions.
+    pub(crate) fn has_content(&self) -> bool {
+        self.has_events() || self.revisions > 0
     }
 
     pub(crate) fn found(&self) -> String {
@@ -185,7 +193,14 @@ impl Decoder {
             Shape::Other(kind) => {
                 let kind = kind.to_string();
                 self.stats.other(|| format!("kind {kind}"));
-                Some(object_link(&map, kind, location))
+                let link = object_link(&map, kind.clone(), location);
+                if matches!(kind.as_str(), "ReplicaSet" | "ControllerRevision")
+                    && let Some(revision) = revision_of(&Value::Object(map))
+                {
+                    self.stats.revisions += 1;
+                    pending.push_back(Item::Revision(revision));
+                }
+                Some(link)
             }
             Shape::Unknown => {
                 self.stats.other(|| "an object without kind".to_string());
@@ -490,6 +505,53 @@ mod tests {
         assert_eq!(link.owner.as_ref().map(|o| o.name.as_str()), Some("web"));
         assert!(!stats.has_events());
         assert_eq!(stats.found(), "kind Pod");
+    }
+
+    #[test]
+    fn a_replica_set_of_a_deployment_is_also_a_revision() {
+        let rs = json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": "web-5d4f8", "namespace": "shop", "uid": "r1",
+                "creationTimestamp": "2026-12-05T10:00:00Z",
+                "annotations": {"deployment.kubernetes.io/revision": "4"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "d1", "controller": true}]},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "nginx:1.28"}]}}}
+        });
+        let (items, stats) = decode(rs.to_string().as_bytes());
+        let [Item::Object(link), Item::Revision(revision)] = items.as_slice() else {
+            panic!("{items:?}")
+        };
+        assert_eq!(link.owner.as_ref().map(|o| o.name.as_str()), Some("web"));
+        assert_eq!((revision.owner.name.as_str(), revision.number), ("web", 4));
+        assert!(stats.has_content() && !stats.has_events());
+        // The same in a watch envelope (`kubectl get rs -w -o json`) and in a List.
+        let watched = json!({"type": "ADDED", "object": rs}).to_string();
+        let (items, _) = decode(watched.as_bytes());
+        assert!(
+            matches!(items.as_slice(), [Item::Object(_), Item::Revision(_)]),
+            "{items:?}"
+        );
+        let list = json!({"kind": "ReplicaSetList", "items": [rs]}).to_string();
+        let (items, _) = decode(list.as_bytes());
+        // (In a List parsed whole the revision may come first: the order does not matter.)
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert!(
+            items.iter().any(|i| matches!(i, Item::Revision(_))),
+            "{items:?}"
+        );
+        assert!(
+            items.iter().any(|i| matches!(i, Item::Object(_))),
+            "{items:?}"
+        );
+        // A ReplicaSet nobody owns (or without a revision) is only an owner link.
+        let mut bare = rs.clone();
+        bare["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ownerReferences");
+        let (items, stats) = decode(bare.to_string().as_bytes());
+        assert!(matches!(items.as_slice(), [Item::Object(_)]), "{items:?}");
+        assert!(!stats.has_content());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Expanding the paths given to `kubetrail import`: files as given, directories (a
-//! must-gather, a support bundle) searched for the files that hold Events.
+//! must-gather, a support bundle) searched for the files that hold Events, or ReplicaSets and
+//! ControllerRevisions (the rollout history of workloads).
 
 use std::collections::HashSet;
 use std::fs::{self, File};
@@ -65,8 +66,8 @@ pub struct Discovered {
 /// Expands `paths`: files are kept as given (their content is checked when read); directories
 /// are walked recursively in sorted order, keeping the files whose first 64 KiB (after gunzip)
 /// look like Kubernetes Events: a List or EventList with Event items, a bare array of Events,
-/// a stream of Event objects or watch envelopes. The others come back in `skipped` with a
-/// reason. A path that does not exist, or a directory that cannot be listed, is an error.
+/// a stream of Event objects or watch envelopes; or hold a ReplicaSet or ControllerRevision of
+/// a workload (a rollout revision). The others come back in `skipped` with a reason. A path that does not exist, or a directory that cannot be listed, is an error.
 /// Symbolic links to directories are not followed (they could loop); a file reached twice is
 /// kept once.
 pub fn discover(paths: &[PathBuf]) -> Result<Discovered> {
@@ -173,7 +174,7 @@ fn holds_events(path: &Path) -> Result<(), NotEvents> {
     let mut saw_value = false;
     for item in items.by_ref() {
         match item {
-            Ok(Item::Event { .. }) => return Ok(()),
+            Ok(Item::Event { .. } | Item::Revision(_)) => return Ok(()),
             Ok(Item::Skipped { reason, .. })
                 if reason.is_event() || matches!(reason, SkipReason::Watch(_)) =>
             {
@@ -191,7 +192,7 @@ fn holds_events(path: &Path) -> Result<(), NotEvents> {
             Err(e) => return Err(NotEvents::Other(format!("not JSON or YAML: {e}"))),
         }
     }
-    if items.has_events() {
+    if items.has_content() {
         return Ok(());
     }
     Err(NotEvents::Other(format!(

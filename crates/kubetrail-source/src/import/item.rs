@@ -1,9 +1,11 @@
-//! What one file yields: Events, owner links of other objects, and what was skipped and why.
+//! What one file yields: Events, owner links of other objects, rollout revisions (ReplicaSets
+//! and ControllerRevisions), and what was skipped and why.
 
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use kubetrail_process::change::Revision;
 use kubetrail_process::{ObjectLink, Rejected};
 
 /// One thing read from a file.
@@ -22,6 +24,9 @@ pub enum Item {
     /// A non-Event object (Pod, ReplicaSet, Job, Deployment...) with its controller owner, so
     /// that correlation can follow owner chains. `owner` is `None` for top-level objects.
     Object(ObjectLink),
+    /// A revision of a workload's pod template, read from a ReplicaSet or ControllerRevision
+    /// (which also comes as an [`Item::Object`]): `import` rebuilds the rollout history from them.
+    Revision(Revision),
     /// Something that is not imported; counted and reported, never an error.
     Skipped {
         /// Where it was read.

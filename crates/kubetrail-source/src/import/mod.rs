@@ -1,8 +1,9 @@
 //! File import: Kubernetes Event dumps in the shapes real tools write them, read as a stream of
-//! [`Item`]s in bounded memory, whatever the size of the file.
+//! [`Item`]s in bounded memory, whatever the size of the file; with the ReplicaSets and
+//! ControllerRevisions of support bundles and must-gathers as rollout revisions.
 //!
 //! - [`discover`] expands paths: files as given, directories searched for files whose content
-//!   looks like Events.
+//!   looks like Events or rollout revisions.
 //! - [`read_file`] streams one file: JSON (List, bare array, concatenated values, NDJSON, watch
 //!   envelopes) or YAML (Lists, multi-document streams), either Event API, optionally gzip;
 //!   the format comes from the content, never the file name.
@@ -69,8 +70,9 @@ pub enum Format {
 ///
 /// Memory stays bounded by the largest single value (an Event, a line, a YAML document that is
 /// not a List), never the file. A file that cannot be opened is an error here; a file that is
-/// broken (malformed JSON or YAML, truncated gzip) or holds no Events yields an error from the
-/// iterator, after the items read before it.
+/// broken (malformed JSON or YAML, truncated gzip) or holds neither Events nor rollout revisions
+/// (ReplicaSets, ControllerRevisions) yields an error from the iterator, after the items read
+/// before it.
 pub fn read_file(path: &Path, cluster: &str) -> Result<FileItems> {
     let file = File::open(path).map_err(|source| ImportError::Open {
         path: path.to_path_buf(),
@@ -153,8 +155,8 @@ impl FileItems {
         self.progress.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn has_events(&self) -> bool {
-        self.decoder.stats.has_events()
+    pub(crate) fn has_content(&self) -> bool {
+        self.decoder.stats.has_content()
     }
 
     fn fail(&mut self, fault: Fault) -> Option<Result<Item>> {
@@ -202,7 +204,7 @@ impl Iterator for FileItems {
                 }
                 Ok(None) => {
                     self.reader = None;
-                    if self.decoder.stats.has_events() {
+                    if self.decoder.stats.has_content() {
                         return None;
                     }
                     return Some(Err(ImportError::NotEvents {

@@ -37,6 +37,7 @@ pub fn expected_counts() -> BTreeMap<String, (u64, u64, u64)> {
 pub struct Read {
     pub events: Vec<kubetrail_model::Event>,
     pub objects: Vec<kubetrail_process::ObjectLink>,
+    pub revisions: Vec<kubetrail_process::change::Revision>,
     pub skipped: Vec<(String, SkipReason)>,
     pub error: Option<ImportError>,
 }
@@ -60,6 +61,7 @@ pub fn read(path: &Path) -> Read {
         match item {
             Ok(Item::Event { event, .. }) => out.events.push(event),
             Ok(Item::Object(link)) => out.objects.push(link),
+            Ok(Item::Revision(revision)) => out.revisions.push(revision),
             Ok(Item::Skipped { location, reason }) => {
                 out.skipped.push((location.to_string(), reason))
             }

@@ -209,7 +209,7 @@ fn read_events(config: &Config, paths: &[PathBuf], cluster: &str) -> Result<Vec<
             match item.with_context(|| format!("cannot read {}", file.path.display()))? {
                 Item::Event { event, .. } => events.push(processor.process(event)),
                 Item::Object(link) => processor.observe(link),
-                Item::Skipped { .. } => {}
+                Item::Revision(_) | Item::Skipped { .. } => {}
             }
         }
     }

@@ -181,6 +181,7 @@ async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
     let summary = super::import::import_files(
         &store,
         vec![input.to_path_buf()],
+        Some(&store),
         "bench",
         Rules::builtin(),
         kubetrail_process::FutureLimit::default(),

@@ -101,6 +101,7 @@ async fn run_engine(config: &Config, dump: &Path) -> Result<(Vec<Incident>, Vec<
     import_files(
         &store,
         vec![dump.to_path_buf()],
+        Some(&store),
         "eval",
         config.rules(&[])?,
         config.max_future,

@@ -5,6 +5,13 @@
 //! store transaction: a file that turns out to be broken half-way is rolled back whole, and what
 //! earlier files committed stays. An event the store refuses (a data error) is quarantined in
 //! that transaction, named in the summary by file and line, and the rest of the file stored.
+//!
+//! ReplicaSets and ControllerRevisions of the committed files (a support bundle's, a
+//! must-gather's) are rebuilt into the rollout history of their workloads once every file is
+//! read (`rollout_history`: revision N at time T with its template's diff); the Deployments
+//! whose ReplicaSets the dump lacks get the rollouts their `ScalingReplicaSet` events show
+//! (`rollouts_from_events`: a new ReplicaSet taking over, no diff). Both are stored as changes in
+//! one transaction; a second import of the same dump stores none twice.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -17,9 +24,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kubetrail_model::{Event, Timestamp};
+use kubetrail_process::change::{Revision, Scaling, rollout_history, rollouts_from_events};
 use kubetrail_process::{FutureLimit, Processor, Rules};
 use kubetrail_source::import::{self as source, Item, Location, SkipReason};
-use kubetrail_store::{EventSink, StoreTxn, WriteSummary};
+use kubetrail_store::{ChangeBatch, ChangeStore, EventSink, StoreTxn, WriteSummary};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -71,6 +79,11 @@ pub struct ImportSummary {
     pub quarantined: Vec<QuarantinedEvent>,
     /// Non-Event objects read (their owner links help correlation).
     pub objects: u64,
+    /// Changes rebuilt from the rollout revisions (ReplicaSets, ControllerRevisions) read, and
+    /// from the rollouts the deployment controller's events show.
+    pub changes: u64,
+    /// Of those, changes not stored before (a second import of a dump stores none).
+    pub changes_new: u64,
 }
 
 /// An event that was not stored: where it is (`file:line`, or `file[items N]` when the line
@@ -97,6 +110,10 @@ struct FileCounts {
     objects: u64,
     skipped: BTreeMap<String, u64>,
     skipped_events: Vec<SkippedEvent>,
+    /// Rollout revisions read (ReplicaSets, ControllerRevisions).
+    revisions: Vec<Revision>,
+    /// The deployment controller's `ScalingReplicaSet` events read.
+    scalings: Vec<Scaling>,
 }
 
 impl FileCounts {
@@ -137,6 +154,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
     let summary = import_files(
         store.as_ref(),
         discovered.files.into_iter().map(|f| f.path).collect(),
+        store.change_store(),
         &cluster,
         rules,
         config.max_future,
@@ -207,11 +225,14 @@ fn refuse_unreadable(skipped: &[source::SkippedFile], keep_going: bool) -> Resul
 }
 
 /// Imports `files` in order; stops at the first broken file unless `keep_going`. Events dated
-/// further past the start of the import than `limit` allows are skipped with that reason.
+/// further past the start of the import than `limit` allows are skipped with that reason. The
+/// rollout history of the committed files' ReplicaSets and ControllerRevisions goes to
+/// `changes` (none for a store that keeps no changes).
 #[allow(clippy::too_many_arguments)]
 pub async fn import_files(
     store: &dyn EventSink,
     files: Vec<PathBuf>,
+    changes: Option<&dyn ChangeStore>,
     cluster: &str,
     rules: Rules,
     limit: FutureLimit,
@@ -220,6 +241,7 @@ pub async fn import_files(
     done: &Arc<AtomicU64>,
 ) -> Result<ImportSummary> {
     let (tx, mut rx) = mpsc::channel::<Msg>(2);
+    let history_cluster = cluster.to_string();
     let cluster = cluster.to_string();
     let parse_done = done.clone();
     let admit = Admit {
@@ -235,6 +257,8 @@ pub async fn import_files(
     let mut txn: Option<Box<dyn StoreTxn>> = None;
     let mut file_writes = WriteSummary::default();
     let mut file_quarantined: Vec<QuarantinedEvent> = Vec::new();
+    let mut revisions: Vec<Revision> = Vec::new();
+    let mut scalings = FirstScalings::default();
     while let Some(msg) = rx.recv().await {
         bar.set_position(done.load(Ordering::Relaxed));
         match msg {
@@ -279,6 +303,8 @@ pub async fn import_files(
                 summary.quarantined.append(&mut file_quarantined);
                 summary.events_read += counts.events_read;
                 summary.objects += counts.objects;
+                revisions.extend(counts.revisions);
+                scalings.add(counts.scalings);
                 for (reason, n) in counts.skipped {
                     *summary.skipped.entry(reason).or_default() += n;
                 }
@@ -299,7 +325,65 @@ pub async fn import_files(
     parser
         .join()
         .map_err(|_| anyhow::anyhow!("the import thread panicked"))?;
+    let history = dump_changes(&history_cluster, revisions, scalings);
+    if let Some(store) = changes
+        && !history.is_empty()
+    {
+        summary.changes = history.len() as u64;
+        let saved = store
+            .save_changes(ChangeBatch {
+                changes: history,
+                ..ChangeBatch::default()
+            })
+            .await
+            .context("cannot store the rollout history")?;
+        summary.changes_new = saved.new;
+    }
     Ok(summary)
+}
+
+/// The changes a dump shows: the rollout history of its ReplicaSets and ControllerRevisions,
+/// and for the Deployments without ReplicaSets in it, the rollouts of their events.
+fn dump_changes(
+    cluster: &str,
+    revisions: Vec<Revision>,
+    scalings: FirstScalings,
+) -> Vec<kubetrail_model::Change> {
+    let mut changes = rollout_history(cluster, revisions);
+    let known: std::collections::BTreeSet<(String, String)> = changes
+        .iter()
+        .filter(|c| c.object.kind == "Deployment")
+        .map(|c| (c.object.namespace.clone(), c.object.name.clone()))
+        .collect();
+    changes.extend(
+        rollouts_from_events(cluster, scalings.0.into_values().collect())
+            .into_iter()
+            .filter(|c| !known.contains(&(c.object.namespace.clone(), c.object.name.clone()))),
+    );
+    changes
+}
+
+/// The first `ScalingReplicaSet` of each ReplicaSet of a Deployment (by uid), all the rollout
+/// rule reads: one entry per ReplicaSet, however many events a dump holds.
+#[derive(Default)]
+struct FirstScalings(BTreeMap<(String, String, String), Scaling>);
+
+impl FirstScalings {
+    fn add(&mut self, scalings: Vec<Scaling>) {
+        for s in scalings {
+            let key = (
+                s.deployment.uid.clone(),
+                s.deployment.name.clone(),
+                s.replica_set.clone(),
+            );
+            match self.0.get(&key) {
+                Some(first) if (first.at, !first.up) <= (s.at, !s.up) => {}
+                _ => {
+                    self.0.insert(key, s);
+                }
+            }
+        }
+    }
 }
 
 /// Which events an import takes: those `limit` accepts at `now`, the start of the import.
@@ -361,6 +445,7 @@ fn parse_file(
                     continue;
                 }
                 counts.events_read += 1;
+                counts.scalings.extend(Scaling::of(&event));
                 batch.push(processor.process(event));
                 locations.push(location);
                 if batch.len() == BATCH {
@@ -376,6 +461,7 @@ fn parse_file(
                 counts.objects += 1;
                 processor.observe(link);
             }
+            Item::Revision(revision) => counts.revisions.push(revision),
             Item::Skipped { reason, location } => counts.skip(&location, &reason),
         }
     }
@@ -431,6 +517,13 @@ fn print_summary(out: &mut impl Write, s: &ImportSummary) -> Result<()> {
     }
     if s.objects > 0 {
         writeln!(out, "other objects read (for owner links): {}", s.objects)?;
+    }
+    if s.changes > 0 {
+        writeln!(
+            out,
+            "changes: {} rollouts rebuilt from ReplicaSets, ControllerRevisions and the deployment controller's events, {} new (kubetrail changes)",
+            s.changes, s.changes_new
+        )?;
     }
     for (reason, n) in &s.skipped {
         writeln!(out, "  skipped {n}: {reason}")?;

@@ -39,12 +39,30 @@ pub struct Failure {
     pub window: LabelWindow,
 }
 
-/// The root-cause event: its reason and the objects it may be about (`*` wildcards).
+/// The root cause: an event (its reason and the objects it may be about, `*` wildcards), or a
+/// change of one of the `change` objects (a rollout the events show, issue 15 §3).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Root {
+    #[serde(default)]
     pub reasons: Vec<String>,
+    #[serde(default)]
     pub objects: Vec<String>,
+    /// The root cause is a change of one of these objects (`namespace/Kind/name`): an incident
+    /// is right only when rooted in such a change (rule `change`), whatever its events.
+    #[serde(default)]
+    pub change: Vec<String>,
+}
+
+impl Root {
+    /// Whether an incident's root cause is this one.
+    pub fn is(&self, root: &kubetrail_analyze::RootCause) -> bool {
+        if self.change.is_empty() {
+            self.reasons.contains(&root.reason) && any_glob(&self.objects, &root.object)
+        } else {
+            root.rule == "change" && any_glob(&self.change, &root.object)
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -78,9 +96,16 @@ impl Labels {
                 "failure {:?}: window ends before it starts",
                 f.id
             );
+            let event_root = !f.root.reasons.is_empty() && !f.root.objects.is_empty();
             anyhow::ensure!(
-                !f.root.reasons.is_empty() && !f.root.objects.is_empty() && !f.affected.is_empty(),
-                "failure {:?}: root reasons, root objects and affected objects must not be empty",
+                (event_root || !f.root.change.is_empty()) && !f.affected.is_empty(),
+                "failure {:?}: the root needs reasons and objects, or a change; affected objects must not be empty",
+                f.id
+            );
+            anyhow::ensure!(
+                f.root.change.is_empty()
+                    || (f.root.reasons.is_empty() && f.root.objects.is_empty()),
+                "failure {:?}: a root is an event (reasons, objects) or a change, not both",
                 f.id
             );
         }
@@ -135,6 +160,20 @@ mod tests {
         assert!(glob("exact", "exact"));
         assert!(!glob("exact", "exactly"));
         assert!(!glob("ab*ba", "aba"));
+    }
+
+    #[test]
+    fn a_root_is_an_event_or_a_change_not_both_nor_neither() {
+        let text = |root: &str| {
+            format!(
+                "dump: x\nfailures:\n  - id: a\n    note: n\n    root: {root}\n    affected: [o]\n    window: {{start: 2024-01-01T00:00:00Z, end: 2024-01-01T00:00:00Z}}\n"
+            )
+        };
+        let change = Labels::parse(&text("{change: [ns/Deployment/web]}")).unwrap();
+        assert_eq!(change.failures[0].root.change, ["ns/Deployment/web"]);
+        assert!(Labels::parse(&text("{change: [d], reasons: [R], objects: [o]}")).is_err());
+        assert!(Labels::parse(&text("{}")).is_err());
+        assert!(Labels::parse(&text("{reasons: [R]}")).is_err());
     }
 
     #[test]

@@ -116,10 +116,7 @@ pub fn score(labels: &Labels, incidents: &[Incident]) -> anyhow::Result<Score> {
                 .splits
                 .push(format!("{} ({scope}): {} incidents", failure.id, by.len()));
         }
-        let right = by.iter().any(|inc| {
-            failure.root.reasons.contains(&inc.root_cause.reason)
-                && any_glob(&failure.root.objects, &inc.root_cause.object)
-        });
+        let right = by.iter().any(|inc| failure.root.is(&inc.root_cause));
         if right {
             s.right_root += 1;
         } else {
@@ -307,6 +304,37 @@ not_incidents:
         );
         let s = score(&labels, &[wait]).unwrap();
         assert_eq!(s.detected, 1, "{:?}", s.details);
+    }
+
+    /// Issue 15 §3: a failure labelled as caused by a change is found with the right root
+    /// cause only by an incident rooted in a change of the labelled object, not by one rooted
+    /// in the failing events, nor in a change of something else.
+    #[test]
+    fn a_failure_rooted_in_a_change_needs_an_incident_rooted_in_that_change() {
+        let labels = Labels::parse(&LABELS.replace(
+            "root: {reasons: [BackOff], objects: [ns/Pod/web-*]}",
+            "root: {change: [ns/Deployment/web]}",
+        ))
+        .unwrap();
+        let crash = |rule: &str, reason: &str, object: &str| {
+            let mut i = incident(
+                "ns/Deployment/web",
+                "2024-01-01T00:30:00Z",
+                "2024-01-01T00:40:00Z",
+                "BackOff",
+                "ns/Pod/web-1",
+            );
+            i.root_cause.rule = rule.into();
+            i.root_cause.reason = reason.into();
+            i.root_cause.object = object.into();
+            i
+        };
+        let by_events = score(&labels, &[crash("crash-loop", "BackOff", "ns/Pod/web-1")]).unwrap();
+        assert_eq!((by_events.detected, by_events.right_root), (1, 0));
+        let other = crash("change", "Updated", "ns/ConfigMap/web-config");
+        assert_eq!(score(&labels, &[other]).unwrap().right_root, 0);
+        let rollout = crash("change", "Updated", "ns/Deployment/web");
+        assert_eq!(score(&labels, &[rollout]).unwrap().right_root, 1);
     }
 
     #[test]
