@@ -19,13 +19,30 @@
 //!   while its pods have no metrics yet, then `SuccessfulRescale` once it computed a scale
 //!   (`pkg/controller/podautoscaler/horizontal.go`).
 //!
+//! - the scheduler reports `FailedScheduling` while no node fits the pod yet (a node still
+//!   joining or not ready, a volume being provisioned, a peer of an anti-affinity rule still
+//!   terminating) and retries whenever the cluster changes, then `Scheduled` once it bound
+//!   the pod (`pkg/scheduler/schedule_one.go`): a pod placed within minutes was waiting, not
+//!   failing;
+//! - a pod that could not mount or start, deleted by its own controller (`SuccessfulDelete`
+//!   "Deleted pod: …", `pkg/controller/controller_utils.go`), e.g. a DaemonSet or ReplicaSet
+//!   replacing it a second after creating it: the pod was no longer wanted, so it never
+//!   needed to start.
+//!
 //! Only the kubelet's start is taken whenever it comes (a pod that started was not stuck); the
 //! other signs must come within [`TRANSIENT`] of the failure's first report: a controller that
 //! failed for an hour and then succeeded had an incident.
 //!
 //! And a pod whose only failures are readiness probes for less than [`TRANSIENT`], with no
 //! restart, was starting or stopping (the kubelet's prober reports each failed probe,
-//! `pkg/kubelet/prober/prober.go`): not a failure episode either.
+//! `pkg/kubelet/prober/prober.go`): not a failure episode either. The same holds per pod for
+//! a liveness probe that failed fewer times than its `failureThreshold`: the kubelet killed
+//! nothing (no `Killing` "failed liveness probe", no back-off), so each failed probe of a pod
+//! whose probes failed for less than [`TRANSIENT`] in all, with no restart, is got past.
+//!
+//! A workload whose pods keep failing to schedule is not healed by each pod landing in the
+//! end: an episode with scheduling failures heals only if it lasted less than [`TRANSIENT`]
+//! (pods churning for a quarter of an hour, each placed after a while, are an incident).
 
 use jiff::SignedDuration;
 
@@ -42,7 +59,12 @@ pub fn healed(ctx: &Ctx<'_>, ep: &Episode<'_>) -> bool {
     if matches!(ep.scope, Scope::Cluster(_)) {
         return false;
     }
-    ep.events.iter().all(|&i| got_past(ctx, i))
+    let churn = ep.end.duration_since(ep.start) > TRANSIENT
+        && ep
+            .events
+            .iter()
+            .any(|&i| ctx.event(i).reason == "FailedScheduling");
+    (!churn && ep.events.iter().all(|&i| got_past(ctx, i)))
         || (ep
             .events
             .iter()
@@ -73,7 +95,19 @@ pub fn got_past(ctx: &Ctx<'_>, i: usize) -> bool {
         || ctx.signals[i] == Signal::StartFailed
         || reason == "FailedCreatePodSandBox"
     {
-        return later(&started, false);
+        let unwanted = ctx
+            .pod_deleted(i)
+            .is_some_and(|at| at <= ctx.start(i) + TRANSIENT);
+        return unwanted || later(&started, false);
+    }
+    if matches!(
+        ctx.signals[i],
+        Signal::ReadinessFailed | Signal::LivenessFailed
+    ) {
+        return short_probe_spell(ctx, i);
+    }
+    if reason == "FailedScheduling" {
+        return later(&|j| ctx.event(j).reason == "Scheduled", true);
     }
     if reason == "FailedCreate" {
         return later(&|j| ctx.event(j).reason == "SuccessfulCreate", true);
@@ -115,6 +149,24 @@ pub fn got_past(ctx: &Ctx<'_>, i: usize) -> bool {
     false
 }
 
+/// Whether the probes of the pod of probe failure `i` failed for less than [`TRANSIENT`] in
+/// all, and its containers were never restarted for it (no liveness kill, no back-off).
+fn short_probe_spell(ctx: &Ctx<'_>, i: usize) -> bool {
+    let mut first = ctx.start(i);
+    let mut last = ctx.end(i);
+    for &j in ctx.same_object(i) {
+        match ctx.signals[j] {
+            Signal::LivenessKill | Signal::CrashBackOff => return false,
+            Signal::ReadinessFailed | Signal::LivenessFailed => {
+                first = first.min(ctx.start(j));
+                last = last.max(ctx.end(j));
+            }
+            _ => {}
+        }
+    }
+    last.duration_since(first) <= TRANSIENT
+}
+
 /// Whether an operator status message says `cond changed from X to value`.
 fn changed_to(note: &str, cond: &str, value: &str) -> bool {
     let prefix = format!("{cond} changed from ");
@@ -123,4 +175,180 @@ fn changed_to(note: &str, cond: &str, value: &str) -> bool {
             .split_once(" to ")
             .is_some_and(|(_, rest)| rest.starts_with(value))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use kubetrail_model::EventOccurrences;
+
+    use super::super::{Incident, IncidentConfig, incidents};
+    use crate::Window;
+    use crate::testing::{about, at, pod_normal, pod_warning};
+
+    const POD: &str = "web-7d9f8b6c4-x2x9z";
+
+    fn run(events: Vec<EventOccurrences>, until: i64) -> Vec<Incident> {
+        let window = Window::new(at(-24 * 60), at(until)).unwrap();
+        incidents(&events, window, &IncidentConfig::default()).unwrap()
+    }
+
+    fn pending(last: i64) -> EventOccurrences {
+        pod_warning(
+            "shop",
+            POD,
+            "FailedScheduling",
+            "0/3 nodes are available: 1 node(s) had taint {node.kubernetes.io/not-ready: }, that the pod didn't tolerate, 2 node(s) didn't match pod anti-affinity rules.",
+        )
+        .span(0, last, last as u64 + 1)
+        .build()
+    }
+
+    fn scheduled(m: i64) -> EventOccurrences {
+        pod_normal(
+            "shop",
+            POD,
+            "Scheduled",
+            "Successfully assigned shop/web-7d9f8b6c4-x2x9z to node-a",
+        )
+        .at(m)
+        .build()
+    }
+
+    /// Issue 13, noise: a pod the scheduler placed two minutes after its first attempt (a node
+    /// still becoming ready, an anti-affinity peer still terminating) was waiting, not
+    /// failing; Pending for half an hour, or never scheduled, it is an incident.
+    #[test]
+    fn a_pod_scheduled_within_minutes_of_its_first_failed_attempt_opens_no_incident() {
+        assert_eq!(
+            run(vec![pending(2), scheduled(2)], 40),
+            Vec::<Incident>::new()
+        );
+        assert_eq!(run(vec![pending(30), scheduled(30)], 40).len(), 1);
+        assert_eq!(run(vec![pending(2)], 40).len(), 1);
+    }
+
+    /// Issue 13, noise: a DaemonSet that created a pod and deleted it a second later (a newer
+    /// generation replaced it): the kubelet's failed mounts of its secrets, even one reported
+    /// after the deletion, are about a pod nobody needed any more. Without the deletion, the
+    /// pod is stuck.
+    #[test]
+    fn a_pod_its_controller_deleted_before_it_could_start_opens_no_incident() {
+        let mount = |m: i64, note: &str| {
+            pod_warning("shop", POD, "FailedMount", note)
+                .by_kubelet("node-a")
+                .at(m)
+                .build()
+        };
+        let failed = || {
+            vec![
+                mount(
+                    0,
+                    r#"MountVolume.SetUp failed for volume "serving-cert" : secret "serving-cert" not found"#,
+                ),
+                mount(
+                    2,
+                    "Unable to attach or mount volumes: unmounted volumes=[serving-cert]: timed out waiting for the condition",
+                ),
+            ]
+        };
+        let deleted = about(
+            "DaemonSet",
+            "shop",
+            "web",
+            "Normal",
+            "SuccessfulDelete",
+            "Deleted pod: web-7d9f8b6c4-x2x9z",
+        )
+        .at(0)
+        .build();
+        let mut events = failed();
+        events.push(deleted);
+        assert_eq!(run(events, 40), Vec::<Incident>::new());
+        assert_eq!(run(failed(), 40).len(), 1);
+    }
+
+    /// Issue 13, noise: pods of one workload failing to schedule and placed a minute later,
+    /// one after another for a quarter of an hour (a descheduler evicting them as they land),
+    /// are an incident even though each pod was scheduled in the end.
+    #[test]
+    fn pods_that_keep_failing_to_schedule_for_long_are_an_incident_though_each_lands() {
+        let mut events = Vec::new();
+        for (suffix, m) in [
+            ("x2x9z", 0i64),
+            ("b4k7q", 4),
+            ("c5m8r", 8),
+            ("d6n9s", 12),
+            ("f7p2t", 16),
+        ] {
+            let pod = format!("web-7d9f8b6c4-{suffix}");
+            events.push(
+                pod_warning(
+                    "shop",
+                    &pod,
+                    "FailedScheduling",
+                    "0/2 nodes are available: 2 Insufficient cpu.",
+                )
+                .at(m)
+                .build(),
+            );
+            events.push(
+                pod_normal(
+                    "shop",
+                    &pod,
+                    "Scheduled",
+                    "Successfully assigned it to node-a",
+                )
+                .at(m + 1)
+                .build(),
+            );
+        }
+        assert_eq!(run(events, 40).len(), 1);
+    }
+
+    /// Issue 13, noise: a pod whose readiness probe failed for a minute after it started and
+    /// whose liveness probe failed once (below its failureThreshold: nothing was killed) was
+    /// starting up; the same probes followed by the kubelet killing the container are a
+    /// failure.
+    #[test]
+    fn probes_failing_briefly_without_a_restart_open_no_incident() {
+        let probes = || {
+            vec![
+                pod_warning(
+                    "shop",
+                    POD,
+                    "Unhealthy",
+                    "Readiness probe failed: Get \"http://10.0.0.9:8080/healthz\": dial tcp 10.0.0.9:8080: connect: connection refused",
+                )
+                .container("app")
+                .by_kubelet("node-a")
+                .span(0, 1, 3)
+                .build(),
+                pod_warning(
+                    "shop",
+                    POD,
+                    "Unhealthy",
+                    "Liveness probe failed: Get \"http://10.0.0.9:8080/healthz\": dial tcp 10.0.0.9:8080: connect: connection refused",
+                )
+                .container("app")
+                .by_kubelet("node-a")
+                .at(1)
+                .build(),
+            ]
+        };
+        assert_eq!(run(probes(), 40), Vec::<Incident>::new());
+        let mut killed = probes();
+        killed.push(
+            pod_normal(
+                "shop",
+                POD,
+                "Killing",
+                "Container app failed liveness probe, will be restarted",
+            )
+            .container("app")
+            .by_kubelet("node-a")
+            .at(2)
+            .build(),
+        );
+        assert_eq!(run(killed, 40).len(), 1);
+    }
 }

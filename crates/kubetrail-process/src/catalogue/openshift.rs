@@ -34,7 +34,10 @@ pub const LIBRARY_GO: Group = Group {
         e("OperatorLogLevelChangeFailed", C::Operator, S::Warning),
         e("OperatorLogLevelInvalid", C::Operator, S::Warning),
         e("ManagementStateUnknown", C::Operator, S::Warning),
-        e("StatusNotFound", C::Operator, S::Warning),
+        // The management-state and status controllers find no operator config CR yet (the
+        // installer creates it) and return without error: a start-up ordering notice
+        // (library-go pkg/operator/management, pkg/operator/status/status_controller.go).
+        e("StatusNotFound", C::Operator, S::Info),
         e("MultipleVersions", C::Operator, S::Warning),
         // Start-up ordering notices: a controller waits for what another one writes and
         // retries; if it lasts, the operator's Degraded condition is the failure signal.
@@ -45,13 +48,31 @@ pub const LIBRARY_GO: Group = Group {
         e("ObservedConfigChanged", C::Operator, S::Info),
         e("ObservedConfigWriteError", C::Operator, S::Warning),
         e("ObserverFailed", C::Operator, S::Warning),
-        e("Observe*Failed", C::Operator, S::Warning),
+        // One config observer's input is missing (e.g. etcd endpoints not published yet):
+        // the config observer controller retries every resync and, while any observer
+        // fails, sets ConfigObservationDegraded, which the status controller turns into
+        // `Degraded ... to True` (pkg/operator/configobserver/config_observer_controller.go):
+        // that is the failure signal, the observer's own report is a start-up notice.
+        e("Observe*Failed", C::Operator, S::Info),
         e("Observe*", C::Operator, S::Info),
         // A start-up ordering notice, like MissingVersion.
         e("ConfigMissing", C::Operator, S::Info),
         e("RevisionTriggered", C::Operator, S::Info),
         e("RevisionCreate", C::Operator, S::Info),
-        e("RevisionCreateFailed", C::Operator, S::Error),
+        ef(
+            "RevisionCreateFailed",
+            C::Operator,
+            S::Error,
+            &[f(
+                // pkg/operator/revisioncontroller/revision_controller.go: a revision copies
+                // ConfigMaps and Secrets other controllers write; until they exist the
+                // controller retries and sets RevisionControllerDegraded (the status
+                // controller's `Degraded ... to True` is the failure signal if it lasts).
+                r#"^Failed to create revision \d+: (?:configmaps|secrets|namespaces) "[^"]+" not found"#,
+                S::Info,
+                "an input another controller writes does not exist yet; retried",
+            )],
+        ),
         e("StartingNewRevision", C::Operator, S::Info),
         e("NodeTargetRevisionChanged", C::Operator, S::Info),
         e("NodeCurrentRevisionChanged", C::Operator, S::Info),
