@@ -29,6 +29,13 @@
 //!   replacing it a second after creating it: the pod was no longer wanted, so it never
 //!   needed to start.
 //!
+//! - the kubelet reports its node `NodeNotReady` as it starts, before the container runtime
+//!   answers, and `NodeReady` seconds later (`pkg/kubelet/nodestatus`, `setNodeReadyCondition`);
+//!   a condition the kubelet cleared within [`NODE_BLIP`] is that start-up blip. Pods tolerate
+//!   the not-ready taint for 300 s by default (DefaultTolerationSeconds admission plugin), so
+//!   it evicted nothing; but the node lifecycle controller marks the node's pods not ready
+//!   while it lasts, so a longer spell stays an incident.
+//!
 //! Only the kubelet's start is taken whenever it comes (a pod that started was not stuck); the
 //! other signs must come within [`TRANSIENT`] of the failure's first report: a controller that
 //! failed for an hour and then succeeded had an incident.
@@ -48,7 +55,10 @@ use jiff::SignedDuration;
 
 use super::context::Ctx;
 use super::episodes::{Episode, Scope};
-use super::signals::{Signal, container};
+use super::signals::{Signal, clears, container};
+
+/// How soon a node condition must clear to be the kubelet's start-up blip.
+pub const NODE_BLIP: SignedDuration = SignedDuration::from_secs(60);
 
 /// How soon a controller must get past a failure for it to be transient.
 pub const TRANSIENT: SignedDuration = SignedDuration::from_mins(5);
@@ -105,6 +115,14 @@ pub fn got_past(ctx: &Ctx<'_>, i: usize) -> bool {
         Signal::ReadinessFailed | Signal::LivenessFailed
     ) {
         return short_probe_spell(ctx, i);
+    }
+    if ctx.signals[i] == Signal::NodeDown && e.regarding.kind == "Node" {
+        return ctx.same_object(i).iter().any(|&j| {
+            ctx.signals[j] == Signal::NodeUp
+                && clears(&ctx.event(j).reason, reason)
+                && ctx.end(j) >= ctx.end(i)
+                && ctx.start(j) <= ctx.end(i) + NODE_BLIP
+        });
     }
     if reason == "FailedScheduling" {
         return later(&|j| ctx.event(j).reason == "Scheduled", true);
@@ -350,5 +368,29 @@ mod tests {
             .build(),
         );
         assert_eq!(run(killed, 40).len(), 1);
+    }
+
+    /// Issue 13, noise: a kubelet that reports its node NotReady at start and Ready in the
+    /// same second evicted nothing; a node NotReady for two minutes is an incident.
+    #[test]
+    fn a_node_ready_again_within_minutes_opens_no_incident() {
+        let node = |reason: &str, m: i64| {
+            crate::testing::node_event(
+                "worker-1",
+                "Normal",
+                reason,
+                &format!("Node worker-1 status is now: {reason}"),
+            )
+            .at(m)
+            .build()
+        };
+        assert_eq!(
+            run(vec![node("NodeNotReady", 0), node("NodeReady", 0)], 40),
+            Vec::<Incident>::new()
+        );
+        assert_eq!(
+            run(vec![node("NodeNotReady", 0), node("NodeReady", 2)], 40).len(),
+            1
+        );
     }
 }

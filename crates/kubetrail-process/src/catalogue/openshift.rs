@@ -79,7 +79,10 @@ pub const LIBRARY_GO: Group = Group {
         // A start-up ordering notice, like MissingVersion (NodeInstallerDegraded if it lasts).
         e("RequiredInstallerResourcesMissing", C::Operator, S::Info),
         e("InstallerPodFailed", C::Operator, S::Error),
-        e("InstallerPodDisappeared", C::Operator, S::Warning),
+        // The installer pod was deleted before the installer controller saw it end: "retry
+        // like if it had never existed" (pkg/operator/staticpod/controller/installer); failed
+        // retries make NodeInstallerDegraded, the failure signal.
+        e("InstallerPodDisappeared", C::Operator, S::Info),
         e("StaticPodInstallerCompleted", C::Operator, S::Info),
         e("StaticPodInstallerFailed", C::Operator, S::Error),
         e("MissingStaticPod", C::Operator, S::Warning),
@@ -101,7 +104,19 @@ pub const LIBRARY_GO: Group = Group {
         e("CABundleUpdateRequired", C::Certificate, S::Info),
         e("SignerUpdateRequired", C::Certificate, S::Info),
         e("TargetUpdateRequired", C::Certificate, S::Info),
-        e("RotationError", C::Certificate, S::Warning),
+        ef(
+            "RotationError",
+            C::Certificate,
+            S::Warning,
+            &[f(
+                // pkg/operator/certrotation: two controllers create the same CA bundle or
+                // signer at start-up; the loser's create fails with AlreadyExists and its next
+                // sync reads the one that exists.
+                r#"^(?:configmaps|secrets) "[^"]+" already exists$"#,
+                S::Info,
+                "another controller created it first; the next sync uses it",
+            )],
+        ),
         e("CertificateUpdated", C::Certificate, S::Info),
         e("CertificateUpdateFailed", C::Certificate, S::Error),
         e("CertificateRemoved", C::Certificate, S::Info),

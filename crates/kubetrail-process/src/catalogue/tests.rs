@@ -315,3 +315,46 @@ fn api_server_transport_errors_and_start_up_notices_are_info_but_webhooks_are_no
         Some(S::Error)
     );
 }
+
+#[test]
+fn kills_of_containers_already_gone_and_retried_operator_races_are_info() {
+    let gone = r#"error killing pod: failed to "KillContainer" for "app" with KillContainerError: "rpc error: code = Unknown desc = Error response from daemon: No such container: cff6df8c""#;
+    assert_eq!(
+        classify("FailedKillPod", gone),
+        Some((C::Lifecycle, S::Info))
+    );
+    let shim = r#"error killing pod: failed to "KillContainer" for "app" with KillContainerError: "rpc error: code = Unknown desc = failed to kill container \"7578\": ttrpc: closed: unknown""#;
+    assert_eq!(
+        classify("FailedKillPod", shim).map(|(_, s)| s),
+        Some(S::Info)
+    );
+    let stuck = r#"error killing pod: failed to "KillPodSandbox" for "uid" with KillPodSandboxError: "rpc error: code = DeadlineExceeded""#;
+    assert_eq!(
+        classify("FailedKillPod", stuck).map(|(_, s)| s),
+        Some(S::Warning)
+    );
+    assert_eq!(
+        classify(
+            "RotationError",
+            r#"configmaps "kube-control-plane-signer-ca" already exists"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "RotationError",
+            "x509: certificate signed by unknown authority"
+        )
+        .map(|(_, s)| s),
+        Some(S::Warning)
+    );
+    assert_eq!(
+        classify(
+            "InstallerPodDisappeared",
+            r#"pods "installer-4-master-0" not found"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+}
