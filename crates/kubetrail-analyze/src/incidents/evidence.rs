@@ -49,7 +49,9 @@
 //!
 //! A workload whose pods keep failing to schedule is not healed by each pod landing in the
 //! end: an episode with scheduling failures heals only if it lasted less than [`TRANSIENT`]
-//! (pods churning for a quarter of an hour, each placed after a while, are an incident).
+//! and no pod of it failed to schedule after another pod of it had been placed (pods
+//! replaced one after another, each waiting for a node, e.g. a descheduler evicting them as
+//! they land, or a rollout whose new pods wait for the old ones' nodes: churn).
 
 use jiff::SignedDuration;
 
@@ -69,11 +71,14 @@ pub fn healed(ctx: &Ctx<'_>, ep: &Episode<'_>) -> bool {
     if matches!(ep.scope, Scope::Cluster(_)) {
         return false;
     }
-    let churn = ep.end.duration_since(ep.start) > TRANSIENT
-        && ep
-            .events
-            .iter()
-            .any(|&i| ctx.event(i).reason == "FailedScheduling");
+    let pending: Vec<usize> = ep
+        .events
+        .iter()
+        .copied()
+        .filter(|&i| ctx.event(i).reason == "FailedScheduling")
+        .collect();
+    let churn = !pending.is_empty()
+        && (ep.end.duration_since(ep.start) > TRANSIENT || replaced(ctx, &pending));
     (!churn && ep.events.iter().all(|&i| got_past(ctx, i)))
         || (ep
             .events
@@ -165,6 +170,43 @@ pub fn got_past(ctx: &Ctx<'_>, i: usize) -> bool {
         }
     }
     false
+}
+
+/// Whether one of the scheduling failures `pending` began after another pod of them had been
+/// placed (its `Scheduled` after its own failure).
+fn replaced(ctx: &Ctx<'_>, pending: &[usize]) -> bool {
+    // The two earliest placements, of different pods.
+    let mut first: Option<(jiff::Timestamp, &str)> = None;
+    let mut second: Option<jiff::Timestamp> = None;
+    for &i in pending {
+        let pod = ctx.event(i).regarding.name.as_str();
+        let Some(at) = ctx
+            .same_object(i)
+            .iter()
+            .filter(|&&j| ctx.event(j).reason == "Scheduled" && ctx.end(j) >= ctx.end(i))
+            .map(|&j| ctx.start(j))
+            .min()
+        else {
+            continue;
+        };
+        match first {
+            Some((t, p)) if p == pod => first = Some((t.min(at), p)),
+            Some((t, _)) if at < t => {
+                second = Some(second.map_or(t, |s| s.min(t)));
+                first = Some((at, pod));
+            }
+            Some(_) => second = Some(second.map_or(at, |s| s.min(at))),
+            None => first = Some((at, pod)),
+        }
+    }
+    pending.iter().any(|&i| {
+        let pod = ctx.event(i).regarding.name.as_str();
+        let placed_before = match first {
+            Some((t, p)) if p != pod => Some(t),
+            _ => second,
+        };
+        placed_before.is_some_and(|t| t <= ctx.start(i))
+    })
 }
 
 /// Whether the probes of the pod of probe failure `i` failed for less than [`TRANSIENT`] in
@@ -321,6 +363,39 @@ mod tests {
             );
         }
         assert_eq!(run(events, 40).len(), 1);
+    }
+
+    /// Pods replaced one after another within three minutes, each waiting a moment for a node
+    /// (a descheduler evicting them as they land) are churn, an incident; three pods of a
+    /// new Deployment waiting together for a minute are not.
+    #[test]
+    fn pods_replaced_one_after_another_each_failing_to_schedule_are_an_incident() {
+        let pod = |suffix: &str, failed: i64, placed: i64| {
+            let name = format!("web-7d9f8b6c4-{suffix}");
+            vec![
+                pod_warning(
+                    "shop",
+                    &name,
+                    "FailedScheduling",
+                    "0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/master: }, 2 Insufficient cpu.",
+                )
+                .at(failed)
+                .build(),
+                pod_normal("shop", &name, "Scheduled", "Successfully assigned it to node-a")
+                    .at(placed)
+                    .build(),
+            ]
+        };
+        let churn: Vec<EventOccurrences> = [("x2x9z", 0, 1), ("b4k7q", 1, 2), ("c5m8r", 2, 3)]
+            .iter()
+            .flat_map(|&(s, f, p)| pod(s, f, p))
+            .collect();
+        assert_eq!(run(churn, 40).len(), 1);
+        let together: Vec<EventOccurrences> = ["x2x9z", "b4k7q", "c5m8r"]
+            .iter()
+            .flat_map(|s| pod(s, 0, 1))
+            .collect();
+        assert_eq!(run(together, 40), Vec::<Incident>::new());
     }
 
     /// Issue 13, noise: a pod whose readiness probe failed for a minute after it started and
