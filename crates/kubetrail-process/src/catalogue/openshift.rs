@@ -139,8 +139,11 @@ pub const LIBRARY_GO_APPLY: Group = Group {
             C::Operator,
             S::Error,
             &[f(
+                // resourceapply's Apply<Kind> gets the object, finds none and creates it; an
+                // AlreadyExists means another writer (a second operator, a certrotation
+                // controller) created it in between, and the next sync takes the update path.
                 r"already exists",
-                S::Warning,
+                S::Info,
                 "another writer created it first; the next sync updates it",
             )],
         ),

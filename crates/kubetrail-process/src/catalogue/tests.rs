@@ -351,6 +351,22 @@ fn kills_of_containers_already_gone_and_retried_operator_races_are_info() {
     );
     assert_eq!(
         classify(
+            "CustomResourceDefinitionCreateFailed",
+            r#"Failed to create CustomResourceDefinition.apiextensions.k8s.io/checks.example.io: customresourcedefinitions.apiextensions.k8s.io "checks.example.io" already exists"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "ConfigMapCreateFailed",
+            r#"Failed to create ConfigMap/config -n shop: namespaces "shop" is forbidden"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Error)
+    );
+    assert_eq!(
+        classify(
             "InstallerPodDisappeared",
             r#"pods "installer-4-master-0" not found"#
         )
