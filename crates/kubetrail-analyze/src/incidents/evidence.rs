@@ -468,4 +468,42 @@ mod tests {
             1
         );
     }
+
+    /// Issue 13 (C1 of the real dumps): the API server's own probes fail for half a minute
+    /// while the node restarts (no incident alone: a short spell without a restart), and two
+    /// workloads in other namespaces crash-loop at the same time. The spell still counts as
+    /// what the disruption did: with it, three workloads crash together and the API server's
+    /// failing probe is the wave's root; without it there would be two unexplained crashes.
+    #[test]
+    fn a_healed_api_server_probe_spell_still_makes_and_roots_a_crash_wave() {
+        let crash = |ns: &str, pod: &str, m: i64| {
+            pod_warning(ns, pod, "BackOff", "Back-off restarting failed container")
+                .container("app")
+                .by_kubelet("node-a")
+                .at(m)
+                .build()
+        };
+        let events = vec![
+            pod_warning(
+                "kube-system",
+                "kube-apiserver-node-a",
+                "Unhealthy",
+                "Liveness probe failed: HTTP probe failed with statuscode: 500",
+            )
+            .container("kube-apiserver")
+            .by_kubelet("node-a")
+            .at(0)
+            .build(),
+            crash("shop", POD, 0),
+            crash("mon", "metrics-5c9b7d8f6d-4kqzv", 1),
+        ];
+        let found = run(events, 40);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].cluster_wide);
+        assert_eq!(found[0].root_cause.rule, "control-plane-disruption");
+        assert_eq!(
+            found[0].root_cause.object,
+            "kube-system/Pod/kube-apiserver-node-a"
+        );
+    }
 }
