@@ -5,7 +5,6 @@ mod common;
 
 use common::{load, whole};
 use kubetrail_analyze::{Incident, IncidentConfig, Status, incidents};
-use kubetrail_model::Severity;
 
 fn found(file: &str) -> Vec<Incident> {
     let events = load(file);
@@ -23,15 +22,17 @@ fn about<'a>(all: &'a [Incident], subject: &str) -> &'a Incident {
 
 const MOUNT_NS: &str = "message-container-creating-failed-mount";
 
-/// Six workloads fail in this namespace on one minikube node, each for its own reason: a
+/// Five workloads fail in this namespace on one minikube node, each for its own reason: a
 /// hostPath that is not a directory, an init container crash-looping, an unpullable image, a
-/// liveness probe that always fails, a GPU nobody has, and a pod the kubelet could not kill.
+/// liveness probe that always fails, a GPU nobody has. The kubelet's `FailedKillPod` "No such
+/// container" on crashpod is no sixth: the container it wanted to kill was already gone
+/// (eval/labels lists it under not_incidents).
 #[test]
-fn the_failed_mount_dump_has_six_separate_incidents_with_their_own_causes() {
+fn the_failed_mount_dump_has_five_separate_incidents_with_their_own_causes() {
     let all = found("troubleshoot__message-container-creating-failed-mount.events.json");
     assert_eq!(
         all.len(),
-        6,
+        5,
         "{:#?}",
         all.iter().map(|i| &i.title).collect::<Vec<_>>()
     );
@@ -82,15 +83,16 @@ fn the_failed_mount_dump_has_six_separate_incidents_with_their_own_causes() {
     assert!(gpu.root_cause.hint.contains("nvidia.com/gpu"));
     assert_eq!(gpu.object_count, 2);
 
-    let kill = about(&all, &format!("{MOUNT_NS}/Deployment/crashpod"));
-    assert_eq!(kill.root_cause.rule, "first-failure");
-    assert_eq!(kill.root_cause.reason, "FailedKillPod");
+    assert!(
+        all.iter()
+            .all(|i| i.subject != format!("{MOUNT_NS}/Deployment/crashpod"))
+    );
 
     // All on minikube, none merged; no two incidents share an id.
     let mut ids: Vec<&str> = all.iter().map(|i| i.id.as_str()).collect();
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 6);
+    assert_eq!(ids.len(), 5);
 }
 
 #[test]
@@ -176,24 +178,21 @@ fn the_init_crashloop_dump_traces_both_crash_loops_to_the_missing_executable() {
     );
 }
 
-/// kind-worker's kubelet restarts at 00:23:09 (NodeNotReady and NodeReady in the same second);
-/// from 00:24:51 php-apache's pods are refused by the kubelet (TaintToleration) and marked for
-/// deletion by the taint manager, over and over. The node was ready again, so its NotReady does
-/// not explain the evictions: a taint the pods do not tolerate does.
+/// kind-worker's kubelet restarts at 00:23:09 (NodeNotReady and NodeReady in the same second:
+/// the kubelet's start-up blip, no incident); from 00:24:51 php-apache's pods are refused by
+/// the kubelet (TaintToleration) and marked for deletion by the taint manager, over and over.
+/// The node was ready again, so its NotReady does not explain the evictions: a taint the pods
+/// do not tolerate does.
 #[test]
-fn in_c7_the_not_ready_node_and_the_taint_evictions_are_two_incidents() {
+fn in_c7_the_taint_evictions_are_one_incident_and_the_kubelet_restart_none() {
     let all = found("k8s-failure-reproduction__C7__2023-08-21T19-25-26.events.json");
     assert_eq!(
         all.len(),
-        2,
+        1,
         "{:#?}",
         all.iter().map(|i| &i.title).collect::<Vec<_>>()
     );
-    let node = about(&all, "Node/kind-worker");
-    assert_eq!(node.root_cause.rule, "node-condition");
-    assert_eq!(node.root_cause.reason, "NodeNotReady");
-    assert_eq!(node.severity, Severity::Critical);
-    assert_eq!(node.status, Status::Resolved);
+    assert!(all.iter().all(|i| i.subject != "Node/kind-worker"));
     let php = about(&all, "default/Deployment/php-apache");
     assert_eq!(php.root_cause.rule, "taint-not-tolerated");
     assert_eq!(php.root_cause.reason, "TaintToleration");

@@ -209,8 +209,9 @@ fn templates_collapse_across_pods_ips_sizes_and_counts_in_other_dumps() {
 /// Hourly buckets: the namespace's history starts at 23:00 on July 9; the window is the hour
 /// from 05:00 on July 10. The kubelet's repeats of the hostPath FailedMount (2 in the 23:00
 /// hour, none after) and of BackOff (1 at 23:56, 3 at 03:42) land at their last times, inside
-/// the window: spikes. Unhealthy, Failed, FailedScheduling, Killing and FailedKillPod occur
-/// only in the window: new reasons (the Normal reasons new in it are not reported).
+/// the window: spikes. Unhealthy, Failed, FailedScheduling and Killing occur only in the
+/// window: new reasons (the Normal reasons new in it are not reported, nor FailedKillPod "No
+/// such container", rated info: the container was already gone).
 #[test]
 fn anomalies_of_the_failed_mount_dump() {
     let events = load(MOUNT);
@@ -239,7 +240,6 @@ fn anomalies_of_the_failed_mount_dump() {
             ("Failed", AnomalyKind::NewReason, 42),
             ("Killing", AnomalyKind::NewReason, 7),
             ("FailedScheduling", AnomalyKind::NewReason, 5),
-            ("FailedKillPod", AnomalyKind::NewReason, 1),
         ]
     );
     let mount = &found[1];

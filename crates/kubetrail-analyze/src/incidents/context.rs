@@ -23,6 +23,10 @@ pub struct Ctx<'a> {
     pub by_object: HashMap<ObjectKey<'a>, Vec<usize>>,
     /// `NodeUp` events by (cluster, node), to tell whether a node recovered.
     pub recoveries: HashMap<(&'a str, &'a str), Vec<usize>>,
+    /// Pods their controller deleted, by (cluster, namespace, pod name): when it first said
+    /// so (`SuccessfulDelete` "Deleted pod: <name>" on the ReplicaSet, DaemonSet, Job or
+    /// StatefulSet, kubernetes `pkg/controller/controller_utils.go`).
+    pub deleted_pods: HashMap<(&'a str, &'a str, &'a str), Timestamp>,
 }
 
 impl<'a> Ctx<'a> {
@@ -37,7 +41,16 @@ impl<'a> Ctx<'a> {
             .map(|&i| (object_key(&events[i].event), Vec::new()))
             .collect();
         let mut recoveries: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        let mut deleted_pods: HashMap<(&str, &str, &str), Timestamp> = HashMap::new();
         for (i, e) in events.iter().enumerate() {
+            if e.event.reason == "SuccessfulDelete"
+                && let Some(pod) = e.event.note.strip_prefix("Deleted pod: ")
+            {
+                let at = deleted_pods
+                    .entry((e.event.cluster.as_str(), namespace_of(&e.event), pod.trim()))
+                    .or_insert(e.event.first_seen);
+                *at = (*at).min(e.event.first_seen);
+            }
             if let Some(list) = by_object.get_mut(&object_key(&e.event)) {
                 list.push(i);
             }
@@ -58,7 +71,23 @@ impl<'a> Ctx<'a> {
             failures,
             by_object,
             recoveries,
+            deleted_pods,
         }
+    }
+
+    /// When the controller of the pod event `i` is about deleted it, if it did.
+    pub fn pod_deleted(&self, i: usize) -> Option<Timestamp> {
+        let e = self.event(i);
+        if e.regarding.kind != "Pod" {
+            return None;
+        }
+        self.deleted_pods
+            .get(&(
+                e.cluster.as_str(),
+                namespace_of(e),
+                e.regarding.name.as_str(),
+            ))
+            .copied()
     }
 
     pub fn event(&self, i: usize) -> &'a Event {

@@ -213,9 +213,29 @@ pub fn incidents(
 ) -> Result<Vec<Incident>> {
     cfg.validate()?;
     let ctx = Ctx::new(events);
-    let mut episodes: Vec<Episode<'_>> = episodes::episodes(&ctx, cfg.quiet)
+    let all: Vec<Episode<'_>> = episodes::episodes(&ctx, cfg.quiet);
+    // A failure got past is no incident of its own, but when many workloads crash together
+    // it is part of what the disruption did: crash waves are found among all episodes, and a
+    // healed episode stays only as a wave's member.
+    let found = cluster::waves(&ctx, &all);
+    let in_wave: std::collections::HashSet<usize> = found
+        .iter()
+        .flat_map(|w| w.members.iter().copied())
+        .collect();
+    let mut index = vec![usize::MAX; all.len()];
+    let mut episodes: Vec<Episode<'_>> = Vec::new();
+    for (n, ep) in all.into_iter().enumerate() {
+        if in_wave.contains(&n) || !evidence::healed(&ctx, &ep) {
+            index[n] = episodes.len();
+            episodes.push(ep);
+        }
+    }
+    let found: Vec<cluster::Wave> = found
         .into_iter()
-        .filter(|ep| !evidence::healed(&ctx, ep))
+        .map(|mut w| {
+            w.members = w.members.iter().map(|&m| index[m]).collect();
+            w
+        })
         .collect();
     // (effect, cause) episode pairs; the cause's episode stays the representative: it names
     // the incident.
@@ -226,7 +246,7 @@ pub fn incidents(
     joins.extend(cluster::node_links(&ctx, &episodes, cfg.link_window));
     // A crash wave gets an episode of its own, holding its control-plane cause (if seen),
     // that its workloads' episodes join.
-    for wave in cluster::waves(&ctx, &episodes) {
+    for wave in found {
         let n = episodes.len();
         let cluster = ctx
             .events

@@ -22,6 +22,16 @@ pub const SCHEDULER: Group = Group {
     ],
 };
 
+/// Machine controllers (OpenShift machine-api, cluster-api providers) report `FailedCreate` and
+/// `FailedUpdate` with `reconciler failed to Create machine: requeue in: 20s` when the
+/// actuator returns a `RequeueAfterError` (`requeue in: %s`): it asked to be called again
+/// later (an instance still booting), not a failure.
+const REQUEUE: super::Form = f(
+    r"requeue in: \d",
+    S::Info,
+    "a machine actuator asked to be requeued (RequeueAfterError); not an error",
+);
+
 pub const WORKLOADS: Group = Group {
     component: "kube-controller-manager: pod control shared by the replicaset, \
                 replicationcontroller, daemonset, job, cronjob and statefulset controllers \
@@ -34,14 +44,17 @@ pub const WORKLOADS: Group = Group {
             "FailedCreate",
             C::Rollout,
             S::Error,
-            &[f(
-                r"object is being deleted|already exists",
-                S::Warning,
-                "a create that raced with a deletion or an earlier create; retried",
-            )],
+            &[
+                f(
+                    r"object is being deleted|already exists",
+                    S::Warning,
+                    "a create that raced with a deletion or an earlier create; retried",
+                ),
+                REQUEUE,
+            ],
         ),
         e("FailedDelete", C::Rollout, S::Warning),
-        e("FailedUpdate", C::Rollout, S::Warning),
+        ef("FailedUpdate", C::Rollout, S::Warning, &[REQUEUE]),
         e("SelectingAll", C::Config, S::Warning),
     ],
 };

@@ -38,6 +38,20 @@ pub const HARMLESS: &[Harmless] = &[
               the scheduler's DefaultBinder reports it as FailedScheduling but the pod has \
               its node",
     },
+    Harmless {
+        name: "API server unreachable",
+        // Only requests to the API server's own REST paths (`/api/v1/…`, `/apis/<group>/…`):
+        // an admission webhook's URL is the webhook's service, and a webhook that refuses
+        // connections is a failure of its own.
+        note: r#"(?:Get|Put|Post|Patch|Delete) "https://[^"/]+/apis?/[^"]*": (?:dial tcp [^"]*?: connect: connection refused|(?:unexpected )?EOF|http2: client connection (?:lost|force closed)|net/http: TLS handshake timeout|read tcp [^"]*?: read: connection reset by peer)|etcdserver: (?:request timed out|leader changed)"#,
+        why: "a controller's request to the API server failed in transport (connection \
+              refused, reset or closed, TLS handshake timeout: client-go's transport errors) \
+              or etcd timed out the write (`etcdserver: request timed out`, `leader changed`, \
+              go.etcd.io/etcd/api/v3rpc/rpctypes): the API server or etcd was restarting. \
+              Controllers return the error to their work queue, which retries with back-off \
+              (client-go util/workqueue); the disruption itself is reported by the API server \
+              and etcd (their probes, TerminationStart), not by every controller that noticed it",
+    },
 ];
 
 static COMPILED: LazyLock<Vec<Regex>> = LazyLock::new(|| {

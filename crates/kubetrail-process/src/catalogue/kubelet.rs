@@ -54,7 +54,20 @@ pub const KUBELET: Group = Group {
             )],
         ),
         e("ExceededGracePeriod", C::Lifecycle, S::Warning),
-        e("FailedKillPod", C::Lifecycle, S::Warning),
+        ef(
+            "FailedKillPod",
+            C::Lifecycle,
+            S::Warning,
+            &[f(
+                // The runtime no longer has the container (docker's "No such container",
+                // CRI's NotFound) or its containerd shim has exited ("ttrpc: closed"): the
+                // container is already gone, which is what the kill wanted
+                // (pkg/kubelet/kuberuntime/kuberuntime_container.go, killContainer).
+                r"No such container|ttrpc: closed|container [^ ]* not found",
+                S::Info,
+                "the container was already gone",
+            )],
+        ),
         e("FailedCreatePodContainer", C::Lifecycle, S::Error),
         e("NetworkNotReady", C::Network, S::Error),
         e("FailedCreatePodSandBox", C::Network, S::Error),

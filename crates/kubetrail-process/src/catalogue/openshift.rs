@@ -34,7 +34,10 @@ pub const LIBRARY_GO: Group = Group {
         e("OperatorLogLevelChangeFailed", C::Operator, S::Warning),
         e("OperatorLogLevelInvalid", C::Operator, S::Warning),
         e("ManagementStateUnknown", C::Operator, S::Warning),
-        e("StatusNotFound", C::Operator, S::Warning),
+        // The management-state and status controllers find no operator config CR yet (the
+        // installer creates it) and return without error: a start-up ordering notice
+        // (library-go pkg/operator/management, pkg/operator/status/status_controller.go).
+        e("StatusNotFound", C::Operator, S::Info),
         e("MultipleVersions", C::Operator, S::Warning),
         // Start-up ordering notices: a controller waits for what another one writes and
         // retries; if it lasts, the operator's Degraded condition is the failure signal.
@@ -45,20 +48,41 @@ pub const LIBRARY_GO: Group = Group {
         e("ObservedConfigChanged", C::Operator, S::Info),
         e("ObservedConfigWriteError", C::Operator, S::Warning),
         e("ObserverFailed", C::Operator, S::Warning),
-        e("Observe*Failed", C::Operator, S::Warning),
+        // One config observer's input is missing (e.g. etcd endpoints not published yet):
+        // the config observer controller retries every resync and, while any observer
+        // fails, sets ConfigObservationDegraded, which the status controller turns into
+        // `Degraded ... to True` (pkg/operator/configobserver/config_observer_controller.go):
+        // that is the failure signal, the observer's own report is a start-up notice.
+        e("Observe*Failed", C::Operator, S::Info),
         e("Observe*", C::Operator, S::Info),
         // A start-up ordering notice, like MissingVersion.
         e("ConfigMissing", C::Operator, S::Info),
         e("RevisionTriggered", C::Operator, S::Info),
         e("RevisionCreate", C::Operator, S::Info),
-        e("RevisionCreateFailed", C::Operator, S::Error),
+        ef(
+            "RevisionCreateFailed",
+            C::Operator,
+            S::Error,
+            &[f(
+                // pkg/operator/revisioncontroller/revision_controller.go: a revision copies
+                // ConfigMaps and Secrets other controllers write; until they exist the
+                // controller retries and sets RevisionControllerDegraded (the status
+                // controller's `Degraded ... to True` is the failure signal if it lasts).
+                r#"^Failed to create revision \d+: (?:configmaps|secrets|namespaces) "[^"]+" not found"#,
+                S::Info,
+                "an input another controller writes does not exist yet; retried",
+            )],
+        ),
         e("StartingNewRevision", C::Operator, S::Info),
         e("NodeTargetRevisionChanged", C::Operator, S::Info),
         e("NodeCurrentRevisionChanged", C::Operator, S::Info),
         // A start-up ordering notice, like MissingVersion (NodeInstallerDegraded if it lasts).
         e("RequiredInstallerResourcesMissing", C::Operator, S::Info),
         e("InstallerPodFailed", C::Operator, S::Error),
-        e("InstallerPodDisappeared", C::Operator, S::Warning),
+        // The installer pod was deleted before the installer controller saw it end: "retry
+        // like if it had never existed" (pkg/operator/staticpod/controller/installer); failed
+        // retries make NodeInstallerDegraded, the failure signal.
+        e("InstallerPodDisappeared", C::Operator, S::Info),
         e("StaticPodInstallerCompleted", C::Operator, S::Info),
         e("StaticPodInstallerFailed", C::Operator, S::Error),
         e("MissingStaticPod", C::Operator, S::Warning),
@@ -80,7 +104,19 @@ pub const LIBRARY_GO: Group = Group {
         e("CABundleUpdateRequired", C::Certificate, S::Info),
         e("SignerUpdateRequired", C::Certificate, S::Info),
         e("TargetUpdateRequired", C::Certificate, S::Info),
-        e("RotationError", C::Certificate, S::Warning),
+        ef(
+            "RotationError",
+            C::Certificate,
+            S::Warning,
+            &[f(
+                // pkg/operator/certrotation: two controllers create the same CA bundle or
+                // signer at start-up; the loser's create fails with AlreadyExists and its next
+                // sync reads the one that exists.
+                r#"^(?:configmaps|secrets) "[^"]+" already exists$"#,
+                S::Info,
+                "another controller created it first; the next sync uses it",
+            )],
+        ),
         e("CertificateUpdated", C::Certificate, S::Info),
         e("CertificateUpdateFailed", C::Certificate, S::Error),
         e("CertificateRemoved", C::Certificate, S::Info),
@@ -103,8 +139,11 @@ pub const LIBRARY_GO_APPLY: Group = Group {
             C::Operator,
             S::Error,
             &[f(
+                // resourceapply's Apply<Kind> gets the object, finds none and creates it; an
+                // AlreadyExists means another writer (a second operator, a certrotation
+                // controller) created it in between, and the next sync takes the update path.
                 r"already exists",
-                S::Warning,
+                S::Info,
                 "another writer created it first; the next sync updates it",
             )],
         ),

@@ -231,3 +231,146 @@ fn reasons_doc_is_up_to_date() {
          --lib reasons_doc"
     );
 }
+
+#[test]
+fn api_server_transport_errors_and_start_up_notices_are_info_but_webhooks_are_not() {
+    // The endpoints controller could not reach the API server while it restarted: retried.
+    let closed = r#"Failed to update endpoint shop/web: Put "https://api-int.example:6443/api/v1/namespaces/shop/endpoints/web": http2: client connection force closed via ClientConn.Close"#;
+    assert_eq!(
+        classify("FailedToUpdateEndpoint", closed),
+        Some((C::Network, S::Info))
+    );
+    let refused = r#"Error updating Endpoint Slices for Service shop/web: failed to update web-x EndpointSlice for Service shop/web: Put "https://10.0.0.1:6443/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/web-x": dial tcp 10.0.0.1:6443: connect: connection refused"#;
+    assert_eq!(
+        classify("FailedToUpdateEndpointSlices", refused).map(|(_, s)| s),
+        Some(S::Info)
+    );
+    let etcd = r#"Failed to create installer pod for revision 4 on node 'm-0': etcdserver: request timed out"#;
+    assert_eq!(
+        classify("InstallerPodFailed", etcd).map(|(_, s)| s),
+        Some(S::Info)
+    );
+    // A webhook that refuses connections is a failure of its own.
+    let webhook = r#"Error creating: Internal error occurred: failed calling webhook "v.example.com": Post "https://hook.shop.svc:443/validate?timeout=10s": dial tcp 10.96.0.9:443: connect: connection refused"#;
+    assert_eq!(
+        classify("FailedCreate", webhook).map(|(_, s)| s),
+        Some(S::Error)
+    );
+    // Start-up ordering notices of library-go operators.
+    assert_eq!(
+        classify(
+            "StatusNotFound",
+            "Unable to determine current operator status for cluster-network-operator"
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "ObserveStorageFailed",
+            "configmaps openshift-etcd/etcd-endpoints: no etcd endpoint addresses found"
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "RevisionCreateFailed",
+            r#"Failed to create revision 1: configmaps "etcd-pod" not found"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "RevisionCreateFailed",
+            "Failed to create revision 3: the server rejected the request"
+        )
+        .map(|(_, s)| s),
+        Some(S::Error)
+    );
+    // A machine actuator's requeue request is no error; its real create error is.
+    assert_eq!(
+        classify(
+            "FailedCreate",
+            "m-1: reconciler failed to Create machine: requeue in: 20s"
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "FailedUpdate",
+            "m-1: reconciler failed to Update machine: requeue in: 20s"
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "FailedCreate",
+            r#"CreateError: failed to reconcile machine "m-1": failed to create vm m-1"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Error)
+    );
+}
+
+#[test]
+fn kills_of_containers_already_gone_and_retried_operator_races_are_info() {
+    let gone = r#"error killing pod: failed to "KillContainer" for "app" with KillContainerError: "rpc error: code = Unknown desc = Error response from daemon: No such container: cff6df8c""#;
+    assert_eq!(
+        classify("FailedKillPod", gone),
+        Some((C::Lifecycle, S::Info))
+    );
+    let shim = r#"error killing pod: failed to "KillContainer" for "app" with KillContainerError: "rpc error: code = Unknown desc = failed to kill container \"7578\": ttrpc: closed: unknown""#;
+    assert_eq!(
+        classify("FailedKillPod", shim).map(|(_, s)| s),
+        Some(S::Info)
+    );
+    let stuck = r#"error killing pod: failed to "KillPodSandbox" for "uid" with KillPodSandboxError: "rpc error: code = DeadlineExceeded""#;
+    assert_eq!(
+        classify("FailedKillPod", stuck).map(|(_, s)| s),
+        Some(S::Warning)
+    );
+    assert_eq!(
+        classify(
+            "RotationError",
+            r#"configmaps "kube-control-plane-signer-ca" already exists"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "RotationError",
+            "x509: certificate signed by unknown authority"
+        )
+        .map(|(_, s)| s),
+        Some(S::Warning)
+    );
+    assert_eq!(
+        classify(
+            "CustomResourceDefinitionCreateFailed",
+            r#"Failed to create CustomResourceDefinition.apiextensions.k8s.io/checks.example.io: customresourcedefinitions.apiextensions.k8s.io "checks.example.io" already exists"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "ConfigMapCreateFailed",
+            r#"Failed to create ConfigMap/config -n shop: namespaces "shop" is forbidden"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Error)
+    );
+    assert_eq!(
+        classify(
+            "InstallerPodDisappeared",
+            r#"pods "installer-4-master-0" not found"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+}
