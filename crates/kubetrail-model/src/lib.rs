@@ -22,6 +22,7 @@ mod event;
 mod occurrence;
 mod query;
 pub mod redact;
+mod relink;
 pub mod text;
 mod time;
 mod vocab;
@@ -35,6 +36,7 @@ pub use error::{Error, Result, error_chain};
 pub use event::{Event, ObjectRef, Owner};
 pub use occurrence::{EventOccurrences, Occurrence, new_occurrences, stored_count};
 pub use query::{AggregateQuery, AggregateRow, ChangeFilter, Dimension, EventFilter, SeveritySet};
+pub use relink::Relink;
 pub use time::{parse_duration, parse_time_bound};
 pub use vocab::{Category, Severity};
 

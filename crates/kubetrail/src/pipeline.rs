@@ -203,6 +203,7 @@ impl ClusterPipeline {
             warn!(cluster = %self.name, refused, max_ahead = %format!("{:#}", self.max_future.max_ahead()), "refused events dated too far in the future");
         }
         let events: Vec<Event> = received.into_iter().map(|e| processor.process(e)).collect();
+        let relinks = processor.take_relinks();
         self.telemetry.processed(events.len() as u64); // --- metrics
         let gap = match &batch.gap {
             Some(notice) => {
@@ -235,6 +236,7 @@ impl ClusterPipeline {
             events,
             cursor,
             gap,
+            relinks,
         };
         self.drain(spool).await?;
         if !spool.is_empty()? {
@@ -335,6 +337,7 @@ impl ClusterPipeline {
             .write_or_quarantine(batch.events.clone(), "watch")
             .await?;
         let summary = written.summary;
+        txn.relink(batch.relinks.clone()).await?;
         let refused: Vec<usize> = written.rejected.iter().map(|r| r.index).collect();
         if let Some(first) = written.rejected.first() {
             warn!(
