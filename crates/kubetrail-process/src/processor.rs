@@ -345,10 +345,13 @@ fn container_of(field_path: &str) -> &str {
 
 /// `namespace/Kind/name` of the top owner, or of the object itself; cluster-scoped objects
 /// (and owners such as Nodes) have no namespace part.
+/// A static pod's mirror pod (owned by its Node) is its own: the static pod's component on that
+/// node, so that the etcd and API server pods of one node stay apart (their failures are not
+/// one).
 fn correlation_id(namespace: &str, owner: Option<&Owner>, kind: &str, name: &str) -> String {
     let (kind, name) = match owner {
-        Some(o) => (o.kind.as_str(), o.name.as_str()),
-        None => (kind, name),
+        Some(o) if !(o.kind == "Node" && kind == "Pod") => (o.kind.as_str(), o.name.as_str()),
+        _ => (kind, name),
     };
     if namespace.is_empty() || kind == "Node" {
         format!("{kind}/{name}")
@@ -528,7 +531,14 @@ mod tests {
             "Successfully assigned shop/etcd-worker-1 to worker-1",
         ));
         let m = p.process(ev("Started", "Pod", "etcd-worker-1", ""));
-        assert_eq!(m.correlation_id, "Node/worker-1");
+        assert_eq!(m.correlation_id, "shop/Pod/etcd-worker-1");
+        assert_eq!(
+            m.owner,
+            Some(Owner {
+                kind: "Node".into(),
+                name: "worker-1".into()
+            })
+        );
     }
 
     #[test]
@@ -650,15 +660,18 @@ mod tests {
         assert_eq!(relinks.len(), 1);
         assert_eq!(
             (relinks[0].name.as_str(), relinks[0].correlation_id.as_str()),
-            ("etcd-node-1", "Node/node-1")
+            ("etcd-node-1", "shop/Pod/etcd-node-1")
         );
+        assert_eq!(relinks[0].owner.kind, "Node");
         let late = p.process(ev("Unhealthy", "Pod", "kube-apiserver-node-1", ""));
-        assert_eq!(late.correlation_id, "Node/node-1");
+        assert_eq!(late.correlation_id, "shop/Pod/kube-apiserver-node-1");
         // The kubelet names its node (`source.host`) on every event it reports.
         let mut k = ev("Pulled", "Pod", "kube-scheduler-cp-a", "");
         k.reporting_controller = "kubelet".into();
         k.reporting_instance = "cp-a".into();
-        assert_eq!(p.process(k).correlation_id, "Node/cp-a");
+        let k = p.process(k);
+        assert_eq!(k.correlation_id, "shop/Pod/kube-scheduler-cp-a");
+        assert_eq!(k.owner.map(|o| o.name).as_deref(), Some("cp-a"));
     }
 
     #[test]

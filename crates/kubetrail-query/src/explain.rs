@@ -202,14 +202,12 @@ pub async fn story<E: From<Error>>(
         };
         if let Some(f) = narrow(wide)? {
             let (more, more_cut) = read_events(store, &timed(f), max_events).await?;
-            // The not-ready nodes' own events (their static pods' too), which tell where
-            // each `NodeNotReady` happened.
+            // The events of the objects told `NodeNotReady` (a not-ready node's static pods):
+            // the kubelet's tell which node each is on.
             let nodes: BTreeSet<String> = more
                 .iter()
                 .filter(|e| e.event.reason == "NodeNotReady")
-                .map(|e| &e.event.correlation_id)
-                .filter(|c| c.starts_with("Node/"))
-                .cloned()
+                .map(|e| e.event.correlation_id.clone())
                 .collect();
             found.extend(more);
             cut |= more_cut;

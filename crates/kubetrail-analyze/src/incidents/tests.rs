@@ -629,8 +629,7 @@ fn pods_of_many_workloads_waiting_for_a_ready_node_are_one_cluster_wide_incident
     assert_eq!(
         affected,
         [
-            // The static pod's mirror pod is its node's (issue 13 §2.5).
-            ("Node/control-plane", 1),
+            ("kube-system/Pod/kube-apiserver-control-plane", 1),
             ("kube-system/Deployment/coredns", 2),
             ("local-path-storage/Deployment/local-path-provisioner", 1),
         ]
