@@ -213,14 +213,7 @@ fn cause_and_workloads(out: &mut impl Write, i: &Incident) -> Result<()> {
         truncate(&rc.message, 120)
     )?;
     writeln!(out, "      workloads hit ({}):", i.affected.len())?;
-    for a in &i.affected {
-        writeln!(
-            out,
-            "        {}  {} objects, {} events",
-            a.workload, a.objects, a.events
-        )?;
-    }
-    Ok(())
+    super::incidents::workload_lines(out, i, "        ")
 }
 
 /// `ns/Kind/name` of a changed object (`Kind/name` when cluster-scoped).
