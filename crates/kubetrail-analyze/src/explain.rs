@@ -308,12 +308,20 @@ pub fn explain(
             }
         })
         .collect();
-    let subset: Vec<EventOccurrences> = relevant.iter().map(|(_, e)| (*e).clone()).collect();
+    // The engine sees every event the caller read, not only the timeline's: when the target
+    // reports a cluster-wide cause, the caller also reads the cluster's failures of that kind
+    // and the not-ready nodes' events (see `CLUSTER_CAUSE_REASONS`), so that the workload is
+    // explained by the one cluster-wide incident it belongs to. In the timeline's order.
     let family_objects: BTreeSet<String> = related
         .iter()
         .filter(|r| r.relation != Relation::Node || target.kind == "Node")
         .map(|r| r.object.clone())
         .collect();
+    let mut subset: Vec<&EventOccurrences> = events.iter().collect();
+    subset.sort_by(|a, b| {
+        (a.event.first_seen, &a.event.uid).cmp(&(b.event.first_seen, &b.event.uid))
+    });
+    let subset: Vec<EventOccurrences> = subset.into_iter().cloned().collect();
     let found: Vec<Incident> = incidents(&subset, window, cfg)?
         .into_iter()
         .filter(|i| i.objects.iter().any(|o| family_objects.contains(o)))

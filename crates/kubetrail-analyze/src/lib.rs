@@ -35,8 +35,8 @@ pub use explain::{
     parse_kind,
 };
 pub use incidents::{
-    AffectedWorkload, ClusterCause, Incident, IncidentConfig, RootCause, Status, TimelineEntry,
-    incidents, link_changes,
+    AffectedWorkload, CLUSTER_CAUSE_REASONS, ClusterCause, Incident, IncidentConfig, RootCause,
+    Status, TimelineEntry, cluster_cause, incidents, link_changes,
 };
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};

@@ -44,6 +44,40 @@ impl<V> ObjectMap<V> {
         }
     }
 
+    /// Takes an object's value out.
+    pub(crate) fn remove(&mut self, namespace: &str, kind: &str, name: &str) -> Option<V> {
+        let value = self
+            .by_namespace
+            .get_mut(namespace)?
+            .get_mut(kind)?
+            .remove(name)?;
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// The (namespace, name) of every object of `kind` whose name `take` accepts, taken out
+    /// with their values.
+    pub(crate) fn take_where(
+        &mut self,
+        kind: &str,
+        mut take: impl FnMut(&str) -> bool,
+    ) -> Vec<(String, String, V)> {
+        let mut taken = Vec::new();
+        for (namespace, kinds) in &mut self.by_namespace {
+            let Some(names) = kinds.get_mut(kind) else {
+                continue;
+            };
+            let chosen: Vec<String> = names.keys().filter(|n| take(n)).cloned().collect();
+            for name in chosen {
+                if let Some(value) = names.remove(&name) {
+                    taken.push((namespace.clone(), name, value));
+                }
+            }
+        }
+        self.len -= taken.len();
+        taken
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.len
     }
@@ -68,6 +102,12 @@ mod tests {
         assert_eq!(map.get("shop", "Job", "web-0"), Some(&3));
         assert_eq!(map.get("other", "Pod", "web-0"), None);
         assert_eq!(map.len(), 2);
+        assert_eq!(map.remove("shop", "Job", "web-0"), Some(3));
+        assert_eq!(map.remove("shop", "Job", "web-0"), None);
+        map.insert("other", "Pod", "etcd-node-a", 4);
+        let taken = map.take_where("Pod", |name| name.ends_with("-node-a"));
+        assert_eq!(taken, vec![("other".into(), "etcd-node-a".into(), 4)]);
+        assert_eq!(map.len(), 1);
         map.clear();
         assert_eq!((map.len(), map.get("shop", "Pod", "web-0")), (0, None));
     }

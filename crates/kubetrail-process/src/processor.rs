@@ -1,13 +1,27 @@
 //! The stateful part of processing: what the stream has taught so far (owner links, pod
-//! placements) applied to each event, then classification and templating.
+//! placements, node names) applied to each event, then classification and templating.
+//!
+//! Correlation does not depend on the order of the input: an object whose events were
+//! processed before its owner link (or its Node, for a mirror pod) was known is remembered,
+//! and when the link comes, [`Processor::take_relinks`] hands the store a [`Relink`] that gives
+//! the stored events what later ones get (as placements back-fill nodes).
 
-use kubetrail_model::{Event, Owner};
+use std::collections::HashSet;
+
+use kubetrail_model::{Event, Owner, Relink};
 
 use crate::objects::ObjectMap;
 use crate::{ObjectLink, OwnerIndex, Rules, infer_owner_from_name, template};
 
 /// Bounded memory for pod placements: cleared when full (later events fall back to the store).
 const MAX_PLACEMENTS: usize = 200_000;
+
+/// Bounded memory for node names and for objects whose owner is still a guess: cleared when
+/// full (a link learned after that no longer back-fills what came before).
+const MAX_NODES: usize = 50_000;
+const MAX_PENDING: usize = 200_000;
+/// Relinks a caller never takes (an analysis in memory) are dropped past this many.
+const MAX_RELINKS: usize = 100_000;
 
 /// Processes events one at a time; see the crate docs.
 #[derive(Debug)]
@@ -16,6 +30,14 @@ pub struct Processor {
     owners: OwnerIndex,
     /// (namespace, "Pod", pod) → node, learned from `Scheduled` events and Pod reflectors.
     placements: ObjectMap<String>,
+    /// Node names seen: Node events, placements, the kubelet's host. A pod named
+    /// `<name>-<node>` of no known controller is that node's mirror (static) pod.
+    nodes: HashSet<String>,
+    /// Objects whose events were stored with no learned owner: (cluster, correlation ID they
+    /// got). A link learned later for one of them (or a node its name ends with) is a relink.
+    pending: ObjectMap<(String, String)>,
+    /// Relinks not yet taken by the caller.
+    relinks: Vec<Relink>,
 }
 
 impl Processor {
@@ -25,12 +47,18 @@ impl Processor {
             rules,
             owners: OwnerIndex::default(),
             placements: ObjectMap::default(),
+            nodes: HashSet::new(),
+            pending: ObjectMap::default(),
+            relinks: Vec::new(),
         }
     }
 
     /// Learns the owner of a non-Event object (from a dump or a metadata reflector).
     pub fn observe(&mut self, link: ObjectLink) {
+        let (namespace, kind, name) =
+            (link.namespace.clone(), link.kind.clone(), link.name.clone());
         self.owners.observe(link);
+        self.relink_if_pending(&namespace, &kind, &name);
     }
 
     /// Learns where a pod runs (from a Pod reflector's `spec.nodeName`).
@@ -40,6 +68,13 @@ impl Processor {
         }
         self.placements
             .insert(namespace, "Pod", pod, node.to_string());
+        self.learn_node(node);
+    }
+
+    /// The relinks learned since the last call, in the order learned: the caller applies them
+    /// to the store after the events processed before them (see [`Relink`]).
+    pub fn take_relinks(&mut self) -> Vec<Relink> {
+        std::mem::take(&mut self.relinks)
     }
 
     /// Fills in category, severity, correlation ID, owner, node and template.
@@ -56,15 +91,25 @@ impl Processor {
             "Pod" => self.placements.get(namespace, "Pod", &r.name).cloned(),
             _ => None,
         };
-        ev.owner = self
-            .owners
-            .top_owner(namespace, &r.kind, &r.name)
-            // A learned chain can stop at a ReplicaSet or Job whose own owner was not seen yet
-            // (its pods' events came first): its name still tells.
-            .map(|o| infer_owner_from_name(&o.kind, &o.name).unwrap_or(o))
-            .or_else(|| mirror_pod_owner(&r.kind, &r.name, ev.node.as_deref()))
-            .or_else(|| infer_owner_from_name(&r.kind, &r.name));
+        let (owner, top) = self.owner_of(namespace, &r.kind, &r.name, ev.node.as_deref());
+        ev.owner = owner;
         ev.correlation_id = correlation_id(namespace, ev.owner.as_ref(), &r.kind, &r.name);
+        match top {
+            // A guess: a link learned later moves these events.
+            None => {
+                self.remember_pending(&ev.cluster, namespace, &r.kind, &r.name, &ev.correlation_id)
+            }
+            // A learned chain that stops at an object without an owner (yet) whose name tells
+            // none: its pods' events carry its own ID, which moves when its owner is learned.
+            Some(top) if ev.owner.as_ref() == Some(&top) => self.remember_pending(
+                &ev.cluster,
+                namespace,
+                &top.kind,
+                &top.name,
+                &ev.correlation_id,
+            ),
+            Some(_) => {}
+        }
         let container = container_of(&r.field_path);
         // The node a `Scheduled` event names, even when the pod's placement cannot be looked up
         // (dumps whose namespaces were renamed after the fact).
@@ -89,7 +134,140 @@ impl Processor {
         ev
     }
 
-    /// Controllers announce what they create; the scheduler where it put a pod.
+    /// The object's top owner, and the top of the learned chain it comes from (`None` when it
+    /// is a guess): a learned link first, then a mirror pod's node, then naming conventions.
+    fn owner_of(
+        &self,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+        node: Option<&str>,
+    ) -> (Option<Owner>, Option<Owner>) {
+        if let Some(top) = self.owners.top_owner(namespace, kind, name) {
+            // A learned chain can stop at a ReplicaSet or Job whose own owner was not seen yet
+            // (its pods' events came first): its name still tells.
+            let owner = infer_owner_from_name(&top.kind, &top.name).unwrap_or_else(|| top.clone());
+            return (Some(owner), Some(top));
+        }
+        let owner = self
+            .mirror_pod_owner(kind, name, node)
+            .or_else(|| infer_owner_from_name(kind, name));
+        (owner, None)
+    }
+
+    /// Static pods' mirror pods are named `<name>-<node>` by the kubelet and owned by their
+    /// Node: a pod of no known controller whose name ends with its node or a known node.
+    fn mirror_pod_owner(&self, kind: &str, name: &str, node: Option<&str>) -> Option<Owner> {
+        if kind != "Pod" {
+            return None;
+        }
+        name.match_indices('-')
+            .filter(|(i, _)| *i > 0)
+            .map(|(i, _)| &name[i + 1..])
+            .find(|suffix| {
+                !suffix.is_empty() && (node == Some(*suffix) || self.nodes.contains(*suffix))
+            })
+            .map(|node| Owner {
+                kind: "Node".to_string(),
+                name: node.to_string(),
+            })
+    }
+
+    /// Remembers an object whose events got a guessed correlation, and the top of a learned
+    /// chain that has no owner yet (its pods' events carry its own ID).
+    fn remember_pending(
+        &mut self,
+        cluster: &str,
+        namespace: &str,
+        kind: &str,
+        name: &str,
+        id: &str,
+    ) {
+        if !matches!(kind, "Pod" | "ReplicaSet" | "Job") {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.clear();
+        }
+        if self
+            .pending
+            .get(namespace, kind, name)
+            .is_none_or(|(_, old)| old != id)
+        {
+            self.pending
+                .insert(namespace, kind, name, (cluster.to_string(), id.to_string()));
+        }
+    }
+
+    /// A link was learned for an object: if its events were stored under another correlation,
+    /// they (and, for an object that was its own top owner, its descendants') move to the new.
+    fn relink_if_pending(&mut self, namespace: &str, kind: &str, name: &str) {
+        let Some((cluster, old)) = self.pending.remove(namespace, kind, name) else {
+            return;
+        };
+        let node = self.placements.get(namespace, "Pod", name).cloned();
+        let (Some(owner), _) = self.owner_of(namespace, kind, name, node.as_deref()) else {
+            return;
+        };
+        let id = correlation_id(namespace, Some(&owner), kind, name);
+        if id == old {
+            return;
+        }
+        let absorbs = (old == correlation_id(namespace, None, kind, name)).then_some(old);
+        self.push_relink(Relink {
+            cluster,
+            namespace: namespace.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+            owner,
+            correlation_id: id,
+            absorbs,
+        });
+    }
+
+    fn push_relink(&mut self, relink: Relink) {
+        if self.relinks.len() >= MAX_RELINKS {
+            self.relinks.clear();
+        }
+        self.relinks.push(relink);
+    }
+
+    /// A node name: the pods seen so far named `<name>-<node>` of no known controller were
+    /// its mirror pods.
+    fn learn_node(&mut self, node: &str) {
+        if node.is_empty() || self.nodes.contains(node) {
+            return;
+        }
+        if self.nodes.len() >= MAX_NODES {
+            self.nodes.clear();
+        }
+        self.nodes.insert(node.to_string());
+        let suffix = format!("-{node}");
+        let mirrors = self.pending.take_where("Pod", |pod| {
+            pod.len() > suffix.len() && pod.ends_with(&suffix)
+        });
+        for (namespace, pod, (cluster, old)) in mirrors {
+            let owner = Owner {
+                kind: "Node".to_string(),
+                name: node.to_string(),
+            };
+            let id = correlation_id(&namespace, Some(&owner), "Pod", &pod);
+            if id != old {
+                self.push_relink(Relink {
+                    cluster,
+                    namespace,
+                    kind: "Pod".to_string(),
+                    name: pod,
+                    owner,
+                    correlation_id: id,
+                    absorbs: None,
+                });
+            }
+        }
+    }
+
+    /// Controllers announce what they create; the scheduler where it put a pod; the kubelet
+    /// and Node events name nodes.
     fn learn(&mut self, ev: &Event) {
         let r = &ev.regarding;
         let ns = if r.namespace.is_empty() {
@@ -97,6 +275,12 @@ impl Processor {
         } else {
             r.namespace.as_str()
         };
+        if r.kind == "Node" {
+            self.learn_node(&r.name);
+        }
+        if ev.reporting_controller == "kubelet" {
+            self.learn_node(&ev.reporting_instance);
+        }
         match ev.reason.as_str() {
             "Scheduled" => {
                 if let Some((pod_ns, pod, node)) = parse_assigned(&ev.note) {
@@ -105,11 +289,11 @@ impl Processor {
             }
             "SuccessfulCreate" => {
                 if let Some(child) = ev.note.strip_prefix("Created pod: ") {
-                    self.owners
-                        .observe_created(ns, &r.kind, &r.name, "Pod", child.trim());
+                    self.learn_created(ns, &r.kind, &r.name, "Pod", child.trim());
                 } else if let Some(child) = ev.note.strip_prefix("Created job ") {
-                    self.owners
-                        .observe_created(ns, &r.kind, &r.name, "Job", child.trim());
+                    self.learn_created(ns, &r.kind, &r.name, "Job", child.trim());
+                } else if let Some(child) = statefulset_pod(&ev.note) {
+                    self.learn_created(ns, &r.kind, &r.name, "Pod", child);
                 }
             }
             "ScalingReplicaSet" => {
@@ -119,12 +303,17 @@ impl Processor {
                     .split_once("replica set ")
                     .and_then(|(_, rest)| rest.split_whitespace().next());
                 if let Some(rs) = rs {
-                    self.owners
-                        .observe_created(ns, &r.kind, &r.name, "ReplicaSet", rs);
+                    self.learn_created(ns, &r.kind, &r.name, "ReplicaSet", rs);
                 }
             }
             _ => {}
         }
+    }
+
+    fn learn_created(&mut self, ns: &str, kind: &str, name: &str, child_kind: &str, child: &str) {
+        self.owners
+            .observe_created(ns, kind, name, child_kind, child);
+        self.relink_if_pending(ns, child_kind, child);
     }
 }
 
@@ -137,17 +326,12 @@ fn parse_assigned(note: &str) -> Option<(&str, &str, &str)> {
     (!ns.is_empty() && !pod.is_empty()).then_some((ns, pod, node))
 }
 
-/// Static pods' mirror pods are named `<name>-<node>` and owned by their Node.
-fn mirror_pod_owner(kind: &str, name: &str, node: Option<&str>) -> Option<Owner> {
-    let node = node?;
-    (kind == "Pod"
-        && name.len() > node.len() + 1
-        && name.ends_with(node)
-        && name[..name.len() - node.len()].ends_with('-'))
-    .then(|| Owner {
-        kind: "Node".to_string(),
-        name: node.to_string(),
-    })
+/// The StatefulSet controller's `create Pod db-0 in StatefulSet db successful`
+/// (`stateful_pod_control.go`) → `db-0`.
+fn statefulset_pod(note: &str) -> Option<&str> {
+    let rest = note.strip_prefix("create Pod ")?;
+    let (pod, _) = rest.split_once(" in StatefulSet ")?;
+    (!pod.is_empty() && !pod.contains(' ')).then_some(pod)
 }
 
 /// `spec.containers{app}` → `app`.
@@ -161,10 +345,13 @@ fn container_of(field_path: &str) -> &str {
 
 /// `namespace/Kind/name` of the top owner, or of the object itself; cluster-scoped objects
 /// (and owners such as Nodes) have no namespace part.
+/// A static pod's mirror pod (owned by its Node) is its own: the static pod's component on that
+/// node, so that the etcd and API server pods of one node stay apart (their failures are not
+/// one).
 fn correlation_id(namespace: &str, owner: Option<&Owner>, kind: &str, name: &str) -> String {
     let (kind, name) = match owner {
-        Some(o) => (o.kind.as_str(), o.name.as_str()),
-        None => (kind, name),
+        Some(o) if !(o.kind == "Node" && kind == "Pod") => (o.kind.as_str(), o.name.as_str()),
+        _ => (kind, name),
     };
     if namespace.is_empty() || kind == "Node" {
         format!("{kind}/{name}")
@@ -344,7 +531,163 @@ mod tests {
             "Successfully assigned shop/etcd-worker-1 to worker-1",
         ));
         let m = p.process(ev("Started", "Pod", "etcd-worker-1", ""));
-        assert_eq!(m.correlation_id, "Node/worker-1");
+        assert_eq!(m.correlation_id, "shop/Pod/etcd-worker-1");
+        assert_eq!(
+            m.owner,
+            Some(Owner {
+                kind: "Node".into(),
+                name: "worker-1".into()
+            })
+        );
+    }
+
+    #[test]
+    fn a_daemonset_pod_seen_before_its_successful_create_is_relinked_to_the_daemonset() {
+        // Dumps sorted by name put `agent-x7k2p` before `agent`: the pod's failure is stored
+        // under a guess, and the controller's event that names the pod must move it.
+        let mut p = Processor::new(Rules::builtin());
+        let pod = p.process(ev("BackOff", "Pod", "agent-x7k2p", "Back-off restarting"));
+        assert_eq!(pod.correlation_id, "shop/Workload/agent");
+        assert!(p.take_relinks().is_empty());
+        p.process(ev(
+            "SuccessfulCreate",
+            "DaemonSet",
+            "agent",
+            "Created pod: agent-x7k2p",
+        ));
+        assert_eq!(
+            p.take_relinks(),
+            vec![Relink {
+                cluster: "c".into(),
+                namespace: "shop".into(),
+                kind: "Pod".into(),
+                name: "agent-x7k2p".into(),
+                owner: Owner {
+                    kind: "DaemonSet".into(),
+                    name: "agent".into()
+                },
+                correlation_id: "shop/DaemonSet/agent".into(),
+                absorbs: None,
+            }]
+        );
+        // Learned once: the same event again relinks nothing.
+        p.process(ev(
+            "SuccessfulCreate",
+            "DaemonSet",
+            "agent",
+            "Created pod: agent-x7k2p",
+        ));
+        assert!(p.take_relinks().is_empty());
+    }
+
+    #[test]
+    fn in_order_streams_relink_nothing() {
+        let mut p = Processor::new(Rules::builtin());
+        p.process(ev(
+            "SuccessfulCreate",
+            "StatefulSet",
+            "db",
+            "create Pod db-0 in StatefulSet db successful",
+        ));
+        p.process(ev(
+            "SuccessfulCreate",
+            "DaemonSet",
+            "agent",
+            "Created pod: agent-x7k2p",
+        ));
+        p.process(ev("BackOff", "Pod", "agent-x7k2p", "Back-off restarting"));
+        p.process(ev(
+            "BackOff",
+            "Pod",
+            "web-7d9f8b6c4-x2x9z",
+            "Back-off restarting",
+        ));
+        p.process(ev(
+            "SuccessfulCreate",
+            "ReplicaSet",
+            "web-7d9f8b6c4",
+            "Created pod: web-7d9f8b6c4-x2x9z",
+        ));
+        assert!(p.take_relinks().is_empty());
+    }
+
+    #[test]
+    fn a_replicaset_that_learns_its_owner_late_takes_its_pods_along() {
+        let mut p = Processor::new(Rules::builtin());
+        p.process(ev(
+            "SuccessfulCreate",
+            "ReplicaSet",
+            "api-v2",
+            "Created pod: api-v2-abcde",
+        ));
+        let pod = p.process(ev("BackOff", "Pod", "api-v2-abcde", ""));
+        assert_eq!(pod.correlation_id, "shop/ReplicaSet/api-v2");
+        p.process(ev(
+            "ScalingReplicaSet",
+            "Deployment",
+            "api",
+            "Scaled up replica set api-v2 to 3",
+        ));
+        let relinks = p.take_relinks();
+        assert_eq!(relinks.len(), 1);
+        assert_eq!(relinks[0].correlation_id, "shop/Deployment/api");
+        assert_eq!(
+            relinks[0].absorbs.as_deref(),
+            Some("shop/ReplicaSet/api-v2")
+        );
+    }
+
+    #[test]
+    fn a_pod_named_after_a_known_node_is_its_mirror_pod_not_a_statefulset() {
+        let mut p = Processor::new(Rules::builtin());
+        // Before the node is known, `etcd-node-1` looks like ordinal 1 of a StatefulSet.
+        let early = p.process(ev(
+            "Unhealthy",
+            "Pod",
+            "etcd-node-1",
+            "Liveness probe failed",
+        ));
+        assert_eq!(early.correlation_id, "shop/StatefulSet/etcd-node");
+        let mut n = ev(
+            "NodeReady",
+            "Node",
+            "node-1",
+            "Node node-1 status is now: NodeReady",
+        );
+        n.regarding.namespace.clear();
+        p.process(n);
+        let relinks = p.take_relinks();
+        assert_eq!(relinks.len(), 1);
+        assert_eq!(
+            (relinks[0].name.as_str(), relinks[0].correlation_id.as_str()),
+            ("etcd-node-1", "shop/Pod/etcd-node-1")
+        );
+        assert_eq!(relinks[0].owner.kind, "Node");
+        let late = p.process(ev("Unhealthy", "Pod", "kube-apiserver-node-1", ""));
+        assert_eq!(late.correlation_id, "shop/Pod/kube-apiserver-node-1");
+        // The kubelet names its node (`source.host`) on every event it reports.
+        let mut k = ev("Pulled", "Pod", "kube-scheduler-cp-a", "");
+        k.reporting_controller = "kubelet".into();
+        k.reporting_instance = "cp-a".into();
+        let k = p.process(k);
+        assert_eq!(k.correlation_id, "shop/Pod/kube-scheduler-cp-a");
+        assert_eq!(k.owner.map(|o| o.name).as_deref(), Some("cp-a"));
+    }
+
+    #[test]
+    fn a_link_in_one_namespace_never_relinks_another() {
+        let mut p = Processor::new(Rules::builtin());
+        let mut other = ev("BackOff", "Pod", "agent-x7k2p", "");
+        other.regarding.namespace = "other".into();
+        other.namespace = "other".into();
+        p.process(other);
+        p.process(ev(
+            "SuccessfulCreate",
+            "DaemonSet",
+            "agent",
+            "Created pod: agent-x7k2p",
+        ));
+        assert!(p.take_relinks().is_empty());
     }
 
     #[test]

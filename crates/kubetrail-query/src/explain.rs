@@ -1,11 +1,12 @@
 //! An object's story (`kubetrail explain`, `GET /api/v1/timeline/...`): which object is meant
 //! (kubectl's forms and short names), and what to read about it.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
-    Explanation, IncidentConfig, Target, Window, explain, explain_changes, nodes_of, parse_kind,
+    CLUSTER_CAUSE_REASONS, Explanation, IncidentConfig, Target, Window, cluster_cause, explain,
+    explain_changes, nodes_of, parse_kind,
 };
 use kubetrail_model::{EventFilter, EventOccurrences};
 use kubetrail_store::{EventReader, Page};
@@ -186,6 +187,42 @@ pub async fn story<E: From<Error>>(
             let (more, more_cut) = read_events(store, &timed(f), max_events).await?;
             found.extend(more);
             cut |= more_cut;
+        }
+    }
+    // A failure of the target's that reports a cluster-wide cause: the cluster's failures of
+    // that kind belong to the same incident.
+    if found.iter().any(|e| cluster_cause(&e.event).is_some()) {
+        let wide = EventFilter {
+            clusters: clusters.to_vec(),
+            reasons: CLUSTER_CAUSE_REASONS
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
+            ..EventFilter::default()
+        };
+        if let Some(f) = narrow(wide)? {
+            let (more, more_cut) = read_events(store, &timed(f), max_events).await?;
+            // The events of the objects told `NodeNotReady` (a not-ready node's static pods):
+            // the kubelet's tell which node each is on.
+            let nodes: BTreeSet<String> = more
+                .iter()
+                .filter(|e| e.event.reason == "NodeNotReady")
+                .map(|e| e.event.correlation_id.clone())
+                .collect();
+            found.extend(more);
+            cut |= more_cut;
+            let of_nodes = EventFilter {
+                clusters: clusters.to_vec(),
+                correlations: nodes.into_iter().collect(),
+                ..EventFilter::default()
+            };
+            if !of_nodes.correlations.is_empty()
+                && let Some(f) = narrow(of_nodes)?
+            {
+                let (more, more_cut) = read_events(store, &timed(f), max_events).await?;
+                found.extend(more);
+                cut |= more_cut;
+            }
         }
     }
     let cfg = IncidentConfig {

@@ -49,6 +49,54 @@ async fn every_scenario_produces_its_expected_reasons() -> Result<()> {
     Ok(())
 }
 
+/// Issue 13's cluster-wide scenarios, each in a simulator of its own.
+#[tokio::test]
+async fn every_cluster_scenario_produces_its_expected_reasons() -> Result<()> {
+    for scenario in Scenario::CLUSTER {
+        let (sim, events) = run(scenario).await?;
+        let reasons: BTreeSet<&str> = events.iter().filter_map(|e| e.reason.as_deref()).collect();
+        for expected in scenario.expected_reasons() {
+            assert!(
+                reasons.contains(expected),
+                "{scenario}: {expected} missing from {reasons:?}"
+            );
+        }
+        for event in &events {
+            assert!(
+                event.reporting_controller.is_some(),
+                "{scenario}: {event:?}"
+            );
+        }
+        // A second round starts over where the first left the cluster.
+        tokio::time::timeout(common::WAIT, run_scenario(&sim, scenario, Pace::instant()))
+            .await
+            .context("second round timed out")??;
+        sim.shutdown().await;
+    }
+    Ok(())
+}
+
+/// The kubelet's mount race names the namespace's root CA as its informer manager words it.
+#[tokio::test]
+async fn the_root_ca_race_is_the_kubelets_not_registered_failed_mount() -> Result<()> {
+    let (_sim, events) = run(Scenario::RootCaRace).await?;
+    let mounts = find(&events, "FailedMount");
+    assert_eq!(mounts.len(), 2);
+    for m in mounts {
+        let note = m.note.as_deref().unwrap_or_default();
+        assert!(
+            note.starts_with("MountVolume.SetUp failed for volume \"kube-api-access-"),
+            "{note}"
+        );
+        assert!(
+            note.ends_with(" : object \"jobs\"/\"kube-root-ca.crt\" not registered"),
+            "{note}"
+        );
+        assert_eq!(m.reporting_controller.as_deref(), Some("kubelet"));
+    }
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_crash_loop_grows_one_back_off_event() -> Result<()> {
     let (sim, events) = run(Scenario::CrashLoop).await?;

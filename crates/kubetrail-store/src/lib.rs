@@ -30,6 +30,7 @@ mod plan;
 mod postgres;
 mod quarantine;
 mod records;
+mod relink;
 mod retention_task;
 mod roles;
 mod rows;

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use kubetrail_model::{
     AggregateQuery, AggregateRow, AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Event,
-    EventFilter, EventOccurrences, NewDelivery, Silence, StoredAlert, Timestamp,
+    EventFilter, EventOccurrences, NewDelivery, Relink, Silence, StoredAlert, Timestamp,
 };
 
 use crate::quarantine;
@@ -221,6 +221,14 @@ pub trait StoreTxn: Send {
             done.written.summary.quarantined = done.rejected.len() as u64;
         }
         Ok(done)
+    }
+    /// Gives the stored events of each relinked object (and those under the ID it absorbs) the
+    /// owner and correlation ID processing learned after they were written, their rollup counts
+    /// moving along, in order; returns how many events changed (see [`Relink`]). The default is
+    /// for a sink that keeps no events to update (the agent's, which forwards them as they are).
+    async fn relink(&mut self, relinks: Vec<Relink>) -> Result<u64> {
+        let _ = relinks;
+        Ok(0)
     }
     /// Saves the cursor of a stream in the same transaction as the events it covers.
     async fn save_cursor(&mut self, cursor: WatchCursor) -> Result<()>;

@@ -203,6 +203,7 @@ impl ClusterPipeline {
             warn!(cluster = %self.name, refused, max_ahead = %format!("{:#}", self.max_future.max_ahead()), "refused events dated too far in the future");
         }
         let events: Vec<Event> = received.into_iter().map(|e| processor.process(e)).collect();
+        let relinks = processor.take_relinks();
         self.telemetry.processed(events.len() as u64); // --- metrics
         let gap = match &batch.gap {
             Some(notice) => {
@@ -235,6 +236,7 @@ impl ClusterPipeline {
             events,
             cursor,
             gap,
+            relinks,
         };
         self.drain(spool).await?;
         if !spool.is_empty()? {
@@ -337,6 +339,7 @@ impl ClusterPipeline {
         let done = txn
             .write_or_quarantine(batch.events.clone(), "watch")
             .await?;
+        txn.relink(batch.relinks.clone()).await?;
         let refused: Vec<usize> = done.rejected.iter().map(|r| r.index).collect();
         if let Some(first) = done.rejected.first() {
             warn!(

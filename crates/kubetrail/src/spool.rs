@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use kubetrail_model::Event;
+use kubetrail_model::{Event, Relink};
 use kubetrail_store::{Gap, WatchCursor};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,9 @@ pub struct SpooledBatch {
     pub events: Vec<Event>,
     pub cursor: Option<WatchCursor>,
     pub gap: Option<Gap>,
+    /// Relinks learned with the events, applied after them (absent in older spools).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relinks: Vec<Relink>,
 }
 
 /// What [`Spool::push`] did.
@@ -143,6 +146,7 @@ mod tests {
                 updated_at: kubetrail_model::Timestamp::UNIX_EPOCH,
             }),
             gap: None,
+            relinks: Vec::new(),
         }
     }
 
@@ -210,7 +214,8 @@ mod format {
             serde_json::to_string(&SpooledBatch {
                 events: Vec::new(),
                 cursor: Some(cursor),
-                gap: Some(gap)
+                gap: Some(gap),
+                relinks: Vec::new(),
             })
             .unwrap(),
             written

@@ -275,4 +275,79 @@ mod tests {
             );
         }
     }
+
+    /// Issue 13, §3: a cluster-wide incident (pods of three workloads waiting on the only
+    /// node's not-ready taint, the node's static pod told it is not ready) is one finding and
+    /// one alert, not one per workload it hit.
+    #[test]
+    fn a_cluster_wide_incident_raises_one_alert_not_one_per_workload() {
+        use kubetrail_process::{Processor, Rules};
+
+        let mut processor = Processor::new(Rules::builtin());
+        let mut pod = |ns: &str, name: &str, reason: &str, note: &str, minute: i64| {
+            let mut e = event(ns, name, reason, 1);
+            e.cluster = "prod".into();
+            e.uid = format!("{ns}-{name}-{reason}");
+            e.type_ = "Warning".into();
+            e.note = note.into();
+            e.first_seen = at(minute);
+            e.last_seen = at(minute);
+            if reason == "FailedScheduling" {
+                e.reporting_controller = "default-scheduler".into();
+            } else {
+                e.reporting_instance = "control-plane".into();
+            }
+            let e = processor.process(e);
+            EventOccurrences {
+                occurrences: vec![Occurrence {
+                    at: e.first_seen,
+                    count: 1,
+                }],
+                event: e,
+            }
+        };
+        let taint = "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
+        let events = vec![
+            pod(
+                "kube-system",
+                "kube-apiserver-control-plane",
+                "NodeNotReady",
+                "Node is not ready",
+                -9,
+            ),
+            pod(
+                "kube-system",
+                "coredns-6d4b75cb6d-m84d9",
+                "FailedScheduling",
+                taint,
+                -8,
+            ),
+            pod(
+                "kube-system",
+                "coredns-6d4b75cb6d-n8lbh",
+                "FailedScheduling",
+                taint,
+                -8,
+            ),
+            pod("shop", "web-7d9f8b6c4-x2x9z", "FailedScheduling", taint, -7),
+            pod(
+                "local-path-storage",
+                "local-path-provisioner-6b84c5c67f-prb6b",
+                "FailedScheduling",
+                taint,
+                -6,
+            ),
+        ];
+        let incident = Condition::parse("incident >= warning").unwrap();
+        let findings = Analysis.findings(&incident, &events, &[], &[], at(0));
+        assert_eq!(findings.len(), 1, "{findings:#?}");
+        assert_eq!(findings[0].cause.as_ref().unwrap().reason, "NodeNotReady");
+        let mut evaluator = crate::Evaluator::new(
+            crate::parse_rules("rules:\n  - name: incidents\n    condition: incident >= warning\n")
+                .unwrap(),
+        );
+        let raised = evaluator.findings(0, &findings, at(0));
+        assert_eq!(raised.len(), 1, "{raised:#?}");
+        assert_eq!(raised[0].alert.event_count, 5);
+    }
 }

@@ -29,6 +29,18 @@ pub use changes::link_changes;
 pub use cluster::ClusterCause;
 pub use rules::Rule;
 
+/// The reasons of the failures a cluster-wide cause is read from ([`cluster_cause`]) or joined
+/// by (a node's `NodeNotReady`): what `explain` reads across the cluster when its target
+/// reports such a cause, so that the one incident it belongs to is found.
+pub const CLUSTER_CAUSE_REASONS: [&str; 3] =
+    ["FailedScheduling", "NetworkNotReady", "NodeNotReady"];
+
+/// The cluster-wide cause an event reports by itself (a scheduler summary that rejects every
+/// node for a taint or finds none, a sandbox without network), if any.
+pub fn cluster_cause(e: &kubetrail_model::Event) -> Option<ClusterCause> {
+    cluster::reported(e)
+}
+
 use std::collections::{BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};

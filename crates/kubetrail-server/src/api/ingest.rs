@@ -124,7 +124,11 @@ pub(crate) async fn post(
             .processor
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        received.into_iter().map(|e| processor.process(e)).collect()
+        let processed = received.into_iter().map(|e| processor.process(e)).collect();
+        // Posted events never change stored ones (see `Caller::identity`): a late owner link
+        // does not relink what another caller or the watch stored.
+        drop(processor.take_relinks());
+        processed
     };
     metrics.processed(processed.len() as u64);
     let ids = processed

@@ -13,6 +13,7 @@ mod failures;
 mod nodes;
 mod recorder;
 mod rollout;
+mod wide;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -49,6 +50,18 @@ pub enum Scenario {
     NodeDrain,
     /// `search/query`: its HPA maximum is lowered under load; readiness probes fail.
     HpaLimit,
+    /// A fresh cluster whose only node is not ready: its static pods are told `NodeNotReady`,
+    /// coredns and the local-path provisioner wait on the not-ready taint (issue 13).
+    NoReadyNode,
+    /// The API server's static pod is restarted; operators in three namespaces crash-loop
+    /// together (issue 13).
+    ControlPlaneRestart,
+    /// `jobs/db-migrate` and `jobs/api`: the kubelet's `kube-root-ca.crt ... not registered`
+    /// mount race, then the pods complete or run normally: no failure (issue 13).
+    RootCaRace,
+    /// `logging/node-agent`: a DaemonSet rollout whose new pods crash-loop (issue 13: read back
+    /// sorted by name, the pods' events come before the DaemonSet's).
+    DaemonSetRollout,
 }
 
 impl Scenario {
@@ -68,6 +81,15 @@ impl Scenario {
         Scenario::HpaLimit,
     ];
 
+    /// Scenarios about the whole cluster (its nodes, its control plane): each runs in a
+    /// simulator of its own, so they are not part of [`Scenario::ALL`] (the demo's loop).
+    pub const CLUSTER: [Scenario; 4] = [
+        Scenario::NoReadyNode,
+        Scenario::ControlPlaneRestart,
+        Scenario::RootCaRace,
+        Scenario::DaemonSetRollout,
+    ];
+
     /// The kebab-case name (`crash-loop`), as the CLI spells it.
     pub fn name(self) -> &'static str {
         match self {
@@ -83,6 +105,10 @@ impl Scenario {
             Scenario::ConfigChange => "config-change",
             Scenario::NodeDrain => "node-drain",
             Scenario::HpaLimit => "hpa-limit",
+            Scenario::NoReadyNode => "no-ready-node",
+            Scenario::ControlPlaneRestart => "control-plane-restart",
+            Scenario::RootCaRace => "root-ca-race",
+            Scenario::DaemonSetRollout => "daemonset-rollout",
         }
     }
 
@@ -101,6 +127,10 @@ impl Scenario {
             Scenario::ConfigChange => changes::CONFIG_NAMESPACE,
             Scenario::NodeDrain => changes::DRAIN_NAMESPACE,
             Scenario::HpaLimit => changes::HPA_NAMESPACE,
+            Scenario::NoReadyNode => wide::NO_READY_NODE_NAMESPACE,
+            Scenario::ControlPlaneRestart => wide::CONTROL_PLANE_NAMESPACE,
+            Scenario::RootCaRace => wide::ROOT_CA_NAMESPACE,
+            Scenario::DaemonSetRollout => wide::DAEMONSET_NAMESPACE,
         }
     }
 
@@ -217,6 +247,41 @@ impl Scenario {
                 "SuccessfulRescale",
                 "Unhealthy",
             ],
+            Scenario::NoReadyNode => &[
+                "Starting",
+                "NodeHasSufficientMemory",
+                "NodeAllocatableEnforced",
+                "RegisteredNode",
+                "NodeNotReady",
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "FailedScheduling",
+            ],
+            Scenario::ControlPlaneRestart => &[
+                "ScalingReplicaSet",
+                "SuccessfulCreate",
+                "Scheduled",
+                "Started",
+                "Unhealthy",
+                "Killing",
+                "BackOff",
+            ],
+            Scenario::RootCaRace => &[
+                "SuccessfulCreate",
+                "Scheduled",
+                "FailedMount",
+                "Pulled",
+                "Started",
+                "Completed",
+            ],
+            Scenario::DaemonSetRollout => &[
+                "SuccessfulCreate",
+                "Scheduled",
+                "Started",
+                "Killing",
+                "SuccessfulDelete",
+                "BackOff",
+            ],
         }
     }
 }
@@ -238,6 +303,7 @@ impl FromStr for Scenario {
     fn from_str(name: &str) -> std::result::Result<Self, Self::Err> {
         Scenario::ALL
             .into_iter()
+            .chain(Scenario::CLUSTER)
             .find(|s| s.name() == name)
             .ok_or_else(|| UnknownScenario(name.to_string()))
     }
@@ -296,6 +362,10 @@ pub async fn run_scenario(sim: &SimHandle, scenario: Scenario, pace: Pace) -> Re
             Scenario::ConfigChange => changes::config_change(&mut ctx).await?,
             Scenario::NodeDrain => changes::node_drain(&mut ctx).await?,
             Scenario::HpaLimit => changes::hpa_limit(&mut ctx).await?,
+            Scenario::NoReadyNode => wide::no_ready_node(&mut ctx).await?,
+            Scenario::ControlPlaneRestart => wide::control_plane_restart(&mut ctx).await?,
+            Scenario::RootCaRace => wide::root_ca_race(&mut ctx).await?,
+            Scenario::DaemonSetRollout => wide::daemonset_rollout(&mut ctx).await?,
         }
         if pace.mode == RunMode::Once {
             return Ok(());
@@ -318,7 +388,7 @@ mod tests {
 
     #[test]
     fn scenario_names_round_trip() {
-        for scenario in Scenario::ALL {
+        for scenario in Scenario::ALL.into_iter().chain(Scenario::CLUSTER) {
             assert_eq!(scenario.name().parse::<Scenario>(), Ok(scenario));
         }
         assert!("nope".parse::<Scenario>().is_err());

@@ -39,6 +39,7 @@ mod occurrences;
 mod postgres;
 mod quarantine;
 mod queries;
+mod relinks;
 mod retention;
 mod text;
 mod writes;
@@ -54,6 +55,7 @@ pub use postgres::{
 };
 pub use quarantine::*;
 pub use queries::*;
+pub use relinks::*;
 pub use retention::*;
 pub use text::*;
 pub use writes::*;
@@ -82,6 +84,7 @@ macro_rules! store_conformance_tests {
             aggregate_filters_apply_and_an_empty_interval_is_invalid,
             updated_events_take_the_newer_note_and_processing_fields,
             a_pod_event_with_a_node_fills_the_node_of_the_pods_other_events,
+            a_relink_moves_an_objects_stored_events_and_their_counts_to_the_learned_owner,
             retention_by_age_deletes_old_events_and_old_occurrences_of_kept_events,
             retention_by_severity_uses_the_override_ages,
             retention_by_size_deletes_the_oldest_events_until_the_store_fits,

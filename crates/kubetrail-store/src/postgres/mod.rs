@@ -25,6 +25,7 @@ mod partitions;
 mod quarantine;
 mod query;
 mod redact;
+mod relink;
 mod retention;
 mod rollup;
 mod schema;

@@ -4,9 +4,9 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::Object;
-use kubetrail_model::{Event, Timestamp};
+use kubetrail_model::{Event, Relink, Timestamp};
 
-use super::{cursor, quarantine, write};
+use super::{cursor, quarantine, relink, write};
 use crate::quarantine::Row;
 use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, Written};
 
@@ -104,6 +104,16 @@ impl StoreTxn for PgTxn {
             .collect::<Result<Vec<_>>>()?;
         match quarantine::save(self.client()?, &rows).await {
             Ok(()) => Ok(()),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    async fn relink(&mut self, relinks: Vec<Relink>) -> Result<u64> {
+        if relinks.is_empty() {
+            return Ok(0);
+        }
+        match relink::relink(self.client()?, &relinks).await {
+            Ok(n) => Ok(n),
             Err(e) => self.fail(e),
         }
     }

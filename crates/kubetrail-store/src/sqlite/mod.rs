@@ -16,6 +16,7 @@ mod occurrences;
 mod quarantine;
 mod query;
 mod readers;
+mod relink;
 mod retention;
 mod rollup;
 mod schema;

@@ -3,11 +3,11 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kubetrail_model::{Event, Timestamp};
+use kubetrail_model::{Event, Relink, Timestamp};
 use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
-use super::{blocking, cursor, lock, quarantine, write};
+use super::{blocking, cursor, lock, quarantine, relink, write};
 use crate::quarantine::Row;
 use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, Written};
 
@@ -130,6 +130,13 @@ impl StoreTxn for SqliteTxn {
             .map(|r| Row::new(r, source, at))
             .collect::<Result<Vec<_>>>()?;
         self.run(move |c| quarantine::save(c, &rows)).await
+    }
+
+    async fn relink(&mut self, relinks: Vec<Relink>) -> Result<u64> {
+        if relinks.is_empty() {
+            return Ok(0);
+        }
+        self.run(move |c| relink::relink(c, &relinks)).await
     }
 
     async fn save_cursor(&mut self, c: WatchCursor) -> Result<()> {

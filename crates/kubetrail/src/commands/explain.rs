@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Args;
 use jiff::Timestamp;
-use kubetrail_analyze::{Explanation, Window};
+use kubetrail_analyze::{Explanation, Incident, Window};
 use kubetrail_query::{Range, StoryRequest, find_namespace, parse_target, story};
 
 use super::analysis_window::{short, warn_cut};
@@ -150,6 +150,9 @@ fn text(out: &mut impl Write, x: &Explanation, window: Window) -> Result<()> {
                 short(i.end),
                 i.title
             )?;
+            if i.cluster_wide {
+                cause_and_workloads(out, i)?;
+            }
         }
     }
     writeln!(out, "\nTimeline:")?;
@@ -195,6 +198,22 @@ fn text(out: &mut impl Write, x: &Explanation, window: Window) -> Result<()> {
         t.row(row);
     }
     t.write(out)
+}
+
+/// Under a cluster-wide incident (its own window is on its line): the cause, then each
+/// workload it hit with counts, one line each, as `kubetrail incidents` lists them.
+fn cause_and_workloads(out: &mut impl Write, i: &Incident) -> Result<()> {
+    let rc = &i.root_cause;
+    writeln!(
+        out,
+        "      cause: {} on {} at {}: {}",
+        rc.reason,
+        rc.object,
+        short(rc.at),
+        truncate(&rc.message, 120)
+    )?;
+    writeln!(out, "      workloads hit ({}):", i.affected.len())?;
+    super::incidents::workload_lines(out, i, "        ")
 }
 
 /// `ns/Kind/name` of a changed object (`Kind/name` when cluster-scoped).

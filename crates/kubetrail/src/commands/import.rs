@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use kubetrail_model::{Event, Timestamp};
+use kubetrail_model::{Event, Relink, Timestamp};
 use kubetrail_process::change::{Revision, Scaling, rollout_history, rollouts_from_events};
 use kubetrail_process::{FutureLimit, Processor, Rules};
 use kubetrail_source::import::{self as source, Item, Location, SkipReason};
@@ -132,8 +132,9 @@ impl FileCounts {
 }
 
 enum Msg {
-    /// Events with where each was read.
-    Batch(Vec<Event>, Vec<Location>),
+    /// Events with where each was read, then the relinks learned with them (to apply after
+    /// them: see `Processor::take_relinks`).
+    Batch(Vec<Event>, Vec<Location>, Vec<Relink>),
     FileDone(PathBuf, FileCounts),
     FileFailed(PathBuf, String),
 }
@@ -262,7 +263,7 @@ pub async fn import_files(
     while let Some(msg) = rx.recv().await {
         bar.set_position(done.load(Ordering::Relaxed));
         match msg {
-            Msg::Batch(events, locations) => {
+            Msg::Batch(events, locations, relinks) => {
                 let t = match txn.as_mut() {
                     Some(t) => t,
                     None => txn.insert(store.begin().await?),
@@ -272,6 +273,7 @@ pub async fn import_files(
                     None => "import".to_string(),
                 };
                 let done = t.write_or_quarantine(events, &source).await?;
+                t.relink(relinks).await?;
                 file_writes += done.written.summary;
                 file_quarantined.extend(done.rejected.into_iter().map(|r| {
                     QuarantinedEvent {
@@ -452,7 +454,8 @@ fn parse_file(
                     progress(bytes.load(Ordering::Relaxed));
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     let at = std::mem::replace(&mut locations, Vec::with_capacity(BATCH));
-                    if tx.blocking_send(Msg::Batch(full, at)).is_err() {
+                    let relinks = processor.take_relinks();
+                    if tx.blocking_send(Msg::Batch(full, at, relinks)).is_err() {
                         return Ok(None);
                     }
                 }
@@ -465,7 +468,12 @@ fn parse_file(
             Item::Skipped { reason, location } => counts.skip(&location, &reason),
         }
     }
-    if !batch.is_empty() && tx.blocking_send(Msg::Batch(batch, locations)).is_err() {
+    let relinks = processor.take_relinks();
+    if (!batch.is_empty() || !relinks.is_empty())
+        && tx
+            .blocking_send(Msg::Batch(batch, locations, relinks))
+            .is_err()
+    {
         return Ok(None);
     }
     Ok(Some(counts))

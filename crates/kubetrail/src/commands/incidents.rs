@@ -116,13 +116,20 @@ fn affected<W: Write>(out: &mut Human<W>, found: &[Incident]) -> Result<()> {
             i.root_cause.rule,
             i.affected.len()
         )?;
-        for a in &i.affected {
-            writeln!(
-                out,
-                "  {}  {} objects, {} events",
-                a.workload, a.objects, a.events
-            )?;
-        }
+        workload_lines(out, i, "  ")?;
+    }
+    Ok(())
+}
+
+/// The workloads a cluster-wide incident hit, one line each with counts, after `indent` (what
+/// `incidents` and `explain` print).
+pub(crate) fn workload_lines(out: &mut impl Write, i: &Incident, indent: &str) -> Result<()> {
+    for a in &i.affected {
+        writeln!(
+            out,
+            "{indent}{}  {} objects, {} events",
+            a.workload, a.objects, a.events
+        )?;
     }
     Ok(())
 }
