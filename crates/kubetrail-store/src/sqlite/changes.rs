@@ -1,14 +1,15 @@
 //! Changes and the watched objects' states on SQLite (`crate::changes`: the SQL is shared).
 
 use async_trait::async_trait;
-use kubetrail_model::{Change, ChangeFilter, Timestamp};
+use kubetrail_model::{Change, ChangeFilter, ObjectRef, Timestamp};
 use rusqlite::types::{ToSql, ToSqlOutput};
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::{SqliteStore, cursor};
 use crate::changes::{
-    ChangeRow, EXPIRE_CHANGES, FORGET_STATE, INSERT_CHANGE, Param, STALE_STATES, STATE_COLUMNS,
-    StateRow, UPSERT_STATE, change_params, select_changes, stale_params, state_params,
+    ChangeRow, EXPIRE_CHANGES, EXPIRE_STATES, FORGET_STATE, INSERT_CHANGE, MAY_USE, Param,
+    STALE_STATES, STATE_COLUMNS, StateRow, UPSERT_STATE, change_params, select_changes,
+    stale_params, state_params, users_pattern,
 };
 use crate::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState, Result};
 
@@ -36,7 +37,7 @@ fn save(conn: &Connection, batch: &ChangeBatch, now: Timestamp) -> Result<Change
     }
     for state in &batch.states {
         conn.prepare_cached(UPSERT_STATE)?
-            .execute(params_from_iter(state_params(state).iter()))?;
+            .execute(params_from_iter(state_params(state)?.iter()))?;
     }
     for (cluster, uid) in &batch.forget {
         conn.prepare_cached(FORGET_STATE)?.execute([cluster, uid])?;
@@ -48,6 +49,23 @@ fn save(conn: &Connection, batch: &ChangeBatch, now: Timestamp) -> Result<Change
         cursor::save_gap(conn, g)?;
     }
     Ok(summary)
+}
+
+/// Retention's part of changes (see [`ChangeStore::expire_changes`]), in the caller's
+/// transaction.
+pub(crate) fn expire(conn: &Connection, before: i64) -> Result<(u64, u64)> {
+    let changes = conn.prepare_cached(EXPIRE_CHANGES)?.execute([before])?;
+    let states = conn.prepare_cached(EXPIRE_STATES)?.execute([before])?;
+    Ok((changes as u64, states as u64))
+}
+
+/// `result`, after giving back the page cache `conn` holds. Change tracking reads and writes
+/// the states of every watched object (a listing touches each once): kept in the connections'
+/// caches (up to 8 MiB each), they made `run` ~14 MB larger with 20,000 objects watched
+/// (docs/BENCHMARKS.md, change tracking); the OS's file cache still holds the pages.
+fn released<T>(conn: &Connection, result: Result<T>) -> Result<T> {
+    conn.release_memory()?;
+    result
 }
 
 fn change_row(r: &Row<'_>) -> rusqlite::Result<ChangeRow> {
@@ -81,6 +99,7 @@ fn state_row(r: &Row<'_>) -> rusqlite::Result<StateRow> {
         generation: r.get(7)?,
         state: r.get(8)?,
         synced_at: r.get(9)?,
+        refs: r.get(10)?,
     })
 }
 
@@ -109,6 +128,20 @@ fn load_states(conn: &Connection, cluster: &str, uids: &[String]) -> Result<Vec<
     Ok(out)
 }
 
+fn users(conn: &Connection, cluster: &str, object: &ObjectRef) -> Result<Vec<ObjectRef>> {
+    let mut stmt = conn.prepare_cached(MAY_USE)?;
+    let pattern = users_pattern(&object.name);
+    let rows = stmt.query_map(
+        [cluster, object.namespace.as_str(), pattern.as_str()],
+        state_row,
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.extend(row?.uses(object)?);
+    }
+    Ok(out)
+}
+
 fn stale(conn: &Connection, params: &[Param]) -> Result<Vec<ObjectState>> {
     let mut stmt = conn.prepare_cached(STALE_STATES)?;
     let rows = stmt.query_map(params_from_iter(params.iter()), state_row)?;
@@ -123,7 +156,14 @@ fn stale(conn: &Connection, params: &[Param]) -> Result<Vec<ObjectState>> {
 impl ChangeStore for SqliteStore {
     async fn save_changes(&self, batch: ChangeBatch) -> Result<ChangeSummary> {
         let now = Timestamp::now();
-        self.write(true, move |c| save(c, &batch, now)).await
+        let wrote_states = !batch.states.is_empty();
+        let summary = self.write(true, move |c| save(c, &batch, now)).await?;
+        if wrote_states {
+            // A listing writes every object's state once: the pages it filled the writer's
+            // cache with are not read again soon (see `released`).
+            self.write(false, |c| Ok(c.release_memory()?)).await?;
+        }
+        Ok(summary)
     }
 
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>> {
@@ -133,7 +173,8 @@ impl ChangeStore for SqliteStore {
 
     async fn object_states(&self, cluster: &str, uids: &[String]) -> Result<Vec<ObjectState>> {
         let (cluster, uids) = (cluster.to_owned(), uids.to_vec());
-        self.read(move |c| load_states(c, &cluster, &uids)).await
+        self.read(move |c| released(c, load_states(c, &cluster, &uids)))
+            .await
     }
 
     async fn stale_states(
@@ -144,14 +185,17 @@ impl ChangeStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<ObjectState>> {
         let params = stale_params(cluster, kind, before, limit);
-        self.read(move |c| stale(c, &params)).await
+        self.read(move |c| released(c, stale(c, &params))).await
     }
 
-    async fn expire_changes(&self, before: Timestamp) -> Result<u64> {
+    async fn users_of(&self, cluster: &str, object: &ObjectRef) -> Result<Vec<ObjectRef>> {
+        let (cluster, object) = (cluster.to_owned(), object.clone());
+        self.read(move |c| released(c, users(c, &cluster, &object)))
+            .await
+    }
+
+    async fn expire_changes(&self, before: Timestamp) -> Result<(u64, u64)> {
         let before = before.as_microsecond();
-        self.write(true, move |c| {
-            Ok(c.prepare_cached(EXPIRE_CHANGES)?.execute([before])? as u64)
-        })
-        .await
+        self.write(true, move |c| expire(c, before)).await
     }
 }
