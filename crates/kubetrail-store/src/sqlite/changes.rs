@@ -59,15 +59,6 @@ pub(crate) fn expire(conn: &Connection, before: i64) -> Result<(u64, u64)> {
     Ok((changes as u64, states as u64))
 }
 
-/// `result`, after giving back the page cache `conn` holds. Change tracking reads and writes
-/// the states of every watched object (a listing touches each once): kept in the connections'
-/// caches (up to 8 MiB each), they made `run` ~14 MB larger with 20,000 objects watched
-/// (docs/BENCHMARKS.md, change tracking); the OS's file cache still holds the pages.
-fn released<T>(conn: &Connection, result: Result<T>) -> Result<T> {
-    conn.release_memory()?;
-    result
-}
-
 fn change_row(r: &Row<'_>) -> rusqlite::Result<ChangeRow> {
     Ok(ChangeRow {
         cluster: r.get(0)?,
@@ -156,14 +147,7 @@ fn stale(conn: &Connection, params: &[Param]) -> Result<Vec<ObjectState>> {
 impl ChangeStore for SqliteStore {
     async fn save_changes(&self, batch: ChangeBatch) -> Result<ChangeSummary> {
         let now = Timestamp::now();
-        let wrote_states = !batch.states.is_empty();
-        let summary = self.write(true, move |c| save(c, &batch, now)).await?;
-        if wrote_states {
-            // A listing writes every object's state once: the pages it filled the writer's
-            // cache with are not read again soon (see `released`).
-            self.write(false, |c| Ok(c.release_memory()?)).await?;
-        }
-        Ok(summary)
+        self.write(true, move |c| save(c, &batch, now)).await
     }
 
     async fn changes(&self, filter: &ChangeFilter) -> Result<Vec<Change>> {
@@ -173,8 +157,7 @@ impl ChangeStore for SqliteStore {
 
     async fn object_states(&self, cluster: &str, uids: &[String]) -> Result<Vec<ObjectState>> {
         let (cluster, uids) = (cluster.to_owned(), uids.to_vec());
-        self.read(move |c| released(c, load_states(c, &cluster, &uids)))
-            .await
+        self.read(move |c| load_states(c, &cluster, &uids)).await
     }
 
     async fn stale_states(
@@ -185,13 +168,12 @@ impl ChangeStore for SqliteStore {
         limit: usize,
     ) -> Result<Vec<ObjectState>> {
         let params = stale_params(cluster, kind, before, limit);
-        self.read(move |c| released(c, stale(c, &params))).await
+        self.read(move |c| stale(c, &params)).await
     }
 
     async fn users_of(&self, cluster: &str, object: &ObjectRef) -> Result<Vec<ObjectRef>> {
         let (cluster, object) = (cluster.to_owned(), object.clone());
-        self.read(move |c| released(c, users(c, &cluster, &object)))
-            .await
+        self.read(move |c| users(c, &cluster, &object)).await
     }
 
     async fn expire_changes(&self, before: Timestamp) -> Result<(u64, u64)> {

@@ -45,10 +45,12 @@ pub fn start_run_with(dir: &Path, sim: &SimHandle, config: Option<&Path>, binary
     Run(child)
 }
 
-/// The binary benchmarks measure: `KUBETRAIL_BENCH_BINARY` if set (e.g. a copy of the
-/// previous build, for before/after in one session), else this build's.
-pub fn bench_binary() -> PathBuf {
-    std::env::var_os("KUBETRAIL_BENCH_BINARY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kubetrail")))
+/// The binaries benchmarks measure: `KUBETRAIL_BENCH_BINARY` if set, a `:`-separated list
+/// measured in turn (e.g. a copy of the previous build and this one, for before/after in one
+/// session), else this build's.
+pub fn bench_binaries() -> Vec<PathBuf> {
+    match std::env::var("KUBETRAIL_BENCH_BINARY") {
+        Ok(list) if !list.is_empty() => list.split(':').map(PathBuf::from).collect(),
+        _ => vec![PathBuf::from(env!("CARGO_BIN_EXE_kubetrail"))],
+    }
 }
