@@ -44,7 +44,8 @@ pub struct Change {
     pub fields: Vec<FieldChange>,
     /// The objects this one references as of this change (the ConfigMaps, Secrets and service
     /// account of a workload's pod template, the target of an HPA), so that a change of one of
-    /// them can be linked to the workloads that use it.
+    /// them can be linked to the workloads that use it; for a ConfigMap or Secret, the
+    /// workloads that used it when it changed (as the watch last saw them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub references: Vec<ObjectRef>,
 }

@@ -106,6 +106,11 @@ impl SimHandle {
         &self.inner.policy
     }
 
+    /// The object store behind the API (for in-crate generators such as the status storm).
+    pub(crate) fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     /// The current resourceVersion.
     pub fn resource_version(&self) -> u64 {
         self.inner.store.resource_version()

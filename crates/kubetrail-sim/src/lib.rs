@@ -69,6 +69,7 @@ mod server;
 mod state;
 mod status;
 mod store;
+mod storm;
 mod watch;
 
 pub use convert::{core_to_events, events_to_core};
@@ -83,3 +84,4 @@ pub use scenarios::{Pace, RunMode, Scenario, UnknownScenario, run_scenario};
 pub use server::Simulator;
 pub use state::SimConfig;
 pub use status::ApiError;
+pub use storm::STORM_MANAGER;

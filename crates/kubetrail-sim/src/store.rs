@@ -567,7 +567,7 @@ pub(crate) fn set_meta(object: &mut Value, field: &str, value: Value) {
     }
 }
 
-fn remove_meta(object: &mut Value, field: &str) {
+pub(crate) fn remove_meta(object: &mut Value, field: &str) {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove(field);
     }

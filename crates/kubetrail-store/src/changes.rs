@@ -31,6 +31,11 @@ pub struct ObjectState {
     pub generation: Option<i64>,
     /// The normalized state, in the differ's own text format; the store does not read it.
     pub state: String,
+    /// The ConfigMaps, Secrets and service account its pod template uses (a workload), or
+    /// its target (an HPA): kept from the first listing on, so that a change of a ConfigMap
+    /// can name the workloads that use it ([`ChangeStore::users_of`]) even when none of them
+    /// has changed since.
+    pub references: Vec<ObjectRef>,
     /// When the state was last confirmed (written by a listing or a watch event): a listing
     /// that started after it and did not see the object means the object is gone.
     pub synced_at: Timestamp,
@@ -88,8 +93,14 @@ pub trait ChangeStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<ObjectState>>;
 
-    /// Deletes changes made before `before` (retention); returns how many went.
-    async fn expire_changes(&self, before: Timestamp) -> Result<u64>;
+    /// The objects of `cluster` whose stored state references `object` (a ConfigMap or Secret,
+    /// by kind, namespace and name): the workloads that use it.
+    async fn users_of(&self, cluster: &str, object: &ObjectRef) -> Result<Vec<ObjectRef>>;
+
+    /// Deletes changes made before `before`, and the states no watch keeps up since then
+    /// (retention, which calls it with the longest age it keeps anything); returns how many
+    /// changes and states went.
+    async fn expire_changes(&self, before: Timestamp) -> Result<(u64, u64)>;
 }
 
 /// A query parameter either backend binds: both read `$1`, `$2`… in order.
@@ -114,23 +125,35 @@ pub(crate) const INSERT_CHANGE: &str =
 /// Inserts or replaces one state: `$1`… in [`state_params`] order.
 pub(crate) const UPSERT_STATE: &str =
     "INSERT INTO change_states (cluster, uid, api_version, kind, \
-     namespace, name, resource_version, generation, state, synced_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     namespace, name, resource_version, generation, state, synced_at, refs)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (cluster, uid) DO UPDATE SET api_version = excluded.api_version,
         kind = excluded.kind, namespace = excluded.namespace, name = excluded.name,
         resource_version = excluded.resource_version, generation = excluded.generation,
-        state = excluded.state, synced_at = excluded.synced_at";
+        state = excluded.state, synced_at = excluded.synced_at, refs = excluded.refs";
 
 /// Deletes one state: `$1` cluster, `$2` uid.
 pub(crate) const FORGET_STATE: &str = "DELETE FROM change_states WHERE cluster = $1 AND uid = $2";
 
 /// The columns a state is read back from, in [`StateRow`] order.
-pub(crate) const STATE_COLUMNS: &str = "cluster, api_version, kind, namespace, name, uid, resource_version, generation, state, synced_at";
+pub(crate) const STATE_COLUMNS: &str = "cluster, api_version, kind, namespace, name, uid, resource_version, generation, state, synced_at, refs";
 
 /// Stale states: `$1` cluster, `$2` kind, `$3` before (micros), `$4` limit.
 pub(crate) const STALE_STATES: &str = "SELECT cluster, api_version, kind, namespace, name, uid, \
-     resource_version, generation, state, synced_at FROM change_states
+     resource_version, generation, state, synced_at, refs FROM change_states
      WHERE cluster = $1 AND kind = $2 AND synced_at < $3 ORDER BY synced_at, uid LIMIT $4";
+
+/// The states that may reference an object: `$1` cluster, `$2` namespace, `$3` a `LIKE`
+/// pattern on the references' JSON ([`users_pattern`]); [`StateRow::uses`] then checks.
+pub(crate) const MAY_USE: &str = "SELECT cluster, api_version, kind, namespace, name, uid, \
+     resource_version, generation, state, synced_at, refs FROM change_states
+     WHERE cluster = $1 AND namespace = $2 AND refs LIKE $3";
+
+/// The `LIKE` pattern of [`MAY_USE`] for `name` (Kubernetes names hold no `%`, `_` or `\\`;
+/// a false match is dropped by [`StateRow::uses`]).
+pub(crate) fn users_pattern(name: &str) -> String {
+    format!("%\"name\":\"{name}\"%")
+}
 
 /// The parameters of [`STALE_STATES`] (a `limit` of 0: all).
 pub(crate) fn stale_params(
@@ -154,6 +177,16 @@ pub(crate) fn stale_params(
 
 /// Old changes: `$1` the cutoff (micros).
 pub(crate) const EXPIRE_CHANGES: &str = "DELETE FROM changes WHERE at < $1";
+
+/// States no change watch keeps up any more, as retention removes them (`$1` the cutoff,
+/// micros): not synced since the cutoff, and their stream (`changes/<kind, lower case, plural>`:
+/// every tracked kind's plural adds an `s`) saved no cursor since then either — the resource
+/// is no longer tracked, or the cluster no longer watched. A watched stream saves its cursor
+/// with every batch and bookmark, so the state of an object that has not changed for longer
+/// than the retention age is kept: its next change is diffed against it.
+pub(crate) const EXPIRE_STATES: &str = "DELETE FROM change_states WHERE synced_at < $1
+     AND NOT EXISTS (SELECT 1 FROM cursors c WHERE c.cluster = change_states.cluster
+         AND c.stream = 'changes/' || lower(change_states.kind) || 's' AND c.updated_at >= $1)";
 
 /// The parameters of [`INSERT_CHANGE`] for `c` (the last, `$15`, is `stored_at`).
 pub(crate) fn change_params(c: &Change, stored_at: Timestamp) -> Result<Vec<Param>> {
@@ -182,8 +215,12 @@ pub(crate) fn change_params(c: &Change, stored_at: Timestamp) -> Result<Vec<Para
 }
 
 /// The parameters of [`UPSERT_STATE`] for `s`.
-pub(crate) fn state_params(s: &ObjectState) -> Vec<Param> {
-    vec![
+pub(crate) fn state_params(s: &ObjectState) -> Result<Vec<Param>> {
+    let refs = serde_json::to_string(&s.references).map_err(|source| Error::Json {
+        column: "refs",
+        source,
+    })?;
+    Ok(vec![
         Param::Text(s.cluster.clone()),
         Param::Text(s.object.uid.clone()),
         Param::Text(s.object.api_version.clone()),
@@ -194,7 +231,8 @@ pub(crate) fn state_params(s: &ObjectState) -> Vec<Param> {
         Param::OptInt(s.generation),
         Param::Text(s.state.clone()),
         Param::Int(s.synced_at.as_microsecond()),
-    ]
+        Param::Text(refs),
+    ])
 }
 
 /// The `SELECT` of [`ChangeStore::changes`] for `f`, with its parameters.
@@ -299,10 +337,16 @@ pub(crate) struct StateRow {
     pub generation: Option<i64>,
     pub state: String,
     pub synced_at: i64,
+    pub refs: String,
 }
 
 impl StateRow {
     pub(crate) fn into_state(self) -> Result<ObjectState> {
+        let references: Vec<ObjectRef> =
+            serde_json::from_str(&self.refs).map_err(|source| Error::Json {
+                column: "refs",
+                source,
+            })?;
         Ok(ObjectState {
             cluster: self.cluster,
             object: object_ref(
@@ -316,7 +360,22 @@ impl StateRow {
             generation: self.generation,
             state: self.state,
             synced_at: micros_to_time(self.synced_at, "synced_at")?,
+            references,
         })
+    }
+
+    /// This row's object, if its state references `object` (kind, namespace and name).
+    pub(crate) fn uses(self, object: &ObjectRef) -> Result<Option<ObjectRef>> {
+        let state = self.into_state()?;
+        let uses = state.references.iter().any(|r| {
+            let namespace = if r.namespace.is_empty() {
+                &state.object.namespace
+            } else {
+                &r.namespace
+            };
+            r.kind == object.kind && r.name == object.name && *namespace == object.namespace
+        });
+        Ok(uses.then_some(state.object))
     }
 }
 

@@ -69,6 +69,13 @@ pub fn log_retention(report: &RetentionReport) {
             "{verb} old alerts, silences and gaps"
         );
     }
+    if report.changes_deleted + report.change_states_deleted > 0 {
+        tracing::info!(
+            changes = report.changes_deleted,
+            states = report.change_states_deleted,
+            "{verb} old changes and the states of objects no longer watched"
+        );
+    }
     if report.clusters.is_empty() && records == 0 {
         tracing::debug!(bytes = report.bytes_after, "retention deleted nothing");
     }

@@ -173,6 +173,11 @@ pub struct RetentionReport {
     pub silences_deleted: u64,
     /// Gaps that ended before the longest age.
     pub gaps_deleted: u64,
+    /// Changes made before the longest age.
+    pub changes_deleted: u64,
+    /// Last-known object states no change watch keeps up any more (see
+    /// `ChangeStore`: of streams that saved no cursor since the longest age).
+    pub change_states_deleted: u64,
     /// Bytes the store's data took before retention ran (what a size limit is measured against).
     pub bytes_before: u64,
     /// Bytes the store's data takes after retention; in a dry run, the same as `bytes_before`.

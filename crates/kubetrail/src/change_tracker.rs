@@ -105,7 +105,8 @@ impl ChangeTracker {
             });
             let unchanged =
                 previous.is_some_and(|p| p.state == &snap.state && p.generation == snap.generation);
-            if let Some(change) = observe(&self.cluster, previous, snap, how, now) {
+            if let Some(mut change) = observe(&self.cluster, previous, snap, how, now) {
+                self.name_users(&mut change).await?;
                 out.changes.push(change);
             }
             if seen.deleted {
@@ -123,6 +124,7 @@ impl ChangeTracker {
                     generation: snap.generation,
                     state: snap.state.to_text(),
                     synced_at: now,
+                    references: snap.references.clone(),
                 });
                 known.insert(uid, (Some(snap.state.clone()), snap.generation));
             }
@@ -164,6 +166,23 @@ impl ChangeTracker {
         Ok(summary)
     }
 
+    /// A change of a ConfigMap or Secret names, as its references, the workloads whose stored
+    /// states use it (kept from their first listing on), so that it is linked to their
+    /// failures even when none of them changed since and no event names it.
+    async fn name_users(&self, change: &mut Change) -> Result<()> {
+        if !matches!(change.object.kind.as_str(), "ConfigMap" | "Secret")
+            || change.op == ChangeOp::Created
+        {
+            return Ok(());
+        }
+        change.references = self
+            .changes
+            .users_of(&self.cluster, &change.object)
+            .await
+            .context("cannot read which workloads use the object")?;
+        Ok(())
+    }
+
     /// After a listing that began at `started`: the stored objects of the stream's kind it did
     /// not see were deleted while nobody watched. Each is recorded as deleted (identified by the
     /// listing's resourceVersion) and its state forgotten.
@@ -194,7 +213,7 @@ impl ChangeTracker {
                 batch
                     .forget
                     .push((self.cluster.clone(), s.object.uid.clone()));
-                batch.changes.push(Change {
+                let mut change = Change {
                     cluster: self.cluster.clone(),
                     object: s.object,
                     at: now,
@@ -205,7 +224,9 @@ impl ChangeTracker {
                     source: ChangeSource::Watch,
                     fields: Vec::new(),
                     references: Vec::new(),
-                });
+                };
+                self.name_users(&mut change).await?;
+                batch.changes.push(change);
             }
             recorded += self.changes.save_changes(batch).await?.new;
         }
@@ -273,6 +294,60 @@ mod tests {
             gap: None,
             listed,
         }
+    }
+
+    fn deployment_using(config: &str) -> Observed {
+        let v = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "d1", "resourceVersion": "5",
+                "generation": 1, "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web",
+                "image": "web:1", "envFrom": [{"configMapRef": {"name": config}}]}]}}}});
+        Observed {
+            snapshot: snapshot(&v).expect("snapshot"),
+            deleted: false,
+        }
+    }
+
+    /// Regression: the first listing (the baseline) kept no record of what a workload
+    /// references, so a later edit of its ConfigMap could not be linked to it unless the
+    /// workload itself changed or an event named the ConfigMap.
+    #[tokio::test]
+    async fn a_config_map_change_names_the_workloads_the_baseline_saw_using_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(SqliteStore::open(dir.path().join("k.db")).expect("open"));
+        let mut tracker = ChangeTracker::new("prod", store.clone(), store.clone());
+        let mut listed = batch(vec![deployment_using("app-config")], true, "6");
+        listed.stream = "changes/deployments".into();
+        tracker.apply(&listed).await.expect("list deployments");
+        let configs = vec![
+            config_map("app-config", "c1", "2", "x"),
+            config_map("other", "c2", "3", "y"),
+        ];
+        tracker
+            .apply(&batch(configs, true, "6"))
+            .await
+            .expect("list configmaps");
+        let all = ChangeFilter::default();
+        assert!(store.changes(&all).await.unwrap().is_empty(), "a baseline");
+
+        let edits = vec![
+            config_map("app-config", "c1", "7", "x2"),
+            config_map("other", "c2", "8", "y2"),
+        ];
+        tracker
+            .apply(&batch(edits, false, "8"))
+            .await
+            .expect("watch");
+        let changes = store.changes(&all).await.unwrap();
+        let users = |name: &str| -> Vec<String> {
+            let c = changes.iter().find(|c| c.object.name == name).expect(name);
+            c.references
+                .iter()
+                .map(|r| format!("{}/{}/{}", r.namespace, r.kind, r.name))
+                .collect()
+        };
+        assert_eq!(users("app-config"), ["shop/Deployment/web"], "{changes:#?}");
+        assert!(users("other").is_empty(), "{changes:#?}");
     }
 
     #[tokio::test]

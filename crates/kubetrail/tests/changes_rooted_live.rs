@@ -4,42 +4,17 @@
 //! hint that fits it (the drain: the evicted pod's replacement, pinned to the cordoned node,
 //! cannot be scheduled; the hint says to uncordon the node).
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kubetrail_sim::{Pace, Scenario, SimHandle, Simulator, run_scenario};
+use common::live_run::start_run;
+use kubetrail_sim::{Pace, Scenario, Simulator, run_scenario};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(90);
-
-struct Run(Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_run(dir: &Path, sim: &SimHandle) -> Run {
-    let kubeconfig = dir.join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
-    let log = std::fs::File::create(dir.join("run.log")).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_kubetrail"))
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(["run", "--listen", "127.0.0.1:0", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .env("KUBETRAIL_LOG", "info")
-        .env_remove("KUBETRAIL_CONFIG")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("kubetrail run starts");
-    Run(child)
-}
 
 fn cli(dir: &Path, args: &[&str]) -> Option<Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_kubetrail"))

@@ -16,7 +16,9 @@
 //! only the pod names told the owner):
 //! - the workload itself (its pod template, replicas, strategy);
 //! - a ConfigMap or Secret it references (the `references` of its latest change record before
-//!   the failures) or that its failing events name (`configmap "app-config" not found`,
+//!   the failures), whose change names it as a user (the change tracker records which
+//!   workloads used it, from their states kept since the first listing), or that its failing
+//!   events name (`configmap "app-config" not found`,
 //!   `couldn't find key K in ConfigMap shop/app-config`);
 //! - its HorizontalPodAutoscaler (an HPA change whose `references` hold the workload);
 //! - a node its failing pods ran on (or the node an incident about a node is about), unless
@@ -134,16 +136,17 @@ pub(crate) fn concerning<'c>(
                     && (nodes.contains(&o.name)
                         || subject.name == o.name && subject.kind == "Node"))
                 || (matches!(o.kind.as_str(), "ConfigMap" | "Secret")
-                    && refs.iter().any(|r| r.holds(o)))
-                || (o.kind == "HorizontalPodAutoscaler" && scales(c, subject))
+                    && (refs.iter().any(|r| r.holds(o)) || names(c, subject)))
+                || (o.kind == "HorizontalPodAutoscaler" && names(c, subject))
         })
         .collect();
     found.sort_by_key(|c| c.at);
     found
 }
 
-/// Whether the autoscaler change `c` targets the workload `subject`.
-fn scales(c: &Change, subject: Subject<'_>) -> bool {
+/// Whether the change `c` names the workload `subject` among its references: an autoscaler
+/// that targets it, a ConfigMap or Secret it uses.
+fn names(c: &Change, subject: Subject<'_>) -> bool {
     c.references.iter().any(|r| {
         subject.is(&ObjectRef {
             namespace: if r.namespace.is_empty() {
@@ -236,8 +239,8 @@ fn link(incident: &Incident, subject: Subject<'_>, refs: &References, c: &Change
         return Some(Link::Workload);
     }
     match o.kind.as_str() {
-        "ConfigMap" | "Secret" if refs.holds(o) => Some(Link::Config),
-        "HorizontalPodAutoscaler" if scales(c, subject) => Some(Link::Autoscaler),
+        "ConfigMap" | "Secret" if refs.holds(o) || names(c, subject) => Some(Link::Config),
+        "HorizontalPodAutoscaler" if names(c, subject) => Some(Link::Autoscaler),
         "Node"
             if incident.nodes.contains(&o.name)
                 || (subject.kind == "Node" && subject.name == o.name) =>

@@ -218,6 +218,25 @@ fn an_edit_of_a_referenced_configmap_is_the_root_with_the_key_that_changed() {
     assert_eq!(only(&found).root_cause.rule, "crash-loop");
 }
 
+/// Regression: a workload that never changed while watched has no change record, so what it
+/// references was unknown and an edit of its ConfigMap rooted nothing unless an event named
+/// the ConfigMap. The change tracker now names the users in the ConfigMap's change (from the
+/// states of the first listing).
+#[test]
+fn an_edit_of_a_configmap_whose_change_names_the_workload_as_user_is_the_root() {
+    let mut edit = config_edit("app-config", 0);
+    edit.references = vec![obj("Deployment", "shop", "web")];
+    let found = linked(&crash_loop(WEB, 2), std::slice::from_ref(&edit));
+    let root = &only(&found).root_cause;
+    assert_eq!(root.rule, "change");
+    assert_eq!(root.object, "shop/ConfigMap/app-config");
+    // Another workload's ConfigMap is not its cause.
+    let mut other = edit.clone();
+    other.references = vec![obj("Deployment", "shop", "api")];
+    let found = linked(&crash_loop(WEB, 2), &[other]);
+    assert_eq!(only(&found).root_cause.rule, "crash-loop");
+}
+
 #[test]
 fn a_configmap_the_failing_events_name_is_related_without_a_workload_record() {
     let events = vec![

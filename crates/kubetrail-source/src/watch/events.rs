@@ -94,6 +94,18 @@ impl WatchConfig {
         }
     }
 
+    /// A gap notice's cause: `why` the watch lost its place, then what it misses: for the
+    /// Event watch `events_missed`, for a change watch the changes of its resource (the relist
+    /// sees where each object ended, not the steps between).
+    pub fn gap_cause(&self, why: &str, events_missed: &str) -> String {
+        match self.stream_name.strip_prefix("changes/") {
+            Some(resource) => format!(
+                "{why}: changes of {resource} made meanwhile are missing (the relist shows only their result)"
+            ),
+            None => format!("{why}: {events_missed}"),
+        }
+    }
+
     /// The cursor stream this watch saves its resourceVersion under.
     pub fn stream(&self) -> String {
         match &self.namespace {

@@ -202,7 +202,10 @@ where
                 if let (Some(version), None) = (&listed, &gap) {
                     gap = Some(GapNotice {
                         expired_version: version.clone(),
-                        cause: "list failed half-way and started over: events changed and deleted meanwhile are missing".to_string(),
+                        cause: self.config.gap_cause(
+                            "list failed half-way and started over",
+                            "events changed and deleted meanwhile are missing",
+                        ),
                     });
                 }
                 return (self.retry(Some(&e), Phase::listing(gap)), None);
@@ -362,7 +365,10 @@ where
         self.backoff.reset();
         Phase::listing(Some(GapNotice {
             expired_version: version,
-            cause: "resourceVersion expired (410 Gone): events created and expired meanwhile are missing".to_string(),
+            cause: self.config.gap_cause(
+                "resourceVersion expired (410 Gone)",
+                "events created and expired meanwhile are missing",
+            ),
         }))
     }
 

@@ -508,3 +508,23 @@ async fn a_namespaced_watch_saves_its_cursor_under_its_own_stream() {
     let mut stream = Box::pin(stream);
     assert_eq!(next(&mut stream).await.stream, "events/shop");
 }
+
+/// Regression: a change watch's gap notice said "events created and expired meanwhile are
+/// missing" (the Event watch's words) for every stream; it names the resource now.
+#[tokio::test(start_paused = true)]
+async fn a_change_watch_gap_names_its_resource_not_events() {
+    let script = Script::default()
+        .watch(WatchAnswer::Fails(kube::Error::Api(status(410, 0))))
+        .list(page("60", &["a"], None))
+        .watch(WatchAnswer::StaysOpen(Vec::new()));
+    let mut config = config();
+    config.stream_name = "changes/configmaps".into();
+    let (_run, stream) = start(script, config, Some("5"));
+    let mut stream = Box::pin(stream);
+    let relisted = next(&mut stream).await;
+    assert_eq!(relisted.stream, "changes/configmaps");
+    let cause = relisted.gap.expect("a gap").cause;
+    assert!(cause.contains("410 Gone"), "{cause}");
+    assert!(cause.contains("configmaps"), "{cause}");
+    assert!(!cause.contains("events"), "{cause}");
+}

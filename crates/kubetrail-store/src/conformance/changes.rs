@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use kubetrail_model::{Change, ChangeFilter, ChangeOp, ChangeSource, FieldChange, ObjectRef};
 
-use super::{minute, t0};
-use crate::{ChangeBatch, ChangeStore, ObjectState, Store, WatchCursor};
+use super::{days, minute, t0};
+use crate::{ChangeBatch, ChangeStore, ObjectState, RetentionPolicy, Store, WatchCursor};
 
 /// Generates one `#[tokio::test]` per change conformance test, each with a fresh store from
 /// `$factory` (an async function returning `(Arc<S>, guard)` where `S: Store + ChangeStore`).
@@ -19,6 +19,8 @@ macro_rules! change_conformance_tests {
             object_states_are_replaced_forgotten_and_found_stale_by_kind,
             a_change_batch_saves_its_cursor_and_gap_with_it,
             expired_changes_go_and_later_ones_stay,
+            retention_expires_old_changes_and_the_states_no_watch_keeps_up,
+            the_users_of_a_config_map_are_the_states_that_reference_it,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -75,6 +77,7 @@ fn state(kind: &str, name: &str, uid: &str, synced_min: i64) -> ObjectState {
         generation: (kind != "Node").then_some(3),
         state: format!("{{\"name\":\"{name}\",\"m\":{synced_min}}}"),
         synced_at: minute(synced_min),
+        references: Vec::new(),
     }
 }
 
@@ -312,7 +315,116 @@ where
         })
         .await
         .expect("save");
-    assert_eq!(store.expire_changes(minute(3)).await.expect("expire"), 2);
+    assert_eq!(
+        store.expire_changes(minute(3)).await.expect("expire"),
+        (2, 0)
+    );
     let left = store.changes(&ChangeFilter::default()).await.unwrap();
     assert_eq!(left, vec![image_change(3, "3")]);
+}
+
+/// Regression: the retention task never called `expire_changes`, so changes, and the states of
+/// objects whose resource is no longer watched, stayed whatever the retention age.
+pub async fn retention_expires_old_changes_and_the_states_no_watch_keeps_up<S>(store: Arc<S>)
+where
+    S: ChangeStore + Store + ?Sized,
+{
+    let now = t0() + days(40);
+    let mut recent = image_change(2, "2");
+    recent.at = now - days(1);
+    // Deployments are still watched (their stream saved a cursor an hour ago): the state of
+    // `web`, unchanged for 40 days, is what its next change is diffed against. ConfigMaps are
+    // no longer tracked (their stream's last cursor is 39 days old).
+    let watched = WatchCursor {
+        cluster: "prod".into(),
+        stream: "changes/deployments".into(),
+        resource_version: "900".into(),
+        updated_at: now - jiff::SignedDuration::from_hours(1),
+    };
+    let untracked = WatchCursor {
+        stream: "changes/configmaps".into(),
+        updated_at: minute(2),
+        ..watched.clone()
+    };
+    let mut node = state("Node", "worker-1", "n1", 0);
+    node.synced_at = now - days(2);
+    store
+        .save_changes(ChangeBatch {
+            changes: vec![image_change(1, "1"), recent.clone()],
+            states: vec![
+                state("Deployment", "web", "d1", 1),
+                state("ConfigMap", "web-config", "c1", 1),
+                node,
+            ],
+            cursor: Some(untracked),
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("save");
+    store
+        .save_changes(ChangeBatch {
+            cursor: Some(watched),
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("save the cursor");
+    let policy = RetentionPolicy {
+        max_age: days(30),
+        ..RetentionPolicy::default()
+    };
+    let report = store
+        .apply_retention(&policy, now)
+        .await
+        .expect("retention");
+    assert_eq!(
+        (report.changes_deleted, report.change_states_deleted),
+        (1, 1),
+        "{report:?}"
+    );
+    let left = store.changes(&ChangeFilter::default()).await.unwrap();
+    assert_eq!(left, vec![recent]);
+    let uids = |states: Vec<ObjectState>| {
+        let mut u: Vec<String> = states.into_iter().map(|s| s.object.uid).collect();
+        u.sort();
+        u
+    };
+    let kept = store
+        .object_states("prod", &["c1".into(), "d1".into(), "n1".into()])
+        .await
+        .unwrap();
+    assert_eq!(uids(kept), ["d1", "n1"]);
+}
+
+pub async fn the_users_of_a_config_map_are_the_states_that_reference_it<S>(store: Arc<S>)
+where
+    S: ChangeStore + ?Sized,
+{
+    let config = object("ConfigMap", "shop", "web-config", "");
+    let mut web = state("Deployment", "web", "d1", 1);
+    web.references = vec![config.clone(), object("Secret", "shop", "db", "")];
+    let mut api = state("Deployment", "api", "d2", 1);
+    // A name that only starts the same, and a Secret of the same name (the JSON pattern
+    // finds that one; the check of the kind drops it).
+    api.references = vec![
+        object("ConfigMap", "shop", "web-config-old", ""),
+        object("Secret", "shop", "web-config", ""),
+    ];
+    let mut elsewhere = state("Deployment", "web", "d3", 1);
+    elsewhere.object.namespace = "other".into();
+    elsewhere.references = vec![object("ConfigMap", "other", "web-config", "")];
+    store
+        .save_changes(ChangeBatch {
+            states: vec![web.clone(), api, elsewhere],
+            ..ChangeBatch::default()
+        })
+        .await
+        .expect("save");
+    let users = store.users_of("prod", &config).await.expect("users");
+    assert_eq!(users, vec![web.object.clone()]);
+    let back = store
+        .object_states("prod", &["d1".into()])
+        .await
+        .expect("states");
+    assert_eq!(back, vec![web]);
+    assert!(store.users_of("dev", &config).await.unwrap().is_empty());
 }

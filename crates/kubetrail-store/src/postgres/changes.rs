@@ -1,17 +1,27 @@
 //! Changes and the watched objects' states on PostgreSQL (`crate::changes`: the SQL is shared).
 
 use async_trait::async_trait;
-use deadpool_postgres::GenericClient;
-use kubetrail_model::{Change, ChangeFilter, Timestamp};
+use deadpool_postgres::{GenericClient, Object};
+use kubetrail_model::{Change, ChangeFilter, ObjectRef, Timestamp};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{PostgresStore, cursor};
 use crate::changes::{
-    ChangeRow, EXPIRE_CHANGES, FORGET_STATE, INSERT_CHANGE, Param, STALE_STATES, STATE_COLUMNS,
-    StateRow, UPSERT_STATE, change_params, select_changes, stale_params, state_params,
+    ChangeRow, EXPIRE_CHANGES, EXPIRE_STATES, FORGET_STATE, INSERT_CHANGE, MAY_USE, Param,
+    STALE_STATES, STATE_COLUMNS, StateRow, UPSERT_STATE, change_params, select_changes,
+    stale_params, state_params, users_pattern,
 };
 use crate::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState, Result};
+
+/// Retention's part of changes (see [`ChangeStore::expire_changes`]), in one transaction.
+pub(crate) async fn expire(client: &mut Object, before: i64) -> Result<(u64, u64)> {
+    let tx = client.transaction().await?;
+    let changes = tx.execute(EXPIRE_CHANGES, &[&before]).await?;
+    let states = tx.execute(EXPIRE_STATES, &[&before]).await?;
+    tx.commit().await?;
+    Ok((changes, states))
+}
 
 /// The parameters as the driver takes them.
 fn bind(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
@@ -41,7 +51,7 @@ async fn save(
     }
     let upsert = c.prepare_cached(UPSERT_STATE).await?;
     for state in &batch.states {
-        c.execute(&upsert, &bind(&state_params(state))).await?;
+        c.execute(&upsert, &bind(&state_params(state)?)).await?;
     }
     for (cluster, uid) in &batch.forget {
         c.execute(FORGET_STATE, &[cluster, uid]).await?;
@@ -75,7 +85,11 @@ fn change_row(r: &Row) -> Result<ChangeRow> {
 }
 
 fn state_row(r: &Row) -> Result<ObjectState> {
-    StateRow {
+    state_row_raw(r)?.into_state()
+}
+
+fn state_row_raw(r: &Row) -> Result<StateRow> {
+    Ok(StateRow {
         cluster: r.try_get(0)?,
         api_version: r.try_get(1)?,
         kind: r.try_get(2)?,
@@ -86,8 +100,8 @@ fn state_row(r: &Row) -> Result<ObjectState> {
         generation: r.try_get(7)?,
         state: r.try_get(8)?,
         synced_at: r.try_get(9)?,
-    }
-    .into_state()
+        refs: r.try_get(10)?,
+    })
 }
 
 #[async_trait]
@@ -136,11 +150,21 @@ impl ChangeStore for PostgresStore {
         rows.iter().map(state_row).collect()
     }
 
-    async fn expire_changes(&self, before: Timestamp) -> Result<u64> {
-        Ok(self
+    async fn users_of(&self, cluster: &str, object: &ObjectRef) -> Result<Vec<ObjectRef>> {
+        let pattern = users_pattern(&object.name);
+        let rows = self
             .client()
             .await?
-            .execute(EXPIRE_CHANGES, &[&before.as_microsecond()])
-            .await?)
+            .query(MAY_USE, &[&cluster, &object.namespace, &pattern])
+            .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            out.extend(state_row_raw(row)?.uses(object)?);
+        }
+        Ok(out)
+    }
+
+    async fn expire_changes(&self, before: Timestamp) -> Result<(u64, u64)> {
+        expire(&mut self.client().await?, before.as_microsecond()).await
     }
 }

@@ -52,6 +52,8 @@ pub(crate) async fn apply(
     report.alerts_deleted = alerts;
     report.silences_deleted = silences;
     report.gaps_deleted = gaps;
+    (report.changes_deleted, report.change_states_deleted) =
+        super::changes::expire(client, crate::records::cutoff(policy, now)).await?;
     compact(&*client).await?;
     report.bytes_after = bytes(&*client).await?;
     Ok(report)

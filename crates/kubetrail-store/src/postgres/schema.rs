@@ -272,7 +272,15 @@ CREATE TABLE identity_conflicts (
 );
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+/// What each watched object references, kept with its state from the first listing on
+/// (`ObjectState::references`), and the per-namespace lookup of the workloads that use a
+/// ConfigMap or Secret (`ChangeStore::users_of`).
+const V7: &str = "
+ALTER TABLE change_states ADD COLUMN refs TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX change_states_namespace ON change_states (cluster, namespace);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

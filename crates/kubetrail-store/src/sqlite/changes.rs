@@ -1,14 +1,15 @@
 //! Changes and the watched objects' states on SQLite (`crate::changes`: the SQL is shared).
 
 use async_trait::async_trait;
-use kubetrail_model::{Change, ChangeFilter, Timestamp};
+use kubetrail_model::{Change, ChangeFilter, ObjectRef, Timestamp};
 use rusqlite::types::{ToSql, ToSqlOutput};
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::{SqliteStore, cursor};
 use crate::changes::{
-    ChangeRow, EXPIRE_CHANGES, FORGET_STATE, INSERT_CHANGE, Param, STALE_STATES, STATE_COLUMNS,
-    StateRow, UPSERT_STATE, change_params, select_changes, stale_params, state_params,
+    ChangeRow, EXPIRE_CHANGES, EXPIRE_STATES, FORGET_STATE, INSERT_CHANGE, MAY_USE, Param,
+    STALE_STATES, STATE_COLUMNS, StateRow, UPSERT_STATE, change_params, select_changes,
+    stale_params, state_params, users_pattern,
 };
 use crate::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState, Result};
 
@@ -36,7 +37,7 @@ fn save(conn: &Connection, batch: &ChangeBatch, now: Timestamp) -> Result<Change
     }
     for state in &batch.states {
         conn.prepare_cached(UPSERT_STATE)?
-            .execute(params_from_iter(state_params(state).iter()))?;
+            .execute(params_from_iter(state_params(state)?.iter()))?;
     }
     for (cluster, uid) in &batch.forget {
         conn.prepare_cached(FORGET_STATE)?.execute([cluster, uid])?;
@@ -48,6 +49,14 @@ fn save(conn: &Connection, batch: &ChangeBatch, now: Timestamp) -> Result<Change
         cursor::save_gap(conn, g)?;
     }
     Ok(summary)
+}
+
+/// Retention's part of changes (see [`ChangeStore::expire_changes`]), in the caller's
+/// transaction.
+pub(crate) fn expire(conn: &Connection, before: i64) -> Result<(u64, u64)> {
+    let changes = conn.prepare_cached(EXPIRE_CHANGES)?.execute([before])?;
+    let states = conn.prepare_cached(EXPIRE_STATES)?.execute([before])?;
+    Ok((changes as u64, states as u64))
 }
 
 fn change_row(r: &Row<'_>) -> rusqlite::Result<ChangeRow> {
@@ -81,6 +90,7 @@ fn state_row(r: &Row<'_>) -> rusqlite::Result<StateRow> {
         generation: r.get(7)?,
         state: r.get(8)?,
         synced_at: r.get(9)?,
+        refs: r.get(10)?,
     })
 }
 
@@ -105,6 +115,20 @@ fn load_states(conn: &Connection, cluster: &str, uids: &[String]) -> Result<Vec<
         if let Some(row) = rows.next() {
             out.push(row?.into_state()?);
         }
+    }
+    Ok(out)
+}
+
+fn users(conn: &Connection, cluster: &str, object: &ObjectRef) -> Result<Vec<ObjectRef>> {
+    let mut stmt = conn.prepare_cached(MAY_USE)?;
+    let pattern = users_pattern(&object.name);
+    let rows = stmt.query_map(
+        [cluster, object.namespace.as_str(), pattern.as_str()],
+        state_row,
+    )?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.extend(row?.uses(object)?);
     }
     Ok(out)
 }
@@ -147,11 +171,13 @@ impl ChangeStore for SqliteStore {
         self.read(move |c| stale(c, &params)).await
     }
 
-    async fn expire_changes(&self, before: Timestamp) -> Result<u64> {
+    async fn users_of(&self, cluster: &str, object: &ObjectRef) -> Result<Vec<ObjectRef>> {
+        let (cluster, object) = (cluster.to_owned(), object.clone());
+        self.read(move |c| users(c, &cluster, &object)).await
+    }
+
+    async fn expire_changes(&self, before: Timestamp) -> Result<(u64, u64)> {
         let before = before.as_microsecond();
-        self.write(true, move |c| {
-            Ok(c.prepare_cached(EXPIRE_CHANGES)?.execute([before])? as u64)
-        })
-        .await
+        self.write(true, move |c| expire(c, before)).await
     }
 }

@@ -424,6 +424,9 @@ impl Retention for SqliteStore {
         report.alerts_deleted = alerts;
         report.silences_deleted = silences;
         report.gaps_deleted = gaps;
+        (report.changes_deleted, report.change_states_deleted) = self
+            .write(true, move |c| changes::expire(c, cutoff))
+            .await?;
         report.bytes_after = self
             .write(false, |c| {
                 retention::vacuum(c)?;

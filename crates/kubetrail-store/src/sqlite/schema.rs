@@ -289,8 +289,16 @@ CREATE TABLE identity_conflicts (
 );
 ";
 
+/// What each watched object references, kept with its state from the first listing on
+/// (`ObjectState::references`), and the per-namespace lookup of the workloads that use a
+/// ConfigMap or Secret (`ChangeStore::users_of`).
+const V11: &str = "
+ALTER TABLE change_states ADD COLUMN refs TEXT NOT NULL DEFAULT '[]';
+CREATE INDEX change_states_namespace ON change_states (cluster, namespace);
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

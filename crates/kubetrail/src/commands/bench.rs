@@ -63,6 +63,11 @@ pub enum BenchWhat {
         /// off, to see what it costs).
         #[arg(long, requires = "memory")]
         run_config: Option<PathBuf>,
+        /// Also track Deployments' changes, and measure the Event rate a second time in the
+        /// same run while the simulator makes this many status-only Deployment updates a
+        /// second (a storm the change tracker must read past, recording nothing).
+        #[arg(long, conflicts_with = "memory")]
+        storm: Option<u64>,
         /// With --memory: measure this kubetrail binary (e.g. an earlier build) instead of
         /// this one, with the same simulator and phases.
         #[arg(long, requires = "memory")]
@@ -95,6 +100,7 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             wrapper,
             run_config,
             run_binary,
+            storm,
         } => {
             let dir =
                 std::env::temp_dir().join(format!("kubetrail-bench-live-{}", std::process::id()));
@@ -111,7 +117,7 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
                 )
                 .await
             } else {
-                super::bench_live::live(events, rate, &dir).await
+                super::bench_live::live(events, rate, storm, &dir).await
             };
             let _ = std::fs::remove_dir_all(&dir);
             result?

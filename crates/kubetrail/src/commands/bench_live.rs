@@ -1,21 +1,25 @@
 //! `kubetrail bench live`: the live path end to end, simulator → watch → process → store.
 //! Sustained events/s, latency from an Event's creation in the API server to its commit in the
 //! store (p50/p99), and the RSS and CPU of a separate `kubetrail run` process as the cluster
-//! grows, through a relist and an initial list.
+//! grows, through a relist and an initial list; with `--storm`, the Event rate with and
+//! without a storm of status-only Deployment updates in the same run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kubetrail_model::{Event, Timestamp};
+use kubetrail_model::{ChangeFilter, Event, Timestamp};
 use kubetrail_process::Rules;
 use kubetrail_sim::{SimHandle, Simulator};
-use kubetrail_store::{EventReader, EventSink, SqliteStore, Store};
+use kubetrail_source::watch::TrackedResource;
+use kubetrail_store::{ChangeStore, EventReader, EventSink, SqliteStore, Store};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -24,14 +28,21 @@ use super::run::{PipelineOptions, start, wait};
 use crate::config::RawCluster;
 
 /// Creates `total` events at `rate` per second (0: as fast as possible) while the pipeline
-/// runs in this process, then reports throughput and creation→commit latency.
-pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
+/// runs in this process, then reports throughput and creation→commit latency. With `storm`
+/// (updates/s), Deployments' changes are tracked too, and the events are created twice in the
+/// same run: once quiet, then again while the simulator rewrites the status of 100
+/// Deployments `storm` times a second (no spec change: nothing may be recorded).
+pub async fn live(total: u64, rate: u64, storm: Option<u64>, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let sim = Simulator::start().await?;
     let kubeconfig = dir.join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig)?;
+    if storm.is_some() {
+        create_storm_deployments(&sim)?;
+    }
     let db = dir.join("live.db");
-    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::open(&db)?);
+    let sqlite = std::sync::Arc::new(SqliteStore::open(&db)?);
+    let store: std::sync::Arc<dyn Store> = sqlite.clone();
     let cancel = CancellationToken::new();
     let (tx, mut rx) = mpsc::channel::<Event>(65_536);
     let cluster = RawCluster {
@@ -40,6 +51,7 @@ pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
         requests_per_second: Some(1000.0),
         ..RawCluster::default()
     };
+    let changes = storm.map(|_| sqlite.clone() as std::sync::Arc<dyn ChangeStore>);
     let options = PipelineOptions {
         default_name: "bench".into(),
         spool_dir: dir.join("spool"),
@@ -49,13 +61,60 @@ pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
         store: store.clone(),
         live: Some(tx),
         alerts: None,
-        changes: None,
-        tracked: Vec::new(),
+        changes,
+        tracked: vec![TrackedResource::Deployments],
     };
     let tasks = start(vec![cluster], &options, &cancel).await?;
+    if let Some(storm_rate) = storm {
+        wait_listed(sqlite.as_ref(), "changes/deployments").await?;
+        let quiet = measure(&sim, &mut rx, 0, total, rate).await?;
+        print_rate(&quiet, total, rate, json!({"storm": "none"}));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let storming = {
+            let (sim, stop) = (sim.clone(), stop.clone());
+            tokio::spawn(async move { sim.status_storm(STORM_NAMESPACE, storm_rate, &stop).await })
+        };
+        let t0 = Instant::now();
+        let stormy = measure(&sim, &mut rx, total, total, rate).await?;
+        stop.store(true, Ordering::Relaxed);
+        let updates = storming.await??;
+        let storm_s = t0.elapsed().as_secs_f64();
+        let recorded = sqlite.changes(&ChangeFilter::default()).await?.len();
+        print_rate(
+            &stormy,
+            total,
+            rate,
+            json!({"storm": "status-only updates of 100 Deployments", "storm_rate_target": storm_rate,
+                   "storm_updates": updates, "storm_updates_per_s": updates as f64 / storm_s,
+                   "changes_recorded": recorded}),
+        );
+    } else {
+        let measured = measure(&sim, &mut rx, 0, total, rate).await?;
+        print_rate(&measured, total, rate, json!(null));
+    }
+    cancel.cancel();
+    wait(tasks).await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+/// Seconds taken and creation→commit latencies (ms, sorted) of one measured run.
+struct Measurement {
+    secs: f64,
+    latencies: Vec<f64>,
+}
+
+/// Creates `total` events from number `from` at `rate` and waits for each to be stored.
+async fn measure(
+    sim: &SimHandle,
+    rx: &mut mpsc::Receiver<Event>,
+    from: u64,
+    total: u64,
+    rate: u64,
+) -> Result<Measurement> {
     let generator = {
         let sim = sim.clone();
-        tokio::spawn(async move { generate(&sim, 0, total, rate).await })
+        tokio::spawn(async move { generate(&sim, from, total, rate).await })
     };
     let t0 = Instant::now();
     let mut latencies = Vec::with_capacity(total as usize);
@@ -69,19 +128,47 @@ pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
     }
     let secs = t0.elapsed().as_secs_f64();
     generator.await??;
-    cancel.cancel();
-    wait(tasks).await;
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies[((p / 100.0) * (latencies.len() - 1) as f64).round() as usize];
+    Ok(Measurement { secs, latencies })
+}
+
+fn print_rate(m: &Measurement, total: u64, rate: u64, extra: serde_json::Value) {
+    let pct = |p: f64| m.latencies[((p / 100.0) * (m.latencies.len() - 1) as f64).round() as usize];
     println!(
         "{}",
         json!({
-            "measure": "live_sim_to_store", "events": total, "rate_target": rate, "seconds": secs,
-            "events_per_s": total as f64 / secs, "latency_p50_ms": pct(50.0),
-            "latency_p99_ms": pct(99.0), "latency_max_ms": pct(100.0),
+            "measure": "live_sim_to_store", "events": total, "rate_target": rate, "seconds": m.secs,
+            "events_per_s": total as f64 / m.secs, "latency_p50_ms": pct(50.0),
+            "latency_p99_ms": pct(99.0), "latency_max_ms": pct(100.0), "with": extra,
         })
     );
-    sim.shutdown().await;
+}
+
+/// Where the storm's Deployments live.
+const STORM_NAMESPACE: &str = "storm";
+
+/// The 100 Deployments the storm rewrites the status of.
+fn create_storm_deployments(sim: &SimHandle) -> Result<()> {
+    for i in 0..100 {
+        let d: Deployment = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": format!("app-{i:03}"), "namespace": STORM_NAMESPACE},
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "x"}},
+                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [
+                    {"name": "app", "image": format!("registry.example/app:{i}")}]}}}
+        }))?;
+        sim.create(&d)?;
+    }
+    Ok(())
+}
+
+/// Waits until `stream`'s cursor is stored (its listing done).
+async fn wait_listed(store: &SqliteStore, stream: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while store.cursor("bench", stream).await?.is_none() {
+        anyhow::ensure!(Instant::now() < deadline, "{stream} was never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     Ok(())
 }
 

@@ -80,6 +80,13 @@ fn write_table(
             report.bytes_after
         )?;
     }
+    if report.changes_deleted + report.change_states_deleted > 0 {
+        writeln!(
+            out,
+            "Deleted {} changes and the last-known states of {} objects no longer watched.",
+            report.changes_deleted, report.change_states_deleted
+        )?;
+    }
     if !report.clusters.is_empty() {
         writeln!(
             out,

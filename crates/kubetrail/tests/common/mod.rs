@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod kustomize;
+pub mod live_run;
 pub mod services;
 pub mod sim;
 
