@@ -140,7 +140,33 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 pub fn any_glob(patterns: &[String], text: &str) -> bool {
-    patterns.iter().any(|p| glob(p, text))
+    let text = unscoped(text);
+    patterns.iter().any(|p| glob(unscoped(p), text))
+}
+
+/// Kinds the Kubernetes API serves without a namespace. An Event's reference to one of them
+/// may still carry a namespace (the emitter's own, or `default`), and kubetrail may print it
+/// without one, so objects of these kinds are compared as `Kind/name`.
+const CLUSTER_SCOPED: [&str; 5] = [
+    "Node",
+    "Namespace",
+    "PersistentVolume",
+    "ClusterOperator",
+    "CertificateSigningRequest",
+];
+
+/// `ns/Kind/name` as `Kind/name` when `Kind` is cluster-scoped; anything else as it is.
+fn unscoped(object: &str) -> &str {
+    match object.split_once('/') {
+        Some((_, rest))
+            if rest
+                .split_once('/')
+                .is_some_and(|(kind, _)| CLUSTER_SCOPED.contains(&kind)) =>
+        {
+            rest
+        }
+        _ => object,
+    }
 }
 
 #[cfg(test)]
@@ -160,6 +186,26 @@ mod tests {
         assert!(glob("exact", "exact"));
         assert!(!glob("exact", "exactly"));
         assert!(!glob("ab*ba", "aba"));
+    }
+
+    /// A Node reference carries whatever namespace its emitter wrote (OpenShift's network
+    /// check writes its own): a label's `openshift-network-diagnostics/Node/x` and kubetrail's
+    /// `Node/x` or `default/Node/x` are one node. Failed before: the outage label matched
+    /// nothing, so its right incident scored as one noise and one missed failure.
+    #[test]
+    fn cluster_scoped_objects_match_whatever_namespace_either_side_wrote() {
+        let label = vec!["openshift-network-diagnostics/Node/worker-1".to_string()];
+        assert!(any_glob(&label, "Node/worker-1"));
+        assert!(any_glob(&label, "default/Node/worker-1"));
+        assert!(any_glob(&["default/Node/*".to_string()], "Node/worker-1"));
+        assert!(!any_glob(&label, "Node/worker-2"));
+        // Namespaced kinds keep their namespace.
+        let pod = vec!["shop/Pod/web-1".to_string()];
+        assert!(!any_glob(&pod, "other/Pod/web-1"));
+        assert!(!any_glob(
+            &["openshift-network-diagnostics/*".to_string()],
+            "Node/worker-1"
+        ));
     }
 
     #[test]
