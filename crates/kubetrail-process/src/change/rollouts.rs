@@ -2,9 +2,10 @@
 //! Deployment rolled out, through its deployment controller's `ScalingReplicaSet` events.
 //!
 //! The rule is Kubernetes' own (`pkg/controller/deployment/sync.go`): a rollout creates a new
-//! ReplicaSet (a new `pod-template-hash` in its name) and the controller reports "Scaled up
-//! replica set <new> to N" (`getNewReplicaSet`), then scales the old ones down ("Scaled down
-//! replica set <old> to M", `scaleReplicaSet`; "… from K" since v1.27). So a ReplicaSet of a Deployment that is first named scaling *up* while
+//! ReplicaSet (a new `pod-template-hash` in its name) and the controller reports `Scaled up
+//! replica set <new> to N` (`getNewReplicaSet`), then scales the old ones down (`Scaled down
+//! replica set <old> to M`, `scaleReplicaSet`; `… from K` since v1.27). So a ReplicaSet of a
+//! Deployment that is first named scaling *up* while
 //! another ReplicaSet of the same Deployment was named before it, or is first named scaling
 //! *down* (it had pods before the dump began), is a new revision at that event's time. The
 //! first ReplicaSet of a Deployment with no other is its creation or a plain scale: no change.
