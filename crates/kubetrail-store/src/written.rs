@@ -50,7 +50,10 @@ impl Written {
     pub(crate) fn new(events: Vec<Event>, outcomes: Vec<Outcome>) -> Written {
         debug_assert_eq!(events.len(), outcomes.len(), "one outcome per event");
         let n = events.len();
-        let mut w = Written::default();
+        let mut w = Written {
+            summary: WriteSummary::default(),
+            events: Vec::with_capacity(n),
+        };
         for (event, outcome) in events.into_iter().zip(outcomes) {
             let (new, occurrences) = match outcome {
                 Outcome::New(o) => {
