@@ -277,20 +277,29 @@ fn wave(ctx: &Ctx<'_>, episodes: &[Episode<'_>], cluster: &str, chain: &[usize])
     let start = episodes[*chain.first()?].start;
     let last = episodes[*chain.last()?].start;
     let mut members = chain.to_vec();
-    // Pods that start failing their probes while the wave goes on are hit by it too.
+    // Pods that start failing their probes while the wave goes on are hit by it too, and so
+    // are workloads already failing before it (their probes, an earlier crash) whose
+    // containers are restarted with it: a back-off or liveness kill that begins inside the
+    // wave is the wave's, whatever came before. (A liveness probe failing alone is no
+    // restart: a replica shutting down in its rollout fails it too.)
     for (n, ep) in episodes.iter().enumerate() {
-        if ep.cluster == cluster
-            && matches!(ep.scope, Scope::Owner(_))
-            && !members.contains(&n)
-            && ep.start >= start
+        if ep.cluster != cluster || !matches!(ep.scope, Scope::Owner(_)) || members.contains(&n) {
+            continue;
+        }
+        let probes_fail = ep.start >= start
             && ep.start <= last
             && ep.events.first().is_some_and(|&i| {
                 matches!(
                     ctx.signals[i],
                     Signal::ReadinessFailed | Signal::LivenessFailed
                 )
-            })
-        {
+            });
+        let crashes_with = ep.events.iter().any(|&i| {
+            matches!(ctx.signals[i], Signal::CrashBackOff | Signal::LivenessKill)
+                && ctx.start(i) >= start - WAVE_GAP
+                && ctx.start(i) <= last
+        });
+        if probes_fail || crashes_with {
             members.push(n);
         }
     }
@@ -321,11 +330,15 @@ fn owner<'a>(ep: &Episode<'a>) -> Option<&'a str> {
 /// The control-plane event between `from` and `to` that best explains a wave: the API
 /// server's shutdown, then a failing API server or etcd pod; the earliest of the strongest
 /// kind.
+///
+/// A failing control-plane pod counts when its failures were going on in that time, not only
+/// when they began in it: an API server whose probes have been failing for minutes when the
+/// crashes start is still the disruption they show.
 fn anchor(ctx: &Ctx<'_>, cluster: &str, from: Timestamp, to: Timestamp) -> Option<usize> {
     (0..ctx.events.len())
         .filter(|&i| {
             let e = ctx.event(i);
-            e.cluster == cluster && ctx.start(i) >= from && ctx.start(i) <= to
+            e.cluster == cluster && ctx.start(i) <= to && ctx.end(i) >= from
         })
         .filter_map(|i| control_plane_rank(ctx, i).map(|r| (r, ctx.start(i), i)))
         .min()
@@ -335,6 +348,14 @@ fn anchor(ctx: &Ctx<'_>, cluster: &str, from: Timestamp, to: Timestamp) -> Optio
 /// How strongly event `i` shows a control-plane disruption (lower is stronger), if it does.
 fn control_plane_rank(ctx: &Ctx<'_>, i: usize) -> Option<u8> {
     let e = ctx.event(i);
+    // Every API server built on k8s.io/apiserver records its lifecycle events, aggregated
+    // ones too (openshift-apiserver, run by a Deployment); one replica of a workload
+    // terminating, or failing its probes, is that workload's rollout or its own trouble
+    // while the other replicas serve: the control plane's own API server and etcd are
+    // static pods (no controller) or report on their namespace.
+    if run_by_controller(e) {
+        return None;
+    }
     // A kubelet's start is no sign: nodes join and restart their kubelet all the time.
     if matches!(e.reason.as_str(), "ShutdownInitiated" | "TerminationStart") {
         return Some(0);
@@ -347,6 +368,14 @@ fn control_plane_rank(ctx: &Ctx<'_>, i: usize) -> Option<u8> {
             | Signal::ReadinessFailed
     );
     (failing && e.regarding.kind == "Pod" && is_control_plane_pod(&e.regarding.name)).then_some(1)
+}
+
+/// Whether `e` is about a pod that a workload controller runs (its correlation ID names its
+/// Deployment, DaemonSet, … rather than the pod itself or its node).
+fn run_by_controller(e: &Event) -> bool {
+    let mut parts = e.correlation_id.rsplit('/');
+    let kind = parts.nth(1).unwrap_or_default();
+    e.regarding.kind == "Pod" && !kind.is_empty() && kind != "Pod" && kind != "Node"
 }
 
 /// Whether a pod is the API server's or etcd's static pod: kubelet mirror pods are named

@@ -81,10 +81,17 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
         for i in members {
             let (start, end) = (ctx.start(i), ctx.end(i));
             let cause = Cause::of(ctx.signals[i]);
-            let new_cause = cause != Cause::Other
-                && !causes.is_empty()
-                && !causes.contains(&cause)
-                && (healed_at <= start || start > last_report + NEW_CAUSE_GAP);
+            // A failure of no known kind (an API server's `NonGracefulTermination` about its
+            // previous instance) starts a new episode only once every cause before it was
+            // seen to heal: nothing tells it from the same trouble otherwise.
+            let new_cause = !causes.is_empty()
+                && match cause {
+                    Cause::Other => healed_at <= start,
+                    _ => {
+                        !causes.contains(&cause)
+                            && (healed_at <= start || start > last_report + NEW_CAUSE_GAP)
+                    }
+                };
             match current.as_mut() {
                 Some(ep) if start <= ep.end + quiet && !new_cause => {
                     ep.events.push(i);
@@ -156,14 +163,18 @@ impl Cause {
 /// failure, the kubelet's `Started` after a start failure (kubernetes
 /// `pkg/scheduler/schedule_one.go`, `pkg/kubelet/events/event.go`), the first one after the
 /// failure's last report. `Timestamp::MAX` when it did not, or when the cause has no such sign.
+///
+/// A container that failed while running (back-off, probes, OOM) is healed by the kubelet
+/// starting it again after the last report: had the new container failed too, the kubelet
+/// would have reported that failure again (a back-off, a probe), after the start.
 fn heal_time(ctx: &Ctx<'_>, i: usize, cause: Cause) -> Timestamp {
     let sign = match cause {
         // The kubelet's admission refusals (`OutOfcpu`, `TaintToleration`) come after the
         // pod's `Scheduled`, and a refused pod is never scheduled again.
         Cause::Scheduling if ctx.event(i).reason != "FailedScheduling" => return Timestamp::MAX,
         Cause::Scheduling => "Scheduled",
-        Cause::Start => "Started",
-        Cause::Running | Cause::Node | Cause::Other => return Timestamp::MAX,
+        Cause::Start | Cause::Running => "Started",
+        Cause::Node | Cause::Other => return Timestamp::MAX,
     };
     ctx.same_object(i)
         .iter()
