@@ -164,7 +164,41 @@ pub fn scoped(ctx: &Ctx<'_>, quiet: SignedDuration) -> HashMap<usize, ClusterCau
         }
         keep_if_wide(ctx, &chain, cause, &mut out);
     }
+    continue_waits(ctx, quiet, &mut out);
     out
+}
+
+/// A pod stays in the cluster-wide wait it began in until the scheduler places it: as nodes
+/// join, the scheduler's message changes (one node not ready yet, another rejected by the
+/// pod's anti-affinity against its older replicas) but the pod is still Pending for the same
+/// cause. Its later `FailedScheduling`s, up to its `Scheduled` (kubernetes
+/// `pkg/scheduler/schedule_one.go`) and with no silence longer than `quiet`, join the wait.
+fn continue_waits(ctx: &Ctx<'_>, quiet: SignedDuration, out: &mut HashMap<usize, ClusterCause>) {
+    let mut waits: Vec<(usize, ClusterCause)> = out
+        .iter()
+        .filter(|&(&i, _)| {
+            let e = ctx.event(i);
+            e.reason == "FailedScheduling" && e.regarding.kind == "Pod"
+        })
+        .map(|(&i, &c)| (i, c))
+        .collect();
+    waits.sort_by_key(|&(i, _)| (ctx.start(i), i));
+    for (i, cause) in waits {
+        let mut end = ctx.end(i);
+        for &j in ctx.same_object(i) {
+            if ctx.start(j) < ctx.start(i) || j == i {
+                continue;
+            }
+            let e = ctx.event(j);
+            if e.reason == "Scheduled" || ctx.start(j) > end + quiet {
+                break;
+            }
+            if e.reason == "FailedScheduling" && ctx.failures.binary_search(&j).is_ok() {
+                out.entry(j).or_insert(cause);
+                end = end.max(ctx.end(j));
+            }
+        }
+    }
 }
 
 fn keep_if_wide(

@@ -737,6 +737,35 @@ fn every_node_tainted_is_cluster_wide_only_for_many_workloads() {
     assert_eq!(only(&found).subject, "shop/Deployment/web");
 }
 
+/// Bug (issue 13, splits): worker workloads waiting while only tainted control-plane nodes
+/// existed were one cluster-wide incident, but once workers joined, the scheduler's message
+/// for the same Pending pods changed (one worker not ready yet, one rejected by the pod's
+/// anti-affinity) and those later failures were filed per workload, splitting the wait. A pod
+/// stays in the wait it began in until it is scheduled; this test failed before the fix
+/// (three incidents).
+#[test]
+fn a_pod_still_pending_as_nodes_join_stays_in_the_cluster_wide_wait() {
+    let wait = |pod: &str, note: &str, m: i64| {
+        pod_warning("shop", pod, "FailedScheduling", note)
+            .at(m)
+            .build()
+    };
+    let tainted = "0/3 nodes are available: 3 node(s) had taint {node-role.kubernetes.io/master: }, that the pod didn't tolerate.";
+    let joining = "0/5 nodes are available: 1 node(s) didn't match pod anti-affinity rules, 1 node(s) had taint {node.kubernetes.io/not-ready: }, that the pod didn't tolerate, 3 node(s) had taint {node-role.kubernetes.io/master: }, that the pod didn't tolerate.";
+    let events = vec![
+        wait(WEB, tainted, 0),
+        wait(API, tainted, 0),
+        wait(WEB, joining, 4),
+        wait(API, joining, 4),
+        wait(WEB, joining, 5),
+        wait(API, joining, 6),
+    ];
+    let found = run(events, 10);
+    let i = only(&found);
+    assert_eq!(i.subject, "Cluster/tainted-nodes");
+    assert_eq!(i.event_count, 6);
+}
+
 /// The CNI not ready on a node: its DaemonSet pods get no sandbox (kubelet `NetworkNotReady`);
 /// one incident for the network, whatever the number of pods.
 #[test]
