@@ -737,6 +737,51 @@ fn every_node_tainted_is_cluster_wide_only_for_many_workloads() {
     assert_eq!(only(&found).subject, "shop/Deployment/web");
 }
 
+/// Bug (issue 13, splits): the Machine API's cloud actuator failed to create the three worker
+/// VMs within half a minute, with the same error, and each Machine was an incident of its own.
+/// One controller failing the same way on several of its objects at once is one failure of
+/// what is behind it; another error of the same controller stays apart. This test failed
+/// before the fix (three incidents).
+#[test]
+fn one_controller_failing_the_same_way_on_several_objects_at_once_is_one_incident() {
+    let machine = |name: &str, note: &str, m: i64| {
+        about(
+            "Machine",
+            "openshift-machine-api",
+            name,
+            "Warning",
+            "FailedCreate",
+            note,
+        )
+        .at(m)
+        .build()
+    };
+    let vm = |name: &str| {
+        format!(
+            r#"CreateError: failed to reconcile machine "{name}"s: failed to create vm {name}: failed to create or get machine: compute.VirtualMachinesCreateOrUpdateFuture: asynchronous operation has not completed"#
+        )
+    };
+    let names = [
+        "c-worker-eastus21-gqtkz",
+        "c-worker-eastus22-vthrm",
+        "c-worker-eastus23-d49js",
+    ];
+    let mut events: Vec<EventOccurrences> = names
+        .iter()
+        .zip([0, 0, 1])
+        .map(|(n, m)| machine(n, &vm(n), m))
+        .collect();
+    let found = run(events.clone(), 10);
+    let i = only(&found);
+    assert_eq!(i.object_count, 3, "{i:#?}");
+    events.push(machine(
+        "c-worker-eastus24-xbpqz",
+        "InvalidConfiguration: the machine has no providerSpec",
+        1,
+    ));
+    assert_eq!(run(events, 10).len(), 2);
+}
+
 /// Bug (issue 13, splits): worker workloads waiting while only tainted control-plane nodes
 /// existed were one cluster-wide incident, but once workers joined, the scheduler's message
 /// for the same Pending pods changed (one worker not ready yet, one rejected by the pod's
