@@ -266,7 +266,7 @@ pub async fn import_files(
             Msg::Batch(events, locations, relinks) => {
                 let t = match txn.as_mut() {
                     Some(t) => t,
-                    None => txn.insert(store.begin().await?),
+                    None => txn.insert(store.begin_bulk().await?),
                 };
                 let source = match locations.first() {
                     Some(l) => format!("import {}", l.path.display()),
