@@ -53,7 +53,9 @@ pub struct ImportArgs {
     pub output: OutputArgs,
 }
 
-const BATCH: usize = 2_000;
+/// Events per batch: with two batches queued, one being read and one being written, about 3 KiB
+/// each, this bounds what the import holds in flight (issue 14 §3: peak RSS).
+const BATCH: usize = 1_000;
 /// Skipped events listed with their file and line in a summary; the counts cover them all.
 const MAX_LISTED: usize = 100;
 
