@@ -287,7 +287,7 @@ mod tests {
         events.append(&mut again);
         conn.execute_batch("BEGIN").expect("begin");
         for batch in events.chunks(500) {
-            write::write_batch(&conn, batch, 0).expect("write");
+            write::write_batch(&conn, batch, 0, true).expect("write");
         }
         conn.execute_batch("COMMIT").expect("commit");
         conn

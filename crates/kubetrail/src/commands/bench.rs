@@ -42,6 +42,10 @@ pub enum BenchWhat {
         /// Where to put the fresh store (default: a temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The writer's page cache in KiB (default: the import's bulk cache), to compare with
+        /// the bare insert given the same cache.
+        #[arg(long, default_value_t = SqliteStore::BULK_WRITER_CACHE_KIB)]
+        cache_kib: u32,
     },
     /// Simulator → watch → process → store in this process: events/s and creation→commit
     /// latency; with --memory, the RSS of a separate `kubetrail run` as the cluster grows.
@@ -122,7 +126,11 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             let _ = std::fs::remove_dir_all(&dir);
             result?
         }
-        BenchWhat::Import { input, data_dir } => import(&input, data_dir).await?,
+        BenchWhat::Import {
+            input,
+            data_dir,
+            cache_kib,
+        } => import(&input, data_dir, cache_kib).await?,
         BenchWhat::Query {
             input,
             data_dir,
@@ -171,7 +179,7 @@ fn process(input: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
+async fn import(input: &Path, data_dir: Option<PathBuf>, cache_kib: u32) -> Result<()> {
     let tmp;
     let dir = match data_dir {
         Some(d) => d,
@@ -182,7 +190,7 @@ async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
     };
     let db = dir.join("kubetrail.db");
     remove_db(&db);
-    let store = SqliteStore::open_with_cache(&db, SqliteStore::BULK_WRITER_CACHE_KIB)?;
+    let store = SqliteStore::open_with_cache(&db, cache_kib)?;
     let t = Instant::now();
     let summary = super::import::import_files(
         &store,
@@ -205,6 +213,7 @@ async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
         "measure": "import_sqlite", "events": summary.events_read, "new": summary.new,
         "seconds": s, "events_per_s": summary.events_read as f64 / s,
         "peak_rss_mib": peak_rss_kib() as f64 / 1024.0, "db_bytes": db_bytes,
+        "cache_kib": cache_kib,
     }));
     drop(store);
     remove_db(&db);
