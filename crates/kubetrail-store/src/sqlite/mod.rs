@@ -71,7 +71,7 @@ impl PageCaches {
 }
 
 /// Events in SQLite, in one file (plus its `-wal` and `-shm` companions).
-
+///
 /// Timestamps are kept to the microsecond (Kubernetes' own precision); a count of 0 is stored
 /// as 1.
 pub struct SqliteStore {
