@@ -45,11 +45,35 @@ use crate::{
 use crate::{EventReader, EventSink, Outbox, Retention, Silences};
 use retention::{CHUNK, Deleted};
 
+/// The page caches of a store's connections, in KiB each (SQLite's `cache_size`): what a
+/// connection may keep of the file in memory. Filled by use and kept until the connection
+/// closes, so they are sized to the work of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCaches {
+    /// The writer's.
+    pub writer_kib: u32,
+    /// Each reader's.
+    pub reader_kib: u32,
+}
+
+impl PageCaches {
+    /// Unless asked otherwise: readers scan indexes and rollups, 8 MiB keeps the hot ones.
+    pub const DEFAULT: PageCaches = PageCaches {
+        writer_kib: 8 * 1024,
+        reader_kib: 8 * 1024,
+    };
+
+    /// A live watcher (`kubetrail run`): small batches of recent events and change states
+    /// read by key. Larger caches only filled up with pages of the change tracker's states
+    /// (+9.5 MB over a listing of 20,000 objects, issue 15; docs/BENCHMARKS.md).
+    pub const LIVE: PageCaches = PageCaches {
+        writer_kib: 2 * 1024,
+        reader_kib: 2 * 1024,
+    };
+}
+
 /// Events in SQLite, in one file (plus its `-wal` and `-shm` companions).
 ///
-/// The writer's page cache unless asked otherwise: enough for live batches, small for memory.
-const DEFAULT_WRITER_CACHE_KIB: u32 = 8 * 1024;
-
 /// Timestamps are kept to the microsecond (Kubernetes' own precision); a count of 0 is stored
 /// as 1.
 pub struct SqliteStore {
@@ -74,13 +98,22 @@ impl SqliteStore {
     /// Opens (or creates, with its directory) the database at `path` and migrates its schema.
     /// A database written by a newer kubetrail is refused with [`Error::SchemaTooNew`].
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
-        Self::open_with_cache(path, DEFAULT_WRITER_CACHE_KIB)
+        Self::open_with_caches(path, PageCaches::DEFAULT)
     }
 
     /// Like [`SqliteStore::open`], with `writer_cache_kib` of page cache for the writer: bulk
-    /// imports want tens of MiB (index pages stay hot), a live watcher a few MiB (small
-    /// batches, flat memory).
+    /// imports want tens of MiB (index pages stay hot).
     pub fn open_with_cache(path: impl AsRef<Path>, writer_cache_kib: u32) -> Result<SqliteStore> {
+        let caches = PageCaches {
+            writer_kib: writer_cache_kib,
+            ..PageCaches::DEFAULT
+        };
+        Self::open_with_caches(path, caches)
+    }
+
+    /// Like [`SqliteStore::open`], with these page caches (e.g. [`PageCaches::LIVE`] for a
+    /// watcher: flat memory).
+    pub fn open_with_caches(path: impl AsRef<Path>, caches: PageCaches) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -99,11 +132,11 @@ impl SqliteStore {
         let writer = Connection::open(&path)
             .map_err(Error::from)
             .map_err(opening)?;
-        schema::prepare_writer(&writer, writer_cache_kib).map_err(opening)?;
+        schema::prepare_writer(&writer, caches.writer_kib).map_err(opening)?;
         let reader = Connection::open(&path)
             .map_err(Error::from)
             .map_err(opening)?;
-        schema::prepare_reader(&reader).map_err(opening)?;
+        schema::prepare_reader(&reader, caches.reader_kib).map_err(opening)?;
         Ok(SqliteStore {
             path: path.clone(),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -113,6 +146,7 @@ impl SqliteStore {
                 path.clone(),
                 reader,
                 readers::ReaderPool::default_max(),
+                caches.reader_kib,
             )),
         })
     }
@@ -171,12 +205,13 @@ impl SqliteStore {
                 known: schema::SCHEMA_VERSION,
             });
         }
-        schema::prepare_reader(&writer).map_err(|e| match e {
+        let cache_kib = PageCaches::DEFAULT.reader_kib;
+        schema::prepare_reader(&writer, cache_kib).map_err(|e| match e {
             Error::Sqlite(source) => opening(source),
             other => other,
         })?;
         let reader = readers::open_read_only(&uri).map_err(opening)?;
-        schema::prepare_reader(&reader)?;
+        schema::prepare_reader(&reader, cache_kib)?;
         Ok(SqliteStore {
             path: path.clone(),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
@@ -187,6 +222,7 @@ impl SqliteStore {
                 uri,
                 reader,
                 readers::ReaderPool::default_max(),
+                cache_kib,
             )),
         })
     }
