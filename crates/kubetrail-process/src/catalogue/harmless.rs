@@ -9,7 +9,7 @@
 
 use std::sync::LazyLock;
 
-use regex::RegexSet;
+use regex::Regex;
 
 /// A harmless message form.
 pub struct Harmless {
@@ -54,12 +54,17 @@ pub const HARMLESS: &[Harmless] = &[
     },
 ];
 
-static COMPILED: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSet::new(HARMLESS.iter().map(|h| format!("(?i){}", h.note)))
-        .expect("harmless forms are valid regexes")
+static COMPILED: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    HARMLESS
+        .iter()
+        .map(|h| Regex::new(&format!("(?i){}", h.note)).expect("harmless forms are valid regexes"))
+        .collect()
 });
 
-/// The harmless form a message matches, if any (the first in [`HARMLESS`]'s order).
+/// The harmless form a message matches, if any.
 pub fn matches(note: &str) -> Option<&'static Harmless> {
-    COMPILED.matches(note).iter().next().map(|i| &HARMLESS[i])
+    COMPILED
+        .iter()
+        .position(|re| re.is_match(note))
+        .map(|i| &HARMLESS[i])
 }

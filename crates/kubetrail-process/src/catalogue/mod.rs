@@ -25,10 +25,10 @@ mod openshift;
 mod render;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{LazyLock, OnceLock};
+use std::sync::LazyLock;
 
 use kubetrail_model::{Category, Severity};
-use regex::RegexSet;
+use regex::Regex;
 
 pub use render::markdown;
 
@@ -138,33 +138,20 @@ pub fn lookup(reason: &str) -> Option<Found> {
 pub fn classify(reason: &str, note: &str) -> Option<(Category, Severity)> {
     let compiled = CATALOGUE.lookup(reason)?;
     let entry = compiled.found.entry;
-    // One pass over the message: the reason's forms, in order, then the harmless forms.
-    match compiled.forms().matches(note).iter().next() {
-        Some(i) if i < entry.forms.len() => {
-            let form = &entry.forms[i];
-            Some((form.category.unwrap_or(entry.category), form.severity))
+    for (form, re) in entry.forms.iter().zip(&compiled.forms) {
+        if re.is_match(note) {
+            return Some((form.category.unwrap_or(entry.category), form.severity));
         }
-        Some(_) => Some((entry.category, Severity::Info)),
-        None => Some((entry.category, entry.severity)),
     }
+    if harmless::matches(note).is_some() {
+        return Some((entry.category, Severity::Info));
+    }
+    Some((entry.category, entry.severity))
 }
 
 struct Compiled {
     found: Found,
-    /// The entry's message forms then the harmless ones, each case-insensitive: the first that
-    /// matches decides. Compiled on the reason's first event.
-    forms: OnceLock<RegexSet>,
-}
-
-impl Compiled {
-    fn forms(&self) -> &RegexSet {
-        self.forms.get_or_init(|| {
-            let forms = self.found.entry.forms.iter().map(|f| f.note);
-            let patterns = forms.chain(harmless::HARMLESS.iter().map(|h| h.note));
-            RegexSet::new(patterns.map(|note| format!("(?i){note}")))
-                .expect("the catalogue's message forms are valid regexes")
-        })
-    }
+    forms: Vec<Regex>,
 }
 
 struct Catalogue {
@@ -188,12 +175,20 @@ impl Catalogue {
                 } else {
                     catalogue.exact.entry(entry.reason).or_insert(index);
                 }
+                let forms = entry
+                    .forms
+                    .iter()
+                    .map(|f| {
+                        Regex::new(&format!("(?i){}", f.note))
+                            .expect("the catalogue's message forms are valid regexes")
+                    })
+                    .collect();
                 catalogue.entries.push(Compiled {
                     found: Found {
                         entry,
                         component: group.component,
                     },
-                    forms: OnceLock::new(),
+                    forms,
                 });
             }
         }
