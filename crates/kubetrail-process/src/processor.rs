@@ -353,10 +353,11 @@ fn correlation_id(namespace: &str, owner: Option<&Owner>, kind: &str, name: &str
         Some(o) if !(o.kind == "Node" && kind == "Pod") => (o.kind.as_str(), o.name.as_str()),
         _ => (kind, name),
     };
+    // Concatenated, not `format!`ted: one exact allocation, no formatting machinery.
     if namespace.is_empty() || kind == "Node" {
-        format!("{kind}/{name}")
+        [kind, "/", name].concat()
     } else {
-        format!("{namespace}/{kind}/{name}")
+        [namespace, "/", kind, "/", name].concat()
     }
 }
 
