@@ -606,6 +606,24 @@ mod tests {
         }
     }
 
+    /// A workload failing its probes before the wave, restarted a minute before the wave's
+    /// first crash: the restart is the wave's (`WAVE_GAP`), found through the restarts index.
+    #[test]
+    fn indexed_wave_search_finds_a_restart_just_before_the_wave() {
+        let mut events = vec![failure((5, 0, 0, 0, 0))];
+        for (ns, pod, m) in [(1, 1, 2), (2, 2, 2), (3, 3, 3)] {
+            events.push(failure((0, ns, pod, m, 1)));
+        }
+        events.push(failure((1, 4, 4, -12, 11)));
+        events.push(failure((0, 4, 4, 1, 1)));
+        both_ways(&events);
+        let ctx = Ctx::new(&events);
+        let eps = episodes(&ctx, SignedDuration::from_mins(30));
+        let found = waves(&ctx, &eps);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].members.len(), 4, "{found:#?}");
+    }
+
     /// The same over the real dumps, all at once (one cluster each), when they are there.
     #[test]
     fn indexed_wave_search_finds_what_the_scan_found_in_the_real_dumps() {
