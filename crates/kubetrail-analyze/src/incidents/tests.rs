@@ -865,22 +865,25 @@ fn crashes(minutes: [i64; 3]) -> Vec<EventOccurrences> {
         .collect()
 }
 
+/// The API server's `TerminationStart` (k8s.io/apiserver, recorded on its namespace) at minute 0.
+fn api_server_termination_start() -> kubetrail_model::EventOccurrences {
+    about(
+        "Namespace",
+        "",
+        "kube-system",
+        "Normal",
+        "TerminationStart",
+        "Received signal to terminate, becoming unready, but keeping serving",
+    )
+    .at(0)
+    .build()
+}
+
 /// The API server shuts down and operators in three namespaces crash-loop within seconds of
 /// each other: one incident rooted at the shutdown, not one per operator.
 #[test]
 fn operators_crash_looping_together_after_the_api_server_went_down_are_one_incident() {
-    let mut events = vec![
-        about(
-            "Namespace",
-            "",
-            "kube-system",
-            "Normal",
-            "TerminationStart",
-            "Received signal to terminate, becoming unready, but keeping serving",
-        )
-        .at(0)
-        .build(),
-    ];
+    let mut events = vec![api_server_termination_start()];
     events.extend(crashes([1, 1, 2]));
     let found = run(events, 10);
     let i = only(&found);
@@ -901,18 +904,7 @@ fn operators_crash_looping_together_after_the_api_server_went_down_are_one_incid
 /// is the wave's; this test failed before the fix (two incidents).
 #[test]
 fn a_workload_already_failing_that_crashes_with_the_wave_joins_it() {
-    let mut events = vec![
-        about(
-            "Namespace",
-            "",
-            "kube-system",
-            "Normal",
-            "TerminationStart",
-            "Received signal to terminate, becoming unready, but keeping serving",
-        )
-        .at(0)
-        .build(),
-    ];
+    let mut events = vec![api_server_termination_start()];
     events.extend(crashes([1, 1, 2]));
     let pod = "op-d-5c9b7d8f6d-4kqzv";
     events.push(
