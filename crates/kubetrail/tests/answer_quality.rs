@@ -57,6 +57,11 @@ fn the_labelled_set_holds_at_least_sixty_failures_over_every_dump() {
         "recall {recall:.1}%: {details:#}"
     );
     assert!(noise <= NOISE_AT_MOST, "noise {noise:.1}%: {details:#}");
+    assert!(
+        n("noise") <= NOISE_INCIDENTS_AT_MOST,
+        "noise {}: {details:#}",
+        n("noise")
+    );
     // The target, reached: no incident over unrelated failures.
     assert_eq!(n("merges"), 0, "merges: {details:#}");
     assert!(n("splits") <= SPLITS_AT_MOST, "splits: {details:#}");
@@ -93,8 +98,11 @@ fn change_rooted_failures() -> Vec<String> {
 }
 
 // What the engine reaches on the labelled set (docs/BENCHMARKS.md, Answer quality): every
-// failure with its root cause (60/60), 6 noise incidents of 76, no merge of unrelated
-// failures (the target), 7 splits.
+// failure with its root cause (60/60), 6 noise incidents of 69, no merge of unrelated
+// failures (the target), 4 splits. The noise share rose from 7.9 % (6 of 76) only
+// because splits were joined into fewer incidents, so the count is pinned too: it must not
+// rise.
 const RECALL_AT_LEAST: f64 = 100.0;
-const NOISE_AT_MOST: f64 = 7.9;
-const SPLITS_AT_MOST: u64 = 7;
+const NOISE_AT_MOST: f64 = 8.7;
+const NOISE_INCIDENTS_AT_MOST: u64 = 6;
+const SPLITS_AT_MOST: u64 = 4;

@@ -18,6 +18,7 @@ mod evidence;
 mod hints;
 mod id;
 mod links;
+mod named;
 mod rules;
 mod signals;
 
@@ -256,6 +257,7 @@ pub fn incidents(
         .map(|l| (l.effect, l.cause))
         .collect();
     joins.extend(cluster::node_links(&ctx, &episodes, cfg.link_window));
+    joins.extend(named::links(&ctx, &episodes));
     // A crash wave gets an episode of its own, holding its control-plane cause (if seen),
     // that its workloads' episodes join.
     for wave in found {

@@ -1152,3 +1152,105 @@ fn a_failure_the_object_got_past_is_not_the_root_of_what_still_fails() {
     let found = run(events, 30);
     assert_eq!(only(&found).root_cause.reason, "OpenShiftAPICheckFailed");
 }
+
+/// A readiness probe of pod `pod` in `namespace`, failing on `node` from minute `first` to
+/// minute `last` (long enough to be a failure, not a start-up spell).
+fn not_ready(namespace: &str, pod: &str, node: &str, first: i64, last: i64) -> EventOccurrences {
+    pod_warning(namespace, pod, "Unhealthy", "Readiness probe failed: ")
+        .by_kubelet(node)
+        .span(first, last, 2 * (last - first) as u64 + 1)
+        .build()
+}
+
+/// An operator's report about its own Deployment in `namespace`.
+fn operator_report(namespace: &str, name: &str, reason: &str, note: &str) -> crate::testing::Draft {
+    about("Deployment", namespace, name, "Warning", reason, note)
+}
+
+/// Bug (issue 13, splits): the etcd operator's `UnhealthyEtcdMember` naming a member, the
+/// etcd quorum guard's pod on that member's node failing its readiness (the local etcd's
+/// health) and the etcd static pod there were three incidents of one unhealthy member. The
+/// report joins the failures of the `openshift-etcd` pods on the node it names; pods on other
+/// nodes, and other namespaces' pods on that node, stay apart. This test failed before the
+/// fix (two incidents).
+#[test]
+fn an_unhealthy_etcd_member_report_joins_the_etcd_pods_on_its_node() {
+    let mut events = vec![
+        operator_report(
+            "openshift-etcd-operator",
+            "etcd-operator",
+            "UnhealthyEtcdMember",
+            "unhealthy members: master-1",
+        )
+        .span(10, 12, 4)
+        .build(),
+        not_ready(
+            "openshift-etcd",
+            "etcd-quorum-guard-586dd88c9-8bmh8",
+            "master-1",
+            0,
+            11,
+        ),
+    ];
+    let found = run(events.clone(), 20);
+    let i = only(&found);
+    assert_eq!(i.subject, "openshift-etcd/Deployment/etcd-quorum-guard");
+    // The report names the member that failed; the guard's empty probe message does not.
+    assert_eq!(i.root_cause.rule, "etcd-member-unhealthy");
+    assert_eq!(i.root_cause.reason, "UnhealthyEtcdMember");
+    // The etcd pod of another node, and an application on the named node, are no part of it.
+    events.push(not_ready(
+        "openshift-etcd",
+        "etcd-master-2",
+        "master-2",
+        0,
+        11,
+    ));
+    events.push(not_ready("shop", WEB, "master-1", 0, 11));
+    assert_eq!(run(events, 20).len(), 3);
+}
+
+/// Bug (issue 13, splits): operators reporting `OpenShiftAPICheckFailed` for the
+/// openshift-apiserver's API groups while its pods were not ready were one incident per
+/// operator plus one for the pods. A check of a group joins the failures of the pods of the
+/// namespace that serves it; a check of a group another server serves (oauth, served by the
+/// oauth-apiserver) does not. This test failed before the fix (two incidents).
+#[test]
+fn an_api_check_failure_joins_the_pods_of_the_server_of_its_group() {
+    let unavailable = |group: &str| {
+        format!(
+            r#""{group}.v1" failed with an attempt failed with statusCode = 503, err = the server is currently unable to handle the request"#
+        )
+    };
+    let mut events = vec![
+        operator_report(
+            "openshift-apiserver-operator",
+            "openshift-apiserver-operator",
+            "OpenShiftAPICheckFailed",
+            &unavailable("apps.openshift.io"),
+        )
+        .span(2, 4, 8)
+        .build(),
+        not_ready(
+            "openshift-apiserver",
+            "apiserver-65fdcd8694-w9kfk",
+            "master-0",
+            0,
+            10,
+        ),
+    ];
+    let found = run(events.clone(), 20);
+    let i = only(&found);
+    assert_eq!(i.subject, "openshift-apiserver/Deployment/apiserver");
+    events.push(
+        operator_report(
+            "openshift-authentication-operator",
+            "authentication-operator",
+            "OpenShiftAPICheckFailed",
+            &unavailable("oauth.openshift.io"),
+        )
+        .span(2, 4, 8)
+        .build(),
+    );
+    assert_eq!(run(events, 20).len(), 2);
+}

@@ -112,9 +112,16 @@ pub fn score(labels: &Labels, incidents: &[Incident]) -> anyhow::Result<Score> {
         if by.len() > 1 {
             s.splits += 1;
             let scope = failure.scope.as_deref().unwrap_or("workload");
-            s.details
-                .splits
-                .push(format!("{} ({scope}): {} incidents", failure.id, by.len()));
+            let roots: Vec<String> = by
+                .iter()
+                .map(|inc| format!("{} on {}", inc.root_cause.reason, inc.root_cause.object))
+                .collect();
+            s.details.splits.push(format!(
+                "{} ({scope}): {} incidents: {}",
+                failure.id,
+                by.len(),
+                roots.join("; ")
+            ));
         }
         let right = by.iter().any(|inc| failure.root.is(&inc.root_cause));
         if right {

@@ -1,0 +1,214 @@
+//! Links across owners through what an operator's report names. Some controllers report the
+//! health of something another workload runs, and say in their message which one: the node
+//! of an etcd member, the API group of an aggregated API server. The report and the failures
+//! of the pods it names, in the same minutes, are one failure seen from two sides, so their
+//! episodes join (the pods' episode names the incident). Nothing is inferred from names alone:
+//! each rule reads a message format its upstream component writes, and maps it to the pods
+//! that component's code says serve it.
+//!
+//! - OpenShift's cluster-etcd-operator reports `UnhealthyEtcdMember` "unhealthy members: a,b"
+//!   and `UnstartedEtcdMember` "unstarted members: a,b" (`pkg/etcdcli/etcdcli.go`). It names
+//!   each member after its node (the static pod's `--target-name=NODE_NAME`,
+//!   `bindata/etcd/pod.yaml`; members not started yet read `NAME-PENDING-<ip>` and name no
+//!   node), and runs etcd in `openshift-etcd`, its operand namespace, on that node: the
+//!   `etcd-<node>` static pod and the quorum guard, whose readiness probe is the local etcd's
+//!   health (`bindata/etcd/quorumguard-deployment.yaml`). So the report and the failures of
+//!   the `openshift-etcd` pods on the named node are one unhealthy member.
+//! - OpenShift's library-go APIService controller reports `OpenShiftAPICheckFailed`
+//!   "\"<group>.<version>\" failed with …" when discovery of an aggregated API group through
+//!   the kube-apiserver fails (`pkg/operator/apiserver/controller/apiservice/apigroup.go`).
+//!   The groups are served by fixed workloads: the openshift-apiserver
+//!   (`openshift-apiserver`) serves the groups cluster-openshift-apiserver-operator registers
+//!   (apps, authorization, build, image, project, quota, route, security, template
+//!   `.openshift.io`), and since OpenShift 4.6 the oauth-apiserver (`openshift-oauth-apiserver`)
+//!   serves `oauth` and `user`, which cluster-authentication-operator registers. So the report
+//!   and the failures of the pods in the serving namespace are one unavailable API server.
+
+use std::collections::HashMap;
+
+use jiff::SignedDuration;
+
+use super::context::Ctx;
+use super::episodes::{Episode, Scope};
+use crate::objects::namespace_of;
+
+/// How far apart a report and the failures of the pods it names may be and still be one
+/// failure: operators check every few seconds to a minute and the kubelet probes every few
+/// seconds, so both sides of one failure overlap or nearly touch.
+pub const NAMED_SLACK: SignedDuration = SignedDuration::from_mins(2);
+
+/// The etcd operator's namespace for etcd (cluster-etcd-operator's operand namespace).
+const ETCD_NAMESPACE: &str = "openshift-etcd";
+
+/// The OpenShift aggregated API groups and the namespace of the API server serving them.
+const API_GROUPS: [(&str, &str); 11] = [
+    ("apps.openshift.io", "openshift-apiserver"),
+    ("authorization.openshift.io", "openshift-apiserver"),
+    ("build.openshift.io", "openshift-apiserver"),
+    ("image.openshift.io", "openshift-apiserver"),
+    ("project.openshift.io", "openshift-apiserver"),
+    ("quota.openshift.io", "openshift-apiserver"),
+    ("route.openshift.io", "openshift-apiserver"),
+    ("security.openshift.io", "openshift-apiserver"),
+    ("template.openshift.io", "openshift-apiserver"),
+    ("oauth.openshift.io", "openshift-oauth-apiserver"),
+    ("user.openshift.io", "openshift-oauth-apiserver"),
+];
+
+/// Pods a report names: in `namespace`, on `node` when it names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Named<'a> {
+    namespace: &'static str,
+    node: Option<&'a str>,
+}
+
+/// The nodes of the members an etcd operator's `UnhealthyEtcdMember` or `UnstartedEtcdMember`
+/// names ("unhealthy members: a,b"; a member not started yet, `NAME-PENDING-<ip>`, names none).
+pub fn etcd_member_nodes(e: &kubetrail_model::Event) -> Vec<&str> {
+    if !matches!(
+        e.reason.as_str(),
+        "UnhealthyEtcdMember" | "UnstartedEtcdMember"
+    ) {
+        return Vec::new();
+    }
+    let Some((_, members)) = e.note.split_once("members: ") else {
+        return Vec::new();
+    };
+    members
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty() && !m.starts_with("NAME-PENDING-"))
+        .collect()
+}
+
+/// Whether `e` is about a pod of the etcd operator's operand namespace.
+pub fn is_etcd_pod(e: &kubetrail_model::Event) -> bool {
+    e.regarding.kind == "Pod" && namespace_of(e) == ETCD_NAMESPACE
+}
+
+/// What failure `e`'s message names, per the formats above.
+fn named(e: &kubetrail_model::Event) -> Vec<Named<'_>> {
+    let note = e.note.as_str();
+    match e.reason.as_str() {
+        "UnhealthyEtcdMember" | "UnstartedEtcdMember" => etcd_member_nodes(e)
+            .into_iter()
+            .map(|node| Named {
+                namespace: ETCD_NAMESPACE,
+                node: Some(node),
+            })
+            .collect(),
+        "OpenShiftAPICheckFailed" => {
+            let Some(group_version) = note
+                .strip_prefix('"')
+                .and_then(|rest| rest.split_once('"'))
+                .map(|(gv, _)| gv)
+            else {
+                return Vec::new();
+            };
+            // `<group>.<version>`: the version is the last dot-separated part.
+            let group = group_version
+                .rsplit_once('.')
+                .map_or(group_version, |(g, _)| g);
+            API_GROUPS
+                .iter()
+                .filter(|(g, _)| *g == group)
+                .map(|&(_, namespace)| Named {
+                    namespace,
+                    node: None,
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `(effect, cause)` episode pairs: a report's episode joins the episode of the pods it names
+/// that failed within [`NAMED_SLACK`] of it.
+pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<(usize, usize)> {
+    // Pod failures of the episodes, by (cluster, namespace): only the namespaces a report can
+    // name are kept.
+    let mut pods: HashMap<(&str, &str), Vec<(usize, usize)>> = HashMap::new();
+    for (n, ep) in episodes.iter().enumerate() {
+        for &i in &ep.events {
+            let e = ctx.event(i);
+            let ns = namespace_of(e);
+            if e.regarding.kind == "Pod"
+                && (ns == ETCD_NAMESPACE || API_GROUPS.iter().any(|(_, s)| *s == ns))
+            {
+                pods.entry((ep.cluster, ns)).or_default().push((n, i));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (r, ep) in episodes.iter().enumerate() {
+        if !matches!(ep.scope, Scope::Owner(_)) {
+            continue;
+        }
+        for &i in &ep.events {
+            for target in named(ctx.event(i)) {
+                let candidates = pods
+                    .get(&(ep.cluster, target.namespace))
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                for &(p, j) in candidates {
+                    if p == r || out.contains(&(r, p)) {
+                        continue;
+                    }
+                    let near = ctx.start(j) <= ctx.end(i) + NAMED_SLACK
+                        && ctx.start(i) <= ctx.end(j) + NAMED_SLACK;
+                    let on_node = target.node.is_none_or(|n| ctx.node(j) == Some(n));
+                    if near && on_node {
+                        out.push((r, p));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::about;
+
+    fn report(reason: &str, note: &str) -> kubetrail_model::Event {
+        about(
+            "Deployment",
+            "openshift-etcd-operator",
+            "etcd-operator",
+            "Warning",
+            reason,
+            note,
+        )
+        .build()
+        .event
+    }
+
+    #[test]
+    fn an_etcd_member_report_names_the_etcd_pods_on_each_member_node() {
+        let e = report(
+            "UnhealthyEtcdMember",
+            "unhealthy members: master-1,NAME-PENDING-10.0.0.7, master-2",
+        );
+        let nodes: Vec<Option<&str>> = named(&e).iter().map(|n| n.node).collect();
+        assert_eq!(nodes, [Some("master-1"), Some("master-2")]);
+        assert!(named(&e).iter().all(|n| n.namespace == "openshift-etcd"));
+    }
+
+    #[test]
+    fn an_api_check_names_the_namespace_of_the_server_of_its_group() {
+        let check = |gv: &str| -> Vec<&str> {
+            let e = report(
+                "OpenShiftAPICheckFailed",
+                &format!(
+                    r#""{gv}" failed with an attempt failed with statusCode = 503, err = the server is currently unable to handle the request"#
+                ),
+            );
+            named(&e).iter().map(|n| n.namespace).collect()
+        };
+        assert_eq!(check("apps.openshift.io.v1"), ["openshift-apiserver"]);
+        assert_eq!(check("user.openshift.io.v1"), ["openshift-oauth-apiserver"]);
+        assert!(check("metrics.k8s.io.v1beta1").is_empty());
+    }
+}
