@@ -98,11 +98,11 @@ fn change_rooted_failures() -> Vec<String> {
 }
 
 // What the engine reaches on the labelled set (docs/BENCHMARKS.md, Answer quality): every
-// failure with its root cause (60/60), 6 noise incidents of 69, no merge of unrelated
-// failures (the target), 4 splits. The noise share rose from 7.9 % (6 of 76) only
+// failure with its root cause (60/60), 6 noise incidents of 68, no merge of unrelated
+// failures (the target), 3 splits. The noise share rose from 7.9 % (6 of 76) only
 // because splits were joined into fewer incidents, so the count is pinned too: it must not
 // rise.
 const RECALL_AT_LEAST: f64 = 100.0;
-const NOISE_AT_MOST: f64 = 8.7;
+const NOISE_AT_MOST: f64 = 8.9;
 const NOISE_INCIDENTS_AT_MOST: u64 = 6;
-const SPLITS_AT_MOST: u64 = 4;
+const SPLITS_AT_MOST: u64 = 3;

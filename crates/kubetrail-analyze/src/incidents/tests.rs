@@ -1254,3 +1254,99 @@ fn an_api_check_failure_joins_the_pods_of_the_server_of_its_group() {
     );
     assert_eq!(run(events, 20).len(), 2);
 }
+
+/// Bug (issue 13, splits): a kind cluster's control-plane node boots; the API server's
+/// start-up probe fails 8 s before the node lifecycle controller reports the node's pods
+/// `NodeNotReady` (the node was never ready yet), and the probe opened an incident of its own
+/// beside the cluster-wide "no ready node" wait. A probe failure on a node shortly before it is
+/// reported not ready is the node's; one minutes earlier is not. This test failed before the
+/// fix (two incidents).
+#[test]
+fn a_probe_failing_seconds_before_its_node_is_reported_not_ready_is_the_nodes() {
+    const NODE: &str = "kind-control-plane";
+    let apiserver = "kube-apiserver-kind-control-plane";
+    let shift = |mut e: EventOccurrences, secs: i64| {
+        let d = jiff::SignedDuration::from_secs(secs);
+        e.event.first_seen += d;
+        e.event.last_seen += d;
+        for o in &mut e.occurrences {
+            o.at += d;
+        }
+        e
+    };
+    let probes = |before: i64| {
+        vec![
+            shift(
+                pod_warning(
+                    "kube-system",
+                    apiserver,
+                    "Unhealthy",
+                    "Startup probe failed: HTTP probe failed with statuscode: 500",
+                )
+                .by_kubelet(NODE)
+                .at(0)
+                .build(),
+                -before,
+            ),
+            pod_warning(
+                "kube-system",
+                apiserver,
+                "Unhealthy",
+                "Liveness probe failed: HTTP probe failed with statuscode: 500",
+            )
+            .by_kubelet(NODE)
+            .span(2, 14, 2)
+            .build(),
+        ]
+    };
+    let mut events: Vec<EventOccurrences> = ["etcd-kind-control-plane", apiserver]
+        .iter()
+        .map(|pod| {
+            about(
+                "Pod",
+                "kube-system",
+                pod,
+                "Warning",
+                "NodeNotReady",
+                "Node is not ready",
+            )
+            .at(0)
+            .build()
+        })
+        .collect();
+    // The kubelet's own event places the etcd static pod on the node.
+    events.push(
+        pod_normal(
+            "kube-system",
+            "etcd-kind-control-plane",
+            "Started",
+            "Started container etcd",
+        )
+        .by_kubelet(NODE)
+        .at(-1)
+        .build(),
+    );
+    for pod in [
+        "coredns-6d4b75cb6d-m84d9",
+        "local-path-provisioner-6b84c5c67f-prb6b",
+    ] {
+        events.push(
+            pod_warning(
+                "kube-system",
+                pod,
+                "FailedScheduling",
+                "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+            )
+            .at(0)
+            .build(),
+        );
+    }
+    let mut seconds_before = events.clone();
+    seconds_before.extend(probes(8));
+    let found = run(seconds_before, 20);
+    let i = only(&found);
+    assert_eq!(i.subject, "Cluster/no-ready-node");
+    assert_eq!(i.root_cause.reason, "NodeNotReady");
+    events.extend(probes(120));
+    assert_eq!(run(events, 20).len(), 2);
+}
