@@ -24,7 +24,7 @@
 //!   serves `oauth` and `user`, which cluster-authentication-operator registers. So the report
 //!   and the failures of the pods in the serving namespace are one unavailable API server.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::SignedDuration;
 
@@ -125,8 +125,8 @@ fn named(e: &kubetrail_model::Event) -> Vec<Named<'_>> {
 /// `(effect, cause)` episode pairs: a report's episode joins the episode of the pods it names
 /// that failed within [`NAMED_SLACK`] of it.
 pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<(usize, usize)> {
-    // Pod failures of the episodes, by (cluster, namespace): only the namespaces a report can
-    // name are kept.
+    // Pod failures of the episodes, by (cluster, namespace), oldest first: only the
+    // namespaces a report can name are kept.
     let mut pods: HashMap<(&str, &str), Vec<(usize, usize)>> = HashMap::new();
     for (n, ep) in episodes.iter().enumerate() {
         for &i in &ep.events {
@@ -139,25 +139,30 @@ pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<(usize, usize)> {
             }
         }
     }
+    for list in pods.values_mut() {
+        list.sort_by_key(|&(_, i)| (ctx.start(i), i));
+    }
     let mut out = Vec::new();
     for (r, ep) in episodes.iter().enumerate() {
         if !matches!(ep.scope, Scope::Owner(_)) {
             continue;
         }
+        let mut joined: HashSet<usize> = HashSet::new();
         for &i in &ep.events {
             for target in named(ctx.event(i)) {
                 let candidates = pods
                     .get(&(ep.cluster, target.namespace))
                     .map(Vec::as_slice)
                     .unwrap_or(&[]);
-                for &(p, j) in candidates {
-                    if p == r || out.contains(&(r, p)) {
-                        continue;
-                    }
-                    let near = ctx.start(j) <= ctx.end(i) + NAMED_SLACK
-                        && ctx.start(i) <= ctx.end(j) + NAMED_SLACK;
-                    let on_node = target.node.is_none_or(|n| ctx.node(j) == Some(n));
-                    if near && on_node {
+                // Oldest first: none after this one starts near enough.
+                let last =
+                    candidates.partition_point(|&(_, j)| ctx.start(j) <= ctx.end(i) + NAMED_SLACK);
+                for &(p, j) in &candidates[..last] {
+                    if p != r
+                        && ctx.start(i) <= ctx.end(j) + NAMED_SLACK
+                        && target.node.is_none_or(|n| ctx.node(j) == Some(n))
+                        && joined.insert(p)
+                    {
                         out.push((r, p));
                     }
                 }
