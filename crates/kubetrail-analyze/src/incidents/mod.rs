@@ -258,6 +258,7 @@ pub fn incidents(
         .collect();
     joins.extend(cluster::node_links(&ctx, &episodes, cfg.link_window));
     joins.extend(named::links(&ctx, &episodes));
+    joins.extend(named::api_check_links(&ctx, &episodes));
     joins.extend(links::probes_before_not_ready(&ctx, &episodes));
     // A crash wave gets an episode of its own, holding its control-plane cause (if seen),
     // that its workloads' episodes join.

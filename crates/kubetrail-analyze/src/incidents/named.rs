@@ -23,10 +23,16 @@
 //!   `.openshift.io`), and since OpenShift 4.6 the oauth-apiserver (`openshift-oauth-apiserver`)
 //!   serves `oauth` and `user`, which cluster-authentication-operator registers. So the report
 //!   and the failures of the pods in the serving namespace are one unavailable API server.
+//! - That controller runs in every operator that registers aggregated APIs (the
+//!   openshift-apiserver operator for its nine groups, the authentication operator for
+//!   `oauth` and `user`, …), and each check is a discovery request to the kube-apiserver, whose
+//!   aggregator proxies it to the serving pods. Several operators' checks that begin failing
+//!   together are one outage of aggregated API availability, whichever servers are behind it
+//!   (see [`api_check_links`]).
 
 use std::collections::{HashMap, HashSet};
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 
 use super::context::Ctx;
 use super::episodes::{Episode, Scope};
@@ -36,6 +42,17 @@ use crate::objects::namespace_of;
 /// failure: operators check every few seconds to a minute and the kubelet probes every few
 /// seconds, so both sides of one failure overlap or nearly touch.
 pub const NAMED_SLACK: SignedDuration = SignedDuration::from_mins(2);
+
+/// How soon after one operator's first failed API check another operator's must begin to be
+/// the same outage. library-go's APIService controller syncs every 10 s (`ResyncEvery` in
+/// `apiservice_controller.go`) and checks its groups one after another, each with requests
+/// that give up after 25 s (`apigroup.go`): an operator reports an outage that has begun at
+/// most 10 s (the next sync) + 25 s (the check in flight) + 25 s (the first failing check)
+/// later. Two operators' first reports of one outage are at most that far apart.
+pub const CHECK_ONSET: SignedDuration = SignedDuration::from_secs(60);
+
+/// The reason library-go's APIService controller reports a failed discovery check with.
+const API_CHECK_FAILED: &str = "OpenShiftAPICheckFailed";
 
 /// The etcd operator's namespace for etcd (cluster-etcd-operator's operand namespace).
 const ETCD_NAMESPACE: &str = "openshift-etcd";
@@ -86,9 +103,17 @@ pub fn is_etcd_pod(e: &kubetrail_model::Event) -> bool {
     e.regarding.kind == "Pod" && namespace_of(e) == ETCD_NAMESPACE
 }
 
+/// The `<group>.<version>` of a failed API check ("\"<group>.<version>\" failed with …").
+fn checked_group_version(e: &kubetrail_model::Event) -> Option<&str> {
+    if e.reason != API_CHECK_FAILED {
+        return None;
+    }
+    let (group_version, rest) = e.note.strip_prefix('"')?.split_once('"')?;
+    rest.starts_with(" failed with").then_some(group_version)
+}
+
 /// What failure `e`'s message names, per the formats above.
 fn named(e: &kubetrail_model::Event) -> Vec<Named<'_>> {
-    let note = e.note.as_str();
     match e.reason.as_str() {
         "UnhealthyEtcdMember" | "UnstartedEtcdMember" => etcd_member_nodes(e)
             .into_iter()
@@ -97,12 +122,8 @@ fn named(e: &kubetrail_model::Event) -> Vec<Named<'_>> {
                 node: Some(node),
             })
             .collect(),
-        "OpenShiftAPICheckFailed" => {
-            let Some(group_version) = note
-                .strip_prefix('"')
-                .and_then(|rest| rest.split_once('"'))
-                .map(|(gv, _)| gv)
-            else {
+        API_CHECK_FAILED => {
+            let Some(group_version) = checked_group_version(e) else {
                 return Vec::new();
             };
             // `<group>.<version>`: the version is the last dot-separated part.
@@ -170,6 +191,73 @@ pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<(usize, usize)> {
         }
     }
     out
+}
+
+/// `(effect, cause)` episode pairs: the episodes of other operators whose failed API checks
+/// begin within [`CHECK_ONSET`] of the first check of an outage join that first one's episode.
+/// Only the checks are compared, never the operators' other reports; an operator's checks
+/// resuming more than [`NAMED_SLACK`] after its last one are a new spell (the controller
+/// re-checks every 10 s while an outage lasts), and a spell beginning later than
+/// [`CHECK_ONSET`] after the outage's first is a new outage.
+pub fn api_check_links(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<(usize, usize)> {
+    // (cluster, start, episode) of each spell of failed checks.
+    let mut spells: Vec<(&str, Timestamp, usize)> = Vec::new();
+    for (n, ep) in episodes.iter().enumerate() {
+        if !matches!(ep.scope, Scope::Owner(_)) {
+            continue;
+        }
+        let mut checks: Vec<usize> = ep
+            .events
+            .iter()
+            .copied()
+            .filter(|&i| checked_group_version(ctx.event(i)).is_some())
+            .collect();
+        checks.sort_by_key(|&i| (ctx.start(i), i));
+        let mut last_end: Option<Timestamp> = None;
+        for i in checks {
+            if last_end.is_none_or(|end| ctx.start(i) > end + NAMED_SLACK) {
+                spells.push((ep.cluster, ctx.start(i), n));
+            }
+            last_end = Some(last_end.map_or(ctx.end(i), |end| end.max(ctx.end(i))));
+        }
+    }
+    spells.sort();
+    let mut out = Vec::new();
+    // The first spell of the current outage.
+    let mut onset: Option<(&str, Timestamp, usize)> = None;
+    for spell in spells {
+        let (cluster, start, n) = spell;
+        match onset {
+            Some((c, first, cause)) if c == cluster && start <= first + CHECK_ONSET => {
+                if episodes[n].scope != episodes[cause].scope {
+                    out.push((n, cause));
+                }
+            }
+            _ => onset = Some(spell),
+        }
+    }
+    out
+}
+
+/// The first failed API check among `members` (oldest first) that another operator's checks
+/// began within [`CHECK_ONSET`] of, and the first check of each of those operators.
+pub fn api_check_onset(ctx: &Ctx<'_>, members: &[usize]) -> Option<(usize, Vec<usize>)> {
+    let checks: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| checked_group_version(ctx.event(i)).is_some())
+        .collect();
+    checks.iter().enumerate().find_map(|(k, &first)| {
+        let operator = ctx.event(first).correlation_id.as_str();
+        let mut seen: HashSet<&str> = HashSet::from([operator]);
+        let others: Vec<usize> = checks[k + 1..]
+            .iter()
+            .copied()
+            .take_while(|&j| ctx.start(j) <= ctx.start(first) + CHECK_ONSET)
+            .filter(|&j| seen.insert(ctx.event(j).correlation_id.as_str()))
+            .collect();
+        (!others.is_empty()).then_some((first, others))
+    })
 }
 
 #[cfg(test)]

@@ -41,6 +41,8 @@ pub enum Rule {
     CrashLoop,
     /// The etcd operator reported a member unhealthy while the etcd pods on its node failed.
     EtcdMemberUnhealthy,
+    /// Several operators' checks of their aggregated APIs began failing together.
+    AggregatedApiUnavailable,
     /// No chain recognized: the first of the most severe events.
     FirstFailure,
     /// Cluster-wide: no node is registered or ready, so the pods of many workloads wait.
@@ -69,6 +71,7 @@ impl Rule {
             Rule::Unschedulable => "unschedulable",
             Rule::CrashLoop => "crash-loop",
             Rule::EtcdMemberUnhealthy => "etcd-member-unhealthy",
+            Rule::AggregatedApiUnavailable => "aggregated-api-unavailable",
             Rule::FirstFailure => "first-failure",
             Rule::NoReadyNode => "no-ready-node",
             Rule::TaintedNodes => "tainted-nodes",
@@ -92,6 +95,7 @@ impl Rule {
             Rule::Unschedulable => "pod cannot be scheduled",
             Rule::CrashLoop => "container crash-looping",
             Rule::EtcdMemberUnhealthy => "etcd member unhealthy",
+            Rule::AggregatedApiUnavailable => "aggregated APIs unavailable",
             Rule::FirstFailure => "failure",
             Rule::NoReadyNode => "no ready node, pods wait to be scheduled",
             Rule::TaintedNodes => "every node tainted, pods wait to be scheduled",
@@ -118,7 +122,7 @@ type RuleFn = fn(&Ctx<'_>, &[usize]) -> Option<Finding>;
 
 /// The root cause of the incident made of `members` (event indices, oldest first).
 pub fn root_cause(ctx: &Ctx<'_>, members: &[usize]) -> Finding {
-    let rules: [RuleFn; 11] = [
+    let rules: [RuleFn; 12] = [
         node_oom,
         node_condition,
         failed_mount,
@@ -130,6 +134,7 @@ pub fn root_cause(ctx: &Ctx<'_>, members: &[usize]) -> Finding {
         unschedulable,
         crash_loop,
         etcd_member,
+        aggregated_api,
     ];
     rules
         .iter()
@@ -249,6 +254,25 @@ fn etcd_member(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
             evidence,
         ))
     })
+}
+
+/// Several operators' failed checks of their aggregated APIs beginning together (see
+/// [`named::api_check_links`]): one outage, rooted in the first check.
+fn aggregated_api(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
+    let (first, others) = named::api_check_onset(ctx, members)?;
+    let mut evidence = vec![fact(ctx, first)];
+    evidence.extend(others.iter().take(3).map(|&j| {
+        format!(
+            "another operator's check, failing from within a minute of it: {}",
+            fact(ctx, j)
+        )
+    }));
+    Some(finding(
+        Rule::AggregatedApiUnavailable,
+        first,
+        ctx.start(first),
+        evidence,
+    ))
 }
 
 fn distinct_objects(ctx: &Ctx<'_>, events: &[usize]) -> usize {

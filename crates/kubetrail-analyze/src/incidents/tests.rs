@@ -1252,7 +1252,93 @@ fn an_api_check_failure_joins_the_pods_of_the_server_of_its_group() {
         .span(2, 4, 8)
         .build(),
     );
-    assert_eq!(run(events, 20).len(), 2);
+    // Another operator's check failing at the same time is the same outage (see below).
+    assert_eq!(run(events, 20).len(), 1);
+}
+
+/// Bug (issue 13, splits): on the OpenShift 4.8 installs the openshift-apiserver operator's
+/// and the authentication operator's `OpenShiftAPICheckFailed` began within seconds of each
+/// other (aws 2 s, azure 17 s, vSphere 34 s) and were two incidents of one outage. Both come
+/// from library-go's APIService controller, whose checks are discovery requests through the
+/// kube-apiserver's aggregator: operators' checks beginning within a minute of each other are
+/// one outage, rooted in the first. Checks an hour apart stay two outages, and the operators'
+/// other reports (their `Degraded`) join nothing. This test failed before the fix (two
+/// incidents).
+#[test]
+fn api_checks_of_several_operators_beginning_together_are_one_outage() {
+    let check = |namespace: &str, name: &str, group: &str, first: i64, secs: i64| {
+        let mut e = operator_report(
+            namespace,
+            name,
+            "OpenShiftAPICheckFailed",
+            &format!(
+                r#""{group}.v1" failed with an attempt failed with statusCode = 503, err = the server is currently unable to handle the request"#
+            ),
+        )
+        .span(first, first + 8, 20)
+        .build();
+        let d = jiff::SignedDuration::from_secs(secs);
+        e.event.first_seen += d;
+        e.event.last_seen += d;
+        for o in &mut e.occurrences {
+            o.at += d;
+        }
+        e
+    };
+    let oauth = || {
+        check(
+            "openshift-authentication-operator",
+            "authentication-operator",
+            "oauth.openshift.io",
+            0,
+            0,
+        )
+    };
+    let apps = |first: i64, secs: i64| {
+        check(
+            "openshift-apiserver-operator",
+            "openshift-apiserver-operator",
+            "apps.openshift.io",
+            first,
+            secs,
+        )
+    };
+    let found = run(vec![oauth(), apps(0, 34)], 20);
+    let i = only(&found);
+    assert_eq!(
+        i.subject,
+        "openshift-authentication-operator/Deployment/authentication-operator"
+    );
+    assert_eq!(i.root_cause.reason, "OpenShiftAPICheckFailed");
+    assert_eq!(i.root_cause.rule, "aggregated-api-unavailable");
+    // An hour later the checks fail again: a new outage.
+    assert_eq!(run(vec![oauth(), apps(60, 0)], 80).len(), 2);
+    // Two minutes later: not the same onset.
+    assert_eq!(run(vec![oauth(), apps(2, 0)], 20).len(), 2);
+    // Both operators degraded at once, with no failed check of the second: not joined.
+    let degraded = |namespace: &str, name: &str| {
+        operator_report(
+            namespace,
+            name,
+            "OperatorStatusChanged",
+            &format!(
+                r#"Status for clusteroperator/{name} changed: Degraded changed from False to True ("APIServerDeploymentDegraded: 3 of 3 requested instances are unavailable")"#
+            ),
+        )
+        .span(0, 8, 5)
+        .build()
+    };
+    let found = run(
+        vec![
+            oauth(),
+            degraded(
+                "openshift-apiserver-operator",
+                "openshift-apiserver-operator",
+            ),
+        ],
+        20,
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
 }
 
 /// Bug (issue 13, splits): a kind cluster's control-plane node boots; the API server's
