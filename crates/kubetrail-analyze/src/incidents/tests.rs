@@ -1162,6 +1162,17 @@ fn not_ready(namespace: &str, pod: &str, node: &str, first: i64, last: i64) -> E
         .build()
 }
 
+/// `e` moved `secs` seconds later (earlier when negative).
+fn shift(mut e: EventOccurrences, secs: i64) -> EventOccurrences {
+    let d = jiff::SignedDuration::from_secs(secs);
+    e.event.first_seen += d;
+    e.event.last_seen += d;
+    for o in &mut e.occurrences {
+        o.at += d;
+    }
+    e
+}
+
 /// An operator's report about its own Deployment in `namespace`.
 fn operator_report(namespace: &str, name: &str, reason: &str, note: &str) -> crate::testing::Draft {
     about("Deployment", namespace, name, "Warning", reason, note)
@@ -1267,7 +1278,7 @@ fn an_api_check_failure_joins_the_pods_of_the_server_of_its_group() {
 #[test]
 fn api_checks_of_several_operators_beginning_together_are_one_outage() {
     let check = |namespace: &str, name: &str, group: &str, first: i64, secs: i64| {
-        let mut e = operator_report(
+        let e = operator_report(
             namespace,
             name,
             "OpenShiftAPICheckFailed",
@@ -1277,13 +1288,7 @@ fn api_checks_of_several_operators_beginning_together_are_one_outage() {
         )
         .span(first, first + 8, 20)
         .build();
-        let d = jiff::SignedDuration::from_secs(secs);
-        e.event.first_seen += d;
-        e.event.last_seen += d;
-        for o in &mut e.occurrences {
-            o.at += d;
-        }
-        e
+        shift(e, secs)
     };
     let oauth = || {
         check(
@@ -1351,15 +1356,6 @@ fn api_checks_of_several_operators_beginning_together_are_one_outage() {
 fn a_probe_failing_seconds_before_its_node_is_reported_not_ready_is_the_nodes() {
     const NODE: &str = "kind-control-plane";
     let apiserver = "kube-apiserver-kind-control-plane";
-    let shift = |mut e: EventOccurrences, secs: i64| {
-        let d = jiff::SignedDuration::from_secs(secs);
-        e.event.first_seen += d;
-        e.event.last_seen += d;
-        for o in &mut e.occurrences {
-            o.at += d;
-        }
-        e
-    };
     let probes = |before: i64| {
         vec![
             shift(
