@@ -10,8 +10,8 @@
 //! mimalloc also advises transparent huge pages on its arena (`MADV_HUGEPAGE`): on a kernel
 //! that honours the advice (THP `madvise` or `always`), each 2 MiB region the heap touches is
 //! then resident whole, and a change-tracking listing, which touches more regions, peaked
-//! 13–16 MB above the same run without tracking, 16–18 MiB of it in huge pages (issue 15
-//! Performance). [`small_pages`] turns them off for the process, as `MIMALLOC_ALLOW_THP=0`
+//! 9.5–16 MB above the same run without tracking, with 6–18 MiB of huge pages (issue 15
+//! Performance; +5–6 MB without them). [`small_pages`] turns them off for the process, as `MIMALLOC_ALLOW_THP=0`
 //! would before mimalloc starts.
 //!
 //! The only `unsafe` code of the workspace lives here (`unsafe_code` is `deny`, allowed in
