@@ -403,7 +403,10 @@ mod tests {
         // The fast path reads the value as text after one UTF-8 check; a byte that is not
         // UTF-8 inside a string must still fail, positioned, as reading bytes does.
         let mut bytes = core_event().to_string().into_bytes();
-        let at = bytes.windows(8).position(|w| w == b"Back-off").expect("message");
+        let at = bytes
+            .windows(8)
+            .position(|w| w == b"Back-off")
+            .expect("message");
         bytes[at + 4] = 0xff;
         let mut decoder = Decoder::new("c", Arc::from(Path::new("f.json")));
         let err = decoder
