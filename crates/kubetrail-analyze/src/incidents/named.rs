@@ -15,7 +15,7 @@
 //!   health (`bindata/etcd/quorumguard-deployment.yaml`). So the report and the failures of
 //!   the `openshift-etcd` pods on the named node are one unhealthy member.
 //! - OpenShift's library-go APIService controller reports `OpenShiftAPICheckFailed`
-//!   "\"<group>.<version>\" failed with …" when discovery of an aggregated API group through
+//!   `"<group>.<version>" failed with …` when discovery of an aggregated API group through
 //!   the kube-apiserver fails (`pkg/operator/apiserver/controller/apiservice/apigroup.go`).
 //!   The groups are served by fixed workloads: the openshift-apiserver
 //!   (`openshift-apiserver`) serves the groups cluster-openshift-apiserver-operator registers
@@ -103,7 +103,7 @@ pub fn is_etcd_pod(e: &kubetrail_model::Event) -> bool {
     e.regarding.kind == "Pod" && namespace_of(e) == ETCD_NAMESPACE
 }
 
-/// The `<group>.<version>` of a failed API check ("\"<group>.<version>\" failed with …").
+/// The `<group>.<version>` of a failed API check (`"<group>.<version>" failed with …`).
 fn checked_group_version(e: &kubetrail_model::Event) -> Option<&str> {
     if e.reason != API_CHECK_FAILED {
         return None;
