@@ -4,12 +4,16 @@
 //! (`e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`, `query::index_first`)
 //! reads every matching note first: it costs with how many notes match, not with the window (a
 //! word in 1.9M notes: a second over 10M events). That is the right plan for a rare search.
-//! A common one is answered time first: the events the query would list without the search,
-//! newest first, checked against the full-text index a chunk at a time (by rowid range where
-//! their ids are close, one by one where not) until the page is full. Both give the same
-//! events in the same order: the walk is the query's own order, each event is checked by the
-//! same `MATCH`, and after [`WALK_MAX`] events without a full page the rest of the page comes
-//! from the one-statement plan, after the last event walked.
+//! A search in more notes than the window holds events, over some [`WINDOW_PER_MATCH`], is
+//! answered window first (`window_first`): the window's entries of `events_last_seen`, newest
+//! first, each checked against the set of matching rowids, so it costs with the window, never
+//! reading a row it does not return. A common one is answered time first: the events the
+//! query would list without the search, newest first, checked against the full-text index a
+//! chunk at a time (by rowid range where their ids are close, one by one where not) until the
+//! page is full. All give the same events in the same order: each reads in the query's own
+//! order and checks each event by the same `MATCH`; after [`WALK_MAX`] events without a full
+//! page the rest of the page comes from the window-first statement (or the one-statement plan
+//! when the filter has more than a window), after the last event walked.
 
 use std::collections::HashSet;
 
@@ -27,17 +31,35 @@ use crate::{Page, Result, StoredEvent};
 pub(crate) const LONG_SPAN: i64 = 600_000_000;
 const LONG_SPAN_TERM: &str = "e.last_seen - e.first_seen > 600000000";
 
-/// Events walked before the rest of the page is left to the one-statement plan: a search that
-/// is common in the store but rare in the window.
+/// Events walked before the rest of the page is left to another plan: a search that is common
+/// in the store but rare in the window.
 const WALK_MAX: usize = 50_000;
+
+/// The one-statement plan reads the row of each matching note (2–4 µs of CPU each, measured on
+/// 6M events), the window-first statement one index entry per event of the window (~45 ns: a
+/// 24 h window of 330,000 events in 9–20 ms): the window-first one is the cheaper when the
+/// search matches more than one note per this many events of the window.
+const WINDOW_PER_MATCH: f64 = 50.0;
 
 const EVENTS: &str = "events e";
 
 /// Ids at most this far apart are checked with one rowid range.
 const GAP: i64 = 16;
 
-/// The time-first plan's answer, or `None` when the one-statement plan is the cheaper one
-/// (no search, a rare search, or no page limit).
+/// How a search is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    /// The one-statement plan (`query::index_first`): a rare search, or no page limit.
+    IndexFirst,
+    /// [`window_first`]: a search in more notes than the window holds events over
+    /// [`WINDOW_PER_MATCH`], with no filter but the window.
+    WindowFirst,
+    /// [`walk`]: a common search.
+    Walk,
+}
+
+/// The answer of the plan chosen by how common the search is, or `None` when that is the
+/// one-statement plan (also without a search or a page limit).
 pub(crate) fn time_first(
     conn: &Connection,
     f: &EventFilter,
@@ -46,11 +68,17 @@ pub(crate) fn time_first(
     let Some(search) = &f.search else {
         return Ok(None);
     };
-    if page.limit == 0 || !is_common(conn, search, page.limit).map_err(|e| search_error(e, f))? {
+    let plan = plan(conn, f, search, page.limit).map_err(|e| search_error(e, f))?;
+    if plan == Plan::IndexFirst {
         return Ok(None);
     }
+    // Several statements: one snapshot.
     let tx = conn.unchecked_transaction()?;
-    let found = walk(&tx, f, search, page, WALK_MAX).map_err(|e| match e {
+    let found = match plan {
+        Plan::WindowFirst => window_first(&tx, f, search, page),
+        _ => walk(&tx, f, search, page, WALK_MAX),
+    }
+    .map_err(|e| match e {
         crate::Error::Sqlite(e) => search_error(e, f),
         other => other,
     })?;
@@ -58,15 +86,25 @@ pub(crate) fn time_first(
     Ok(Some(found))
 }
 
-/// Whether at least as many notes match as make the time-first plan the cheaper one. The
-/// index-first plan costs about 2 µs per matching note, the walk about 0.2 µs per event walked,
-/// and the walk needs `limit / share` events for a search in that share of the notes: they
-/// cost the same at `sqrt(limit * events / 10)` matching notes.
-fn is_common(conn: &Connection, search: &str, limit: usize) -> rusqlite::Result<bool> {
-    let events: i64 = conn
-        .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM events")?
-        .query_row([], |r| r.get(0))?;
-    let threshold = ((limit as f64) * (events.max(0) as f64) / 10.0).sqrt() as i64;
+/// The plan for `search` within `f`'s window. The walk is the cheaper from as many matching
+/// notes as make it so: the one-statement plan costs about 2 µs per matching note, the walk
+/// about 0.2 µs per event walked, and the walk needs `limit / share` events for a search in
+/// that share of the notes: they cost the same at `sqrt(limit * events / 10)` matching notes.
+/// Below that, the window-first statement is the cheaper when the window holds fewer than
+/// [`WINDOW_PER_MATCH`] events per match (estimated from the store's span of last-seen times).
+fn plan(conn: &Connection, f: &EventFilter, search: &str, limit: usize) -> rusqlite::Result<Plan> {
+    if limit == 0 {
+        return Ok(Plan::IndexFirst);
+    }
+    let (events, oldest, newest): (i64, Option<i64>, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM events),
+                    (SELECT MIN(last_seen) FROM events),
+                    (SELECT MAX(last_seen) FROM events)",
+        )?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let events = events.max(0) as f64;
+    let threshold = ((limit as f64) * events / 10.0).sqrt() as i64;
     let threshold = threshold.clamp(1_000, 1_000_000);
     let matching: i64 = conn
         .prepare_cached(
@@ -74,7 +112,32 @@ fn is_common(conn: &Connection, search: &str, limit: usize) -> rusqlite::Result<
                  (SELECT 1 FROM events_fts WHERE events_fts MATCH ?1 LIMIT ?2)",
         )?
         .query_row(params![search, threshold], |r| r.get(0))?;
-    Ok(matching >= threshold)
+    if matching >= threshold {
+        return Ok(Plan::Walk);
+    }
+    let (Some(oldest), Some(newest)) = (oldest, newest) else {
+        return Ok(Plan::IndexFirst);
+    };
+    // The events last seen inside the window, as if spread evenly over the store's span.
+    let from = f.since.map_or(oldest, micros).max(oldest);
+    let to = f.until.map_or(newest, micros).min(newest);
+    let in_window = events * (to.saturating_sub(from).max(0) as f64)
+        / (newest.saturating_sub(oldest).max(1) as f64);
+    if window_only(f) && matching as f64 * WINDOW_PER_MATCH > in_window {
+        Ok(Plan::WindowFirst)
+    } else {
+        Ok(Plan::IndexFirst)
+    }
+}
+
+/// Whether the filter is a window and a search, nothing else.
+fn window_only(f: &EventFilter) -> bool {
+    EventFilter {
+        since: None,
+        until: None,
+        search: None,
+        ..f.clone()
+    } == EventFilter::default()
 }
 
 /// The time-first plan; after `walk_max` events without a full page, the rest of it comes from
@@ -137,14 +200,7 @@ fn walk(
                     limit: page.limit - found.len(),
                     after: Some((timestamp(last_seen, "last_seen")?, last_id)),
                 };
-                found.extend(hand_over(
-                    conn,
-                    f,
-                    search,
-                    &rest,
-                    &check_sql,
-                    &check.params,
-                )?);
+                found.extend(hand_over(conn, f, search, &rest)?);
                 return Ok(found);
             }
             chunk.clear();
@@ -155,9 +211,7 @@ fn walk(
 }
 
 /// The rest of a page the walk did not fill: a search common in the store but rare in the
-/// window. With only a window (no other filter), the window is read again from its indexes by
-/// `last_seen` and each entry checked against the set of matching rowids (SQLite builds it once
-/// from the full-text index), so no row is read but those returned: the one-statement plan
+/// window. With only a window (no other filter), [`window_first`]: the one-statement plan
 /// would read the row of every matching note in the store instead (measured on 6M events: 32–139
 /// ms of CPU for words in 12,000–58,000 notes, against 11–15 ms). With other filters, whose
 /// own indexes may be better, the one-statement plan.
@@ -166,31 +220,47 @@ fn hand_over(
     f: &EventFilter,
     search: &str,
     rest: &Page,
-    check_sql: &str,
-    check_params: &[Value],
 ) -> Result<Vec<StoredEvent>> {
-    let window_only = EventFilter {
-        since: None,
-        until: None,
+    if window_only(f) {
+        window_first(conn, f, search, rest)
+    } else {
+        query::index_first(conn, f, rest)
+    }
+}
+
+/// The page read window first: each part of the window (see [`arms`]) read again from its
+/// index by `last_seen`, newest first, and each entry checked against the set of matching
+/// rowids (SQLite builds it once from the full-text index), so no row is read but those
+/// returned. It costs with the window's events, however many notes match in the store.
+fn window_first(
+    conn: &Connection,
+    f: &EventFilter,
+    search: &str,
+    page: &Page,
+) -> Result<Vec<StoredEvent>> {
+    let unsearched = EventFilter {
         search: None,
         ..f.clone()
-    } == EventFilter::default();
-    if !window_only {
-        return query::index_first(conn, f, rest);
-    }
+    };
+    let mut check = query::conditions(&unsearched, page)?;
+    check.and("e.id = ?", []);
+    let check_sql = format!("SELECT {COLUMNS} FROM events e{}", check.sql);
     let mut found = Vec::new();
-    for (sql, params) in hand_over_statements(f, search, rest)? {
+    if page.limit == 0 {
+        return Ok(found);
+    }
+    for (sql, params) in window_first_statements(f, search, page)? {
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut ids = stmt.query(params_from_iter(params.iter()))?;
         while let Some(row) = ids.next()? {
             // The window's other bounds, checked on the matches only (see `arms`).
-            let mut params = check_params.to_vec();
+            let mut params = check.params.clone();
             params.push(Value::Integer(row.get(0)?));
-            let mut check = conn.prepare_cached(check_sql)?;
+            let mut check = conn.prepare_cached(&check_sql)?;
             let mut rows = check.query(params_from_iter(params.iter()))?;
             if let Some(row) = rows.next()? {
                 found.push(stored_event(row)?);
-                if found.len() == rest.limit {
+                if found.len() == page.limit {
                     return Ok(found);
                 }
             }
@@ -199,22 +269,22 @@ fn hand_over(
     Ok(found)
 }
 
-/// The events table read by `last_seen` only, for [`hand_over`].
+/// The events table read by `last_seen` only, for [`window_first`].
 const BY_LAST_SEEN: &str = "events e INDEXED BY events_last_seen";
 
-/// The statements of [`hand_over`] and their parameters: the ids of the matching events of
+/// The statements of [`window_first`] and their parameters: the ids of the matching events of
 /// each part of the window (see [`arms`]), in the query's order.
-fn hand_over_statements(
+fn window_first_statements(
     f: &EventFilter,
     search: &str,
-    rest: &Page,
+    page: &Page,
 ) -> Result<Vec<(String, Vec<Value>)>> {
     let unsearched = EventFilter {
         search: None,
         ..f.clone()
     };
     let mut statements = Vec::new();
-    for (from, mut arm) in arms(&unsearched, rest)? {
+    for (from, mut arm) in arms(&unsearched, page)? {
         let from = if from == EVENTS { BY_LAST_SEEN } else { from };
         arm.and(
             "e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
@@ -404,6 +474,7 @@ mod tests {
             "absent",
         ];
         let mut compared = 0;
+        let mut plans = HashSet::new();
         for search in searches {
             for (since, until) in windows {
                 for namespaces in [vec![], vec!["shop".to_string()]] {
@@ -422,6 +493,14 @@ mod tests {
                             assert_eq!(ids(&got), ids(&want), "{f:?} {page:?} {walk_max}");
                             assert_eq!(got, want);
                         }
+                        let got = window_first(&conn, &f, search, &page).expect("window first");
+                        assert_eq!(ids(&got), ids(&want), "window first {f:?} {page:?}");
+                        assert_eq!(got, want);
+                        let chosen = plan(&conn, &f, search, limit).expect("plan");
+                        plans.insert(format!("{chosen:?}"));
+                        let got = time_first(&conn, &f, &page).expect("planned");
+                        assert_eq!(got.is_none(), chosen == Plan::IndexFirst, "{f:?}");
+                        assert_eq!(got.unwrap_or(want.clone()), want, "{chosen:?} {f:?}");
                         // The next page, after the last event of this one.
                         let Some(last) = want.last() else { continue };
                         let next = Page {
@@ -431,34 +510,101 @@ mod tests {
                         let want = query::index_first(&conn, &f, &next).expect("index first");
                         let got = walk(&conn, &f, search, &next, WALK_MAX).expect("walk");
                         assert_eq!(ids(&got), ids(&want), "{f:?} {next:?}");
+                        let got = window_first(&conn, &f, search, &next).expect("window first");
+                        assert_eq!(ids(&got), ids(&want), "window first {f:?} {next:?}");
+                        let got = time_first(&conn, &f, &next).expect("planned");
+                        assert_eq!(got.unwrap_or(want.clone()), want, "{f:?} {next:?}");
                         compared += 1;
                     }
                 }
             }
         }
         assert!(compared > 200, "{compared} next pages compared");
+        // Each plan was chosen, and compared, for some of them.
+        assert_eq!(plans.len(), 3, "{plans:?}");
     }
 
     #[test]
-    fn a_common_search_walks_the_window_and_a_rare_one_reads_the_index() {
+    fn a_common_search_walks_the_window_a_rare_one_reads_the_index_and_one_between_the_window() {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = store(dir.path());
+        let day = |d: i64| Some(minute(d * 24 * 60));
+        // An hour around an event with the rare word.
+        let rare = EventFilter {
+            search: Some("rare".into()),
+            ..EventFilter::default()
+        };
+        let at = query::index_first(&conn, &rare, &Page::default())
+            .expect("rare")
+            .into_iter()
+            .find(|e| e.event.first_seen <= e.event.last_seen)
+            .expect("a rare event")
+            .event
+            .last_seen;
+        let hour = |h: i64| Some(at + SignedDuration::from_mins(h * 30));
         let page = Page {
             limit: 50,
             after: None,
         };
-        for (search, common) in [("common", true), ("rare", false), ("sometimes", false)] {
+        // 3,000 events over four days (some seen again a day later): about 700 in a day, 30
+        // in an hour; the words in 1,800, 150 and 9 notes.
+        let cases = [
+            ("common", day(1), day(2), vec![], Plan::Walk),
+            ("sometimes", day(1), day(2), vec![], Plan::WindowFirst),
+            ("rare", day(1), day(2), vec![], Plan::IndexFirst),
+            ("rare", hour(-1), hour(1), vec![], Plan::WindowFirst),
+            // With another filter than the window, whose indexes may be the better ones.
+            (
+                "sometimes",
+                day(1),
+                day(2),
+                vec!["shop".to_string()],
+                Plan::IndexFirst,
+            ),
+        ];
+        for (search, since, until, namespaces, chosen) in cases {
             let f = EventFilter {
                 search: Some(search.into()),
-                since: Some(minute(24 * 60)),
-                until: Some(minute(48 * 60)),
+                since,
+                until,
+                namespaces,
                 ..EventFilter::default()
             };
+            assert_eq!(
+                plan(&conn, &f, search, page.limit).expect("plan"),
+                chosen,
+                "{f:?}"
+            );
             let planned = time_first(&conn, &f, &page).expect("plan");
-            assert_eq!(planned.is_some(), common, "{search}");
             let want = query::index_first(&conn, &f, &page).expect("index first");
-            assert!(!want.is_empty(), "{search} is found");
+            assert!(!want.is_empty(), "{search} is found in {f:?}");
             assert_eq!(planned.unwrap_or(want.clone()), want);
+        }
+    }
+
+    /// The plan is chosen from a count and three index lookups, not by reading the window.
+    #[test]
+    fn choosing_the_plan_reads_no_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = store(dir.path());
+        let mut stmt = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT (SELECT COALESCE(MAX(id), 0) FROM events),
+                    (SELECT MIN(last_seen) FROM events),
+                    (SELECT MAX(last_seen) FROM events)",
+            )
+            .expect("plan");
+        let details: Vec<String> = stmt
+            .query_map([], |r| r.get(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("plan");
+        assert_eq!(details[0], "SCAN CONSTANT ROW");
+        for d in &details[1..] {
+            assert!(
+                d.starts_with("SCALAR SUBQUERY") || d.starts_with("SEARCH events"),
+                "{d}"
+            );
         }
     }
 
@@ -478,36 +624,50 @@ mod tests {
         assert!(matches!(error, crate::Error::InvalidQuery(_)), "{error}");
     }
 
-    /// A search common in the store but rare in the window: the rest of the page reads the
-    /// window by `last_seen` and never drives the read from the full-text matches (which reads
-    /// the row of every match in the store).
+    /// A search common in the store but rare in the window (the walk's hand-over), or in a few
+    /// thousand notes: the page reads the window by `last_seen` and never drives the read from
+    /// the full-text matches (which reads the row of every match in the store).
     #[test]
-    fn the_hand_over_reads_the_window_by_last_seen_not_every_match() {
+    fn the_window_first_statements_read_the_window_by_last_seen_not_every_match() {
         let dir = tempfile::tempdir().expect("tempdir");
         let conn = store(dir.path());
-        let f = EventFilter {
-            since: Some(minute(24 * 60)),
-            until: Some(minute(48 * 60)),
-            search: Some("common".into()),
-            ..EventFilter::default()
-        };
-        let statements = hand_over_statements(&f, "common", &Page::default()).expect("sql");
-        assert_eq!(statements.len(), 3);
-        for (sql, params) in statements {
-            let mut stmt = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .expect("plan");
-            let details: Vec<String> = stmt
-                .query_map(params_from_iter(params.iter()), |r| r.get(3))
-                .expect("plan")
-                .collect::<rusqlite::Result<_>>()
-                .expect("plan");
-            let plan = details.join("; ");
-            assert!(
-                plan.contains("INDEX events_last_seen") || plan.contains("INDEX events_long_span"),
-                "{plan}"
-            );
-            assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+        let windows = [
+            (Some(minute(24 * 60)), Some(minute(48 * 60)), 3),
+            (Some(minute(24 * 60)), None, 1),
+        ];
+        let pages = [
+            Page::default(),
+            Page {
+                limit: 100,
+                after: Some((minute(30 * 60), 1_500)),
+            },
+        ];
+        for ((since, until, parts), page) in windows.into_iter().zip(pages) {
+            let f = EventFilter {
+                since,
+                until,
+                search: Some("common".into()),
+                ..EventFilter::default()
+            };
+            let statements = window_first_statements(&f, "common", &page).expect("sql");
+            assert_eq!(statements.len(), parts);
+            for (sql, params) in statements {
+                let mut stmt = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .expect("plan");
+                let details: Vec<String> = stmt
+                    .query_map(params_from_iter(params.iter()), |r| r.get(3))
+                    .expect("plan")
+                    .collect::<rusqlite::Result<_>>()
+                    .expect("plan");
+                let plan = details.join("; ");
+                assert!(
+                    plan.contains("INDEX events_last_seen")
+                        || plan.contains("INDEX events_long_span"),
+                    "{plan}"
+                );
+                assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+            }
         }
     }
 
