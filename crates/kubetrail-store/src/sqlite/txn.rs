@@ -7,7 +7,7 @@ use kubetrail_model::{Event, Relink, Timestamp};
 use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
-use super::{blocking, cursor, lock, quarantine, relink, write};
+use super::{blocking, cursor, incidents, lock, quarantine, relink, write};
 use crate::quarantine::Row;
 use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, Written};
 
@@ -105,8 +105,10 @@ impl StoreTxn for SqliteTxn {
             c.execute_batch("SAVEPOINT kubetrail_write")?;
             match write::write_batch(c, &events, stored_at) {
                 Ok(outcomes) => {
+                    let written = Written::new(events, outcomes);
+                    incidents::mark_dirty(c, &crate::incidents::dirty_spans(&written))?;
                     c.execute_batch("RELEASE kubetrail_write")?;
-                    Ok(Ok(Written::new(events, outcomes)))
+                    Ok(Ok(written))
                 }
                 // Undo this batch only; the transaction goes on.
                 Err(error) if error.is_data_error() => {

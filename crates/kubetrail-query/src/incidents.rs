@@ -1,0 +1,421 @@
+//! Incidents kept at ingest (issue 14 §1): the maintainer that keeps the stored incidents up to
+//! date ([`maintain_incidents`]) and the read that answers from them ([`kept_incidents`]).
+//!
+//! The analysis is local in time: a failure joins an incident only within `quiet` of its other
+//! failures, links reach `link_window` back, crash waves a minute. So the incidents around a
+//! span the store marked dirty are found by reading the events of that span widened by a
+//! horizon and running the unchanged [`incidents`] over them; the span (the *core*) grows to
+//! take in every incident, found or stored, that overlaps it, until none crosses its edges; the
+//! stored incidents of the core are then replaced by those found. Spans are walked in slices
+//! of [`SLICE`], so memory is bounded by a slice and the incidents crossing it, not by the store.
+//!
+//! Where this differs from one analysis of everything (the property test
+//! `tests/incidents_incremental.rs` checks the rest): a sign of healing (`Started` after a
+//! failed mount, `NodeReady` after `NodeNotReady`) written more than the horizon after the
+//! failure is not seen by the incident it heals, and an Event with no occurrence within the
+//! horizon of a span is not read for it.
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incidents};
+use kubetrail_model::{EventFilter, EventOccurrences};
+use kubetrail_store::{DirtyRange, EventReader, IncidentStore, StoredIncident};
+
+use crate::Result;
+
+/// The length of the span the maintainer recomputes at once (before it grows to take in the
+/// incidents crossing it).
+pub const SLICE: SignedDuration = SignedDuration::from_hours(6);
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Maintained {
+    /// Dirty ranges cleared.
+    pub ranges: usize,
+    /// Spans recomputed.
+    pub spans: usize,
+    /// Events read (an event read for two spans counts twice).
+    pub events_read: usize,
+    /// Incidents stored.
+    pub stored: usize,
+}
+
+/// How far beyond a span events can change its incidents: a failure within `quiet` joins an
+/// episode, a cluster-wide cause is read within `quiet`, a link reaches `link_window`.
+fn horizon(cfg: &IncidentConfig) -> SignedDuration {
+    cfg.quiet * 2 + cfg.link_window + SignedDuration::from_mins(5)
+}
+
+/// Brings the stored incidents up to date with everything written before the call: recomputes
+/// the spans marked dirty and clears them. `None` when the store keeps no incidents. The
+/// settings must be those the readers use ([`IncidentConfig::default`] for the CLI and API).
+pub async fn maintain_incidents(
+    reader: &dyn EventReader,
+    cfg: &IncidentConfig,
+) -> Result<Option<Maintained>> {
+    let Some(store) = reader.incident_store() else {
+        return Ok(None);
+    };
+    let dirty = store.dirty_ranges().await?;
+    let mut done = Maintained {
+        ranges: dirty.len(),
+        ..Maintained::default()
+    };
+    for (cluster, spans) in merged(&dirty, horizon(cfg)) {
+        for span in spans {
+            let mut from = span.0;
+            while from <= span.1 {
+                let core = (from, span.1.min(from + SLICE));
+                let found = recompute(reader, store, &cluster, core, cfg).await?;
+                done.spans += 1;
+                done.events_read += found.events_read;
+                done.stored += found.incidents.len();
+                let rows = found
+                    .incidents
+                    .iter()
+                    .map(stored)
+                    .collect::<Result<Vec<_>>>()?;
+                store
+                    .replace_incidents(&cluster, found.core.0, found.core.1, rows)
+                    .await?;
+                from = found.core.1 + SignedDuration::from_micros(1);
+            }
+        }
+    }
+    store
+        .clear_dirty(dirty.iter().map(|d| d.id).collect())
+        .await?;
+    Ok(Some(done))
+}
+
+/// The incidents overlapping `window` of `clusters` (empty: every cluster), from the stored
+/// results, with what was written since the last maintenance recomputed in memory (nothing is
+/// written). `None` when the store keeps no incidents: the caller analyses raw events.
+///
+/// Each incident is whole, as one analysis of everything stored finds it: one that began
+/// before the window or ends after it keeps its start, its id and all its events (an analysis
+/// of the window's events alone would cut it at the edge). Its status is as of `now` (or the
+/// window's end, if later). Sorted as [`incidents`] sorts.
+pub async fn kept_incidents(
+    reader: &dyn EventReader,
+    clusters: &[String],
+    window: Window,
+    now: Timestamp,
+    cfg: &IncidentConfig,
+) -> Result<Option<Vec<Incident>>> {
+    let Some(store) = reader.incident_store() else {
+        return Ok(None);
+    };
+    let h = horizon(cfg);
+    let last = window.until - SignedDuration::from_micros(1);
+    let wanted = |c: &str| clusters.is_empty() || clusters.iter().any(|w| w == c);
+    let mut rows: Vec<StoredIncident> = Vec::new();
+    match clusters {
+        [] => rows = store.stored_incidents(None, window.since, last).await?,
+        _ => {
+            for c in clusters {
+                rows.extend(store.stored_incidents(Some(c), window.since, last).await?);
+            }
+        }
+    }
+    // What was written near the window or near a stored incident overlapping it may change
+    // them: those dirty spans are recomputed (the rest cannot reach the window).
+    let (lo, hi) = rows.iter().fold((window.since, last), |(a, b), r| {
+        (a.min(r.start), b.max(r.end))
+    });
+    let (lo, hi) = (lo - h, hi + h);
+    let dirty: Vec<DirtyRange> = store
+        .dirty_ranges()
+        .await?
+        .into_iter()
+        .filter(|d| wanted(&d.cluster) && d.until >= lo && d.since <= hi)
+        .map(|mut d| {
+            d.since = d.since.max(lo);
+            d.until = d.until.min(hi);
+            d
+        })
+        .collect();
+    let mut fresh: Vec<Incident> = Vec::new();
+    let mut cores: Vec<(String, Timestamp, Timestamp)> = Vec::new();
+    for (cluster, spans) in merged(&dirty, h) {
+        for span in spans {
+            let mut from = span.0;
+            while from <= span.1 {
+                let found = recompute(
+                    reader,
+                    store,
+                    &cluster,
+                    (from, span.1.min(from + SLICE)),
+                    cfg,
+                )
+                .await?;
+                cores.push((cluster.clone(), found.core.0, found.core.1));
+                fresh.extend(found.incidents);
+                from = found.core.1 + SignedDuration::from_micros(1);
+            }
+        }
+    }
+    let replaced = |cluster: &str, start: Timestamp, end: Timestamp| {
+        cores
+            .iter()
+            .any(|(c, a, b)| c == cluster && end >= *a && start <= *b)
+    };
+    let mut out: Vec<Incident> = Vec::new();
+    for r in rows {
+        if !replaced(&r.cluster, r.start, r.end) {
+            out.push(decode(&r)?);
+        }
+    }
+    out.extend(
+        fresh
+            .into_iter()
+            .filter(|i| i.end >= window.since && i.start <= last),
+    );
+    // Several slices may have found the same incident (a core that grew into the next).
+    out.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.start.cmp(&b.start)));
+    out.dedup_by(|a, b| a.id == b.id && a.start == b.start && a.subject == b.subject);
+    let asked = now.max(window.until);
+    for i in &mut out {
+        if asked.duration_since(i.end) >= cfg.quiet {
+            i.status = Status::Resolved;
+        }
+    }
+    out.sort_by(|a, b| {
+        a.status
+            .cmp(&b.status)
+            .then_with(|| b.severity.cmp(&a.severity))
+            .then_with(|| b.end.cmp(&a.end))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(Some(out))
+}
+
+/// The incidents of a window and how they were found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowIncidents {
+    /// Sorted as [`incidents`] sorts.
+    pub incidents: Vec<Incident>,
+    /// Whether they come from the kept results ([`kept_incidents`]); else from an analysis of
+    /// the window's events.
+    pub kept: bool,
+    /// Whether the analysis read `max` events and so may have left some out (never for kept
+    /// results).
+    pub cut: bool,
+}
+
+/// Whether the kept incidents answer a question: its filter narrows by cluster and time only,
+/// and its settings are those the maintainer uses ([`IncidentConfig::default`], but `now`).
+pub fn kept_answer(filter: &EventFilter, cfg: &IncidentConfig) -> bool {
+    let by_time = EventFilter {
+        since: filter.since,
+        until: filter.until,
+        clusters: filter.clusters.clone(),
+        ..EventFilter::default()
+    };
+    let d = IncidentConfig::default();
+    *filter == by_time
+        && cfg.quiet == d.quiet
+        && cfg.link_window == d.link_window
+        && cfg.max_timeline == d.max_timeline
+        && cfg.max_objects == d.max_objects
+}
+
+/// The incidents of `window` for `filter` (its times set to the window's), as `kubetrail
+/// incidents` and `GET /api/v1/incidents` answer: from the kept results when they answer it
+/// ([`kept_answer`], and a store that keeps them), else by analysing the window's events (at
+/// most `max`, the latest; 0: no limit). Changes are not linked here ([`link_changes`]
+/// (kubetrail_analyze::link_changes) with [`changes_filter`]).
+pub async fn window_incidents(
+    reader: &dyn EventReader,
+    filter: &EventFilter,
+    window: Window,
+    cfg: &IncidentConfig,
+    max: usize,
+) -> Result<WindowIncidents> {
+    let now = cfg.now.unwrap_or(window.until);
+    if kept_answer(filter, cfg)
+        && let Some(found) = kept_incidents(reader, &filter.clusters, window, now, cfg).await?
+    {
+        return Ok(WindowIncidents {
+            incidents: found,
+            kept: true,
+            cut: false,
+        });
+    }
+    let (events, cut) = crate::read_events(reader, filter, max).await?;
+    Ok(WindowIncidents {
+        incidents: incidents(&events, window, cfg)?,
+        kept: false,
+        cut,
+    })
+}
+
+/// The filter whose changes incidents are linked to: `filter`, from the earliest start of
+/// `found` when they are kept ones (whole: they may begin long before the window).
+pub fn changes_filter(filter: &EventFilter, found: &WindowIncidents) -> EventFilter {
+    let mut out = filter.clone();
+    if found.kept
+        && let Some(first) = found.incidents.iter().map(|i| i.start).min()
+    {
+        out.since = Some(out.since.map_or(first, |s| s.min(first)));
+    }
+    out
+}
+
+/// The incidents of one recomputed core, and the core as it grew.
+struct Found {
+    core: (Timestamp, Timestamp),
+    incidents: Vec<Incident>,
+    events_read: usize,
+}
+
+/// Recomputes the incidents of `cluster` overlapping `core`: grows the core until every stored
+/// incident and every incident found that overlaps it lies inside it, reading the events of the
+/// core widened by the horizon.
+async fn recompute(
+    reader: &dyn EventReader,
+    store: &dyn IncidentStore,
+    cluster: &str,
+    mut core: (Timestamp, Timestamp),
+    cfg: &IncidentConfig,
+) -> Result<Found> {
+    let h = horizon(cfg);
+    let cfg = IncidentConfig {
+        now: None,
+        ..cfg.clone()
+    };
+    let mut events_read = 0;
+    loop {
+        // The stored incidents overlapping the core are replaced: take them in whole.
+        loop {
+            let grown = store
+                .stored_incidents(Some(cluster), core.0, core.1)
+                .await?
+                .iter()
+                .fold(core, |c, s| (c.0.min(s.start), c.1.max(s.end)));
+            if grown == core {
+                break;
+            }
+            core = grown;
+        }
+        let filter = EventFilter {
+            clusters: vec![cluster.to_string()],
+            since: Some(core.0 - h),
+            until: Some(core.1 + h),
+            ..EventFilter::default()
+        };
+        let events: Vec<EventOccurrences> = reader.occurrences(&filter, 0).await?;
+        events_read += events.len();
+        let Some(newest) = events.iter().filter_map(EventOccurrences::last).max() else {
+            return Ok(Found {
+                core,
+                incidents: Vec::new(),
+                events_read,
+            });
+        };
+        // "Now" for the status is the newest occurrence read: an incident resolved then stays
+        // resolved; an ongoing one is looked at again when it is read.
+        let window = Window::new(core.0 - h, newest + SignedDuration::from_micros(1))?;
+        let found: Vec<Incident> = incidents(&events, window, &cfg)?
+            .into_iter()
+            .filter(|i| i.end >= core.0 && i.start <= core.1)
+            .collect();
+        let grown = found
+            .iter()
+            .fold(core, |c, i| (c.0.min(i.start), c.1.max(i.end)));
+        if grown == core {
+            return Ok(Found {
+                core,
+                incidents: found,
+                events_read,
+            });
+        }
+        core = grown;
+    }
+}
+
+/// The dirty ranges per cluster, merged where they come within `gap` of each other, in order.
+fn merged(
+    dirty: &[DirtyRange],
+    gap: SignedDuration,
+) -> BTreeMap<String, Vec<(Timestamp, Timestamp)>> {
+    let mut by_cluster: BTreeMap<String, Vec<(Timestamp, Timestamp)>> = BTreeMap::new();
+    for d in dirty {
+        by_cluster
+            .entry(d.cluster.clone())
+            .or_default()
+            .push((d.since, d.until.max(d.since)));
+    }
+    for spans in by_cluster.values_mut() {
+        spans.sort();
+        let mut out: Vec<(Timestamp, Timestamp)> = Vec::new();
+        for s in spans.drain(..) {
+            match out.last_mut() {
+                Some(last) if s.0 <= last.1 + gap => last.1 = last.1.max(s.1),
+                _ => out.push(s),
+            }
+        }
+        *spans = out;
+    }
+    by_cluster
+}
+
+fn stored(i: &Incident) -> Result<StoredIncident> {
+    Ok(StoredIncident {
+        cluster: i.cluster.clone(),
+        start: i.start,
+        end: i.end,
+        body: serde_json::to_string(i).map_err(json_error)?,
+    })
+}
+
+fn decode(r: &StoredIncident) -> Result<Incident> {
+    serde_json::from_str(&r.body).map_err(json_error)
+}
+
+fn json_error(source: serde_json::Error) -> crate::Error {
+    crate::Error::Store(kubetrail_store::Error::Json {
+        column: "incidents.body",
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn range(cluster: &str, since: &str, until: &str) -> DirtyRange {
+        DirtyRange {
+            id: 0,
+            cluster: cluster.into(),
+            since: t(since),
+            until: t(until),
+        }
+    }
+
+    #[test]
+    fn dirty_ranges_merge_per_cluster_when_within_the_gap() {
+        let m = merged(
+            &[
+                range("a", "2024-01-01T03:00:00Z", "2024-01-01T04:00:00Z"),
+                range("a", "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"),
+                range("a", "2024-01-01T01:30:00Z", "2024-01-01T02:00:00Z"),
+                range("b", "2024-01-01T01:30:00Z", "2024-01-01T02:00:00Z"),
+            ],
+            SignedDuration::from_mins(30),
+        );
+        assert_eq!(
+            m["a"],
+            [
+                (t("2024-01-01T00:00:00Z"), t("2024-01-01T02:00:00Z")),
+                (t("2024-01-01T03:00:00Z"), t("2024-01-01T04:00:00Z")),
+            ]
+        );
+        assert_eq!(m["b"].len(), 1);
+    }
+}

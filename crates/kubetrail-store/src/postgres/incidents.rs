@@ -1,0 +1,93 @@
+//! Incidents kept at ingest, on PostgreSQL (`crate::incidents`: the SQL is shared).
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use kubetrail_model::Timestamp;
+
+use super::PostgresStore;
+use crate::incidents::{
+    DELETE_DIRTY, DELETE_OVERLAPPING, INSERT_DIRTY, INSERT_INCIDENT, IncidentRow, SELECT_ALL,
+    SELECT_CLUSTER, SELECT_DIRTY, dirty_range,
+};
+use crate::{DirtyRange, IncidentStore, Result, StoredIncident};
+
+/// Marks each `(cluster, since, until)` (micros) dirty, in the caller's transaction.
+pub(crate) async fn mark_dirty(c: &impl GenericClient, spans: &[(String, i64, i64)]) -> Result<()> {
+    if spans.is_empty() {
+        return Ok(());
+    }
+    let stmt = c.prepare_cached(INSERT_DIRTY).await?;
+    for (cluster, since, until) in spans {
+        c.execute(&stmt, &[cluster, since, until]).await?;
+    }
+    Ok(())
+}
+
+fn incident_row(r: &tokio_postgres::Row) -> Result<StoredIncident> {
+    IncidentRow {
+        cluster: r.try_get(0)?,
+        start: r.try_get(1)?,
+        end: r.try_get(2)?,
+        body: r.try_get(3)?,
+    }
+    .into_incident()
+}
+
+#[async_trait]
+impl IncidentStore for PostgresStore {
+    async fn dirty_ranges(&self) -> Result<Vec<DirtyRange>> {
+        let client = self.client().await?;
+        let rows = client.query(SELECT_DIRTY, &[]).await?;
+        rows.iter()
+            .map(|r| dirty_range(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+            .collect()
+    }
+
+    async fn stored_incidents(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredIncident>> {
+        let client = self.client().await?;
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        let rows = match cluster {
+            Some(c) => client.query(SELECT_CLUSTER, &[&since, &until, &c]).await?,
+            None => client.query(SELECT_ALL, &[&since, &until]).await?,
+        };
+        rows.iter().map(incident_row).collect()
+    }
+
+    async fn replace_incidents(
+        &self,
+        cluster: &str,
+        since: Timestamp,
+        until: Timestamp,
+        found: Vec<StoredIncident>,
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        tx.execute(DELETE_OVERLAPPING, &[&since, &until, &cluster])
+            .await?;
+        let insert = tx.prepare_cached(INSERT_INCIDENT).await?;
+        for i in &found {
+            let (start, end) = (i.start.as_microsecond(), i.end.as_microsecond());
+            tx.execute(&insert, &[&i.cluster, &start, &end, &i.body])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clear_dirty(&self, ids: Vec<i64>) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let delete = tx.prepare_cached(DELETE_DIRTY).await?;
+        for id in &ids {
+            tx.execute(&delete, &[id]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
