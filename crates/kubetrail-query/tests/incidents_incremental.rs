@@ -10,7 +10,7 @@ use kubetrail_model::{Event, EventFilter};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{kept_incidents, maintain_incidents};
 use kubetrail_source::import::{Item, read_file};
-use kubetrail_store::{EventReader, EventSink, IncidentStore, SqliteStore};
+use kubetrail_store::{IncidentStore, SqliteStore, Store};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -37,7 +37,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The analysis of everything `store` holds, and the window it covers.
-async fn batch(store: &SqliteStore, cfg: &IncidentConfig) -> (Vec<Incident>, Window) {
+async fn batch(store: &dyn Store, cfg: &IncidentConfig) -> (Vec<Incident>, Window) {
     let all = EventFilter {
         since: Some("1970-01-01T00:00:00Z".parse().expect("a time")),
         until: Some("2100-01-01T00:00:00Z".parse().expect("a time")),
@@ -62,7 +62,7 @@ async fn batch(store: &SqliteStore, cfg: &IncidentConfig) -> (Vec<Incident>, Win
     (incidents(&events, window, &cfg).expect("incidents"), window)
 }
 
-async fn kept(store: &SqliteStore, window: Window, cfg: &IncidentConfig) -> Vec<Incident> {
+async fn kept(store: &dyn Store, window: Window, cfg: &IncidentConfig) -> Vec<Incident> {
     kept_incidents(store, &[], window, window.until, cfg)
         .await
         .expect("kept incidents")
@@ -86,39 +86,48 @@ fn titles(found: &[Incident]) -> Vec<String> {
 fn check(events: Vec<Event>, cuts: &[usize], maintain: &[bool], cfg: &IncidentConfig) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
+    runtime().block_on(check_on(&store, events, cuts, maintain, cfg));
+}
+
+async fn check_on(
+    store: &dyn Store,
+    events: Vec<Event>,
+    cuts: &[usize],
+    maintain: &[bool],
+    cfg: &IncidentConfig,
+) {
     let mut at: Vec<usize> = cuts.to_vec();
     at.push(0);
     at.push(events.len());
     at.sort_unstable();
     at.dedup();
-    runtime().block_on(async {
-        for (n, pair) in at.windows(2).enumerate() {
-            let mut txn = store.begin().await.expect("begin");
-            txn.write(events[pair[0]..pair[1]].to_vec())
-                .await
-                .expect("write");
-            txn.commit().await.expect("commit");
-            if maintain.get(n).copied().unwrap_or(false) {
-                maintain_incidents(&store, cfg).await.expect("maintain");
-            }
-        }
-        let (expected, window) = batch(&store, cfg).await;
-        assert!(!expected.is_empty(), "the dump has incidents");
-        // Before the last maintenance: what is dirty is recomputed in memory.
-        let early = kept(&store, window, cfg).await;
-        assert_eq!(titles(&early), titles(&expected));
-        assert_eq!(early, expected);
-        maintain_incidents(&store, cfg).await.expect("maintain");
-        assert!(store.dirty_ranges().await.expect("dirty").is_empty());
-        let rows = store
-            .stored_incidents(None, window.since, window.until)
+    for (n, pair) in at.windows(2).enumerate() {
+        let mut txn = store.begin().await.expect("begin");
+        txn.write(events[pair[0]..pair[1]].to_vec())
             .await
-            .expect("stored incidents");
-        assert_eq!(rows.len(), expected.len(), "each incident stored once");
-        let late = kept(&store, window, cfg).await;
-        assert_eq!(titles(&late), titles(&expected));
-        assert_eq!(late, expected);
-    });
+            .expect("write");
+        txn.commit().await.expect("commit");
+        if maintain.get(n).copied().unwrap_or(false) {
+            maintain_incidents(store, cfg).await.expect("maintain");
+        }
+    }
+    let (expected, window) = batch(store, cfg).await;
+    assert!(!expected.is_empty(), "the dump has incidents");
+    // Before the last maintenance: what is dirty is recomputed in memory.
+    let early = kept(store, window, cfg).await;
+    assert_eq!(titles(&early), titles(&expected));
+    assert_eq!(early, expected);
+    maintain_incidents(store, cfg).await.expect("maintain");
+    let kept_store = store.incident_store().expect("the store keeps incidents");
+    assert!(kept_store.dirty_ranges().await.expect("dirty").is_empty());
+    let rows = kept_store
+        .stored_incidents(None, window.since, window.until)
+        .await
+        .expect("stored incidents");
+    assert_eq!(rows.len(), expected.len(), "each incident stored once");
+    let late = kept(store, window, cfg).await;
+    assert_eq!(titles(&late), titles(&expected));
+    assert_eq!(late, expected);
 }
 
 /// A short quiet period and link window, so that the dumps' hours hold many separate spans
@@ -184,4 +193,23 @@ fn a_dump_written_in_file_order_keeps_the_incidents_of_its_analysis() {
 fn a_store_with_nothing_kept_yet_answers_from_its_events() {
     let events = copies(DUMPS[0]);
     check(events, &[], &[false], &IncidentConfig::default());
+}
+
+/// The same on PostgreSQL: a dump in random batches (fixed here), maintained after some.
+#[tokio::test]
+async fn kept_incidents_equal_the_analysis_of_everything_stored_on_postgres() {
+    let (store, _guard) = kubetrail_store::conformance::fresh_postgres_store().await;
+    let events = copies(DUMPS[1]);
+    let cuts: Vec<usize> = (40..events.len()).step_by(97).collect();
+    let maintain: Vec<bool> = (0..=cuts.len()).map(|n| n % 3 == 1).collect();
+    check_on(store.as_ref(), events.clone(), &cuts, &maintain, &short()).await;
+    let (store, _guard) = kubetrail_store::conformance::fresh_postgres_store().await;
+    check_on(
+        store.as_ref(),
+        events,
+        &cuts,
+        &maintain,
+        &IncidentConfig::default(),
+    )
+    .await;
 }

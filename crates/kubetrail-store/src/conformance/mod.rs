@@ -35,6 +35,7 @@ use crate::{Page, Store, StoredEvent, WriteSummary};
 mod aggregates;
 mod alerts;
 mod changes;
+mod incidents;
 mod occurrences;
 mod postgres;
 mod quarantine;
@@ -48,6 +49,7 @@ mod written;
 pub use aggregates::*;
 pub use alerts::*;
 pub use changes::*;
+pub use incidents::*;
 pub use occurrences::*;
 pub use postgres::{
     DEFAULT_TEST_POSTGRES_URL, SchemaGuard, fresh_postgres_schema, fresh_postgres_store,
