@@ -10,7 +10,7 @@ use kubetrail_model::{Event, EventFilter};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{kept_incidents, maintain_incidents};
 use kubetrail_source::import::{Item, read_file};
-use kubetrail_store::{IncidentStore, SqliteStore, Store};
+use kubetrail_store::{SqliteStore, Store};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
