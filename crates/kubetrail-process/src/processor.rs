@@ -20,6 +20,11 @@ const MAX_PLACEMENTS: usize = 200_000;
 /// full (a link learned after that no longer back-fills what came before).
 const MAX_NODES: usize = 50_000;
 const MAX_PENDING: usize = 200_000;
+/// The same bound for a live watcher ([`Processor::live`]): its owner links come from the
+/// metadata reflectors and controllers' events within seconds of a pod's first event, so the
+/// objects still waiting are the recent ones; a pod whose owner never comes (a bare pod, an
+/// owner the reflector does not watch) would otherwise stay until 200,000 had piled up.
+const MAX_PENDING_LIVE: usize = 20_000;
 /// Relinks a caller never takes (an analysis in memory) are dropped past this many.
 const MAX_RELINKS: usize = 100_000;
 
@@ -38,6 +43,8 @@ pub struct Processor {
     pending: ObjectMap<(String, String)>,
     /// Relinks not yet taken by the caller.
     relinks: Vec<Relink>,
+    /// `pending` is cleared when it holds this many objects.
+    max_pending: usize,
 }
 
 impl Processor {
@@ -50,6 +57,16 @@ impl Processor {
             nodes: HashSet::new(),
             pending: ObjectMap::default(),
             relinks: Vec::new(),
+            max_pending: MAX_PENDING,
+        }
+    }
+
+    /// A processor for a live watcher: as [`Processor::new`], with a smaller bound on the
+    /// objects whose owner is still a guess (a whole dump's order does not matter here).
+    pub fn live(rules: Rules) -> Self {
+        Processor {
+            max_pending: MAX_PENDING_LIVE,
+            ..Processor::new(rules)
         }
     }
 
@@ -186,7 +203,7 @@ impl Processor {
         if !matches!(kind, "Pod" | "ReplicaSet" | "Job") {
             return;
         }
-        if self.pending.len() >= MAX_PENDING {
+        if self.pending.len() >= self.max_pending {
             self.pending.clear();
         }
         if self
@@ -353,10 +370,11 @@ fn correlation_id(namespace: &str, owner: Option<&Owner>, kind: &str, name: &str
         Some(o) if !(o.kind == "Node" && kind == "Pod") => (o.kind.as_str(), o.name.as_str()),
         _ => (kind, name),
     };
+    // Concatenated, not `format!`ted: one exact allocation, no formatting machinery.
     if namespace.is_empty() || kind == "Node" {
-        format!("{kind}/{name}")
+        [kind, "/", name].concat()
     } else {
-        format!("{namespace}/{kind}/{name}")
+        [namespace, "/", kind, "/", name].concat()
     }
 }
 
@@ -398,6 +416,29 @@ mod tests {
             template: String::new(),
             labels: Default::default(),
         }
+    }
+
+    /// The live watcher's pending objects: ownerless pods whose owner never comes (bare pods)
+    /// stayed until 200,000 had piled up; a live processor keeps at most `MAX_PENDING_LIVE`.
+    /// An import's processor keeps them all, for a link that comes at the end of a dump.
+    #[test]
+    fn a_live_processor_bounds_the_objects_waiting_for_an_owner() {
+        let n = MAX_PENDING_LIVE * 2 + 10;
+        let (mut live, mut import) = (
+            Processor::live(Rules::builtin()),
+            Processor::new(Rules::builtin()),
+        );
+        for i in 0..n {
+            let e = ev("BackOff", "Pod", &format!("bare-{i:06}-x7k2p"), "");
+            live.process(e.clone());
+            import.process(e);
+        }
+        assert!(
+            live.pending.len() <= MAX_PENDING_LIVE,
+            "{}",
+            live.pending.len()
+        );
+        assert_eq!(import.pending.len(), n);
     }
 
     #[test]

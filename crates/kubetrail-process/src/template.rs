@@ -66,7 +66,7 @@ pub fn template(note: &str, context: &[&str]) -> String {
         }
         let end = word_end(rest);
         let word = &rest[..end];
-        if let Some(open) = word.find("=[")
+        if let Some(open) = list_open(word)
             && let Some(close) = rest[open + 2..].find(']')
         {
             // `key=[a b c]`: a printed list, masked whole (it may hold spaces).
@@ -84,6 +84,15 @@ pub fn template(note: &str, context: &[&str]) -> String {
         out.pop();
     }
     out
+}
+
+/// Where `=[` first is in `word`: a byte scan (`str::find` builds a substring searcher for
+/// each word).
+fn list_open(word: &str) -> Option<usize> {
+    let bytes = word.as_bytes();
+    (1..bytes.len())
+        .find(|&i| bytes[i] == b'[' && bytes[i - 1] == b'=')
+        .map(|i| i - 1)
 }
 
 /// Where the closing `quote` is in `text` (the part after the opening one). Inside a double-quoted
@@ -431,6 +440,11 @@ mod tests {
             text in "[a-z0-9'\"\\\\ \t\u{b}\u{c}\r\n\u{85}\u{a0}\u{2003}\u{3000}éß漢-]{0,40}"
         ) {
             proptest::prop_assert_eq!(word_end(&text), word_end_by_chars(&text));
+        }
+
+        #[test]
+        fn a_printed_list_opens_where_str_find_finds_it(text in "[a-z=\\[\\]é漢]{0,30}") {
+            proptest::prop_assert_eq!(list_open(&text), text.find("=["));
         }
 
         #[test]

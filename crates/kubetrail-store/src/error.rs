@@ -68,6 +68,9 @@ pub enum Error {
     /// A SQLite worker thread of the store ended before answering (e.g. it panicked).
     #[error("the store's worker thread stopped")]
     WorkerGone,
+    /// The thread of the SQLite writer could not be started.
+    #[error("cannot start the store's writer thread")]
+    StartWriter(#[source] std::io::Error),
     #[error("no {what} with id {id}")]
     /// A record asked for by id does not exist.
     NotFound {

@@ -54,7 +54,7 @@ pub use retention_task::{log_retention, spawn_retention};
 pub use roles::{
     AlertRecords, EventReader, EventSink, Outbox, Retention, Silences, Store, StoreTxn,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{PageCaches, SqliteStore};
 pub use types::{
     ClusterRetention, Gap, OccurrenceGroup, Page, RetentionPolicy, RetentionReport, StoreStats,
     StoredEvent, WatchCursor, WriteSummary,

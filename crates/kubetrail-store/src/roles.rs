@@ -32,6 +32,13 @@ pub trait EventSink: Send + Sync {
         self.begin().await
     }
 
+    /// Like [`EventSink::begin`], for a bulk import: it commits the same, but the store may
+    /// build what no write reads at commit instead of row by row (SQLite does so in an empty
+    /// store: its secondary and full-text indexes). The default is [`EventSink::begin`].
+    async fn begin_bulk(&self) -> Result<Box<dyn StoreTxn>> {
+        self.begin().await
+    }
+
     /// The last cursor saved for a stream (e.g. a cluster's event watch), if any.
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>>;
 

@@ -100,7 +100,12 @@ impl Written {
 impl std::ops::AddAssign for Written {
     fn add_assign(&mut self, o: Self) {
         self.summary += o.summary;
-        self.events.extend(o.events);
+        if self.events.is_empty() {
+            // The whole batch's list moves (a batch written at once: no second list, no copy).
+            self.events = o.events;
+        } else {
+            self.events.extend(o.events);
+        }
     }
 }
 

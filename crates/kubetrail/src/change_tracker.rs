@@ -75,11 +75,16 @@ impl ChangeTracker {
             .collect();
         uids.sort();
         uids.dedup();
-        let mut known: HashMap<String, (Option<State>, Option<i64>)> = self
-            .changes
-            .object_states(&self.cluster, &uids)
-            .await
-            .context("cannot read the objects' last states")?
+        // A batch of the cursor alone (the watch skipped status-only updates) reads nothing.
+        let stored = match uids.is_empty() {
+            true => Vec::new(),
+            false => self
+                .changes
+                .object_states(&self.cluster, &uids)
+                .await
+                .context("cannot read the objects' last states")?,
+        };
+        let mut known: HashMap<String, (Option<State>, Option<i64>)> = stored
             .into_iter()
             .map(|s| {
                 (

@@ -4,6 +4,7 @@
 // No unwrap outside tests (CONTRIBUTING.md, Lints); printing is the binary's job.
 #![warn(clippy::unwrap_used)]
 
+mod alloc;
 mod args;
 mod change_tracker;
 mod cli;
@@ -19,12 +20,6 @@ use clap::Parser;
 
 // The config file's modules live in the library (src/lib.rs) so the fuzz targets share them.
 use kubetrail::{config, fanin};
-
-// mimalloc instead of the system allocator: glibc's per-thread arenas kept what the watcher's
-// threads had freed (RSS grew with the events seen and never came back); mimalloc returns
-// freed pages to the system (issue 14 §2, docs/BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
@@ -59,6 +54,8 @@ fn main() -> ExitCode {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if matches!(cli.command, cli::Command::Run(_) | cli::Command::Agent(_)) {
         builder.worker_threads(1);
+        // Long-running and flat in memory: freed pages go back at once (see `alloc`).
+        alloc::purge_at_once();
     }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,

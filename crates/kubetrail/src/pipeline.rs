@@ -105,7 +105,7 @@ impl ClusterPipeline {
         tokio::spawn(watch_owners(self.client.clone(), obs_tx, cancel.clone()));
         let tracker = self.start_change_tracking(&cancel);
 
-        let mut processor = Processor::new(self.rules.clone());
+        let mut processor = Processor::live(self.rules.clone());
         let mut spool = Spool::open(&self.spool_dir, self.spool_max_bytes)?;
         // --- metrics: the spool's bound, and what a previous run left in it ---
         self.telemetry.spool_limit_bytes(self.spool_max_bytes);

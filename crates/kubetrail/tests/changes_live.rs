@@ -215,6 +215,28 @@ async fn a_storm_of_status_only_updates_records_no_change() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let made = storm.await.expect("storm task").expect("storm");
     assert!(made >= 3_000, "{made} updates");
+    // The watch skips status-only updates, but its cursor follows them (stored alone).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let cursor = match store(dir.path()) {
+            Some(s) => s
+                .cursor("kubetrail-sim", "changes/deployments")
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        let at: u64 = cursor.map_or(0, |c| c.resource_version.parse().unwrap_or(0));
+        if at >= from + made {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the cursor stayed at {at}, the storm ended at {}",
+            from + made
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let mut d: Deployment = sim
         .get(Some("storm"), "app-07")

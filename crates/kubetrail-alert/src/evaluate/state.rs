@@ -62,7 +62,12 @@ impl Group {
     pub fn count(&mut self, at: Timestamp, n: u64, within: SignedDuration, now: Timestamp) {
         let cutoff = now - within;
         if at > cutoff {
-            self.window.push_back((at, n));
+            // Kept in time order, so that trimming looks at the front only. Occurrences
+            // arrive roughly in order: one out of order goes in near the back. (Trimming
+            // used to scan the whole window for out-of-order entries at every occurrence:
+            // a fifth of `run`'s CPU with tens of thousands of events in the window.)
+            let i = self.window.partition_point(|(t, _)| *t <= at);
+            self.window.insert(i, (at, n));
             self.window_sum += n;
         }
         self.trim(cutoff);
@@ -72,8 +77,6 @@ impl Group {
         if self.open.is_none() {
             self.notes.forget_until(cutoff);
         }
-        // Entries arrive roughly in time order; out-of-order ones are dropped when they reach
-        // the front.
         while let Some(&(at, n)) = self.window.front() {
             if at > cutoff {
                 break;
@@ -81,18 +84,11 @@ impl Group {
             self.window.pop_front();
             self.window_sum -= n;
         }
-        if self.window.iter().any(|(at, _)| *at <= cutoff) {
-            let before = self.window.len();
-            self.window.retain(|(at, _)| *at > cutoff);
-            if self.window.len() != before {
-                self.window_sum = self.window.iter().map(|(_, n)| n).sum();
-            }
-        }
     }
 
     /// The earliest occurrence in the window.
     pub fn window_start(&self) -> Option<Timestamp> {
-        self.window.iter().map(|(at, _)| *at).min()
+        self.window.front().map(|(at, _)| *at)
     }
 
     /// Whether the group can be forgotten: nothing open, nothing counted, cooldown over.
@@ -170,5 +166,32 @@ pub fn record(
         event_count: open.event_count,
         silenced_by: None,
         events: open.events.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_counts_occurrences_out_of_order_and_drops_each_when_it_expires() {
+        let t = |s: i64| Timestamp::from_second(1_000 + s).expect("time");
+        let within = SignedDuration::from_secs(10);
+        let mut g = Group::new();
+        g.count(t(5), 1, within, t(5));
+        g.count(t(2), 2, within, t(6)); // late
+        g.count(t(8), 4, within, t(8));
+        g.count(t(3), 8, within, t(9)); // late
+        assert_eq!(g.window_sum, 15);
+        assert_eq!(g.window_start(), Some(t(2)));
+        // At 13 the cutoff is 3: the occurrences at 2 and 3 go, wherever they came in.
+        g.trim(t(13) - within);
+        assert_eq!(g.window_sum, 5);
+        assert_eq!(g.window_start(), Some(t(5)));
+        // One already past the cutoff is not counted.
+        g.count(t(1), 16, within, t(14));
+        assert_eq!(g.window_sum, 5);
+        g.trim(t(18) - within);
+        assert_eq!((g.window_sum, g.window.len()), (0, 0));
     }
 }

@@ -164,7 +164,41 @@ pub fn scoped(ctx: &Ctx<'_>, quiet: SignedDuration) -> HashMap<usize, ClusterCau
         }
         keep_if_wide(ctx, &chain, cause, &mut out);
     }
+    continue_waits(ctx, quiet, &mut out);
     out
+}
+
+/// A pod stays in the cluster-wide wait it began in until the scheduler places it: as nodes
+/// join, the scheduler's message changes (one node not ready yet, another rejected by the
+/// pod's anti-affinity against its older replicas) but the pod is still Pending for the same
+/// cause. Its later `FailedScheduling`s, up to its `Scheduled` (kubernetes
+/// `pkg/scheduler/schedule_one.go`) and with no silence longer than `quiet`, join the wait.
+fn continue_waits(ctx: &Ctx<'_>, quiet: SignedDuration, out: &mut HashMap<usize, ClusterCause>) {
+    let mut waits: Vec<(usize, ClusterCause)> = out
+        .iter()
+        .filter(|&(&i, _)| {
+            let e = ctx.event(i);
+            e.reason == "FailedScheduling" && e.regarding.kind == "Pod"
+        })
+        .map(|(&i, &c)| (i, c))
+        .collect();
+    waits.sort_by_key(|&(i, _)| (ctx.start(i), i));
+    for (i, cause) in waits {
+        let mut end = ctx.end(i);
+        for &j in ctx.same_object(i) {
+            if ctx.start(j) < ctx.start(i) || j == i {
+                continue;
+            }
+            let e = ctx.event(j);
+            if e.reason == "Scheduled" || ctx.start(j) > end + quiet {
+                break;
+            }
+            if e.reason == "FailedScheduling" && ctx.failures.binary_search(&j).is_ok() {
+                out.entry(j).or_insert(cause);
+                end = end.max(ctx.end(j));
+            }
+        }
+    }
 }
 
 fn keep_if_wide(
@@ -190,18 +224,26 @@ pub fn node_links(
     episodes: &[Episode<'_>],
     window: SignedDuration,
 ) -> Vec<(usize, usize)> {
+    // The node episodes with a `NodeNotReady`, found once rather than once per cluster episode.
+    let not_ready: Vec<usize> = episodes
+        .iter()
+        .enumerate()
+        .filter(|(_, node)| {
+            matches!(node.scope, Scope::Node(_))
+                && node.events.iter().any(|&i| {
+                    ctx.signals[i] == Signal::NodeDown && ctx.event(i).reason == "NodeNotReady"
+                })
+        })
+        .map(|(n, _)| n)
+        .collect();
     let mut out = Vec::new();
     for (c, cluster) in episodes.iter().enumerate() {
         if cluster.scope != Scope::Cluster(ClusterCause::NoReadyNode) {
             continue;
         }
-        for (n, node) in episodes.iter().enumerate() {
-            let Scope::Node(_) = node.scope else { continue };
-            let not_ready = node.events.iter().any(|&i| {
-                ctx.signals[i] == Signal::NodeDown && ctx.event(i).reason == "NodeNotReady"
-            });
+        for &n in &not_ready {
+            let node = &episodes[n];
             if node.cluster == cluster.cluster
-                && not_ready
                 && node.start <= cluster.end + window
                 && cluster.start <= node.end + window
             {
@@ -213,7 +255,7 @@ pub fn node_links(
 }
 
 /// A crash wave: the workloads' episodes and the control-plane events that explain them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Wave {
     pub cluster: String,
     /// Episode indices of the workloads hit.
@@ -245,26 +287,95 @@ pub fn waves(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<Wave> {
             starts.entry(ep.cluster).or_default().push(n);
         }
     }
+    let index = WaveIndex::new(ctx, episodes);
     let mut out = Vec::new();
     for (cluster, mut list) in starts {
+        let Some(index) = index.get(cluster) else {
+            continue;
+        };
         list.sort_by_key(|&n| (episodes[n].start, n));
         let mut chain: Vec<usize> = Vec::new();
         for n in list {
             if let Some(&last) = chain.last()
                 && episodes[n].start > episodes[last].start + WAVE_GAP
             {
-                out.extend(wave(ctx, episodes, cluster, &chain));
+                out.extend(wave(ctx, episodes, index, cluster, &chain));
                 chain.clear();
             }
             chain.push(n);
         }
-        out.extend(wave(ctx, episodes, cluster, &chain));
+        out.extend(wave(ctx, episodes, index, cluster, &chain));
     }
     out.sort_by_key(|w| w.start);
     out
 }
 
-fn wave(ctx: &Ctx<'_>, episodes: &[Episode<'_>], cluster: &str, chain: &[usize]) -> Option<Wave> {
+/// What [`wave`] looks up, for one cluster, built once for all its waves: scanning every
+/// event and every episode once per wave made `incidents` quadratic (28 s instead of about
+/// 1 s on a million events with thousands of waves).
+#[derive(Default)]
+struct WaveIndex {
+    /// `(start, episode)` of the owner episodes, sorted.
+    owners: Vec<(Timestamp, usize)>,
+    /// `(start, episode)` of each back-off or liveness kill in an owner episode, sorted.
+    restarts: Vec<(Timestamp, usize)>,
+    /// `(start, end, rank, event)` of the events that show a control-plane disruption
+    /// ([`control_plane_rank`]), sorted by start.
+    control_plane: Vec<(Timestamp, Timestamp, u8, usize)>,
+}
+
+impl WaveIndex {
+    fn new<'a>(ctx: &Ctx<'a>, episodes: &[Episode<'_>]) -> HashMap<&'a str, WaveIndex> {
+        let mut out: HashMap<&'a str, WaveIndex> = HashMap::new();
+        for (n, ep) in episodes.iter().enumerate() {
+            let Scope::Owner(_) = ep.scope else { continue };
+            let Some(&first) = ep.events.first() else {
+                continue;
+            };
+            // The episode's cluster, borrowed from `ctx` as the map's keys are.
+            let index = out.entry(ctx.event(first).cluster.as_str()).or_default();
+            index.owners.push((ep.start, n));
+            for &i in &ep.events {
+                if matches!(ctx.signals[i], Signal::CrashBackOff | Signal::LivenessKill) {
+                    index.restarts.push((ctx.start(i), n));
+                }
+            }
+        }
+        for i in 0..ctx.events.len() {
+            if let Some(rank) = control_plane_rank(ctx, i) {
+                out.entry(ctx.event(i).cluster.as_str())
+                    .or_default()
+                    .control_plane
+                    .push((ctx.start(i), ctx.end(i), rank, i));
+            }
+        }
+        for index in out.values_mut() {
+            index.owners.sort_unstable();
+            index.restarts.sort_unstable();
+            index.control_plane.sort_unstable();
+        }
+        out
+    }
+}
+
+/// The episodes of `sorted` (`(time, episode)` pairs) whose time is in `from..=to`.
+fn in_range(
+    sorted: &[(Timestamp, usize)],
+    from: Timestamp,
+    to: Timestamp,
+) -> &[(Timestamp, usize)] {
+    let lo = sorted.partition_point(|&(t, _)| t < from);
+    let hi = sorted.partition_point(|&(t, _)| t <= to).max(lo);
+    &sorted[lo..hi]
+}
+
+fn wave(
+    ctx: &Ctx<'_>,
+    episodes: &[Episode<'_>],
+    index: &WaveIndex,
+    cluster: &str,
+    chain: &[usize],
+) -> Option<Wave> {
     let owners: BTreeSet<&str> = chain.iter().filter_map(|&n| owner(&episodes[n])).collect();
     let namespaces: BTreeSet<&str> = chain
         .iter()
@@ -277,20 +388,37 @@ fn wave(ctx: &Ctx<'_>, episodes: &[Episode<'_>], cluster: &str, chain: &[usize])
     let start = episodes[*chain.first()?].start;
     let last = episodes[*chain.last()?].start;
     let mut members = chain.to_vec();
-    // Pods that start failing their probes while the wave goes on are hit by it too.
-    for (n, ep) in episodes.iter().enumerate() {
-        if ep.cluster == cluster
-            && matches!(ep.scope, Scope::Owner(_))
-            && !members.contains(&n)
-            && ep.start >= start
+    // Pods that start failing their probes while the wave goes on are hit by it too, and so
+    // are workloads already failing before it (their probes, an earlier crash) whose
+    // containers are restarted with it: a back-off or liveness kill that begins inside the
+    // wave is the wave's, whatever came before. (A liveness probe failing alone is no
+    // restart: a replica shutting down in its rollout fails it too.)
+    // Only episodes starting in the wave, or with a restart in it, can qualify: the index
+    // finds them, in episode order as a scan of all episodes would.
+    let candidates: BTreeSet<usize> = in_range(&index.owners, start, last)
+        .iter()
+        .chain(in_range(&index.restarts, start - WAVE_GAP, last))
+        .map(|&(_, n)| n)
+        .collect();
+    for n in candidates {
+        let ep = &episodes[n];
+        if ep.cluster != cluster || !matches!(ep.scope, Scope::Owner(_)) || members.contains(&n) {
+            continue;
+        }
+        let probes_fail = ep.start >= start
             && ep.start <= last
             && ep.events.first().is_some_and(|&i| {
                 matches!(
                     ctx.signals[i],
                     Signal::ReadinessFailed | Signal::LivenessFailed
                 )
-            })
-        {
+            });
+        let crashes_with = ep.events.iter().any(|&i| {
+            matches!(ctx.signals[i], Signal::CrashBackOff | Signal::LivenessKill)
+                && ctx.start(i) >= start - WAVE_GAP
+                && ctx.start(i) <= last
+        });
+        if probes_fail || crashes_with {
             members.push(n);
         }
     }
@@ -301,7 +429,7 @@ fn wave(ctx: &Ctx<'_>, episodes: &[Episode<'_>], cluster: &str, chain: &[usize])
         .unwrap_or(last);
     // Crash loops that start together with no sign of the control plane failing may be
     // unrelated (several releases rolled out at once): only a seen disruption joins them.
-    let anchor = anchor(ctx, cluster, start - WAVE_LOOKBACK, last)?;
+    let anchor = anchor(index, start - WAVE_LOOKBACK, last)?;
     Some(Wave {
         cluster: cluster.to_string(),
         members,
@@ -321,13 +449,18 @@ fn owner<'a>(ep: &Episode<'a>) -> Option<&'a str> {
 /// The control-plane event between `from` and `to` that best explains a wave: the API
 /// server's shutdown, then a failing API server or etcd pod; the earliest of the strongest
 /// kind.
-fn anchor(ctx: &Ctx<'_>, cluster: &str, from: Timestamp, to: Timestamp) -> Option<usize> {
-    (0..ctx.events.len())
-        .filter(|&i| {
-            let e = ctx.event(i);
-            e.cluster == cluster && ctx.start(i) >= from && ctx.start(i) <= to
-        })
-        .filter_map(|i| control_plane_rank(ctx, i).map(|r| (r, ctx.start(i), i)))
+///
+/// A failing control-plane pod counts when its failures were going on in that time, not only
+/// when they began in it: an API server whose probes have been failing for minutes when the
+/// crashes start is still the disruption they show.
+fn anchor(index: &WaveIndex, from: Timestamp, to: Timestamp) -> Option<usize> {
+    let begun = index
+        .control_plane
+        .partition_point(|&(start, ..)| start <= to);
+    index.control_plane[..begun]
+        .iter()
+        .filter(|&&(_, end, ..)| end >= from)
+        .map(|&(start, _, rank, i)| (rank, start, i))
         .min()
         .map(|(_, _, i)| i)
 }
@@ -335,6 +468,14 @@ fn anchor(ctx: &Ctx<'_>, cluster: &str, from: Timestamp, to: Timestamp) -> Optio
 /// How strongly event `i` shows a control-plane disruption (lower is stronger), if it does.
 fn control_plane_rank(ctx: &Ctx<'_>, i: usize) -> Option<u8> {
     let e = ctx.event(i);
+    // Every API server built on k8s.io/apiserver records its lifecycle events, aggregated
+    // ones too (openshift-apiserver, run by a Deployment); one replica of a workload
+    // terminating, or failing its probes, is that workload's rollout or its own trouble
+    // while the other replicas serve: the control plane's own API server and etcd are
+    // static pods (no controller) or report on their namespace.
+    if run_by_controller(e) {
+        return None;
+    }
     // A kubelet's start is no sign: nodes join and restart their kubelet all the time.
     if matches!(e.reason.as_str(), "ShutdownInitiated" | "TerminationStart") {
         return Some(0);
@@ -349,6 +490,14 @@ fn control_plane_rank(ctx: &Ctx<'_>, i: usize) -> Option<u8> {
     (failing && e.regarding.kind == "Pod" && is_control_plane_pod(&e.regarding.name)).then_some(1)
 }
 
+/// Whether `e` is about a pod that a workload controller runs (its correlation ID names its
+/// Deployment, DaemonSet, … rather than the pod itself or its node).
+fn run_by_controller(e: &Event) -> bool {
+    let mut parts = e.correlation_id.rsplit('/');
+    let kind = parts.nth(1).unwrap_or_default();
+    e.regarding.kind == "Pod" && !kind.is_empty() && kind != "Pod" && kind != "Node"
+}
+
 /// Whether a pod is the API server's or etcd's static pod: kubelet mirror pods are named
 /// `<pod>-<node>` and kubeadm's manifests name them `kube-apiserver` and `etcd`.
 fn is_control_plane_pod(name: &str) -> bool {
@@ -358,6 +507,295 @@ fn is_control_plane_pod(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use kubetrail_model::EventOccurrences;
+    use proptest::prelude::*;
+
+    use super::super::episodes::episodes;
+    use crate::testing::{about, node_event, pod_warning};
+
+    /// Crash waves and node links of `events`, found by the indexed code and by the scan.
+    fn both_ways(events: &[EventOccurrences]) {
+        let ctx = Ctx::new(events);
+        for quiet in [SignedDuration::from_mins(5), SignedDuration::from_mins(30)] {
+            let eps = episodes(&ctx, quiet);
+            assert_eq!(waves(&ctx, &eps), waves_by_scan(&ctx, &eps));
+            let window = SignedDuration::from_mins(10);
+            assert_eq!(
+                node_links(&ctx, &eps, window),
+                node_links_by_scan(&ctx, &eps, window)
+            );
+        }
+    }
+
+    /// One generated failure: (what, namespace, pod, first minute, minutes long).
+    fn failure((what, ns, pod, first, len): (u8, u8, u8, i64, i64)) -> EventOccurrences {
+        let ns = format!("ns-{ns}");
+        let pod = format!("app-{pod}-5c9b7d8f6d-4kqzv");
+        let (first, last) = (first, first + len);
+        let (reason, note) = match what {
+            0 => ("BackOff", "Back-off restarting failed container"),
+            1 => ("Unhealthy", "Readiness probe failed: connection refused"),
+            2 => ("Unhealthy", "Liveness probe failed: connection refused"),
+            3 => (
+                "Killing",
+                "Container app failed liveness probe, will be restarted",
+            ),
+            4 => ("FailedScheduling", "no nodes available to schedule pods"),
+            5 => {
+                return about(
+                    "Namespace",
+                    "",
+                    "kube-system",
+                    "Normal",
+                    "TerminationStart",
+                    "Received signal to terminate, becoming unready, but keeping serving",
+                )
+                .span(first, last, 2)
+                .build();
+            }
+            6 => {
+                return pod_warning(
+                    "kube-system",
+                    &format!("kube-apiserver-m-{}", pod.len() % 3),
+                    "Unhealthy",
+                    "Liveness probe failed: HTTP probe failed with statuscode: 500",
+                )
+                .container("kube-apiserver")
+                .by_kubelet("m-1")
+                .span(first, last, 3)
+                .build();
+            }
+            _ => {
+                return node_event(
+                    &format!("n-{ns}"),
+                    "Normal",
+                    "NodeNotReady",
+                    "Node is not ready",
+                )
+                .span(first, last, 1)
+                .build();
+            }
+        };
+        if what == 4 {
+            return pod_warning(&ns, &pod, reason, note)
+                .span(first, last, 2)
+                .build();
+        }
+        pod_warning(&ns, &pod, reason, note)
+            .container("app")
+            .by_kubelet("m-1")
+            .span(first, last, 3)
+            .build()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Issue: `incidents` took 28 s instead of about 1 s on a million events because the
+        /// crash-wave search scanned every event and episode once per wave. The indexed search
+        /// must find the same waves, members in the same order, and the same anchors.
+        #[test]
+        fn indexed_wave_search_finds_what_the_scan_found(
+            failures in proptest::collection::vec(
+                (0u8..8, 0u8..5, 0u8..6, 0i64..240, 0i64..20),
+                0..60,
+            )
+        ) {
+            let events: Vec<EventOccurrences> = failures.into_iter().map(failure).collect();
+            both_ways(&events);
+        }
+    }
+
+    /// A workload failing its probes before the wave, restarted a minute before the wave's
+    /// first crash: the restart is the wave's (`WAVE_GAP`), found through the restarts index.
+    #[test]
+    fn indexed_wave_search_finds_a_restart_just_before_the_wave() {
+        let mut events = vec![failure((5, 0, 0, 0, 0))];
+        for (ns, pod, m) in [(1, 1, 2), (2, 2, 2), (3, 3, 3)] {
+            events.push(failure((0, ns, pod, m, 1)));
+        }
+        events.push(failure((1, 4, 4, -12, 11)));
+        events.push(failure((0, 4, 4, 1, 1)));
+        both_ways(&events);
+        let ctx = Ctx::new(&events);
+        let eps = episodes(&ctx, SignedDuration::from_mins(30));
+        let found = waves(&ctx, &eps);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert_eq!(found[0].members.len(), 4, "{found:#?}");
+    }
+
+    /// The same over the real dumps, all at once (one cluster each), when they are there.
+    #[test]
+    fn indexed_wave_search_finds_what_the_scan_found_in_the_real_dumps() {
+        use kubetrail_model::Occurrence;
+        use kubetrail_process::{Processor, Rules};
+        use kubetrail_source::import::{Item, discover, read_file};
+
+        let Ok(dir) = std::env::var("KUBETRAIL_REAL_EVENTS") else {
+            eprintln!("KUBETRAIL_REAL_EVENTS not set: skipped");
+            return;
+        };
+        let found = discover(&[std::path::PathBuf::from(dir)]).expect("the real dumps");
+        let mut events = Vec::new();
+        for file in &found.files {
+            let mut processor = Processor::new(Rules::builtin());
+            for item in read_file(&file.path, "test").expect("a dump").flatten() {
+                match item {
+                    Item::Object(link) => processor.observe(link),
+                    Item::Event { event, .. } => {
+                        let event = processor.process(event);
+                        let occurrences = vec![Occurrence {
+                            at: event.first_seen,
+                            count: event.count.max(1),
+                        }];
+                        events.push(EventOccurrences { event, occurrences });
+                    }
+                    Item::Revision(_) | Item::Skipped { .. } => {}
+                }
+            }
+        }
+        assert!(events.len() > 10_000, "{} events", events.len());
+        let ctx = Ctx::new(&events);
+        let eps = episodes(&ctx, SignedDuration::from_mins(30));
+        let found = waves(&ctx, &eps);
+        assert!(!found.is_empty(), "the dumps hold crash waves");
+        both_ways(&events);
+    }
+
+    // The crash-wave search and node links as they were before the indexes of [`WaveIndex`]:
+    // one scan of every event and episode per wave. The indexed code must find the same.
+
+    fn node_links_by_scan(
+        ctx: &Ctx<'_>,
+        episodes: &[Episode<'_>],
+        window: SignedDuration,
+    ) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (c, cluster) in episodes.iter().enumerate() {
+            if cluster.scope != Scope::Cluster(ClusterCause::NoReadyNode) {
+                continue;
+            }
+            for (n, node) in episodes.iter().enumerate() {
+                let Scope::Node(_) = node.scope else { continue };
+                let not_ready = node.events.iter().any(|&i| {
+                    ctx.signals[i] == Signal::NodeDown && ctx.event(i).reason == "NodeNotReady"
+                });
+                if node.cluster == cluster.cluster
+                    && not_ready
+                    && node.start <= cluster.end + window
+                    && cluster.start <= node.end + window
+                {
+                    out.push((n, c));
+                }
+            }
+        }
+        out
+    }
+
+    fn waves_by_scan(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<Wave> {
+        let mut starts: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (n, ep) in episodes.iter().enumerate() {
+            let Scope::Owner(_) = ep.scope else { continue };
+            if ep.events.first().is_some_and(|&i| is_crash(ctx.signals[i])) {
+                starts.entry(ep.cluster).or_default().push(n);
+            }
+        }
+        let mut out = Vec::new();
+        for (cluster, mut list) in starts {
+            list.sort_by_key(|&n| (episodes[n].start, n));
+            let mut chain: Vec<usize> = Vec::new();
+            for n in list {
+                if let Some(&last) = chain.last()
+                    && episodes[n].start > episodes[last].start + WAVE_GAP
+                {
+                    out.extend(wave_by_scan(ctx, episodes, cluster, &chain));
+                    chain.clear();
+                }
+                chain.push(n);
+            }
+            out.extend(wave_by_scan(ctx, episodes, cluster, &chain));
+        }
+        out.sort_by_key(|w| w.start);
+        out
+    }
+
+    fn wave_by_scan(
+        ctx: &Ctx<'_>,
+        episodes: &[Episode<'_>],
+        cluster: &str,
+        chain: &[usize],
+    ) -> Option<Wave> {
+        let owners: BTreeSet<&str> = chain.iter().filter_map(|&n| owner(&episodes[n])).collect();
+        let namespaces: BTreeSet<&str> = chain
+            .iter()
+            .flat_map(|&n| episodes[n].events.first())
+            .map(|&i| namespace_of(ctx.event(i)))
+            .collect();
+        if owners.len() < WAVE_WORKLOADS || namespaces.len() < 2 {
+            return None;
+        }
+        let start = episodes[*chain.first()?].start;
+        let last = episodes[*chain.last()?].start;
+        let mut members = chain.to_vec();
+        // Pods that start failing their probes while the wave goes on are hit by it too, and so
+        // are workloads already failing before it (their probes, an earlier crash) whose
+        // containers are restarted with it: a back-off or liveness kill that begins inside the
+        // wave is the wave's, whatever came before. (A liveness probe failing alone is no
+        // restart: a replica shutting down in its rollout fails it too.)
+        for (n, ep) in episodes.iter().enumerate() {
+            if ep.cluster != cluster || !matches!(ep.scope, Scope::Owner(_)) || members.contains(&n)
+            {
+                continue;
+            }
+            let probes_fail = ep.start >= start
+                && ep.start <= last
+                && ep.events.first().is_some_and(|&i| {
+                    matches!(
+                        ctx.signals[i],
+                        Signal::ReadinessFailed | Signal::LivenessFailed
+                    )
+                });
+            let crashes_with = ep.events.iter().any(|&i| {
+                matches!(ctx.signals[i], Signal::CrashBackOff | Signal::LivenessKill)
+                    && ctx.start(i) >= start - WAVE_GAP
+                    && ctx.start(i) <= last
+            });
+            if probes_fail || crashes_with {
+                members.push(n);
+            }
+        }
+        let end = members
+            .iter()
+            .map(|&n| episodes[n].end)
+            .max()
+            .unwrap_or(last);
+        // Crash loops that start together with no sign of the control plane failing may be
+        // unrelated (several releases rolled out at once): only a seen disruption joins them.
+        let anchor = anchor_by_scan(ctx, cluster, start - WAVE_LOOKBACK, last)?;
+        Some(Wave {
+            cluster: cluster.to_string(),
+            members,
+            anchor: Some(anchor),
+            start,
+            end,
+        })
+    }
+
+    fn anchor_by_scan(
+        ctx: &Ctx<'_>,
+        cluster: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Option<usize> {
+        (0..ctx.events.len())
+            .filter(|&i| {
+                let e = ctx.event(i);
+                e.cluster == cluster && ctx.start(i) <= to && ctx.end(i) >= from
+            })
+            .filter_map(|i| control_plane_rank(ctx, i).map(|r| (r, ctx.start(i), i)))
+            .min()
+            .map(|(_, _, i)| i)
+    }
 
     #[test]
     fn scheduler_messages_that_reject_every_node_for_a_taint_are_cluster_wide() {

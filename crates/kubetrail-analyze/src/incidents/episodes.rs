@@ -45,6 +45,7 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
     // from its pods failing to schedule, start or run.
     let mut threads: HashMap<(&'a str, Scope<'a>, bool), Vec<usize>> = HashMap::new();
     let wide = cluster::scoped(ctx, quiet);
+    let bursts = bursts(ctx);
     for &i in &ctx.failures {
         let e = ctx.event(i);
         // Node conditions group by node (a pod's `NodeNotReady` too, when its node is known).
@@ -56,7 +57,9 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
         let scope = match (wide.get(&i), node) {
             (Some(&c), _) => Scope::Cluster(c),
             (None, Some(n)) => Scope::Node(n),
-            (None, None) => Scope::Owner(e.correlation_id.as_str()),
+            (None, None) => {
+                Scope::Owner(bursts.get(&i).copied().unwrap_or(e.correlation_id.as_str()))
+            }
         };
         let pod_life = e.regarding.kind == "Pod" || Cause::of(ctx.signals[i]) != Cause::Other;
         threads
@@ -81,10 +84,17 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
         for i in members {
             let (start, end) = (ctx.start(i), ctx.end(i));
             let cause = Cause::of(ctx.signals[i]);
-            let new_cause = cause != Cause::Other
-                && !causes.is_empty()
-                && !causes.contains(&cause)
-                && (healed_at <= start || start > last_report + NEW_CAUSE_GAP);
+            // A failure of no known kind (an API server's `NonGracefulTermination` about its
+            // previous instance) starts a new episode only once every cause before it was
+            // seen to heal: nothing tells it from the same trouble otherwise.
+            let new_cause = !causes.is_empty()
+                && match cause {
+                    Cause::Other => healed_at <= start,
+                    _ => {
+                        !causes.contains(&cause)
+                            && (healed_at <= start || start > last_report + NEW_CAUSE_GAP)
+                    }
+                };
             match current.as_mut() {
                 Some(ep) if start <= ep.end + quiet && !new_cause => {
                     ep.events.push(i);
@@ -115,6 +125,70 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
         out.extend(current);
     }
     out
+}
+
+/// Reports of one controller starting no further apart than this are one burst.
+pub const BURST_GAP: SignedDuration = SignedDuration::from_secs(60);
+
+/// One controller failing the same way on several objects of its own at once (the Machine
+/// API's cloud actuator refusing to create the workers' VMs, a provisioner failing every
+/// claim of a storage class, a cloud controller failing every load balancer): the failure is
+/// of what is behind the controller, one episode, not one per object. Failures about objects
+/// with no owner above them (their correlation ID is themselves; pods are grouped by their
+/// owners and by the cluster-wide causes instead), with the same reason, reporting controller
+/// and message template in one namespace, chained while each starts within [`BURST_GAP`] of
+/// the previous, over two or more objects: each maps to the correlation ID of the first.
+fn bursts<'a>(ctx: &Ctx<'a>) -> HashMap<usize, &'a str> {
+    type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
+    let mut by_key: HashMap<Key<'a>, Vec<usize>> = HashMap::new();
+    for &i in &ctx.failures {
+        let e = ctx.event(i);
+        let own = e
+            .correlation_id
+            .strip_suffix(e.regarding.name.as_str())
+            .and_then(|rest| rest.strip_suffix('/'))
+            .is_some_and(|rest| rest.ends_with(e.regarding.kind.as_str()));
+        if e.regarding.kind == "Pod" || !own || e.template.is_empty() {
+            continue;
+        }
+        let key = (
+            e.cluster.as_str(),
+            crate::objects::namespace_of(e),
+            e.regarding.kind.as_str(),
+            e.reason.as_str(),
+            e.reporting_controller.as_str(),
+            e.template.as_str(),
+        );
+        by_key.entry(key).or_default().push(i);
+    }
+    let mut out = HashMap::new();
+    for mut members in by_key.into_values() {
+        members.sort_by_key(|&i| (ctx.start(i), i));
+        let mut chain: Vec<usize> = Vec::new();
+        for i in members {
+            if let Some(&last) = chain.last()
+                && ctx.start(i) > ctx.start(last) + BURST_GAP
+            {
+                keep_burst(ctx, &chain, &mut out);
+                chain.clear();
+            }
+            chain.push(i);
+        }
+        keep_burst(ctx, &chain, &mut out);
+    }
+    out
+}
+
+fn keep_burst<'a>(ctx: &Ctx<'a>, chain: &[usize], out: &mut HashMap<usize, &'a str>) {
+    let objects: std::collections::BTreeSet<&str> = chain
+        .iter()
+        .map(|&i| ctx.event(i).regarding.name.as_str())
+        .collect();
+    if objects.len() < 2 {
+        return;
+    }
+    let first = ctx.event(chain[0]).correlation_id.as_str();
+    out.extend(chain.iter().map(|&i| (i, first)));
 }
 
 /// What kind of cause a failure is, to tell a new cause from the same one coming back.
@@ -156,14 +230,18 @@ impl Cause {
 /// failure, the kubelet's `Started` after a start failure (kubernetes
 /// `pkg/scheduler/schedule_one.go`, `pkg/kubelet/events/event.go`), the first one after the
 /// failure's last report. `Timestamp::MAX` when it did not, or when the cause has no such sign.
+///
+/// A container that failed while running (back-off, probes, OOM) is healed by the kubelet
+/// starting it again after the last report: had the new container failed too, the kubelet
+/// would have reported that failure again (a back-off, a probe), after the start.
 fn heal_time(ctx: &Ctx<'_>, i: usize, cause: Cause) -> Timestamp {
     let sign = match cause {
         // The kubelet's admission refusals (`OutOfcpu`, `TaintToleration`) come after the
         // pod's `Scheduled`, and a refused pod is never scheduled again.
         Cause::Scheduling if ctx.event(i).reason != "FailedScheduling" => return Timestamp::MAX,
         Cause::Scheduling => "Scheduled",
-        Cause::Start => "Started",
-        Cause::Running | Cause::Node | Cause::Other => return Timestamp::MAX,
+        Cause::Start | Cause::Running => "Started",
+        Cause::Node | Cause::Other => return Timestamp::MAX,
     };
     ctx.same_object(i)
         .iter()

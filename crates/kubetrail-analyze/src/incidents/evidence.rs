@@ -105,6 +105,19 @@ pub fn got_past(ctx: &Ctx<'_>, i: usize) -> bool {
                 _ => true,
             }
     };
+    // The kubelet's sync of a pod waits for its volumes (`WaitForAttachAndMount`, reporting
+    // `FailedMount` while it fails), then creates its sandbox (`FailedCreatePodSandBox`), then
+    // pulls images and creates and starts containers (`Pulling`, `Pulled`, `Created`,
+    // `Started`: kubernetes `pkg/kubelet/kubelet.go` `SyncPod`,
+    // `pkg/kubelet/kuberuntime/kuberuntime_manager.go`, `pkg/kubelet/images/image_manager.go`).
+    // Any of the later steps shows the earlier one done, even when the dump lost the
+    // container's `Started`.
+    let past_setup = |j: usize| {
+        matches!(
+            ctx.event(j).reason.as_str(),
+            "Pulling" | "Pulled" | "Created" | "Started"
+        )
+    };
     let reason = e.reason.as_str();
     if ctx.signals[i] == Signal::FailedMount
         || ctx.signals[i] == Signal::StartFailed
@@ -113,7 +126,12 @@ pub fn got_past(ctx: &Ctx<'_>, i: usize) -> bool {
         let unwanted = ctx
             .pod_deleted(i)
             .is_some_and(|at| at <= ctx.start(i) + TRANSIENT);
-        return unwanted || later(&started, false);
+        let sign: &dyn Fn(usize) -> bool = if ctx.signals[i] == Signal::StartFailed {
+            &started
+        } else {
+            &past_setup
+        };
+        return unwanted || later(sign, false);
     }
     if matches!(
         ctx.signals[i],

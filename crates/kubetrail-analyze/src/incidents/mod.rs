@@ -271,6 +271,13 @@ pub fn incidents(
         let start = wave
             .anchor
             .map_or(wave.start, |a| ctx.start(a).min(wave.start));
+        // The episode of a failing control-plane pod that roots the wave (its probes failing
+        // since before the crashes) is the wave's cause, not an incident of its own.
+        let cause = wave.anchor.and_then(|a| {
+            episodes
+                .iter()
+                .position(|ep| matches!(ep.scope, Scope::Owner(_)) && ep.events.contains(&a))
+        });
         episodes.push(Episode {
             cluster,
             scope: Scope::Cluster(ClusterCause::CrashWave),
@@ -278,7 +285,7 @@ pub fn incidents(
             start,
             end: wave.end,
         });
-        joins.extend(wave.members.iter().map(|&m| (m, n)));
+        joins.extend(wave.members.iter().chain(&cause).map(|&m| (m, n)));
     }
     let mut parent: Vec<usize> = (0..episodes.len()).collect();
     for (effect, cause) in joins {

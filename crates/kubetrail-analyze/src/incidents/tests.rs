@@ -508,6 +508,30 @@ fn a_failed_mount_healed_by_a_started_container_opens_no_incident() {
 
 /// The same mount failure without a start after it stays an incident, and a start before the
 /// last failure does not heal it.
+/// Bug (issue 13, splits): a DaemonSet's pods waiting a minute for a Secret not created yet
+/// (`FailedMount`), then pulling their image, were kept as an incident because the dump had
+/// lost their `Started`, and that incident split the CNI-not-ready failure of the same pods.
+/// The kubelet pulls images only once the pod's volumes are mounted, so `Pulling`,
+/// `Pulled` or `Created` after the last `FailedMount` shows the pod got past it; this test
+/// failed before the fix (one incident).
+#[test]
+fn a_failed_mount_followed_by_the_image_pull_opens_no_incident() {
+    let mut events = failed_mount(WEB, "node-a");
+    events.push(
+        pod_normal(
+            "shop",
+            WEB,
+            "Pulling",
+            r#"Pulling image "registry.local/web:v2""#,
+        )
+        .container("app")
+        .by_kubelet("node-a")
+        .at(31)
+        .build(),
+    );
+    assert_eq!(run(events, 40), Vec::<Incident>::new());
+}
+
 #[test]
 fn a_failed_mount_still_failing_after_a_start_stays_an_incident() {
     let mut events = failed_mount(WEB, "node-a");
@@ -554,6 +578,55 @@ fn a_different_cause_after_the_first_healed_is_a_new_episode() {
     let mut rules: Vec<&str> = found.iter().map(|i| i.root_cause.rule.as_str()).collect();
     rules.sort();
     assert_eq!(rules, ["crash-loop", "unschedulable"]);
+}
+
+/// Bug (issue 13, merges): an API server static pod failed its probes, was restarted, and
+/// minutes later its next instance reported that the previous one had not terminated
+/// gracefully (OpenShift's kube-apiserver `NonGracefulTermination`). The report was filed
+/// under the probe failures (one owner, no quiet gap), so it joined the crash wave those
+/// probes belonged to. A failure of no known kind after every earlier cause healed (the
+/// container started again after its last failure) is a new episode; this test failed
+/// before the fix (one incident).
+#[test]
+fn a_failure_after_the_container_was_restarted_past_its_probe_failures_is_a_new_episode() {
+    let pod = "kube-apiserver-master-a";
+    let ns = "openshift-kube-apiserver";
+    let probe = |m: i64| {
+        pod_warning(
+            ns,
+            pod,
+            "Unhealthy",
+            r#"Liveness probe failed: Get "https://192.168.79.56:6443/livez": net/http: request canceled (Client.Timeout exceeded while awaiting headers)"#,
+        )
+        .container("kube-apiserver")
+        .by_kubelet("master-a")
+        .span(m, m + 6, 12)
+        .build()
+    };
+    let restarted = pod_normal(ns, pod, "Started", "Started container kube-apiserver")
+        .container("kube-apiserver")
+        .by_kubelet("master-a")
+        .at(9)
+        .build();
+    let report = pod_warning(
+        ns,
+        pod,
+        "NonGracefulTermination",
+        "Previous pod kube-apiserver-master-a started at 2024-05-01 00:06:00 +0000 UTC did not terminate gracefully",
+    )
+    .at(9)
+    .build();
+    let found = run(vec![probe(0), restarted.clone(), report.clone()], 40);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|i| i.root_cause.reason == "NonGracefulTermination"),
+        "{found:#?}"
+    );
+    // Without the restart, nothing shows the probe failures ended: one episode.
+    let found = run(vec![probe(0), report], 40);
+    assert_eq!(found.len(), 1, "{found:#?}");
 }
 
 /// The same cause coming back is the same episode within the quiet period, and a different
@@ -664,6 +737,80 @@ fn every_node_tainted_is_cluster_wide_only_for_many_workloads() {
     assert_eq!(only(&found).subject, "shop/Deployment/web");
 }
 
+/// Bug (issue 13, splits): the Machine API's cloud actuator failed to create the three worker
+/// VMs within half a minute, with the same error, and each Machine was an incident of its own.
+/// One controller failing the same way on several of its objects at once is one failure of
+/// what is behind it; another error of the same controller stays apart. This test failed
+/// before the fix (three incidents).
+#[test]
+fn one_controller_failing_the_same_way_on_several_objects_at_once_is_one_incident() {
+    let machine = |name: &str, note: &str, m: i64| {
+        about(
+            "Machine",
+            "openshift-machine-api",
+            name,
+            "Warning",
+            "FailedCreate",
+            note,
+        )
+        .at(m)
+        .build()
+    };
+    let vm = |name: &str| {
+        format!(
+            r#"CreateError: failed to reconcile machine "{name}"s: failed to create vm {name}: failed to create or get machine: compute.VirtualMachinesCreateOrUpdateFuture: asynchronous operation has not completed"#
+        )
+    };
+    let names = [
+        "c-worker-eastus21-gqtkz",
+        "c-worker-eastus22-vthrm",
+        "c-worker-eastus23-d49js",
+    ];
+    let mut events: Vec<EventOccurrences> = names
+        .iter()
+        .zip([0, 0, 1])
+        .map(|(n, m)| machine(n, &vm(n), m))
+        .collect();
+    let found = run(events.clone(), 10);
+    let i = only(&found);
+    assert_eq!(i.object_count, 3, "{i:#?}");
+    events.push(machine(
+        "c-worker-eastus24-xbpqz",
+        "InvalidConfiguration: the machine has no providerSpec",
+        1,
+    ));
+    assert_eq!(run(events, 10).len(), 2);
+}
+
+/// Bug (issue 13, splits): worker workloads waiting while only tainted control-plane nodes
+/// existed were one cluster-wide incident, but once workers joined, the scheduler's message
+/// for the same Pending pods changed (one worker not ready yet, one rejected by the pod's
+/// anti-affinity) and those later failures were filed per workload, splitting the wait. A pod
+/// stays in the wait it began in until it is scheduled; this test failed before the fix
+/// (three incidents).
+#[test]
+fn a_pod_still_pending_as_nodes_join_stays_in_the_cluster_wide_wait() {
+    let wait = |pod: &str, note: &str, m: i64| {
+        pod_warning("shop", pod, "FailedScheduling", note)
+            .at(m)
+            .build()
+    };
+    let tainted = "0/3 nodes are available: 3 node(s) had taint {node-role.kubernetes.io/master: }, that the pod didn't tolerate.";
+    let joining = "0/5 nodes are available: 1 node(s) didn't match pod anti-affinity rules, 1 node(s) had taint {node.kubernetes.io/not-ready: }, that the pod didn't tolerate, 3 node(s) had taint {node-role.kubernetes.io/master: }, that the pod didn't tolerate.";
+    let events = vec![
+        wait(WEB, tainted, 0),
+        wait(API, tainted, 0),
+        wait(WEB, joining, 4),
+        wait(API, joining, 4),
+        wait(WEB, joining, 5),
+        wait(API, joining, 6),
+    ];
+    let found = run(events, 10);
+    let i = only(&found);
+    assert_eq!(i.subject, "Cluster/tainted-nodes");
+    assert_eq!(i.event_count, 6);
+}
+
 /// The CNI not ready on a node: its DaemonSet pods get no sandbox (kubelet `NetworkNotReady`);
 /// one incident for the network, whatever the number of pods.
 #[test]
@@ -718,22 +865,25 @@ fn crashes(minutes: [i64; 3]) -> Vec<EventOccurrences> {
         .collect()
 }
 
+/// The API server's `TerminationStart` (k8s.io/apiserver, recorded on its namespace) at minute 0.
+fn api_server_termination_start() -> kubetrail_model::EventOccurrences {
+    about(
+        "Namespace",
+        "",
+        "kube-system",
+        "Normal",
+        "TerminationStart",
+        "Received signal to terminate, becoming unready, but keeping serving",
+    )
+    .at(0)
+    .build()
+}
+
 /// The API server shuts down and operators in three namespaces crash-loop within seconds of
 /// each other: one incident rooted at the shutdown, not one per operator.
 #[test]
 fn operators_crash_looping_together_after_the_api_server_went_down_are_one_incident() {
-    let mut events = vec![
-        about(
-            "Namespace",
-            "",
-            "kube-system",
-            "Normal",
-            "TerminationStart",
-            "Received signal to terminate, becoming unready, but keeping serving",
-        )
-        .at(0)
-        .build(),
-    ];
+    let mut events = vec![api_server_termination_start()];
     events.extend(crashes([1, 1, 2]));
     let found = run(events, 10);
     let i = only(&found);
@@ -746,6 +896,106 @@ fn operators_crash_looping_together_after_the_api_server_went_down_are_one_incid
     // Crash loops minutes apart are each their own.
     let found = run(crashes([1, 5, 9]), 20);
     assert_eq!(found.len(), 3, "{found:#?}");
+}
+
+/// Bug (issue 13, splits): an operator whose readiness probe had been failing before the API
+/// server went down, and which then crash-looped with the others, stayed an incident of its
+/// own: only episodes that began with the wave joined it. A crash that begins inside the wave
+/// is the wave's; this test failed before the fix (two incidents).
+#[test]
+fn a_workload_already_failing_that_crashes_with_the_wave_joins_it() {
+    let mut events = vec![api_server_termination_start()];
+    events.extend(crashes([1, 1, 2]));
+    let pod = "op-d-5c9b7d8f6d-4kqzv";
+    events.push(
+        pod_warning(
+            "op-d",
+            pod,
+            "Unhealthy",
+            r#"Readiness probe failed: Get "https://10.0.0.9:8443/healthz": dial tcp 10.0.0.9:8443: connect: connection refused"#,
+        )
+        .container("app")
+        .by_kubelet("m-1")
+        .span(-12, -4, 30)
+        .build(),
+    );
+    events.push(
+        pod_warning(
+            "op-d",
+            pod,
+            "BackOff",
+            "Back-off restarting failed container",
+        )
+        .container("app")
+        .by_kubelet("m-1")
+        .span(1, 2, 3)
+        .build(),
+    );
+    let found = run(events, 10);
+    let i = only(&found);
+    assert_eq!(i.subject, "Cluster/control-plane-disruption");
+    assert_eq!(i.affected.len(), 4, "{i:#?}");
+}
+
+/// Bug (issue 13, merges): a replica of an aggregated API server run by a Deployment
+/// (openshift-apiserver) recording `TerminationStart` as its rollout replaced it was taken for
+/// the control plane going down, so unrelated crash loops two minutes later were filed under
+/// it, together with that API server's own unavailability. One replica of a workload is no
+/// control-plane disruption; this test failed before the fix (one incident).
+#[test]
+fn a_replica_of_an_aggregated_api_server_terminating_is_no_control_plane_disruption() {
+    let mut events = vec![
+        pod_normal(
+            "openshift-apiserver",
+            "apiserver-85b76d5494-hc72z",
+            "TerminationStart",
+            "Received signal to terminate, becoming unready, but keeping serving",
+        )
+        .at(0)
+        .build(),
+    ];
+    events.extend(crashes([1, 1, 2]));
+    let found = run(events, 10);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found.iter().all(|i| !i.cluster_wide), "{found:#?}");
+}
+
+/// Bug (issue 13, merges): the failing API server static pod explained a crash wave only
+/// when its failures began within two minutes of the first crash; one whose probes had been
+/// failing for longer and still failed when the operators crashed was not seen, so the wave
+/// took the next event as its cause. A failure going on in that time counts; this test
+/// failed before the fix (three incidents).
+#[test]
+fn an_api_server_still_failing_its_probes_when_operators_crash_roots_the_wave() {
+    let mut events = vec![
+        pod_warning(
+            "openshift-kube-apiserver",
+            "kube-apiserver-master-2",
+            "ProbeError",
+            r#"Readiness probe error: Get "https://10.0.0.5:6443/readyz": net/http: request canceled (Client.Timeout exceeded while awaiting headers)"#,
+        )
+        .container("kube-apiserver")
+        .by_kubelet("master-2")
+        .span(-4, 2, 2)
+        .build(),
+    ];
+    events.extend(crashes([3, 3, 4]));
+    let found = run(events, 10);
+    // The API server's own failing probes are the wave's cause, not an incident of their own.
+    let wave = only(&found);
+    assert_eq!(wave.subject, "Cluster/control-plane-disruption");
+    assert_eq!(wave.root_cause.reason, "ProbeError");
+    assert_eq!(
+        wave.root_cause.object,
+        "openshift-kube-apiserver/Pod/kube-apiserver-master-2"
+    );
+    for op in ["op-a", "op-b", "op-c"] {
+        let workload = format!("{op}/Deployment/{op}");
+        assert!(
+            wave.affected.iter().any(|a| a.workload == workload),
+            "{wave:#?}"
+        );
+    }
 }
 
 /// An operator's `ConfigMapCreateFailed` at minute 0 and `ConfigMapCreated` at minute 1

@@ -170,7 +170,22 @@ pub const ETCD_OPERATOR: Group = Group {
         e("ModifiedQuorumGuardPDB", C::Operator, S::Info),
         e("DelayingBootstrapTeardown", C::ControlPlane, S::Info),
         e("RemoveBootstrapEtcd", C::ControlPlane, S::Info),
-        e("*UpdatingStatus", C::Operator, S::Warning),
+        ef(
+            "*UpdatingStatus",
+            C::Operator,
+            S::Warning,
+            &[f(
+                // A controller's status write (library-go v1helpers.UpdateStatus) reads the
+                // operator's own config object from its informer's cache; right after the
+                // operator starts the cache is not synced yet and the read says NotFound
+                // (`etcds.operator.openshift.io "cluster" not found`). The controller
+                // returns the error and its queue retries (EtcdMembersController,
+                // pkg/operator/etcdmemberscontroller): a start-up notice.
+                r#"^[a-z0-9.-]+ "[^"]+" not found$"#,
+                S::Info,
+                "the operator's own config read before its cache synced at start-up; retried",
+            )],
+        ),
     ],
 };
 

@@ -232,6 +232,38 @@ fn reasons_doc_is_up_to_date() {
     );
 }
 
+/// Bug (issue 13): the etcd operator's status write failing because its own config was not in
+/// its cache yet at start-up (`etcds.operator.openshift.io "cluster" not found`) was a
+/// warning, and as the earliest failure it rooted the operator's incident about unhealthy
+/// etcd members. It is a start-up notice; a status write failing otherwise stays a warning.
+/// This test failed before the fix.
+#[test]
+fn an_operator_status_write_before_its_cache_synced_is_info() {
+    assert_eq!(
+        classify(
+            "ReportEtcdMembersErrorUpdatingStatus",
+            r#"etcds.operator.openshift.io "cluster" not found"#
+        ),
+        Some((C::Operator, S::Info))
+    );
+    assert_eq!(
+        classify(
+            "ReportEtcdMembersErrorUpdatingStatus",
+            r#"Put "https://172.30.0.1:443/apis/operator.openshift.io/v1/etcds/cluster/status": unexpected EOF"#
+        )
+        .map(|(_, s)| s),
+        Some(S::Info)
+    );
+    assert_eq!(
+        classify(
+            "ReportEtcdMembersErrorUpdatingStatus",
+            "etcdserver: mvcc: database space exceeded"
+        )
+        .map(|(_, s)| s),
+        Some(S::Warning)
+    );
+}
+
 #[test]
 fn api_server_transport_errors_and_start_up_notices_are_info_but_webhooks_are_not() {
     // The endpoints controller could not reach the API server while it restarted: retried.

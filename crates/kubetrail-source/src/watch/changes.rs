@@ -50,18 +50,28 @@ macro_rules! tracked {
             }
         )*
     };
+    // Kinds whose every spec change bumps `metadata.generation`: the watch skips their
+    // status-only updates (`Watched::spec_generation`).
+    (generation: $($t:ty),* $(,)?) => {
+        $(
+            impl Watched for $t {
+                type Item = Observed;
+                fn accept(self, _cluster: &str) -> Result<Observed, String> {
+                    observe(&self, false)
+                }
+                fn deleted(&self, _cluster: &str) -> Option<Observed> {
+                    observe(self, true).ok()
+                }
+                fn spec_generation(&self) -> Option<(&str, i64)> {
+                    Some((self.metadata.uid.as_deref()?, self.metadata.generation?))
+                }
+            }
+        )*
+    };
 }
 
-tracked!(
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    CronJob,
-    HorizontalPodAutoscaler,
-    Node,
-    ConfigMap,
-    Secret,
-);
+tracked!(generation: Deployment, StatefulSet, DaemonSet, CronJob);
+tracked!(HorizontalPodAutoscaler, Node, ConfigMap, Secret);
 
 /// A resource the change watch can follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -182,6 +192,99 @@ mod tests {
         }
         assert_eq!(TrackedResource::Deployments.stream(), "changes/deployments");
         assert_eq!(TrackedResource::parse("pods"), None);
+    }
+
+    /// Lists one page, then opens one watch that sends `events` and stays open.
+    struct OneWatch {
+        page: std::sync::Mutex<Option<kube::api::ObjectList<Deployment>>>,
+        events: std::sync::Mutex<Option<Vec<kube::api::WatchEvent<Deployment>>>>,
+    }
+
+    impl super::super::EventClient<Deployment> for OneWatch {
+        fn list<'a>(
+            &'a self,
+            _: &'a kube::api::ListParams,
+        ) -> futures::future::BoxFuture<'a, kube::Result<kube::api::ObjectList<Deployment>>>
+        {
+            let page = self.page.lock().unwrap().take();
+            Box::pin(async move {
+                match page {
+                    Some(page) => Ok(page),
+                    None => std::future::pending().await,
+                }
+            })
+        }
+
+        fn watch<'a>(
+            &'a self,
+            _: &'a kube::api::WatchParams,
+            _: &'a str,
+        ) -> futures::future::BoxFuture<'a, kube::Result<super::super::WatchStream<Deployment>>>
+        {
+            use futures::StreamExt;
+            let events = self.events.lock().unwrap().take().unwrap_or_default();
+            Box::pin(async move {
+                Ok(futures::stream::iter(events.into_iter().map(Ok))
+                    .chain(futures::stream::pending())
+                    .boxed())
+            })
+        }
+    }
+
+    fn deployment(generation: i64, version: &str, ready: i32) -> Deployment {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "d1",
+                "resourceVersion": version, "generation": generation},
+            "spec": {"replicas": 3 + generation as i32, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"spec": {"containers": [{"name": "web", "image": "web:1"}]}}},
+            "status": {"observedGeneration": generation, "readyReplicas": ready}
+        }))
+        .expect("a Deployment")
+    }
+
+    /// Regression (issue 15, a storm of status updates slowed the Event path): every
+    /// status-only update of a Deployment was decoded into a snapshot and handed to the change
+    /// tracker, which read its stored state to find it unchanged. The watch now skips an
+    /// update whose generation it handed over last, and hands over the cursor alone.
+    #[tokio::test(start_paused = true)]
+    async fn status_only_updates_are_skipped_and_only_move_the_cursor() {
+        use futures::StreamExt;
+        use kube::api::WatchEvent::Modified;
+        let client = OneWatch {
+            page: std::sync::Mutex::new(Some(kube::api::ObjectList {
+                types: Default::default(),
+                metadata: kube::core::ListMeta {
+                    resource_version: Some("10".into()),
+                    ..Default::default()
+                },
+                items: vec![deployment(1, "10", 0)],
+            })),
+            events: std::sync::Mutex::new(Some(vec![
+                Modified(deployment(1, "11", 1)),
+                Modified(deployment(1, "12", 2)),
+                Modified(deployment(2, "13", 2)),
+                Modified(deployment(2, "14", 3)),
+            ])),
+        };
+        let mut config = WatchConfig::new("prod");
+        config.stream_name = TrackedResource::Deployments.stream();
+        config.requests_per_second = 1_000.0;
+        let stats = Arc::new(WatchStats::default());
+        let batches =
+            super::super::batches(client, config, None, stats.clone(), Default::default());
+        let mut batches = std::pin::pin!(batches);
+        let listed = batches.next().await.expect("the listing");
+        assert_eq!((listed.events.len(), listed.listed), (1, true));
+        let watched = batches.next().await.expect("the watch's batch");
+        let versions: Vec<&str> = watched
+            .events
+            .iter()
+            .map(|o| o.snapshot.resource_version.as_str())
+            .collect();
+        assert_eq!(versions, ["13"], "only the spec change is handed over");
+        assert_eq!(watched.cursor.as_deref(), Some("14"));
+        assert_eq!(stats.received.load(std::sync::atomic::Ordering::Relaxed), 5);
     }
 
     #[test]

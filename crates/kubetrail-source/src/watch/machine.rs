@@ -25,6 +25,7 @@ use tracing::{debug, info, warn};
 use super::backoff::{Backoff, RateLimit};
 use super::client::{EventClient, WatchStream};
 use super::events::{Batch, GapNotice, WatchConfig, WatchStats, Watched};
+use super::generations::Generations;
 
 /// The watch of one Event stream as a stream of batches, from `resume` (a stored
 /// resourceVersion) or from a full list. It ends when `cancel` fires, after handing over the
@@ -53,6 +54,8 @@ where
         cancel,
         phase,
         pending: Vec::new(),
+        skipped: false,
+        generations: Generations::default(),
         deadline: None,
     };
     futures::stream::unfold(machine, |mut machine| async move {
@@ -106,6 +109,10 @@ struct Machine<K: Watched, C> {
     phase: Phase<K>,
     /// Items read from the watch and not yet handed over.
     pending: Vec<K::Item>,
+    /// Status-only updates were skipped since the last batch: the cursor has moved on.
+    skipped: bool,
+    /// The generation last handed over per object (kinds with a spec generation only).
+    generations: Generations,
     /// When the pending events must be handed over at the latest.
     deadline: Option<tokio::time::Instant>,
 }
@@ -215,6 +222,9 @@ where
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
         let mut events = Vec::with_capacity(page.items.len());
         for obj in page.items {
+            if let Some((uid, generation)) = obj.spec_generation() {
+                self.generations.handed_over(uid, generation);
+            }
             self.accept(obj, &mut events);
         }
         // The cursor may only advance when the last page is stored.
@@ -295,6 +305,16 @@ where
                     if let Some(v) = &obj.meta().resource_version {
                         version.clone_from(v);
                     }
+                    if let Some((uid, generation)) = obj.spec_generation() {
+                        if self.generations.is_known(uid, generation) {
+                            // Status only: nothing to hand over but the cursor.
+                            self.stats.received.fetch_add(1, Ordering::Relaxed);
+                            self.skipped = true;
+                            self.start_deadline();
+                            continue;
+                        }
+                        self.generations.handed_over(uid, generation);
+                    }
                     let mut pending = std::mem::take(&mut self.pending);
                     self.accept(obj, &mut pending);
                     self.pending = pending;
@@ -303,6 +323,9 @@ where
                     // For Events: it expired on the server, no new occurrence.
                     if let Some(v) = &obj.meta().resource_version {
                         version.clone_from(v);
+                    }
+                    if let Some(uid) = &obj.meta().uid {
+                        self.generations.forget(uid);
                     }
                     if let Some(item) = obj.deleted(&self.config.cluster) {
                         self.pending.push(item);
@@ -352,9 +375,16 @@ where
                 let batch = self.flush(&version);
                 return (Phase::Streaming { version, stream }, batch);
             }
-            if !self.pending.is_empty() && self.deadline.is_none() {
-                self.deadline = Some(tokio::time::Instant::now() + self.config.batch_wait);
+            if !self.pending.is_empty() {
+                self.start_deadline();
             }
+        }
+    }
+
+    /// Starts the wait of the batch being gathered, unless it has started.
+    fn start_deadline(&mut self) {
+        if self.deadline.is_none() {
+            self.deadline = Some(tokio::time::Instant::now() + self.config.batch_wait);
         }
     }
 
@@ -385,10 +415,13 @@ where
         }
     }
 
-    /// The pending events as a batch advancing the cursor to `version`, if there are any.
+    /// The pending events as a batch advancing the cursor to `version`, if there are any, or
+    /// skipped updates (then the batch is the cursor alone: one store write per batch wait
+    /// however many status-only updates came).
     fn flush(&mut self, version: &str) -> Option<Batch<K::Item>> {
         self.deadline = None;
-        if self.pending.is_empty() {
+        let skipped = std::mem::take(&mut self.skipped);
+        if self.pending.is_empty() && !skipped {
             return None;
         }
         Some(Batch {

@@ -19,6 +19,7 @@ mod backoff;
 mod changes;
 mod client;
 mod events;
+mod generations;
 mod machine;
 mod owners;
 

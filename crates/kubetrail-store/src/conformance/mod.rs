@@ -34,6 +34,7 @@ use crate::{Page, Store, StoredEvent, WriteSummary};
 
 mod aggregates;
 mod alerts;
+mod bulk;
 mod changes;
 mod incidents;
 mod occurrences;
@@ -48,6 +49,7 @@ mod written;
 
 pub use aggregates::*;
 pub use alerts::*;
+pub use bulk::*;
 pub use changes::*;
 pub use incidents::*;
 pub use occurrences::*;
@@ -110,6 +112,7 @@ macro_rules! store_conformance_tests {
             a_replayed_batch_returns_nothing_written,
             an_identity_conflict_returns_nothing_written,
             an_event_without_an_interval_is_written_at_its_last_seen,
+            a_bulk_write_commits_what_a_plain_write_does_into_an_empty_store_and_a_full_one,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

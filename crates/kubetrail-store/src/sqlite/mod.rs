@@ -1,6 +1,6 @@
 //! The embedded SQLite backend: one writer connection behind an async lock, a few reader
-//! connections (`readers`; WAL lets them read while the writer writes), all SQL on the
-//! blocking pool.
+//! connections (`readers`; WAL lets them read while the writer writes); the writer's SQL on
+//! its own thread (`writer_thread`), the readers' on the blocking pool.
 //!
 //! Files, one concept each: `schema` (settings, migrations), `write` (batches), `rollup`
 //! (hourly counts), `query`, `occurrences` (events with their occurrences in a range),
@@ -9,6 +9,7 @@
 
 mod aggregate;
 mod alerts;
+mod bulk;
 mod changes;
 mod cursor;
 mod filter;
@@ -26,6 +27,7 @@ mod silences;
 mod stats;
 mod txn;
 mod write;
+mod writer_thread;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,11 +46,35 @@ use crate::{
 use crate::{EventReader, EventSink, Outbox, Retention, Silences};
 use retention::{CHUNK, Deleted};
 
+/// The page caches of a store's connections, in KiB each (SQLite's `cache_size`): what a
+/// connection may keep of the file in memory. Filled by use and kept until the connection
+/// closes, so they are sized to the work of the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCaches {
+    /// The writer's.
+    pub writer_kib: u32,
+    /// Each reader's.
+    pub reader_kib: u32,
+}
+
+impl PageCaches {
+    /// Unless asked otherwise: readers scan indexes and rollups, 8 MiB keeps the hot ones.
+    pub const DEFAULT: PageCaches = PageCaches {
+        writer_kib: 8 * 1024,
+        reader_kib: 8 * 1024,
+    };
+
+    /// A live watcher (`kubetrail run`): small batches of recent events and change states
+    /// read by key. Larger caches only filled up with pages of the change tracker's states
+    /// (+9.5 MB over a listing of 20,000 objects, issue 15; docs/BENCHMARKS.md).
+    pub const LIVE: PageCaches = PageCaches {
+        writer_kib: 2 * 1024,
+        reader_kib: 2 * 1024,
+    };
+}
+
 /// Events in SQLite, in one file (plus its `-wal` and `-shm` companions).
 ///
-/// The writer's page cache unless asked otherwise: enough for live batches, small for memory.
-const DEFAULT_WRITER_CACHE_KIB: u32 = 8 * 1024;
-
 /// Timestamps are kept to the microsecond (Kubernetes' own precision); a count of 0 is stored
 /// as 1.
 pub struct SqliteStore {
@@ -56,6 +82,8 @@ pub struct SqliteStore {
     /// Held by a write transaction (or a retention step) for its whole life.
     write_lock: Arc<tokio::sync::Mutex<()>>,
     writer: Arc<Mutex<Connection>>,
+    /// Runs all of the writer's work (see `writer_thread`).
+    writer_thread: writer_thread::WriterThread,
     readers: Arc<readers::ReaderPool>,
 }
 
@@ -71,13 +99,22 @@ impl SqliteStore {
     /// Opens (or creates, with its directory) the database at `path` and migrates its schema.
     /// A database written by a newer kubetrail is refused with [`Error::SchemaTooNew`].
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore> {
-        Self::open_with_cache(path, DEFAULT_WRITER_CACHE_KIB)
+        Self::open_with_caches(path, PageCaches::DEFAULT)
     }
 
     /// Like [`SqliteStore::open`], with `writer_cache_kib` of page cache for the writer: bulk
-    /// imports want tens of MiB (index pages stay hot), a live watcher a few MiB (small
-    /// batches, flat memory).
+    /// imports want tens of MiB (index pages stay hot).
     pub fn open_with_cache(path: impl AsRef<Path>, writer_cache_kib: u32) -> Result<SqliteStore> {
+        let caches = PageCaches {
+            writer_kib: writer_cache_kib,
+            ..PageCaches::DEFAULT
+        };
+        Self::open_with_caches(path, caches)
+    }
+
+    /// Like [`SqliteStore::open`], with these page caches (e.g. [`PageCaches::LIVE`] for a
+    /// watcher: flat memory).
+    pub fn open_with_caches(path: impl AsRef<Path>, caches: PageCaches) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -96,19 +133,21 @@ impl SqliteStore {
         let writer = Connection::open(&path)
             .map_err(Error::from)
             .map_err(opening)?;
-        schema::prepare_writer(&writer, writer_cache_kib).map_err(opening)?;
+        schema::prepare_writer(&writer, caches.writer_kib).map_err(opening)?;
         let reader = Connection::open(&path)
             .map_err(Error::from)
             .map_err(opening)?;
-        schema::prepare_reader(&reader).map_err(opening)?;
+        schema::prepare_reader(&reader, caches.reader_kib).map_err(opening)?;
         Ok(SqliteStore {
             path: path.clone(),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             writer: Arc::new(Mutex::new(writer)),
+            writer_thread: writer_thread::WriterThread::start()?,
             readers: Arc::new(readers::ReaderPool::new(
                 path.clone(),
                 reader,
                 readers::ReaderPool::default_max(),
+                caches.reader_kib,
             )),
         })
     }
@@ -167,21 +206,24 @@ impl SqliteStore {
                 known: schema::SCHEMA_VERSION,
             });
         }
-        schema::prepare_reader(&writer).map_err(|e| match e {
+        let cache_kib = PageCaches::DEFAULT.reader_kib;
+        schema::prepare_reader(&writer, cache_kib).map_err(|e| match e {
             Error::Sqlite(source) => opening(source),
             other => other,
         })?;
         let reader = readers::open_read_only(&uri).map_err(opening)?;
-        schema::prepare_reader(&reader)?;
+        schema::prepare_reader(&reader, cache_kib)?;
         Ok(SqliteStore {
             path: path.clone(),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
             writer: Arc::new(Mutex::new(writer)),
+            writer_thread: writer_thread::WriterThread::start()?,
             readers: Arc::new(readers::ReaderPool::read_only(
                 path,
                 uri,
                 reader,
                 readers::ReaderPool::default_max(),
+                cache_kib,
             )),
         })
     }
@@ -209,8 +251,11 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Page cache for bulk imports (see [`SqliteStore::open_with_cache`]).
-    pub const BULK_WRITER_CACHE_KIB: u32 = 48 * 1024;
+    /// Page cache for bulk imports (see [`SqliteStore::open_with_cache`]): the B-trees an
+    /// import writes row by row (the events' key, object and correlation indexes, occurrences
+    /// by event, the rollups; the others are built at commit in an empty store), within the
+    /// import's 100 MB budget (issue 14 §3; 48 MiB before).
+    pub const BULK_WRITER_CACHE_KIB: u32 = 32 * 1024;
 
     /// The schema version this build migrates stores to.
     pub const SCHEMA_VERSION: i64 = schema::SCHEMA_VERSION;
@@ -220,6 +265,20 @@ impl SqliteStore {
     pub async fn aggregate_raw(&self, q: &AggregateQuery) -> Result<Vec<AggregateRow>> {
         let q = q.clone();
         self.read(move |c| aggregate::aggregate(c, &q, false)).await
+    }
+
+    /// A write transaction (see `txn`), `bulk` or not (see `bulk`).
+    async fn start(&self, stored_at: Timestamp, bulk: bool) -> Result<Box<dyn StoreTxn>> {
+        let held = Arc::clone(&self.write_lock).lock_owned().await;
+        let txn = txn::SqliteTxn::begin(
+            Arc::clone(&self.writer),
+            self.writer_thread.clone(),
+            held,
+            stored_at,
+            bulk,
+        )
+        .await?;
+        Ok(Box::new(txn))
     }
 
     async fn read<T: Send + 'static>(
@@ -237,28 +296,29 @@ impl SqliteStore {
     ) -> Result<T> {
         let held = Arc::clone(&self.write_lock).lock_owned().await;
         let writer = Arc::clone(&self.writer);
-        blocking(move || {
-            // The writer lock stays held until the work is done, even if the caller goes away.
-            let _held = held;
-            let conn = lock(&writer);
-            if !in_txn {
-                return f(&conn);
-            }
-            txn::start(&conn)?;
-            match f(&conn) {
-                Ok(v) => {
-                    conn.execute_batch("COMMIT")?;
-                    Ok(v)
+        self.writer_thread
+            .run(move || {
+                // The writer lock stays held until the work is done, even if the caller goes away.
+                let _held = held;
+                let conn = lock(&writer);
+                if !in_txn {
+                    return f(&conn);
                 }
-                Err(e) => {
-                    if let Err(error) = conn.execute_batch("ROLLBACK") {
-                        tracing::warn!(%error, "cannot roll back a failed write step");
+                txn::start(&conn)?;
+                match f(&conn) {
+                    Ok(v) => {
+                        conn.execute_batch("COMMIT")?;
+                        Ok(v)
                     }
-                    Err(e)
+                    Err(e) => {
+                        if let Err(error) = conn.execute_batch("ROLLBACK") {
+                            tracing::warn!(%error, "cannot roll back a failed write step");
+                        }
+                        Err(e)
+                    }
                 }
-            }
-        })
-        .await
+            })
+            .await
     }
 
     /// Repeats a retention step, each in its own transaction and starting where the last one
@@ -310,13 +370,6 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Runs blocking SQLite work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|_| Error::WorkerGone)?
-}
-
 #[async_trait]
 impl EventSink for SqliteStore {
     async fn begin(&self) -> Result<Box<dyn StoreTxn>> {
@@ -324,9 +377,11 @@ impl EventSink for SqliteStore {
     }
 
     async fn begin_at(&self, stored_at: Timestamp) -> Result<Box<dyn StoreTxn>> {
-        let held = Arc::clone(&self.write_lock).lock_owned().await;
-        let txn = txn::SqliteTxn::begin(Arc::clone(&self.writer), held, stored_at).await?;
-        Ok(Box::new(txn))
+        self.start(stored_at, false).await
+    }
+
+    async fn begin_bulk(&self) -> Result<Box<dyn StoreTxn>> {
+        self.start(Timestamp::now(), true).await
     }
 
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
@@ -504,4 +559,47 @@ impl Silences for SqliteStore {
 fn count_events(conn: &Connection) -> Result<u64> {
     let n: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
     Ok(n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12's import regression: the writer's work ran on whichever thread of tokio's
+    /// blocking pool was free, spreading SQLite's allocations over glibc arenas that each kept
+    /// what was freed (peak RSS 15–20 MiB higher). Every write runs on the one writer thread.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_write_runs_on_the_one_writer_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(dir.path().join("kubetrail.db")).unwrap());
+        let mut names = std::collections::BTreeSet::new();
+        for _ in 0..8 {
+            let (a, b) = (Arc::clone(&store), Arc::clone(&store));
+            let both = tokio::join!(
+                tokio::spawn(async move {
+                    a.write(true, |_| {
+                        Ok(std::thread::current().name().map(str::to_owned))
+                    })
+                    .await
+                }),
+                tokio::spawn(async move {
+                    let mut txn = b.begin().await?;
+                    txn.write(vec![crate::conformance::event(
+                        "x",
+                        crate::conformance::t0(),
+                        1,
+                    )])
+                    .await?;
+                    txn.commit().await?;
+                    b.write(false, |_| {
+                        Ok(std::thread::current().name().map(str::to_owned))
+                    })
+                    .await
+                }),
+            );
+            names.insert(both.0.unwrap().unwrap());
+            names.insert(both.1.unwrap().unwrap());
+        }
+        assert_eq!(names, [Some(writer_thread::NAME.to_string())].into());
+    }
 }

@@ -18,24 +18,33 @@ pub(crate) struct ReaderPool {
     read_only: Option<String>,
     idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
+    /// Page cache of each connection, KiB.
+    cache_kib: u32,
 }
 
 impl ReaderPool {
-    /// A pool with `first` as its first idle reader.
-    pub(crate) fn new(path: PathBuf, first: Connection, max: usize) -> ReaderPool {
+    /// A pool with `first` as its first idle reader; new ones get `cache_kib` of page cache.
+    pub(crate) fn new(path: PathBuf, first: Connection, max: usize, cache_kib: u32) -> Self {
         ReaderPool {
             path,
             read_only: None,
             idle: Mutex::new(vec![first]),
             permits: Arc::new(Semaphore::new(max.max(1))),
+            cache_kib,
         }
     }
 
     /// A pool whose new connections open `uri` read-only (see `SqliteStore::open_read_only`).
-    pub(crate) fn read_only(path: PathBuf, uri: String, first: Connection, max: usize) -> Self {
+    pub(crate) fn read_only(
+        path: PathBuf,
+        uri: String,
+        first: Connection,
+        max: usize,
+        cache_kib: u32,
+    ) -> Self {
         ReaderPool {
             read_only: Some(uri),
-            ..ReaderPool::new(path, first, max)
+            ..ReaderPool::new(path, first, max, cache_kib)
         }
     }
 
@@ -95,7 +104,7 @@ impl ReaderPool {
                     path: self.path.display().to_string(),
                     source,
                 })?;
-                schema::prepare_reader(&conn)?;
+                schema::prepare_reader(&conn, self.cache_kib)?;
                 Ok(conn)
             }
         }
@@ -129,8 +138,8 @@ mod tests {
         let store = crate::SqliteStore::open(&path).unwrap();
         drop(store);
         let first = Connection::open(&path).unwrap();
-        schema::prepare_reader(&first).unwrap();
-        (dir, Arc::new(ReaderPool::new(path, first, max)))
+        schema::prepare_reader(&first, 8192).unwrap();
+        (dir, Arc::new(ReaderPool::new(path, first, max, 8192)))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

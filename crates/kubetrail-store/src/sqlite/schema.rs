@@ -380,11 +380,11 @@ fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
-/// Prepares a reader connection, opened after the writer has migrated the schema.
-pub(crate) fn prepare_reader(conn: &Connection) -> Result<()> {
+/// Prepares a reader connection, opened after the writer has migrated the schema, with
+/// `cache_kib` of page cache.
+pub(crate) fn prepare_reader(conn: &Connection, cache_kib: u32) -> Result<()> {
     configure(conn)?;
-    // Readers scan indexes and rollups; 8 MiB keeps the hot ones without growing RSS much.
-    conn.pragma_update(None, "cache_size", -8192)?;
+    conn.pragma_update(None, "cache_size", -i64::from(cache_kib))?;
     conn.pragma_update(None, "query_only", true)?;
     Ok(())
 }

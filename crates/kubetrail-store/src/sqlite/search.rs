@@ -137,7 +137,14 @@ fn walk(
                     limit: page.limit - found.len(),
                     after: Some((timestamp(last_seen, "last_seen")?, last_id)),
                 };
-                found.extend(query::index_first(conn, f, &rest)?);
+                found.extend(hand_over(
+                    conn,
+                    f,
+                    search,
+                    &rest,
+                    &check_sql,
+                    &check.params,
+                )?);
                 return Ok(found);
             }
             chunk.clear();
@@ -145,6 +152,81 @@ fn walk(
         }
     }
     Ok(found)
+}
+
+/// The rest of a page the walk did not fill: a search common in the store but rare in the
+/// window. With only a window (no other filter), the window is read again from its indexes by
+/// `last_seen` and each entry checked against the set of matching rowids (SQLite builds it once
+/// from the full-text index), so no row is read but those returned: the one-statement plan
+/// would read the row of every matching note in the store instead (measured on 6M events: 32–139
+/// ms of CPU for words in 12,000–58,000 notes, against 11–15 ms). With other filters, whose
+/// own indexes may be better, the one-statement plan.
+fn hand_over(
+    conn: &Connection,
+    f: &EventFilter,
+    search: &str,
+    rest: &Page,
+    check_sql: &str,
+    check_params: &[Value],
+) -> Result<Vec<StoredEvent>> {
+    let window_only = EventFilter {
+        since: None,
+        until: None,
+        search: None,
+        ..f.clone()
+    } == EventFilter::default();
+    if !window_only {
+        return query::index_first(conn, f, rest);
+    }
+    let mut found = Vec::new();
+    for (sql, params) in hand_over_statements(f, search, rest)? {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut ids = stmt.query(params_from_iter(params.iter()))?;
+        while let Some(row) = ids.next()? {
+            // The window's other bounds, checked on the matches only (see `arms`).
+            let mut params = check_params.to_vec();
+            params.push(Value::Integer(row.get(0)?));
+            let mut check = conn.prepare_cached(check_sql)?;
+            let mut rows = check.query(params_from_iter(params.iter()))?;
+            if let Some(row) = rows.next()? {
+                found.push(stored_event(row)?);
+                if found.len() == rest.limit {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The events table read by `last_seen` only, for [`hand_over`].
+const BY_LAST_SEEN: &str = "events e INDEXED BY events_last_seen";
+
+/// The statements of [`hand_over`] and their parameters: the ids of the matching events of
+/// each part of the window (see [`arms`]), in the query's order.
+fn hand_over_statements(
+    f: &EventFilter,
+    search: &str,
+    rest: &Page,
+) -> Result<Vec<(String, Vec<Value>)>> {
+    let unsearched = EventFilter {
+        search: None,
+        ..f.clone()
+    };
+    let mut statements = Vec::new();
+    for (from, mut arm) in arms(&unsearched, rest)? {
+        let from = if from == EVENTS { BY_LAST_SEEN } else { from };
+        arm.and(
+            "e.id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)",
+            [Value::Text(search.to_string())],
+        );
+        let sql = format!(
+            "SELECT e.id FROM {from}{} ORDER BY e.last_seen DESC, e.id DESC",
+            arm.sql
+        );
+        statements.push((sql, arm.params));
+    }
+    Ok(statements)
 }
 
 /// The events the query lists without its search, in its order, as statements (what they read
@@ -287,7 +369,7 @@ mod tests {
         events.append(&mut again);
         conn.execute_batch("BEGIN").expect("begin");
         for batch in events.chunks(500) {
-            write::write_batch(&conn, batch, 0).expect("write");
+            write::write_batch(&conn, batch, 0, true).expect("write");
         }
         conn.execute_batch("COMMIT").expect("commit");
         conn
@@ -394,6 +476,39 @@ mod tests {
         };
         let error = time_first(&conn, &f, &page).expect_err("broken");
         assert!(matches!(error, crate::Error::InvalidQuery(_)), "{error}");
+    }
+
+    /// A search common in the store but rare in the window: the rest of the page reads the
+    /// window by `last_seen` and never drives the read from the full-text matches (which reads
+    /// the row of every match in the store).
+    #[test]
+    fn the_hand_over_reads_the_window_by_last_seen_not_every_match() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = store(dir.path());
+        let f = EventFilter {
+            since: Some(minute(24 * 60)),
+            until: Some(minute(48 * 60)),
+            search: Some("common".into()),
+            ..EventFilter::default()
+        };
+        let statements = hand_over_statements(&f, "common", &Page::default()).expect("sql");
+        assert_eq!(statements.len(), 3);
+        for (sql, params) in statements {
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("plan");
+            let details: Vec<String> = stmt
+                .query_map(params_from_iter(params.iter()), |r| r.get(3))
+                .expect("plan")
+                .collect::<rusqlite::Result<_>>()
+                .expect("plan");
+            let plan = details.join("; ");
+            assert!(
+                plan.contains("INDEX events_last_seen") || plan.contains("INDEX events_long_span"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+        }
     }
 
     #[test]

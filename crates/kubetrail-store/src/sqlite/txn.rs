@@ -7,18 +7,23 @@ use kubetrail_model::{Event, Relink, Timestamp};
 use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
-use super::{blocking, cursor, incidents, lock, quarantine, relink, write};
+use super::writer_thread::WriterThread;
+use super::{bulk, cursor, incidents, lock, quarantine, relink, write};
 use crate::quarantine::Row;
 use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, Written};
 
 /// Holds the store's writer lock for its whole life, so one transaction writes at a time.
 pub(crate) struct SqliteTxn {
     conn: Arc<Mutex<Connection>>,
+    /// Where its SQL runs.
+    thread: WriterThread,
     /// Cleared by a successful commit, or by a failed write (which rolls back at once);
     /// otherwise dropping rolls back.
     open: bool,
     /// When what this transaction writes is stored (micros): see `crate::expiry`.
     stored_at: i64,
+    /// A bulk transaction into an empty store: what it builds at commit (see `bulk`).
+    deferred: Option<bulk::Deferred>,
     _writer: OwnedMutexGuard<()>,
 }
 
@@ -34,17 +39,35 @@ pub(crate) fn start(conn: &Connection) -> Result<()> {
 }
 
 impl SqliteTxn {
+    /// Begins a transaction; a `bulk` one into an empty store defers indexes (see `bulk`).
     pub(crate) async fn begin(
         conn: Arc<Mutex<Connection>>,
+        thread: WriterThread,
         writer: OwnedMutexGuard<()>,
         stored_at: Timestamp,
+        bulk: bool,
     ) -> Result<Self> {
         let c = Arc::clone(&conn);
-        blocking(move || start(&lock(&c))).await?;
+        let deferred = thread
+            .run(move || {
+                let conn = lock(&c);
+                start(&conn)?;
+                if !bulk {
+                    return Ok(None);
+                }
+                bulk::defer(&conn).inspect_err(|_| {
+                    if let Err(error) = conn.execute_batch("ROLLBACK") {
+                        tracing::warn!(%error, "cannot roll back a failed bulk write start");
+                    }
+                })
+            })
+            .await?;
         Ok(SqliteTxn {
             conn,
+            thread,
             open: true,
             stored_at: stored_at.as_microsecond(),
+            deferred,
             _writer: writer,
         })
     }
@@ -59,18 +82,20 @@ impl SqliteTxn {
             return Err(Error::Aborted);
         }
         let c = Arc::clone(&self.conn);
-        let result = blocking(move || {
-            let conn = lock(&c);
-            let result = f(&conn);
-            if result.is_err()
-                && !conn.is_autocommit()
-                && let Err(error) = conn.execute_batch("ROLLBACK")
-            {
-                tracing::warn!(%error, "cannot roll back a failed write transaction");
-            }
-            result
-        })
-        .await;
+        let result = self
+            .thread
+            .run(move || {
+                let conn = lock(&c);
+                let result = f(&conn);
+                if result.is_err()
+                    && !conn.is_autocommit()
+                    && let Err(error) = conn.execute_batch("ROLLBACK")
+                {
+                    tracing::warn!(%error, "cannot roll back a failed write transaction");
+                }
+                result
+            })
+            .await;
         if result.is_err() {
             self.open = false;
         }
@@ -101,9 +126,10 @@ impl StoreTxn for SqliteTxn {
         }
         events.iter_mut().for_each(Event::bound_text);
         let stored_at = self.stored_at;
+        let fts = self.deferred.is_none();
         self.run(move |c| {
             c.execute_batch("SAVEPOINT kubetrail_write")?;
-            match write::write_batch(c, &events, stored_at) {
+            match write::write_batch(c, &events, stored_at, fts) {
                 Ok(outcomes) => {
                     let written = Written::new(events, outcomes);
                     incidents::mark_dirty(c, &crate::incidents::dirty_spans(&written))?;
@@ -150,7 +176,14 @@ impl StoreTxn for SqliteTxn {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        self.run(|c| Ok(c.execute_batch("COMMIT")?)).await?;
+        let deferred = self.deferred.take();
+        self.run(move |c| {
+            if let Some(d) = &deferred {
+                bulk::build(c, d)?;
+            }
+            Ok(c.execute_batch("COMMIT")?)
+        })
+        .await?;
         self.open = false;
         Ok(())
     }

@@ -72,6 +72,8 @@ WHERE cluster = ?2 AND reg_namespace = ?3 AND reg_kind = 'Pod' AND reg_name = ?4
 
 struct Statements<'c> {
     conn: &'c Connection,
+    /// Whether notes go into `events_fts` now (not when a bulk write rebuilds it at commit).
+    fts: bool,
     /// When this batch is stored (micros): see `crate::expiry`.
     stored_at: i64,
     insert: CachedStatement<'c>,
@@ -87,9 +89,10 @@ struct Statements<'c> {
 }
 
 impl<'c> Statements<'c> {
-    fn prepare(conn: &'c Connection, stored_at: i64) -> Result<Self> {
+    fn prepare(conn: &'c Connection, stored_at: i64, fts: bool) -> Result<Self> {
         Ok(Statements {
             conn,
+            fts,
             stored_at,
             insert: conn.prepare_cached(INSERT)?,
             existing: conn.prepare_cached(EXISTING)?,
@@ -107,13 +110,16 @@ impl<'c> Statements<'c> {
 
 /// Writes a batch in the open transaction; returns what each event did, in batch order. On
 /// error part of it may be written: the caller rolls the whole transaction back (a savepoint
-/// per batch would make SQLite's statement journal cost grow with the batch).
+/// per batch would make SQLite's statement journal cost grow with the batch). Notes go into
+/// the full-text index when `fts` (a bulk write into an empty store rebuilds it at commit:
+/// `bulk`).
 pub(crate) fn write_batch(
     conn: &Connection,
     events: &[Event],
     stored_at: i64,
+    fts: bool,
 ) -> Result<Vec<Outcome>> {
-    let mut st = Statements::prepare(conn, stored_at)?;
+    let mut st = Statements::prepare(conn, stored_at, fts)?;
     let mut rollups = RollupDeltas::default();
     let mut outcomes = Vec::with_capacity(events.len());
     let mut placed = Vec::new();
@@ -208,7 +214,9 @@ fn write_one<'a>(
 
     if inserted > 0 {
         let id = st.conn.last_insert_rowid();
-        st.fts_insert.execute(params![id, e.note])?;
+        if st.fts {
+            st.fts_insert.execute(params![id, e.note])?;
+        }
         let dims = [
             Cow::Borrowed(e.cluster.as_str()),
             Cow::Borrowed(e.namespace.as_str()),
@@ -278,7 +286,7 @@ fn write_one<'a>(
         labels,
         st.stored_at,
     ])?;
-    if old.note != e.note {
+    if st.fts && old.note != e.note {
         st.fts_delete.execute(params![old.id, old.note])?;
         st.fts_insert.execute(params![old.id, e.note])?;
     }

@@ -42,6 +42,10 @@ pub enum BenchWhat {
         /// Where to put the fresh store (default: a temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// The writer's page cache in KiB (default: the import's bulk cache), to compare with
+        /// the bare insert given the same cache.
+        #[arg(long, default_value_t = SqliteStore::BULK_WRITER_CACHE_KIB)]
+        cache_kib: u32,
     },
     /// Simulator → watch → process → store in this process: events/s and creation→commit
     /// latency; with --memory, the RSS of a separate `kubetrail run` as the cluster grows.
@@ -55,22 +59,24 @@ pub enum BenchWhat {
         /// grows, through a relist and an initial list.
         #[arg(long)]
         memory: bool,
-        /// With --memory: run the measured process under this command, e.g. `heaptrack -o
-        /// /tmp/run` (a heap profile of each `kubetrail run` started).
-        #[arg(long, requires = "memory")]
+        /// With --memory or --storm: run the measured process under this command, e.g.
+        /// `heaptrack -o /tmp/run` or `perf record -g -o /tmp/run.perf` (a profile of each
+        /// `kubetrail run` started).
+        #[arg(long)]
         wrapper: Option<String>,
         /// With --memory: the configuration file of the measured process (e.g. with alerting
         /// off, to see what it costs).
         #[arg(long, requires = "memory")]
         run_config: Option<PathBuf>,
-        /// Also track Deployments' changes, and measure the Event rate a second time in the
-        /// same run while the simulator makes this many status-only Deployment updates a
-        /// second (a storm the change tracker must read past, recording nothing).
+        /// Measure the Event rate and CPU of a separate `kubetrail run` (without change
+        /// tracking, then tracking Deployments), quiet and while the simulator makes this
+        /// many status-only Deployment updates a second (a storm the change tracker must read
+        /// past, recording nothing).
         #[arg(long, conflicts_with = "memory")]
         storm: Option<u64>,
-        /// With --memory: measure this kubetrail binary (e.g. an earlier build) instead of
-        /// this one, with the same simulator and phases.
-        #[arg(long, requires = "memory")]
+        /// With --memory or --storm: measure this kubetrail binary (e.g. an earlier build)
+        /// instead of this one, with the same simulator and phases.
+        #[arg(long)]
         run_binary: Option<PathBuf>,
     },
     /// Builds (or reuses) a store of N events made from the file's events with fresh uids and
@@ -104,25 +110,26 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
         } => {
             let dir =
                 std::env::temp_dir().join(format!("kubetrail-bench-live-{}", std::process::id()));
-            let result = if memory {
-                super::bench_live::memory(
-                    events,
-                    rate,
-                    &dir,
-                    super::bench_live::Measured {
-                        wrapper: wrapper.as_deref(),
-                        config: run_config.as_deref(),
-                        binary: run_binary.as_deref(),
-                    },
-                )
-                .await
-            } else {
-                super::bench_live::live(events, rate, storm, &dir).await
+            let measured = super::bench_live::Measured {
+                wrapper: wrapper.as_deref(),
+                config: run_config.as_deref(),
+                binary: run_binary.as_deref(),
+            };
+            let result = match (memory, storm) {
+                (true, _) => super::bench_live::memory(events, rate, &dir, measured).await,
+                (false, Some(storm)) => {
+                    super::bench_storm::storm(events, rate, storm, &dir, measured).await
+                }
+                (false, None) => super::bench_live::live(events, rate, &dir).await,
             };
             let _ = std::fs::remove_dir_all(&dir);
             result?
         }
-        BenchWhat::Import { input, data_dir } => import(&input, data_dir).await?,
+        BenchWhat::Import {
+            input,
+            data_dir,
+            cache_kib,
+        } => import(&input, data_dir, cache_kib).await?,
         BenchWhat::Query {
             input,
             data_dir,
@@ -171,7 +178,7 @@ fn process(input: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
+async fn import(input: &Path, data_dir: Option<PathBuf>, cache_kib: u32) -> Result<()> {
     let tmp;
     let dir = match data_dir {
         Some(d) => d,
@@ -182,7 +189,7 @@ async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
     };
     let db = dir.join("kubetrail.db");
     remove_db(&db);
-    let store = SqliteStore::open_with_cache(&db, SqliteStore::BULK_WRITER_CACHE_KIB)?;
+    let store = SqliteStore::open_with_cache(&db, cache_kib)?;
     let t = Instant::now();
     let summary = super::import::import_files(
         &store,
@@ -211,6 +218,7 @@ async fn import(input: &Path, data_dir: Option<PathBuf>) -> Result<()> {
         "incidents_seconds": incidents_s,
         "events_per_s_with_incidents": summary.events_read as f64 / (s + incidents_s),
         "peak_rss_mib": peak_rss_kib() as f64 / 1024.0, "db_bytes": db_bytes,
+        "cache_kib": cache_kib,
     }));
     drop(store);
     remove_db(&db);

@@ -1,25 +1,21 @@
 //! `kubetrail bench live`: the live path end to end, simulator → watch → process → store.
 //! Sustained events/s, latency from an Event's creation in the API server to its commit in the
 //! store (p50/p99), and the RSS and CPU of a separate `kubetrail run` process as the cluster
-//! grows, through a relist and an initial list; with `--storm`, the Event rate with and
-//! without a storm of status-only Deployment updates in the same run.
+//! grows, through a relist and an initial list (the status-update storm: `bench_storm`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::Event as K8sEvent;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kubetrail_model::{ChangeFilter, Event, Timestamp};
+use kubetrail_model::{Event, Timestamp};
 use kubetrail_process::Rules;
 use kubetrail_sim::{SimHandle, Simulator};
-use kubetrail_source::watch::TrackedResource;
-use kubetrail_store::{ChangeStore, EventReader, EventSink, SqliteStore, Store};
+use kubetrail_store::{EventReader, EventSink, SqliteStore, Store};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -28,21 +24,14 @@ use super::run::{PipelineOptions, start, wait};
 use crate::config::RawCluster;
 
 /// Creates `total` events at `rate` per second (0: as fast as possible) while the pipeline
-/// runs in this process, then reports throughput and creation→commit latency. With `storm`
-/// (updates/s), Deployments' changes are tracked too, and the events are created twice in the
-/// same run: once quiet, then again while the simulator rewrites the status of 100
-/// Deployments `storm` times a second (no spec change: nothing may be recorded).
-pub async fn live(total: u64, rate: u64, storm: Option<u64>, dir: &Path) -> Result<()> {
+/// runs in this process, then reports throughput and creation→commit latency.
+pub async fn live(total: u64, rate: u64, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let sim = Simulator::start().await?;
     let kubeconfig = dir.join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig)?;
-    if storm.is_some() {
-        create_storm_deployments(&sim)?;
-    }
     let db = dir.join("live.db");
-    let sqlite = std::sync::Arc::new(SqliteStore::open(&db)?);
-    let store: std::sync::Arc<dyn Store> = sqlite.clone();
+    let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(SqliteStore::open(&db)?);
     let cancel = CancellationToken::new();
     let (tx, mut rx) = mpsc::channel::<Event>(65_536);
     let cluster = RawCluster {
@@ -51,7 +40,6 @@ pub async fn live(total: u64, rate: u64, storm: Option<u64>, dir: &Path) -> Resu
         requests_per_second: Some(1000.0),
         ..RawCluster::default()
     };
-    let changes = storm.map(|_| sqlite.clone() as std::sync::Arc<dyn ChangeStore>);
     let options = PipelineOptions {
         default_name: "bench".into(),
         spool_dir: dir.join("spool"),
@@ -61,37 +49,12 @@ pub async fn live(total: u64, rate: u64, storm: Option<u64>, dir: &Path) -> Resu
         store: store.clone(),
         live: Some(tx),
         alerts: None,
-        changes,
-        tracked: vec![TrackedResource::Deployments],
+        changes: None,
+        tracked: Vec::new(),
     };
     let tasks = start(vec![cluster], &options, &cancel).await?;
-    if let Some(storm_rate) = storm {
-        wait_listed(sqlite.as_ref(), "changes/deployments").await?;
-        let quiet = measure(&sim, &mut rx, 0, total, rate).await?;
-        print_rate(&quiet, total, rate, json!({"storm": "none"}));
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let storming = {
-            let (sim, stop) = (sim.clone(), stop.clone());
-            tokio::spawn(async move { sim.status_storm(STORM_NAMESPACE, storm_rate, &stop).await })
-        };
-        let t0 = Instant::now();
-        let stormy = measure(&sim, &mut rx, total, total, rate).await?;
-        stop.store(true, Ordering::Relaxed);
-        let updates = storming.await??;
-        let storm_s = t0.elapsed().as_secs_f64();
-        let recorded = sqlite.changes(&ChangeFilter::default()).await?.len();
-        print_rate(
-            &stormy,
-            total,
-            rate,
-            json!({"storm": "status-only updates of 100 Deployments", "storm_rate_target": storm_rate,
-                   "storm_updates": updates, "storm_updates_per_s": updates as f64 / storm_s,
-                   "changes_recorded": recorded}),
-        );
-    } else {
-        let measured = measure(&sim, &mut rx, 0, total, rate).await?;
-        print_rate(&measured, total, rate, json!(null));
-    }
+    let measured = measure(&sim, &mut rx, 0, total, rate).await?;
+    print_rate(&measured, total, rate, json!(null));
     cancel.cancel();
     wait(tasks).await;
     sim.shutdown().await;
@@ -142,34 +105,6 @@ fn print_rate(m: &Measurement, total: u64, rate: u64, extra: serde_json::Value) 
             "latency_p99_ms": pct(99.0), "latency_max_ms": pct(100.0), "with": extra,
         })
     );
-}
-
-/// Where the storm's Deployments live.
-const STORM_NAMESPACE: &str = "storm";
-
-/// The 100 Deployments the storm rewrites the status of.
-fn create_storm_deployments(sim: &SimHandle) -> Result<()> {
-    for i in 0..100 {
-        let d: Deployment = serde_json::from_value(json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": format!("app-{i:03}"), "namespace": STORM_NAMESPACE},
-            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "x"}},
-                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [
-                    {"name": "app", "image": format!("registry.example/app:{i}")}]}}}
-        }))?;
-        sim.create(&d)?;
-    }
-    Ok(())
-}
-
-/// Waits until `stream`'s cursor is stored (its listing done).
-async fn wait_listed(store: &SqliteStore, stream: &str) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while store.cursor("bench", stream).await?.is_none() {
-        anyhow::ensure!(Instant::now() < deadline, "{stream} was never listed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(())
 }
 
 /// RSS and CPU of a separate `kubetrail run` (fresh store, its own port) watching a simulator:
@@ -266,7 +201,7 @@ fn phase_json(before: &Sample, after: &Sample) -> serde_json::Value {
 }
 
 /// Waits until the store holds `n` events.
-async fn wait_events(store: &SqliteStore, child: &mut Child, n: u64) -> Result<()> {
+pub(super) async fn wait_events(store: &SqliteStore, child: &mut Child, n: u64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(300);
     while store.stats().await?.events < n {
         child.alive()?;
@@ -277,7 +212,11 @@ async fn wait_events(store: &SqliteStore, child: &mut Child, n: u64) -> Result<(
 }
 
 /// Waits until the Event watch's cursor was saved after `since` (a list's last page saves it).
-async fn wait_cursor(store: &SqliteStore, child: &mut Child, since: Timestamp) -> Result<()> {
+pub(super) async fn wait_cursor(
+    store: &SqliteStore,
+    child: &mut Child,
+    since: Timestamp,
+) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let cursor = store.cursor(kubetrail_sim::CONTEXT_NAME, "events").await?;
@@ -306,20 +245,20 @@ pub struct Measured<'a> {
 }
 
 /// The measured `kubetrail run` process.
-struct Child {
+pub(super) struct Child {
     process: std::process::Child,
 }
 
 /// What /proc says about a process at one moment.
-struct Sample {
-    at: Instant,
-    rss_mib: f64,
+pub(super) struct Sample {
+    pub(super) at: Instant,
+    pub(super) rss_mib: f64,
     /// Of which anonymous memory (heap, stacks): the rest is the binary's code and other
     /// mapped files.
-    anon_mib: f64,
-    peak_mib: f64,
+    pub(super) anon_mib: f64,
+    pub(super) peak_mib: f64,
     /// User + system CPU seconds so far.
-    cpu_s: f64,
+    pub(super) cpu_s: f64,
 }
 
 impl Sample {
@@ -331,8 +270,24 @@ impl Sample {
     }
 }
 
+/// User + system CPU seconds process `pid` has used so far (`/proc/PID/stat`).
+pub(super) fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces): utime is the 12th, stime 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    let (user, system) = ticks(11)
+        .zip(ticks(12))
+        .with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
+    // In clock ticks: USER_HZ, 100 on Linux.
+    Ok((user + system) / 100.0)
+}
+
 impl Child {
-    fn start(data: &Path, kubeconfig: &Path, measured: Measured<'_>) -> Result<Self> {
+    pub(super) fn start(data: &Path, kubeconfig: &Path, measured: Measured<'_>) -> Result<Self> {
         let exe = match measured.binary {
             Some(binary) => binary.to_path_buf(),
             None => std::env::current_exe()?,
@@ -367,7 +322,7 @@ impl Child {
         Ok(Child { process })
     }
 
-    fn alive(&mut self) -> Result<()> {
+    pub(super) fn alive(&mut self) -> Result<()> {
         match self.process.try_wait()? {
             Some(status) => anyhow::bail!("kubetrail run exited: {status}"),
             None => Ok(()),
@@ -375,7 +330,7 @@ impl Child {
     }
 
     /// The kubetrail process: the child, or under a wrapper the child's only descendant.
-    fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         let mut pid = self.process.id();
         while let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         {
@@ -388,7 +343,7 @@ impl Child {
         pid
     }
 
-    fn sample(&self) -> Result<Sample> {
+    pub(super) fn sample(&self) -> Result<Sample> {
         let pid = self.pid();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let kib = |key: &str| {
@@ -399,28 +354,17 @@ impl Child {
                 .and_then(|v| v.parse::<f64>().ok())
                 .with_context(|| format!("no {key} in /proc/{pid}/status"))
         };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        // Fields after the command name (which may hold spaces): utime is the 12th, stime 13th.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-        let (user, system) = ticks(11)
-            .zip(ticks(12))
-            .with_context(|| format!("no CPU times in /proc/{pid}/stat"))?;
-        // In clock ticks: USER_HZ, 100 on Linux.
         Ok(Sample {
             at: Instant::now(),
             rss_mib: kib("VmRSS:")? / 1024.0,
             anon_mib: kib("RssAnon:")? / 1024.0,
             peak_mib: kib("VmHWM:")? / 1024.0,
-            cpu_s: (user + system) / 100.0,
+            cpu_s: cpu_seconds(pid)?,
         })
     }
 
     /// Stops it as an operator would (SIGTERM), so a wrapper such as heaptrack writes its data.
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         let pid = self.pid();
         let _ = Command::new("kill")
             .arg("-TERM")
@@ -439,7 +383,7 @@ impl Child {
 }
 
 /// Creates kubelet-style BackOff events for 50 pods; `rate` 0 means as fast as possible.
-async fn generate(sim: &SimHandle, from: u64, n: u64, rate: u64) -> Result<()> {
+pub(super) async fn generate(sim: &SimHandle, from: u64, n: u64, rate: u64) -> Result<()> {
     let start = Instant::now();
     for i in from..from + n {
         if rate > 0 {

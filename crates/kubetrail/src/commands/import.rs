@@ -53,7 +53,9 @@ pub struct ImportArgs {
     pub output: OutputArgs,
 }
 
-const BATCH: usize = 2_000;
+/// Events per batch: with two batches queued, one being read and one being written, about 3 KiB
+/// each, this bounds what the import holds in flight (issue 14 §3: peak RSS).
+const BATCH: usize = 1_000;
 /// Skipped events listed with their file and line in a summary; the counts cover them all.
 const MAX_LISTED: usize = 100;
 
@@ -269,7 +271,7 @@ pub async fn import_files(
             Msg::Batch(events, locations, relinks) => {
                 let t = match txn.as_mut() {
                     Some(t) => t,
-                    None => txn.insert(store.begin().await?),
+                    None => txn.insert(store.begin_bulk().await?),
                 };
                 let source = match locations.first() {
                     Some(l) => format!("import {}", l.path.display()),

@@ -8,6 +8,7 @@ pub mod analysis_window;
 pub mod anomalies;
 pub mod bench;
 pub mod bench_live;
+pub mod bench_storm;
 pub mod changes;
 pub mod demo;
 pub mod demo_report;
@@ -33,7 +34,7 @@ use anyhow::{Context, Result};
 use kubetrail_model::{EventFilter, Timestamp};
 use kubetrail_query::{FilterText, Range};
 use kubetrail_store::{
-    ChangeStore, PostgresOptions, PostgresStore, SqliteStore, Store, redact_url,
+    ChangeStore, PageCaches, PostgresOptions, PostgresStore, SqliteStore, Store, redact_url,
 };
 
 use crate::args::FilterArgs;
@@ -68,7 +69,7 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
 }
 
 /// Opens the store once as both roles `run` needs: events ([`Store`]) and changes
-/// ([`ChangeStore`]).
+/// ([`ChangeStore`]), with the page caches of a live watcher.
 pub fn open_stores(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn ChangeStore>)> {
     if let Some(options) = &config.postgres {
         let store = Arc::new(connect_postgres(options)?);
@@ -76,7 +77,7 @@ pub fn open_stores(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn ChangeSto
     }
     let path = config.db_path();
     let store = Arc::new(
-        SqliteStore::open(&path)
+        SqliteStore::open_with_caches(&path, PageCaches::LIVE)
             .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?,
     );
     Ok((store.clone(), store))

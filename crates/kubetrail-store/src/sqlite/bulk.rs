@@ -1,0 +1,142 @@
+//! A bulk write into an empty store ([`EventSink::begin_bulk`](crate::EventSink::begin_bulk),
+//! an import's first file): the indexes that no write reads, and the full-text index, are built
+//! once at commit instead of row by row (issue 14 §3).
+//!
+//! Built at commit, in the same transaction (a reader or a crash never sees the store without
+//! them): [`BUILT_AT_COMMIT`], which the write path never reads (`write`, `relink`: by
+//! `(cluster, uid)`, the object in `events_regarding`, the correlation in `events_correlation`,
+//! an event's occurrences in `occurrences_event`), sorted in one pass by `CREATE INDEX`; and
+//! `events_fts`, rebuilt from the stored notes. Not writing FTS5 row by row also spares its
+//! flush at each batch's savepoint (FTS5 flushes its pending terms at every savepoint, a
+//! small segment each time, which it then merges). Only for an empty store: in a store that
+//! holds events, building these anew would cost more than the rows added.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use crate::Result;
+
+/// Indexes that nothing reads while events are written, built at the end of a bulk write into
+/// an empty store.
+pub(crate) const BUILT_AT_COMMIT: &[&str] = &[
+    "events_last_seen",
+    "events_namespace_reason",
+    "events_object",
+    "events_long_span",
+    "occurrences_ts",
+];
+
+/// What a bulk transaction builds at commit.
+#[derive(Debug)]
+pub(crate) struct Deferred {
+    /// The `CREATE INDEX` statements of the indexes dropped at its start.
+    indexes: Vec<String>,
+}
+
+/// At the start of a bulk transaction: when the store holds no events, drops the indexes of
+/// [`BUILT_AT_COMMIT`] and answers what to build at commit (the full-text index is then not
+/// written row by row either); else `None`, and the transaction writes as any other.
+pub(crate) fn defer(conn: &Connection) -> Result<Option<Deferred>> {
+    let empty: bool =
+        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?;
+    if !empty {
+        return Ok(None);
+    }
+    let mut sql_of =
+        conn.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1")?;
+    let mut indexes = Vec::new();
+    for name in BUILT_AT_COMMIT {
+        if let Some(sql) = sql_of
+            .query_row([name], |r| r.get::<_, String>(0))
+            .optional()?
+        {
+            conn.execute_batch(&format!("DROP INDEX {name}"))?;
+            indexes.push(sql);
+        }
+    }
+    Ok(Some(Deferred { indexes }))
+}
+
+/// Before the commit of a bulk transaction that deferred: builds the indexes and the
+/// full-text index of what it wrote.
+pub(crate) fn build(conn: &Connection, deferred: &Deferred) -> Result<()> {
+    for sql in &deferred.indexes {
+        conn.execute_batch(sql)?;
+    }
+    conn.execute_batch("INSERT INTO events_fts (events_fts) VALUES ('rebuild')")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use kubetrail_model::EventFilter;
+
+    use super::*;
+    use crate::conformance::{POISON, event, minute, refuse_poison_on_sqlite};
+    use crate::{EventReader, EventSink, Page, SqliteStore};
+
+    fn deferred_indexes_present(path: &std::path::Path) -> BTreeSet<String> {
+        let conn = Connection::open(path).unwrap();
+        let mut names = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index'")
+            .unwrap();
+        names
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .filter(|n| BUILT_AT_COMMIT.contains(&n.as_str()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_bulk_write_into_an_empty_store_leaves_every_index_whether_it_commits_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubetrail.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let every: BTreeSet<String> = BUILT_AT_COMMIT.iter().map(|s| s.to_string()).collect();
+        assert_eq!(deferred_indexes_present(&path), every);
+        {
+            let mut txn = store.begin_bulk().await.unwrap();
+            txn.write(vec![event("a", minute(1), 1)]).await.unwrap();
+        }
+        assert_eq!(deferred_indexes_present(&path), every, "after a rollback");
+        let mut txn = store.begin_bulk().await.unwrap();
+        txn.write(vec![event("a", minute(1), 1)]).await.unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(deferred_indexes_present(&path), every, "after a commit");
+    }
+
+    #[tokio::test]
+    async fn a_refused_event_of_a_bulk_write_is_quarantined_and_the_rest_is_searchable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubetrail.db");
+        drop(SqliteStore::open(&path).unwrap());
+        refuse_poison_on_sqlite(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        let mut poison = event("p", minute(2), 1);
+        poison.reason = POISON.into();
+        let mut kept = event("k", minute(3), 1);
+        kept.note = "volume attach timed out".into();
+        let mut txn = store.begin_bulk().await.unwrap();
+        let done = txn
+            .write_or_quarantine(vec![event("a", minute(1), 1), poison, kept], "import x")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!((done.written.summary.new, done.rejected.len()), (2, 1));
+        assert_eq!(store.quarantined(10).await.unwrap().len(), 1);
+        let found = store
+            .query(
+                &EventFilter {
+                    search: Some("attach".into()),
+                    ..Default::default()
+                },
+                &Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].event.uid, "k");
+    }
+}

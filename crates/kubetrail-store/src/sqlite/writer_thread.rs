@@ -1,0 +1,76 @@
+//! The one thread that runs all of the writer connection's work.
+//!
+//! SQLite allocates with the C allocator, and glibc gives each thread that allocates its own
+//! arena, which keeps what was freed in it. On tokio's blocking pool every write could run on
+//! another thread, so the writer's page cache and journals were spread over several arenas,
+//! each keeping its freed pages: a bulk import of 200,000 events peaked 15–20 MiB higher than
+//! with one arena (`MALLOC_ARENA_MAX=1`), by how many pool threads it happened to use
+//! (issue 12's import regression). One long-lived thread keeps them in one arena.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+
+use crate::{Error, Result};
+
+/// The name of the writer's thread.
+pub(crate) const NAME: &str = "kubetrail-sqlite-writer";
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A handle on the writer's thread; the thread ends when its last handle is dropped (after the
+/// work already sent).
+#[derive(Clone)]
+pub(crate) struct WriterThread {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl WriterThread {
+    /// Starts the thread.
+    pub(crate) fn start() -> Result<WriterThread> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name(NAME.into())
+            .spawn(move || {
+                for job in queue {
+                    // A panicking job drops its answer: the caller gets `WorkerGone`, and the
+                    // thread goes on with the next one.
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
+                }
+            })
+            .map_err(Error::StartWriter)?;
+        Ok(WriterThread { jobs })
+    }
+
+    /// Runs `f` on the writer's thread and waits for its answer. Work that was sent runs to
+    /// its end even if the caller goes away (as on the blocking pool).
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = answer.send(f());
+            }))
+            .map_err(|_| Error::WorkerGone)?;
+        answered.await.map_err(|_| Error::WorkerGone)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn work_runs_on_the_named_thread_and_a_panic_answers_worker_gone() {
+        let thread = WriterThread::start().unwrap();
+        let name = thread
+            .run(|| Ok(std::thread::current().name().map(str::to_owned)))
+            .await
+            .unwrap();
+        assert_eq!(name.as_deref(), Some(NAME));
+        let panicked = thread.run(|| -> Result<()> { panic!("boom") }).await;
+        assert!(matches!(panicked, Err(Error::WorkerGone)), "{panicked:?}");
+        assert_eq!(thread.run(|| Ok(7)).await.unwrap(), 7, "the thread goes on");
+    }
+}
