@@ -7,13 +7,19 @@
 //! horizon and running the unchanged [`incidents`] over them; the span (the *core*) grows to
 //! take in every incident, found or stored, that overlaps it, until none crosses its edges; the
 //! stored incidents of the core are then replaced by those found. Spans are walked in slices
-//! of [`SLICE`], so memory is bounded by a slice and the incidents crossing it, not by the store.
+//! of at most [`SLICE`], and no read holds more than [`MAX_READ`] events: a slice with more is
+//! halved, and a core stops growing where its read would hold more. Memory is bounded by that,
+//! not by the store (issue 14 §1: the first pass over a migrated 1M store grew its cores to
+//! whole 30-day chains of failures and read most of the store at once, 1.76 GiB).
 //!
 //! Where this differs from one analysis of everything (the property test
 //! `tests/incidents_incremental.rs` checks the rest): a sign of healing (`Started` after a
 //! failed mount, `NodeReady` after `NodeNotReady`) written more than the horizon after the
 //! failure is not seen by the incident it heals, and an Event with no occurrence within the
-//! horizon of a span is not read for it.
+//! horizon of a span is not read for it; and an incident whose span (widened by the horizon)
+//! holds more than [`MAX_READ`] events of its cluster is kept cut where the read stopped, as an
+//! analysis of a window cuts it at the window's edge (a stored incident the cut core overlaps
+//! is replaced by what was found inside it: its part beyond is no longer kept).
 
 use std::collections::BTreeMap;
 
@@ -28,6 +34,14 @@ use crate::Result;
 /// incidents crossing it).
 pub const SLICE: SignedDuration = SignedDuration::from_hours(6);
 
+/// The most events one read of the maintainer (or of a read recomputing what is dirty) holds:
+/// the bound on its memory (see the module's documentation).
+pub const MAX_READ: usize = 50_000;
+
+/// The shortest slice: a slice is halved while its read holds more than the bound, down to
+/// this (then read cut, the latest events kept).
+const MIN_SLICE: SignedDuration = SignedDuration::from_mins(1);
+
 /// What one maintenance pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Maintained {
@@ -39,6 +53,9 @@ pub struct Maintained {
     pub events_read: usize,
     /// Incidents stored.
     pub stored: usize,
+    /// The most events one read held: at most the bound plus one ([`MAX_READ`]), whatever the
+    /// store holds.
+    pub max_read: usize,
 }
 
 /// How far beyond a span events can change its incidents: a failure within `quiet` joins an
@@ -54,6 +71,16 @@ pub async fn maintain_incidents(
     reader: &dyn EventReader,
     cfg: &IncidentConfig,
 ) -> Result<Option<Maintained>> {
+    maintain_incidents_reading(reader, cfg, MAX_READ).await
+}
+
+/// [`maintain_incidents`] with at most `max_read` events held by one read (instead of
+/// [`MAX_READ`]).
+pub async fn maintain_incidents_reading(
+    reader: &dyn EventReader,
+    cfg: &IncidentConfig,
+    max_read: usize,
+) -> Result<Option<Maintained>> {
     let Some(store) = reader.incident_store() else {
         return Ok(None);
     };
@@ -67,9 +94,10 @@ pub async fn maintain_incidents(
             let mut from = span.0;
             while from <= span.1 {
                 let core = (from, span.1.min(from + SLICE));
-                let found = recompute(reader, store, &cluster, core, cfg).await?;
+                let found = recompute(reader, store, &cluster, core, cfg, max_read).await?;
                 done.spans += 1;
                 done.events_read += found.events_read;
+                done.max_read = done.max_read.max(found.max_read);
                 done.stored += found.incidents.len();
                 let rows = found
                     .incidents
@@ -148,6 +176,7 @@ pub async fn kept_incidents(
                     &cluster,
                     (from, span.1.min(from + SLICE)),
                     cfg,
+                    MAX_READ,
                 )
                 .await?;
                 cores.push((cluster.clone(), found.core.0, found.core.1));
@@ -268,50 +297,64 @@ struct Found {
     core: (Timestamp, Timestamp),
     incidents: Vec<Incident>,
     events_read: usize,
+    max_read: usize,
 }
 
 /// Recomputes the incidents of `cluster` overlapping `core`: grows the core until every stored
 /// incident and every incident found that overlaps it lies inside it, reading the events of the
-/// core widened by the horizon.
+/// core widened by the horizon, at most `max_read` at once. A first read holding more halves the
+/// core (down to [`MIN_SLICE`]); a later one stops the growth at the last core that fit, whose
+/// incidents crossing its edges are then cut there.
 async fn recompute(
     reader: &dyn EventReader,
     store: &dyn IncidentStore,
     cluster: &str,
     mut core: (Timestamp, Timestamp),
     cfg: &IncidentConfig,
+    max_read: usize,
 ) -> Result<Found> {
     let h = horizon(cfg);
     let cfg = IncidentConfig {
         now: None,
         ..cfg.clone()
     };
-    let mut events_read = 0;
+    let (mut events_read, mut largest) = (0, 0);
+    // The last core whose read fit, and its incidents.
+    let mut fit: Option<((Timestamp, Timestamp), Vec<Incident>)> = None;
     loop {
-        // The stored incidents overlapping the core are replaced: take them in whole.
-        loop {
-            let grown = store
-                .stored_incidents(Some(cluster), core.0, core.1)
-                .await?
-                .iter()
-                .fold(core, |c, s| (c.0.min(s.start), c.1.max(s.end)));
-            if grown == core {
-                break;
-            }
-            core = grown;
-        }
         let filter = EventFilter {
             clusters: vec![cluster.to_string()],
             since: Some(core.0 - h),
             until: Some(core.1 + h),
             ..EventFilter::default()
         };
-        let events: Vec<EventOccurrences> = reader.occurrences(&filter, 0).await?;
+        let events: Vec<EventOccurrences> = reader.occurrences(&filter, max_read + 1).await?;
         events_read += events.len();
+        largest = largest.max(events.len());
+        if events.len() > max_read {
+            match fit.take() {
+                Some((core, incidents)) => {
+                    return Ok(Found {
+                        core,
+                        incidents,
+                        events_read,
+                        max_read: largest,
+                    });
+                }
+                None if core.1.duration_since(core.0) > MIN_SLICE => {
+                    core.1 = core.0 + core.1.duration_since(core.0) / 2;
+                    continue;
+                }
+                // One minute holds more: read the latest of it.
+                None => {}
+            }
+        }
         let Some(newest) = events.iter().filter_map(EventOccurrences::last).max() else {
             return Ok(Found {
                 core,
                 incidents: Vec::new(),
                 events_read,
+                max_read: largest,
             });
         };
         // "Now" for the status is the newest occurrence read: an incident resolved then stays
@@ -321,16 +364,25 @@ async fn recompute(
             .into_iter()
             .filter(|i| i.end >= core.0 && i.start <= core.1)
             .collect();
-        let grown = found
+        drop(events);
+        // The stored incidents overlapping the core are replaced: take them in whole, with
+        // those found.
+        let grown = store
+            .stored_incidents(Some(cluster), core.0, core.1)
+            .await?
             .iter()
-            .fold(core, |c, i| (c.0.min(i.start), c.1.max(i.end)));
+            .map(|s| (s.start, s.end))
+            .chain(found.iter().map(|i| (i.start, i.end)))
+            .fold(core, |c, (a, b)| (c.0.min(a), c.1.max(b)));
         if grown == core {
             return Ok(Found {
                 core,
                 incidents: found,
                 events_read,
+                max_read: largest,
             });
         }
+        fit = Some((core, found));
         core = grown;
     }
 }

@@ -31,8 +31,8 @@ pub use error::{Error, Result};
 pub use explain::{Story, StoryRequest, find_namespace, parse_target, story};
 pub use filter::{FilterText, split_list};
 pub use incidents::{
-    Maintained, SLICE, WindowIncidents, changes_filter, kept_answer, kept_incidents,
-    maintain_incidents, window_incidents,
+    MAX_READ, Maintained, SLICE, WindowIncidents, changes_filter, kept_answer, kept_incidents,
+    maintain_incidents, maintain_incidents_reading, window_incidents,
 };
 pub use kubetrail_analyze::parse_kind;
 pub use labels::LabelSelector;
