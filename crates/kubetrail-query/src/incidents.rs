@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incidents};
+use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incidents, sort_incidents};
 use kubetrail_model::{EventFilter, EventOccurrences};
 use kubetrail_store::{DirtyRange, EventReader, IncidentStore, StoredIncident};
 
@@ -210,13 +210,7 @@ pub async fn kept_incidents(
             i.status = Status::Resolved;
         }
     }
-    out.sort_by(|a, b| {
-        a.status
-            .cmp(&b.status)
-            .then_with(|| b.severity.cmp(&a.severity))
-            .then_with(|| b.end.cmp(&a.end))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    sort_incidents(&mut out);
     Ok(Some(out))
 }
 

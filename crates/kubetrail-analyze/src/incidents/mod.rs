@@ -303,14 +303,20 @@ pub fn incidents(
         .into_iter()
         .map(|(root, members)| build(&ctx, &episodes, root, &members, window, cfg))
         .collect();
-    out.sort_by(|a, b| {
+    sort_incidents(&mut out);
+    Ok(out)
+}
+
+/// Sorts incidents as [`incidents`] answers them: ongoing first, then the most severe, then
+/// the latest to end.
+pub fn sort_incidents(found: &mut [Incident]) {
+    found.sort_by(|a, b| {
         a.status
             .cmp(&b.status)
             .then_with(|| b.severity.cmp(&a.severity))
             .then_with(|| b.end.cmp(&a.end))
             .then_with(|| a.id.cmp(&b.id))
     });
-    Ok(out)
 }
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use kubetrail_model::{Owner, Relink};
 
-use super::{event, minute};
+use super::{event, minute, write};
 use crate::{IncidentStore, Store, StoredIncident};
 
 /// Generates one `#[tokio::test]` per incident conformance test, each with a fresh store from
@@ -79,10 +79,7 @@ pub async fn a_write_marks_the_span_of_what_it_changed_dirty_per_cluster(store: 
     );
     clear_all(&store).await;
     // A count increase marks the event's whole span: its incident may end later now.
-    store
-        .write_batch(vec![event("a", minute(40), 33)], None)
-        .await
-        .expect("write");
+    write(&store, vec![event("a", minute(40), 33)]).await;
     assert_eq!(
         dirty(&store).await,
         [("prod".to_string(), minute(8), minute(40))]
@@ -90,28 +87,19 @@ pub async fn a_write_marks_the_span_of_what_it_changed_dirty_per_cluster(store: 
 }
 
 pub async fn a_rolled_back_write_or_a_replay_marks_nothing(store: Arc<dyn Store>) {
-    store
-        .write_batch(vec![event("a", minute(10), 3)], None)
-        .await
-        .expect("write");
+    write(&store, vec![event("a", minute(10), 3)]).await;
     clear_all(&store).await;
     let mut txn = store.begin().await.expect("begin");
     txn.write(vec![event("b", minute(50), 1)])
         .await
         .expect("write");
     drop(txn);
-    store
-        .write_batch(vec![event("a", minute(10), 3)], None)
-        .await
-        .expect("replay");
+    write(&store, vec![event("a", minute(10), 3)]).await;
     assert_eq!(dirty(&store).await, []);
 }
 
 pub async fn a_relink_marks_the_span_of_the_moved_events_dirty(store: Arc<dyn Store>) {
-    store
-        .write_batch(vec![event("a", minute(10), 3)], None)
-        .await
-        .expect("write");
+    write(&store, vec![event("a", minute(10), 3)]).await;
     clear_all(&store).await;
     let mut txn = store.begin().await.expect("begin");
     let moved = txn
@@ -138,10 +126,7 @@ pub async fn a_relink_marks_the_span_of_the_moved_events_dirty(store: Arc<dyn St
 }
 
 pub async fn cleared_dirty_ranges_go_and_later_ones_stay(store: Arc<dyn Store>) {
-    store
-        .write_batch(vec![event("a", minute(10), 1)], None)
-        .await
-        .expect("write");
+    write(&store, vec![event("a", minute(10), 1)]).await;
     let first: Vec<i64> = kept(&store)
         .dirty_ranges()
         .await
@@ -149,10 +134,7 @@ pub async fn cleared_dirty_ranges_go_and_later_ones_stay(store: Arc<dyn Store>) 
         .iter()
         .map(|d| d.id)
         .collect();
-    store
-        .write_batch(vec![event("b", minute(20), 1)], None)
-        .await
-        .expect("write");
+    write(&store, vec![event("b", minute(20), 1)]).await;
     kept(&store).clear_dirty(first).await.expect("clear");
     assert_eq!(
         dirty(&store).await,
