@@ -164,7 +164,7 @@ impl Rules {
             Some((c, s)) => (c, s),
             None => (
                 category_by_kind(&ev.regarding.kind),
-                if harmless::matches(&ev.note).is_some() || !ev.is_warning() {
+                if !ev.is_warning() || harmless::matches(&ev.note).is_some() {
                     Severity::Info
                 } else {
                     Severity::Warning

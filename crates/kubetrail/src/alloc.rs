@@ -1,10 +1,18 @@
-//! The binary's allocator: mimalloc, told to give freed pages back to the system at once.
+//! The binary's allocator: mimalloc, told to give freed pages back to the system at once, in
+//! pages of 4 KiB.
 //!
 //! glibc's per-thread arenas kept what the watcher's threads had freed (RSS grew with the
 //! events seen and never came back); mimalloc returns freed pages, but by default only after a
 //! purge delay of one second, and each of `run`'s threads keeps its own pages meanwhile: with
 //! change tracking on, that alone held ~7 MB more at the peak of a listing (issue 14 §2,
 //! issue 15 Performance; docs/BENCHMARKS.md). [`purge_at_once`] sets the delay to 0.
+//!
+//! mimalloc also advises transparent huge pages on its arena (`MADV_HUGEPAGE`): on a kernel
+//! that honours the advice (THP `madvise` or `always`), each 2 MiB region the heap touches is
+//! then resident whole, and a change-tracking listing, which touches more regions, peaked
+//! 9.5–16 MB above the same run without tracking, with 6–18 MiB of huge pages (issue 15
+//! Performance; +5–6 MB without them). [`small_pages`] turns them off for the process, as `MIMALLOC_ALLOW_THP=0`
+//! would before mimalloc starts.
 //!
 //! The only `unsafe` code of the workspace lives here (`unsafe_code` is `deny`, allowed in
 //! this module alone): mimalloc has no safe way to set an option after start, and its
@@ -39,6 +47,19 @@ pub fn purge_at_once() {
         return;
     }
     set_purge_delay(0);
+}
+
+/// Keeps the process out of transparent huge pages (`prctl(PR_SET_THP_DISABLE)`: no new huge
+/// page is faulted in for any of its mappings), unless the environment sets
+/// `MIMALLOC_ALLOW_THP` (the operator's choice wins; mimalloc reads it itself at start). A
+/// kernel that refuses is no error: the memory is then only larger.
+pub fn small_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!(error = %e, "cannot turn transparent huge pages off");
+    }
 }
 
 fn set_purge_delay(ms: c_long) {

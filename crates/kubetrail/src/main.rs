@@ -54,8 +54,10 @@ fn main() -> ExitCode {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if matches!(cli.command, cli::Command::Run(_) | cli::Command::Agent(_)) {
         builder.worker_threads(1);
-        // Long-running and flat in memory: freed pages go back at once (see `alloc`).
+        // Long-running and flat in memory: freed pages go back at once, and in small pages
+        // (see `alloc`).
         alloc::purge_at_once();
+        alloc::small_pages();
     }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,

@@ -57,9 +57,15 @@ fn the_labelled_set_holds_at_least_sixty_failures_over_every_dump() {
         "recall {recall:.1}%: {details:#}"
     );
     assert!(noise <= NOISE_AT_MOST, "noise {noise:.1}%: {details:#}");
+    assert!(
+        n("noise") <= NOISE_INCIDENTS_AT_MOST,
+        "noise {}: {details:#}",
+        n("noise")
+    );
     // The issue's target, reached: no incident over unrelated failures.
     assert_eq!(n("merges"), 0, "merges: {details:#}");
-    assert!(n("splits") <= SPLITS_AT_MOST, "splits: {details:#}");
+    // Reached too: no failure split over several incidents.
+    assert_eq!(n("splits"), 0, "splits: {details:#}");
 
     // Issue 15 §3: the failures labelled as caused by a change (a rollout the events show) are
     // found rooted in that change.
@@ -93,8 +99,10 @@ fn change_rooted_failures() -> Vec<String> {
 }
 
 // What the engine reaches on the labelled set (docs/BENCHMARKS.md, Answer quality): every
-// failure with its root cause (60/60), 6 noise incidents of 76, no merge of unrelated
-// failures (the issue's target), 7 splits.
+// failure with its root cause (60/60), 6 noise incidents of 65, no merge of unrelated
+// failures (the issue's target), no split. The noise share rose from 7.9 % (6 of 76) only
+// because splits were joined into fewer incidents, so the count is pinned too: it must not
+// rise.
 const RECALL_AT_LEAST: f64 = 100.0;
-const NOISE_AT_MOST: f64 = 7.9;
-const SPLITS_AT_MOST: u64 = 7;
+const NOISE_AT_MOST: f64 = 9.3;
+const NOISE_INCIDENTS_AT_MOST: u64 = 6;

@@ -258,6 +258,37 @@ async fn a_storm_of_status_only_updates_records_no_change() {
     assert_eq!(all.len(), 1, "the storm recorded changes: {all:#?}");
 }
 
+/// Regression (issue 15, Performance: `run` tracking 10,000 Deployments and 10,000 ConfigMaps
+/// peaked 13–16 MB above the same run without tracking): mimalloc advises transparent huge
+/// pages on its arena, so on a kernel that honours the advice every 2 MiB region the heap
+/// touched became resident whole (16–18 MiB of `AnonHugePages` in `run`'s smaps at the peak).
+/// `run` now turns transparent huge pages off for itself at start (docs/BENCHMARKS.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_keeps_its_heap_out_of_transparent_huge_pages() {
+    let sim = Simulator::start().await.expect("sim");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = start_run(dir.path(), &sim);
+    // Started: its Event watch has listed (the setting is made before the runtime starts).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !std::fs::read_to_string(dir.path().join("run.log"))
+        .unwrap_or_default()
+        .contains("stream=events")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "run never listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", run.0.id())).expect("status");
+    let Some(thp) = status.lines().find_map(|l| l.strip_prefix("THP_enabled:")) else {
+        eprintln!("this kernel does not say whether a process may use transparent huge pages");
+        return;
+    };
+    assert_eq!(
+        thp.trim(),
+        "0",
+        "run may use transparent huge pages: {status}"
+    );
+}
+
 /// A `/proc/PID/status` memory line (`VmHWM:`, `RssAnon:`…) in KiB; 0 once the process is gone.
 fn rss_kib(pid: u32, key: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

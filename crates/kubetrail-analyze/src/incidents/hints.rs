@@ -38,6 +38,16 @@ pub fn hint(rule: Rule, e: &Event, node: Option<&str>) -> String {
         Rule::CrashLoop => format!(
             "read why container {c} exits: kubectl -n {ns} logs {pod} -c {c} --previous; kubectl -n {ns} describe pod {pod} (Last State, Exit Code); check its command, args and configuration"
         ),
+        Rule::EtcdMemberUnhealthy => {
+            let member = super::named::etcd_member_nodes(e)
+                .first()
+                .copied()
+                .unwrap_or("NODE");
+            format!(
+                "check etcd member {member} and its node: oc -n openshift-etcd get pods -o wide; oc -n openshift-etcd logs etcd-{member} -c etcd; oc describe node {member}; oc get etcd cluster -o yaml (status conditions)"
+            )
+        }
+        Rule::AggregatedApiUnavailable => "several operators' aggregated APIs were unavailable at once,: look at what their checks share, the kube-apiserver's aggregator and the masters the API servers run on: oc get apiservices (which are not Available, and why); oc get clusteroperators; oc -n openshift-kube-apiserver get pods -o wide".to_string(),
         Rule::NodeOom => format!(
             "the node{on_node} ran out of memory: compare the pods' memory requests and limits with the node's allocatable memory (kubectl describe node{}), and set limits on pods without one",
             node.map(|n| format!(" {n}")).unwrap_or_default()

@@ -18,6 +18,7 @@ mod evidence;
 mod hints;
 mod id;
 mod links;
+mod named;
 mod rules;
 mod signals;
 
@@ -258,6 +259,9 @@ pub fn incidents(
         .map(|l| (l.effect, l.cause))
         .collect();
     joins.extend(cluster::node_links(&ctx, &episodes, cfg.link_window));
+    joins.extend(named::links(&ctx, &episodes));
+    joins.extend(named::api_check_links(&ctx, &episodes));
+    joins.extend(links::probes_before_not_ready(&ctx, &episodes));
     // A crash wave gets an episode of its own, holding its control-plane cause (if seen),
     // that its workloads' episodes join.
     for wave in found {

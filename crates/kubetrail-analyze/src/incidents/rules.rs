@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::cluster::{self, ClusterCause};
 use super::context::Ctx;
+use super::named;
 use super::signals::{Signal, container};
 use crate::objects::short_object;
 
@@ -38,6 +39,10 @@ pub enum Rule {
     Unschedulable,
     /// A container keeps exiting; the root is its start error or OOM kill when one was seen.
     CrashLoop,
+    /// The etcd operator reported a member unhealthy while the etcd pods on its node failed.
+    EtcdMemberUnhealthy,
+    /// Several operators' checks of their aggregated APIs began failing together.
+    AggregatedApiUnavailable,
     /// No chain recognized: the first of the most severe events.
     FirstFailure,
     /// Cluster-wide: no node is registered or ready, so the pods of many workloads wait.
@@ -65,6 +70,8 @@ impl Rule {
             Rule::TaintNotTolerated => "taint-not-tolerated",
             Rule::Unschedulable => "unschedulable",
             Rule::CrashLoop => "crash-loop",
+            Rule::EtcdMemberUnhealthy => "etcd-member-unhealthy",
+            Rule::AggregatedApiUnavailable => "aggregated-api-unavailable",
             Rule::FirstFailure => "first-failure",
             Rule::NoReadyNode => "no-ready-node",
             Rule::TaintedNodes => "tainted-nodes",
@@ -87,6 +94,8 @@ impl Rule {
             Rule::TaintNotTolerated => "node taint not tolerated",
             Rule::Unschedulable => "pod cannot be scheduled",
             Rule::CrashLoop => "container crash-looping",
+            Rule::EtcdMemberUnhealthy => "etcd member unhealthy",
+            Rule::AggregatedApiUnavailable => "aggregated APIs unavailable",
             Rule::FirstFailure => "failure",
             Rule::NoReadyNode => "no ready node, pods wait to be scheduled",
             Rule::TaintedNodes => "every node tainted, pods wait to be scheduled",
@@ -113,7 +122,7 @@ type RuleFn = fn(&Ctx<'_>, &[usize]) -> Option<Finding>;
 
 /// The root cause of the incident made of `members` (event indices, oldest first).
 pub fn root_cause(ctx: &Ctx<'_>, members: &[usize]) -> Finding {
-    let rules: [RuleFn; 10] = [
+    let rules: [RuleFn; 12] = [
         node_oom,
         node_condition,
         failed_mount,
@@ -124,6 +133,8 @@ pub fn root_cause(ctx: &Ctx<'_>, members: &[usize]) -> Finding {
         taint_not_tolerated,
         unschedulable,
         crash_loop,
+        etcd_member,
+        aggregated_api,
     ];
     rules
         .iter()
@@ -213,6 +224,55 @@ fn node_condition(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
         ));
     }
     Some(finding(rule, down, ctx.start(down), evidence))
+}
+
+/// The etcd operator's report naming a member (its node) and the failures of the etcd pods
+/// on that node (see [`named`](super::named)): the member is what failed, the pods' probes
+/// (the quorum guard's is the local etcd's health, often an empty message) only show it. The
+/// chain starts at the first of them; its root is the report, which names the member.
+fn etcd_member(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
+    members.iter().copied().find_map(|r| {
+        let nodes = named::etcd_member_nodes(ctx.event(r));
+        let pods: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&j| {
+                named::is_etcd_pod(ctx.event(j)) && ctx.node(j).is_some_and(|n| nodes.contains(&n))
+            })
+            .collect();
+        let first = *pods.first()?;
+        let mut evidence = vec![fact(ctx, r)];
+        evidence.extend(
+            pods.iter()
+                .take(3)
+                .map(|&j| format!("etcd pod on the member's node: {}", fact(ctx, j))),
+        );
+        Some(finding(
+            Rule::EtcdMemberUnhealthy,
+            r,
+            ctx.start(r).min(ctx.start(first)),
+            evidence,
+        ))
+    })
+}
+
+/// Several operators' failed checks of their aggregated APIs beginning together (see
+/// [`named::api_check_links`]): one outage, rooted in the first check.
+fn aggregated_api(ctx: &Ctx<'_>, members: &[usize]) -> Option<Finding> {
+    let (first, others) = named::api_check_onset(ctx, members)?;
+    let mut evidence = vec![fact(ctx, first)];
+    evidence.extend(others.iter().take(3).map(|&j| {
+        format!(
+            "another operator's check, failing from within a minute of it: {}",
+            fact(ctx, j)
+        )
+    }));
+    Some(finding(
+        Rule::AggregatedApiUnavailable,
+        first,
+        ctx.start(first),
+        evidence,
+    ))
 }
 
 fn distinct_objects(ctx: &Ctx<'_>, events: &[usize]) -> usize {

@@ -1152,3 +1152,283 @@ fn a_failure_the_object_got_past_is_not_the_root_of_what_still_fails() {
     let found = run(events, 30);
     assert_eq!(only(&found).root_cause.reason, "OpenShiftAPICheckFailed");
 }
+
+/// A readiness probe of pod `pod` in `namespace`, failing on `node` from minute `first` to
+/// minute `last` (long enough to be a failure, not a start-up spell).
+fn not_ready(namespace: &str, pod: &str, node: &str, first: i64, last: i64) -> EventOccurrences {
+    pod_warning(namespace, pod, "Unhealthy", "Readiness probe failed: ")
+        .by_kubelet(node)
+        .span(first, last, 2 * (last - first) as u64 + 1)
+        .build()
+}
+
+/// `e` moved `secs` seconds later (earlier when negative).
+fn shift(mut e: EventOccurrences, secs: i64) -> EventOccurrences {
+    let d = jiff::SignedDuration::from_secs(secs);
+    e.event.first_seen += d;
+    e.event.last_seen += d;
+    for o in &mut e.occurrences {
+        o.at += d;
+    }
+    e
+}
+
+/// An operator's report about its own Deployment in `namespace`.
+fn operator_report(namespace: &str, name: &str, reason: &str, note: &str) -> crate::testing::Draft {
+    about("Deployment", namespace, name, "Warning", reason, note)
+}
+
+/// Bug (issue 13, splits): the etcd operator's `UnhealthyEtcdMember` naming a member, the
+/// etcd quorum guard's pod on that member's node failing its readiness (the local etcd's
+/// health) and the etcd static pod there were three incidents of one unhealthy member. The
+/// report joins the failures of the `openshift-etcd` pods on the node it names; pods on other
+/// nodes, and other namespaces' pods on that node, stay apart. This test failed before the
+/// fix (two incidents).
+#[test]
+fn an_unhealthy_etcd_member_report_joins_the_etcd_pods_on_its_node() {
+    let mut events = vec![
+        operator_report(
+            "openshift-etcd-operator",
+            "etcd-operator",
+            "UnhealthyEtcdMember",
+            "unhealthy members: master-1",
+        )
+        .span(10, 12, 4)
+        .build(),
+        not_ready(
+            "openshift-etcd",
+            "etcd-quorum-guard-586dd88c9-8bmh8",
+            "master-1",
+            0,
+            11,
+        ),
+    ];
+    let found = run(events.clone(), 20);
+    let i = only(&found);
+    assert_eq!(i.subject, "openshift-etcd/Deployment/etcd-quorum-guard");
+    // The report names the member that failed; the guard's empty probe message does not.
+    assert_eq!(i.root_cause.rule, "etcd-member-unhealthy");
+    assert_eq!(i.root_cause.reason, "UnhealthyEtcdMember");
+    // The etcd pod of another node, and an application on the named node, are no part of it.
+    events.push(not_ready(
+        "openshift-etcd",
+        "etcd-master-2",
+        "master-2",
+        0,
+        11,
+    ));
+    events.push(not_ready("shop", WEB, "master-1", 0, 11));
+    assert_eq!(run(events, 20).len(), 3);
+}
+
+/// Bug (issue 13, splits): operators reporting `OpenShiftAPICheckFailed` for the
+/// openshift-apiserver's API groups while its pods were not ready were one incident per
+/// operator plus one for the pods. A check of a group joins the failures of the pods of the
+/// namespace that serves it; a check of a group another server serves (oauth, served by the
+/// oauth-apiserver) does not. This test failed before the fix (two incidents).
+#[test]
+fn an_api_check_failure_joins_the_pods_of_the_server_of_its_group() {
+    let unavailable = |group: &str| {
+        format!(
+            r#""{group}.v1" failed with an attempt failed with statusCode = 503, err = the server is currently unable to handle the request"#
+        )
+    };
+    let mut events = vec![
+        operator_report(
+            "openshift-apiserver-operator",
+            "openshift-apiserver-operator",
+            "OpenShiftAPICheckFailed",
+            &unavailable("apps.openshift.io"),
+        )
+        .span(2, 4, 8)
+        .build(),
+        not_ready(
+            "openshift-apiserver",
+            "apiserver-65fdcd8694-w9kfk",
+            "master-0",
+            0,
+            10,
+        ),
+    ];
+    let found = run(events.clone(), 20);
+    let i = only(&found);
+    assert_eq!(i.subject, "openshift-apiserver/Deployment/apiserver");
+    events.push(
+        operator_report(
+            "openshift-authentication-operator",
+            "authentication-operator",
+            "OpenShiftAPICheckFailed",
+            &unavailable("oauth.openshift.io"),
+        )
+        .span(2, 4, 8)
+        .build(),
+    );
+    // Another operator's check failing at the same time is the same outage (see below).
+    assert_eq!(run(events, 20).len(), 1);
+}
+
+/// Bug (issue 13, splits): on the OpenShift 4.8 installs the openshift-apiserver operator's
+/// and the authentication operator's `OpenShiftAPICheckFailed` began within seconds of each
+/// other (aws 2 s, azure 17 s, vSphere 34 s) and were two incidents of one outage. Both come
+/// from library-go's APIService controller, whose checks are discovery requests through the
+/// kube-apiserver's aggregator: operators' checks beginning within a minute of each other are
+/// one outage, rooted in the first. Checks an hour apart stay two outages, and the operators'
+/// other reports (their `Degraded`) join nothing. This test failed before the fix (two
+/// incidents).
+#[test]
+fn api_checks_of_several_operators_beginning_together_are_one_outage() {
+    let check = |namespace: &str, name: &str, group: &str, first: i64, secs: i64| {
+        let e = operator_report(
+            namespace,
+            name,
+            "OpenShiftAPICheckFailed",
+            &format!(
+                r#""{group}.v1" failed with an attempt failed with statusCode = 503, err = the server is currently unable to handle the request"#
+            ),
+        )
+        .span(first, first + 8, 20)
+        .build();
+        shift(e, secs)
+    };
+    let oauth = || {
+        check(
+            "openshift-authentication-operator",
+            "authentication-operator",
+            "oauth.openshift.io",
+            0,
+            0,
+        )
+    };
+    let apps = |first: i64, secs: i64| {
+        check(
+            "openshift-apiserver-operator",
+            "openshift-apiserver-operator",
+            "apps.openshift.io",
+            first,
+            secs,
+        )
+    };
+    let found = run(vec![oauth(), apps(0, 34)], 20);
+    let i = only(&found);
+    assert_eq!(
+        i.subject,
+        "openshift-authentication-operator/Deployment/authentication-operator"
+    );
+    assert_eq!(i.root_cause.reason, "OpenShiftAPICheckFailed");
+    assert_eq!(i.root_cause.rule, "aggregated-api-unavailable");
+    // An hour later the checks fail again: a new outage.
+    assert_eq!(run(vec![oauth(), apps(60, 0)], 80).len(), 2);
+    // Two minutes later: not the same onset.
+    assert_eq!(run(vec![oauth(), apps(2, 0)], 20).len(), 2);
+    // Both operators degraded at once, with no failed check of the second: not joined.
+    let degraded = |namespace: &str, name: &str| {
+        operator_report(
+            namespace,
+            name,
+            "OperatorStatusChanged",
+            &format!(
+                r#"Status for clusteroperator/{name} changed: Degraded changed from False to True ("APIServerDeploymentDegraded: 3 of 3 requested instances are unavailable")"#
+            ),
+        )
+        .span(0, 8, 5)
+        .build()
+    };
+    let found = run(
+        vec![
+            oauth(),
+            degraded(
+                "openshift-apiserver-operator",
+                "openshift-apiserver-operator",
+            ),
+        ],
+        20,
+    );
+    assert_eq!(found.len(), 2, "{found:#?}");
+}
+
+/// Bug (issue 13, splits): a kind cluster's control-plane node boots; the API server's
+/// start-up probe fails 8 s before the node lifecycle controller reports the node's pods
+/// `NodeNotReady` (the node was never ready yet), and the probe opened an incident of its own
+/// beside the cluster-wide "no ready node" wait. A probe failure on a node shortly before it is
+/// reported not ready is the node's; one minutes earlier is not. This test failed before the
+/// fix (two incidents).
+#[test]
+fn a_probe_failing_seconds_before_its_node_is_reported_not_ready_is_the_nodes() {
+    const NODE: &str = "kind-control-plane";
+    let apiserver = "kube-apiserver-kind-control-plane";
+    let probes = |before: i64| {
+        vec![
+            shift(
+                pod_warning(
+                    "kube-system",
+                    apiserver,
+                    "Unhealthy",
+                    "Startup probe failed: HTTP probe failed with statuscode: 500",
+                )
+                .by_kubelet(NODE)
+                .at(0)
+                .build(),
+                -before,
+            ),
+            pod_warning(
+                "kube-system",
+                apiserver,
+                "Unhealthy",
+                "Liveness probe failed: HTTP probe failed with statuscode: 500",
+            )
+            .by_kubelet(NODE)
+            .span(2, 14, 2)
+            .build(),
+        ]
+    };
+    let mut events: Vec<EventOccurrences> = ["etcd-kind-control-plane", apiserver]
+        .iter()
+        .map(|pod| {
+            about(
+                "Pod",
+                "kube-system",
+                pod,
+                "Warning",
+                "NodeNotReady",
+                "Node is not ready",
+            )
+            .at(0)
+            .build()
+        })
+        .collect();
+    // The kubelet's own event places the etcd static pod on the node.
+    events.push(
+        pod_normal(
+            "kube-system",
+            "etcd-kind-control-plane",
+            "Started",
+            "Started container etcd",
+        )
+        .by_kubelet(NODE)
+        .at(-1)
+        .build(),
+    );
+    for pod in [
+        "coredns-6d4b75cb6d-m84d9",
+        "local-path-provisioner-6b84c5c67f-prb6b",
+    ] {
+        events.push(
+            pod_warning(
+                "kube-system",
+                pod,
+                "FailedScheduling",
+                "0/1 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+            )
+            .at(0)
+            .build(),
+        );
+    }
+    let mut seconds_before = events.clone();
+    seconds_before.extend(probes(8));
+    let found = run(seconds_before, 20);
+    let i = only(&found);
+    assert_eq!(i.subject, "Cluster/no-ready-node");
+    assert_eq!(i.root_cause.reason, "NodeNotReady");
+    events.extend(probes(120));
+    assert_eq!(run(events, 20).len(), 2);
+}

@@ -143,7 +143,9 @@ pub fn classify(reason: &str, note: &str) -> Option<(Category, Severity)> {
             return Some((form.category.unwrap_or(entry.category), form.severity));
         }
     }
-    if harmless::matches(note).is_some() {
+    // A harmless message only lowers the severity to info: nothing to look for when the
+    // reason is info already (most events), and the scan is a third of classification.
+    if entry.severity != Severity::Info && harmless::matches(note).is_some() {
         return Some((entry.category, Severity::Info));
     }
     Some((entry.category, entry.severity))

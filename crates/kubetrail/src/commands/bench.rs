@@ -78,6 +78,15 @@ pub enum BenchWhat {
         /// instead of this one, with the same simulator and phases.
         #[arg(long)]
         run_binary: Option<PathBuf>,
+        /// With --storm: run the measured `kubetrail run` on these CPUs only (as `taskset -c`
+        /// writes them, e.g. `1`), and with --sim-cpus the simulator on others, so that the
+        /// simulator's work does not slow `run`.
+        #[arg(long, requires = "storm")]
+        run_cpus: Option<super::bench_cpus::Cpus>,
+        /// With --storm: run this process (the simulator, its storm, the Event generator) on
+        /// these CPUs only, e.g. `0`.
+        #[arg(long, requires = "storm")]
+        sim_cpus: Option<super::bench_cpus::Cpus>,
     },
     /// Builds (or reuses) a store of N events made from the file's events with fresh uids and
     /// last-seen times spread over 30 days, then times filtered queries and group-bys. With
@@ -107,6 +116,8 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             run_config,
             run_binary,
             storm,
+            run_cpus,
+            sim_cpus,
         } => {
             let dir =
                 std::env::temp_dir().join(format!("kubetrail-bench-live-{}", std::process::id()));
@@ -114,11 +125,13 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
                 wrapper: wrapper.as_deref(),
                 config: run_config.as_deref(),
                 binary: run_binary.as_deref(),
+                run_cpus: run_cpus.as_ref(),
             };
             let result = match (memory, storm) {
                 (true, _) => super::bench_live::memory(events, rate, &dir, measured).await,
                 (false, Some(storm)) => {
-                    super::bench_storm::storm(events, rate, storm, &dir, measured).await
+                    let sim_cpus = sim_cpus.as_ref();
+                    super::bench_storm::storm(events, rate, storm, &dir, measured, sim_cpus).await
                 }
                 (false, None) => super::bench_live::live(events, rate, &dir).await,
             };

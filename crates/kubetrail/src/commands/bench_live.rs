@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::bench_cpus::Cpus;
 use super::run::{PipelineOptions, start, wait};
 use crate::config::RawCluster;
 
@@ -242,6 +243,8 @@ pub struct Measured<'a> {
     pub config: Option<&'a Path>,
     /// Another kubetrail binary to measure (e.g. an earlier build), instead of this one.
     pub binary: Option<&'a Path>,
+    /// The CPUs it runs on, if pinned.
+    pub run_cpus: Option<&'a Cpus>,
 }
 
 /// The measured `kubetrail run` process.
@@ -306,7 +309,7 @@ impl Child {
         if let Some(config) = measured.config {
             command.arg("--config").arg(config);
         }
-        let process = command
+        command
             .arg("--data-dir")
             .arg(data)
             .arg("run")
@@ -316,9 +319,12 @@ impl Child {
             .arg(listen.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start kubetrail run")?;
+            .stderr(Stdio::null());
+        let mut spawn = || command.spawn().context("cannot start kubetrail run");
+        let process = match measured.run_cpus {
+            Some(cpus) => cpus.spawn_pinned(spawn)?,
+            None => spawn()?,
+        };
         Ok(Child { process })
     }
 

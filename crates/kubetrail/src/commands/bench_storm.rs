@@ -8,6 +8,12 @@
 //! measured in turn, each against a fresh simulator: without change tracking (the storm costs
 //! `run` nothing; what slows its Event path is the simulator's work on the shared cores) and
 //! tracking Deployments (what the tracker adds). Each is timed quiet, then during the storm.
+//!
+//! Two cores shared by `run` and the simulator measure the simulator as much as `run`:
+//! `--run-cpus`/`--sim-cpus` pin each to its own ([`Cpus`]), and `--rate` creates Events at a
+//! fixed, realistic rate (a real API server on this machine serves ~2,500 Events/s), so each
+//! phase tells whether `run` keeps up: the lag from an Event's creation to the start of the
+//! transaction that stored it (the store's `stored_at`), p50/p99/max.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +27,7 @@ use kubetrail_sim::{SimHandle, Simulator};
 use kubetrail_store::{ChangeStore, EventSink, SqliteStore};
 use serde_json::json;
 
+use super::bench_cpus::Cpus;
 use super::bench_live::{Child, Measured, cpu_seconds, generate, wait_cursor, wait_events};
 
 /// Where the storm's Deployments live.
@@ -28,15 +35,24 @@ const STORM_NAMESPACE: &str = "storm";
 
 /// Measures `run` without and with change tracking: `total` Events created at `rate` per
 /// second (0: as fast as possible) quiet, then `total` more while the simulator makes
-/// `storm_rate` status-only updates a second. One JSON line per phase.
+/// `storm_rate` status-only updates a second. One JSON line per phase. With `sim_cpus`, this
+/// process runs on those CPUs only (`measured.run_cpus` pins `run`).
 pub async fn storm(
     total: u64,
     rate: u64,
     storm_rate: u64,
     dir: &Path,
     measured: Measured<'_>,
+    sim_cpus: Option<&Cpus>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
+    if let Some(cpus) = sim_cpus {
+        cpus.pin_this_process()?;
+    }
+    let cpus = json!({
+        "run": measured.run_cpus.map(Cpus::to_string),
+        "simulator": sim_cpus.map(Cpus::to_string),
+    });
     for tracking in [false, true] {
         let sim = Simulator::start().await?;
         let kubeconfig = dir.join("kubeconfig");
@@ -63,6 +79,7 @@ pub async fn storm(
         )?;
         let store = SqliteStore::open(data.join("kubetrail.db"))?;
         wait_cursor(&store, &mut child, Timestamp::UNIX_EPOCH).await?;
+        let lags = Lags::open(&data.join("kubetrail.db"))?;
         if tracking {
             wait_changes_listed(&store, &mut child).await?;
         }
@@ -71,22 +88,19 @@ pub async fn storm(
         } else {
             "without change tracking"
         };
-        let quiet = phase(&sim, &store, &mut child, 0, total, rate, None).await?;
-        quiet.print(label, total, rate, None);
-        let stormy = phase(
-            &sim,
-            &store,
-            &mut child,
-            total,
-            total,
-            rate,
-            Some(storm_rate),
-        )
-        .await?;
+        let run = Run {
+            sim: &sim,
+            store: &store,
+            lags: &lags,
+        };
+        let quiet = phase(&run, &mut child, 0, total, rate, None).await?;
+        quiet.print(label, total, rate, None, &cpus);
+        let stormy = phase(&run, &mut child, total, total, rate, Some(storm_rate)).await?;
         let recorded = store.changes(&ChangeFilter::default()).await?.len();
-        stormy.print(label, total, rate, Some((storm_rate, &quiet, recorded)));
+        let storm = (storm_rate, &quiet, recorded);
+        stormy.print(label, total, rate, Some(storm), &cpus);
         child.stop().await;
-        drop(store);
+        drop((store, lags));
         sim.shutdown().await;
         let _ = std::fs::remove_dir_all(&data);
     }
@@ -103,10 +117,19 @@ struct Phase {
     sim_cpu_s: f64,
     /// Status-only updates made during the phase.
     updates: u64,
+    /// Creation → storage of each Event of the phase, ms, sorted.
+    lags_ms: Vec<f64>,
 }
 
 impl Phase {
-    fn print(&self, run: &str, total: u64, rate: u64, storm: Option<(u64, &Phase, usize)>) {
+    fn print(
+        &self,
+        run: &str,
+        total: u64,
+        rate: u64,
+        storm: Option<(u64, &Phase, usize)>,
+        cpus: &serde_json::Value,
+    ) {
         let storm = storm.map(|(target, quiet, recorded)| {
             // The same number of Events in both phases: what `run` spent beyond the quiet
             // phase went to the storm.
@@ -126,9 +149,14 @@ impl Phase {
                 "measure": "live_storm", "run": run, "events": total, "rate_target": rate,
                 "phase": if storm.is_some() { "storm" } else { "quiet" },
                 "seconds": self.secs, "events_per_s": total as f64 / self.secs,
+                "lag_p50_ms": percentile(&self.lags_ms, 50.0),
+                "lag_p99_ms": percentile(&self.lags_ms, 99.0),
+                "lag_max_ms": percentile(&self.lags_ms, 100.0),
                 "run_cpu_s": self.run_cpu_s,
+                "run_cores_busy": self.run_cpu_s / self.secs,
                 "run_cpu_ms_per_event": self.run_cpu_s * 1e3 / total as f64,
                 "simulator_process_cpu_s": self.sim_cpu_s,
+                "cpus": cpus,
                 "storm": storm,
                 "load": std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim(),
             })
@@ -136,17 +164,70 @@ impl Phase {
     }
 }
 
+/// The value at percentile `p` of `sorted` (0 when empty).
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n => sorted[((p / 100.0) * (n - 1) as f64).round() as usize],
+    }
+}
+
+/// What a phase measures `run` through.
+struct Run<'a> {
+    sim: &'a SimHandle,
+    store: &'a SqliteStore,
+    lags: &'a Lags,
+}
+
+/// Reads, from `run`'s store, how long each Event took from its creation (its `eventTime`,
+/// set by the generator) to the transaction that stored it (`stored_at`).
+struct Lags {
+    db: rusqlite::Connection,
+}
+
+impl Lags {
+    fn open(path: &Path) -> Result<Lags> {
+        let db = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        db.busy_timeout(Duration::from_secs(10))?;
+        Ok(Lags { db })
+    }
+
+    /// The newest event's id: a phase's events are those after it.
+    fn last_id(&self) -> Result<i64> {
+        Ok(self
+            .db
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?)
+    }
+
+    /// The lags (ms, sorted) of the events stored after `id`.
+    fn since(&self, id: i64) -> Result<Vec<f64>> {
+        let mut st = self
+            .db
+            .prepare("SELECT stored_at - first_seen FROM events WHERE id > ?1")?;
+        let mut lags = st
+            .query_map([id], |r| r.get::<_, i64>(0))?
+            .map(|micros| Ok(micros? as f64 / 1e3))
+            .collect::<Result<Vec<f64>>>()?;
+        lags.sort_by(f64::total_cmp);
+        Ok(lags)
+    }
+}
+
 /// Creates `total` Events from number `from` (at `rate`), during a storm of `storm` updates a
 /// second if given, and waits until `run` stored them.
 async fn phase(
-    sim: &SimHandle,
-    store: &SqliteStore,
+    run: &Run<'_>,
     child: &mut Child,
     from: u64,
     total: u64,
     rate: u64,
     storm: Option<u64>,
 ) -> Result<Phase> {
+    let (sim, store) = (run.sim, run.store);
+    let last_id = run.lags.last_id()?;
     let stop = Arc::new(AtomicBool::new(false));
     let storming = storm.map(|storm_rate| {
         let (sim, stop) = (sim.clone(), stop.clone());
@@ -173,6 +254,7 @@ async fn phase(
         run_cpu_s: run_cpu_after - run_cpu,
         sim_cpu_s: own_cpu_after - own_cpu,
         updates,
+        lags_ms: run.lags.since(last_id)?,
     })
 }
 

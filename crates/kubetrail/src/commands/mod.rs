@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod analysis_window;
 pub mod anomalies;
 pub mod bench;
+pub mod bench_cpus;
 pub mod bench_live;
 pub mod bench_storm;
 pub mod changes;

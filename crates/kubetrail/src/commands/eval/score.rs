@@ -62,6 +62,11 @@ pub struct Details {
     pub splits: Vec<String>,
 }
 
+/// An incident's root in the details: `Reason on namespace/Kind/name`.
+fn root_of(inc: &Incident) -> String {
+    format!("{} on {}", inc.root_cause.reason, inc.root_cause.object)
+}
+
 /// Scores `incidents` (with all their objects) against `labels`.
 pub fn score(labels: &Labels, incidents: &[Incident]) -> anyhow::Result<Score> {
     let windows: Vec<(Timestamp, Timestamp)> = labels
@@ -112,18 +117,19 @@ pub fn score(labels: &Labels, incidents: &[Incident]) -> anyhow::Result<Score> {
         if by.len() > 1 {
             s.splits += 1;
             let scope = failure.scope.as_deref().unwrap_or("workload");
-            s.details
-                .splits
-                .push(format!("{} ({scope}): {} incidents", failure.id, by.len()));
+            let roots: Vec<String> = by.iter().map(|inc| root_of(inc)).collect();
+            s.details.splits.push(format!(
+                "{} ({scope}): {} incidents: {}",
+                failure.id,
+                by.len(),
+                roots.join("; ")
+            ));
         }
         let right = by.iter().any(|inc| failure.root.is(&inc.root_cause));
         if right {
             s.right_root += 1;
         } else {
-            let got: BTreeSet<String> = by
-                .iter()
-                .map(|inc| format!("{} on {}", inc.root_cause.reason, inc.root_cause.object))
-                .collect();
+            let got: BTreeSet<String> = by.iter().map(|inc| root_of(inc)).collect();
             s.details.wrong_root.push(format!(
                 "{}: {}",
                 failure.id,
