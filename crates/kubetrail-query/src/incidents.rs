@@ -91,23 +91,21 @@ pub async fn maintain_incidents_reading(
     };
     for (cluster, spans) in merged(&dirty, horizon(cfg)) {
         for span in spans {
-            let mut from = span.0;
-            while from <= span.1 {
-                let core = (from, span.1.min(from + SLICE));
-                let found = recompute(reader, store, &cluster, core, cfg, max_read).await?;
+            let mut walk = SpanWalk::new(&cluster, span);
+            while let Some(found) = walk.step(reader, store, cfg, max_read).await? {
                 done.spans += 1;
                 done.events_read += found.events_read;
                 done.max_read = done.max_read.max(found.max_read);
                 done.stored += found.incidents.len();
-                let rows = found
+                let mut rows = found
                     .incidents
                     .iter()
                     .map(stored)
                     .collect::<Result<Vec<_>>>()?;
+                rows.extend(found.kept);
                 store
                     .replace_incidents(&cluster, found.core.0, found.core.1, rows)
                     .await?;
-                from = found.core.1 + SignedDuration::from_micros(1);
             }
         }
     }
@@ -168,20 +166,22 @@ pub async fn kept_incidents(
     let mut cores: Vec<(String, Timestamp, Timestamp)> = Vec::new();
     for (cluster, spans) in merged(&dirty, h) {
         for span in spans {
-            let mut from = span.0;
-            while from <= span.1 {
-                let found = recompute(
-                    reader,
-                    store,
-                    &cluster,
-                    (from, span.1.min(from + SLICE)),
-                    cfg,
-                    MAX_READ,
-                )
-                .await?;
-                cores.push((cluster.clone(), found.core.0, found.core.1));
+            let mut walk = SpanWalk::new(&cluster, span);
+            while let Some(found) = walk.step(reader, store, cfg, MAX_READ).await? {
+                // As the maintainer stores them: a step replaces what an earlier step found
+                // overlapping its core (an incident left open at that step's end).
+                let (a, b) = found.core;
+                // What began before the walk's last cut stays (the maintainer keeps its
+                // stored copy: `Found::kept`).
+                let floor = found.floor;
+                fresh.retain(|i| {
+                    i.cluster != cluster
+                        || i.end < a
+                        || i.start > b
+                        || floor.is_some_and(|f| i.start < f)
+                });
+                cores.push((cluster.clone(), a, b));
                 fresh.extend(found.incidents);
-                from = found.core.1 + SignedDuration::from_micros(1);
             }
         }
     }
@@ -288,22 +288,118 @@ pub fn changes_filter(filter: &EventFilter, found: &WindowIncidents) -> EventFil
 
 /// The incidents of one recomputed core, and the core as it grew.
 struct Found {
+    /// What the incidents replace: the stored incidents overlapping it.
     core: (Timestamp, Timestamp),
     incidents: Vec<Incident>,
+    /// Stored incidents overlapping the core that began before the walk's last cut: kept as
+    /// they are (stored again with `incidents`).
+    kept: Vec<StoredIncident>,
+    /// Where the next core of the span begins: the earliest start of the incidents found that
+    /// events after this core may still change (`None`: right after this core).
+    open_from: Option<Timestamp>,
+    /// Whether the core was cut for the bound: what crosses its end is not read beyond it.
+    cut: bool,
+    /// The walk's last cut, if any, as of this core (a cut at its start included): what began
+    /// before it is kept.
+    floor: Option<Timestamp>,
     events_read: usize,
     max_read: usize,
 }
 
+/// One dirty span of a cluster, walked forward in cores of at most [`SLICE`] of new time each.
+///
+/// An incident still open at a core's end (events within the horizon after it may join it) is
+/// not grown into by reading further right: the next core begins at its start instead, so it
+/// is recomputed whole with the next slice's events (and replaces what was stored of it). The
+/// core grows right only at the span's end. When that would read more than the bound, the
+/// incident is cut: what was stored of it stays, and no later core of the walk grows left past
+/// the cut (its continuation is a new incident). Each event is so read a few times per pass
+/// at most, whatever the store holds: a pass costs in proportion to it. (Growing right a
+/// horizon at a time instead, the previous walk, re-read a chain of failures days long once
+/// per horizon: the first pass over a 1M store had not finished after an hour.)
+struct SpanWalk<'c> {
+    cluster: &'c str,
+    span: (Timestamp, Timestamp),
+    /// The end of the last core recomputed.
+    done_to: Option<Timestamp>,
+    /// The start of the earliest incident left open at that end.
+    open_from: Option<Timestamp>,
+    /// The last cut: no core grows left past it.
+    floor: Option<Timestamp>,
+}
+
+impl<'c> SpanWalk<'c> {
+    fn new(cluster: &'c str, span: (Timestamp, Timestamp)) -> Self {
+        SpanWalk {
+            cluster,
+            span,
+            done_to: None,
+            open_from: None,
+            floor: None,
+        }
+    }
+
+    /// Recomputes the next core of the span; `None` once the span is done. What is returned
+    /// replaces the stored incidents overlapping its core.
+    async fn step(
+        &mut self,
+        reader: &dyn EventReader,
+        store: &dyn IncidentStore,
+        cfg: &IncidentConfig,
+        max_read: usize,
+    ) -> Result<Option<Found>> {
+        let new_from = match self.done_to {
+            None => self.span.0,
+            Some(t) if t >= self.span.1 => return Ok(None),
+            Some(t) => t + SignedDuration::from_micros(1),
+        };
+        let core = (
+            self.open_from.map_or(new_from, |o| o.min(new_from)),
+            self.span.1.min(new_from + SLICE),
+        );
+        let edges = Edges {
+            new_from,
+            span_end: self.span.1,
+            floor: self.floor,
+        };
+        let found = recompute(reader, store, self.cluster, core, edges, cfg, max_read).await?;
+        self.done_to = Some(found.core.1);
+        self.open_from = found.open_from;
+        self.floor = if found.cut {
+            Some(found.core.1 + SignedDuration::from_micros(1))
+        } else {
+            found.floor
+        };
+        if let (Some(o), Some(f)) = (self.open_from, self.floor) {
+            self.open_from = Some(o.max(f));
+        }
+        Ok(Some(found))
+    }
+}
+
+/// Where a core stands in its span: the time it adds (from `new_from`; before it, what an
+/// incident left open brought back), the span's end, and the walk's last cut.
+#[derive(Debug, Clone, Copy)]
+struct Edges {
+    new_from: Timestamp,
+    span_end: Timestamp,
+    floor: Option<Timestamp>,
+}
+
 /// Recomputes the incidents of `cluster` overlapping `core`: grows the core until every stored
-/// incident and every incident found that overlaps it lies inside it, reading the events of the
-/// core widened by the horizon, at most `max_read` at once. A first read holding more halves the
-/// core (down to [`MIN_SLICE`]); a later one stops the growth at the last core that fit, whose
-/// incidents crossing its edges are then cut there.
+/// incident and every incident found that overlaps it lies inside it (to the right only at the
+/// span's end: before it, an incident crossing the core's end is left open for the next core;
+/// to the left never past the walk's last cut), reading the events of the core widened by the
+/// horizon, at most `max_read` at once. A first read holding more drops what an open incident
+/// brought back (a cut at `new_from`), then halves the core (down to [`MIN_SLICE`] of new
+/// time); a later one stops the growth at the last core that fit, whose incidents crossing its
+/// edges are then cut there.
 async fn recompute(
     reader: &dyn EventReader,
     store: &dyn IncidentStore,
     cluster: &str,
     mut core: (Timestamp, Timestamp),
+    mut edges: Edges,
     cfg: &IncidentConfig,
     max_read: usize,
 ) -> Result<Found> {
@@ -313,12 +409,14 @@ async fn recompute(
         ..cfg.clone()
     };
     let (mut events_read, mut largest) = (0, 0);
-    // The last core whose read fit, and its incidents.
-    let mut fit: Option<((Timestamp, Timestamp), Vec<Incident>)> = None;
+    // The last core whose read fit, and what it found.
+    let mut fit: Option<Found> = None;
     loop {
+        // Nothing before the last cut is read: what follows it is new incidents.
+        let since = edges.floor.map_or(core.0 - h, |f| f.max(core.0 - h));
         let filter = EventFilter {
             clusters: vec![cluster.to_string()],
-            since: Some(core.0 - h),
+            since: Some(since),
             until: Some(core.1 + h),
             ..EventFilter::default()
         };
@@ -327,13 +425,19 @@ async fn recompute(
         largest = largest.max(events.len());
         if events.len() > max_read {
             match fit.take() {
-                Some((core, incidents)) => {
+                Some(found) => {
                     return Ok(Found {
-                        core,
-                        incidents,
+                        cut: true,
+                        open_from: None,
                         events_read,
                         max_read: largest,
+                        ..found
                     });
+                }
+                None if core.0 < edges.new_from => {
+                    core.0 = edges.new_from;
+                    edges.floor = Some(edges.new_from);
+                    continue;
                 }
                 None if core.1.duration_since(core.0) > MIN_SLICE => {
                     core.1 = core.0 + core.1.duration_since(core.0) / 2;
@@ -343,40 +447,78 @@ async fn recompute(
                 None => {}
             }
         }
+        let last = core.1 >= edges.span_end;
+        let kept_before = |stored: &[StoredIncident]| -> Vec<StoredIncident> {
+            stored
+                .iter()
+                .filter(|s| edges.floor.is_some_and(|f| s.start < f))
+                .cloned()
+                .collect()
+        };
         let Some(newest) = events.iter().filter_map(EventOccurrences::last).max() else {
+            let stored = store
+                .stored_incidents(Some(cluster), core.0, core.1)
+                .await?;
             return Ok(Found {
                 core,
                 incidents: Vec::new(),
+                kept: kept_before(&stored),
+                open_from: None,
+                cut: false,
+                floor: edges.floor,
                 events_read,
                 max_read: largest,
             });
         };
         // "Now" for the status is the newest occurrence read: an incident resolved then stays
         // resolved; an ongoing one is looked at again when it is read.
-        let window = Window::new(core.0 - h, newest + SignedDuration::from_micros(1))?;
+        let window = Window::new(since, newest + SignedDuration::from_micros(1))?;
         let found: Vec<Incident> = incidents(&events, window, &cfg)?
             .into_iter()
             .filter(|i| i.end >= core.0 && i.start <= core.1)
             .collect();
         drop(events);
         // The stored incidents overlapping the core are replaced: take them in whole, with
-        // those found.
-        let grown = store
-            .stored_incidents(Some(cluster), core.0, core.1)
-            .await?
-            .iter()
-            .map(|s| (s.start, s.end))
-            .chain(found.iter().map(|i| (i.start, i.end)))
-            .fold(core, |c, (a, b)| (c.0.min(a), c.1.max(b)));
+        // those found (to the right only at the span's end, to the left not past the last
+        // cut). The stored ones are those overlapping the found ones too, so that a chain
+        // found crossing the core's start takes in the stored incident it continues at once,
+        // not a horizon at a time.
+        let grow = |c: (Timestamp, Timestamp), (a, b): (Timestamp, Timestamp)| {
+            let left = c.0.min(a);
+            (
+                edges.floor.map_or(left, |f| left.max(f)),
+                if last { c.1.max(b) } else { c.1 },
+            )
+        };
+        let reach = found.iter().map(|i| (i.start, i.end)).fold(core, grow);
+        let stored = store
+            .stored_incidents(Some(cluster), reach.0, reach.1)
+            .await?;
+        let grown = stored.iter().map(|s| (s.start, s.end)).fold(reach, grow);
+        // Events within the horizon after the core may still change these.
+        let open_from = (!last)
+            .then(|| {
+                found
+                    .iter()
+                    .filter(|i| i.end + h > core.1)
+                    .map(|i| i.start.max(core.0))
+                    .min()
+            })
+            .flatten();
+        let here = Found {
+            core,
+            kept: kept_before(&stored),
+            incidents: found,
+            open_from,
+            cut: false,
+            floor: edges.floor,
+            events_read,
+            max_read: largest,
+        };
         if grown == core {
-            return Ok(Found {
-                core,
-                incidents: found,
-                events_read,
-                max_read: largest,
-            });
+            return Ok(here);
         }
-        fit = Some((core, found));
+        fit = Some(here);
         core = grown;
     }
 }
