@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incidents, sort_incidents};
+use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incident_order, incidents};
 use kubetrail_model::{EventFilter, EventOccurrences};
 use kubetrail_store::{DirtyRange, EventReader, IncidentStore, StoredIncident};
 
@@ -97,14 +97,14 @@ pub async fn maintain_incidents_reading(
                 done.events_read += found.events_read;
                 done.max_read = done.max_read.max(found.max_read);
                 done.stored += found.incidents.len();
-                let mut rows = found
+                let rows = found
                     .incidents
                     .iter()
                     .map(stored)
                     .collect::<Result<Vec<_>>>()?;
-                rows.extend(found.kept);
+                // What began before the walk's last cut stays as stored.
                 store
-                    .replace_incidents(&cluster, found.core.0, found.core.1, rows)
+                    .replace_incidents(&cluster, found.core.0, found.core.1, found.floor, rows)
                     .await?;
             }
         }
@@ -130,19 +130,89 @@ pub async fn kept_incidents(
     now: Timestamp,
     cfg: &IncidentConfig,
 ) -> Result<Option<Vec<Incident>>> {
+    Ok(kept_read(reader, clusters, window, now, cfg, Detail::Whole)
+        .await?
+        .map(|k| k.incidents))
+}
+
+/// How much of each stored incident a read decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The whole incident.
+    Whole,
+    /// Its head: the incident without its timeline and objects (what a list shows), a tenth
+    /// of its size. [`whole_where_changes`] reads the whole incidents a change may be linked
+    /// to (linking reads the timeline's messages).
+    Head,
+}
+
+/// Kept incidents as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    /// Sorted as [`incidents`] sorts.
+    pub incidents: Vec<Incident>,
+    /// For each incident read as a head, the row to read it whole by; `None` for whole ones
+    /// (all of them when read [`Detail::Whole`]).
+    pub heads: Vec<Option<i64>>,
+}
+
+/// One stored incident as a read decodes it: whole or its head.
+struct Row {
+    cluster: String,
+    start: Timestamp,
+    end: Timestamp,
+    json: String,
+    head: Option<i64>,
+}
+
+/// [`kept_incidents`], each incident decoded as `detail` says.
+pub async fn kept_read(
+    reader: &dyn EventReader,
+    clusters: &[String],
+    window: Window,
+    now: Timestamp,
+    cfg: &IncidentConfig,
+    detail: Detail,
+) -> Result<Option<Kept>> {
     let Some(store) = reader.incident_store() else {
         return Ok(None);
     };
     let h = horizon(cfg);
     let last = window.until - SignedDuration::from_micros(1);
     let wanted = |c: &str| clusters.is_empty() || clusters.iter().any(|w| w == c);
-    let mut rows: Vec<StoredIncident> = Vec::new();
-    match clusters {
-        [] => rows = store.stored_incidents(None, window.since, last).await?,
-        _ => {
-            for c in clusters {
-                rows.extend(store.stored_incidents(Some(c), window.since, last).await?);
-            }
+    let each: Vec<Option<&str>> = match clusters {
+        [] => vec![None],
+        _ => clusters.iter().map(|c| Some(c.as_str())).collect(),
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    for c in each {
+        match detail {
+            Detail::Whole => rows.extend(
+                store
+                    .stored_incidents(c, window.since, last)
+                    .await?
+                    .into_iter()
+                    .map(|r| Row {
+                        cluster: r.cluster,
+                        start: r.start,
+                        end: r.end,
+                        json: r.body,
+                        head: None,
+                    }),
+            ),
+            Detail::Head => rows.extend(
+                store
+                    .incident_heads(c, window.since, last)
+                    .await?
+                    .into_iter()
+                    .map(|r| Row {
+                        cluster: r.cluster,
+                        start: r.start,
+                        end: r.end,
+                        json: r.head,
+                        head: Some(r.row),
+                    }),
+            ),
         }
     }
     // What was written near the window or near a stored incident overlapping it may change
@@ -171,8 +241,8 @@ pub async fn kept_incidents(
                 // As the maintainer stores them: a step replaces what an earlier step found
                 // overlapping its core (an incident left open at that step's end).
                 let (a, b) = found.core;
-                // What began before the walk's last cut stays (the maintainer keeps its
-                // stored copy: `Found::kept`).
+                // What began before the walk's last cut stays (as the maintainer keeps it
+                // stored).
                 let floor = found.floor;
                 fresh.retain(|i| {
                     i.cluster != cluster
@@ -190,28 +260,86 @@ pub async fn kept_incidents(
             .iter()
             .any(|(c, a, b)| c == cluster && end >= *a && start <= *b)
     };
-    let mut out: Vec<Incident> = Vec::new();
+    let mut out: Vec<(Incident, Option<i64>)> = Vec::new();
     for r in rows {
         if !replaced(&r.cluster, r.start, r.end) {
-            out.push(decode(&r)?);
+            out.push((decode(&r.json)?, r.head));
         }
     }
     out.extend(
         fresh
             .into_iter()
-            .filter(|i| i.end >= window.since && i.start <= last),
+            .filter(|i| i.end >= window.since && i.start <= last)
+            .map(|i| (i, None)),
     );
     // Several slices may have found the same incident (a core that grew into the next).
-    out.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.start.cmp(&b.start)));
-    out.dedup_by(|a, b| a.id == b.id && a.start == b.start && a.subject == b.subject);
+    out.sort_by(|(a, _), (b, _)| a.id.cmp(&b.id).then_with(|| a.start.cmp(&b.start)));
+    out.dedup_by(|(a, _), (b, _)| a.id == b.id && a.start == b.start && a.subject == b.subject);
     let asked = now.max(window.until);
-    for i in &mut out {
+    for (i, _) in &mut out {
         if asked.duration_since(i.end) >= cfg.quiet {
             i.status = Status::Resolved;
         }
     }
-    sort_incidents(&mut out);
-    Ok(Some(out))
+    // As `sort_incidents` sorts (it sorts incidents alone).
+    let mut incidents: Vec<Incident> = Vec::with_capacity(out.len());
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    {
+        let keys: Vec<&Incident> = out.iter().map(|(i, _)| i).collect();
+        order.sort_by(|&a, &b| incident_order(keys[a], keys[b]));
+    }
+    let mut slots: Vec<Option<(Incident, Option<i64>)>> = out.into_iter().map(Some).collect();
+    let mut heads = Vec::with_capacity(slots.len());
+    for k in order {
+        if let Some((i, head)) = slots[k].take() {
+            incidents.push(i);
+            heads.push(head);
+        }
+    }
+    Ok(Some(Kept { incidents, heads }))
+}
+
+/// Reads whole the incidents of `found` read as heads that a change of `changes` may be
+/// linked to (one of their cluster within `change_window` before their start: what
+/// [`link_changes`](kubetrail_analyze::link_changes) looks at), keeping their status; the
+/// others stay heads.
+pub async fn whole_where_changes(
+    reader: &dyn EventReader,
+    found: &mut WindowIncidents,
+    changes: &[kubetrail_model::Change],
+    cfg: &IncidentConfig,
+) -> Result<()> {
+    let Some(store) = reader.incident_store() else {
+        return Ok(());
+    };
+    let mut rows: Vec<(usize, i64)> = Vec::new();
+    for (k, (i, head)) in found.incidents.iter().zip(&found.heads).enumerate() {
+        let Some(row) = head else { continue };
+        let earliest = i.start - cfg.change_window;
+        if changes
+            .iter()
+            .any(|c| c.cluster == i.cluster && c.at >= earliest && c.at <= i.start)
+        {
+            rows.push((k, *row));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let bodies = store
+        .incident_bodies(rows.iter().map(|(_, r)| *r).collect())
+        .await?;
+    for (k, row) in rows {
+        if let Some((_, body)) = bodies.iter().find(|(r, _)| *r == row) {
+            let status = found.incidents[k].status;
+            found.incidents[k] = Incident {
+                status,
+                ..decode(body)?
+            };
+            found.heads[k] = None;
+        }
+    }
+    Ok(())
 }
 
 /// The incidents of a window and how they were found.
@@ -225,6 +353,9 @@ pub struct WindowIncidents {
     /// Whether the analysis read `max` events and so may have left some out (never for kept
     /// results).
     pub cut: bool,
+    /// Kept incidents read as heads ([`Detail::Head`]): for each incident, its row when it is
+    /// a head ([`whole_where_changes`] reads those a change may be linked to). Empty otherwise.
+    pub heads: Vec<Option<i64>>,
 }
 
 /// Whether the kept incidents answer a question: its filter narrows by cluster and time only,
@@ -247,7 +378,8 @@ pub fn kept_answer(filter: &EventFilter, cfg: &IncidentConfig) -> bool {
 /// The incidents of `window` for `filter` (its times set to the window's), as `kubetrail
 /// incidents` and `GET /api/v1/incidents` answer: from the kept results when they answer it
 /// ([`kept_answer`], and a store that keeps them), else by analysing the window's events (at
-/// most `max`, the latest; 0: no limit). Changes are not linked here ([`link_changes`]
+/// most `max`, the latest; 0: no limit); kept ones decoded as `detail` says. Changes are not
+/// linked here ([`link_changes`]
 /// (kubetrail_analyze::link_changes) with [`changes_filter`]).
 pub async fn window_incidents(
     reader: &dyn EventReader,
@@ -255,15 +387,20 @@ pub async fn window_incidents(
     window: Window,
     cfg: &IncidentConfig,
     max: usize,
+    detail: Detail,
 ) -> Result<WindowIncidents> {
     let now = cfg.now.unwrap_or(window.until);
     if kept_answer(filter, cfg)
-        && let Some(found) = kept_incidents(reader, &filter.clusters, window, now, cfg).await?
+        && let Some(found) = kept_read(reader, &filter.clusters, window, now, cfg, detail).await?
     {
         return Ok(WindowIncidents {
-            incidents: found,
+            incidents: found.incidents,
             kept: true,
             cut: false,
+            heads: match detail {
+                Detail::Head => found.heads,
+                Detail::Whole => Vec::new(),
+            },
         });
     }
     let (events, cut) = crate::read_events(reader, filter, max).await?;
@@ -271,6 +408,7 @@ pub async fn window_incidents(
         incidents: incidents(&events, window, cfg)?,
         kept: false,
         cut,
+        heads: Vec::new(),
     })
 }
 
@@ -291,9 +429,6 @@ struct Found {
     /// What the incidents replace: the stored incidents overlapping it.
     core: (Timestamp, Timestamp),
     incidents: Vec<Incident>,
-    /// Stored incidents overlapping the core that began before the walk's last cut: kept as
-    /// they are (stored again with `incidents`).
-    kept: Vec<StoredIncident>,
     /// Where the next core of the span begins: the earliest start of the incidents found that
     /// events after this core may still change (`None`: right after this core).
     open_from: Option<Timestamp>,
@@ -448,21 +583,10 @@ async fn recompute(
             }
         }
         let last = core.1 >= edges.span_end;
-        let kept_before = |stored: &[StoredIncident]| -> Vec<StoredIncident> {
-            stored
-                .iter()
-                .filter(|s| edges.floor.is_some_and(|f| s.start < f))
-                .cloned()
-                .collect()
-        };
         let Some(newest) = events.iter().filter_map(EventOccurrences::last).max() else {
-            let stored = store
-                .stored_incidents(Some(cluster), core.0, core.1)
-                .await?;
             return Ok(Found {
                 core,
                 incidents: Vec::new(),
-                kept: kept_before(&stored),
                 open_from: None,
                 cut: false,
                 floor: edges.floor,
@@ -491,10 +615,12 @@ async fn recompute(
             )
         };
         let reach = found.iter().map(|i| (i.start, i.end)).fold(core, grow);
-        let stored = store
-            .stored_incidents(Some(cluster), reach.0, reach.1)
-            .await?;
-        let grown = stored.iter().map(|s| (s.start, s.end)).fold(reach, grow);
+        let grown = store
+            .incident_heads(Some(cluster), reach.0, reach.1)
+            .await?
+            .iter()
+            .map(|s| (s.start, s.end))
+            .fold(reach, grow);
         // Events within the horizon after the core may still change these.
         let open_from = (!last)
             .then(|| {
@@ -507,7 +633,6 @@ async fn recompute(
             .flatten();
         let here = Found {
             core,
-            kept: kept_before(&stored),
             incidents: found,
             open_from,
             cut: false,
@@ -549,17 +674,25 @@ fn merged(
     by_cluster
 }
 
+/// The incident as stored: whole, and its head (without its timeline and objects, the lists
+/// that make most of its size) for lists of incidents.
 fn stored(i: &Incident) -> Result<StoredIncident> {
+    let head = Incident {
+        timeline: Vec::new(),
+        objects: Vec::new(),
+        ..i.clone()
+    };
     Ok(StoredIncident {
         cluster: i.cluster.clone(),
         start: i.start,
         end: i.end,
+        head: serde_json::to_string(&head).map_err(json_error)?,
         body: serde_json::to_string(i).map_err(json_error)?,
     })
 }
 
-fn decode(r: &StoredIncident) -> Result<Incident> {
-    serde_json::from_str(&r.body).map_err(json_error)
+fn decode(json: &str) -> Result<Incident> {
+    serde_json::from_str(json).map_err(json_error)
 }
 
 fn json_error(source: serde_json::Error) -> crate::Error {

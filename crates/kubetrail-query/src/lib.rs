@@ -31,8 +31,9 @@ pub use error::{Error, Result};
 pub use explain::{Story, StoryRequest, find_namespace, parse_target, story};
 pub use filter::{FilterText, split_list};
 pub use incidents::{
-    MAX_READ, Maintained, SLICE, WindowIncidents, changes_filter, kept_answer, kept_incidents,
-    maintain_incidents, maintain_incidents_reading, window_incidents,
+    Detail, Kept, MAX_READ, Maintained, SLICE, WindowIncidents, changes_filter, kept_answer,
+    kept_incidents, kept_read, maintain_incidents, maintain_incidents_reading, whole_where_changes,
+    window_incidents,
 };
 pub use kubetrail_analyze::parse_kind;
 pub use labels::LabelSelector;

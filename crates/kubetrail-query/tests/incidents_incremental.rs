@@ -6,9 +6,11 @@
 
 use jiff::SignedDuration;
 use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents};
-use kubetrail_model::{Event, EventFilter};
+use kubetrail_model::{Change, ChangeOp, ChangeSource, Event, EventFilter, ObjectRef};
 use kubetrail_process::{Processor, Rules};
-use kubetrail_query::{kept_incidents, maintain_incidents};
+use kubetrail_query::{
+    Detail, WindowIncidents, kept_incidents, kept_read, maintain_incidents, whole_where_changes,
+};
 use kubetrail_source::import::{Item, read_file};
 use kubetrail_store::{SqliteStore, Store};
 use proptest::prelude::*;
@@ -128,6 +130,7 @@ async fn check_on(
     let late = kept(store, window, cfg).await;
     assert_eq!(titles(&late), titles(&expected));
     assert_eq!(late, expected);
+    heads_are_the_incidents_without_their_lists(store, window, cfg, &expected).await;
 }
 
 /// A short quiet period and link window, so that the dumps' hours hold many separate spans
@@ -212,4 +215,66 @@ async fn kept_incidents_equal_the_analysis_of_everything_stored_on_postgres() {
         &IncidentConfig::default(),
     )
     .await;
+}
+
+/// A list read decodes heads: each kept incident without its timeline and objects, in the same
+/// order; those a change may be linked to are read whole again.
+async fn heads_are_the_incidents_without_their_lists(
+    store: &dyn Store,
+    window: Window,
+    cfg: &IncidentConfig,
+    expected: &[Incident],
+) {
+    let heads = kept_read(store, &[], window, window.until, cfg, Detail::Head)
+        .await
+        .expect("heads")
+        .expect("SQLite keeps incidents");
+    let mut found = WindowIncidents {
+        incidents: heads.incidents,
+        kept: true,
+        cut: false,
+        heads: heads.heads,
+    };
+    let without_lists = |i: &Incident| Incident {
+        timeline: Vec::new(),
+        objects: Vec::new(),
+        ..i.clone()
+    };
+    assert_eq!(found.heads.len(), expected.len());
+    assert!(found.heads.iter().all(Option::is_some), "all read as heads");
+    assert_eq!(
+        found.incidents,
+        expected.iter().map(without_lists).collect::<Vec<_>>()
+    );
+    // A change just before the start of every other incident: those are read whole.
+    let changes: Vec<Change> = expected
+        .iter()
+        .step_by(2)
+        .map(|i| Change {
+            cluster: i.cluster.clone(),
+            object: ObjectRef::default(),
+            at: i.start - SignedDuration::from_mins(1),
+            op: ChangeOp::Updated,
+            generation: None,
+            resource_version: "1".into(),
+            manager: None,
+            source: ChangeSource::Watch,
+            fields: Vec::new(),
+            references: Vec::new(),
+        })
+        .collect();
+    whole_where_changes(store, &mut found, &changes, cfg)
+        .await
+        .expect("whole incidents");
+    for (n, (got, want)) in found.incidents.iter().zip(expected).enumerate() {
+        let near = changes
+            .iter()
+            .any(|c| c.at >= want.start - cfg.change_window && c.at <= want.start);
+        if near {
+            assert_eq!(got, want, "incident {n} read whole");
+            assert_eq!(found.heads[n], None);
+        } else {
+            assert_eq!(*got, without_lists(want), "incident {n} stays a head");
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //! ([`IncidentStore::stored_incidents`]) instead of raw events. The store does not know the
 //! incident's shape: it keeps each as opaque JSON text with its cluster and time span.
 //!
-//! Tables (SQLite migration 12, PostgreSQL 8): `incidents` (cluster, start, end, body) and
+//! Tables (SQLite migration 12, PostgreSQL 8): `incidents` (cluster, start, end, head, body) and
 //! `incident_dirty` (cluster, since, until). The migrations mark every stored event's span
 //! dirty, so a store written before them is analysed by the first maintainer pass.
 
@@ -34,7 +34,7 @@ pub struct DirtyRange {
 }
 
 /// One stored incident: its cluster and span, and the incident itself as JSON text (the
-/// analysis's own format; the store does not read it).
+/// analysis's own format; the store does not read it), whole and as its head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredIncident {
     /// The cluster its events come from.
@@ -43,8 +43,27 @@ pub struct StoredIncident {
     pub start: Timestamp,
     /// When its last failure was last seen.
     pub end: Timestamp,
+    /// The incident without its longest lists (timeline, objects), as JSON: what a list of
+    /// incidents reads ([`IncidentStore::incident_heads`]).
+    pub head: String,
     /// The incident, as JSON.
     pub body: String,
+}
+
+/// The head of a stored incident ([`StoredIncident::head`]), with its row to read the whole
+/// incident by ([`IncidentStore::incident_bodies`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentHead {
+    /// Its row.
+    pub row: i64,
+    /// The cluster its events come from.
+    pub cluster: String,
+    /// When its first failure began.
+    pub start: Timestamp,
+    /// When its last failure was last seen.
+    pub end: Timestamp,
+    /// The incident without its longest lists, as JSON.
+    pub head: String,
 }
 
 /// Where incidents computed at ingest are kept. Implemented by
@@ -65,13 +84,28 @@ pub trait IncidentStore: Send + Sync {
         until: Timestamp,
     ) -> Result<Vec<StoredIncident>>;
 
+    /// The heads of the stored incidents of `cluster` (`None`: every cluster) whose
+    /// `[start, end]` overlaps `[since, until]`, oldest start first.
+    async fn incident_heads(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<IncidentHead>>;
+
+    /// The whole incidents (JSON) of `rows` ([`IncidentHead::row`]) that are still stored, as
+    /// `(row, body)`.
+    async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>>;
+
     /// In one transaction: deletes the stored incidents of `cluster` whose span overlaps
-    /// `[since, until]` and stores `found` (each of `cluster`) instead.
+    /// `[since, until]`, but those starting before `keep_before`, and stores `found` (each of
+    /// `cluster`) instead.
     async fn replace_incidents(
         &self,
         cluster: &str,
         since: Timestamp,
         until: Timestamp,
+        keep_before: Option<Timestamp>,
         found: Vec<StoredIncident>,
     ) -> Result<()>;
 
@@ -91,20 +125,33 @@ pub(crate) const SELECT_DIRTY: &str =
 pub(crate) const DELETE_DIRTY: &str = "DELETE FROM incident_dirty WHERE id = $1";
 
 /// The stored incidents overlapping `[$1, $2]`, of every cluster.
-pub(crate) const SELECT_ALL: &str = "SELECT cluster, start_at, end_at, body FROM incidents \
+pub(crate) const SELECT_ALL: &str = "SELECT cluster, start_at, end_at, head, body FROM incidents \
      WHERE end_at >= $1 AND start_at <= $2 ORDER BY start_at, id";
 
 /// The stored incidents of cluster `$3` overlapping `[$1, $2]`.
-pub(crate) const SELECT_CLUSTER: &str = "SELECT cluster, start_at, end_at, body FROM incidents \
-     WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 ORDER BY start_at, id";
+pub(crate) const SELECT_CLUSTER: &str = "SELECT cluster, start_at, end_at, head, body \
+     FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 ORDER BY start_at, id";
 
-/// Deletes the stored incidents of cluster `$3` overlapping `[$1, $2]`.
-pub(crate) const DELETE_OVERLAPPING: &str =
-    "DELETE FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3";
+/// The heads of the stored incidents overlapping `[$1, $2]`, of every cluster.
+pub(crate) const SELECT_HEADS_ALL: &str = "SELECT id, cluster, start_at, end_at, head \
+     FROM incidents WHERE end_at >= $1 AND start_at <= $2 ORDER BY start_at, id";
 
-/// Stores one incident: `($1 cluster, $2 start, $3 end, $4 body)`.
-pub(crate) const INSERT_INCIDENT: &str =
-    "INSERT INTO incidents (cluster, start_at, end_at, body) VALUES ($1, $2, $3, $4)";
+/// The heads of the stored incidents of cluster `$3` overlapping `[$1, $2]`.
+pub(crate) const SELECT_HEADS_CLUSTER: &str = "SELECT id, cluster, start_at, end_at, head \
+     FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 \
+     ORDER BY start_at, id";
+
+/// The whole incident of row `$1`.
+pub(crate) const SELECT_BODY: &str = "SELECT body FROM incidents WHERE id = $1";
+
+/// Deletes the stored incidents of cluster `$3` overlapping `[$1, $2]` that start at or
+/// after `$4`.
+pub(crate) const DELETE_OVERLAPPING: &str = "DELETE FROM incidents \
+     WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 AND start_at >= $4";
+
+/// Stores one incident: `($1 cluster, $2 start, $3 end, $4 head, $5 body)`.
+pub(crate) const INSERT_INCIDENT: &str = "INSERT INTO incidents (cluster, start_at, end_at, head, body) \
+     VALUES ($1, $2, $3, $4, $5)";
 
 /// Per cluster, the span (micros) of what a write changed: from the earliest `first_seen` to
 /// the latest `last_seen` of the events that added occurrences. An incident is made of events'
@@ -145,12 +192,13 @@ pub(crate) fn widen(spans: &mut Vec<(String, i64, i64)>, cluster: &str, a: i64, 
     }
 }
 
-/// A row of `incidents` as read (`cluster, start_at, end_at, body`), before its times are
-/// checked.
+/// A row of `incidents` as read (`cluster, start_at, end_at, head, body`), before its times
+/// are checked.
 pub(crate) struct IncidentRow {
     pub cluster: String,
     pub start: i64,
     pub end: i64,
+    pub head: String,
     pub body: String,
 }
 
@@ -160,9 +208,32 @@ impl IncidentRow {
             cluster: self.cluster,
             start: micros(self.start, "incidents.start_at")?,
             end: micros(self.end, "incidents.end_at")?,
+            head: self.head,
             body: self.body,
         })
     }
+}
+
+/// A head of `incidents` as read (`id, cluster, start_at, end_at, head`).
+pub(crate) fn incident_head(
+    row: i64,
+    cluster: String,
+    start: i64,
+    end: i64,
+    head: String,
+) -> Result<IncidentHead> {
+    Ok(IncidentHead {
+        row,
+        cluster,
+        start: micros(start, "incidents.start_at")?,
+        end: micros(end, "incidents.end_at")?,
+        head,
+    })
+}
+
+/// `keep_before` as `DELETE_OVERLAPPING`'s `$4` (micros): nothing kept when `None`.
+pub(crate) fn keep_before_micros(keep_before: Option<Timestamp>) -> i64 {
+    keep_before.map_or(i64::MIN, |t| t.as_microsecond())
 }
 
 /// A row of `incident_dirty` as read (`id, cluster, since, until`).

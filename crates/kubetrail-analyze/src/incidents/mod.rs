@@ -314,13 +314,16 @@ pub fn incidents(
 /// Sorts incidents as [`incidents`] answers them: ongoing first, then the most severe, then
 /// the latest to end.
 pub fn sort_incidents(found: &mut [Incident]) {
-    found.sort_by(|a, b| {
-        a.status
-            .cmp(&b.status)
-            .then_with(|| b.severity.cmp(&a.severity))
-            .then_with(|| b.end.cmp(&a.end))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    found.sort_by(incident_order);
+}
+
+/// The order of [`sort_incidents`]: ongoing first, then the most severe, then the most recent.
+pub fn incident_order(a: &Incident, b: &Incident) -> std::cmp::Ordering {
+    a.status
+        .cmp(&b.status)
+        .then_with(|| b.severity.cmp(&a.severity))
+        .then_with(|| b.end.cmp(&a.end))
+        .then_with(|| a.id.cmp(&b.id))
 }
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {

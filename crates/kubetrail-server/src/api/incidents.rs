@@ -95,7 +95,14 @@ async fn find(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Vec<Incide
     let found = state
         .timed(
             "finding the window's incidents",
-            kubetrail_query::window_incidents(state.reader.as_ref(), &filter, window, &cfg, max),
+            kubetrail_query::window_incidents(
+                state.reader.as_ref(),
+                &filter,
+                window,
+                &cfg,
+                max,
+                kubetrail_query::Detail::Whole,
+            ),
         )
         .await?;
     let changes = window_changes(

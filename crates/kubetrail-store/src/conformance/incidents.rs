@@ -147,6 +147,7 @@ fn incident(cluster: &str, start: i64, end: i64, body: &str) -> StoredIncident {
         cluster: cluster.into(),
         start: minute(start),
         end: minute(end),
+        head: format!("head of {body}"),
         body: body.into(),
     }
 }
@@ -159,6 +160,7 @@ pub async fn stored_incidents_are_replaced_by_span_and_read_by_overlap(store: Ar
         "prod",
         minute(0),
         minute(10),
+        None,
         vec![incident("prod", 0, 5, "i1"), incident("prod", 6, 9, "i2")],
     )
     .await
@@ -167,6 +169,7 @@ pub async fn stored_incidents_are_replaced_by_span_and_read_by_overlap(store: Ar
         "dev",
         minute(0),
         minute(10),
+        None,
         vec![incident("dev", 4, 6, "d1")],
     )
     .await
@@ -185,14 +188,58 @@ pub async fn stored_incidents_are_replaced_by_span_and_read_by_overlap(store: Ar
     );
     let whole = read(Some("dev"), 0, 60).await.expect("read");
     assert_eq!(whole, [incident("dev", 4, 6, "d1")]);
-    // Replacing [5, 20] of prod removes both (each overlaps it), keeps dev's.
+    // Heads: the same incidents, with their rows to read each whole by.
+    let heads = kept
+        .incident_heads(Some("prod"), minute(5), minute(7))
+        .await
+        .expect("heads");
+    assert_eq!(
+        heads.iter().map(|h| h.head.as_str()).collect::<Vec<_>>(),
+        ["head of i1", "head of i2"]
+    );
+    assert_eq!((heads[1].start, heads[1].end), (minute(6), minute(9)));
+    let rows: Vec<i64> = heads.iter().map(|h| h.row).collect();
+    assert_eq!(
+        kept.incident_bodies(vec![rows[1], rows[0]])
+            .await
+            .expect("bodies"),
+        [(rows[1], "i2".to_string()), (rows[0], "i1".to_string())]
+    );
+    assert_eq!(
+        kept.incident_heads(None, minute(0), minute(60))
+            .await
+            .expect("heads")
+            .len(),
+        3
+    );
+    // Replacing [5, 20] of prod but what starts before minute 3 removes i2 only.
     kept.replace_incidents(
         "prod",
         minute(5),
         minute(20),
+        Some(minute(3)),
+        vec![incident("prod", 7, 12, "i4")],
+    )
+    .await
+    .expect("replace");
+    assert_eq!(
+        bodies(read(None, 0, 60).await.expect("read")),
+        ["i1", "d1", "i4"]
+    );
+    // Replacing [5, 20] of prod removes all that overlap it, keeps dev's; a replaced row is
+    // no longer read by its row.
+    kept.replace_incidents(
+        "prod",
+        minute(5),
+        minute(20),
+        None,
         vec![incident("prod", 3, 12, "i3")],
     )
     .await
     .expect("replace");
     assert_eq!(bodies(read(None, 0, 60).await.expect("read")), ["i3", "d1"]);
+    assert_eq!(
+        kept.incident_bodies(rows).await.expect("bodies"),
+        [] as [(i64, String); 0]
+    );
 }

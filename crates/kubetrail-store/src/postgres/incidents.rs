@@ -7,9 +7,10 @@ use kubetrail_model::Timestamp;
 use super::PostgresStore;
 use crate::incidents::{
     DELETE_DIRTY, DELETE_OVERLAPPING, INSERT_DIRTY, INSERT_INCIDENT, IncidentRow, SELECT_ALL,
-    SELECT_CLUSTER, SELECT_DIRTY, dirty_range,
+    SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY, SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, dirty_range,
+    incident_head, keep_before_micros,
 };
-use crate::{DirtyRange, IncidentStore, Result, StoredIncident};
+use crate::{DirtyRange, IncidentHead, IncidentStore, Result, StoredIncident};
 
 /// Marks each `(cluster, since, until)` (micros) dirty, in the caller's transaction.
 pub(crate) async fn mark_dirty(c: &impl GenericClient, spans: &[(String, i64, i64)]) -> Result<()> {
@@ -28,7 +29,8 @@ fn incident_row(r: &tokio_postgres::Row) -> Result<StoredIncident> {
         cluster: r.try_get(0)?,
         start: r.try_get(1)?,
         end: r.try_get(2)?,
-        body: r.try_get(3)?,
+        head: r.try_get(3)?,
+        body: r.try_get(4)?,
     }
     .into_incident()
 }
@@ -58,22 +60,68 @@ impl IncidentStore for PostgresStore {
         rows.iter().map(incident_row).collect()
     }
 
+    async fn incident_heads(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<IncidentHead>> {
+        let client = self.client().await?;
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        let rows = match cluster {
+            Some(c) => {
+                client
+                    .query(SELECT_HEADS_CLUSTER, &[&since, &until, &c])
+                    .await?
+            }
+            None => client.query(SELECT_HEADS_ALL, &[&since, &until]).await?,
+        };
+        rows.iter()
+            .map(|r| {
+                incident_head(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                )
+            })
+            .collect()
+    }
+
+    async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(SELECT_BODY).await?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(r) = client.query_opt(&stmt, &[&row]).await? {
+                out.push((row, r.try_get(0)?));
+            }
+        }
+        Ok(out)
+    }
+
     async fn replace_incidents(
         &self,
         cluster: &str,
         since: Timestamp,
         until: Timestamp,
+        keep_before: Option<Timestamp>,
         found: Vec<StoredIncident>,
     ) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let (since, until) = (since.as_microsecond(), until.as_microsecond());
-        tx.execute(DELETE_OVERLAPPING, &[&since, &until, &cluster])
-            .await?;
+        let keep_before = keep_before_micros(keep_before);
+        tx.execute(
+            DELETE_OVERLAPPING,
+            &[&since, &until, &cluster, &keep_before],
+        )
+        .await?;
         let insert = tx.prepare_cached(INSERT_INCIDENT).await?;
         for i in &found {
             let (start, end) = (i.start.as_microsecond(), i.end.as_microsecond());
-            tx.execute(&insert, &[&i.cluster, &start, &end, &i.body])
+            tx.execute(&insert, &[&i.cluster, &start, &end, &i.head, &i.body])
                 .await?;
         }
         tx.commit().await?;

@@ -288,6 +288,7 @@ CREATE TABLE incidents (
     cluster TEXT NOT NULL,
     start_at BIGINT NOT NULL,
     end_at BIGINT NOT NULL,
+    head TEXT NOT NULL,
     body TEXT NOT NULL
 );
 CREATE INDEX incidents_span ON incidents (end_at, start_at);

@@ -305,6 +305,7 @@ CREATE TABLE incidents (
     cluster TEXT NOT NULL,
     start_at INTEGER NOT NULL,
     end_at INTEGER NOT NULL,
+    head TEXT NOT NULL,
     body TEXT NOT NULL
 );
 CREATE INDEX incidents_span ON incidents (end_at, start_at);

@@ -8,6 +8,7 @@ use clap::Args;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Incident, IncidentConfig, link_changes};
 use kubetrail_model::parse_duration;
+use kubetrail_query::Detail;
 
 use super::analysis_window::{changes, resolve, short};
 use crate::args::{FilterArgs, OutputArgs};
@@ -53,10 +54,21 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         Timestamp::now(),
     )
     .await?;
-    let found =
-        kubetrail_query::window_incidents(store.as_ref(), &filter, window, &cfg, args.max_events)
-            .await
-            .map_err(super::flag_error)?;
+    // A table shows each incident's head: its timeline and objects are not read.
+    let detail = match crate::output::choose(args.output.output) {
+        crate::args::Output::Table => Detail::Head,
+        _ => Detail::Whole,
+    };
+    let mut found = kubetrail_query::window_incidents(
+        store.as_ref(),
+        &filter,
+        window,
+        &cfg,
+        args.max_events,
+        detail,
+    )
+    .await
+    .map_err(super::flag_error)?;
     if found.cut {
         super::analysis_window::warn_cut(args.max_events);
     }
@@ -66,6 +78,7 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         cfg.change_window,
     )
     .await?;
+    kubetrail_query::whole_where_changes(store.as_ref(), &mut found, &changes, &cfg).await?;
     let mut found = found.incidents;
     link_changes(&mut found, &changes, &cfg);
     if found.is_empty() {
