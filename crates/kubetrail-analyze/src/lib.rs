@@ -36,7 +36,7 @@ pub use explain::{
 };
 pub use incidents::{
     AffectedWorkload, CLUSTER_CAUSE_REASONS, ClusterCause, Incident, IncidentConfig, RootCause,
-    Status, TimelineEntry, cluster_cause, incidents, link_changes,
+    Status, TimelineEntry, cluster_cause, incident_order, incidents, link_changes, sort_incidents,
 };
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};

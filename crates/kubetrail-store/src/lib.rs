@@ -26,6 +26,7 @@ pub mod conformance;
 mod error;
 mod expiry;
 mod identity;
+mod incidents;
 mod plan;
 mod postgres;
 mod quarantine;
@@ -42,6 +43,7 @@ mod written;
 // The alert types live with the model (the pure evaluator needs them); re-exported for callers.
 pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
 pub use error::{Error, Result};
+pub use incidents::{DirtyRange, IncidentHead, IncidentStore, StoredIncident};
 pub use kubetrail_model::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,

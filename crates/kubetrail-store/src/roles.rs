@@ -99,6 +99,12 @@ pub trait EventReader: Send + Sync {
     fn change_store(&self) -> Option<&dyn crate::ChangeStore> {
         None
     }
+
+    /// Its incidents kept at ingest (issue 14 §1), when it keeps them; `None` (the default):
+    /// callers analyse raw events instead.
+    fn incident_store(&self) -> Option<&dyn crate::IncidentStore> {
+        None
+    }
 }
 
 /// Deleting what is too old or too much (see [`RetentionPolicy`]).

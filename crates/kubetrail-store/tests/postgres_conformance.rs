@@ -18,3 +18,8 @@ mod changes {
     use kubetrail_store::conformance::fresh_postgres_store;
     kubetrail_store::change_conformance_tests!(fresh_postgres_store);
 }
+
+mod incidents {
+    use super::postgres;
+    kubetrail_store::incident_conformance_tests!(postgres);
+}

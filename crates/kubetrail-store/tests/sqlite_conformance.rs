@@ -22,3 +22,8 @@ mod changes {
     use super::sqlite_changes;
     kubetrail_store::change_conformance_tests!(sqlite_changes);
 }
+
+mod incidents {
+    use super::sqlite;
+    kubetrail_store::incident_conformance_tests!(sqlite);
+}

@@ -113,7 +113,13 @@ pub fn print_items<T: Serialize>(
     let mut out = std::io::stdout().lock();
     match choose(asked) {
         Output::Table => table(&mut Human::new(&mut out))?,
-        format => write_json(&mut out, items, format)?,
+        // Buffered: stdout is line-buffered, and pretty JSON is many short lines (a write
+        // each made `incidents -o json` over 30 days spend seconds in writes).
+        format => {
+            let mut buffered = std::io::BufWriter::new(&mut out);
+            write_json(&mut buffered, items, format)?;
+            buffered.flush()?;
+        }
     }
     out.flush()?;
     Ok(std::process::ExitCode::SUCCESS)

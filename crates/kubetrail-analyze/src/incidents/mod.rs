@@ -46,7 +46,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_model::{Change, EventOccurrences, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::objects::full_object;
 use crate::{Error, Result, Window};
@@ -108,7 +108,9 @@ impl IncidentConfig {
 }
 
 /// Whether an incident is still going on when the question is asked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 #[schema(as = IncidentStatus)]
 pub enum Status {
@@ -119,7 +121,7 @@ pub enum Status {
 }
 
 /// The likely root cause of an incident and why.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RootCause {
     /// Reason of the root event.
     pub reason: String,
@@ -137,12 +139,12 @@ pub struct RootCause {
     /// What to check next.
     pub hint: String,
     /// The change the failures followed, when the root cause is one (rule `change`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
 }
 
 /// One Event object in an incident's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// When the Event object was first seen (possibly before the window).
     #[schema(value_type = String, format = DateTime)]
@@ -163,7 +165,7 @@ pub struct TimelineEntry {
 }
 
 /// A workload an incident hit, with how much of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AffectedWorkload {
     /// Its correlation ID (`shop/Deployment/web`).
     pub workload: String,
@@ -174,7 +176,7 @@ pub struct AffectedWorkload {
 }
 
 /// Failures that belong together, with their likely root cause.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Incident {
     /// Stable for the same failures: a hash of the cluster, what the incident is about and its
     /// start.
@@ -305,14 +307,23 @@ pub fn incidents(
         .into_iter()
         .map(|(root, members)| build(&ctx, &episodes, root, &members, window, cfg))
         .collect();
-    out.sort_by(|a, b| {
-        a.status
-            .cmp(&b.status)
-            .then_with(|| b.severity.cmp(&a.severity))
-            .then_with(|| b.end.cmp(&a.end))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    sort_incidents(&mut out);
     Ok(out)
+}
+
+/// Sorts incidents as [`incidents`] answers them: ongoing first, then the most severe, then
+/// the latest to end.
+pub fn sort_incidents(found: &mut [Incident]) {
+    found.sort_by(incident_order);
+}
+
+/// The order of [`sort_incidents`]: ongoing first, then the most severe, then the most recent.
+pub fn incident_order(a: &Incident, b: &Incident) -> std::cmp::Ordering {
+    a.status
+        .cmp(&b.status)
+        .then_with(|| b.severity.cmp(&a.severity))
+        .then_with(|| b.end.cmp(&a.end))
+        .then_with(|| a.id.cmp(&b.id))
 }
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {

@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, incidents, link_changes};
+use kubetrail_analyze::{Incident, IncidentConfig, link_changes};
 
 use crate::api::docs::{FilterParams, IncidentParams};
-use crate::api::{max_events, window_changes, window_events};
+use crate::api::{max_events, window_changes};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::params::Params;
@@ -92,9 +92,27 @@ async fn find(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Vec<Incide
         now,
     )
     .await?;
-    let events = window_events(state, &filter, max).await?;
-    let mut found = incidents(&events, window, &cfg)?;
-    let changes = window_changes(state, &filter, cfg.change_window, max).await?;
+    let found = state
+        .timed(
+            "finding the window's incidents",
+            kubetrail_query::window_incidents(
+                state.reader.as_ref(),
+                &filter,
+                window,
+                &cfg,
+                max,
+                kubetrail_query::Detail::Whole,
+            ),
+        )
+        .await?;
+    let changes = window_changes(
+        state,
+        &kubetrail_query::changes_filter(&filter, &found),
+        cfg.change_window,
+        max,
+    )
+    .await?;
+    let mut found = found.incidents;
     link_changes(&mut found, &changes, &cfg);
     Ok(found)
 }

@@ -36,6 +36,7 @@ mod aggregates;
 mod alerts;
 mod bulk;
 mod changes;
+mod incidents;
 mod occurrences;
 mod postgres;
 mod quarantine;
@@ -50,6 +51,7 @@ pub use aggregates::*;
 pub use alerts::*;
 pub use bulk::*;
 pub use changes::*;
+pub use incidents::*;
 pub use occurrences::*;
 pub use postgres::{
     DEFAULT_TEST_POSTGRES_URL, SchemaGuard, fresh_postgres_schema, fresh_postgres_store,

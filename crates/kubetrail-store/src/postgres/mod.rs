@@ -20,6 +20,7 @@ mod alerts;
 mod changes;
 mod cursor;
 mod filter;
+mod incidents;
 mod occurrences;
 mod partitions;
 mod quarantine;
@@ -274,6 +275,10 @@ impl EventReader for PostgresStore {
         Some(self)
     }
 
+    fn incident_store(&self) -> Option<&dyn crate::IncidentStore> {
+        Some(self)
+    }
+
     async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
         quarantine::newest(&self.client().await?, limit).await
     }
@@ -287,7 +292,11 @@ impl Retention for PostgresStore {
         now: Timestamp,
     ) -> Result<RetentionReport> {
         self.maintain_partitions(now).await?;
-        retention::apply(&mut self.client().await?, policy, now).await
+        let mut client = self.client().await?;
+        let report = retention::apply(&mut client, policy, now).await?;
+        // The incidents of what was deleted are recomputed by the next maintenance.
+        incidents::mark_dirty(&client, &crate::incidents::deleted_spans(&report)).await?;
+        Ok(report)
     }
 
     async fn preview_retention(

@@ -16,6 +16,8 @@ pub(crate) async fn relink(c: &impl GenericClient, relinks: &[Relink]) -> Result
     let occurrences = c.prepare(OCCURRENCES_OF).await?;
     let set = c.prepare(SET).await?;
     let mut deltas = Deltas::default();
+    // The spans of the events moved: their incidents change with their correlation ID.
+    let mut dirty = Vec::new();
     let mut changed = 0;
     for r in relinks {
         let mut found = c
@@ -42,6 +44,7 @@ pub(crate) async fn relink(c: &impl GenericClient, relinks: &[Relink]) -> Result
                 let (ts, n): (i64, i64) = (o.try_get(0)?, o.try_get(1)?);
                 deltas.add(ts, &old, -n);
                 deltas.add(ts, &new, n);
+                crate::incidents::widen(&mut dirty, &r.cluster, ts, ts);
             }
             c.execute(
                 &set,
@@ -52,6 +55,7 @@ pub(crate) async fn relink(c: &impl GenericClient, relinks: &[Relink]) -> Result
         }
     }
     deltas.apply(c).await?;
+    super::incidents::mark_dirty(c, &dirty).await?;
     Ok(changed)
 }
 

@@ -280,7 +280,29 @@ ALTER TABLE change_states ADD COLUMN refs TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX change_states_namespace ON change_states (cluster, namespace);
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+/// Incidents kept at ingest (`crate::incidents`): the results, and the spans written since
+/// they were computed. Everything stored before is marked dirty, to be analysed once.
+const V8: &str = "
+CREATE TABLE incidents (
+    id BIGSERIAL PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    start_at BIGINT NOT NULL,
+    end_at BIGINT NOT NULL,
+    head TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX incidents_span ON incidents (end_at, start_at);
+CREATE TABLE incident_dirty (
+    id BIGSERIAL PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    since BIGINT NOT NULL,
+    until BIGINT NOT NULL
+);
+INSERT INTO incident_dirty (cluster, since, until)
+    SELECT cluster, MIN(first_seen), MAX(last_seen) FROM events GROUP BY cluster;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

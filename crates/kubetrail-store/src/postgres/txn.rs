@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use deadpool_postgres::Object;
 use kubetrail_model::{Event, Relink, Timestamp};
 
-use super::{cursor, quarantine, relink, write};
+use super::{cursor, incidents, quarantine, relink, write};
 use crate::quarantine::Row;
 use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, Written};
 
@@ -71,13 +71,18 @@ impl StoreTxn for PgTxn {
         }
         match write::write_batch(client, &events, stored_at).await {
             Ok(outcomes) => {
+                let written = Written::new(events, outcomes);
+                let spans = crate::incidents::dirty_spans(&written);
+                if let Err(e) = incidents::mark_dirty(client, &spans).await {
+                    return self.fail(e);
+                }
                 if let Err(e) = client
                     .batch_execute("RELEASE SAVEPOINT kubetrail_write")
                     .await
                 {
                     return self.fail(e.into());
                 }
-                Ok(Ok(Written::new(events, outcomes)))
+                Ok(Ok(written))
             }
             // Undo this batch only; the transaction goes on.
             Err(error) if error.is_data_error() => {

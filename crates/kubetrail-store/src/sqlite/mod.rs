@@ -13,6 +13,7 @@ mod bulk;
 mod changes;
 mod cursor;
 mod filter;
+mod incidents;
 mod occurrences;
 mod quarantine;
 mod query;
@@ -423,6 +424,10 @@ impl EventReader for SqliteStore {
         Some(self)
     }
 
+    fn incident_store(&self) -> Option<&dyn crate::IncidentStore> {
+        Some(self)
+    }
+
     async fn quarantined(&self, limit: usize) -> Result<Vec<Quarantined>> {
         self.read(move |c| quarantine::newest(c, limit)).await
     }
@@ -471,6 +476,10 @@ impl Retention for SqliteStore {
                 }
             }
         }
+        // The incidents of what was deleted are recomputed by the next maintenance.
+        let spans = crate::incidents::deleted_spans(&report);
+        self.write(true, move |c| incidents::mark_dirty(c, &spans))
+            .await?;
         self.write(true, retention::forget_placements).await?;
         let cutoff = crate::records::cutoff(policy, now);
         let (alerts, silences, gaps) = self

@@ -17,6 +17,8 @@ pub(crate) fn relink(conn: &Connection, relinks: &[Relink]) -> Result<u64> {
     let mut occurrences = conn.prepare_cached(OCCURRENCES_OF)?;
     let mut set = conn.prepare_cached(SET)?;
     let mut rollups = RollupDeltas::default();
+    // The spans of the events moved: their incidents change with their correlation ID.
+    let mut dirty = Vec::new();
     let mut changed = 0;
     for r in relinks {
         let mut found = object
@@ -41,6 +43,7 @@ pub(crate) fn relink(conn: &Connection, relinks: &[Relink]) -> Result<u64> {
                 let (ts, n): (i64, i64) = (o.get(0)?, o.get(1)?);
                 rollups.add(ts, &old, -n);
                 rollups.add(ts, &new, n);
+                crate::incidents::widen(&mut dirty, &r.cluster, ts, ts);
             }
             set.execute(params![r.correlation_id, r.owner.kind, r.owner.name, id])?;
             changed += 1;
@@ -48,6 +51,7 @@ pub(crate) fn relink(conn: &Connection, relinks: &[Relink]) -> Result<u64> {
     }
     drop((object, under, occurrences, set));
     rollups.apply(conn)?;
+    super::incidents::mark_dirty(conn, &dirty)?;
     Ok(changed)
 }
 

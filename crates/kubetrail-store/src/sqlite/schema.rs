@@ -297,8 +297,30 @@ ALTER TABLE change_states ADD COLUMN refs TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX change_states_namespace ON change_states (cluster, namespace);
 ";
 
+/// Incidents kept at ingest (`crate::incidents`): the results, and the spans written since
+/// they were computed. Everything stored before is marked dirty, to be analysed once.
+const V12: &str = "
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    start_at INTEGER NOT NULL,
+    end_at INTEGER NOT NULL,
+    head TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX incidents_span ON incidents (end_at, start_at);
+CREATE TABLE incident_dirty (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    until INTEGER NOT NULL
+);
+INSERT INTO incident_dirty (cluster, since, until)
+    SELECT cluster, MIN(first_seen), MAX(last_seen) FROM events GROUP BY cluster;
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use tokio::sync::OwnedMutexGuard;
 
 use super::writer_thread::WriterThread;
-use super::{bulk, cursor, lock, quarantine, relink, write};
+use super::{bulk, cursor, incidents, lock, quarantine, relink, write};
 use crate::quarantine::Row;
 use crate::{Error, Gap, Refused, Rejected, Result, StoreTxn, WatchCursor, Written};
 
@@ -131,8 +131,10 @@ impl StoreTxn for SqliteTxn {
             c.execute_batch("SAVEPOINT kubetrail_write")?;
             match write::write_batch(c, &events, stored_at, fts) {
                 Ok(outcomes) => {
+                    let written = Written::new(events, outcomes);
+                    incidents::mark_dirty(c, &crate::incidents::dirty_spans(&written))?;
                     c.execute_batch("RELEASE kubetrail_write")?;
-                    Ok(Ok(Written::new(events, outcomes)))
+                    Ok(Ok(written))
                 }
                 // Undo this batch only; the transaction goes on.
                 Err(error) if error.is_data_error() => {

@@ -166,6 +166,9 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         &done,
     )
     .await?;
+    super::maintain::maintain(store.as_ref()).await.context(
+        "keeping incidents up to date (the events are stored: the next run or import catches up)",
+    )?;
     bar.finish_and_clear();
     let summary = ImportSummary {
         files_skipped: discovered

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, incidents, link_changes};
+use kubetrail_analyze::{Incident, IncidentConfig, link_changes};
 use kubetrail_model::parse_duration;
+use kubetrail_query::Detail;
 
-use super::analysis_window::{changes, events, resolve, short};
+use super::analysis_window::{changes, resolve, short};
 use crate::args::{FilterArgs, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, print_items, truncate};
@@ -29,7 +30,9 @@ pub struct IncidentsArgs {
     /// taken as its effect.
     #[arg(long, default_value = "10m")]
     pub link_window: String,
-    /// Most events read from the store (the latest in the window); 0: no limit.
+    /// Most events read from the store (the latest in the window); 0: no limit. Not used when
+    /// the incidents kept at ingest answer (only --cluster and the time flags, default
+    /// --quiet and --link-window).
     #[arg(long, default_value_t = 200_000)]
     pub max_events: usize,
     #[command(flatten)]
@@ -51,12 +54,32 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         Timestamp::now(),
     )
     .await?;
-    let mut found = incidents(
-        &events(store.as_ref(), &filter, args.max_events).await?,
+    // A table shows each incident's head: its timeline and objects are not read.
+    let detail = match crate::output::choose(args.output.output) {
+        crate::args::Output::Table => Detail::Head,
+        _ => Detail::Whole,
+    };
+    let mut found = kubetrail_query::window_incidents(
+        store.as_ref(),
+        &filter,
         window,
         &cfg,
-    )?;
-    let changes = changes(store.as_ref(), &filter, cfg.change_window).await?;
+        args.max_events,
+        detail,
+    )
+    .await
+    .map_err(super::flag_error)?;
+    if found.cut {
+        super::analysis_window::warn_cut(args.max_events);
+    }
+    let changes = changes(
+        store.as_ref(),
+        &kubetrail_query::changes_filter(&filter, &found),
+        cfg.change_window,
+    )
+    .await?;
+    kubetrail_query::whole_where_changes(store.as_ref(), &mut found, &changes, &cfg).await?;
+    let mut found = found.incidents;
     link_changes(&mut found, &changes, &cfg);
     if found.is_empty() {
         super::hint::nothing_matches(store.as_ref(), "incidents").await;

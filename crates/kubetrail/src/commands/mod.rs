@@ -18,6 +18,7 @@ pub mod explain;
 pub mod hint;
 pub mod import;
 pub mod incidents;
+pub mod maintain;
 pub mod patterns;
 pub mod query;
 pub mod retention;

@@ -93,6 +93,8 @@ pub async fn run_with(
             Duration::from_secs(3600),
         )
     });
+    let maintainer = (role == Role::Store)
+        .then(|| super::maintain::spawn_maintainer(store.clone(), super::maintain::EVERY));
     let live = args.print.map(|min| spawn_printer(min, cancel.clone()));
     // Alerting: evaluation of committed batches and the delivery worker (where events are
     // stored, not in agents).
@@ -133,6 +135,9 @@ pub async fn run_with(
         super::serve::stop(server).await;
         if let Some(r) = retention {
             r.abort();
+        }
+        if let Some(m) = maintainer {
+            m.abort();
         }
         info!("stopped");
         return Ok(if ok {
@@ -186,6 +191,9 @@ pub async fn run_with(
     super::serve::stop(server).await;
     if let Some(r) = retention {
         r.abort();
+    }
+    if let Some(m) = maintainer {
+        m.abort();
     }
     info!("stopped");
     Ok(if ok {

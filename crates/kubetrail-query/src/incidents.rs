@@ -1,0 +1,742 @@
+//! Incidents kept at ingest (issue 14 §1): the maintainer that keeps the stored incidents up to
+//! date ([`maintain_incidents`]) and the read that answers from them ([`kept_incidents`]).
+//!
+//! The analysis is local in time: a failure joins an incident only within `quiet` of its other
+//! failures, links reach `link_window` back, crash waves a minute. So the incidents around a
+//! span the store marked dirty are found by reading the events of that span widened by a
+//! horizon and running the unchanged [`incidents`] over them; the span (the *core*) grows to
+//! take in every incident, found or stored, that overlaps it, until none crosses its edges; the
+//! stored incidents of the core are then replaced by those found. Spans are walked in slices
+//! of at most [`SLICE`], and no read holds more than [`MAX_READ`] events: a slice with more is
+//! halved, and a core stops growing where its read would hold more. Memory is bounded by that,
+//! not by the store (issue 14 §1: the first pass over a migrated 1M store grew its cores to
+//! whole 30-day chains of failures and read most of the store at once, 1.76 GiB).
+//!
+//! Where this differs from one analysis of everything (the property test
+//! `tests/incidents_incremental.rs` checks the rest): a sign of healing (`Started` after a
+//! failed mount, `NodeReady` after `NodeNotReady`) written more than the horizon after the
+//! failure is not seen by the incident it heals, and an Event with no occurrence within the
+//! horizon of a span is not read for it; and an incident whose span (widened by the horizon)
+//! holds more than [`MAX_READ`] events of its cluster is kept cut where the read stopped, as an
+//! analysis of a window cuts it at the window's edge (a stored incident the cut core overlaps
+//! is replaced by what was found inside it: its part beyond is no longer kept).
+
+use std::collections::BTreeMap;
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incident_order, incidents};
+use kubetrail_model::{EventFilter, EventOccurrences};
+use kubetrail_store::{DirtyRange, EventReader, IncidentStore, StoredIncident};
+
+use crate::Result;
+
+/// The length of the span the maintainer recomputes at once (before it grows to take in the
+/// incidents crossing it).
+pub const SLICE: SignedDuration = SignedDuration::from_hours(6);
+
+/// The most events one read of the maintainer (or of a read recomputing what is dirty) holds:
+/// the bound on its memory (see the module's documentation).
+pub const MAX_READ: usize = 50_000;
+
+/// The shortest slice: a slice is halved while its read holds more than the bound, down to
+/// this (then read cut, the latest events kept).
+const MIN_SLICE: SignedDuration = SignedDuration::from_mins(1);
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Maintained {
+    /// Dirty ranges cleared.
+    pub ranges: usize,
+    /// Spans recomputed.
+    pub spans: usize,
+    /// Events read (an event read for two spans counts twice).
+    pub events_read: usize,
+    /// Incidents stored.
+    pub stored: usize,
+    /// The most events one read held: at most the bound plus one ([`MAX_READ`]), whatever the
+    /// store holds.
+    pub max_read: usize,
+}
+
+/// How far beyond a span events can change its incidents: a failure within `quiet` joins an
+/// episode, a cluster-wide cause is read within `quiet`, a link reaches `link_window`.
+fn horizon(cfg: &IncidentConfig) -> SignedDuration {
+    cfg.quiet * 2 + cfg.link_window + SignedDuration::from_mins(5)
+}
+
+/// Brings the stored incidents up to date with everything written before the call: recomputes
+/// the spans marked dirty and clears them. `None` when the store keeps no incidents. The
+/// settings must be those the readers use ([`IncidentConfig::default`] for the CLI and API).
+pub async fn maintain_incidents(
+    reader: &dyn EventReader,
+    cfg: &IncidentConfig,
+) -> Result<Option<Maintained>> {
+    maintain_incidents_reading(reader, cfg, MAX_READ).await
+}
+
+/// [`maintain_incidents`] with at most `max_read` events held by one read (instead of
+/// [`MAX_READ`]).
+pub async fn maintain_incidents_reading(
+    reader: &dyn EventReader,
+    cfg: &IncidentConfig,
+    max_read: usize,
+) -> Result<Option<Maintained>> {
+    let Some(store) = reader.incident_store() else {
+        return Ok(None);
+    };
+    let dirty = store.dirty_ranges().await?;
+    let mut done = Maintained {
+        ranges: dirty.len(),
+        ..Maintained::default()
+    };
+    for (cluster, spans) in merged(&dirty, horizon(cfg)) {
+        for span in spans {
+            let mut walk = SpanWalk::new(&cluster, span);
+            while let Some(found) = walk.step(reader, store, cfg, max_read).await? {
+                done.spans += 1;
+                done.events_read += found.events_read;
+                done.max_read = done.max_read.max(found.max_read);
+                done.stored += found.incidents.len();
+                let rows = found
+                    .incidents
+                    .iter()
+                    .map(stored)
+                    .collect::<Result<Vec<_>>>()?;
+                // What began before the walk's last cut stays as stored.
+                store
+                    .replace_incidents(&cluster, found.core.0, found.core.1, found.floor, rows)
+                    .await?;
+            }
+        }
+    }
+    store
+        .clear_dirty(dirty.iter().map(|d| d.id).collect())
+        .await?;
+    Ok(Some(done))
+}
+
+/// The incidents overlapping `window` of `clusters` (empty: every cluster), from the stored
+/// results, with what was written since the last maintenance recomputed in memory (nothing is
+/// written). `None` when the store keeps no incidents: the caller analyses raw events.
+///
+/// Each incident is whole, as one analysis of everything stored finds it: one that began
+/// before the window or ends after it keeps its start, its id and all its events (an analysis
+/// of the window's events alone would cut it at the edge). Its status is as of `now` (or the
+/// window's end, if later). Sorted as [`incidents`] sorts.
+pub async fn kept_incidents(
+    reader: &dyn EventReader,
+    clusters: &[String],
+    window: Window,
+    now: Timestamp,
+    cfg: &IncidentConfig,
+) -> Result<Option<Vec<Incident>>> {
+    Ok(kept_read(reader, clusters, window, now, cfg, Detail::Whole)
+        .await?
+        .map(|k| k.incidents))
+}
+
+/// How much of each stored incident a read decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The whole incident.
+    Whole,
+    /// Its head: the incident without its timeline and objects (what a list shows), a tenth
+    /// of its size. [`whole_where_changes`] reads the whole incidents a change may be linked
+    /// to (linking reads the timeline's messages).
+    Head,
+}
+
+/// Kept incidents as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Kept {
+    /// Sorted as [`incidents`] sorts.
+    pub incidents: Vec<Incident>,
+    /// For each incident read as a head, the row to read it whole by; `None` for whole ones
+    /// (all of them when read [`Detail::Whole`]).
+    pub heads: Vec<Option<i64>>,
+}
+
+/// One stored incident as a read decodes it: whole or its head.
+struct Row {
+    cluster: String,
+    start: Timestamp,
+    end: Timestamp,
+    json: String,
+    head: Option<i64>,
+}
+
+/// [`kept_incidents`], each incident decoded as `detail` says.
+pub async fn kept_read(
+    reader: &dyn EventReader,
+    clusters: &[String],
+    window: Window,
+    now: Timestamp,
+    cfg: &IncidentConfig,
+    detail: Detail,
+) -> Result<Option<Kept>> {
+    let Some(store) = reader.incident_store() else {
+        return Ok(None);
+    };
+    let h = horizon(cfg);
+    let last = window.until - SignedDuration::from_micros(1);
+    let wanted = |c: &str| clusters.is_empty() || clusters.iter().any(|w| w == c);
+    let each: Vec<Option<&str>> = match clusters {
+        [] => vec![None],
+        _ => clusters.iter().map(|c| Some(c.as_str())).collect(),
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    for c in each {
+        match detail {
+            Detail::Whole => rows.extend(
+                store
+                    .stored_incidents(c, window.since, last)
+                    .await?
+                    .into_iter()
+                    .map(|r| Row {
+                        cluster: r.cluster,
+                        start: r.start,
+                        end: r.end,
+                        json: r.body,
+                        head: None,
+                    }),
+            ),
+            Detail::Head => rows.extend(
+                store
+                    .incident_heads(c, window.since, last)
+                    .await?
+                    .into_iter()
+                    .map(|r| Row {
+                        cluster: r.cluster,
+                        start: r.start,
+                        end: r.end,
+                        json: r.head,
+                        head: Some(r.row),
+                    }),
+            ),
+        }
+    }
+    // What was written near the window or near a stored incident overlapping it may change
+    // them: those dirty spans are recomputed (the rest cannot reach the window).
+    let (lo, hi) = rows.iter().fold((window.since, last), |(a, b), r| {
+        (a.min(r.start), b.max(r.end))
+    });
+    let (lo, hi) = (lo - h, hi + h);
+    let dirty: Vec<DirtyRange> = store
+        .dirty_ranges()
+        .await?
+        .into_iter()
+        .filter(|d| wanted(&d.cluster) && d.until >= lo && d.since <= hi)
+        .map(|mut d| {
+            d.since = d.since.max(lo);
+            d.until = d.until.min(hi);
+            d
+        })
+        .collect();
+    let mut fresh: Vec<Incident> = Vec::new();
+    let mut cores: Vec<(String, Timestamp, Timestamp)> = Vec::new();
+    for (cluster, spans) in merged(&dirty, h) {
+        for span in spans {
+            let mut walk = SpanWalk::new(&cluster, span);
+            while let Some(found) = walk.step(reader, store, cfg, MAX_READ).await? {
+                // As the maintainer stores them: a step replaces what an earlier step found
+                // overlapping its core (an incident left open at that step's end).
+                let (a, b) = found.core;
+                // What began before the walk's last cut stays (as the maintainer keeps it
+                // stored).
+                let floor = found.floor;
+                fresh.retain(|i| {
+                    i.cluster != cluster
+                        || i.end < a
+                        || i.start > b
+                        || floor.is_some_and(|f| i.start < f)
+                });
+                cores.push((cluster.clone(), a, b));
+                fresh.extend(found.incidents);
+            }
+        }
+    }
+    let replaced = |cluster: &str, start: Timestamp, end: Timestamp| {
+        cores
+            .iter()
+            .any(|(c, a, b)| c == cluster && end >= *a && start <= *b)
+    };
+    let mut out: Vec<(Incident, Option<i64>)> = Vec::new();
+    for r in rows {
+        if !replaced(&r.cluster, r.start, r.end) {
+            out.push((decode(&r.json)?, r.head));
+        }
+    }
+    out.extend(
+        fresh
+            .into_iter()
+            .filter(|i| i.end >= window.since && i.start <= last)
+            .map(|i| (i, None)),
+    );
+    // Several slices may have found the same incident (a core that grew into the next).
+    out.sort_by(|(a, _), (b, _)| a.id.cmp(&b.id).then_with(|| a.start.cmp(&b.start)));
+    out.dedup_by(|(a, _), (b, _)| a.id == b.id && a.start == b.start && a.subject == b.subject);
+    let asked = now.max(window.until);
+    for (i, _) in &mut out {
+        if asked.duration_since(i.end) >= cfg.quiet {
+            i.status = Status::Resolved;
+        }
+    }
+    // As `sort_incidents` sorts (it sorts incidents alone).
+    let mut incidents: Vec<Incident> = Vec::with_capacity(out.len());
+    let mut order: Vec<usize> = (0..out.len()).collect();
+    {
+        let keys: Vec<&Incident> = out.iter().map(|(i, _)| i).collect();
+        order.sort_by(|&a, &b| incident_order(keys[a], keys[b]));
+    }
+    let mut slots: Vec<Option<(Incident, Option<i64>)>> = out.into_iter().map(Some).collect();
+    let mut heads = Vec::with_capacity(slots.len());
+    for k in order {
+        if let Some((i, head)) = slots[k].take() {
+            incidents.push(i);
+            heads.push(head);
+        }
+    }
+    Ok(Some(Kept { incidents, heads }))
+}
+
+/// Reads whole the incidents of `found` read as heads that a change of `changes` may be
+/// linked to (one of their cluster within `change_window` before their start: what
+/// [`link_changes`](kubetrail_analyze::link_changes) looks at), keeping their status; the
+/// others stay heads.
+pub async fn whole_where_changes(
+    reader: &dyn EventReader,
+    found: &mut WindowIncidents,
+    changes: &[kubetrail_model::Change],
+    cfg: &IncidentConfig,
+) -> Result<()> {
+    let Some(store) = reader.incident_store() else {
+        return Ok(());
+    };
+    let mut rows: Vec<(usize, i64)> = Vec::new();
+    for (k, (i, head)) in found.incidents.iter().zip(&found.heads).enumerate() {
+        let Some(row) = head else { continue };
+        let earliest = i.start - cfg.change_window;
+        if changes
+            .iter()
+            .any(|c| c.cluster == i.cluster && c.at >= earliest && c.at <= i.start)
+        {
+            rows.push((k, *row));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let bodies = store
+        .incident_bodies(rows.iter().map(|(_, r)| *r).collect())
+        .await?;
+    for (k, row) in rows {
+        if let Some((_, body)) = bodies.iter().find(|(r, _)| *r == row) {
+            let status = found.incidents[k].status;
+            found.incidents[k] = Incident {
+                status,
+                ..decode(body)?
+            };
+            found.heads[k] = None;
+        }
+    }
+    Ok(())
+}
+
+/// The incidents of a window and how they were found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowIncidents {
+    /// Sorted as [`incidents`] sorts.
+    pub incidents: Vec<Incident>,
+    /// Whether they come from the kept results ([`kept_incidents`]); else from an analysis of
+    /// the window's events.
+    pub kept: bool,
+    /// Whether the analysis read `max` events and so may have left some out (never for kept
+    /// results).
+    pub cut: bool,
+    /// Kept incidents read as heads ([`Detail::Head`]): for each incident, its row when it is
+    /// a head ([`whole_where_changes`] reads those a change may be linked to). Empty otherwise.
+    pub heads: Vec<Option<i64>>,
+}
+
+/// Whether the kept incidents answer a question: its filter narrows by cluster and time only,
+/// and its settings are those the maintainer uses ([`IncidentConfig::default`], but `now`).
+pub fn kept_answer(filter: &EventFilter, cfg: &IncidentConfig) -> bool {
+    let by_time = EventFilter {
+        since: filter.since,
+        until: filter.until,
+        clusters: filter.clusters.clone(),
+        ..EventFilter::default()
+    };
+    let d = IncidentConfig::default();
+    *filter == by_time
+        && cfg.quiet == d.quiet
+        && cfg.link_window == d.link_window
+        && cfg.max_timeline == d.max_timeline
+        && cfg.max_objects == d.max_objects
+}
+
+/// The incidents of `window` for `filter` (its times set to the window's), as `kubetrail
+/// incidents` and `GET /api/v1/incidents` answer: from the kept results when they answer it
+/// ([`kept_answer`], and a store that keeps them), else by analysing the window's events (at
+/// most `max`, the latest; 0: no limit); kept ones decoded as `detail` says. Changes are not
+/// linked here ([`link_changes`]
+/// (kubetrail_analyze::link_changes) with [`changes_filter`]).
+pub async fn window_incidents(
+    reader: &dyn EventReader,
+    filter: &EventFilter,
+    window: Window,
+    cfg: &IncidentConfig,
+    max: usize,
+    detail: Detail,
+) -> Result<WindowIncidents> {
+    let now = cfg.now.unwrap_or(window.until);
+    if kept_answer(filter, cfg)
+        && let Some(found) = kept_read(reader, &filter.clusters, window, now, cfg, detail).await?
+    {
+        return Ok(WindowIncidents {
+            incidents: found.incidents,
+            kept: true,
+            cut: false,
+            heads: match detail {
+                Detail::Head => found.heads,
+                Detail::Whole => Vec::new(),
+            },
+        });
+    }
+    let (events, cut) = crate::read_events(reader, filter, max).await?;
+    Ok(WindowIncidents {
+        incidents: incidents(&events, window, cfg)?,
+        kept: false,
+        cut,
+        heads: Vec::new(),
+    })
+}
+
+/// The filter whose changes incidents are linked to: `filter`, from the earliest start of
+/// `found` when they are kept ones (whole: they may begin long before the window).
+pub fn changes_filter(filter: &EventFilter, found: &WindowIncidents) -> EventFilter {
+    let mut out = filter.clone();
+    if found.kept
+        && let Some(first) = found.incidents.iter().map(|i| i.start).min()
+    {
+        out.since = Some(out.since.map_or(first, |s| s.min(first)));
+    }
+    out
+}
+
+/// The incidents of one recomputed core, and the core as it grew.
+struct Found {
+    /// What the incidents replace: the stored incidents overlapping it.
+    core: (Timestamp, Timestamp),
+    incidents: Vec<Incident>,
+    /// Where the next core of the span begins: the earliest start of the incidents found that
+    /// events after this core may still change (`None`: right after this core).
+    open_from: Option<Timestamp>,
+    /// Whether the core was cut for the bound: what crosses its end is not read beyond it.
+    cut: bool,
+    /// The walk's last cut, if any, as of this core (a cut at its start included): what began
+    /// before it is kept.
+    floor: Option<Timestamp>,
+    events_read: usize,
+    max_read: usize,
+}
+
+/// One dirty span of a cluster, walked forward in cores of at most [`SLICE`] of new time each.
+///
+/// An incident still open at a core's end (events within the horizon after it may join it) is
+/// not grown into by reading further right: the next core begins at its start instead, so it
+/// is recomputed whole with the next slice's events (and replaces what was stored of it). The
+/// core grows right only at the span's end. When that would read more than the bound, the
+/// incident is cut: what was stored of it stays, and no later core of the walk grows left past
+/// the cut (its continuation is a new incident). Each event is so read a few times per pass
+/// at most, whatever the store holds: a pass costs in proportion to it. (Growing right a
+/// horizon at a time instead, the previous walk, re-read a chain of failures days long once
+/// per horizon: the first pass over a 1M store had not finished after an hour.)
+struct SpanWalk<'c> {
+    cluster: &'c str,
+    span: (Timestamp, Timestamp),
+    /// The end of the last core recomputed.
+    done_to: Option<Timestamp>,
+    /// The start of the earliest incident left open at that end.
+    open_from: Option<Timestamp>,
+    /// The last cut: no core grows left past it.
+    floor: Option<Timestamp>,
+}
+
+impl<'c> SpanWalk<'c> {
+    fn new(cluster: &'c str, span: (Timestamp, Timestamp)) -> Self {
+        SpanWalk {
+            cluster,
+            span,
+            done_to: None,
+            open_from: None,
+            floor: None,
+        }
+    }
+
+    /// Recomputes the next core of the span; `None` once the span is done. What is returned
+    /// replaces the stored incidents overlapping its core.
+    async fn step(
+        &mut self,
+        reader: &dyn EventReader,
+        store: &dyn IncidentStore,
+        cfg: &IncidentConfig,
+        max_read: usize,
+    ) -> Result<Option<Found>> {
+        let new_from = match self.done_to {
+            None => self.span.0,
+            Some(t) if t >= self.span.1 => return Ok(None),
+            Some(t) => t + SignedDuration::from_micros(1),
+        };
+        let core = (
+            self.open_from.map_or(new_from, |o| o.min(new_from)),
+            self.span.1.min(new_from + SLICE),
+        );
+        let edges = Edges {
+            new_from,
+            span_end: self.span.1,
+            floor: self.floor,
+        };
+        let found = recompute(reader, store, self.cluster, core, edges, cfg, max_read).await?;
+        self.done_to = Some(found.core.1);
+        self.open_from = found.open_from;
+        self.floor = if found.cut {
+            Some(found.core.1 + SignedDuration::from_micros(1))
+        } else {
+            found.floor
+        };
+        if let (Some(o), Some(f)) = (self.open_from, self.floor) {
+            self.open_from = Some(o.max(f));
+        }
+        Ok(Some(found))
+    }
+}
+
+/// Where a core stands in its span: the time it adds (from `new_from`; before it, what an
+/// incident left open brought back), the span's end, and the walk's last cut.
+#[derive(Debug, Clone, Copy)]
+struct Edges {
+    new_from: Timestamp,
+    span_end: Timestamp,
+    floor: Option<Timestamp>,
+}
+
+/// Recomputes the incidents of `cluster` overlapping `core`: grows the core until every stored
+/// incident and every incident found that overlaps it lies inside it (to the right only at the
+/// span's end: before it, an incident crossing the core's end is left open for the next core;
+/// to the left never past the walk's last cut), reading the events of the core widened by the
+/// horizon, at most `max_read` at once. A first read holding more drops what an open incident
+/// brought back (a cut at `new_from`), then halves the core (down to [`MIN_SLICE`] of new
+/// time); a later one stops the growth at the last core that fit, whose incidents crossing its
+/// edges are then cut there.
+async fn recompute(
+    reader: &dyn EventReader,
+    store: &dyn IncidentStore,
+    cluster: &str,
+    mut core: (Timestamp, Timestamp),
+    mut edges: Edges,
+    cfg: &IncidentConfig,
+    max_read: usize,
+) -> Result<Found> {
+    let h = horizon(cfg);
+    let cfg = IncidentConfig {
+        now: None,
+        ..cfg.clone()
+    };
+    let (mut events_read, mut largest) = (0, 0);
+    // The last core whose read fit, and what it found.
+    let mut fit: Option<Found> = None;
+    loop {
+        // Nothing before the last cut is read: what follows it is new incidents.
+        let since = edges.floor.map_or(core.0 - h, |f| f.max(core.0 - h));
+        let filter = EventFilter {
+            clusters: vec![cluster.to_string()],
+            since: Some(since),
+            until: Some(core.1 + h),
+            ..EventFilter::default()
+        };
+        let events: Vec<EventOccurrences> = reader.occurrences(&filter, max_read + 1).await?;
+        events_read += events.len();
+        largest = largest.max(events.len());
+        if events.len() > max_read {
+            match fit.take() {
+                Some(found) => {
+                    return Ok(Found {
+                        cut: true,
+                        open_from: None,
+                        events_read,
+                        max_read: largest,
+                        ..found
+                    });
+                }
+                None if core.0 < edges.new_from => {
+                    core.0 = edges.new_from;
+                    edges.floor = Some(edges.new_from);
+                    continue;
+                }
+                None if core.1.duration_since(core.0) > MIN_SLICE => {
+                    core.1 = core.0 + core.1.duration_since(core.0) / 2;
+                    continue;
+                }
+                // One minute holds more: read the latest of it.
+                None => {}
+            }
+        }
+        let last = core.1 >= edges.span_end;
+        let Some(newest) = events.iter().filter_map(EventOccurrences::last).max() else {
+            return Ok(Found {
+                core,
+                incidents: Vec::new(),
+                open_from: None,
+                cut: false,
+                floor: edges.floor,
+                events_read,
+                max_read: largest,
+            });
+        };
+        // "Now" for the status is the newest occurrence read: an incident resolved then stays
+        // resolved; an ongoing one is looked at again when it is read.
+        let window = Window::new(since, newest + SignedDuration::from_micros(1))?;
+        let found: Vec<Incident> = incidents(&events, window, &cfg)?
+            .into_iter()
+            .filter(|i| i.end >= core.0 && i.start <= core.1)
+            .collect();
+        drop(events);
+        // The stored incidents overlapping the core are replaced: take them in whole, with
+        // those found (to the right only at the span's end, to the left not past the last
+        // cut). The stored ones are those overlapping the found ones too, so that a chain
+        // found crossing the core's start takes in the stored incident it continues at once,
+        // not a horizon at a time.
+        let grow = |c: (Timestamp, Timestamp), (a, b): (Timestamp, Timestamp)| {
+            let left = c.0.min(a);
+            (
+                edges.floor.map_or(left, |f| left.max(f)),
+                if last { c.1.max(b) } else { c.1 },
+            )
+        };
+        let reach = found.iter().map(|i| (i.start, i.end)).fold(core, grow);
+        let grown = store
+            .incident_heads(Some(cluster), reach.0, reach.1)
+            .await?
+            .iter()
+            .map(|s| (s.start, s.end))
+            .fold(reach, grow);
+        // Events within the horizon after the core may still change these.
+        let open_from = (!last)
+            .then(|| {
+                found
+                    .iter()
+                    .filter(|i| i.end + h > core.1)
+                    .map(|i| i.start.max(core.0))
+                    .min()
+            })
+            .flatten();
+        let here = Found {
+            core,
+            incidents: found,
+            open_from,
+            cut: false,
+            floor: edges.floor,
+            events_read,
+            max_read: largest,
+        };
+        if grown == core {
+            return Ok(here);
+        }
+        fit = Some(here);
+        core = grown;
+    }
+}
+
+/// The dirty ranges per cluster, merged where they come within `gap` of each other, in order.
+fn merged(
+    dirty: &[DirtyRange],
+    gap: SignedDuration,
+) -> BTreeMap<String, Vec<(Timestamp, Timestamp)>> {
+    let mut by_cluster: BTreeMap<String, Vec<(Timestamp, Timestamp)>> = BTreeMap::new();
+    for d in dirty {
+        by_cluster
+            .entry(d.cluster.clone())
+            .or_default()
+            .push((d.since, d.until.max(d.since)));
+    }
+    for spans in by_cluster.values_mut() {
+        spans.sort();
+        let mut out: Vec<(Timestamp, Timestamp)> = Vec::new();
+        for s in spans.drain(..) {
+            match out.last_mut() {
+                Some(last) if s.0 <= last.1 + gap => last.1 = last.1.max(s.1),
+                _ => out.push(s),
+            }
+        }
+        *spans = out;
+    }
+    by_cluster
+}
+
+/// The incident as stored: whole, and its head (without its timeline and objects, the lists
+/// that make most of its size) for lists of incidents.
+fn stored(i: &Incident) -> Result<StoredIncident> {
+    let head = Incident {
+        timeline: Vec::new(),
+        objects: Vec::new(),
+        ..i.clone()
+    };
+    Ok(StoredIncident {
+        cluster: i.cluster.clone(),
+        start: i.start,
+        end: i.end,
+        head: serde_json::to_string(&head).map_err(json_error)?,
+        body: serde_json::to_string(i).map_err(json_error)?,
+    })
+}
+
+fn decode(json: &str) -> Result<Incident> {
+    serde_json::from_str(json).map_err(json_error)
+}
+
+fn json_error(source: serde_json::Error) -> crate::Error {
+    crate::Error::Store(kubetrail_store::Error::Json {
+        column: "incidents.body",
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn range(cluster: &str, since: &str, until: &str) -> DirtyRange {
+        DirtyRange {
+            id: 0,
+            cluster: cluster.into(),
+            since: t(since),
+            until: t(until),
+        }
+    }
+
+    #[test]
+    fn dirty_ranges_merge_per_cluster_when_within_the_gap() {
+        let m = merged(
+            &[
+                range("a", "2024-01-01T03:00:00Z", "2024-01-01T04:00:00Z"),
+                range("a", "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"),
+                range("a", "2024-01-01T01:30:00Z", "2024-01-01T02:00:00Z"),
+                range("b", "2024-01-01T01:30:00Z", "2024-01-01T02:00:00Z"),
+            ],
+            SignedDuration::from_mins(30),
+        );
+        assert_eq!(
+            m["a"],
+            [
+                (t("2024-01-01T00:00:00Z"), t("2024-01-01T02:00:00Z")),
+                (t("2024-01-01T03:00:00Z"), t("2024-01-01T04:00:00Z")),
+            ]
+        );
+        assert_eq!(m["b"].len(), 1);
+    }
+}

@@ -1,0 +1,245 @@
+//! Incidents kept at ingest ([`IncidentStore`]): what writes and relinks mark dirty, and how
+//! stored incidents are replaced by span and read by overlap.
+
+use std::sync::Arc;
+
+use kubetrail_model::{Owner, Relink};
+
+use super::{event, minute, write};
+use crate::{IncidentStore, Store, StoredIncident};
+
+/// Generates one `#[tokio::test]` per incident conformance test, each with a fresh store from
+/// `$factory` (an async function returning `(Arc<dyn Store>, guard)`), which must keep
+/// incidents ([`EventReader::incident_store`](crate::EventReader::incident_store)).
+#[macro_export]
+macro_rules! incident_conformance_tests {
+    ($factory:expr) => {
+        $crate::incident_conformance_tests!(@each $factory;
+            a_write_marks_the_span_of_what_it_changed_dirty_per_cluster,
+            a_rolled_back_write_or_a_replay_marks_nothing,
+            a_relink_marks_the_span_of_the_moved_events_dirty,
+            cleared_dirty_ranges_go_and_later_ones_stay,
+            stored_incidents_are_replaced_by_span_and_read_by_overlap,
+        );
+    };
+    (@each $factory:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (store, _guard) = ($factory)().await;
+                $crate::conformance::$name(store).await;
+            }
+        )*
+    };
+}
+
+fn kept(store: &Arc<dyn Store>) -> &dyn IncidentStore {
+    store.incident_store().expect("the store keeps incidents")
+}
+
+/// `(cluster, since, until)` of every dirty range, oldest first.
+async fn dirty(store: &Arc<dyn Store>) -> Vec<(String, jiff::Timestamp, jiff::Timestamp)> {
+    kept(store)
+        .dirty_ranges()
+        .await
+        .expect("dirty ranges")
+        .into_iter()
+        .map(|d| (d.cluster, d.since, d.until))
+        .collect()
+}
+
+async fn clear_all(store: &Arc<dyn Store>) {
+    let ids = kept(store)
+        .dirty_ranges()
+        .await
+        .expect("dirty ranges")
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    kept(store).clear_dirty(ids).await.expect("clear");
+}
+
+pub async fn a_write_marks_the_span_of_what_it_changed_dirty_per_cluster(store: Arc<dyn Store>) {
+    let mut other = event("b", minute(30), 1);
+    other.cluster = "dev".into();
+    // "a": first seen at minute 8, last at 10; "c" at minute 20.
+    store
+        .write_batch(
+            vec![event("a", minute(10), 3), other, event("c", minute(20), 1)],
+            None,
+        )
+        .await
+        .expect("write");
+    assert_eq!(
+        dirty(&store).await,
+        [
+            ("prod".to_string(), minute(8), minute(20)),
+            ("dev".to_string(), minute(30), minute(30)),
+        ]
+    );
+    clear_all(&store).await;
+    // A count increase marks the event's whole span: its incident may end later now.
+    write(&store, vec![event("a", minute(40), 33)]).await;
+    assert_eq!(
+        dirty(&store).await,
+        [("prod".to_string(), minute(8), minute(40))]
+    );
+}
+
+pub async fn a_rolled_back_write_or_a_replay_marks_nothing(store: Arc<dyn Store>) {
+    write(&store, vec![event("a", minute(10), 3)]).await;
+    clear_all(&store).await;
+    let mut txn = store.begin().await.expect("begin");
+    txn.write(vec![event("b", minute(50), 1)])
+        .await
+        .expect("write");
+    drop(txn);
+    write(&store, vec![event("a", minute(10), 3)]).await;
+    assert_eq!(dirty(&store).await, []);
+}
+
+pub async fn a_relink_marks_the_span_of_the_moved_events_dirty(store: Arc<dyn Store>) {
+    write(&store, vec![event("a", minute(10), 3)]).await;
+    clear_all(&store).await;
+    let mut txn = store.begin().await.expect("begin");
+    let moved = txn
+        .relink(vec![Relink {
+            cluster: "prod".into(),
+            namespace: "default".into(),
+            kind: "Pod".into(),
+            name: "web-1".into(),
+            owner: Owner {
+                kind: "DaemonSet".into(),
+                name: "web".into(),
+            },
+            correlation_id: "default/DaemonSet/web".into(),
+            absorbs: None,
+        }])
+        .await
+        .expect("relink");
+    txn.commit().await.expect("commit");
+    assert_eq!(moved, 1);
+    assert_eq!(
+        dirty(&store).await,
+        [("prod".to_string(), minute(8), minute(10))]
+    );
+}
+
+pub async fn cleared_dirty_ranges_go_and_later_ones_stay(store: Arc<dyn Store>) {
+    write(&store, vec![event("a", minute(10), 1)]).await;
+    let first: Vec<i64> = kept(&store)
+        .dirty_ranges()
+        .await
+        .expect("dirty")
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    write(&store, vec![event("b", minute(20), 1)]).await;
+    kept(&store).clear_dirty(first).await.expect("clear");
+    assert_eq!(
+        dirty(&store).await,
+        [("prod".to_string(), minute(20), minute(20))]
+    );
+}
+
+fn incident(cluster: &str, start: i64, end: i64, body: &str) -> StoredIncident {
+    StoredIncident {
+        cluster: cluster.into(),
+        start: minute(start),
+        end: minute(end),
+        head: format!("head of {body}"),
+        body: body.into(),
+    }
+}
+
+pub async fn stored_incidents_are_replaced_by_span_and_read_by_overlap(store: Arc<dyn Store>) {
+    let kept = kept(&store);
+    let bodies =
+        |found: Vec<StoredIncident>| -> Vec<String> { found.into_iter().map(|i| i.body).collect() };
+    kept.replace_incidents(
+        "prod",
+        minute(0),
+        minute(10),
+        None,
+        vec![incident("prod", 0, 5, "i1"), incident("prod", 6, 9, "i2")],
+    )
+    .await
+    .expect("replace");
+    kept.replace_incidents(
+        "dev",
+        minute(0),
+        minute(10),
+        None,
+        vec![incident("dev", 4, 6, "d1")],
+    )
+    .await
+    .expect("replace");
+    let read = |cluster: Option<&'static str>, a: i64, b: i64| {
+        kept.stored_incidents(cluster, minute(a), minute(b))
+    };
+    assert_eq!(bodies(read(None, 5, 5).await.expect("read")), ["i1", "d1"]);
+    assert_eq!(
+        bodies(read(Some("prod"), 5, 7).await.expect("read")),
+        ["i1", "i2"]
+    );
+    assert_eq!(
+        bodies(read(Some("prod"), 10, 20).await.expect("read")),
+        [] as [&str; 0]
+    );
+    let whole = read(Some("dev"), 0, 60).await.expect("read");
+    assert_eq!(whole, [incident("dev", 4, 6, "d1")]);
+    // Heads: the same incidents, with their rows to read each whole by.
+    let heads = kept
+        .incident_heads(Some("prod"), minute(5), minute(7))
+        .await
+        .expect("heads");
+    assert_eq!(
+        heads.iter().map(|h| h.head.as_str()).collect::<Vec<_>>(),
+        ["head of i1", "head of i2"]
+    );
+    assert_eq!((heads[1].start, heads[1].end), (minute(6), minute(9)));
+    let rows: Vec<i64> = heads.iter().map(|h| h.row).collect();
+    assert_eq!(
+        kept.incident_bodies(vec![rows[1], rows[0]])
+            .await
+            .expect("bodies"),
+        [(rows[1], "i2".to_string()), (rows[0], "i1".to_string())]
+    );
+    assert_eq!(
+        kept.incident_heads(None, minute(0), minute(60))
+            .await
+            .expect("heads")
+            .len(),
+        3
+    );
+    // Replacing [5, 20] of prod but what starts before minute 3 removes i2 only.
+    kept.replace_incidents(
+        "prod",
+        minute(5),
+        minute(20),
+        Some(minute(3)),
+        vec![incident("prod", 7, 12, "i4")],
+    )
+    .await
+    .expect("replace");
+    assert_eq!(
+        bodies(read(None, 0, 60).await.expect("read")),
+        ["i1", "d1", "i4"]
+    );
+    // Replacing [5, 20] of prod removes all that overlap it, keeps dev's; a replaced row is
+    // no longer read by its row.
+    kept.replace_incidents(
+        "prod",
+        minute(5),
+        minute(20),
+        None,
+        vec![incident("prod", 3, 12, "i3")],
+    )
+    .await
+    .expect("replace");
+    assert_eq!(bodies(read(None, 0, 60).await.expect("read")), ["i3", "d1"]);
+    assert_eq!(
+        kept.incident_bodies(rows).await.expect("bodies"),
+        [] as [(i64, String); 0]
+    );
+}

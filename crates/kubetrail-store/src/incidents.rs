@@ -1,0 +1,254 @@
+//! Incidents kept at ingest (issue 14 §1): the [`IncidentStore`] role and the SQL both backends
+//! share.
+//!
+//! Every write marks the time span of what it changed as *dirty* for its cluster, in the same
+//! transaction as the events (`incident_dirty`: one row per cluster and write); relinks mark the
+//! span of the events they move. A maintainer (`kubetrail_query::maintain_incidents`) reads the
+//! dirty ranges, recomputes the incidents around them from the stored events with the unchanged
+//! analysis, and replaces the stored incidents of that span in one transaction
+//! ([`IncidentStore::replace_incidents`]); readers then read results
+//! ([`IncidentStore::stored_incidents`]) instead of raw events. The store does not know the
+//! incident's shape: it keeps each as opaque JSON text with its cluster and time span.
+//!
+//! Tables (SQLite migration 12, PostgreSQL 8): `incidents` (cluster, start, end, head, body) and
+//! `incident_dirty` (cluster, since, until). The migrations mark every stored event's span
+//! dirty, so a store written before them is analysed by the first maintainer pass.
+
+use async_trait::async_trait;
+use kubetrail_model::Timestamp;
+
+use crate::{Result, RetentionReport, Written};
+
+/// A time span whose stored incidents may be stale: something in it was written since the
+/// last maintenance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirtyRange {
+    /// Its row, to clear once maintained ([`IncidentStore::clear_dirty`]).
+    pub id: i64,
+    /// The cluster written to.
+    pub cluster: String,
+    /// The earliest `first_seen` of what was written.
+    pub since: Timestamp,
+    /// The latest `last_seen` of what was written.
+    pub until: Timestamp,
+}
+
+/// One stored incident: its cluster and span, and the incident itself as JSON text (the
+/// analysis's own format; the store does not read it), whole and as its head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredIncident {
+    /// The cluster its events come from.
+    pub cluster: String,
+    /// When its first failure began.
+    pub start: Timestamp,
+    /// When its last failure was last seen.
+    pub end: Timestamp,
+    /// The incident without its longest lists (timeline, objects), as JSON: what a list of
+    /// incidents reads ([`IncidentStore::incident_heads`]).
+    pub head: String,
+    /// The incident, as JSON.
+    pub body: String,
+}
+
+/// The head of a stored incident ([`StoredIncident::head`]), with its row to read the whole
+/// incident by ([`IncidentStore::incident_bodies`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentHead {
+    /// Its row.
+    pub row: i64,
+    /// The cluster its events come from.
+    pub cluster: String,
+    /// When its first failure began.
+    pub start: Timestamp,
+    /// When its last failure was last seen.
+    pub end: Timestamp,
+    /// The incident without its longest lists, as JSON.
+    pub head: String,
+}
+
+/// Where incidents computed at ingest are kept. Implemented by
+/// [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore); one
+/// conformance suite ([`incident_conformance_tests!`](crate::incident_conformance_tests)) runs
+/// on both.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// The ranges marked dirty and not cleared yet, oldest first.
+    async fn dirty_ranges(&self) -> Result<Vec<DirtyRange>>;
+
+    /// The stored incidents of `cluster` (`None`: every cluster) whose `[start, end]` overlaps
+    /// `[since, until]`, oldest start first.
+    async fn stored_incidents(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredIncident>>;
+
+    /// The heads of the stored incidents of `cluster` (`None`: every cluster) whose
+    /// `[start, end]` overlaps `[since, until]`, oldest start first.
+    async fn incident_heads(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<IncidentHead>>;
+
+    /// The whole incidents (JSON) of `rows` ([`IncidentHead::row`]) that are still stored, as
+    /// `(row, body)`.
+    async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>>;
+
+    /// In one transaction: deletes the stored incidents of `cluster` whose span overlaps
+    /// `[since, until]`, but those starting before `keep_before`, and stores `found` (each of
+    /// `cluster`) instead.
+    async fn replace_incidents(
+        &self,
+        cluster: &str,
+        since: Timestamp,
+        until: Timestamp,
+        keep_before: Option<Timestamp>,
+        found: Vec<StoredIncident>,
+    ) -> Result<()>;
+
+    /// Clears dirty ranges by id (those a maintainer read before it recomputed their span).
+    async fn clear_dirty(&self, ids: Vec<i64>) -> Result<()>;
+}
+
+/// Marks `$1`'s span `[$2, $3]` dirty.
+pub(crate) const INSERT_DIRTY: &str =
+    "INSERT INTO incident_dirty (cluster, since, until) VALUES ($1, $2, $3)";
+
+/// Every dirty range, oldest first.
+pub(crate) const SELECT_DIRTY: &str =
+    "SELECT id, cluster, since, until FROM incident_dirty ORDER BY id";
+
+/// Clears one dirty range by id.
+pub(crate) const DELETE_DIRTY: &str = "DELETE FROM incident_dirty WHERE id = $1";
+
+/// The stored incidents overlapping `[$1, $2]`, of every cluster.
+pub(crate) const SELECT_ALL: &str = "SELECT cluster, start_at, end_at, head, body FROM incidents \
+     WHERE end_at >= $1 AND start_at <= $2 ORDER BY start_at, id";
+
+/// The stored incidents of cluster `$3` overlapping `[$1, $2]`.
+pub(crate) const SELECT_CLUSTER: &str = "SELECT cluster, start_at, end_at, head, body \
+     FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 ORDER BY start_at, id";
+
+/// The heads of the stored incidents overlapping `[$1, $2]`, of every cluster.
+pub(crate) const SELECT_HEADS_ALL: &str = "SELECT id, cluster, start_at, end_at, head \
+     FROM incidents WHERE end_at >= $1 AND start_at <= $2 ORDER BY start_at, id";
+
+/// The heads of the stored incidents of cluster `$3` overlapping `[$1, $2]`.
+pub(crate) const SELECT_HEADS_CLUSTER: &str = "SELECT id, cluster, start_at, end_at, head \
+     FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 \
+     ORDER BY start_at, id";
+
+/// The whole incident of row `$1`.
+pub(crate) const SELECT_BODY: &str = "SELECT body FROM incidents WHERE id = $1";
+
+/// Deletes the stored incidents of cluster `$3` overlapping `[$1, $2]` that start at or
+/// after `$4`.
+pub(crate) const DELETE_OVERLAPPING: &str = "DELETE FROM incidents \
+     WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 AND start_at >= $4";
+
+/// Stores one incident: `($1 cluster, $2 start, $3 end, $4 head, $5 body)`.
+pub(crate) const INSERT_INCIDENT: &str = "INSERT INTO incidents (cluster, start_at, end_at, head, body) \
+     VALUES ($1, $2, $3, $4, $5)";
+
+/// Per cluster, the span (micros) of what a write changed: from the earliest `first_seen` to
+/// the latest `last_seen` of the events that added occurrences. An incident is made of events'
+/// `[first_seen, last_seen]` spans, so that is what can have changed.
+pub(crate) fn dirty_spans(written: &Written) -> Vec<(String, i64, i64)> {
+    let mut out: Vec<(String, i64, i64)> = Vec::new();
+    for w in &written.events {
+        let e = &w.added.event;
+        let a = e.first_seen.as_microsecond();
+        widen(&mut out, &e.cluster, a, e.last_seen.as_microsecond().max(a));
+    }
+    out
+}
+
+/// Per cluster, the span (micros) of the occurrences retention deleted.
+pub(crate) fn deleted_spans(report: &RetentionReport) -> Vec<(String, i64, i64)> {
+    report
+        .clusters
+        .iter()
+        .filter_map(|(cluster, r)| {
+            Some((
+                cluster.clone(),
+                r.oldest?.as_microsecond(),
+                r.newest?.as_microsecond(),
+            ))
+        })
+        .collect()
+}
+
+/// Widens the span of `cluster` in `spans` (see [`dirty_spans`]) to take in `[a, b]`.
+pub(crate) fn widen(spans: &mut Vec<(String, i64, i64)>, cluster: &str, a: i64, b: i64) {
+    match spans.iter_mut().find(|(c, _, _)| c == cluster) {
+        Some(span) => {
+            span.1 = span.1.min(a);
+            span.2 = span.2.max(b);
+        }
+        None => spans.push((cluster.to_string(), a, b)),
+    }
+}
+
+/// A row of `incidents` as read (`cluster, start_at, end_at, head, body`), before its times
+/// are checked.
+pub(crate) struct IncidentRow {
+    pub cluster: String,
+    pub start: i64,
+    pub end: i64,
+    pub head: String,
+    pub body: String,
+}
+
+impl IncidentRow {
+    pub(crate) fn into_incident(self) -> Result<StoredIncident> {
+        Ok(StoredIncident {
+            cluster: self.cluster,
+            start: micros(self.start, "incidents.start_at")?,
+            end: micros(self.end, "incidents.end_at")?,
+            head: self.head,
+            body: self.body,
+        })
+    }
+}
+
+/// A head of `incidents` as read (`id, cluster, start_at, end_at, head`).
+pub(crate) fn incident_head(
+    row: i64,
+    cluster: String,
+    start: i64,
+    end: i64,
+    head: String,
+) -> Result<IncidentHead> {
+    Ok(IncidentHead {
+        row,
+        cluster,
+        start: micros(start, "incidents.start_at")?,
+        end: micros(end, "incidents.end_at")?,
+        head,
+    })
+}
+
+/// `keep_before` as `DELETE_OVERLAPPING`'s `$4` (micros): nothing kept when `None`.
+pub(crate) fn keep_before_micros(keep_before: Option<Timestamp>) -> i64 {
+    keep_before.map_or(i64::MIN, |t| t.as_microsecond())
+}
+
+/// A row of `incident_dirty` as read (`id, cluster, since, until`).
+pub(crate) fn dirty_range(id: i64, cluster: String, since: i64, until: i64) -> Result<DirtyRange> {
+    Ok(DirtyRange {
+        id,
+        cluster,
+        since: micros(since, "incident_dirty.since")?,
+        until: micros(until, "incident_dirty.until")?,
+    })
+}
+
+fn micros(v: i64, column: &'static str) -> Result<Timestamp> {
+    Timestamp::from_microsecond(v).map_err(|_| crate::Error::Corrupt {
+        column,
+        value: v.to_string(),
+    })
+}

@@ -1,0 +1,141 @@
+//! Incidents kept at ingest, on PostgreSQL (`crate::incidents`: the SQL is shared).
+
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use kubetrail_model::Timestamp;
+
+use super::PostgresStore;
+use crate::incidents::{
+    DELETE_DIRTY, DELETE_OVERLAPPING, INSERT_DIRTY, INSERT_INCIDENT, IncidentRow, SELECT_ALL,
+    SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY, SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, dirty_range,
+    incident_head, keep_before_micros,
+};
+use crate::{DirtyRange, IncidentHead, IncidentStore, Result, StoredIncident};
+
+/// Marks each `(cluster, since, until)` (micros) dirty, in the caller's transaction.
+pub(crate) async fn mark_dirty(c: &impl GenericClient, spans: &[(String, i64, i64)]) -> Result<()> {
+    if spans.is_empty() {
+        return Ok(());
+    }
+    let stmt = c.prepare_cached(INSERT_DIRTY).await?;
+    for (cluster, since, until) in spans {
+        c.execute(&stmt, &[cluster, since, until]).await?;
+    }
+    Ok(())
+}
+
+fn incident_row(r: &tokio_postgres::Row) -> Result<StoredIncident> {
+    IncidentRow {
+        cluster: r.try_get(0)?,
+        start: r.try_get(1)?,
+        end: r.try_get(2)?,
+        head: r.try_get(3)?,
+        body: r.try_get(4)?,
+    }
+    .into_incident()
+}
+
+#[async_trait]
+impl IncidentStore for PostgresStore {
+    async fn dirty_ranges(&self) -> Result<Vec<DirtyRange>> {
+        let client = self.client().await?;
+        let rows = client.query(SELECT_DIRTY, &[]).await?;
+        rows.iter()
+            .map(|r| dirty_range(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))
+            .collect()
+    }
+
+    async fn stored_incidents(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredIncident>> {
+        let client = self.client().await?;
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        let rows = match cluster {
+            Some(c) => client.query(SELECT_CLUSTER, &[&since, &until, &c]).await?,
+            None => client.query(SELECT_ALL, &[&since, &until]).await?,
+        };
+        rows.iter().map(incident_row).collect()
+    }
+
+    async fn incident_heads(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<IncidentHead>> {
+        let client = self.client().await?;
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        let rows = match cluster {
+            Some(c) => {
+                client
+                    .query(SELECT_HEADS_CLUSTER, &[&since, &until, &c])
+                    .await?
+            }
+            None => client.query(SELECT_HEADS_ALL, &[&since, &until]).await?,
+        };
+        rows.iter()
+            .map(|r| {
+                incident_head(
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                )
+            })
+            .collect()
+    }
+
+    async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(SELECT_BODY).await?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(r) = client.query_opt(&stmt, &[&row]).await? {
+                out.push((row, r.try_get(0)?));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn replace_incidents(
+        &self,
+        cluster: &str,
+        since: Timestamp,
+        until: Timestamp,
+        keep_before: Option<Timestamp>,
+        found: Vec<StoredIncident>,
+    ) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        let keep_before = keep_before_micros(keep_before);
+        tx.execute(
+            DELETE_OVERLAPPING,
+            &[&since, &until, &cluster, &keep_before],
+        )
+        .await?;
+        let insert = tx.prepare_cached(INSERT_INCIDENT).await?;
+        for i in &found {
+            let (start, end) = (i.start.as_microsecond(), i.end.as_microsecond());
+            tx.execute(&insert, &[&i.cluster, &start, &end, &i.head, &i.body])
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clear_dirty(&self, ids: Vec<i64>) -> Result<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let delete = tx.prepare_cached(DELETE_DIRTY).await?;
+        for id in &ids {
+            tx.execute(&delete, &[id]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! Incidents kept at ingest, on SQLite (`crate::incidents`: the SQL is shared).
+
+use async_trait::async_trait;
+use kubetrail_model::Timestamp;
+use rusqlite::{Connection, params};
+
+use super::SqliteStore;
+use crate::incidents::{
+    DELETE_DIRTY, DELETE_OVERLAPPING, INSERT_DIRTY, INSERT_INCIDENT, IncidentRow, SELECT_ALL,
+    SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY, SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, dirty_range,
+    incident_head, keep_before_micros,
+};
+use crate::{DirtyRange, IncidentHead, IncidentStore, Result, StoredIncident};
+
+/// Marks each `(cluster, since, until)` (micros) dirty, in the caller's transaction.
+pub(crate) fn mark_dirty(conn: &Connection, spans: &[(String, i64, i64)]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(INSERT_DIRTY)?;
+    for (cluster, since, until) in spans {
+        stmt.execute(params![cluster, since, until])?;
+    }
+    Ok(())
+}
+
+fn dirty(conn: &Connection) -> Result<Vec<DirtyRange>> {
+    let mut stmt = conn.prepare_cached(SELECT_DIRTY)?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, cluster, since, until) = row?;
+        out.push(dirty_range(id, cluster, since, until)?);
+    }
+    Ok(out)
+}
+
+fn overlapping(
+    conn: &Connection,
+    cluster: Option<&str>,
+    since: i64,
+    until: i64,
+) -> Result<Vec<StoredIncident>> {
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok(IncidentRow {
+            cluster: r.get(0)?,
+            start: r.get(1)?,
+            end: r.get(2)?,
+            head: r.get(3)?,
+            body: r.get(4)?,
+        })
+    };
+    let rows: Vec<IncidentRow> = match cluster {
+        Some(c) => conn
+            .prepare_cached(SELECT_CLUSTER)?
+            .query_map(params![since, until, c], row)?
+            .collect::<rusqlite::Result<_>>()?,
+        None => conn
+            .prepare_cached(SELECT_ALL)?
+            .query_map(params![since, until], row)?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    rows.into_iter().map(IncidentRow::into_incident).collect()
+}
+
+fn heads(
+    conn: &Connection,
+    cluster: Option<&str>,
+    since: i64,
+    until: i64,
+) -> Result<Vec<IncidentHead>> {
+    let row = |r: &rusqlite::Row<'_>| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
+    let rows: Vec<(i64, String, i64, i64, String)> = match cluster {
+        Some(c) => conn
+            .prepare_cached(SELECT_HEADS_CLUSTER)?
+            .query_map(params![since, until, c], row)?
+            .collect::<rusqlite::Result<_>>()?,
+        None => conn
+            .prepare_cached(SELECT_HEADS_ALL)?
+            .query_map(params![since, until], row)?
+            .collect::<rusqlite::Result<_>>()?,
+    };
+    rows.into_iter()
+        .map(|(id, cluster, start, end, head)| incident_head(id, cluster, start, end, head))
+        .collect()
+}
+
+fn bodies(conn: &Connection, rows: &[i64]) -> Result<Vec<(i64, String)>> {
+    let mut stmt = conn.prepare_cached(SELECT_BODY)?;
+    let mut out = Vec::new();
+    for &row in rows {
+        let body: Option<String> =
+            stmt.query_row([row], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+        out.extend(body.map(|b| (row, b)));
+    }
+    Ok(out)
+}
+
+fn replace(
+    conn: &Connection,
+    cluster: &str,
+    (since, until, keep_before): (i64, i64, i64),
+    found: &[StoredIncident],
+) -> Result<()> {
+    conn.prepare_cached(DELETE_OVERLAPPING)?.execute(params![
+        since,
+        until,
+        cluster,
+        keep_before
+    ])?;
+    let mut insert = conn.prepare_cached(INSERT_INCIDENT)?;
+    for i in found {
+        insert.execute(params![
+            i.cluster,
+            i.start.as_microsecond(),
+            i.end.as_microsecond(),
+            i.head,
+            i.body
+        ])?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl IncidentStore for SqliteStore {
+    async fn dirty_ranges(&self) -> Result<Vec<DirtyRange>> {
+        self.read(dirty).await
+    }
+
+    async fn stored_incidents(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<StoredIncident>> {
+        let cluster = cluster.map(str::to_owned);
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        self.read(move |c| overlapping(c, cluster.as_deref(), since, until))
+            .await
+    }
+
+    async fn incident_heads(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<IncidentHead>> {
+        let cluster = cluster.map(str::to_owned);
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        self.read(move |c| heads(c, cluster.as_deref(), since, until))
+            .await
+    }
+
+    async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>> {
+        self.read(move |c| bodies(c, &rows)).await
+    }
+
+    async fn replace_incidents(
+        &self,
+        cluster: &str,
+        since: Timestamp,
+        until: Timestamp,
+        keep_before: Option<Timestamp>,
+        found: Vec<StoredIncident>,
+    ) -> Result<()> {
+        let cluster = cluster.to_owned();
+        let span = (
+            since.as_microsecond(),
+            until.as_microsecond(),
+            keep_before_micros(keep_before),
+        );
+        self.write(true, move |c| replace(c, &cluster, span, &found))
+            .await
+    }
+
+    async fn clear_dirty(&self, ids: Vec<i64>) -> Result<()> {
+        self.write(true, move |c| {
+            let mut stmt = c.prepare_cached(DELETE_DIRTY)?;
+            for id in &ids {
+                stmt.execute([id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,49 @@
+//! Incidents kept at ingest (issue 14 §1): the maintainer `run` starts next to its writers and
+//! the pass `import` makes after its last file (`kubetrail_query::maintain_incidents`). Reads
+//! never wait for it: what it has not caught up with is recomputed when read.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kubetrail_analyze::IncidentConfig;
+use kubetrail_store::Store;
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+/// How often `run`'s maintainer recomputes what was written since its last pass.
+pub const EVERY: Duration = Duration::from_secs(10);
+
+/// One pass over everything written so far; logs what it did.
+pub async fn maintain(store: &dyn Store) -> kubetrail_query::Result<()> {
+    let started = Instant::now();
+    let done = kubetrail_query::maintain_incidents(store, &IncidentConfig::default()).await?;
+    if let Some(d) = done.filter(|d| d.ranges > 0) {
+        tracing::debug!(
+            ranges = d.ranges,
+            spans = d.spans,
+            events_read = d.events_read,
+            stored = d.stored,
+            ms = started.elapsed().as_millis() as u64,
+            "incidents kept up to date"
+        );
+    }
+    Ok(())
+}
+
+/// Maintains `store`'s incidents at once and then every `every`, until aborted; a failed pass
+/// is logged and retried at the next period.
+pub fn spawn_maintainer(store: Arc<dyn Store>, every: Duration) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(1)));
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = maintain(store.as_ref()).await {
+                tracing::warn!(
+                    error = %kubetrail_model::error_chain(&error),
+                    "cannot keep incidents up to date, will retry"
+                );
+            }
+        }
+    })
+}
