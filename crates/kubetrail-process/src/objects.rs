@@ -1,8 +1,9 @@
 //! A map keyed by an object's (namespace, kind, name) that is read with borrowed strings: the
 //! processor looks up every event's object, and building owned keys for each lookup cost more
-//! than the lookups themselves.
+//! than the lookups themselves. Hashed with foldhash: the keys are names from the cluster, not
+//! attacker-chosen to collide at scale, and SipHash was most of a lookup's cost.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 /// (namespace, kind, name) → `V`, bounded by the caller through [`ObjectMap::len`].
 #[derive(Debug)]

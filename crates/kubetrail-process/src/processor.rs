@@ -6,8 +6,7 @@
 //! and when the link comes, [`Processor::take_relinks`] hands the store a [`Relink`] that gives
 //! the stored events what later ones get (as placements back-fill nodes).
 
-use std::collections::HashSet;
-
+use foldhash::{HashSet, HashSetExt};
 use kubetrail_model::{Event, Owner, Relink};
 
 use crate::objects::ObjectMap;

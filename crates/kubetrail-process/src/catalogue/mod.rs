@@ -24,9 +24,10 @@ mod kubelet;
 mod openshift;
 mod render;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use foldhash::{HashMap, HashMapExt};
 use kubetrail_model::{Category, Severity};
 use regex::Regex;
 

@@ -2,9 +2,9 @@
 //! line and column tracking. Values are copied out whole (for serde to parse from a slice,
 //! which is several times faster than parsing from a reader) but never more than one at a time.
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
-use memchr::memchr2;
+use memchr::{memchr, memchr2};
 
 use super::fault::{Fault, Pos};
 
@@ -145,10 +145,7 @@ impl Input {
         limit: usize,
     ) -> Result<Option<u64>, Fault> {
         let line = self.track.line;
-        let n = (&mut self.reader)
-            .take(limit as u64 + 1)
-            .read_until(b'\n', out)
-            .map_err(Fault::Io)?;
+        let n = read_until_newline(&mut *self.reader, out, limit + 1).map_err(Fault::Io)?;
         if n == 0 {
             return Ok(None);
         }
@@ -386,12 +383,46 @@ fn string_end(rest: &[u8]) -> Option<usize> {
     }
 }
 
+/// What `reader.take(max).read_until(b'\n', out)` does, with the memchr crate's search for the
+/// newline: std's byte search was most of reading an NDJSON line (issue 14 §5).
+fn read_until_newline(
+    reader: &mut dyn BufRead,
+    out: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < max {
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let chunk = &chunk[..chunk.len().min(max - n)];
+        let (used, done) = match memchr(b'\n', chunk) {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        out.extend_from_slice(&chunk[..used]);
+        reader.consume(used);
+        n += used;
+        if done {
+            break;
+        }
+    }
+    Ok(n)
+}
+
 fn is_scalar_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
 
     fn input(s: &str) -> Input {
@@ -448,6 +479,31 @@ mod tests {
     fn a_value_cut_short_is_an_error() {
         assert!(matches!(values("[{\"a\": 1}"), Err(Fault::Syntax { .. })));
         assert!(matches!(values("\"abc"), Err(Fault::Syntax { .. })));
+    }
+
+    proptest::proptest! {
+        /// Reading lines with memchr (issue 14 §5) reads what `take(max).read_until` read:
+        /// the same bytes and counts, line after line, across chunk boundaries.
+        #[test]
+        fn lines_are_read_as_take_and_read_until_read_them(
+            text in "[ab\n]{0,40}",
+            capacity in 1usize..8,
+            max in 1usize..10,
+        ) {
+            let reader = |text: &str| {
+                std::io::BufReader::with_capacity(capacity, std::io::Cursor::new(text.as_bytes().to_vec()))
+            };
+            let (mut ours, mut std_) = (reader(&text), reader(&text));
+            loop {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let n = read_until_newline(&mut ours, &mut a, max).unwrap();
+                let m = (&mut std_).take(max as u64).read_until(b'\n', &mut b).unwrap();
+                proptest::prop_assert_eq!((n, &a), (m, &b));
+                if n == 0 {
+                    break;
+                }
+            }
+        }
     }
 
     #[test]
