@@ -62,6 +62,12 @@ pub enum Error {
     /// A write transaction was used again after one of its writes failed.
     #[error("the write transaction was rolled back after an earlier error")]
     Aborted,
+    /// A bulk transaction into an empty store writes its batches without a savepoint each
+    /// (issue 14 §3), so it cannot undo a batch the store refuses alone: the whole transaction
+    /// was rolled back. Write the same events again through
+    /// [`EventSink::begin`](crate::EventSink::begin), where refused events are isolated.
+    #[error("a bulk write was refused; the whole bulk transaction was rolled back")]
+    BulkRefused(#[source] Box<Error>),
     /// SQLite failed.
     #[error("sqlite")]
     Sqlite(#[from] rusqlite::Error),

@@ -35,6 +35,11 @@ pub trait EventSink: Send + Sync {
     /// Like [`EventSink::begin`], for a bulk import: it commits the same, but the store may
     /// build what no write reads at commit instead of row by row (SQLite does so in an empty
     /// store: its secondary and full-text indexes). The default is [`EventSink::begin`].
+    ///
+    /// It may not isolate refused events: where it writes without a savepoint per batch
+    /// (SQLite, into an empty store), a batch the store refuses ends the transaction with
+    /// [`Error::BulkRefused`](crate::Error::BulkRefused), rolled back whole, and the caller
+    /// writes the same events again through [`EventSink::begin`].
     async fn begin_bulk(&self) -> Result<Box<dyn StoreTxn>> {
         self.begin().await
     }
@@ -182,7 +187,7 @@ impl<T: Outbox + Silences + ?Sized> AlertRecords for T {}
 /// An open write transaction; see [`EventSink::begin`]. If any call fails, the whole transaction is
 /// rolled back and later calls return [`Error::Aborted`] — except a data error refused by
 /// [`try_write`](StoreTxn::try_write) (and so by `write_isolating` and `write_or_quarantine`),
-/// which undoes only that call.
+/// which undoes only that call (a bulk transaction may end instead: [`EventSink::begin_bulk`]).
 #[async_trait]
 pub trait StoreTxn: Send {
     /// Inserts new events and, for events already stored under the same `(cluster, uid)`, adds

@@ -59,6 +59,18 @@ fn main() -> ExitCode {
         alloc::purge_at_once();
         alloc::small_pages();
     }
+    // An import holds a bounded amount in flight; with freed pages given back at once and no
+    // huge pages, its peak was 83–90 MiB instead of 105–116 (issue 14 §3, docs/BENCHMARKS.md).
+    if matches!(
+        &cli.command,
+        cli::Command::Import(_)
+            | cli::Command::Bench(commands::bench::BenchArgs {
+                what: commands::bench::BenchWhat::Import { .. }
+            })
+    ) {
+        alloc::purge_at_once();
+        alloc::small_pages();
+    }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

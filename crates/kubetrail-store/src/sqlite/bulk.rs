@@ -10,6 +10,12 @@
 //! flush at each batch's savepoint (FTS5 flushes its pending terms at every savepoint, a
 //! small segment each time, which it then merges). Only for an empty store: in a store that
 //! holds events, building these anew would cost more than the rows added.
+//!
+//! Nor does it write each batch under a savepoint (`txn`): the statement journal of a savepoint
+//! copies every page the batch touches that existed before it. A batch the store refuses then
+//! rolls the whole transaction back with [`Error::BulkRefused`](crate::Error::BulkRefused); the
+//! import writes that file again in a plain transaction, which quarantines the refused events
+//! alone.
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -107,8 +113,11 @@ mod tests {
         assert_eq!(deferred_indexes_present(&path), every, "after a commit");
     }
 
+    /// Before, a bulk write into an empty store wrote each batch under a savepoint and
+    /// quarantined a refused event itself; now it writes without savepoints, so a refusal
+    /// rolls it back whole, and a plain transaction quarantines the event alone.
     #[tokio::test]
-    async fn a_refused_event_of_a_bulk_write_is_quarantined_and_the_rest_is_searchable() {
+    async fn a_refused_batch_rolls_a_bulk_write_into_an_empty_store_back_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kubetrail.db");
         drop(SqliteStore::open(&path).unwrap());
@@ -118,11 +127,31 @@ mod tests {
         poison.reason = POISON.into();
         let mut kept = event("k", minute(3), 1);
         kept.note = "volume attach timed out".into();
+        let batch = vec![event("a", minute(1), 1), poison, kept];
+
         let mut txn = store.begin_bulk().await.unwrap();
-        let done = txn
-            .write_or_quarantine(vec![event("a", minute(1), 1), poison, kept], "import x")
+        let refused = txn.write_or_quarantine(batch.clone(), "import x").await;
+        assert!(
+            matches!(refused, Err(crate::Error::BulkRefused(_))),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            txn.write(vec![event("b", minute(4), 1)]).await,
+            Err(crate::Error::Aborted)
+        ));
+        drop(txn);
+        let stored = store
+            .query(&EventFilter::default(), &Page::default())
             .await
             .unwrap();
+        assert!(stored.is_empty(), "rolled back whole: {stored:?}");
+        assert!(store.quarantined(10).await.unwrap().is_empty());
+        let every: BTreeSet<String> = BUILT_AT_COMMIT.iter().map(|s| s.to_string()).collect();
+        assert_eq!(deferred_indexes_present(&path), every);
+
+        // Written again in a plain transaction: the refused event alone is quarantined.
+        let mut txn = store.begin().await.unwrap();
+        let done = txn.write_or_quarantine(batch, "import x").await.unwrap();
         txn.commit().await.unwrap();
         assert_eq!((done.written.summary.new, done.rejected.len()), (2, 1));
         assert_eq!(store.quarantined(10).await.unwrap().len(), 1);
@@ -138,5 +167,27 @@ mod tests {
             .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].event.uid, "k");
+    }
+
+    #[tokio::test]
+    async fn a_bulk_write_into_a_store_that_holds_events_still_quarantines_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubetrail.db");
+        drop(SqliteStore::open(&path).unwrap());
+        refuse_poison_on_sqlite(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        let mut txn = store.begin().await.unwrap();
+        txn.write(vec![event("old", minute(1), 1)]).await.unwrap();
+        txn.commit().await.unwrap();
+        let mut poison = event("p", minute(2), 1);
+        poison.reason = POISON.into();
+        let mut txn = store.begin_bulk().await.unwrap();
+        let done = txn
+            .write_or_quarantine(vec![event("a", minute(3), 1), poison], "import x")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!((done.written.summary.new, done.rejected.len()), (1, 1));
+        assert_eq!(store.quarantined(10).await.unwrap().len(), 1);
     }
 }

@@ -246,93 +246,94 @@ pub async fn import_files(
     bar: &ProgressBar,
     done: &Arc<AtomicU64>,
 ) -> Result<ImportSummary> {
-    let (tx, mut rx) = mpsc::channel::<Msg>(2);
-    let history_cluster = cluster.to_string();
-    let cluster = cluster.to_string();
-    let parse_done = done.clone();
     let admit = Admit {
         limit,
         now: Timestamp::now(),
     };
-    let parser = std::thread::Builder::new()
-        .name("import-parse".into())
-        .spawn(move || parse_files(files, &cluster, rules, admit, keep_going, &tx, &parse_done))
-        .context("cannot start the import thread")?;
-
     let mut summary = ImportSummary::default();
-    let mut txn: Option<Box<dyn StoreTxn>> = None;
-    let mut file_writes = WriteSummary::default();
-    let mut file_quarantined: Vec<QuarantinedEvent> = Vec::new();
     let mut revisions: Vec<Revision> = Vec::new();
     let mut scalings = FirstScalings::default();
-    while let Some(msg) = rx.recv().await {
-        bar.set_position(done.load(Ordering::Relaxed));
-        match msg {
-            Msg::Batch(events, locations, relinks) => {
-                let t = match txn.as_mut() {
-                    Some(t) => t,
-                    None => txn.insert(store.begin_bulk().await?),
-                };
-                let source = match locations.first() {
-                    Some(l) => format!("import {}", l.path.display()),
-                    None => "import".to_string(),
-                };
-                let done = t.write_or_quarantine(events, &source).await?;
-                t.relink(relinks).await?;
-                file_writes += done.written.summary;
-                file_quarantined.extend(done.rejected.into_iter().map(|r| {
-                    QuarantinedEvent {
-                        location: locations
-                            .get(r.index)
-                            .map_or_else(|| source.clone(), Location::to_string),
-                        uid: r.event.uid,
-                        error: r.error,
+    // Files are written in bulk transactions until one refuses a batch (see `Wrote::Redo`);
+    // that file and the rest are then written again in plain ones, which isolate refused events.
+    let mut plain_from: Option<usize> = None;
+    loop {
+        let first = plain_from.unwrap_or(0);
+        let (tx, mut rx) = mpsc::channel::<Msg>(2);
+        let parse = Parse {
+            files: files.clone(),
+            cluster: cluster.to_string(),
+            rules: rules.clone(),
+            admit,
+            keep_going,
+            replay: first,
+        };
+        let parse_done = done.clone();
+        let parser = std::thread::Builder::new()
+            .name("import-parse".into())
+            .spawn(move || parse_files(parse, &tx, &parse_done))
+            .context("cannot start the import thread")?;
+        let mut writer = FileWriter {
+            store,
+            plain: plain_from.is_some(),
+            txn: None,
+            writes: WriteSummary::default(),
+            quarantined: Vec::new(),
+        };
+        let mut file = first;
+        let mut redo = false;
+        while let Some(msg) = rx.recv().await {
+            bar.set_position(done.load(Ordering::Relaxed));
+            match msg {
+                Msg::Batch(events, locations, relinks) => {
+                    if writer.write(events, locations, relinks).await? == Wrote::Redo {
+                        redo = true;
+                        break;
                     }
-                }));
-            }
-            Msg::FileDone(path, counts) => {
-                if let Some(t) = txn.take() {
-                    t.commit()
-                        .await
-                        .with_context(|| format!("cannot commit {}", path.display()))?;
                 }
-                let w = std::mem::take(&mut file_writes);
-                summary.new += w.new;
-                summary.updated += w.updated;
-                summary.unchanged += w.unchanged;
-                summary.occurrences += w.occurrences;
-                if w.conflicts > 0 {
-                    *summary
-                        .skipped
-                        .entry("its uid is a stored event's about another object".into())
-                        .or_default() += w.conflicts;
+                Msg::FileDone(path, counts) => {
+                    file += 1;
+                    let (w, mut quarantined) = writer.commit(&path).await?;
+                    summary.new += w.new;
+                    summary.updated += w.updated;
+                    summary.unchanged += w.unchanged;
+                    summary.occurrences += w.occurrences;
+                    if w.conflicts > 0 {
+                        *summary
+                            .skipped
+                            .entry("its uid is a stored event's about another object".into())
+                            .or_default() += w.conflicts;
+                    }
+                    summary.quarantined.append(&mut quarantined);
+                    summary.events_read += counts.events_read;
+                    summary.objects += counts.objects;
+                    revisions.extend(counts.revisions);
+                    scalings.add(counts.scalings);
+                    for (reason, n) in counts.skipped {
+                        *summary.skipped.entry(reason).or_default() += n;
+                    }
+                    let room = MAX_LISTED.saturating_sub(summary.skipped_events.len());
+                    (summary.skipped_events).extend(counts.skipped_events.into_iter().take(room));
+                    summary.files_imported.push(path);
                 }
-                summary.quarantined.append(&mut file_quarantined);
-                summary.events_read += counts.events_read;
-                summary.objects += counts.objects;
-                revisions.extend(counts.revisions);
-                scalings.add(counts.scalings);
-                for (reason, n) in counts.skipped {
-                    *summary.skipped.entry(reason).or_default() += n;
+                Msg::FileFailed(path, error) => {
+                    file += 1;
+                    writer.roll_back();
+                    summary.files_failed.push((path, error));
                 }
-                let room = MAX_LISTED.saturating_sub(summary.skipped_events.len());
-                (summary.skipped_events).extend(counts.skipped_events.into_iter().take(room));
-                summary.files_imported.push(path);
-            }
-            Msg::FileFailed(path, error) => {
-                // Dropping the transaction rolls the file back.
-                drop(txn.take());
-                file_writes = WriteSummary::default();
-                file_quarantined.clear();
-                summary.files_failed.push((path, error));
             }
         }
+        // Stops the parser at its next batch, if it is still reading.
+        drop(rx);
+        writer.roll_back();
+        parser
+            .join()
+            .map_err(|_| anyhow::anyhow!("the import thread panicked"))?;
+        if !redo {
+            break;
+        }
+        plain_from = Some(file);
     }
-    drop(txn);
-    parser
-        .join()
-        .map_err(|_| anyhow::anyhow!("the import thread panicked"))?;
-    let history = dump_changes(&history_cluster, revisions, scalings);
+    let history = dump_changes(cluster, revisions, scalings);
     if let Some(store) = changes
         && !history.is_empty()
     {
@@ -347,6 +348,89 @@ pub async fn import_files(
         summary.changes_new = saved.new;
     }
     Ok(summary)
+}
+
+/// What writing one batch came to.
+#[derive(Debug, PartialEq)]
+enum Wrote {
+    Done,
+    /// The store refused a batch of a bulk transaction and rolled it back whole
+    /// (`kubetrail_store::Error::BulkRefused`): the file must be written again, in a plain
+    /// transaction.
+    Redo,
+}
+
+/// Writes one file's batches into one transaction, and keeps what they did.
+struct FileWriter<'s> {
+    store: &'s dyn EventSink,
+    /// Plain transactions instead of bulk ones.
+    plain: bool,
+    txn: Option<Box<dyn StoreTxn>>,
+    writes: WriteSummary,
+    quarantined: Vec<QuarantinedEvent>,
+}
+
+impl FileWriter<'_> {
+    async fn write(
+        &mut self,
+        events: Vec<Event>,
+        locations: Vec<Location>,
+        relinks: Vec<Relink>,
+    ) -> Result<Wrote> {
+        let t = match self.txn.as_mut() {
+            Some(t) => t,
+            None if self.plain => self.txn.insert(self.store.begin().await?),
+            None => self.txn.insert(self.store.begin_bulk().await?),
+        };
+        let source = match locations.first() {
+            Some(l) => format!("import {}", l.path.display()),
+            None => "import".to_string(),
+        };
+        let done = match t.write_or_quarantine(events, &source).await {
+            Err(kubetrail_store::Error::BulkRefused(error)) => {
+                let error = format!("{:#}", anyhow::Error::new(*error));
+                tracing::info!(%error, %source, "the store refused a batch of a bulk import: writing the file again with each batch isolated");
+                self.roll_back();
+                return Ok(Wrote::Redo);
+            }
+            done => done?,
+        };
+        t.relink(relinks).await?;
+        self.writes += done.written.summary;
+        self.quarantined.extend(done.rejected.into_iter().map(|r| {
+            QuarantinedEvent {
+                location: locations
+                    .get(r.index)
+                    .map_or_else(|| source.clone(), Location::to_string),
+                uid: r.event.uid,
+                error: r.error,
+            }
+        }));
+        Ok(Wrote::Done)
+    }
+
+    /// Commits the file's transaction; returns what it wrote.
+    async fn commit(
+        &mut self,
+        path: &std::path::Path,
+    ) -> Result<(WriteSummary, Vec<QuarantinedEvent>)> {
+        if let Some(t) = self.txn.take() {
+            t.commit()
+                .await
+                .with_context(|| format!("cannot commit {}", path.display()))?;
+        }
+        Ok((
+            std::mem::take(&mut self.writes),
+            std::mem::take(&mut self.quarantined),
+        ))
+    }
+
+    /// Drops the file's transaction, which rolls it back, and what it wrote.
+    fn roll_back(&mut self) {
+        drop(self.txn.take());
+        self.writes = WriteSummary::default();
+        self.quarantined.clear();
+    }
 }
 
 /// The changes a dump shows: the rollout history of its ReplicaSets and ControllerRevisions,
@@ -400,22 +484,40 @@ struct Admit {
     now: Timestamp,
 }
 
-/// The parser thread: read, process, batch. Stops when the writer goes away.
-fn parse_files(
+/// What the parser thread reads, and how.
+struct Parse {
     files: Vec<PathBuf>,
-    cluster: &str,
+    cluster: String,
     rules: Rules,
     admit: Admit,
     keep_going: bool,
-    tx: &mpsc::Sender<Msg>,
-    done: &AtomicU64,
-) {
+    /// The files before this one are processed again without sending anything, so that the
+    /// processor's state (correlation, owners) is what it was at the start of this one: for
+    /// a file written again (see `Wrote::Redo`).
+    replay: usize,
+}
+
+/// The parser thread: read, process, batch. Stops when the writer goes away.
+fn parse_files(parse: Parse, tx: &mpsc::Sender<Msg>, done: &AtomicU64) {
+    let Parse {
+        files,
+        cluster,
+        rules,
+        admit,
+        keep_going,
+        replay,
+    } = parse;
     let mut processor = Processor::new(rules);
     let mut finished_bytes = 0u64;
-    for path in files {
-        let outcome = parse_file(&path, cluster, &mut processor, admit, tx, |n| {
+    for (i, path) in files.into_iter().enumerate() {
+        let send = (i >= replay).then_some(tx);
+        let outcome = parse_file(&path, &cluster, &mut processor, admit, send, |n| {
             done.store(finished_bytes + n, Ordering::Relaxed)
         });
+        if send.is_none() {
+            finished_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            continue;
+        }
         finished_bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         done.store(finished_bytes, Ordering::Relaxed);
         let msg = match outcome {
@@ -430,15 +532,17 @@ fn parse_files(
     }
 }
 
-/// Reads one file; `Ok(None)` when the writer went away.
+/// Reads one file, sending its batches to `tx` (none when replayed: `Parse::replay`);
+/// `Ok(None)` when the writer went away.
 fn parse_file(
     path: &std::path::Path,
     cluster: &str,
     processor: &mut Processor,
     admit: Admit,
-    tx: &mpsc::Sender<Msg>,
+    tx: Option<&mpsc::Sender<Msg>>,
     progress: impl Fn(u64),
 ) -> Result<Option<FileCounts>> {
+    let send = |msg: Msg| tx.is_none_or(|tx| tx.blocking_send(msg).is_ok());
     let mut items = source::read_file(path, cluster)?;
     let bytes = items.progress();
     let mut counts = FileCounts::default();
@@ -460,7 +564,7 @@ fn parse_file(
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                     let at = std::mem::replace(&mut locations, Vec::with_capacity(BATCH));
                     let relinks = processor.take_relinks();
-                    if tx.blocking_send(Msg::Batch(full, at, relinks)).is_err() {
+                    if !send(Msg::Batch(full, at, relinks)) {
                         return Ok(None);
                     }
                 }
@@ -474,11 +578,7 @@ fn parse_file(
         }
     }
     let relinks = processor.take_relinks();
-    if (!batch.is_empty() || !relinks.is_empty())
-        && tx
-            .blocking_send(Msg::Batch(batch, locations, relinks))
-            .is_err()
-    {
+    if (!batch.is_empty() || !relinks.is_empty()) && !send(Msg::Batch(batch, locations, relinks)) {
         return Ok(None);
     }
     Ok(Some(counts))
