@@ -16,6 +16,7 @@ macro_rules! incident_conformance_tests {
     ($factory:expr) => {
         $crate::incident_conformance_tests!(@each $factory;
             a_write_marks_the_span_of_what_it_changed_dirty_per_cluster,
+            a_bulk_write_into_an_empty_store_marks_what_it_wrote_dirty,
             a_rolled_back_write_or_a_replay_marks_nothing,
             a_relink_marks_the_span_of_the_moved_events_dirty,
             cleared_dirty_ranges_go_and_later_ones_stay,
@@ -83,6 +84,21 @@ pub async fn a_write_marks_the_span_of_what_it_changed_dirty_per_cluster(store: 
     assert_eq!(
         dirty(&store).await,
         [("prod".to_string(), minute(8), minute(40))]
+    );
+}
+
+/// An import's bulk write into an empty store (no savepoint per batch on SQLite) marks what
+/// it wrote dirty, as a plain write does: else the pass after the import found nothing to
+/// analyse and kept no incident (the merge of the savepoint-free bulk write lost the mark).
+pub async fn a_bulk_write_into_an_empty_store_marks_what_it_wrote_dirty(store: Arc<dyn Store>) {
+    let mut txn = store.begin_bulk().await.expect("begin");
+    txn.write(vec![event("a", minute(10), 3), event("c", minute(20), 1)])
+        .await
+        .expect("write");
+    txn.commit().await.expect("commit");
+    assert_eq!(
+        dirty(&store).await,
+        [("prod".to_string(), minute(8), minute(20))]
     );
 }
 

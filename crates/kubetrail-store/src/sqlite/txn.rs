@@ -134,7 +134,11 @@ impl StoreTxn for SqliteTxn {
                 // the import's writing and a few MiB of peak memory (issue 14 §3). A refused
                 // batch cannot be undone alone, so `run` rolls the whole transaction back.
                 return match write::write_batch(c, &events, stored_at, false) {
-                    Ok(outcomes) => Ok(Ok(Written::new(events, outcomes))),
+                    Ok(outcomes) => {
+                        let written = Written::new(events, outcomes);
+                        incidents::mark_dirty(c, &crate::incidents::dirty_spans(&written))?;
+                        Ok(Ok(written))
+                    }
                     Err(error) if error.is_data_error() => Err(Error::BulkRefused(Box::new(error))),
                     Err(e) => Err(e),
                 };
