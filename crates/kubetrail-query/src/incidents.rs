@@ -122,7 +122,7 @@ pub async fn maintain_incidents_reading(
 /// Each incident is whole, as one analysis of everything stored finds it: one that began
 /// before the window or ends after it keeps its start, its id and all its events (an analysis
 /// of the window's events alone would cut it at the edge). Its status is as of `now` (or the
-/// window's end, if later). Sorted as [`incidents`] sorts.
+/// window's end, if later). Sorted as [`incidents()`] sorts.
 pub async fn kept_incidents(
     reader: &dyn EventReader,
     clusters: &[String],
@@ -149,7 +149,7 @@ pub enum Detail {
 /// Kept incidents as read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Kept {
-    /// Sorted as [`incidents`] sorts.
+    /// Sorted as [`incidents()`] sorts.
     pub incidents: Vec<Incident>,
     /// For each incident read as a head, the row to read it whole by; `None` for whole ones
     /// (all of them when read [`Detail::Whole`]).
@@ -345,7 +345,7 @@ pub async fn whole_where_changes(
 /// The incidents of a window and how they were found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowIncidents {
-    /// Sorted as [`incidents`] sorts.
+    /// Sorted as [`incidents()`] sorts.
     pub incidents: Vec<Incident>,
     /// Whether they come from the kept results ([`kept_incidents`]); else from an analysis of
     /// the window's events.
@@ -379,8 +379,8 @@ pub fn kept_answer(filter: &EventFilter, cfg: &IncidentConfig) -> bool {
 /// incidents` and `GET /api/v1/incidents` answer: from the kept results when they answer it
 /// ([`kept_answer`], and a store that keeps them), else by analysing the window's events (at
 /// most `max`, the latest; 0: no limit); kept ones decoded as `detail` says. Changes are not
-/// linked here ([`link_changes`]
-/// (kubetrail_analyze::link_changes) with [`changes_filter`]).
+/// linked here
+/// ([`link_changes`](kubetrail_analyze::link_changes) with [`changes_filter`]).
 pub async fn window_incidents(
     reader: &dyn EventReader,
     filter: &EventFilter,
