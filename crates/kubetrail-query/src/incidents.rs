@@ -312,14 +312,25 @@ pub async fn whole_where_changes(
     let Some(store) = reader.incident_store() else {
         return Ok(());
     };
+    // Each cluster's change times, sorted once: a head looks up its window by binary search
+    // (a scan of every change per incident is incidents × changes).
+    let mut times: BTreeMap<&str, Vec<Timestamp>> = BTreeMap::new();
+    for c in changes {
+        times.entry(c.cluster.as_str()).or_default().push(c.at);
+    }
+    times.values_mut().for_each(|t| t.sort_unstable());
     let mut rows: Vec<(usize, i64)> = Vec::new();
     for (k, (i, head)) in found.incidents.iter().zip(&found.heads).enumerate() {
         let Some(row) = head else { continue };
-        let earliest = i.start - cfg.change_window;
-        if changes
-            .iter()
-            .any(|c| c.cluster == i.cluster && c.at >= earliest && c.at <= i.start)
-        {
+        let Some(at) = times.get(i.cluster.as_str()) else {
+            continue;
+        };
+        let earliest = i
+            .start
+            .checked_sub(cfg.change_window)
+            .unwrap_or(Timestamp::MIN);
+        let from = at.partition_point(|t| *t < earliest);
+        if at.get(from).is_some_and(|t| *t <= i.start) {
             rows.push((k, *row));
         }
     }
