@@ -39,5 +39,8 @@ pub use incidents::{
     Status, TimelineEntry, cluster_cause, incident_order, incidents, link_changes, sort_incidents,
 };
 pub use metrics::{MetricsConfig, render_metrics};
-pub use patterns::{Pattern, PatternConfig, PatternKey, Sample, patterns};
+pub use patterns::{
+    Candidate, KEPT_SAMPLES, Pattern, PatternConfig, PatternKey, PatternPart, Sample, Worst,
+    merge_parts, pattern_parts, patterns, patterns_of_parts,
+};
 pub use window::Window;

@@ -6,11 +6,12 @@
 //! the span from the group's first to its last occurrence in the window, at least one minute, so
 //! a burst inside one second counts as a burst rather than as an infinite rate.
 
-use std::collections::HashMap;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use kubetrail_model::{Category, EventOccurrences, Severity};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::objects::short_object;
 use crate::{Error, Result};
@@ -53,7 +54,9 @@ impl PatternConfig {
 }
 
 /// What a pattern groups by.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct PatternKey {
     /// The cluster's name.
     pub cluster: String,
@@ -102,30 +105,128 @@ pub struct Pattern {
     pub object_count: usize,
     /// Distinct messages, the most recent first, at most `max_samples`.
     pub samples: Vec<Sample>,
-    /// The highest severity among the pattern's events, and that event's category.
+    /// The highest severity among the pattern's events, and that event's category (the most
+    /// recent of the most severe).
     pub severity: Severity,
     /// The category of that most severe event.
     pub category: Category,
 }
 
-#[derive(Default)]
-struct Group<'a> {
-    count: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-    members: Vec<&'a EventOccurrences>,
+/// How many samples a [`PatternPart`] keeps: those a pattern shows by default
+/// ([`PatternConfig::max_samples`]). Parts kept in a store answer configurations that show at
+/// most this many.
+pub const KEPT_SAMPLES: usize = 3;
+
+/// A pattern's sums over some of a window's events: what [`patterns`] adds up per group
+/// before it applies its thresholds. Parts of the same key over disjoint time spans merge
+/// ([`merge_parts`]) into the part of their union, exactly, so a window's patterns can be
+/// merged from parts kept per hour and per day (issue 14 §1) instead of read from every event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PatternPart {
+    /// What the pattern groups by.
+    pub key: PatternKey,
+    /// Occurrences.
+    pub count: u64,
+    /// The earliest occurrence.
+    pub first: Timestamp,
+    /// The latest occurrence.
+    pub last: Timestamp,
+    /// Occurrences per object (`Kind/name`), every object.
+    pub objects: BTreeMap<String, u64>,
+    /// For each distinct note, its most recent event (latest occurrence first, then the
+    /// smallest uid): the first `max_samples` of this order.
+    pub samples: Vec<Candidate>,
+    /// The most severe event; among equals the first in the samples' order.
+    pub worst: Worst,
 }
 
-/// The patterns among `events` (each with its occurrences inside the window), most frequent
-/// first.
-pub fn patterns(events: &[EventOccurrences], cfg: &PatternConfig) -> Vec<Pattern> {
-    let mut groups: HashMap<(&str, &str, &str, &str, &str), Group<'_>> = HashMap::new();
+/// An event that may give a pattern its sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The regarding object, `Kind/name`.
+    pub object: String,
+    /// The message as written.
+    pub note: String,
+    /// The event's latest occurrence in the part.
+    pub at: Timestamp,
+    /// The event's uid (orders events with the same latest occurrence).
+    pub uid: String,
+}
+
+/// The most severe event of a part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Worst {
+    /// Its severity.
+    pub severity: Severity,
+    /// Its category.
+    pub category: Category,
+    /// Its latest occurrence in the part.
+    pub at: Timestamp,
+    /// Its uid.
+    pub uid: String,
+}
+
+/// The samples' order: the latest occurrence first, then the smallest uid.
+fn recent_first(a: (&Timestamp, &str), b: (&Timestamp, &str)) -> Ordering {
+    b.0.cmp(a.0).then_with(|| a.1.cmp(b.1))
+}
+
+impl Worst {
+    /// Whether `self` is the worse of the two: more severe, or as severe and first in the
+    /// samples' order.
+    fn beats(&self, other: &Worst) -> bool {
+        self.severity
+            .cmp(&other.severity)
+            .then_with(|| recent_first((&other.at, &other.uid), (&self.at, &self.uid)))
+            == Ordering::Greater
+    }
+}
+
+impl PatternPart {
+    /// Adds `other` (the same key, another time span) to `self`, keeping `max_samples`.
+    fn absorb(&mut self, other: PatternPart, max_samples: usize) {
+        self.count += other.count;
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+        for (object, n) in other.objects {
+            *self.objects.entry(object).or_insert(0) += n;
+        }
+        let mut samples = std::mem::take(&mut self.samples);
+        samples.extend(other.samples);
+        self.samples = distinct_notes(samples, max_samples);
+        if other.worst.beats(&self.worst) {
+            self.worst = other.worst;
+        }
+    }
+}
+
+/// The first `max` candidates of distinct notes, in the samples' order.
+fn distinct_notes(mut all: Vec<Candidate>, max: usize) -> Vec<Candidate> {
+    all.sort_by(|a, b| recent_first((&a.at, &a.uid), (&b.at, &b.uid)));
+    let mut out: Vec<Candidate> = Vec::with_capacity(max.min(all.len()));
+    for c in all {
+        if out.len() >= max {
+            break;
+        }
+        if !out.iter().any(|s| s.note == c.note) {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// One part per group of `events` (each with its occurrences inside a span), keeping
+/// `max_samples` samples each; events without occurrences are left out.
+pub fn pattern_parts(events: &[EventOccurrences], max_samples: usize) -> Vec<PatternPart> {
+    type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+    let mut groups: HashMap<Key<'_>, Vec<(&EventOccurrences, Timestamp, Timestamp)>> =
+        HashMap::new();
     for e in events {
         let (Some(first), Some(last)) = (e.first(), e.last()) else {
             continue;
         };
         let ev = &e.event;
-        let g = groups
+        groups
             .entry((
                 ev.cluster.as_str(),
                 // The Event's namespace, as the store's filters and aggregations use it.
@@ -134,80 +235,250 @@ pub fn patterns(events: &[EventOccurrences], cfg: &PatternConfig) -> Vec<Pattern
                 ev.reason.as_str(),
                 ev.template.as_str(),
             ))
-            .or_default();
-        g.count += e.count();
-        g.first = Some(g.first.map_or(first, |f| f.min(first)));
-        g.last = Some(g.last.map_or(last, |l| l.max(last)));
-        g.members.push(e);
+            .or_default()
+            .push((e, first, last));
     }
-    let mut out: Vec<Pattern> = groups
+    groups
         .into_iter()
-        .filter_map(|(key, g)| build(key, g, cfg))
+        .map(
+            |((cluster, namespace, kind, reason, template), mut members)| {
+                members
+                    .sort_by(|a, b| recent_first((&a.2, &a.0.event.uid), (&b.2, &b.0.event.uid)));
+                let mut objects: BTreeMap<String, u64> = BTreeMap::new();
+                let mut samples: Vec<Candidate> = Vec::new();
+                let mut worst: Option<&(&EventOccurrences, Timestamp, Timestamp)> = None;
+                for m in &members {
+                    let ev = &m.0.event;
+                    *objects.entry(short_object(ev)).or_insert(0) += m.0.count();
+                    if samples.len() < max_samples && !samples.iter().any(|s| s.note == ev.note) {
+                        samples.push(Candidate {
+                            object: short_object(ev),
+                            note: ev.note.clone(),
+                            at: m.2,
+                            uid: ev.uid.clone(),
+                        });
+                    }
+                    // Members are in the samples' order: the first of the most severe wins.
+                    if worst.is_none_or(|w| ev.severity > w.0.event.severity) {
+                        worst = Some(m);
+                    }
+                }
+                let w = worst.expect("a group has a member");
+                PatternPart {
+                    key: PatternKey {
+                        cluster: cluster.to_string(),
+                        namespace: namespace.to_string(),
+                        kind: kind.to_string(),
+                        reason: reason.to_string(),
+                        template: template.to_string(),
+                    },
+                    count: members.iter().map(|m| m.0.count()).sum(),
+                    first: members.iter().map(|m| m.1).min().expect("a member"),
+                    last: members[0].2,
+                    objects,
+                    samples,
+                    worst: Worst {
+                        severity: w.0.event.severity,
+                        category: w.0.event.category,
+                        at: w.2,
+                        uid: w.0.event.uid.clone(),
+                    },
+                }
+            },
+        )
+        .collect()
+}
+
+/// Merges parts of the same key (over disjoint time spans) into one each, keeping
+/// `max_samples` samples; sorted by key.
+pub fn merge_parts(
+    parts: impl IntoIterator<Item = PatternPart>,
+    max_samples: usize,
+) -> Vec<PatternPart> {
+    let mut merged: BTreeMap<PatternKey, PatternPart> = BTreeMap::new();
+    for p in parts {
+        match merged.get_mut(&p.key) {
+            Some(m) => m.absorb(p, max_samples),
+            None => {
+                merged.insert(p.key.clone(), p);
+            }
+        }
+    }
+    merged.into_values().collect()
+}
+
+/// The patterns among `events` (each with its occurrences inside the window), most frequent
+/// first.
+pub fn patterns(events: &[EventOccurrences], cfg: &PatternConfig) -> Vec<Pattern> {
+    patterns_of_parts(pattern_parts(events, cfg.max_samples), cfg)
+}
+
+/// The patterns of a window from its parts (several per key are merged), most frequent first.
+pub fn patterns_of_parts(
+    parts: impl IntoIterator<Item = PatternPart>,
+    cfg: &PatternConfig,
+) -> Vec<Pattern> {
+    let mut out: Vec<Pattern> = merge_parts(parts, cfg.max_samples)
+        .into_iter()
+        .filter_map(|p| build(p, cfg))
         .collect();
     out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
     out
 }
 
-fn build(
-    (cluster, namespace, kind, reason, template): (&str, &str, &str, &str, &str),
-    mut g: Group<'_>,
-    cfg: &PatternConfig,
-) -> Option<Pattern> {
-    let (first, last) = (g.first?, g.last?);
-    let minutes = (last.duration_since(first).as_secs_f64() / 60.0).max(1.0);
-    let frequency = g.count as f64 / minutes;
-    if g.count < cfg.min_count || frequency <= cfg.min_per_minute {
+fn build(p: PatternPart, cfg: &PatternConfig) -> Option<Pattern> {
+    let minutes = (p.last.duration_since(p.first).as_secs_f64() / 60.0).max(1.0);
+    let frequency = p.count as f64 / minutes;
+    if p.count < cfg.min_count || frequency <= cfg.min_per_minute {
         return None;
     }
-    let mut per_object: HashMap<String, u64> = HashMap::new();
-    for m in &g.members {
-        *per_object.entry(short_object(&m.event)).or_insert(0) += m.count();
-    }
-    let object_count = per_object.len();
-    let mut objects: Vec<(String, u64)> = per_object.into_iter().collect();
+    let object_count = p.objects.len();
+    let mut objects: Vec<(String, u64)> = p.objects.into_iter().collect();
     objects.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     objects.truncate(cfg.max_objects);
-    g.members.sort_by(|a, b| {
-        b.last()
-            .cmp(&a.last())
-            .then_with(|| a.event.uid.cmp(&b.event.uid))
-    });
-    let mut samples: Vec<Sample> = Vec::new();
-    for m in &g.members {
-        if samples.len() >= cfg.max_samples {
-            break;
-        }
-        if samples.iter().any(|s| s.note == m.event.note) {
-            continue;
-        }
-        samples.push(Sample {
-            object: short_object(&m.event),
-            note: m.event.note.clone(),
-            at: m.last().unwrap_or(last),
-        });
-    }
-    let worst = g
-        .members
-        .iter()
-        .max_by_key(|m| m.event.severity)
-        .map(|m| (m.event.severity, m.event.category))
-        .unwrap_or((Severity::Info, Category::Other));
     Some(Pattern {
-        key: PatternKey {
-            cluster: cluster.to_string(),
-            namespace: namespace.to_string(),
-            kind: kind.to_string(),
-            reason: reason.to_string(),
-            template: template.to_string(),
-        },
-        count: g.count,
+        key: p.key,
+        count: p.count,
         frequency_per_min: frequency,
-        first_seen: first,
-        last_seen: last,
+        first_seen: p.first,
+        last_seen: p.last,
         objects: objects.into_iter().map(|(o, _)| o).collect(),
         object_count,
-        samples,
-        severity: worst.0,
-        category: worst.1,
+        samples: p
+            .samples
+            .into_iter()
+            .take(cfg.max_samples)
+            .map(|c| Sample {
+                object: c.object,
+                note: c.note,
+                at: c.at,
+            })
+            .collect(),
+        severity: p.worst.severity,
+        category: p.worst.category,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::SignedDuration;
+    use kubetrail_model::Occurrence;
+    use proptest::prelude::*;
+
+    fn t0() -> Timestamp {
+        Timestamp::from_second(1_714_521_600).expect("a time")
+    }
+
+    /// An event of a small vocabulary (so groups, notes and ties recur) with occurrences at
+    /// the given minutes.
+    fn event(id: usize, pod: u8, key: u8, note: u8, sev: u8, minutes: &[u16]) -> EventOccurrences {
+        let severities = [Severity::Info, Severity::Warning, Severity::Error];
+        let categories = [Category::Other, Category::Scheduling, Category::Storage];
+        let mut ev = crate::testing::pod_warning("ns", &format!("pod-{}", pod % 5), "BackOff", "")
+            .at(0)
+            .build()
+            .event;
+        ev.cluster = format!("c{}", key % 2);
+        ev.uid = format!("u{id}");
+        ev.namespace = format!("ns{}", key % 3);
+        ev.note = format!("note {note}");
+        ev.template = format!("template {}", key % 2);
+        ev.severity = severities[usize::from(sev % 3)];
+        ev.category = categories[usize::from(note % 3)];
+        let mut occurrences: Vec<Occurrence> = minutes
+            .iter()
+            .map(|m| Occurrence {
+                at: t0() + SignedDuration::from_mins(i64::from(*m)),
+                count: 1 + u64::from(*m % 3),
+            })
+            .collect();
+        occurrences.sort_by_key(|o| o.at);
+        EventOccurrences {
+            event: ev,
+            occurrences,
+        }
+    }
+
+    /// `e` with only its occurrences in `[a, b)` (minutes).
+    fn inside(e: &EventOccurrences, a: i64, b: i64) -> EventOccurrences {
+        let (a, b) = (
+            t0() + SignedDuration::from_mins(a),
+            t0() + SignedDuration::from_mins(b),
+        );
+        EventOccurrences {
+            event: e.event.clone(),
+            occurrences: e
+                .occurrences
+                .iter()
+                .filter(|o| o.at >= a && o.at < b)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    fn arb_events() -> impl Strategy<Value = Vec<EventOccurrences>> {
+        prop::collection::vec(
+            (
+                any::<u8>(),
+                0u8..6,
+                0u8..4,
+                any::<u8>(),
+                prop::collection::vec(0u16..600, 0..6),
+            ),
+            0..40,
+        )
+        .prop_map(|raw| {
+            raw.into_iter()
+                .enumerate()
+                .map(|(i, (pod, key, note, sev, minutes))| event(i, pod, key, note, sev, &minutes))
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// The parts of the spans a window is cut into merge into the part of the whole
+        /// window, and give its patterns: what lets a store keep parts per hour and per day.
+        #[test]
+        fn parts_of_a_window_cut_anywhere_merge_into_the_whole(
+            events in arb_events(),
+            mut cuts in prop::collection::vec(0i64..600, 0..5),
+            max_samples in 1usize..4,
+        ) {
+            cuts.push(0);
+            cuts.push(600);
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut pieces: Vec<PatternPart> = Vec::new();
+            for w in cuts.windows(2) {
+                let slice: Vec<EventOccurrences> =
+                    events.iter().map(|e| inside(e, w[0], w[1])).collect();
+                pieces.extend(pattern_parts(&slice, max_samples));
+            }
+            let whole = merge_parts(pattern_parts(&events, max_samples), max_samples);
+            prop_assert_eq!(merge_parts(pieces.clone(), max_samples), whole);
+            let cfg = PatternConfig { min_count: 1, min_per_minute: 0.0, max_samples, max_objects: 2 };
+            prop_assert_eq!(patterns_of_parts(pieces, &cfg), patterns(&events, &cfg));
+        }
+    }
+
+    #[test]
+    fn the_category_is_that_of_the_most_recent_of_the_most_severe_events() {
+        let events = vec![
+            event(1, 1, 0, 0, 2, &[10]), // Error, Other, minute 10
+            event(2, 2, 0, 1, 2, &[20]), // Error, Scheduling, minute 20: the most recent Error
+            event(3, 3, 0, 2, 1, &[30]), // Warning, later: less severe
+        ];
+        let cfg = PatternConfig {
+            min_count: 1,
+            min_per_minute: 0.0,
+            ..PatternConfig::default()
+        };
+        let found = patterns(&events, &cfg);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Severity::Error);
+        assert_eq!(found[0].category, Category::Scheduling);
+        assert_eq!(found[0].samples.len(), 3);
+        assert_eq!(found[0].samples[0].note, "note 2");
+    }
 }

@@ -56,6 +56,8 @@ pub struct Maintained {
     /// The most events one read held: at most the bound plus one ([`MAX_READ`]), whatever the
     /// store holds.
     pub max_read: usize,
+    /// Hours whose pattern parts were recomputed ([`maintain_patterns`](crate::maintain_patterns)).
+    pub pattern_hours: usize,
 }
 
 /// How far beyond a span events can change its incidents: a failure within `quiet` joins an
@@ -108,6 +110,9 @@ pub async fn maintain_incidents_reading(
                     .await?;
             }
         }
+    }
+    if let Some(patterns) = reader.pattern_store() {
+        done.pattern_hours = crate::maintain_patterns(reader, patterns, &dirty).await?;
     }
     store
         .clear_dirty(dirty.iter().map(|d| d.id).collect())

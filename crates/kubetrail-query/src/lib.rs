@@ -23,6 +23,7 @@ mod explain;
 mod filter;
 mod incidents;
 mod labels;
+mod patterns;
 mod range;
 
 pub use anomaly::{AnomalyPlan, anomaly_plan};
@@ -37,4 +38,5 @@ pub use incidents::{
 };
 pub use kubetrail_analyze::parse_kind;
 pub use labels::LabelSelector;
+pub use patterns::{kept_patterns, maintain_patterns};
 pub use range::{Range, Since, check_length, newest, read_events, resolve_bounds, resolve_window};

@@ -27,6 +27,7 @@ mod error;
 mod expiry;
 mod identity;
 mod incidents;
+mod patterns;
 mod plan;
 mod postgres;
 mod quarantine;
@@ -48,6 +49,7 @@ pub use kubetrail_model::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
 };
+pub use patterns::{PartSpan, PatternStore, StoredPatternPart, parts_can_answer};
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use quarantine::{Isolated, Quarantined, Refused, Rejected};
 pub use retention_task::{log_retention, spawn_retention};

@@ -110,6 +110,12 @@ pub trait EventReader: Send + Sync {
     fn incident_store(&self) -> Option<&dyn crate::IncidentStore> {
         None
     }
+
+    /// Its pattern parts kept at ingest (issue 14 §1), when it keeps them; `None` (the
+    /// default): callers analyse raw events instead.
+    fn pattern_store(&self) -> Option<&dyn crate::PatternStore> {
+        None
+    }
 }
 
 /// Deleting what is too old or too much (see [`RetentionPolicy`]).

@@ -61,6 +61,16 @@ pub(crate) async fn list_patterns(
         now,
     )
     .await?;
+    // Kept parts answer with no cap on the events; raw events otherwise.
+    let kept = state
+        .timed(
+            "reading the window's patterns",
+            kubetrail_query::kept_patterns(state.reader.as_ref(), &filter, &cfg),
+        )
+        .await?;
+    if let Some(found) = kept {
+        return Ok(Json(found));
+    }
     let events = window_events(&state, &filter, max).await?;
     Ok(Json(patterns(&events, &cfg)))
 }

@@ -23,6 +23,7 @@ mod filter;
 mod incidents;
 mod occurrences;
 mod partitions;
+mod patterns;
 mod quarantine;
 mod query;
 mod redact;
@@ -276,6 +277,10 @@ impl EventReader for PostgresStore {
     }
 
     fn incident_store(&self) -> Option<&dyn crate::IncidentStore> {
+        Some(self)
+    }
+
+    fn pattern_store(&self) -> Option<&dyn crate::PatternStore> {
         Some(self)
     }
 

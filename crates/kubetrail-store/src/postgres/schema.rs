@@ -302,7 +302,25 @@ INSERT INTO incident_dirty (cluster, since, until)
     SELECT cluster, MIN(first_seen), MAX(last_seen) FROM events GROUP BY cluster;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+/// Patterns kept at ingest (`crate::patterns`): one part per pattern key and hour or day.
+/// Everything stored is marked dirty again, so that the first pass computes the parts.
+const V9: &str = "
+CREATE TABLE pattern_parts (
+    id BIGSERIAL PRIMARY KEY,
+    span BIGINT NOT NULL,
+    bucket BIGINT NOT NULL,
+    cluster TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX pattern_parts_bucket ON pattern_parts (span, bucket, cluster);
+INSERT INTO incident_dirty (cluster, since, until)
+    SELECT cluster, MIN(first_seen), MAX(last_seen) FROM events GROUP BY cluster;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -15,6 +15,7 @@ mod cursor;
 mod filter;
 mod incidents;
 mod occurrences;
+mod patterns;
 mod quarantine;
 mod query;
 mod readers;
@@ -425,6 +426,10 @@ impl EventReader for SqliteStore {
     }
 
     fn incident_store(&self) -> Option<&dyn crate::IncidentStore> {
+        Some(self)
+    }
+
+    fn pattern_store(&self) -> Option<&dyn crate::PatternStore> {
         Some(self)
     }
 

@@ -26,7 +26,9 @@ pub struct PatternsArgs {
     /// A pattern recurs more often than this many times per minute (reference design: 0.5).
     #[arg(long, default_value_t = 0.5)]
     pub min_rate: f64,
-    /// Most events read from the store (the latest in the window); 0: no limit.
+    /// Most events read from the store (the latest in the window) when patterns are computed
+    /// from raw events: with a filter by name, category, severity, type, correlation, node or
+    /// search (the patterns kept at ingest answer the others whatever the window); 0: no limit.
     #[arg(long, default_value_t = 200_000)]
     pub max_events: usize,
     #[command(flatten)]
@@ -48,10 +50,14 @@ pub async fn run(config: &Config, args: PatternsArgs) -> Result<ExitCode> {
         Timestamp::now(),
     )
     .await?;
-    let found = patterns(
-        &events(store.as_ref(), &filter, args.max_events).await?,
-        &cfg,
-    );
+    // Kept parts answer with no cap on the events; raw events otherwise.
+    let found = match kubetrail_query::kept_patterns(store.as_ref(), &filter, &cfg).await? {
+        Some(found) => found,
+        None => patterns(
+            &events(store.as_ref(), &filter, args.max_events).await?,
+            &cfg,
+        ),
+    };
     if found.is_empty() {
         super::hint::nothing_matches(store.as_ref(), "patterns").await;
     }

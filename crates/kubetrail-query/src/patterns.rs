@@ -1,0 +1,399 @@
+//! Patterns kept at ingest (issue 14 §1): the maintainer's step that keeps the stored pattern
+//! parts up to date ([`maintain_patterns`], run by [`maintain_incidents`](crate::maintain_incidents)
+//! over the same dirty ranges) and the read that answers from them ([`kept_patterns`]).
+//!
+//! A pattern's sums over disjoint spans add up exactly (`kubetrail_analyze::PatternPart`), so
+//! the store keeps one part per pattern key and hour, read from the hour's stored events, and
+//! one per key and day, merged from its hours. A window's patterns are then merged from the
+//! parts of the whole days and hours it covers, with parts computed from raw events only for
+//! its ragged edges (less than an hour each side) and for the hours written since the last
+//! pass (still dirty). The answer is that of [`patterns`](kubetrail_analyze::patterns) over
+//! every event of the window (the property test `tests/patterns_incremental.rs`), with no cap
+//! on the events read.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_analyze::{
+    KEPT_SAMPLES, Pattern, PatternConfig, PatternPart, merge_parts, pattern_parts,
+    patterns_of_parts,
+};
+use kubetrail_model::{AggregateQuery, EventFilter};
+use kubetrail_store::{
+    DirtyRange, EventReader, PartSpan, PatternStore, StoredPatternPart, parts_can_answer,
+};
+
+use crate::Result;
+
+const HOUR: SignedDuration = SignedDuration::from_hours(1);
+const DAY: SignedDuration = SignedDuration::from_hours(24);
+
+/// Each cluster's dirty ranges as runs of whole hours (first and last start), merged.
+fn dirty_runs(dirty: &[DirtyRange]) -> BTreeMap<&str, Vec<(Timestamp, Timestamp)>> {
+    let mut spans: BTreeMap<&str, Vec<(Timestamp, Timestamp)>> = BTreeMap::new();
+    for d in dirty {
+        spans.entry(d.cluster.as_str()).or_default().push((
+            PartSpan::Hour.floor(d.since),
+            PartSpan::Hour.floor(d.until.max(d.since)),
+        ));
+    }
+    for runs in spans.values_mut() {
+        runs.sort_unstable();
+        let mut merged: Vec<(Timestamp, Timestamp)> = Vec::with_capacity(runs.len());
+        for &(a, b) in runs.iter() {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 + HOUR => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        *runs = merged;
+    }
+    spans
+}
+
+/// The hours (their starts) inside `[since, until)` that `dirty` touches.
+fn dirty_hours_in(dirty: &[DirtyRange], since: Timestamp, until: Timestamp) -> BTreeSet<Timestamp> {
+    let mut out = BTreeSet::new();
+    for runs in dirty_runs(dirty).into_values() {
+        for (a, b) in runs {
+            let mut h = a.max(PartSpan::Hour.floor(since));
+            while h <= b && h < until {
+                out.insert(h);
+                h += HOUR;
+            }
+        }
+    }
+    out
+}
+
+/// The hours of `cluster` in `[first, last]` (starts) holding an occurrence, from the rollups.
+async fn occupied_hours(
+    reader: &dyn EventReader,
+    cluster: &str,
+    first: Timestamp,
+    last: Timestamp,
+) -> Result<Vec<Timestamp>> {
+    let query = AggregateQuery {
+        filter: EventFilter {
+            clusters: vec![cluster.to_string()],
+            since: Some(first),
+            until: Some(last + HOUR),
+            ..EventFilter::default()
+        },
+        group_by: Vec::new(),
+        interval: Some(HOUR),
+        limit: None,
+    };
+    let mut hours: Vec<Timestamp> = reader
+        .aggregate(&query)
+        .await?
+        .into_iter()
+        .filter(|r| r.count > 0)
+        .filter_map(|r| r.bucket)
+        .collect();
+    hours.sort_unstable();
+    hours.dedup();
+    Ok(hours)
+}
+
+/// Recomputes the parts of the hours `dirty` touches from the stored events (only the hours
+/// holding occurrences are read: the rollups say which; the others lose their parts), then
+/// the parts of their days from their hours. Returns the hours read.
+pub async fn maintain_patterns(
+    reader: &dyn EventReader,
+    store: &dyn PatternStore,
+    dirty: &[DirtyRange],
+) -> Result<usize> {
+    let mut read = 0;
+    for (cluster, runs) in dirty_runs(dirty) {
+        let mut days: BTreeSet<Timestamp> = BTreeSet::new();
+        for (first, last) in runs {
+            let occupied = occupied_hours(reader, cluster, first, last).await?;
+            store
+                .replace_pattern_parts(cluster, PartSpan::Hour, first, last, Vec::new())
+                .await?;
+            for hour in occupied {
+                let filter = EventFilter {
+                    clusters: vec![cluster.to_string()],
+                    since: Some(hour),
+                    until: Some(hour + HOUR),
+                    ..EventFilter::default()
+                };
+                let events = reader.occurrences(&filter, 0).await?;
+                let parts = pattern_parts(&events, KEPT_SAMPLES)
+                    .iter()
+                    .map(|p| to_row(hour, p))
+                    .collect::<Result<Vec<_>>>()?;
+                store
+                    .replace_pattern_parts(cluster, PartSpan::Hour, hour, hour, parts)
+                    .await?;
+                days.insert(PartSpan::Day.floor(hour));
+                read += 1;
+            }
+            // The days the run covers lose their parts; those with hours left get them again.
+            let (first_day, last_day) = (PartSpan::Day.floor(first), PartSpan::Day.floor(last));
+            store
+                .replace_pattern_parts(cluster, PartSpan::Day, first_day, last_day, Vec::new())
+                .await?;
+            days.insert(first_day);
+            days.insert(last_day);
+        }
+        for day in days {
+            let mut parts: Vec<PatternPart> = Vec::new();
+            for row in store
+                .pattern_parts(PartSpan::Hour, day, day + DAY - HOUR)
+                .await?
+            {
+                if row.cluster == cluster {
+                    parts.push(decode(&row.body)?);
+                }
+            }
+            let merged = merge_parts(parts, KEPT_SAMPLES)
+                .iter()
+                .map(|p| to_row(day, p))
+                .collect::<Result<Vec<_>>>()?;
+            store
+                .replace_pattern_parts(cluster, PartSpan::Day, day, day, merged)
+                .await?;
+        }
+    }
+    Ok(read)
+}
+
+/// The patterns of `filter`'s window (its `since` and `until` must be set) from the kept
+/// parts; `None` when they cannot answer: the store keeps none, the filter narrows by more
+/// than what a pattern groups by ([`parts_can_answer`]), or `cfg` shows more samples than a
+/// part keeps. The caller then analyses raw events.
+pub async fn kept_patterns(
+    reader: &dyn EventReader,
+    filter: &EventFilter,
+    cfg: &PatternConfig,
+) -> Result<Option<Vec<Pattern>>> {
+    let (Some(store), Some(incidents)) = (reader.pattern_store(), reader.incident_store()) else {
+        return Ok(None);
+    };
+    let (Some(since), Some(until)) = (filter.since, filter.until) else {
+        return Ok(None);
+    };
+    if !parts_can_answer(filter) || cfg.max_samples > KEPT_SAMPLES || since >= until {
+        return Ok(None);
+    }
+    let wanted = |c: &str| filter.clusters.is_empty() || filter.clusters.iter().any(|w| w == c);
+    let dirty: Vec<DirtyRange> = incidents
+        .dirty_ranges()
+        .await?
+        .into_iter()
+        .filter(|d| wanted(&d.cluster) && d.until >= since && d.since < until)
+        .collect();
+    let dirty = dirty_hours_in(&dirty, since, until);
+    let plan = plan(since, until, &dirty);
+    let mut parts: Vec<PatternPart> = Vec::new();
+    for (a, b) in plan.raw {
+        let piece = EventFilter {
+            since: Some(a),
+            until: Some(b),
+            ..filter.clone()
+        };
+        parts.extend(pattern_parts(
+            &reader.occurrences(&piece, 0).await?,
+            KEPT_SAMPLES,
+        ));
+    }
+    for (span, runs) in [(PartSpan::Day, plan.days), (PartSpan::Hour, plan.hours)] {
+        for (first, last) in runs {
+            for row in store.pattern_parts(span, first, last).await? {
+                if row.matches(filter) {
+                    parts.push(decode(&row.body)?);
+                }
+            }
+        }
+    }
+    Ok(Some(patterns_of_parts(parts, cfg)))
+}
+
+/// What a window is read from: raw events over `raw` (`[since, until)` spans), kept day parts
+/// over `days` and hour parts over `hours` (runs of buckets, first and last start).
+#[derive(Debug, Default, PartialEq)]
+struct Plan {
+    raw: Vec<(Timestamp, Timestamp)>,
+    days: Vec<(Timestamp, Timestamp)>,
+    hours: Vec<(Timestamp, Timestamp)>,
+}
+
+/// Cuts `[since, until)` into raw spans (the edges off the hour, the `dirty` hours), whole
+/// clean days and the clean hours left.
+fn plan(since: Timestamp, until: Timestamp, dirty: &BTreeSet<Timestamp>) -> Plan {
+    let mut p = Plan::default();
+    let first_hour = {
+        let h = PartSpan::Hour.floor(since);
+        if h == since { h } else { h + HOUR }
+    };
+    let end_hour = PartSpan::Hour.floor(until);
+    if first_hour >= end_hour {
+        p.raw.push((since, until));
+        return p;
+    }
+    if since < first_hour {
+        p.raw.push((since, first_hour));
+    }
+    let mut h = first_hour;
+    while h < end_hour {
+        let day = PartSpan::Day.floor(h);
+        let whole_day =
+            h == day && day + DAY <= end_hour && dirty.range(day..day + DAY).next().is_none();
+        if whole_day {
+            push_run(&mut p.days, day, DAY);
+            h = day + DAY;
+            continue;
+        }
+        if dirty.contains(&h) {
+            push_span(&mut p.raw, h, h + HOUR);
+        } else {
+            push_run(&mut p.hours, h, HOUR);
+        }
+        h += HOUR;
+    }
+    if end_hour < until {
+        push_span(&mut p.raw, end_hour, until);
+    }
+    p
+}
+
+/// Adds the bucket starting at `b` to `runs`, extending the last run when it is next.
+fn push_run(runs: &mut Vec<(Timestamp, Timestamp)>, b: Timestamp, len: SignedDuration) {
+    match runs.last_mut() {
+        Some(last) if last.1 + len == b => last.1 = b,
+        _ => runs.push((b, b)),
+    }
+}
+
+/// Adds `[a, b)` to `spans`, extending the last span when it ends at `a`.
+fn push_span(spans: &mut Vec<(Timestamp, Timestamp)>, a: Timestamp, b: Timestamp) {
+    match spans.last_mut() {
+        Some(last) if last.1 == a => last.1 = b,
+        _ => spans.push((a, b)),
+    }
+}
+
+fn to_row(bucket: Timestamp, p: &PatternPart) -> Result<StoredPatternPart> {
+    Ok(StoredPatternPart {
+        bucket,
+        cluster: p.key.cluster.clone(),
+        namespace: p.key.namespace.clone(),
+        kind: p.key.kind.clone(),
+        reason: p.key.reason.clone(),
+        body: serde_json::to_string(p).map_err(json_error)?,
+    })
+}
+
+fn decode(json: &str) -> Result<PatternPart> {
+    serde_json::from_str(json).map_err(json_error)
+}
+
+fn json_error(source: serde_json::Error) -> crate::Error {
+    crate::Error::Store(kubetrail_store::Error::Json {
+        column: "pattern_parts.body",
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().expect("a time")
+    }
+
+    #[test]
+    fn a_window_is_read_from_whole_days_hours_and_raw_edges() {
+        let p = plan(
+            t("2024-05-01T22:30:00Z"),
+            t("2024-05-04T02:15:00Z"),
+            &BTreeSet::new(),
+        );
+        assert_eq!(
+            p.raw,
+            [
+                (t("2024-05-01T22:30:00Z"), t("2024-05-01T23:00:00Z")),
+                (t("2024-05-04T02:00:00Z"), t("2024-05-04T02:15:00Z")),
+            ]
+        );
+        assert_eq!(
+            p.days,
+            [(t("2024-05-02T00:00:00Z"), t("2024-05-03T00:00:00Z"))]
+        );
+        assert_eq!(
+            p.hours,
+            [
+                (t("2024-05-01T23:00:00Z"), t("2024-05-01T23:00:00Z")),
+                (t("2024-05-04T00:00:00Z"), t("2024-05-04T01:00:00Z")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dirty_hour_is_read_raw_and_its_day_from_its_other_hours() {
+        let dirty: BTreeSet<Timestamp> = [t("2024-05-02T05:00:00Z")].into();
+        let p = plan(t("2024-05-02T00:00:00Z"), t("2024-05-03T00:00:00Z"), &dirty);
+        assert_eq!(
+            p.raw,
+            [(t("2024-05-02T05:00:00Z"), t("2024-05-02T06:00:00Z"))]
+        );
+        assert!(p.days.is_empty());
+        assert_eq!(
+            p.hours,
+            [
+                (t("2024-05-02T00:00:00Z"), t("2024-05-02T04:00:00Z")),
+                (t("2024-05-02T06:00:00Z"), t("2024-05-02T23:00:00Z")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_window_inside_one_hour_is_read_raw() {
+        let p = plan(
+            t("2024-05-02T05:10:00Z"),
+            t("2024-05-02T05:50:00Z"),
+            &BTreeSet::new(),
+        );
+        assert_eq!(
+            p.raw,
+            [(t("2024-05-02T05:10:00Z"), t("2024-05-02T05:50:00Z"))]
+        );
+        assert!(p.days.is_empty() && p.hours.is_empty());
+    }
+
+    #[test]
+    fn the_hours_of_dirty_ranges_are_every_hour_they_touch_merged_per_cluster() {
+        let range = |id, cluster: &str, since, until| DirtyRange {
+            id,
+            cluster: cluster.into(),
+            since: t(since),
+            until: t(until),
+        };
+        let dirty = [
+            range(1, "a", "2024-05-02T05:59:59Z", "2024-05-02T07:00:00Z"),
+            range(2, "a", "2024-05-02T08:10:00Z", "2024-05-02T08:20:00Z"),
+            range(3, "a", "2024-05-03T00:00:00Z", "2024-05-03T00:00:00Z"),
+            range(4, "b", "2024-05-02T06:30:00Z", "2024-05-02T06:40:00Z"),
+        ];
+        let runs = dirty_runs(&dirty);
+        assert_eq!(
+            runs["a"],
+            [
+                (t("2024-05-02T05:00:00Z"), t("2024-05-02T08:00:00Z")),
+                (t("2024-05-03T00:00:00Z"), t("2024-05-03T00:00:00Z")),
+            ]
+        );
+        assert_eq!(
+            runs["b"],
+            [(t("2024-05-02T06:00:00Z"), t("2024-05-02T06:00:00Z"))]
+        );
+        let inside = dirty_hours_in(&dirty, t("2024-05-02T06:30:00Z"), t("2024-05-02T08:00:00Z"));
+        assert_eq!(
+            inside.into_iter().collect::<Vec<_>>(),
+            [t("2024-05-02T06:00:00Z"), t("2024-05-02T07:00:00Z")]
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Issue 14 §1: patterns kept at ingest are those of one analysis of the window's events. Real
+//! dumps (two of them, as two clusters), shuffled and split into batches at random, are written
+//! one batch per transaction; the maintainer runs after some batches (at random: it may lag
+//! behind); the patterns read back (`kept_patterns`) for windows with ragged edges, whole hours
+//! and whole days, with and without filters, before and after the last maintenance, equal
+//! `patterns()` over every event of the window.
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_analyze::{IncidentConfig, Pattern, PatternConfig, patterns};
+use kubetrail_model::{Event, EventFilter};
+use kubetrail_process::{Processor, Rules};
+use kubetrail_query::{kept_patterns, maintain_incidents};
+use kubetrail_source::import::{Item, read_file};
+use kubetrail_store::{EventReader, PartSpan, SqliteStore, Store};
+use proptest::prelude::*;
+use proptest::sample::Index;
+
+/// Every Event copy of a dump, processed in file order as an import would, in `cluster`.
+fn copies(name: &str, cluster: &str) -> Vec<Event> {
+    let path = kubetrail_testkit::real(name);
+    let mut processor = Processor::new(Rules::builtin());
+    let mut out = Vec::new();
+    for item in read_file(&path, cluster).expect("a readable dump") {
+        match item.expect("a readable item") {
+            Item::Object(link) => processor.observe(link),
+            Item::Event { event, .. } => out.push(processor.process(event)),
+            Item::Revision(_) | Item::Skipped { .. } => {}
+        }
+    }
+    out
+}
+
+/// Dumps spanning days (so that windows hold whole days and hours) and hours.
+const DUMPS: [&str; 4] = [
+    "troubleshoot__support-bundle-2021-03-24__test.events.json",
+    "k8s-failure-reproduction__others__H2-2__php__2023-05-18T00-16-53.events.json",
+    "k8s-failure-reproduction__C5__2023-08-29T23-48-45.events.json",
+    "troubleshoot__message-container-creating-failed-mount.events.json",
+];
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+fn everything() -> EventFilter {
+    EventFilter {
+        since: Some("1970-01-01T00:00:00Z".parse().expect("a time")),
+        until: Some("2100-01-01T00:00:00Z".parse().expect("a time")),
+        ..EventFilter::default()
+    }
+}
+
+/// Every pattern, however rare, and the default thresholds.
+fn configs() -> [PatternConfig; 2] {
+    [
+        PatternConfig {
+            min_count: 1,
+            min_per_minute: 0.0,
+            ..PatternConfig::default()
+        },
+        PatternConfig::default(),
+    ]
+}
+
+fn names(found: &[Pattern]) -> Vec<String> {
+    found
+        .iter()
+        .map(|p| format!("{:?} {} {}..{}", p.key, p.count, p.first_seen, p.last_seen))
+        .collect()
+}
+
+/// The windows and filters checked: the whole span, one with edges off the hour, those
+/// `picks` give, each alone and narrowed to one cluster, namespace or reason.
+async fn questions(store: &dyn Store, picks: &[(Index, Index)]) -> Vec<EventFilter> {
+    let all = store
+        .occurrences(&everything(), 0)
+        .await
+        .expect("occurrences");
+    let first = all.iter().filter_map(|e| e.first()).min().expect("events");
+    let last = all.iter().filter_map(|e| e.last()).max().expect("events");
+    let end = last + SignedDuration::from_micros(1);
+    let mut windows = vec![(first, end)];
+    let ragged = (
+        first + SignedDuration::from_mins(17),
+        end - SignedDuration::from_mins(23),
+    );
+    if ragged.0 < ragged.1 {
+        windows.push(ragged);
+    }
+    let length = end.duration_since(first).as_secs().max(1) as usize;
+    for (a, b) in picks {
+        let (a, b) = (a.index(length), b.index(length));
+        let (a, b) = (a.min(b), a.max(b) + 1);
+        windows.push((
+            first + SignedDuration::from_secs(a as i64),
+            first + SignedDuration::from_secs(b as i64),
+        ));
+    }
+    let sample = &all[all.len() / 2].event;
+    let narrowings = [
+        EventFilter::default(),
+        EventFilter {
+            clusters: vec![sample.cluster.clone()],
+            ..EventFilter::default()
+        },
+        EventFilter {
+            namespaces: vec![sample.namespace.clone()],
+            kinds: vec![sample.regarding.kind.clone()],
+            ..EventFilter::default()
+        },
+        EventFilter {
+            reasons: vec![sample.reason.clone(), "BackOff".into()],
+            ..EventFilter::default()
+        },
+    ];
+    let mut out = Vec::new();
+    for (since, until) in windows {
+        for n in &narrowings {
+            out.push(EventFilter {
+                since: Some(since),
+                until: Some(until),
+                ..n.clone()
+            });
+        }
+    }
+    out
+}
+
+async fn same_answers(store: &dyn Store, questions: &[EventFilter]) {
+    for filter in questions {
+        let events = store.occurrences(filter, 0).await.expect("occurrences");
+        for cfg in configs() {
+            let expected = patterns(&events, &cfg);
+            let kept = kept_patterns(store, filter, &cfg)
+                .await
+                .expect("kept patterns")
+                .expect("the store keeps patterns");
+            assert_eq!(names(&kept), names(&expected), "{filter:?}");
+            assert_eq!(kept, expected, "{filter:?}");
+        }
+    }
+}
+
+/// Writes `events` cut at `cuts` (maintaining after the batches `maintain` says), then checks
+/// the kept patterns against the analysis of the window's events.
+async fn check_on(
+    store: &dyn Store,
+    events: Vec<Event>,
+    cuts: &[usize],
+    maintain: &[bool],
+    picks: &[(Index, Index)],
+) {
+    let cfg = IncidentConfig::default();
+    let mut at: Vec<usize> = cuts.to_vec();
+    at.push(0);
+    at.push(events.len());
+    at.sort_unstable();
+    at.dedup();
+    for (n, pair) in at.windows(2).enumerate() {
+        let mut txn = store.begin().await.expect("begin");
+        txn.write(events[pair[0]..pair[1]].to_vec())
+            .await
+            .expect("write");
+        txn.commit().await.expect("commit");
+        if maintain.get(n).copied().unwrap_or(false) {
+            maintain_incidents(store, &cfg).await.expect("maintain");
+        }
+    }
+    let questions = questions(store, picks).await;
+    // Before the last maintenance: what is dirty is read raw.
+    same_answers(store, &questions).await;
+    let done = maintain_incidents(store, &cfg)
+        .await
+        .expect("maintain")
+        .expect("the store keeps incidents");
+    let kept = store.pattern_store().expect("the store keeps patterns");
+    let hours = kept
+        .pattern_parts(PartSpan::Hour, Timestamp::MIN, Timestamp::MAX)
+        .await
+        .expect("hour parts");
+    assert!(!hours.is_empty(), "hour parts kept");
+    assert!(done.ranges == 0 || done.pattern_hours > 0);
+    same_answers(store, &questions).await;
+}
+
+fn check(events: Vec<Event>, cuts: &[usize], maintain: &[bool], picks: &[(Index, Index)]) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
+    runtime().block_on(check_on(&store, events, cuts, maintain, picks));
+}
+
+/// Two dumps as two clusters.
+fn two(a: usize, b: usize) -> Vec<Event> {
+    let mut events = copies(DUMPS[a], "one");
+    events.extend(copies(DUMPS[b], "two"));
+    events
+}
+
+type Case = (Vec<Event>, Vec<Index>, Vec<bool>, Vec<(Index, Index)>);
+
+fn case() -> impl Strategy<Value = Case> {
+    (0..DUMPS.len(), 0..DUMPS.len()).prop_flat_map(|(a, b)| {
+        (
+            Just(two(a, b)).prop_shuffle(),
+            prop::collection::vec(any::<Index>(), 0..10),
+            prop::collection::vec(any::<bool>(), 0..11),
+            prop::collection::vec(any::<(Index, Index)>(), 1..4),
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+
+    #[test]
+    fn kept_patterns_equal_the_analysis_of_the_windows_events(
+        (events, cuts, maintain, picks) in case()
+    ) {
+        let cuts: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
+        check(events, &cuts, &maintain, &picks);
+    }
+}
+
+#[test]
+fn a_ten_day_dump_is_answered_from_day_parts() {
+    let events = copies(DUMPS[0], "one");
+    let cuts: Vec<usize> = (50..events.len()).step_by(50).collect();
+    let every = vec![true; cuts.len() + 1];
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
+    runtime().block_on(async {
+        check_on(&store, events, &cuts, &every, &[]).await;
+        let days = store
+            .pattern_store()
+            .expect("kept")
+            .pattern_parts(PartSpan::Day, Timestamp::MIN, Timestamp::MAX)
+            .await
+            .expect("day parts");
+        assert!(days.len() >= 5, "day parts kept: {}", days.len());
+    });
+}
+
+#[tokio::test]
+async fn kept_patterns_equal_the_analysis_of_the_windows_events_on_postgres() {
+    let (store, _guard) = kubetrail_store::conformance::fresh_postgres_store().await;
+    let events = two(1, 2);
+    let cuts: Vec<usize> = (40..events.len()).step_by(97).collect();
+    let maintain: Vec<bool> = (0..=cuts.len()).map(|n| n % 3 == 1).collect();
+    check_on(store.as_ref(), events, &cuts, &maintain, &[]).await;
+}

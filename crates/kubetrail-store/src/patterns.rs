@@ -1,0 +1,192 @@
+//! Patterns kept at ingest (issue 14 §1): the [`PatternStore`] role and the SQL both backends
+//! share.
+//!
+//! A pattern sums its events over a window (`kubetrail_analyze::PatternPart`), and the sums of
+//! disjoint spans add up exactly. So the maintainer (`kubetrail_query::maintain_patterns`, in
+//! the same pass as the incidents, over the same dirty ranges) keeps one part per pattern key
+//! and hour, computed from the stored events, and per key and day, merged from the hours; a
+//! read merges the days and hours a window covers and reads raw events only for its ragged
+//! edges and what is still dirty. The store does not read a part: it keeps it as opaque JSON
+//! text with the dimensions a read filters on.
+//!
+//! Table (SQLite migration 13, PostgreSQL 9): `pattern_parts` (span, bucket, cluster,
+//! namespace, kind, reason, body). The migrations mark every stored event's span dirty, so a
+//! store written before them gets its parts from the first maintainer pass.
+
+use async_trait::async_trait;
+use kubetrail_model::{EventFilter, Timestamp};
+
+use crate::Result;
+use crate::plan::{DAY_MICROS, HOUR_MICROS};
+
+/// How long the bucket of a kept part is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartSpan {
+    /// One hour, starting on the hour (UTC).
+    Hour,
+    /// One day, starting at midnight UTC.
+    Day,
+}
+
+impl PartSpan {
+    /// The length in microseconds (the `span` column).
+    pub fn micros(self) -> i64 {
+        match self {
+            PartSpan::Hour => HOUR_MICROS,
+            PartSpan::Day => DAY_MICROS,
+        }
+    }
+
+    /// The start of the bucket holding `t`.
+    pub fn floor(self, t: Timestamp) -> Timestamp {
+        let us = t.as_microsecond();
+        Timestamp::from_microsecond(us - us.rem_euclid(self.micros()))
+            .expect("a bucket start is in range")
+    }
+}
+
+/// One kept part: its bucket, the dimensions reads filter on, and the part itself as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPatternPart {
+    /// The start of its bucket.
+    pub bucket: Timestamp,
+    /// The cluster.
+    pub cluster: String,
+    /// The Event's namespace.
+    pub namespace: String,
+    /// The regarding object's kind.
+    pub kind: String,
+    /// The reason.
+    pub reason: String,
+    /// The part, as JSON.
+    pub body: String,
+}
+
+impl StoredPatternPart {
+    /// Whether the part is one `filter` keeps, by its clusters, namespaces, kinds and reasons
+    /// (the filter's other terms are not the store's to answer here: see
+    /// [`parts_can_answer`]).
+    pub fn matches(&self, filter: &EventFilter) -> bool {
+        let any = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
+        any(&filter.clusters, &self.cluster)
+            && any(&filter.namespaces, &self.namespace)
+            && any(&filter.kinds, &self.kind)
+            && any(&filter.reasons, &self.reason)
+    }
+}
+
+/// Whether kept parts answer `filter`: it narrows only by the dimensions a pattern groups by
+/// (cluster, namespace, kind, reason). Any other term (a name, a severity, a search…) selects
+/// events inside a pattern: the read then analyses raw events.
+pub fn parts_can_answer(filter: &EventFilter) -> bool {
+    filter.names.is_empty()
+        && filter.categories.is_empty()
+        && filter.severities.is_empty()
+        && filter.types.is_empty()
+        && filter.correlations.is_empty()
+        && filter.nodes.is_empty()
+        && filter.search.is_none()
+}
+
+/// Where pattern parts computed at ingest are kept. Implemented by
+/// [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore); the dirty
+/// ranges are the incidents' ([`IncidentStore`](crate::IncidentStore)), cleared once both are
+/// maintained.
+#[async_trait]
+pub trait PatternStore: Send + Sync {
+    /// The parts of `span` whose bucket starts in `[from, to]`, oldest bucket first.
+    async fn pattern_parts(
+        &self,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<StoredPatternPart>>;
+
+    /// In one transaction: deletes the parts of `cluster` of `span` whose bucket starts in
+    /// `[from, to]`, and stores `parts` (each of `cluster`) instead.
+    async fn replace_pattern_parts(
+        &self,
+        cluster: &str,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+        parts: Vec<StoredPatternPart>,
+    ) -> Result<()>;
+}
+
+/// The parts of span `$1` whose bucket is in `[$2, $3]`.
+pub(crate) const SELECT_PARTS: &str = "SELECT bucket, cluster, namespace, kind, reason, body \
+     FROM pattern_parts WHERE span = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket, id";
+
+/// Deletes the parts of span `$1` and cluster `$2` whose bucket is in `[$3, $4]`.
+pub(crate) const DELETE_PARTS: &str = "DELETE FROM pattern_parts \
+     WHERE span = $1 AND cluster = $2 AND bucket >= $3 AND bucket <= $4";
+
+/// Stores one part: `($1 span, $2 bucket, $3 cluster, $4 namespace, $5 kind, $6 reason,
+/// $7 body)`.
+pub(crate) const INSERT_PART: &str = "INSERT INTO pattern_parts \
+     (span, bucket, cluster, namespace, kind, reason, body) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// A row of `pattern_parts` as read (`bucket, cluster, namespace, kind, reason, body`).
+pub(crate) fn part_row(
+    bucket: i64,
+    cluster: String,
+    namespace: String,
+    kind: String,
+    reason: String,
+    body: String,
+) -> Result<StoredPatternPart> {
+    Ok(StoredPatternPart {
+        bucket: Timestamp::from_microsecond(bucket).map_err(|_| crate::Error::Corrupt {
+            column: "pattern_parts.bucket",
+            value: bucket.to_string(),
+        })?,
+        cluster,
+        namespace,
+        kind,
+        reason,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bucket_starts_on_the_hour_or_at_midnight_also_before_1970() {
+        let t: Timestamp = "2024-05-01T13:45:12.5Z".parse().unwrap();
+        assert_eq!(PartSpan::Hour.floor(t).to_string(), "2024-05-01T13:00:00Z");
+        assert_eq!(PartSpan::Day.floor(t).to_string(), "2024-05-01T00:00:00Z");
+        let early: Timestamp = "1969-12-31T23:30:00Z".parse().unwrap();
+        assert_eq!(
+            PartSpan::Hour.floor(early).to_string(),
+            "1969-12-31T23:00:00Z"
+        );
+    }
+
+    #[test]
+    fn only_the_dimensions_a_pattern_groups_by_are_answered_by_parts() {
+        let mut f = EventFilter {
+            clusters: vec!["a".into()],
+            namespaces: vec!["ns".into()],
+            kinds: vec!["Pod".into()],
+            reasons: vec!["BackOff".into()],
+            ..EventFilter::default()
+        };
+        assert!(parts_can_answer(&f));
+        f.names = vec!["web-1".into()];
+        assert!(!parts_can_answer(&f));
+        let part = StoredPatternPart {
+            bucket: Timestamp::UNIX_EPOCH,
+            cluster: "a".into(),
+            namespace: "ns".into(),
+            kind: "Pod".into(),
+            reason: "BackOff".into(),
+            body: String::new(),
+        };
+        assert!(part.matches(&f));
+        f.reasons = vec!["Failed".into()];
+        assert!(!part.matches(&f));
+    }
+}
