@@ -21,6 +21,7 @@ macro_rules! incident_conformance_tests {
             a_relink_marks_the_span_of_the_moved_events_dirty,
             cleared_dirty_ranges_go_and_later_ones_stay,
             stored_incidents_are_replaced_by_span_and_read_by_overlap,
+            pattern_parts_are_replaced_by_cluster_span_and_bucket_range,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {

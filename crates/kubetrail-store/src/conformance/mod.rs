@@ -38,6 +38,7 @@ mod bulk;
 mod changes;
 mod incidents;
 mod occurrences;
+mod patterns;
 mod postgres;
 mod quarantine;
 mod queries;
@@ -53,6 +54,7 @@ pub use bulk::*;
 pub use changes::*;
 pub use incidents::*;
 pub use occurrences::*;
+pub use patterns::*;
 pub use postgres::{
     DEFAULT_TEST_POSTGRES_URL, SchemaGuard, fresh_postgres_schema, fresh_postgres_store,
     test_postgres_url, with_database,
