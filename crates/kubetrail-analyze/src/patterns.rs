@@ -326,12 +326,25 @@ pub fn patterns_of_parts(
     out
 }
 
+impl PatternConfig {
+    /// Whether a group of `count` occurrences from `first` to `last` is a pattern: at least
+    /// `min_count`, more than `min_per_minute` over its span (at least a minute).
+    pub fn recurs(&self, count: u64, first: Timestamp, last: Timestamp) -> bool {
+        count >= self.min_count && frequency(count, first, last) > self.min_per_minute
+    }
+}
+
+/// `count` per minute from `first` to `last` (at least one minute).
+fn frequency(count: u64, first: Timestamp, last: Timestamp) -> f64 {
+    let minutes = (last.duration_since(first).as_secs_f64() / 60.0).max(1.0);
+    count as f64 / minutes
+}
+
 fn build(p: PatternPart, cfg: &PatternConfig) -> Option<Pattern> {
-    let minutes = (p.last.duration_since(p.first).as_secs_f64() / 60.0).max(1.0);
-    let frequency = p.count as f64 / minutes;
-    if p.count < cfg.min_count || frequency <= cfg.min_per_minute {
+    if !cfg.recurs(p.count, p.first, p.last) {
         return None;
     }
+    let frequency = frequency(p.count, p.first, p.last);
     let object_count = p.objects.len();
     let mut objects: Vec<(String, u64)> = p.objects.into_iter().collect();
     objects.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -7,7 +7,8 @@
 //! one per key and day, merged from its hours. A window's patterns are then merged from the
 //! parts of the whole days and hours it covers, with parts computed from raw events only for
 //! its ragged edges (less than an hour each side) and for the hours written since the last
-//! pass (still dirty). The answer is that of [`patterns`](kubetrail_analyze::patterns) over
+//! pass (still dirty). The parts' sums (count, first, last) are read first: only the parts of
+//! the patterns over the thresholds are read and decoded. The answer is that of [`patterns`](kubetrail_analyze::patterns) over
 //! every event of the window (the property test `tests/patterns_incremental.rs`), with no cap
 //! on the events read.
 
@@ -20,7 +21,8 @@ use kubetrail_analyze::{
 };
 use kubetrail_model::{AggregateQuery, EventFilter};
 use kubetrail_store::{
-    DirtyRange, EventReader, PartSpan, PatternStore, StoredPatternPart, parts_can_answer,
+    DirtyRange, EventReader, PartKey, PartSpan, PartSum, PatternStore, StoredPatternPart,
+    parts_can_answer,
 };
 
 use crate::Result;
@@ -141,12 +143,10 @@ pub async fn maintain_patterns(
         for day in days {
             let mut parts: Vec<PatternPart> = Vec::new();
             for row in store
-                .pattern_parts(PartSpan::Hour, day, day + DAY - HOUR)
+                .pattern_parts(cluster, PartSpan::Hour, day, day + DAY - HOUR)
                 .await?
             {
-                if row.cluster == cluster {
-                    parts.push(decode(&row.body)?);
-                }
+                parts.push(decode(&row.body)?);
             }
             let merged = merge_parts(parts, KEPT_SAMPLES)
                 .iter()
@@ -187,11 +187,12 @@ pub async fn kept_patterns(
         .collect();
     let dirty = dirty_hours_in(&dirty, since, until);
     let plan = plan(since, until, &dirty);
+    // The edges and what is dirty, from raw events.
     let mut parts: Vec<PatternPart> = Vec::new();
-    for (a, b) in plan.raw {
+    for (a, b) in &plan.raw {
         let piece = EventFilter {
-            since: Some(a),
-            until: Some(b),
+            since: Some(*a),
+            until: Some(*b),
             ..filter.clone()
         };
         parts.extend(pattern_parts(
@@ -199,16 +200,53 @@ pub async fn kept_patterns(
             KEPT_SAMPLES,
         ));
     }
-    for (span, runs) in [(PartSpan::Day, plan.days), (PartSpan::Hour, plan.hours)] {
-        for (first, last) in runs {
-            for row in store.pattern_parts(span, first, last).await? {
-                if row.matches(filter) {
-                    parts.push(decode(&row.body)?);
-                }
+    // The kept parts' sums first: only the patterns over the thresholds are read whole.
+    let runs: Vec<(PartSpan, Timestamp, Timestamp)> = plan
+        .days
+        .iter()
+        .map(|&(a, b)| (PartSpan::Day, a, b))
+        .chain(plan.hours.iter().map(|&(a, b)| (PartSpan::Hour, a, b)))
+        .collect();
+    let mut sums: BTreeMap<PartKey, (u64, Timestamp, Timestamp)> = BTreeMap::new();
+    let mut add = |key: PartKey, count: u64, first: Timestamp, last: Timestamp| {
+        let s = sums.entry(key).or_insert((0, first, last));
+        *s = (s.0 + count, s.1.min(first), s.2.max(last));
+    };
+    for p in &parts {
+        add(part_key(p), p.count, p.first, p.last);
+    }
+    for &(span, a, b) in &runs {
+        for sum in store.pattern_sums(span, a, b).await? {
+            if sum.key.matches(filter) {
+                add(sum.key, sum.count, sum.first, sum.last);
+            }
+        }
+    }
+    let recurring: BTreeSet<PartKey> = sums
+        .into_iter()
+        .filter(|(_, (count, first, last))| cfg.recurs(*count, *first, *last))
+        .map(|(key, _)| key)
+        .collect();
+    parts.retain(|p| recurring.contains(&part_key(p)));
+    for key in &recurring {
+        for &(span, a, b) in &runs {
+            for body in store.pattern_bodies(span, a, b, key).await? {
+                parts.push(decode(&body)?);
             }
         }
     }
     Ok(Some(patterns_of_parts(parts, cfg)))
+}
+
+/// The store's key of `p`.
+fn part_key(p: &PatternPart) -> PartKey {
+    PartKey {
+        cluster: p.key.cluster.clone(),
+        namespace: p.key.namespace.clone(),
+        kind: p.key.kind.clone(),
+        reason: p.key.reason.clone(),
+        template: p.key.template.clone(),
+    }
 }
 
 /// What a window is read from: raw events over `raw` (`[since, until)` spans), kept day parts
@@ -277,11 +315,13 @@ fn push_span(spans: &mut Vec<(Timestamp, Timestamp)>, a: Timestamp, b: Timestamp
 
 fn to_row(bucket: Timestamp, p: &PatternPart) -> Result<StoredPatternPart> {
     Ok(StoredPatternPart {
-        bucket,
-        cluster: p.key.cluster.clone(),
-        namespace: p.key.namespace.clone(),
-        kind: p.key.kind.clone(),
-        reason: p.key.reason.clone(),
+        sum: PartSum {
+            bucket,
+            key: part_key(p),
+            count: p.count,
+            first: p.first,
+            last: p.last,
+        },
         body: serde_json::to_string(p).map_err(json_error)?,
     })
 }

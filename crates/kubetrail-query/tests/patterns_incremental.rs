@@ -178,7 +178,7 @@ async fn check_on(
         .expect("the store keeps incidents");
     let kept = store.pattern_store().expect("the store keeps patterns");
     let hours = kept
-        .pattern_parts(PartSpan::Hour, Timestamp::MIN, Timestamp::MAX)
+        .pattern_sums(PartSpan::Hour, Timestamp::MIN, Timestamp::MAX)
         .await
         .expect("hour parts");
     assert!(!hours.is_empty(), "hour parts kept");
@@ -236,7 +236,7 @@ fn a_ten_day_dump_is_answered_from_day_parts() {
         let days = store
             .pattern_store()
             .expect("kept")
-            .pattern_parts(PartSpan::Day, Timestamp::MIN, Timestamp::MAX)
+            .pattern_sums(PartSpan::Day, Timestamp::MIN, Timestamp::MAX)
             .await
             .expect("day parts");
         assert!(days.len() >= 5, "day parts kept: {}", days.len());

@@ -9,8 +9,10 @@
 //! edges and what is still dirty. The store does not read a part: it keeps it as opaque JSON
 //! text with the dimensions a read filters on.
 //!
-//! Table (SQLite migration 13, PostgreSQL 9): `pattern_parts` (span, bucket, cluster,
-//! namespace, kind, reason, body). The migrations mark every stored event's span dirty, so a
+//! Table (SQLite migration 13, PostgreSQL 9): `pattern_parts` (span, bucket, the key: cluster,
+//! namespace, kind, reason, template; the sums: count, first_at, last_at; body). A read first
+//! reads the sums of every part it covers, and decodes only the parts of the patterns that
+//! pass the thresholds. The migrations mark every stored event's span dirty, so a
 //! store written before them gets its parts from the first maintainer pass.
 
 use async_trait::async_trait;
@@ -45,11 +47,9 @@ impl PartSpan {
     }
 }
 
-/// One kept part: its bucket, the dimensions reads filter on, and the part itself as JSON.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredPatternPart {
-    /// The start of its bucket.
-    pub bucket: Timestamp,
+/// What a pattern groups by, as the store keeps it next to a part.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartKey {
     /// The cluster.
     pub cluster: String,
     /// The Event's namespace.
@@ -58,13 +58,13 @@ pub struct StoredPatternPart {
     pub kind: String,
     /// The reason.
     pub reason: String,
-    /// The part, as JSON.
-    pub body: String,
+    /// The message template.
+    pub template: String,
 }
 
-impl StoredPatternPart {
-    /// Whether the part is one `filter` keeps, by its clusters, namespaces, kinds and reasons
-    /// (the filter's other terms are not the store's to answer here: see
+impl PartKey {
+    /// Whether `filter` keeps the parts of this key, by its clusters, namespaces, kinds and
+    /// reasons (the filter's other terms are not the store's to answer here: see
     /// [`parts_can_answer`]).
     pub fn matches(&self, filter: &EventFilter) -> bool {
         let any = |list: &[String], v: &str| list.is_empty() || list.iter().any(|x| x == v);
@@ -73,6 +73,31 @@ impl StoredPatternPart {
             && any(&filter.kinds, &self.kind)
             && any(&filter.reasons, &self.reason)
     }
+}
+
+/// A kept part's sums that decide whether its pattern recurs: read without the part itself, so
+/// that a read decodes only the parts of patterns over the thresholds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartSum {
+    /// The start of its bucket.
+    pub bucket: Timestamp,
+    /// Its pattern's key.
+    pub key: PartKey,
+    /// Occurrences.
+    pub count: u64,
+    /// The earliest occurrence.
+    pub first: Timestamp,
+    /// The latest occurrence.
+    pub last: Timestamp,
+}
+
+/// One kept part: its sums, and the part itself as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPatternPart {
+    /// Its bucket, key and sums.
+    pub sum: PartSum,
+    /// The part, as JSON.
+    pub body: String,
 }
 
 /// Whether kept parts answer `filter`: it narrows only by the dimensions a pattern groups by
@@ -94,9 +119,30 @@ pub fn parts_can_answer(filter: &EventFilter) -> bool {
 /// maintained.
 #[async_trait]
 pub trait PatternStore: Send + Sync {
-    /// The parts of `span` whose bucket starts in `[from, to]`, oldest bucket first.
+    /// The sums of the parts of `span` whose bucket starts in `[from, to]`, oldest bucket
+    /// first.
+    async fn pattern_sums(
+        &self,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PartSum>>;
+
+    /// The parts (JSON) of `key` and `span` whose bucket starts in `[from, to]`, oldest bucket
+    /// first.
+    async fn pattern_bodies(
+        &self,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+        key: &PartKey,
+    ) -> Result<Vec<String>>;
+
+    /// The parts of `cluster` and `span` whose bucket starts in `[from, to]`, oldest bucket
+    /// first.
     async fn pattern_parts(
         &self,
+        cluster: &str,
         span: PartSpan,
         from: Timestamp,
         to: Timestamp,
@@ -114,38 +160,76 @@ pub trait PatternStore: Send + Sync {
     ) -> Result<()>;
 }
 
-/// The parts of span `$1` whose bucket is in `[$2, $3]`.
-pub(crate) const SELECT_PARTS: &str = "SELECT bucket, cluster, namespace, kind, reason, body \
-     FROM pattern_parts WHERE span = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket, id";
+// SQLite numbers `$n` parameters in the order they first appear: each statement names them
+// in increasing order, so that both backends bind the same values by position.
+
+/// The sums of the parts of span `$1` whose bucket is in `[$2, $3]` (columns in
+/// [`part_sum`]'s order).
+pub(crate) const SELECT_SUMS: &str = "SELECT bucket, cluster, namespace, kind, reason, template, \
+     count, first_at, last_at FROM pattern_parts \
+     WHERE span = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket, id";
+
+/// The parts of span `$1` and key `($4 cluster, $5 namespace, $6 kind, $7 reason,
+/// $8 template)` whose bucket is in `[$2, $3]`.
+pub(crate) const SELECT_BODIES: &str = "SELECT body FROM pattern_parts \
+     WHERE span = $1 AND bucket >= $2 AND bucket <= $3 AND cluster = $4 AND namespace = $5 \
+     AND kind = $6 AND reason = $7 AND template = $8 ORDER BY bucket, id";
+
+/// The parts of span `$1` and cluster `$4` whose bucket is in `[$2, $3]`: the sums, then the
+/// body.
+pub(crate) const SELECT_PARTS: &str = "SELECT bucket, cluster, namespace, kind, reason, template, \
+     count, first_at, last_at, body FROM pattern_parts \
+     WHERE span = $1 AND bucket >= $2 AND bucket <= $3 AND cluster = $4 ORDER BY bucket, id";
 
 /// Deletes the parts of span `$1` and cluster `$2` whose bucket is in `[$3, $4]`.
 pub(crate) const DELETE_PARTS: &str = "DELETE FROM pattern_parts \
      WHERE span = $1 AND cluster = $2 AND bucket >= $3 AND bucket <= $4";
 
 /// Stores one part: `($1 span, $2 bucket, $3 cluster, $4 namespace, $5 kind, $6 reason,
-/// $7 body)`.
+/// $7 template, $8 count, $9 first_at, $10 last_at, $11 body)`.
 pub(crate) const INSERT_PART: &str = "INSERT INTO pattern_parts \
-     (span, bucket, cluster, namespace, kind, reason, body) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+     (span, bucket, cluster, namespace, kind, reason, template, count, first_at, last_at, body) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
-/// A row of `pattern_parts` as read (`bucket, cluster, namespace, kind, reason, body`).
-pub(crate) fn part_row(
-    bucket: i64,
-    cluster: String,
-    namespace: String,
-    kind: String,
-    reason: String,
-    body: String,
-) -> Result<StoredPatternPart> {
-    Ok(StoredPatternPart {
-        bucket: Timestamp::from_microsecond(bucket).map_err(|_| crate::Error::Corrupt {
-            column: "pattern_parts.bucket",
-            value: bucket.to_string(),
+/// A part's sums as read: `bucket, cluster, namespace, kind, reason, template, count,
+/// first_at, last_at` (micros and text, as both backends return them).
+pub(crate) type SumRow = (i64, String, String, String, String, String, i64, i64, i64);
+
+/// A [`SumRow`] checked.
+pub(crate) fn part_sum(row: SumRow) -> Result<PartSum> {
+    let (bucket, cluster, namespace, kind, reason, template, count, first, last) = row;
+    Ok(PartSum {
+        bucket: micros(bucket, "pattern_parts.bucket")?,
+        key: PartKey {
+            cluster,
+            namespace,
+            kind,
+            reason,
+            template,
+        },
+        count: u64::try_from(count).map_err(|_| crate::Error::Corrupt {
+            column: "pattern_parts.count",
+            value: count.to_string(),
         })?,
-        cluster,
-        namespace,
-        kind,
-        reason,
-        body,
+        first: micros(first, "pattern_parts.first_at")?,
+        last: micros(last, "pattern_parts.last_at")?,
+    })
+}
+
+/// The values of [`INSERT_PART`]'s `$2` to `$10` for `p` (micros, and the count as stored).
+pub(crate) fn part_values(p: &PartSum) -> (i64, i64, i64, i64) {
+    (
+        p.bucket.as_microsecond(),
+        i64::try_from(p.count).unwrap_or(i64::MAX),
+        p.first.as_microsecond(),
+        p.last.as_microsecond(),
+    )
+}
+
+fn micros(v: i64, column: &'static str) -> Result<Timestamp> {
+    Timestamp::from_microsecond(v).map_err(|_| crate::Error::Corrupt {
+        column,
+        value: v.to_string(),
     })
 }
 
@@ -177,13 +261,12 @@ mod tests {
         assert!(parts_can_answer(&f));
         f.names = vec!["web-1".into()];
         assert!(!parts_can_answer(&f));
-        let part = StoredPatternPart {
-            bucket: Timestamp::UNIX_EPOCH,
+        let part = PartKey {
             cluster: "a".into(),
             namespace: "ns".into(),
             kind: "Pod".into(),
             reason: "BackOff".into(),
-            body: String::new(),
+            template: "Back-off restarting failed container".into(),
         };
         assert!(part.matches(&f));
         f.reasons = vec!["Failed".into()];

@@ -1,11 +1,11 @@
-//! Pattern parts kept at ingest ([`PatternStore`]): replaced by cluster, span and bucket range,
-//! read by span and bucket range.
+//! Pattern parts kept at ingest ([`PatternStore`]): replaced by cluster, span and bucket range;
+//! their sums read by span and bucket range, their bodies by key or by cluster.
 
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::{PartSpan, PatternStore, Store, StoredPatternPart};
+use crate::{PartKey, PartSpan, PartSum, PatternStore, Store, StoredPatternPart};
 
 fn kept(store: &Arc<dyn Store>) -> &dyn PatternStore {
     store
@@ -17,20 +17,38 @@ fn hour(h: i64) -> Timestamp {
     Timestamp::from_second(1_714_521_600).expect("a time") + SignedDuration::from_hours(h)
 }
 
-fn part(cluster: &str, h: i64, body: &str) -> StoredPatternPart {
-    StoredPatternPart {
-        bucket: hour(h),
+fn key(cluster: &str, template: &str) -> PartKey {
+    PartKey {
         cluster: cluster.into(),
         namespace: "ns".into(),
         kind: "Pod".into(),
         reason: "BackOff".into(),
+        template: template.into(),
+    }
+}
+
+fn part(cluster: &str, template: &str, h: i64, body: &str) -> StoredPatternPart {
+    StoredPatternPart {
+        sum: PartSum {
+            bucket: hour(h),
+            key: key(cluster, template),
+            count: 10 + h as u64,
+            first: hour(h),
+            last: hour(h) + SignedDuration::from_mins(59),
+        },
         body: body.into(),
     }
 }
 
-async fn bodies(store: &Arc<dyn Store>, span: PartSpan, from: i64, to: i64) -> Vec<String> {
+async fn bodies(
+    store: &Arc<dyn Store>,
+    cluster: &str,
+    span: PartSpan,
+    from: i64,
+    to: i64,
+) -> Vec<String> {
     kept(store)
-        .pattern_parts(span, hour(from), hour(to))
+        .pattern_parts(cluster, span, hour(from), hour(to))
         .await
         .expect("parts")
         .into_iter()
@@ -39,7 +57,8 @@ async fn bodies(store: &Arc<dyn Store>, span: PartSpan, from: i64, to: i64) -> V
 }
 
 /// A replacement deletes the parts of its cluster and span in its bucket range, and only
-/// those; a read returns a span's parts in a bucket range, oldest first, as stored.
+/// those; reads return a span's parts in a bucket range, oldest first, as stored: the sums of
+/// every key, the bodies of one key or of one cluster.
 pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: Arc<dyn Store>) {
     let k = kept(&store);
     k.replace_pattern_parts(
@@ -48,9 +67,10 @@ pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: 
         hour(0),
         hour(3),
         vec![
-            part("prod", 2, "p2"),
-            part("prod", 0, "p0"),
-            part("prod", 3, "p3"),
+            part("prod", "a", 2, "p2"),
+            part("prod", "a", 0, "p0"),
+            part("prod", "b", 0, "q0"),
+            part("prod", "a", 3, "p3"),
         ],
     )
     .await
@@ -60,7 +80,7 @@ pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: 
         PartSpan::Hour,
         hour(0),
         hour(3),
-        vec![part("dev", 1, "d1")],
+        vec![part("dev", "a", 1, "d1")],
     )
     .await
     .expect("replace");
@@ -69,34 +89,49 @@ pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: 
         PartSpan::Day,
         hour(0),
         hour(0),
-        vec![part("prod", 0, "day")],
+        vec![part("prod", "a", 0, "day")],
     )
     .await
     .expect("replace");
     assert_eq!(
-        bodies(&store, PartSpan::Hour, 0, 3).await,
-        ["p0", "d1", "p2", "p3"]
+        bodies(&store, "prod", PartSpan::Hour, 0, 3).await,
+        ["p0", "q0", "p2", "p3"]
     );
-    assert_eq!(bodies(&store, PartSpan::Hour, 1, 2).await, ["d1", "p2"]);
-    assert_eq!(bodies(&store, PartSpan::Day, 0, 100).await, ["day"]);
-    let read = k
-        .pattern_parts(PartSpan::Hour, hour(0), hour(0))
+    assert_eq!(bodies(&store, "dev", PartSpan::Hour, 0, 3).await, ["d1"]);
+    assert_eq!(bodies(&store, "prod", PartSpan::Hour, 1, 2).await, ["p2"]);
+    assert_eq!(bodies(&store, "prod", PartSpan::Day, 0, 100).await, ["day"]);
+    let sums = k
+        .pattern_sums(PartSpan::Hour, hour(0), hour(1))
         .await
-        .expect("parts");
-    assert_eq!(read, [part("prod", 0, "p0")], "every column as stored");
+        .expect("sums");
+    assert_eq!(
+        sums,
+        [
+            part("prod", "a", 0, "").sum,
+            part("prod", "b", 0, "").sum,
+            part("dev", "a", 1, "").sum
+        ],
+        "every column as stored"
+    );
+    let of_a = k
+        .pattern_bodies(PartSpan::Hour, hour(0), hour(3), &key("prod", "a"))
+        .await
+        .expect("bodies");
+    assert_eq!(of_a, ["p0", "p2", "p3"]);
     // Hours 1..2 of prod replaced: hour 2 goes, 0 and 3 stay, dev and the day part stay.
     k.replace_pattern_parts(
         "prod",
         PartSpan::Hour,
         hour(1),
         hour(2),
-        vec![part("prod", 1, "n1")],
+        vec![part("prod", "a", 1, "n1")],
     )
     .await
     .expect("replace");
     assert_eq!(
-        bodies(&store, PartSpan::Hour, 0, 3).await,
-        ["p0", "d1", "n1", "p3"]
+        bodies(&store, "prod", PartSpan::Hour, 0, 3).await,
+        ["p0", "q0", "n1", "p3"]
     );
-    assert_eq!(bodies(&store, PartSpan::Day, 0, 100).await, ["day"]);
+    assert_eq!(bodies(&store, "dev", PartSpan::Hour, 0, 3).await, ["d1"]);
+    assert_eq!(bodies(&store, "prod", PartSpan::Day, 0, 100).await, ["day"]);
 }

@@ -2,32 +2,92 @@
 
 use async_trait::async_trait;
 use kubetrail_model::Timestamp;
+use tokio_postgres::Row;
 
 use super::PostgresStore;
-use crate::patterns::{DELETE_PARTS, INSERT_PART, SELECT_PARTS, part_row};
-use crate::{PartSpan, PatternStore, Result, StoredPatternPart};
+use crate::patterns::{
+    DELETE_PARTS, INSERT_PART, SELECT_BODIES, SELECT_PARTS, SELECT_SUMS, SumRow, part_sum,
+    part_values,
+};
+use crate::{PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
+
+fn sum_row(r: &Row) -> Result<SumRow> {
+    Ok((
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        r.try_get(6)?,
+        r.try_get(7)?,
+        r.try_get(8)?,
+    ))
+}
+
+fn range(span: PartSpan, from: Timestamp, to: Timestamp) -> (i64, i64, i64) {
+    (span.micros(), from.as_microsecond(), to.as_microsecond())
+}
 
 #[async_trait]
 impl PatternStore for PostgresStore {
+    async fn pattern_sums(
+        &self,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<PartSum>> {
+        let client = self.client().await?;
+        let (span, from, to) = range(span, from, to);
+        let rows = client.query(SELECT_SUMS, &[&span, &from, &to]).await?;
+        rows.iter().map(|r| part_sum(sum_row(r)?)).collect()
+    }
+
+    async fn pattern_bodies(
+        &self,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+        k: &PartKey,
+    ) -> Result<Vec<String>> {
+        let client = self.client().await?;
+        let (span, from, to) = range(span, from, to);
+        let rows = client
+            .query(
+                SELECT_BODIES,
+                &[
+                    &span,
+                    &from,
+                    &to,
+                    &k.cluster,
+                    &k.namespace,
+                    &k.kind,
+                    &k.reason,
+                    &k.template,
+                ],
+            )
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
     async fn pattern_parts(
         &self,
+        cluster: &str,
         span: PartSpan,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<StoredPatternPart>> {
         let client = self.client().await?;
-        let (span, from, to) = (span.micros(), from.as_microsecond(), to.as_microsecond());
-        let rows = client.query(SELECT_PARTS, &[&span, &from, &to]).await?;
+        let (span, from, to) = range(span, from, to);
+        let rows = client
+            .query(SELECT_PARTS, &[&span, &from, &to, &cluster])
+            .await?;
         rows.iter()
             .map(|r| {
-                part_row(
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                    r.try_get(5)?,
-                )
+                Ok(StoredPatternPart {
+                    sum: part_sum(sum_row(r)?)?,
+                    body: r.try_get(9)?,
+                })
             })
             .collect()
     }
@@ -42,21 +102,26 @@ impl PatternStore for PostgresStore {
     ) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let (span, from, to) = (span.micros(), from.as_microsecond(), to.as_microsecond());
+        let (span, from, to) = range(span, from, to);
         tx.execute(DELETE_PARTS, &[&span, &cluster, &from, &to])
             .await?;
         let insert = tx.prepare_cached(INSERT_PART).await?;
         for p in &found {
-            let bucket = p.bucket.as_microsecond();
+            let (bucket, count, first, last) = part_values(&p.sum);
+            let k = &p.sum.key;
             tx.execute(
                 &insert,
                 &[
                     &span,
                     &bucket,
-                    &p.cluster,
-                    &p.namespace,
-                    &p.kind,
-                    &p.reason,
+                    &k.cluster,
+                    &k.namespace,
+                    &k.kind,
+                    &k.reason,
+                    &k.template,
+                    &count,
+                    &first,
+                    &last,
                     &p.body,
                 ],
             )

@@ -302,7 +302,9 @@ INSERT INTO incident_dirty (cluster, since, until)
     SELECT cluster, MIN(first_seen), MAX(last_seen) FROM events GROUP BY cluster;
 ";
 
-/// Patterns kept at ingest (`crate::patterns`): one part per pattern key and hour or day.
+/// Patterns kept at ingest (`crate::patterns`): one part per pattern key and hour or day, with
+/// the sums a read checks the thresholds with (the part itself is read only for patterns over
+/// them, by key).
 /// Everything stored is marked dirty again, so that the first pass computes the parts.
 const V9: &str = "
 CREATE TABLE pattern_parts (
@@ -313,9 +315,15 @@ CREATE TABLE pattern_parts (
     namespace TEXT NOT NULL,
     kind TEXT NOT NULL,
     reason TEXT NOT NULL,
+    template TEXT NOT NULL,
+    count BIGINT NOT NULL,
+    first_at BIGINT NOT NULL,
+    last_at BIGINT NOT NULL,
     body TEXT NOT NULL
 );
 CREATE INDEX pattern_parts_bucket ON pattern_parts (span, bucket, cluster);
+CREATE INDEX pattern_parts_key
+    ON pattern_parts (span, cluster, namespace, kind, reason, template, bucket);
 INSERT INTO incident_dirty (cluster, since, until)
     SELECT cluster, MIN(first_seen), MAX(last_seen) FROM events GROUP BY cluster;
 ";

@@ -2,28 +2,77 @@
 
 use async_trait::async_trait;
 use kubetrail_model::Timestamp;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Row, params};
 
 use super::SqliteStore;
-use crate::patterns::{DELETE_PARTS, INSERT_PART, SELECT_PARTS, part_row};
-use crate::{PartSpan, PatternStore, Result, StoredPatternPart};
+use crate::patterns::{
+    DELETE_PARTS, INSERT_PART, SELECT_BODIES, SELECT_PARTS, SELECT_SUMS, SumRow, part_sum,
+    part_values,
+};
+use crate::{PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
 
-fn parts(conn: &Connection, span: i64, from: i64, to: i64) -> Result<Vec<StoredPatternPart>> {
+fn sum_row(r: &Row<'_>) -> rusqlite::Result<SumRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn sums(conn: &Connection, span: i64, from: i64, to: i64) -> Result<Vec<PartSum>> {
+    let mut stmt = conn.prepare_cached(SELECT_SUMS)?;
+    let rows = stmt.query_map(params![span, from, to], sum_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(part_sum(row?)?);
+    }
+    Ok(out)
+}
+
+fn bodies(
+    conn: &Connection,
+    (span, from, to): (i64, i64, i64),
+    k: &PartKey,
+) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(SELECT_BODIES)?;
+    let rows = stmt.query_map(
+        params![
+            span,
+            from,
+            to,
+            k.cluster,
+            k.namespace,
+            k.kind,
+            k.reason,
+            k.template
+        ],
+        |r| r.get(0),
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn parts(
+    conn: &Connection,
+    (span, from, to): (i64, i64, i64),
+    cluster: &str,
+) -> Result<Vec<StoredPatternPart>> {
     let mut stmt = conn.prepare_cached(SELECT_PARTS)?;
-    let rows = stmt.query_map(params![span, from, to], |r| {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-        ))
+    let rows = stmt.query_map(params![span, from, to, cluster], |r| {
+        Ok((sum_row(r)?, r.get::<_, String>(9)?))
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (bucket, cluster, namespace, kind, reason, body) = row?;
-        out.push(part_row(bucket, cluster, namespace, kind, reason, body)?);
+        let (sum, body) = row?;
+        out.push(StoredPatternPart {
+            sum: part_sum(sum)?,
+            body,
+        });
     }
     Ok(out)
 }
@@ -38,29 +87,61 @@ fn replace(
         .execute(params![span, cluster, from, to])?;
     let mut insert = conn.prepare_cached(INSERT_PART)?;
     for p in found {
+        let (bucket, count, first, last) = part_values(&p.sum);
+        let k = &p.sum.key;
         insert.execute(params![
             span,
-            p.bucket.as_microsecond(),
-            p.cluster,
-            p.namespace,
-            p.kind,
-            p.reason,
+            bucket,
+            k.cluster,
+            k.namespace,
+            k.kind,
+            k.reason,
+            k.template,
+            count,
+            first,
+            last,
             p.body
         ])?;
     }
     Ok(())
 }
 
+fn range(span: PartSpan, from: Timestamp, to: Timestamp) -> (i64, i64, i64) {
+    (span.micros(), from.as_microsecond(), to.as_microsecond())
+}
+
 #[async_trait]
 impl PatternStore for SqliteStore {
-    async fn pattern_parts(
+    async fn pattern_sums(
         &self,
         span: PartSpan,
         from: Timestamp,
         to: Timestamp,
+    ) -> Result<Vec<PartSum>> {
+        let (span, from, to) = range(span, from, to);
+        self.read(move |c| sums(c, span, from, to)).await
+    }
+
+    async fn pattern_bodies(
+        &self,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+        key: &PartKey,
+    ) -> Result<Vec<String>> {
+        let (r, key) = (range(span, from, to), key.clone());
+        self.read(move |c| bodies(c, r, &key)).await
+    }
+
+    async fn pattern_parts(
+        &self,
+        cluster: &str,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
     ) -> Result<Vec<StoredPatternPart>> {
-        let (span, from, to) = (span.micros(), from.as_microsecond(), to.as_microsecond());
-        self.read(move |c| parts(c, span, from, to)).await
+        let (r, cluster) = (range(span, from, to), cluster.to_owned());
+        self.read(move |c| parts(c, r, &cluster)).await
     }
 
     async fn replace_pattern_parts(
@@ -71,9 +152,39 @@ impl PatternStore for SqliteStore {
         to: Timestamp,
         found: Vec<StoredPatternPart>,
     ) -> Result<()> {
-        let cluster = cluster.to_owned();
-        let range = (span.micros(), from.as_microsecond(), to.as_microsecond());
-        self.write(true, move |c| replace(c, &cluster, range, &found))
+        let (r, cluster) = (range(span, from, to), cluster.to_owned());
+        self.write(true, move |c| replace(c, &cluster, r, &found))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What SQLite plans for `sql` (parameters left unbound: NULL) on a fresh store.
+    fn plan_of(sql: &str) -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(SqliteStore::open(dir.path().join("kubetrail.db")).expect("store"));
+        let conn = Connection::open(dir.path().join("kubetrail.db")).expect("open");
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan");
+        let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(nulls), |r| r.get(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("plan");
+        plan.join("; ")
+    }
+
+    #[test]
+    fn a_patterns_parts_are_found_by_its_key_and_sums_by_bucket() {
+        let bodies = plan_of(SELECT_BODIES);
+        assert!(bodies.contains("INDEX pattern_parts_key"), "{bodies}");
+        assert!(bodies.contains("bucket>? AND bucket<?"), "{bodies}");
+        let sums = plan_of(SELECT_SUMS);
+        assert!(sums.contains("INDEX pattern_parts_bucket"), "{sums}");
     }
 }
