@@ -100,7 +100,8 @@ async fn occupied_hours(
 
 /// Recomputes the parts of the hours `dirty` touches from the stored events (only the hours
 /// holding occurrences are read: the rollups say which; the others lose their parts), then
-/// the parts of their days from their hours. Returns the hours read.
+/// the parts of their days: merged in memory where a dirty run covers the whole day, else from
+/// the day's hour parts as stored. One write per day. Returns the hours read.
 pub async fn maintain_patterns(
     reader: &dyn EventReader,
     store: &dyn PatternStore,
@@ -108,56 +109,86 @@ pub async fn maintain_patterns(
 ) -> Result<usize> {
     let mut read = 0;
     for (cluster, runs) in dirty_runs(dirty) {
-        let mut days: BTreeSet<Timestamp> = BTreeSet::new();
+        let mut merged_days: BTreeSet<Timestamp> = BTreeSet::new();
+        let mut stored_days: BTreeSet<Timestamp> = BTreeSet::new();
         for (first, last) in runs {
             let occupied = occupied_hours(reader, cluster, first, last).await?;
+            let (first_day, last_day) = (PartSpan::Day.floor(first), PartSpan::Day.floor(last));
+            // The run's hours and days lose their parts; those with occurrences get them again.
             store
                 .replace_pattern_parts(cluster, PartSpan::Hour, first, last, Vec::new())
                 .await?;
-            for hour in occupied {
-                let filter = EventFilter {
-                    clusters: vec![cluster.to_string()],
-                    since: Some(hour),
-                    until: Some(hour + HOUR),
-                    ..EventFilter::default()
-                };
-                let events = reader.occurrences(&filter, 0).await?;
-                let parts = pattern_parts(&events, KEPT_SAMPLES)
-                    .iter()
-                    .map(|p| to_row(hour, p))
-                    .collect::<Result<Vec<_>>>()?;
-                store
-                    .replace_pattern_parts(cluster, PartSpan::Hour, hour, hour, parts)
-                    .await?;
-                days.insert(PartSpan::Day.floor(hour));
-                read += 1;
-            }
-            // The days the run covers lose their parts; those with hours left get them again.
-            let (first_day, last_day) = (PartSpan::Day.floor(first), PartSpan::Day.floor(last));
             store
                 .replace_pattern_parts(cluster, PartSpan::Day, first_day, last_day, Vec::new())
                 .await?;
-            days.insert(first_day);
-            days.insert(last_day);
+            let mut by_day: BTreeMap<Timestamp, Vec<Timestamp>> = BTreeMap::new();
+            for hour in occupied {
+                by_day
+                    .entry(PartSpan::Day.floor(hour))
+                    .or_default()
+                    .push(hour);
+            }
+            for (day, hours) in by_day {
+                let mut rows: Vec<StoredPatternPart> = Vec::new();
+                let mut day_parts: Vec<PatternPart> = Vec::new();
+                for hour in hours {
+                    let filter = EventFilter {
+                        clusters: vec![cluster.to_string()],
+                        since: Some(hour),
+                        until: Some(hour + HOUR),
+                        ..EventFilter::default()
+                    };
+                    let events = reader.occurrences(&filter, 0).await?;
+                    for part in pattern_parts(&events, KEPT_SAMPLES) {
+                        rows.push(to_row(hour, &part)?);
+                        day_parts.push(part);
+                    }
+                    read += 1;
+                }
+                let (a, b) = (first.max(day), last.min(day + DAY - HOUR));
+                store
+                    .replace_pattern_parts(cluster, PartSpan::Hour, a, b, rows)
+                    .await?;
+                if (a, b) == (day, day + DAY - HOUR) {
+                    // The run covers the day: these are all its hours.
+                    write_day(store, cluster, day, day_parts).await?;
+                    merged_days.insert(day);
+                } else {
+                    stored_days.insert(day);
+                }
+            }
+            stored_days.insert(first_day);
+            stored_days.insert(last_day);
         }
-        for day in days {
+        for day in stored_days.difference(&merged_days) {
             let mut parts: Vec<PatternPart> = Vec::new();
             for row in store
-                .pattern_parts(cluster, PartSpan::Hour, day, day + DAY - HOUR)
+                .pattern_parts(cluster, PartSpan::Hour, *day, *day + DAY - HOUR)
                 .await?
             {
                 parts.push(decode(&row.body)?);
             }
-            let merged = merge_parts(parts, KEPT_SAMPLES)
-                .iter()
-                .map(|p| to_row(day, p))
-                .collect::<Result<Vec<_>>>()?;
-            store
-                .replace_pattern_parts(cluster, PartSpan::Day, day, day, merged)
-                .await?;
+            write_day(store, cluster, *day, parts).await?;
         }
     }
     Ok(read)
+}
+
+/// Stores the parts of `cluster`'s `day`: its hours' `parts` merged.
+async fn write_day(
+    store: &dyn PatternStore,
+    cluster: &str,
+    day: Timestamp,
+    parts: Vec<PatternPart>,
+) -> Result<()> {
+    let merged = merge_parts(parts, KEPT_SAMPLES)
+        .iter()
+        .map(|p| to_row(day, p))
+        .collect::<Result<Vec<_>>>()?;
+    store
+        .replace_pattern_parts(cluster, PartSpan::Day, day, day, merged)
+        .await?;
+    Ok(())
 }
 
 /// The patterns of `filter`'s window (its `since` and `until` must be set) from the kept

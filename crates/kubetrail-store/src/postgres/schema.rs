@@ -303,8 +303,8 @@ INSERT INTO incident_dirty (cluster, since, until)
 ";
 
 /// Patterns kept at ingest (`crate::patterns`): one part per pattern key and hour or day, with
-/// the sums a read checks the thresholds with (the part itself is read only for patterns over
-/// them, by key).
+/// the sums a read checks the thresholds with, covered by an index (the part itself is read
+/// only for patterns over them, by key).
 /// Everything stored is marked dirty again, so that the first pass computes the parts.
 const V9: &str = "
 CREATE TABLE pattern_parts (
@@ -321,7 +321,8 @@ CREATE TABLE pattern_parts (
     last_at BIGINT NOT NULL,
     body TEXT NOT NULL
 );
-CREATE INDEX pattern_parts_bucket ON pattern_parts (span, bucket, cluster);
+CREATE INDEX pattern_parts_bucket ON pattern_parts
+    (span, bucket, cluster, namespace, kind, reason, template, count, first_at, last_at);
 CREATE INDEX pattern_parts_key
     ON pattern_parts (span, cluster, namespace, kind, reason, template, bucket);
 INSERT INTO incident_dirty (cluster, since, until)

@@ -1,5 +1,6 @@
-//! Incidents kept at ingest (issue 14 §1): the maintainer `run` starts next to its writers and
-//! the pass `import` makes after its last file (`kubetrail_query::maintain_incidents`). Reads
+//! Incidents and patterns kept at ingest (issue 14 §1): the maintainer `run` starts next to its
+//! writers and the pass `import` makes after its last file (`kubetrail_query::maintain_incidents`,
+//! which maintains the pattern parts too). Reads
 //! never wait for it: what it has not caught up with is recomputed when read.
 
 use std::sync::Arc;
@@ -27,8 +28,9 @@ pub async fn maintain(store: &dyn Store) -> kubetrail_query::Result<()> {
             spans = d.spans,
             events_read = d.events_read,
             stored = d.stored,
+            pattern_hours = d.pattern_hours,
             ms = started.elapsed().as_millis() as u64,
-            "incidents kept up to date"
+            "incidents and patterns kept up to date"
         );
     }
     Ok(())
