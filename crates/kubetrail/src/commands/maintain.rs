@@ -1,7 +1,7 @@
 //! Incidents and patterns kept at ingest (issue 14 §1): the maintainer `run` starts next to its
 //! writers and the pass `import` makes after its last file (`kubetrail_query::maintain_incidents`,
-//! which maintains the pattern parts too). Reads
-//! never wait for it: what it has not caught up with is recomputed when read.
+//! which maintains the pattern parts too). Reads never wait for it: what it has not caught up
+//! with is recomputed when read.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
