@@ -51,7 +51,7 @@ pub enum ListItem {
 /// An item before the list is split into lines and whole incidents.
 enum Entry {
     Line(IncidentLine, Status),
-    Whole(Incident),
+    Whole(Box<Incident>),
 }
 
 impl Listed for Entry {
@@ -74,7 +74,7 @@ impl Listed for Entry {
         }
     }
     fn fresh(incident: Incident) -> Self {
-        Entry::Whole(incident)
+        Entry::Whole(Box::new(incident))
     }
 }
 
@@ -129,7 +129,7 @@ pub async fn kept_list(
         list.items.push(match entry {
             Entry::Line(line, status) => ListItem::Line { line, status },
             Entry::Whole(i) => {
-                list.whole.push(i);
+                list.whole.push(*i);
                 ListItem::Whole(list.whole.len() - 1)
             }
         });

@@ -172,18 +172,19 @@ fn incident(cluster: &str, start: i64, end: i64, body: &str) -> StoredIncident {
 
 /// A summary whose every field is told from another's by `id`.
 fn summary(id: &str) -> IncidentSummary {
+    let even = id.len().is_multiple_of(2);
     let n = id.len() as u64;
     IncidentSummary {
         id: id.into(),
         subject: format!("default/Deployment/{id}"),
-        severity: if n % 2 == 0 {
+        severity: if even {
             kubetrail_model::Severity::Critical
         } else {
             kubetrail_model::Severity::Warning
         },
-        ongoing: n % 2 == 1,
+        ongoing: !even,
         event_count: u64::from(u32::MAX) + n,
-        cluster_wide: n % 2 == 0,
+        cluster_wide: even,
         rule: format!("rule-{id}"),
         reason: format!("Reason{id}"),
         message: format!("message of {id}: \"quoted\" ünïcode"),

@@ -136,7 +136,10 @@ async fn print_list(
             ListItem::Whole(k) => Some(&list.whole[*k]).filter(|i| i.cluster_wide),
             ListItem::Line { .. } => None,
         });
-        table(&mut Human::new(&mut out), rows, wide)?;
+        // Buffered: stdout is line-buffered, a write per line of thousands.
+        let mut buffered = std::io::BufWriter::new(&mut out);
+        table(&mut Human::new(&mut buffered), rows, wide)?;
+        buffered.flush()?;
     } else {
         // Buffered: pretty JSON is many short writes.
         let mut buffered = std::io::BufWriter::new(&mut out);
