@@ -171,6 +171,42 @@ impl KeptList {
             .min()
     }
 
+    /// Calls `each(item, line, text)` with the stored text of each listed incident whose line
+    /// `pick` chooses, in order, reading [`CHUNK`] at a time; one replaced since the list was
+    /// read is left out.
+    pub async fn for_each_stored<E: From<Error>>(
+        &self,
+        reader: &dyn EventReader,
+        pick: impl Fn(&IncidentLine) -> bool,
+        mut each: impl FnMut(usize, &IncidentLine, String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(store) = reader.incident_store() else {
+            return Ok(());
+        };
+        let wanted: Vec<(usize, &IncidentLine)> = self
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(k, item)| match item {
+                ListItem::Line { line, .. } if pick(line) => Some((k, line)),
+                _ => None,
+            })
+            .collect();
+        for chunk in wanted.chunks(CHUNK) {
+            let bodies = store
+                .incident_bodies(chunk.iter().map(|(_, line)| line.row).collect())
+                .await
+                .map_err(Error::from)?;
+            let mut bodies = bodies.into_iter().peekable();
+            for &(k, line) in chunk {
+                if let Some((_, body)) = bodies.next_if(|(r, _)| *r == line.row) {
+                    each(k, line, body)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Reads whole the stored incidents whose line `pick` chooses, keeping their status as of
     /// the read. One replaced since the list was read stays a line.
     pub async fn read_whole(
@@ -178,36 +214,18 @@ impl KeptList {
         reader: &dyn EventReader,
         pick: impl Fn(&IncidentLine) -> bool,
     ) -> Result<()> {
-        let Some(store) = reader.incident_store() else {
-            return Ok(());
-        };
-        let wanted: Vec<(usize, i64)> = self
-            .items
-            .iter()
-            .enumerate()
-            .filter_map(|(k, item)| match item {
-                ListItem::Line { line, .. } if pick(line) => Some((k, line.row)),
-                _ => None,
-            })
-            .collect();
-        for chunk in wanted.chunks(CHUNK) {
-            let bodies = store
-                .incident_bodies(chunk.iter().map(|(_, row)| *row).collect())
-                .await?;
-            let mut bodies = bodies.into_iter().peekable();
-            for &(k, row) in chunk {
-                let Some((_, body)) = bodies.next_if(|(r, _)| *r == row) else {
-                    continue;
-                };
-                let ListItem::Line { status, .. } = self.items[k] else {
-                    continue;
-                };
-                self.whole.push(Incident {
-                    status,
-                    ..decode(&body)?
-                });
-                self.items[k] = ListItem::Whole(self.whole.len() - 1);
-            }
+        let mut read: Vec<(usize, Incident)> = Vec::new();
+        self.for_each_stored(reader, pick, |k, _, body| -> Result<()> {
+            read.push((k, decode(&body)?));
+            Ok(())
+        })
+        .await?;
+        for (k, incident) in read {
+            let ListItem::Line { status, .. } = self.items[k] else {
+                continue;
+            };
+            self.whole.push(Incident { status, ..incident });
+            self.items[k] = ListItem::Whole(self.whole.len() - 1);
         }
         Ok(())
     }

@@ -1,12 +1,13 @@
 //! `kubetrail incidents`: failures grouped into incidents with a likely root cause.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, Status, link_changes};
+use kubetrail_analyze::{AffectedWorkload, Incident, IncidentConfig, Status, link_changes};
 use kubetrail_model::{Severity, parse_duration};
 use kubetrail_query::{Detail, KeptList, ListItem};
 use kubetrail_store::IncidentLine;
@@ -99,7 +100,7 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         table(
             out,
             found.iter().map(TableRow::from),
-            found.iter().filter(|i| i.cluster_wide),
+            found.iter().filter(|i| i.cluster_wide).map(Wide::from),
         )
     })
 }
@@ -124,18 +125,42 @@ async fn print_list(
     }
     let mut out = std::io::stdout().lock();
     if format == Output::Table {
-        // Under the table, the workloads each cluster-wide incident hit: read whole.
-        list.read_whole(store, |l| l.summary.cluster_wide)
-            .await
-            .map_err(super::flag_error)?;
+        // Under the table, the workloads each cluster-wide incident hit: of a stored one, that
+        // list alone is decoded.
+        #[derive(serde::Deserialize)]
+        struct Affected {
+            affected: Vec<AffectedWorkload>,
+        }
+        let mut hit: HashMap<usize, Vec<AffectedWorkload>> = HashMap::new();
+        list.for_each_stored(
+            store,
+            |l| l.summary.cluster_wide,
+            |k, _, body| -> Result<()> {
+                let a: Affected = serde_json::from_str(&body).context("a stored incident")?;
+                hit.insert(k, a.affected);
+                Ok(())
+            },
+        )
+        .await?;
         let rows = list.items.iter().map(|item| match item {
             ListItem::Line { line, status } => TableRow::line(line, *status),
             ListItem::Whole(k) => TableRow::from(&list.whole[*k]),
         });
-        let wide = list.items.iter().filter_map(|item| match item {
-            ListItem::Whole(k) => Some(&list.whole[*k]).filter(|i| i.cluster_wide),
-            ListItem::Line { .. } => None,
-        });
+        let wide = list
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(k, item)| match item {
+                ListItem::Whole(w) => Some(&list.whole[*w])
+                    .filter(|i| i.cluster_wide)
+                    .map(Wide::from),
+                ListItem::Line { line, .. } => hit.get(&k).map(|a| Wide {
+                    id: &line.summary.id,
+                    subject: &line.summary.subject,
+                    rule: &line.summary.rule,
+                    affected: a,
+                }),
+            });
         // Buffered: stdout is line-buffered, a write per line of thousands.
         let mut buffered = std::io::BufWriter::new(&mut out);
         table(&mut Human::new(&mut buffered), rows, wide)?;
@@ -202,11 +227,30 @@ impl<'a> TableRow<'a> {
     }
 }
 
+/// What the table's footer shows of a cluster-wide incident.
+struct Wide<'a> {
+    id: &'a str,
+    subject: &'a str,
+    rule: &'a str,
+    affected: &'a [AffectedWorkload],
+}
+
+impl<'a> From<&'a Incident> for Wide<'a> {
+    fn from(i: &'a Incident) -> Self {
+        Wide {
+            id: &i.id,
+            subject: &i.subject,
+            rule: &i.root_cause.rule,
+            affected: &i.affected,
+        }
+    }
+}
+
 /// The table of `rows`, then the workloads of the cluster-wide incidents `wide`.
 fn table<'a, W: Write>(
     out: &mut Human<W>,
     rows: impl ExactSizeIterator<Item = TableRow<'a>>,
-    wide: impl Iterator<Item = &'a Incident>,
+    wide: impl Iterator<Item = Wide<'a>>,
 ) -> Result<()> {
     if rows.len() == 0 {
         writeln!(out, "No incidents in the window.")?;
@@ -245,10 +289,7 @@ fn table<'a, W: Write>(
 }
 
 /// Under the table, each cluster-wide incident's cause and the workloads it hit, one line each.
-fn affected<'a, W: Write>(
-    out: &mut Human<W>,
-    wide: impl Iterator<Item = &'a Incident>,
-) -> Result<()> {
+fn affected<'a, W: Write>(out: &mut Human<W>, wide: impl Iterator<Item = Wide<'a>>) -> Result<()> {
     for i in wide {
         writeln!(out)?;
         writeln!(
@@ -256,18 +297,22 @@ fn affected<'a, W: Write>(
             "{} {}: {} ({} workloads)",
             i.id,
             i.subject,
-            i.root_cause.rule,
+            i.rule,
             i.affected.len()
         )?;
-        workload_lines(out, i, "  ")?;
+        workload_lines(out, i.affected, "  ")?;
     }
     Ok(())
 }
 
 /// The workloads a cluster-wide incident hit, one line each with counts, after `indent` (what
 /// `incidents` and `explain` print).
-pub(crate) fn workload_lines(out: &mut impl Write, i: &Incident, indent: &str) -> Result<()> {
-    for a in &i.affected {
+pub(crate) fn workload_lines(
+    out: &mut impl Write,
+    affected: &[AffectedWorkload],
+    indent: &str,
+) -> Result<()> {
+    for a in affected {
         writeln!(
             out,
             "{indent}{}  {} objects, {} events",
