@@ -15,6 +15,12 @@ pub enum Error {
     /// The store failed a read.
     #[error("reading the store")]
     Store(#[from] kubetrail_store::Error),
+    /// Stored incidents listed were replaced (by the maintainer) before they were read whole.
+    #[error("the stored incidents changed while they were read (run again)")]
+    Changed,
+    /// Writing an answer failed.
+    #[error("writing the answer")]
+    Write(#[from] std::io::Error),
     /// The analysis refused its input (e.g. an empty window).
     #[error("analysing the events")]
     Analyze(#[from] kubetrail_analyze::Error),

@@ -24,9 +24,9 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incident_order, incidents};
-use kubetrail_model::{EventFilter, EventOccurrences};
-use kubetrail_store::{DirtyRange, EventReader, IncidentStore, StoredIncident};
+use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incident_order_by, incidents};
+use kubetrail_model::{EventFilter, EventOccurrences, Severity};
+use kubetrail_store::{DirtyRange, EventReader, IncidentStore, IncidentSummary, StoredIncident};
 
 use crate::Result;
 
@@ -182,9 +182,7 @@ pub async fn kept_read(
     let Some(store) = reader.incident_store() else {
         return Ok(None);
     };
-    let h = horizon(cfg);
     let last = window.until - SignedDuration::from_micros(1);
-    let wanted = |c: &str| clusters.is_empty() || clusters.iter().any(|w| w == c);
     let each: Vec<Option<&str>> = match clusters {
         [] => vec![None],
         _ => clusters.iter().map(|c| Some(c.as_str())).collect(),
@@ -220,12 +218,60 @@ pub async fn kept_read(
             ),
         }
     }
-    // What was written near the window or near a stored incident overlapping it may change
-    // them: those dirty spans are recomputed (the rest cannot reach the window).
-    let (lo, hi) = rows.iter().fold((window.since, last), |(a, b), r| {
+    let extent = rows.iter().fold((window.since, last), |(a, b), r| {
         (a.min(r.start), b.max(r.end))
     });
-    let (lo, hi) = (lo - h, hi + h);
+    let fresh = recompute_dirty(reader, store, clusters, extent, cfg).await?;
+    let mut out: Vec<(Incident, Option<i64>)> = Vec::new();
+    for r in rows {
+        if !fresh.replaces(&r.cluster, r.start, r.end) {
+            out.push((decode(&r.json)?, r.head));
+        }
+    }
+    let out = finish(out, fresh.within(window), window, now, cfg);
+    let (incidents, heads) = out.into_iter().unzip();
+    Ok(Some(Kept { incidents, heads }))
+}
+
+/// What was written since the last maintenance near a read, recomputed in memory.
+pub(crate) struct Recomputed {
+    /// The incidents found.
+    fresh: Vec<Incident>,
+    /// The spans (cores) they were found in: they replace the stored incidents overlapping
+    /// one.
+    cores: Vec<(String, Timestamp, Timestamp)>,
+}
+
+impl Recomputed {
+    /// Whether a stored incident of `cluster` over `[start, end]` is replaced.
+    pub(crate) fn replaces(&self, cluster: &str, start: Timestamp, end: Timestamp) -> bool {
+        self.cores
+            .iter()
+            .any(|(c, a, b)| c == cluster && end >= *a && start <= *b)
+    }
+
+    /// The incidents found overlapping `window`.
+    pub(crate) fn within(self, window: Window) -> impl Iterator<Item = Incident> {
+        let last = window.until - SignedDuration::from_micros(1);
+        self.fresh
+            .into_iter()
+            .filter(move |i| i.end >= window.since && i.start <= last)
+    }
+}
+
+/// Recomputes in memory the dirty spans of `clusters` (empty: every cluster) that can change
+/// the stored incidents of `extent` (the window and the stored incidents read overlapping it):
+/// those within the horizon of it (the rest cannot reach it).
+pub(crate) async fn recompute_dirty(
+    reader: &dyn EventReader,
+    store: &dyn IncidentStore,
+    clusters: &[String],
+    extent: (Timestamp, Timestamp),
+    cfg: &IncidentConfig,
+) -> Result<Recomputed> {
+    let h = horizon(cfg);
+    let wanted = |c: &str| clusters.is_empty() || clusters.iter().any(|w| w == c);
+    let (lo, hi) = (extent.0 - h, extent.1 + h);
     let dirty: Vec<DirtyRange> = store
         .dirty_ranges()
         .await?
@@ -260,48 +306,93 @@ pub async fn kept_read(
             }
         }
     }
-    let replaced = |cluster: &str, start: Timestamp, end: Timestamp| {
-        cores
-            .iter()
-            .any(|(c, a, b)| c == cluster && end >= *a && start <= *b)
-    };
-    let mut out: Vec<(Incident, Option<i64>)> = Vec::new();
-    for r in rows {
-        if !replaced(&r.cluster, r.start, r.end) {
-            out.push((decode(&r.json)?, r.head));
-        }
+    Ok(Recomputed { fresh, cores })
+}
+
+/// What a read of kept incidents sorts by: an incident, or what stands for one.
+pub(crate) trait Listed {
+    /// `(status, severity, end, id)`, as [`incident_order_by`] takes them.
+    fn order_key(&self) -> (Status, Severity, Timestamp, &str);
+    /// Its start and subject (with its id, what tells a duplicate).
+    fn start_subject(&self) -> (Timestamp, &str);
+    /// Makes it resolved.
+    fn resolve(&mut self);
+    /// An incident recomputed in memory.
+    fn fresh(incident: Incident) -> Self;
+}
+
+impl Listed for (Incident, Option<i64>) {
+    fn order_key(&self) -> (Status, Severity, Timestamp, &str) {
+        (self.0.status, self.0.severity, self.0.end, &self.0.id)
     }
-    out.extend(
-        fresh
-            .into_iter()
-            .filter(|i| i.end >= window.since && i.start <= last)
-            .map(|i| (i, None)),
-    );
+    fn start_subject(&self) -> (Timestamp, &str) {
+        (self.0.start, &self.0.subject)
+    }
+    fn resolve(&mut self) {
+        self.0.status = Status::Resolved;
+    }
+    fn fresh(incident: Incident) -> Self {
+        (incident, None)
+    }
+}
+
+/// The stored incidents read (`out`, those not replaced) and the `fresh` ones as one answer:
+/// duplicates dropped, the status as of `now` (or the window's end, if later), sorted as
+/// [`incidents()`] sorts.
+pub(crate) fn finish<T: Listed>(
+    mut out: Vec<T>,
+    fresh: impl Iterator<Item = Incident>,
+    window: Window,
+    now: Timestamp,
+    cfg: &IncidentConfig,
+) -> Vec<T> {
+    out.extend(fresh.map(T::fresh));
     // Several slices may have found the same incident (a core that grew into the next).
-    out.sort_by(|(a, _), (b, _)| a.id.cmp(&b.id).then_with(|| a.start.cmp(&b.start)));
-    out.dedup_by(|(a, _), (b, _)| a.id == b.id && a.start == b.start && a.subject == b.subject);
+    out.sort_by(|a, b| {
+        let (ka, kb) = (a.order_key(), b.order_key());
+        ka.3.cmp(kb.3)
+            .then_with(|| a.start_subject().0.cmp(&b.start_subject().0))
+    });
+    out.dedup_by(|a, b| {
+        a.order_key().3 == b.order_key().3 && a.start_subject() == b.start_subject()
+    });
     let asked = now.max(window.until);
-    for (i, _) in &mut out {
-        if asked.duration_since(i.end) >= cfg.quiet {
-            i.status = Status::Resolved;
+    for i in &mut out {
+        if asked.duration_since(i.order_key().2) >= cfg.quiet {
+            i.resolve();
         }
     }
     // As `sort_incidents` sorts (it sorts incidents alone).
-    let mut incidents: Vec<Incident> = Vec::with_capacity(out.len());
-    let mut order: Vec<usize> = (0..out.len()).collect();
-    {
-        let keys: Vec<&Incident> = out.iter().map(|(i, _)| i).collect();
-        order.sort_by(|&a, &b| incident_order(keys[a], keys[b]));
-    }
-    let mut slots: Vec<Option<(Incident, Option<i64>)>> = out.into_iter().map(Some).collect();
-    let mut heads = Vec::with_capacity(slots.len());
-    for k in order {
-        if let Some((i, head)) = slots[k].take() {
-            incidents.push(i);
-            heads.push(head);
+    out.sort_by(|a, b| incident_order_by(a.order_key(), b.order_key()));
+    out
+}
+
+/// Each cluster's change times, sorted once: an incident looks up its window by binary search
+/// (a scan of every change per incident is incidents × changes).
+pub(crate) struct ChangeTimes<'c>(BTreeMap<&'c str, Vec<Timestamp>>);
+
+impl<'c> ChangeTimes<'c> {
+    pub(crate) fn new(changes: &'c [kubetrail_model::Change]) -> Self {
+        let mut times: BTreeMap<&str, Vec<Timestamp>> = BTreeMap::new();
+        for c in changes {
+            times.entry(c.cluster.as_str()).or_default().push(c.at);
         }
+        times.values_mut().for_each(|t| t.sort_unstable());
+        ChangeTimes(times)
     }
-    Ok(Some(Kept { incidents, heads }))
+
+    /// Whether a change of `cluster` lies within `change_window` before `start`: what
+    /// [`link_changes`](kubetrail_analyze::link_changes) looks at.
+    pub(crate) fn near(&self, cluster: &str, start: Timestamp, cfg: &IncidentConfig) -> bool {
+        let Some(at) = self.0.get(cluster) else {
+            return false;
+        };
+        let earliest = start
+            .checked_sub(cfg.change_window)
+            .unwrap_or(Timestamp::MIN);
+        let from = at.partition_point(|t| *t < earliest);
+        at.get(from).is_some_and(|t| *t <= start)
+    }
 }
 
 /// Reads whole the incidents of `found` read as heads that a change of `changes` may be
@@ -317,25 +408,12 @@ pub async fn whole_where_changes(
     let Some(store) = reader.incident_store() else {
         return Ok(());
     };
-    // Each cluster's change times, sorted once: a head looks up its window by binary search
-    // (a scan of every change per incident is incidents × changes).
-    let mut times: BTreeMap<&str, Vec<Timestamp>> = BTreeMap::new();
-    for c in changes {
-        times.entry(c.cluster.as_str()).or_default().push(c.at);
-    }
-    times.values_mut().for_each(|t| t.sort_unstable());
+    let near = ChangeTimes::new(changes);
     let mut rows: Vec<(usize, i64)> = Vec::new();
     for (k, (i, head)) in found.incidents.iter().zip(&found.heads).enumerate() {
-        let Some(row) = head else { continue };
-        let Some(at) = times.get(i.cluster.as_str()) else {
-            continue;
-        };
-        let earliest = i
-            .start
-            .checked_sub(cfg.change_window)
-            .unwrap_or(Timestamp::MIN);
-        let from = at.partition_point(|t| *t < earliest);
-        if at.get(from).is_some_and(|t| *t <= i.start) {
+        if let Some(row) = head
+            && near.near(&i.cluster, i.start, cfg)
+        {
             rows.push((k, *row));
         }
     }
@@ -431,10 +509,17 @@ pub async fn window_incidents(
 /// The filter whose changes incidents are linked to: `filter`, from the earliest start of
 /// `found` when they are kept ones (whole: they may begin long before the window).
 pub fn changes_filter(filter: &EventFilter, found: &WindowIncidents) -> EventFilter {
+    match found.kept {
+        true => changes_from(filter, found.incidents.iter().map(|i| i.start).min()),
+        false => filter.clone(),
+    }
+}
+
+/// `filter`, from `first` (the earliest start of kept incidents) when it is earlier: the
+/// filter whose changes kept incidents are linked to ([`changes_filter`]).
+pub fn changes_from(filter: &EventFilter, first: Option<Timestamp>) -> EventFilter {
     let mut out = filter.clone();
-    if found.kept
-        && let Some(first) = found.incidents.iter().map(|i| i.start).min()
-    {
+    if let Some(first) = first {
         out.since = Some(out.since.map_or(first, |s| s.min(first)));
     }
     out
@@ -702,16 +787,27 @@ fn stored(i: &Incident) -> Result<StoredIncident> {
         cluster: i.cluster.clone(),
         start: i.start,
         end: i.end,
+        summary: IncidentSummary {
+            id: i.id.clone(),
+            subject: i.subject.clone(),
+            severity: i.severity,
+            ongoing: i.status == Status::Ongoing,
+            event_count: i.event_count,
+            cluster_wide: i.cluster_wide,
+            rule: i.root_cause.rule.clone(),
+            reason: i.root_cause.reason.clone(),
+            message: i.root_cause.message.clone(),
+        },
         head: serde_json::to_string(&head).map_err(json_error)?,
         body: serde_json::to_string(i).map_err(json_error)?,
     })
 }
 
-fn decode(json: &str) -> Result<Incident> {
+pub(crate) fn decode(json: &str) -> Result<Incident> {
     serde_json::from_str(json).map_err(json_error)
 }
 
-fn json_error(source: serde_json::Error) -> crate::Error {
+pub(crate) fn json_error(source: serde_json::Error) -> crate::Error {
     crate::Error::Store(kubetrail_store::Error::Json {
         column: "incidents.body",
         source,

@@ -21,7 +21,9 @@ mod changes;
 mod error;
 mod explain;
 mod filter;
+mod incident_list;
 mod incidents;
+pub mod json_pretty;
 mod labels;
 mod patterns;
 mod range;
@@ -31,10 +33,11 @@ pub use changes::{ChangeText, read_changes, resolve_change_bounds, window_change
 pub use error::{Error, Result};
 pub use explain::{Story, StoryRequest, find_namespace, parse_target, story};
 pub use filter::{FilterText, split_list};
+pub use incident_list::{KeptList, ListItem, kept_list, window_list};
 pub use incidents::{
-    Detail, Kept, MAX_READ, Maintained, SLICE, WindowIncidents, changes_filter, kept_answer,
-    kept_incidents, kept_read, maintain_incidents, maintain_incidents_reading, whole_where_changes,
-    window_incidents,
+    Detail, Kept, MAX_READ, Maintained, SLICE, WindowIncidents, changes_filter, changes_from,
+    kept_answer, kept_incidents, kept_read, maintain_incidents, maintain_incidents_reading,
+    whole_where_changes, window_incidents,
 };
 pub use kubetrail_analyze::parse_kind;
 pub use labels::LabelSelector;

@@ -5,11 +5,13 @@
 //! `incidents()` over every stored event.
 
 use jiff::SignedDuration;
+use kubetrail_analyze::link_changes;
 use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents};
 use kubetrail_model::{Change, ChangeOp, ChangeSource, Event, EventFilter, ObjectRef};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{
-    Detail, WindowIncidents, kept_incidents, kept_read, maintain_incidents, whole_where_changes,
+    Detail, KeptList, ListItem, WindowIncidents, kept_incidents, kept_list, kept_read,
+    maintain_incidents, whole_where_changes,
 };
 use kubetrail_source::import::{Item, read_file};
 use kubetrail_store::{SqliteStore, Store};
@@ -119,6 +121,7 @@ async fn check_on(
     let early = kept(store, window, cfg).await;
     assert_eq!(titles(&early), titles(&expected));
     assert_eq!(early, expected);
+    lists_are_the_kept_incidents(store, window, cfg, &expected).await;
     maintain_incidents(store, cfg).await.expect("maintain");
     let kept_store = store.incident_store().expect("the store keeps incidents");
     assert!(kept_store.dirty_ranges().await.expect("dirty").is_empty());
@@ -131,6 +134,7 @@ async fn check_on(
     assert_eq!(titles(&late), titles(&expected));
     assert_eq!(late, expected);
     heads_are_the_incidents_without_their_lists(store, window, cfg, &expected).await;
+    lists_are_the_kept_incidents(store, window, cfg, &expected).await;
 }
 
 /// A short quiet period and link window, so that the dumps' hours hold many separate spans
@@ -217,6 +221,118 @@ async fn kept_incidents_equal_the_analysis_of_everything_stored_on_postgres() {
     .await;
 }
 
+/// A change just before the start of every other incident of `found`.
+fn changes_before(found: &[Incident]) -> Vec<Change> {
+    found
+        .iter()
+        .step_by(2)
+        .map(|i| Change {
+            cluster: i.cluster.clone(),
+            object: ObjectRef::default(),
+            at: i.start - SignedDuration::from_mins(1),
+            op: ChangeOp::Updated,
+            generation: None,
+            resource_version: "1".into(),
+            manager: None,
+            source: ChangeSource::Watch,
+            fields: Vec::new(),
+            references: Vec::new(),
+        })
+        .collect()
+}
+
+/// The list's JSON, as `kubetrail incidents -o json` writes it.
+async fn json(store: &dyn Store, list: &KeptList) -> String {
+    let mut out = Vec::new();
+    list.write_json(store, &mut out).await.expect("json");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+/// What `kubetrail incidents -o json` wrote of `found` read whole.
+fn pretty(found: &[Incident]) -> String {
+    serde_json::to_string_pretty(found).expect("json") + "\n"
+}
+
+/// A list read (`kept_list`) holds the kept incidents in order, each stored one as its summary
+/// (columns, no JSON decoded), and writes them as JSON byte for byte as the incidents read
+/// whole are written (its stored text copied, the status as of the read); with changes, those
+/// read whole and linked are those of a whole read linked.
+async fn lists_are_the_kept_incidents(
+    store: &dyn Store,
+    window: Window,
+    cfg: &IncidentConfig,
+    expected: &[Incident],
+) {
+    let read = || async {
+        kept_list(store, &[], window, window.until, cfg)
+            .await
+            .expect("list")
+            .expect("SQLite keeps incidents")
+    };
+    let list = read().await;
+    assert_eq!(list.items.len(), expected.len());
+    for (n, (item, want)) in list.items.iter().zip(expected).enumerate() {
+        match item {
+            ListItem::Line { line, status } => {
+                let s = &line.summary;
+                assert_eq!(
+                    (
+                        line.cluster.as_str(),
+                        line.start,
+                        line.end,
+                        *status,
+                        s.id.as_str(),
+                        s.subject.as_str(),
+                        s.severity,
+                        s.event_count,
+                        s.cluster_wide,
+                    ),
+                    (
+                        want.cluster.as_str(),
+                        want.start,
+                        want.end,
+                        want.status,
+                        want.id.as_str(),
+                        want.subject.as_str(),
+                        want.severity,
+                        want.event_count,
+                        want.cluster_wide,
+                    ),
+                    "incident {n}"
+                );
+                assert_eq!(
+                    [&s.rule, &s.reason, &s.message],
+                    [
+                        &want.root_cause.rule,
+                        &want.root_cause.reason,
+                        &want.root_cause.message
+                    ],
+                    "incident {n}"
+                );
+            }
+            ListItem::Whole(k) => assert_eq!(&list.whole[*k], want, "incident {n}"),
+        }
+    }
+    assert_eq!(json(store, &list).await, pretty(expected));
+    let mut linked = expected.to_vec();
+    let changes = changes_before(expected);
+    link_changes(&mut linked, &changes, cfg);
+    let mut list = read().await;
+    list.whole_where_changes(store, &changes, cfg)
+        .await
+        .expect("whole incidents");
+    link_changes(&mut list.whole, &changes, cfg);
+    assert_eq!(json(store, &list).await, pretty(&linked));
+    // Read whole, each is the incident.
+    list.read_whole(store, |_| true).await.expect("whole");
+    for (item, want) in list.items.iter().zip(&linked) {
+        let ListItem::Whole(k) = item else {
+            panic!("read whole")
+        };
+        assert_eq!(&list.whole[*k], want);
+    }
+}
+
 /// A list read decodes heads: each kept incident without its timeline and objects, in the same
 /// order; those a change may be linked to are read whole again.
 async fn heads_are_the_incidents_without_their_lists(
@@ -247,22 +363,7 @@ async fn heads_are_the_incidents_without_their_lists(
         expected.iter().map(without_lists).collect::<Vec<_>>()
     );
     // A change just before the start of every other incident: those are read whole.
-    let changes: Vec<Change> = expected
-        .iter()
-        .step_by(2)
-        .map(|i| Change {
-            cluster: i.cluster.clone(),
-            object: ObjectRef::default(),
-            at: i.start - SignedDuration::from_mins(1),
-            op: ChangeOp::Updated,
-            generation: None,
-            resource_version: "1".into(),
-            manager: None,
-            source: ChangeSource::Watch,
-            fields: Vec::new(),
-            references: Vec::new(),
-        })
-        .collect();
+    let changes = changes_before(expected);
     whole_where_changes(store, &mut found, &changes, cfg)
         .await
         .expect("whole incidents");

@@ -11,11 +11,13 @@
 //! incident's shape: it keeps each as opaque JSON text with its cluster and time span.
 //!
 //! Tables (SQLite migration 12, PostgreSQL 8): `incidents` (cluster, start, end, head, body) and
-//! `incident_dirty` (cluster, since, until). The migrations mark every stored event's span
+//! `incident_dirty` (cluster, since, until). SQLite migration 14 / PostgreSQL 10 add what a
+//! list of incidents shows and sorts by as columns ([`IncidentSummary`]), filled from the
+//! stored heads, so that a list is read without decoding JSON ([`IncidentStore::incident_lines`]). The migrations mark every stored event's span
 //! dirty, so a store written before them is analysed by the first maintainer pass.
 
 use async_trait::async_trait;
-use kubetrail_model::Timestamp;
+use kubetrail_model::{Severity, Timestamp};
 
 use crate::{Result, RetentionReport, Written};
 
@@ -33,6 +35,30 @@ pub struct DirtyRange {
     pub until: Timestamp,
 }
 
+/// What a list of incidents shows of one and sorts by, kept in columns (the same values as in
+/// its JSON, which the store does not read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentSummary {
+    /// The incident's id.
+    pub id: String,
+    /// What it is about.
+    pub subject: String,
+    /// Its severity.
+    pub severity: Severity,
+    /// Whether it was ongoing when computed.
+    pub ongoing: bool,
+    /// Occurrences of its events.
+    pub event_count: u64,
+    /// Whether one cause hit many workloads.
+    pub cluster_wide: bool,
+    /// The root cause's rule.
+    pub rule: String,
+    /// The root cause's reason.
+    pub reason: String,
+    /// The root cause's message.
+    pub message: String,
+}
+
 /// One stored incident: its cluster and span, and the incident itself as JSON text (the
 /// analysis's own format; the store does not read it), whole and as its head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +69,8 @@ pub struct StoredIncident {
     pub start: Timestamp,
     /// When its last failure was last seen.
     pub end: Timestamp,
+    /// What a list shows of it ([`IncidentStore::incident_lines`]).
+    pub summary: IncidentSummary,
     /// The incident without its longest lists (timeline, objects), as JSON: what a list of
     /// incidents reads ([`IncidentStore::incident_heads`]).
     pub head: String,
@@ -64,6 +92,22 @@ pub struct IncidentHead {
     pub end: Timestamp,
     /// The incident without its longest lists, as JSON.
     pub head: String,
+}
+
+/// What a list shows of a stored incident ([`StoredIncident::summary`]), with its row to read
+/// the whole incident by ([`IncidentStore::incident_bodies`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentLine {
+    /// Its row.
+    pub row: i64,
+    /// The cluster its events come from.
+    pub cluster: String,
+    /// When its first failure began.
+    pub start: Timestamp,
+    /// When its last failure was last seen.
+    pub end: Timestamp,
+    /// What a list shows of it.
+    pub summary: IncidentSummary,
 }
 
 /// Where incidents computed at ingest are kept. Implemented by
@@ -92,6 +136,15 @@ pub trait IncidentStore: Send + Sync {
         since: Timestamp,
         until: Timestamp,
     ) -> Result<Vec<IncidentHead>>;
+
+    /// What a list shows of the stored incidents of `cluster` (`None`: every cluster) whose
+    /// `[start, end]` overlaps `[since, until]`, oldest start first: columns only, no JSON.
+    async fn incident_lines(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<IncidentLine>>;
 
     /// The whole incidents (JSON) of `rows` ([`IncidentHead::row`]) that are still stored, as
     /// `(row, body)`.
@@ -124,12 +177,15 @@ pub(crate) const SELECT_DIRTY: &str =
 /// Clears one dirty range by id.
 pub(crate) const DELETE_DIRTY: &str = "DELETE FROM incident_dirty WHERE id = $1";
 
-/// The stored incidents overlapping `[$1, $2]`, of every cluster.
-pub(crate) const SELECT_ALL: &str = "SELECT cluster, start_at, end_at, head, body FROM incidents \
+/// The stored incidents overlapping `[$1, $2]`, of every cluster: cluster, span, head and
+/// body, then the summary (in the order of [`IncidentSummary`]'s fields).
+pub(crate) const SELECT_ALL: &str = "SELECT cluster, start_at, end_at, head, body, incident_id, \
+     subject, severity, ongoing, event_count, cluster_wide, rule, reason, message FROM incidents \
      WHERE end_at >= $1 AND start_at <= $2 ORDER BY start_at, id";
 
 /// The stored incidents of cluster `$3` overlapping `[$1, $2]`.
-pub(crate) const SELECT_CLUSTER: &str = "SELECT cluster, start_at, end_at, head, body \
+pub(crate) const SELECT_CLUSTER: &str = "SELECT cluster, start_at, end_at, head, body, \
+     incident_id, subject, severity, ongoing, event_count, cluster_wide, rule, reason, message \
      FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 ORDER BY start_at, id";
 
 /// The heads of the stored incidents overlapping `[$1, $2]`, of every cluster.
@@ -141,6 +197,18 @@ pub(crate) const SELECT_HEADS_CLUSTER: &str = "SELECT id, cluster, start_at, end
      FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 \
      ORDER BY start_at, id";
 
+/// What a list shows of the stored incidents overlapping `[$1, $2]`, of every cluster: the
+/// row, cluster and span, then the summary (in the order of [`IncidentSummary`]'s fields).
+pub(crate) const SELECT_LINES_ALL: &str = "SELECT id, cluster, start_at, end_at, incident_id, \
+     subject, severity, ongoing, event_count, cluster_wide, rule, reason, message \
+     FROM incidents WHERE end_at >= $1 AND start_at <= $2 ORDER BY start_at, id";
+
+/// What a list shows of the stored incidents of cluster `$3` overlapping `[$1, $2]`.
+pub(crate) const SELECT_LINES_CLUSTER: &str = "SELECT id, cluster, start_at, end_at, \
+     incident_id, subject, severity, ongoing, event_count, cluster_wide, rule, reason, message \
+     FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 \
+     ORDER BY start_at, id";
+
 /// The whole incident of row `$1`.
 pub(crate) const SELECT_BODY: &str = "SELECT body FROM incidents WHERE id = $1";
 
@@ -149,9 +217,11 @@ pub(crate) const SELECT_BODY: &str = "SELECT body FROM incidents WHERE id = $1";
 pub(crate) const DELETE_OVERLAPPING: &str = "DELETE FROM incidents \
      WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 AND start_at >= $4";
 
-/// Stores one incident: `($1 cluster, $2 start, $3 end, $4 head, $5 body)`.
-pub(crate) const INSERT_INCIDENT: &str = "INSERT INTO incidents (cluster, start_at, end_at, head, body) \
-     VALUES ($1, $2, $3, $4, $5)";
+/// Stores one incident: `($1 cluster, $2 start, $3 end, $4 head, $5 body)`, then its summary
+/// (`$6`… in the order of [`IncidentSummary`]'s fields).
+pub(crate) const INSERT_INCIDENT: &str = "INSERT INTO incidents (cluster, start_at, end_at, head, \
+     body, incident_id, subject, severity, ongoing, event_count, cluster_wide, rule, reason, \
+     message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// Per cluster, the span (micros) of what a write changed: from the earliest `first_seen` to
 /// the latest `last_seen` of the events that added occurrences. An incident is made of events'
@@ -192,14 +262,61 @@ pub(crate) fn widen(spans: &mut Vec<(String, i64, i64)>, cluster: &str, a: i64, 
     }
 }
 
-/// A row of `incidents` as read (`cluster, start_at, end_at, head, body`), before its times
-/// are checked.
+/// A summary as read (`incident_id` to `message`), before its severity and count are checked.
+pub(crate) struct SummaryRow {
+    pub id: String,
+    pub subject: String,
+    pub severity: String,
+    pub ongoing: bool,
+    pub event_count: i64,
+    pub cluster_wide: bool,
+    pub rule: String,
+    pub reason: String,
+    pub message: String,
+}
+
+impl SummaryRow {
+    fn into_summary(self) -> Result<IncidentSummary> {
+        let severity = self.severity.parse().map_err(|_| crate::Error::Corrupt {
+            column: "incidents.severity",
+            value: self.severity.clone(),
+        })?;
+        let event_count = u64::try_from(self.event_count).map_err(|_| crate::Error::Corrupt {
+            column: "incidents.event_count",
+            value: self.event_count.to_string(),
+        })?;
+        Ok(IncidentSummary {
+            id: self.id,
+            subject: self.subject,
+            severity,
+            ongoing: self.ongoing,
+            event_count,
+            cluster_wide: self.cluster_wide,
+            rule: self.rule,
+            reason: self.reason,
+            message: self.message,
+        })
+    }
+}
+
+/// The summary's values as `INSERT_INCIDENT` binds them (`$6`…): severity as its name, count
+/// as a signed integer.
+pub(crate) fn summary_values(s: &IncidentSummary) -> (&'static str, i64) {
+    (
+        s.severity.as_str(),
+        i64::try_from(s.event_count).unwrap_or(i64::MAX),
+    )
+}
+
+/// A row of `incidents` as read (`cluster, start_at, end_at, head, body`, then the summary),
+/// before its values are checked.
 pub(crate) struct IncidentRow {
     pub cluster: String,
     pub start: i64,
     pub end: i64,
     pub head: String,
     pub body: String,
+    pub summary: SummaryRow,
 }
 
 impl IncidentRow {
@@ -208,8 +325,30 @@ impl IncidentRow {
             cluster: self.cluster,
             start: micros(self.start, "incidents.start_at")?,
             end: micros(self.end, "incidents.end_at")?,
+            summary: self.summary.into_summary()?,
             head: self.head,
             body: self.body,
+        })
+    }
+}
+
+/// A line of `incidents` as read (`id, cluster, start_at, end_at`, then the summary).
+pub(crate) struct LineRow {
+    pub row: i64,
+    pub cluster: String,
+    pub start: i64,
+    pub end: i64,
+    pub summary: SummaryRow,
+}
+
+impl LineRow {
+    pub(crate) fn into_line(self) -> Result<IncidentLine> {
+        Ok(IncidentLine {
+            row: self.row,
+            cluster: self.cluster,
+            start: micros(self.start, "incidents.start_at")?,
+            end: micros(self.end, "incidents.end_at")?,
+            summary: self.summary.into_summary()?,
         })
     }
 }

@@ -44,7 +44,9 @@ mod written;
 // The alert types live with the model (the pure evaluator needs them); re-exported for callers.
 pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
 pub use error::{Error, Result};
-pub use incidents::{DirtyRange, IncidentHead, IncidentStore, StoredIncident};
+pub use incidents::{
+    DirtyRange, IncidentHead, IncidentLine, IncidentStore, IncidentSummary, StoredIncident,
+};
 pub use kubetrail_model::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,

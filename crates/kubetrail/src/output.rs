@@ -344,6 +344,13 @@ impl<W: Write> Human<W> {
 
 impl<W: Write> Write for Human<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // Whole characters and nothing pending (a table's cells): written without a copy.
+        if self.partial.is_empty()
+            && let Ok(text) = std::str::from_utf8(buf)
+        {
+            self.emit(text)?;
+            return Ok(buf.len());
+        }
         self.partial.extend_from_slice(buf);
         let pending = std::mem::take(&mut self.partial);
         let mut rest = pending.as_slice();

@@ -319,11 +319,23 @@ pub fn sort_incidents(found: &mut [Incident]) {
 
 /// The order of [`sort_incidents`]: ongoing first, then the most severe, then the most recent.
 pub fn incident_order(a: &Incident, b: &Incident) -> std::cmp::Ordering {
-    a.status
-        .cmp(&b.status)
-        .then_with(|| b.severity.cmp(&a.severity))
-        .then_with(|| b.end.cmp(&a.end))
-        .then_with(|| a.id.cmp(&b.id))
+    incident_order_by(
+        (a.status, a.severity, a.end, &a.id),
+        (b.status, b.severity, b.end, &b.id),
+    )
+}
+
+/// [`incident_order`] by what it looks at, `(status, severity, end, id)`: for what stands
+/// for an incident without being one (a stored incident's summary).
+pub fn incident_order_by(
+    (a_status, a_severity, a_end, a_id): (Status, Severity, Timestamp, &str),
+    (b_status, b_severity, b_end, b_id): (Status, Severity, Timestamp, &str),
+) -> std::cmp::Ordering {
+    a_status
+        .cmp(&b_status)
+        .then_with(|| b_severity.cmp(&a_severity))
+        .then_with(|| b_end.cmp(&a_end))
+        .then_with(|| a_id.cmp(b_id))
 }
 
 fn find(parent: &mut [usize], mut x: usize) -> usize {

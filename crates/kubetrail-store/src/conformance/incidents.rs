@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kubetrail_model::{Owner, Relink};
 
 use super::{event, minute, write};
-use crate::{IncidentStore, Store, StoredIncident};
+use crate::{IncidentStore, IncidentSummary, Store, StoredIncident};
 
 /// Generates one `#[tokio::test]` per incident conformance test, each with a fresh store from
 /// `$factory` (an async function returning `(Arc<dyn Store>, guard)`), which must keep
@@ -22,6 +22,7 @@ macro_rules! incident_conformance_tests {
             cleared_dirty_ranges_go_and_later_ones_stay,
             stored_incidents_are_replaced_by_span_and_read_by_overlap,
             pattern_parts_are_replaced_by_cluster_span_and_bucket_range,
+            incident_lines_are_their_summaries_read_by_overlap,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -164,9 +165,86 @@ fn incident(cluster: &str, start: i64, end: i64, body: &str) -> StoredIncident {
         cluster: cluster.into(),
         start: minute(start),
         end: minute(end),
+        summary: summary(body),
         head: format!("head of {body}"),
         body: body.into(),
     }
+}
+
+/// A summary whose every field is told from another's by `id`.
+fn summary(id: &str) -> IncidentSummary {
+    let even = id.len().is_multiple_of(2);
+    let n = id.len() as u64;
+    IncidentSummary {
+        id: id.into(),
+        subject: format!("default/Deployment/{id}"),
+        severity: if even {
+            kubetrail_model::Severity::Critical
+        } else {
+            kubetrail_model::Severity::Warning
+        },
+        ongoing: !even,
+        event_count: u64::from(u32::MAX) + n,
+        cluster_wide: even,
+        rule: format!("rule-{id}"),
+        reason: format!("Reason{id}"),
+        message: format!("message of {id}: \"quoted\" ünïcode"),
+    }
+}
+
+pub async fn incident_lines_are_their_summaries_read_by_overlap(store: Arc<dyn Store>) {
+    let kept = kept(&store);
+    kept.replace_incidents(
+        "prod",
+        minute(0),
+        minute(10),
+        None,
+        vec![incident("prod", 0, 5, "i1"), incident("prod", 6, 9, "i22")],
+    )
+    .await
+    .expect("replace");
+    kept.replace_incidents(
+        "dev",
+        minute(0),
+        minute(10),
+        None,
+        vec![incident("dev", 4, 6, "d1")],
+    )
+    .await
+    .expect("replace");
+    let lines = kept
+        .incident_lines(None, minute(5), minute(7))
+        .await
+        .expect("lines");
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| (l.cluster.as_str(), l.start, l.end, l.summary.clone()))
+            .collect::<Vec<_>>(),
+        [
+            ("prod", minute(0), minute(5), summary("i1")),
+            ("dev", minute(4), minute(6), summary("d1")),
+            ("prod", minute(6), minute(9), summary("i22")),
+        ]
+    );
+    let prod = kept
+        .incident_lines(Some("prod"), minute(7), minute(60))
+        .await
+        .expect("lines");
+    assert_eq!(prod.len(), 1);
+    // Each line's row reads its whole incident.
+    assert_eq!(
+        kept.incident_bodies(vec![prod[0].row])
+            .await
+            .expect("bodies"),
+        [(prod[0].row, "i22".to_string())]
+    );
+    // The stored incidents carry the same summaries.
+    let whole = kept
+        .stored_incidents(Some("dev"), minute(0), minute(60))
+        .await
+        .expect("read");
+    assert_eq!(whole[0].summary, summary("d1"));
 }
 
 pub async fn stored_incidents_are_replaced_by_span_and_read_by_overlap(store: Arc<dyn Store>) {

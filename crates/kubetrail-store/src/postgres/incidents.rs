@@ -6,11 +6,12 @@ use kubetrail_model::Timestamp;
 
 use super::PostgresStore;
 use crate::incidents::{
-    DELETE_DIRTY, DELETE_OVERLAPPING, INSERT_DIRTY, INSERT_INCIDENT, IncidentRow, SELECT_ALL,
-    SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY, SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, dirty_range,
-    incident_head, keep_before_micros,
+    DELETE_DIRTY, DELETE_OVERLAPPING, INSERT_DIRTY, INSERT_INCIDENT, IncidentRow, LineRow,
+    SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY, SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER,
+    SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow, dirty_range, incident_head,
+    keep_before_micros, summary_values,
 };
-use crate::{DirtyRange, IncidentHead, IncidentStore, Result, StoredIncident};
+use crate::{DirtyRange, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident};
 
 /// Marks each `(cluster, since, until)` (micros) dirty, in the caller's transaction.
 pub(crate) async fn mark_dirty(c: &impl GenericClient, spans: &[(String, i64, i64)]) -> Result<()> {
@@ -31,8 +32,35 @@ fn incident_row(r: &tokio_postgres::Row) -> Result<StoredIncident> {
         end: r.try_get(2)?,
         head: r.try_get(3)?,
         body: r.try_get(4)?,
+        summary: summary_row(r, 5)?,
     }
     .into_incident()
+}
+
+/// The summary's columns from `at` on (`incident_id` to `message`).
+fn summary_row(r: &tokio_postgres::Row, at: usize) -> Result<SummaryRow> {
+    Ok(SummaryRow {
+        id: r.try_get(at)?,
+        subject: r.try_get(at + 1)?,
+        severity: r.try_get(at + 2)?,
+        ongoing: r.try_get(at + 3)?,
+        event_count: r.try_get(at + 4)?,
+        cluster_wide: r.try_get(at + 5)?,
+        rule: r.try_get(at + 6)?,
+        reason: r.try_get(at + 7)?,
+        message: r.try_get(at + 8)?,
+    })
+}
+
+fn line_row(r: &tokio_postgres::Row) -> Result<IncidentLine> {
+    LineRow {
+        row: r.try_get(0)?,
+        cluster: r.try_get(1)?,
+        start: r.try_get(2)?,
+        end: r.try_get(3)?,
+        summary: summary_row(r, 4)?,
+    }
+    .into_line()
 }
 
 #[async_trait]
@@ -89,6 +117,25 @@ impl IncidentStore for PostgresStore {
             .collect()
     }
 
+    async fn incident_lines(
+        &self,
+        cluster: Option<&str>,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<IncidentLine>> {
+        let client = self.client().await?;
+        let (since, until) = (since.as_microsecond(), until.as_microsecond());
+        let rows = match cluster {
+            Some(c) => {
+                client
+                    .query(SELECT_LINES_CLUSTER, &[&since, &until, &c])
+                    .await?
+            }
+            None => client.query(SELECT_LINES_ALL, &[&since, &until]).await?,
+        };
+        rows.iter().map(line_row).collect()
+    }
+
     async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>> {
         let client = self.client().await?;
         let stmt = client.prepare_cached(SELECT_BODY).await?;
@@ -121,8 +168,28 @@ impl IncidentStore for PostgresStore {
         let insert = tx.prepare_cached(INSERT_INCIDENT).await?;
         for i in &found {
             let (start, end) = (i.start.as_microsecond(), i.end.as_microsecond());
-            tx.execute(&insert, &[&i.cluster, &start, &end, &i.head, &i.body])
-                .await?;
+            let (severity, event_count) = summary_values(&i.summary);
+            let s = &i.summary;
+            tx.execute(
+                &insert,
+                &[
+                    &i.cluster,
+                    &start,
+                    &end,
+                    &i.head,
+                    &i.body,
+                    &s.id,
+                    &s.subject,
+                    &severity,
+                    &s.ongoing,
+                    &event_count,
+                    &s.cluster_wide,
+                    &s.rule,
+                    &s.reason,
+                    &s.message,
+                ],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())

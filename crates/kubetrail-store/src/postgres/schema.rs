@@ -329,7 +329,33 @@ INSERT INTO incident_dirty (cluster, since, until)
     SELECT cluster, MIN(first_seen), MAX(last_seen) FROM events GROUP BY cluster;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+/// What a list of incidents shows and sorts by, as columns (`crate::incidents::IncidentSummary`),
+/// filled from the stored heads: a list is then read without decoding JSON. (Numbered 10: 9 is
+/// the patterns kept at ingest, merged from another branch.)
+const V10: &str = "
+ALTER TABLE incidents
+    ADD COLUMN incident_id TEXT NOT NULL DEFAULT '',
+    ADD COLUMN subject TEXT NOT NULL DEFAULT '',
+    ADD COLUMN severity TEXT NOT NULL DEFAULT 'info',
+    ADD COLUMN ongoing BOOLEAN NOT NULL DEFAULT FALSE,
+    ADD COLUMN event_count BIGINT NOT NULL DEFAULT 0,
+    ADD COLUMN cluster_wide BOOLEAN NOT NULL DEFAULT FALSE,
+    ADD COLUMN rule TEXT NOT NULL DEFAULT '',
+    ADD COLUMN reason TEXT NOT NULL DEFAULT '',
+    ADD COLUMN message TEXT NOT NULL DEFAULT '';
+UPDATE incidents SET
+    incident_id = head::jsonb->>'id',
+    subject = head::jsonb->>'subject',
+    severity = head::jsonb->>'severity',
+    ongoing = head::jsonb->>'status' = 'ongoing',
+    event_count = (head::jsonb->>'event_count')::BIGINT,
+    cluster_wide = (head::jsonb->>'cluster_wide')::BOOLEAN,
+    rule = head::jsonb->'root_cause'->>'rule',
+    reason = head::jsonb->'root_cause'->>'reason',
+    message = head::jsonb->'root_cause'->>'message';
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

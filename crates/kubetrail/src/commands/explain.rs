@@ -213,7 +213,7 @@ fn cause_and_workloads(out: &mut impl Write, i: &Incident) -> Result<()> {
         truncate(&rc.message, 120)
     )?;
     writeln!(out, "      workloads hit ({}):", i.affected.len())?;
-    super::incidents::workload_lines(out, i, "        ")
+    super::incidents::workload_lines(out, &i.affected, "        ")
 }
 
 /// `ns/Kind/name` of a changed object (`Kind/name` when cluster-scoped).

@@ -1,17 +1,19 @@
 //! `kubetrail incidents`: failures grouped into incidents with a likely root cause.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, link_changes};
-use kubetrail_model::parse_duration;
-use kubetrail_query::Detail;
+use kubetrail_analyze::{AffectedWorkload, Incident, IncidentConfig, Status, link_changes};
+use kubetrail_model::{Severity, parse_duration};
+use kubetrail_query::{Detail, KeptList, ListItem};
+use kubetrail_store::IncidentLine;
 
 use super::analysis_window::{changes, resolve, short};
-use crate::args::{FilterArgs, OutputArgs};
+use crate::args::{FilterArgs, Output, OutputArgs};
 use crate::config::Config;
 use crate::output::{Human, Table, print_items, truncate};
 
@@ -54,9 +56,19 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         Timestamp::now(),
     )
     .await?;
+    let format = crate::output::choose(args.output.output);
+    // A table or JSON of kept incidents reads their summaries, and JSON copies their stored
+    // text: no incident is decoded but those a change may be linked to.
+    if matches!(format, Output::Table | Output::Json)
+        && let Some(list) = kubetrail_query::window_list(store.as_ref(), &filter, window, &cfg)
+            .await
+            .map_err(super::flag_error)?
+    {
+        return print_list(store.as_ref(), &filter, list, &cfg, format).await;
+    }
     // A table shows each incident's head: its timeline and objects are not read.
-    let detail = match crate::output::choose(args.output.output) {
-        crate::args::Output::Table => Detail::Head,
+    let detail = match format {
+        Output::Table => Detail::Head,
         _ => Detail::Whole,
     };
     let mut found = kubetrail_query::window_incidents(
@@ -84,11 +96,163 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
     if found.is_empty() {
         super::hint::nothing_matches(store.as_ref(), "incidents").await;
     }
-    print_items(args.output.output, &found, |out| table(out, &found))
+    print_items(args.output.output, &found, |out| {
+        table(
+            out,
+            found.iter().map(TableRow::from),
+            found.iter().filter(|i| i.cluster_wide).map(Wide::from),
+        )
+    })
 }
 
-fn table<W: Write>(out: &mut Human<W>, found: &[Incident]) -> Result<()> {
-    if found.is_empty() {
+/// Prints a list of kept incidents (a table, or JSON): changes linked as
+/// [`link_changes`] links them, the incidents it may link read whole first.
+async fn print_list(
+    store: &dyn kubetrail_store::EventReader,
+    filter: &kubetrail_model::EventFilter,
+    mut list: KeptList,
+    cfg: &IncidentConfig,
+    format: Output,
+) -> Result<ExitCode> {
+    let since = kubetrail_query::changes_from(filter, list.earliest_start());
+    let changes = changes(store, &since, cfg.change_window).await?;
+    list.whole_where_changes(store, &changes, cfg)
+        .await
+        .map_err(super::flag_error)?;
+    link_changes(&mut list.whole, &changes, cfg);
+    if list.is_empty() {
+        super::hint::nothing_matches(store, "incidents").await;
+    }
+    let mut out = std::io::stdout().lock();
+    if format == Output::Table {
+        // Under the table, the workloads each cluster-wide incident hit: of a stored one, that
+        // list alone is decoded.
+        #[derive(serde::Deserialize)]
+        struct Affected {
+            affected: Vec<AffectedWorkload>,
+        }
+        let mut hit: HashMap<usize, Vec<AffectedWorkload>> = HashMap::new();
+        list.for_each_stored(
+            store,
+            |l| l.summary.cluster_wide,
+            |k, _, body| -> Result<()> {
+                let a: Affected = serde_json::from_str(&body).context("a stored incident")?;
+                hit.insert(k, a.affected);
+                Ok(())
+            },
+        )
+        .await?;
+        let rows = list.items.iter().map(|item| match item {
+            ListItem::Line { line, status } => TableRow::line(line, *status),
+            ListItem::Whole(k) => TableRow::from(&list.whole[*k]),
+        });
+        let wide = list
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(k, item)| match item {
+                ListItem::Whole(w) => Some(&list.whole[*w])
+                    .filter(|i| i.cluster_wide)
+                    .map(Wide::from),
+                ListItem::Line { line, .. } => hit.get(&k).map(|a| Wide {
+                    id: &line.summary.id,
+                    subject: &line.summary.subject,
+                    rule: &line.summary.rule,
+                    affected: a,
+                }),
+            });
+        // Buffered: stdout is line-buffered, a write per line of thousands.
+        let mut buffered = std::io::BufWriter::new(&mut out);
+        table(&mut Human::new(&mut buffered), rows, wide)?;
+        buffered.flush()?;
+    } else {
+        // Buffered: pretty JSON is many short writes.
+        let mut buffered = std::io::BufWriter::new(&mut out);
+        list.write_json(store, &mut buffered)
+            .await
+            .map_err(super::flag_error)?;
+        buffered.flush()?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a table shows of an incident.
+struct TableRow<'a> {
+    id: &'a str,
+    status: Status,
+    severity: Severity,
+    start: Timestamp,
+    end: Timestamp,
+    events: u64,
+    subject: &'a str,
+    rule: &'a str,
+    reason: &'a str,
+    message: &'a str,
+}
+
+impl<'a> From<&'a Incident> for TableRow<'a> {
+    fn from(i: &'a Incident) -> Self {
+        TableRow {
+            id: &i.id,
+            status: i.status,
+            severity: i.severity,
+            start: i.start,
+            end: i.end,
+            events: i.event_count,
+            subject: &i.subject,
+            rule: &i.root_cause.rule,
+            reason: &i.root_cause.reason,
+            message: &i.root_cause.message,
+        }
+    }
+}
+
+impl<'a> TableRow<'a> {
+    /// A stored incident's line, with its status as of the read.
+    fn line(l: &'a IncidentLine, status: Status) -> Self {
+        let s = &l.summary;
+        TableRow {
+            id: &s.id,
+            status,
+            severity: s.severity,
+            start: l.start,
+            end: l.end,
+            events: s.event_count,
+            subject: &s.subject,
+            rule: &s.rule,
+            reason: &s.reason,
+            message: &s.message,
+        }
+    }
+}
+
+/// What the table's footer shows of a cluster-wide incident.
+struct Wide<'a> {
+    id: &'a str,
+    subject: &'a str,
+    rule: &'a str,
+    affected: &'a [AffectedWorkload],
+}
+
+impl<'a> From<&'a Incident> for Wide<'a> {
+    fn from(i: &'a Incident) -> Self {
+        Wide {
+            id: &i.id,
+            subject: &i.subject,
+            rule: &i.root_cause.rule,
+            affected: &i.affected,
+        }
+    }
+}
+
+/// The table of `rows`, then the workloads of the cluster-wide incidents `wide`.
+fn table<'a, W: Write>(
+    out: &mut Human<W>,
+    rows: impl ExactSizeIterator<Item = TableRow<'a>>,
+    wide: impl Iterator<Item = Wide<'a>>,
+) -> Result<()> {
+    if rows.len() == 0 {
         writeln!(out, "No incidents in the window.")?;
         return Ok(());
     }
@@ -103,51 +267,52 @@ fn table<W: Write>(out: &mut Human<W>, found: &[Incident]) -> Result<()> {
         "RULE",
         "ROOT CAUSE",
     ]);
-    for i in found {
+    for i in rows {
         let status = serde_json::to_value(i.status)?
             .as_str()
             .unwrap_or_default()
             .to_string();
         t.row(vec![
-            i.id.clone(),
+            i.id.to_string(),
             status,
             i.severity.to_string(),
             short(i.start),
             short(i.end),
-            i.event_count.to_string(),
-            i.subject.clone(),
-            i.root_cause.rule.clone(),
-            truncate(
-                &format!("{}: {}", i.root_cause.reason, i.root_cause.message),
-                90,
-            ),
+            i.events.to_string(),
+            i.subject.to_string(),
+            i.rule.to_string(),
+            truncate(&format!("{}: {}", i.reason, i.message), 90),
         ]);
     }
     t.write_colored(out)?;
-    affected(out, found)
+    affected(out, wide)
 }
 
 /// Under the table, each cluster-wide incident's cause and the workloads it hit, one line each.
-fn affected<W: Write>(out: &mut Human<W>, found: &[Incident]) -> Result<()> {
-    for i in found.iter().filter(|i| i.cluster_wide) {
+fn affected<'a, W: Write>(out: &mut Human<W>, wide: impl Iterator<Item = Wide<'a>>) -> Result<()> {
+    for i in wide {
         writeln!(out)?;
         writeln!(
             out,
             "{} {}: {} ({} workloads)",
             i.id,
             i.subject,
-            i.root_cause.rule,
+            i.rule,
             i.affected.len()
         )?;
-        workload_lines(out, i, "  ")?;
+        workload_lines(out, i.affected, "  ")?;
     }
     Ok(())
 }
 
 /// The workloads a cluster-wide incident hit, one line each with counts, after `indent` (what
 /// `incidents` and `explain` print).
-pub(crate) fn workload_lines(out: &mut impl Write, i: &Incident, indent: &str) -> Result<()> {
-    for a in &i.affected {
+pub(crate) fn workload_lines(
+    out: &mut impl Write,
+    affected: &[AffectedWorkload],
+    indent: &str,
+) -> Result<()> {
+    for a in affected {
         writeln!(
             out,
             "{indent}{}  {} objects, {} events",

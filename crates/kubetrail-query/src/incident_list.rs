@@ -1,0 +1,305 @@
+//! A list of kept incidents read from their summaries (issue 14 §1): what `kubetrail incidents`
+//! prints, without decoding the stored JSON of every incident.
+//!
+//! The stored incidents of a window are read as lines ([`IncidentLine`]: the columns a list
+//! shows and sorts by), merged with what was written since the last maintenance (recomputed
+//! in memory, as [`kept_read`](crate::kept_read) does, by the same functions) and sorted as
+//! [`incidents()`](kubetrail_analyze::incidents) sorts. Only the incidents a change may be
+//! linked to, and the cluster-wide ones a table lists the workloads of, are read whole. As
+//! JSON, each stored incident's text is copied into the output in order, re-indented, with its
+//! status as of the read ([`KeptList::write_json`]): the same bytes as the incidents decoded
+//! and written by `serde_json::to_writer_pretty`, holding one chunk of them at a time.
+
+use std::io::Write;
+
+use jiff::{SignedDuration, Timestamp};
+use kubetrail_analyze::{Incident, IncidentConfig, Status, Window};
+use kubetrail_model::{Change, EventFilter, Severity};
+use kubetrail_store::{EventReader, IncidentLine};
+
+use crate::incidents::{ChangeTimes, Listed, decode, finish, kept_answer, recompute_dirty};
+use crate::json_pretty::write_pretty;
+use crate::{Error, Result};
+
+/// How many stored incidents [`KeptList::write_json`] reads at once.
+const CHUNK: usize = 256;
+
+/// Kept incidents as a list: in order, each a stored line or an incident held whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptList {
+    /// Sorted as [`incidents()`](kubetrail_analyze::incidents) sorts.
+    pub items: Vec<ListItem>,
+    /// The incidents held whole ([`ListItem::Whole`] points here): recomputed in memory, or
+    /// read whole ([`KeptList::read_whole`]).
+    pub whole: Vec<Incident>,
+}
+
+/// One incident of a [`KeptList`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListItem {
+    /// A stored incident, by what a list shows of it, with its status as of the read.
+    Line {
+        /// What the store keeps of it for lists.
+        line: IncidentLine,
+        /// Its status as of the read.
+        status: Status,
+    },
+    /// An incident held whole: its index in [`KeptList::whole`].
+    Whole(usize),
+}
+
+/// An item before the list is split into lines and whole incidents.
+enum Entry {
+    Line(IncidentLine, Status),
+    Whole(Box<Incident>),
+}
+
+impl Listed for Entry {
+    fn order_key(&self) -> (Status, Severity, Timestamp, &str) {
+        match self {
+            Entry::Line(l, status) => (*status, l.summary.severity, l.end, &l.summary.id),
+            Entry::Whole(i) => (i.status, i.severity, i.end, &i.id),
+        }
+    }
+    fn start_subject(&self) -> (Timestamp, &str) {
+        match self {
+            Entry::Line(l, _) => (l.start, &l.summary.subject),
+            Entry::Whole(i) => (i.start, &i.subject),
+        }
+    }
+    fn resolve(&mut self) {
+        match self {
+            Entry::Line(_, status) => *status = Status::Resolved,
+            Entry::Whole(i) => i.status = Status::Resolved,
+        }
+    }
+    fn fresh(incident: Incident) -> Self {
+        Entry::Whole(Box::new(incident))
+    }
+}
+
+/// The stored status of a line.
+fn stored_status(line: &IncidentLine) -> Status {
+    if line.summary.ongoing {
+        Status::Ongoing
+    } else {
+        Status::Resolved
+    }
+}
+
+/// [`kept_read`](crate::kept_read) as a list: the same incidents in the same order, stored ones
+/// as their lines. `None` when the store keeps no incidents.
+pub async fn kept_list(
+    reader: &dyn EventReader,
+    clusters: &[String],
+    window: Window,
+    now: Timestamp,
+    cfg: &IncidentConfig,
+) -> Result<Option<KeptList>> {
+    let Some(store) = reader.incident_store() else {
+        return Ok(None);
+    };
+    let last = window.until - SignedDuration::from_micros(1);
+    let mut lines: Vec<IncidentLine> = Vec::new();
+    match clusters {
+        [] => lines = store.incident_lines(None, window.since, last).await?,
+        _ => {
+            for c in clusters {
+                lines.extend(store.incident_lines(Some(c), window.since, last).await?);
+            }
+        }
+    }
+    let extent = lines.iter().fold((window.since, last), |(a, b), l| {
+        (a.min(l.start), b.max(l.end))
+    });
+    let fresh = recompute_dirty(reader, store, clusters, extent, cfg).await?;
+    let out: Vec<Entry> = lines
+        .into_iter()
+        .filter(|l| !fresh.replaces(&l.cluster, l.start, l.end))
+        .map(|l| {
+            let status = stored_status(&l);
+            Entry::Line(l, status)
+        })
+        .collect();
+    let mut list = KeptList {
+        items: Vec::new(),
+        whole: Vec::new(),
+    };
+    for entry in finish(out, fresh.within(window), window, now, cfg) {
+        list.items.push(match entry {
+            Entry::Line(line, status) => ListItem::Line { line, status },
+            Entry::Whole(i) => {
+                list.whole.push(*i);
+                ListItem::Whole(list.whole.len() - 1)
+            }
+        });
+    }
+    Ok(Some(list))
+}
+
+/// The list of kept incidents of `window` for `filter`, as
+/// [`window_incidents`](crate::window_incidents) finds them when the kept results answer
+/// ([`kept_answer`]); `None` when they do not (then analyse the window's events). Changes are
+/// not linked here ([`KeptList::whole_where_changes`]).
+pub async fn window_list(
+    reader: &dyn EventReader,
+    filter: &EventFilter,
+    window: Window,
+    cfg: &IncidentConfig,
+) -> Result<Option<KeptList>> {
+    if !kept_answer(filter, cfg) {
+        return Ok(None);
+    }
+    let now = cfg.now.unwrap_or(window.until);
+    kept_list(reader, &filter.clusters, window, now, cfg).await
+}
+
+impl KeptList {
+    /// Whether it lists nothing.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The earliest start of its incidents.
+    pub fn earliest_start(&self) -> Option<Timestamp> {
+        self.items
+            .iter()
+            .map(|item| match item {
+                ListItem::Line { line, .. } => line.start,
+                ListItem::Whole(k) => self.whole[*k].start,
+            })
+            .min()
+    }
+
+    /// Calls `each(item, line, text)` with the stored text of each listed incident whose line
+    /// `pick` chooses, in order, reading [`CHUNK`] at a time; one replaced since the list was
+    /// read is left out.
+    pub async fn for_each_stored<E: From<Error>>(
+        &self,
+        reader: &dyn EventReader,
+        pick: impl Fn(&IncidentLine) -> bool,
+        mut each: impl FnMut(usize, &IncidentLine, String) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(store) = reader.incident_store() else {
+            return Ok(());
+        };
+        let wanted: Vec<(usize, &IncidentLine)> = self
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(k, item)| match item {
+                ListItem::Line { line, .. } if pick(line) => Some((k, line)),
+                _ => None,
+            })
+            .collect();
+        for chunk in wanted.chunks(CHUNK) {
+            let bodies = store
+                .incident_bodies(chunk.iter().map(|(_, line)| line.row).collect())
+                .await
+                .map_err(Error::from)?;
+            let mut bodies = bodies.into_iter().peekable();
+            for &(k, line) in chunk {
+                if let Some((_, body)) = bodies.next_if(|(r, _)| *r == line.row) {
+                    each(k, line, body)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads whole the stored incidents whose line `pick` chooses, keeping their status as of
+    /// the read. One replaced since the list was read stays a line.
+    pub async fn read_whole(
+        &mut self,
+        reader: &dyn EventReader,
+        pick: impl Fn(&IncidentLine) -> bool,
+    ) -> Result<()> {
+        let mut read: Vec<(usize, Incident)> = Vec::new();
+        self.for_each_stored(reader, pick, |k, _, body| -> Result<()> {
+            read.push((k, decode(&body)?));
+            Ok(())
+        })
+        .await?;
+        for (k, incident) in read {
+            let ListItem::Line { status, .. } = self.items[k] else {
+                continue;
+            };
+            self.whole.push(Incident { status, ..incident });
+            self.items[k] = ListItem::Whole(self.whole.len() - 1);
+        }
+        Ok(())
+    }
+
+    /// Reads whole the stored incidents a change of `changes` may be linked to (as
+    /// [`whole_where_changes`](crate::whole_where_changes) does for heads): then
+    /// [`link_changes`](kubetrail_analyze::link_changes) over [`KeptList::whole`] links them
+    /// as it links the incidents of a whole read.
+    pub async fn whole_where_changes(
+        &mut self,
+        reader: &dyn EventReader,
+        changes: &[Change],
+        cfg: &IncidentConfig,
+    ) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let near = ChangeTimes::new(changes);
+        self.read_whole(reader, |l| near.near(&l.cluster, l.start, cfg))
+            .await
+    }
+
+    /// Writes the list as `serde_json::to_writer_pretty` writes its incidents read whole (and a
+    /// newline), reading the stored ones [`CHUNK`] at a time. [`Error::Changed`] when one was
+    /// replaced (by a maintainer) since the list was read.
+    pub async fn write_json(&self, reader: &dyn EventReader, out: &mut impl Write) -> Result<()> {
+        if self.items.is_empty() {
+            out.write_all(b"[]\n")?;
+            return Ok(());
+        }
+        out.write_all(b"[")?;
+        let mut first = true;
+        let mut compact = Vec::new();
+        for chunk in self.items.chunks(CHUNK) {
+            let rows: Vec<i64> = chunk
+                .iter()
+                .filter_map(|item| match item {
+                    ListItem::Line { line, .. } => Some(line.row),
+                    ListItem::Whole(_) => None,
+                })
+                .collect();
+            let mut bodies = match (reader.incident_store(), rows.is_empty()) {
+                (_, true) => Vec::new(),
+                (Some(store), false) => store.incident_bodies(rows).await?,
+                (None, false) => return Err(Error::Changed),
+            }
+            .into_iter();
+            for item in chunk {
+                out.write_all(if first { b"\n  " } else { b",\n  " })?;
+                first = false;
+                match item {
+                    ListItem::Line { line, status } => {
+                        let body = match bodies.next() {
+                            Some((row, body)) if row == line.row => body,
+                            _ => return Err(Error::Changed),
+                        };
+                        // The status as of the read, where it differs from the stored one.
+                        let read = (*status != stored_status(line))
+                            .then(|| serde_json::to_string(status))
+                            .transpose()
+                            .map_err(crate::incidents::json_error)?;
+                        let replace = read.as_deref().map(|v| ("status", v));
+                        write_pretty(out, body.as_bytes(), 1, replace)?;
+                    }
+                    ListItem::Whole(k) => {
+                        compact.clear();
+                        serde_json::to_writer(&mut compact, &self.whole[*k])
+                            .map_err(crate::incidents::json_error)?;
+                        write_pretty(out, &compact, 1, None)?;
+                    }
+                }
+            }
+        }
+        out.write_all(b"\n]\n")?;
+        Ok(())
+    }
+}

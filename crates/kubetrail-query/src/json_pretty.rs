@@ -1,0 +1,261 @@
+//! Compact JSON text re-indented as serde_json's pretty printer writes it, without decoding it:
+//! a kept incident's stored JSON is written into `kubetrail incidents -o json` by copying its
+//! bytes (decoding thousands of incidents and encoding them again was most of the read).
+
+use std::io::{self, Write};
+
+/// A newline and the deepest indentation written at once (more is written in pieces).
+const INDENT: &[u8] = b"\n                                                                ";
+
+/// Writes `json`, compact JSON as serde_json writes it (no whitespace outside strings), as
+/// `serde_json::to_writer_pretty` writes the same value nested `depth` levels deep (two spaces
+/// a level; the first line is not indented: the caller has placed it). When `replace` is
+/// `(key, value)`, the value of the object's top-level `key` is written as the JSON text
+/// `value` instead.
+///
+/// The input is trusted to be valid compact JSON (the store's own text): a malformed one gives
+/// malformed output, never a panic or an endless loop.
+pub fn write_pretty(
+    out: &mut impl Write,
+    json: &[u8],
+    depth: usize,
+    replace: Option<(&str, &str)>,
+) -> io::Result<()> {
+    let mut level = depth;
+    let mut i = 0;
+    while let Some(&b) = json.get(i) {
+        match b {
+            b'"' => {
+                let end = string_end(json, i);
+                out.write_all(&json[i..end])?;
+                i = end;
+                if json.get(i) == Some(&b':') {
+                    out.write_all(b": ")?;
+                    i += 1;
+                    if let Some((k, v)) = replace
+                        && level == depth + 1
+                        && is_key(json, end, k)
+                    {
+                        out.write_all(v.as_bytes())?;
+                        i = value_end(json, i);
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                let close = if b == b'{' { b'}' } else { b']' };
+                if json.get(i + 1) == Some(&close) {
+                    out.write_all(&[b, close])?;
+                    i += 2;
+                } else {
+                    level += 1;
+                    out.write_all(&[b])?;
+                    newline(out, level)?;
+                    i += 1;
+                }
+            }
+            b'}' | b']' => {
+                level = level.saturating_sub(1);
+                newline(out, level)?;
+                out.write_all(&[b])?;
+                i += 1;
+            }
+            b',' => {
+                out.write_all(b",")?;
+                newline(out, level)?;
+                i += 1;
+            }
+            _ => {
+                let end = scalar_end(json, i);
+                out.write_all(&json[i..end])?;
+                i = end;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the string that ends just before `end` (its closing quote at `end - 1`) is `key`.
+fn is_key(json: &[u8], end: usize, key: &str) -> bool {
+    let k = key.as_bytes();
+    end >= k.len() + 2 && json[end - 1 - k.len()..end - 1] == *k && json[end - 2 - k.len()] == b'"'
+}
+
+/// Writes a newline and the indentation of `level`.
+fn newline(out: &mut impl Write, level: usize) -> io::Result<()> {
+    let mut spaces = level * 2;
+    let first = spaces.min(INDENT.len() - 1);
+    out.write_all(&INDENT[..1 + first])?;
+    spaces -= first;
+    while spaces > 0 {
+        let n = spaces.min(INDENT.len() - 1);
+        out.write_all(&INDENT[1..1 + n])?;
+        spaces -= n;
+    }
+    Ok(())
+}
+
+/// The index after the closing quote of the string opening at `start`.
+fn string_end(json: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while let Some(&b) = json.get(i) {
+        match b {
+            b'"' => return i + 1,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
+    json.len()
+}
+
+/// The index after the number, `true`, `false` or `null` starting at `start`.
+fn scalar_end(json: &[u8], start: usize) -> usize {
+    json[start..]
+        .iter()
+        .position(|b| matches!(b, b',' | b'}' | b']' | b':' | b'"' | b'{' | b'['))
+        .map_or(json.len(), |n| (start + n).max(start + 1))
+}
+
+/// The index after the value starting at `start`.
+fn value_end(json: &[u8], start: usize) -> usize {
+    match json.get(start) {
+        Some(b'"') => string_end(json, start),
+        Some(b'{' | b'[') => {
+            let mut open = 0usize;
+            let mut i = start;
+            while let Some(&b) = json.get(i) {
+                match b {
+                    b'"' => {
+                        i = string_end(json, i);
+                        continue;
+                    }
+                    b'{' | b'[' => open += 1,
+                    b'}' | b']' => {
+                        open -= 1;
+                        if open == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            json.len()
+        }
+        Some(_) => scalar_end(json, start),
+        None => start,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn pretty(v: &Value, depth: usize, replace: Option<(&str, &str)>) -> String {
+        let mut out = Vec::new();
+        write_pretty(
+            &mut out,
+            serde_json::to_string(v).unwrap().as_bytes(),
+            depth,
+            replace,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn compact_json_is_written_as_serde_json_writes_it_pretty() {
+        let v = json!({
+            "id": "a\"b\\",
+            "empty": {},
+            "none": [],
+            "n": -1.5e3,
+            "list": [1, true, null, {"k": ["x", {}]}, "]},{"],
+            "nested": {"status": "ongoing"},
+            "status": "ongoing",
+        });
+        assert_eq!(
+            pretty(&v, 0, None),
+            serde_json::to_string_pretty(&v).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_value_nested_in_an_array_is_indented_as_the_array_writes_it() {
+        let v = json!({"a": [1, {"b": 2}], "c": "d"});
+        let whole = serde_json::to_string_pretty(&json!([v.clone(), v.clone()])).unwrap();
+        let item = pretty(&v, 1, None);
+        assert_eq!(whole, format!("[\n  {item},\n  {item}\n]"));
+    }
+
+    #[test]
+    fn the_top_level_key_is_replaced_and_nested_ones_are_not() {
+        let v = json!({"nested": {"status": "ongoing"}, "status": "ongoing", "x": 1});
+        let mut want = v.clone();
+        want["status"] = json!("resolved");
+        assert_eq!(
+            pretty(&v, 0, Some(("status", "\"resolved\""))),
+            serde_json::to_string_pretty(&want).unwrap()
+        );
+        // A value of any kind is skipped whole.
+        let v = json!({"status": {"a": ["}", 1]}, "x": [2]});
+        assert_eq!(
+            pretty(&v, 0, Some(("status", "3"))),
+            serde_json::to_string_pretty(&json!({"status": 3, "x": [2]})).unwrap()
+        );
+    }
+
+    #[test]
+    fn malformed_input_ends() {
+        for bad in [
+            "{\"a",
+            "{\"a\":",
+            "[[[",
+            "]]}",
+            "\"\\",
+            "{\"status\":",
+            "tru",
+        ] {
+            let mut out = Vec::new();
+            write_pretty(&mut out, bad.as_bytes(), 0, Some(("status", "1"))).unwrap();
+        }
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            ".*".prop_map(Value::String),
+            "[\"\\\\{}\\[\\],: a-z]*".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map("[a-z\"\\\\:,{}]{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_value_is_written_as_serde_json_writes_it_pretty(v in value(), depth in 0usize..40) {
+            let item = pretty(&v, depth, None);
+            let mut want = Vec::new();
+            let indent = " ".repeat(2 * depth);
+            for (n, line) in serde_json::to_string_pretty(&v).unwrap().lines().enumerate() {
+                if n > 0 {
+                    want.push(format!("{indent}{line}"));
+                } else {
+                    want.push(line.to_string());
+                }
+            }
+            prop_assert_eq!(item, want.join("\n"));
+        }
+    }
+}
