@@ -45,8 +45,8 @@ pub fn code_on_demand() {
 
 /// [`code_on_demand`] again once `after` has passed (on the runtime): what only the start-up
 /// ran (configuration, migrations, the first list) is then no longer resident, and what runs
-/// on comes back as it runs. `kubetrail run` idle after its start: 20.9 MiB of code resident,
-/// 15.5 MiB once dropped and read again (issue 14 §2, docs/BENCHMARKS.md).
+/// on comes back as it runs (`kubetrail run`: ~21 MiB of code resident after its start,
+/// 12–15 MiB once dropped, storing or listing; issue 14 §2, docs/BENCHMARKS.md).
 pub fn again_after(after: std::time::Duration) {
     tokio::spawn(async move {
         tokio::time::sleep(after).await;
