@@ -268,8 +268,13 @@ fn list(state: &AppState, filter: Filter, options: &ListOptions) -> Result<Value
             (at, None)
         }
     };
-    let snapshot = match state.store.snapshot(resource, at) {
-        Ok(snapshot) => snapshot,
+    let from = start.clone().unwrap_or_default();
+    let limit = options.limit.unwrap_or(usize::MAX);
+    let page = match state
+        .store
+        .page(resource, at, &from, limit, |object| filter.selects(object))
+    {
+        Ok(page) => page,
         Err(mut error) if error.code == 410 && start.is_some() => {
             error.message = CONTINUE_EXPIRED.to_string();
             let last_key = start
@@ -281,23 +286,14 @@ fn list(state: &AppState, filter: Filter, options: &ListOptions) -> Result<Value
         }
         Err(error) => return Err(error),
     };
-    let start = start.unwrap_or_default();
-    let selected: Vec<(String, Value)> = snapshot
-        .items
-        .into_iter()
-        .filter(|(key, object)| *key >= start && filter.selects(object))
-        .collect();
-    let total = selected.len();
-    let limit = options.limit.unwrap_or(usize::MAX);
-    let page: Vec<(String, Value)> = selected.into_iter().take(limit).collect();
+    let total = page.total;
+    let rv = page.rv;
+    let page = page.items;
     let mut metadata = serde_json::Map::new();
-    metadata.insert(
-        "resourceVersion".into(),
-        Value::String(snapshot.rv.to_string()),
-    );
+    metadata.insert("resourceVersion".into(), Value::String(rv.to_string()));
     if total > page.len() {
         let last_key = page.last().map(|(key, _)| key.as_str()).unwrap_or_default();
-        let snapshot_rv = i64::try_from(snapshot.rv).unwrap_or(-1);
+        let snapshot_rv = i64::try_from(rv).unwrap_or(-1);
         metadata.insert(
             "continue".into(),
             Value::String(encode_continue(snapshot_rv, last_key)),

@@ -14,12 +14,14 @@
 //! Performance; +5–6 MB without them). [`small_pages`] turns them off for the process, as `MIMALLOC_ALLOW_THP=0`
 //! would before mimalloc starts.
 //!
-//! The only `unsafe` code of the workspace lives here (`unsafe_code` is `deny`, allowed in
-//! this module alone): mimalloc has no safe way to set an option after start, and its
+//! `unsafe` code lives here and in `resident` only (`unsafe_code` is `deny`, allowed in these
+//! modules): mimalloc has no safe way to set an option after start, and its
 //! environment variable (`MIMALLOC_PURGE_DELAY`) is read before `main` runs.
 #![allow(unsafe_code)]
 
-use std::ffi::{c_int, c_long};
+use std::ffi::{c_int, c_long, c_void};
+
+use rusqlite::ffi;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -38,6 +40,14 @@ unsafe extern "C" {
     fn mi_option_get(option: c_int) -> c_long;
     /// `void mi_option_set(mi_option_t option, long value)`.
     fn mi_option_set(option: c_int, value: c_long);
+    /// `void* mi_malloc(size_t size)`.
+    fn mi_malloc(size: usize) -> *mut c_void;
+    /// `void* mi_realloc(void* p, size_t newsize)`.
+    fn mi_realloc(p: *mut c_void, newsize: usize) -> *mut c_void;
+    /// `void mi_free(void* p)`.
+    fn mi_free(p: *mut c_void);
+    /// `size_t mi_usable_size(const void* p)`.
+    fn mi_usable_size(p: *const c_void) -> usize;
 }
 
 /// Has freed pages purged (given back to the system) at once instead of after mimalloc's
@@ -62,6 +72,68 @@ pub fn small_pages() {
     }
 }
 
+/// Has SQLite allocate through mimalloc instead of the C library's `malloc`, so that what its
+/// connections free goes back to the system as the rest of the process's memory does
+/// ([`purge_at_once`]): glibc's `malloc` gives each thread that allocates an arena of its own
+/// and keeps what was freed in it (the writer's thread, each reader's blocking thread). Must
+/// run before the process opens its first SQLite connection; `false` when SQLite refused (it
+/// had started: its own `malloc` then stays, and the memory is only larger).
+pub fn sqlite_in_mimalloc() -> bool {
+    let methods = ffi::sqlite3_mem_methods {
+        xMalloc: Some(sqlite_malloc),
+        xFree: Some(sqlite_free),
+        xRealloc: Some(sqlite_realloc),
+        xSize: Some(sqlite_size),
+        xRoundup: Some(sqlite_roundup),
+        xInit: Some(sqlite_init),
+        xShutdown: Some(sqlite_shutdown),
+        pAppData: std::ptr::null_mut(),
+    };
+    // SAFETY: `SQLITE_CONFIG_MALLOC` takes one pointer to a `sqlite3_mem_methods`, which
+    // SQLite copies before returning; SQLite answers `SQLITE_MISUSE` instead of changing anything once it has
+    // initialized, so a late call is harmless. The functions below uphold SQLite's contract
+    // for them (see each).
+    let rc = unsafe { ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &raw const methods) };
+    rc == ffi::SQLITE_OK
+}
+
+// SQLite's memory methods over mimalloc. SQLite never passes a negative or zero size to
+// xMalloc/xRealloc (it returns NULL itself for those) and only pointers these functions
+// returned to xFree/xRealloc/xSize; mimalloc's blocks are 8-byte aligned at least, as SQLite
+// requires. A size that does not fit `usize` cannot come from a non-negative `c_int`.
+
+unsafe extern "C" fn sqlite_malloc(n: c_int) -> *mut c_void {
+    // SAFETY: mimalloc's malloc accepts any size (NULL when out of memory, which SQLite handles).
+    unsafe { mi_malloc(usize::try_from(n).unwrap_or(0)) }
+}
+
+unsafe extern "C" fn sqlite_free(p: *mut c_void) {
+    // SAFETY: `p` came from `sqlite_malloc` or `sqlite_realloc` (SQLite's contract).
+    unsafe { mi_free(p) }
+}
+
+unsafe extern "C" fn sqlite_realloc(p: *mut c_void, n: c_int) -> *mut c_void {
+    // SAFETY: as in `sqlite_free`; on failure the old block stays valid, as SQLite expects.
+    unsafe { mi_realloc(p, usize::try_from(n).unwrap_or(0)) }
+}
+
+unsafe extern "C" fn sqlite_size(p: *mut c_void) -> c_int {
+    // SAFETY: as in `sqlite_free`; SQLite asks only for blocks it holds.
+    let size = unsafe { mi_usable_size(p) };
+    c_int::try_from(size).unwrap_or(c_int::MAX)
+}
+
+unsafe extern "C" fn sqlite_roundup(n: c_int) -> c_int {
+    // What xMalloc(n) holds at least: mimalloc's smallest alignment is 8.
+    n.saturating_add(7) & !7
+}
+
+unsafe extern "C" fn sqlite_init(_: *mut c_void) -> c_int {
+    ffi::SQLITE_OK
+}
+
+unsafe extern "C" fn sqlite_shutdown(_: *mut c_void) {}
+
 fn set_purge_delay(ms: c_long) {
     // SAFETY: `mi_option_set` and `mi_option_get` are mimalloc's exported C functions
     // (statically linked through libmimalloc-sys), taking an option number and a long, with
@@ -79,6 +151,44 @@ fn purge_delay() -> c_long {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SQLite allocating through mimalloc: a connection opened after it works, and mimalloc
+    /// holds its blocks (a block SQLite reports is one mimalloc knows the size of).
+    #[test]
+    fn sqlite_allocates_through_mimalloc_when_configured_first() {
+        const CHILD: &str = "KUBETRAIL_TEST_SQLITE_IN_MIMALLOC";
+        if std::env::var_os(CHILD).is_none() {
+            // In a process of its own: there SQLite has not started, and no other test
+            // starts it while it is configured.
+            let status = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "alloc::tests::sqlite_allocates_through_mimalloc_when_configured_first",
+                    "--test-threads=1",
+                ])
+                .env(CHILD, "1")
+                .status()
+                .unwrap();
+            assert!(status.success(), "the test failed in its own process");
+            return;
+        }
+        assert!(sqlite_in_mimalloc(), "SQLite accepts it before it starts");
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t(x TEXT); INSERT INTO t VALUES (hex(randomblob(5000)));")
+            .unwrap();
+        let n: i64 = conn
+            .query_row("SELECT length(x) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 10_000);
+        // SAFETY: SQLite's own malloc, configured above: a block of mimalloc's.
+        let p = unsafe { ffi::sqlite3_malloc(100) };
+        assert!(!p.is_null());
+        // SAFETY: `p` is a live block of mimalloc's (it came through `sqlite_malloc`).
+        assert!(unsafe { mi_usable_size(p) } >= 100);
+        // SAFETY: freed once, through SQLite, as it was allocated.
+        unsafe { ffi::sqlite3_free(p) };
+        assert!(!sqlite_in_mimalloc(), "refused once SQLite has started");
+    }
 
     /// Pins the option number: if a newer mimalloc renumbered its options, the option read
     /// here would no longer start at the purge delay's documented default.

@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod output;
 mod pipeline;
+mod resident;
 mod spool;
 
 use std::io::Write;
@@ -58,6 +59,13 @@ fn main() -> ExitCode {
         // (see `alloc`).
         alloc::purge_at_once();
         alloc::small_pages();
+        // SQLite's memory given back as the rest is (`KUBETRAIL_SQLITE_MALLOC=system`: the C
+        // library's malloc, to compare in `bench live --memory`).
+        if std::env::var_os("KUBETRAIL_SQLITE_MALLOC").is_none_or(|v| v != "system") {
+            alloc::sqlite_in_mimalloc();
+        }
+        // Its code resident as it runs, not in the page cache's 2 MiB blocks (see `resident`).
+        resident::code_on_demand();
     }
     // An import holds a bounded amount in flight; with freed pages given back at once and no
     // huge pages, its peak was 83–90 MiB instead of 105–116 (issue 14 §3, docs/BENCHMARKS.md).

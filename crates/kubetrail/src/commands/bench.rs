@@ -127,6 +127,12 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
                 binary: run_binary.as_deref(),
                 run_cpus: run_cpus.as_ref(),
             };
+            if memory || storm.is_some() {
+                // The measured `run` reads its code page by page from the binary's file: so
+                // must this process, or the run would map the 2 MiB blocks this one keeps
+                // cached (a deployed `run` is alone on its binary; see `resident`).
+                crate::resident::code_on_demand();
+            }
             let result = match (memory, storm) {
                 (true, _) => super::bench_live::memory(events, rate, &dir, measured).await,
                 (false, Some(storm)) => {

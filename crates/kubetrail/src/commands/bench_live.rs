@@ -111,8 +111,9 @@ fn print_rate(m: &Measurement, total: u64, rate: u64, extra: serde_json::Value) 
 /// RSS and CPU of a separate `kubetrail run` (fresh store, its own port) watching a simulator:
 /// idle; as the cluster grows to `total` events created at `rate` per second (0: as fast as
 /// possible) in ten steps, and CPU per event over that growth; 5 s after; through a relist of
-/// the `total` events (history compacted, watches dropped: resuming is `410 Gone`); and
-/// restarted on an empty store against the cluster that holds them (the initial list).
+/// the `total` events (history compacted, watches dropped: resuming is `410 Gone`);
+/// restarted on the same store (its incidents maintainer's pass over what was stored); and
+/// started on an empty store against the cluster that holds them (the initial list).
 pub async fn memory(total: u64, rate: u64, dir: &Path, measured: Measured<'_>) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let sim = Simulator::start().await?;
@@ -172,6 +173,18 @@ pub async fn memory(total: u64, rate: u64, dir: &Path, measured: Measured<'_>) -
     tokio::time::sleep(Duration::from_secs(5)).await;
     emit("after_relist_5s", child.sample()?.json());
     child.stop().await;
+
+    // Restart on the same store: the incidents maintainer's pass at start (then every 5
+    // minutes) reads what the last one stored since its own pass (at its start, on the empty
+    // store): up to `MAX_READ` events of the cluster, analysed in memory.
+    let mut child = Child::start(&dir.join("data"), &kubeconfig, measured)?;
+    let start = child.sample()?;
+    wait_maintained(&store, &mut child).await?;
+    let after = child.sample()?;
+    emit("restart_incidents_pass", phase_json(&start, &after));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    emit("after_restart_5s", child.sample()?.json());
+    child.stop().await;
     drop(store);
 
     // Initial list: a new process on an empty store, the cluster holding `made` Events.
@@ -207,6 +220,24 @@ pub(super) async fn wait_events(store: &SqliteStore, child: &mut Child, n: u64) 
     while store.stats().await?.events < n {
         child.alive()?;
         anyhow::ensure!(Instant::now() < deadline, "kubetrail run did not keep up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Waits until the incidents maintainer has caught up with every event stored (no dirty
+/// range left).
+async fn wait_maintained(store: &SqliteStore, child: &mut Child) -> Result<()> {
+    let incidents = store
+        .incident_store()
+        .context("the store keeps no incidents")?;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !incidents.dirty_ranges().await?.is_empty() {
+        child.alive()?;
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "kubetrail run did not bring the incidents up to date"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(())

@@ -86,6 +86,8 @@ pub async fn run_with(
     let rules = config.rules(&[])?;
     let cancel = CancellationToken::new();
     shutdown_on_signal(cancel.clone());
+    // The start-up's code pages go once it is over (see `resident`).
+    crate::resident::again_after(Duration::from_secs(30));
     let retention = (role == Role::Store).then(|| {
         spawn_retention(
             store.clone(),
