@@ -27,7 +27,7 @@ const CHUNK: usize = 256;
 /// Kept incidents as a list: in order, each a stored line or an incident held whole.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeptList {
-    /// Sorted as [`incidents()`](kubetrail_analyze::incidents) sorts.
+    /// Sorted as [`incidents()`](kubetrail_analyze::incidents()) sorts.
     pub items: Vec<ListItem>,
     /// The incidents held whole ([`ListItem::Whole`] points here): recomputed in memory, or
     /// read whole ([`KeptList::read_whole`]).
@@ -172,7 +172,7 @@ impl KeptList {
     }
 
     /// Calls `each(item, line, text)` with the stored text of each listed incident whose line
-    /// `pick` chooses, in order, reading [`CHUNK`] at a time; one replaced since the list was
+    /// `pick` chooses, in order, reading 256 (`CHUNK`) at a time; one replaced since the list was
     /// read is left out.
     pub async fn for_each_stored<E: From<Error>>(
         &self,
@@ -249,7 +249,7 @@ impl KeptList {
     }
 
     /// Writes the list as `serde_json::to_writer_pretty` writes its incidents read whole (and a
-    /// newline), reading the stored ones [`CHUNK`] at a time. [`Error::Changed`] when one was
+    /// newline), reading the stored ones 256 (`CHUNK`) at a time. [`Error::Changed`] when one was
     /// replaced (by a maintainer) since the list was read.
     pub async fn write_json(&self, reader: &dyn EventReader, out: &mut impl Write) -> Result<()> {
         if self.items.is_empty() {
