@@ -18,7 +18,7 @@ use kubetrail_model::{Change, EventFilter, Severity};
 use kubetrail_store::{EventReader, IncidentLine};
 
 use crate::incidents::{ChangeTimes, Listed, decode, finish, kept_answer, recompute_dirty};
-use crate::json_pretty::write_pretty;
+use crate::json_pretty::{write_compact, write_pretty};
 use crate::{Error, Result};
 
 /// How many stored incidents [`KeptList::write_json`] reads at once.
@@ -248,15 +248,20 @@ impl KeptList {
             .await
     }
 
-    /// Writes the list as `serde_json::to_writer_pretty` writes its incidents read whole (and a
-    /// newline), reading the stored ones 256 (`CHUNK`) at a time. [`Error::Changed`] when one was
+    /// Writes the list as serde_json writes its incidents read whole, laid out as `layout`
+    /// says, reading the stored ones 256 (`CHUNK`) at a time. [`Error::Changed`] when one was
     /// replaced (by a maintainer) since the list was read.
-    pub async fn write_json(&self, reader: &dyn EventReader, out: &mut impl Write) -> Result<()> {
+    pub async fn write_json(
+        &self,
+        reader: &dyn EventReader,
+        out: &mut impl Write,
+        layout: JsonLayout,
+    ) -> Result<()> {
         if self.items.is_empty() {
-            out.write_all(b"[]\n")?;
+            out.write_all(layout.empty())?;
             return Ok(());
         }
-        out.write_all(b"[")?;
+        out.write_all(layout.open())?;
         let mut first = true;
         let mut compact = Vec::new();
         for chunk in self.items.chunks(CHUNK) {
@@ -274,7 +279,7 @@ impl KeptList {
             }
             .into_iter();
             for item in chunk {
-                out.write_all(if first { b"\n  " } else { b",\n  " })?;
+                out.write_all(layout.before(first))?;
                 first = false;
                 match item {
                     ListItem::Line { line, status } => {
@@ -288,18 +293,79 @@ impl KeptList {
                             .transpose()
                             .map_err(crate::incidents::json_error)?;
                         let replace = read.as_deref().map(|v| ("status", v));
-                        write_pretty(out, body.as_bytes(), 1, replace)?;
+                        layout.write(out, body.as_bytes(), replace)?;
                     }
                     ListItem::Whole(k) => {
                         compact.clear();
                         serde_json::to_writer(&mut compact, &self.whole[*k])
                             .map_err(crate::incidents::json_error)?;
-                        write_pretty(out, &compact, 1, None)?;
+                        layout.write(out, &compact, None)?;
                     }
                 }
+                out.write_all(layout.after())?;
             }
         }
-        out.write_all(b"\n]\n")?;
+        out.write_all(layout.close())?;
         Ok(())
+    }
+}
+
+/// How [`KeptList::write_json`] lays a list out: byte for byte what serde_json writes for the
+/// incidents read whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonLayout {
+    /// As `serde_json::to_writer_pretty` writes the list, and a newline (`-o json`).
+    Pretty,
+    /// As `serde_json::to_writer` writes the list (the API's answer).
+    Compact,
+    /// One incident a line, as `serde_json::to_writer` writes it (`-o ndjson`).
+    Lines,
+}
+
+impl JsonLayout {
+    fn empty(self) -> &'static [u8] {
+        match self {
+            JsonLayout::Pretty => b"[]\n",
+            JsonLayout::Compact => b"[]",
+            JsonLayout::Lines => b"",
+        }
+    }
+    fn open(self) -> &'static [u8] {
+        match self {
+            JsonLayout::Pretty | JsonLayout::Compact => b"[",
+            JsonLayout::Lines => b"",
+        }
+    }
+    fn before(self, first: bool) -> &'static [u8] {
+        match (self, first) {
+            (JsonLayout::Pretty, true) => b"\n  ",
+            (JsonLayout::Pretty, false) => b",\n  ",
+            (JsonLayout::Compact, false) => b",",
+            (JsonLayout::Compact | JsonLayout::Lines, _) => b"",
+        }
+    }
+    fn write(
+        self,
+        out: &mut impl Write,
+        json: &[u8],
+        replace: Option<(&str, &str)>,
+    ) -> std::io::Result<()> {
+        match self {
+            JsonLayout::Pretty => write_pretty(out, json, 1, replace),
+            JsonLayout::Compact | JsonLayout::Lines => write_compact(out, json, replace),
+        }
+    }
+    fn after(self) -> &'static [u8] {
+        match self {
+            JsonLayout::Lines => b"\n",
+            JsonLayout::Pretty | JsonLayout::Compact => b"",
+        }
+    }
+    fn close(self) -> &'static [u8] {
+        match self {
+            JsonLayout::Pretty => b"\n]\n",
+            JsonLayout::Compact => b"]",
+            JsonLayout::Lines => b"",
+        }
     }
 }

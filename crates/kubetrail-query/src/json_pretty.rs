@@ -1,6 +1,7 @@
-//! Compact JSON text re-indented as serde_json's pretty printer writes it, without decoding it:
-//! a kept incident's stored JSON is written into `kubetrail incidents -o json` by copying its
-//! bytes (decoding thousands of incidents and encoding them again was most of the read).
+//! Compact JSON text re-indented as serde_json's pretty printer writes it, or copied as it is,
+//! without decoding it: a kept incident's stored JSON is written into `kubetrail incidents -o
+//! json` (and `-o ndjson`, and `GET /api/v1/incidents`) by copying its bytes (decoding
+//! thousands of incidents and encoding them again was most of the read).
 
 use std::io::{self, Write};
 
@@ -26,15 +27,15 @@ pub fn write_pretty(
     while let Some(&b) = json.get(i) {
         match b {
             b'"' => {
-                let end = string_end(json, i);
-                out.write_all(&json[i..end])?;
+                let (start, end) = (i, string_end(json, i));
+                out.write_all(&json[start..end])?;
                 i = end;
                 if json.get(i) == Some(&b':') {
                     out.write_all(b": ")?;
                     i += 1;
                     if let Some((k, v)) = replace
                         && level == depth + 1
-                        && is_key(json, end, k)
+                        && is_key(json, start, end, k)
                     {
                         out.write_all(v.as_bytes())?;
                         i = value_end(json, i);
@@ -74,10 +75,50 @@ pub fn write_pretty(
     Ok(())
 }
 
-/// Whether the string that ends just before `end` (its closing quote at `end - 1`) is `key`.
-fn is_key(json: &[u8], end: usize, key: &str) -> bool {
-    let k = key.as_bytes();
-    end >= k.len() + 2 && json[end - 1 - k.len()..end - 1] == *k && json[end - 2 - k.len()] == b'"'
+/// Writes `json`, compact JSON as serde_json writes it, as it is; when `replace` is `(key,
+/// value)`, the value of the object's top-level `key` is written as the JSON text `value`
+/// instead (the same bytes as serde_json's compact writer gives the value with it replaced).
+///
+/// The input is trusted as in [`write_pretty`]: a malformed one gives malformed output, never a
+/// panic or an endless loop.
+pub fn write_compact(
+    out: &mut impl Write,
+    json: &[u8],
+    replace: Option<(&str, &str)>,
+) -> io::Result<()> {
+    let Some((key, value)) = replace else {
+        return out.write_all(json);
+    };
+    let mut level = 0usize;
+    let mut i = 0;
+    while let Some(&b) = json.get(i) {
+        match b {
+            b'"' => {
+                let end = string_end(json, i);
+                if level == 1 && json.get(end) == Some(&b':') && is_key(json, i, end, key) {
+                    out.write_all(&json[..=end])?;
+                    out.write_all(value.as_bytes())?;
+                    return out.write_all(&json[value_end(json, end + 1)..]);
+                }
+                i = end;
+            }
+            b'{' | b'[' => {
+                level += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                level = level.saturating_sub(1);
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out.write_all(json)
+}
+
+/// Whether the string `json[start..end]` (quotes included) is `key`.
+fn is_key(json: &[u8], start: usize, end: usize, key: &str) -> bool {
+    end == start + key.len() + 2 && json[start + 1..end - 1] == *key.as_bytes()
 }
 
 /// Writes a newline and the indentation of `level`.
@@ -198,11 +239,39 @@ mod tests {
             pretty(&v, 0, Some(("status", "\"resolved\""))),
             serde_json::to_string_pretty(&want).unwrap()
         );
-        // A value of any kind is skipped whole.
-        let v = json!({"status": {"a": ["}", 1]}, "x": [2]});
+        // A value of any kind is skipped whole; a key that only ends like it is another key.
+        let v = json!({"a\"status": 0, "status": {"a": ["}", 1]}, "x": [2]});
         assert_eq!(
             pretty(&v, 0, Some(("status", "3"))),
-            serde_json::to_string_pretty(&json!({"status": 3, "x": [2]})).unwrap()
+            serde_json::to_string_pretty(&json!({"a\"status": 0, "status": 3, "x": [2]})).unwrap()
+        );
+    }
+
+    fn compact(v: &Value, replace: Option<(&str, &str)>) -> String {
+        let mut out = Vec::new();
+        write_compact(
+            &mut out,
+            serde_json::to_string(v).unwrap().as_bytes(),
+            replace,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn compact_json_is_copied_with_its_top_level_key_replaced_and_nested_ones_not() {
+        let v = json!({"nested": {"status": "ongoing"}, "list": [{"status": 1}], "status": "ongoing", "x": 1});
+        assert_eq!(compact(&v, None), serde_json::to_string(&v).unwrap());
+        let mut want = v.clone();
+        want["status"] = json!("resolved");
+        assert_eq!(
+            compact(&v, Some(("status", "\"resolved\""))),
+            serde_json::to_string(&want).unwrap()
+        );
+        let v = json!({"a\"status": 0, "status": {"a": ["}", 1]}, "x": [2]});
+        assert_eq!(
+            compact(&v, Some(("status", "3"))),
+            serde_json::to_string(&json!({"a\"status": 0, "status": 3, "x": [2]})).unwrap()
         );
     }
 
@@ -219,6 +288,7 @@ mod tests {
         ] {
             let mut out = Vec::new();
             write_pretty(&mut out, bad.as_bytes(), 0, Some(("status", "1"))).unwrap();
+            write_compact(&mut out, bad.as_bytes(), Some(("status", "1"))).unwrap();
         }
     }
 
@@ -256,6 +326,25 @@ mod tests {
                 }
             }
             prop_assert_eq!(item, want.join("\n"));
+        }
+
+        #[test]
+        fn any_object_is_copied_as_serde_json_writes_it_with_its_key_replaced(
+            fields in prop::collection::btree_map("[a-c]{0,2}", value(), 0..6),
+            key in "[a-c]{0,2}",
+            by in value(),
+        ) {
+            let v = Value::Object(fields.into_iter().collect());
+            prop_assert_eq!(compact(&v, None), serde_json::to_string(&v).unwrap());
+            let mut want = v.clone();
+            if let Some(slot) = want.get_mut(&key) {
+                *slot = by.clone();
+            }
+            let by = serde_json::to_string(&by).unwrap();
+            prop_assert_eq!(
+                compact(&v, Some((&key, &by))),
+                serde_json::to_string(&want).unwrap()
+            );
         }
     }
 }

@@ -33,7 +33,7 @@ pub use changes::{ChangeText, read_changes, resolve_change_bounds, window_change
 pub use error::{Error, Result};
 pub use explain::{Story, StoryRequest, find_namespace, parse_target, story};
 pub use filter::{FilterText, split_list};
-pub use incident_list::{KeptList, ListItem, kept_list, window_list};
+pub use incident_list::{JsonLayout, KeptList, ListItem, kept_list, window_list};
 pub use incidents::{
     Detail, Kept, MAX_READ, Maintained, SLICE, WindowIncidents, changes_filter, changes_from,
     kept_answer, kept_incidents, kept_read, maintain_incidents, maintain_incidents_reading,

@@ -12,7 +12,7 @@
 //! every event of the window (the property test `tests/patterns_incremental.rs`), with no cap
 //! on the events read.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
@@ -238,7 +238,7 @@ pub async fn kept_patterns(
         .map(|&(a, b)| (PartSpan::Day, a, b))
         .chain(plan.hours.iter().map(|&(a, b)| (PartSpan::Hour, a, b)))
         .collect();
-    let mut sums: BTreeMap<PartKey, (u64, Timestamp, Timestamp)> = BTreeMap::new();
+    let mut sums: HashMap<PartKey, (u64, Timestamp, Timestamp)> = HashMap::new();
     let mut add = |key: PartKey, count: u64, first: Timestamp, last: Timestamp| {
         let s = sums.entry(key).or_insert((0, first, last));
         *s = (s.0 + count, s.1.min(first), s.2.max(last));
@@ -247,9 +247,9 @@ pub async fn kept_patterns(
         add(part_key(p), p.count, p.first, p.last);
     }
     for &(span, a, b) in &runs {
-        for sum in store.pattern_sums(span, a, b).await? {
-            if sum.key.matches(filter) {
-                add(sum.key, sum.count, sum.first, sum.last);
+        for total in store.pattern_totals(span, a, b).await? {
+            if total.key.matches(filter) {
+                add(total.key, total.count, total.first, total.last);
             }
         }
     }

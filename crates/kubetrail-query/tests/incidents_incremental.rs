@@ -10,7 +10,7 @@ use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents};
 use kubetrail_model::{Change, ChangeOp, ChangeSource, Event, EventFilter, ObjectRef};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{
-    Detail, KeptList, ListItem, WindowIncidents, kept_incidents, kept_list, kept_read,
+    Detail, JsonLayout, KeptList, ListItem, WindowIncidents, kept_incidents, kept_list, kept_read,
     maintain_incidents, whole_where_changes,
 };
 use kubetrail_source::import::{Item, read_file};
@@ -241,16 +241,35 @@ fn changes_before(found: &[Incident]) -> Vec<Change> {
         .collect()
 }
 
-/// The list's JSON, as `kubetrail incidents -o json` writes it.
-async fn json(store: &dyn Store, list: &KeptList) -> String {
-    let mut out = Vec::new();
-    list.write_json(store, &mut out).await.expect("json");
-    String::from_utf8(out).expect("UTF-8")
+/// The list's JSON in each layout: as `kubetrail incidents -o json` and `-o ndjson` write it,
+/// and as the API answers.
+async fn json(store: &dyn Store, list: &KeptList) -> [String; 3] {
+    let mut all: [String; 3] = Default::default();
+    for (k, layout) in [JsonLayout::Pretty, JsonLayout::Lines, JsonLayout::Compact]
+        .into_iter()
+        .enumerate()
+    {
+        let mut out = Vec::new();
+        list.write_json(store, &mut out, layout)
+            .await
+            .expect("json");
+        all[k] = String::from_utf8(out).expect("UTF-8");
+    }
+    all
 }
 
-/// What `kubetrail incidents -o json` wrote of `found` read whole.
-fn pretty(found: &[Incident]) -> String {
-    serde_json::to_string_pretty(found).expect("json") + "\n"
+/// What `kubetrail incidents -o json` and `-o ndjson` wrote of `found` read whole, and what the
+/// API answered.
+fn pretty(found: &[Incident]) -> [String; 3] {
+    let lines: String = found
+        .iter()
+        .map(|i| serde_json::to_string(i).expect("json") + "\n")
+        .collect();
+    [
+        serde_json::to_string_pretty(found).expect("json") + "\n",
+        lines,
+        serde_json::to_string(found).expect("json"),
+    ]
 }
 
 /// A list read (`kept_list`) holds the kept incidents in order, each stored one as its summary

@@ -52,6 +52,28 @@ async fn patterns_group_recurring_events_as_the_cli_does() {
 #[tokio::test]
 async fn incidents_have_root_causes_and_are_found_by_id() {
     let (_d, app) = admin_app().await;
+    listed_incidents_are_found_by_id(&app).await;
+}
+
+/// Incidents kept at ingest are listed from their summaries, their stored text copied into the
+/// answer (issue 14 §1): the same incidents as found by id, which decodes them.
+#[tokio::test]
+async fn kept_incidents_are_listed_as_they_are_found_by_id() {
+    let (_d, store) = store_with(fixture()).await;
+    let done = kubetrail_query::maintain_incidents(
+        store.as_ref(),
+        &kubetrail_analyze::IncidentConfig::default(),
+    )
+    .await
+    .expect("maintained")
+    .expect("SQLite keeps incidents");
+    assert!(done.ranges > 0, "{done:?}");
+    let app = app(store, Auth::tokens(tenants(), false));
+    listed_incidents_are_found_by_id(&app).await;
+}
+
+async fn listed_incidents_are_found_by_id(app: &axum::Router) {
+    let app = app.clone();
     let (s, list) = get(&app, &format!("/api/v1/incidents?{WINDOW}"), Some(ADMIN)).await;
     assert_eq!(s, StatusCode::OK, "{}", short(&list));
     let list = list.as_array().unwrap();

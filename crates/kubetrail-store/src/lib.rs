@@ -51,7 +51,9 @@ pub use kubetrail_model::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
 };
-pub use patterns::{PartKey, PartSpan, PartSum, PatternStore, StoredPatternPart, parts_can_answer};
+pub use patterns::{
+    KeyTotal, PartKey, PartSpan, PartSum, PatternStore, StoredPatternPart, parts_can_answer,
+};
 pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use quarantine::{Isolated, Quarantined, Refused, Rejected};
 pub use retention_task::{log_retention, spawn_retention};

@@ -18,6 +18,9 @@ use crate::{Error, Result, StoredEvent};
 pub(crate) trait RowLike {
     /// Runs `f` on a text column, borrowed (no copy for what is only parsed); `None` for NULL.
     fn with_opt_str<T>(&self, i: usize, f: impl FnOnce(Option<&str>) -> Result<T>) -> Result<T>;
+    /// The bytes of a text column that is never NULL, borrowed from the row (a NULL is an
+    /// error; SQLite's text is not checked to be UTF-8 here).
+    fn text_bytes(&self, i: usize) -> Result<&[u8]>;
     /// An integer column, `None` for NULL.
     fn opt_i64(&self, i: usize) -> Result<Option<i64>>;
 
@@ -69,6 +72,10 @@ impl RowLike for rusqlite::Row<'_> {
         f(s)
     }
 
+    fn text_bytes(&self, i: usize) -> Result<&[u8]> {
+        Ok(self.get_ref(i)?.as_bytes().map_err(rusqlite::Error::from)?)
+    }
+
     fn opt_i64(&self, i: usize) -> Result<Option<i64>> {
         Ok(self.get(i)?)
     }
@@ -85,6 +92,10 @@ impl RowLike for rusqlite::Row<'_> {
 impl RowLike for tokio_postgres::Row {
     fn with_opt_str<T>(&self, i: usize, f: impl FnOnce(Option<&str>) -> Result<T>) -> Result<T> {
         f(self.try_get::<_, Option<&str>>(i)?)
+    }
+
+    fn text_bytes(&self, i: usize) -> Result<&[u8]> {
+        Ok(self.try_get::<_, &str>(i)?.as_bytes())
     }
 
     fn opt_i64(&self, i: usize) -> Result<Option<i64>> {

@@ -67,15 +67,7 @@ fn main() -> ExitCode {
         // Its code resident as it runs, not in the page cache's 2 MiB blocks (see `resident`).
         resident::code_on_demand();
     }
-    // An import holds a bounded amount in flight; with freed pages given back at once and no
-    // huge pages, its peak was 83–90 MiB instead of 105–116 (issue 14 §3, docs/BENCHMARKS.md).
-    if matches!(
-        &cli.command,
-        cli::Command::Import(_)
-            | cli::Command::Bench(commands::bench::BenchArgs {
-                what: commands::bench::BenchWhat::Import { .. }
-            })
-    ) {
+    if gives_memory_back(&cli.command) {
         alloc::purge_at_once();
         alloc::small_pages();
     }
@@ -101,6 +93,30 @@ fn main() -> ExitCode {
 }
 
 /// The error is stdout's reader going away (EPIPE).
+/// Whether `command` gives freed pages back at once and keeps out of transparent huge pages
+/// (`alloc`), as `run` and `agent` do. An import holds a bounded amount in flight; with freed
+/// pages given back at once and no huge pages, its peak was 83–90 MiB instead of 105–116
+/// (issue 14 §3, docs/BENCHMARKS.md). A one-shot read of the store likewise: a 30-day
+/// `patterns` over 1M events peaked at 67–71 MiB with huge pages and mimalloc's purge delay,
+/// 49 MiB without (issue 14 §1). `serve` and `demo` keep mimalloc's defaults.
+fn gives_memory_back(command: &cli::Command) -> bool {
+    matches!(
+        command,
+        cli::Command::Import(_)
+            | cli::Command::Bench(commands::bench::BenchArgs {
+                what: commands::bench::BenchWhat::Import { .. }
+            })
+            | cli::Command::Query(_)
+            | cli::Command::Aggregate(_)
+            | cli::Command::Status(_)
+            | cli::Command::Patterns(_)
+            | cli::Command::Anomalies(_)
+            | cli::Command::Changes(_)
+            | cli::Command::Incidents(_)
+            | cli::Command::Explain(_)
+    )
+}
+
 fn broken_pipe(e: &anyhow::Error) -> bool {
     let pipe = Some(std::io::ErrorKind::BrokenPipe);
     e.chain().any(|cause| {
@@ -113,4 +129,37 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
                 .downcast_ref::<yaml_serde::Error>()
                 .is_some_and(|y| y.to_string().contains("Broken pipe"))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn gives_back(args: &[&str]) -> bool {
+        let cli = cli::Cli::try_parse_from(args).expect("a valid command line");
+        gives_memory_back(&cli.command)
+    }
+
+    #[test]
+    fn imports_and_one_shot_reads_give_memory_back_and_the_server_keeps_its_pages() {
+        for reads in [
+            &["kubetrail", "import", "dump.json"][..],
+            &["kubetrail", "bench", "import", "dump.json"],
+            &["kubetrail", "patterns", "--since", "30d"],
+            &["kubetrail", "incidents"],
+            &["kubetrail", "query"],
+            &["kubetrail", "aggregate", "--group-by", "reason"],
+            &["kubetrail", "explain", "pod/web-1"],
+        ] {
+            assert!(gives_back(reads), "{reads:?}");
+        }
+        for keeps in [
+            &["kubetrail", "serve"][..],
+            &["kubetrail", "bench", "process", "dump.json"],
+        ] {
+            assert!(!gives_back(keeps), "{keeps:?}");
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Issue 14 §1: `kubetrail incidents -o json` over kept incidents reads their summaries and
 //! copies their stored text, re-indented, in order; its bytes are those of the incidents read
-//! whole and written by serde_json's pretty printer (`-o yaml` reads them whole).
+//! whole and written by serde_json's pretty printer (`-o yaml` reads them whole); `-o ndjson`
+//! copies them likewise, one a line.
 
 use kubetrail_analyze::Incident;
 
@@ -13,7 +14,7 @@ const C7: &str = "k8s-failure-reproduction__C7__2023-08-21T19-25-26.events.json"
 const BUNDLE: &str = "troubleshoot__support-bundle-2021-03-24__test.events.json";
 
 #[test]
-fn incidents_as_json_are_the_incidents_read_whole_byte_for_byte() {
+fn incidents_as_json_and_ndjson_are_the_incidents_read_whole_byte_for_byte() {
     let kt = Kt::with(&[MOUNT, C7, BUNDLE]);
     for window in [&[][..], &["--since", "all"][..], &["--since", "2h"][..]] {
         let args = |format: &'static str| {
@@ -30,6 +31,11 @@ fn incidents_as_json_are_the_incidents_read_whole_byte_for_byte() {
             serde_json::to_string_pretty(&whole).expect("JSON") + "\n",
             "{window:?}"
         );
+        let lines: String = whole
+            .iter()
+            .map(|i| serde_json::to_string(i).expect("JSON") + "\n")
+            .collect();
+        assert_eq!(kt.table(&args("ndjson")), lines, "{window:?}");
         if window.len() == 2 && window[1] == "all" {
             assert!(whole.len() >= 5, "{} incidents", whole.len());
         }

@@ -3,9 +3,12 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::Uri;
+use axum::http::{Uri, header};
+use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, link_changes};
+use kubetrail_analyze::{Incident, IncidentConfig, Window, link_changes};
+use kubetrail_model::EventFilter;
+use kubetrail_query::JsonLayout;
 
 use crate::api::docs::{FilterParams, IncidentParams};
 use crate::api::{max_events, window_changes};
@@ -34,8 +37,35 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
-) -> Result<Json<Vec<Incident>>, ApiError> {
-    Ok(Json(find(&state, &caller, &uri).await?))
+) -> Result<Response, ApiError> {
+    let Some(asked) = Asked::of(&state, &caller, &uri).await? else {
+        return Ok(Json(Vec::<Incident>::new()).into_response());
+    };
+    // Kept incidents are listed from their summaries and their stored text copied into the
+    // answer (issue 14 §1): no incident is decoded but those a change may be linked to.
+    let reader = state.reader.as_ref();
+    let kept = state
+        .timed(
+            "listing the window's kept incidents",
+            kubetrail_query::window_list(reader, &asked.filter, asked.window, &asked.cfg),
+        )
+        .await?;
+    let Some(mut list) = kept else {
+        return Ok(Json(asked.find(&state).await?).into_response());
+    };
+    let since = kubetrail_query::changes_from(&asked.filter, list.earliest_start());
+    let changes = window_changes(&state, &since, asked.cfg.change_window, asked.max).await?;
+    list.whole_where_changes(reader, &changes, &asked.cfg)
+        .await?;
+    link_changes(&mut list.whole, &changes, &asked.cfg);
+    let mut body = Vec::new();
+    state
+        .timed(
+            "writing the kept incidents",
+            list.write_json(reader, &mut body, JsonLayout::Compact),
+        )
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One incident by id, found in the same window as the list (pass the list's `since`/`until`
@@ -68,51 +98,79 @@ pub(crate) async fn one(
         .ok_or_else(|| ApiError::not_found(format!("no incident {id:?} in the window")))
 }
 
-async fn find(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Vec<Incident>, ApiError> {
-    let now = Timestamp::now();
-    let mut p = Params::from_uri(uri)?;
-    let filter = p.filter_lists()?;
-    let range = p.range(now)?;
-    let cfg = IncidentConfig {
-        quiet: p.duration("quiet", "30m")?,
-        link_window: p.duration("link_window", "10m")?,
-        now: Some(now),
-        ..IncidentConfig::default()
-    };
-    let max = max_events(&mut p, state)?;
-    p.finish()?;
-    let Some(mut filter) = caller.narrow(state, filter).await? else {
-        return Ok(Vec::new());
-    };
-    let window = resolve(
-        state,
-        range,
-        &mut filter,
-        SignedDuration::from_hours(24),
-        now,
-    )
-    .await?;
-    let found = state
-        .timed(
-            "finding the window's incidents",
-            kubetrail_query::window_incidents(
-                state.reader.as_ref(),
-                &filter,
-                window,
-                &cfg,
-                max,
-                kubetrail_query::Detail::Whole,
-            ),
+/// What a request asks: its filter (narrowed to the caller's), window and settings.
+struct Asked {
+    filter: EventFilter,
+    window: Window,
+    cfg: IncidentConfig,
+    max: usize,
+}
+
+impl Asked {
+    /// `None` when the caller may see none of what the filter names.
+    async fn of(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Option<Asked>, ApiError> {
+        let now = Timestamp::now();
+        let mut p = Params::from_uri(uri)?;
+        let filter = p.filter_lists()?;
+        let range = p.range(now)?;
+        let cfg = IncidentConfig {
+            quiet: p.duration("quiet", "30m")?,
+            link_window: p.duration("link_window", "10m")?,
+            now: Some(now),
+            ..IncidentConfig::default()
+        };
+        let max = max_events(&mut p, state)?;
+        p.finish()?;
+        let Some(mut filter) = caller.narrow(state, filter).await? else {
+            return Ok(None);
+        };
+        let window = resolve(
+            state,
+            range,
+            &mut filter,
+            SignedDuration::from_hours(24),
+            now,
         )
         .await?;
-    let changes = window_changes(
-        state,
-        &kubetrail_query::changes_filter(&filter, &found),
-        cfg.change_window,
-        max,
-    )
-    .await?;
-    let mut found = found.incidents;
-    link_changes(&mut found, &changes, &cfg);
-    Ok(found)
+        Ok(Some(Asked {
+            filter,
+            window,
+            cfg,
+            max,
+        }))
+    }
+
+    /// The window's incidents, whole, changes linked.
+    async fn find(&self, state: &AppState) -> Result<Vec<Incident>, ApiError> {
+        let found = state
+            .timed(
+                "finding the window's incidents",
+                kubetrail_query::window_incidents(
+                    state.reader.as_ref(),
+                    &self.filter,
+                    self.window,
+                    &self.cfg,
+                    self.max,
+                    kubetrail_query::Detail::Whole,
+                ),
+            )
+            .await?;
+        let changes = window_changes(
+            state,
+            &kubetrail_query::changes_filter(&self.filter, &found),
+            self.cfg.change_window,
+            self.max,
+        )
+        .await?;
+        let mut found = found.incidents;
+        link_changes(&mut found, &changes, &self.cfg);
+        Ok(found)
+    }
+}
+
+async fn find(state: &AppState, caller: &Caller, uri: &Uri) -> Result<Vec<Incident>, ApiError> {
+    match Asked::of(state, caller, uri).await? {
+        Some(asked) => asked.find(state).await,
+        None => Ok(Vec::new()),
+    }
 }

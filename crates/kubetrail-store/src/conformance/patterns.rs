@@ -1,11 +1,12 @@
 //! Pattern parts kept at ingest ([`PatternStore`]): replaced by cluster, span and bucket range;
-//! their sums read by span and bucket range, their bodies by key or by cluster.
+//! their sums read by span and bucket range (per part, and added up per key), their bodies by
+//! key or by cluster.
 
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::{PartKey, PartSpan, PartSum, PatternStore, Store, StoredPatternPart};
+use crate::{KeyTotal, PartKey, PartSpan, PartSum, PatternStore, Store, StoredPatternPart};
 
 fn kept(store: &Arc<dyn Store>) -> &dyn PatternStore {
     store
@@ -112,6 +113,35 @@ pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: 
             part("dev", "a", 1, "").sum
         ],
         "every column as stored"
+    );
+    let mut totals = k
+        .pattern_totals(PartSpan::Hour, hour(0), hour(3))
+        .await
+        .expect("totals");
+    totals.sort_by(|a, b| a.key.cmp(&b.key));
+    let total = |cluster: &str, template: &str, count: u64, first: i64, last: i64| KeyTotal {
+        key: key(cluster, template),
+        count,
+        first: hour(first),
+        last: hour(last) + SignedDuration::from_mins(59),
+    };
+    assert_eq!(
+        totals,
+        [
+            total("dev", "a", 11, 1, 1),
+            total("prod", "a", 10 + 12 + 13, 0, 3),
+            total("prod", "b", 10, 0, 0),
+        ],
+        "one total per key, over the hour parts of the range only (not the day part)"
+    );
+    let mut inner = k
+        .pattern_totals(PartSpan::Hour, hour(1), hour(2))
+        .await
+        .expect("totals");
+    inner.sort_by(|a, b| a.key.cmp(&b.key));
+    assert_eq!(
+        inner,
+        [total("dev", "a", 11, 1, 1), total("prod", "a", 12, 2, 2)]
     );
     let of_a = k
         .pattern_bodies(PartSpan::Hour, hour(0), hour(3), &key("prod", "a"))

@@ -6,10 +6,10 @@ use tokio_postgres::Row;
 
 use super::PostgresStore;
 use crate::patterns::{
-    DELETE_PARTS, INSERT_PART, SELECT_BODIES, SELECT_PARTS, SELECT_SUMS, SumRow, part_sum,
-    part_values,
+    DELETE_PARTS, INSERT_PART, SELECT_BODIES, SELECT_PARTS, SELECT_SUMS, SELECT_TOTALS, SumRow,
+    Totals, part_sum, part_values,
 };
-use crate::{PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
+use crate::{KeyTotal, PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
 
 fn sum_row(r: &Row) -> Result<SumRow> {
     Ok((
@@ -41,6 +41,21 @@ impl PatternStore for PostgresStore {
         let (span, from, to) = range(span, from, to);
         let rows = client.query(SELECT_SUMS, &[&span, &from, &to]).await?;
         rows.iter().map(|r| part_sum(sum_row(r)?)).collect()
+    }
+
+    async fn pattern_totals(
+        &self,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<KeyTotal>> {
+        let client = self.client().await?;
+        let (span, from, to) = range(span, from, to);
+        let mut totals = Totals::default();
+        for row in client.query(SELECT_TOTALS, &[&span, &from, &to]).await? {
+            totals.add(&row)?;
+        }
+        Ok(totals.into_totals())
     }
 
     async fn pattern_bodies(

@@ -6,10 +6,10 @@ use rusqlite::{Connection, Row, params};
 
 use super::SqliteStore;
 use crate::patterns::{
-    DELETE_PARTS, INSERT_PART, SELECT_BODIES, SELECT_PARTS, SELECT_SUMS, SumRow, part_sum,
-    part_values,
+    DELETE_PARTS, INSERT_PART, SELECT_BODIES, SELECT_PARTS, SELECT_SUMS, SELECT_TOTALS, SumRow,
+    Totals, part_sum, part_values,
 };
-use crate::{PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
+use crate::{KeyTotal, PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
 
 fn sum_row(r: &Row<'_>) -> rusqlite::Result<SumRow> {
     Ok((
@@ -33,6 +33,16 @@ fn sums(conn: &Connection, span: i64, from: i64, to: i64) -> Result<Vec<PartSum>
         out.push(part_sum(row?)?);
     }
     Ok(out)
+}
+
+fn totals(conn: &Connection, (span, from, to): (i64, i64, i64)) -> Result<Vec<KeyTotal>> {
+    let mut stmt = conn.prepare_cached(SELECT_TOTALS)?;
+    let mut rows = stmt.query(params![span, from, to])?;
+    let mut totals = Totals::default();
+    while let Some(row) = rows.next()? {
+        totals.add(row)?;
+    }
+    Ok(totals.into_totals())
 }
 
 fn bodies(
@@ -120,6 +130,16 @@ impl PatternStore for SqliteStore {
     ) -> Result<Vec<PartSum>> {
         let (span, from, to) = range(span, from, to);
         self.read(move |c| sums(c, span, from, to)).await
+    }
+
+    async fn pattern_totals(
+        &self,
+        span: PartSpan,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<KeyTotal>> {
+        let r = range(span, from, to);
+        self.read(move |c| totals(c, r)).await
     }
 
     async fn pattern_bodies(

@@ -9,7 +9,7 @@ use clap::Args;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{AffectedWorkload, Incident, IncidentConfig, Status, link_changes};
 use kubetrail_model::{Severity, parse_duration};
-use kubetrail_query::{Detail, KeptList, ListItem};
+use kubetrail_query::{Detail, JsonLayout, KeptList, ListItem};
 use kubetrail_store::IncidentLine;
 
 use super::analysis_window::{changes, resolve, short};
@@ -57,9 +57,9 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
     )
     .await?;
     let format = crate::output::choose(args.output.output);
-    // A table or JSON of kept incidents reads their summaries, and JSON copies their stored
-    // text: no incident is decoded but those a change may be linked to.
-    if matches!(format, Output::Table | Output::Json)
+    // A table, JSON or NDJSON of kept incidents reads their summaries, and JSON copies their
+    // stored text: no incident is decoded but those a change may be linked to.
+    if matches!(format, Output::Table | Output::Json | Output::Ndjson)
         && let Some(list) = kubetrail_query::window_list(store.as_ref(), &filter, window, &cfg)
             .await
             .map_err(super::flag_error)?
@@ -105,7 +105,7 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
     })
 }
 
-/// Prints a list of kept incidents (a table, or JSON): changes linked as
+/// Prints a list of kept incidents (a table, JSON or NDJSON): changes linked as
 /// [`link_changes`] links them, the incidents it may link read whole first.
 async fn print_list(
     store: &dyn kubetrail_store::EventReader,
@@ -166,9 +166,13 @@ async fn print_list(
         table(&mut Human::new(&mut buffered), rows, wide)?;
         buffered.flush()?;
     } else {
+        let layout = match format {
+            Output::Ndjson => JsonLayout::Lines,
+            _ => JsonLayout::Pretty,
+        };
         // Buffered: pretty JSON is many short writes.
         let mut buffered = std::io::BufWriter::new(&mut out);
-        list.write_json(store, &mut buffered)
+        list.write_json(store, &mut buffered, layout)
             .await
             .map_err(super::flag_error)?;
         buffered.flush()?;
