@@ -562,6 +562,8 @@ struct SpanWalk<'c> {
     open_from: Option<Timestamp>,
     /// The last cut: no core grows left past it.
     floor: Option<Timestamp>,
+    /// The events of the last read, kept for the next one.
+    held: Held,
 }
 
 impl<'c> SpanWalk<'c> {
@@ -572,6 +574,7 @@ impl<'c> SpanWalk<'c> {
             done_to: None,
             open_from: None,
             floor: None,
+            held: Held::default(),
         }
     }
 
@@ -598,7 +601,17 @@ impl<'c> SpanWalk<'c> {
             span_end: self.span.1,
             floor: self.floor,
         };
-        let found = recompute(reader, store, self.cluster, core, edges, cfg, max_read).await?;
+        let found = recompute(
+            reader,
+            store,
+            self.cluster,
+            core,
+            edges,
+            cfg,
+            max_read,
+            &mut self.held,
+        )
+        .await?;
         self.done_to = Some(found.core.1);
         self.open_from = found.open_from;
         self.floor = if found.cut {
@@ -629,7 +642,9 @@ struct Edges {
 /// horizon, at most `max_read` at once. A first read holding more drops what an open incident
 /// brought back (a cut at `new_from`), then halves the core (down to [`MIN_SLICE`] of new
 /// time); a later one stops the growth at the last core that fit, whose incidents crossing its
-/// edges are then cut there.
+/// edges are then cut there. Events already `held` from the walk's last read are not read again
+/// ([`read_window`]).
+#[allow(clippy::too_many_arguments)]
 async fn recompute(
     reader: &dyn EventReader,
     store: &dyn IncidentStore,
@@ -638,6 +653,7 @@ async fn recompute(
     mut edges: Edges,
     cfg: &IncidentConfig,
     max_read: usize,
+    held: &mut Held,
 ) -> Result<Found> {
     let h = horizon(cfg);
     let cfg = IncidentConfig {
@@ -650,15 +666,10 @@ async fn recompute(
     loop {
         // Nothing before the last cut is read: what follows it is new incidents.
         let since = edges.floor.map_or(core.0 - h, |f| f.max(core.0 - h));
-        let filter = EventFilter {
-            clusters: vec![cluster.to_string()],
-            since: Some(since),
-            until: Some(core.1 + h),
-            ..EventFilter::default()
-        };
-        let events: Vec<EventOccurrences> = reader.occurrences(&filter, max_read + 1).await?;
-        events_read += events.len();
-        largest = largest.max(events.len());
+        let until = core.1 + h;
+        let read = read_window(reader, cluster, (since, until), max_read + 1, held).await?;
+        events_read += read.from_store;
+        let mut events = read.events;
         if events.len() > max_read {
             match fit.take() {
                 Some(found) => {
@@ -679,12 +690,24 @@ async fn recompute(
                     core.1 = core.0 + core.1.duration_since(core.0) / 2;
                     continue;
                 }
-                // One minute holds more: read the latest of it.
-                None => {}
+                // One minute holds more: read the latest of it, as one read cut at the bound
+                // gives them.
+                None => {
+                    if read.complete {
+                        events.truncate(max_read + 1);
+                    } else {
+                        events = reader
+                            .occurrences(&cluster_filter(cluster, (since, until)), max_read + 1)
+                            .await?;
+                        events_read += events.len();
+                    }
+                }
             }
         }
+        largest = largest.max(events.len());
         let last = core.1 >= edges.span_end;
         let Some(newest) = events.iter().filter_map(EventOccurrences::last).max() else {
+            held.keep((since, until), events, read.complete);
             return Ok(Found {
                 core,
                 incidents: Vec::new(),
@@ -702,7 +725,7 @@ async fn recompute(
             .into_iter()
             .filter(|i| i.end >= core.0 && i.start <= core.1)
             .collect();
-        drop(events);
+        held.keep((since, until), events, read.complete);
         // The stored incidents overlapping the core are replaced: take them in whole, with
         // those found (to the right only at the span's end, to the left not past the last
         // cut). The stored ones are those overlapping the found ones too, so that a chain
@@ -747,6 +770,146 @@ async fn recompute(
         fit = Some(here);
         core = grown;
     }
+}
+
+/// The events of a walk's last read, kept for its next: consecutive cores overlap (an incident
+/// left open brings the next core's start back to its start, and each read reaches a horizon
+/// beyond its core), so the next read takes the part it shares from here and reads only what
+/// lies beyond (issue 14 §1: an incident open across slices was read again with each slice,
+/// four to five reads per event on the 1M store).
+#[derive(Default)]
+struct Held {
+    /// `[since, until)`: every event of the walk's cluster with an occurrence in it is held,
+    /// with exactly those occurrences, in the store's order (newest last occurrence first).
+    range: Option<(Timestamp, Timestamp)>,
+    events: Vec<EventOccurrences>,
+}
+
+impl Held {
+    /// Keeps `events`, the events of `range`, when `complete` (not cut at a read's limit).
+    fn keep(
+        &mut self,
+        range: (Timestamp, Timestamp),
+        events: Vec<EventOccurrences>,
+        complete: bool,
+    ) {
+        *self = match complete {
+            true => Held {
+                range: Some(range),
+                events,
+            },
+            false => Held::default(),
+        };
+    }
+}
+
+/// Events as [`read_window`] gives them.
+struct WindowRead {
+    /// The events of the window with their occurrences in it, in the store's order: as one
+    /// read of it gives them.
+    events: Vec<EventOccurrences>,
+    /// Whether they are every event of the window (else a read stopped at its limit: there
+    /// are more than the limit, and `events` may not be the latest of them).
+    complete: bool,
+    /// Events read from the store.
+    from_store: usize,
+}
+
+/// The filter of `cluster`'s events with an occurrence in `[since, until)`.
+fn cluster_filter(cluster: &str, (since, until): (Timestamp, Timestamp)) -> EventFilter {
+    EventFilter {
+        clusters: vec![cluster.to_string()],
+        since: Some(since),
+        until: Some(until),
+        ..EventFilter::default()
+    }
+}
+
+/// The events of `cluster` with an occurrence in `window` (`[since, until)`), as
+/// `Store::occurrences` gives them, reading from the store only what `held` does not hold: the
+/// part of the window before and after the held range (each read at most `limit`). The window
+/// must not end before the held range (an event's place in the store's order is its last
+/// occurrence; one cut at the right would move): else it is read whole, as when it does not
+/// overlap. The result is complete when no read stopped at `limit`; it may then hold more
+/// than `limit` events.
+async fn read_window(
+    reader: &dyn EventReader,
+    cluster: &str,
+    window: (Timestamp, Timestamp),
+    limit: usize,
+    held: &mut Held,
+) -> Result<WindowRead> {
+    let (since, until) = window;
+    let reuse = held
+        .range
+        .filter(|&(a, b)| since < b && a < until && until >= b);
+    let Some((a, b)) = reuse else {
+        held.events = Vec::new();
+        held.range = None;
+        let events = reader
+            .occurrences(&cluster_filter(cluster, window), limit)
+            .await?;
+        return Ok(WindowRead {
+            complete: events.len() < limit,
+            from_store: events.len(),
+            events,
+        });
+    };
+    // The held events, from `since` on: an event's last occurrence stays, so does its place.
+    let mut kept = std::mem::take(&mut held.events);
+    held.range = None;
+    if since > a {
+        kept.retain_mut(|e| {
+            e.occurrences.retain(|o| o.at >= since);
+            !e.occurrences.is_empty()
+        });
+    }
+    let right = match until > b {
+        true => {
+            reader
+                .occurrences(&cluster_filter(cluster, (b, until)), limit)
+                .await?
+        }
+        false => Vec::new(),
+    };
+    let left = match since < a {
+        true => {
+            reader
+                .occurrences(&cluster_filter(cluster, (since, a)), limit)
+                .await?
+        }
+        false => Vec::new(),
+    };
+    let complete = right.len() < limit && left.len() < limit;
+    let from_store = right.len() + left.len();
+    // In the store's order (newest last occurrence first, then newest row): those whose last
+    // occurrence is after the held range, then the held ones, then those before it; within
+    // each, the order of its read.
+    let mut out: Vec<EventOccurrences> = right;
+    let mut at: std::collections::HashMap<String, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(n, e)| (e.event.uid.clone(), n))
+        .collect();
+    for part in [kept, left] {
+        for e in part {
+            match at.get(&e.event.uid) {
+                Some(&n) => {
+                    let later = std::mem::replace(&mut out[n].occurrences, e.occurrences);
+                    out[n].occurrences.extend(later);
+                }
+                None => {
+                    at.insert(e.event.uid.clone(), out.len());
+                    out.push(e);
+                }
+            }
+        }
+    }
+    Ok(WindowRead {
+        events: out,
+        complete,
+        from_store,
+    })
 }
 
 /// The dirty ranges per cluster, merged where they come within `gap` of each other, in order.
