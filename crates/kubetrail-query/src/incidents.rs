@@ -29,6 +29,7 @@ use kubetrail_model::{EventFilter, EventOccurrences, Severity};
 use kubetrail_store::{DirtyRange, EventReader, IncidentStore, IncidentSummary, StoredIncident};
 
 use crate::Result;
+use crate::patterns::PatternPass;
 
 /// The length of the span the maintainer recomputes at once (before it grows to take in the
 /// incidents crossing it).
@@ -91,10 +92,17 @@ pub async fn maintain_incidents_reading(
         ranges: dirty.len(),
         ..Maintained::default()
     };
+    // The pattern parts of the dirty hours, from the walk's reads.
+    let mut parts = reader
+        .pattern_store()
+        .map(|patterns| PatternPass::new(patterns, &dirty));
     for (cluster, spans) in merged(&dirty, horizon(cfg)) {
         for span in spans {
             let mut walk = SpanWalk::new(&cluster, span);
-            while let Some(found) = walk.step(reader, store, cfg, max_read).await? {
+            while let Some(found) = walk
+                .step(reader, store, cfg, max_read, parts.as_mut())
+                .await?
+            {
                 done.spans += 1;
                 done.events_read += found.events_read;
                 done.max_read = done.max_read.max(found.max_read);
@@ -111,8 +119,8 @@ pub async fn maintain_incidents_reading(
             }
         }
     }
-    if let Some(patterns) = reader.pattern_store() {
-        done.pattern_hours = crate::maintain_patterns(reader, patterns, &dirty).await?;
+    if let Some(parts) = parts {
+        done.pattern_hours = parts.finish(reader).await?;
     }
     store
         .clear_dirty(dirty.iter().map(|d| d.id).collect())
@@ -288,7 +296,7 @@ pub(crate) async fn recompute_dirty(
     for (cluster, spans) in merged(&dirty, h) {
         for span in spans {
             let mut walk = SpanWalk::new(&cluster, span);
-            while let Some(found) = walk.step(reader, store, cfg, MAX_READ).await? {
+            while let Some(found) = walk.step(reader, store, cfg, MAX_READ, None).await? {
                 // As the maintainer stores them: a step replaces what an earlier step found
                 // overlapping its core (an incident left open at that step's end).
                 let (a, b) = found.core;
@@ -586,6 +594,7 @@ impl<'c> SpanWalk<'c> {
         store: &dyn IncidentStore,
         cfg: &IncidentConfig,
         max_read: usize,
+        parts: Option<&mut PatternPass<'_>>,
     ) -> Result<Option<Found>> {
         let new_from = match self.done_to {
             None => self.span.0,
@@ -610,6 +619,7 @@ impl<'c> SpanWalk<'c> {
             cfg,
             max_read,
             &mut self.held,
+            parts,
         )
         .await?;
         self.done_to = Some(found.core.1);
@@ -643,7 +653,7 @@ struct Edges {
 /// brought back (a cut at `new_from`), then halves the core (down to [`MIN_SLICE`] of new
 /// time); a later one stops the growth at the last core that fit, whose incidents crossing its
 /// edges are then cut there. Events already `held` from the walk's last read are not read again
-/// ([`read_window`]).
+/// ([`read_window`]); every complete read is offered to the pattern `parts`.
 #[allow(clippy::too_many_arguments)]
 async fn recompute(
     reader: &dyn EventReader,
@@ -654,6 +664,7 @@ async fn recompute(
     cfg: &IncidentConfig,
     max_read: usize,
     held: &mut Held,
+    mut parts: Option<&mut PatternPass<'_>>,
 ) -> Result<Found> {
     let h = horizon(cfg);
     let cfg = IncidentConfig {
@@ -670,6 +681,11 @@ async fn recompute(
         let read = read_window(reader, cluster, (since, until), max_read + 1, held).await?;
         events_read += read.from_store;
         let mut events = read.events;
+        if let Some(parts) = parts.as_deref_mut()
+            && read.complete
+        {
+            parts.offer(cluster, (since, until), &events).await?;
+        }
         if events.len() > max_read {
             match fit.take() {
                 Some(found) => {
