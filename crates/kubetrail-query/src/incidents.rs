@@ -900,24 +900,42 @@ async fn read_window(
     let from_store = right.len() + left.len();
     // In the store's order (newest last occurrence first, then newest row): those whose last
     // occurrence is after the held range, then the held ones, then those before it; within
-    // each, the order of its read.
-    let mut out: Vec<EventOccurrences> = right;
-    let mut at: std::collections::HashMap<String, usize> = out
-        .iter()
-        .enumerate()
-        .map(|(n, e)| (e.event.uid.clone(), n))
-        .collect();
-    for part in [kept, left] {
-        for e in part {
+    // each, the order of its read. Built in the held events' buffer, without a second copy of
+    // the window's events.
+    let mut out = kept;
+    let mut right = right;
+    if !right.is_empty() {
+        let at: std::collections::HashMap<String, usize> = right
+            .iter()
+            .enumerate()
+            .map(|(n, e)| (e.event.uid.clone(), n))
+            .collect();
+        for e in &mut out {
+            if let Some(&n) = at.get(&e.event.uid) {
+                let later = std::mem::take(&mut right[n].occurrences);
+                right[n].occurrences = std::mem::take(&mut e.occurrences);
+                right[n].occurrences.extend(later);
+            }
+        }
+        out.retain(|e| !e.occurrences.is_empty());
+        let n = right.len();
+        out.reserve_exact(n + left.len());
+        out.append(&mut right);
+        out.rotate_right(n);
+    }
+    if !left.is_empty() {
+        let at: std::collections::HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(n, e)| (e.event.uid.clone(), n))
+            .collect();
+        for e in left {
             match at.get(&e.event.uid) {
                 Some(&n) => {
                     let later = std::mem::replace(&mut out[n].occurrences, e.occurrences);
                     out[n].occurrences.extend(later);
                 }
-                None => {
-                    at.insert(e.event.uid.clone(), out.len());
-                    out.push(e);
-                }
+                None => out.push(e),
             }
         }
     }
