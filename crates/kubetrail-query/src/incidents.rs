@@ -7,10 +7,12 @@
 //! horizon and running the unchanged [`incidents`] over them; the span (the *core*) grows to
 //! take in every incident, found or stored, that overlaps it, until none crosses its edges; the
 //! stored incidents of the core are then replaced by those found. Spans are walked in slices
-//! of at most [`SLICE`], and no read holds more than [`MAX_READ`] events: a slice with more is
-//! halved, and a core stops growing where its read would hold more. Memory is bounded by that,
-//! not by the store (issue 14 §1: the first pass over a migrated 1M store grew its cores to
-//! whole 30-day chains of failures and read most of the store at once, 1.76 GiB).
+//! of at most [`SLICE`], and no analysis holds more than [`MAX_READ`] events: a slice with more
+//! is halved, and a core stops growing where its read would hold more. Memory is bounded by
+//! that (a window found over the bound holds at most the walk's last read and one read of the
+//! bound before it is dropped), not by the store (issue 14 §1: the first pass over a migrated
+//! 1M store grew its cores to whole 30-day chains of failures and read most of the store at
+//! once, 1.76 GiB). The walk keeps its last read: the next reads only what lies beyond it.
 //!
 //! Where this differs from one analysis of everything (the property test
 //! `tests/incidents_incremental.rs` checks the rest): a sign of healing (`Started` after a
@@ -54,10 +56,11 @@ pub struct Maintained {
     pub events_read: usize,
     /// Incidents stored.
     pub stored: usize,
-    /// The most events one read held: at most the bound plus one ([`MAX_READ`]), whatever the
-    /// store holds.
+    /// The most events one analysis held: at most the bound plus one ([`MAX_READ`]), whatever
+    /// the store holds.
     pub max_read: usize,
-    /// Hours whose pattern parts were recomputed ([`maintain_patterns`](crate::maintain_patterns)).
+    /// Hours whose pattern parts were recomputed, from the walk's reads or read by hour
+    /// ([`maintain_patterns`](crate::maintain_patterns)).
     pub pattern_hours: usize,
 }
 

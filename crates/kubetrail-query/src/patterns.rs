@@ -71,7 +71,7 @@ fn dirty_hours_in(dirty: &[DirtyRange], since: Timestamp, until: Timestamp) -> B
 /// Recomputes the parts of the hours `dirty` touches from the stored events, then the parts
 /// of their days: merged in memory where a dirty run covers the whole day, else from the day's
 /// hour parts as stored. One write per day. Returns the hours recomputed. (The maintainer
-/// takes most hours from the incidents walk's reads instead: [`PatternPass`].)
+/// takes most hours from the incidents walk's reads instead: `PatternPass`.)
 pub async fn maintain_patterns(
     reader: &dyn EventReader,
     store: &dyn PatternStore,
