@@ -42,6 +42,6 @@ pub use incidents::{
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{
     Candidate, KEPT_SAMPLES, Pattern, PatternConfig, PatternKey, PatternPart, Sample, Worst,
-    merge_parts, pattern_parts, patterns, patterns_of_parts,
+    merge_parts, pattern_parts, pattern_parts_of, patterns, patterns_of_parts,
 };
 pub use window::Window;

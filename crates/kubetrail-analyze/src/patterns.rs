@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
-use kubetrail_model::{Category, EventOccurrences, Severity};
+use kubetrail_model::{Category, Event, EventOccurrences, Occurrence, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::objects::short_object;
@@ -218,14 +218,31 @@ fn distinct_notes(mut all: Vec<Candidate>, max: usize) -> Vec<Candidate> {
 /// One part per group of `events` (each with its occurrences inside a span), keeping
 /// `max_samples` samples each; events without occurrences are left out.
 pub fn pattern_parts(events: &[EventOccurrences], max_samples: usize) -> Vec<PatternPart> {
+    pattern_parts_of(
+        events.iter().map(|e| (&e.event, e.occurrences.as_slice())),
+        max_samples,
+    )
+}
+
+/// [`pattern_parts`] of events given as each Event and its occurrences inside the span (any
+/// order), borrowed: the maintainer takes an hour's out of a longer read without copying the
+/// Events.
+pub fn pattern_parts_of<'a>(
+    events: impl IntoIterator<Item = (&'a Event, &'a [Occurrence])>,
+    max_samples: usize,
+) -> Vec<PatternPart> {
     type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
-    let mut groups: HashMap<Key<'_>, Vec<(&EventOccurrences, Timestamp, Timestamp)>> =
-        HashMap::new();
-    for e in events {
-        let (Some(first), Some(last)) = (e.first(), e.last()) else {
+    /// An event, its count, first and last occurrence in the span.
+    type Member<'a> = (&'a Event, u64, Timestamp, Timestamp);
+    let mut groups: HashMap<Key<'_>, Vec<Member<'_>>> = HashMap::new();
+    for (ev, occurrences) in events {
+        let (Some(first), Some(last)) = (
+            occurrences.iter().map(|o| o.at).min(),
+            occurrences.iter().map(|o| o.at).max(),
+        ) else {
             continue;
         };
-        let ev = &e.event;
+        let count = occurrences.iter().map(|o| o.count).sum();
         groups
             .entry((
                 ev.cluster.as_str(),
@@ -236,30 +253,29 @@ pub fn pattern_parts(events: &[EventOccurrences], max_samples: usize) -> Vec<Pat
                 ev.template.as_str(),
             ))
             .or_default()
-            .push((e, first, last));
+            .push((ev, count, first, last));
     }
     groups
         .into_iter()
         .map(
             |((cluster, namespace, kind, reason, template), mut members)| {
-                members
-                    .sort_by(|a, b| recent_first((&a.2, &a.0.event.uid), (&b.2, &b.0.event.uid)));
+                members.sort_by(|a, b| recent_first((&a.3, &a.0.uid), (&b.3, &b.0.uid)));
                 let mut objects: BTreeMap<String, u64> = BTreeMap::new();
                 let mut samples: Vec<Candidate> = Vec::new();
-                let mut worst: Option<&(&EventOccurrences, Timestamp, Timestamp)> = None;
+                let mut worst: Option<&Member<'_>> = None;
                 for m in &members {
-                    let ev = &m.0.event;
-                    *objects.entry(short_object(ev)).or_insert(0) += m.0.count();
+                    let ev = m.0;
+                    *objects.entry(short_object(ev)).or_insert(0) += m.1;
                     if samples.len() < max_samples && !samples.iter().any(|s| s.note == ev.note) {
                         samples.push(Candidate {
                             object: short_object(ev),
                             note: ev.note.clone(),
-                            at: m.2,
+                            at: m.3,
                             uid: ev.uid.clone(),
                         });
                     }
                     // Members are in the samples' order: the first of the most severe wins.
-                    if worst.is_none_or(|w| ev.severity > w.0.event.severity) {
+                    if worst.is_none_or(|w| ev.severity > w.0.severity) {
                         worst = Some(m);
                     }
                 }
@@ -272,16 +288,16 @@ pub fn pattern_parts(events: &[EventOccurrences], max_samples: usize) -> Vec<Pat
                         reason: reason.to_string(),
                         template: template.to_string(),
                     },
-                    count: members.iter().map(|m| m.0.count()).sum(),
-                    first: members.iter().map(|m| m.1).min().expect("a member"),
-                    last: members[0].2,
+                    count: members.iter().map(|m| m.1).sum(),
+                    first: members.iter().map(|m| m.2).min().expect("a member"),
+                    last: members[0].3,
                     objects,
                     samples,
                     worst: Worst {
-                        severity: w.0.event.severity,
-                        category: w.0.event.category,
-                        at: w.2,
-                        uid: w.0.event.uid.clone(),
+                        severity: w.0.severity,
+                        category: w.0.category,
+                        at: w.3,
+                        uid: w.0.uid.clone(),
                     },
                 }
             },

@@ -7,10 +7,12 @@
 //! horizon and running the unchanged [`incidents`] over them; the span (the *core*) grows to
 //! take in every incident, found or stored, that overlaps it, until none crosses its edges; the
 //! stored incidents of the core are then replaced by those found. Spans are walked in slices
-//! of at most [`SLICE`], and no read holds more than [`MAX_READ`] events: a slice with more is
-//! halved, and a core stops growing where its read would hold more. Memory is bounded by that,
-//! not by the store (issue 14 §1: the first pass over a migrated 1M store grew its cores to
-//! whole 30-day chains of failures and read most of the store at once, 1.76 GiB).
+//! of at most [`SLICE`], and no analysis holds more than [`MAX_READ`] events: a slice with more
+//! is halved, and a core stops growing where its read would hold more. Memory is bounded by
+//! that (a window found over the bound holds at most the walk's last read and one read of the
+//! bound before it is dropped), not by the store (issue 14 §1: the first pass over a migrated
+//! 1M store grew its cores to whole 30-day chains of failures and read most of the store at
+//! once, 1.76 GiB). The walk keeps its last read: the next reads only what lies beyond it.
 //!
 //! Where this differs from one analysis of everything (the property test
 //! `tests/incidents_incremental.rs` checks the rest): a sign of healing (`Started` after a
@@ -29,6 +31,7 @@ use kubetrail_model::{EventFilter, EventOccurrences, Severity};
 use kubetrail_store::{DirtyRange, EventReader, IncidentStore, IncidentSummary, StoredIncident};
 
 use crate::Result;
+use crate::patterns::PatternPass;
 
 /// The length of the span the maintainer recomputes at once (before it grows to take in the
 /// incidents crossing it).
@@ -53,10 +56,11 @@ pub struct Maintained {
     pub events_read: usize,
     /// Incidents stored.
     pub stored: usize,
-    /// The most events one read held: at most the bound plus one ([`MAX_READ`]), whatever the
-    /// store holds.
+    /// The most events one analysis held: at most the bound plus one ([`MAX_READ`]), whatever
+    /// the store holds.
     pub max_read: usize,
-    /// Hours whose pattern parts were recomputed ([`maintain_patterns`](crate::maintain_patterns)).
+    /// Hours whose pattern parts were recomputed, from the walk's reads or read by hour
+    /// ([`maintain_patterns`](crate::maintain_patterns)).
     pub pattern_hours: usize,
 }
 
@@ -91,10 +95,17 @@ pub async fn maintain_incidents_reading(
         ranges: dirty.len(),
         ..Maintained::default()
     };
+    // The pattern parts of the dirty hours, from the walk's reads.
+    let mut parts = reader
+        .pattern_store()
+        .map(|patterns| PatternPass::new(patterns, &dirty));
     for (cluster, spans) in merged(&dirty, horizon(cfg)) {
         for span in spans {
             let mut walk = SpanWalk::new(&cluster, span);
-            while let Some(found) = walk.step(reader, store, cfg, max_read).await? {
+            while let Some(found) = walk
+                .step(reader, store, cfg, max_read, parts.as_mut())
+                .await?
+            {
                 done.spans += 1;
                 done.events_read += found.events_read;
                 done.max_read = done.max_read.max(found.max_read);
@@ -111,8 +122,8 @@ pub async fn maintain_incidents_reading(
             }
         }
     }
-    if let Some(patterns) = reader.pattern_store() {
-        done.pattern_hours = crate::maintain_patterns(reader, patterns, &dirty).await?;
+    if let Some(parts) = parts {
+        done.pattern_hours = parts.finish(reader).await?;
     }
     store
         .clear_dirty(dirty.iter().map(|d| d.id).collect())
@@ -288,7 +299,7 @@ pub(crate) async fn recompute_dirty(
     for (cluster, spans) in merged(&dirty, h) {
         for span in spans {
             let mut walk = SpanWalk::new(&cluster, span);
-            while let Some(found) = walk.step(reader, store, cfg, MAX_READ).await? {
+            while let Some(found) = walk.step(reader, store, cfg, MAX_READ, None).await? {
                 // As the maintainer stores them: a step replaces what an earlier step found
                 // overlapping its core (an incident left open at that step's end).
                 let (a, b) = found.core;
@@ -562,6 +573,8 @@ struct SpanWalk<'c> {
     open_from: Option<Timestamp>,
     /// The last cut: no core grows left past it.
     floor: Option<Timestamp>,
+    /// The events of the last read, kept for the next one.
+    held: Held,
 }
 
 impl<'c> SpanWalk<'c> {
@@ -572,6 +585,7 @@ impl<'c> SpanWalk<'c> {
             done_to: None,
             open_from: None,
             floor: None,
+            held: Held::default(),
         }
     }
 
@@ -583,6 +597,7 @@ impl<'c> SpanWalk<'c> {
         store: &dyn IncidentStore,
         cfg: &IncidentConfig,
         max_read: usize,
+        parts: Option<&mut PatternPass<'_>>,
     ) -> Result<Option<Found>> {
         let new_from = match self.done_to {
             None => self.span.0,
@@ -598,7 +613,18 @@ impl<'c> SpanWalk<'c> {
             span_end: self.span.1,
             floor: self.floor,
         };
-        let found = recompute(reader, store, self.cluster, core, edges, cfg, max_read).await?;
+        let found = recompute(
+            reader,
+            store,
+            self.cluster,
+            core,
+            edges,
+            cfg,
+            max_read,
+            &mut self.held,
+            parts,
+        )
+        .await?;
         self.done_to = Some(found.core.1);
         self.open_from = found.open_from;
         self.floor = if found.cut {
@@ -629,7 +655,9 @@ struct Edges {
 /// horizon, at most `max_read` at once. A first read holding more drops what an open incident
 /// brought back (a cut at `new_from`), then halves the core (down to [`MIN_SLICE`] of new
 /// time); a later one stops the growth at the last core that fit, whose incidents crossing its
-/// edges are then cut there.
+/// edges are then cut there. Events already `held` from the walk's last read are not read again
+/// ([`read_window`]); every complete read is offered to the pattern `parts`.
+#[allow(clippy::too_many_arguments)]
 async fn recompute(
     reader: &dyn EventReader,
     store: &dyn IncidentStore,
@@ -638,6 +666,8 @@ async fn recompute(
     mut edges: Edges,
     cfg: &IncidentConfig,
     max_read: usize,
+    held: &mut Held,
+    mut parts: Option<&mut PatternPass<'_>>,
 ) -> Result<Found> {
     let h = horizon(cfg);
     let cfg = IncidentConfig {
@@ -650,15 +680,15 @@ async fn recompute(
     loop {
         // Nothing before the last cut is read: what follows it is new incidents.
         let since = edges.floor.map_or(core.0 - h, |f| f.max(core.0 - h));
-        let filter = EventFilter {
-            clusters: vec![cluster.to_string()],
-            since: Some(since),
-            until: Some(core.1 + h),
-            ..EventFilter::default()
-        };
-        let events: Vec<EventOccurrences> = reader.occurrences(&filter, max_read + 1).await?;
-        events_read += events.len();
-        largest = largest.max(events.len());
+        let until = core.1 + h;
+        let read = read_window(reader, cluster, (since, until), max_read + 1, held).await?;
+        events_read += read.from_store;
+        let mut events = read.events;
+        if let Some(parts) = parts.as_deref_mut()
+            && read.complete
+        {
+            parts.offer(cluster, (since, until), &events).await?;
+        }
         if events.len() > max_read {
             match fit.take() {
                 Some(found) => {
@@ -679,12 +709,24 @@ async fn recompute(
                     core.1 = core.0 + core.1.duration_since(core.0) / 2;
                     continue;
                 }
-                // One minute holds more: read the latest of it.
-                None => {}
+                // One minute holds more: read the latest of it, as one read cut at the bound
+                // gives them.
+                None => {
+                    if read.complete {
+                        events.truncate(max_read + 1);
+                    } else {
+                        events = reader
+                            .occurrences(&cluster_filter(cluster, (since, until)), max_read + 1)
+                            .await?;
+                        events_read += events.len();
+                    }
+                }
             }
         }
+        largest = largest.max(events.len());
         let last = core.1 >= edges.span_end;
         let Some(newest) = events.iter().filter_map(EventOccurrences::last).max() else {
+            held.keep((since, until), events, read.complete);
             return Ok(Found {
                 core,
                 incidents: Vec::new(),
@@ -702,7 +744,7 @@ async fn recompute(
             .into_iter()
             .filter(|i| i.end >= core.0 && i.start <= core.1)
             .collect();
-        drop(events);
+        held.keep((since, until), events, read.complete);
         // The stored incidents overlapping the core are replaced: take them in whole, with
         // those found (to the right only at the span's end, to the left not past the last
         // cut). The stored ones are those overlapping the found ones too, so that a chain
@@ -747,6 +789,164 @@ async fn recompute(
         fit = Some(here);
         core = grown;
     }
+}
+
+/// The events of a walk's last read, kept for its next: consecutive cores overlap (an incident
+/// left open brings the next core's start back to its start, and each read reaches a horizon
+/// beyond its core), so the next read takes the part it shares from here and reads only what
+/// lies beyond (issue 14 §1: an incident open across slices was read again with each slice,
+/// four to five reads per event on the 1M store).
+#[derive(Default)]
+struct Held {
+    /// `[since, until)`: every event of the walk's cluster with an occurrence in it is held,
+    /// with exactly those occurrences, in the store's order (newest last occurrence first).
+    range: Option<(Timestamp, Timestamp)>,
+    events: Vec<EventOccurrences>,
+}
+
+impl Held {
+    /// Keeps `events`, the events of `range`, when `complete` (not cut at a read's limit).
+    fn keep(
+        &mut self,
+        range: (Timestamp, Timestamp),
+        events: Vec<EventOccurrences>,
+        complete: bool,
+    ) {
+        *self = match complete {
+            true => Held {
+                range: Some(range),
+                events,
+            },
+            false => Held::default(),
+        };
+    }
+}
+
+/// Events as [`read_window`] gives them.
+struct WindowRead {
+    /// The events of the window with their occurrences in it, in the store's order: as one
+    /// read of it gives them.
+    events: Vec<EventOccurrences>,
+    /// Whether they are every event of the window (else a read stopped at its limit: there
+    /// are more than the limit, and `events` may not be the latest of them).
+    complete: bool,
+    /// Events read from the store.
+    from_store: usize,
+}
+
+/// The filter of `cluster`'s events with an occurrence in `[since, until)`.
+fn cluster_filter(cluster: &str, (since, until): (Timestamp, Timestamp)) -> EventFilter {
+    EventFilter {
+        clusters: vec![cluster.to_string()],
+        since: Some(since),
+        until: Some(until),
+        ..EventFilter::default()
+    }
+}
+
+/// The events of `cluster` with an occurrence in `window` (`[since, until)`), as
+/// `Store::occurrences` gives them, reading from the store only what `held` does not hold: the
+/// part of the window before and after the held range (each read at most `limit`). The window
+/// must not end before the held range (an event's place in the store's order is its last
+/// occurrence; one cut at the right would move): else it is read whole, as when it does not
+/// overlap. The result is complete when no read stopped at `limit`; it may then hold more
+/// than `limit` events.
+async fn read_window(
+    reader: &dyn EventReader,
+    cluster: &str,
+    window: (Timestamp, Timestamp),
+    limit: usize,
+    held: &mut Held,
+) -> Result<WindowRead> {
+    let (since, until) = window;
+    let reuse = held
+        .range
+        .filter(|&(a, b)| since < b && a < until && until >= b);
+    let Some((a, b)) = reuse else {
+        held.events = Vec::new();
+        held.range = None;
+        let events = reader
+            .occurrences(&cluster_filter(cluster, window), limit)
+            .await?;
+        return Ok(WindowRead {
+            complete: events.len() < limit,
+            from_store: events.len(),
+            events,
+        });
+    };
+    // The held events, from `since` on: an event's last occurrence stays, so does its place.
+    let mut kept = std::mem::take(&mut held.events);
+    held.range = None;
+    if since > a {
+        kept.retain_mut(|e| {
+            e.occurrences.retain(|o| o.at >= since);
+            !e.occurrences.is_empty()
+        });
+    }
+    let right = match until > b {
+        true => {
+            reader
+                .occurrences(&cluster_filter(cluster, (b, until)), limit)
+                .await?
+        }
+        false => Vec::new(),
+    };
+    let left = match since < a {
+        true => {
+            reader
+                .occurrences(&cluster_filter(cluster, (since, a)), limit)
+                .await?
+        }
+        false => Vec::new(),
+    };
+    let complete = right.len() < limit && left.len() < limit;
+    let from_store = right.len() + left.len();
+    // In the store's order (newest last occurrence first, then newest row): those whose last
+    // occurrence is after the held range, then the held ones, then those before it; within
+    // each, the order of its read. Built in the held events' buffer, without a second copy of
+    // the window's events.
+    let mut out = kept;
+    let mut right = right;
+    if !right.is_empty() {
+        let at: std::collections::HashMap<String, usize> = right
+            .iter()
+            .enumerate()
+            .map(|(n, e)| (e.event.uid.clone(), n))
+            .collect();
+        for e in &mut out {
+            if let Some(&n) = at.get(&e.event.uid) {
+                let later = std::mem::take(&mut right[n].occurrences);
+                right[n].occurrences = std::mem::take(&mut e.occurrences);
+                right[n].occurrences.extend(later);
+            }
+        }
+        out.retain(|e| !e.occurrences.is_empty());
+        let n = right.len();
+        out.reserve_exact(n + left.len());
+        out.append(&mut right);
+        out.rotate_right(n);
+    }
+    if !left.is_empty() {
+        let at: std::collections::HashMap<String, usize> = out
+            .iter()
+            .enumerate()
+            .map(|(n, e)| (e.event.uid.clone(), n))
+            .collect();
+        for e in left {
+            match at.get(&e.event.uid) {
+                Some(&n) => {
+                    let later = std::mem::replace(&mut out[n].occurrences, e.occurrences);
+                    out[n].occurrences.extend(later);
+                }
+                None => out.push(e),
+            }
+        }
+    }
+    Ok(WindowRead {
+        events: out,
+        complete,
+        from_store,
+    })
 }
 
 /// The dirty ranges per cluster, merged where they come within `gap` of each other, in order.

@@ -17,9 +17,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
     KEPT_SAMPLES, Pattern, PatternConfig, PatternPart, merge_parts, pattern_parts,
-    patterns_of_parts,
+    pattern_parts_of, patterns_of_parts,
 };
-use kubetrail_model::{AggregateQuery, EventFilter};
+use kubetrail_model::{Event, EventFilter, EventOccurrences, Occurrence};
 use kubetrail_store::{
     DirtyRange, EventReader, PartKey, PartSpan, PartSum, PatternStore, StoredPatternPart,
     parts_can_answer,
@@ -68,110 +68,221 @@ fn dirty_hours_in(dirty: &[DirtyRange], since: Timestamp, until: Timestamp) -> B
     out
 }
 
-/// The hours of `cluster` in `[first, last]` (starts) holding an occurrence, from the rollups.
-async fn occupied_hours(
-    reader: &dyn EventReader,
-    cluster: &str,
-    first: Timestamp,
-    last: Timestamp,
-) -> Result<Vec<Timestamp>> {
-    let query = AggregateQuery {
-        filter: EventFilter {
-            clusters: vec![cluster.to_string()],
-            since: Some(first),
-            until: Some(last + HOUR),
-            ..EventFilter::default()
-        },
-        group_by: Vec::new(),
-        interval: Some(HOUR),
-        limit: None,
-    };
-    let mut hours: Vec<Timestamp> = reader
-        .aggregate(&query)
-        .await?
-        .into_iter()
-        .filter(|r| r.count > 0)
-        .filter_map(|r| r.bucket)
-        .collect();
-    hours.sort_unstable();
-    hours.dedup();
-    Ok(hours)
-}
-
-/// Recomputes the parts of the hours `dirty` touches from the stored events (only the hours
-/// holding occurrences are read: the rollups say which; the others lose their parts), then
-/// the parts of their days: merged in memory where a dirty run covers the whole day, else from
-/// the day's hour parts as stored. One write per day. Returns the hours read.
+/// Recomputes the parts of the hours `dirty` touches from the stored events, then the parts
+/// of their days: merged in memory where a dirty run covers the whole day, else from the day's
+/// hour parts as stored. One write per day. Returns the hours recomputed. (The maintainer
+/// takes most hours from the incidents walk's reads instead: `PatternPass`.)
 pub async fn maintain_patterns(
     reader: &dyn EventReader,
     store: &dyn PatternStore,
     dirty: &[DirtyRange],
 ) -> Result<usize> {
-    let mut read = 0;
-    for (cluster, runs) in dirty_runs(dirty) {
-        let mut merged_days: BTreeSet<Timestamp> = BTreeSet::new();
-        let mut stored_days: BTreeSet<Timestamp> = BTreeSet::new();
-        for (first, last) in runs {
-            let occupied = occupied_hours(reader, cluster, first, last).await?;
-            let (first_day, last_day) = (PartSpan::Day.floor(first), PartSpan::Day.floor(last));
-            // The run's hours and days lose their parts; those with occurrences get them again.
-            store
-                .replace_pattern_parts(cluster, PartSpan::Hour, first, last, Vec::new())
-                .await?;
-            store
-                .replace_pattern_parts(cluster, PartSpan::Day, first_day, last_day, Vec::new())
-                .await?;
-            let mut by_day: BTreeMap<Timestamp, Vec<Timestamp>> = BTreeMap::new();
-            for hour in occupied {
-                by_day
-                    .entry(PartSpan::Day.floor(hour))
-                    .or_default()
-                    .push(hour);
-            }
-            for (day, hours) in by_day {
-                let mut rows: Vec<StoredPatternPart> = Vec::new();
-                let mut day_parts: Vec<PatternPart> = Vec::new();
-                for hour in hours {
-                    let filter = EventFilter {
-                        clusters: vec![cluster.to_string()],
-                        since: Some(hour),
-                        until: Some(hour + HOUR),
-                        ..EventFilter::default()
-                    };
-                    let events = reader.occurrences(&filter, 0).await?;
-                    for part in pattern_parts(&events, KEPT_SAMPLES) {
-                        rows.push(to_row(hour, &part)?);
-                        day_parts.push(part);
-                    }
-                    read += 1;
+    PatternPass::new(store, dirty).finish(reader).await
+}
+
+/// One maintenance pass over the pattern parts of the dirty hours (issue 14 §1). The hours'
+/// parts are computed from the events the incidents walk reads anyway ([`offer`](Self::offer):
+/// every hour a read holds whole), a day written as soon as its dirty hours are all computed
+/// (the walk goes forward: about a day of parts is held); what no read held whole is read by
+/// hour at the end ([`finish`](Self::finish)). Before, the parts were computed from one more
+/// read of every dirty hour's events: a third of the pass over the 1M store.
+pub(crate) struct PatternPass<'s> {
+    store: &'s dyn PatternStore,
+    clusters: BTreeMap<String, ClusterParts>,
+    /// Hours computed.
+    hours: usize,
+}
+
+/// A cluster's share of a [`PatternPass`].
+#[derive(Default)]
+struct ClusterParts {
+    /// Its dirty runs of whole hours (first and last start), disjoint, in order.
+    runs: Vec<(Timestamp, Timestamp)>,
+    /// The parts of the dirty hours computed and not yet written, by hour.
+    ready: BTreeMap<Timestamp, Vec<PatternPart>>,
+    /// Hours computed (written or ready).
+    done: BTreeSet<Timestamp>,
+    /// The pieces of runs written: (first hour, last hour) of a run within one day.
+    written: BTreeSet<(Timestamp, Timestamp)>,
+    /// Days whose parts are merged from their stored hours at the end (a run covers part of
+    /// them), and days written merged in memory.
+    stored_days: BTreeSet<Timestamp>,
+    merged_days: BTreeSet<Timestamp>,
+}
+
+impl ClusterParts {
+    /// Each run's pieces within one day: (first hour, last hour).
+    fn pieces(&self) -> impl Iterator<Item = (Timestamp, Timestamp)> + '_ {
+        self.runs.iter().flat_map(|&(first, last)| {
+            let mut day = PartSpan::Day.floor(first);
+            std::iter::from_fn(move || {
+                if day > last {
+                    return None;
                 }
-                let (a, b) = (first.max(day), last.min(day + DAY - HOUR));
-                store
-                    .replace_pattern_parts(cluster, PartSpan::Hour, a, b, rows)
-                    .await?;
-                if (a, b) == (day, day + DAY - HOUR) {
-                    // The run covers the day: these are all its hours.
-                    write_day(store, cluster, day, day_parts).await?;
-                    merged_days.insert(day);
-                } else {
-                    stored_days.insert(day);
-                }
-            }
-            stored_days.insert(first_day);
-            stored_days.insert(last_day);
-        }
-        for day in stored_days.difference(&merged_days) {
-            let mut parts: Vec<PatternPart> = Vec::new();
-            for row in store
-                .pattern_parts(cluster, PartSpan::Hour, *day, *day + DAY - HOUR)
-                .await?
-            {
-                parts.push(decode(&row.body)?);
-            }
-            write_day(store, cluster, *day, parts).await?;
+                let piece = (first.max(day), last.min(day + DAY - HOUR));
+                day += DAY;
+                Some(piece)
+            })
+        })
+    }
+}
+
+impl<'s> PatternPass<'s> {
+    pub(crate) fn new(store: &'s dyn PatternStore, dirty: &[DirtyRange]) -> Self {
+        let clusters = dirty_runs(dirty)
+            .into_iter()
+            .map(|(cluster, runs)| {
+                (
+                    cluster.to_string(),
+                    ClusterParts {
+                        runs,
+                        ..ClusterParts::default()
+                    },
+                )
+            })
+            .collect();
+        PatternPass {
+            store,
+            clusters,
+            hours: 0,
         }
     }
-    Ok(read)
+
+    /// Takes the parts of the dirty hours of `cluster` that `window` (`[since, until)`) holds
+    /// whole from `events`: every event of the cluster with an occurrence in the window, with
+    /// exactly those occurrences (oldest first). Writes the days whose dirty hours are then
+    /// all computed.
+    pub(crate) async fn offer(
+        &mut self,
+        cluster: &str,
+        (since, until): (Timestamp, Timestamp),
+        events: &[EventOccurrences],
+    ) -> Result<()> {
+        let Some(c) = self.clusters.get_mut(cluster) else {
+            return Ok(());
+        };
+        let first = {
+            let h = PartSpan::Hour.floor(since);
+            if h == since { h } else { h + HOUR }
+        };
+        let end = PartSpan::Hour.floor(until);
+        let mut wanted: BTreeMap<Timestamp, Vec<(&Event, &[Occurrence])>> = BTreeMap::new();
+        for &(a, b) in &c.runs {
+            let mut h = a.max(first);
+            while h <= b && h < end {
+                if !c.done.contains(&h) {
+                    wanted.insert(h, Vec::new());
+                }
+                h += HOUR;
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        for e in events {
+            let mut rest = e.occurrences.as_slice();
+            while let Some(o) = rest.first() {
+                let hour = PartSpan::Hour.floor(o.at);
+                let n = rest
+                    .iter()
+                    .position(|o| o.at >= hour + HOUR)
+                    .unwrap_or(rest.len());
+                if let Some(list) = wanted.get_mut(&hour) {
+                    list.push((&e.event, &rest[..n]));
+                }
+                rest = &rest[n..];
+            }
+        }
+        for (hour, list) in wanted {
+            c.ready.insert(hour, pattern_parts_of(list, KEPT_SAMPLES));
+            c.done.insert(hour);
+            self.hours += 1;
+        }
+        self.write_ready(cluster).await
+    }
+
+    /// Writes the pieces of runs of `cluster` whose hours are all computed.
+    async fn write_ready(&mut self, cluster: &str) -> Result<()> {
+        let Some(c) = self.clusters.get_mut(cluster) else {
+            return Ok(());
+        };
+        let complete: Vec<(Timestamp, Timestamp)> = c
+            .pieces()
+            .filter(|p| !c.written.contains(p))
+            .filter(|&(a, b)| c.done.range(a..=b).count() as i64 == hours_in(a, b))
+            .collect();
+        for (a, b) in complete {
+            let mut rows: Vec<StoredPatternPart> = Vec::new();
+            let mut day_parts: Vec<PatternPart> = Vec::new();
+            let hours: Vec<Timestamp> = c.ready.range(a..=b).map(|(h, _)| *h).collect();
+            for hour in hours {
+                for part in c.ready.remove(&hour).unwrap_or_default() {
+                    rows.push(to_row(hour, &part)?);
+                    day_parts.push(part);
+                }
+            }
+            self.store
+                .replace_pattern_parts(cluster, PartSpan::Hour, a, b, rows)
+                .await?;
+            let day = PartSpan::Day.floor(a);
+            if (a, b) == (day, day + DAY - HOUR) {
+                // The run covers the day: these are all its hours.
+                write_day(self.store, cluster, day, day_parts).await?;
+                c.merged_days.insert(day);
+            } else {
+                c.stored_days.insert(day);
+            }
+            c.written.insert((a, b));
+        }
+        Ok(())
+    }
+
+    /// Reads by hour what no offered read held whole, writes what is left, and merges the
+    /// days the runs cover in part from their stored hours. Returns the hours computed.
+    pub(crate) async fn finish(mut self, reader: &dyn EventReader) -> Result<usize> {
+        let clusters: Vec<String> = self.clusters.keys().cloned().collect();
+        for cluster in clusters {
+            let missing: Vec<Timestamp> = {
+                let c = &self.clusters[&cluster];
+                c.pieces()
+                    .filter(|p| !c.written.contains(p))
+                    .flat_map(|(a, b)| {
+                        (0..hours_in(a, b)).map(move |n| a + HOUR * i32::try_from(n).unwrap_or(0))
+                    })
+                    .filter(|h| !c.done.contains(h))
+                    .collect()
+            };
+            for hour in missing {
+                let filter = EventFilter {
+                    clusters: vec![cluster.clone()],
+                    since: Some(hour),
+                    until: Some(hour + HOUR),
+                    ..EventFilter::default()
+                };
+                let events = reader.occurrences(&filter, 0).await?;
+                self.offer(&cluster, (hour, hour + HOUR), &events).await?;
+            }
+            let c = &self.clusters[&cluster];
+            let days: Vec<Timestamp> = c.stored_days.difference(&c.merged_days).copied().collect();
+            for day in days {
+                let mut parts: Vec<PatternPart> = Vec::new();
+                for row in self
+                    .store
+                    .pattern_parts(&cluster, PartSpan::Hour, day, day + DAY - HOUR)
+                    .await?
+                {
+                    parts.push(decode(&row.body)?);
+                }
+                write_day(self.store, &cluster, day, parts).await?;
+            }
+        }
+        Ok(self.hours)
+    }
+}
+
+/// The hours from `a` to `b` (starts), both counted.
+fn hours_in(a: Timestamp, b: Timestamp) -> i64 {
+    b.duration_since(a).as_secs() / 3600 + 1
 }
 
 /// Stores the parts of `cluster`'s `day`: its hours' `parts` merged.

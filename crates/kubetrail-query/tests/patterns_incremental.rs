@@ -9,9 +9,11 @@ use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{IncidentConfig, Pattern, PatternConfig, patterns};
 use kubetrail_model::{Event, EventFilter};
 use kubetrail_process::{Processor, Rules};
-use kubetrail_query::{kept_patterns, maintain_incidents};
+use kubetrail_query::{
+    kept_patterns, maintain_incidents, maintain_incidents_reading, maintain_patterns,
+};
 use kubetrail_source::import::{Item, read_file};
-use kubetrail_store::{EventReader, PartSpan, SqliteStore, Store};
+use kubetrail_store::{DirtyRange, EventReader, EventSink, PartSpan, SqliteStore, Store};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -250,4 +252,67 @@ async fn kept_patterns_equal_the_analysis_of_the_windows_events_on_postgres() {
     let cuts: Vec<usize> = (40..events.len()).step_by(97).collect();
     let maintain: Vec<bool> = (0..=cuts.len()).map(|n| n % 3 == 1).collect();
     check_on(store.as_ref(), events, &cuts, &maintain, &[]).await;
+}
+
+/// Every part kept, hour and day, of `cluster`: (span, bucket, body), in order.
+async fn kept_parts(store: &dyn Store, cluster: &str) -> Vec<(u8, Timestamp, String)> {
+    let kept = store.pattern_store().expect("the store keeps patterns");
+    let mut out = Vec::new();
+    for (n, span) in [PartSpan::Hour, PartSpan::Day].into_iter().enumerate() {
+        for row in kept
+            .pattern_parts(cluster, span, Timestamp::MIN, Timestamp::MAX)
+            .await
+            .expect("parts")
+        {
+            out.push((n as u8, row.sum.bucket, row.body));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Issue 14 §1: the maintainer takes each dirty hour's parts from the incidents walk's reads
+/// (an hour a read holds whole), and reads by hour only what none held whole (a read cut at
+/// its bound). Both give the parts of one read of each hour: the walk's parts, with bounds
+/// that cut reads and without, equal those `maintain_patterns` computes alone, reading each
+/// hour of the ten-day dump.
+#[test]
+fn the_parts_taken_from_the_walks_reads_equal_those_read_by_hour() {
+    let events = copies(DUMPS[0], "one");
+    runtime().block_on(async {
+        for bound in [50_000, 40, 5] {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
+            for batch in events.chunks(500) {
+                store
+                    .write_batch(batch.to_vec(), None)
+                    .await
+                    .expect("write");
+            }
+            let done = maintain_incidents_reading(&store, &IncidentConfig::default(), bound)
+                .await
+                .expect("maintain")
+                .expect("the store keeps incidents");
+            assert!(done.pattern_hours > 24, "bound {bound}: {done:?}");
+            let walked = kept_parts(&store, "one").await;
+            assert!(!walked.is_empty());
+            let all = store
+                .occurrences(&everything(), 0)
+                .await
+                .expect("occurrences");
+            let first = all.iter().filter_map(|e| e.first()).min().expect("events");
+            let last = all.iter().filter_map(|e| e.last()).max().expect("events");
+            let dirty = DirtyRange {
+                id: 0,
+                cluster: "one".into(),
+                since: first,
+                until: last,
+            };
+            let kept = store.pattern_store().expect("the store keeps patterns");
+            maintain_patterns(&store, kept, &[dirty])
+                .await
+                .expect("parts read by hour");
+            assert_eq!(walked, kept_parts(&store, "one").await, "bound {bound}");
+        }
+    });
 }
