@@ -22,15 +22,18 @@ pub mod classify;
 mod correlate;
 mod future;
 pub mod normalize;
+#[cfg(test)]
+mod normalize_reference;
 mod objects;
 mod processor;
 pub mod template;
+pub mod wire;
 
 pub use catalogue::{Coverage, catalogue_coverage};
 pub use classify::{Classification, Rule, RuleMatch, Rules, RulesError};
 pub use correlate::{ObjectLink, OwnerIndex, OwnerRef, infer_owner_from_name};
 pub use future::{DEFAULT_MAX_FUTURE, FutureLimit};
-pub use normalize::{Rejected, from_core, from_events_v1};
+pub use normalize::{EventFields, Rejected, from_core, from_events_v1, normalize};
 pub use processor::Processor;
 pub use template::template;
 

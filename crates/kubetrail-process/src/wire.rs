@@ -1,0 +1,613 @@
+//! Events read straight from JSON into [`EventFields`], without building k8s-openapi's types:
+//! strings are borrowed from the input where they have no escapes, and what normalization does
+//! not keep (`managedFields`, labels, annotations, owner references...) is checked, not kept.
+//!
+//! The decoders accept exactly what `serde_json::from_str::<core::Event>` (and
+//! `events::Event`) accept, and read the same values: each struct here mirrors the visitor
+//! k8s-openapi 0.29 generates for its counterpart (every field optional, a repeated key
+//! overwrites the earlier value, `null` is absent, a required field missing is its default,
+//! unknown keys skipped, `apiVersion` and `kind` checked on the resource), with the same
+//! deserializer calls at the same depths, so serde_json's checks (string escapes, number
+//! ranges, the recursion limit) apply alike. Timestamps are read by k8s-openapi's own `Time`
+//! and `MicroTime`. Where a value would need more than a check (a `fieldsV1` holding
+//! serde_json's raw-value token), the decoder refuses it; callers then read the value with
+//! k8s-openapi, whose result (or error) stands. Tests compare both on every real dump and on
+//! generated events (`tests/wire.rs`).
+//!
+//! ```
+//! let line = r#"{"apiVersion":"v1","kind":"Event","metadata":{"uid":"u1","name":"p.1"},
+//!   "involvedObject":{"kind":"Pod","name":"p"},"reason":"BackOff",
+//!   "lastTimestamp":"2024-01-01T00:00:00Z"}"#;
+//! let event: kubetrail_process::wire::CoreEvent = serde_json::from_str(line).unwrap();
+//! assert!(event.is_event());
+//! let record = kubetrail_process::normalize::normalize(event.into_fields(), "c").unwrap();
+//! assert_eq!(record.reason, "BackOff");
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
+use serde::de::{
+    self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Unexpected, Visitor,
+};
+
+use crate::normalize::{EventFields, Reference};
+
+/// Declares a struct read as k8s-openapi reads its counterpart: each listed key into an
+/// `Option` field (`null` is `None`, a repeated key overwrites), other keys skipped with
+/// [`IgnoredAny`], and, for a resource, `apiVersion` and `kind` required to be the given
+/// strings when present.
+macro_rules! mirror {
+    (@resource) => { None };
+    (@resource $api:literal $kind:literal) => { Some(($api, $kind)) };
+    (
+        $(#[$doc:meta])*
+        $vis:vis $name:ident as $expecting:literal $(resource $api:literal $kind:literal)? {
+            $( $key:literal => $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[$doc])*
+        // Fields that are only checked (as k8s-openapi types them) are never read.
+        #[allow(dead_code)]
+        #[derive(Default)]
+        $vis struct $name<'de> {
+            $( $field: Option<$ty>, )*
+            borrowed: PhantomData<&'de str>,
+        }
+
+        impl<'de> Deserialize<'de> for $name<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                const RESOURCE: Option<(&str, &str)> = mirror!(@resource $($api $kind)?);
+
+                #[allow(non_camel_case_types)]
+                enum Field { $( $field, )* ApiVersion__, Kind__, Other__ }
+
+                impl<'de> Deserialize<'de> for Field {
+                    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                        struct FieldVisitor;
+                        impl Visitor<'_> for FieldVisitor {
+                            type Value = Field;
+                            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                                f.write_str("field identifier")
+                            }
+                            fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                                Ok(match v {
+                                    "apiVersion" if RESOURCE.is_some() => Field::ApiVersion__,
+                                    "kind" if RESOURCE.is_some() => Field::Kind__,
+                                    $( $key => Field::$field, )*
+                                    _ => Field::Other__,
+                                })
+                            }
+                        }
+                        d.deserialize_identifier(FieldVisitor)
+                    }
+                }
+
+                struct StructVisitor;
+                impl<'de> Visitor<'de> for StructVisitor {
+                    type Value = $name<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                        let mut out = $name::default();
+                        while let Some(key) = map.next_key::<Field>()? {
+                            match key {
+                                Field::ApiVersion__ => {
+                                    let value: Str<'de> = map.next_value()?;
+                                    resource_check(&value, RESOURCE.map(|r| r.0))?;
+                                }
+                                Field::Kind__ => {
+                                    let value: Str<'de> = map.next_value()?;
+                                    resource_check(&value, RESOURCE.map(|r| r.1))?;
+                                }
+                                $( Field::$field => out.$field = map.next_value()?, )*
+                                Field::Other__ => {
+                                    map.next_value::<IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+
+                deserializer.deserialize_struct($expecting, &[$( $key, )*], StructVisitor)
+            }
+        }
+    };
+}
+
+/// `apiVersion` or `kind` of a resource must be the type's own, as k8s-openapi requires.
+fn resource_check<E: de::Error>(value: &Str<'_>, expected: Option<&'static str>) -> Result<(), E> {
+    match expected {
+        Some(expected) if value.0 != expected => {
+            Err(E::invalid_value(Unexpected::Str(&value.0), &expected))
+        }
+        _ => Ok(()),
+    }
+}
+
+mirror! {
+    /// A `core/v1` Event (k8s-openapi's `api::core::v1::Event`).
+    pub CoreEvent as "Event" resource "v1" "Event" {
+        "action" => action: Str<'de>,
+        "count" => count: i32,
+        "eventTime" => event_time: MicroTime,
+        "firstTimestamp" => first_timestamp: Time,
+        "involvedObject" => involved_object: ObjectReference<'de>,
+        "lastTimestamp" => last_timestamp: Time,
+        "message" => message: Str<'de>,
+        "metadata" => metadata: ObjectMeta<'de>,
+        "reason" => reason: Str<'de>,
+        "related" => related: ObjectReference<'de>,
+        "reportingComponent" => reporting_component: Str<'de>,
+        "reportingInstance" => reporting_instance: Str<'de>,
+        "series" => series: CoreSeries<'de>,
+        "source" => source: EventSource<'de>,
+        "type" => type_: Str<'de>,
+    }
+}
+
+mirror! {
+    /// An `events.k8s.io/v1` Event (k8s-openapi's `api::events::v1::Event`).
+    pub EventsV1Event as "Event" resource "events.k8s.io/v1" "Event" {
+        "action" => action: Str<'de>,
+        "deprecatedCount" => deprecated_count: i32,
+        "deprecatedFirstTimestamp" => deprecated_first_timestamp: Time,
+        "deprecatedLastTimestamp" => deprecated_last_timestamp: Time,
+        "deprecatedSource" => deprecated_source: EventSource<'de>,
+        "eventTime" => event_time: MicroTime,
+        "metadata" => metadata: ObjectMeta<'de>,
+        "note" => note: Str<'de>,
+        "reason" => reason: Str<'de>,
+        "regarding" => regarding: ObjectReference<'de>,
+        "related" => related: ObjectReference<'de>,
+        "reportingController" => reporting_controller: Str<'de>,
+        "reportingInstance" => reporting_instance: Str<'de>,
+        "series" => series: EventsSeries,
+        "type" => type_: Str<'de>,
+    }
+}
+
+mirror! {
+    /// `ObjectMeta`: what normalization keeps is borrowed, the rest checked as k8s-openapi
+    /// types it.
+    ObjectMeta as "ObjectMeta" {
+        "annotations" => annotations: StrMap,
+        "creationTimestamp" => creation_timestamp: Time,
+        "deletionGracePeriodSeconds" => deletion_grace_period_seconds: i64,
+        "deletionTimestamp" => deletion_timestamp: Time,
+        "finalizers" => finalizers: Seq<CheckStr>,
+        "generateName" => generate_name: CheckStr,
+        "generation" => generation: i64,
+        "labels" => labels: StrMap,
+        "managedFields" => managed_fields: Seq<ManagedFieldsEntry<'de>>,
+        "name" => name: Str<'de>,
+        "namespace" => namespace: Str<'de>,
+        "ownerReferences" => owner_references: Seq<OwnerReference<'de>>,
+        "resourceVersion" => resource_version: Str<'de>,
+        "selfLink" => self_link: CheckStr,
+        "uid" => uid: Str<'de>,
+    }
+}
+
+mirror! {
+    /// `ObjectReference` (`involvedObject`, `regarding`, `related`).
+    ObjectReference as "ObjectReference" {
+        "apiVersion" => api_version: Str<'de>,
+        "fieldPath" => field_path: Str<'de>,
+        "kind" => kind: Str<'de>,
+        "name" => name: Str<'de>,
+        "namespace" => namespace: Str<'de>,
+        "resourceVersion" => resource_version: Str<'de>,
+        "uid" => uid: Str<'de>,
+    }
+}
+
+mirror! {
+    /// `core/v1` `EventSeries`: both fields optional.
+    CoreSeries as "EventSeries" {
+        "count" => count: i32,
+        "lastObservedTime" => last_observed_time: MicroTime,
+    }
+}
+
+mirror! {
+    /// `EventSource` (`source`, `deprecatedSource`).
+    EventSource as "EventSource" {
+        "component" => component: Str<'de>,
+        "host" => host: Str<'de>,
+    }
+}
+
+mirror! {
+    /// `OwnerReference`, checked only.
+    OwnerReference as "OwnerReference" {
+        "apiVersion" => api_version: CheckStr,
+        "blockOwnerDeletion" => block_owner_deletion: bool,
+        "controller" => controller: bool,
+        "kind" => kind: CheckStr,
+        "name" => name: CheckStr,
+        "uid" => uid: CheckStr,
+    }
+}
+
+mirror! {
+    /// `ManagedFieldsEntry`, checked only.
+    ManagedFieldsEntry as "ManagedFieldsEntry" {
+        "apiVersion" => api_version: CheckStr,
+        "fieldsType" => fields_type: CheckStr,
+        "fieldsV1" => fields_v1: FieldsV1,
+        "manager" => manager: CheckStr,
+        "operation" => operation: CheckStr,
+        "subresource" => subresource: CheckStr,
+        "time" => time: Time,
+    }
+}
+
+impl<'de> CoreEvent<'de> {
+    /// Whether this reads as a core/v1 Event: its `involvedObject` is set (to anything but the
+    /// empty reference), the rule the import applies to the k8s-openapi type.
+    pub fn is_event(&self) -> bool {
+        self.involved_object.as_ref().is_some_and(|r| {
+            r.api_version.is_some()
+                || r.field_path.is_some()
+                || r.kind.is_some()
+                || r.name.is_some()
+                || r.namespace.is_some()
+                || r.resource_version.is_some()
+                || r.uid.is_some()
+        })
+    }
+
+    /// What normalization reads, the strings still borrowed.
+    pub fn into_fields(self) -> EventFields<'de> {
+        let meta = self.metadata.unwrap_or_default();
+        let series = self.series;
+        let source = self.source.unwrap_or_default();
+        EventFields {
+            uid: cow(meta.uid),
+            name: cow(meta.name),
+            namespace: cow(meta.namespace),
+            resource_version: cow(meta.resource_version),
+            created: meta.creation_timestamp.map(|t| t.0),
+            regarding: Some(self.involved_object.unwrap_or_default().into_reference()),
+            related: self.related.map(ObjectReference::into_reference),
+            reason: cow(self.reason),
+            note: cow(self.message),
+            type_: cow(self.type_),
+            action: cow(self.action),
+            reporting_controller: cow(self.reporting_component),
+            reporting_instance: cow(self.reporting_instance),
+            source_component: cow(source.component),
+            source_host: cow(source.host),
+            first: self.first_timestamp.map(|t| t.0),
+            last: self.last_timestamp.map(|t| t.0),
+            event_time: self.event_time.map(|t| t.0),
+            series_count: series.as_ref().and_then(|s| s.count),
+            series_last: series.and_then(|s| s.last_observed_time.map(|t| t.0)),
+            count: self.count,
+        }
+    }
+}
+
+impl<'de> EventsV1Event<'de> {
+    /// Whether this reads as an events.k8s.io/v1 Event: `regarding` or `note` is set, the rule
+    /// the import applies to the k8s-openapi type.
+    pub fn is_event(&self) -> bool {
+        self.regarding.is_some() || self.note.is_some()
+    }
+
+    /// What normalization reads, the strings still borrowed.
+    pub fn into_fields(self) -> EventFields<'de> {
+        let meta = self.metadata.unwrap_or_default();
+        let series = self.series;
+        let source = self.deprecated_source.unwrap_or_default();
+        EventFields {
+            uid: cow(meta.uid),
+            name: cow(meta.name),
+            namespace: cow(meta.namespace),
+            resource_version: cow(meta.resource_version),
+            created: meta.creation_timestamp.map(|t| t.0),
+            regarding: self.regarding.map(ObjectReference::into_reference),
+            related: self.related.map(ObjectReference::into_reference),
+            reason: cow(self.reason),
+            note: cow(self.note),
+            type_: cow(self.type_),
+            action: cow(self.action),
+            reporting_controller: cow(self.reporting_controller),
+            reporting_instance: cow(self.reporting_instance),
+            source_component: cow(source.component),
+            source_host: cow(source.host),
+            first: self.deprecated_first_timestamp.map(|t| t.0),
+            last: self.deprecated_last_timestamp.map(|t| t.0),
+            event_time: self.event_time.map(|t| t.0),
+            series_count: series.map(|s| s.count),
+            series_last: series.map(|s| s.last_observed_time),
+            count: self.deprecated_count,
+        }
+    }
+}
+
+impl<'de> ObjectReference<'de> {
+    fn into_reference(self) -> Reference<'de> {
+        Reference {
+            api_version: cow(self.api_version),
+            kind: cow(self.kind),
+            namespace: cow(self.namespace),
+            name: cow(self.name),
+            uid: cow(self.uid),
+            field_path: cow(self.field_path),
+        }
+    }
+}
+
+fn cow(s: Option<Str<'_>>) -> Option<Cow<'_, str>> {
+    s.map(|s| s.0)
+}
+
+/// `events.k8s.io/v1` `EventSeries`, as k8s-openapi reads it: `count` defaults to 0,
+/// `lastObservedTime` is required and may not be `null`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventsSeries {
+    count: i32,
+    last_observed_time: jiff::Timestamp,
+}
+
+impl<'de> Deserialize<'de> for EventsSeries {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        enum Field {
+            Count,
+            LastObservedTime,
+            Other,
+        }
+
+        impl<'de> Deserialize<'de> for Field {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct FieldVisitor;
+                impl Visitor<'_> for FieldVisitor {
+                    type Value = Field;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("field identifier")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<Field, E> {
+                        Ok(match v {
+                            "count" => Field::Count,
+                            "lastObservedTime" => Field::LastObservedTime,
+                            _ => Field::Other,
+                        })
+                    }
+                }
+                d.deserialize_identifier(FieldVisitor)
+            }
+        }
+
+        struct SeriesVisitor;
+        impl<'de> Visitor<'de> for SeriesVisitor {
+            type Value = EventsSeries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("EventSeries")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventsSeries, A::Error> {
+                let mut count: Option<i32> = None;
+                let mut last: Option<MicroTime> = None;
+                while let Some(key) = map.next_key::<Field>()? {
+                    match key {
+                        Field::Count => count = map.next_value()?,
+                        Field::LastObservedTime => last = Some(map.next_value()?),
+                        Field::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(EventsSeries {
+                    count: count.unwrap_or_default(),
+                    last_observed_time: last
+                        .ok_or_else(|| de::Error::missing_field("lastObservedTime"))?
+                        .0,
+                })
+            }
+        }
+
+        deserializer.deserialize_struct(
+            "EventSeries",
+            &["count", "lastObservedTime"],
+            SeriesVisitor,
+        )
+    }
+}
+
+/// A string, borrowed from the input when it has no escapes; accepts what `String` accepts.
+pub(crate) struct Str<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Str<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor;
+        impl<'de> Visitor<'de> for StrVisitor {
+            type Value = Str<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'de>, E> {
+                Ok(Str(Cow::Owned(v)))
+            }
+            fn visit_borrowed_bytes<E: de::Error>(self, v: &'de [u8]) -> Result<Str<'de>, E> {
+                match std::str::from_utf8(v) {
+                    Ok(s) => Ok(Str(Cow::Borrowed(s))),
+                    Err(_) => Err(E::invalid_value(Unexpected::Bytes(v), &self)),
+                }
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Str<'de>, E> {
+                match std::str::from_utf8(v) {
+                    Ok(s) => Ok(Str(Cow::Owned(s.to_owned()))),
+                    Err(_) => Err(E::invalid_value(Unexpected::Bytes(v), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_string(StrVisitor)
+    }
+}
+
+/// A string checked as `String` is (the same deserializer call), not kept.
+#[derive(Default)]
+pub(crate) struct CheckStr;
+
+impl<'de> Deserialize<'de> for CheckStr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CheckVisitor;
+        impl Visitor<'_> for CheckVisitor {
+            type Value = CheckStr;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<CheckStr, E> {
+                Ok(CheckStr)
+            }
+            fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<CheckStr, E> {
+                match std::str::from_utf8(v) {
+                    Ok(_) => Ok(CheckStr),
+                    Err(_) => Err(E::invalid_value(Unexpected::Bytes(v), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_string(CheckVisitor)
+    }
+}
+
+/// A `BTreeMap<String, String>` (labels, annotations), checked as one is read, not kept.
+#[derive(Default)]
+pub(crate) struct StrMap;
+
+impl<'de> Deserialize<'de> for StrMap {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MapVisitor;
+        impl<'de> Visitor<'de> for MapVisitor {
+            type Value = StrMap;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrMap, A::Error> {
+                while map.next_entry::<CheckStr, CheckStr>()?.is_some() {}
+                Ok(StrMap)
+            }
+        }
+        deserializer.deserialize_map(MapVisitor)
+    }
+}
+
+/// A `Vec<T>`, checked element by element as one is read, not kept.
+pub(crate) struct Seq<T>(PhantomData<T>);
+
+impl<T> Default for Seq<T> {
+    fn default() -> Self {
+        Seq(PhantomData)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Seq<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SeqVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for SeqVisitor<T> {
+            type Value = Seq<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sequence")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Seq<T>, A::Error> {
+                while seq.next_element::<T>()?.is_some() {}
+                Ok(Seq(PhantomData))
+            }
+        }
+        deserializer.deserialize_seq(SeqVisitor(PhantomData))
+    }
+}
+
+/// `FieldsV1`, a newtype around a `serde_json::Value`: checked as the value is read.
+#[derive(Default)]
+pub(crate) struct FieldsV1;
+
+impl<'de> Deserialize<'de> for FieldsV1 {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NewtypeVisitor;
+        impl<'de> Visitor<'de> for NewtypeVisitor {
+            type Value = FieldsV1;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("FieldsV1")
+            }
+            fn visit_newtype_struct<D: Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<FieldsV1, D::Error> {
+                AnyValue::deserialize(d).map(|_| FieldsV1)
+            }
+        }
+        deserializer.deserialize_newtype_struct("FieldsV1", NewtypeVisitor)
+    }
+}
+
+/// Any JSON value, checked as `serde_json::Value` reads one (`deserialize_any`, so numbers
+/// are parsed and range-checked), not kept.
+struct AnyValue;
+
+/// The key by which serde_json's `Value` reads an embedded raw value (its `raw_value`
+/// feature is on in this workspace); such a map is refused here and read by k8s-openapi.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl<'de> Deserialize<'de> for AnyValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AnyVisitor;
+        impl<'de> Visitor<'de> for AnyVisitor {
+            type Value = AnyValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any valid JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<AnyValue, E> {
+                Ok(AnyValue)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<AnyValue, E> {
+                Ok(AnyValue)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<AnyValue, E> {
+                Ok(AnyValue)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<AnyValue, E> {
+                Ok(AnyValue)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<AnyValue, E> {
+                Ok(AnyValue)
+            }
+            fn visit_none<E>(self) -> Result<AnyValue, E> {
+                Ok(AnyValue)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<AnyValue, D::Error> {
+                AnyValue::deserialize(d)
+            }
+            fn visit_unit<E>(self) -> Result<AnyValue, E> {
+                Ok(AnyValue)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnyValue, A::Error> {
+                while seq.next_element::<AnyValue>()?.is_some() {}
+                Ok(AnyValue)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
+                let mut first = true;
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    if first && key.0 == RAW_VALUE_TOKEN {
+                        return Err(de::Error::custom("raw value left to serde_json"));
+                    }
+                    first = false;
+                    map.next_value::<AnyValue>()?;
+                }
+                Ok(AnyValue)
+            }
+        }
+        deserializer.deserialize_any(AnyVisitor)
+    }
+}
