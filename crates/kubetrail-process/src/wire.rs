@@ -12,7 +12,7 @@
 //! and `MicroTime`. Where a value would need more than a check (a `fieldsV1` holding
 //! serde_json's raw-value token), the decoder refuses it; callers then read the value with
 //! k8s-openapi, whose result (or error) stands. Tests compare both on every real dump and on
-//! generated events (`tests/wire.rs`).
+//! generated events (`wire_tests.rs`), and the fuzz target `event_wire` does so on any input.
 //!
 //! ```
 //! let line = r#"{"apiVersion":"v1","kind":"Event","metadata":{"uid":"u1","name":"p.1"},
@@ -611,3 +611,7 @@ impl<'de> Deserialize<'de> for AnyValue {
         deserializer.deserialize_any(AnyVisitor)
     }
 }
+
+#[cfg(test)]
+#[path = "wire_tests.rs"]
+mod tests;

@@ -22,6 +22,10 @@ pub(crate) struct Decoder {
     path: Arc<Path>,
     next_index: u64,
     pub(crate) stats: Stats,
+    /// Tests: read Events with k8s-openapi's types, as before [`wire`] (the reference the
+    /// tests compare with).
+    #[cfg(test)]
+    pub(crate) k8s_openapi: bool,
 }
 
 /// What a file turned out to contain, to tell an empty Event list from something else.
@@ -78,6 +82,8 @@ impl Decoder {
             path,
             next_index: 0,
             stats: Stats::default(),
+            #[cfg(test)]
+            k8s_openapi: false,
         }
     }
 
@@ -136,6 +142,10 @@ impl Decoder {
     /// checks every string on its own, which made up a quarter of the parse. Text that is not
     /// UTF-8 would fail the typed parse as well, so it goes the slow way as before.
     fn typed(&mut self, bytes: &[u8], location: Location) -> Result<Item, Location> {
+        #[cfg(test)]
+        if self.k8s_openapi {
+            return self.typed_k8s_openapi(bytes, location);
+        }
         let Ok(text) = std::str::from_utf8(bytes) else {
             return Err(location);
         };
@@ -262,6 +272,10 @@ impl Decoder {
         map.remove("apiVersion");
         map.remove("kind");
         let value = Value::Object(map);
+        #[cfg(test)]
+        if self.k8s_openapi {
+            return self.event_value_k8s_openapi(&value, api, location);
+        }
         // As on the fast path: the fields read borrowed, k8s-openapi where that refuses.
         let fields = match api {
             Api::Core => wire::CoreEvent::deserialize(&value)
@@ -272,6 +286,42 @@ impl Decoder {
                 .or_else(|_| events::Event::deserialize(&value).map(EventFields::from)),
         };
         match fields {
+            Ok(fields) => self.event(fields, location),
+            Err(err) => {
+                self.stats.events += 1;
+                let reason = SkipReason::InvalidEvent(err.to_string());
+                Item::Skipped { location, reason }
+            }
+        }
+    }
+}
+
+/// The decoding as it was before [`wire`] (commit 8793853), for the tests to compare with.
+#[cfg(test)]
+impl Decoder {
+    fn typed_k8s_openapi(&mut self, bytes: &[u8], location: Location) -> Result<Item, Location> {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Err(location);
+        };
+        if let Ok(event) = serde_json::from_str::<core::Event>(text)
+            && event.involved_object != core::ObjectReference::default()
+        {
+            return Ok(self.event(event.into(), location));
+        }
+        if let Ok(event) = serde_json::from_str::<events::Event>(text)
+            && (event.regarding.is_some() || event.note.is_some())
+        {
+            return Ok(self.event(event.into(), location));
+        }
+        Err(location)
+    }
+
+    fn event_value_k8s_openapi(&mut self, value: &Value, api: Api, location: Location) -> Item {
+        let parsed = match api {
+            Api::Core => core::Event::deserialize(value).map(EventFields::from),
+            Api::EventsV1 => events::Event::deserialize(value).map(EventFields::from),
+        };
+        match parsed {
             Ok(fields) => self.event(fields, location),
             Err(err) => {
                 self.stats.events += 1;
