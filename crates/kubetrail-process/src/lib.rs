@@ -1,7 +1,8 @@
 //! Processing: normalize → classify → correlate → template. Pure functions, no I/O.
 //!
 //! `source → process → store`: sources hand over Kubernetes Event objects (typed with
-//! k8s-openapi) and the owner links of other objects they see; [`Processor::process`] returns
+//! k8s-openapi, or read from JSON by [`wire`] into [`EventFields`], both normalized by the
+//! one [`normalize()`]) and the owner links of other objects they see; [`Processor::process`] returns
 //! the [`Event`] record with category, severity, correlation ID, top owner, node and message
 //! template filled in. [`FutureLimit`] refuses events dated far past their time of receipt,
 //! the same way on every input path.
