@@ -130,48 +130,6 @@ fn resource_check<E: de::Error>(value: &Str<'_>, expected: Option<&'static str>)
 }
 
 mirror! {
-    /// A `core/v1` Event (k8s-openapi's `api::core::v1::Event`).
-    pub CoreEvent as "Event" resource "v1" "Event" {
-        "action" => action: Str<'de>,
-        "count" => count: i32,
-        "eventTime" => event_time: MicroTime,
-        "firstTimestamp" => first_timestamp: Time,
-        "involvedObject" => involved_object: ObjectReference<'de>,
-        "lastTimestamp" => last_timestamp: Time,
-        "message" => message: Str<'de>,
-        "metadata" => metadata: ObjectMeta<'de>,
-        "reason" => reason: Str<'de>,
-        "related" => related: ObjectReference<'de>,
-        "reportingComponent" => reporting_component: Str<'de>,
-        "reportingInstance" => reporting_instance: Str<'de>,
-        "series" => series: CoreSeries<'de>,
-        "source" => source: EventSource<'de>,
-        "type" => type_: Str<'de>,
-    }
-}
-
-mirror! {
-    /// An `events.k8s.io/v1` Event (k8s-openapi's `api::events::v1::Event`).
-    pub EventsV1Event as "Event" resource "events.k8s.io/v1" "Event" {
-        "action" => action: Str<'de>,
-        "deprecatedCount" => deprecated_count: i32,
-        "deprecatedFirstTimestamp" => deprecated_first_timestamp: Time,
-        "deprecatedLastTimestamp" => deprecated_last_timestamp: Time,
-        "deprecatedSource" => deprecated_source: EventSource<'de>,
-        "eventTime" => event_time: MicroTime,
-        "metadata" => metadata: ObjectMeta<'de>,
-        "note" => note: Str<'de>,
-        "reason" => reason: Str<'de>,
-        "regarding" => regarding: ObjectReference<'de>,
-        "related" => related: ObjectReference<'de>,
-        "reportingController" => reporting_controller: Str<'de>,
-        "reportingInstance" => reporting_instance: Str<'de>,
-        "series" => series: EventsSeries,
-        "type" => type_: Str<'de>,
-    }
-}
-
-mirror! {
     /// `ObjectMeta`: what normalization keeps is borrowed, the rest checked as k8s-openapi
     /// types it.
     ObjectMeta as "ObjectMeta" {
@@ -247,49 +205,29 @@ mirror! {
     }
 }
 
+/// A `core/v1` Event (k8s-openapi's `api::core::v1::Event`), read into [`EventFields`].
+pub struct CoreEvent<'de> {
+    fields: EventFields<'de>,
+    shown: bool,
+}
+
+/// An `events.k8s.io/v1` Event (k8s-openapi's `api::events::v1::Event`), read into
+/// [`EventFields`].
+pub struct EventsV1Event<'de> {
+    fields: EventFields<'de>,
+    shown: bool,
+}
+
 impl<'de> CoreEvent<'de> {
     /// Whether this reads as a core/v1 Event: its `involvedObject` is set (to anything but the
     /// empty reference), the rule the import applies to the k8s-openapi type.
     pub fn is_event(&self) -> bool {
-        self.involved_object.as_ref().is_some_and(|r| {
-            r.api_version.is_some()
-                || r.field_path.is_some()
-                || r.kind.is_some()
-                || r.name.is_some()
-                || r.namespace.is_some()
-                || r.resource_version.is_some()
-                || r.uid.is_some()
-        })
+        self.shown
     }
 
     /// What normalization reads, the strings still borrowed.
     pub fn into_fields(self) -> EventFields<'de> {
-        let meta = self.metadata.unwrap_or_default();
-        let series = self.series;
-        let source = self.source.unwrap_or_default();
-        EventFields {
-            uid: cow(meta.uid),
-            name: cow(meta.name),
-            namespace: cow(meta.namespace),
-            resource_version: cow(meta.resource_version),
-            created: meta.creation_timestamp.map(|t| t.0),
-            regarding: Some(self.involved_object.unwrap_or_default().into_reference()),
-            related: self.related.map(ObjectReference::into_reference),
-            reason: cow(self.reason),
-            note: cow(self.message),
-            type_: cow(self.type_),
-            action: cow(self.action),
-            reporting_controller: cow(self.reporting_component),
-            reporting_instance: cow(self.reporting_instance),
-            source_component: cow(source.component),
-            source_host: cow(source.host),
-            first: self.first_timestamp.map(|t| t.0),
-            last: self.last_timestamp.map(|t| t.0),
-            event_time: self.event_time.map(|t| t.0),
-            series_count: series.as_ref().and_then(|s| s.count),
-            series_last: series.and_then(|s| s.last_observed_time.map(|t| t.0)),
-            count: self.count,
-        }
+        self.fields
     }
 }
 
@@ -297,41 +235,288 @@ impl<'de> EventsV1Event<'de> {
     /// Whether this reads as an events.k8s.io/v1 Event: `regarding` or `note` is set, the rule
     /// the import applies to the k8s-openapi type.
     pub fn is_event(&self) -> bool {
-        self.regarding.is_some() || self.note.is_some()
+        self.shown
     }
 
     /// What normalization reads, the strings still borrowed.
     pub fn into_fields(self) -> EventFields<'de> {
-        let meta = self.metadata.unwrap_or_default();
-        let series = self.series;
-        let source = self.deprecated_source.unwrap_or_default();
-        EventFields {
-            uid: cow(meta.uid),
-            name: cow(meta.name),
-            namespace: cow(meta.namespace),
-            resource_version: cow(meta.resource_version),
-            created: meta.creation_timestamp.map(|t| t.0),
-            regarding: self.regarding.map(ObjectReference::into_reference),
-            related: self.related.map(ObjectReference::into_reference),
-            reason: cow(self.reason),
-            note: cow(self.note),
-            type_: cow(self.type_),
-            action: cow(self.action),
-            reporting_controller: cow(self.reporting_controller),
-            reporting_instance: cow(self.reporting_instance),
-            source_component: cow(source.component),
-            source_host: cow(source.host),
-            first: self.deprecated_first_timestamp.map(|t| t.0),
-            last: self.deprecated_last_timestamp.map(|t| t.0),
-            event_time: self.event_time.map(|t| t.0),
-            series_count: series.map(|s| s.count),
-            series_last: series.map(|s| s.last_observed_time),
-            count: self.deprecated_count,
+        self.fields
+    }
+}
+
+impl<'de> Deserialize<'de> for CoreEvent<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = EventFields::default();
+        let shown = read(deserializer, Api::Core, &mut fields)?;
+        Ok(CoreEvent { fields, shown })
+    }
+}
+
+impl<'de> Deserialize<'de> for EventsV1Event<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = EventFields::default();
+        let shown = read(deserializer, Api::EventsV1, &mut fields)?;
+        Ok(EventsV1Event { fields, shown })
+    }
+}
+
+/// Which Event API a text is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `core/v1`.
+    Core,
+    /// `events.k8s.io/v1`.
+    EventsV1,
+}
+
+/// Reads `text` as an Event of `api` into `fields` (which must start as the default), in
+/// place: what [`CoreEvent`] and [`EventsV1Event`] read, without moving the fields through
+/// returned structs. `Ok(true)` when it shows the API's fields (see their `is_event`); on an
+/// error, `fields` holds whatever was read before it.
+pub fn read_str<'de>(
+    text: &'de str,
+    api: Api,
+    fields: &mut EventFields<'de>,
+) -> Result<bool, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let shown = read(&mut deserializer, api, fields)?;
+    deserializer.end()?;
+    Ok(shown)
+}
+
+/// The top-level visitor: k8s-openapi's `Event` visitor of either API, writing each field
+/// into `fields` as it is read (a repeated key overwrites everything the earlier one set).
+fn read<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    api: Api,
+    fields: &mut EventFields<'de>,
+) -> Result<bool, D::Error> {
+    const CORE_FIELDS: &[&str] = &[
+        "apiVersion",
+        "kind",
+        "action",
+        "count",
+        "eventTime",
+        "firstTimestamp",
+        "involvedObject",
+        "lastTimestamp",
+        "message",
+        "metadata",
+        "reason",
+        "related",
+        "reportingComponent",
+        "reportingInstance",
+        "series",
+        "source",
+        "type",
+    ];
+    const V1_FIELDS: &[&str] = &[
+        "apiVersion",
+        "kind",
+        "action",
+        "deprecatedCount",
+        "deprecatedFirstTimestamp",
+        "deprecatedLastTimestamp",
+        "deprecatedSource",
+        "eventTime",
+        "metadata",
+        "note",
+        "reason",
+        "regarding",
+        "related",
+        "reportingController",
+        "reportingInstance",
+        "series",
+        "type",
+    ];
+    let (names, api_version) = match api {
+        Api::Core => (CORE_FIELDS, "v1"),
+        Api::EventsV1 => (V1_FIELDS, "events.k8s.io/v1"),
+    };
+    let visitor = EventVisitor {
+        api,
+        api_version,
+        fields,
+    };
+    deserializer.deserialize_struct("Event", names, visitor)
+}
+
+/// The keys of both APIs' Events, each under the name of the field it fills.
+enum Key {
+    ApiVersion,
+    Kind,
+    Action,
+    Count,
+    EventTime,
+    First,
+    Last,
+    Regarding,
+    Note,
+    Metadata,
+    Reason,
+    Related,
+    ReportingController,
+    ReportingInstance,
+    CoreSeries,
+    EventsSeries,
+    Source,
+    Type,
+    Other,
+}
+
+/// Reads a key as the field it names for one API (the other API's keys are `Other`).
+struct KeySeed(Api);
+
+impl<'de> de::DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Key;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("field identifier")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+        let core = self.0 == Api::Core;
+        Ok(match v {
+            "apiVersion" => Key::ApiVersion,
+            "kind" => Key::Kind,
+            "action" => Key::Action,
+            "eventTime" => Key::EventTime,
+            "metadata" => Key::Metadata,
+            "reason" => Key::Reason,
+            "related" => Key::Related,
+            "reportingInstance" => Key::ReportingInstance,
+            "type" => Key::Type,
+            "count" if core => Key::Count,
+            "firstTimestamp" if core => Key::First,
+            "lastTimestamp" if core => Key::Last,
+            "involvedObject" if core => Key::Regarding,
+            "message" if core => Key::Note,
+            "reportingComponent" if core => Key::ReportingController,
+            "series" if core => Key::CoreSeries,
+            "source" if core => Key::Source,
+            "deprecatedCount" if !core => Key::Count,
+            "deprecatedFirstTimestamp" if !core => Key::First,
+            "deprecatedLastTimestamp" if !core => Key::Last,
+            "regarding" if !core => Key::Regarding,
+            "note" if !core => Key::Note,
+            "reportingController" if !core => Key::ReportingController,
+            "series" if !core => Key::EventsSeries,
+            "deprecatedSource" if !core => Key::Source,
+            _ => Key::Other,
+        })
+    }
+}
+
+struct EventVisitor<'f, 'de> {
+    api: Api,
+    api_version: &'static str,
+    fields: &'f mut EventFields<'de>,
+}
+
+impl<'de> Visitor<'de> for EventVisitor<'_, 'de> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Event")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let out = self.fields;
+        // core/v1: `involvedObject` set and not empty; events.k8s.io/v1: `regarding` or `note`
+        // set.
+        let (mut regarding_shown, mut note_set) = (false, false);
+        while let Some(key) = map.next_key_seed(KeySeed(self.api))? {
+            match key {
+                Key::ApiVersion => {
+                    let value: Str<'de> = map.next_value()?;
+                    resource_check(&value, Some(self.api_version))?;
+                }
+                Key::Kind => {
+                    let value: Str<'de> = map.next_value()?;
+                    resource_check(&value, Some("Event"))?;
+                }
+                Key::Action => out.action = cow(map.next_value()?),
+                Key::Count => out.count = map.next_value()?,
+                Key::EventTime => {
+                    out.event_time = map.next_value::<Option<MicroTime>>()?.map(|t| t.0);
+                }
+                Key::First => out.first = map.next_value::<Option<Time>>()?.map(|t| t.0),
+                Key::Last => out.last = map.next_value::<Option<Time>>()?.map(|t| t.0),
+                Key::Regarding => {
+                    let r: Option<ObjectReference<'de>> = map.next_value()?;
+                    regarding_shown = match self.api {
+                        Api::Core => r.as_ref().is_some_and(ObjectReference::is_set),
+                        Api::EventsV1 => r.is_some(),
+                    };
+                    out.regarding = r.map(ObjectReference::into_reference);
+                }
+                Key::Note => {
+                    out.note = cow(map.next_value()?);
+                    note_set = out.note.is_some();
+                }
+                Key::Metadata => {
+                    let meta: ObjectMeta<'de> = map
+                        .next_value::<Option<ObjectMeta<'de>>>()?
+                        .unwrap_or_default();
+                    out.uid = cow(meta.uid);
+                    out.name = cow(meta.name);
+                    out.namespace = cow(meta.namespace);
+                    out.resource_version = cow(meta.resource_version);
+                    out.created = meta.creation_timestamp.map(|t| t.0);
+                }
+                Key::Reason => out.reason = cow(map.next_value()?),
+                Key::Related => {
+                    out.related = map
+                        .next_value::<Option<ObjectReference<'de>>>()?
+                        .map(ObjectReference::into_reference);
+                }
+                Key::ReportingController => out.reporting_controller = cow(map.next_value()?),
+                Key::ReportingInstance => out.reporting_instance = cow(map.next_value()?),
+                Key::CoreSeries => {
+                    let series: Option<CoreSeries<'de>> = map.next_value()?;
+                    out.series_count = series.as_ref().and_then(|s| s.count);
+                    out.series_last = series.and_then(|s| s.last_observed_time.map(|t| t.0));
+                }
+                Key::EventsSeries => {
+                    let series: Option<EventsSeries> = map.next_value()?;
+                    out.series_count = series.map(|s| s.count);
+                    out.series_last = series.map(|s| s.last_observed_time);
+                }
+                Key::Source => {
+                    let source: EventSource<'de> = map
+                        .next_value::<Option<EventSource<'de>>>()?
+                        .unwrap_or_default();
+                    out.source_component = cow(source.component);
+                    out.source_host = cow(source.host);
+                }
+                Key::Type => out.type_ = cow(map.next_value()?),
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
         }
+        Ok(match self.api {
+            Api::Core => regarding_shown,
+            Api::EventsV1 => regarding_shown || note_set,
+        })
     }
 }
 
 impl<'de> ObjectReference<'de> {
+    /// Not the empty reference (k8s-openapi's `ObjectReference::default()`).
+    fn is_set(&self) -> bool {
+        self.api_version.is_some()
+            || self.field_path.is_some()
+            || self.kind.is_some()
+            || self.name.is_some()
+            || self.namespace.is_some()
+            || self.resource_version.is_some()
+            || self.uid.is_some()
+    }
+
     fn into_reference(self) -> Reference<'de> {
         Reference {
             api_version: cow(self.api_version),

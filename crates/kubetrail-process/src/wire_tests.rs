@@ -11,7 +11,8 @@ use proptest::prelude::*;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{CoreEvent, EventsV1Event};
+use super::{Api, CoreEvent, EventsV1Event, read_str};
+use crate::EventFields;
 use crate::normalize::normalize;
 use crate::normalize_reference as reference;
 
@@ -93,6 +94,24 @@ fn events_both<'de>(
 /// events.k8s.io/v1.
 fn compare(text: &str) -> Result<(Outcome, Outcome), String> {
     let err = |e: serde_json::Error| e.to_string();
+    // In place (the import's fast path) as through the returned structs.
+    for api in [Api::Core, Api::EventsV1] {
+        let mut fields = EventFields::default();
+        let in_place = read_str(text, api, &mut fields).map(|shown| (shown, fields));
+        let returned = match api {
+            Api::Core => {
+                serde_json::from_str::<CoreEvent>(text).map(|e| (e.is_event(), e.into_fields()))
+            }
+            Api::EventsV1 => {
+                serde_json::from_str::<EventsV1Event>(text).map(|e| (e.is_event(), e.into_fields()))
+            }
+        };
+        match (in_place, returned) {
+            (Ok(a), Ok(b)) if a == b => {}
+            (Err(_), Err(_)) => {}
+            (a, b) => return Err(format!("{api:?} in place {a:?}, returned {b:?}\n{text}")),
+        }
+    }
     let core = core_both(
         serde_json::from_str::<CoreEvent>(text).map_err(err),
         serde_json::from_str::<core::Event>(text).map_err(err),

@@ -149,9 +149,11 @@ impl Decoder {
         let Ok(text) = std::str::from_utf8(bytes) else {
             return Err(location);
         };
-        match serde_json::from_str::<wire::CoreEvent>(text) {
-            Ok(event) if event.is_event() => return Ok(self.event(event.into_fields(), location)),
-            Ok(_) => {}
+        // Read in place: the fields are not moved through returned structs.
+        let mut fields = EventFields::default();
+        match wire::read_str(text, wire::Api::Core, &mut fields) {
+            Ok(true) => return Ok(self.event(fields, location)),
+            Ok(false) => {}
             Err(_) => {
                 if let Ok(event) = serde_json::from_str::<core::Event>(text)
                     && event.involved_object != core::ObjectReference::default()
@@ -160,9 +162,10 @@ impl Decoder {
                 }
             }
         }
-        match serde_json::from_str::<wire::EventsV1Event>(text) {
-            Ok(event) if event.is_event() => Ok(self.event(event.into_fields(), location)),
-            Ok(_) => Err(location),
+        let mut fields = EventFields::default();
+        match wire::read_str(text, wire::Api::EventsV1, &mut fields) {
+            Ok(true) => Ok(self.event(fields, location)),
+            Ok(false) => Err(location),
             Err(_) => match serde_json::from_str::<events::Event>(text) {
                 Ok(event) if event.regarding.is_some() || event.note.is_some() => {
                     Ok(self.event(event.into(), location))
