@@ -3,8 +3,9 @@
 //! not keep (`managedFields`, labels, annotations, owner references...) is checked, not kept.
 //!
 //! The decoders accept exactly what `serde_json::from_str::<core::Event>` (and
-//! `events::Event`) accept, and read the same values: each struct here mirrors the visitor
-//! k8s-openapi 0.29 generates for its counterpart (every field optional, a repeated key
+//! `events::Event`) accept, and read the same values: the top-level visitor (one for both APIs,
+//! writing each field into an [`EventFields`] as it is read, [`read_str`]) and each struct here
+//! mirror the visitor k8s-openapi 0.29 generates for its counterpart (every field optional, a repeated key
 //! overwrites the earlier value, `null` is absent, a required field missing is its default,
 //! unknown keys skipped, `apiVersion` and `kind` checked on the resource), with the same
 //! deserializer calls at the same depths, so serde_json's checks (string escapes, number
