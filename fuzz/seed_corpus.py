@@ -156,6 +156,8 @@ def main():
         seed("watch_line", b"\x00" + v1.encode())
         seed("nats_wire", json.dumps({"v": 1, "cluster": "prod", "events": [model_event(e, "prod") for e in some]}))
         seed("normalize", compact[0])
+        seed("event_wire", compact[0])
+        seed("event_wire", json.dumps(to_events_v1(some[-1]), indent=1))
     for text in yaml_slices(dumps, limit - 1):
         seed("import", b"\x00" + text.encode())
         seed("import", b"\x01" + text.encode())

@@ -24,14 +24,14 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 log() { echo "[fuzz.sh $(date +%T)] $*" >&2; }
 
-TARGETS=(import watch_line normalize http_params http_api cursor config rules selectors nats_wire change_object)
+TARGETS=(import event_wire watch_line normalize http_params http_api cursor config rules selectors nats_wire change_object)
 # Largest input per target: big enough for a few real Events (or a config file), small enough
 # to keep executions fast.
 max_len() {
   case $1 in
     import | watch_line | nats_wire) echo 65536 ;;
     config | rules | change_object) echo 16384 ;;
-    normalize) echo 8192 ;;
+    normalize | event_wire) echo 8192 ;;
     *) echo 4096 ;;
   esac
 }

@@ -16,6 +16,7 @@
 pub mod change_object;
 pub mod config;
 pub mod cursor;
+pub mod event_wire;
 pub mod http_api;
 pub mod http_params;
 pub mod import;
@@ -29,8 +30,9 @@ pub mod watch_line;
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its `fuzz/fuzz_targets/<name>.rs`.
-pub const TARGETS: [(&str, Target); 11] = [
+pub const TARGETS: [(&str, Target); 12] = [
     ("import", import::run),
+    ("event_wire", event_wire::run),
     ("watch_line", watch_line::run),
     ("normalize", normalize::run),
     ("http_params", http_params::run),

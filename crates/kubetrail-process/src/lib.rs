@@ -1,7 +1,8 @@
 //! Processing: normalize → classify → correlate → template. Pure functions, no I/O.
 //!
 //! `source → process → store`: sources hand over Kubernetes Event objects (typed with
-//! k8s-openapi) and the owner links of other objects they see; [`Processor::process`] returns
+//! k8s-openapi, or read from JSON by [`wire`] into [`EventFields`], both normalized by the
+//! one [`normalize()`]) and the owner links of other objects they see; [`Processor::process`] returns
 //! the [`Event`] record with category, severity, correlation ID, top owner, node and message
 //! template filled in. [`FutureLimit`] refuses events dated far past their time of receipt,
 //! the same way on every input path.
@@ -22,15 +23,18 @@ pub mod classify;
 mod correlate;
 mod future;
 pub mod normalize;
+#[cfg(test)]
+mod normalize_reference;
 mod objects;
 mod processor;
 pub mod template;
+pub mod wire;
 
 pub use catalogue::{Coverage, catalogue_coverage};
 pub use classify::{Classification, Rule, RuleMatch, Rules, RulesError};
 pub use correlate::{ObjectLink, OwnerIndex, OwnerRef, infer_owner_from_name};
 pub use future::{DEFAULT_MAX_FUTURE, FutureLimit};
-pub use normalize::{Rejected, from_core, from_events_v1};
+pub use normalize::{EventFields, Rejected, from_core, from_events_v1, normalize};
 pub use processor::Processor;
 pub use template::template;
 

@@ -1,9 +1,15 @@
 //! Both Kubernetes Event APIs → one [`Event`] record (processing fields left at defaults),
 //! its text made storable by [`kubetrail_model::text`] (NUL as `␀`, bounded sizes).
+//!
+//! Every input path goes through [`normalize`] from [`EventFields`]: the import reads JSON
+//! straight into them ([`crate::wire`], strings borrowed from the line), the live watch and
+//! the HTTP API move a k8s-openapi Event's strings into them ([`from_core`],
+//! [`from_events_v1`]).
+
+use std::borrow::Cow;
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::events::v1 as events;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kubetrail_model::{Category, Event, ObjectRef, Severity, Timestamp};
 
 /// Why an Event object could not become a record. Reported to the user, never guessed around.
@@ -37,130 +43,202 @@ impl Rejected {
     }
 }
 
+/// What normalization reads of an Event of either API, named once: the strings borrowed from
+/// the decoded text where they can be ([`crate::wire`] reads JSON straight into this), or moved
+/// out of a k8s-openapi Event (the live watch, the HTTP API) by [`from_core`] and
+/// [`from_events_v1`]. [`normalize`] is the one rule that turns it into a record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFields<'a> {
+    /// `metadata.uid`.
+    pub uid: Option<Cow<'a, str>>,
+    /// `metadata.name`.
+    pub name: Option<Cow<'a, str>>,
+    /// `metadata.namespace`.
+    pub namespace: Option<Cow<'a, str>>,
+    /// `metadata.resourceVersion`.
+    pub resource_version: Option<Cow<'a, str>>,
+    /// `metadata.creationTimestamp`.
+    pub created: Option<Timestamp>,
+    /// `involvedObject` (core/v1) or `regarding` (events.k8s.io/v1).
+    pub regarding: Option<Reference<'a>>,
+    /// `related`.
+    pub related: Option<Reference<'a>>,
+    /// `reason`.
+    pub reason: Option<Cow<'a, str>>,
+    /// `message` (core/v1) or `note` (events.k8s.io/v1).
+    pub note: Option<Cow<'a, str>>,
+    /// `type`.
+    pub type_: Option<Cow<'a, str>>,
+    /// `action`.
+    pub action: Option<Cow<'a, str>>,
+    /// `reportingComponent` (core/v1) or `reportingController` (events.k8s.io/v1).
+    pub reporting_controller: Option<Cow<'a, str>>,
+    /// `reportingInstance`.
+    pub reporting_instance: Option<Cow<'a, str>>,
+    /// `source.component` or `deprecatedSource.component`.
+    pub source_component: Option<Cow<'a, str>>,
+    /// `source.host` or `deprecatedSource.host`.
+    pub source_host: Option<Cow<'a, str>>,
+    /// `firstTimestamp` or `deprecatedFirstTimestamp`.
+    pub first: Option<Timestamp>,
+    /// `lastTimestamp` or `deprecatedLastTimestamp`.
+    pub last: Option<Timestamp>,
+    /// `eventTime`.
+    pub event_time: Option<Timestamp>,
+    /// `series.count` (events.k8s.io/v1: 0 when the series has none, as k8s-openapi reads it).
+    pub series_count: Option<i32>,
+    /// `series.lastObservedTime`.
+    pub series_last: Option<Timestamp>,
+    /// `count` or `deprecatedCount`.
+    pub count: Option<i32>,
+}
+
+/// An object reference (`involvedObject`, `regarding`, `related`) as normalization reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reference<'a> {
+    /// `apiVersion`.
+    pub api_version: Option<Cow<'a, str>>,
+    /// `kind`.
+    pub kind: Option<Cow<'a, str>>,
+    /// `namespace`.
+    pub namespace: Option<Cow<'a, str>>,
+    /// `name`.
+    pub name: Option<Cow<'a, str>>,
+    /// `uid`.
+    pub uid: Option<Cow<'a, str>>,
+    /// `fieldPath`.
+    pub field_path: Option<Cow<'a, str>>,
+}
+
 /// Normalizes a `core/v1` Event (`involvedObject`, `message`, `source`, `count`). The Event is
 /// taken by value: its strings move into the record instead of being copied.
-pub fn from_core(mut ev: core::Event, cluster: &str) -> Result<Event, Rejected> {
-    let uid = uid(&mut ev.metadata)?;
-    let first = ev.first_timestamp.as_ref().map(|t| t.0);
-    let last = ev.last_timestamp.as_ref().map(|t| t.0);
-    let event_time = ev.event_time.as_ref().map(|t| t.0);
-    let series = ev.series.as_ref();
-    let series_last = series.and_then(|s| s.last_observed_time.as_ref().map(|t| t.0));
-    let created = ev.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    let (first_seen, last_seen) = seen(
-        [first, event_time, created, last, series_last],
-        [last, series_last, event_time, first],
-    )?;
-    let count = [series.and_then(|s| s.count), ev.count]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(1);
-    let (component, host) = ev.source.map(|s| (s.component, s.host)).unwrap_or_default();
-    Ok(record(
-        cluster,
-        uid,
-        ev.metadata,
-        object_ref(ev.involved_object),
-        ev.related.map(object_ref),
-        Fields {
-            reason: text(ev.reason),
-            note: text(ev.message),
-            type_: text(ev.type_),
-            action: text(ev.action),
-            reporting_controller: first_non_empty(ev.reporting_component, component),
-            reporting_instance: first_non_empty(ev.reporting_instance, host),
-            first_seen,
-            last_seen,
-            count,
-        },
-    ))
+pub fn from_core(ev: core::Event, cluster: &str) -> Result<Event, Rejected> {
+    normalize(EventFields::from(ev), cluster)
 }
 
 /// Normalizes an `events.k8s.io/v1` Event (`regarding`, `note`, `reportingController`,
 /// `series`, `deprecated*`), taken by value as [`from_core`].
-pub fn from_events_v1(mut ev: events::Event, cluster: &str) -> Result<Event, Rejected> {
-    let uid = uid(&mut ev.metadata)?;
-    let first = ev.deprecated_first_timestamp.as_ref().map(|t| t.0);
-    let last = ev.deprecated_last_timestamp.as_ref().map(|t| t.0);
-    let event_time = ev.event_time.as_ref().map(|t| t.0);
-    let series = ev.series.as_ref();
-    let series_last = series.map(|s| s.last_observed_time.0);
-    let created = ev.metadata.creation_timestamp.as_ref().map(|t| t.0);
+pub fn from_events_v1(ev: events::Event, cluster: &str) -> Result<Event, Rejected> {
+    normalize(EventFields::from(ev), cluster)
+}
+
+impl From<core::Event> for EventFields<'_> {
+    fn from(ev: core::Event) -> Self {
+        let series = ev.series;
+        let (source_component, source_host) =
+            ev.source.map(|s| (s.component, s.host)).unwrap_or_default();
+        let meta = ev.metadata;
+        EventFields {
+            uid: meta.uid.map(Cow::Owned),
+            name: meta.name.map(Cow::Owned),
+            namespace: meta.namespace.map(Cow::Owned),
+            resource_version: meta.resource_version.map(Cow::Owned),
+            created: meta.creation_timestamp.map(|t| t.0),
+            regarding: Some(Reference::from(ev.involved_object)),
+            related: ev.related.map(Reference::from),
+            reason: ev.reason.map(Cow::Owned),
+            note: ev.message.map(Cow::Owned),
+            type_: ev.type_.map(Cow::Owned),
+            action: ev.action.map(Cow::Owned),
+            reporting_controller: ev.reporting_component.map(Cow::Owned),
+            reporting_instance: ev.reporting_instance.map(Cow::Owned),
+            source_component: source_component.map(Cow::Owned),
+            source_host: source_host.map(Cow::Owned),
+            first: ev.first_timestamp.map(|t| t.0),
+            last: ev.last_timestamp.map(|t| t.0),
+            event_time: ev.event_time.map(|t| t.0),
+            series_count: series.as_ref().and_then(|s| s.count),
+            series_last: series.and_then(|s| s.last_observed_time.map(|t| t.0)),
+            count: ev.count,
+        }
+    }
+}
+
+impl From<events::Event> for EventFields<'_> {
+    fn from(ev: events::Event) -> Self {
+        let series = ev.series;
+        let (source_component, source_host) = ev
+            .deprecated_source
+            .map(|s| (s.component, s.host))
+            .unwrap_or_default();
+        let meta = ev.metadata;
+        EventFields {
+            uid: meta.uid.map(Cow::Owned),
+            name: meta.name.map(Cow::Owned),
+            namespace: meta.namespace.map(Cow::Owned),
+            resource_version: meta.resource_version.map(Cow::Owned),
+            created: meta.creation_timestamp.map(|t| t.0),
+            regarding: ev.regarding.map(Reference::from),
+            related: ev.related.map(Reference::from),
+            reason: ev.reason.map(Cow::Owned),
+            note: ev.note.map(Cow::Owned),
+            type_: ev.type_.map(Cow::Owned),
+            action: ev.action.map(Cow::Owned),
+            reporting_controller: ev.reporting_controller.map(Cow::Owned),
+            reporting_instance: ev.reporting_instance.map(Cow::Owned),
+            source_component: source_component.map(Cow::Owned),
+            source_host: source_host.map(Cow::Owned),
+            first: ev.deprecated_first_timestamp.map(|t| t.0),
+            last: ev.deprecated_last_timestamp.map(|t| t.0),
+            event_time: ev.event_time.map(|t| t.0),
+            series_count: series.as_ref().map(|s| s.count),
+            series_last: series.map(|s| s.last_observed_time.0),
+            count: ev.deprecated_count,
+        }
+    }
+}
+
+impl From<core::ObjectReference> for Reference<'_> {
+    fn from(r: core::ObjectReference) -> Self {
+        Reference {
+            api_version: r.api_version.map(Cow::Owned),
+            kind: r.kind.map(Cow::Owned),
+            namespace: r.namespace.map(Cow::Owned),
+            name: r.name.map(Cow::Owned),
+            uid: r.uid.map(Cow::Owned),
+            field_path: r.field_path.map(Cow::Owned),
+        }
+    }
+}
+
+/// The one normalization rule, for both APIs and every input path: identity, the first and
+/// last time seen, the count, the deprecated fields as fallbacks, text made storable.
+pub fn normalize(f: EventFields<'_>, cluster: &str) -> Result<Event, Rejected> {
+    let uid = match f.uid {
+        Some(u) if !u.trim().is_empty() => u.into_owned(),
+        _ => return Err(Rejected::MissingUid),
+    };
     let (first_seen, last_seen) = seen(
-        [first, event_time, created, last, series_last],
-        [last, series_last, event_time, first],
+        [f.first, f.event_time, f.created, f.last, f.series_last],
+        [f.last, f.series_last, f.event_time, f.first],
     )?;
-    let count = [series.map(|s| s.count), ev.deprecated_count]
+    let count = [f.series_count, f.count]
         .into_iter()
         .flatten()
         .max()
         .unwrap_or(1);
-    let (component, host) = ev
-        .deprecated_source
-        .map(|s| (s.component, s.host))
-        .unwrap_or_default();
-    Ok(record(
-        cluster,
-        uid,
-        ev.metadata,
-        ev.regarding.map(object_ref).unwrap_or_default(),
-        ev.related.map(object_ref),
-        Fields {
-            reason: text(ev.reason),
-            note: text(ev.note),
-            type_: text(ev.type_),
-            action: text(ev.action),
-            reporting_controller: first_non_empty(ev.reporting_controller, component),
-            reporting_instance: first_non_empty(ev.reporting_instance, host),
-            first_seen,
-            last_seen,
-            count,
-        },
-    ))
-}
-
-struct Fields {
-    reason: String,
-    note: String,
-    type_: String,
-    action: String,
-    reporting_controller: String,
-    reporting_instance: String,
-    first_seen: Timestamp,
-    last_seen: Timestamp,
-    count: i32,
-}
-
-fn record(
-    cluster: &str,
-    uid: String,
-    meta: ObjectMeta,
-    regarding: ObjectRef,
-    related: Option<ObjectRef>,
-    f: Fields,
-) -> Event {
-    let namespace = meta
+    let regarding = f.regarding.map(object_ref).unwrap_or_default();
+    let namespace = f
         .namespace
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| regarding.namespace.clone());
+        .map_or_else(|| regarding.namespace.clone(), Cow::into_owned);
     let mut event = Event {
         cluster: cluster.to_string(),
         uid,
         namespace,
-        name: text(meta.name),
+        name: text(f.name),
         regarding,
-        related,
-        reason: f.reason,
-        note: f.note,
-        type_: f.type_,
-        action: f.action,
-        reporting_controller: f.reporting_controller,
-        reporting_instance: f.reporting_instance,
-        first_seen: f.first_seen,
-        last_seen: f.last_seen,
-        count: u64::try_from(f.count.max(1)).unwrap_or(1),
-        resource_version: text(meta.resource_version),
+        related: f.related.map(object_ref),
+        reason: text(f.reason),
+        note: text(f.note),
+        type_: text(f.type_),
+        action: text(f.action),
+        reporting_controller: first_non_empty(f.reporting_controller, f.source_component),
+        reporting_instance: first_non_empty(f.reporting_instance, f.source_host),
+        first_seen,
+        last_seen,
+        count: u64::try_from(count.max(1)).unwrap_or(1),
+        resource_version: text(f.resource_version),
         category: Category::Other,
         severity: Severity::Info,
         correlation_id: String::new(),
@@ -171,14 +249,7 @@ fn record(
     };
     // NUL shown as `␀`, sizes bounded: the same text on every backend, for every input path.
     event.bound_text();
-    event
-}
-
-fn uid(meta: &mut ObjectMeta) -> Result<String, Rejected> {
-    match meta.uid.take() {
-        Some(u) if !u.trim().is_empty() => Ok(u),
-        _ => Err(Rejected::MissingUid),
-    }
+    Ok(event)
 }
 
 /// First seen: the first present of `first_order`; last seen: the latest of `last_candidates`,
@@ -196,7 +267,7 @@ fn seen(
     Ok((first.min(last), last.max(first)))
 }
 
-fn object_ref(r: core::ObjectReference) -> ObjectRef {
+fn object_ref(r: Reference<'_>) -> ObjectRef {
     ObjectRef {
         api_version: text(r.api_version),
         kind: text(r.kind),
@@ -207,15 +278,16 @@ fn object_ref(r: core::ObjectReference) -> ObjectRef {
     }
 }
 
-fn text(s: Option<String>) -> String {
-    s.unwrap_or_default()
+fn text(s: Option<Cow<'_, str>>) -> String {
+    s.map(Cow::into_owned).unwrap_or_default()
 }
 
 /// The first of the two that is set and not empty (the new field, then the deprecated one).
-fn first_non_empty(first: Option<String>, second: Option<String>) -> String {
+fn first_non_empty(first: Option<Cow<'_, str>>, second: Option<Cow<'_, str>>) -> String {
     first
         .filter(|s| !s.is_empty())
         .or(second.filter(|s| !s.is_empty()))
+        .map(Cow::into_owned)
         .unwrap_or_default()
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::events::v1 as events;
 use kubetrail_process::change::revision_of;
-use kubetrail_process::{ObjectLink, OwnerRef, from_core, from_events_v1};
+use kubetrail_process::{EventFields, ObjectLink, OwnerRef, normalize, wire};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -22,6 +22,10 @@ pub(crate) struct Decoder {
     path: Arc<Path>,
     next_index: u64,
     pub(crate) stats: Stats,
+    /// Tests: read Events with k8s-openapi's types, as before [`wire`] (the reference the
+    /// tests compare with).
+    #[cfg(test)]
+    pub(crate) k8s_openapi: bool,
 }
 
 /// What a file turned out to contain, to tell an empty Event list from something else.
@@ -78,6 +82,8 @@ impl Decoder {
             path,
             next_index: 0,
             stats: Stats::default(),
+            #[cfg(test)]
+            k8s_openapi: false,
         }
     }
 
@@ -122,42 +128,56 @@ impl Decoder {
         Ok(self.value(value, location, pending))
     }
 
-    /// The fast path: an Event of either API typed straight from its bytes, with no
-    /// intermediate tree. The k8s-openapi types check `apiVersion` and `kind` when present, so
-    /// a failure is quick for the wrong API; an object without them must show the fields of
-    /// the API it was read as, or it goes the slow way to be looked at properly.
+    /// The fast path: an Event of either API read straight from its bytes, with no
+    /// intermediate tree, into the fields normalization keeps ([`wire`]: strings borrowed
+    /// from the line, the rest checked as k8s-openapi types it, not kept). The types check
+    /// `apiVersion` and `kind` when present, so a failure is quick for the wrong API; an
+    /// object without them must show the fields of the API it was read as, or it goes the
+    /// slow way to be looked at properly.
+    ///
+    /// What [`wire`] refuses is read with k8s-openapi, as before it existed, so that what it
+    /// accepts (or the error it gives) is the same as ever.
     ///
     /// The value is checked as UTF-8 once and then read as text: reading bytes, serde_json
     /// checks every string on its own, which made up a quarter of the parse. Text that is not
     /// UTF-8 would fail the typed parse as well, so it goes the slow way as before.
     fn typed(&mut self, bytes: &[u8], location: Location) -> Result<Item, Location> {
+        #[cfg(test)]
+        if self.k8s_openapi {
+            return self.typed_k8s_openapi(bytes, location);
+        }
         let Ok(text) = std::str::from_utf8(bytes) else {
             return Err(location);
         };
-        if let Ok(event) = serde_json::from_str::<core::Event>(text)
-            && event.involved_object != core::ObjectReference::default()
-        {
-            return Ok(self.core(event, location));
+        // Read in place: the fields are not moved through returned structs.
+        let mut fields = EventFields::default();
+        match wire::read_str(text, wire::Api::Core, &mut fields) {
+            Ok(true) => return Ok(self.event(fields, location)),
+            Ok(false) => {}
+            Err(_) => {
+                if let Ok(event) = serde_json::from_str::<core::Event>(text)
+                    && event.involved_object != core::ObjectReference::default()
+                {
+                    return Ok(self.event(event.into(), location));
+                }
+            }
         }
-        if let Ok(event) = serde_json::from_str::<events::Event>(text)
-            && (event.regarding.is_some() || event.note.is_some())
-        {
-            return Ok(self.events_v1(event, location));
+        let mut fields = EventFields::default();
+        match wire::read_str(text, wire::Api::EventsV1, &mut fields) {
+            Ok(true) => Ok(self.event(fields, location)),
+            Ok(false) => Err(location),
+            Err(_) => match serde_json::from_str::<events::Event>(text) {
+                Ok(event) if event.regarding.is_some() || event.note.is_some() => {
+                    Ok(self.event(event.into(), location))
+                }
+                _ => Err(location),
+            },
         }
-        Err(location)
     }
 
-    fn core(&mut self, event: core::Event, location: Location) -> Item {
+    fn event(&mut self, fields: EventFields<'_>, location: Location) -> Item {
         self.stats.events += 1;
-        match from_core(event, &self.cluster) {
-            Ok(event) => Item::Event { event, location },
-            Err(rejected) => rejected_item(rejected, location),
-        }
-    }
-
-    fn events_v1(&mut self, event: events::Event, location: Location) -> Item {
-        self.stats.events += 1;
-        match from_events_v1(event, &self.cluster) {
+        match normalize(fields, &self.cluster) {
             Ok(event) => Item::Event { event, location },
             Err(rejected) => rejected_item(rejected, location),
         }
@@ -255,17 +275,63 @@ impl Decoder {
         map.remove("apiVersion");
         map.remove("kind");
         let value = Value::Object(map);
-        let parsed = match api {
-            Api::Core => core::Event::deserialize(&value).map(|e| self.core(e, location.clone())),
-            Api::EventsV1 => {
-                events::Event::deserialize(&value).map(|e| self.events_v1(e, location.clone()))
-            }
+        #[cfg(test)]
+        if self.k8s_openapi {
+            return self.event_value_k8s_openapi(&value, api, location);
+        }
+        // As on the fast path: the fields read borrowed, k8s-openapi where that refuses.
+        let fields = match api {
+            Api::Core => wire::CoreEvent::deserialize(&value)
+                .map(wire::CoreEvent::into_fields)
+                .or_else(|_| core::Event::deserialize(&value).map(EventFields::from)),
+            Api::EventsV1 => wire::EventsV1Event::deserialize(&value)
+                .map(wire::EventsV1Event::into_fields)
+                .or_else(|_| events::Event::deserialize(&value).map(EventFields::from)),
         };
-        parsed.unwrap_or_else(|err| {
-            self.stats.events += 1;
-            let reason = SkipReason::InvalidEvent(err.to_string());
-            Item::Skipped { location, reason }
-        })
+        match fields {
+            Ok(fields) => self.event(fields, location),
+            Err(err) => {
+                self.stats.events += 1;
+                let reason = SkipReason::InvalidEvent(err.to_string());
+                Item::Skipped { location, reason }
+            }
+        }
+    }
+}
+
+/// The decoding as it was before [`wire`] (commit 8793853), for the tests to compare with.
+#[cfg(test)]
+impl Decoder {
+    fn typed_k8s_openapi(&mut self, bytes: &[u8], location: Location) -> Result<Item, Location> {
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Err(location);
+        };
+        if let Ok(event) = serde_json::from_str::<core::Event>(text)
+            && event.involved_object != core::ObjectReference::default()
+        {
+            return Ok(self.event(event.into(), location));
+        }
+        if let Ok(event) = serde_json::from_str::<events::Event>(text)
+            && (event.regarding.is_some() || event.note.is_some())
+        {
+            return Ok(self.event(event.into(), location));
+        }
+        Err(location)
+    }
+
+    fn event_value_k8s_openapi(&mut self, value: &Value, api: Api, location: Location) -> Item {
+        let parsed = match api {
+            Api::Core => core::Event::deserialize(value).map(EventFields::from),
+            Api::EventsV1 => events::Event::deserialize(value).map(EventFields::from),
+        };
+        match parsed {
+            Ok(fields) => self.event(fields, location),
+            Err(err) => {
+                self.stats.events += 1;
+                let reason = SkipReason::InvalidEvent(err.to_string());
+                Item::Skipped { location, reason }
+            }
+        }
     }
 }
 
@@ -364,6 +430,7 @@ fn describe(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kubetrail_process::from_core;
     use serde_json::json;
 
     fn decode(bytes: &[u8]) -> (Vec<Item>, Stats) {

@@ -124,6 +124,13 @@ pub struct FileItems {
 }
 
 impl FileItems {
+    /// Tests: read Events with k8s-openapi's types, as before [`kubetrail_process::wire`].
+    #[cfg(test)]
+    pub(crate) fn with_k8s_openapi(mut self) -> FileItems {
+        self.decoder.k8s_openapi = true;
+        self
+    }
+
     /// The file being read, as given to [`read_file`] or [`read_from`].
     pub fn path(&self) -> &Path {
         &self.path
@@ -248,6 +255,95 @@ pub(crate) enum Raw<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Read = Vec<Result<Item, String>>;
+
+    /// The file read with `wire`, then with k8s-openapi's types.
+    fn read_both(path: &Path) -> (Read, Read) {
+        let read = |k8s_openapi: bool| {
+            let items = read_file(path, "c").expect("a readable file");
+            let items = if k8s_openapi {
+                items.with_k8s_openapi()
+            } else {
+                items
+            };
+            items.map(|r| r.map_err(|e| e.to_string())).collect()
+        };
+        (read(false), read(true))
+    }
+
+    /// Every object of a dump: the items of Lists, the elements of arrays, YAML documents.
+    fn objects(value: Value, out: &mut Vec<Value>) {
+        match value {
+            Value::Array(items) => items.into_iter().for_each(|v| objects(v, out)),
+            Value::Object(mut map) if map.get("items").is_some_and(Value::is_array) => {
+                if let Some(items) = map.remove("items") {
+                    objects(items, out);
+                }
+            }
+            Value::Object(map) => out.push(Value::Object(map)),
+            _ => {}
+        }
+    }
+
+    /// Every real dump (JSON Lists and arrays, YAML documents, both Event APIs, the quirks
+    /// the slow path repairs), and all their objects again as NDJSON lines, every other one
+    /// in a watch envelope (the fast path): read with `wire`, the items are those read with
+    /// k8s-openapi's types as before, skipped items and their reasons included.
+    #[test]
+    fn every_real_dump_gives_the_items_it_gave_with_k8s_openapi() {
+        let dir = kubetrail_testkit::real_events();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("the real dumps")
+            .map(|e| e.expect("a directory entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "yaml"))
+            .collect();
+        files.sort();
+        let scratch = tempfile::tempdir().expect("a temporary directory");
+        let (mut events, mut v1) = (0, 0);
+        for path in &files {
+            let text = std::fs::read_to_string(path).expect("a readable dump");
+            let mut values = Vec::new();
+            if path.extension().is_some_and(|e| e == "json") {
+                objects(serde_json::from_str(&text).expect("JSON"), &mut values);
+            } else {
+                for document in yaml_serde::Deserializer::from_str(&text) {
+                    if let Ok(value) = serde::Deserialize::deserialize(document) {
+                        objects(value, &mut values);
+                    }
+                }
+            }
+            let ndjson = scratch.path().join("lines.ndjson");
+            let lines: Vec<String> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if i % 2 == 1 {
+                        serde_json::json!({"type": "MODIFIED", "object": v}).to_string()
+                    } else {
+                        v.to_string()
+                    }
+                })
+                .collect();
+            std::fs::write(&ndjson, lines.join("\n")).expect("writable");
+            v1 += values
+                .iter()
+                .filter(|v| v["apiVersion"] == "events.k8s.io/v1")
+                .count();
+            for file in [path.as_path(), ndjson.as_path()] {
+                let (wire, typed) = read_both(file);
+                assert_eq!(wire.len(), typed.len(), "{}", path.display());
+                for (a, b) in wire.iter().zip(&typed) {
+                    assert_eq!(a, b, "{} ({})", path.display(), file.display());
+                    events += usize::from(matches!(a, Ok(Item::Event { .. })));
+                }
+            }
+        }
+        // ~18,800 Events, read twice each (all of them importable once repaired; what is
+        // refused is compared by the tests of `kubetrail_process::wire`).
+        assert!(events > 30_000, "{events} events");
+        assert!(v1 >= 8, "{v1} events.k8s.io/v1 objects");
+    }
 
     #[test]
     fn file_items_can_move_to_another_thread() {
