@@ -16,6 +16,7 @@
 //! store written before them gets its parts from the first maintainer pass.
 
 use std::collections::HashMap;
+use std::io::Write;
 
 use async_trait::async_trait;
 use kubetrail_model::{EventFilter, Timestamp};
@@ -229,9 +230,8 @@ impl Totals {
         let last = micros(row.i64(7)?, "pattern_parts.last_at")?;
         self.probe.clear();
         for part in key {
-            self.probe
-                .extend_from_slice(part.len().to_string().as_bytes());
-            self.probe.push(b':');
+            // Writing into a `Vec` cannot fail.
+            let _ = write!(self.probe, "{}:", part.len());
             self.probe.extend_from_slice(part);
         }
         if let Some(&i) = self.at.get(self.probe.as_slice()) {
