@@ -182,6 +182,9 @@ else
 fi
 log "cargo test"
 cargo test --workspace --locked
+# The script that writes the release build's function order (crates/kubetrail/code-order.txt).
+log "scripts' tests"
+python3 scripts/code_order_test.py
 # Benchmarks keep compiling: clippy --all-targets above type-checks them; this links them too,
 # in the test profile (an optimised `cargo bench --no-run` would add a third full build).
 log "benchmarks build (test profile)"
