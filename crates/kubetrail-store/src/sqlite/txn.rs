@@ -24,6 +24,9 @@ pub(crate) struct SqliteTxn {
     stored_at: i64,
     /// A bulk transaction into an empty store: what it builds at commit (see `bulk`).
     deferred: Option<bulk::Deferred>,
+    /// Nothing has been written in this transaction yet: a refused `try_write` can then be
+    /// undone by rolling the whole transaction back and beginning it again, with no savepoint.
+    fresh: bool,
     _writer: OwnedMutexGuard<()>,
 }
 
@@ -36,6 +39,18 @@ pub(crate) fn start(conn: &Connection) -> Result<()> {
     }
     conn.execute_batch("BEGIN IMMEDIATE")?;
     Ok(())
+}
+
+/// What a batch written in the transaction wrote, its spans marked dirty for the incidents
+/// maintainer in the same transaction.
+fn written(
+    c: &Connection,
+    events: Vec<Event>,
+    outcomes: Vec<crate::written::Outcome>,
+) -> Result<Written> {
+    let written = Written::new(events, outcomes);
+    incidents::mark_dirty(c, &crate::incidents::dirty_spans(&written))?;
+    Ok(written)
 }
 
 impl SqliteTxn {
@@ -68,6 +83,7 @@ impl SqliteTxn {
             open: true,
             stored_at: stored_at.as_microsecond(),
             deferred,
+            fresh: true,
             _writer: writer,
         })
     }
@@ -81,6 +97,7 @@ impl SqliteTxn {
         if !self.open {
             return Err(Error::Aborted);
         }
+        self.fresh = false;
         let c = Arc::clone(&self.conn);
         let result = self
             .thread
@@ -127,39 +144,57 @@ impl StoreTxn for SqliteTxn {
         events.iter_mut().for_each(Event::bound_text);
         let stored_at = self.stored_at;
         let bulk = self.deferred.is_some();
-        self.run(move |c| {
-            if bulk {
-                // No savepoint: its statement journal copied every page the batch touched
-                // that existed before it (the index pages of all earlier batches), ~10% of
-                // the import's writing and a few MiB of peak memory (issue 14 §3). A refused
-                // batch cannot be undone alone, so `run` rolls the whole transaction back.
-                return match write::write_batch(c, &events, stored_at, false) {
+        let fresh = self.fresh;
+        let result = self
+            .run(move |c| {
+                if bulk {
+                    // No savepoint: its statement journal copied every page the batch touched
+                    // that existed before it (the index pages of all earlier batches), ~10% of
+                    // the import's writing and a few MiB of peak memory (issue 14 §3). A refused
+                    // batch cannot be undone alone, so `run` rolls the whole transaction back.
+                    return match write::write_batch(c, &events, stored_at, false) {
+                        Ok(outcomes) => written(c, events, outcomes).map(Ok),
+                        Err(error) if error.is_data_error() => {
+                            Err(Error::BulkRefused(Box::new(error)))
+                        }
+                        Err(e) => Err(e),
+                    };
+                }
+                if fresh {
+                    // Nothing else written in this transaction (the live pipeline's batches, each
+                    // in its own): no savepoint either, whose statement journal in WAL mode copies
+                    // every page the batch touches that existed before it (up to a few MiB of the
+                    // watcher's memory during a list; issue 14 §2). A refusal rolls the whole
+                    // transaction back and begins it again, which undoes exactly this call.
+                    return match write::write_batch(c, &events, stored_at, true) {
+                        Ok(outcomes) => written(c, events, outcomes).map(Ok),
+                        Err(error) if error.is_data_error() => {
+                            c.execute_batch("ROLLBACK")?;
+                            start(c)?;
+                            Ok(Err(Refused { error, events }))
+                        }
+                        Err(e) => Err(e),
+                    };
+                }
+                c.execute_batch("SAVEPOINT kubetrail_write")?;
+                match write::write_batch(c, &events, stored_at, true) {
                     Ok(outcomes) => {
-                        let written = Written::new(events, outcomes);
-                        incidents::mark_dirty(c, &crate::incidents::dirty_spans(&written))?;
+                        let written = written(c, events, outcomes)?;
+                        c.execute_batch("RELEASE kubetrail_write")?;
                         Ok(Ok(written))
                     }
-                    Err(error) if error.is_data_error() => Err(Error::BulkRefused(Box::new(error))),
+                    // Undo this batch only; the transaction goes on.
+                    Err(error) if error.is_data_error() => {
+                        c.execute_batch("ROLLBACK TO kubetrail_write; RELEASE kubetrail_write")?;
+                        Ok(Err(Refused { error, events }))
+                    }
                     Err(e) => Err(e),
-                };
-            }
-            c.execute_batch("SAVEPOINT kubetrail_write")?;
-            match write::write_batch(c, &events, stored_at, true) {
-                Ok(outcomes) => {
-                    let written = Written::new(events, outcomes);
-                    incidents::mark_dirty(c, &crate::incidents::dirty_spans(&written))?;
-                    c.execute_batch("RELEASE kubetrail_write")?;
-                    Ok(Ok(written))
                 }
-                // Undo this batch only; the transaction goes on.
-                Err(error) if error.is_data_error() => {
-                    c.execute_batch("ROLLBACK TO kubetrail_write; RELEASE kubetrail_write")?;
-                    Ok(Err(Refused { error, events }))
-                }
-                Err(e) => Err(e),
-            }
-        })
-        .await
+            })
+            .await;
+        // Rolled back and begun again: still nothing written.
+        self.fresh = fresh && matches!(result, Ok(Err(_)));
+        result
     }
 
     async fn quarantine(
@@ -217,5 +252,97 @@ impl Drop for SqliteTxn {
         if let Err(error) = conn.execute_batch("ROLLBACK") {
             tracing::warn!(%error, "cannot roll back a dropped write transaction");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kubetrail_model::EventFilter;
+
+    use crate::conformance::{POISON, event, minute, refuse_poison_on_sqlite};
+    use crate::{EventReader, EventSink, Page, SqliteStore, WatchCursor};
+
+    fn poison(uid: &str) -> kubetrail_model::Event {
+        let mut e = event(uid, minute(5), 1);
+        e.reason = POISON.into();
+        e
+    }
+
+    fn refusing_store(dir: &tempfile::TempDir) -> SqliteStore {
+        let path = dir.path().join("kubetrail.db");
+        drop(SqliteStore::open(&path).unwrap());
+        refuse_poison_on_sqlite(&path);
+        SqliteStore::open(&path).unwrap()
+    }
+
+    async fn uids(store: &SqliteStore) -> Vec<String> {
+        let mut uids: Vec<String> = store
+            .query(&EventFilter::default(), &Page::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.event.uid)
+            .collect();
+        uids.sort();
+        uids
+    }
+
+    /// The first write of a transaction has no savepoint: its refusal rolls the transaction
+    /// back and begins it again, which must leave it as usable as a savepoint's undo would.
+    #[tokio::test]
+    async fn a_refused_first_write_is_undone_alone_and_the_transaction_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = refusing_store(&dir);
+        let mut txn = store.begin().await.unwrap();
+        let refused = txn
+            .try_write(vec![event("a", minute(1), 1), poison("p")])
+            .await
+            .unwrap();
+        let refused = refused.expect_err("the poison is refused");
+        assert_eq!(refused.events.len(), 2, "the batch comes back whole");
+        // Still the first write after the undo: refused again, and undone again.
+        assert!(txn.try_write(vec![poison("q")]).await.unwrap().is_err());
+        txn.write(vec![event("b", minute(2), 1)]).await.unwrap();
+        txn.save_cursor(WatchCursor {
+            cluster: "prod".into(),
+            stream: "events".into(),
+            resource_version: "7".into(),
+            updated_at: minute(3),
+        })
+        .await
+        .unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(uids(&store).await, ["b"]);
+        let cursor = store.cursor("prod", "events").await.unwrap();
+        assert_eq!(cursor.map(|c| c.resource_version), Some("7".into()));
+    }
+
+    /// After a write (here a cursor, then events), a refusal undoes only its own call (under
+    /// a savepoint): what the transaction wrote before and after it is committed.
+    #[tokio::test]
+    async fn a_refusal_after_a_write_keeps_what_the_transaction_wrote_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = refusing_store(&dir);
+        let mut txn = store.begin().await.unwrap();
+        txn.save_cursor(WatchCursor {
+            cluster: "prod".into(),
+            stream: "events".into(),
+            resource_version: "9".into(),
+            updated_at: minute(1),
+        })
+        .await
+        .unwrap();
+        let refused = txn
+            .try_write(vec![event("b", minute(2), 1), poison("p")])
+            .await
+            .unwrap();
+        assert!(refused.is_err());
+        txn.write(vec![event("a", minute(1), 1)]).await.unwrap();
+        assert!(txn.try_write(vec![poison("q")]).await.unwrap().is_err());
+        txn.write(vec![event("c", minute(3), 1)]).await.unwrap();
+        txn.commit().await.unwrap();
+        assert_eq!(uids(&store).await, ["a", "c"]);
+        let cursor = store.cursor("prod", "events").await.unwrap();
+        assert_eq!(cursor.map(|c| c.resource_version), Some("9".into()));
     }
 }
