@@ -170,8 +170,9 @@ async fn print_list(
             Output::Ndjson => JsonLayout::Lines,
             _ => JsonLayout::Pretty,
         };
-        // Buffered: pretty JSON is many short writes.
-        let mut buffered = std::io::BufWriter::new(&mut out);
+        // Buffered in large pieces: the 30-day list is tens of MB, written one incident at a
+        // time (each larger than a default 8 KiB buffer, so each was a write of its own).
+        let mut buffered = std::io::BufWriter::with_capacity(OUT_BUFFER, &mut out);
         list.write_json(store, &mut buffered, layout)
             .await
             .map_err(super::flag_error)?;
@@ -180,6 +181,9 @@ async fn print_list(
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The buffer a list is written to stdout through.
+const OUT_BUFFER: usize = 256 * 1024;
 
 /// What a table shows of an incident.
 struct TableRow<'a> {
