@@ -27,11 +27,11 @@ pub fn write_pretty(
     out.write_all(&buf)
 }
 
-/// [`write_pretty`] into `out`. The text between two places where whitespace goes (after `{`,
+/// [`write_pretty`] appended to `out`. The text between two places where whitespace goes (after `{`,
 /// `[`, `,` and `:`, before `}` and `]`) is copied in one piece, and strings are skipped by
 /// looking for their quote (most of an incident's bytes are in strings): the re-indent of a
 /// 30-day list (30 MB) was a byte-by-byte loop with a write per token.
-fn pretty_into(out: &mut Vec<u8>, json: &[u8], depth: usize, replace: Option<(&str, &str)>) {
+pub fn pretty_into(out: &mut Vec<u8>, json: &[u8], depth: usize, replace: Option<(&str, &str)>) {
     let mut level = depth;
     // `json[copied..i]` is still to be copied.
     let mut copied = 0;
@@ -149,6 +149,16 @@ fn newline(out: &mut Vec<u8>, level: usize) {
 /// The index after the closing quote of the string opening at `start`.
 fn string_end(json: &[u8], start: usize) -> usize {
     let mut i = start + 1;
+    // Most strings are short (keys, ids, times): a plain loop ends them before a vector search
+    // would have paid for itself; longer ones (messages) are searched for their quote.
+    let short = (i + 24).min(json.len());
+    while i < short {
+        match json[i] {
+            b'"' => return i + 1,
+            b'\\' => i += 2,
+            _ => i += 1,
+        }
+    }
     while let Some(n) = json
         .get(i..)
         .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
