@@ -18,11 +18,15 @@ use kubetrail_model::{Change, EventFilter, Severity};
 use kubetrail_store::{EventReader, IncidentLine};
 
 use crate::incidents::{ChangeTimes, Listed, decode, finish, kept_answer, recompute_dirty};
-use crate::json_pretty::{write_compact, write_pretty};
+use crate::json_pretty::{pretty_into, write_compact};
 use crate::{Error, Result};
 
 /// How many stored incidents [`KeptList::write_json`] reads at once.
 const CHUNK: usize = 256;
+
+/// How much [`KeptList::write_json`] lays out before it writes: the text goes to `out` in
+/// pieces of at least this size, laid out in place (not copied once more through a buffer).
+const PIECE: usize = 256 * 1024;
 
 /// Kept incidents as a list: in order, each a stored line or an incident held whole.
 #[derive(Debug, Clone, PartialEq)]
@@ -261,7 +265,8 @@ impl KeptList {
             out.write_all(layout.empty())?;
             return Ok(());
         }
-        out.write_all(layout.open())?;
+        let mut text: Vec<u8> = Vec::with_capacity(PIECE + PIECE / 4);
+        text.extend_from_slice(layout.open());
         let mut first = true;
         let mut compact = Vec::new();
         for chunk in self.items.chunks(CHUNK) {
@@ -279,7 +284,11 @@ impl KeptList {
             }
             .into_iter();
             for item in chunk {
-                out.write_all(layout.before(first))?;
+                if text.len() >= PIECE {
+                    out.write_all(&text)?;
+                    text.clear();
+                }
+                text.extend_from_slice(layout.before(first));
                 first = false;
                 match item {
                     ListItem::Line { line, status } => {
@@ -293,19 +302,20 @@ impl KeptList {
                             .transpose()
                             .map_err(crate::incidents::json_error)?;
                         let replace = read.as_deref().map(|v| ("status", v));
-                        layout.write(out, body.as_bytes(), replace)?;
+                        layout.write(&mut text, body.as_bytes(), replace);
                     }
                     ListItem::Whole(k) => {
                         compact.clear();
                         serde_json::to_writer(&mut compact, &self.whole[*k])
                             .map_err(crate::incidents::json_error)?;
-                        layout.write(out, &compact, None)?;
+                        layout.write(&mut text, &compact, None);
                     }
                 }
-                out.write_all(layout.after())?;
+                text.extend_from_slice(layout.after());
             }
         }
-        out.write_all(layout.close())?;
+        text.extend_from_slice(layout.close());
+        out.write_all(&text)?;
         Ok(())
     }
 }
@@ -344,15 +354,13 @@ impl JsonLayout {
             (JsonLayout::Compact | JsonLayout::Lines, _) => b"",
         }
     }
-    fn write(
-        self,
-        out: &mut impl Write,
-        json: &[u8],
-        replace: Option<(&str, &str)>,
-    ) -> std::io::Result<()> {
+    fn write(self, out: &mut Vec<u8>, json: &[u8], replace: Option<(&str, &str)>) {
         match self {
-            JsonLayout::Pretty => write_pretty(out, json, 1, replace),
-            JsonLayout::Compact | JsonLayout::Lines => write_compact(out, json, replace),
+            JsonLayout::Pretty => pretty_into(out, json, 1, replace),
+            JsonLayout::Compact | JsonLayout::Lines => {
+                // Writing into a Vec cannot fail.
+                let _ = write_compact(out, json, replace);
+            }
         }
     }
     fn after(self) -> &'static [u8] {

@@ -13,8 +13,11 @@
 //! Tables (SQLite migration 12, PostgreSQL 8): `incidents` (cluster, start, end, head, body) and
 //! `incident_dirty` (cluster, since, until). SQLite migration 14 / PostgreSQL 10 add what a
 //! list of incidents shows and sorts by as columns ([`IncidentSummary`]), filled from the
-//! stored heads, so that a list is read without decoding JSON ([`IncidentStore::incident_lines`]). The migrations mark every stored event's span
-//! dirty, so a store written before them is analysed by the first maintainer pass.
+//! stored heads, so that a list is read without decoding JSON ([`IncidentStore::incident_lines`]). SQLite migration 15 / PostgreSQL 11 move the bodies
+//! into a table of their own, `incident_bodies` (id, body), keyed by the incident's row: a list
+//! of bodies reads only their pages. SQLite migrations 12 and 13 (PostgreSQL 8 and 9) mark
+//! every stored event's span dirty, so a store written before them is analysed by the first
+//! maintainer pass.
 
 use async_trait::async_trait;
 use kubetrail_model::{Severity, Timestamp};
@@ -179,14 +182,16 @@ pub(crate) const DELETE_DIRTY: &str = "DELETE FROM incident_dirty WHERE id = $1"
 
 /// The stored incidents overlapping `[$1, $2]`, of every cluster: cluster, span, head and
 /// body, then the summary (in the order of [`IncidentSummary`]'s fields).
-pub(crate) const SELECT_ALL: &str = "SELECT cluster, start_at, end_at, head, body, incident_id, \
-     subject, severity, ongoing, event_count, cluster_wide, rule, reason, message FROM incidents \
-     WHERE end_at >= $1 AND start_at <= $2 ORDER BY start_at, id";
+pub(crate) const SELECT_ALL: &str = "SELECT i.cluster, i.start_at, i.end_at, i.head, b.body, \
+     i.incident_id, i.subject, i.severity, i.ongoing, i.event_count, i.cluster_wide, i.rule, \
+     i.reason, i.message FROM incidents i JOIN incident_bodies b ON b.id = i.id \
+     WHERE i.end_at >= $1 AND i.start_at <= $2 ORDER BY i.start_at, i.id";
 
 /// The stored incidents of cluster `$3` overlapping `[$1, $2]`.
-pub(crate) const SELECT_CLUSTER: &str = "SELECT cluster, start_at, end_at, head, body, \
-     incident_id, subject, severity, ongoing, event_count, cluster_wide, rule, reason, message \
-     FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 ORDER BY start_at, id";
+pub(crate) const SELECT_CLUSTER: &str = "SELECT i.cluster, i.start_at, i.end_at, i.head, b.body, \
+     i.incident_id, i.subject, i.severity, i.ongoing, i.event_count, i.cluster_wide, i.rule, \
+     i.reason, i.message FROM incidents i JOIN incident_bodies b ON b.id = i.id \
+     WHERE i.end_at >= $1 AND i.start_at <= $2 AND i.cluster = $3 ORDER BY i.start_at, i.id";
 
 /// The heads of the stored incidents overlapping `[$1, $2]`, of every cluster.
 pub(crate) const SELECT_HEADS_ALL: &str = "SELECT id, cluster, start_at, end_at, head \
@@ -209,19 +214,30 @@ pub(crate) const SELECT_LINES_CLUSTER: &str = "SELECT id, cluster, start_at, end
      FROM incidents WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 \
      ORDER BY start_at, id";
 
-/// The whole incident of row `$1`.
-pub(crate) const SELECT_BODY: &str = "SELECT body FROM incidents WHERE id = $1";
+/// The whole incident of row `$1` (its body, kept in a table of its own: read behind its
+/// head in one row, each body was reached through the head's overflow pages, and the heads and
+/// lines were spread over the pages of the bodies).
+pub(crate) const SELECT_BODY: &str = "SELECT body FROM incident_bodies WHERE id = $1";
+
+/// Deletes the bodies of what `DELETE_OVERLAPPING` deletes (same parameters), before it.
+pub(crate) const DELETE_OVERLAPPING_BODIES: &str = "DELETE FROM incident_bodies WHERE id IN \
+     (SELECT id FROM incidents \
+     WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 AND start_at >= $4)";
 
 /// Deletes the stored incidents of cluster `$3` overlapping `[$1, $2]` that start at or
 /// after `$4`.
 pub(crate) const DELETE_OVERLAPPING: &str = "DELETE FROM incidents \
      WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 AND start_at >= $4";
 
-/// Stores one incident: `($1 cluster, $2 start, $3 end, $4 head, $5 body)`, then its summary
-/// (`$6`… in the order of [`IncidentSummary`]'s fields).
+/// Stores one incident but its body: `($1 cluster, $2 start, $3 end, $4 head)`, then its
+/// summary (`$5`… in the order of [`IncidentSummary`]'s fields); returns its row, to store the
+/// body under (`INSERT_BODY`).
 pub(crate) const INSERT_INCIDENT: &str = "INSERT INTO incidents (cluster, start_at, end_at, head, \
-     body, incident_id, subject, severity, ongoing, event_count, cluster_wide, rule, reason, \
-     message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+     incident_id, subject, severity, ongoing, event_count, cluster_wide, rule, reason, \
+     message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+
+/// Stores the body `$2` of the incident of row `$1`.
+pub(crate) const INSERT_BODY: &str = "INSERT INTO incident_bodies (id, body) VALUES ($1, $2)";
 
 /// Per cluster, the span (micros) of what a write changed: from the earliest `first_seen` to
 /// the latest `last_seen` of the events that added occurrences. An incident is made of events'

@@ -10,7 +10,9 @@ use kubetrail_store::conformance::{
     assert_rollups_match_occurrences, event, fresh_postgres_schema, fresh_postgres_store, minute,
     t0, write_stored_at,
 };
-use kubetrail_store::{EventSink, PostgresOptions, PostgresStore, RetentionPolicy, Store};
+use kubetrail_store::{
+    EventSink, IncidentStore, PostgresOptions, PostgresStore, RetentionPolicy, Store,
+};
 
 const DAY: i64 = 86_400_000_000;
 
@@ -288,4 +290,52 @@ async fn refused_events_are_quarantined_and_the_rest_of_the_batch_is_written() {
         store,
     )
     .await;
+}
+
+/// Issue 14 §1: incidents kept with their bodies in their rows (schema 10) have them moved to
+/// `incident_bodies` by migration 11, and are read whole as before.
+#[tokio::test]
+async fn incidents_kept_with_their_bodies_in_their_rows_are_read_whole_after_the_migration() {
+    let (options, guard) = fresh_postgres_schema().await;
+    drop(
+        PostgresStore::connect(&options)
+            .await
+            .expect("a fresh store"),
+    );
+    let (client, conn) = tokio_postgres::connect(guard.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("SET search_path = {}", guard.schema()))
+        .await
+        .expect("schema");
+    client
+        .batch_execute(
+            "DROP TABLE incident_bodies;
+             ALTER TABLE incidents ADD COLUMN body TEXT NOT NULL DEFAULT '';
+             DELETE FROM kubetrail_schema WHERE version = 11;",
+        )
+        .await
+        .expect("back to schema 10");
+    let body = "{\"id\":\"a\",\"timeline\":[\"ünïcode\"]}".repeat(300);
+    let row: i64 = client
+        .query_one(
+            "INSERT INTO incidents (cluster, start_at, end_at, head, body, incident_id, severity) \
+             VALUES ('prod', 0, 10, 'head', $1, 'a', 'error') RETURNING id",
+            &[&body],
+        )
+        .await
+        .expect("an incident kept before")
+        .get(0);
+    let store = PostgresStore::connect(&options).await.expect("migrated");
+    assert_eq!(
+        store.incident_bodies(vec![row]).await.expect("bodies"),
+        [(row, body.clone())]
+    );
+    let whole = store
+        .stored_incidents(None, Timestamp::UNIX_EPOCH, Timestamp::UNIX_EPOCH + days(1))
+        .await
+        .expect("whole");
+    assert_eq!((whole.len(), whole[0].body.as_str()), (1, body.as_str()));
 }

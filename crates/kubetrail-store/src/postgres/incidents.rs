@@ -6,10 +6,10 @@ use kubetrail_model::Timestamp;
 
 use super::PostgresStore;
 use crate::incidents::{
-    DELETE_DIRTY, DELETE_OVERLAPPING, INSERT_DIRTY, INSERT_INCIDENT, IncidentRow, LineRow,
-    SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY, SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER,
-    SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow, dirty_range, incident_head,
-    keep_before_micros, summary_values,
+    DELETE_DIRTY, DELETE_OVERLAPPING, DELETE_OVERLAPPING_BODIES, INSERT_BODY, INSERT_DIRTY,
+    INSERT_INCIDENT, IncidentRow, LineRow, SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY,
+    SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow,
+    dirty_range, incident_head, keep_before_micros, summary_values,
 };
 use crate::{DirtyRange, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident};
 
@@ -160,36 +160,38 @@ impl IncidentStore for PostgresStore {
         let tx = client.transaction().await?;
         let (since, until) = (since.as_microsecond(), until.as_microsecond());
         let keep_before = keep_before_micros(keep_before);
-        tx.execute(
-            DELETE_OVERLAPPING,
-            &[&since, &until, &cluster, &keep_before],
-        )
-        .await?;
+        for delete in [DELETE_OVERLAPPING_BODIES, DELETE_OVERLAPPING] {
+            tx.execute(delete, &[&since, &until, &cluster, &keep_before])
+                .await?;
+        }
         let insert = tx.prepare_cached(INSERT_INCIDENT).await?;
+        let insert_body = tx.prepare_cached(INSERT_BODY).await?;
         for i in &found {
             let (start, end) = (i.start.as_microsecond(), i.end.as_microsecond());
             let (severity, event_count) = summary_values(&i.summary);
             let s = &i.summary;
-            tx.execute(
-                &insert,
-                &[
-                    &i.cluster,
-                    &start,
-                    &end,
-                    &i.head,
-                    &i.body,
-                    &s.id,
-                    &s.subject,
-                    &severity,
-                    &s.ongoing,
-                    &event_count,
-                    &s.cluster_wide,
-                    &s.rule,
-                    &s.reason,
-                    &s.message,
-                ],
-            )
-            .await?;
+            let row: i64 = tx
+                .query_one(
+                    &insert,
+                    &[
+                        &i.cluster,
+                        &start,
+                        &end,
+                        &i.head,
+                        &s.id,
+                        &s.subject,
+                        &severity,
+                        &s.ongoing,
+                        &event_count,
+                        &s.cluster_wide,
+                        &s.rule,
+                        &s.reason,
+                        &s.message,
+                    ],
+                )
+                .await?
+                .try_get(0)?;
+            tx.execute(&insert_body, &[&row, &i.body]).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -355,7 +355,18 @@ UPDATE incidents SET
     message = head::jsonb->'root_cause'->>'message';
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+/// Each incident's body in a table of its own, keyed by the incident's row, as on SQLite (the
+/// SQL is shared: `crate::incidents`).
+const V11: &str = "
+CREATE TABLE incident_bodies (
+    id BIGINT PRIMARY KEY,
+    body TEXT NOT NULL
+);
+INSERT INTO incident_bodies (id, body) SELECT id, body FROM incidents;
+ALTER TABLE incidents DROP COLUMN body;
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

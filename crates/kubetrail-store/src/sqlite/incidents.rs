@@ -6,10 +6,10 @@ use rusqlite::{Connection, params};
 
 use super::SqliteStore;
 use crate::incidents::{
-    DELETE_DIRTY, DELETE_OVERLAPPING, INSERT_DIRTY, INSERT_INCIDENT, IncidentRow, LineRow,
-    SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY, SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER,
-    SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow, dirty_range, incident_head,
-    keep_before_micros, summary_values,
+    DELETE_DIRTY, DELETE_OVERLAPPING, DELETE_OVERLAPPING_BODIES, INSERT_BODY, INSERT_DIRTY,
+    INSERT_INCIDENT, IncidentRow, LineRow, SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY,
+    SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow,
+    dirty_range, incident_head, keep_before_micros, summary_values,
 };
 use crate::{DirtyRange, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident};
 
@@ -156,32 +156,34 @@ fn replace(
     (since, until, keep_before): (i64, i64, i64),
     found: &[StoredIncident],
 ) -> Result<()> {
-    conn.prepare_cached(DELETE_OVERLAPPING)?.execute(params![
-        since,
-        until,
-        cluster,
-        keep_before
-    ])?;
+    for delete in [DELETE_OVERLAPPING_BODIES, DELETE_OVERLAPPING] {
+        conn.prepare_cached(delete)?
+            .execute(params![since, until, cluster, keep_before])?;
+    }
     let mut insert = conn.prepare_cached(INSERT_INCIDENT)?;
+    let mut insert_body = conn.prepare_cached(INSERT_BODY)?;
     for i in found {
         let (severity, event_count) = summary_values(&i.summary);
         let s = &i.summary;
-        insert.execute(params![
-            i.cluster,
-            i.start.as_microsecond(),
-            i.end.as_microsecond(),
-            i.head,
-            i.body,
-            s.id,
-            s.subject,
-            severity,
-            s.ongoing,
-            event_count,
-            s.cluster_wide,
-            s.rule,
-            s.reason,
-            s.message,
-        ])?;
+        let row: i64 = insert.query_row(
+            params![
+                i.cluster,
+                i.start.as_microsecond(),
+                i.end.as_microsecond(),
+                i.head,
+                s.id,
+                s.subject,
+                severity,
+                s.ongoing,
+                event_count,
+                s.cluster_wide,
+                s.rule,
+                s.reason,
+                s.message,
+            ],
+            |r| r.get(0),
+        )?;
+        insert_body.execute(params![row, i.body])?;
     }
     Ok(())
 }

@@ -375,8 +375,22 @@ CREATE INDEX incidents_lines ON incidents (end_at, start_at, cluster, incident_i
     severity, ongoing, event_count, cluster_wide, rule, reason, message);
 ";
 
+/// Each incident's body in a table of its own, keyed by the incident's row
+/// (`crate::incidents::SELECT_BODY`): behind its head in one row, a body was read through the
+/// head's overflow pages, and the bodies' pages lay between the heads'.
+const V15: &str = "
+CREATE TABLE incident_bodies (
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+);
+INSERT INTO incident_bodies (id, body) SELECT id, body FROM incidents ORDER BY id;
+ALTER TABLE incidents DROP COLUMN body;
+";
+
 /// Every migration, in order; the schema version is the number applied.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14];
+const MIGRATIONS: &[&str] = &[
+    V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13, V14, V15,
+];
 
 /// The schema version this build writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -542,6 +556,58 @@ mod tests {
                 "node \"a\" is ünready".to_string(),
             )
         );
+    }
+
+    /// Issue 14 §1: a body kept behind its head in the incident's row was read through the
+    /// head's overflow pages; the bodies move to `incident_bodies` under the same rows.
+    #[test]
+    fn incidents_kept_with_their_bodies_in_their_rows_are_read_whole_from_the_bodies_table() {
+        let conn = Connection::open_in_memory().expect("open");
+        for script in &MIGRATIONS[..14] {
+            conn.execute_batch(&script.replace("{MIGRATED_AT}", "0"))
+                .expect("migrate to V14");
+        }
+        conn.pragma_update(None, "user_version", 14)
+            .expect("version");
+        let body = "{\"id\":\"a\",\"timeline\":[\"ünïcode\"]}".repeat(300);
+        for (row, body) in [(3, body.as_str()), (7, "{\"id\":\"b\"}")] {
+            conn.execute(
+                "INSERT INTO incidents (id, cluster, start_at, end_at, head, body, incident_id, \
+                 severity) VALUES (?1, 'prod', ?1, 10, 'head', ?2, 'id', 'error')",
+                rusqlite::params![row, body],
+            )
+            .expect("an incident kept before");
+        }
+        migrate(&conn).expect("migrate to the latest");
+        let read = |row: i64| -> String {
+            conn.query_row(crate::incidents::SELECT_BODY, [row], |r| r.get(0))
+                .expect("a body by its row")
+        };
+        assert_eq!(read(3), body);
+        assert_eq!(read(7), "{\"id\":\"b\"}");
+        let whole: Vec<(String, String)> = conn
+            .prepare(crate::incidents::SELECT_ALL)
+            .expect("prepare")
+            .query_map([0, 100], |r| Ok((r.get(3)?, r.get(4)?)))
+            .expect("read")
+            .collect::<rusqlite::Result<_>>()
+            .expect("read");
+        assert_eq!(
+            whole,
+            [
+                ("head".to_string(), body.clone()),
+                ("head".to_string(), "{\"id\":\"b\"}".to_string())
+            ]
+        );
+        // The incidents' rows no longer carry them.
+        let columns: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('incidents')")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("columns")
+            .collect::<rusqlite::Result<_>>()
+            .expect("columns");
+        assert!(!columns.iter().any(|c| c == "body"), "{columns:?}");
     }
 
     #[test]
