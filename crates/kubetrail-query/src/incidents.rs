@@ -23,11 +23,11 @@
 //! analysis of a window cuts it at the window's edge (a stored incident the cut core overlaps
 //! is replaced by what was found inside it: its part beyond is no longer kept).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incident_order_by, incidents};
-use kubetrail_model::{EventFilter, EventOccurrences, Severity};
+use kubetrail_model::{EventFilter, EventOccurrences, Occurrence, Severity};
 use kubetrail_store::{DirtyRange, EventReader, IncidentStore, IncidentSummary, StoredIncident};
 
 use crate::Result;
@@ -716,7 +716,10 @@ async fn recompute(
                         events.truncate(max_read + 1);
                     } else {
                         events = reader
-                            .occurrences(&cluster_filter(cluster, (since, until)), max_read + 1)
+                            .analysis_occurrences(
+                                &cluster_filter(cluster, (since, until)),
+                                max_read + 1,
+                            )
                             .await?;
                         events_read += events.len();
                     }
@@ -866,7 +869,7 @@ async fn read_window(
         held.events = Vec::new();
         held.range = None;
         let events = reader
-            .occurrences(&cluster_filter(cluster, window), limit)
+            .analysis_occurrences(&cluster_filter(cluster, window), limit)
             .await?;
         return Ok(WindowRead {
             complete: events.len() < limit,
@@ -886,7 +889,7 @@ async fn read_window(
     let right = match until > b {
         true => {
             reader
-                .occurrences(&cluster_filter(cluster, (b, until)), limit)
+                .analysis_occurrences(&cluster_filter(cluster, (b, until)), limit)
                 .await?
         }
         false => Vec::new(),
@@ -894,7 +897,7 @@ async fn read_window(
     let left = match since < a {
         true => {
             reader
-                .occurrences(&cluster_filter(cluster, (since, a)), limit)
+                .analysis_occurrences(&cluster_filter(cluster, (since, a)), limit)
                 .await?
         }
         false => Vec::new(),
@@ -903,50 +906,78 @@ async fn read_window(
     let from_store = right.len() + left.len();
     // In the store's order (newest last occurrence first, then newest row): those whose last
     // occurrence is after the held range, then the held ones, then those before it; within
-    // each, the order of its read. Built in the held events' buffer, without a second copy of
-    // the window's events.
-    let mut out = kept;
+    // each, the order of its read. An event read on both sides of a boundary is one event,
+    // placed by its last occurrence, with the earlier occurrences first. Found by uids
+    // borrowed from the reads, and moved once into a buffer of the result's size.
     let mut right = right;
-    if !right.is_empty() {
-        let at: std::collections::HashMap<String, usize> = right
-            .iter()
-            .enumerate()
-            .map(|(n, e)| (e.event.uid.clone(), n))
-            .collect();
-        for e in &mut out {
-            if let Some(&n) = at.get(&e.event.uid) {
-                let later = std::mem::take(&mut right[n].occurrences);
-                right[n].occurrences = std::mem::take(&mut e.occurrences);
-                right[n].occurrences.extend(later);
-            }
+    let mut left = left;
+    let into_right: Vec<(usize, usize)> = match right.is_empty() {
+        true => Vec::new(),
+        false => {
+            let at: HashMap<&str, usize> = right
+                .iter()
+                .enumerate()
+                .map(|(n, e)| (e.event.uid.as_str(), n))
+                .collect();
+            kept.iter()
+                .enumerate()
+                .filter_map(|(k, e)| at.get(e.event.uid.as_str()).map(|&n| (k, n)))
+                .collect()
         }
-        out.retain(|e| !e.occurrences.is_empty());
-        let n = right.len();
-        out.reserve_exact(n + left.len());
-        out.append(&mut right);
-        out.rotate_right(n);
+    };
+    for (k, n) in into_right {
+        let earlier = std::mem::take(&mut kept[k].occurrences);
+        prepend(&mut right[n], earlier);
     }
-    if !left.is_empty() {
-        let at: std::collections::HashMap<String, usize> = out
-            .iter()
-            .enumerate()
-            .map(|(n, e)| (e.event.uid.clone(), n))
-            .collect();
-        for e in left {
-            match at.get(&e.event.uid) {
-                Some(&n) => {
-                    let later = std::mem::replace(&mut out[n].occurrences, e.occurrences);
-                    out[n].occurrences.extend(later);
+    let into: Vec<Option<Side>> = match left.is_empty() {
+        true => Vec::new(),
+        false => {
+            let mut at: HashMap<&str, Side> = HashMap::with_capacity(right.len() + kept.len());
+            for (k, e) in kept.iter().enumerate() {
+                if !e.occurrences.is_empty() {
+                    at.insert(e.event.uid.as_str(), Side::Held(k));
                 }
-                None => out.push(e),
             }
+            for (n, e) in right.iter().enumerate() {
+                at.insert(e.event.uid.as_str(), Side::After(n));
+            }
+            left.iter()
+                .map(|e| at.get(e.event.uid.as_str()).copied())
+                .collect()
         }
+    };
+    for (e, side) in left.iter_mut().zip(into) {
+        let later = match side {
+            Some(Side::After(n)) => &mut right[n],
+            Some(Side::Held(k)) => &mut kept[k],
+            None => continue,
+        };
+        prepend(later, std::mem::take(&mut e.occurrences));
     }
+    let whole = |v: &Vec<EventOccurrences>| v.iter().filter(|e| !e.occurrences.is_empty()).count();
+    let mut out = Vec::with_capacity(right.len() + whole(&kept) + whole(&left));
+    out.extend(right);
+    out.extend(kept.into_iter().filter(|e| !e.occurrences.is_empty()));
+    out.extend(left.into_iter().filter(|e| !e.occurrences.is_empty()));
     Ok(WindowRead {
         events: out,
         complete,
         from_store,
     })
+}
+
+/// Where an event read before the held range continues: after it, or in it.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    After(usize),
+    Held(usize),
+}
+
+/// Puts `earlier` (occurrences of the same event before its own) before `e`'s occurrences.
+fn prepend(e: &mut EventOccurrences, mut earlier: Vec<Occurrence>) {
+    earlier.reserve_exact(e.occurrences.len());
+    earlier.append(&mut e.occurrences);
+    e.occurrences = earlier;
 }
 
 /// The dirty ranges per cluster, merged where they come within `gap` of each other, in order.

@@ -259,7 +259,7 @@ impl<'s> PatternPass<'s> {
                     until: Some(hour + HOUR),
                     ..EventFilter::default()
                 };
-                let events = reader.occurrences(&filter, 0).await?;
+                let events = reader.analysis_occurrences(&filter, 0).await?;
                 self.offer(&cluster, (hour, hour + HOUR), &events).await?;
             }
             let c = &self.clusters[&cluster];
@@ -338,7 +338,7 @@ pub async fn kept_patterns(
             ..filter.clone()
         };
         parts.extend(pattern_parts(
-            &reader.occurrences(&piece, 0).await?,
+            &reader.analysis_occurrences(&piece, 0).await?,
             KEPT_SAMPLES,
         ));
     }

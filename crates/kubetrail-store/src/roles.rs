@@ -86,6 +86,19 @@ pub trait EventReader: Send + Sync {
         limit: usize,
     ) -> Result<Vec<EventOccurrences>>;
 
+    /// [`occurrences`](Self::occurrences) with only the fields analysis reads (incidents and
+    /// pattern parts): the Event object's `name`, the regarding object's `api_version` and
+    /// `uid`, `related`, `type_`, `action`, `resource_version` and `labels` are left empty.
+    /// What the incidents maintainer holds: less to decode and to keep per event (issue 14
+    /// §1/§2). The default reads them whole.
+    async fn analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>> {
+        self.occurrences(filter, limit).await
+    }
+
     /// Gap markers overlapping `[since, until)`: when a stream may have missed events.
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>>;
 

@@ -261,7 +261,27 @@ impl EventReader for PostgresStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
-        occurrences::occurrences(&self.client().await?, filter, limit).await
+        occurrences::occurrences(
+            &self.client().await?,
+            filter,
+            limit,
+            crate::rows::EVENT_COLUMNS,
+        )
+        .await
+    }
+
+    async fn analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>> {
+        occurrences::occurrences(
+            &self.client().await?,
+            filter,
+            limit,
+            crate::rows::ANALYSIS_COLUMNS,
+        )
+        .await
     }
 
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {

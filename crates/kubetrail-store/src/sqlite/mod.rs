@@ -409,8 +409,20 @@ impl EventReader for SqliteStore {
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
         let filter = filter.clone();
-        self.read(move |c| occurrences::occurrences(c, &filter, limit))
+        self.read(move |c| occurrences::occurrences(c, &filter, limit, crate::rows::EVENT_COLUMNS))
             .await
+    }
+
+    async fn analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            occurrences::occurrences(c, &filter, limit, crate::rows::ANALYSIS_COLUMNS)
+        })
+        .await
     }
 
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
