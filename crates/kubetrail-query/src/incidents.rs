@@ -681,7 +681,7 @@ async fn recompute(
         // Nothing before the last cut is read: what follows it is new incidents.
         let since = edges.floor.map_or(core.0 - h, |f| f.max(core.0 - h));
         let until = core.1 + h;
-        let read = read_window(reader, cluster, (since, until), max_read + 1, held).await?;
+        let read = read_window(reader, cluster, (since, until), max_read, held).await?;
         events_read += read.from_store;
         let mut events = read.events;
         if let Some(parts) = parts.as_deref_mut()
@@ -689,7 +689,7 @@ async fn recompute(
         {
             parts.offer(cluster, (since, until), &events).await?;
         }
-        if events.len() > max_read {
+        if !read.complete || events.len() > max_read {
             match fit.take() {
                 Some(found) => {
                     return Ok(Found {
@@ -716,10 +716,7 @@ async fn recompute(
                         events.truncate(max_read + 1);
                     } else {
                         events = reader
-                            .analysis_occurrences(
-                                &cluster_filter(cluster, (since, until)),
-                                max_read + 1,
-                            )
+                            .occurrences(&cluster_filter(cluster, (since, until)), max_read + 1)
                             .await?;
                         events_read += events.len();
                     }
@@ -830,11 +827,22 @@ struct WindowRead {
     /// The events of the window with their occurrences in it, in the store's order: as one
     /// read of it gives them.
     events: Vec<EventOccurrences>,
-    /// Whether they are every event of the window (else a read stopped at its limit: there
-    /// are more than the limit, and `events` may not be the latest of them).
+    /// Whether they are every event of the window (else a read found more than its bound, and
+    /// `events` is empty: the store read none of them).
     complete: bool,
     /// Events read from the store.
     from_store: usize,
+}
+
+impl WindowRead {
+    /// A read that found more than its bound: nothing read.
+    fn over() -> Self {
+        WindowRead {
+            events: Vec::new(),
+            complete: false,
+            from_store: 0,
+        }
+    }
 }
 
 /// The filter of `cluster`'s events with an occurrence in `[since, until)`.
@@ -849,16 +857,18 @@ fn cluster_filter(cluster: &str, (since, until): (Timestamp, Timestamp)) -> Even
 
 /// The events of `cluster` with an occurrence in `window` (`[since, until)`), as
 /// `Store::occurrences` gives them, reading from the store only what `held` does not hold: the
-/// part of the window before and after the held range (each read at most `limit`). The window
-/// must not end before the held range (an event's place in the store's order is its last
-/// occurrence; one cut at the right would move): else it is read whole, as when it does not
-/// overlap. The result is complete when no read stopped at `limit`; it may then hold more
-/// than `limit` events.
+/// part of the window before and after the held range. The window must not end before the
+/// held range (an event's place in the store's order is its last occurrence; one cut at the
+/// right would move): else it is read whole, as when it does not overlap. A part of more than
+/// `max` events is not read ([`EventReader::analysis_occurrences`]): the result is then
+/// incomplete, and empty (a read over the bound is dropped: it was read whole before, then
+/// dropped, holding up to `max` events beside the walk's last read). Complete, it may hold
+/// more than `max` events.
 async fn read_window(
     reader: &dyn EventReader,
     cluster: &str,
     window: (Timestamp, Timestamp),
-    limit: usize,
+    max: usize,
     held: &mut Held,
 ) -> Result<WindowRead> {
     let (since, until) = window;
@@ -868,13 +878,16 @@ async fn read_window(
     let Some((a, b)) = reuse else {
         held.events = Vec::new();
         held.range = None;
-        let events = reader
-            .analysis_occurrences(&cluster_filter(cluster, window), limit)
+        let read = reader
+            .analysis_occurrences(&cluster_filter(cluster, window), max)
             .await?;
-        return Ok(WindowRead {
-            complete: events.len() < limit,
-            from_store: events.len(),
-            events,
+        return Ok(match read {
+            Some(events) => WindowRead {
+                complete: true,
+                from_store: events.len(),
+                events,
+            },
+            None => WindowRead::over(),
         });
     };
     // The held events, from `since` on: an event's last occurrence stays, so does its place.
@@ -889,28 +902,31 @@ async fn read_window(
     let right = match until > b {
         true => {
             reader
-                .analysis_occurrences(&cluster_filter(cluster, (b, until)), limit)
+                .analysis_occurrences(&cluster_filter(cluster, (b, until)), max)
                 .await?
         }
-        false => Vec::new(),
+        false => Some(Vec::new()),
+    };
+    let Some(mut right) = right else {
+        return Ok(WindowRead::over());
     };
     let left = match since < a {
         true => {
             reader
-                .analysis_occurrences(&cluster_filter(cluster, (since, a)), limit)
+                .analysis_occurrences(&cluster_filter(cluster, (since, a)), max)
                 .await?
         }
-        false => Vec::new(),
+        false => Some(Vec::new()),
     };
-    let complete = right.len() < limit && left.len() < limit;
+    let Some(mut left) = left else {
+        return Ok(WindowRead::over());
+    };
     let from_store = right.len() + left.len();
     // In the store's order (newest last occurrence first, then newest row): those whose last
     // occurrence is after the held range, then the held ones, then those before it; within
     // each, the order of its read. An event read on both sides of a boundary is one event,
     // placed by its last occurrence, with the earlier occurrences first. Found by uids
     // borrowed from the reads, and moved once into a buffer of the result's size.
-    let mut right = right;
-    let mut left = left;
     let into_right: Vec<(usize, usize)> = match right.is_empty() {
         true => Vec::new(),
         false => {
@@ -961,7 +977,7 @@ async fn read_window(
     out.extend(left.into_iter().filter(|e| !e.occurrences.is_empty()));
     Ok(WindowRead {
         events: out,
-        complete,
+        complete: true,
         from_store,
     })
 }

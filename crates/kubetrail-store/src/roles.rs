@@ -88,15 +88,23 @@ pub trait EventReader: Send + Sync {
 
     /// [`occurrences`](Self::occurrences) with only the fields analysis reads (incidents and
     /// pattern parts): the Event object's `name`, the regarding object's `api_version` and
-    /// `uid`, `related`, `type_`, `action`, `resource_version` and `labels` are left empty.
-    /// What the incidents maintainer holds: less to decode and to keep per event (issue 14
-    /// §1/§2). The default reads them whole.
+    /// `uid`, `related`, `type_`, `action`, `resource_version` and `labels` are left empty;
+    /// and `None` when more than `limit` events match (0: no limit), where `occurrences`
+    /// gives the latest of them: the incidents maintainer drops such a read, and a store can
+    /// tell it without reading the events. What the maintainer holds: less to decode and to
+    /// keep per event (issue 14 §1/§2). The default reads them whole.
     async fn analysis_occurrences(
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Vec<EventOccurrences>> {
-        self.occurrences(filter, limit).await
+    ) -> Result<Option<Vec<EventOccurrences>>> {
+        let read = if limit == 0 {
+            0
+        } else {
+            limit.saturating_add(1)
+        };
+        let events = self.occurrences(filter, read).await?;
+        Ok((limit == 0 || events.len() <= limit).then_some(events))
     }
 
     /// Gap markers overlapping `[since, until)`: when a stream may have missed events.

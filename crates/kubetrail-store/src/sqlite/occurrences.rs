@@ -23,12 +23,16 @@ use crate::{Error, Result};
 /// sized from the count of events the statement gives with its first row: grown by doubling,
 /// its largest growth held the old and the new buffer at once, ~1.5 KB per event of a read of
 /// 50,000 (issue 14 §1/§2).
+///
+/// With `over` [`Over::Nothing`], a read of more than `limit` events reads none of them
+/// (`None`): the count comes with the first row, before any event is decoded.
 pub(crate) fn occurrences(
     conn: &Connection,
     f: &EventFilter,
     limit: usize,
     columns: &str,
-) -> Result<Vec<EventOccurrences>> {
+    over: Over,
+) -> Result<Option<Vec<EventOccurrences>>> {
     let (sql, params) = statement(f, limit, columns)?;
     let tx = conn.unchecked_transaction()?;
     let mut out: Vec<EventOccurrences> = Vec::new();
@@ -40,7 +44,11 @@ pub(crate) fn occurrences(
         let mut current: Option<i64> = None;
         while let Some(row) = rows.next().map_err(|e| search_error(e, f))? {
             if current.is_none() {
-                out.reserve_exact(events_of(row.get(TS + 2)?, limit));
+                let picked: i64 = row.get(TS + 2)?;
+                if over == Over::Nothing && limit > 0 && events_of(picked, 0) > limit {
+                    return Ok(None);
+                }
+                out.reserve_exact(events_of(picked, limit));
             }
             let id: i64 = row.get(0)?;
             let count: i64 = row.get(TS + 1)?;
@@ -64,7 +72,16 @@ pub(crate) fn occurrences(
         }
     }
     tx.commit()?;
-    Ok(out)
+    Ok(Some(out))
+}
+
+/// What a read of more events than its limit gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// The latest `limit` of them.
+    Latest,
+    /// None of them.
+    Nothing,
 }
 
 /// The events a read gives: those picked (`picked`, counted before the limit), at most
