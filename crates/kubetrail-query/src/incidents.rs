@@ -23,11 +23,11 @@
 //! analysis of a window cuts it at the window's edge (a stored incident the cut core overlaps
 //! is replaced by what was found inside it: its part beyond is no longer kept).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incident_order_by, incidents};
-use kubetrail_model::{EventFilter, EventOccurrences, Severity};
+use kubetrail_model::{EventFilter, EventOccurrences, Occurrence, Severity};
 use kubetrail_store::{DirtyRange, EventReader, IncidentStore, IncidentSummary, StoredIncident};
 
 use crate::Result;
@@ -681,7 +681,7 @@ async fn recompute(
         // Nothing before the last cut is read: what follows it is new incidents.
         let since = edges.floor.map_or(core.0 - h, |f| f.max(core.0 - h));
         let until = core.1 + h;
-        let read = read_window(reader, cluster, (since, until), max_read + 1, held).await?;
+        let read = read_window(reader, cluster, (since, until), max_read, held).await?;
         events_read += read.from_store;
         let mut events = read.events;
         if let Some(parts) = parts.as_deref_mut()
@@ -689,7 +689,7 @@ async fn recompute(
         {
             parts.offer(cluster, (since, until), &events).await?;
         }
-        if events.len() > max_read {
+        if !read.complete || events.len() > max_read {
             match fit.take() {
                 Some(found) => {
                     return Ok(Found {
@@ -827,11 +827,22 @@ struct WindowRead {
     /// The events of the window with their occurrences in it, in the store's order: as one
     /// read of it gives them.
     events: Vec<EventOccurrences>,
-    /// Whether they are every event of the window (else a read stopped at its limit: there
-    /// are more than the limit, and `events` may not be the latest of them).
+    /// Whether they are every event of the window (else a read found more than its bound, and
+    /// `events` is empty: the store read none of them).
     complete: bool,
     /// Events read from the store.
     from_store: usize,
+}
+
+impl WindowRead {
+    /// A read that found more than its bound: nothing read.
+    fn over() -> Self {
+        WindowRead {
+            events: Vec::new(),
+            complete: false,
+            from_store: 0,
+        }
+    }
 }
 
 /// The filter of `cluster`'s events with an occurrence in `[since, until)`.
@@ -846,16 +857,18 @@ fn cluster_filter(cluster: &str, (since, until): (Timestamp, Timestamp)) -> Even
 
 /// The events of `cluster` with an occurrence in `window` (`[since, until)`), as
 /// `Store::occurrences` gives them, reading from the store only what `held` does not hold: the
-/// part of the window before and after the held range (each read at most `limit`). The window
-/// must not end before the held range (an event's place in the store's order is its last
-/// occurrence; one cut at the right would move): else it is read whole, as when it does not
-/// overlap. The result is complete when no read stopped at `limit`; it may then hold more
-/// than `limit` events.
+/// part of the window before and after the held range. The window must not end before the
+/// held range (an event's place in the store's order is its last occurrence; one cut at the
+/// right would move): else it is read whole, as when it does not overlap. A part of more than
+/// `max` events is not read ([`EventReader::analysis_occurrences`]): the result is then
+/// incomplete, and empty (a read over the bound is dropped: it was read whole before, then
+/// dropped, holding up to `max` events beside the walk's last read). Complete, it may hold
+/// more than `max` events.
 async fn read_window(
     reader: &dyn EventReader,
     cluster: &str,
     window: (Timestamp, Timestamp),
-    limit: usize,
+    max: usize,
     held: &mut Held,
 ) -> Result<WindowRead> {
     let (since, until) = window;
@@ -865,13 +878,16 @@ async fn read_window(
     let Some((a, b)) = reuse else {
         held.events = Vec::new();
         held.range = None;
-        let events = reader
-            .occurrences(&cluster_filter(cluster, window), limit)
+        let read = reader
+            .analysis_occurrences(&cluster_filter(cluster, window), max)
             .await?;
-        return Ok(WindowRead {
-            complete: events.len() < limit,
-            from_store: events.len(),
-            events,
+        return Ok(match read {
+            Some(events) => WindowRead {
+                complete: true,
+                from_store: events.len(),
+                events,
+            },
+            None => WindowRead::over(),
         });
     };
     // The held events, from `since` on: an event's last occurrence stays, so does its place.
@@ -886,67 +902,98 @@ async fn read_window(
     let right = match until > b {
         true => {
             reader
-                .occurrences(&cluster_filter(cluster, (b, until)), limit)
+                .analysis_occurrences(&cluster_filter(cluster, (b, until)), max)
                 .await?
         }
-        false => Vec::new(),
+        false => Some(Vec::new()),
+    };
+    let Some(mut right) = right else {
+        return Ok(WindowRead::over());
     };
     let left = match since < a {
         true => {
             reader
-                .occurrences(&cluster_filter(cluster, (since, a)), limit)
+                .analysis_occurrences(&cluster_filter(cluster, (since, a)), max)
                 .await?
         }
-        false => Vec::new(),
+        false => Some(Vec::new()),
     };
-    let complete = right.len() < limit && left.len() < limit;
+    let Some(mut left) = left else {
+        return Ok(WindowRead::over());
+    };
     let from_store = right.len() + left.len();
     // In the store's order (newest last occurrence first, then newest row): those whose last
     // occurrence is after the held range, then the held ones, then those before it; within
-    // each, the order of its read. Built in the held events' buffer, without a second copy of
-    // the window's events.
-    let mut out = kept;
-    let mut right = right;
-    if !right.is_empty() {
-        let at: std::collections::HashMap<String, usize> = right
-            .iter()
-            .enumerate()
-            .map(|(n, e)| (e.event.uid.clone(), n))
-            .collect();
-        for e in &mut out {
-            if let Some(&n) = at.get(&e.event.uid) {
-                let later = std::mem::take(&mut right[n].occurrences);
-                right[n].occurrences = std::mem::take(&mut e.occurrences);
-                right[n].occurrences.extend(later);
-            }
+    // each, the order of its read. An event read on both sides of a boundary is one event,
+    // placed by its last occurrence, with the earlier occurrences first. Found by uids
+    // borrowed from the reads, and moved once into a buffer of the result's size.
+    let into_right: Vec<(usize, usize)> = match right.is_empty() {
+        true => Vec::new(),
+        false => {
+            let at: HashMap<&str, usize> = right
+                .iter()
+                .enumerate()
+                .map(|(n, e)| (e.event.uid.as_str(), n))
+                .collect();
+            kept.iter()
+                .enumerate()
+                .filter_map(|(k, e)| at.get(e.event.uid.as_str()).map(|&n| (k, n)))
+                .collect()
         }
-        out.retain(|e| !e.occurrences.is_empty());
-        let n = right.len();
-        out.reserve_exact(n + left.len());
-        out.append(&mut right);
-        out.rotate_right(n);
+    };
+    for (k, n) in into_right {
+        let earlier = std::mem::take(&mut kept[k].occurrences);
+        prepend(&mut right[n], earlier);
     }
-    if !left.is_empty() {
-        let at: std::collections::HashMap<String, usize> = out
-            .iter()
-            .enumerate()
-            .map(|(n, e)| (e.event.uid.clone(), n))
-            .collect();
-        for e in left {
-            match at.get(&e.event.uid) {
-                Some(&n) => {
-                    let later = std::mem::replace(&mut out[n].occurrences, e.occurrences);
-                    out[n].occurrences.extend(later);
+    let into: Vec<Option<Side>> = match left.is_empty() {
+        true => Vec::new(),
+        false => {
+            let mut at: HashMap<&str, Side> = HashMap::with_capacity(right.len() + kept.len());
+            for (k, e) in kept.iter().enumerate() {
+                if !e.occurrences.is_empty() {
+                    at.insert(e.event.uid.as_str(), Side::Held(k));
                 }
-                None => out.push(e),
             }
+            for (n, e) in right.iter().enumerate() {
+                at.insert(e.event.uid.as_str(), Side::After(n));
+            }
+            left.iter()
+                .map(|e| at.get(e.event.uid.as_str()).copied())
+                .collect()
         }
+    };
+    for (e, side) in left.iter_mut().zip(into) {
+        let later = match side {
+            Some(Side::After(n)) => &mut right[n],
+            Some(Side::Held(k)) => &mut kept[k],
+            None => continue,
+        };
+        prepend(later, std::mem::take(&mut e.occurrences));
     }
+    let whole = |v: &Vec<EventOccurrences>| v.iter().filter(|e| !e.occurrences.is_empty()).count();
+    let mut out = Vec::with_capacity(right.len() + whole(&kept) + whole(&left));
+    out.extend(right);
+    out.extend(kept.into_iter().filter(|e| !e.occurrences.is_empty()));
+    out.extend(left.into_iter().filter(|e| !e.occurrences.is_empty()));
     Ok(WindowRead {
         events: out,
-        complete,
+        complete: true,
         from_store,
     })
+}
+
+/// Where an event read before the held range continues: after it, or in it.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    After(usize),
+    Held(usize),
+}
+
+/// Puts `earlier` (occurrences of the same event before its own) before `e`'s occurrences.
+fn prepend(e: &mut EventOccurrences, mut earlier: Vec<Occurrence>) {
+    earlier.reserve_exact(e.occurrences.len());
+    earlier.append(&mut e.occurrences);
+    e.occurrences = earlier;
 }
 
 /// The dirty ranges per cluster, merged where they come within `gap` of each other, in order.

@@ -259,7 +259,11 @@ impl<'s> PatternPass<'s> {
                     until: Some(hour + HOUR),
                     ..EventFilter::default()
                 };
-                let events = reader.occurrences(&filter, 0).await?;
+                // No limit: always read.
+                let events = reader
+                    .analysis_occurrences(&filter, 0)
+                    .await?
+                    .unwrap_or_default();
                 self.offer(&cluster, (hour, hour + HOUR), &events).await?;
             }
             let c = &self.clusters[&cluster];
@@ -338,7 +342,10 @@ pub async fn kept_patterns(
             ..filter.clone()
         };
         parts.extend(pattern_parts(
-            &reader.occurrences(&piece, 0).await?,
+            &reader
+                .analysis_occurrences(&piece, 0)
+                .await?
+                .unwrap_or_default(),
             KEPT_SAMPLES,
         ));
     }

@@ -86,6 +86,27 @@ pub trait EventReader: Send + Sync {
         limit: usize,
     ) -> Result<Vec<EventOccurrences>>;
 
+    /// [`occurrences`](Self::occurrences) with only the fields analysis reads (incidents and
+    /// pattern parts): the Event object's `name`, the regarding object's `api_version` and
+    /// `uid`, `related`, `type_`, `action`, `resource_version` and `labels` are left empty;
+    /// and `None` when more than `limit` events match (0: no limit), where `occurrences`
+    /// gives the latest of them: the incidents maintainer drops such a read, and a store can
+    /// tell it without reading the events. What the maintainer holds: less to decode and to
+    /// keep per event (issue 14 §1/§2). The default reads them whole.
+    async fn analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Option<Vec<EventOccurrences>>> {
+        let read = if limit == 0 {
+            0
+        } else {
+            limit.saturating_add(1)
+        };
+        let events = self.occurrences(filter, read).await?;
+        Ok((limit == 0 || events.len() <= limit).then_some(events))
+    }
+
     /// Gap markers overlapping `[since, until)`: when a stream may have missed events.
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>>;
 

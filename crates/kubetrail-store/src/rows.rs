@@ -119,6 +119,16 @@ pub(crate) const EVENT_COLUMNS: &str =
     e.resource_version, e.category, e.severity, e.correlation_id, e.owner_kind, e.owner_name,
     e.node, e.template, e.labels";
 
+/// [`EVENT_COLUMNS`] with what analysis never reads left empty: the Event object's name, the
+/// regarding object's API version and uid, the related object, type, action, resource version
+/// and labels ([`EventReader::analysis_occurrences`](crate::EventReader::analysis_occurrences)).
+/// Same positions, read by [`stored_event`].
+pub(crate) const ANALYSIS_COLUMNS: &str = "e.id, e.cluster, e.uid, e.namespace, '', '', e.reg_kind,
+    e.reg_namespace, e.reg_name, '', e.reg_field_path, CAST(NULL AS TEXT), e.reason, e.note, '',
+    '', e.reporting_controller, e.reporting_instance, e.first_seen, e.last_seen, e.count,
+    '', e.category, e.severity, e.correlation_id, e.owner_kind, e.owner_name,
+    e.node, e.template, CAST(NULL AS TEXT)";
+
 /// The number of columns in [`EVENT_COLUMNS`]: the index of the first column after them.
 pub(crate) const EVENT_COLUMN_COUNT: usize = 30;
 

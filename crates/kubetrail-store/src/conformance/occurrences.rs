@@ -140,3 +140,63 @@ pub async fn occurrences_apply_filters_and_keep_the_latest_events_under_a_limit(
         Err(Error::InvalidQuery(_))
     ));
 }
+
+/// Issue 14 §1/§2: what analysis reads is what `occurrences` gives, in the same order, with the
+/// fields analysis never reads left empty (the incidents maintainer holds up to 50,000 of
+/// these at once); over its limit, nothing (the maintainer drops such a read).
+pub async fn analysis_occurrences_are_the_occurrences_without_what_analysis_never_reads(
+    store: Arc<dyn Store>,
+) {
+    let mut a = event("a", minute(10), 3);
+    a.related = Some(kubetrail_model::ObjectRef {
+        kind: "Node".into(),
+        name: "node-1".into(),
+        ..Default::default()
+    });
+    a.labels.insert("team".into(), "shop".into());
+    a.action = "Killing".into();
+    a.node = Some("node-1".into());
+    write(
+        &store,
+        vec![
+            a,
+            placed("b", "shop", "Unhealthy", 20, 2),
+            placed("c", "db", "BackOff", 30, 1),
+        ],
+    )
+    .await;
+    for filter in [EventFilter::default(), range(Some(9), Some(25))] {
+        let whole = occurrences(&store, filter.clone(), 0).await;
+        let n = whole.len();
+        let expected: Vec<EventOccurrences> = whole
+            .into_iter()
+            .map(|mut e| {
+                e.event.name.clear();
+                e.event.regarding.api_version.clear();
+                e.event.regarding.uid.clear();
+                e.event.related = None;
+                e.event.type_.clear();
+                e.event.action.clear();
+                e.event.resource_version.clear();
+                e.event.labels.clear();
+                e
+            })
+            .collect();
+        assert!(n > 1);
+        for limit in [0, n] {
+            let lean = store
+                .analysis_occurrences(&filter, limit)
+                .await
+                .expect("analysis occurrences")
+                .expect("within the limit: read");
+            assert_eq!(lean, expected, "{filter:?}, limit {limit}");
+            assert_eq!(lean.capacity(), lean.len(), "sized from the read's count");
+        }
+        // More than the limit: nothing read (where `occurrences` gives the latest).
+        let over = store
+            .analysis_occurrences(&filter, n - 1)
+            .await
+            .expect("analysis occurrences");
+        assert_eq!(over, None, "{filter:?}, limit {}", n - 1);
+    }
+}

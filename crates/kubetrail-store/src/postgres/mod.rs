@@ -261,7 +261,34 @@ impl EventReader for PostgresStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
-        occurrences::occurrences(&self.client().await?, filter, limit).await
+        occurrences::occurrences(
+            &self.client().await?,
+            filter,
+            limit,
+            crate::rows::EVENT_COLUMNS,
+        )
+        .await
+    }
+
+    async fn analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Option<Vec<EventOccurrences>>> {
+        // One more than the limit tells a read over it.
+        let read = if limit == 0 {
+            0
+        } else {
+            limit.saturating_add(1)
+        };
+        let events = occurrences::occurrences(
+            &self.client().await?,
+            filter,
+            read,
+            crate::rows::ANALYSIS_COLUMNS,
+        )
+        .await?;
+        Ok((limit == 0 || events.len() <= limit).then_some(events))
     }
 
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {

@@ -7,13 +7,14 @@ use deadpool_postgres::GenericClient;
 use kubetrail_model::{EventFilter, EventOccurrences, Occurrence};
 
 use super::filter::{Table, Where, micros, timestamp};
-use crate::rows::{EVENT_COLUMN_COUNT as COLUMN_COUNT, EVENT_COLUMNS as COLUMNS, stored_event};
+use crate::rows::{EVENT_COLUMN_COUNT as COLUMN_COUNT, stored_event};
 use crate::{Error, Result};
 
 pub(crate) async fn occurrences(
     c: &impl GenericClient,
     f: &EventFilter,
     limit: usize,
+    columns: &str,
 ) -> Result<Vec<EventOccurrences>> {
     let mut w = Where::new();
     w.filter(f, Table::Events)?;
@@ -38,7 +39,7 @@ pub(crate) async fn occurrences(
             GROUP BY o.event_id
             ORDER BY latest DESC, id DESC
             LIMIT {l})
-         SELECT {COLUMNS}, o.ts, o.count
+         SELECT {columns}, o.ts, o.count
          FROM picked p JOIN events e ON e.id = p.id JOIN occurrences o ON o.event_id = p.id
          WHERE 1 = 1{range}
          ORDER BY p.latest DESC, p.id DESC, o.ts",
@@ -46,7 +47,16 @@ pub(crate) async fn occurrences(
     );
     let stmt = c.prepare_cached(&sql).await?;
     let rows = c.query(&stmt, &w.refs()).await?;
-    let mut out: Vec<EventOccurrences> = Vec::new();
+    // Sized once: the events are the rows of distinct ids, in order.
+    let (mut events, mut last) = (0, None);
+    for row in &rows {
+        let id: i64 = row.try_get(0)?;
+        if last != Some(id) {
+            events += 1;
+            last = Some(id);
+        }
+    }
+    let mut out: Vec<EventOccurrences> = Vec::with_capacity(events);
     let mut current: Option<i64> = None;
     for row in &rows {
         let id: i64 = row.try_get(0)?;

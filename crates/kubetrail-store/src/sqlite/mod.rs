@@ -409,8 +409,25 @@ impl EventReader for SqliteStore {
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
         let filter = filter.clone();
-        self.read(move |c| occurrences::occurrences(c, &filter, limit))
-            .await
+        self.read(move |c| {
+            let columns = crate::rows::EVENT_COLUMNS;
+            occurrences::occurrences(c, &filter, limit, columns, occurrences::Over::Latest)
+                .map(Option::unwrap_or_default)
+        })
+        .await
+    }
+
+    async fn analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Option<Vec<EventOccurrences>>> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            let columns = crate::rows::ANALYSIS_COLUMNS;
+            occurrences::occurrences(c, &filter, limit, columns, occurrences::Over::Nothing)
+        })
+        .await
     }
 
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {

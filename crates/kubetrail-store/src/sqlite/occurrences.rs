@@ -14,16 +14,26 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, params_from_iter};
 
 use super::filter::{Sqlite, Table, Where, micros, search_error, timestamp};
-use crate::rows::{EVENT_COLUMN_COUNT as TS, EVENT_COLUMNS as COLUMNS, stored_event};
+use crate::rows::{EVENT_COLUMN_COUNT as TS, stored_event};
 use crate::where_clause::Dialect;
 use crate::{Error, Result};
 
+/// The events of `f` with their occurrences in its range, each row read from `columns`
+/// ([`EVENT_COLUMNS`](crate::rows::EVENT_COLUMNS), or the analysis' fewer). The result is
+/// sized from the count of events the statement gives with its first row: grown by doubling,
+/// its largest growth held the old and the new buffer at once, ~1.5 KB per event of a read of
+/// 50,000 (issue 14 §1/§2).
+///
+/// With `over` [`Over::Nothing`], a read of more than `limit` events reads none of them
+/// (`None`): the count comes with the first row, before any event is decoded.
 pub(crate) fn occurrences(
     conn: &Connection,
     f: &EventFilter,
     limit: usize,
-) -> Result<Vec<EventOccurrences>> {
-    let (sql, params) = statement(f, limit)?;
+    columns: &str,
+    over: Over,
+) -> Result<Option<Vec<EventOccurrences>>> {
+    let (sql, params) = statement(f, limit, columns)?;
     let tx = conn.unchecked_transaction()?;
     let mut out: Vec<EventOccurrences> = Vec::new();
     {
@@ -33,6 +43,13 @@ pub(crate) fn occurrences(
             .map_err(|e| search_error(e, f))?;
         let mut current: Option<i64> = None;
         while let Some(row) = rows.next().map_err(|e| search_error(e, f))? {
+            if current.is_none() {
+                let picked: i64 = row.get(TS + 2)?;
+                if over == Over::Nothing && limit > 0 && events_of(picked, 0) > limit {
+                    return Ok(None);
+                }
+                out.reserve_exact(events_of(picked, limit));
+            }
             let id: i64 = row.get(0)?;
             let count: i64 = row.get(TS + 1)?;
             let occurrence = Occurrence {
@@ -55,11 +72,31 @@ pub(crate) fn occurrences(
         }
     }
     tx.commit()?;
-    Ok(out)
+    Ok(Some(out))
 }
 
-/// The statement [`occurrences`] runs, and its parameters.
-fn statement(f: &EventFilter, limit: usize) -> Result<(String, Vec<Value>)> {
+/// What a read of more events than its limit gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Over {
+    /// The latest `limit` of them.
+    Latest,
+    /// None of them.
+    Nothing,
+}
+
+/// The events a read gives: those picked (`picked`, counted before the limit), at most
+/// `limit` (0: no limit).
+pub(crate) fn events_of(picked: i64, limit: usize) -> usize {
+    let picked = usize::try_from(picked).unwrap_or(0);
+    match limit {
+        0 => picked,
+        _ => picked.min(limit),
+    }
+}
+
+/// The statement [`occurrences`] runs, and its parameters: the columns, each occurrence's time
+/// and count, and the number of events picked before the limit.
+fn statement(f: &EventFilter, limit: usize, columns: &str) -> Result<(String, Vec<Value>)> {
     let mut picked = Where::new();
     let timed = f.since.is_some() || f.until.is_some();
     if timed && !f.clusters.is_empty() {
@@ -93,12 +130,12 @@ fn statement(f: &EventFilter, limit: usize) -> Result<(String, Vec<Value>)> {
     };
     let sql = format!(
         "WITH picked AS (
-            SELECT o.event_id AS id, MAX(o.ts) AS latest
+            SELECT o.event_id AS id, MAX(o.ts) AS latest, COUNT(*) OVER () AS picked
             FROM occurrences o JOIN events e ON e.id = o.event_id{}
             GROUP BY o.event_id
             ORDER BY latest DESC, id DESC
             LIMIT ?)
-         SELECT {COLUMNS}, o.ts, o.count
+         SELECT {columns}, o.ts, o.count, p.picked
          FROM picked p JOIN events e ON e.id = p.id JOIN occurrences o ON o.event_id = p.id{}
          ORDER BY p.latest DESC, p.id DESC, o.ts",
         picked.sql, range.sql
@@ -128,7 +165,7 @@ mod tests {
             until: Some("2025-01-01T06:00:00Z".parse().expect("time")),
             ..EventFilter::default()
         };
-        let (sql, params) = statement(&f, 50_001).expect("sql");
+        let (sql, params) = statement(&f, 50_001, crate::rows::ANALYSIS_COLUMNS).expect("sql");
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("plan");
