@@ -55,8 +55,6 @@ def read_profile(path, binary, calls, cost):
                 elif ob == binary and fn is not None:
                     parts = line.split()
                     cost[fn] += int(parts[1]) if len(parts) > 1 else 0
-            elif head in ("fl", "fi", "fe"):
-                pass
 
 
 def main():
