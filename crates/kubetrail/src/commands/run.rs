@@ -95,8 +95,6 @@ pub async fn run_with(
             Duration::from_secs(3600),
         )
     });
-    let maintainer = (role == Role::Store)
-        .then(|| super::maintain::spawn_maintainer(store.clone(), super::maintain::EVERY));
     let live = args.print.map(|min| spawn_printer(min, cancel.clone()));
     // Alerting: evaluation of committed batches and the delivery worker (where events are
     // stored, not in agents).
@@ -104,6 +102,10 @@ pub async fn run_with(
         Role::Store => super::alerts::start_alerting(config, store.clone(), &cancel).await?,
         Role::Agent => None,
     };
+    // The maintainer's first pass begins once alerting has caught up: each reads the last
+    // hours' events back, and run at once their reads' peaks added up (issue 14 §2).
+    let maintainer = (role == Role::Store)
+        .then(|| super::maintain::spawn_maintainer(store.clone(), super::maintain::EVERY));
     // --- serve (kubetrail-server): web UI, API and /metrics for as long as `run` runs ---
     let telemetry = kubetrail_server::Telemetry::new();
     let server = super::serve::start(
