@@ -8,7 +8,8 @@
 //! linked to, and the cluster-wide ones a table lists the workloads of, are read whole. As
 //! JSON, each stored incident's text is copied into the output in order, re-indented, with its
 //! status as of the read ([`KeptList::write_json`]): the same bytes as the incidents decoded
-//! and written by `serde_json::to_writer_pretty`, holding one chunk of them at a time.
+//! and written by `serde_json::to_writer_pretty`, holding two chunks of them at a time (one laid
+//! out while the next is read).
 
 use std::io::Write;
 
