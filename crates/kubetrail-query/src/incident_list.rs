@@ -8,16 +8,17 @@
 //! linked to, and the cluster-wide ones a table lists the workloads of, are read whole. As
 //! JSON, each stored incident's text is copied into the output in order, re-indented, with its
 //! status as of the read ([`KeptList::write_json`]): the same bytes as the incidents decoded
-//! and written by `serde_json::to_writer_pretty`, holding one chunk of them at a time.
+//! and written by `serde_json::to_writer_pretty`, holding two chunks of them at a time (one laid
+//! out while the next is read).
 
 use std::io::Write;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{Incident, IncidentConfig, Status, Window};
 use kubetrail_model::{Change, EventFilter, Severity};
-use kubetrail_store::{EventReader, IncidentLine};
+use kubetrail_store::{EventReader, IncidentBodies, IncidentLine};
 
-use crate::incidents::{ChangeTimes, Listed, decode, finish, kept_answer, recompute_dirty};
+use crate::incidents::{ChangeTimes, Listed, decode_bytes, finish, kept_answer, recompute_dirty};
 use crate::json_pretty::{pretty_into, write_compact};
 use crate::{Error, Result};
 
@@ -182,7 +183,7 @@ impl KeptList {
         &self,
         reader: &dyn EventReader,
         pick: impl Fn(&IncidentLine) -> bool,
-        mut each: impl FnMut(usize, &IncidentLine, String) -> Result<(), E>,
+        mut each: impl FnMut(usize, &IncidentLine, &[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         let Some(store) = reader.incident_store() else {
             return Ok(());
@@ -196,14 +197,15 @@ impl KeptList {
                 _ => None,
             })
             .collect();
+        let mut bodies = IncidentBodies::default();
         for chunk in wanted.chunks(CHUNK) {
-            let bodies = store
-                .incident_bodies(chunk.iter().map(|(_, line)| line.row).collect())
+            bodies = store
+                .incident_bodies_into(chunk.iter().map(|(_, line)| line.row).collect(), bodies)
                 .await
                 .map_err(Error::from)?;
-            let mut bodies = bodies.into_iter().peekable();
+            let mut read = bodies.iter().peekable();
             for &(k, line) in chunk {
-                if let Some((_, body)) = bodies.next_if(|(r, _)| *r == line.row) {
+                if let Some((_, body)) = read.next_if(|(r, _)| *r == line.row) {
                     each(k, line, body)?;
                 }
             }
@@ -220,7 +222,7 @@ impl KeptList {
     ) -> Result<()> {
         let mut read: Vec<(usize, Incident)> = Vec::new();
         self.for_each_stored(reader, pick, |k, _, body| -> Result<()> {
-            read.push((k, decode(&body)?));
+            read.push((k, decode_bytes(body)?));
             Ok(())
         })
         .await?;
@@ -253,8 +255,9 @@ impl KeptList {
     }
 
     /// Writes the list as serde_json writes its incidents read whole, laid out as `layout`
-    /// says, reading the stored ones 256 (`CHUNK`) at a time. [`Error::Changed`] when one was
-    /// replaced (by a maintainer) since the list was read.
+    /// says, reading the stored ones 256 (`CHUNK`) at a time, each chunk while the one before
+    /// it is laid out. [`Error::Changed`] when one was replaced (by a maintainer) since the
+    /// list was read.
     pub async fn write_json(
         &self,
         reader: &dyn EventReader,
@@ -265,11 +268,9 @@ impl KeptList {
             out.write_all(layout.empty())?;
             return Ok(());
         }
-        let mut text: Vec<u8> = Vec::with_capacity(PIECE + PIECE / 4);
-        text.extend_from_slice(layout.open());
-        let mut first = true;
-        let mut compact = Vec::new();
-        for chunk in self.items.chunks(CHUNK) {
+        let store = reader.incident_store();
+        // The bodies of a chunk's stored incidents, read into `into` (its memory reused).
+        let read = |chunk: &[ListItem], into: IncidentBodies| {
             let rows: Vec<i64> = chunk
                 .iter()
                 .filter_map(|item| match item {
@@ -277,45 +278,88 @@ impl KeptList {
                     ListItem::Whole(_) => None,
                 })
                 .collect();
-            let mut bodies = match (reader.incident_store(), rows.is_empty()) {
-                (_, true) => Vec::new(),
-                (Some(store), false) => store.incident_bodies(rows).await?,
-                (None, false) => return Err(Error::Changed),
-            }
-            .into_iter();
-            for item in chunk {
-                if text.len() >= PIECE {
-                    out.write_all(&text)?;
-                    text.clear();
-                }
-                text.extend_from_slice(layout.before(first));
-                first = false;
-                match item {
-                    ListItem::Line { line, status } => {
-                        let body = match bodies.next() {
-                            Some((row, body)) if row == line.row => body,
-                            _ => return Err(Error::Changed),
-                        };
-                        // The status as of the read, where it differs from the stored one.
-                        let read = (*status != stored_status(line))
-                            .then(|| serde_json::to_string(status))
-                            .transpose()
-                            .map_err(crate::incidents::json_error)?;
-                        let replace = read.as_deref().map(|v| ("status", v));
-                        layout.write(&mut text, body.as_bytes(), replace);
+            async move {
+                match (store, rows.is_empty()) {
+                    (_, true) => {
+                        let mut into = into;
+                        into.clear();
+                        Ok(into)
                     }
-                    ListItem::Whole(k) => {
-                        compact.clear();
-                        serde_json::to_writer(&mut compact, &self.whole[*k])
-                            .map_err(crate::incidents::json_error)?;
-                        layout.write(&mut text, &compact, None);
-                    }
+                    (Some(store), false) => Ok(store.incident_bodies_into(rows, into).await?),
+                    (None, false) => Err(Error::Changed),
                 }
-                text.extend_from_slice(layout.after());
             }
+        };
+        let mut text: Vec<u8> = Vec::with_capacity(PIECE + PIECE / 4);
+        text.extend_from_slice(layout.open());
+        let mut first = true;
+        let chunks: Vec<&[ListItem]> = self.items.chunks(CHUNK).collect();
+        let mut bodies = read(chunks[0], IncidentBodies::default()).await?;
+        let mut spare = IncidentBodies::default();
+        for (k, chunk) in chunks.iter().enumerate() {
+            // The next chunk is read (on the store's thread) while this one is laid out: the
+            // read is polled first, so it has started when the layout runs.
+            let laid = match chunks.get(k + 1) {
+                Some(next) => {
+                    let (read, laid) = futures::future::join(read(next, spare), async {
+                        self.lay_out(chunk, &bodies, layout, &mut first, &mut text, out)
+                    })
+                    .await;
+                    spare = std::mem::replace(&mut bodies, read?);
+                    laid
+                }
+                None => self.lay_out(chunk, &bodies, layout, &mut first, &mut text, out),
+            };
+            laid?;
         }
         text.extend_from_slice(layout.close());
         out.write_all(&text)?;
+        Ok(())
+    }
+
+    /// Lays out the incidents of `chunk` after `text`, the bodies of its stored ones in
+    /// `bodies`, writing `text` to `out` whenever it has reached `PIECE`.
+    fn lay_out(
+        &self,
+        chunk: &[ListItem],
+        bodies: &IncidentBodies,
+        layout: JsonLayout,
+        first: &mut bool,
+        text: &mut Vec<u8>,
+        out: &mut impl Write,
+    ) -> Result<()> {
+        let mut bodies = bodies.iter();
+        let mut compact = Vec::new();
+        for item in chunk {
+            if text.len() >= PIECE {
+                out.write_all(text)?;
+                text.clear();
+            }
+            text.extend_from_slice(layout.before(*first));
+            *first = false;
+            match item {
+                ListItem::Line { line, status } => {
+                    let body = match bodies.next() {
+                        Some((row, body)) if row == line.row => body,
+                        _ => return Err(Error::Changed),
+                    };
+                    // The status as of the read, where it differs from the stored one.
+                    let read = (*status != stored_status(line))
+                        .then(|| serde_json::to_string(status))
+                        .transpose()
+                        .map_err(crate::incidents::json_error)?;
+                    let replace = read.as_deref().map(|v| ("status", v));
+                    layout.write(text, body, replace);
+                }
+                ListItem::Whole(k) => {
+                    compact.clear();
+                    serde_json::to_writer(&mut compact, &self.whole[*k])
+                        .map_err(crate::incidents::json_error)?;
+                    layout.write(text, &compact, None);
+                }
+            }
+            text.extend_from_slice(layout.after());
+        }
         Ok(())
     }
 }
@@ -374,6 +418,120 @@ impl JsonLayout {
             JsonLayout::Pretty => b"\n]\n",
             JsonLayout::Compact => b"]",
             JsonLayout::Lines => b"",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incidents::stored;
+    use kubetrail_store::SqliteStore;
+    use serde_json::json;
+
+    fn minute(n: i64) -> Timestamp {
+        Timestamp::from_second(1_738_000_000 + n * 60).expect("a time")
+    }
+
+    /// 700 incidents of one cluster, one a minute, of different sizes, every third ongoing.
+    fn many() -> Vec<Incident> {
+        let base: Incident = serde_json::from_value(json!({
+            "id": "inc-0", "cluster": "default", "subject": "ns/Job/job",
+            "cluster_wide": false,
+            "affected": [{"workload": "ns/Job/job", "objects": 1, "events": 1}],
+            "title": "ns/Job/job: failure", "severity": "error", "status": "resolved",
+            "start": "2025-01-30T20:08:50Z", "end": "2025-01-30T20:08:50Z",
+            "root_cause": {"reason": "BackoffLimitExceeded", "rule": "first-failure",
+                "evidence": ["BackoffLimitExceeded on Job/job: \"limit\" reached"],
+                "object": "ns/Job/job", "message": "Job has reached the backoff limit",
+                "at": "2025-01-30T20:08:50Z", "hint": "kubectl -n ns describe job job"},
+            "objects": ["ns/Job/job"], "object_count": 1, "nodes": [], "event_count": 1,
+            "timeline": [{"first_seen": "2025-01-30T20:08:50Z",
+                "last_seen": "2025-01-30T20:08:50Z", "count": 1, "object": "ns/Job/job",
+                "reason": "BackoffLimitExceeded", "severity": "error",
+                "message": "Job has reached the backoff limit"}],
+            "timeline_omitted": 0
+        }))
+        .expect("an incident");
+        (0..700)
+            .map(|n| Incident {
+                id: format!("inc-{n:012x}"),
+                status: if n % 3 == 0 {
+                    Status::Ongoing
+                } else {
+                    Status::Resolved
+                },
+                start: minute(n),
+                end: minute(n),
+                timeline: vec![base.timeline[0].clone(); 1 + n as usize % 40],
+                ..base.clone()
+            })
+            .collect()
+    }
+
+    /// A list of several chunks (each chunk's bodies read while the one before is laid out, the
+    /// buffers reused), with incidents held whole among the stored ones and statuses resolved
+    /// by the read, is written in every layout as serde_json writes the incidents.
+    #[tokio::test]
+    async fn a_list_of_several_chunks_is_written_as_serde_json_writes_its_incidents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("store");
+        let found = many();
+        let kept = store.incident_store().expect("SQLite keeps incidents");
+        let rows = found.iter().map(stored).collect::<Result<Vec<_>>>();
+        kept.replace_incidents(
+            "default",
+            minute(0),
+            minute(700),
+            None,
+            rows.expect("stored"),
+        )
+        .await
+        .expect("replace");
+        let cfg = IncidentConfig::default();
+        let window = Window::new(minute(0), minute(700)).expect("a window");
+        let mut list = kept_list(&store, &[], window, minute(100_000), &cfg)
+            .await
+            .expect("list")
+            .expect("SQLite keeps incidents");
+        list.read_whole(&store, |l| l.summary.id.ends_with('7'))
+            .await
+            .expect("whole");
+        assert!(list.items.len() > 2 * CHUNK);
+        let by_id: std::collections::HashMap<&str, &Incident> =
+            found.iter().map(|i| (i.id.as_str(), i)).collect();
+        let expected: Vec<Incident> = list
+            .items
+            .iter()
+            .map(|item| match item {
+                ListItem::Line { line, status } => Incident {
+                    status: *status,
+                    ..by_id[line.summary.id.as_str()].clone()
+                },
+                ListItem::Whole(k) => list.whole[*k].clone(),
+            })
+            .collect();
+        assert!(expected.iter().all(|i| i.status == Status::Resolved));
+        let mut lines = String::new();
+        for i in &expected {
+            lines += &(serde_json::to_string(i).expect("json") + "\n");
+        }
+        for (layout, want) in [
+            (
+                JsonLayout::Pretty,
+                serde_json::to_string_pretty(&expected).expect("json") + "\n",
+            ),
+            (JsonLayout::Lines, lines),
+            (
+                JsonLayout::Compact,
+                serde_json::to_string(&expected).expect("json"),
+            ),
+        ] {
+            let mut out = Vec::new();
+            list.write_json(&store, &mut out, layout)
+                .await
+                .expect("json");
+            assert!(out == want.as_bytes(), "{layout:?}");
         }
     }
 }

@@ -1024,7 +1024,7 @@ fn merged(
 
 /// The incident as stored: whole, and its head (without its timeline and objects, the lists
 /// that make most of its size) for lists of incidents.
-fn stored(i: &Incident) -> Result<StoredIncident> {
+pub(crate) fn stored(i: &Incident) -> Result<StoredIncident> {
     let head = Incident {
         timeline: Vec::new(),
         objects: Vec::new(),
@@ -1052,6 +1052,11 @@ fn stored(i: &Incident) -> Result<StoredIncident> {
 
 pub(crate) fn decode(json: &str) -> Result<Incident> {
     serde_json::from_str(json).map_err(json_error)
+}
+
+/// [`decode`] of the text's bytes.
+pub(crate) fn decode_bytes(json: &[u8]) -> Result<Incident> {
+    serde_json::from_slice(json).map_err(json_error)
 }
 
 pub(crate) fn json_error(source: serde_json::Error) -> crate::Error {

@@ -113,6 +113,49 @@ pub struct IncidentLine {
     pub summary: IncidentSummary,
 }
 
+/// Whole stored incidents read together ([`IncidentStore::incident_bodies_into`]): their JSON
+/// texts one after another in one buffer, with their rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentBodies {
+    text: Vec<u8>,
+    /// Each body's row and where its text ends in `text`.
+    ends: Vec<(i64, usize)>,
+}
+
+impl IncidentBodies {
+    /// Empties it, keeping its memory.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    /// Appends the body of `row`.
+    pub fn push(&mut self, row: i64, body: &[u8]) {
+        self.text.extend_from_slice(body);
+        self.ends.push((row, self.text.len()));
+    }
+
+    /// How many bodies it holds.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Its bodies in order, as `(row, JSON text)`.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, &[u8])> + '_ {
+        let mut start = 0;
+        self.ends.iter().map(move |&(row, end)| {
+            let body = &self.text[start..end];
+            start = end;
+            (row, body)
+        })
+    }
+}
+
 /// Where incidents computed at ingest are kept. Implemented by
 /// [`SqliteStore`](crate::SqliteStore) and [`PostgresStore`](crate::PostgresStore); one
 /// conformance suite ([`incident_conformance_tests!`](crate::incident_conformance_tests)) runs
@@ -152,6 +195,22 @@ pub trait IncidentStore: Send + Sync {
     /// The whole incidents (JSON) of `rows` ([`IncidentHead::row`]) that are still stored, as
     /// `(row, body)`.
     async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>>;
+
+    /// [`IncidentStore::incident_bodies`] into one buffer: `into` is cleared and given back
+    /// with the bodies of `rows` still stored, in the order of `rows`, its memory reused (a
+    /// list read chunk after chunk allocates no text per body, and none per chunk once its
+    /// buffers have grown).
+    async fn incident_bodies_into(
+        &self,
+        rows: Vec<i64>,
+        mut into: IncidentBodies,
+    ) -> Result<IncidentBodies> {
+        into.clear();
+        for (row, body) in self.incident_bodies(rows).await? {
+            into.push(row, body.as_bytes());
+        }
+        Ok(into)
+    }
 
     /// In one transaction: deletes the stored incidents of `cluster` whose span overlaps
     /// `[since, until]`, but those starting before `keep_before`, and stores `found` (each of

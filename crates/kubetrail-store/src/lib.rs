@@ -45,7 +45,8 @@ mod written;
 pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
 pub use error::{Error, Result};
 pub use incidents::{
-    DirtyRange, IncidentHead, IncidentLine, IncidentStore, IncidentSummary, StoredIncident,
+    DirtyRange, IncidentBodies, IncidentHead, IncidentLine, IncidentStore, IncidentSummary,
+    StoredIncident,
 };
 pub use kubetrail_model::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kubetrail_model::{Owner, Relink};
 
 use super::{event, minute, write};
-use crate::{IncidentStore, IncidentSummary, Store, StoredIncident};
+use crate::{IncidentBodies, IncidentStore, IncidentSummary, Store, StoredIncident};
 
 /// Generates one `#[tokio::test]` per incident conformance test, each with a fresh store from
 /// `$factory` (an async function returning `(Arc<dyn Store>, guard)`), which must keep
@@ -23,6 +23,7 @@ macro_rules! incident_conformance_tests {
             stored_incidents_are_replaced_by_span_and_read_by_overlap,
             pattern_parts_are_replaced_by_cluster_span_and_bucket_range,
             incident_lines_are_their_summaries_read_by_overlap,
+            bodies_read_into_one_buffer_are_the_bodies_read_one_by_one,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -337,4 +338,67 @@ pub async fn stored_incidents_are_replaced_by_span_and_read_by_overlap(store: Ar
         kept.incident_bodies(rows).await.expect("bodies"),
         [] as [(i64, String); 0]
     );
+}
+
+/// `incident_bodies_into` gives what `incident_bodies` gives, in the order asked, in the buffer
+/// it was handed (emptied first); a replaced incident's row reads nothing.
+pub async fn bodies_read_into_one_buffer_are_the_bodies_read_one_by_one(store: Arc<dyn Store>) {
+    let kept = kept(&store);
+    let long = format!("{{\"id\":\"i2\",\"note\":\"{}\"}}", "é".repeat(10_000));
+    kept.replace_incidents(
+        "prod",
+        minute(0),
+        minute(10),
+        None,
+        vec![incident("prod", 0, 5, "i1"), incident("prod", 6, 9, &long)],
+    )
+    .await
+    .expect("replace");
+    // Stored after them (SQLite then gives no new incident their rows).
+    kept.replace_incidents(
+        "dev",
+        minute(0),
+        minute(10),
+        None,
+        vec![incident("dev", 7, 8, "d1")],
+    )
+    .await
+    .expect("replace");
+    let heads = kept
+        .incident_heads(Some("prod"), minute(0), minute(60))
+        .await
+        .expect("heads");
+    let rows = vec![heads[1].row, heads[0].row, heads[1].row];
+    let mut into = IncidentBodies::default();
+    into.push(-1, b"left from before");
+    let into = kept
+        .incident_bodies_into(rows.clone(), into)
+        .await
+        .expect("bodies");
+    let one_by_one = kept.incident_bodies(rows).await.expect("bodies");
+    assert_eq!(
+        into.iter()
+            .map(|(row, body)| (row, String::from_utf8(body.to_vec()).expect("utf-8")))
+            .collect::<Vec<_>>(),
+        one_by_one
+    );
+    assert_eq!(
+        into.iter().map(|(_, body)| body.len()).collect::<Vec<_>>(),
+        [long.len(), 2, long.len()]
+    );
+    // Replaced: its row reads nothing, and the buffer handed back is empty.
+    kept.replace_incidents(
+        "prod",
+        minute(0),
+        minute(10),
+        None,
+        vec![incident("prod", 0, 5, "i3")],
+    )
+    .await
+    .expect("replace");
+    let into = kept
+        .incident_bodies_into(vec![heads[0].row, heads[1].row], into)
+        .await
+        .expect("bodies");
+    assert!(into.is_empty());
 }

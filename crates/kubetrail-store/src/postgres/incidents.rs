@@ -11,7 +11,9 @@ use crate::incidents::{
     SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow,
     dirty_range, incident_head, keep_before_micros, summary_values,
 };
-use crate::{DirtyRange, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident};
+use crate::{
+    DirtyRange, IncidentBodies, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident,
+};
 
 /// Marks each `(cluster, since, until)` (micros) dirty, in the caller's transaction.
 pub(crate) async fn mark_dirty(c: &impl GenericClient, spans: &[(String, i64, i64)]) -> Result<()> {
@@ -146,6 +148,22 @@ impl IncidentStore for PostgresStore {
             }
         }
         Ok(out)
+    }
+
+    async fn incident_bodies_into(
+        &self,
+        rows: Vec<i64>,
+        mut into: IncidentBodies,
+    ) -> Result<IncidentBodies> {
+        into.clear();
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(SELECT_BODY).await?;
+        for row in rows {
+            if let Some(r) = client.query_opt(&stmt, &[&row]).await? {
+                into.push(row, r.try_get::<_, &str>(0)?.as_bytes());
+            }
+        }
+        Ok(into)
     }
 
     async fn replace_incidents(

@@ -11,7 +11,9 @@ use crate::incidents::{
     SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow,
     dirty_range, incident_head, keep_before_micros, summary_values,
 };
-use crate::{DirtyRange, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident};
+use crate::{
+    DirtyRange, IncidentBodies, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident,
+};
 
 /// Marks each `(cluster, since, until)` (micros) dirty, in the caller's transaction.
 pub(crate) fn mark_dirty(conn: &Connection, spans: &[(String, i64, i64)]) -> Result<()> {
@@ -150,6 +152,30 @@ fn bodies(conn: &Connection, rows: &[i64]) -> Result<Vec<(i64, String)>> {
     Ok(out)
 }
 
+/// [`bodies`] copied from SQLite's own buffer into `into`, with no `String` per body.
+fn bodies_into(
+    conn: &Connection,
+    rows: &[i64],
+    mut into: IncidentBodies,
+) -> Result<IncidentBodies> {
+    into.clear();
+    let tx = conn.unchecked_transaction()?;
+    let mut stmt = tx.prepare_cached(SELECT_BODY)?;
+    for &row in rows {
+        let mut found = stmt.query([row])?;
+        if let Some(r) = found.next()? {
+            let body = r.get_ref(0)?;
+            let text = body.as_bytes().map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(0, body.data_type(), Box::new(e))
+            })?;
+            into.push(row, text);
+        }
+    }
+    drop(stmt);
+    tx.commit()?;
+    Ok(into)
+}
+
 fn replace(
     conn: &Connection,
     cluster: &str,
@@ -232,6 +258,14 @@ impl IncidentStore for SqliteStore {
 
     async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>> {
         self.read(move |c| bodies(c, &rows)).await
+    }
+
+    async fn incident_bodies_into(
+        &self,
+        rows: Vec<i64>,
+        into: IncidentBodies,
+    ) -> Result<IncidentBodies> {
+        self.read(move |c| bodies_into(c, &rows, into)).await
     }
 
     async fn replace_incidents(

@@ -72,6 +72,15 @@ impl PageCaches {
         writer_kib: 2 * 1024,
         reader_kib: 2 * 1024,
     };
+
+    /// A command that reads what it needs once (`kubetrail incidents`: the 30-day list of
+    /// 1M events passes over 33 MB of stored bodies, each read once): a larger cache only
+    /// fills with pages not read again, each allocated and faulted in (8 MiB: +8 MB RSS and
+    /// 10-15 ms more CPU on that list; docs/BENCHMARKS.md).
+    pub const ONE_PASS: PageCaches = PageCaches {
+        writer_kib: 1024,
+        reader_kib: 1024,
+    };
 }
 
 /// Events in SQLite, in one file (plus its `-wal` and `-shm` companions).
@@ -161,6 +170,15 @@ impl SqliteStore {
     /// a warning says so). A store whose schema is older than this build's is refused with
     /// [`Error::SchemaTooOld`] (opening it writable migrates it).
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<SqliteStore> {
+        Self::open_read_only_with_caches(path, PageCaches::DEFAULT)
+    }
+
+    /// Like [`SqliteStore::open_read_only`], with `caches.reader_kib` of page cache for each
+    /// connection (e.g. [`PageCaches::ONE_PASS`]).
+    pub fn open_read_only_with_caches(
+        path: impl AsRef<Path>,
+        caches: PageCaches,
+    ) -> Result<SqliteStore> {
         let path = path.as_ref().to_path_buf();
         let shown = path.display().to_string();
         let opening = |source| Error::Open {
@@ -207,7 +225,7 @@ impl SqliteStore {
                 known: schema::SCHEMA_VERSION,
             });
         }
-        let cache_kib = PageCaches::DEFAULT.reader_kib;
+        let cache_kib = caches.reader_kib;
         schema::prepare_reader(&writer, cache_kib).map_err(|e| match e {
             Error::Sqlite(source) => opening(source),
             other => other,

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{AffectedWorkload, Incident, IncidentConfig, Status, link_changes};
 use kubetrail_model::{Severity, parse_duration};
 use kubetrail_query::{Detail, JsonLayout, KeptList, ListItem};
-use kubetrail_store::IncidentLine;
+use kubetrail_store::{IncidentLine, PageCaches};
 
 use super::analysis_window::{changes, resolve, short};
 use crate::args::{FilterArgs, Output, OutputArgs};
@@ -48,7 +48,9 @@ pub async fn run(config: &Config, args: IncidentsArgs) -> Result<ExitCode> {
         now: Some(Timestamp::now()),
         ..IncidentConfig::default()
     };
-    let store = super::open_store_for_reading(config)?;
+    // Each page it reads is read once (a list's bodies, the lines' index): a small page cache
+    // (see `PageCaches::ONE_PASS`).
+    let store = super::open_store_for_reading_with(config, PageCaches::ONE_PASS)?;
     let (filter, window) = resolve(
         store.as_ref(),
         &args.filter,
@@ -136,7 +138,7 @@ async fn print_list(
             store,
             |l| l.summary.cluster_wide,
             |k, _, body| -> Result<()> {
-                let a: Affected = serde_json::from_str(&body).context("a stored incident")?;
+                let a: Affected = serde_json::from_slice(body).context("a stored incident")?;
                 hit.insert(k, a.affected);
                 Ok(())
             },

@@ -89,6 +89,12 @@ pub fn open_stores(config: &Config) -> Result<(Arc<dyn Store>, Arc<dyn ChangeSto
 /// an older schema is migrated, as `open_store`. A missing one is an error saying where it was
 /// looked for: reading never creates an empty store. On a terminal, says which store it reads.
 pub fn open_store_for_reading(config: &Config) -> Result<Arc<dyn Store>> {
+    open_store_for_reading_with(config, PageCaches::DEFAULT)
+}
+
+/// [`open_store_for_reading`] with these page caches for an SQLite store opened read-only
+/// (e.g. [`PageCaches::ONE_PASS`] for a command that reads each page once).
+pub fn open_store_for_reading_with(config: &Config, caches: PageCaches) -> Result<Arc<dyn Store>> {
     say_store(config, false);
     let path = config.db_path();
     if config.postgres.is_some() {
@@ -100,7 +106,7 @@ pub fn open_store_for_reading(config: &Config) -> Result<Arc<dyn Store>> {
             path.display()
         );
     }
-    match SqliteStore::open_read_only(&path) {
+    match SqliteStore::open_read_only_with_caches(&path, caches) {
         Ok(store) => Ok(Arc::new(store)),
         Err(kubetrail_store::Error::SchemaTooOld { .. }) => open_store(config),
         Err(e) => Err(anyhow::Error::new(e).context(format!(
