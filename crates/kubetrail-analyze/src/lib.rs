@@ -37,7 +37,7 @@ pub use explain::{
 pub use incidents::{
     AffectedWorkload, CLUSTER_CAUSE_REASONS, ClusterCause, Incident, IncidentConfig, RootCause,
     Status, TimelineEntry, cluster_cause, incident_order, incident_order_by, incidents,
-    link_changes, sort_incidents,
+    incidents_in, link_changes, sort_incidents,
 };
 pub use metrics::{MetricsConfig, render_metrics};
 pub use patterns::{

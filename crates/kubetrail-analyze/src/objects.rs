@@ -48,7 +48,7 @@ pub struct Placements {
 }
 
 impl Placements {
-    pub fn learn(events: &[EventOccurrences]) -> Placements {
+    pub fn learn<'e>(events: impl IntoIterator<Item = &'e EventOccurrences>) -> Placements {
         let mut map: HashMap<String, HashMap<String, HashMap<String, String>>> = HashMap::new();
         for e in events {
             let ev = &e.event;

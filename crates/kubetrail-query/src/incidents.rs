@@ -26,7 +26,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{Incident, IncidentConfig, Status, Window, incident_order_by, incidents};
+use kubetrail_analyze::{
+    Incident, IncidentConfig, Status, Window, incident_order_by, incidents, incidents_in,
+};
 use kubetrail_model::{EventFilter, EventOccurrences, Occurrence, Severity};
 use kubetrail_store::{DirtyRange, EventReader, IncidentStore, IncidentSummary, StoredIncident};
 
@@ -667,7 +669,7 @@ async fn recompute(
     cfg: &IncidentConfig,
     max_read: usize,
     held: &mut Held,
-    mut parts: Option<&mut PatternPass<'_>>,
+    mut patterns: Option<&mut PatternPass<'_>>,
 ) -> Result<Found> {
     let h = horizon(cfg);
     let cfg = IncidentConfig {
@@ -683,13 +685,16 @@ async fn recompute(
         let until = core.1 + h;
         let read = read_window(reader, cluster, (since, until), max_read, held).await?;
         events_read += read.from_store;
-        let mut events = read.events;
-        if let Some(parts) = parts.as_deref_mut()
-            && read.complete
+        let complete = read.complete;
+        let mut parts = read.parts;
+        if let Some(patterns) = patterns.as_deref_mut()
+            && complete
         {
-            parts.offer(cluster, (since, until), &events).await?;
+            patterns
+                .offer(cluster, (since, until), &in_order(&parts))
+                .await?;
         }
-        if !read.complete || events.len() > max_read {
+        if !complete || held_count(&parts) > max_read {
             match fit.take() {
                 Some(found) => {
                     return Ok(Found {
@@ -712,21 +717,24 @@ async fn recompute(
                 // One minute holds more: read the latest of it, as one read cut at the bound
                 // gives them.
                 None => {
-                    if read.complete {
-                        events.truncate(max_read + 1);
+                    if complete {
+                        truncate(&mut parts, max_read + 1);
                     } else {
-                        events = reader
+                        let events = reader
                             .occurrences(&cluster_filter(cluster, (since, until)), max_read + 1)
                             .await?;
                         events_read += events.len();
+                        parts = vec![events];
                     }
                 }
             }
         }
+        let events = in_order(&parts);
         largest = largest.max(events.len());
         let last = core.1 >= edges.span_end;
-        let Some(newest) = events.iter().filter_map(EventOccurrences::last).max() else {
-            held.keep((since, until), events, read.complete);
+        let Some(newest) = events.iter().filter_map(|e| e.last()).max() else {
+            drop(events);
+            held.keep((since, until), parts, complete);
             return Ok(Found {
                 core,
                 incidents: Vec::new(),
@@ -740,11 +748,12 @@ async fn recompute(
         // "Now" for the status is the newest occurrence read: an incident resolved then stays
         // resolved; an ongoing one is looked at again when it is read.
         let window = Window::new(since, newest + SignedDuration::from_micros(1))?;
-        let found: Vec<Incident> = incidents(&events, window, &cfg)?
+        let found: Vec<Incident> = incidents_in(&events, window, &cfg)?
             .into_iter()
             .filter(|i| i.end >= core.0 && i.start <= core.1)
             .collect();
-        held.keep((since, until), events, read.complete);
+        drop(events);
+        held.keep((since, until), parts, complete);
         // The stored incidents overlapping the core are replaced: take them in whole, with
         // those found (to the right only at the span's end, to the left not past the last
         // cut). The stored ones are those overlapping the found ones too, so that a chain
@@ -801,21 +810,43 @@ struct Held {
     /// `[since, until)`: every event of the walk's cluster with an occurrence in it is held,
     /// with exactly those occurrences, in the store's order (newest last occurrence first).
     range: Option<(Timestamp, Timestamp)>,
-    events: Vec<EventOccurrences>,
+    parts: Parts,
+}
+
+/// Events in parts, each from one read (or what is left of it), in the store's order: the
+/// parts one after the other ([`in_order`]). A read is merged with what is held by putting its
+/// parts before and after the held ones, never moving an event: merged into one buffer, the
+/// held events and their copy were both resident at the merge (768 bytes each for the
+/// `EventOccurrences` alone), the pass's peak on the 1M import (issue 14 §3). No event in
+/// them is without occurrences.
+type Parts = Vec<Vec<EventOccurrences>>;
+
+/// The events of `parts`, in order.
+fn in_order(parts: &Parts) -> Vec<&EventOccurrences> {
+    parts.iter().flatten().collect()
+}
+
+/// How many events `parts` hold.
+fn held_count(parts: &Parts) -> usize {
+    parts.iter().map(Vec::len).sum()
+}
+
+/// Keeps the first `n` events of `parts` (in order).
+fn truncate(parts: &mut Parts, mut n: usize) {
+    parts.retain_mut(|p| {
+        p.truncate(n);
+        n -= p.len();
+        !p.is_empty()
+    });
 }
 
 impl Held {
-    /// Keeps `events`, the events of `range`, when `complete` (not cut at a read's limit).
-    fn keep(
-        &mut self,
-        range: (Timestamp, Timestamp),
-        events: Vec<EventOccurrences>,
-        complete: bool,
-    ) {
+    /// Keeps `parts`, the events of `range`, when `complete` (not cut at a read's limit).
+    fn keep(&mut self, range: (Timestamp, Timestamp), parts: Parts, complete: bool) {
         *self = match complete {
             true => Held {
                 range: Some(range),
-                events,
+                parts,
             },
             false => Held::default(),
         };
@@ -825,10 +856,10 @@ impl Held {
 /// Events as [`read_window`] gives them.
 struct WindowRead {
     /// The events of the window with their occurrences in it, in the store's order: as one
-    /// read of it gives them.
-    events: Vec<EventOccurrences>,
+    /// read of it gives them ([`in_order`]).
+    parts: Parts,
     /// Whether they are every event of the window (else a read found more than its bound, and
-    /// `events` is empty: the store read none of them).
+    /// `parts` is empty: the store read none of them).
     complete: bool,
     /// Events read from the store.
     from_store: usize,
@@ -838,7 +869,7 @@ impl WindowRead {
     /// A read that found more than its bound: nothing read.
     fn over() -> Self {
         WindowRead {
-            events: Vec::new(),
+            parts: Vec::new(),
             complete: false,
             from_store: 0,
         }
@@ -876,7 +907,7 @@ async fn read_window(
         .range
         .filter(|&(a, b)| since < b && a < until && until >= b);
     let Some((a, b)) = reuse else {
-        held.events = Vec::new();
+        held.parts = Vec::new();
         held.range = None;
         let read = reader
             .analysis_occurrences(&cluster_filter(cluster, window), max)
@@ -885,19 +916,21 @@ async fn read_window(
             Some(events) => WindowRead {
                 complete: true,
                 from_store: events.len(),
-                events,
+                parts: non_empty(vec![events]),
             },
             None => WindowRead::over(),
         });
     };
     // The held events, from `since` on: an event's last occurrence stays, so does its place.
-    let mut kept = std::mem::take(&mut held.events);
+    let mut kept = std::mem::take(&mut held.parts);
     held.range = None;
     if since > a {
-        kept.retain_mut(|e| {
-            e.occurrences.retain(|o| o.at >= since);
-            !e.occurrences.is_empty()
-        });
+        for part in &mut kept {
+            part.retain_mut(|e| {
+                e.occurrences.retain(|o| o.at >= since);
+                !e.occurrences.is_empty()
+            });
+        }
     }
     let right = match until > b {
         true => {
@@ -926,8 +959,8 @@ async fn read_window(
     // occurrence is after the held range, then the held ones, then those before it; within
     // each, the order of its read. An event read on both sides of a boundary is one event,
     // placed by its last occurrence, with the earlier occurrences first. Found by uids
-    // borrowed from the reads, and moved once into a buffer of the result's size.
-    let into_right: Vec<(usize, usize)> = match right.is_empty() {
+    // borrowed from the reads.
+    let into_right: Vec<((usize, usize), usize)> = match right.is_empty() {
         true => Vec::new(),
         false => {
             let at: HashMap<&str, usize> = right
@@ -937,21 +970,25 @@ async fn read_window(
                 .collect();
             kept.iter()
                 .enumerate()
-                .filter_map(|(k, e)| at.get(e.event.uid.as_str()).map(|&n| (k, n)))
+                .flat_map(|(p, part)| part.iter().enumerate().map(move |(k, e)| ((p, k), e)))
+                .filter_map(|(pk, e)| at.get(e.event.uid.as_str()).map(|&n| (pk, n)))
                 .collect()
         }
     };
-    for (k, n) in into_right {
-        let earlier = std::mem::take(&mut kept[k].occurrences);
+    for ((p, k), n) in into_right {
+        let earlier = std::mem::take(&mut kept[p][k].occurrences);
         prepend(&mut right[n], earlier);
     }
     let into: Vec<Option<Side>> = match left.is_empty() {
         true => Vec::new(),
         false => {
-            let mut at: HashMap<&str, Side> = HashMap::with_capacity(right.len() + kept.len());
-            for (k, e) in kept.iter().enumerate() {
-                if !e.occurrences.is_empty() {
-                    at.insert(e.event.uid.as_str(), Side::Held(k));
+            let mut at: HashMap<&str, Side> =
+                HashMap::with_capacity(right.len() + held_count(&kept));
+            for (p, part) in kept.iter().enumerate() {
+                for (k, e) in part.iter().enumerate() {
+                    if !e.occurrences.is_empty() {
+                        at.insert(e.event.uid.as_str(), Side::Held(p, k));
+                    }
                 }
             }
             for (n, e) in right.iter().enumerate() {
@@ -965,28 +1002,40 @@ async fn read_window(
     for (e, side) in left.iter_mut().zip(into) {
         let later = match side {
             Some(Side::After(n)) => &mut right[n],
-            Some(Side::Held(k)) => &mut kept[k],
+            Some(Side::Held(p, k)) => &mut kept[p][k],
             None => continue,
         };
         prepend(later, std::mem::take(&mut e.occurrences));
     }
-    let whole = |v: &Vec<EventOccurrences>| v.iter().filter(|e| !e.occurrences.is_empty()).count();
-    let mut out = Vec::with_capacity(right.len() + whole(&kept) + whole(&left));
-    out.extend(right);
-    out.extend(kept.into_iter().filter(|e| !e.occurrences.is_empty()));
-    out.extend(left.into_iter().filter(|e| !e.occurrences.is_empty()));
+    let mut parts = Vec::with_capacity(kept.len() + 2);
+    parts.push(right);
+    parts.extend(kept);
+    parts.push(left);
     Ok(WindowRead {
-        events: out,
+        parts: non_empty(parts),
         complete: true,
         from_store,
     })
 }
 
-/// Where an event read before the held range continues: after it, or in it.
+/// `parts` without the events left without occurrences (moved to the event's later place)
+/// and without empty parts; a part that lost most of its events is shrunk to them.
+fn non_empty(mut parts: Parts) -> Parts {
+    parts.retain_mut(|p| {
+        p.retain(|e| !e.occurrences.is_empty());
+        if p.len() < p.capacity() / 2 {
+            p.shrink_to_fit();
+        }
+        !p.is_empty()
+    });
+    parts
+}
+
+/// Where an event read before the held range continues: after it, or in it (part, index).
 #[derive(Debug, Clone, Copy)]
 enum Side {
     After(usize),
-    Held(usize),
+    Held(usize, usize),
 }
 
 /// Puts `earlier` (occurrences of the same event before its own) before `e`'s occurrences.

@@ -156,7 +156,7 @@ impl<'s> PatternPass<'s> {
         &mut self,
         cluster: &str,
         (since, until): (Timestamp, Timestamp),
-        events: &[EventOccurrences],
+        events: &[&EventOccurrences],
     ) -> Result<()> {
         let Some(c) = self.clusters.get_mut(cluster) else {
             return Ok(());
@@ -179,7 +179,7 @@ impl<'s> PatternPass<'s> {
         if wanted.is_empty() {
             return Ok(());
         }
-        for e in events {
+        for &e in events {
             let mut rest = e.occurrences.as_slice();
             while let Some(o) = rest.first() {
                 let hour = PartSpan::Hour.floor(o.at);
@@ -264,6 +264,7 @@ impl<'s> PatternPass<'s> {
                     .analysis_occurrences(&filter, 0)
                     .await?
                     .unwrap_or_default();
+                let events: Vec<&EventOccurrences> = events.iter().collect();
                 self.offer(&cluster, (hour, hour + HOUR), &events).await?;
             }
             let c = &self.clusters[&cluster];

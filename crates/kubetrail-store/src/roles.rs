@@ -44,6 +44,13 @@ pub trait EventSink: Send + Sync {
         self.begin().await
     }
 
+    /// A bulk import's last file is committed: what the store held for bulk writes may go
+    /// (SQLite: the writer's page cache, sized for the import's B-trees, back to the default
+    /// size, its pages freed). The default does nothing.
+    async fn end_bulk(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// The last cursor saved for a stream (e.g. a cluster's event watch), if any.
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>>;
 

@@ -516,7 +516,8 @@ mod tests {
 
     /// Crash waves and node links of `events`, found by the indexed code and by the scan.
     fn both_ways(events: &[EventOccurrences]) {
-        let ctx = Ctx::new(events);
+        let refs: Vec<&EventOccurrences> = events.iter().collect();
+        let ctx = Ctx::new(&refs);
         for quiet in [SignedDuration::from_mins(5), SignedDuration::from_mins(30)] {
             let eps = episodes(&ctx, quiet);
             assert_eq!(waves(&ctx, &eps), waves_by_scan(&ctx, &eps));
@@ -617,7 +618,8 @@ mod tests {
         events.push(failure((1, 4, 4, -12, 11)));
         events.push(failure((0, 4, 4, 1, 1)));
         both_ways(&events);
-        let ctx = Ctx::new(&events);
+        let refs: Vec<&EventOccurrences> = events.iter().collect();
+        let ctx = Ctx::new(&refs);
         let eps = episodes(&ctx, SignedDuration::from_mins(30));
         let found = waves(&ctx, &eps);
         assert_eq!(found.len(), 1, "{found:#?}");
@@ -655,7 +657,8 @@ mod tests {
             }
         }
         assert!(events.len() > 10_000, "{} events", events.len());
-        let ctx = Ctx::new(&events);
+        let refs: Vec<&EventOccurrences> = events.iter().collect();
+        let ctx = Ctx::new(&refs);
         let eps = episodes(&ctx, SignedDuration::from_mins(30));
         let found = waves(&ctx, &eps);
         assert!(!found.is_empty(), "the dumps hold crash waves");

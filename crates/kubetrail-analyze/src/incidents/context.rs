@@ -14,7 +14,8 @@ use crate::objects::{Placements, namespace_of};
 pub type ObjectKey<'a> = (&'a str, &'a str, &'a str, &'a str);
 
 pub struct Ctx<'a> {
-    pub events: &'a [EventOccurrences],
+    /// The events analysed, in the order given (see [`incidents_in`](super::incidents_in)).
+    pub events: &'a [&'a EventOccurrences],
     pub signals: Vec<Signal>,
     pub placements: Placements,
     /// Failure signals: Warning-or-worse events with an occurrence in the window.
@@ -30,11 +31,11 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(events: &'a [EventOccurrences]) -> Ctx<'a> {
+    pub fn new(events: &'a [&'a EventOccurrences]) -> Ctx<'a> {
         let signals: Vec<Signal> = events.iter().map(|e| Signal::of(&e.event)).collect();
-        let placements = Placements::learn(events);
+        let placements = Placements::learn(events.iter().copied());
         let failures: Vec<usize> = (0..events.len())
-            .filter(|&i| is_failure(&events[i], signals[i]))
+            .filter(|&i| is_failure(events[i], signals[i]))
             .collect();
         let mut by_object: HashMap<ObjectKey<'a>, Vec<usize>> = failures
             .iter()

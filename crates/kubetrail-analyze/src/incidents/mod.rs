@@ -226,6 +226,17 @@ pub fn incidents(
     window: Window,
     cfg: &IncidentConfig,
 ) -> Result<Vec<Incident>> {
+    let events: Vec<&EventOccurrences> = events.iter().collect();
+    incidents_in(&events, window, cfg)
+}
+
+/// [`incidents`] of events held apart (each read where it lies: the incidents maintainer
+/// merges the parts of its reads by reference, never moving an event), in this order.
+pub fn incidents_in(
+    events: &[&EventOccurrences],
+    window: Window,
+    cfg: &IncidentConfig,
+) -> Result<Vec<Incident>> {
     cfg.validate()?;
     let ctx = Ctx::new(events);
     let all: Vec<Episode<'_>> = episodes::episodes(&ctx, cfg.quiet);
@@ -411,7 +422,7 @@ fn build(
     let timeline: Vec<TimelineEntry> = events
         .iter()
         .take(cfg.max_timeline)
-        .map(|&i| entry(&ctx.events[i]))
+        .map(|&i| entry(ctx.events[i]))
         .collect();
     let asked = cfg.now.map_or(window.until, |now| now.max(window.until));
     let status = if asked.duration_since(end) >= cfg.quiet || node_recovered(ctx, &events) {

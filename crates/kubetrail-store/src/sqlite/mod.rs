@@ -114,12 +114,16 @@ impl SqliteStore {
 
     /// Like [`SqliteStore::open`], with `writer_cache_kib` of page cache for the writer: bulk
     /// imports want tens of MiB (index pages stay hot).
+    /// Its writer keeps temporary files on disk: the sorts of the indexes a bulk write builds
+    /// at commit write their runs out past the page cache instead of holding every key.
     pub fn open_with_cache(path: impl AsRef<Path>, writer_cache_kib: u32) -> Result<SqliteStore> {
         let caches = PageCaches {
             writer_kib: writer_cache_kib,
             ..PageCaches::DEFAULT
         };
-        Self::open_with_caches(path, caches)
+        let store = Self::open_with_caches(path, caches)?;
+        schema::temp_files_on_disk(&lock(&store.writer))?;
+        Ok(store)
     }
 
     /// Like [`SqliteStore::open`], with these page caches (e.g. [`PageCaches::LIVE`] for a
@@ -403,6 +407,22 @@ impl EventSink for SqliteStore {
         self.start(Timestamp::now(), true).await
     }
 
+    /// The writer's page cache back to [`PageCaches::DEFAULT`] when it was opened larger
+    /// ([`SqliteStore::BULK_WRITER_CACHE_KIB`]): the import's maintenance pass after its last
+    /// file held the full 32 MiB beside its reads (issue 14 §3: a peak of ≤ 100 MB).
+    async fn end_bulk(&self) -> Result<()> {
+        let kib = -i64::from(PageCaches::DEFAULT.writer_kib);
+        self.write(false, move |c| {
+            let now: i64 = c.pragma_query_value(None, "cache_size", |r| r.get(0))?;
+            if now < kib {
+                c.pragma_update(None, "cache_size", kib)?;
+                c.execute_batch("PRAGMA shrink_memory")?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn cursor(&self, cluster: &str, stream: &str) -> Result<Option<WatchCursor>> {
         let (cluster, stream) = (cluster.to_owned(), stream.to_owned());
         self.read(move |c| cursor::load(c, &cluster, &stream)).await
@@ -604,6 +624,32 @@ fn count_events(conn: &Connection) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 14 §3: the import's pass ran with the writer's bulk cache (32 MiB), filled by
+    /// the import, beside its reads. After `end_bulk` the writer has the default cache.
+    #[tokio::test]
+    async fn a_bulk_writer_cache_goes_back_to_the_default_when_the_import_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubetrail.db");
+        let store =
+            SqliteStore::open_with_cache(&path, SqliteStore::BULK_WRITER_CACHE_KIB).unwrap();
+        let cache = |s: &SqliteStore| {
+            let c = lock(&s.writer);
+            c.pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))
+                .unwrap()
+        };
+        assert_eq!(
+            cache(&store),
+            -i64::from(SqliteStore::BULK_WRITER_CACHE_KIB)
+        );
+        store.end_bulk().await.unwrap();
+        assert_eq!(cache(&store), -i64::from(PageCaches::DEFAULT.writer_kib));
+        // A smaller cache stays as it was opened.
+        drop(store);
+        let live = SqliteStore::open_with_caches(&path, PageCaches::LIVE).unwrap();
+        live.end_bulk().await.unwrap();
+        assert_eq!(cache(&live), -i64::from(PageCaches::LIVE.writer_kib));
+    }
 
     /// Issue 12's import regression: the writer's work ran on whichever thread of tokio's
     /// blocking pool was free, spreading SQLite's allocations over glibc arenas that each kept

@@ -11,21 +11,27 @@
 
 use kubetrail_model::{EventFilter, EventOccurrences, Occurrence};
 use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::filter::{Sqlite, Table, Where, micros, search_error, timestamp};
-use crate::rows::{EVENT_COLUMN_COUNT as TS, stored_event};
+use crate::rows::stored_event;
 use crate::where_clause::Dialect;
 use crate::{Error, Result};
 
 /// The events of `f` with their occurrences in its range, each row read from `columns`
 /// ([`EVENT_COLUMNS`](crate::rows::EVENT_COLUMNS), or the analysis' fewer). The result is
-/// sized from the count of events the statement gives with its first row: grown by doubling,
-/// its largest growth held the old and the new buffer at once, ~1.5 KB per event of a read of
-/// 50,000 (issue 14 §1/§2).
+/// sized from the count of events picked: grown by doubling, its largest growth held the old
+/// and the new buffer at once, ~1.5 KB per event of a read of 50,000 (issue 14 §1/§2).
+///
+/// Two steps: the events' ids in the read's order (newest latest occurrence first, then newest
+/// row), then each event's row and its occurrences in the range, in that order. One statement
+/// joining the picked ids to their rows had SQLite sort the whole result again (`USE TEMP
+/// B-TREE FOR ORDER BY`: it does not know a materialized CTE keeps its order), every row with
+/// all its columns in the sorter, which `temp_store = MEMORY` keeps in memory: as much again
+/// as the events read at the read's peak (issue 14 §3: the import's pass).
 ///
 /// With `over` [`Over::Nothing`], a read of more than `limit` events reads none of them
-/// (`None`): the count comes with the first row, before any event is decoded.
+/// (`None`): the count comes with the ids, before any event is read.
 pub(crate) fn occurrences(
     conn: &Connection,
     f: &EventFilter,
@@ -33,41 +39,62 @@ pub(crate) fn occurrences(
     columns: &str,
     over: Over,
 ) -> Result<Option<Vec<EventOccurrences>>> {
-    let (sql, params) = statement(f, limit, columns)?;
+    let read = statements(f, limit, columns)?;
     let tx = conn.unchecked_transaction()?;
     let mut out: Vec<EventOccurrences> = Vec::new();
     {
-        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut stmt = tx.prepare_cached(&read.picked)?;
         let mut rows = stmt
-            .query(params_from_iter(params.iter()))
+            .query(params_from_iter(read.picked_params.iter()))
             .map_err(|e| search_error(e, f))?;
-        let mut current: Option<i64> = None;
+        let mut ids: Vec<i64> = Vec::new();
         while let Some(row) = rows.next().map_err(|e| search_error(e, f))? {
-            if current.is_none() {
-                let picked: i64 = row.get(TS + 2)?;
+            if ids.is_empty() {
+                let picked: i64 = row.get(1)?;
                 if over == Over::Nothing && limit > 0 && events_of(picked, 0) > limit {
                     return Ok(None);
                 }
-                out.reserve_exact(events_of(picked, limit));
+                ids.reserve_exact(events_of(picked, limit));
             }
-            let id: i64 = row.get(0)?;
-            let count: i64 = row.get(TS + 1)?;
-            let occurrence = Occurrence {
-                at: timestamp(row.get(TS)?, "ts")?,
-                count: u64::try_from(count).map_err(|_| Error::Corrupt {
-                    column: "count",
-                    value: count.to_string(),
-                })?,
+            ids.push(row.get(0)?);
+        }
+        drop(rows);
+        out.reserve_exact(ids.len());
+        let mut event = tx.prepare_cached(&read.event)?;
+        let mut occurrences = tx.prepare_cached(&read.occurrences)?;
+        let mut params: Vec<Value> = Vec::with_capacity(1 + read.range_params.len());
+        for id in ids {
+            let Some(stored) = event
+                .query_row([id], |row| Ok(stored_event(row)))
+                .optional()?
+                .transpose()?
+            else {
+                continue;
             };
-            match out.last_mut() {
-                Some(last) if current == Some(id) => last.occurrences.push(occurrence),
-                _ => {
-                    current = Some(id);
-                    out.push(EventOccurrences {
-                        event: stored_event(row)?.event,
-                        occurrences: vec![occurrence],
-                    });
-                }
+            params.clear();
+            params.extend(read.range_params.iter().cloned());
+            params.push(Value::Integer(id));
+            let mut found: Vec<Occurrence> = Vec::new();
+            let mut rows = occurrences.query(params_from_iter(params.iter()))?;
+            while let Some(row) = rows.next()? {
+                let count: i64 = row.get(1)?;
+                found.push(Occurrence {
+                    at: timestamp(row.get(0)?, "ts")?,
+                    count: u64::try_from(count).map_err(|_| Error::Corrupt {
+                        column: "count",
+                        value: count.to_string(),
+                    })?,
+                });
+            }
+            // Oldest first; occurrences at the same time in the order of their rows, as the
+            // index gives them.
+            found.sort_by_key(|o| o.at);
+            found.shrink_to_fit();
+            if !found.is_empty() {
+                out.push(EventOccurrences {
+                    event: stored.event,
+                    occurrences: found,
+                });
             }
         }
     }
@@ -94,9 +121,23 @@ pub(crate) fn events_of(picked: i64, limit: usize) -> usize {
     }
 }
 
-/// The statement [`occurrences`] runs, and its parameters: the columns, each occurrence's time
-/// and count, and the number of events picked before the limit.
-fn statement(f: &EventFilter, limit: usize, columns: &str) -> Result<(String, Vec<Value>)> {
+/// The statements [`occurrences`] runs, and their parameters.
+struct Statements {
+    /// The ids of the events picked, in the read's order, each with the number of events
+    /// picked before the limit.
+    picked: String,
+    picked_params: Vec<Value>,
+    /// One event's row (`columns`), by id.
+    event: String,
+    /// One event's occurrences in the range (time, count): the range's bounds
+    /// (`range_params`), then the event's id.
+    occurrences: String,
+    range_params: Vec<Value>,
+}
+
+/// The statements of a read of `f`'s events (at most `limit`, 0: no limit), their rows read
+/// from `columns`.
+fn statements(f: &EventFilter, limit: usize, columns: &str) -> Result<Statements> {
     let mut picked = Where::new();
     let timed = f.since.is_some() || f.until.is_some();
     if timed && !f.clusters.is_empty() {
@@ -114,47 +155,60 @@ fn statement(f: &EventFilter, limit: usize, columns: &str) -> Result<(String, Ve
     } else {
         picked.filter(f, Table::Events)?;
     }
+    // An event's occurrences are found by its id (`occurrences_event`); `+` keeps the range
+    // from choosing `occurrences_ts` instead.
     let mut range = Where::new();
     if let Some(since) = f.since {
         picked.and("o.ts >= ?", [Value::Integer(micros(since))]);
-        range.and("o.ts >= ?", [Value::Integer(micros(since))]);
+        range.and("+o.ts >= ?", [Value::Integer(micros(since))]);
     }
     if let Some(until) = f.until {
         picked.and("o.ts < ?", [Value::Integer(micros(until))]);
-        range.and("o.ts < ?", [Value::Integer(micros(until))]);
+        range.and("+o.ts < ?", [Value::Integer(micros(until))]);
     }
     let limit = if limit == 0 {
         -1
     } else {
         i64::try_from(limit).unwrap_or(i64::MAX)
     };
-    let sql = format!(
-        "WITH picked AS (
-            SELECT o.event_id AS id, MAX(o.ts) AS latest, COUNT(*) OVER () AS picked
-            FROM occurrences o JOIN events e ON e.id = o.event_id{}
-            GROUP BY o.event_id
-            ORDER BY latest DESC, id DESC
-            LIMIT ?)
-         SELECT {columns}, o.ts, o.count, p.picked
-         FROM picked p JOIN events e ON e.id = p.id JOIN occurrences o ON o.event_id = p.id{}
-         ORDER BY p.latest DESC, p.id DESC, o.ts",
-        picked.sql, range.sql
-    );
-    let mut params = picked.params;
-    params.push(Value::Integer(limit));
-    params.extend(range.params);
-    Ok((sql, params))
+    let mut picked_params = picked.params;
+    picked_params.push(Value::Integer(limit));
+    Ok(Statements {
+        picked: format!(
+            "SELECT o.event_id AS id, COUNT(*) OVER () AS picked
+             FROM occurrences o JOIN events e ON e.id = o.event_id{}
+             GROUP BY o.event_id
+             ORDER BY MAX(o.ts) DESC, id DESC
+             LIMIT ?",
+            picked.sql
+        ),
+        picked_params,
+        event: format!("SELECT {columns} FROM events e WHERE e.id = ?"),
+        occurrences: format!(
+            "SELECT o.ts, o.count FROM occurrences o{} AND o.event_id = ?",
+            range.sql
+        ),
+        range_params: range.params,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Issue 14 §1: with a cluster and a range, the events were picked through the index on
-    /// `(cluster, uid)`: every event of the cluster, whatever the range (the first maintenance
-    /// pass over a 1M store spent all its time there). The range's occurrences drive it now.
-    #[test]
-    fn a_window_of_one_cluster_is_read_from_the_occurrences_of_the_window() {
+    fn plan(conn: &Connection, sql: &str, params: &[Value]) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan");
+        let plan: Vec<String> = stmt
+            .query_map(params_from_iter(params.iter()), |r| r.get(3))
+            .expect("plan")
+            .collect::<rusqlite::Result<_>>()
+            .expect("plan");
+        plan.join("; ")
+    }
+
+    fn window_of_one_cluster() -> (tempfile::TempDir, Connection, EventFilter) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = crate::SqliteStore::open(dir.path().join("kubetrail.db")).expect("store");
         drop(store);
@@ -165,17 +219,45 @@ mod tests {
             until: Some("2025-01-01T06:00:00Z".parse().expect("time")),
             ..EventFilter::default()
         };
-        let (sql, params) = statement(&f, 50_001, crate::rows::ANALYSIS_COLUMNS).expect("sql");
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("plan");
-        let plan: Vec<String> = stmt
-            .query_map(params_from_iter(params.iter()), |r| r.get(3))
-            .expect("plan")
-            .collect::<rusqlite::Result<_>>()
-            .expect("plan");
-        let plan = plan.join("; ");
+        (dir, conn, f)
+    }
+
+    /// Issue 14 §1: with a cluster and a range, the events were picked through the index on
+    /// `(cluster, uid)`: every event of the cluster, whatever the range (the first maintenance
+    /// pass over a 1M store spent all its time there). The range's occurrences drive it now.
+    #[test]
+    fn a_window_of_one_cluster_is_read_from_the_occurrences_of_the_window() {
+        let (_dir, conn, f) = window_of_one_cluster();
+        let read = statements(&f, 50_001, crate::rows::ANALYSIS_COLUMNS).expect("sql");
+        let plan = plan(&conn, &read.picked, &read.picked_params);
         assert!(plan.contains("INDEX occurrences_ts"), "{plan}");
         assert!(!plan.contains("sqlite_autoindex_events_1"), "{plan}");
+    }
+
+    /// Issue 14 §3: the picked events were joined to their rows in one statement, and SQLite
+    /// sorted the whole result again, every row with all its columns, in memory (`temp_store
+    /// = MEMORY`): as much again as the events read at the import pass's peak. The rows are
+    /// now read by id in the picked order: no statement that reads a row sorts.
+    #[test]
+    fn the_rows_of_a_read_are_read_in_the_picked_order_without_sorting_them() {
+        let (_dir, conn, f) = window_of_one_cluster();
+        let read = statements(&f, 50_001, crate::rows::ANALYSIS_COLUMNS).expect("sql");
+        let event = plan(&conn, &read.event, &[Value::Integer(1)]);
+        assert!(!event.contains("TEMP B-TREE"), "{event}");
+        assert!(event.contains("INTEGER PRIMARY KEY"), "{event}");
+        let mut params = read.range_params.clone();
+        params.push(Value::Integer(1));
+        let occurrences = plan(&conn, &read.occurrences, &params);
+        assert!(!occurrences.contains("TEMP B-TREE"), "{occurrences}");
+        assert!(
+            occurrences.contains("INDEX occurrences_event"),
+            "{occurrences}"
+        );
+        // The ids are sorted alone: their rows carry no column of the events.
+        let picked = plan(&conn, &read.picked, &read.picked_params);
+        assert!(
+            !read.picked.contains(crate::rows::ANALYSIS_COLUMNS),
+            "{picked}"
+        );
     }
 }

@@ -421,12 +421,27 @@ pub(crate) fn prepare_writer(conn: &Connection, cache_kib: u32) -> Result<()> {
     configure(conn)?;
     conn.pragma_update(None, "cache_size", -i64::from(cache_kib))?;
     migrate(conn)?;
-    // Retention collects the rows it deletes here (per connection, in memory).
+    create_temp_tables(conn)
+}
+
+/// The writer's temporary tables: retention collects the rows it deletes there (per
+/// connection).
+pub(crate) fn create_temp_tables(conn: &Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS doomed_events (id INTEGER PRIMARY KEY);
          CREATE TEMP TABLE IF NOT EXISTS doomed_occurrences (id INTEGER PRIMARY KEY);",
     )?;
     Ok(())
+}
+
+/// Has a bulk writer keep its temporary files on disk (`temp_store = FILE`; every connection
+/// keeps them in memory otherwise): SQLite's sorter writes a sorted run out once it holds its
+/// page cache's size only with temporary files on disk, and in memory it held every key of an
+/// index built at the end of an import (issue 14 §3). Changing it drops the temporary tables:
+/// made again.
+pub(crate) fn temp_files_on_disk(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "temp_store", "FILE")?;
+    create_temp_tables(conn)
 }
 
 /// Switches the database to WAL. Changing the journal mode needs an exclusive lock, taken while

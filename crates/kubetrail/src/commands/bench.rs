@@ -16,7 +16,7 @@ use kubetrail_model::{AggregateQuery, Dimension, Event, EventFilter, Timestamp};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_source::import::{self as source, Item};
 use kubetrail_store::{
-    EventReader, Page, PostgresOptions, PostgresStore, SqliteStore, Store, redact_url,
+    EventReader, EventSink, Page, PostgresOptions, PostgresStore, SqliteStore, Store, redact_url,
 };
 use serde_json::json;
 
@@ -46,6 +46,12 @@ pub enum BenchWhat {
         /// the bare insert given the same cache.
         #[arg(long, default_value_t = SqliteStore::BULK_WRITER_CACHE_KIB)]
         cache_kib: u32,
+        /// Leave out the incidents and patterns pass `kubetrail import` makes after its last
+        /// file: the import alone, for the rate and peak RSS without the analysis kept at
+        /// ingest (issue 14 §1: with the pass ≥ 0.85× of this rate; run both and compare
+        /// `events_per_s_with_incidents` to this run's `events_per_s`).
+        #[arg(long)]
+        no_pass: bool,
     },
     /// Simulator → watch → process → store in this process: events/s and creation→commit
     /// latency; with --memory, the RSS of a separate `kubetrail run` as the cluster grows.
@@ -148,7 +154,8 @@ pub async fn run(config: &Config, args: BenchArgs) -> Result<ExitCode> {
             input,
             data_dir,
             cache_kib,
-        } => import(&input, data_dir, cache_kib).await?,
+            no_pass,
+        } => import(&input, data_dir, cache_kib, !no_pass).await?,
         BenchWhat::Query {
             input,
             data_dir,
@@ -197,7 +204,7 @@ fn process(input: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn import(input: &Path, data_dir: Option<PathBuf>, cache_kib: u32) -> Result<()> {
+async fn import(input: &Path, data_dir: Option<PathBuf>, cache_kib: u32, pass: bool) -> Result<()> {
     let tmp;
     let dir = match data_dir {
         Some(d) => d,
@@ -226,19 +233,29 @@ async fn import(input: &Path, data_dir: Option<PathBuf>, cache_kib: u32) -> Resu
     if let Some((path, e)) = summary.files_failed.first() {
         bail!("{}: {e}", path.display());
     }
-    // What `kubetrail import` does after its last file: the incidents kept at ingest.
-    let t = Instant::now();
-    super::maintain::maintain(&store).await?;
-    let incidents_s = t.elapsed().as_secs_f64();
-    let db_bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
-    emit(json!({
+    let import_rss_mib = peak_rss_kib() as f64 / 1024.0;
+    let mut out = json!({
         "measure": "import_sqlite", "events": summary.events_read, "new": summary.new,
         "seconds": s, "events_per_s": summary.events_read as f64 / s,
-        "incidents_seconds": incidents_s,
-        "events_per_s_with_incidents": summary.events_read as f64 / (s + incidents_s),
-        "peak_rss_mib": peak_rss_kib() as f64 / 1024.0, "db_bytes": db_bytes,
-        "cache_kib": cache_kib,
-    }));
+        "import_peak_rss_mib": import_rss_mib, "cache_kib": cache_kib, "pass": pass,
+    });
+    if pass {
+        // What `kubetrail import` does after its last file: the incidents and patterns kept
+        // at ingest.
+        let t = Instant::now();
+        EventSink::end_bulk(&store).await?;
+        let done = super::maintain::maintain(&store).await?.unwrap_or_default();
+        let incidents_s = t.elapsed().as_secs_f64();
+        out["incidents_seconds"] = json!(incidents_s);
+        out["events_per_s_with_incidents"] = json!(summary.events_read as f64 / (s + incidents_s));
+        out["pass_events_read"] = json!(done.events_read);
+        out["pass_largest_read"] = json!(done.max_read);
+        out["pass_spans"] = json!(done.spans);
+        out["incidents_stored"] = json!(done.stored);
+    }
+    out["peak_rss_mib"] = json!(peak_rss_kib() as f64 / 1024.0);
+    out["db_bytes"] = json!(std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0));
+    emit(out);
     drop(store);
     remove_db(&db);
     Ok(())

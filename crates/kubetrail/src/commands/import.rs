@@ -166,6 +166,11 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         &done,
     )
     .await?;
+    // The bulk writes are over: the writer's import-sized page cache is not the pass's.
+    store
+        .end_bulk()
+        .await
+        .context("ending the import's bulk writes")?;
     super::maintain::maintain(store.as_ref()).await.context(
         "keeping incidents up to date (the events are stored: the next run or import catches up)",
     )?;

@@ -18,8 +18,11 @@ use tokio::time::MissedTickBehavior;
 /// --memory`); reads recompute what is still dirty in memory meanwhile.
 pub const EVERY: Duration = Duration::from_secs(300);
 
-/// One pass over everything written so far; logs what it did.
-pub async fn maintain(store: &dyn Store) -> kubetrail_query::Result<()> {
+/// One pass over everything written so far; logs what it did and returns it (`None`: the
+/// store keeps no incidents).
+pub async fn maintain(
+    store: &dyn Store,
+) -> kubetrail_query::Result<Option<kubetrail_query::Maintained>> {
     let started = Instant::now();
     let done = kubetrail_query::maintain_incidents(store, &IncidentConfig::default()).await?;
     if let Some(d) = done.filter(|d| d.ranges > 0) {
@@ -33,7 +36,7 @@ pub async fn maintain(store: &dyn Store) -> kubetrail_query::Result<()> {
             "incidents and patterns kept up to date"
         );
     }
-    Ok(())
+    Ok(done)
 }
 
 /// Maintains `store`'s incidents at once and then every `every`, until aborted; a failed pass
