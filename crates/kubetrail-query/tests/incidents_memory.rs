@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kubetrail_analyze::IncidentConfig;
 use kubetrail_model::{Event, Owner};
-use kubetrail_query::maintain_incidents;
+use kubetrail_query::{Maintained, maintain_incidents};
 use kubetrail_store::conformance::{event, minute};
 use kubetrail_store::{EventSink, SqliteStore};
 
@@ -95,14 +95,13 @@ fn events(pods: usize, minutes: i64) -> Vec<Event> {
     out
 }
 
-/// Issue 14 §1/§2: the pass held ~2.3 KB per event of its read in `run` (30,000 events: +70
-/// MiB). Here 6,000 Events in one read (40 pods, 150 minutes), the pass alone measured.
-#[tokio::test]
-async fn a_maintenance_pass_holds_a_bounded_amount_per_event_read() {
+/// Stores the Events of `pods` crash-looping for `minutes` and runs one maintenance pass over
+/// them, alone: the Events stored, what the pass did, and the bytes it held at its peak.
+async fn pass_alone(pods: usize, minutes: i64) -> (usize, Maintained, usize) {
     let _alone = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
-    let written = events(40, 150);
+    let written = events(pods, minutes);
     let n = written.len();
     for batch in written.chunks(500) {
         store
@@ -117,7 +116,14 @@ async fn a_maintenance_pass_holds_a_bounded_amount_per_event_read() {
         .await
         .expect("maintain")
         .expect("SQLite keeps incidents");
-    let held = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+    (n, done, PEAK.load(Ordering::Relaxed).saturating_sub(before))
+}
+
+/// Issue 14 §1/§2: the pass held ~2.3 KB per event of its read in `run` (30,000 events: +70
+/// MiB). Here 6,000 Events in one read (40 pods, 150 minutes), the pass alone measured.
+#[tokio::test]
+async fn a_maintenance_pass_holds_a_bounded_amount_per_event_read() {
+    let (n, done, held) = pass_alone(40, 150).await;
     assert!(done.stored > 0, "the crash loops are incidents");
     assert_eq!(done.max_read, n, "one read holds every event");
     let per_event = held / n;
@@ -141,25 +147,7 @@ const BOUND: usize = 1_500;
 /// now kept where they were read and given to the analysis in order by reference.
 #[tokio::test]
 async fn a_walk_merging_its_reads_holds_each_event_once() {
-    let _alone = ONE_AT_A_TIME.lock().await;
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
-    let written = events(10, 600);
-    let n = written.len();
-    for batch in written.chunks(500) {
-        store
-            .write_batch(batch.to_vec(), None)
-            .await
-            .expect("write");
-    }
-    drop(written);
-    let before = NOW.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
-    let done = maintain_incidents(&store, &IncidentConfig::default())
-        .await
-        .expect("maintain")
-        .expect("SQLite keeps incidents");
-    let held = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+    let (n, done, held) = pass_alone(10, 600).await;
     assert!(done.spans > 1, "the walk takes several steps");
     assert!(
         done.events_read < n * 5 / 4,

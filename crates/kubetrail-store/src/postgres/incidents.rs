@@ -65,6 +65,20 @@ fn line_row(r: &tokio_postgres::Row) -> Result<IncidentLine> {
     .into_line()
 }
 
+impl PostgresStore {
+    /// Hands `f` the body of each of `rows` still stored, in the order of `rows`.
+    async fn each_body(&self, rows: Vec<i64>, mut f: impl FnMut(i64, &str)) -> Result<()> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(SELECT_BODY).await?;
+        for row in rows {
+            if let Some(r) = client.query_opt(&stmt, &[&row]).await? {
+                f(row, r.try_get::<_, &str>(0)?);
+            }
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl IncidentStore for PostgresStore {
     async fn dirty_ranges(&self) -> Result<Vec<DirtyRange>> {
@@ -139,14 +153,9 @@ impl IncidentStore for PostgresStore {
     }
 
     async fn incident_bodies(&self, rows: Vec<i64>) -> Result<Vec<(i64, String)>> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(SELECT_BODY).await?;
         let mut out = Vec::new();
-        for row in rows {
-            if let Some(r) = client.query_opt(&stmt, &[&row]).await? {
-                out.push((row, r.try_get(0)?));
-            }
-        }
+        self.each_body(rows, |row, body| out.push((row, body.to_string())))
+            .await?;
         Ok(out)
     }
 
@@ -156,13 +165,8 @@ impl IncidentStore for PostgresStore {
         mut into: IncidentBodies,
     ) -> Result<IncidentBodies> {
         into.clear();
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(SELECT_BODY).await?;
-        for row in rows {
-            if let Some(r) = client.query_opt(&stmt, &[&row]).await? {
-                into.push(row, r.try_get::<_, &str>(0)?.as_bytes());
-            }
-        }
+        self.each_body(rows, |row, body| into.push(row, body.as_bytes()))
+            .await?;
         Ok(into)
     }
 
