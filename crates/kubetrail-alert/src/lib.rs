@@ -42,7 +42,7 @@ pub use config::{AlertingConfig, NotifierConfig, RawAlerting};
 pub use error::{Error, Place, Result};
 pub use evaluate::{
     AlertChange, Analysis, Analyzer, Cause, ChangeKind, DryRunAlert, Evaluator, Finding,
-    GROUP_KEY_LABEL, Hit, NoAnalysis, dry_run, spread,
+    GROUP_KEY_LABEL, Hit, NoAnalysis, Replayed, dry_run, spread,
 };
 pub use group::{GroupDim, group_key};
 /// The model's error-chain walker, re-exported where alerting's callers have always found it.

@@ -24,7 +24,7 @@ use crate::metrics::AlertMetrics;
 use crate::notify::http_client;
 use crate::outbox::DeliveryWorker;
 use crate::record::Recorder;
-use crate::{AlertChange, Analyzer, Evaluator, Result, error_chain};
+use crate::{AlertChange, Analyzer, Evaluator, Replayed, Result, error_chain};
 
 /// Batches waiting for evaluation; the pipeline waits when it is full (nothing is dropped).
 /// Small: each batch holds up to a list page or a watch batch of events, and evaluating one
@@ -37,6 +37,9 @@ const REPLAY: SignedDuration = SignedDuration::from_mins(90);
 const WINDOWED_EVERY: Duration = Duration::from_secs(60);
 /// Most events read for windowed conditions or the startup replay.
 const READ_LIMIT: usize = 100_000;
+/// The startup replay reads its events in pages of this many, and holds one page at a time
+/// (~1.5 MB; read at once, 100,000 events took ~90 MiB more at `run`'s restart: issue 14 §2).
+const REPLAY_PAGE: usize = 1_000;
 
 /// Where a writer hands what each of its writes committed. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -256,25 +259,31 @@ impl EvaluationTask {
             self.evaluator.learn(&v(0), &v(1), &v(2));
         }
 
-        let recent = self
+        let mut replayed = Replayed::default();
+        let evaluator = &mut self.evaluator;
+        let read = self
             .reader
-            .occurrences(
+            .occurrences_in_pages(
                 &EventFilter {
                     since: Some(now - REPLAY),
                     ..EventFilter::default()
                 },
                 READ_LIMIT,
+                REPLAY_PAGE,
+                &mut |page| {
+                    for e in &page {
+                        let e = &e.event;
+                        evaluator.learn(&e.cluster, &e.namespace, &e.reason);
+                    }
+                    evaluator.replay_page(&page, now, &mut replayed);
+                },
             )
             .await?;
-        for e in &recent {
-            let e = &e.event;
-            self.evaluator.learn(&e.cluster, &e.namespace, &e.reason);
-        }
-        let changes = self.evaluator.replay(&recent, now);
+        let changes = self.evaluator.replayed(replayed);
         self.save(changes, &cancel).await;
         info!(
             open_or_cooling = records.len(),
-            replayed = recent.len(),
+            replayed = read,
             "alerting caught up with what was recorded before"
         );
         Ok(())

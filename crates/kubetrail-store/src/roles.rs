@@ -105,13 +105,28 @@ pub trait EventReader: Send + Sync {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Option<Vec<EventOccurrences>>> {
-        let read = if limit == 0 {
-            0
-        } else {
-            limit.saturating_add(1)
-        };
-        let events = self.occurrences(filter, read).await?;
-        Ok((limit == 0 || events.len() <= limit).then_some(events))
+        let events = self.occurrences(filter, over_limit(limit)).await?;
+        Ok(within_limit(events, limit))
+    }
+
+    /// [`occurrences`](Self::occurrences) handed to `each` in pages of at most `page` events
+    /// (0: one page), in the same order, so that a caller holds one page at a time (alerting's
+    /// start-up replay, up to 100,000 events: issue 14 §2). Returns how many events it handed
+    /// over. The events are picked first, then each page is read on its own: an event written
+    /// to between two pages may show occurrences added since the pick, and one deleted since is
+    /// left out. The default reads them in one page.
+    async fn occurrences_in_pages(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+        page: usize,
+        each: &mut (dyn FnMut(Vec<EventOccurrences>) + Send),
+    ) -> Result<usize> {
+        let _ = page;
+        let events = self.occurrences(filter, limit).await?;
+        let n = events.len();
+        each(events);
+        Ok(n)
     }
 
     /// Gap markers overlapping `[since, until)`: when a stream may have missed events.
@@ -290,4 +305,29 @@ pub trait StoreTxn: Send {
     ///
     /// Dropping the transaction without calling it rolls it back.
     async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// The limit of a read that must tell a read over `limit` (0: no limit) from one at it: one
+/// more. See [`EventReader::analysis_occurrences`].
+pub(crate) fn over_limit(limit: usize) -> usize {
+    if limit == 0 {
+        0
+    } else {
+        limit.saturating_add(1)
+    }
+}
+
+/// What [`EventReader::analysis_occurrences`] gives for `events` read with
+/// [`over_limit`]`(limit)`: `None` when they are more than `limit`.
+pub(crate) fn within_limit(
+    events: Vec<EventOccurrences>,
+    limit: usize,
+) -> Option<Vec<EventOccurrences>> {
+    (limit == 0 || events.len() <= limit).then_some(events)
+}
+
+/// The pages of at most `page` ids (0: one page) that
+/// [`EventReader::occurrences_in_pages`] reads one at a time.
+pub(crate) fn pages(ids: &[i64], page: usize) -> std::slice::Chunks<'_, i64> {
+    ids.chunks(if page == 0 { ids.len().max(1) } else { page })
 }

@@ -144,7 +144,26 @@ impl Evaluator {
         events: impl IntoIterator<Item = &'a EventOccurrences>,
         now: Timestamp,
     ) -> Vec<AlertChange> {
-        self.evaluate(&hits(events), now, true)
+        let mut replayed = Replayed::default();
+        self.replay_page(events, now, &mut replayed);
+        self.replayed(replayed)
+    }
+
+    /// [`Evaluator::replay`] of one page of a replay read in pages, in the order of the read:
+    /// the groups it touches are noted in `replayed`, and [`Evaluator::replayed`] gives the
+    /// changes of the whole replay at its end, as one call of `replay` over every page would.
+    pub fn replay_page<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a EventOccurrences>,
+        now: Timestamp,
+        replayed: &mut Replayed,
+    ) {
+        self.evaluate_into(&hits(events), now, true, &mut replayed.0);
+    }
+
+    /// The changes of a replay read in pages ([`Evaluator::replay_page`]): one per group touched.
+    pub fn replayed(&self, replayed: Replayed) -> Vec<AlertChange> {
+        self.changes(replayed.0)
     }
 
     /// Records that `reason` occurred in a namespace, for `first_seen`.
@@ -167,6 +186,18 @@ impl Evaluator {
     /// [`Evaluator::observe`]; when `replay`, see [`Evaluator::replay`].
     fn evaluate(&mut self, hits: &[Hit<'_>], now: Timestamp, replay: bool) -> Vec<AlertChange> {
         let mut touched: Vec<(GroupId, ChangeKind)> = Vec::new();
+        self.evaluate_into(hits, now, replay, &mut touched);
+        self.changes(touched)
+    }
+
+    /// [`Evaluator::evaluate`], noting the groups it changes in `touched`.
+    fn evaluate_into(
+        &mut self,
+        hits: &[Hit<'_>],
+        now: Timestamp,
+        replay: bool,
+        touched: &mut Vec<(GroupId, ChangeKind)>,
+    ) {
         let mut learned = Vec::new();
         for hit in hits {
             let e = hit.event;
@@ -207,14 +238,13 @@ impl Evaluator {
                     false => Amount::Add(hit.count),
                 };
                 if let Some(kind) = self.apply(&id, e, hit.at, amount, holds, now) {
-                    note(&mut touched, id, kind);
+                    note(touched, id, kind);
                 }
             }
         }
         for (cluster, namespace, reason) in learned {
             self.learn(&cluster, &namespace, &reason);
         }
-        self.changes(touched)
     }
 
     /// Evaluates the findings of analysis for rule number `rule` (a windowed condition).
@@ -464,6 +494,10 @@ impl Evaluator {
             .collect()
     }
 }
+
+/// The groups a replay read in pages has touched so far ([`Evaluator::replay_page`]).
+#[derive(Debug, Default)]
+pub struct Replayed(Vec<(GroupId, ChangeKind)>);
 
 /// The occurrences of `events` as hits, in order.
 fn hits<'a>(events: impl IntoIterator<Item = &'a EventOccurrences>) -> Vec<Hit<'a>> {

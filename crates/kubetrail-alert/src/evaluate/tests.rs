@@ -366,3 +366,44 @@ fn a_replay_after_a_restart_refills_windows_without_counting_an_open_alert_again
     );
     assert_eq!(later[0].alert.event_count, 4);
 }
+
+/// Issue 14 §2: a restart replays its occurrences read in pages; page by page, it gives the
+/// changes and the state of one replay of them all (one change per group, a raise a raise).
+#[test]
+fn a_replay_in_pages_changes_what_one_replay_of_every_page_changes() {
+    let in_db = |pod: &str, count: u64, minute: i64| {
+        let mut e = event("db", pod, "BackOff", count);
+        (e.first_seen, e.last_seen) = (at(minute), at(minute));
+        e
+    };
+    let events = new(&[
+        backoff("web-1", 1, 0),
+        in_db("db-1", 2, 1),
+        backoff("web-2", 1, 2),
+        in_db("db-2", 1, 3),
+        backoff("web-3", 2, 4),
+    ]);
+    let mut at_once = Evaluator::new(rules(CRASH));
+    let whole = at_once.replay(&events, at(5));
+
+    let mut paged = Evaluator::new(rules(CRASH));
+    let mut replayed = Replayed::default();
+    for page in events.chunks(2) {
+        paged.replay_page(page, at(5), &mut replayed);
+    }
+    let changes = paged.replayed(replayed);
+    assert_eq!(
+        kinds(&changes),
+        [
+            (ChangeKind::Raised, "prod/db/Deployment/web"),
+            (ChangeKind::Raised, "prod/shop/Deployment/web"),
+        ]
+    );
+    assert_eq!(format!("{changes:?}"), format!("{whole:?}"));
+    // The windows are as full: the next occurrence counts on top of the same sums.
+    let next = new(&[backoff("web-4", 1, 6)]);
+    assert_eq!(
+        format!("{:?}", paged.observe_occurrences(&next, at(6))),
+        format!("{:?}", at_once.observe_occurrences(&next, at(6)))
+    );
+}

@@ -102,6 +102,7 @@ macro_rules! store_conformance_tests {
             occurrences_in_a_range_come_with_their_events_latest_first,
             occurrences_apply_filters_and_keep_the_latest_events_under_a_limit,
             analysis_occurrences_are_the_occurrences_without_what_analysis_never_reads,
+            occurrences_in_pages_are_the_occurrences_read_at_once_in_order,
             alerts_are_saved_with_their_deliveries_and_read_back_whole,
             an_open_alert_is_updated_in_place_and_a_second_one_for_its_group_merges_into_it,
             alert_filters_select_by_status_rule_group_time_and_limit,

@@ -141,6 +141,59 @@ pub async fn occurrences_apply_filters_and_keep_the_latest_events_under_a_limit(
     ));
 }
 
+/// Issue 14 §2: alerting's start-up replay reads in pages what `occurrences` reads at once,
+/// the same events in the same order with the same occurrences, holding one page at a time.
+pub async fn occurrences_in_pages_are_the_occurrences_read_at_once_in_order(store: Arc<dyn Store>) {
+    let mut events = Vec::new();
+    for (i, (ns, reason)) in [
+        ("shop", "BackOff"),
+        ("db", "Unhealthy"),
+        ("shop", "Killing"),
+    ]
+    .iter()
+    .cycle()
+    .take(9)
+    .enumerate()
+    {
+        let i = i64::try_from(i).expect("small");
+        events.push(placed(
+            &format!("e{i}"),
+            ns,
+            reason,
+            10 + 5 * i,
+            1 + i as u64 % 3,
+        ));
+    }
+    write(&store, events).await;
+    let shop = EventFilter {
+        namespaces: vec!["shop".into()],
+        ..range(Some(12), Some(45))
+    };
+    for (filter, limit) in [
+        (EventFilter::default(), 0),
+        (EventFilter::default(), 4),
+        (range(Some(12), Some(45)), 0),
+        (shop, 3),
+    ] {
+        let whole = occurrences(&store, filter.clone(), limit).await;
+        assert!(!whole.is_empty(), "{filter:?} reads something");
+        for page in [0, 1, 2, 4, 100] {
+            let mut pages: Vec<Vec<EventOccurrences>> = Vec::new();
+            let n = store
+                .occurrences_in_pages(&filter, limit, page, &mut |p| pages.push(p))
+                .await
+                .expect("pages");
+            assert_eq!(n, whole.len(), "{filter:?}, pages of {page}");
+            if page > 0 {
+                assert!(pages.iter().all(|p| p.len() <= page), "pages of {page}");
+                assert_eq!(pages.len(), whole.len().div_ceil(page), "pages of {page}");
+            }
+            let joined: Vec<EventOccurrences> = pages.into_iter().flatten().collect();
+            assert_eq!(joined, whole, "{filter:?}, pages of {page}");
+        }
+    }
+}
+
 /// Issue 14 §1/§2: what analysis reads is what `occurrences` gives, in the same order, with the
 /// fields analysis never reads left empty (the incidents maintainer holds up to 50,000 of
 /// these at once); over its limit, nothing (the maintainer drops such a read).

@@ -275,20 +275,37 @@ impl EventReader for PostgresStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Option<Vec<EventOccurrences>>> {
-        // One more than the limit tells a read over it.
-        let read = if limit == 0 {
-            0
-        } else {
-            limit.saturating_add(1)
-        };
         let events = occurrences::occurrences(
             &self.client().await?,
             filter,
-            read,
+            crate::roles::over_limit(limit),
             crate::rows::ANALYSIS_COLUMNS,
         )
         .await?;
-        Ok((limit == 0 || events.len() <= limit).then_some(events))
+        Ok(crate::roles::within_limit(events, limit))
+    }
+
+    async fn occurrences_in_pages(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+        page: usize,
+        each: &mut (dyn FnMut(Vec<EventOccurrences>) + Send),
+    ) -> Result<usize> {
+        let ids = occurrences::occurrence_ids(&self.client().await?, filter, limit).await?;
+        let mut n = 0;
+        for ids in crate::roles::pages(&ids, page) {
+            let events = occurrences::occurrences_of(
+                &self.client().await?,
+                filter,
+                ids,
+                crate::rows::EVENT_COLUMNS,
+            )
+            .await?;
+            n += events.len();
+            each(events);
+        }
+        Ok(n)
     }
 
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {

@@ -468,6 +468,31 @@ impl EventReader for SqliteStore {
         .await
     }
 
+    async fn occurrences_in_pages(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+        page: usize,
+        each: &mut (dyn FnMut(Vec<EventOccurrences>) + Send),
+    ) -> Result<usize> {
+        let picked = filter.clone();
+        let ids = self
+            .read(move |c| occurrences::occurrence_ids(c, &picked, limit))
+            .await?;
+        let mut n = 0;
+        for ids in crate::roles::pages(&ids, page) {
+            let (filter, ids) = (filter.clone(), ids.to_vec());
+            let events = self
+                .read(move |c| {
+                    occurrences::occurrences_of(c, &filter, &ids, crate::rows::EVENT_COLUMNS)
+                })
+                .await?;
+            n += events.len();
+            each(events);
+        }
+        Ok(n)
+    }
+
     async fn gaps(&self, since: Option<Timestamp>, until: Option<Timestamp>) -> Result<Vec<Gap>> {
         self.read(move |c| cursor::load_gaps(c, since, until)).await
     }

@@ -41,65 +41,105 @@ pub(crate) fn occurrences(
 ) -> Result<Option<Vec<EventOccurrences>>> {
     let read = statements(f, limit, columns)?;
     let tx = conn.unchecked_transaction()?;
-    let mut out: Vec<EventOccurrences> = Vec::new();
-    {
-        let mut stmt = tx.prepare_cached(&read.picked)?;
-        let mut rows = stmt
-            .query(params_from_iter(read.picked_params.iter()))
-            .map_err(|e| search_error(e, f))?;
-        let mut ids: Vec<i64> = Vec::new();
-        while let Some(row) = rows.next().map_err(|e| search_error(e, f))? {
-            if ids.is_empty() {
-                let picked: i64 = row.get(1)?;
-                if over == Over::Nothing && limit > 0 && events_of(picked, 0) > limit {
-                    return Ok(None);
-                }
-                ids.reserve_exact(events_of(picked, limit));
-            }
-            ids.push(row.get(0)?);
-        }
-        drop(rows);
-        out.reserve_exact(ids.len());
-        let mut event = tx.prepare_cached(&read.event)?;
-        let mut occurrences = tx.prepare_cached(&read.occurrences)?;
-        let mut params: Vec<Value> = Vec::with_capacity(1 + read.range_params.len());
-        for id in ids {
-            let Some(stored) = event
-                .query_row([id], |row| Ok(stored_event(row)))
-                .optional()?
-                .transpose()?
-            else {
-                continue;
-            };
-            params.clear();
-            params.extend(read.range_params.iter().cloned());
-            params.push(Value::Integer(id));
-            let mut found: Vec<Occurrence> = Vec::new();
-            let mut rows = occurrences.query(params_from_iter(params.iter()))?;
-            while let Some(row) = rows.next()? {
-                let count: i64 = row.get(1)?;
-                found.push(Occurrence {
-                    at: timestamp(row.get(0)?, "ts")?,
-                    count: u64::try_from(count).map_err(|_| Error::Corrupt {
-                        column: "count",
-                        value: count.to_string(),
-                    })?,
-                });
-            }
-            // Oldest first; occurrences at the same time in the order of their rows, as the
-            // index gives them.
-            found.sort_by_key(|o| o.at);
-            found.shrink_to_fit();
-            if !found.is_empty() {
-                out.push(EventOccurrences {
-                    event: stored.event,
-                    occurrences: found,
-                });
-            }
-        }
-    }
+    let Some(ids) = picked(&tx, &read, f, limit, over)? else {
+        return Ok(None);
+    };
+    let out = read_picked(&tx, &read, &ids)?;
     tx.commit()?;
     Ok(Some(out))
+}
+
+/// The ids of the events [`occurrences`] reads (`over` [`Over::Latest`]), in its order: the
+/// first step of a read in pages ([`occurrences_of`] reads each page).
+pub(crate) fn occurrence_ids(conn: &Connection, f: &EventFilter, limit: usize) -> Result<Vec<i64>> {
+    let read = statements(f, limit, crate::rows::EVENT_COLUMNS)?;
+    Ok(picked(conn, &read, f, limit, Over::Latest)?.unwrap_or_default())
+}
+
+/// The events of `ids` (in that order, those no longer stored left out), each row read from
+/// `columns`, with their occurrences in `f`'s range: one page of a read in pages.
+pub(crate) fn occurrences_of(
+    conn: &Connection,
+    f: &EventFilter,
+    ids: &[i64],
+    columns: &str,
+) -> Result<Vec<EventOccurrences>> {
+    let read = statements(f, 0, columns)?;
+    let tx = conn.unchecked_transaction()?;
+    let out = read_picked(&tx, &read, ids)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+/// The ids `read` picks, in its order; `None` when `over` is [`Over::Nothing`] and more than
+/// `limit` events match.
+fn picked(
+    conn: &Connection,
+    read: &Statements,
+    f: &EventFilter,
+    limit: usize,
+    over: Over,
+) -> Result<Option<Vec<i64>>> {
+    let mut stmt = conn.prepare_cached(&read.picked)?;
+    let mut rows = stmt
+        .query(params_from_iter(read.picked_params.iter()))
+        .map_err(|e| search_error(e, f))?;
+    let mut ids: Vec<i64> = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| search_error(e, f))? {
+        if ids.is_empty() {
+            let picked: i64 = row.get(1)?;
+            if over == Over::Nothing && limit > 0 && events_of(picked, 0) > limit {
+                return Ok(None);
+            }
+            ids.reserve_exact(events_of(picked, limit));
+        }
+        ids.push(row.get(0)?);
+    }
+    Ok(Some(ids))
+}
+
+/// Each event of `ids` (in that order; one no longer stored, or with no occurrence in the
+/// range, is left out) with its occurrences in the range, oldest first.
+fn read_picked(conn: &Connection, read: &Statements, ids: &[i64]) -> Result<Vec<EventOccurrences>> {
+    let mut out: Vec<EventOccurrences> = Vec::with_capacity(ids.len());
+    let mut event = conn.prepare_cached(&read.event)?;
+    let mut occurrences = conn.prepare_cached(&read.occurrences)?;
+    let mut params: Vec<Value> = Vec::with_capacity(1 + read.range_params.len());
+    for &id in ids {
+        let Some(stored) = event
+            .query_row([id], |row| Ok(stored_event(row)))
+            .optional()?
+            .transpose()?
+        else {
+            continue;
+        };
+        params.clear();
+        params.extend(read.range_params.iter().cloned());
+        params.push(Value::Integer(id));
+        let mut found: Vec<Occurrence> = Vec::new();
+        let mut rows = occurrences.query(params_from_iter(params.iter()))?;
+        while let Some(row) = rows.next()? {
+            let count: i64 = row.get(1)?;
+            found.push(Occurrence {
+                at: timestamp(row.get(0)?, "ts")?,
+                count: u64::try_from(count).map_err(|_| Error::Corrupt {
+                    column: "count",
+                    value: count.to_string(),
+                })?,
+            });
+        }
+        // Oldest first; occurrences at the same time in the order of their rows, as the
+        // index gives them.
+        found.sort_by_key(|o| o.at);
+        found.shrink_to_fit();
+        if !found.is_empty() {
+            out.push(EventOccurrences {
+                event: stored.event,
+                occurrences: found,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// What a read of more events than its limit gives.
