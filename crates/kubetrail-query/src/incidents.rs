@@ -721,7 +721,10 @@ async fn recompute(
                         truncate(&mut parts, max_read + 1);
                     } else {
                         let events = reader
-                            .occurrences(&cluster_filter(cluster, (since, until)), max_read + 1)
+                            .latest_analysis_occurrences(
+                                &cluster_filter(cluster, (since, until)),
+                                max_read + 1,
+                            )
                             .await?;
                         events_read += events.len();
                         parts = vec![events];

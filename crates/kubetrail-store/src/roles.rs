@@ -109,6 +109,18 @@ pub trait EventReader: Send + Sync {
         Ok(within_limit(events, limit))
     }
 
+    /// [`analysis_occurrences`](Self::analysis_occurrences) of the latest `limit` events when
+    /// more match, as [`occurrences`](Self::occurrences) cuts a read: what the incidents
+    /// maintainer analyses of a minute holding more than its bound, with the fields analysis
+    /// never reads left empty as in its other reads. The default reads them whole.
+    async fn latest_analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>> {
+        self.occurrences(filter, limit).await
+    }
+
     /// [`occurrences`](Self::occurrences) handed to `each` in pages of at most `page` events
     /// (0: one page), in the same order, so that a caller holds one page at a time (alerting's
     /// start-up replay, up to 100,000 events: issue 14 §2). Returns how many events it handed

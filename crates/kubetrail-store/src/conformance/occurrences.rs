@@ -196,7 +196,8 @@ pub async fn occurrences_in_pages_are_the_occurrences_read_at_once_in_order(stor
 
 /// Issue 14 §1/§2: what analysis reads is what `occurrences` gives, in the same order, with the
 /// fields analysis never reads left empty (the incidents maintainer holds up to 50,000 of
-/// these at once); over its limit, nothing (the maintainer drops such a read).
+/// these at once); over its limit, nothing (the maintainer drops such a read), or the latest
+/// when asked for.
 pub async fn analysis_occurrences_are_the_occurrences_without_what_analysis_never_reads(
     store: Arc<dyn Store>,
 ) {
@@ -251,5 +252,14 @@ pub async fn analysis_occurrences_are_the_occurrences_without_what_analysis_neve
             .await
             .expect("analysis occurrences");
         assert_eq!(over, None, "{filter:?}, limit {}", n - 1);
+        // Unless the latest are asked for: those `occurrences` gives, as lean.
+        for limit in [0, n, n - 1, 1] {
+            let latest = store
+                .latest_analysis_occurrences(&filter, limit)
+                .await
+                .expect("latest analysis occurrences");
+            let kept = if limit == 0 { n } else { limit };
+            assert_eq!(latest, expected[..kept], "{filter:?}, latest {limit}");
+        }
     }
 }

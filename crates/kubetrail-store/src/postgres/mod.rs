@@ -285,6 +285,20 @@ impl EventReader for PostgresStore {
         Ok(crate::roles::within_limit(events, limit))
     }
 
+    async fn latest_analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>> {
+        occurrences::occurrences(
+            &self.client().await?,
+            filter,
+            limit,
+            crate::rows::ANALYSIS_COLUMNS,
+        )
+        .await
+    }
+
     async fn occurrences_in_pages(
         &self,
         filter: &EventFilter,

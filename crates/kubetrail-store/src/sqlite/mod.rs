@@ -468,6 +468,20 @@ impl EventReader for SqliteStore {
         .await
     }
 
+    async fn latest_analysis_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventOccurrences>> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            let columns = crate::rows::ANALYSIS_COLUMNS;
+            occurrences::occurrences(c, &filter, limit, columns, occurrences::Over::Latest)
+                .map(Option::unwrap_or_default)
+        })
+        .await
+    }
+
     async fn occurrences_in_pages(
         &self,
         filter: &EventFilter,
