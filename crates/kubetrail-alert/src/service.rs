@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_model::{AggregateQuery, Dimension, EventFilter, EventOccurrences};
-use kubetrail_store::{AlertFilter, AlertRecords, EventReader, Written};
+use kubetrail_store::{AlertFilter, AlertRecords, EventReader, Fields, Written};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -270,6 +270,7 @@ impl EvaluationTask {
                 },
                 READ_LIMIT,
                 REPLAY_PAGE,
+                Fields::Whole,
                 &mut |page| {
                     for e in &page {
                         let e = &e.event;

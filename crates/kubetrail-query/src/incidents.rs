@@ -125,7 +125,7 @@ pub async fn maintain_incidents_reading(
         }
     }
     if let Some(parts) = parts {
-        done.pattern_hours = parts.finish(reader).await?;
+        done.pattern_hours = parts.finish(reader, max_read).await?;
     }
     store
         .clear_dirty(dirty.iter().map(|d| d.id).collect())

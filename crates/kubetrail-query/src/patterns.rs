@@ -21,7 +21,7 @@ use kubetrail_analyze::{
 };
 use kubetrail_model::{Event, EventFilter, EventOccurrences, Occurrence};
 use kubetrail_store::{
-    DirtyRange, EventReader, PartKey, PartSpan, PartSum, PatternStore, StoredPatternPart,
+    DirtyRange, EventReader, Fields, PartKey, PartSpan, PartSum, PatternStore, StoredPatternPart,
     parts_can_answer,
 };
 
@@ -29,6 +29,10 @@ use crate::Result;
 
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
 const DAY: SignedDuration = SignedDuration::from_hours(24);
+/// An hour no read of the walk held whole is read in pages of this many events (~1.3 MB): in a
+/// cluster writing more than the walk's bound in an hour, one read of it held every event of
+/// the hour (100,000 at `bench live`'s restart: issue 14 §2).
+const HOUR_PAGE: usize = 1_000;
 
 /// Each cluster's dirty ranges as runs of whole hours (first and last start), merged.
 fn dirty_runs(dirty: &[DirtyRange]) -> BTreeMap<&str, Vec<(Timestamp, Timestamp)>> {
@@ -77,7 +81,9 @@ pub async fn maintain_patterns(
     store: &dyn PatternStore,
     dirty: &[DirtyRange],
 ) -> Result<usize> {
-    PatternPass::new(store, dirty).finish(reader).await
+    PatternPass::new(store, dirty)
+        .finish(reader, crate::MAX_READ)
+        .await
 }
 
 /// One maintenance pass over the pattern parts of the dirty hours (issue 14 §1). The hours'
@@ -201,6 +207,24 @@ impl<'s> PatternPass<'s> {
         self.write_ready(cluster).await
     }
 
+    /// Takes the parts of `cluster`'s dirty `hour`, computed from all its events, as
+    /// [`PatternPass::offer`] of a read of that hour would; writes the days whose dirty hours
+    /// are then all computed.
+    async fn computed(
+        &mut self,
+        cluster: &str,
+        hour: Timestamp,
+        parts: Vec<PatternPart>,
+    ) -> Result<()> {
+        let Some(c) = self.clusters.get_mut(cluster) else {
+            return Ok(());
+        };
+        c.ready.insert(hour, parts);
+        c.done.insert(hour);
+        self.hours += 1;
+        self.write_ready(cluster).await
+    }
+
     /// Writes the pieces of runs of `cluster` whose hours are all computed.
     async fn write_ready(&mut self, cluster: &str) -> Result<()> {
         let Some(c) = self.clusters.get_mut(cluster) else {
@@ -237,9 +261,15 @@ impl<'s> PatternPass<'s> {
         Ok(())
     }
 
-    /// Reads by hour what no offered read held whole, writes what is left, and merges the
-    /// days the runs cover in part from their stored hours. Returns the hours computed.
-    pub(crate) async fn finish(mut self, reader: &dyn EventReader) -> Result<usize> {
+    /// Reads by hour what no offered read held whole, in pages of at most `max_read` events,
+    /// writes what is left, and merges the days the runs cover in part from their stored
+    /// hours. Returns the hours computed.
+    pub(crate) async fn finish(
+        mut self,
+        reader: &dyn EventReader,
+        max_read: usize,
+    ) -> Result<usize> {
+        let page = HOUR_PAGE.min(max_read.max(1));
         let clusters: Vec<String> = self.clusters.keys().cloned().collect();
         for cluster in clusters {
             let missing: Vec<Timestamp> = {
@@ -259,13 +289,19 @@ impl<'s> PatternPass<'s> {
                     until: Some(hour + HOUR),
                     ..EventFilter::default()
                 };
-                // No limit: always read.
-                let events = reader
-                    .analysis_occurrences(&filter, 0)
-                    .await?
-                    .unwrap_or_default();
-                let events: Vec<&EventOccurrences> = events.iter().collect();
-                self.offer(&cluster, (hour, hour + HOUR), &events).await?;
+                // No limit: always read, a page at a time; the parts of disjoint sets of
+                // events merge into those of their union.
+                let mut parts: Vec<PatternPart> = Vec::new();
+                reader
+                    .occurrences_in_pages(&filter, 0, page, Fields::Analysis, &mut |events| {
+                        let found = pattern_parts(&events, KEPT_SAMPLES);
+                        parts = merge_parts(
+                            std::mem::take(&mut parts).into_iter().chain(found),
+                            KEPT_SAMPLES,
+                        );
+                    })
+                    .await?;
+                self.computed(&cluster, hour, parts).await?;
             }
             let c = &self.clusters[&cluster];
             let days: Vec<Timestamp> = c.stored_days.difference(&c.merged_days).copied().collect();

@@ -59,7 +59,7 @@ pub use postgres::{PostgresOptions, PostgresStore, redact as redact_url};
 pub use quarantine::{Isolated, Quarantined, Refused, Rejected};
 pub use retention_task::{log_retention, spawn_retention};
 pub use roles::{
-    AlertRecords, EventReader, EventSink, Outbox, Retention, Silences, Store, StoreTxn,
+    AlertRecords, EventReader, EventSink, Fields, Outbox, Retention, Silences, Store, StoreTxn,
 };
 pub use sqlite::{PageCaches, SqliteStore};
 pub use types::{

@@ -129,6 +129,14 @@ pub(crate) const ANALYSIS_COLUMNS: &str = "e.id, e.cluster, e.uid, e.namespace, 
     '', e.category, e.severity, e.correlation_id, e.owner_kind, e.owner_name,
     e.node, e.template, CAST(NULL AS TEXT)";
 
+/// The columns a read of `fields` reads.
+pub(crate) fn columns(fields: crate::Fields) -> &'static str {
+    match fields {
+        crate::Fields::Whole => EVENT_COLUMNS,
+        crate::Fields::Analysis => ANALYSIS_COLUMNS,
+    }
+}
+
 /// The number of columns in [`EVENT_COLUMNS`]: the index of the first column after them.
 pub(crate) const EVENT_COLUMN_COUNT: usize = 30;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use kubetrail_model::{EventFilter, EventOccurrences, Occurrence, Timestamp};
 
 use super::{event, minute, placed, total, write};
-use crate::{Error, Store};
+use crate::{Error, Fields, Store};
 
 async fn occurrences(
     store: &Arc<dyn Store>,
@@ -177,19 +177,28 @@ pub async fn occurrences_in_pages_are_the_occurrences_read_at_once_in_order(stor
     ] {
         let whole = occurrences(&store, filter.clone(), limit).await;
         assert!(!whole.is_empty(), "{filter:?} reads something");
-        for page in [0, 1, 2, 4, 100] {
-            let mut pages: Vec<Vec<EventOccurrences>> = Vec::new();
-            let n = store
-                .occurrences_in_pages(&filter, limit, page, &mut |p| pages.push(p))
-                .await
-                .expect("pages");
-            assert_eq!(n, whole.len(), "{filter:?}, pages of {page}");
-            if page > 0 {
-                assert!(pages.iter().all(|p| p.len() <= page), "pages of {page}");
-                assert_eq!(pages.len(), whole.len().div_ceil(page), "pages of {page}");
+        let lean = store
+            .latest_analysis_occurrences(&filter, limit)
+            .await
+            .expect("latest analysis occurrences");
+        for (fields, expected) in [(Fields::Whole, &whole), (Fields::Analysis, &lean)] {
+            for page in [0, 1, 2, 4, 100] {
+                let mut pages: Vec<Vec<EventOccurrences>> = Vec::new();
+                let n = store
+                    .occurrences_in_pages(&filter, limit, page, fields, &mut |p| pages.push(p))
+                    .await
+                    .expect("pages");
+                assert_eq!(n, whole.len(), "{filter:?}, pages of {page}");
+                if page > 0 {
+                    assert!(pages.iter().all(|p| p.len() <= page), "pages of {page}");
+                    assert_eq!(pages.len(), whole.len().div_ceil(page), "pages of {page}");
+                }
+                let joined: Vec<EventOccurrences> = pages.into_iter().flatten().collect();
+                assert_eq!(
+                    &joined, expected,
+                    "{filter:?}, {fields:?} in pages of {page}"
+                );
             }
-            let joined: Vec<EventOccurrences> = pages.into_iter().flatten().collect();
-            assert_eq!(joined, whole, "{filter:?}, pages of {page}");
         }
     }
 }

@@ -304,6 +304,7 @@ impl EventReader for PostgresStore {
         filter: &EventFilter,
         limit: usize,
         page: usize,
+        fields: crate::Fields,
         each: &mut (dyn FnMut(Vec<EventOccurrences>) + Send),
     ) -> Result<usize> {
         let ids = occurrences::occurrence_ids(&self.client().await?, filter, limit).await?;
@@ -313,7 +314,7 @@ impl EventReader for PostgresStore {
                 &self.client().await?,
                 filter,
                 ids,
-                crate::rows::EVENT_COLUMNS,
+                crate::rows::columns(fields),
             )
             .await?;
             n += events.len();

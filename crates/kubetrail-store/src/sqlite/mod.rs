@@ -487,6 +487,7 @@ impl EventReader for SqliteStore {
         filter: &EventFilter,
         limit: usize,
         page: usize,
+        fields: crate::Fields,
         each: &mut (dyn FnMut(Vec<EventOccurrences>) + Send),
     ) -> Result<usize> {
         let picked = filter.clone();
@@ -498,7 +499,7 @@ impl EventReader for SqliteStore {
             let (filter, ids) = (filter.clone(), ids.to_vec());
             let events = self
                 .read(move |c| {
-                    occurrences::occurrences_of(c, &filter, &ids, crate::rows::EVENT_COLUMNS)
+                    occurrences::occurrences_of(c, &filter, &ids, crate::rows::columns(fields))
                 })
                 .await?;
             n += events.len();
