@@ -13,7 +13,6 @@ use jiff::Timestamp;
 use kubetrail_model::{Category, Event, EventOccurrences, Occurrence, Severity};
 use serde::{Deserialize, Serialize};
 
-use crate::objects::short_object;
 use crate::{Error, Result};
 
 /// Thresholds and sizes of [`patterns`].
@@ -234,7 +233,10 @@ pub fn pattern_parts_of<'a>(
     type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
     /// An event, its count, first and last occurrence in the span.
     type Member<'a> = (&'a Event, u64, Timestamp, Timestamp);
-    let mut groups: HashMap<Key<'_>, Vec<Member<'_>>> = HashMap::new();
+    // foldhash: the maintainer groups every event of the store by hour (SipHash was 2–3 % of
+    // its pass).
+    let mut groups: HashMap<Key<'_>, Vec<Member<'_>>, foldhash::fast::RandomState> =
+        HashMap::default();
     for (ev, occurrences) in events {
         let (Some(first), Some(last)) = (
             occurrences.iter().map(|o| o.at).min(),
@@ -263,12 +265,23 @@ pub fn pattern_parts_of<'a>(
                 let mut objects: BTreeMap<String, u64> = BTreeMap::new();
                 let mut samples: Vec<Candidate> = Vec::new();
                 let mut worst: Option<&Member<'_>> = None;
+                let mut name = String::new();
                 for m in &members {
                     let ev = m.0;
-                    *objects.entry(short_object(ev)).or_insert(0) += m.1;
+                    // One allocation per object, not per event.
+                    name.clear();
+                    name.push_str(&ev.regarding.kind);
+                    name.push('/');
+                    name.push_str(&ev.regarding.name);
+                    match objects.get_mut(name.as_str()) {
+                        Some(n) => *n += m.1,
+                        None => {
+                            objects.insert(name.clone(), m.1);
+                        }
+                    }
                     if samples.len() < max_samples && !samples.iter().any(|s| s.note == ev.note) {
                         samples.push(Candidate {
-                            object: short_object(ev),
+                            object: name.clone(),
                             note: ev.note.clone(),
                             at: m.3,
                             uid: ev.uid.clone(),

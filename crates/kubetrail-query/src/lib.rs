@@ -25,6 +25,7 @@ mod incident_list;
 mod incidents;
 pub mod json_pretty;
 mod labels;
+mod part_body;
 mod patterns;
 mod range;
 

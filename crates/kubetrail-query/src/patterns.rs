@@ -26,6 +26,7 @@ use kubetrail_store::{
 };
 
 use crate::Result;
+use crate::part_body::{decode, encode};
 
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
 const DAY: SignedDuration = SignedDuration::from_hours(24);
@@ -312,7 +313,7 @@ impl<'s> PatternPass<'s> {
                     .pattern_parts(&cluster, PartSpan::Hour, day, day + DAY - HOUR)
                     .await?
                 {
-                    parts.push(decode(&row.body)?);
+                    parts.push(decode(&row.sum.key, &row.body)?);
                 }
                 write_day(self.store, &cluster, day, parts).await?;
             }
@@ -417,7 +418,7 @@ pub async fn kept_patterns(
     for key in &recurring {
         for &(span, a, b) in &runs {
             for body in store.pattern_bodies(span, a, b, key).await? {
-                parts.push(decode(&body)?);
+                parts.push(decode(key, &body)?);
             }
         }
     }
@@ -508,18 +509,7 @@ fn to_row(bucket: Timestamp, p: &PatternPart) -> Result<StoredPatternPart> {
             first: p.first,
             last: p.last,
         },
-        body: serde_json::to_string(p).map_err(json_error)?,
-    })
-}
-
-fn decode(json: &str) -> Result<PatternPart> {
-    serde_json::from_str(json).map_err(json_error)
-}
-
-fn json_error(source: serde_json::Error) -> crate::Error {
-    crate::Error::Store(kubetrail_store::Error::Json {
-        column: "pattern_parts.body",
-        source,
+        body: encode(p)?,
     })
 }
 

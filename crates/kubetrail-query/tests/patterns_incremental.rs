@@ -6,7 +6,9 @@
 //! `patterns()` over every event of the window.
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_analyze::{IncidentConfig, Pattern, PatternConfig, patterns};
+use kubetrail_analyze::{
+    IncidentConfig, KEPT_SAMPLES, Pattern, PatternConfig, pattern_parts, patterns,
+};
 use kubetrail_model::{Event, EventFilter};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{
@@ -314,5 +316,82 @@ fn the_parts_taken_from_the_walks_reads_equal_those_read_by_hour() {
                 .expect("parts read by hour");
             assert_eq!(walked, kept_parts(&store, "one").await, "bound {bound}");
         }
+    });
+}
+
+/// Issue 14 §1: a store written before the compact bodies (version 2) keeps its parts as
+/// serde wrote `PatternPart` (version 1), and is read as before. The ten-day dump's kept
+/// parts, each rewritten as version 1 (computed again from its bucket's events), give the
+/// same patterns as the analysis of every window's events; the pass writes version 2.
+#[test]
+fn parts_kept_as_version_1_bodies_are_read_as_before() {
+    let events = copies(DUMPS[0], "one");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
+    runtime().block_on(async {
+        for batch in events.chunks(500) {
+            store
+                .write_batch(batch.to_vec(), None)
+                .await
+                .expect("write");
+        }
+        maintain_incidents(&store, &IncidentConfig::default())
+            .await
+            .expect("maintain")
+            .expect("the store keeps incidents");
+        let kept = store.pattern_store().expect("the store keeps patterns");
+        let mut rewritten = Vec::new();
+        for span in [PartSpan::Hour, PartSpan::Day] {
+            let mut n = 0;
+            let rows = kept
+                .pattern_parts("one", span, Timestamp::MIN, Timestamp::MAX)
+                .await
+                .expect("parts");
+            let mut buckets: Vec<Timestamp> = rows.iter().map(|r| r.sum.bucket).collect();
+            buckets.dedup();
+            for bucket in buckets {
+                let filter = EventFilter {
+                    clusters: vec!["one".into()],
+                    since: Some(bucket),
+                    until: Some(bucket + SignedDuration::from_micros(span.micros())),
+                    ..EventFilter::default()
+                };
+                let parts = pattern_parts(
+                    &store.occurrences(&filter, 0).await.expect("occurrences"),
+                    KEPT_SAMPLES,
+                );
+                let mut old = Vec::new();
+                for mut row in rows.iter().filter(|r| r.sum.bucket == bucket).cloned() {
+                    assert!(row.body.starts_with("[2,"), "{}", row.body);
+                    let k = &row.sum.key;
+                    let part = parts
+                        .iter()
+                        .find(|p| {
+                            (
+                                &p.key.namespace,
+                                &p.key.kind,
+                                &p.key.reason,
+                                &p.key.template,
+                            ) == (&k.namespace, &k.kind, &k.reason, &k.template)
+                        })
+                        .expect("the part of the row's key");
+                    row.body = serde_json::to_string(part).expect("version 1");
+                    old.push(row);
+                }
+                assert_eq!(old.len(), parts.len(), "{span:?} {bucket}");
+                n += old.len();
+                kept.replace_pattern_parts("one", span, bucket, bucket, old)
+                    .await
+                    .expect("rewritten");
+            }
+            rewritten.push(n);
+        }
+        // The dump's hour and day parts (18 each: an hour or two of events a day).
+        assert!(
+            rewritten[0] >= 10 && rewritten[1] >= 5,
+            "{rewritten:?} parts rewritten"
+        );
+        let questions = questions(&store, &[]).await;
+        same_answers(&store, &questions).await;
     });
 }

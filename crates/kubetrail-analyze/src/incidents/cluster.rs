@@ -17,7 +17,8 @@
 //!   API server's lifecycle events), else the failing API server or etcd static pod, else a
 //!   kubelet restart, else the first crash.
 
-use std::collections::{BTreeSet, HashMap};
+use super::Map;
+use std::collections::BTreeSet;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_model::Event;
@@ -135,8 +136,8 @@ fn taint_counts(reasons: &str) -> Vec<(u64, &str)> {
 /// The failures that go to a cluster-wide thread, with its cause: those reporting a cluster
 /// cause, where two or more workloads report the same cause with no silence longer than
 /// `quiet` between them.
-pub fn scoped(ctx: &Ctx<'_>, quiet: SignedDuration) -> HashMap<usize, ClusterCause> {
-    let mut by_cause: HashMap<(&str, ClusterCause), Vec<usize>> = HashMap::new();
+pub fn scoped(ctx: &Ctx<'_>, quiet: SignedDuration) -> Map<usize, ClusterCause> {
+    let mut by_cause: Map<(&str, ClusterCause), Vec<usize>> = Map::default();
     for &i in &ctx.failures {
         if let Some(c) = reported(ctx.event(i)) {
             by_cause
@@ -145,7 +146,7 @@ pub fn scoped(ctx: &Ctx<'_>, quiet: SignedDuration) -> HashMap<usize, ClusterCau
                 .push(i);
         }
     }
-    let mut out = HashMap::new();
+    let mut out = Map::default();
     for ((_, cause), mut members) in by_cause {
         members.sort_by_key(|&i| (ctx.start(i), i));
         let mut chain: Vec<usize> = Vec::new();
@@ -173,7 +174,7 @@ pub fn scoped(ctx: &Ctx<'_>, quiet: SignedDuration) -> HashMap<usize, ClusterCau
 /// pod's anti-affinity against its older replicas) but the pod is still Pending for the same
 /// cause. Its later `FailedScheduling`s, up to its `Scheduled` (kubernetes
 /// `pkg/scheduler/schedule_one.go`) and with no silence longer than `quiet`, join the wait.
-fn continue_waits(ctx: &Ctx<'_>, quiet: SignedDuration, out: &mut HashMap<usize, ClusterCause>) {
+fn continue_waits(ctx: &Ctx<'_>, quiet: SignedDuration, out: &mut Map<usize, ClusterCause>) {
     let mut waits: Vec<(usize, ClusterCause)> = out
         .iter()
         .filter(|&(&i, _)| {
@@ -205,7 +206,7 @@ fn keep_if_wide(
     ctx: &Ctx<'_>,
     chain: &[usize],
     cause: ClusterCause,
-    out: &mut HashMap<usize, ClusterCause>,
+    out: &mut Map<usize, ClusterCause>,
 ) {
     let workloads: BTreeSet<&str> = chain
         .iter()
@@ -280,7 +281,7 @@ fn is_crash(s: Signal) -> bool {
 /// in two or more namespaces, with a control-plane disruption seen, is a wave. Episodes of pods that start failing their probes
 /// inside the wave join it.
 pub fn waves(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<Wave> {
-    let mut starts: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut starts: Map<&str, Vec<usize>> = Map::default();
     for (n, ep) in episodes.iter().enumerate() {
         let Scope::Owner(_) = ep.scope else { continue };
         if ep.events.first().is_some_and(|&i| is_crash(ctx.signals[i])) {
@@ -325,8 +326,8 @@ struct WaveIndex {
 }
 
 impl WaveIndex {
-    fn new<'a>(ctx: &Ctx<'a>, episodes: &[Episode<'_>]) -> HashMap<&'a str, WaveIndex> {
-        let mut out: HashMap<&'a str, WaveIndex> = HashMap::new();
+    fn new<'a>(ctx: &Ctx<'a>, episodes: &[Episode<'_>]) -> Map<&'a str, WaveIndex> {
+        let mut out: Map<&'a str, WaveIndex> = Map::default();
         for (n, ep) in episodes.iter().enumerate() {
             let Scope::Owner(_) = ep.scope else { continue };
             let Some(&first) = ep.events.first() else {
@@ -696,7 +697,7 @@ mod tests {
     }
 
     fn waves_by_scan(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<Wave> {
-        let mut starts: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut starts: Map<&str, Vec<usize>> = Map::default();
         for (n, ep) in episodes.iter().enumerate() {
             let Scope::Owner(_) = ep.scope else { continue };
             if ep.events.first().is_some_and(|&i| is_crash(ctx.signals[i])) {

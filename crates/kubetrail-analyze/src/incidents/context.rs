@@ -2,8 +2,7 @@
 //! the objects that failed (their `Started` and `Scheduled` events too, which are not failures
 //! but tell whether a pod got past its failure).
 
-use std::collections::HashMap;
-
+use super::Map;
 use jiff::Timestamp;
 use kubetrail_model::{Event, EventOccurrences, Severity};
 
@@ -21,13 +20,13 @@ pub struct Ctx<'a> {
     /// Failure signals: Warning-or-worse events with an occurrence in the window.
     pub failures: Vec<usize>,
     /// All events of every object that has a failure, by object, oldest first.
-    pub by_object: HashMap<ObjectKey<'a>, Vec<usize>>,
+    pub by_object: Map<ObjectKey<'a>, Vec<usize>>,
     /// `NodeUp` events by (cluster, node), to tell whether a node recovered.
-    pub recoveries: HashMap<(&'a str, &'a str), Vec<usize>>,
+    pub recoveries: Map<(&'a str, &'a str), Vec<usize>>,
     /// Pods their controller deleted, by (cluster, namespace, pod name): when it first said
     /// so (`SuccessfulDelete` "Deleted pod: <name>" on the ReplicaSet, DaemonSet, Job or
     /// StatefulSet, kubernetes `pkg/controller/controller_utils.go`).
-    pub deleted_pods: HashMap<(&'a str, &'a str, &'a str), Timestamp>,
+    pub deleted_pods: Map<(&'a str, &'a str, &'a str), Timestamp>,
 }
 
 impl<'a> Ctx<'a> {
@@ -37,12 +36,12 @@ impl<'a> Ctx<'a> {
         let failures: Vec<usize> = (0..events.len())
             .filter(|&i| is_failure(events[i], signals[i]))
             .collect();
-        let mut by_object: HashMap<ObjectKey<'a>, Vec<usize>> = failures
+        let mut by_object: Map<ObjectKey<'a>, Vec<usize>> = failures
             .iter()
             .map(|&i| (object_key(&events[i].event), Vec::new()))
             .collect();
-        let mut recoveries: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-        let mut deleted_pods: HashMap<(&str, &str, &str), Timestamp> = HashMap::new();
+        let mut recoveries: Map<(&str, &str), Vec<usize>> = Map::default();
+        let mut deleted_pods: Map<(&str, &str, &str), Timestamp> = Map::default();
         for (i, e) in events.iter().enumerate() {
             if e.event.reason == "SuccessfulDelete"
                 && let Some(pod) = e.event.note.strip_prefix("Deleted pod: ")

@@ -2,8 +2,7 @@
 //! where they go quiet, and where a different cause starts after the first one healed (issue
 //! 13, 2.2: an incident is one failure episode, not everything an owner did in a quiet window).
 
-use std::collections::HashMap;
-
+use super::Map;
 use jiff::{SignedDuration, Timestamp};
 
 use super::cluster::{self, ClusterCause};
@@ -43,7 +42,7 @@ pub fn episodes<'a>(ctx: &'a Ctx<'_>, quiet: SignedDuration) -> Vec<Episode<'a>>
     // (cluster, scope, whether the failure is about a pod's life): a controller's reports
     // about its own work (an operator's `…CreateFailed` on its Deployment) are a thread apart
     // from its pods failing to schedule, start or run.
-    let mut threads: HashMap<(&'a str, Scope<'a>, bool), Vec<usize>> = HashMap::new();
+    let mut threads: Map<(&'a str, Scope<'a>, bool), Vec<usize>> = Map::default();
     let wide = cluster::scoped(ctx, quiet);
     let bursts = bursts(ctx);
     for &i in &ctx.failures {
@@ -138,9 +137,9 @@ pub const BURST_GAP: SignedDuration = SignedDuration::from_secs(60);
 /// owners and by the cluster-wide causes instead), with the same reason, reporting controller
 /// and message template in one namespace, chained while each starts within [`BURST_GAP`] of
 /// the previous, over two or more objects: each maps to the correlation ID of the first.
-fn bursts<'a>(ctx: &Ctx<'a>) -> HashMap<usize, &'a str> {
+fn bursts<'a>(ctx: &Ctx<'a>) -> Map<usize, &'a str> {
     type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
-    let mut by_key: HashMap<Key<'a>, Vec<usize>> = HashMap::new();
+    let mut by_key: Map<Key<'a>, Vec<usize>> = Map::default();
     for &i in &ctx.failures {
         let e = ctx.event(i);
         let own = e
@@ -161,7 +160,7 @@ fn bursts<'a>(ctx: &Ctx<'a>) -> HashMap<usize, &'a str> {
         );
         by_key.entry(key).or_default().push(i);
     }
-    let mut out = HashMap::new();
+    let mut out = Map::default();
     for mut members in by_key.into_values() {
         members.sort_by_key(|&i| (ctx.start(i), i));
         let mut chain: Vec<usize> = Vec::new();
@@ -179,7 +178,7 @@ fn bursts<'a>(ctx: &Ctx<'a>) -> HashMap<usize, &'a str> {
     out
 }
 
-fn keep_burst<'a>(ctx: &Ctx<'a>, chain: &[usize], out: &mut HashMap<usize, &'a str>) {
+fn keep_burst<'a>(ctx: &Ctx<'a>, chain: &[usize], out: &mut Map<usize, &'a str>) {
     let objects: std::collections::BTreeSet<&str> = chain
         .iter()
         .map(|&i| ctx.event(i).regarding.name.as_str())

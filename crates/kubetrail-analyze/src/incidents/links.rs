@@ -4,8 +4,7 @@
 //! failures through a node: two pods failing on the same node at the same time for their own
 //! reasons stay two incidents.
 
-use std::collections::HashMap;
-
+use super::Map;
 use jiff::{SignedDuration, Timestamp};
 
 use super::context::Ctx;
@@ -25,7 +24,7 @@ pub struct Link {
 
 /// The links between `episodes`.
 pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>], window: SignedDuration) -> Vec<Link> {
-    let mut by_node: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    let mut by_node: Map<(&str, &str), Vec<usize>> = Map::default();
     for (n, ep) in episodes.iter().enumerate() {
         if let Scope::Node(node) = ep.scope {
             by_node.entry((ep.cluster, node)).or_default().push(n);
@@ -116,7 +115,7 @@ pub const NODE_MONITOR_GRACE: SignedDuration = SignedDuration::from_secs(40);
 /// fails seconds before the node is reported not ready.
 pub fn probes_before_not_ready(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<(usize, usize)> {
     // NodeNotReady events by (cluster, node), with their episode.
-    let mut not_ready: HashMap<(&str, &str), Vec<(usize, usize)>> = HashMap::new();
+    let mut not_ready: Map<(&str, &str), Vec<(usize, usize)>> = Map::default();
     for (n, ep) in episodes.iter().enumerate() {
         for &d in &ep.events {
             if ctx.event(d).reason == "NodeNotReady"

@@ -30,8 +30,7 @@
 //!   together are one outage of aggregated API availability, whichever servers are behind it
 //!   (see [`api_check_links`]).
 
-use std::collections::{HashMap, HashSet};
-
+use super::{Map, Set};
 use jiff::{SignedDuration, Timestamp};
 
 use super::context::Ctx;
@@ -148,7 +147,7 @@ fn named(e: &kubetrail_model::Event) -> Vec<Named<'_>> {
 pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<(usize, usize)> {
     // Pod failures of the episodes, by (cluster, namespace), oldest first: only the
     // namespaces a report can name are kept.
-    let mut pods: HashMap<(&str, &str), Vec<(usize, usize)>> = HashMap::new();
+    let mut pods: Map<(&str, &str), Vec<(usize, usize)>> = Map::default();
     for (n, ep) in episodes.iter().enumerate() {
         for &i in &ep.events {
             let e = ctx.event(i);
@@ -168,7 +167,7 @@ pub fn links(ctx: &Ctx<'_>, episodes: &[Episode<'_>]) -> Vec<(usize, usize)> {
         if !matches!(ep.scope, Scope::Owner(_)) {
             continue;
         }
-        let mut joined: HashSet<usize> = HashSet::new();
+        let mut joined: Set<usize> = Set::default();
         for &i in &ep.events {
             for target in named(ctx.event(i)) {
                 let candidates = pods
@@ -249,7 +248,7 @@ pub fn api_check_onset(ctx: &Ctx<'_>, members: &[usize]) -> Option<(usize, Vec<u
         .collect();
     checks.iter().enumerate().find_map(|(k, &first)| {
         let operator = ctx.event(first).correlation_id.as_str();
-        let mut seen: HashSet<&str> = HashSet::from([operator]);
+        let mut seen: Set<&str> = Set::from_iter([operator]);
         let others: Vec<usize> = checks[k + 1..]
             .iter()
             .copied()
