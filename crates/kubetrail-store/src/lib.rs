@@ -61,7 +61,7 @@ pub use retention_task::{log_retention, spawn_retention};
 pub use roles::{
     AlertRecords, EventReader, EventSink, Fields, Outbox, Retention, Silences, Store, StoreTxn,
 };
-pub use sqlite::{PageCaches, SqliteStore};
+pub use sqlite::{PageCaches, SqliteStore, idle::set_thread_idle_hook};
 pub use types::{
     ClusterRetention, Gap, OccurrenceGroup, Page, RetentionPolicy, RetentionReport, StoreStats,
     StoredEvent, WatchCursor, WriteSummary,

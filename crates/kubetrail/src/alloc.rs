@@ -11,8 +11,12 @@
 //! that honours the advice (THP `madvise` or `always`), each 2 MiB region the heap touches is
 //! then resident whole, and a change-tracking listing, which touches more regions, peaked
 //! 9.5–16 MB above the same run without tracking, with 6–18 MiB of huge pages (issue 15
-//! Performance; +5–6 MB without them). [`small_pages`] turns them off for the process, as `MIMALLOC_ALLOW_THP=0`
-//! would before mimalloc starts.
+//! Performance; +5–6 MB without them). mimalloc is built without that advice (its `no_thp`
+//! feature): with the advice, the first allocations, made before `main` can turn huge pages
+//! off, faulted in a 2 MiB page that stayed resident (`run` idled at 8.3 MiB anonymous
+//! instead of 5.1; issue 14 §2). [`small_pages`] also turns them off for the process, as
+//! `MIMALLOC_ALLOW_THP=0` would before mimalloc starts, for kernels that give huge pages
+//! without advice (THP `always`).
 //!
 //! `unsafe` code lives here and in `resident` only (`unsafe_code` is `deny`, allowed in these
 //! modules): mimalloc has no safe way to set an option after start, and its
@@ -48,6 +52,34 @@ unsafe extern "C" {
     fn mi_free(p: *mut c_void);
     /// `size_t mi_usable_size(const void* p)`.
     fn mi_usable_size(p: *const c_void) -> usize;
+    /// `void mi_collect(bool force)`: the calling thread's heap only.
+    fn mi_collect(force: bool);
+}
+
+/// Has each thread that works for a watcher give back what it freed once it runs out of work:
+/// the runtime's workers as they park, the store's threads (the SQLite writer, a reader) when
+/// no work is queued (see `kubetrail_store::set_thread_idle_hook`), unless the environment
+/// sets `KUBETRAIL_ALLOC_COLLECT=off` (to compare in `bench live --memory`).
+///
+/// mimalloc keeps pages per thread: a thread's emptied pages, its retired ones and those of
+/// each size class it used stay with it until it allocates again, and the writer and the
+/// readers go idle between batches. `run` held ~7 MiB of mimalloc's pages above its live
+/// heap (5.5 of 13.8 MiB anonymous after 30,000 events); collected when idle, ~2 MiB less
+/// (issue 14 §2, docs/BENCHMARKS.md).
+pub fn collect_when_idle(runtime: &mut tokio::runtime::Builder) {
+    if std::env::var_os("KUBETRAIL_ALLOC_COLLECT").is_some_and(|v| v == "off") {
+        return;
+    }
+    kubetrail_store::set_thread_idle_hook(collect_thread);
+    runtime.on_thread_park(collect_thread);
+}
+
+/// Gives back what the calling thread's heap holds and no longer uses (`mi_collect(true)`).
+fn collect_thread() {
+    // SAFETY: mimalloc's exported C function, no pointers; it collects the calling thread's
+    // own heap (and purges the process's arenas), which is safe at any point the thread is
+    // not inside the allocator, as here.
+    unsafe { mi_collect(true) }
 }
 
 /// Has freed pages purged (given back to the system) at once instead of after mimalloc's
@@ -188,6 +220,36 @@ mod tests {
         // SAFETY: freed once, through SQLite, as it was allocated.
         unsafe { ffi::sqlite3_free(p) };
         assert!(!sqlite_in_mimalloc(), "refused once SQLite has started");
+    }
+
+    /// The heap's mappings are not advised into transparent huge pages (mimalloc built with
+    /// `no_thp`). The advice made the first allocations, before `main` turns huge pages off
+    /// ([`small_pages`]), fault in a whole 2 MiB page that stayed resident: ~3 MiB of `run`'s
+    /// idle RSS (issue 14 §2, docs/BENCHMARKS.md).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_heap_is_not_advised_into_huge_pages() {
+        let block = Box::new([7u8; 64]);
+        let at = block.as_ptr() as usize;
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut inside = false;
+        let mut flags = None;
+        for line in smaps.lines() {
+            let range = line.split_whitespace().next().unwrap_or("");
+            if let Some((start, end)) = range.split_once('-')
+                && let (Ok(start), Ok(end)) = (
+                    usize::from_str_radix(start, 16),
+                    usize::from_str_radix(end, 16),
+                )
+            {
+                inside = (start..end).contains(&at);
+            } else if inside && let Some(f) = line.strip_prefix("VmFlags:") {
+                flags = Some(f.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
+            }
+        }
+        let flags = flags.expect("the block's mapping is in /proc/self/smaps");
+        assert!(!flags.iter().any(|f| f == "hg"), "advised huge: {flags:?}");
+        drop(block);
     }
 
     /// Pins the option number: if a newer mimalloc renumbered its options, the option read

@@ -55,10 +55,11 @@ fn main() -> ExitCode {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if matches!(cli.command, cli::Command::Run(_) | cli::Command::Agent(_)) {
         builder.worker_threads(1);
-        // Long-running and flat in memory: freed pages go back at once, and in small pages
-        // (see `alloc`).
+        // Long-running and flat in memory: freed pages go back at once, and in small pages,
+        // and each thread gives back what it freed when it runs out of work (see `alloc`).
         alloc::purge_at_once();
         alloc::small_pages();
+        alloc::collect_when_idle(&mut builder);
         // SQLite's memory given back as the rest is (`KUBETRAIL_SQLITE_MALLOC=system`: the C
         // library's malloc, to compare in `bench live --memory`).
         if std::env::var_os("KUBETRAIL_SQLITE_MALLOC").is_none_or(|v| v != "system") {

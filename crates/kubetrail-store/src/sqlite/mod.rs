@@ -13,6 +13,7 @@ mod bulk;
 mod changes;
 mod cursor;
 mod filter;
+pub mod idle;
 mod incidents;
 mod occurrences;
 mod patterns;

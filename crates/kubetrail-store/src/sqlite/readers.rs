@@ -80,6 +80,7 @@ impl ReaderPool {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(conn);
+            super::idle::thread_idle();
             result
         })
         .await

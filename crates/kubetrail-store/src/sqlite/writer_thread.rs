@@ -31,7 +31,20 @@ impl WriterThread {
         std::thread::Builder::new()
             .name(NAME.into())
             .spawn(move || {
-                for job in queue {
+                loop {
+                    let job = match queue.try_recv() {
+                        Ok(job) => job,
+                        // Nothing queued: the thread gives back what it freed (see `idle`),
+                        // then waits.
+                        Err(mpsc::TryRecvError::Empty) => {
+                            super::idle::thread_idle();
+                            match queue.recv() {
+                                Ok(job) => job,
+                                Err(mpsc::RecvError) => break,
+                            }
+                        }
+                        Err(mpsc::TryRecvError::Disconnected) => break,
+                    };
                     // A panicking job drops its answer: the caller gets `WorkerGone`, and the
                     // thread goes on with the next one.
                     let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
@@ -72,5 +85,37 @@ mod tests {
         let panicked = thread.run(|| -> Result<()> { panic!("boom") }).await;
         assert!(matches!(panicked, Err(Error::WorkerGone)), "{panicked:?}");
         assert_eq!(thread.run(|| Ok(7)).await.unwrap(), 7, "the thread goes on");
+    }
+
+    /// Idle hooks run on the writer's thread, counted here (the hook is process-wide; this
+    /// test binary sets it only here).
+    static IDLE_ON_WRITER: (std::sync::Mutex<usize>, std::sync::Condvar) =
+        (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+    fn count_idle_on_writer() {
+        if std::thread::current().name() == Some(NAME) {
+            *IDLE_ON_WRITER.0.lock().unwrap() += 1;
+            IDLE_ON_WRITER.1.notify_all();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_writer_runs_the_idle_hook_on_its_thread_when_no_work_is_queued() {
+        assert!(crate::set_thread_idle_hook(count_idle_on_writer));
+        let thread = WriterThread::start().unwrap();
+        thread.run(|| Ok(())).await.unwrap();
+        let (count, changed) = &IDLE_ON_WRITER;
+        let (count, timeout) = changed
+            .wait_timeout_while(
+                count.lock().unwrap(),
+                std::time::Duration::from_secs(10),
+                |n| *n < 2,
+            )
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "idle before the job and after it: {}",
+            *count
+        );
     }
 }
