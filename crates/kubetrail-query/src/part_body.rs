@@ -223,15 +223,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn key_of(p: &PatternPart) -> PartKey {
-        PartKey {
-            cluster: p.key.cluster.clone(),
-            namespace: p.key.namespace.clone(),
-            kind: p.key.kind.clone(),
-            reason: p.key.reason.clone(),
-            template: p.key.template.clone(),
-        }
-    }
+    use crate::patterns::part_key as key_of;
 
     fn at(nanos: i64) -> Timestamp {
         Timestamp::from_nanosecond(i128::from(nanos)).expect("a time")

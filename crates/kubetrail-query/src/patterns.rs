@@ -426,7 +426,7 @@ pub async fn kept_patterns(
 }
 
 /// The store's key of `p`.
-fn part_key(p: &PatternPart) -> PartKey {
+pub(crate) fn part_key(p: &PatternPart) -> PartKey {
     PartKey {
         cluster: p.key.cluster.clone(),
         namespace: p.key.namespace.clone(),

@@ -246,6 +246,20 @@ impl EventSink for PostgresStore {
     }
 }
 
+impl PostgresStore {
+    /// The latest `limit` events of `filter` (0: all) with their occurrences in its range,
+    /// with `fields`: [`EventReader::occurrences`] and its lean read.
+    async fn latest_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+        fields: crate::Fields,
+    ) -> Result<Vec<EventOccurrences>> {
+        let columns = crate::rows::columns(fields);
+        occurrences::occurrences(&self.client().await?, filter, limit, columns).await
+    }
+}
+
 #[async_trait]
 impl EventReader for PostgresStore {
     async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
@@ -261,13 +275,8 @@ impl EventReader for PostgresStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
-        occurrences::occurrences(
-            &self.client().await?,
-            filter,
-            limit,
-            crate::rows::EVENT_COLUMNS,
-        )
-        .await
+        self.latest_occurrences(filter, limit, crate::Fields::Whole)
+            .await
     }
 
     async fn analysis_occurrences(
@@ -275,13 +284,13 @@ impl EventReader for PostgresStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Option<Vec<EventOccurrences>>> {
-        let events = occurrences::occurrences(
-            &self.client().await?,
-            filter,
-            crate::roles::over_limit(limit),
-            crate::rows::ANALYSIS_COLUMNS,
-        )
-        .await?;
+        let events = self
+            .latest_occurrences(
+                filter,
+                crate::roles::over_limit(limit),
+                crate::Fields::Analysis,
+            )
+            .await?;
         Ok(crate::roles::within_limit(events, limit))
     }
 
@@ -290,13 +299,8 @@ impl EventReader for PostgresStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
-        occurrences::occurrences(
-            &self.client().await?,
-            filter,
-            limit,
-            crate::rows::ANALYSIS_COLUMNS,
-        )
-        .await
+        self.latest_occurrences(filter, limit, crate::Fields::Analysis)
+            .await
     }
 
     async fn occurrences_in_pages(

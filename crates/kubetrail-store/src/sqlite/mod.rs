@@ -430,6 +430,25 @@ impl EventSink for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The latest `limit` events of `filter` (0: all) with their occurrences in its range,
+    /// with `fields`: [`EventReader::occurrences`] and its lean read.
+    async fn latest_occurrences(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+        fields: crate::Fields,
+    ) -> Result<Vec<EventOccurrences>> {
+        let filter = filter.clone();
+        self.read(move |c| {
+            let columns = crate::rows::columns(fields);
+            occurrences::occurrences(c, &filter, limit, columns, occurrences::Over::Latest)
+                .map(Option::unwrap_or_default)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl EventReader for SqliteStore {
     async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
@@ -447,13 +466,8 @@ impl EventReader for SqliteStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
-        let filter = filter.clone();
-        self.read(move |c| {
-            let columns = crate::rows::EVENT_COLUMNS;
-            occurrences::occurrences(c, &filter, limit, columns, occurrences::Over::Latest)
-                .map(Option::unwrap_or_default)
-        })
-        .await
+        self.latest_occurrences(filter, limit, crate::Fields::Whole)
+            .await
     }
 
     async fn analysis_occurrences(
@@ -474,13 +488,8 @@ impl EventReader for SqliteStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
-        let filter = filter.clone();
-        self.read(move |c| {
-            let columns = crate::rows::ANALYSIS_COLUMNS;
-            occurrences::occurrences(c, &filter, limit, columns, occurrences::Over::Latest)
-                .map(Option::unwrap_or_default)
-        })
-        .await
+        self.latest_occurrences(filter, limit, crate::Fields::Analysis)
+            .await
     }
 
     async fn occurrences_in_pages(
