@@ -38,7 +38,9 @@ const WINDOWED_EVERY: Duration = Duration::from_secs(60);
 /// Most events read for windowed conditions or the startup replay.
 const READ_LIMIT: usize = 100_000;
 /// The startup replay reads its events in pages of this many, and holds one page at a time
-/// (~1.5 MB; read at once, 100,000 events took ~90 MiB more at `run`'s restart: issue 14 §2).
+/// (1,000 of the events the maintainer reads at ~1.3 KB each). `bench live --memory` over
+/// 100,000 events put the restart's peak 3–5 MiB under that of one read of them all; the
+/// incidents pass sets that peak (issue 14 §2, docs/BENCHMARKS.md).
 const REPLAY_PAGE: usize = 1_000;
 
 /// Where a writer hands what each of its writes committed. Cheap to clone.
