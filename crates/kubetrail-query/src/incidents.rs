@@ -934,6 +934,9 @@ async fn read_window(
                 !e.occurrences.is_empty()
             });
         }
+        // Shrunk to what stays before the store is read: a held read's buffer is sized for
+        // the whole previous window, of which the next shares the horizon's part.
+        kept = non_empty(kept);
     }
     let right = match until > b {
         true => {
