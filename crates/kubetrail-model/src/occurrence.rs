@@ -160,6 +160,18 @@ mod tests {
         }
     }
 
+    /// Issue 14 §2/§3: an analysis holds one `EventOccurrences` per event it reads (up to
+    /// 50,000 in a pass), most of them with nothing in the fields only whole reads fill. With
+    /// the related object inline, 768 bytes each; boxed, 632.
+    #[test]
+    fn an_event_held_for_analysis_stays_within_its_size() {
+        assert!(
+            std::mem::size_of::<EventOccurrences>() <= 632,
+            "{} bytes",
+            std::mem::size_of::<EventOccurrences>()
+        );
+    }
+
     proptest! {
         /// Whatever copies of an Event arrive, in whatever order, the occurrences added sum to
         /// its highest count: nothing is counted twice or lost, and every occurrence counts.

@@ -228,7 +228,7 @@ pub fn normalize(f: EventFields<'_>, cluster: &str) -> Result<Event, Rejected> {
         namespace,
         name: text(f.name),
         regarding,
-        related: f.related.map(object_ref),
+        related: f.related.map(|r| Box::new(object_ref(r))),
         reason: text(f.reason),
         note: text(f.note),
         type_: text(f.type_),

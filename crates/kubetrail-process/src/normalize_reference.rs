@@ -122,7 +122,7 @@ fn record(
         namespace,
         name: text(meta.name),
         regarding,
-        related,
+        related: related.map(Box::new),
         reason: f.reason,
         note: f.note,
         type_: f.type_,

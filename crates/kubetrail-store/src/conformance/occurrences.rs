@@ -211,11 +211,11 @@ pub async fn analysis_occurrences_are_the_occurrences_without_what_analysis_neve
     store: Arc<dyn Store>,
 ) {
     let mut a = event("a", minute(10), 3);
-    a.related = Some(kubetrail_model::ObjectRef {
+    a.related = Some(Box::new(kubetrail_model::ObjectRef {
         kind: "Node".into(),
         name: "node-1".into(),
         ..Default::default()
-    });
+    }));
     a.labels.insert("team".into(), "shop".into());
     a.action = "Killing".into();
     a.node = Some("node-1".into());

@@ -209,14 +209,14 @@ pub async fn a_cursor_saved_with_a_batch_reads_back_and_later_saves_replace_it(
 
 pub async fn every_field_of_an_event_round_trips(store: Arc<dyn Store>) {
     let mut full = event("full", minute(30), 7);
-    full.related = Some(ObjectRef {
+    full.related = Some(Box::new(ObjectRef {
         api_version: "v1".into(),
         kind: "Node".into(),
         namespace: String::new(),
         name: "node-a".into(),
         uid: "node-uid".into(),
         field_path: String::new(),
-    });
+    }));
     full.regarding.field_path = "spec.containers{app}".into();
     full.action = "Restarting".into();
     full.reporting_instance = "kubelet-node-a".into();
