@@ -129,6 +129,18 @@ pub fn sqlite_in_mimalloc() -> bool {
     rc == ffi::SQLITE_OK
 }
 
+/// What SQLite holds allocated now and at the most since the last reset, in bytes (its own
+/// count, whichever allocator it uses); `reset` starts the highest again from now.
+pub fn sqlite_heap_bytes(reset: bool) -> (i64, i64) {
+    // SAFETY: both are SQLite's thread-safe status functions, taking and returning integers.
+    unsafe {
+        (
+            ffi::sqlite3_memory_used(),
+            ffi::sqlite3_memory_highwater(c_int::from(reset)),
+        )
+    }
+}
+
 // SQLite's memory methods over mimalloc. SQLite never passes a negative or zero size to
 // xMalloc/xRealloc (it returns NULL itself for those) and only pointers these functions
 // returned to xFree/xRealloc/xSize; mimalloc's blocks are 8-byte aligned at least, as SQLite

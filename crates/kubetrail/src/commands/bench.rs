@@ -244,8 +244,14 @@ async fn import(input: &Path, data_dir: Option<PathBuf>, cache_kib: u32, pass: b
         // at ingest.
         let t = Instant::now();
         EventSink::end_bulk(&store).await?;
+        // Where the pass starts from: the process and SQLite's part of it (its highest
+        // from here on is the pass's).
+        out["rss_mib_before_pass"] = json!(status_kib("VmRSS:") as f64 / 1024.0);
+        out["anon_rss_mib_before_pass"] = json!(status_kib("RssAnon:") as f64 / 1024.0);
+        out["sqlite_mib_before_pass"] = json!(mib(crate::alloc::sqlite_heap_bytes(true).0));
         let done = super::maintain::maintain(&store).await?.unwrap_or_default();
         let incidents_s = t.elapsed().as_secs_f64();
+        out["sqlite_peak_mib_in_pass"] = json!(mib(crate::alloc::sqlite_heap_bytes(false).1));
         out["incidents_seconds"] = json!(incidents_s);
         out["events_per_s_with_incidents"] = json!(summary.events_read as f64 / (s + incidents_s));
         out["pass_events_read"] = json!(done.events_read);
@@ -546,15 +552,24 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 /// Peak resident set size of this process (VmHWM), in KiB.
 fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+/// A figure of `/proc/self/status` given in KiB (`key` with its colon; 0 when missing).
+fn status_kib(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+fn mib(bytes: i64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// xorshift64*: deterministic draws without a dependency.
