@@ -117,10 +117,12 @@ impl SqliteStore {
     /// imports want tens of MiB (index pages stay hot).
     /// Its writer keeps temporary files on disk: the sorts of the indexes a bulk write builds
     /// at commit write their runs out past the page cache instead of holding every key.
+    /// Its readers serve the maintenance pass after the import, as `run`'s do its pass: with
+    /// [`PageCaches::LIVE`]'s.
     pub fn open_with_cache(path: impl AsRef<Path>, writer_cache_kib: u32) -> Result<SqliteStore> {
         let caches = PageCaches {
             writer_kib: writer_cache_kib,
-            ..PageCaches::DEFAULT
+            reader_kib: PageCaches::LIVE.reader_kib,
         };
         let store = Self::open_with_caches(path, caches)?;
         schema::temp_files_on_disk(&lock(&store.writer))?;
@@ -408,11 +410,12 @@ impl EventSink for SqliteStore {
         self.start(Timestamp::now(), true).await
     }
 
-    /// The writer's page cache back to [`PageCaches::DEFAULT`] when it was opened larger
+    /// The writer's page cache down to [`PageCaches::LIVE`]'s when it was opened larger
     /// ([`SqliteStore::BULK_WRITER_CACHE_KIB`]): the import's maintenance pass after its last
-    /// file held the full 32 MiB beside its reads (issue 14 §3: a peak of ≤ 100 MB).
+    /// file held the full 32 MiB beside its reads (issue 14 §3: a peak of ≤ 100 MB), and it
+    /// writes no more than `run`'s pass does.
     async fn end_bulk(&self) -> Result<()> {
-        let kib = -i64::from(PageCaches::DEFAULT.writer_kib);
+        let kib = -i64::from(PageCaches::LIVE.writer_kib);
         self.write(false, move |c| {
             let now: i64 = c.pragma_query_value(None, "cache_size", |r| r.get(0))?;
             if now < kib {
@@ -676,9 +679,10 @@ mod tests {
     use super::*;
 
     /// Issue 14 §3: the import's pass ran with the writer's bulk cache (32 MiB), filled by
-    /// the import, beside its reads. After `end_bulk` the writer has the default cache.
+    /// the import, beside its reads. After `end_bulk` the writer has a live watcher's cache,
+    /// and the readers (the pass's) have one from the start.
     #[tokio::test]
-    async fn a_bulk_writer_cache_goes_back_to_the_default_when_the_import_ends() {
+    async fn a_bulk_writer_cache_shrinks_to_a_live_one_when_the_import_ends() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("kubetrail.db");
         let store =
@@ -692,13 +696,18 @@ mod tests {
             cache(&store),
             -i64::from(SqliteStore::BULK_WRITER_CACHE_KIB)
         );
+        let reader = store
+            .read(|c| Ok(c.pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))?))
+            .await
+            .unwrap();
+        assert_eq!(reader, -i64::from(PageCaches::LIVE.reader_kib));
         store.end_bulk().await.unwrap();
-        assert_eq!(cache(&store), -i64::from(PageCaches::DEFAULT.writer_kib));
+        assert_eq!(cache(&store), -i64::from(PageCaches::LIVE.writer_kib));
         // A smaller cache stays as it was opened.
         drop(store);
-        let live = SqliteStore::open_with_caches(&path, PageCaches::LIVE).unwrap();
-        live.end_bulk().await.unwrap();
-        assert_eq!(cache(&live), -i64::from(PageCaches::LIVE.writer_kib));
+        let small = SqliteStore::open_with_caches(&path, PageCaches::ONE_PASS).unwrap();
+        small.end_bulk().await.unwrap();
+        assert_eq!(cache(&small), -i64::from(PageCaches::ONE_PASS.writer_kib));
     }
 
     /// Issue 12's import regression: the writer's work ran on whichever thread of tokio's
