@@ -160,14 +160,19 @@ async fn a_walk_merging_its_reads_holds_each_event_once() {
         "each event read about once: {} for {n}",
         done.events_read
     );
+    assert_largest_read_within(&done, held, MERGED_BOUND);
+}
+
+/// The bytes held at the pass's peak, per event of its largest read, are at most `bound`.
+fn assert_largest_read_within(done: &Maintained, held: usize, bound: usize) {
     let per_event = held / done.max_read;
     eprintln!(
         "{} events in the largest read of {} steps: {held} bytes at the peak, {per_event} per event",
         done.max_read, done.spans
     );
     assert!(
-        per_event <= MERGED_BOUND,
-        "{per_event} bytes per event of the largest read at the peak of the pass ({held} for {}), bound {MERGED_BOUND}",
+        per_event <= bound,
+        "{per_event} bytes per event of the largest read at the peak of the pass ({held} for {}), bound {bound}",
         done.max_read
     );
 }
@@ -212,16 +217,7 @@ async fn a_walk_over_many_slices_drops_what_the_next_read_does_not_share_before_
         "no read holds more than a slice and its horizons: {}",
         done.max_read
     );
-    let per_event = held / done.max_read;
-    eprintln!(
-        "{} events in the largest read of {} steps: {held} bytes at the peak, {per_event} per event",
-        done.max_read, done.spans
-    );
-    assert!(
-        per_event <= STEADY_BOUND,
-        "{per_event} bytes per event of the largest read at the peak of the pass ({held} for {}), bound {STEADY_BOUND}",
-        done.max_read
-    );
+    assert_largest_read_within(&done, held, STEADY_BOUND);
 }
 
 /// The bytes per event of the largest read of a walk over a steady stream: 4,080 events in
