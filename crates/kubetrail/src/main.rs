@@ -77,6 +77,10 @@ fn main() -> ExitCode {
     {
         alloc::sqlite_in_mimalloc();
     }
+    if imports(&cli.command) {
+        // Its code resident as it runs, as `run`'s (see `resident`); again before its pass.
+        resident::code_on_demand();
+    }
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

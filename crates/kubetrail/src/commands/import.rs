@@ -166,14 +166,7 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         &done,
     )
     .await?;
-    // The bulk writes are over: the writer's import-sized page cache is not the pass's.
-    store
-        .end_bulk()
-        .await
-        .context("ending the import's bulk writes")?;
-    super::maintain::maintain(store.as_ref()).await.context(
-        "keeping incidents up to date (the events are stored: the next run or import catches up)",
-    )?;
+    pass_after_import(store.as_ref()).await?;
     bar.finish_and_clear();
     let summary = ImportSummary {
         files_skipped: discovered
@@ -214,6 +207,22 @@ pub async fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What an import does once its files are stored: ends its bulk writes (the writer's
+/// import-sized page cache is not the pass's), lets go of the code that only the import ran
+/// (`resident`: the pass faults in its own), and keeps incidents and patterns up to date.
+pub async fn pass_after_import(
+    store: &dyn kubetrail_store::Store,
+) -> Result<Option<kubetrail_query::Maintained>> {
+    store
+        .end_bulk()
+        .await
+        .context("ending the import's bulk writes")?;
+    crate::resident::code_on_demand();
+    super::maintain::maintain(store).await.context(
+        "keeping incidents up to date (the events are stored: the next run or import catches up)",
+    )
 }
 
 /// Files found in directories that could not be read fail the import before anything is
