@@ -14,7 +14,9 @@ use std::time::Instant;
 use criterion::Criterion;
 use jiff::SignedDuration;
 use kubetrail_analyze::{IncidentConfig, PatternConfig, Window, incidents, patterns};
-use kubetrail_model::{Event, EventOccurrences, Occurrence};
+use kubetrail_model::{
+    AnalysisEvent, AnalysisOccurrences, Event, EventOccurrences, Occurrence, SharedStrings,
+};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_source::import::{Item, discover, read_file};
 
@@ -81,10 +83,18 @@ fn copy_of(base: &Event, copy: usize) -> EventOccurrences {
     }
 }
 
-fn generate(n: usize) -> Vec<EventOccurrences> {
+/// `n` copies as analysis reads them, their strings shared as within one read.
+fn generate(n: usize) -> Vec<AnalysisOccurrences> {
     let base = real_events();
+    let mut strings = SharedStrings::default();
     (0..n)
-        .map(|i| copy_of(&base[i % base.len()], i / base.len()))
+        .map(|i| {
+            let e = copy_of(&base[i % base.len()], i / base.len());
+            AnalysisOccurrences {
+                event: AnalysisEvent::of(&e.event, &mut strings),
+                occurrences: e.occurrences,
+            }
+        })
         .collect()
 }
 
@@ -137,19 +147,19 @@ fn main() {
     let input_rss = rss().map_or(0, |(r, _)| r);
     let first = events
         .iter()
-        .filter_map(EventOccurrences::first)
+        .filter_map(AnalysisOccurrences::first)
         .min()
         .expect("events");
     let last = events
         .iter()
-        .filter_map(EventOccurrences::last)
+        .filter_map(AnalysisOccurrences::last)
         .max()
         .expect("events");
     let window = Window::new(first, last + SignedDuration::from_secs(1)).expect("a window");
     println!(
         "{} events ({} occurrences) from {} to {}; the input holds {:.0} MiB",
         events.len(),
-        events.iter().map(EventOccurrences::count).sum::<u64>(),
+        events.iter().map(AnalysisOccurrences::count).sum::<u64>(),
         window.since,
         window.until,
         mib(input_rss.saturating_sub(start_rss))

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-use kubetrail_model::{Change, Event, EventOccurrences};
+use kubetrail_model::{AnalysisEvent, AnalysisOccurrences, Change};
 use serde::Serialize;
 
 use crate::incidents::{Incident, IncidentConfig, RootCause, TimelineEntry, entry, incidents};
@@ -131,7 +131,7 @@ impl Target {
         }
     }
 
-    fn is(&self, e: &Event) -> bool {
+    fn is(&self, e: &AnalysisEvent) -> bool {
         e.regarding.kind.eq_ignore_ascii_case(&self.kind)
             && e.regarding.name == self.name
             && (self.kind == "Node" || namespace_of(e) == self.namespace)
@@ -201,14 +201,14 @@ pub struct Explanation {
 
 /// The nodes the target's events place it on (its pods' nodes; a Node target itself): the
 /// caller fetches those nodes' events too, so that the story shows what happened to them.
-pub fn nodes_of(target: &Target, events: &[EventOccurrences]) -> Vec<String> {
+pub fn nodes_of(target: &Target, events: &[AnalysisOccurrences]) -> Vec<String> {
     if target.kind == "Node" {
         return vec![target.name.clone()];
     }
     let correlation = events
         .iter()
         .find(|e| target.is(&e.event))
-        .map(|e| e.event.correlation_id.clone())
+        .map(|e| e.event.correlation_id.to_string())
         .unwrap_or_else(|| target.correlation_id());
     let placements = Placements::learn(events);
     let nodes: BTreeSet<String> = events
@@ -224,11 +224,11 @@ pub fn nodes_of(target: &Target, events: &[EventOccurrences]) -> Vec<String> {
 /// on; events of other objects are ignored.
 pub fn explain(
     target: &Target,
-    events: &[EventOccurrences],
+    events: &[AnalysisOccurrences],
     window: Window,
     cfg: &IncidentConfig,
 ) -> Result<Explanation> {
-    let own: Vec<&Event> = events
+    let own: Vec<&AnalysisEvent> = events
         .iter()
         .map(|e| &e.event)
         .filter(|e| target.is(e))
@@ -238,12 +238,12 @@ pub fn explain(
     } else {
         Some(
             own.first()
-                .map(|e| e.correlation_id.clone())
+                .map(|e| e.correlation_id.to_string())
                 .unwrap_or_else(|| target.correlation_id()),
         )
     };
     let placements = Placements::learn(events);
-    let family = |e: &Event| -> Option<Relation> {
+    let family = |e: &AnalysisEvent| -> Option<Relation> {
         if target.is(e) {
             return Some(Relation::Target);
         }
@@ -274,7 +274,7 @@ pub fn explain(
             nodes.insert(n);
         }
     }
-    let mut relevant: Vec<(Relation, &EventOccurrences)> = Vec::new();
+    let mut relevant: Vec<(Relation, &AnalysisOccurrences)> = Vec::new();
     for e in events {
         let relation = family(&e.event).or_else(|| {
             placements
@@ -317,11 +317,11 @@ pub fn explain(
         .filter(|r| r.relation != Relation::Node || target.kind == "Node")
         .map(|r| r.object.clone())
         .collect();
-    let mut subset: Vec<&EventOccurrences> = events.iter().collect();
+    let mut subset: Vec<&AnalysisOccurrences> = events.iter().collect();
     subset.sort_by(|a, b| {
         (a.event.first_seen, &a.event.uid).cmp(&(b.event.first_seen, &b.event.uid))
     });
-    let subset: Vec<EventOccurrences> = subset.into_iter().cloned().collect();
+    let subset: Vec<AnalysisOccurrences> = subset.into_iter().cloned().collect();
     let found: Vec<Incident> = incidents(&subset, window, cfg)?
         .into_iter()
         .filter(|i| i.objects.iter().any(|o| family_objects.contains(o)))

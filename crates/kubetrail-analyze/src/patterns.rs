@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
-use kubetrail_model::{Category, Event, EventOccurrences, Occurrence, Severity};
+use kubetrail_model::{AnalysisEvent, AnalysisOccurrences, Category, Occurrence, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -216,7 +216,7 @@ fn distinct_notes(mut all: Vec<Candidate>, max: usize) -> Vec<Candidate> {
 
 /// One part per group of `events` (each with its occurrences inside a span), keeping
 /// `max_samples` samples each; events without occurrences are left out.
-pub fn pattern_parts(events: &[EventOccurrences], max_samples: usize) -> Vec<PatternPart> {
+pub fn pattern_parts(events: &[AnalysisOccurrences], max_samples: usize) -> Vec<PatternPart> {
     pattern_parts_of(
         events.iter().map(|e| (&e.event, e.occurrences.as_slice())),
         max_samples,
@@ -227,12 +227,12 @@ pub fn pattern_parts(events: &[EventOccurrences], max_samples: usize) -> Vec<Pat
 /// order), borrowed: the maintainer takes an hour's out of a longer read without copying the
 /// Events.
 pub fn pattern_parts_of<'a>(
-    events: impl IntoIterator<Item = (&'a Event, &'a [Occurrence])>,
+    events: impl IntoIterator<Item = (&'a AnalysisEvent, &'a [Occurrence])>,
     max_samples: usize,
 ) -> Vec<PatternPart> {
     type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
     /// An event, its count, first and last occurrence in the span.
-    type Member<'a> = (&'a Event, u64, Timestamp, Timestamp);
+    type Member<'a> = (&'a AnalysisEvent, u64, Timestamp, Timestamp);
     // foldhash: the maintainer groups every event of the store by hour (SipHash was 2–3 % of
     // its pass).
     let mut groups: HashMap<Key<'_>, Vec<Member<'_>>, foldhash::fast::RandomState> =
@@ -282,9 +282,9 @@ pub fn pattern_parts_of<'a>(
                     if samples.len() < max_samples && !samples.iter().any(|s| s.note == ev.note) {
                         samples.push(Candidate {
                             object: name.clone(),
-                            note: ev.note.clone(),
+                            note: ev.note.to_string(),
                             at: m.3,
-                            uid: ev.uid.clone(),
+                            uid: ev.uid.to_string(),
                         });
                     }
                     // Members are in the samples' order: the first of the most severe wins.
@@ -310,7 +310,7 @@ pub fn pattern_parts_of<'a>(
                         severity: w.0.severity,
                         category: w.0.category,
                         at: w.3,
-                        uid: w.0.uid.clone(),
+                        uid: w.0.uid.to_string(),
                     },
                 }
             },
@@ -338,7 +338,7 @@ pub fn merge_parts(
 
 /// The patterns among `events` (each with its occurrences inside the window), most frequent
 /// first.
-pub fn patterns(events: &[EventOccurrences], cfg: &PatternConfig) -> Vec<Pattern> {
+pub fn patterns(events: &[AnalysisOccurrences], cfg: &PatternConfig) -> Vec<Pattern> {
     patterns_of_parts(pattern_parts(events, cfg.max_samples), cfg)
 }
 
@@ -414,18 +414,25 @@ mod tests {
 
     /// An event of a small vocabulary (so groups, notes and ties recur) with occurrences at
     /// the given minutes.
-    fn event(id: usize, pod: u8, key: u8, note: u8, sev: u8, minutes: &[u16]) -> EventOccurrences {
+    fn event(
+        id: usize,
+        pod: u8,
+        key: u8,
+        note: u8,
+        sev: u8,
+        minutes: &[u16],
+    ) -> AnalysisOccurrences {
         let severities = [Severity::Info, Severity::Warning, Severity::Error];
         let categories = [Category::Other, Category::Scheduling, Category::Storage];
         let mut ev = crate::testing::pod_warning("ns", &format!("pod-{}", pod % 5), "BackOff", "")
             .at(0)
             .build()
             .event;
-        ev.cluster = format!("c{}", key % 2);
-        ev.uid = format!("u{id}");
-        ev.namespace = format!("ns{}", key % 3);
-        ev.note = format!("note {note}");
-        ev.template = format!("template {}", key % 2);
+        ev.cluster = format!("c{}", key % 2).into();
+        ev.uid = format!("u{id}").into();
+        ev.namespace = format!("ns{}", key % 3).into();
+        ev.note = format!("note {note}").into();
+        ev.template = format!("template {}", key % 2).into();
         ev.severity = severities[usize::from(sev % 3)];
         ev.category = categories[usize::from(note % 3)];
         let mut occurrences: Vec<Occurrence> = minutes
@@ -436,19 +443,19 @@ mod tests {
             })
             .collect();
         occurrences.sort_by_key(|o| o.at);
-        EventOccurrences {
+        AnalysisOccurrences {
             event: ev,
             occurrences,
         }
     }
 
     /// `e` with only its occurrences in `[a, b)` (minutes).
-    fn inside(e: &EventOccurrences, a: i64, b: i64) -> EventOccurrences {
+    fn inside(e: &AnalysisOccurrences, a: i64, b: i64) -> AnalysisOccurrences {
         let (a, b) = (
             t0() + SignedDuration::from_mins(a),
             t0() + SignedDuration::from_mins(b),
         );
-        EventOccurrences {
+        AnalysisOccurrences {
             event: e.event.clone(),
             occurrences: e
                 .occurrences
@@ -459,7 +466,7 @@ mod tests {
         }
     }
 
-    fn arb_events() -> impl Strategy<Value = Vec<EventOccurrences>> {
+    fn arb_events() -> impl Strategy<Value = Vec<AnalysisOccurrences>> {
         prop::collection::vec(
             (
                 any::<u8>(),
@@ -493,7 +500,7 @@ mod tests {
             cuts.dedup();
             let mut pieces: Vec<PatternPart> = Vec::new();
             for w in cuts.windows(2) {
-                let slice: Vec<EventOccurrences> =
+                let slice: Vec<AnalysisOccurrences> =
                     events.iter().map(|e| inside(e, w[0], w[1])).collect();
                 pieces.extend(pattern_parts(&slice, max_samples));
             }

@@ -2,7 +2,10 @@
 //! templates, category and severity are what an import would give.
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_model::{Category, Event, EventOccurrences, ObjectRef, Occurrence, Severity};
+use kubetrail_model::{
+    AnalysisEvent, AnalysisOccurrences, Category, Event, EventOccurrences, ObjectRef, Occurrence,
+    Severity, SharedStrings,
+};
 use kubetrail_process::{Processor, Rules};
 
 /// 2024-05-01T00:00:00Z plus `m` minutes.
@@ -120,9 +123,19 @@ impl Draft {
         self
     }
 
+    /// Processed as an import would, with occurrences as the store keeps them (1 at the first
+    /// time and the rest at the last), as analysis reads it.
+    pub fn build(self) -> AnalysisOccurrences {
+        let whole = self.whole();
+        AnalysisOccurrences {
+            event: AnalysisEvent::of(&whole.event, &mut SharedStrings::default()),
+            occurrences: whole.occurrences,
+        }
+    }
+
     /// Processed as an import would, with occurrences as the store keeps them: 1 at the first
     /// time and the rest at the last.
-    pub fn build(mut self) -> EventOccurrences {
+    pub fn whole(mut self) -> EventOccurrences {
         self.ev.first_seen = at(self.first);
         self.ev.last_seen = at(self.last);
         self.ev.uid = format!(

@@ -5,7 +5,9 @@
 
 use jiff::Timestamp;
 use kubetrail_analyze::{IncidentConfig, PatternConfig, Window, incidents, patterns};
-use kubetrail_model::{Event, EventOccurrences, ObjectRef, Occurrence, Severity};
+use kubetrail_model::{
+    AnalysisEvent, AnalysisOccurrences, Event, ObjectRef, Occurrence, Severity, SharedStrings,
+};
 use kubetrail_process::{Processor, Rules};
 
 fn at(s: i64) -> Timestamp {
@@ -19,7 +21,7 @@ fn event(
     reason: &str,
     note: &str,
     s: i64,
-) -> EventOccurrences {
+) -> AnalysisOccurrences {
     let ev = Event {
         cluster: "test".into(),
         uid: format!("{name}-{reason}-{s}"),
@@ -53,16 +55,16 @@ fn event(
         labels: Default::default(),
     };
     let ev = Processor::new(Rules::builtin()).process(ev);
-    EventOccurrences {
+    AnalysisOccurrences {
         occurrences: vec![Occurrence {
             at: ev.first_seen,
             count: 1,
         }],
-        event: ev,
+        event: AnalysisEvent::of(&ev, &mut SharedStrings::default()),
     }
 }
 
-fn harmless() -> Vec<EventOccurrences> {
+fn harmless() -> Vec<AnalysisOccurrences> {
     let pod = "web-6d4cf56db6-x2x7k";
     vec![
         event(

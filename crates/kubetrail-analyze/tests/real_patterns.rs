@@ -167,7 +167,7 @@ fn templates_collapse_across_pods_ips_sizes_and_counts_in_other_dumps() {
         load(file)
             .into_iter()
             .filter(|e| e.event.reason == reason)
-            .map(|e| e.event.template)
+            .map(|e| e.event.template.to_string())
             .collect()
     };
     // 133 kubelet admissions of 2 Deployments' pods, with different usage numbers.

@@ -16,6 +16,7 @@
 #![warn(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod alert;
+mod analysis_event;
 mod change;
 mod error;
 mod event;
@@ -32,6 +33,7 @@ pub use alert::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,
     MatchOp, NewDelivery, Silence, SilenceMatcher, StoredAlert,
 };
+pub use analysis_event::{AnalysisEvent, AnalysisOccurrences, AnalysisRef, SharedStrings};
 pub use change::{Change, ChangeOp, ChangeSource, FieldChange};
 pub use error::{Error, Result, error_chain};
 pub use event::{Event, ObjectRef, Owner};
@@ -42,5 +44,7 @@ pub use time::{parse_duration, parse_time_bound};
 pub use vocab::{Category, Severity};
 pub use watch_stats::WatchStats;
 
+/// Re-exported so that the stores and analysis agree on one shared string type.
+pub use arcstr::ArcStr;
 /// Re-exported so that every crate agrees on one timestamp type.
 pub use jiff::Timestamp;

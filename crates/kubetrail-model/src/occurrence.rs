@@ -26,7 +26,7 @@ pub struct EventOccurrences {
 impl EventOccurrences {
     /// Occurrences inside the window.
     pub fn count(&self) -> u64 {
-        self.occurrences.iter().map(|o| o.count).sum()
+        count_of(&self.occurrences)
     }
 
     /// The first occurrence inside the window (`None` when there is none).
@@ -38,6 +38,11 @@ impl EventOccurrences {
     pub fn last(&self) -> Option<Timestamp> {
         self.occurrences.iter().map(|o| o.at).max()
     }
+}
+
+/// How many occurred in `occurrences`.
+pub(crate) fn count_of(occurrences: &[Occurrence]) -> u64 {
+    occurrences.iter().map(|o| o.count).sum()
 }
 
 /// The count an Event is stored with: an Event exists because something happened at least once.

@@ -8,7 +8,7 @@ use kubetrail_analyze::{
     CLUSTER_CAUSE_REASONS, Explanation, IncidentConfig, Target, Window, cluster_cause, explain,
     explain_changes, nodes_of, parse_kind,
 };
-use kubetrail_model::{EventFilter, EventOccurrences};
+use kubetrail_model::{AnalysisOccurrences, ArcStr, EventFilter};
 use kubetrail_store::{EventReader, Page};
 
 use crate::changes::window_changes;
@@ -207,7 +207,7 @@ pub async fn story<E: From<Error>>(
             let nodes: BTreeSet<String> = more
                 .iter()
                 .filter(|e| e.event.reason == "NodeNotReady")
-                .map(|e| e.event.correlation_id.clone())
+                .map(|e| e.event.correlation_id.to_string())
                 .collect();
             found.extend(more);
             cut |= more_cut;
@@ -280,8 +280,8 @@ async fn family_filter(
     })
 }
 
-fn dedupe(events: Vec<EventOccurrences>) -> Vec<EventOccurrences> {
-    let mut seen: HashSet<(String, String)> = HashSet::new();
+fn dedupe(events: Vec<AnalysisOccurrences>) -> Vec<AnalysisOccurrences> {
+    let mut seen: HashSet<(ArcStr, ArcStr)> = HashSet::new();
     events
         .into_iter()
         .filter(|e| seen.insert((e.event.cluster.clone(), e.event.uid.clone())))

@@ -29,7 +29,7 @@ use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
     Incident, IncidentConfig, Status, Window, incident_order_by, incidents, incidents_in,
 };
-use kubetrail_model::{EventFilter, EventOccurrences, Occurrence, Severity};
+use kubetrail_model::{AnalysisOccurrences, EventFilter, Occurrence, Severity};
 use kubetrail_store::{DirtyRange, EventReader, IncidentStore, IncidentSummary, StoredIncident};
 
 use crate::Result;
@@ -820,12 +820,12 @@ struct Held {
 /// parts one after the other ([`in_order`]). A read is merged with what is held by putting its
 /// parts before and after the held ones, never moving an event: merged into one buffer, the
 /// held events and their copy were both resident at the merge (768 bytes each for the
-/// `EventOccurrences` alone), the pass's peak on the 1M import (issue 14 §3). No event in
+/// `AnalysisOccurrences` alone), the pass's peak on the 1M import (issue 14 §3). No event in
 /// them is without occurrences.
-type Parts = Vec<Vec<EventOccurrences>>;
+type Parts = Vec<Vec<AnalysisOccurrences>>;
 
 /// The events of `parts`, in order.
-fn in_order(parts: &Parts) -> Vec<&EventOccurrences> {
+fn in_order(parts: &Parts) -> Vec<&AnalysisOccurrences> {
     parts.iter().flatten().collect()
 }
 
@@ -1045,7 +1045,7 @@ enum Side {
 }
 
 /// Puts `earlier` (occurrences of the same event before its own) before `e`'s occurrences.
-fn prepend(e: &mut EventOccurrences, mut earlier: Vec<Occurrence>) {
+fn prepend(e: &mut AnalysisOccurrences, mut earlier: Vec<Occurrence>) {
     earlier.reserve_exact(e.occurrences.len());
     earlier.append(&mut e.occurrences);
     e.occurrences = earlier;

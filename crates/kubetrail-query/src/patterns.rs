@@ -19,7 +19,7 @@ use kubetrail_analyze::{
     KEPT_SAMPLES, Pattern, PatternConfig, PatternPart, merge_parts, pattern_parts,
     pattern_parts_of, patterns_of_parts,
 };
-use kubetrail_model::{Event, EventFilter, EventOccurrences, Occurrence};
+use kubetrail_model::{AnalysisEvent, AnalysisOccurrences, EventFilter, Occurrence};
 use kubetrail_store::{
     DirtyRange, EventReader, Fields, PartKey, PartSpan, PartSum, PatternStore, StoredPatternPart,
     parts_can_answer,
@@ -163,7 +163,7 @@ impl<'s> PatternPass<'s> {
         &mut self,
         cluster: &str,
         (since, until): (Timestamp, Timestamp),
-        events: &[&EventOccurrences],
+        events: &[&AnalysisOccurrences],
     ) -> Result<()> {
         let Some(c) = self.clusters.get_mut(cluster) else {
             return Ok(());
@@ -173,7 +173,7 @@ impl<'s> PatternPass<'s> {
             if h == since { h } else { h + HOUR }
         };
         let end = PartSpan::Hour.floor(until);
-        let mut wanted: BTreeMap<Timestamp, Vec<(&Event, &[Occurrence])>> = BTreeMap::new();
+        let mut wanted: BTreeMap<Timestamp, Vec<(&AnalysisEvent, &[Occurrence])>> = BTreeMap::new();
         for &(a, b) in &c.runs {
             let mut h = a.max(first);
             while h <= b && h < end {
@@ -295,6 +295,7 @@ impl<'s> PatternPass<'s> {
                 let mut parts: Vec<PatternPart> = Vec::new();
                 reader
                     .occurrences_in_pages(&filter, 0, page, Fields::Analysis, &mut |events| {
+                        let events = AnalysisOccurrences::of_all(&events);
                         let found = pattern_parts(&events, KEPT_SAMPLES);
                         parts = merge_parts(
                             std::mem::take(&mut parts).into_iter().chain(found),

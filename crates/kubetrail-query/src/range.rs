@@ -11,7 +11,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::Window;
-use kubetrail_model::{EventFilter, EventOccurrences, parse_duration, parse_time_bound};
+use kubetrail_model::{AnalysisOccurrences, EventFilter, parse_duration, parse_time_bound};
 use kubetrail_store::{EventReader, Page};
 
 use crate::{Error, Result};
@@ -203,14 +203,14 @@ pub async fn newest(store: &dyn EventReader, filter: &EventFilter) -> Result<Opt
         .map(|e| e.event.last_seen + SignedDuration::from_micros(1)))
 }
 
-/// The events of `filter` (with its window) and their occurrences: at most `max` (0: no
-/// limit), the latest; `true` when that may have cut some off.
+/// The events of `filter` (with its window) and their occurrences, as analysis reads them: at
+/// most `max` (0: no limit), the latest; `true` when that may have cut some off.
 pub async fn read_events(
     store: &dyn EventReader,
     filter: &EventFilter,
     max: usize,
-) -> Result<(Vec<EventOccurrences>, bool)> {
-    let events = store.occurrences(filter, max).await?;
+) -> Result<(Vec<AnalysisOccurrences>, bool)> {
+    let events = store.latest_analysis_occurrences(filter, max).await?;
     let cut = max > 0 && events.len() >= max;
     Ok((events, cut))
 }

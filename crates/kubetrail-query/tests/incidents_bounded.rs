@@ -5,7 +5,9 @@
 
 use kubetrail_analyze::IncidentConfig;
 use kubetrail_analyze::Window;
-use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, EventOccurrences, Timestamp};
+use kubetrail_model::{
+    AggregateQuery, AggregateRow, AnalysisOccurrences, EventFilter, EventOccurrences, Timestamp,
+};
 use kubetrail_query::{Maintained, kept_incidents, maintain_incidents_reading};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -160,7 +162,7 @@ impl EventReader for LeanReads<'_> {
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Option<Vec<EventOccurrences>>> {
+    ) -> Result<Option<Vec<AnalysisOccurrences>>> {
         let read = self.store.analysis_occurrences(filter, limit).await?;
         self.read(read.as_ref().map_or(0, Vec::len));
         Ok(read)
@@ -169,7 +171,7 @@ impl EventReader for LeanReads<'_> {
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Vec<EventOccurrences>> {
+    ) -> Result<Vec<AnalysisOccurrences>> {
         let read = self
             .store
             .latest_analysis_occurrences(filter, limit)

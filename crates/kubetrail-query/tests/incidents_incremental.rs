@@ -7,7 +7,9 @@
 use jiff::SignedDuration;
 use kubetrail_analyze::link_changes;
 use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents};
-use kubetrail_model::{Change, ChangeOp, ChangeSource, Event, EventFilter, ObjectRef};
+use kubetrail_model::{
+    AnalysisOccurrences, Change, ChangeOp, ChangeSource, Event, EventFilter, ObjectRef,
+};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{
     Detail, JsonLayout, KeptList, ListItem, WindowIncidents, kept_incidents, kept_list, kept_read,
@@ -63,6 +65,7 @@ async fn batch(store: &dyn Store, cfg: &IncidentConfig) -> (Vec<Incident>, Windo
         now: None,
         ..cfg.clone()
     };
+    let events = AnalysisOccurrences::of_all(&events);
     (incidents(&events, window, &cfg).expect("incidents"), window)
 }
 

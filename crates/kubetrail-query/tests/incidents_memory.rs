@@ -221,6 +221,6 @@ async fn a_walk_over_many_slices_drops_what_the_next_read_does_not_share_before_
 }
 
 /// The bytes per event of the largest read of a walk over a steady stream: 4,080 events in
-/// the largest of 5 reads, 1,897 before, 1,193 with the held read shrunk first, 1,057 now (the
-/// related object boxed).
-const STEADY_BOUND: usize = 1_150;
+/// the largest of 5 reads, 1,897 before, 1,193 with the held read shrunk first, 1,057 with the
+/// related object boxed, 369 now (analysis reads `AnalysisOccurrences`).
+const STEADY_BOUND: usize = 450;

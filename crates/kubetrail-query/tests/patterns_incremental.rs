@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
     IncidentConfig, KEPT_SAMPLES, Pattern, PatternConfig, pattern_parts, patterns,
 };
-use kubetrail_model::{Event, EventFilter};
+use kubetrail_model::{AnalysisOccurrences, Event, EventFilter};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{
     kept_patterns, maintain_incidents, maintain_incidents_reading, maintain_patterns,
@@ -136,6 +136,7 @@ async fn questions(store: &dyn Store, picks: &[(Index, Index)]) -> Vec<EventFilt
 async fn same_answers(store: &dyn Store, questions: &[EventFilter]) {
     for filter in questions {
         let events = store.occurrences(filter, 0).await.expect("occurrences");
+        let events = AnalysisOccurrences::of_all(&events);
         for cfg in configs() {
             let expected = patterns(&events, &cfg);
             let kept = kept_patterns(store, filter, &cfg)
@@ -357,7 +358,9 @@ fn parts_kept_as_version_1_bodies_are_read_as_before() {
                     ..EventFilter::default()
                 };
                 let parts = pattern_parts(
-                    &store.occurrences(&filter, 0).await.expect("occurrences"),
+                    &AnalysisOccurrences::of_all(
+                        &store.occurrences(&filter, 0).await.expect("occurrences"),
+                    ),
                     KEPT_SAMPLES,
                 );
                 let mut old = Vec::new();

@@ -5,8 +5,9 @@
 
 use async_trait::async_trait;
 use kubetrail_model::{
-    AggregateQuery, AggregateRow, AlertFilter, AlertRecord, Delivery, DeliveryUpdate, Event,
-    EventFilter, EventOccurrences, NewDelivery, Relink, Silence, StoredAlert, Timestamp,
+    AggregateQuery, AggregateRow, AlertFilter, AlertRecord, AnalysisOccurrences, Delivery,
+    DeliveryUpdate, Event, EventFilter, EventOccurrences, NewDelivery, Relink, Silence,
+    StoredAlert, Timestamp,
 };
 
 use crate::quarantine;
@@ -93,20 +94,19 @@ pub trait EventReader: Send + Sync {
         limit: usize,
     ) -> Result<Vec<EventOccurrences>>;
 
-    /// [`occurrences`](Self::occurrences) with only the fields analysis reads (incidents and
-    /// pattern parts): the Event object's `name`, the regarding object's `api_version` and
-    /// `uid`, `related`, `type_`, `action`, `resource_version` and `labels` are left empty;
-    /// and `None` when more than `limit` events match (0: no limit), where `occurrences`
-    /// gives the latest of them: the incidents maintainer drops such a read, and a store can
-    /// tell it without reading the events. What the maintainer holds: less to decode and to
-    /// keep per event (issue 14 §1/§2). The default reads them whole.
+    /// [`occurrences`](Self::occurrences) as analysis reads them (incidents and pattern
+    /// parts: [`AnalysisOccurrences`], only the fields it reads, each string held once per
+    /// read), and `None` when more than `limit` events match (0: no limit), where
+    /// `occurrences` gives the latest of them: the incidents maintainer drops such a read,
+    /// and a store can tell it without reading the events. What the maintainer holds: less
+    /// to decode and to keep per event (issue 14 §1/§2/§3). The default reads them whole.
     async fn analysis_occurrences(
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Option<Vec<EventOccurrences>>> {
+    ) -> Result<Option<Vec<AnalysisOccurrences>>> {
         let events = self.occurrences(filter, over_limit(limit)).await?;
-        Ok(within_limit(events, limit))
+        Ok(within_limit(events, limit).map(|e| AnalysisOccurrences::of_all(&e)))
     }
 
     /// [`analysis_occurrences`](Self::analysis_occurrences) of the latest `limit` events when
@@ -117,8 +117,9 @@ pub trait EventReader: Send + Sync {
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Vec<EventOccurrences>> {
-        self.occurrences(filter, limit).await
+    ) -> Result<Vec<AnalysisOccurrences>> {
+        let events = self.occurrences(filter, limit).await?;
+        Ok(AnalysisOccurrences::of_all(&events))
     }
 
     /// [`occurrences`](Self::occurrences) handed to `each` in pages of at most `page` events
@@ -137,10 +138,8 @@ pub trait EventReader: Send + Sync {
         each: &mut (dyn FnMut(Vec<EventOccurrences>) + Send),
     ) -> Result<usize> {
         let _ = page;
-        let events = match fields {
-            Fields::Whole => self.occurrences(filter, limit).await?,
-            Fields::Analysis => self.latest_analysis_occurrences(filter, limit).await?,
-        };
+        let _ = fields;
+        let events = self.occurrences(filter, limit).await?;
         let n = events.len();
         each(events);
         Ok(n)
@@ -345,10 +344,7 @@ pub(crate) fn over_limit(limit: usize) -> usize {
 
 /// What [`EventReader::analysis_occurrences`] gives for `events` read with
 /// [`over_limit`]`(limit)`: `None` when they are more than `limit`.
-pub(crate) fn within_limit(
-    events: Vec<EventOccurrences>,
-    limit: usize,
-) -> Option<Vec<EventOccurrences>> {
+pub(crate) fn within_limit<T>(events: Vec<T>, limit: usize) -> Option<Vec<T>> {
     (limit == 0 || events.len() <= limit).then_some(events)
 }
 

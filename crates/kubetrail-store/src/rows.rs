@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use kubetrail_model::{
-    AlertRecord, AlertStatus, Category, Delivery, Event, ObjectRef, Owner, Severity, Silence,
-    Timestamp,
+    AlertRecord, AlertStatus, AnalysisEvent, AnalysisOccurrences, AnalysisRef, ArcStr, Category,
+    Delivery, Event, EventOccurrences, ObjectRef, Occurrence, Owner, Severity, SharedStrings,
+    Silence, Timestamp,
 };
 
 use crate::plan::timestamp;
@@ -49,6 +50,23 @@ pub(crate) trait RowLike {
         self.with_opt_str(i, |s| {
             s.map(|s| serde_json::from_str(s).map_err(|source| Error::Json { column, source }))
                 .transpose()
+        })
+    }
+    /// A text column that is never NULL, as `strings` share it.
+    fn shared(
+        &self,
+        i: usize,
+        column: &'static str,
+        strings: &mut SharedStrings,
+    ) -> Result<ArcStr> {
+        self.with_opt_str(i, |s| Ok(strings.get(required(s, column)?)))
+    }
+    /// A count column: an integer that is never NULL nor negative.
+    fn count(&self, i: usize) -> Result<u64> {
+        let count = self.i64(i)?;
+        u64::try_from(count).map_err(|_| Error::Corrupt {
+            column: "count",
+            value: count.to_string(),
         })
     }
     /// A column holding a name that parses into `T` (a category, a state).
@@ -146,7 +164,6 @@ pub(crate) fn stored_event(row: &impl RowLike) -> Result<StoredEvent> {
         (Some(kind), Some(name)) => Some(Owner { kind, name }),
         _ => None,
     };
-    let count = row.i64(20)?;
     let event = Event {
         cluster: row.text(1)?,
         uid: row.text(2)?,
@@ -169,10 +186,7 @@ pub(crate) fn stored_event(row: &impl RowLike) -> Result<StoredEvent> {
         reporting_instance: row.text(17)?,
         first_seen: row.time(18, "first_seen")?,
         last_seen: row.time(19, "last_seen")?,
-        count: u64::try_from(count).map_err(|_| Error::Corrupt {
-            column: "count",
-            value: count.to_string(),
-        })?,
+        count: row.count(20)?,
         resource_version: row.text(21)?,
         category: row.parsed::<Category>(22, "category")?,
         severity: row.parsed::<Severity>(23, "severity")?,
@@ -188,6 +202,96 @@ pub(crate) fn stored_event(row: &impl RowLike) -> Result<StoredEvent> {
         id: row.i64(0)?,
         event,
     })
+}
+
+/// What [`ANALYSIS_COLUMNS`] read of an event row holds for analysis ([`AnalysisEvent`]),
+/// its strings shared through `strings` with the other rows of the read.
+pub(crate) fn analysis_event(
+    row: &impl RowLike,
+    strings: &mut SharedStrings,
+) -> Result<AnalysisEvent> {
+    Ok(AnalysisEvent {
+        cluster: row.shared(1, "cluster", strings)?,
+        uid: row.with_opt_str(2, |s| Ok(ArcStr::from(required(s, "uid")?)))?,
+        namespace: row.shared(3, "namespace", strings)?,
+        regarding: AnalysisRef {
+            kind: row.shared(6, "reg_kind", strings)?,
+            namespace: row.shared(7, "reg_namespace", strings)?,
+            name: row.shared(8, "reg_name", strings)?,
+            field_path: row.shared(10, "reg_field_path", strings)?,
+        },
+        reason: row.shared(12, "reason", strings)?,
+        note: row.shared(13, "note", strings)?,
+        reporting_controller: row.shared(16, "reporting_controller", strings)?,
+        reporting_instance: row.shared(17, "reporting_instance", strings)?,
+        first_seen: row.time(18, "first_seen")?,
+        last_seen: row.time(19, "last_seen")?,
+        count: row.count(20)?,
+        category: row.parsed::<Category>(22, "category")?,
+        severity: row.parsed::<Severity>(23, "severity")?,
+        correlation_id: row.shared(24, "correlation_id", strings)?,
+        node: row.with_opt_str(27, |s| Ok(s.map(|s| strings.get(s))))?,
+        template: row.shared(28, "template", strings)?,
+    })
+}
+
+/// What a read of events with their occurrences hands over for each event row
+/// ([`columns`](Shape::columns)): the stored Event ([`Stored`]) or what analysis reads of it
+/// ([`Shared`]). Both backends' reads are written once over it.
+pub(crate) trait Shape {
+    /// One event with its occurrences.
+    type Item;
+    /// The columns of the rows it reads, as [`EVENT_COLUMNS`] orders them.
+    fn columns(&self) -> &'static str;
+    /// The event of `row` with its `occurrences`.
+    fn item(&mut self, row: &impl RowLike, occurrences: Vec<Occurrence>) -> Result<Self::Item>;
+    /// The occurrences of `item`, to add to.
+    fn occurrences(item: &mut Self::Item) -> &mut Vec<Occurrence>;
+}
+
+/// Stored Events, with the fields asked for.
+pub(crate) struct Stored(pub(crate) crate::Fields);
+
+impl Shape for Stored {
+    type Item = EventOccurrences;
+
+    fn columns(&self) -> &'static str {
+        columns(self.0)
+    }
+
+    fn item(&mut self, row: &impl RowLike, occurrences: Vec<Occurrence>) -> Result<Self::Item> {
+        Ok(EventOccurrences {
+            event: stored_event(row)?.event,
+            occurrences,
+        })
+    }
+
+    fn occurrences(item: &mut Self::Item) -> &mut Vec<Occurrence> {
+        &mut item.occurrences
+    }
+}
+
+/// What analysis reads of the Events, each string held once per read.
+#[derive(Default)]
+pub(crate) struct Shared(SharedStrings);
+
+impl Shape for Shared {
+    type Item = AnalysisOccurrences;
+
+    fn columns(&self) -> &'static str {
+        ANALYSIS_COLUMNS
+    }
+
+    fn item(&mut self, row: &impl RowLike, occurrences: Vec<Occurrence>) -> Result<Self::Item> {
+        Ok(AnalysisOccurrences {
+            event: analysis_event(row, &mut self.0)?,
+            occurrences,
+        })
+    }
+
+    fn occurrences(item: &mut Self::Item) -> &mut Vec<Occurrence> {
+        &mut item.occurrences
+    }
 }
 
 /// The columns of a delivery row, in the order [`delivery`] reads them (`d` is
@@ -253,7 +357,7 @@ pub(crate) fn silence(row: &impl RowLike) -> Result<Silence> {
     })
 }
 
-/// A JSON column that is never NULL.
+/// A column that is never NULL.
 fn required<T>(value: Option<T>, column: &'static str) -> Result<T> {
     value.ok_or(Error::Corrupt {
         column,

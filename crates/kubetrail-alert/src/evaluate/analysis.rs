@@ -6,7 +6,9 @@ use kubetrail_analyze::{
     AnomalyConfig, IncidentConfig, PatternConfig, Status, Window, anomalies, incidents,
     link_changes, patterns,
 };
-use kubetrail_model::{AggregateRow, Change, Event, EventOccurrences, Severity};
+use kubetrail_model::{
+    AggregateRow, AnalysisOccurrences, Change, Event, EventOccurrences, Severity,
+};
 
 use super::{Analyzer, Cause, Finding};
 use crate::condition::Condition;
@@ -51,7 +53,7 @@ impl Analyzer for Analysis {
                     min_per_minute: *min_per_minute,
                     ..PatternConfig::default()
                 };
-                patterns(events, &cfg)
+                patterns(&AnalysisOccurrences::of_all(events), &cfg)
                     .into_iter()
                     .filter_map(|p| {
                         let k = &p.key;
@@ -143,7 +145,7 @@ fn incident_findings(
         return Vec::new();
     };
     let cfg = IncidentConfig::default();
-    let mut found = match incidents(events, w, &cfg) {
+    let mut found = match incidents(&AnalysisOccurrences::of_all(events), w, &cfg) {
         Ok(i) => i,
         Err(error) => {
             tracing::warn!(%error, "cannot find incidents");

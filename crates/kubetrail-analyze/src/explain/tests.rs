@@ -33,7 +33,7 @@ fn targets_parse_as_namespace_kind_name_or_node_name() {
     }
 }
 
-fn story() -> Vec<EventOccurrences> {
+fn story() -> Vec<AnalysisOccurrences> {
     vec![
         about(
             "Deployment",

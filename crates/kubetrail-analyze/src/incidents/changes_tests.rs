@@ -2,7 +2,9 @@
 //! in a change, and the cases that must not.
 
 use jiff::SignedDuration;
-use kubetrail_model::{Change, ChangeOp, ChangeSource, EventOccurrences, FieldChange, ObjectRef};
+use kubetrail_model::{
+    AnalysisOccurrences, Change, ChangeOp, ChangeSource, FieldChange, ObjectRef,
+};
 
 use super::super::{Incident, IncidentConfig, incidents};
 use super::link_changes;
@@ -52,7 +54,7 @@ fn rollout(m: i64) -> Change {
     )
 }
 
-fn crash_loop(pod: &str, from: i64) -> Vec<EventOccurrences> {
+fn crash_loop(pod: &str, from: i64) -> Vec<AnalysisOccurrences> {
     vec![
         pod_normal("shop", pod, "Started", "Started container app")
             .container("app")
@@ -72,7 +74,7 @@ fn crash_loop(pod: &str, from: i64) -> Vec<EventOccurrences> {
     ]
 }
 
-fn linked(events: &[EventOccurrences], changes: &[Change]) -> Vec<Incident> {
+fn linked(events: &[AnalysisOccurrences], changes: &[Change]) -> Vec<Incident> {
     let window = Window::new(at(-24 * 60), at(20)).unwrap();
     let cfg = IncidentConfig::default();
     let mut found = incidents(events, window, &cfg).unwrap();

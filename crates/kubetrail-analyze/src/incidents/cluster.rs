@@ -21,7 +21,7 @@ use super::Map;
 use std::collections::BTreeSet;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_model::Event;
+use kubetrail_model::AnalysisEvent;
 use serde::Serialize;
 
 use super::context::Ctx;
@@ -71,7 +71,7 @@ impl ClusterCause {
 }
 
 /// The cluster-wide cause failure `e` reports by itself, if any.
-pub fn reported(e: &Event) -> Option<ClusterCause> {
+pub fn reported(e: &AnalysisEvent) -> Option<ClusterCause> {
     match e.reason.as_str() {
         "FailedScheduling" => scheduling(&e.note),
         "NetworkNotReady" => Some(ClusterCause::NetworkNotReady),
@@ -493,7 +493,7 @@ fn control_plane_rank(ctx: &Ctx<'_>, i: usize) -> Option<u8> {
 
 /// Whether `e` is about a pod that a workload controller runs (its correlation ID names its
 /// Deployment, DaemonSet, … rather than the pod itself or its node).
-fn run_by_controller(e: &Event) -> bool {
+fn run_by_controller(e: &AnalysisEvent) -> bool {
     let mut parts = e.correlation_id.rsplit('/');
     let kind = parts.nth(1).unwrap_or_default();
     e.regarding.kind == "Pod" && !kind.is_empty() && kind != "Pod" && kind != "Node"
@@ -509,15 +509,15 @@ fn is_control_plane_pod(name: &str) -> bool {
 mod tests {
     use super::*;
 
-    use kubetrail_model::EventOccurrences;
+    use kubetrail_model::{AnalysisEvent, AnalysisOccurrences};
     use proptest::prelude::*;
 
     use super::super::episodes::episodes;
     use crate::testing::{about, node_event, pod_warning};
 
     /// Crash waves and node links of `events`, found by the indexed code and by the scan.
-    fn both_ways(events: &[EventOccurrences]) {
-        let refs: Vec<&EventOccurrences> = events.iter().collect();
+    fn both_ways(events: &[AnalysisOccurrences]) {
+        let refs: Vec<&AnalysisOccurrences> = events.iter().collect();
         let ctx = Ctx::new(&refs);
         for quiet in [SignedDuration::from_mins(5), SignedDuration::from_mins(30)] {
             let eps = episodes(&ctx, quiet);
@@ -531,7 +531,7 @@ mod tests {
     }
 
     /// One generated failure: (what, namespace, pod, first minute, minutes long).
-    fn failure((what, ns, pod, first, len): (u8, u8, u8, i64, i64)) -> EventOccurrences {
+    fn failure((what, ns, pod, first, len): (u8, u8, u8, i64, i64)) -> AnalysisOccurrences {
         let ns = format!("ns-{ns}");
         let pod = format!("app-{pod}-5c9b7d8f6d-4kqzv");
         let (first, last) = (first, first + len);
@@ -603,7 +603,7 @@ mod tests {
                 0..60,
             )
         ) {
-            let events: Vec<EventOccurrences> = failures.into_iter().map(failure).collect();
+            let events: Vec<AnalysisOccurrences> = failures.into_iter().map(failure).collect();
             both_ways(&events);
         }
     }
@@ -619,7 +619,7 @@ mod tests {
         events.push(failure((1, 4, 4, -12, 11)));
         events.push(failure((0, 4, 4, 1, 1)));
         both_ways(&events);
-        let refs: Vec<&EventOccurrences> = events.iter().collect();
+        let refs: Vec<&AnalysisOccurrences> = events.iter().collect();
         let ctx = Ctx::new(&refs);
         let eps = episodes(&ctx, SignedDuration::from_mins(30));
         let found = waves(&ctx, &eps);
@@ -640,6 +640,7 @@ mod tests {
         };
         let found = discover(&[std::path::PathBuf::from(dir)]).expect("the real dumps");
         let mut events = Vec::new();
+        let mut strings = kubetrail_model::SharedStrings::default();
         for file in &found.files {
             let mut processor = Processor::new(Rules::builtin());
             for item in read_file(&file.path, "test").expect("a dump").flatten() {
@@ -651,14 +652,17 @@ mod tests {
                             at: event.first_seen,
                             count: event.count.max(1),
                         }];
-                        events.push(EventOccurrences { event, occurrences });
+                        events.push(AnalysisOccurrences {
+                            event: AnalysisEvent::of(&event, &mut strings),
+                            occurrences,
+                        });
                     }
                     Item::Revision(_) | Item::Skipped { .. } => {}
                 }
             }
         }
         assert!(events.len() > 10_000, "{} events", events.len());
-        let refs: Vec<&EventOccurrences> = events.iter().collect();
+        let refs: Vec<&AnalysisOccurrences> = events.iter().collect();
         let ctx = Ctx::new(&refs);
         let eps = episodes(&ctx, SignedDuration::from_mins(30));
         let found = waves(&ctx, &eps);

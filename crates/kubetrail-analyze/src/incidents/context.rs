@@ -4,7 +4,7 @@
 
 use super::Map;
 use jiff::Timestamp;
-use kubetrail_model::{Event, EventOccurrences, Severity};
+use kubetrail_model::{AnalysisEvent, AnalysisOccurrences, Severity};
 
 use super::signals::Signal;
 use crate::objects::{Placements, namespace_of};
@@ -14,7 +14,7 @@ pub type ObjectKey<'a> = (&'a str, &'a str, &'a str, &'a str);
 
 pub struct Ctx<'a> {
     /// The events analysed, in the order given (see [`incidents_in`](super::incidents_in)).
-    pub events: &'a [&'a EventOccurrences],
+    pub events: &'a [&'a AnalysisOccurrences],
     pub signals: Vec<Signal>,
     pub placements: Placements,
     /// Failure signals: Warning-or-worse events with an occurrence in the window.
@@ -30,7 +30,7 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(events: &'a [&'a EventOccurrences]) -> Ctx<'a> {
+    pub fn new(events: &'a [&'a AnalysisOccurrences]) -> Ctx<'a> {
         let signals: Vec<Signal> = events.iter().map(|e| Signal::of(&e.event)).collect();
         let placements = Placements::learn(events.iter().copied());
         let failures: Vec<usize> = (0..events.len())
@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
             .copied()
     }
 
-    pub fn event(&self, i: usize) -> &'a Event {
+    pub fn event(&self, i: usize) -> &'a AnalysisEvent {
         &self.events[i].event
     }
 
@@ -116,7 +116,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-pub fn object_key(e: &Event) -> ObjectKey<'_> {
+pub fn object_key(e: &AnalysisEvent) -> ObjectKey<'_> {
     (
         e.cluster.as_str(),
         namespace_of(e),
@@ -127,6 +127,6 @@ pub fn object_key(e: &Event) -> ObjectKey<'_> {
 
 /// A failure: an event rated warning or worse (this includes `Back-off pulling image`, which
 /// Kubernetes sends as Normal) with an occurrence in the window; a recovery never is one.
-fn is_failure(e: &EventOccurrences, signal: Signal) -> bool {
+fn is_failure(e: &AnalysisOccurrences, signal: Signal) -> bool {
     e.event.severity >= Severity::Warning && signal != Signal::NodeUp && !e.occurrences.is_empty()
 }

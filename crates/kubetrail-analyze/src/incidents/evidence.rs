@@ -257,7 +257,7 @@ fn changed_to(note: &str, cond: &str, value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use kubetrail_model::EventOccurrences;
+    use kubetrail_model::AnalysisOccurrences;
 
     use super::super::{Incident, IncidentConfig, incidents};
     use crate::Window;
@@ -265,12 +265,12 @@ mod tests {
 
     const POD: &str = "web-7d9f8b6c4-x2x9z";
 
-    fn run(events: Vec<EventOccurrences>, until: i64) -> Vec<Incident> {
+    fn run(events: Vec<AnalysisOccurrences>, until: i64) -> Vec<Incident> {
         let window = Window::new(at(-24 * 60), at(until)).unwrap();
         incidents(&events, window, &IncidentConfig::default()).unwrap()
     }
 
-    fn pending(last: i64) -> EventOccurrences {
+    fn pending(last: i64) -> AnalysisOccurrences {
         pod_warning(
             "shop",
             POD,
@@ -281,7 +281,7 @@ mod tests {
         .build()
     }
 
-    fn scheduled(m: i64) -> EventOccurrences {
+    fn scheduled(m: i64) -> AnalysisOccurrences {
         pod_normal(
             "shop",
             POD,
@@ -404,12 +404,12 @@ mod tests {
                     .build(),
             ]
         };
-        let churn: Vec<EventOccurrences> = [("x2x9z", 0, 1), ("b4k7q", 1, 2), ("c5m8r", 2, 3)]
+        let churn: Vec<AnalysisOccurrences> = [("x2x9z", 0, 1), ("b4k7q", 1, 2), ("c5m8r", 2, 3)]
             .iter()
             .flat_map(|&(s, f, p)| pod(s, f, p))
             .collect();
         assert_eq!(run(churn, 40).len(), 1);
-        let together: Vec<EventOccurrences> = ["x2x9z", "b4k7q", "c5m8r"]
+        let together: Vec<AnalysisOccurrences> = ["x2x9z", "b4k7q", "c5m8r"]
             .iter()
             .flat_map(|s| pod(s, 0, 1))
             .collect();

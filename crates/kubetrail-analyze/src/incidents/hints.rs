@@ -1,14 +1,14 @@
 //! What to check next, per rule, with the names the root event gives (volume, image,
 //! container, resource, node) filled in.
 
-use kubetrail_model::Event;
+use kubetrail_model::AnalysisEvent;
 
 use super::rules::Rule;
 use super::signals::container;
 use crate::objects::namespace_of;
 
 /// A hint for the root event `e` found by `rule`; `node` is where it happened, when known.
-pub fn hint(rule: Rule, e: &Event, node: Option<&str>) -> String {
+pub fn hint(rule: Rule, e: &AnalysisEvent, node: Option<&str>) -> String {
     let ns = namespace_of(e);
     let pod = &e.regarding.name;
     let kind = &e.regarding.kind;
@@ -81,7 +81,7 @@ pub fn hint(rule: Rule, e: &Event, node: Option<&str>) -> String {
     }
 }
 
-fn failed_mount(e: &Event, ns: &str, pod: &str, on_node: &str) -> String {
+fn failed_mount(e: &AnalysisEvent, ns: &str, pod: &str, on_node: &str) -> String {
     let note = &e.note;
     let volume = quoted_after(note, "volume ").unwrap_or("the volume");
     if let Some(cm) = quoted_after(note, "configmap ").filter(|_| note.contains("not found")) {

@@ -38,7 +38,7 @@ pub const CLUSTER_CAUSE_REASONS: [&str; 3] =
 
 /// The cluster-wide cause an event reports by itself (a scheduler summary that rejects every
 /// node for a taint or finds none, a sandbox without network), if any.
-pub fn cluster_cause(e: &kubetrail_model::Event) -> Option<ClusterCause> {
+pub fn cluster_cause(e: &kubetrail_model::AnalysisEvent) -> Option<ClusterCause> {
     cluster::reported(e)
 }
 
@@ -52,7 +52,7 @@ pub(crate) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::Rand
 pub(crate) type Set<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 use jiff::{SignedDuration, Timestamp};
-use kubetrail_model::{Change, EventOccurrences, Severity};
+use kubetrail_model::{AnalysisOccurrences, Change, Severity};
 use serde::{Deserialize, Serialize};
 
 use crate::objects::full_object;
@@ -229,18 +229,18 @@ pub struct Incident {
 /// The incidents among `events` (each with its occurrences inside `window`): ongoing first, then
 /// the most severe, then the most recent.
 pub fn incidents(
-    events: &[EventOccurrences],
+    events: &[AnalysisOccurrences],
     window: Window,
     cfg: &IncidentConfig,
 ) -> Result<Vec<Incident>> {
-    let events: Vec<&EventOccurrences> = events.iter().collect();
+    let events: Vec<&AnalysisOccurrences> = events.iter().collect();
     incidents_in(&events, window, cfg)
 }
 
 /// [`incidents`] of events held apart (each read where it lies: the incidents maintainer
 /// merges the parts of its reads by reference, never moving an event), in this order.
 pub fn incidents_in(
-    events: &[&EventOccurrences],
+    events: &[&AnalysisOccurrences],
     window: Window,
     cfg: &IncidentConfig,
 ) -> Result<Vec<Incident>> {
@@ -462,11 +462,11 @@ fn build(
         start,
         end,
         root_cause: RootCause {
-            reason: root_event.reason.clone(),
+            reason: root_event.reason.to_string(),
             rule: finding.rule.name().to_string(),
             evidence: finding.evidence,
             object: full_object(root_event),
-            message: root_event.note.clone(),
+            message: root_event.note.to_string(),
             at: root_event.first_seen,
             hint: hints::hint(finding.rule, root_event, ctx.node(finding.root)),
             change: None,
@@ -496,7 +496,7 @@ fn affected(ctx: &Ctx<'_>, events: &[usize]) -> Vec<AffectedWorkload> {
         }
         let k = *index.entry(e.correlation_id.as_str()).or_insert_with(|| {
             out.push(AffectedWorkload {
-                workload: e.correlation_id.clone(),
+                workload: e.correlation_id.to_string(),
                 objects: 0,
                 events: 0,
             });
@@ -522,14 +522,14 @@ fn node_recovered(ctx: &Ctx<'_>, events: &[usize]) -> bool {
 }
 
 /// One timeline entry for an event.
-pub(crate) fn entry(e: &EventOccurrences) -> TimelineEntry {
+pub(crate) fn entry(e: &AnalysisOccurrences) -> TimelineEntry {
     TimelineEntry {
         first_seen: e.event.first_seen,
         last_seen: e.event.last_seen,
         count: e.count(),
         object: full_object(&e.event),
-        reason: e.event.reason.clone(),
+        reason: e.event.reason.to_string(),
         severity: e.event.severity,
-        message: e.event.note.clone(),
+        message: e.event.note.to_string(),
     }
 }

@@ -80,7 +80,7 @@ struct Named<'a> {
 
 /// The nodes of the members an etcd operator's `UnhealthyEtcdMember` or `UnstartedEtcdMember`
 /// names ("unhealthy members: a,b"; a member not started yet, `NAME-PENDING-<ip>`, names none).
-pub fn etcd_member_nodes(e: &kubetrail_model::Event) -> Vec<&str> {
+pub fn etcd_member_nodes(e: &kubetrail_model::AnalysisEvent) -> Vec<&str> {
     if !matches!(
         e.reason.as_str(),
         "UnhealthyEtcdMember" | "UnstartedEtcdMember"
@@ -98,12 +98,12 @@ pub fn etcd_member_nodes(e: &kubetrail_model::Event) -> Vec<&str> {
 }
 
 /// Whether `e` is about a pod of the etcd operator's operand namespace.
-pub fn is_etcd_pod(e: &kubetrail_model::Event) -> bool {
+pub fn is_etcd_pod(e: &kubetrail_model::AnalysisEvent) -> bool {
     e.regarding.kind == "Pod" && namespace_of(e) == ETCD_NAMESPACE
 }
 
 /// The `<group>.<version>` of a failed API check (`"<group>.<version>" failed with …`).
-fn checked_group_version(e: &kubetrail_model::Event) -> Option<&str> {
+fn checked_group_version(e: &kubetrail_model::AnalysisEvent) -> Option<&str> {
     if e.reason != API_CHECK_FAILED {
         return None;
     }
@@ -112,7 +112,7 @@ fn checked_group_version(e: &kubetrail_model::Event) -> Option<&str> {
 }
 
 /// What failure `e`'s message names, per the formats above.
-fn named(e: &kubetrail_model::Event) -> Vec<Named<'_>> {
+fn named(e: &kubetrail_model::AnalysisEvent) -> Vec<Named<'_>> {
     match e.reason.as_str() {
         "UnhealthyEtcdMember" | "UnstartedEtcdMember" => etcd_member_nodes(e)
             .into_iter()
@@ -264,7 +264,7 @@ mod tests {
     use super::*;
     use crate::testing::about;
 
-    fn report(reason: &str, note: &str) -> kubetrail_model::Event {
+    fn report(reason: &str, note: &str) -> kubetrail_model::AnalysisEvent {
         about(
             "Deployment",
             "openshift-etcd-operator",

@@ -3,7 +3,7 @@
 //! Kubernetes' own components write these reasons and messages (kubelet, scheduler, node
 //! lifecycle and taint managers); the prefixes matched are theirs, stable across releases.
 
-use kubetrail_model::Event;
+use kubetrail_model::AnalysisEvent;
 
 /// The role of one event in the causal rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,7 +46,7 @@ pub enum Signal {
 }
 
 impl Signal {
-    pub fn of(e: &Event) -> Signal {
+    pub fn of(e: &AnalysisEvent) -> Signal {
         let note = e.note.as_str();
         match e.reason.as_str() {
             "FailedMount" | "FailedAttachVolume" | "FailedMapVolume" => Signal::FailedMount,
@@ -137,7 +137,7 @@ pub fn clears(up_reason: &str, down_reason: &str) -> bool {
 }
 
 /// The container an event is about, from its field path (`spec.containers{app}` → `app`).
-pub fn container(e: &Event) -> Option<&str> {
+pub fn container(e: &AnalysisEvent) -> Option<&str> {
     let (_, rest) = e.regarding.field_path.split_once('{')?;
     rest.split_once('}').map(|(c, _)| c)
 }

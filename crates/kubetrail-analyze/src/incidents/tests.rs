@@ -6,7 +6,7 @@ use crate::testing::{about, at, node_event, pod_normal, pod_warning};
 const WEB: &str = "web-7d9f8b6c4-x2x9z";
 const API: &str = "api-5c9b7d8f6d-4kqzv";
 
-fn run(events: Vec<EventOccurrences>, until: i64) -> Vec<Incident> {
+fn run(events: Vec<AnalysisOccurrences>, until: i64) -> Vec<Incident> {
     let window = Window::new(at(-24 * 60), at(until)).unwrap();
     incidents(&events, window, &IncidentConfig::default()).unwrap()
 }
@@ -23,7 +23,7 @@ fn by_subject<'a>(incidents: &'a [Incident], subject: &str) -> &'a Incident {
         .unwrap_or_else(|| panic!("no incident about {subject} in {incidents:#?}"))
 }
 
-fn started(pod: &str, node: &str, m: i64) -> EventOccurrences {
+fn started(pod: &str, node: &str, m: i64) -> AnalysisOccurrences {
     pod_normal("shop", pod, "Started", "Started container app")
         .container("app")
         .by_kubelet(node)
@@ -31,7 +31,7 @@ fn started(pod: &str, node: &str, m: i64) -> EventOccurrences {
         .build()
 }
 
-fn failed_mount(pod: &str, node: &str) -> Vec<EventOccurrences> {
+fn failed_mount(pod: &str, node: &str) -> Vec<AnalysisOccurrences> {
     vec![
         pod_warning(
             "shop",
@@ -54,7 +54,7 @@ fn failed_mount(pod: &str, node: &str) -> Vec<EventOccurrences> {
     ]
 }
 
-fn image_pull(pod: &str, node: &str) -> Vec<EventOccurrences> {
+fn image_pull(pod: &str, node: &str) -> Vec<AnalysisOccurrences> {
     let w = |reason: &str, note: &str| {
         pod_warning("shop", pod, reason, note)
             .container("app")
@@ -766,7 +766,7 @@ fn one_controller_failing_the_same_way_on_several_objects_at_once_is_one_inciden
         "c-worker-eastus22-vthrm",
         "c-worker-eastus23-d49js",
     ];
-    let mut events: Vec<EventOccurrences> = names
+    let mut events: Vec<AnalysisOccurrences> = names
         .iter()
         .zip([0, 0, 1])
         .map(|(n, m)| machine(n, &vm(n), m))
@@ -846,7 +846,7 @@ fn network_not_ready_on_the_nodes_is_one_incident() {
 
 /// Operators `op-a`, `op-b`, `op-c` (one namespace each) starting to crash-loop at the
 /// given minutes.
-fn crashes(minutes: [i64; 3]) -> Vec<EventOccurrences> {
+fn crashes(minutes: [i64; 3]) -> Vec<AnalysisOccurrences> {
     ["op-a", "op-b", "op-c"]
         .iter()
         .zip(minutes)
@@ -866,7 +866,7 @@ fn crashes(minutes: [i64; 3]) -> Vec<EventOccurrences> {
 }
 
 /// The API server's `TerminationStart` (k8s.io/apiserver, recorded on its namespace) at minute 0.
-fn api_server_termination_start() -> kubetrail_model::EventOccurrences {
+fn api_server_termination_start() -> kubetrail_model::AnalysisOccurrences {
     about(
         "Namespace",
         "",
@@ -1000,7 +1000,7 @@ fn an_api_server_still_failing_its_probes_when_operators_crash_roots_the_wave() 
 
 /// An operator's `ConfigMapCreateFailed` at minute 0 and `ConfigMapCreated` at minute 1
 /// (library-go resourceapply).
-fn configmap_created_on_retry() -> Vec<EventOccurrences> {
+fn configmap_created_on_retry() -> Vec<AnalysisOccurrences> {
     let op = |type_: &str, reason: &str, note: &str, m: i64| {
         about_rs("Deployment", "web-operator", type_, reason, note)
             .at(m)
@@ -1155,7 +1155,7 @@ fn a_failure_the_object_got_past_is_not_the_root_of_what_still_fails() {
 
 /// A readiness probe of pod `pod` in `namespace`, failing on `node` from minute `first` to
 /// minute `last` (long enough to be a failure, not a start-up spell).
-fn not_ready(namespace: &str, pod: &str, node: &str, first: i64, last: i64) -> EventOccurrences {
+fn not_ready(namespace: &str, pod: &str, node: &str, first: i64, last: i64) -> AnalysisOccurrences {
     pod_warning(namespace, pod, "Unhealthy", "Readiness probe failed: ")
         .by_kubelet(node)
         .span(first, last, 2 * (last - first) as u64 + 1)
@@ -1163,7 +1163,7 @@ fn not_ready(namespace: &str, pod: &str, node: &str, first: i64, last: i64) -> E
 }
 
 /// `e` moved `secs` seconds later (earlier when negative).
-fn shift(mut e: EventOccurrences, secs: i64) -> EventOccurrences {
+fn shift(mut e: AnalysisOccurrences, secs: i64) -> AnalysisOccurrences {
     let d = jiff::SignedDuration::from_secs(secs);
     e.event.first_seen += d;
     e.event.last_seen += d;
@@ -1381,7 +1381,7 @@ fn a_probe_failing_seconds_before_its_node_is_reported_not_ready_is_the_nodes() 
             .build(),
         ]
     };
-    let mut events: Vec<EventOccurrences> = ["etcd-kind-control-plane", apiserver]
+    let mut events: Vec<AnalysisOccurrences> = ["etcd-kind-control-plane", apiserver]
         .iter()
         .map(|pod| {
             about(

@@ -8,15 +8,20 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::Window;
-use kubetrail_model::{AggregateRow, Dimension, EventOccurrences, Occurrence};
+use kubetrail_model::{AggregateRow, AnalysisOccurrences, Dimension, EventOccurrences, Occurrence};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_source::import::{Item, read_file};
 
 #[allow(unused_imports)]
 pub use kubetrail_testkit::real_events as dataset;
 
+/// The events of one dump, with their occurrences, in file order, as analysis reads them.
+pub fn load(name: &str) -> Vec<AnalysisOccurrences> {
+    AnalysisOccurrences::of_all(&load_whole(name))
+}
+
 /// The events of one dump, with their occurrences, in file order.
-pub fn load(name: &str) -> Vec<EventOccurrences> {
+pub fn load_whole(name: &str) -> Vec<EventOccurrences> {
     let path = dataset().join(name);
     let mut processor = Processor::new(Rules::builtin());
     let mut out: Vec<EventOccurrences> = Vec::new();
@@ -64,15 +69,15 @@ pub fn load(name: &str) -> Vec<EventOccurrences> {
 }
 
 /// From the first occurrence to just after the last.
-pub fn whole(events: &[EventOccurrences]) -> Window {
+pub fn whole(events: &[AnalysisOccurrences]) -> Window {
     let first = events
         .iter()
-        .filter_map(EventOccurrences::first)
+        .filter_map(AnalysisOccurrences::first)
         .min()
         .expect("events");
     let last = events
         .iter()
-        .filter_map(EventOccurrences::last)
+        .filter_map(AnalysisOccurrences::last)
         .max()
         .expect("events");
     Window::new(first, last + SignedDuration::from_secs(1)).expect("a window")
@@ -81,10 +86,10 @@ pub fn whole(events: &[EventOccurrences]) -> Window {
 /// Only the occurrences inside `[since, until)`, and only events that have one, as
 /// `Store::occurrences` returns them.
 pub fn inside(
-    events: &[EventOccurrences],
+    events: &[AnalysisOccurrences],
     since: Timestamp,
     until: Timestamp,
-) -> Vec<EventOccurrences> {
+) -> Vec<AnalysisOccurrences> {
     events
         .iter()
         .filter_map(|e| {
@@ -94,7 +99,7 @@ pub fn inside(
                 .copied()
                 .filter(|o| o.at >= since && o.at < until)
                 .collect();
-            (!occurrences.is_empty()).then(|| EventOccurrences {
+            (!occurrences.is_empty()).then(|| AnalysisOccurrences {
                 event: e.event.clone(),
                 occurrences,
             })
@@ -104,19 +109,19 @@ pub fn inside(
 
 /// Occurrence counts per hour and (cluster, namespace, reason, severity), as
 /// `Store::aggregate` returns them.
-pub fn hourly(events: &[EventOccurrences]) -> Vec<AggregateRow> {
+pub fn hourly(events: &[AnalysisOccurrences]) -> Vec<AggregateRow> {
     let hour = 3_600_000_000i64;
     let mut groups: BTreeMap<(String, String, String, String, i64), u64> = BTreeMap::new();
     for e in events {
         let ev = &e.event;
-        let ns = ev.namespace.clone();
+        let ns = ev.namespace.to_string();
         for o in &e.occurrences {
             let b = o.at.as_microsecond().div_euclid(hour) * hour;
             *groups
                 .entry((
-                    ev.cluster.clone(),
+                    ev.cluster.to_string(),
                     ns.clone(),
-                    ev.reason.clone(),
+                    ev.reason.to_string(),
                     ev.severity.to_string(),
                     b,
                 ))

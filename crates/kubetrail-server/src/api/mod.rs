@@ -18,21 +18,22 @@ pub(crate) mod silences;
 pub(crate) mod timeline;
 
 use jiff::SignedDuration;
-use kubetrail_model::{Change, EventFilter, EventOccurrences};
+use kubetrail_model::{AnalysisOccurrences, Change, EventFilter};
 
 use crate::params::Params;
 use crate::{ApiError, AppState};
 
-/// The events of an analysis window with their occurrences: at most `max`, the latest.
+/// The events of an analysis window with their occurrences, as analysis reads them: at most
+/// `max`, the latest.
 pub(crate) async fn window_events(
     state: &AppState,
     filter: &EventFilter,
     max: usize,
-) -> Result<Vec<EventOccurrences>, ApiError> {
+) -> Result<Vec<AnalysisOccurrences>, ApiError> {
     state
         .timed(
             "reading the window's events",
-            state.reader.occurrences(filter, max),
+            state.reader.latest_analysis_occurrences(filter, max),
         )
         .await
 }

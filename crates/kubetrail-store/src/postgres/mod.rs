@@ -41,7 +41,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use kubetrail_model::{AggregateQuery, AggregateRow, EventFilter, EventOccurrences, Timestamp};
+use kubetrail_model::{
+    AggregateQuery, AggregateRow, AnalysisOccurrences, EventFilter, EventOccurrences, Timestamp,
+};
 use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
@@ -246,20 +248,6 @@ impl EventSink for PostgresStore {
     }
 }
 
-impl PostgresStore {
-    /// The latest `limit` events of `filter` (0: all) with their occurrences in its range,
-    /// with `fields`: [`EventReader::occurrences`] and its lean read.
-    async fn latest_occurrences(
-        &self,
-        filter: &EventFilter,
-        limit: usize,
-        fields: crate::Fields,
-    ) -> Result<Vec<EventOccurrences>> {
-        let columns = crate::rows::columns(fields);
-        occurrences::occurrences(&self.client().await?, filter, limit, columns).await
-    }
-}
-
 #[async_trait]
 impl EventReader for PostgresStore {
     async fn query(&self, filter: &EventFilter, page: &Page) -> Result<Vec<StoredEvent>> {
@@ -275,21 +263,17 @@ impl EventReader for PostgresStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
-        self.latest_occurrences(filter, limit, crate::Fields::Whole)
-            .await
+        let shape = crate::rows::Stored(crate::Fields::Whole);
+        occurrences::occurrences(&self.client().await?, filter, limit, shape).await
     }
 
     async fn analysis_occurrences(
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Option<Vec<EventOccurrences>>> {
+    ) -> Result<Option<Vec<AnalysisOccurrences>>> {
         let events = self
-            .latest_occurrences(
-                filter,
-                crate::roles::over_limit(limit),
-                crate::Fields::Analysis,
-            )
+            .latest_analysis_occurrences(filter, crate::roles::over_limit(limit))
             .await?;
         Ok(crate::roles::within_limit(events, limit))
     }
@@ -298,9 +282,9 @@ impl EventReader for PostgresStore {
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Vec<EventOccurrences>> {
-        self.latest_occurrences(filter, limit, crate::Fields::Analysis)
-            .await
+    ) -> Result<Vec<AnalysisOccurrences>> {
+        let shape = crate::rows::Shared::default();
+        occurrences::occurrences(&self.client().await?, filter, limit, shape).await
     }
 
     async fn occurrences_in_pages(
@@ -318,7 +302,7 @@ impl EventReader for PostgresStore {
                 &self.client().await?,
                 filter,
                 ids,
-                crate::rows::columns(fields),
+                crate::rows::Stored(fields),
             )
             .await?;
             n += events.len();

@@ -4,18 +4,21 @@
 //! events and only their occurrences inside the range.
 
 use deadpool_postgres::GenericClient;
-use kubetrail_model::{EventFilter, EventOccurrences, Occurrence};
+use kubetrail_model::{EventFilter, Occurrence};
 
 use super::filter::{Table, Where, micros, timestamp};
-use crate::rows::{EVENT_COLUMN_COUNT as COLUMN_COUNT, stored_event};
-use crate::{Error, Result};
+use crate::Result;
+use crate::rows::{EVENT_COLUMN_COUNT as COLUMN_COUNT, RowLike, Shape};
 
-pub(crate) async fn occurrences(
+/// The events of `f` with their occurrences in its range (at most `limit`, 0: all, the
+/// latest), each row read as `shape` says (whole, or what analysis reads).
+pub(crate) async fn occurrences<S: Shape>(
     c: &impl GenericClient,
     f: &EventFilter,
     limit: usize,
-    columns: &str,
-) -> Result<Vec<EventOccurrences>> {
+    shape: S,
+) -> Result<Vec<S::Item>> {
+    let columns = shape.columns();
     let (mut w, range) = picking(f)?;
     let l = w.param(sql_limit(limit));
     let sql = format!(
@@ -33,7 +36,7 @@ pub(crate) async fn occurrences(
     );
     let stmt = c.prepare_cached(&sql).await?;
     let rows = c.query(&stmt, &w.refs()).await?;
-    grouped(&rows)
+    grouped(&rows, shape)
 }
 
 /// The ids of the events [`occurrences`] reads, in its order: the first step of a read in
@@ -60,14 +63,15 @@ pub(crate) async fn occurrence_ids(
         .collect()
 }
 
-/// The events of `ids` (in that order, those no longer stored left out), each row read from
-/// `columns`, with their occurrences in `f`'s range: one page of a read in pages.
-pub(crate) async fn occurrences_of(
+/// The events of `ids` (in that order, those no longer stored left out), each row read as
+/// `shape` says, with their occurrences in `f`'s range: one page of a read in pages.
+pub(crate) async fn occurrences_of<S: Shape>(
     c: &impl GenericClient,
     f: &EventFilter,
     ids: &[i64],
-    columns: &str,
-) -> Result<Vec<EventOccurrences>> {
+    shape: S,
+) -> Result<Vec<S::Item>> {
+    let columns = shape.columns();
     let mut w = Where::new();
     let p = w.param(ids.to_vec());
     let range = and_each(&range_terms(&mut w, f));
@@ -80,7 +84,7 @@ pub(crate) async fn occurrences_of(
     );
     let stmt = c.prepare_cached(&sql).await?;
     let rows = c.query(&stmt, &w.refs()).await?;
-    grouped(&rows)
+    grouped(&rows, shape)
 }
 
 /// The terms that pick `f`'s events with an occurrence in its range, and the range's terms
@@ -118,8 +122,8 @@ fn sql_limit(limit: usize) -> Option<i64> {
 }
 
 /// Rows of an event's columns then an occurrence's time and count, ordered by event then
-/// time, as one [`EventOccurrences`] per event.
-fn grouped(rows: &[tokio_postgres::Row]) -> Result<Vec<EventOccurrences>> {
+/// time, as one item of `shape` per event.
+fn grouped<S: Shape>(rows: &[tokio_postgres::Row], mut shape: S) -> Result<Vec<S::Item>> {
     // Sized once: the events are the rows of distinct ids, in order.
     let (mut events, mut last) = (0, None);
     for row in rows {
@@ -129,26 +133,19 @@ fn grouped(rows: &[tokio_postgres::Row]) -> Result<Vec<EventOccurrences>> {
             last = Some(id);
         }
     }
-    let mut out: Vec<EventOccurrences> = Vec::with_capacity(events);
+    let mut out: Vec<S::Item> = Vec::with_capacity(events);
     let mut current: Option<i64> = None;
     for row in rows {
         let id: i64 = row.try_get(0)?;
-        let count: i64 = row.try_get(COLUMN_COUNT + 1)?;
         let occurrence = Occurrence {
             at: timestamp(row.try_get(COLUMN_COUNT)?, "ts")?,
-            count: u64::try_from(count).map_err(|_| Error::Corrupt {
-                column: "count",
-                value: count.to_string(),
-            })?,
+            count: row.count(COLUMN_COUNT + 1)?,
         };
         match out.last_mut() {
-            Some(last) if current == Some(id) => last.occurrences.push(occurrence),
+            Some(last) if current == Some(id) => S::occurrences(last).push(occurrence),
             _ => {
                 current = Some(id);
-                out.push(EventOccurrences {
-                    event: stored_event(row)?.event,
-                    occurrences: vec![occurrence],
-                });
+                out.push(shape.item(row, vec![occurrence])?);
             }
         }
     }

@@ -36,7 +36,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use kubetrail_model::{
-    AggregateQuery, AggregateRow, EventFilter, EventOccurrences, Severity, Timestamp,
+    AggregateQuery, AggregateRow, AnalysisOccurrences, EventFilter, EventOccurrences, Severity,
+    Timestamp,
 };
 use rusqlite::Connection;
 
@@ -434,19 +435,19 @@ impl EventSink for SqliteStore {
 }
 
 impl SqliteStore {
-    /// The latest `limit` events of `filter` (0: all) with their occurrences in its range,
-    /// with `fields`: [`EventReader::occurrences`] and its lean read.
-    async fn latest_occurrences(
+    /// The events of `filter` with their occurrences in its range as analysis reads them
+    /// (at most `limit`, 0: all; `over` says what a read of more gives):
+    /// [`EventReader::analysis_occurrences`] and its latest.
+    async fn shared_occurrences(
         &self,
         filter: &EventFilter,
         limit: usize,
-        fields: crate::Fields,
-    ) -> Result<Vec<EventOccurrences>> {
+        over: occurrences::Over,
+    ) -> Result<Option<Vec<AnalysisOccurrences>>> {
         let filter = filter.clone();
         self.read(move |c| {
-            let columns = crate::rows::columns(fields);
-            occurrences::occurrences(c, &filter, limit, columns, occurrences::Over::Latest)
-                .map(Option::unwrap_or_default)
+            let shape = crate::rows::Shared::default();
+            occurrences::occurrences(c, &filter, limit, shape, over)
         })
         .await
     }
@@ -469,30 +470,32 @@ impl EventReader for SqliteStore {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<EventOccurrences>> {
-        self.latest_occurrences(filter, limit, crate::Fields::Whole)
-            .await
+        let filter = filter.clone();
+        self.read(move |c| {
+            let shape = crate::rows::Stored(crate::Fields::Whole);
+            occurrences::occurrences(c, &filter, limit, shape, occurrences::Over::Latest)
+                .map(Option::unwrap_or_default)
+        })
+        .await
     }
 
     async fn analysis_occurrences(
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Option<Vec<EventOccurrences>>> {
-        let filter = filter.clone();
-        self.read(move |c| {
-            let columns = crate::rows::ANALYSIS_COLUMNS;
-            occurrences::occurrences(c, &filter, limit, columns, occurrences::Over::Nothing)
-        })
-        .await
+    ) -> Result<Option<Vec<AnalysisOccurrences>>> {
+        self.shared_occurrences(filter, limit, occurrences::Over::Nothing)
+            .await
     }
 
     async fn latest_analysis_occurrences(
         &self,
         filter: &EventFilter,
         limit: usize,
-    ) -> Result<Vec<EventOccurrences>> {
-        self.latest_occurrences(filter, limit, crate::Fields::Analysis)
+    ) -> Result<Vec<AnalysisOccurrences>> {
+        self.shared_occurrences(filter, limit, occurrences::Over::Latest)
             .await
+            .map(Option::unwrap_or_default)
     }
 
     async fn occurrences_in_pages(
@@ -512,7 +515,7 @@ impl EventReader for SqliteStore {
             let (filter, ids) = (filter.clone(), ids.to_vec());
             let events = self
                 .read(move |c| {
-                    occurrences::occurrences_of(c, &filter, &ids, crate::rows::columns(fields))
+                    occurrences::occurrences_of(c, &filter, &ids, crate::rows::Stored(fields))
                 })
                 .await?;
             n += events.len();

@@ -9,17 +9,17 @@
 //! had, whatever the range (SQLite has no statistics to know that a cluster narrows little:
 //! the incidents maintainer's read of six hours of a 1M-event store walked all 1M).
 
-use kubetrail_model::{EventFilter, EventOccurrences, Occurrence};
+use kubetrail_model::{EventFilter, Occurrence};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
 use super::filter::{Sqlite, Table, Where, micros, search_error, timestamp};
-use crate::rows::stored_event;
+use crate::Result;
+use crate::rows::{RowLike, Shape};
 use crate::where_clause::Dialect;
-use crate::{Error, Result};
 
-/// The events of `f` with their occurrences in its range, each row read from `columns`
-/// ([`EVENT_COLUMNS`](crate::rows::EVENT_COLUMNS), or the analysis' fewer). The result is
+/// The events of `f` with their occurrences in its range, each row read as `shape` says
+/// (whole, or what analysis reads). The result is
 /// sized from the count of events picked: grown by doubling, its largest growth held the old
 /// and the new buffer at once, ~1.5 KB per event of a read of 50,000 (issue 14 §1/§2).
 ///
@@ -32,19 +32,19 @@ use crate::{Error, Result};
 ///
 /// With `over` [`Over::Nothing`], a read of more than `limit` events reads none of them
 /// (`None`): the count comes with the ids, before any event is read.
-pub(crate) fn occurrences(
+pub(crate) fn occurrences<S: Shape>(
     conn: &Connection,
     f: &EventFilter,
     limit: usize,
-    columns: &str,
+    shape: S,
     over: Over,
-) -> Result<Option<Vec<EventOccurrences>>> {
-    let read = statements(f, limit, columns)?;
+) -> Result<Option<Vec<S::Item>>> {
+    let read = statements(f, limit, shape.columns())?;
     let tx = conn.unchecked_transaction()?;
     let Some(ids) = picked(&tx, &read, f, limit, over)? else {
         return Ok(None);
     };
-    let out = read_picked(&tx, &read, &ids)?;
+    let out = read_picked(&tx, &read, &ids, shape)?;
     tx.commit()?;
     Ok(Some(out))
 }
@@ -56,17 +56,17 @@ pub(crate) fn occurrence_ids(conn: &Connection, f: &EventFilter, limit: usize) -
     Ok(picked(conn, &read, f, limit, Over::Latest)?.unwrap_or_default())
 }
 
-/// The events of `ids` (in that order, those no longer stored left out), each row read from
-/// `columns`, with their occurrences in `f`'s range: one page of a read in pages.
-pub(crate) fn occurrences_of(
+/// The events of `ids` (in that order, those no longer stored left out), each row read as
+/// `shape` says, with their occurrences in `f`'s range: one page of a read in pages.
+pub(crate) fn occurrences_of<S: Shape>(
     conn: &Connection,
     f: &EventFilter,
     ids: &[i64],
-    columns: &str,
-) -> Result<Vec<EventOccurrences>> {
-    let read = statements(f, 0, columns)?;
+    shape: S,
+) -> Result<Vec<S::Item>> {
+    let read = statements(f, 0, shape.columns())?;
     let tx = conn.unchecked_transaction()?;
-    let out = read_picked(&tx, &read, ids)?;
+    let out = read_picked(&tx, &read, ids, shape)?;
     tx.commit()?;
     Ok(out)
 }
@@ -99,45 +99,41 @@ fn picked(
 }
 
 /// Each event of `ids` (in that order; one no longer stored, or with no occurrence in the
-/// range, is left out) with its occurrences in the range, oldest first.
-fn read_picked(conn: &Connection, read: &Statements, ids: &[i64]) -> Result<Vec<EventOccurrences>> {
-    let mut out: Vec<EventOccurrences> = Vec::with_capacity(ids.len());
+/// range, is left out) with its occurrences in the range, oldest first, as `shape` reads it.
+fn read_picked<S: Shape>(
+    conn: &Connection,
+    read: &Statements,
+    ids: &[i64],
+    mut shape: S,
+) -> Result<Vec<S::Item>> {
+    let mut out: Vec<S::Item> = Vec::with_capacity(ids.len());
     let mut event = conn.prepare_cached(&read.event)?;
     let mut occurrences = conn.prepare_cached(&read.occurrences)?;
     let mut params: Vec<Value> = Vec::with_capacity(1 + read.range_params.len());
     for &id in ids {
-        let Some(stored) = event
-            .query_row([id], |row| Ok(stored_event(row)))
-            .optional()?
-            .transpose()?
-        else {
-            continue;
-        };
         params.clear();
         params.extend(read.range_params.iter().cloned());
         params.push(Value::Integer(id));
         let mut found: Vec<Occurrence> = Vec::new();
         let mut rows = occurrences.query(params_from_iter(params.iter()))?;
         while let Some(row) = rows.next()? {
-            let count: i64 = row.get(1)?;
             found.push(Occurrence {
                 at: timestamp(row.get(0)?, "ts")?,
-                count: u64::try_from(count).map_err(|_| Error::Corrupt {
-                    column: "count",
-                    value: count.to_string(),
-                })?,
+                count: row.count(1)?,
             });
+        }
+        if found.is_empty() {
+            continue;
         }
         // Oldest first; occurrences at the same time in the order of their rows, as the
         // index gives them.
         found.sort_by_key(|o| o.at);
         found.shrink_to_fit();
-        if !found.is_empty() {
-            out.push(EventOccurrences {
-                event: stored.event,
-                occurrences: found,
-            });
-        }
+        let item = event
+            .query_row([id], |row| Ok(shape.item(row, found)))
+            .optional()?
+            .transpose()?;
+        out.extend(item);
     }
     Ok(out)
 }

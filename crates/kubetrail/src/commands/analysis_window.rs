@@ -5,7 +5,7 @@
 use anyhow::Result;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::Window;
-use kubetrail_model::{Change, EventFilter, EventOccurrences};
+use kubetrail_model::{AnalysisOccurrences, Change, EventFilter};
 use kubetrail_store::EventReader;
 
 use super::flag_error;
@@ -29,13 +29,13 @@ pub async fn resolve(
     Ok((filter, window))
 }
 
-/// The events of the window with their occurrences, at most `max` (the latest); warns on
-/// stderr when that may have cut some off.
+/// The events of the window with their occurrences as analysis reads them, at most `max` (the
+/// latest); warns on stderr when that may have cut some off.
 pub async fn events(
     store: &dyn EventReader,
     filter: &EventFilter,
     max: usize,
-) -> Result<Vec<EventOccurrences>> {
+) -> Result<Vec<AnalysisOccurrences>> {
     let (events, cut) = kubetrail_query::read_events(store, filter, max)
         .await
         .map_err(flag_error)?;

@@ -21,7 +21,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 use jiff::SignedDuration;
 use kubetrail_analyze::{Incident, IncidentConfig, Window, incidents, link_changes};
-use kubetrail_model::{Event, EventFilter};
+use kubetrail_model::{AnalysisOccurrences, Event, EventFilter};
 use kubetrail_store::{EventReader, SqliteStore};
 use serde::Serialize;
 
@@ -127,7 +127,11 @@ async fn run_engine(config: &Config, dump: &Path) -> Result<(Vec<Incident>, Vec<
         max_timeline: usize::MAX,
         ..IncidentConfig::default()
     };
-    let mut found = incidents(&events, Window::new(since, until)?, &cfg)?;
+    let mut found = incidents(
+        &AnalysisOccurrences::of_all(&events),
+        Window::new(since, until)?,
+        &cfg,
+    )?;
     // The rollout history `import` reconstructed from the dump's ReplicaSets, if any.
     let changes = kubetrail_query::window_changes(&store, &filter, cfg.change_window, 0).await?;
     link_changes(&mut found, &changes, &cfg);
