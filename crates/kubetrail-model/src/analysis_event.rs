@@ -162,41 +162,30 @@ impl SharedStrings {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ObjectRef;
 
+    /// A processed Event as the store keeps it, every field set (those analysis does not
+    /// read too).
     fn event(uid: &str, note: &str) -> Event {
-        Event {
-            cluster: "prod".into(),
-            uid: uid.into(),
-            namespace: "shop".into(),
-            name: format!("web.{uid}"),
-            regarding: ObjectRef {
-                api_version: "v1".into(),
-                kind: "Pod".into(),
-                namespace: "shop".into(),
-                name: "web-1".into(),
-                uid: "pod-uid".into(),
-                field_path: "spec.containers{web}".into(),
+        serde_json::from_value(serde_json::json!({
+            "cluster": "prod", "uid": uid, "namespace": "shop", "name": format!("web.{uid}"),
+            "regarding": {
+                "api_version": "v1", "kind": "Pod", "namespace": "shop", "name": "web-1",
+                "uid": "pod-uid", "field_path": "spec.containers{web}"
             },
-            related: None,
-            reason: "BackOff".into(),
-            note: note.into(),
-            type_: "Warning".into(),
-            action: String::new(),
-            reporting_controller: "kubelet".into(),
-            reporting_instance: "node-1".into(),
-            first_seen: Timestamp::from_second(0).expect("a time"),
-            last_seen: Timestamp::from_second(60).expect("a time"),
-            count: 3,
-            resource_version: "7".into(),
-            category: Category::Crash,
-            severity: Severity::Warning,
-            correlation_id: "shop/Deployment/web".into(),
-            owner: None,
-            node: Some("node-1".into()),
-            template: "Back-off restarting failed container".into(),
-            labels: Default::default(),
-        }
+            "related": {
+                "api_version": "v1", "kind": "Node", "namespace": "", "name": "node-1",
+                "uid": "", "field_path": ""
+            },
+            "reason": "BackOff", "note": note, "type": "Warning", "action": "Restarting",
+            "reporting_controller": "kubelet", "reporting_instance": "node-1",
+            "first_seen": "1970-01-01T00:00:00Z", "last_seen": "1970-01-01T00:01:00Z",
+            "count": 3, "resource_version": "7", "category": "crash", "severity": "warning",
+            "correlation_id": "shop/Deployment/web",
+            "owner": { "kind": "Deployment", "name": "web" },
+            "node": "node-1", "template": "Back-off restarting failed container",
+            "labels": { "team": "shop" }
+        }))
+        .expect("an Event")
     }
 
     #[test]
