@@ -97,8 +97,16 @@ pub fn etcd_member_nodes(e: &kubetrail_model::AnalysisEvent) -> Vec<&str> {
         .collect()
 }
 
+#[cfg(test)]
+thread_local! {
+    /// How many times [`is_etcd_pod`] ran on this thread (tests count a rule's work).
+    pub static ETCD_POD_CHECKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Whether `e` is about a pod of the etcd operator's operand namespace.
 pub fn is_etcd_pod(e: &kubetrail_model::AnalysisEvent) -> bool {
+    #[cfg(test)]
+    ETCD_POD_CHECKS.set(ETCD_POD_CHECKS.get() + 1);
     e.regarding.kind == "Pod" && namespace_of(e) == ETCD_NAMESPACE
 }
 
