@@ -77,6 +77,18 @@ pub fn pod_warning(namespace: &str, pod: &str, reason: &str, note: &str) -> Draf
     about("Pod", namespace, pod, "Warning", reason, note)
 }
 
+/// `n` `BackOff` Warnings, one a minute, of `pods` pods of one namespace in turn: an incident
+/// of many events of few objects.
+pub fn crash_loop(n: i64, pods: i64) -> Vec<AnalysisOccurrences> {
+    (0..n)
+        .map(|i| {
+            pod_warning("shop", &format!("web-{}", i % pods), "BackOff", "Back-off")
+                .at(i)
+                .build()
+        })
+        .collect()
+}
+
 /// A Normal event about a pod.
 pub fn pod_normal(namespace: &str, pod: &str, reason: &str, note: &str) -> Draft {
     about("Pod", namespace, pod, "Normal", reason, note)

@@ -137,7 +137,7 @@ fn is_failure(e: &AnalysisOccurrences, signal: Signal) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::pod_warning;
+    use crate::testing::crash_loop;
 
     /// Bug (issue 14 §2/§3): the map of the failed objects' events was collected from the
     /// failures, and so sized for one entry per failure: 2,000 failures of 10 pods held room
@@ -145,13 +145,7 @@ mod tests {
     /// event itself is ~260). It holds room for its objects now.
     #[test]
     fn the_failed_objects_are_held_once_each_whatever_their_failures() {
-        let events: Vec<AnalysisOccurrences> = (0..2_000)
-            .map(|i| {
-                pod_warning("shop", &format!("web-{}", i % 10), "BackOff", "Back-off")
-                    .at(i)
-                    .build()
-            })
-            .collect();
+        let events = crash_loop(2_000, 10);
         let refs: Vec<&AnalysisOccurrences> = events.iter().collect();
         let ctx = Ctx::new(&refs);
         assert_eq!(ctx.failures.len(), 2_000);

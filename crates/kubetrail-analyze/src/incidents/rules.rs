@@ -557,7 +557,7 @@ pub fn cluster_root(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::pod_warning;
+    use crate::testing::crash_loop;
     use kubetrail_model::AnalysisOccurrences;
 
     /// Bug (issue 14 §1/§2): the etcd member rule picked the incident's etcd pods again for
@@ -566,13 +566,7 @@ mod tests {
     /// etcd report: no pod is looked at (4,000,000 checks before).
     #[test]
     fn the_etcd_member_rule_looks_at_the_pods_only_for_a_report() {
-        let events: Vec<AnalysisOccurrences> = (0..2_000)
-            .map(|i| {
-                pod_warning("shop", &format!("web-{}", i % 50), "BackOff", "Back-off")
-                    .at(i)
-                    .build()
-            })
-            .collect();
+        let events = crash_loop(2_000, 50);
         let refs: Vec<&AnalysisOccurrences> = events.iter().collect();
         let ctx = Ctx::new(&refs);
         let members: Vec<usize> = (0..events.len()).collect();
