@@ -9,7 +9,7 @@ use std::str::FromStr;
 use kubetrail_model::{AnalysisEvent, AnalysisOccurrences, Change};
 use serde::Serialize;
 
-use crate::incidents::{Incident, IncidentConfig, RootCause, TimelineEntry, entry, incidents};
+use crate::incidents::{Incident, IncidentConfig, RootCause, TimelineEntry, entry, incidents_in};
 use crate::objects::{Placements, namespace_of};
 use crate::{Error, Result, Window};
 
@@ -321,8 +321,7 @@ pub fn explain(
     subset.sort_by(|a, b| {
         (a.event.first_seen, &a.event.uid).cmp(&(b.event.first_seen, &b.event.uid))
     });
-    let subset: Vec<AnalysisOccurrences> = subset.into_iter().cloned().collect();
-    let found: Vec<Incident> = incidents(&subset, window, cfg)?
+    let found: Vec<Incident> = incidents_in(&subset, window, cfg)?
         .into_iter()
         .filter(|i| i.objects.iter().any(|o| family_objects.contains(o)))
         .collect();
