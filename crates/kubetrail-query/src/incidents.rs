@@ -23,7 +23,7 @@
 //! analysis of a window cuts it at the window's edge (a stored incident the cut core overlaps
 //! is replaced by what was found inside it: its part beyond is no longer kept).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
@@ -34,6 +34,9 @@ use kubetrail_store::{DirtyRange, EventReader, IncidentStore, IncidentSummary, S
 
 use crate::Result;
 use crate::patterns::PatternPass;
+
+/// The merge's maps of uids borrowed from the reads: foldhash, not SipHash.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The length of the span the maintainer recomputes at once (before it grows to take in the
 /// incidents crossing it).
@@ -93,40 +96,58 @@ pub async fn maintain_incidents_reading(
         return Ok(None);
     };
     let dirty = store.dirty_ranges().await?;
-    let mut done = Maintained {
-        ranges: dirty.len(),
-        ..Maintained::default()
+    // The pattern parts of the dirty hours, from the walk's reads, stored beside it.
+    let (mut parts, writes) = match reader.pattern_store() {
+        Some(patterns) => {
+            let (pass, writes) = PatternPass::new(patterns, &dirty);
+            (Some(pass), Some(writes))
+        }
+        None => (None, None),
     };
-    // The pattern parts of the dirty hours, from the walk's reads.
-    let mut parts = reader
-        .pattern_store()
-        .map(|patterns| PatternPass::new(patterns, &dirty));
-    for (cluster, spans) in merged(&dirty, horizon(cfg)) {
-        for span in spans {
-            let mut walk = SpanWalk::new(&cluster, span);
-            while let Some(found) = walk
-                .step(reader, store, cfg, max_read, parts.as_mut())
-                .await?
-            {
-                done.spans += 1;
-                done.events_read += found.events_read;
-                done.max_read = done.max_read.max(found.max_read);
-                done.stored += found.incidents.len();
-                let rows = found
-                    .incidents
-                    .iter()
-                    .map(stored)
-                    .collect::<Result<Vec<_>>>()?;
-                // What began before the walk's last cut stays as stored.
-                store
-                    .replace_incidents(&cluster, found.core.0, found.core.1, found.floor, rows)
-                    .await?;
+    let walk = async {
+        let mut done = Maintained {
+            ranges: dirty.len(),
+            ..Maintained::default()
+        };
+        for (cluster, spans) in merged(&dirty, horizon(cfg)) {
+            for span in spans {
+                let mut walk = SpanWalk::new(&cluster, span);
+                while let Some(found) = walk
+                    .step(reader, store, cfg, max_read, parts.as_mut())
+                    .await?
+                {
+                    done.spans += 1;
+                    done.events_read += found.events_read;
+                    done.max_read = done.max_read.max(found.max_read);
+                    done.stored += found.incidents.len();
+                    let rows = found
+                        .incidents
+                        .iter()
+                        .map(stored)
+                        .collect::<Result<Vec<_>>>()?;
+                    // What began before the walk's last cut stays as stored.
+                    store
+                        .replace_incidents(&cluster, found.core.0, found.core.1, found.floor, rows)
+                        .await?;
+                }
             }
         }
-    }
-    if let Some(parts) = parts {
-        done.pattern_hours = parts.finish(reader, max_read).await?;
-    }
+        if let Some(parts) = parts {
+            done.pattern_hours = parts.finish(reader, max_read).await?;
+        }
+        Ok::<_, crate::Error>(done)
+    };
+    let writes = async {
+        match writes {
+            Some(writes) => writes.run().await,
+            None => Ok(()),
+        }
+    };
+    let (done, written) = futures::future::join(walk, writes).await;
+    // A failed write ends the pass's writes: its own error, not the pass's refused queue.
+    written?;
+    let done = done?;
+    // Every part is stored (the writes ended with the pass) before the ranges are clean.
     store
         .clear_dirty(dirty.iter().map(|d| d.id).collect())
         .await?;
@@ -988,8 +1009,10 @@ async fn read_window(
     let into: Vec<Option<Side>> = match left.is_empty() {
         true => Vec::new(),
         false => {
-            let mut at: HashMap<&str, Side> =
-                HashMap::with_capacity(right.len() + held_count(&kept));
+            let mut at: HashMap<&str, Side> = HashMap::with_capacity_and_hasher(
+                right.len() + held_count(&kept),
+                foldhash::fast::RandomState::default(),
+            );
             for (p, part) in kept.iter().enumerate() {
                 for (k, e) in part.iter().enumerate() {
                     if !e.occurrences.is_empty() {

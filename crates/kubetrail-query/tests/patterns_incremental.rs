@@ -320,6 +320,59 @@ fn the_parts_taken_from_the_walks_reads_equal_those_read_by_hour() {
     });
 }
 
+/// Issue 14 §1: the maintainer's pattern parts are stored beside its walk, which goes on
+/// reading and analysing meanwhile. A write the store refuses (here a trigger: SQLite's own
+/// failure) still fails the pass with the store's own error, and leaves every dirty range to
+/// the next pass, which then keeps what the analysis of the events finds.
+#[test]
+fn a_refused_parts_write_fails_the_pass_and_leaves_its_ranges_dirty() {
+    let events = copies(DUMPS[0], "one");
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("kubetrail.db");
+        let store = SqliteStore::open(&path).expect("a store");
+        for batch in events.chunks(500) {
+            store
+                .write_batch(batch.to_vec(), None)
+                .await
+                .expect("write");
+        }
+        let incidents = store.incident_store().expect("the store keeps incidents");
+        let dirty = incidents.dirty_ranges().await.expect("dirty ranges");
+        assert!(!dirty.is_empty());
+        let sql = rusqlite::Connection::open(&path).expect("a second connection");
+        sql.execute_batch(
+            "CREATE TRIGGER refuse_parts BEFORE INSERT ON pattern_parts
+             BEGIN SELECT RAISE(ABORT, 'pattern parts refused'); END;",
+        )
+        .expect("a trigger");
+        let cfg = IncidentConfig::default();
+        let error = maintain_incidents(&store, &cfg)
+            .await
+            .expect_err("a refused write fails the pass");
+        let chain = kubetrail_model::error_chain(&error);
+        assert!(chain.contains("pattern parts refused"), "{chain}");
+        assert!(
+            !matches!(error, kubetrail_query::Error::PartsNotWritten),
+            "{chain}"
+        );
+        assert_eq!(
+            incidents.dirty_ranges().await.expect("dirty ranges"),
+            dirty,
+            "every range stays dirty"
+        );
+        sql.execute_batch("DROP TRIGGER refuse_parts")
+            .expect("the trigger dropped");
+        maintain_incidents(&store, &cfg)
+            .await
+            .expect("the next pass")
+            .expect("the store keeps incidents");
+        assert!(incidents.dirty_ranges().await.expect("dirty").is_empty());
+        let questions = questions(&store, &[]).await;
+        same_answers(&store, &questions).await;
+    });
+}
+
 /// Issue 14 §1: a store written before the compact bodies (version 2) keeps its parts as
 /// serde wrote `PatternPart` (version 1), and is read as before. The ten-day dump's kept
 /// parts, each rewritten as version 1 (computed again from its bucket's events), give the
