@@ -36,8 +36,11 @@ const DAY: SignedDuration = SignedDuration::from_hours(24);
 /// cluster writing more than the walk's bound in an hour, one read of it held every event of
 /// the hour (100,000 at `bench live`'s restart: issue 14 §2).
 const HOUR_PAGE: usize = 1_000;
-/// The writes of parts a pass may queue ahead of the store ([`PartWrites`]): each a piece of
-/// a day's hours or a day merged, ~0.7 MB of rows on the 1M store.
+/// The writes of parts a pass may queue ahead of the store ([`PartWrites`]; the channel holds
+/// one more for its one sender): each a piece of a day's hours or a day merged. On the 1M
+/// events a day's hour parts are ~5 MB of bodies (31 MB for the 6 days of the first 200,000),
+/// so a writer that falls behind holds up to ~15 MB more: the import's pass peaked 1.5–2.5 MiB
+/// higher than when it waited for each write (docs/BENCHMARKS.md, seventeenth session).
 const WRITES_AHEAD: usize = 2;
 
 /// Each cluster's dirty ranges as runs of whole hours (first and last start), merged.
