@@ -21,10 +21,10 @@ pub enum Error {
     /// Writing an answer failed.
     #[error("writing the answer")]
     Write(#[from] std::io::Error),
-    /// The maintainer's pattern parts could not be stored (what the maintainer reports is
-    /// the failed write's own error).
-    #[error("the pattern parts computed were not stored (their writer stopped)")]
-    PartsNotWritten,
+    /// What the maintainer computed (incidents, pattern parts) could not be stored (what
+    /// the maintainer reports is the failed write's own error).
+    #[error("what the pass computed was not stored (its writes stopped)")]
+    NotWritten,
     /// The analysis refused its input (e.g. an empty window).
     #[error("analysing the events")]
     Analyze(#[from] kubetrail_analyze::Error),

@@ -26,6 +26,7 @@ mod incidents;
 pub mod json_pretty;
 mod labels;
 mod part_body;
+mod pass_writes;
 mod patterns;
 mod range;
 
@@ -36,9 +37,9 @@ pub use explain::{Story, StoryRequest, find_namespace, parse_target, story};
 pub use filter::{FilterText, split_list};
 pub use incident_list::{JsonLayout, KeptList, ListItem, kept_list, window_list};
 pub use incidents::{
-    Detail, Kept, MAX_READ, Maintained, SLICE, WindowIncidents, changes_filter, changes_from,
-    kept_answer, kept_incidents, kept_read, maintain_incidents, maintain_incidents_reading,
-    whole_where_changes, window_incidents,
+    Detail, Kept, MAX_READ, Maintained, PassReads, SLICE, WindowIncidents, changes_filter,
+    changes_from, kept_answer, kept_incidents, kept_read, maintain_incidents,
+    maintain_incidents_reading, whole_where_changes, window_incidents,
 };
 pub use kubetrail_analyze::parse_kind;
 pub use labels::LabelSelector;

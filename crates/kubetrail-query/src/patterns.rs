@@ -14,8 +14,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use futures::channel::{mpsc, oneshot};
-use futures::{SinkExt, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
     KEPT_SAMPLES, Pattern, PatternConfig, PatternPart, merge_parts, pattern_parts,
@@ -27,8 +25,9 @@ use kubetrail_store::{
     parts_can_answer,
 };
 
+use crate::Result;
 use crate::part_body::{decode, encode};
-use crate::{Error, Result};
+use crate::pass_writes::{WriteQueue, pass_writes};
 
 const HOUR: SignedDuration = SignedDuration::from_hours(1);
 const DAY: SignedDuration = SignedDuration::from_hours(24);
@@ -36,12 +35,6 @@ const DAY: SignedDuration = SignedDuration::from_hours(24);
 /// cluster writing more than the walk's bound in an hour, one read of it held every event of
 /// the hour (100,000 at `bench live`'s restart: issue 14 §2).
 const HOUR_PAGE: usize = 1_000;
-/// The writes of parts a pass may queue ahead of the store ([`PartWrites`]; the channel holds
-/// one more for its one sender): each a piece of a day's hours or a day merged. On the 1M
-/// events a day's hour parts are ~5 MB of bodies (31 MB for the 6 days of the first 200,000),
-/// so a writer that falls behind holds up to ~15 MB more: the import's pass peaked 1.5–2.5 MiB
-/// higher than when it waited for each write (docs/BENCHMARKS.md, seventeenth session).
-const WRITES_AHEAD: usize = 2;
 
 /// Each cluster's dirty ranges as runs of whole hours (first and last start), merged.
 fn dirty_runs(dirty: &[DirtyRange]) -> BTreeMap<&str, Vec<(Timestamp, Timestamp)>> {
@@ -90,7 +83,8 @@ pub async fn maintain_patterns(
     store: &dyn PatternStore,
     dirty: &[DirtyRange],
 ) -> Result<usize> {
-    let (pass, writes) = PatternPass::new(store, dirty);
+    let (queue, writes) = pass_writes();
+    let pass = PatternPass::new(store, dirty, queue);
     let (hours, written) =
         futures::future::join(pass.finish(reader, crate::MAX_READ), writes.run()).await;
     written?;
@@ -105,8 +99,8 @@ pub async fn maintain_patterns(
 /// read of every dirty hour's events: a third of the pass over the 1M store.
 pub(crate) struct PatternPass<'s> {
     store: &'s dyn PatternStore,
-    /// The parts computed, to be stored by the pass's [`PartWrites`].
-    writes: mpsc::Sender<PartWrite>,
+    /// Where the parts computed are queued to be stored.
+    writes: WriteQueue<'s>,
     clusters: BTreeMap<String, ClusterParts>,
     /// Hours computed.
     hours: usize,
@@ -146,60 +140,14 @@ impl ClusterParts {
     }
 }
 
-/// A write a [`PatternPass`] hands to its [`PartWrites`].
-enum PartWrite {
-    /// [`PatternStore::replace_pattern_parts`].
-    Replace {
-        cluster: String,
-        span: PartSpan,
-        first: Timestamp,
-        last: Timestamp,
-        rows: Vec<StoredPatternPart>,
-    },
-    /// Answered once every write queued before it is stored.
-    Flush(oneshot::Sender<()>),
-}
-
-/// The writes of a [`PatternPass`], stored in the order it computed them while it goes on
-/// reading and computing (run beside the pass, e.g. `futures::future::join`): the store
-/// writes on its own thread (SQLite's writer thread, PostgreSQL's server), so the pass no
-/// longer waits for each day's rows (on the 1M import's pass, writing the parts was 13 % of
-/// its time, the pass waiting: issue 14 §1).
-pub(crate) struct PartWrites<'s> {
-    store: &'s dyn PatternStore,
-    queue: mpsc::Receiver<PartWrite>,
-}
-
-impl PartWrites<'_> {
-    /// Stores what the pass queues until it is done (dropped); ends at the first failure,
-    /// which the pass then sees as [`Error::PartsNotWritten`] (report this one).
-    pub(crate) async fn run(mut self) -> Result<()> {
-        while let Some(write) = self.queue.next().await {
-            match write {
-                PartWrite::Replace {
-                    cluster,
-                    span,
-                    first,
-                    last,
-                    rows,
-                } => {
-                    self.store
-                        .replace_pattern_parts(&cluster, span, first, last, rows)
-                        .await?
-                }
-                PartWrite::Flush(stored) => {
-                    let _ = stored.send(());
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 impl<'s> PatternPass<'s> {
-    /// The pass over `dirty`, and its writes, to be run beside it until it is finished.
-    pub(crate) fn new(store: &'s dyn PatternStore, dirty: &[DirtyRange]) -> (Self, PartWrites<'s>) {
-        let (writes, queue) = mpsc::channel(WRITES_AHEAD);
+    /// The pass over `dirty`, queuing its writes to `writes` (run beside it until it is
+    /// finished).
+    pub(crate) fn new(
+        store: &'s dyn PatternStore,
+        dirty: &[DirtyRange],
+        writes: WriteQueue<'s>,
+    ) -> Self {
         let clusters = dirty_runs(dirty)
             .into_iter()
             .map(|(cluster, runs)| {
@@ -212,13 +160,12 @@ impl<'s> PatternPass<'s> {
                 )
             })
             .collect();
-        let pass = PatternPass {
+        PatternPass {
             store,
             writes,
             clusters,
             hours: 0,
-        };
-        (pass, PartWrites { store, queue })
+        }
     }
 
     /// Queues a write of `rows` as the parts of `cluster`'s `span`s from `first` to `last`.
@@ -229,27 +176,14 @@ impl<'s> PatternPass<'s> {
         (first, last): (Timestamp, Timestamp),
         rows: Vec<StoredPatternPart>,
     ) -> Result<()> {
-        let write = PartWrite::Replace {
-            cluster: cluster.to_string(),
-            span,
-            first,
-            last,
-            rows,
-        };
+        let (store, cluster) = (self.store, cluster.to_string());
         self.writes
-            .send(write)
+            .send(Box::pin(async move {
+                Ok(store
+                    .replace_pattern_parts(&cluster, span, first, last, rows)
+                    .await?)
+            }))
             .await
-            .map_err(|_| Error::PartsNotWritten)
-    }
-
-    /// Waits until every write queued is stored.
-    async fn flush(&mut self) -> Result<()> {
-        let (stored, answer) = oneshot::channel();
-        self.writes
-            .send(PartWrite::Flush(stored))
-            .await
-            .map_err(|_| Error::PartsNotWritten)?;
-        answer.await.map_err(|_| Error::PartsNotWritten)
     }
 
     /// Takes the parts of the dirty hours of `cluster` that `window` (`[since, until)`) holds
@@ -409,7 +343,7 @@ impl<'s> PatternPass<'s> {
             let days: Vec<Timestamp> = c.stored_days.difference(&c.merged_days).copied().collect();
             if !days.is_empty() {
                 // Their hours are read as stored.
-                self.flush().await?;
+                self.writes.flush().await?;
             }
             for day in days {
                 let mut parts: Vec<PatternPart> = Vec::new();

@@ -8,7 +8,7 @@ use kubetrail_analyze::Window;
 use kubetrail_model::{
     AggregateQuery, AggregateRow, AnalysisOccurrences, EventFilter, EventOccurrences, Timestamp,
 };
-use kubetrail_query::{Maintained, kept_incidents, maintain_incidents_reading};
+use kubetrail_query::{Maintained, PassReads, kept_incidents, maintain_incidents_reading};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kubetrail_store::conformance::{event, minute};
@@ -36,13 +36,30 @@ async fn crash_loop(store: &dyn Store, days: i64) -> usize {
 /// The bound on one read in these tests: a few hours of the crash loop.
 const BOUND: usize = 100;
 
+/// Reads of at most `bound` events, nothing read ahead.
+fn lean(bound: usize) -> PassReads {
+    PassReads {
+        max_read: bound,
+        ahead: false,
+    }
+}
+
+/// Reads of at most `bound` events, the next slice read ahead.
+fn ahead(bound: usize) -> PassReads {
+    PassReads {
+        max_read: bound,
+        ahead: true,
+    }
+}
+
 /// What one pass over a fresh store holding a crash loop of `days` did, and how many events
 /// the loop wrote.
-async fn pass(days: i64, bound: usize) -> (Maintained, usize) {
+async fn pass(days: i64, reads: PassReads) -> (Maintained, usize) {
+    let bound = reads.max_read;
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
     let written = crash_loop(&store, days).await;
-    let done = maintained(&store, bound).await;
+    let done = maintained(&store, reads).await;
     // A cut keeps what was stored before it: every failure of the loop is in a kept incident.
     let kept = kept_incidents(
         &store,
@@ -67,9 +84,9 @@ fn all_time() -> Window {
     Window::new(minute(-100_000), minute(100_000)).expect("a window")
 }
 
-/// One pass with reads of at most `bound` events.
-async fn maintained(store: &SqliteStore, bound: usize) -> Maintained {
-    let done = maintain_incidents_reading(store, &IncidentConfig::default(), bound)
+/// One pass reading as `reads` says.
+async fn maintained(store: &SqliteStore, reads: PassReads) -> Maintained {
+    let done = maintain_incidents_reading(store, &IncidentConfig::default(), reads)
         .await
         .expect("maintain")
         .expect("SQLite keeps incidents");
@@ -83,8 +100,8 @@ async fn maintained(store: &SqliteStore, bound: usize) -> Maintained {
 
 #[tokio::test]
 async fn a_maintenance_pass_reads_no_more_at_once_for_a_longer_store() {
-    let (short, short_written) = pass(3, BOUND).await;
-    let (long, long_written) = pass(6, BOUND).await;
+    let (short, short_written) = pass(3, lean(BOUND)).await;
+    let (long, long_written) = pass(6, ahead(BOUND)).await;
     let (short, long) = (short.max_read, long.max_read);
     assert_eq!(long_written, 2 * short_written);
     // A read that finds more than the bound stops at the bound plus one.
@@ -105,8 +122,8 @@ async fn a_maintenance_pass_reads_no_more_at_once_for_a_longer_store() {
 /// (33,000 events a day).
 #[tokio::test]
 async fn a_maintenance_pass_reads_each_event_a_few_times_however_long_the_store() {
-    for days in [3, 6] {
-        let (done, written) = pass(days, 6 * 36).await;
+    for (days, reads) in [(3, lean(6 * 36)), (6, lean(6 * 36)), (6, ahead(6 * 36))] {
+        let (done, written) = pass(days, reads).await;
         assert!(
             done.events_read <= 8 * written,
             "{days} days: {} events read for {written} written",
@@ -123,8 +140,8 @@ async fn a_maintenance_pass_reads_each_event_a_few_times_however_long_the_store(
 /// above).
 #[tokio::test]
 async fn a_maintenance_pass_reads_each_event_about_once() {
-    for days in [3, 6] {
-        let (done, written) = pass(days, 6 * 36).await;
+    for (days, reads) in [(3, lean(6 * 36)), (6, lean(6 * 36)), (6, ahead(6 * 36))] {
+        let (done, written) = pass(days, reads).await;
         assert!(
             done.events_read <= written + written / 4,
             "{days} days: {} events read for {written} written",
@@ -228,7 +245,7 @@ async fn a_minute_over_the_bound_is_read_as_lean_as_any_other_read_and_no_larger
         store: &store,
         largest: AtomicUsize::new(0),
     };
-    let done = maintain_incidents_reading(&lean, &IncidentConfig::default(), BOUND)
+    let done = maintain_incidents_reading(&lean, &IncidentConfig::default(), ahead(BOUND))
         .await
         .expect("maintain")
         .expect("SQLite keeps incidents");

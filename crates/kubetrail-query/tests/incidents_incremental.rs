@@ -12,8 +12,8 @@ use kubetrail_model::{
 };
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{
-    Detail, JsonLayout, KeptList, ListItem, WindowIncidents, kept_incidents, kept_list, kept_read,
-    maintain_incidents, whole_where_changes,
+    Detail, JsonLayout, KeptList, ListItem, PassReads, WindowIncidents, kept_incidents, kept_list,
+    kept_read, maintain_incidents_reading, whole_where_changes,
 };
 use kubetrail_source::import::{Item, read_file};
 use kubetrail_store::{SqliteStore, Store};
@@ -88,12 +88,18 @@ fn titles(found: &[Incident]) -> Vec<String> {
         .collect()
 }
 
-/// Writes `events` cut at `cuts` (maintaining after the batches `maintain` says), then checks
-/// the kept incidents against the batch analysis.
-fn check(events: Vec<Event>, cuts: &[usize], maintain: &[bool], cfg: &IncidentConfig) {
+/// Writes `events` cut at `cuts` (maintaining after the batches `maintain` says, reading as
+/// `reads` says), then checks the kept incidents against the batch analysis.
+fn check(
+    events: Vec<Event>,
+    cuts: &[usize],
+    maintain: &[bool],
+    reads: PassReads,
+    cfg: &IncidentConfig,
+) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
-    runtime().block_on(check_on(&store, events, cuts, maintain, cfg));
+    runtime().block_on(check_on(&store, events, cuts, maintain, reads, cfg));
 }
 
 async fn check_on(
@@ -101,6 +107,7 @@ async fn check_on(
     events: Vec<Event>,
     cuts: &[usize],
     maintain: &[bool],
+    reads: PassReads,
     cfg: &IncidentConfig,
 ) {
     let mut at: Vec<usize> = cuts.to_vec();
@@ -115,7 +122,9 @@ async fn check_on(
             .expect("write");
         txn.commit().await.expect("commit");
         if maintain.get(n).copied().unwrap_or(false) {
-            maintain_incidents(store, cfg).await.expect("maintain");
+            maintain_incidents_reading(store, cfg, reads)
+                .await
+                .expect("maintain");
         }
     }
     let (expected, window) = batch(store, cfg).await;
@@ -125,7 +134,9 @@ async fn check_on(
     assert_eq!(titles(&early), titles(&expected));
     assert_eq!(early, expected);
     lists_are_the_kept_incidents(store, window, cfg, &expected).await;
-    maintain_incidents(store, cfg).await.expect("maintain");
+    maintain_incidents_reading(store, cfg, reads)
+        .await
+        .expect("maintain");
     let kept_store = store.incident_store().expect("the store keeps incidents");
     assert!(kept_store.dirty_ranges().await.expect("dirty").is_empty());
     let rows = kept_store
@@ -157,13 +168,24 @@ const DUMPS: [&str; 4] = [
     "troubleshoot__support-bundle-2021-03-24__test.events.json",
 ];
 
-fn case() -> impl Strategy<Value = (usize, Vec<Event>, Vec<Index>, Vec<bool>, bool)> {
+/// How the maintainer reads: lean, or the next slice read ahead (the import's pass).
+fn reads(ahead: bool) -> PassReads {
+    match ahead {
+        true => PassReads::AHEAD,
+        false => PassReads::LEAN,
+    }
+}
+
+type Case = (usize, Vec<Event>, Vec<Index>, Vec<bool>, bool, bool);
+
+fn case() -> impl Strategy<Value = Case> {
     (0..DUMPS.len()).prop_flat_map(|d| {
         (
             Just(d),
             Just(copies(DUMPS[d])).prop_shuffle(),
             prop::collection::vec(any::<Index>(), 0..12),
             prop::collection::vec(any::<bool>(), 0..13),
+            any::<bool>(),
             any::<bool>(),
         )
     })
@@ -176,11 +198,11 @@ proptest! {
     /// any of them, keeps the incidents one analysis of the stored events finds.
     #[test]
     fn kept_incidents_equal_the_analysis_of_everything_stored(
-        (_dump, events, cuts, maintain, quick) in case()
+        (_dump, events, cuts, maintain, quick, ahead) in case()
     ) {
         let cfg = if quick { short() } else { IncidentConfig::default() };
         let cuts: Vec<usize> = cuts.iter().map(|c| c.index(events.len() + 1)).collect();
-        check(events, &cuts, &maintain, &cfg);
+        check(events, &cuts, &maintain, reads(ahead), &cfg);
     }
 }
 
@@ -192,8 +214,14 @@ fn a_dump_written_in_file_order_keeps_the_incidents_of_its_analysis() {
         let events = copies(dump);
         let cuts: Vec<usize> = (25..events.len()).step_by(25).collect();
         let every = vec![true; cuts.len() + 1];
-        check(events.clone(), &cuts, &every, &IncidentConfig::default());
-        check(events, &cuts, &every, &short());
+        check(
+            events.clone(),
+            &cuts,
+            &every,
+            reads(false),
+            &IncidentConfig::default(),
+        );
+        check(events, &cuts, &every, reads(true), &short());
     }
 }
 
@@ -202,7 +230,13 @@ fn a_dump_written_in_file_order_keeps_the_incidents_of_its_analysis() {
 #[test]
 fn a_store_with_nothing_kept_yet_answers_from_its_events() {
     let events = copies(DUMPS[0]);
-    check(events, &[], &[false], &IncidentConfig::default());
+    check(
+        events,
+        &[],
+        &[false],
+        reads(true),
+        &IncidentConfig::default(),
+    );
 }
 
 /// The same on PostgreSQL: a dump in random batches (fixed here), maintained after some.
@@ -212,16 +246,19 @@ async fn kept_incidents_equal_the_analysis_of_everything_stored_on_postgres() {
     let events = copies(DUMPS[1]);
     let cuts: Vec<usize> = (40..events.len()).step_by(97).collect();
     let maintain: Vec<bool> = (0..=cuts.len()).map(|n| n % 3 == 1).collect();
-    check_on(store.as_ref(), events.clone(), &cuts, &maintain, &short()).await;
-    let (store, _guard) = kubetrail_store::conformance::fresh_postgres_store().await;
+    let short = short();
     check_on(
         store.as_ref(),
-        events,
+        events.clone(),
         &cuts,
         &maintain,
-        &IncidentConfig::default(),
+        reads(false),
+        &short,
     )
     .await;
+    let (store, _guard) = kubetrail_store::conformance::fresh_postgres_store().await;
+    let cfg = IncidentConfig::default();
+    check_on(store.as_ref(), events, &cuts, &maintain, reads(true), &cfg).await;
 }
 
 /// A change just before the start of every other incident of `found`.

@@ -12,7 +12,7 @@ use kubetrail_analyze::{
 use kubetrail_model::{AnalysisOccurrences, Event, EventFilter};
 use kubetrail_process::{Processor, Rules};
 use kubetrail_query::{
-    kept_patterns, maintain_incidents, maintain_incidents_reading, maintain_patterns,
+    PassReads, kept_patterns, maintain_incidents, maintain_incidents_reading, maintain_patterns,
 };
 use kubetrail_source::import::{Item, read_file};
 use kubetrail_store::{DirtyRange, EventReader, EventSink, PartSpan, SqliteStore, Store};
@@ -283,7 +283,7 @@ async fn kept_parts(store: &dyn Store, cluster: &str) -> Vec<(u8, Timestamp, Str
 fn the_parts_taken_from_the_walks_reads_equal_those_read_by_hour() {
     let events = copies(DUMPS[0], "one");
     runtime().block_on(async {
-        for bound in [50_000, 40, 5] {
+        for (bound, ahead) in [(50_000, false), (50_000, true), (40, true), (5, false)] {
             let dir = tempfile::tempdir().expect("a temporary directory");
             let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
             for batch in events.chunks(500) {
@@ -292,7 +292,11 @@ fn the_parts_taken_from_the_walks_reads_equal_those_read_by_hour() {
                     .await
                     .expect("write");
             }
-            let done = maintain_incidents_reading(&store, &IncidentConfig::default(), bound)
+            let reads = PassReads {
+                max_read: bound,
+                ahead,
+            };
+            let done = maintain_incidents_reading(&store, &IncidentConfig::default(), reads)
                 .await
                 .expect("maintain")
                 .expect("the store keeps incidents");
@@ -353,7 +357,7 @@ fn a_refused_parts_write_fails_the_pass_and_leaves_its_ranges_dirty() {
         let chain = kubetrail_model::error_chain(&error);
         assert!(chain.contains("pattern parts refused"), "{chain}");
         assert!(
-            !matches!(error, kubetrail_query::Error::PartsNotWritten),
+            !matches!(error, kubetrail_query::Error::NotWritten),
             "{chain}"
         );
         assert_eq!(

@@ -171,9 +171,7 @@ impl From<kubetrail_query::Error> for ApiError {
             kubetrail_query::Error::Analyze(e) => e.into(),
             e @ (kubetrail_query::Error::Changed
             | kubetrail_query::Error::Write(_)
-            | kubetrail_query::Error::PartsNotWritten) => {
-                ApiError::internal("the answer failed", &e)
-            }
+            | kubetrail_query::Error::NotWritten) => ApiError::internal("the answer failed", &e),
         }
     }
 }

@@ -220,7 +220,8 @@ pub async fn pass_after_import(
         .await
         .context("ending the import's bulk writes")?;
     crate::resident::code_on_demand();
-    super::maintain::maintain(store).await.context(
+    // The import's writer is done: a core is free to read the next slice ahead.
+    super::maintain::maintain(store, kubetrail_query::PassReads::AHEAD).await.context(
         "keeping incidents up to date (the events are stored: the next run or import catches up)",
     )
 }

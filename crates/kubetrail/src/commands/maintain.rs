@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kubetrail_analyze::IncidentConfig;
+use kubetrail_query::PassReads;
 use kubetrail_store::Store;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -18,13 +19,16 @@ use tokio::time::MissedTickBehavior;
 /// --memory`); reads recompute what is still dirty in memory meanwhile.
 pub const EVERY: Duration = Duration::from_secs(300);
 
-/// One pass over everything written so far; logs what it did and returns it (`None`: the
-/// store keeps no incidents).
+/// One pass over everything written so far, reading as `reads` says; logs what it did and
+/// returns it (`None`: the store keeps no incidents).
 pub async fn maintain(
     store: &dyn Store,
+    reads: PassReads,
 ) -> kubetrail_query::Result<Option<kubetrail_query::Maintained>> {
     let started = Instant::now();
-    let done = kubetrail_query::maintain_incidents(store, &IncidentConfig::default()).await?;
+    let done =
+        kubetrail_query::maintain_incidents_reading(store, &IncidentConfig::default(), reads)
+            .await?;
     if let Some(d) = done.filter(|d| d.ranges > 0) {
         tracing::debug!(
             ranges = d.ranges,
@@ -47,7 +51,8 @@ pub fn spawn_maintainer(store: Arc<dyn Store>, every: Duration) -> JoinHandle<()
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = maintain(store.as_ref()).await {
+            // Memory first: a watcher's pass reads nothing ahead.
+            if let Err(error) = maintain(store.as_ref(), PassReads::LEAN).await {
                 tracing::warn!(
                     error = %kubetrail_model::error_chain(&error),
                     "cannot keep incidents up to date, will retry"
