@@ -676,7 +676,10 @@ impl<'c> SpanWalk<'c> {
         // its new slice and a horizon beyond, read while this one is analysed (a quarter of
         // the bound at most: over it, read again in its turn).
         let h = horizon(cfg);
-        let ahead_range = (reads.ahead && core.1 < self.span.1).then(|| {
+        // Under a bound of AHEAD_SHARE events the share is 0, which the store reads as no
+        // limit at all: nothing is read ahead then.
+        let ahead_max = max_read / AHEAD_SHARE;
+        let ahead_range = (reads.ahead && ahead_max > 0 && core.1 < self.span.1).then(|| {
             let next_end = self
                 .span
                 .1
@@ -686,7 +689,7 @@ impl<'c> SpanWalk<'c> {
         let ahead = async {
             let range = ahead_range?;
             let read = reader
-                .analysis_occurrences(&cluster_filter(self.cluster, range), max_read / AHEAD_SHARE)
+                .analysis_occurrences(&cluster_filter(self.cluster, range), ahead_max)
                 .await;
             Some(Ahead { range, read })
         };

@@ -262,3 +262,28 @@ async fn a_minute_over_the_bound_is_read_as_lean_as_any_other_read_and_no_larger
         "a read of {largest} events, bound {BOUND}"
     );
 }
+
+/// A bound below the read ahead's share (a quarter of it, rounded down to 0) read the next
+/// slice ahead with no bound at all (0 is "no limit" to the store): no read of a pass holds
+/// more than its bound, reading ahead or not.
+#[tokio::test]
+async fn a_pass_reading_ahead_under_a_tiny_bound_reads_no_more_than_the_bound() {
+    const TINY: usize = 3;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = SqliteStore::open(dir.path().join("kubetrail.db")).expect("a store");
+    let written = crash_loop(&store, 2).await;
+    assert!(written > 10 * TINY, "the loop is over the bound many times");
+    let lean = LeanReads {
+        store: &store,
+        largest: AtomicUsize::new(0),
+    };
+    maintain_incidents_reading(&lean, &IncidentConfig::default(), ahead(TINY))
+        .await
+        .expect("maintain")
+        .expect("SQLite keeps incidents");
+    let largest = lean.largest.load(Ordering::Relaxed);
+    assert!(
+        largest <= TINY + 1,
+        "a read of {largest} events, bound {TINY}"
+    );
+}
