@@ -287,6 +287,16 @@ pub(crate) const SELECT_PARTS: &str = "SELECT bucket, cluster, namespace, kind, 
 pub(crate) const DELETE_PARTS: &str = "DELETE FROM pattern_parts \
      WHERE span = $1 AND cluster = $2 AND bucket >= $3 AND bucket <= $4";
 
+/// `found` in the order of the index `pattern_parts_key` (the key, then the bucket), the order
+/// a replacement inserts them in: a day's hour parts, found hour by hour with their keys in no
+/// order, were inserted at random places of that index, which a small page cache could not
+/// hold (the writer's pages spilled and written again within one day's write). In its order
+/// the insert walks the index once. Parts of one bucket keep no order of their own (each hour's
+/// come from a hash map): reads order them by bucket then by id, and merge them by key.
+pub(crate) fn in_key_order(found: &mut [StoredPatternPart]) {
+    found.sort_unstable_by(|a, b| (&a.sum.key, a.sum.bucket).cmp(&(&b.sum.key, b.sum.bucket)));
+}
+
 /// Stores one part: `($1 span, $2 bucket, $3 cluster, $4 namespace, $5 kind, $6 reason,
 /// $7 template, $8 count, $9 first_at, $10 last_at, $11 body)`.
 pub(crate) const INSERT_PART: &str = "INSERT INTO pattern_parts \

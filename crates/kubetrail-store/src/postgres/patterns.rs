@@ -7,7 +7,7 @@ use tokio_postgres::Row;
 use super::PostgresStore;
 use crate::patterns::{
     DELETE_PARTS, INSERT_PART, SELECT_BODIES, SELECT_PARTS, SELECT_SUMS, SELECT_TOTALS, SumRow,
-    Totals, part_sum, part_values,
+    Totals, in_key_order, part_sum, part_values,
 };
 use crate::{KeyTotal, PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
 
@@ -113,8 +113,9 @@ impl PatternStore for PostgresStore {
         span: PartSpan,
         from: Timestamp,
         to: Timestamp,
-        found: Vec<StoredPatternPart>,
+        mut found: Vec<StoredPatternPart>,
     ) -> Result<()> {
+        in_key_order(&mut found);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let (span, from, to) = range(span, from, to);

@@ -7,7 +7,7 @@ use rusqlite::{Connection, Row, params};
 use super::SqliteStore;
 use crate::patterns::{
     DELETE_PARTS, INSERT_PART, SELECT_BODIES, SELECT_PARTS, SELECT_SUMS, SELECT_TOTALS, SumRow,
-    Totals, part_sum, part_values,
+    Totals, in_key_order, part_sum, part_values,
 };
 use crate::{KeyTotal, PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
 
@@ -170,8 +170,9 @@ impl PatternStore for SqliteStore {
         span: PartSpan,
         from: Timestamp,
         to: Timestamp,
-        found: Vec<StoredPatternPart>,
+        mut found: Vec<StoredPatternPart>,
     ) -> Result<()> {
+        in_key_order(&mut found);
         let (r, cluster) = (range(span, from, to), cluster.to_owned());
         self.write(true, move |c| replace(c, &cluster, r, &found))
             .await
@@ -209,6 +210,55 @@ mod tests {
         assert!(
             sums.contains("COVERING INDEX pattern_parts_bucket"),
             "{sums}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replacement_inserts_its_parts_in_the_order_of_the_key_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kubetrail.db");
+        let store = SqliteStore::open(&path).expect("store");
+        let hour = |h: i64| Timestamp::from_second(1_735_689_600 + h * 3600).expect("time");
+        let part = |h: i64, template: &str| StoredPatternPart {
+            sum: PartSum {
+                bucket: hour(h),
+                key: PartKey {
+                    cluster: "c".into(),
+                    namespace: "ns".into(),
+                    kind: "Pod".into(),
+                    reason: "BackOff".into(),
+                    template: template.into(),
+                },
+                count: 1,
+                first: hour(h),
+                last: hour(h),
+            },
+            body: "[]".into(),
+        };
+        // As the pass finds them: hour after hour, each hour's keys in no order.
+        let found = vec![part(0, "b"), part(0, "a"), part(1, "b"), part(1, "a")];
+        store
+            .replace_pattern_parts("c", PartSpan::Hour, hour(0), hour(1), found)
+            .await
+            .expect("replace");
+        let conn = Connection::open(&path).expect("open");
+        let mut stmt = conn
+            .prepare("SELECT template, bucket FROM pattern_parts ORDER BY id")
+            .expect("select");
+        let rows: Vec<(String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let at = |h: i64| hour(h).as_microsecond();
+        assert_eq!(
+            rows,
+            [
+                ("a".to_string(), at(0)),
+                ("a".to_string(), at(1)),
+                ("b".to_string(), at(0)),
+                ("b".to_string(), at(1)),
+            ]
         );
     }
 }
