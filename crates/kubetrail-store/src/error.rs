@@ -85,6 +85,15 @@ pub enum Error {
         /// The id asked for.
         id: i64,
     },
+    /// A replacement of stored incidents was asked to keep one as stored that it does not
+    /// cover: keeping nothing in its place, it would have lost it. Nothing was changed.
+    #[error("the incident {id} of cluster {cluster} to keep as stored is not among those replaced")]
+    NotKept {
+        /// Its cluster.
+        cluster: String,
+        /// Its id (`Incident::id`).
+        id: String,
+    },
     /// TLS to PostgreSQL could not be set up (e.g. an unreadable CA file); the text says why.
     #[error("TLS to PostgreSQL: {0}")]
     Tls(String),

@@ -19,6 +19,8 @@
 //! every stored event's span dirty, so a store written before them is analysed by the first
 //! maintainer pass.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use kubetrail_model::{Severity, Timestamp};
 
@@ -222,6 +224,28 @@ pub trait IncidentStore: Send + Sync {
         until: Timestamp,
         keep_before: Option<Timestamp>,
         found: Vec<StoredIncident>,
+    ) -> Result<()> {
+        let replaced = Replaced {
+            since,
+            until,
+            keep_before,
+        };
+        self.replace_incidents_keeping(cluster, replaced, Vec::new(), found)
+            .await
+    }
+
+    /// [`IncidentStore::replace_incidents`] of what `replaced` covers, where the caller found
+    /// the incidents of ids `unchanged` again as the store holds them: those stay as stored
+    /// (the latest row of each, if the store holds more), and `found` holds the others (issue
+    /// 14 §1: a maintenance pass found most of what it replaced unchanged, and wrote it again).
+    /// An id of `unchanged` that `replaced` does not cover is [`Error::NotKept`](crate::Error::NotKept), and
+    /// nothing is changed.
+    async fn replace_incidents_keeping(
+        &self,
+        cluster: &str,
+        replaced: Replaced,
+        unchanged: Vec<String>,
+        found: Vec<StoredIncident>,
     ) -> Result<()>;
 
     /// Clears dirty ranges by id (those a maintainer read before it recomputed their span).
@@ -278,15 +302,16 @@ pub(crate) const SELECT_LINES_CLUSTER: &str = "SELECT id, cluster, start_at, end
 /// lines were spread over the pages of the bodies).
 pub(crate) const SELECT_BODY: &str = "SELECT body FROM incident_bodies WHERE id = $1";
 
-/// Deletes the bodies of what `DELETE_OVERLAPPING` deletes (same parameters), before it.
-pub(crate) const DELETE_OVERLAPPING_BODIES: &str = "DELETE FROM incident_bodies WHERE id IN \
-     (SELECT id FROM incidents \
-     WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 AND start_at >= $4)";
-
-/// Deletes the stored incidents of cluster `$3` overlapping `[$1, $2]` that start at or
-/// after `$4`.
-pub(crate) const DELETE_OVERLAPPING: &str = "DELETE FROM incidents \
+/// The stored incidents of cluster `$3` overlapping `[$1, $2]` that start at or after `$4`
+/// (what a replacement covers): row and incident id.
+pub(crate) const SELECT_REPLACED: &str = "SELECT id, incident_id FROM incidents \
      WHERE end_at >= $1 AND start_at <= $2 AND cluster = $3 AND start_at >= $4";
+
+/// Deletes the stored incident of row `$1` (after its body, `DELETE_BODY`).
+pub(crate) const DELETE_INCIDENT: &str = "DELETE FROM incidents WHERE id = $1";
+
+/// Deletes the body of the stored incident of row `$1`.
+pub(crate) const DELETE_BODY: &str = "DELETE FROM incident_bodies WHERE id = $1";
 
 /// Stores one incident but its body: `($1 cluster, $2 start, $3 end, $4 head)`, then its
 /// summary (`$5`… in the order of [`IncidentSummary`]'s fields); returns its row, to store the
@@ -445,6 +470,57 @@ pub(crate) fn incident_head(
     })
 }
 
+/// What a replacement of stored incidents deletes: those of its cluster whose span overlaps
+/// `[since, until]`, but those starting before `keep_before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replaced {
+    /// The start of the span replaced.
+    pub since: Timestamp,
+    /// Its end.
+    pub until: Timestamp,
+    /// Stored incidents starting before it stay (`None`: none stays).
+    pub keep_before: Option<Timestamp>,
+}
+
+impl Replaced {
+    /// `(since, until, keep_before)` in micros, as `SELECT_REPLACED` binds them (`$1`, `$2`,
+    /// `$4`).
+    pub(crate) fn micros(&self) -> (i64, i64, i64) {
+        (
+            self.since.as_microsecond(),
+            self.until.as_microsecond(),
+            keep_before_micros(self.keep_before),
+        )
+    }
+}
+
+/// The rows of the stored incidents a replacement covers (`SELECT_REPLACED`: row and
+/// incident id) that it deletes: all but the latest row of each incident kept `unchanged`.
+/// One of `unchanged` not covered is [`Error::NotKept`]: the replacement would lose it.
+pub(crate) fn rows_replaced(
+    cluster: &str,
+    covered: Vec<(i64, String)>,
+    unchanged: &[String],
+) -> Result<Vec<i64>> {
+    let mut kept: HashMap<&str, i64> = unchanged.iter().map(|id| (id.as_str(), i64::MIN)).collect();
+    for (row, id) in &covered {
+        if let Some(latest) = kept.get_mut(id.as_str()) {
+            *latest = (*latest).max(*row);
+        }
+    }
+    if let Some((id, _)) = kept.iter().find(|(_, row)| **row == i64::MIN) {
+        return Err(crate::Error::NotKept {
+            cluster: cluster.to_string(),
+            id: (*id).to_string(),
+        });
+    }
+    Ok(covered
+        .iter()
+        .filter(|(row, id)| kept.get(id.as_str()) != Some(row))
+        .map(|(row, _)| *row)
+        .collect())
+}
+
 /// `keep_before` as `DELETE_OVERLAPPING`'s `$4` (micros): nothing kept when `None`.
 pub(crate) fn keep_before_micros(keep_before: Option<Timestamp>) -> i64 {
     keep_before.map_or(i64::MIN, |t| t.as_microsecond())
@@ -465,4 +541,31 @@ fn micros(v: i64, column: &'static str) -> Result<Timestamp> {
         column,
         value: v.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn covered(rows: &[(i64, &str)]) -> Vec<(i64, String)> {
+        rows.iter().map(|&(r, id)| (r, id.to_string())).collect()
+    }
+
+    #[test]
+    fn a_replacement_deletes_all_it_covers_but_the_latest_row_of_each_incident_kept() {
+        let rows = covered(&[(1, "a"), (2, "b"), (3, "a"), (4, "c")]);
+        assert_eq!(
+            rows_replaced("prod", rows.clone(), &["a".into()]).expect("rows"),
+            [1, 2, 4]
+        );
+        assert_eq!(
+            rows_replaced("prod", rows, &[]).expect("rows"),
+            [1, 2, 3, 4]
+        );
+        let refused = rows_replaced("prod", covered(&[(1, "a")]), &["a".into(), "z".into()]);
+        assert!(
+            matches!(&refused, Err(crate::Error::NotKept { id, .. }) if id == "z"),
+            "{refused:?}"
+        );
+    }
 }

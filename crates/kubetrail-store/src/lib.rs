@@ -46,7 +46,7 @@ pub use changes::{ChangeBatch, ChangeStore, ChangeSummary, ObjectState};
 pub use error::{Error, Result};
 pub use incidents::{
     DirtyRange, IncidentBodies, IncidentHead, IncidentLine, IncidentStore, IncidentSummary,
-    StoredIncident,
+    Replaced, StoredIncident,
 };
 pub use kubetrail_model::{
     AlertEvent, AlertFilter, AlertRecord, AlertStatus, Delivery, DeliveryState, DeliveryUpdate,

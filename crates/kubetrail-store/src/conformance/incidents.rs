@@ -6,7 +6,9 @@ use std::sync::Arc;
 use kubetrail_model::{Owner, Relink};
 
 use super::{event, minute, write};
-use crate::{IncidentBodies, IncidentStore, IncidentSummary, Store, StoredIncident};
+use crate::{
+    Error, IncidentBodies, IncidentStore, IncidentSummary, Replaced, Store, StoredIncident,
+};
 
 /// Generates one `#[tokio::test]` per incident conformance test, each with a fresh store from
 /// `$factory` (an async function returning `(Arc<dyn Store>, guard)`), which must keep
@@ -24,6 +26,7 @@ macro_rules! incident_conformance_tests {
             pattern_parts_are_replaced_by_cluster_span_and_bucket_range,
             incident_lines_are_their_summaries_read_by_overlap,
             bodies_read_into_one_buffer_are_the_bodies_read_one_by_one,
+            a_replacement_keeps_the_incidents_found_unchanged_as_stored,
         );
     };
     (@each $factory:expr; $($name:ident),* $(,)?) => {
@@ -401,4 +404,92 @@ pub async fn bodies_read_into_one_buffer_are_the_bodies_read_one_by_one(store: A
         .await
         .expect("bodies");
     assert!(into.is_empty());
+}
+
+/// A replacement keeping some incidents unchanged leaves the store as the same replacement
+/// with them found again would: those kept stay (their rows too), the rest of what it covers
+/// goes, `found` is stored. One kept that it does not cover fails it, and nothing changes.
+pub async fn a_replacement_keeps_the_incidents_found_unchanged_as_stored(store: Arc<dyn Store>) {
+    let kept = kept(&store);
+    let bodies =
+        |found: Vec<StoredIncident>| -> Vec<String> { found.into_iter().map(|i| i.body).collect() };
+    let first = vec![
+        incident("prod", 0, 5, "i1"),
+        incident("prod", 6, 9, "i2"),
+        incident("prod", 10, 30, "i3"),
+    ];
+    kept.replace_incidents("prod", minute(0), minute(30), None, first)
+        .await
+        .expect("replace");
+    kept.replace_incidents(
+        "dev",
+        minute(0),
+        minute(30),
+        None,
+        vec![incident("dev", 4, 6, "d1")],
+    )
+    .await
+    .expect("replace");
+    let rows = |heads: Vec<crate::IncidentHead>| -> Vec<(String, i64)> {
+        heads.into_iter().map(|h| (h.head, h.row)).collect()
+    };
+    let before = rows(
+        kept.incident_heads(Some("prod"), minute(0), minute(60))
+            .await
+            .expect("heads"),
+    );
+    // [6, 40]: i2 found again as stored, i3 changed (it grew), i5 new; i1 is before it.
+    let replaced = Replaced {
+        since: minute(6),
+        until: minute(40),
+        keep_before: None,
+    };
+    kept.replace_incidents_keeping(
+        "prod",
+        replaced,
+        vec!["i2".into()],
+        vec![
+            incident("prod", 10, 35, "i3"),
+            incident("prod", 36, 40, "i5"),
+        ],
+    )
+    .await
+    .expect("replace keeping");
+    let after = kept
+        .stored_incidents(None, minute(0), minute(60))
+        .await
+        .expect("read");
+    assert_eq!(
+        after,
+        [
+            incident("prod", 0, 5, "i1"),
+            incident("dev", 4, 6, "d1"),
+            incident("prod", 6, 9, "i2"),
+            incident("prod", 10, 35, "i3"),
+            incident("prod", 36, 40, "i5"),
+        ]
+    );
+    // Those kept keep their rows.
+    let heads = rows(
+        kept.incident_heads(Some("prod"), minute(0), minute(9))
+            .await
+            .expect("heads"),
+    );
+    assert_eq!(heads, before[..2]);
+    // One kept that the replacement does not cover (i1 ends before it): refused, nothing changed.
+    let refused = kept
+        .replace_incidents_keeping("prod", replaced, vec!["i1".into(), "i2".into()], Vec::new())
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::NotKept { cluster, id }) if cluster == "prod" && id == "i1"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        bodies(
+            kept.stored_incidents(None, minute(0), minute(60))
+                .await
+                .expect("read")
+        ),
+        ["i1", "d1", "i2", "i3", "i5"]
+    );
 }

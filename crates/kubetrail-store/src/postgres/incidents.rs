@@ -6,10 +6,10 @@ use kubetrail_model::Timestamp;
 
 use super::PostgresStore;
 use crate::incidents::{
-    DELETE_DIRTY, DELETE_OVERLAPPING, DELETE_OVERLAPPING_BODIES, INSERT_BODY, INSERT_DIRTY,
-    INSERT_INCIDENT, IncidentRow, LineRow, SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY,
-    SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow,
-    dirty_range, incident_head, keep_before_micros, summary_values,
+    DELETE_BODY, DELETE_DIRTY, DELETE_INCIDENT, INSERT_BODY, INSERT_DIRTY, INSERT_INCIDENT,
+    IncidentRow, LineRow, Replaced, SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY,
+    SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, SELECT_LINES_ALL, SELECT_LINES_CLUSTER,
+    SELECT_REPLACED, SummaryRow, dirty_range, incident_head, rows_replaced, summary_values,
 };
 use crate::{
     DirtyRange, IncidentBodies, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident,
@@ -170,21 +170,27 @@ impl IncidentStore for PostgresStore {
         Ok(into)
     }
 
-    async fn replace_incidents(
+    async fn replace_incidents_keeping(
         &self,
         cluster: &str,
-        since: Timestamp,
-        until: Timestamp,
-        keep_before: Option<Timestamp>,
+        replaced: Replaced,
+        unchanged: Vec<String>,
         found: Vec<StoredIncident>,
     ) -> Result<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let (since, until) = (since.as_microsecond(), until.as_microsecond());
-        let keep_before = keep_before_micros(keep_before);
-        for delete in [DELETE_OVERLAPPING_BODIES, DELETE_OVERLAPPING] {
-            tx.execute(delete, &[&since, &until, &cluster, &keep_before])
-                .await?;
+        let (since, until, keep_before) = replaced.micros();
+        let covered = tx
+            .query(SELECT_REPLACED, &[&since, &until, &cluster, &keep_before])
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<Vec<(i64, String)>>>()?;
+        let delete_body = tx.prepare_cached(DELETE_BODY).await?;
+        let delete = tx.prepare_cached(DELETE_INCIDENT).await?;
+        for row in rows_replaced(cluster, covered, &unchanged)? {
+            tx.execute(&delete_body, &[&row]).await?;
+            tx.execute(&delete, &[&row]).await?;
         }
         let insert = tx.prepare_cached(INSERT_INCIDENT).await?;
         let insert_body = tx.prepare_cached(INSERT_BODY).await?;

@@ -6,10 +6,10 @@ use rusqlite::{Connection, params};
 
 use super::SqliteStore;
 use crate::incidents::{
-    DELETE_DIRTY, DELETE_OVERLAPPING, DELETE_OVERLAPPING_BODIES, INSERT_BODY, INSERT_DIRTY,
-    INSERT_INCIDENT, IncidentRow, LineRow, SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY,
-    SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, SELECT_LINES_ALL, SELECT_LINES_CLUSTER, SummaryRow,
-    dirty_range, incident_head, keep_before_micros, summary_values,
+    DELETE_BODY, DELETE_DIRTY, DELETE_INCIDENT, INSERT_BODY, INSERT_DIRTY, INSERT_INCIDENT,
+    IncidentRow, LineRow, Replaced, SELECT_ALL, SELECT_BODY, SELECT_CLUSTER, SELECT_DIRTY,
+    SELECT_HEADS_ALL, SELECT_HEADS_CLUSTER, SELECT_LINES_ALL, SELECT_LINES_CLUSTER,
+    SELECT_REPLACED, SummaryRow, dirty_range, incident_head, rows_replaced, summary_values,
 };
 use crate::{
     DirtyRange, IncidentBodies, IncidentHead, IncidentLine, IncidentStore, Result, StoredIncident,
@@ -179,12 +179,22 @@ fn bodies_into(
 fn replace(
     conn: &Connection,
     cluster: &str,
-    (since, until, keep_before): (i64, i64, i64),
+    replaced: Replaced,
+    unchanged: &[String],
     found: &[StoredIncident],
 ) -> Result<()> {
-    for delete in [DELETE_OVERLAPPING_BODIES, DELETE_OVERLAPPING] {
-        conn.prepare_cached(delete)?
-            .execute(params![since, until, cluster, keep_before])?;
+    let (since, until, keep_before) = replaced.micros();
+    let covered = conn
+        .prepare_cached(SELECT_REPLACED)?
+        .query_map(params![since, until, cluster, keep_before], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<Vec<(i64, String)>>>()?;
+    let mut delete_body = conn.prepare_cached(DELETE_BODY)?;
+    let mut delete = conn.prepare_cached(DELETE_INCIDENT)?;
+    for row in rows_replaced(cluster, covered, unchanged)? {
+        delete_body.execute([row])?;
+        delete.execute([row])?;
     }
     let mut insert = conn.prepare_cached(INSERT_INCIDENT)?;
     let mut insert_body = conn.prepare_cached(INSERT_BODY)?;
@@ -268,22 +278,18 @@ impl IncidentStore for SqliteStore {
         self.read(move |c| bodies_into(c, &rows, into)).await
     }
 
-    async fn replace_incidents(
+    async fn replace_incidents_keeping(
         &self,
         cluster: &str,
-        since: Timestamp,
-        until: Timestamp,
-        keep_before: Option<Timestamp>,
+        replaced: Replaced,
+        unchanged: Vec<String>,
         found: Vec<StoredIncident>,
     ) -> Result<()> {
         let cluster = cluster.to_owned();
-        let span = (
-            since.as_microsecond(),
-            until.as_microsecond(),
-            keep_before_micros(keep_before),
-        );
-        self.write(true, move |c| replace(c, &cluster, span, &found))
-            .await
+        self.write(true, move |c| {
+            replace(c, &cluster, replaced, &unchanged, &found)
+        })
+        .await
     }
 
     async fn clear_dirty(&self, ids: Vec<i64>) -> Result<()> {

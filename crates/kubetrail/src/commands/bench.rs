@@ -261,6 +261,7 @@ async fn import(input: &Path, data_dir: Option<PathBuf>, cache_kib: u32, pass: b
         out["pass_largest_read"] = json!(done.max_read);
         out["pass_spans"] = json!(done.spans);
         out["incidents_stored"] = json!(done.stored);
+        out["incidents_unchanged"] = json!(done.unchanged);
     }
     out["peak_rss_mib"] = json!(peak_rss_kib() as f64 / 1024.0);
     out["db_bytes"] = json!(std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0));

@@ -35,6 +35,7 @@ pub async fn maintain(
             spans = d.spans,
             events_read = d.events_read,
             stored = d.stored,
+            unchanged = d.unchanged,
             pattern_hours = d.pattern_hours,
             ms = started.elapsed().as_millis() as u64,
             "incidents and patterns kept up to date"
