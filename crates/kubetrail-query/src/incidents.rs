@@ -759,7 +759,7 @@ struct Queued {
     stored: Arc<AtomicUsize>,
 }
 
-/// A replacement queued, as [`IncidentStore::replace_incidents`] makes it (to the
+/// A replacement queued, as [`IncidentStore::replace_incidents_keeping`] makes it (to the
 /// microsecond, as the store keeps times).
 struct Pending {
     cluster: String,
@@ -1319,8 +1319,6 @@ fn merged(
     by_cluster
 }
 
-/// The incident as stored: whole, and its head (without its timeline and objects, the lists
-/// that make most of its size) for lists of incidents.
 /// The ids of the incidents `found` for a core that the walk's last replacement stored as
 /// they are (`last`), and that this one (deleting what starts at or after `keep_before`, to the
 /// microsecond as the store keeps times) covers: kept as stored rather than written again. An
@@ -1347,6 +1345,8 @@ fn unchanged<'f>(
         .collect()
 }
 
+/// The incident as stored: whole, and its head (without its timeline and objects, the lists
+/// that make most of its size) for lists of incidents.
 pub(crate) fn stored(i: &Incident) -> Result<StoredIncident> {
     let head = Incident {
         timeline: Vec::new(),

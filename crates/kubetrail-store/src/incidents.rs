@@ -521,7 +521,7 @@ pub(crate) fn rows_replaced(
         .collect())
 }
 
-/// `keep_before` as `DELETE_OVERLAPPING`'s `$4` (micros): nothing kept when `None`.
+/// `keep_before` as `SELECT_REPLACED`'s `$4` (micros): nothing kept when `None`.
 pub(crate) fn keep_before_micros(keep_before: Option<Timestamp>) -> i64 {
     keep_before.map_or(i64::MIN, |t| t.as_microsecond())
 }
