@@ -1322,7 +1322,10 @@ fn merged(
 /// The ids of the incidents `found` for a core that the walk's last replacement stored as
 /// they are (`last`), and that this one (deleting what starts at or after `keep_before`, to the
 /// microsecond as the store keeps times) covers: kept as stored rather than written again. An
-/// id found twice in either is written again.
+/// id found twice in either is written again. Two maintainers over one store (two consumers of
+/// a fan-in, each `run` with its own) do not coordinate: one may replace the other's incidents
+/// between two of its steps, and a kept id no longer covered then fails that pass
+/// (`Error::NotKept`: rolled back, retried at the next period).
 fn unchanged<'f>(
     last: &[Incident],
     found: &'f [Incident],
