@@ -447,9 +447,17 @@ pub async fn kept_patterns(
         .map(|(key, _)| key)
         .collect();
     parts.retain(|p| recurring.contains(&part_key(p)));
-    for key in &recurring {
+    let keys: Vec<PartKey> = recurring.into_iter().collect();
+    let mut bodies: Vec<Vec<Vec<String>>> = Vec::with_capacity(runs.len());
+    if !keys.is_empty() {
         for &(span, a, b) in &runs {
-            for body in store.pattern_bodies(span, a, b, key).await? {
+            bodies.push(store.pattern_bodies(span, a, b, &keys).await?);
+        }
+    }
+    // Key after key, each key's runs in order.
+    for (i, key) in keys.iter().enumerate() {
+        for run in &mut bodies {
+            for body in std::mem::take(&mut run[i]) {
                 parts.push(decode(key, &body)?);
             }
         }

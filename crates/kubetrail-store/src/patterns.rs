@@ -16,7 +16,6 @@
 //! store written before them gets its parts from the first maintainer pass.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use async_trait::async_trait;
 use kubetrail_model::{EventFilter, Timestamp};
@@ -155,15 +154,16 @@ pub trait PatternStore: Send + Sync {
         to: Timestamp,
     ) -> Result<Vec<KeyTotal>>;
 
-    /// The parts (JSON) of `key` and `span` whose bucket starts in `[from, to]`, oldest bucket
-    /// first.
+    /// The parts (JSON) of `span` whose bucket starts in `[from, to]` of each of `keys`: one
+    /// list per key, in the order of `keys`, each oldest bucket first (a key given twice gets
+    /// its parts in its first place only).
     async fn pattern_bodies(
         &self,
         span: PartSpan,
         from: Timestamp,
         to: Timestamp,
-        key: &PartKey,
-    ) -> Result<Vec<String>>;
+        keys: &[PartKey],
+    ) -> Result<Vec<Vec<String>>>;
 
     /// The parts of `cluster` and `span` whose bucket starts in `[from, to]`, oldest bucket
     /// first.
@@ -210,8 +210,7 @@ pub(crate) struct Totals {
     /// Where each key (as [`Totals::probe`] spells it) is in `out`.
     at: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
     out: Vec<KeyTotal>,
-    /// The key being looked up: each part's length, `:`, the part's bytes (unambiguous; no
-    /// copy kept but of a new key).
+    /// The key being looked up ([`spell_key`]; no copy kept but of a new key).
     probe: Vec<u8>,
 }
 
@@ -228,12 +227,7 @@ impl Totals {
         let count = count(row.i64(5)?)?;
         let first = micros(row.i64(6)?, "pattern_parts.first_at")?;
         let last = micros(row.i64(7)?, "pattern_parts.last_at")?;
-        self.probe.clear();
-        for part in key {
-            // Writing into a `Vec` cannot fail.
-            let _ = write!(self.probe, "{}:", part.len());
-            self.probe.extend_from_slice(part);
-        }
+        spell_key(&mut self.probe, key);
         if let Some(&i) = self.at.get(self.probe.as_slice()) {
             let t = &mut self.out[i];
             t.count += count;
@@ -271,11 +265,60 @@ impl Totals {
     }
 }
 
-/// The parts of span `$1` and key `($4 cluster, $5 namespace, $6 kind, $7 reason,
-/// $8 template)` whose bucket is in `[$2, $3]`.
-pub(crate) const SELECT_BODIES: &str = "SELECT body FROM pattern_parts \
-     WHERE span = $1 AND bucket >= $2 AND bucket <= $3 AND cluster = $4 AND namespace = $5 \
-     AND kind = $6 AND reason = $7 AND template = $8 ORDER BY bucket, id";
+/// Spells a key into `out` (cleared first) as [`Totals`] and [`KeyLookup`] look it up: each
+/// part's length (8 bytes), then the part's bytes (unambiguous; the length not formatted as
+/// text, which was a sixth of a 30-day read's CPU).
+fn spell_key(out: &mut Vec<u8>, key: [&[u8]; 5]) {
+    out.clear();
+    for part in key {
+        out.extend_from_slice(&part.len().to_le_bytes());
+        out.extend_from_slice(part);
+    }
+}
+
+/// Finds which of some keys a row's key columns spell, borrowing the row's bytes (a read steps
+/// through every part of a span of buckets to pick those of a few patterns).
+#[derive(Debug)]
+pub(crate) struct KeyLookup {
+    at: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
+    probe: Vec<u8>,
+}
+
+impl KeyLookup {
+    /// A lookup of `keys`, each found as its place in `keys`.
+    pub(crate) fn new(keys: &[PartKey]) -> Self {
+        let mut at = HashMap::with_hasher(foldhash::fast::RandomState::default());
+        let mut probe = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            spell_key(
+                &mut probe,
+                [
+                    k.cluster.as_bytes(),
+                    k.namespace.as_bytes(),
+                    k.kind.as_bytes(),
+                    k.reason.as_bytes(),
+                    k.template.as_bytes(),
+                ],
+            );
+            at.entry(probe.clone()).or_insert(i);
+        }
+        KeyLookup { at, probe }
+    }
+
+    /// The place in the keys of the key in columns `first..first + 5` of `row` (cluster,
+    /// namespace, kind, reason, template), if it is one of them.
+    pub(crate) fn find(&mut self, row: &impl RowLike, first: usize) -> Result<Option<usize>> {
+        let key = [
+            row.text_bytes(first)?,
+            row.text_bytes(first + 1)?,
+            row.text_bytes(first + 2)?,
+            row.text_bytes(first + 3)?,
+            row.text_bytes(first + 4)?,
+        ];
+        spell_key(&mut self.probe, key);
+        Ok(self.at.get(self.probe.as_slice()).copied())
+    }
+}
 
 /// The parts of span `$1` and cluster `$4` whose bucket is in `[$2, $3]`: the sums, then the
 /// body.
@@ -286,16 +329,6 @@ pub(crate) const SELECT_PARTS: &str = "SELECT bucket, cluster, namespace, kind, 
 /// Deletes the parts of span `$1` and cluster `$2` whose bucket is in `[$3, $4]`.
 pub(crate) const DELETE_PARTS: &str = "DELETE FROM pattern_parts \
      WHERE span = $1 AND cluster = $2 AND bucket >= $3 AND bucket <= $4";
-
-/// `found` in the order of the index `pattern_parts_key` (the key, then the bucket), the order
-/// a replacement inserts them in: a day's hour parts, found hour by hour with their keys in no
-/// order, were inserted at random places of that index, which a small page cache could not
-/// hold (the writer's pages spilled and written again within one day's write). In its order
-/// the insert walks the index once. Parts of one bucket keep no order of their own (each hour's
-/// come from a hash map): reads order them by bucket then by id, and merge them by key.
-pub(crate) fn in_key_order(found: &mut [StoredPatternPart]) {
-    found.sort_unstable_by(|a, b| (&a.sum.key, a.sum.bucket).cmp(&(&b.sum.key, b.sum.bucket)));
-}
 
 /// Stores one part: `($1 span, $2 bucket, $3 cluster, $4 namespace, $5 kind, $6 reason,
 /// $7 template, $8 count, $9 first_at, $10 last_at, $11 body)`.
@@ -399,6 +432,35 @@ mod tests {
                 ("a".into(), "bc".into(), 6, 3, 9),
                 ("ab".into(), "c".into(), 3, 1, 4)
             ]
+        );
+    }
+
+    #[test]
+    fn a_lookup_finds_only_the_keys_it_was_given() {
+        let key = |cluster: &str, namespace: &str| PartKey {
+            cluster: cluster.into(),
+            namespace: namespace.into(),
+            kind: "Pod".into(),
+            reason: "r".into(),
+            template: "t".into(),
+        };
+        let mut lookup = KeyLookup::new(&[key("a", "bc"), key("x", "y"), key("a", "bc")]);
+        let conn = rusqlite::Connection::open_in_memory().expect("sqlite");
+        let mut stmt = conn
+            .prepare(
+                "SELECT 'a', 'bc', 'Pod', 'r', 't' UNION ALL SELECT 'ab', 'c', 'Pod', 'r', 't' \
+                 UNION ALL SELECT 'x', 'y', 'Pod', 'r', 't'",
+            )
+            .expect("prepare");
+        let mut rows = stmt.query([]).expect("query");
+        let mut found = Vec::new();
+        while let Some(row) = rows.next().expect("row") {
+            found.push(lookup.find(row, 0).expect("a valid row"));
+        }
+        assert_eq!(
+            found,
+            [Some(0), None, Some(1)],
+            "a key given twice: its first place"
         );
     }
 

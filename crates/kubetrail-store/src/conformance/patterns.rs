@@ -59,7 +59,7 @@ async fn bodies(
 
 /// A replacement deletes the parts of its cluster and span in its bucket range, and only
 /// those; reads return a span's parts in a bucket range, oldest first, as stored: the sums of
-/// every key, the bodies of one key or of one cluster.
+/// every key, the bodies of some keys or of one cluster.
 pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: Arc<dyn Store>) {
     let k = kept(&store);
     k.replace_pattern_parts(
@@ -143,11 +143,43 @@ pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: 
         inner,
         [total("dev", "a", 11, 1, 1), total("prod", "a", 12, 2, 2)]
     );
-    let of_a = k
-        .pattern_bodies(PartSpan::Hour, hour(0), hour(3), &key("prod", "a"))
+    let keys = [
+        key("prod", "a"),
+        key("dev", "a"),
+        key("prod", "none"),
+        key("prod", "b"),
+        key("prod", "a"),
+    ];
+    let of_keys = k
+        .pattern_bodies(PartSpan::Hour, hour(0), hour(3), &keys)
         .await
         .expect("bodies");
-    assert_eq!(of_a, ["p0", "p2", "p3"]);
+    assert_eq!(
+        of_keys,
+        [
+            vec!["p0", "p2", "p3"],
+            vec!["d1"],
+            vec![],
+            vec!["q0"],
+            vec![]
+        ],
+        "one list per key, oldest bucket first; a key given twice in its first place only"
+    );
+    let inner = k
+        .pattern_bodies(PartSpan::Hour, hour(1), hour(2), &keys[..2])
+        .await
+        .expect("bodies");
+    assert_eq!(inner, [vec!["p2"], vec!["d1"]]);
+    let days = k
+        .pattern_bodies(PartSpan::Day, hour(0), hour(100), &keys[..2])
+        .await
+        .expect("bodies");
+    assert_eq!(days, [vec!["day"], vec![]], "the day parts apart");
+    let none = k
+        .pattern_bodies(PartSpan::Hour, hour(0), hour(3), &[])
+        .await
+        .expect("bodies");
+    assert!(none.is_empty());
     // Hours 1..2 of prod replaced: hour 2 goes, 0 and 3 stay, dev and the day part stay.
     k.replace_pattern_parts(
         "prod",
