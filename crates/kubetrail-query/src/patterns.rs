@@ -426,38 +426,36 @@ pub async fn kept_patterns(
         .map(|&(a, b)| (PartSpan::Day, a, b))
         .chain(plan.hours.iter().map(|&(a, b)| (PartSpan::Hour, a, b)))
         .collect();
-    let mut sums: HashMap<PartKey, (u64, Timestamp, Timestamp)> = HashMap::new();
-    let mut add = |key: PartKey, count: u64, first: Timestamp, last: Timestamp| {
-        let s = sums.entry(key).or_insert((0, first, last));
-        *s = (s.0 + count, s.1.min(first), s.2.max(last));
+    // Each key's sums, and the rows of its kept parts, run after run.
+    let mut sums: HashMap<PartKey, (u64, Timestamp, Timestamp, Vec<i64>)> = HashMap::new();
+    let mut add = |key: PartKey, count: u64, first: Timestamp, last: Timestamp, rows: Vec<i64>| {
+        let s = sums.entry(key).or_insert((0, first, last, Vec::new()));
+        (s.0, s.1, s.2) = (s.0 + count, s.1.min(first), s.2.max(last));
+        s.3.extend(rows);
     };
     for p in &parts {
-        add(part_key(p), p.count, p.first, p.last);
+        add(part_key(p), p.count, p.first, p.last, Vec::new());
     }
     for &(span, a, b) in &runs {
         for total in store.pattern_totals(span, a, b).await? {
             if total.key.matches(filter) {
-                add(total.key, total.count, total.first, total.last);
+                add(total.key, total.count, total.first, total.last, total.parts);
             }
         }
     }
-    let recurring: BTreeSet<PartKey> = sums
+    let recurring: BTreeMap<PartKey, Vec<i64>> = sums
         .into_iter()
-        .filter(|(_, (count, first, last))| cfg.recurs(*count, *first, *last))
-        .map(|(key, _)| key)
+        .filter(|(_, (count, first, last, _))| cfg.recurs(*count, *first, *last))
+        .map(|(key, (.., rows))| (key, rows))
         .collect();
-    parts.retain(|p| recurring.contains(&part_key(p)));
-    let keys: Vec<PartKey> = recurring.into_iter().collect();
-    let mut bodies: Vec<Vec<Vec<String>>> = Vec::with_capacity(runs.len());
-    if !keys.is_empty() {
-        for &(span, a, b) in &runs {
-            bodies.push(store.pattern_bodies(span, a, b, &keys).await?);
-        }
-    }
-    // Key after key, each key's runs in order.
-    for (i, key) in keys.iter().enumerate() {
-        for run in &mut bodies {
-            for body in std::mem::take(&mut run[i]) {
+    parts.retain(|p| recurring.contains_key(&part_key(p)));
+    // Their kept parts, key after key, each key's runs in order, in one read by row.
+    let rows: Vec<i64> = recurring.values().flatten().copied().collect();
+    let mut bodies = store.pattern_bodies(&rows).await?.into_iter().peekable();
+    for (key, rows) in &recurring {
+        for row in rows {
+            // A part replaced since its totals were read is left out.
+            if let Some((_, body)) = bodies.next_if(|(r, _)| r == row) {
                 parts.push(decode(key, &body)?);
             }
         }

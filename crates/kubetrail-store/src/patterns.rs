@@ -106,6 +106,9 @@ pub struct KeyTotal {
     pub first: Timestamp,
     /// The latest occurrence.
     pub last: Timestamp,
+    /// The rows of its parts, oldest bucket first: their bodies are read by them
+    /// ([`PatternStore::pattern_bodies`]).
+    pub parts: Vec<i64>,
 }
 
 /// One kept part: its sums, and the part itself as JSON.
@@ -146,7 +149,8 @@ pub trait PatternStore: Send + Sync {
     ) -> Result<Vec<PartSum>>;
 
     /// Each key's sums ([`KeyTotal`]) over the parts of `span` whose bucket starts in
-    /// `[from, to]`, in no particular order: one row per key, however many buckets.
+    /// `[from, to]`, with the rows of those parts, in no particular order: one per key,
+    /// however many buckets.
     async fn pattern_totals(
         &self,
         span: PartSpan,
@@ -154,16 +158,10 @@ pub trait PatternStore: Send + Sync {
         to: Timestamp,
     ) -> Result<Vec<KeyTotal>>;
 
-    /// The parts (JSON) of `span` whose bucket starts in `[from, to]` of each of `keys`: one
-    /// list per key, in the order of `keys`, each oldest bucket first (a key given twice gets
-    /// its parts in its first place only).
-    async fn pattern_bodies(
-        &self,
-        span: PartSpan,
-        from: Timestamp,
-        to: Timestamp,
-        keys: &[PartKey],
-    ) -> Result<Vec<Vec<String>>>;
+    /// The parts (JSON) stored in `rows` ([`KeyTotal::parts`]), each with its row, in the
+    /// order of `rows`; a row no longer stored (a pass replaced it since it was read) is left
+    /// out.
+    async fn pattern_bodies(&self, rows: &[i64]) -> Result<Vec<(i64, String)>>;
 
     /// The parts of `cluster` and `span` whose bucket starts in `[from, to]`, oldest bucket
     /// first.
@@ -196,11 +194,18 @@ pub(crate) const SELECT_SUMS: &str = "SELECT bucket, cluster, namespace, kind, r
      count, first_at, last_at FROM pattern_parts \
      WHERE span = $1 AND bucket >= $2 AND bucket <= $3 ORDER BY bucket, id";
 
-/// The key and sums of the parts of span `$1` whose bucket is in `[$2, $3]`, in the order of
-/// the covering index `pattern_parts_bucket` (no sort): added up per key by [`Totals`].
+/// The key, sums, bucket and row of the parts of span `$1` whose bucket is in `[$2, $3]`, in
+/// the order of the covering index `pattern_parts_bucket` (no sort; on SQLite the row is in
+/// the index): added up per key by [`Totals`].
 pub(crate) const SELECT_TOTALS: &str = "SELECT cluster, namespace, kind, reason, template, \
-     count, first_at, last_at FROM pattern_parts \
+     count, first_at, last_at, bucket, id FROM pattern_parts \
      WHERE span = $1 AND bucket >= $2 AND bucket <= $3";
+
+/// The rows and bodies of the parts whose row is in `$1` (an array; PostgreSQL).
+pub(crate) const SELECT_BODIES_PG: &str = "SELECT id, body FROM pattern_parts WHERE id = ANY($1)";
+
+/// A part's body by its row (SQLite).
+pub(crate) const SELECT_BODY: &str = "SELECT body FROM pattern_parts WHERE id = $1";
 
 /// Adds up the rows of [`SELECT_TOTALS`] per key as a read steps through them, borrowing each
 /// row's key and allocating it only the first time it is seen (a 30-day read steps through
@@ -210,6 +215,8 @@ pub(crate) struct Totals {
     /// Where each key (as [`Totals::probe`] spells it) is in `out`.
     at: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
     out: Vec<KeyTotal>,
+    /// The bucket and row of each part of `out`'s keys, by key.
+    parts: Vec<Vec<(i64, i64)>>,
     /// The key being looked up ([`spell_key`]; no copy kept but of a new key).
     probe: Vec<u8>,
 }
@@ -227,12 +234,14 @@ impl Totals {
         let count = count(row.i64(5)?)?;
         let first = micros(row.i64(6)?, "pattern_parts.first_at")?;
         let last = micros(row.i64(7)?, "pattern_parts.last_at")?;
+        let part = (row.i64(8)?, row.i64(9)?);
         spell_key(&mut self.probe, key);
         if let Some(&i) = self.at.get(self.probe.as_slice()) {
             let t = &mut self.out[i];
             t.count += count;
             t.first = t.first.min(first);
             t.last = t.last.max(last);
+            self.parts[i].push(part);
             return Ok(());
         }
         let text = |bytes: &[u8]| {
@@ -255,17 +264,25 @@ impl Totals {
             count,
             first,
             last,
+            parts: Vec::new(),
         });
+        self.parts.push(vec![part]);
         Ok(())
     }
 
-    /// The totals, one per key, in the order their keys were first seen.
+    /// The totals, one per key, in the order their keys were first seen, each with its parts'
+    /// rows by bucket (then row: as a read by bucket and id gives them).
     pub(crate) fn into_totals(self) -> Vec<KeyTotal> {
-        self.out
+        let mut out = self.out;
+        for (t, mut parts) in out.iter_mut().zip(self.parts) {
+            parts.sort_unstable();
+            t.parts = parts.into_iter().map(|(_, row)| row).collect();
+        }
+        out
     }
 }
 
-/// Spells a key into `out` (cleared first) as [`Totals`] and [`KeyLookup`] look it up: each
+/// Spells a key into `out` (cleared first) as [`Totals`] looks it up: each
 /// part's length (8 bytes), then the part's bytes (unambiguous; the length not formatted as
 /// text, which was a sixth of a 30-day read's CPU).
 fn spell_key(out: &mut Vec<u8>, key: [&[u8]; 5]) {
@@ -273,50 +290,6 @@ fn spell_key(out: &mut Vec<u8>, key: [&[u8]; 5]) {
     for part in key {
         out.extend_from_slice(&part.len().to_le_bytes());
         out.extend_from_slice(part);
-    }
-}
-
-/// Finds which of some keys a row's key columns spell, borrowing the row's bytes (a read steps
-/// through every part of a span of buckets to pick those of a few patterns).
-#[derive(Debug)]
-pub(crate) struct KeyLookup {
-    at: HashMap<Vec<u8>, usize, foldhash::fast::RandomState>,
-    probe: Vec<u8>,
-}
-
-impl KeyLookup {
-    /// A lookup of `keys`, each found as its place in `keys`.
-    pub(crate) fn new(keys: &[PartKey]) -> Self {
-        let mut at = HashMap::with_hasher(foldhash::fast::RandomState::default());
-        let mut probe = Vec::new();
-        for (i, k) in keys.iter().enumerate() {
-            spell_key(
-                &mut probe,
-                [
-                    k.cluster.as_bytes(),
-                    k.namespace.as_bytes(),
-                    k.kind.as_bytes(),
-                    k.reason.as_bytes(),
-                    k.template.as_bytes(),
-                ],
-            );
-            at.entry(probe.clone()).or_insert(i);
-        }
-        KeyLookup { at, probe }
-    }
-
-    /// The place in the keys of the key in columns `first..first + 5` of `row` (cluster,
-    /// namespace, kind, reason, template), if it is one of them.
-    pub(crate) fn find(&mut self, row: &impl RowLike, first: usize) -> Result<Option<usize>> {
-        let key = [
-            row.text_bytes(first)?,
-            row.text_bytes(first + 1)?,
-            row.text_bytes(first + 2)?,
-            row.text_bytes(first + 3)?,
-            row.text_bytes(first + 4)?,
-        ];
-        spell_key(&mut self.probe, key);
-        Ok(self.at.get(self.probe.as_slice()).copied())
     }
 }
 
@@ -329,6 +302,15 @@ pub(crate) const SELECT_PARTS: &str = "SELECT bucket, cluster, namespace, kind, 
 /// Deletes the parts of span `$1` and cluster `$2` whose bucket is in `[$3, $4]`.
 pub(crate) const DELETE_PARTS: &str = "DELETE FROM pattern_parts \
      WHERE span = $1 AND cluster = $2 AND bucket >= $3 AND bucket <= $4";
+
+/// `found` in the order of the index `pattern_parts_bucket` (the bucket, then the key), the
+/// order a replacement inserts them in: each row then goes after the last (the pass moves
+/// forward through time), in the table as in that index, the one index of the table besides
+/// its rows (a day's hour parts are found hour by hour, each hour's keys in no order).
+/// Reads order the parts of one bucket by id, and merge them by key.
+pub(crate) fn in_bucket_order(found: &mut [StoredPatternPart]) {
+    found.sort_unstable_by(|a, b| (a.sum.bucket, &a.sum.key).cmp(&(b.sum.bucket, &b.sum.key)));
+}
 
 /// Stores one part: `($1 span, $2 bucket, $3 cluster, $4 namespace, $5 kind, $6 reason,
 /// $7 template, $8 count, $9 first_at, $10 last_at, $11 body)`.
@@ -403,9 +385,9 @@ mod tests {
         let conn = rusqlite::Connection::open_in_memory().expect("sqlite");
         let mut stmt = conn
             .prepare(
-                "SELECT 'a', 'bc', 'Pod', 'r', 't', 2, 5, 9 \
-                 UNION ALL SELECT 'ab', 'c', 'Pod', 'r', 't', 3, 1, 4 \
-                 UNION ALL SELECT 'a', 'bc', 'Pod', 'r', 't', 4, 3, 7",
+                "SELECT 'a', 'bc', 'Pod', 'r', 't', 2, 5, 9, 20, 1 \
+                 UNION ALL SELECT 'ab', 'c', 'Pod', 'r', 't', 3, 1, 4, 5, 2 \
+                 UNION ALL SELECT 'a', 'bc', 'Pod', 'r', 't', 4, 3, 7, 10, 3",
             )
             .expect("prepare");
         let mut rows = stmt.query([]).expect("query");
@@ -413,7 +395,7 @@ mod tests {
         while let Some(row) = rows.next().expect("row") {
             totals.add(row).expect("a valid row");
         }
-        let got: Vec<(String, String, u64, i64, i64)> = totals
+        let got: Vec<(String, String, u64, i64, i64, Vec<i64>)> = totals
             .into_totals()
             .into_iter()
             .map(|t| {
@@ -423,44 +405,17 @@ mod tests {
                     t.count,
                     t.first.as_microsecond(),
                     t.last.as_microsecond(),
+                    t.parts,
                 )
             })
             .collect();
         assert_eq!(
             got,
             [
-                ("a".into(), "bc".into(), 6, 3, 9),
-                ("ab".into(), "c".into(), 3, 1, 4)
-            ]
-        );
-    }
-
-    #[test]
-    fn a_lookup_finds_only_the_keys_it_was_given() {
-        let key = |cluster: &str, namespace: &str| PartKey {
-            cluster: cluster.into(),
-            namespace: namespace.into(),
-            kind: "Pod".into(),
-            reason: "r".into(),
-            template: "t".into(),
-        };
-        let mut lookup = KeyLookup::new(&[key("a", "bc"), key("x", "y"), key("a", "bc")]);
-        let conn = rusqlite::Connection::open_in_memory().expect("sqlite");
-        let mut stmt = conn
-            .prepare(
-                "SELECT 'a', 'bc', 'Pod', 'r', 't' UNION ALL SELECT 'ab', 'c', 'Pod', 'r', 't' \
-                 UNION ALL SELECT 'x', 'y', 'Pod', 'r', 't'",
-            )
-            .expect("prepare");
-        let mut rows = stmt.query([]).expect("query");
-        let mut found = Vec::new();
-        while let Some(row) = rows.next().expect("row") {
-            found.push(lookup.find(row, 0).expect("a valid row"));
-        }
-        assert_eq!(
-            found,
-            [Some(0), None, Some(1)],
-            "a key given twice: its first place"
+                ("a".into(), "bc".into(), 6, 3, 9, vec![3, 1]),
+                ("ab".into(), "c".into(), 3, 1, 4, vec![2])
+            ],
+            "each key's parts' rows, oldest bucket first"
         );
     }
 
@@ -468,7 +423,7 @@ mod tests {
     fn a_key_that_is_not_utf8_is_named_as_corrupt() {
         let conn = rusqlite::Connection::open_in_memory().expect("sqlite");
         let mut stmt = conn
-            .prepare("SELECT 'a', CAST(x'ff' AS TEXT), 'Pod', 'r', 't', 1, 0, 0")
+            .prepare("SELECT 'a', CAST(x'ff' AS TEXT), 'Pod', 'r', 't', 1, 0, 0, 0, 1")
             .expect("prepare");
         let mut rows = stmt.query([]).expect("query");
         let row = rows.next().expect("row").expect("one row");

@@ -41,6 +41,16 @@ fn part(cluster: &str, template: &str, h: i64, body: &str) -> StoredPatternPart 
     }
 }
 
+/// Totals as (key, count, first, last), sorted by key (their order is the store's).
+fn sums_of(totals: &[KeyTotal]) -> Vec<(PartKey, u64, Timestamp, Timestamp)> {
+    let mut out: Vec<_> = totals
+        .iter()
+        .map(|t| (t.key.clone(), t.count, t.first, t.last))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 async fn bodies(
     store: &Arc<dyn Store>,
     cluster: &str,
@@ -59,7 +69,7 @@ async fn bodies(
 
 /// A replacement deletes the parts of its cluster and span in its bucket range, and only
 /// those; reads return a span's parts in a bucket range, oldest first, as stored: the sums of
-/// every key, the bodies of some keys or of one cluster.
+/// every key (with their parts' rows), the bodies by those rows or of one cluster.
 pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: Arc<dyn Store>) {
     let k = kept(&store);
     k.replace_pattern_parts(
@@ -114,19 +124,20 @@ pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: 
         ],
         "every column as stored"
     );
-    let mut totals = k
+    let totals = k
         .pattern_totals(PartSpan::Hour, hour(0), hour(3))
         .await
         .expect("totals");
-    totals.sort_by(|a, b| a.key.cmp(&b.key));
-    let total = |cluster: &str, template: &str, count: u64, first: i64, last: i64| KeyTotal {
-        key: key(cluster, template),
-        count,
-        first: hour(first),
-        last: hour(last) + SignedDuration::from_mins(59),
+    let total = |cluster: &str, template: &str, count: u64, first: i64, last: i64| {
+        (
+            key(cluster, template),
+            count,
+            hour(first),
+            hour(last) + SignedDuration::from_mins(59),
+        )
     };
     assert_eq!(
-        totals,
+        sums_of(&totals),
         [
             total("dev", "a", 11, 1, 1),
             total("prod", "a", 10 + 12 + 13, 0, 3),
@@ -134,52 +145,45 @@ pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: 
         ],
         "one total per key, over the hour parts of the range only (not the day part)"
     );
-    let mut inner = k
+    // Each total's parts, oldest bucket first, read by their rows: several keys' at once, in
+    // the order asked.
+    let rows = |totals: &[KeyTotal], template: &str| -> Vec<i64> {
+        totals
+            .iter()
+            .filter(|t| t.key == key("prod", template))
+            .flat_map(|t| t.parts.clone())
+            .collect()
+    };
+    let (of_a, of_b) = (rows(&totals, "a"), rows(&totals, "b"));
+    let asked: Vec<i64> = of_b.iter().chain(&of_a).copied().collect();
+    let read = k.pattern_bodies(&asked).await.expect("bodies");
+    let bodies_read: Vec<&str> = read.iter().map(|(_, b)| b.as_str()).collect();
+    assert_eq!(bodies_read, ["q0", "p0", "p2", "p3"]);
+    assert_eq!(
+        read.iter().map(|(r, _)| *r).collect::<Vec<_>>(),
+        asked,
+        "each body with its row"
+    );
+    let inner = k
         .pattern_totals(PartSpan::Hour, hour(1), hour(2))
         .await
         .expect("totals");
-    inner.sort_by(|a, b| a.key.cmp(&b.key));
     assert_eq!(
-        inner,
+        sums_of(&inner),
         [total("dev", "a", 11, 1, 1), total("prod", "a", 12, 2, 2)]
     );
-    let keys = [
-        key("prod", "a"),
-        key("dev", "a"),
-        key("prod", "none"),
-        key("prod", "b"),
-        key("prod", "a"),
-    ];
-    let of_keys = k
-        .pattern_bodies(PartSpan::Hour, hour(0), hour(3), &keys)
-        .await
-        .expect("bodies");
-    assert_eq!(
-        of_keys,
-        [
-            vec!["p0", "p2", "p3"],
-            vec!["d1"],
-            vec![],
-            vec!["q0"],
-            vec![]
-        ],
-        "one list per key, oldest bucket first; a key given twice in its first place only"
-    );
-    let inner = k
-        .pattern_bodies(PartSpan::Hour, hour(1), hour(2), &keys[..2])
-        .await
-        .expect("bodies");
-    assert_eq!(inner, [vec!["p2"], vec!["d1"]]);
     let days = k
-        .pattern_bodies(PartSpan::Day, hour(0), hour(100), &keys[..2])
+        .pattern_totals(PartSpan::Day, hour(0), hour(100))
         .await
-        .expect("bodies");
-    assert_eq!(days, [vec!["day"], vec![]], "the day parts apart");
-    let none = k
-        .pattern_bodies(PartSpan::Hour, hour(0), hour(3), &[])
-        .await
-        .expect("bodies");
-    assert!(none.is_empty());
+        .expect("totals");
+    let day_rows = rows(&days, "a");
+    let read = k.pattern_bodies(&day_rows).await.expect("bodies");
+    assert_eq!(
+        read.into_iter().map(|(_, b)| b).collect::<Vec<_>>(),
+        ["day"],
+        "the day parts apart"
+    );
+    assert!(k.pattern_bodies(&[]).await.expect("bodies").is_empty());
     // Hours 1..2 of prod replaced: hour 2 goes, 0 and 3 stay, dev and the day part stay.
     k.replace_pattern_parts(
         "prod",
@@ -193,6 +197,12 @@ pub async fn pattern_parts_are_replaced_by_cluster_span_and_bucket_range(store: 
     assert_eq!(
         bodies(&store, "prod", PartSpan::Hour, 0, 3).await,
         ["p0", "q0", "n1", "p3"]
+    );
+    // A row no longer stored (hour 2's part, replaced) is left out of a read by rows.
+    let read = k.pattern_bodies(&of_a).await.expect("bodies");
+    assert_eq!(
+        read.into_iter().map(|(_, b)| b).collect::<Vec<_>>(),
+        ["p0", "p3"]
     );
     assert_eq!(bodies(&store, "dev", PartSpan::Hour, 0, 3).await, ["d1"]);
     assert_eq!(bodies(&store, "prod", PartSpan::Day, 0, 100).await, ["day"]);

@@ -1,6 +1,6 @@
 //! Patterns kept at ingest, on PostgreSQL (`crate::patterns`: the SQL is shared).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use kubetrail_model::Timestamp;
@@ -8,10 +8,10 @@ use tokio_postgres::Row;
 
 use super::PostgresStore;
 use crate::patterns::{
-    DELETE_PARTS, INSERT_PART, SELECT_PARTS, SELECT_SUMS, SELECT_TOTALS, SumRow, Totals, part_sum,
-    part_values,
+    DELETE_PARTS, INSERT_PART, SELECT_BODIES_PG, SELECT_PARTS, SELECT_SUMS, SELECT_TOTALS, SumRow,
+    Totals, in_bucket_order, part_sum, part_values,
 };
-use crate::{KeyTotal, PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
+use crate::{KeyTotal, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
 
 fn sum_row(r: &Row) -> Result<SumRow> {
     Ok((
@@ -25,22 +25,6 @@ fn sum_row(r: &Row) -> Result<SumRow> {
         r.try_get(7)?,
         r.try_get(8)?,
     ))
-}
-
-/// The parts of span `$1` and key `($4 cluster, $5 namespace, $6 kind, $7 reason,
-/// $8 template)` whose bucket is in `[$2, $3]`, by the index `pattern_parts_key` (SQLite keeps
-/// no such index: `sqlite::patterns::bodies`).
-const SELECT_BODIES: &str = "SELECT body FROM pattern_parts \
-     WHERE span = $1 AND bucket >= $2 AND bucket <= $3 AND cluster = $4 AND namespace = $5 \
-     AND kind = $6 AND reason = $7 AND template = $8 ORDER BY bucket, id";
-
-/// `found` in the order of the index `pattern_parts_key` (the key, then the bucket), the order
-/// a replacement inserts them in: a day's hour parts, found hour by hour with their keys in no
-/// order, were inserted at random places of that index. In its order the insert walks the
-/// index once. Parts of one bucket keep no order of their own (each hour's come from a hash
-/// map): reads order them by bucket then by id, and merge them by key.
-fn in_key_order(found: &mut [StoredPatternPart]) {
-    found.sort_unstable_by(|a, b| (&a.sum.key, a.sum.bucket).cmp(&(&b.sum.key, b.sum.bucket)));
 }
 
 fn range(span: PartSpan, from: Timestamp, to: Timestamp) -> (i64, i64, i64) {
@@ -76,44 +60,16 @@ impl PatternStore for PostgresStore {
         Ok(totals.into_totals())
     }
 
-    async fn pattern_bodies(
-        &self,
-        span: PartSpan,
-        from: Timestamp,
-        to: Timestamp,
-        keys: &[PartKey],
-    ) -> Result<Vec<Vec<String>>> {
+    async fn pattern_bodies(&self, rows: &[i64]) -> Result<Vec<(i64, String)>> {
         let client = self.client().await?;
-        let (span, from, to) = range(span, from, to);
-        let mut out: Vec<Vec<String>> = Vec::with_capacity(keys.len());
-        let mut seen: HashSet<&PartKey> = HashSet::with_capacity(keys.len());
-        for k in keys {
-            if !seen.insert(k) {
-                out.push(Vec::new());
-                continue;
-            }
-            let rows = client
-                .query(
-                    SELECT_BODIES,
-                    &[
-                        &span,
-                        &from,
-                        &to,
-                        &k.cluster,
-                        &k.namespace,
-                        &k.kind,
-                        &k.reason,
-                        &k.template,
-                    ],
-                )
-                .await?;
-            out.push(
-                rows.iter()
-                    .map(|r| Ok(r.try_get(0)?))
-                    .collect::<Result<_>>()?,
-            );
+        let mut found: HashMap<i64, String> = HashMap::with_capacity(rows.len());
+        for row in client.query(SELECT_BODIES_PG, &[&rows]).await? {
+            found.insert(row.try_get(0)?, row.try_get(1)?);
         }
-        Ok(out)
+        Ok(rows
+            .iter()
+            .filter_map(|&row| found.remove(&row).map(|body| (row, body)))
+            .collect())
     }
 
     async fn pattern_parts(
@@ -146,7 +102,7 @@ impl PatternStore for PostgresStore {
         to: Timestamp,
         mut found: Vec<StoredPatternPart>,
     ) -> Result<()> {
-        in_key_order(&mut found);
+        in_bucket_order(&mut found);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let (span, from, to) = range(span, from, to);

@@ -366,7 +366,19 @@ INSERT INTO incident_bodies (id, body) SELECT id, body FROM incidents;
 ALTER TABLE incidents DROP COLUMN body;
 ";
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+/// Pattern parts without an index by key, as on SQLite (its V16): a read takes each pattern's
+/// parts' rows with its totals (`crate::patterns::SELECT_TOTALS`, now with the row in the
+/// bucket index) and reads the bodies it needs by their rows; the key index was written at
+/// each pattern's place by every replacement and no longer read.
+const V12: &str = "
+DROP INDEX pattern_parts_key;
+DROP INDEX pattern_parts_bucket;
+CREATE INDEX pattern_parts_bucket ON pattern_parts
+    (span, bucket, cluster, namespace, kind, reason, template, count, first_at, last_at)
+    INCLUDE (id);
+";
+
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 

@@ -2,15 +2,14 @@
 
 use async_trait::async_trait;
 use kubetrail_model::Timestamp;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::SqliteStore;
 use crate::patterns::{
-    DELETE_PARTS, INSERT_PART, KeyLookup, SELECT_PARTS, SELECT_SUMS, SELECT_TOTALS, SumRow, Totals,
-    part_sum, part_values,
+    DELETE_PARTS, INSERT_PART, SELECT_BODY, SELECT_PARTS, SELECT_SUMS, SELECT_TOTALS, SumRow,
+    Totals, in_bucket_order, part_sum, part_values,
 };
-use crate::rows::RowLike;
-use crate::{KeyTotal, PartKey, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
+use crate::{KeyTotal, PartSpan, PartSum, PatternStore, Result, StoredPatternPart};
 
 fn sum_row(r: &Row<'_>) -> rusqlite::Result<SumRow> {
     Ok((
@@ -46,47 +45,18 @@ fn totals(conn: &Connection, (span, from, to): (i64, i64, i64)) -> Result<Vec<Ke
     Ok(totals.into_totals())
 }
 
-/// The row, bucket and key of every part of span `$1` whose bucket is in `[$2, $3]`, from the
-/// covering index `pattern_parts_bucket` (no part's row read).
-const SELECT_PART_KEYS: &str = "SELECT id, bucket, cluster, namespace, kind, reason, template \
-     FROM pattern_parts WHERE span = $1 AND bucket >= $2 AND bucket <= $3";
-
-/// A part's body by its row.
-const SELECT_BODY: &str = "SELECT body FROM pattern_parts WHERE id = $1";
-
-/// The bodies of `keys` over a span of buckets ([`PatternStore::pattern_bodies`]): one step
-/// through the span's keys in `pattern_parts_bucket` picks the rows of the keys wanted, then
-/// each body is read by its row, in one read transaction. (Without an index by key: see the
-/// schema's V16.)
-fn bodies(
-    conn: &Connection,
-    (span, from, to): (i64, i64, i64),
-    keys: &[PartKey],
-) -> Result<Vec<Vec<String>>> {
+/// The bodies of the parts in `rows` ([`PatternStore::pattern_bodies`]), each read by its row,
+/// in one read transaction.
+fn bodies(conn: &Connection, rows: &[i64]) -> Result<Vec<(i64, String)>> {
     let tx = conn.unchecked_transaction()?;
-    let mut rows_of: Vec<Vec<(i64, i64)>> = vec![Vec::new(); keys.len()];
-    if !keys.is_empty() {
-        let mut lookup = KeyLookup::new(keys);
-        let mut stmt = tx.prepare_cached(SELECT_PART_KEYS)?;
-        let mut rows = stmt.query(params![span, from, to])?;
-        while let Some(row) = rows.next()? {
-            if let Some(i) = lookup.find(row, 2)? {
-                rows_of[i].push((row.i64(1)?, row.i64(0)?));
-            }
+    let mut stmt = tx.prepare_cached(SELECT_BODY)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for &row in rows {
+        if let Some(body) = stmt.query_row([row], |r| r.get(0)).optional()? {
+            out.push((row, body));
         }
     }
-    let mut body = tx.prepare_cached(SELECT_BODY)?;
-    let mut out = Vec::with_capacity(keys.len());
-    for mut rows in rows_of {
-        // Oldest bucket first, as stored within one.
-        rows.sort_unstable();
-        let mut list = Vec::with_capacity(rows.len());
-        for (_, id) in rows {
-            list.push(body.query_row([id], |r| r.get(0))?);
-        }
-        out.push(list);
-    }
-    drop(body);
+    drop(stmt);
     tx.commit()?;
     Ok(out)
 }
@@ -140,14 +110,6 @@ fn replace(
     Ok(())
 }
 
-/// `found` in the order of the index `pattern_parts_bucket` (the bucket, then the key), the
-/// order a replacement inserts them in: then each row goes after the last (the pass moves
-/// forward through time), in the table as in its one index. Reads order the parts of one
-/// bucket by id, and merge them by key.
-fn in_bucket_order(found: &mut [StoredPatternPart]) {
-    found.sort_unstable_by(|a, b| (a.sum.bucket, &a.sum.key).cmp(&(b.sum.bucket, &b.sum.key)));
-}
-
 fn range(span: PartSpan, from: Timestamp, to: Timestamp) -> (i64, i64, i64) {
     (span.micros(), from.as_microsecond(), to.as_microsecond())
 }
@@ -174,15 +136,9 @@ impl PatternStore for SqliteStore {
         self.read(move |c| totals(c, r)).await
     }
 
-    async fn pattern_bodies(
-        &self,
-        span: PartSpan,
-        from: Timestamp,
-        to: Timestamp,
-        keys: &[PartKey],
-    ) -> Result<Vec<Vec<String>>> {
-        let (r, keys) = (range(span, from, to), keys.to_vec());
-        self.read(move |c| bodies(c, r, &keys)).await
+    async fn pattern_bodies(&self, rows: &[i64]) -> Result<Vec<(i64, String)>> {
+        let rows = rows.to_vec();
+        self.read(move |c| bodies(c, &rows)).await
     }
 
     async fn pattern_parts(
@@ -214,6 +170,7 @@ impl PatternStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::PartKey;
 
     /// What SQLite plans for `sql` (parameters left unbound: NULL) on a fresh store.
     fn plan_of(sql: &str) -> String {
@@ -234,11 +191,13 @@ mod tests {
 
     #[test]
     fn parts_are_found_by_bucket_and_their_bodies_by_row() {
-        // Some patterns' parts: their keys from the covering index, then each body by its row.
-        let keys = plan_of(SELECT_PART_KEYS);
+        // Each key's totals and its parts' rows from the covering index, then the bodies of
+        // some by their rows.
+        let totals = plan_of(SELECT_TOTALS);
         assert!(
-            keys.contains("COVERING INDEX pattern_parts_bucket (span=? AND bucket>? AND bucket<?)"),
-            "{keys}"
+            totals
+                .contains("COVERING INDEX pattern_parts_bucket (span=? AND bucket>? AND bucket<?)"),
+            "{totals}"
         );
         let body = plan_of(SELECT_BODY);
         assert!(body.contains("INTEGER PRIMARY KEY (rowid=?)"), "{body}");

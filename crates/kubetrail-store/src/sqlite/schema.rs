@@ -390,8 +390,9 @@ ALTER TABLE incidents DROP COLUMN body;
 /// Pattern parts without an index by key (issue 14 §1): the pass inserted each day's parts of
 /// every pattern at that pattern's place in `pattern_parts_key`, one page of it per pattern per
 /// transaction written to the WAL and checkpointed again (~20 % of the import's pass over 1M
-/// events). A read of the parts of some patterns now scans `pattern_parts_bucket` once for all
-/// of them, and reads each body by its row (`sqlite::patterns::bodies`).
+/// events). A read takes each pattern's parts' rows with its totals from the covering
+/// `pattern_parts_bucket` (`crate::patterns::SELECT_TOTALS`), and reads the bodies it needs by
+/// their rows.
 const V16: &str = "
 DROP INDEX pattern_parts_key;
 ";
