@@ -376,10 +376,6 @@ fn day_rows(day: Timestamp, parts: Vec<PatternPart>) -> Result<Vec<StoredPattern
         .collect()
 }
 
-/// How many kept parts' bodies a read of patterns asks for at once (whole keys: more when one
-/// key has more parts).
-const BODIES_READ: usize = 512;
-
 /// The patterns of `filter`'s window (its `since` and `until` must be set) from the kept
 /// parts; `None` when they cannot answer: the store keeps none, the filter narrows by more
 /// than what a pattern groups by ([`parts_can_answer`]), or `cfg` shows more samples than a
@@ -453,43 +449,18 @@ pub async fn kept_patterns(
         .map(|(key, (.., rows))| (key, rows))
         .collect();
     parts.retain(|p| recurring.contains_key(&part_key(p)));
-    // Their kept parts, key after key, each key's runs in order, read by row a few hundred
-    // at a time (all the bodies of a 30-day read at once held ~4 MiB more).
-    let keys: Vec<(&PartKey, &Vec<i64>)> = recurring.iter().collect();
-    let counts: Vec<usize> = keys.iter().map(|(_, rows)| rows.len()).collect();
-    for read in body_reads(&counts, BODIES_READ) {
-        let rows: Vec<i64> = keys[read.clone()]
-            .iter()
-            .flat_map(|(_, rows)| rows.iter().copied())
-            .collect();
-        let mut bodies = store.pattern_bodies(&rows).await?.into_iter().peekable();
-        for &(key, rows) in &keys[read] {
-            for row in rows {
-                // A part replaced since its totals were read is left out.
-                if let Some((_, body)) = bodies.next_if(|(r, _)| r == row) {
-                    parts.push(decode(key, &body)?);
-                }
+    // Their kept parts, key after key, each key's runs in order, in one read by row.
+    let rows: Vec<i64> = recurring.values().flatten().copied().collect();
+    let mut bodies = store.pattern_bodies(&rows).await?.into_iter().peekable();
+    for (key, rows) in &recurring {
+        for row in rows {
+            // A part replaced since its totals were read is left out.
+            if let Some((_, body)) = bodies.next_if(|(r, _)| r == row) {
+                parts.push(decode(key, &body)?);
             }
         }
     }
     Ok(Some(patterns_of_parts(parts, cfg)))
-}
-
-/// The keys whose parts one read of bodies takes, as ranges of `counts` (each key's parts, in
-/// order): whole keys, up to `max` parts, or one key alone when it has more.
-fn body_reads(counts: &[usize], max: usize) -> Vec<std::ops::Range<usize>> {
-    let mut reads = Vec::new();
-    let mut at = 0;
-    while at < counts.len() {
-        let (mut end, mut rows) = (at + 1, counts[at]);
-        while end < counts.len() && rows + counts[end] <= max {
-            rows += counts[end];
-            end += 1;
-        }
-        reads.push(at..end);
-        at = end;
-    }
-    reads
 }
 
 /// The store's key of `p`.
@@ -586,15 +557,6 @@ mod tests {
 
     fn t(s: &str) -> Timestamp {
         s.parse().expect("a time")
-    }
-
-    #[test]
-    fn bodies_are_read_by_whole_keys_up_to_the_bound() {
-        assert_eq!(
-            body_reads(&[300, 300, 100, 600, 10, 0], 512),
-            [0..1, 1..3, 3..4, 4..6]
-        );
-        assert_eq!(body_reads(&[], 512), []);
     }
 
     #[test]
