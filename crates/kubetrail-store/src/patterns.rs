@@ -158,9 +158,9 @@ pub trait PatternStore: Send + Sync {
         to: Timestamp,
     ) -> Result<Vec<KeyTotal>>;
 
-    /// The parts (JSON) stored in `rows` ([`KeyTotal::parts`]), each with its row, in the
-    /// order of `rows`; a row no longer stored (a pass replaced it since it was read) is left
-    /// out.
+    /// The parts (JSON) stored in `rows` ([`KeyTotal::parts`]; each row once), each with its
+    /// row, in the order of `rows`; a row no longer stored (a pass replaced it since it was
+    /// read) is left out.
     async fn pattern_bodies(&self, rows: &[i64]) -> Result<Vec<(i64, String)>>;
 
     /// The parts of `cluster` and `span` whose bucket starts in `[from, to]`, oldest bucket
