@@ -11,6 +11,10 @@
 //! small segment each time, which it then merges). Only for an empty store: in a store that
 //! holds events, building these anew would cost more than the rows added.
 //!
+//! Nor does it write through the WAL ([`leave_wal`]): into an empty store, a rollback journal
+//! writes each page once, in place, where the WAL wrote it twice (and looked up every page read
+//! back in its index).
+//!
 //! Nor does it write each batch under a savepoint (`txn`): the statement journal of a savepoint
 //! copies every page the batch touches that existed before it. A batch the store refuses then
 //! rolls the whole transaction back with [`Error::BulkRefused`](crate::Error::BulkRefused); the
@@ -31,6 +35,52 @@ pub(crate) const BUILT_AT_COMMIT: &[&str] = &[
     "occurrences_ts",
 ];
 
+/// Whether the store holds no event (what a bulk transaction defers and journals depends on it).
+fn holds_no_event(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?)
+}
+
+/// Before a bulk transaction begins (outside any transaction): when the store holds no events,
+/// takes it out of WAL into a rollback journal for the transaction, and answers whether it did.
+/// The transaction's end puts it back ([`back_to_wal`]).
+///
+/// Every page a write in WAL mode changes goes to the WAL, and again into the database at the
+/// checkpoint after the commit; a page evicted from the cache and read back is looked up in the
+/// WAL's index first, whose cost grows with the WAL (issue 14 §3: `walFindFrame` 5% of the 1M
+/// import's samples, reading pages back 7%). A rollback journal keeps only the pages the
+/// database held at the transaction's start, a few of an empty store's: every page added past
+/// its end is written once, in place (the 1M import: 31.3 and 35.1 s → 24.9 and 29.6 s).
+///
+/// Leaving WAL needs an exclusive lock. SQLite refuses it at once (`SQLITE_BUSY`, no busy
+/// handler) while any other connection has the store open (in WAL mode each holds a shared
+/// lock: another process, or a read of this one); the transaction then writes through the WAL
+/// as any other. Out of WAL, another process opening the store waits for the import's end (up
+/// to its busy timeout): the store held nothing to read. A crash meanwhile leaves a hot
+/// journal, which the next open rolls back (the store empty again) before it switches the store
+/// to WAL.
+pub(crate) fn leave_wal(conn: &Connection) -> Result<bool> {
+    if !holds_no_event(conn)? {
+        return Ok(false);
+    }
+    let mode =
+        conn.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get::<_, String>(0));
+    match mode {
+        Ok(mode) => Ok(mode.eq_ignore_ascii_case("delete")),
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// After a bulk transaction that left WAL ([`leave_wal`]) ended, committed or rolled back: the
+/// store back in WAL (waiting, up to the busy timeout, for a reader that opened it meanwhile).
+pub(crate) fn back_to_wal(conn: &Connection) -> Result<()> {
+    Ok(super::schema::switch_to_wal(conn)?)
+}
+
 /// What a bulk transaction builds at commit.
 #[derive(Debug)]
 pub(crate) struct Deferred {
@@ -42,9 +92,7 @@ pub(crate) struct Deferred {
 /// [`BUILT_AT_COMMIT`] and answers what to build at commit (the full-text index is then not
 /// written row by row either); else `None`, and the transaction writes as any other.
 pub(crate) fn defer(conn: &Connection) -> Result<Option<Deferred>> {
-    let empty: bool =
-        conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get(0))?;
-    if !empty {
+    if !holds_no_event(conn)? {
         return Ok(None);
     }
     let mut sql_of =
@@ -164,6 +212,7 @@ mod tests {
             txn.write(vec![event("a", minute(1), 1)]).await.unwrap();
         }
         assert_eq!(deferred_indexes_present(&path), every, "after a rollback");
+        assert_eq!(journal_mode(&path), "wal", "after a rollback");
         let mut txn = store.begin_bulk().await.unwrap();
         txn.write(vec![event("a", minute(1), 1)]).await.unwrap();
         txn.commit().await.unwrap();
@@ -202,6 +251,7 @@ mod tests {
             .await
             .unwrap();
         assert!(stored.is_empty(), "rolled back whole: {stored:?}");
+        assert_eq!(journal_mode(&path), "wal", "back in WAL after the rollback");
         assert!(store.quarantined(10).await.unwrap().is_empty());
         let every: BTreeSet<String> = BUILT_AT_COMMIT.iter().map(|s| s.to_string()).collect();
         assert_eq!(deferred_indexes_present(&path), every);
@@ -246,5 +296,108 @@ mod tests {
         txn.commit().await.unwrap();
         assert_eq!((done.written.summary.new, done.rejected.len()), (1, 1));
         assert_eq!(store.quarantined(10).await.unwrap().len(), 1);
+    }
+
+    fn journal_mode(path: &std::path::Path) -> String {
+        Connection::open(path)
+            .unwrap()
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap()
+    }
+
+    /// The length of the file beside the store with this suffix (0: none).
+    fn beside(path: &std::path::Path, suffix: &str) -> u64 {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::fs::metadata(name).map_or(0, |m| m.len())
+    }
+
+    /// Events enough to spill a cache of a few pages to the files during the transaction.
+    fn many(from: usize) -> Vec<kubetrail_model::Event> {
+        (from..from + 2_000)
+            .map(|n| event(&format!("e{n}"), minute(n as i64), 1))
+            .collect()
+    }
+
+    /// Issue 14 §3: a bulk write into an empty store wrote every page into the WAL, then again
+    /// into the database at the checkpoint. Now it writes through a rollback journal, which
+    /// holds only the pages the store had at its start, and puts the store back in WAL after.
+    #[tokio::test]
+    async fn a_bulk_write_into_an_empty_store_writes_no_wal_and_puts_the_store_back_in_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubetrail.db");
+        let store = SqliteStore::open_with_cache(&path, 64).unwrap();
+        let empty_size = std::fs::metadata(&path).unwrap().len();
+        let mut txn = store.begin_bulk().await.unwrap();
+        for from in [0, 2_000, 4_000] {
+            txn.write(many(from)).await.unwrap();
+        }
+        // Spilled: the pages written so far are in the database itself, not in a WAL.
+        assert!(std::fs::metadata(&path).unwrap().len() > empty_size);
+        assert_eq!(beside(&path, "-wal"), 0, "nothing written to a WAL");
+        assert!(
+            beside(&path, "-journal") > 0,
+            "the store's first pages journaled"
+        );
+
+        // A crash now: the files as they are, opened elsewhere, roll the transaction back.
+        let crashed = tempfile::tempdir().unwrap();
+        let copy = crashed.path().join("kubetrail.db");
+        std::fs::copy(&path, &copy).unwrap();
+        let mut journal = copy.as_os_str().to_owned();
+        journal.push("-journal");
+        let mut ours = path.as_os_str().to_owned();
+        ours.push("-journal");
+        std::fs::copy(&ours, &journal).unwrap();
+        let reopened = SqliteStore::open(&copy).unwrap();
+        let page = Page::default();
+        assert!(
+            reopened
+                .query(&EventFilter::default(), &page)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(journal_mode(&copy), "wal");
+        assert_eq!(beside(&copy, "-journal"), 0, "rolled back");
+        drop(reopened);
+
+        txn.commit().await.unwrap();
+        assert_eq!(journal_mode(&path), "wal");
+        assert_eq!(beside(&path, "-journal"), 0);
+        let page = Page {
+            limit: 10_000,
+            ..Page::default()
+        };
+        let stored = store.query(&EventFilter::default(), &page).await.unwrap();
+        assert_eq!(stored.len(), 6_000);
+        // The writes after it go through the WAL again.
+        let mut txn = store.begin().await.unwrap();
+        txn.write(many(6_000)).await.unwrap();
+        txn.commit().await.unwrap();
+        assert!(beside(&path, "-wal") > 0);
+    }
+
+    /// Another connection holding the store (another process, or a read of this one): the bulk
+    /// write cannot leave WAL, and writes through it.
+    #[tokio::test]
+    async fn a_bulk_write_into_an_empty_store_held_elsewhere_writes_through_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubetrail.db");
+        let store = SqliteStore::open_with_cache(&path, 64).unwrap();
+        let other = Connection::open(&path).unwrap();
+        let mode: String = other
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let mut txn = store.begin_bulk().await.unwrap();
+        txn.write(many(0)).await.unwrap();
+        assert!(beside(&path, "-wal") > 0);
+        txn.commit().await.unwrap();
+        let n: i64 = other
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2_000);
+        assert_eq!(journal_mode(&path), "wal");
     }
 }

@@ -297,6 +297,12 @@ impl SqliteStore {
     /// A write transaction (see `txn`), `bulk` or not (see `bulk`).
     async fn start(&self, stored_at: Timestamp, bulk: bool) -> Result<Box<dyn StoreTxn>> {
         let held = Arc::clone(&self.write_lock).lock_owned().await;
+        if bulk {
+            // Into an empty store, a bulk write leaves WAL, which no other connection open on
+            // the store allows (`bulk::leave_wal`): the idle readers are closed (the next read
+            // opens one again).
+            self.readers.close_idle();
+        }
         let txn = txn::SqliteTxn::begin(
             Arc::clone(&self.writer),
             self.writer_thread.clone(),

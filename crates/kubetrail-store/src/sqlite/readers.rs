@@ -111,6 +111,14 @@ impl ReaderPool {
         }
     }
 
+    /// Closes the connections not in use now (with their page caches).
+    pub(crate) fn close_idle(&self) {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     /// Open connections not in use now (for tests).
     #[cfg(test)]
     pub(crate) fn idle(&self) -> usize {

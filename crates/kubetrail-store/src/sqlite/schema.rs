@@ -459,7 +459,7 @@ pub(crate) fn temp_files_on_disk(conn: &Connection) -> Result<()> {
 /// SQLite refuses all but one of them at once with `SQLITE_BUSY` without calling the busy
 /// handler (waiting could deadlock). The refused ones retry here, for as long as the busy
 /// timeout would have waited, until the first one has made the store WAL.
-fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
+pub(crate) fn switch_to_wal(conn: &Connection) -> rusqlite::Result<()> {
     let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
     let mut pause = Duration::from_millis(1);
     loop {

@@ -24,6 +24,9 @@ pub(crate) struct SqliteTxn {
     stored_at: i64,
     /// A bulk transaction into an empty store: what it builds at commit (see `bulk`).
     deferred: Option<bulk::Deferred>,
+    /// A bulk transaction into an empty store that took the store out of WAL
+    /// ([`bulk::leave_wal`]): its end puts the store back.
+    left_wal: bool,
     /// Nothing has been written in this transaction yet: a refused `try_write` can then be
     /// undone by rolling the whole transaction back and beginning it again, with no savepoint.
     fresh: bool,
@@ -53,6 +56,15 @@ fn written(
     Ok(written)
 }
 
+/// After a transaction ended, committed or rolled back: a bulk one that took the store out of
+/// WAL (`left_wal`) puts it back. Failing that, the store stays correct in a rollback journal
+/// (its next open switches it to WAL): warned, not an error of what was written.
+fn ended(conn: &Connection, left_wal: bool) {
+    if left_wal && let Err(error) = bulk::back_to_wal(conn) {
+        tracing::warn!(%error, "cannot put the store back in WAL after a bulk write");
+    }
+}
+
 impl SqliteTxn {
     /// Begins a transaction; a `bulk` one into an empty store defers indexes (see `bulk`).
     pub(crate) async fn begin(
@@ -63,18 +75,26 @@ impl SqliteTxn {
         bulk: bool,
     ) -> Result<Self> {
         let c = Arc::clone(&conn);
-        let deferred = thread
+        let (deferred, left_wal) = thread
             .run(move || {
                 let conn = lock(&c);
-                start(&conn)?;
-                if !bulk {
-                    return Ok(None);
-                }
-                bulk::defer(&conn).inspect_err(|_| {
-                    if let Err(error) = conn.execute_batch("ROLLBACK") {
-                        tracing::warn!(%error, "cannot roll back a failed bulk write start");
+                let left_wal = bulk && bulk::leave_wal(&conn)?;
+                let begun = start(&conn).and_then(|()| match bulk {
+                    true => bulk::defer(&conn),
+                    false => Ok(None),
+                });
+                match begun {
+                    Ok(deferred) => Ok((deferred, left_wal)),
+                    Err(e) => {
+                        if !conn.is_autocommit()
+                            && let Err(error) = conn.execute_batch("ROLLBACK")
+                        {
+                            tracing::warn!(%error, "cannot roll back a failed bulk write start");
+                        }
+                        ended(&conn, left_wal);
+                        Err(e)
                     }
-                })
+                }
             })
             .await?;
         Ok(SqliteTxn {
@@ -83,6 +103,7 @@ impl SqliteTxn {
             open: true,
             stored_at: stored_at.as_microsecond(),
             deferred,
+            left_wal,
             fresh: true,
             _writer: writer,
         })
@@ -99,7 +120,8 @@ impl SqliteTxn {
         }
         self.fresh = false;
         let c = Arc::clone(&self.conn);
-        let result = self
+        let left_wal = self.left_wal;
+        let answer = self
             .thread
             .run(move || {
                 let conn = lock(&c);
@@ -110,9 +132,18 @@ impl SqliteTxn {
                 {
                     tracing::warn!(%error, "cannot roll back a failed write transaction");
                 }
-                result
+                // Committed or rolled back (by `f`, or above).
+                let over = conn.is_autocommit();
+                if over {
+                    ended(&conn, left_wal);
+                }
+                Ok((result, over))
             })
             .await;
+        let (result, over) = answer.unwrap_or_else(|gone| (Err(gone), false));
+        if over {
+            self.left_wal = false;
+        }
         if result.is_err() {
             self.open = false;
         }
@@ -252,6 +283,7 @@ impl Drop for SqliteTxn {
         if let Err(error) = conn.execute_batch("ROLLBACK") {
             tracing::warn!(%error, "cannot roll back a dropped write transaction");
         }
+        ended(&conn, self.left_wal);
     }
 }
 
