@@ -37,6 +37,17 @@ pub enum Error {
         /// The version this kubetrail expects.
         known: i64,
     },
+    #[error(
+        "the store at {path} has a rollback journal beside it: an import into the empty store is writing it, or one was interrupted (a command that writes, e.g. import or run, rolls it back)"
+    )]
+    /// A read-only open found the store's file between two consistent states: a bulk import
+    /// into the empty store writes it in place through a rollback journal, which a read-only
+    /// connection can neither wait out nor roll back (read as immutable, the file would be
+    /// read torn).
+    RollbackJournal {
+        /// The store's file.
+        path: String,
+    },
     /// A query the store cannot run (e.g. a bad search text, or a filter the rollups
     /// cannot apply); the text says what.
     #[error("invalid query: {0}")]

@@ -291,3 +291,46 @@ fn read_only_commands_work_on_a_read_only_store() {
         "an import into a read-only store succeeded"
     );
 }
+
+/// The files of a store whose first import was interrupted while it wrote the empty store in
+/// place (through a rollback journal, not the WAL): the store's file and its journal as the
+/// writer left them mid-transaction, copied into `kt`'s data directory.
+fn interrupted_first_import(kt: &Kt) {
+    use kubetrail_store::conformance::{event, minute};
+    use kubetrail_store::{EventSink, SqliteStore};
+    let writing = tempfile::tempdir().unwrap();
+    let path = writing.path().join("kubetrail.db");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        // A cache of a few pages: the transaction spills into the file long before its end.
+        let store = SqliteStore::open_with_cache(&path, 64).unwrap();
+        let mut txn = store.begin_bulk().await.unwrap();
+        let events = (0..4_000)
+            .map(|n| event(&format!("e{n}"), minute(n), 1))
+            .collect();
+        txn.write(events).await.unwrap();
+        let target = db(kt);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&path, &target).unwrap();
+        let journal = |p: &Path| PathBuf::from(format!("{}-journal", p.display()));
+        std::fs::copy(journal(&path), journal(&target)).unwrap();
+        drop(txn);
+    });
+}
+
+/// Issue 14 §3: an import into an empty store now writes the file in place through a rollback
+/// journal. A read-only command found such a file (an import writing it, or interrupted) and,
+/// unable to open it read-only, read it as immutable: torn, half-written pages. It now opens
+/// the store to write, which rolls an interrupted import back (or waits for a running one).
+#[test]
+fn a_read_command_rolls_an_interrupted_first_import_back_rather_than_read_it_torn() {
+    let kt = Kt::new();
+    interrupted_first_import(&kt);
+    assert_eq!(kt.stored(), 0);
+    let journal = PathBuf::from(format!("{}-journal", db(&kt).display()));
+    assert!(!journal.exists(), "rolled back");
+    let events = kt.json(&["query", "--since", "all", "-o", "json"]);
+    assert_eq!(events.as_array().unwrap().len(), 0);
+    let out = kt.run(&["status", "--check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -75,6 +75,15 @@ pub(crate) fn leave_wal(conn: &Connection) -> Result<bool> {
     }
 }
 
+/// Whether a rollback journal lies beside the store at `path` (not empty): a bulk transaction
+/// out of WAL is writing the file in place, or one was interrupted and its next open for
+/// writing rolls it back. A read-only open then cannot read the file as it is.
+pub(crate) fn journal_beside(path: &std::path::Path) -> bool {
+    let mut journal = path.as_os_str().to_owned();
+    journal.push("-journal");
+    std::fs::metadata(journal).is_ok_and(|m| m.len() > 0)
+}
+
 /// After a bulk transaction that left WAL ([`leave_wal`]) ended, committed or rolled back: the
 /// store back in WAL (waiting, up to the busy timeout, for a reader that opened it meanwhile).
 pub(crate) fn back_to_wal(conn: &Connection) -> Result<()> {
@@ -349,6 +358,16 @@ mod tests {
         let mut ours = path.as_os_str().to_owned();
         ours.push("-journal");
         std::fs::copy(&ours, &journal).unwrap();
+        // Read-only, neither the store being written nor the crashed copy is read as it lies
+        // (as immutable, it would be read torn): both are refused, naming the journal.
+        assert!(matches!(
+            SqliteStore::open_read_only(&path),
+            Err(crate::Error::RollbackJournal { .. })
+        ));
+        assert!(matches!(
+            SqliteStore::open_read_only(&copy),
+            Err(crate::Error::RollbackJournal { .. })
+        ));
         let reopened = SqliteStore::open(&copy).unwrap();
         let page = Page::default();
         assert!(
@@ -361,6 +380,14 @@ mod tests {
         assert_eq!(journal_mode(&copy), "wal");
         assert_eq!(beside(&copy, "-journal"), 0, "rolled back");
         drop(reopened);
+        let read_only = SqliteStore::open_read_only(&copy).unwrap();
+        assert!(
+            read_only
+                .query(&EventFilter::default(), &page)
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         txn.commit().await.unwrap();
         assert_eq!(journal_mode(&path), "wal");

@@ -211,6 +211,10 @@ impl SqliteStore {
         let (writer, version) = match probe(&uri) {
             Ok(found) => found,
             Err(e) if is_corrupt_sqlite(&e) => return Err(opening(e)),
+            // Not read as immutable: the file is being written in place (`bulk::leave_wal`).
+            Err(_) if bulk::journal_beside(&path) => {
+                return Err(Error::RollbackJournal { path: shown });
+            }
             Err(_) => {
                 uri = uri_of("immutable=1");
                 let found = probe(&uri).map_err(opening)?;

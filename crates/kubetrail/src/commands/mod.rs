@@ -109,6 +109,11 @@ pub fn open_store_for_reading_with(config: &Config, caches: PageCaches) -> Resul
     match SqliteStore::open_read_only_with_caches(&path, caches) {
         Ok(store) => Ok(Arc::new(store)),
         Err(kubetrail_store::Error::SchemaTooOld { .. }) => open_store(config),
+        // A writing open waits out an import writing the empty store in place (up to its busy
+        // timeout), or rolls an interrupted one back.
+        Err(journal @ kubetrail_store::Error::RollbackJournal { .. }) => {
+            open_store(config).with_context(|| journal.to_string())
+        }
         Err(e) => Err(anyhow::Error::new(e).context(format!(
             "cannot open the store in {} for reading",
             config.data_dir.display()

@@ -130,7 +130,8 @@ async fn check(config: &Config) -> Result<()> {
         anyhow::bail!("there is no store at {}", path.display());
     }
     let store = SqliteStore::open_read_only(&path).or_else(|e| match e {
-        kubetrail_store::Error::SchemaTooOld { .. } => SqliteStore::open(&path),
+        kubetrail_store::Error::SchemaTooOld { .. }
+        | kubetrail_store::Error::RollbackJournal { .. } => SqliteStore::open(&path),
         e => Err(e),
     })?;
     let problems = store.quick_check(MAX_PROBLEMS).await?;
