@@ -199,6 +199,13 @@ impl SqliteStore {
                 Some("no database file".to_string()),
             )));
         }
+        // A rollback journal beside the store: a first import is writing the file in place
+        // (`bulk::leave_wal`), or was interrupted there. Read-only, that can be neither waited
+        // out (a `mode=ro` open would wait its busy timeout, then fail) nor rolled back, and
+        // read as immutable the file would be read torn.
+        if bulk::journal_beside(&path) {
+            return Err(Error::RollbackJournal { path: shown });
+        }
         let uri_of = |option: &str| format!("file:{}?{option}", uri_path(&path));
         let mut uri = uri_of("mode=ro");
         let probe = |uri: &str| -> rusqlite::Result<(Connection, i64)> {
@@ -211,10 +218,6 @@ impl SqliteStore {
         let (writer, version) = match probe(&uri) {
             Ok(found) => found,
             Err(e) if is_corrupt_sqlite(&e) => return Err(opening(e)),
-            // Not read as immutable: the file is being written in place (`bulk::leave_wal`).
-            Err(_) if bulk::journal_beside(&path) => {
-                return Err(Error::RollbackJournal { path: shown });
-            }
             Err(_) => {
                 uri = uri_of("immutable=1");
                 let found = probe(&uri).map_err(opening)?;
