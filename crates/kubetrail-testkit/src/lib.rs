@@ -34,20 +34,76 @@ pub fn real(name: &str) -> PathBuf {
     real_events().join(name)
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (the listener is closed again).
+/// A TCP port on 127.0.0.1 that is free now and that nothing else is handed meanwhile: it lies
+/// outside the kernel's ephemeral range, from which every `bind` to port 0 (another test's
+/// server) and every outgoing connection's local port are taken. A port from port 0 was free a
+/// moment ago only: a server started a few seconds later (an agent spooling before NATS comes
+/// up) could find it taken by another test's listener, and the test would talk to that one.
+/// Ports are handed out in turn from a start derived from the process id, so that the tests of
+/// one binary never get the same port twice and two binaries rarely start at the same place.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let Some((floor, span)) = outside_ephemeral(ephemeral_range()) else {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        return listener.local_addr().expect("its address").port();
+    };
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(floor + (start + n) % span).expect("a port below 65536");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {floor} and {}", floor + span);
+}
+
+/// The kernel's ephemeral port range (`/proc/sys/net/ipv4/ip_local_port_range`), or Linux's
+/// default when it cannot be read.
+fn ephemeral_range() -> (u32, u32) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut parts = text.split_whitespace().map(str::parse::<u32>);
+            Some((parts.next()?.ok()?, parts.next()?.ok()?))
+        })
+        .unwrap_or((32_768, 60_999))
+}
+
+/// Where to take ports outside the ephemeral range `(low, high)`: `(first, how many)`, below it
+/// (from 10,000, above the well-known and registered services a machine commonly runs) or
+/// above it, whichever side has room for at least 2,000; `None` when neither has.
+fn outside_ephemeral((low, high): (u32, u32)) -> Option<(u32, u32)> {
+    const FLOOR: u32 = 10_000;
+    const ROOM: u32 = 2_000;
+    if low >= FLOOR + ROOM {
+        Some((FLOOR, low - FLOOR))
+    } else if high + ROOM < 65_535 {
+        Some((high + 1, 65_535 - high))
+    } else {
+        None
+    }
 }
 
 /// Waits until `done` holds, checking every 50 ms; fails naming `what` after `timeout`.
-pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, timeout: Duration, done: impl FnMut() -> bool) {
+    wait_for_or_show(what, timeout, done, String::new);
+}
+
+/// [`wait_for`], and when it times out the failure also shows what `show` returns then (the
+/// logs of the processes the test waited on).
+pub fn wait_for_or_show(
+    what: &str,
+    timeout: Duration,
+    mut done: impl FnMut() -> bool,
+    show: impl FnOnce() -> String,
+) {
     let deadline = Instant::now() + timeout;
     while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}\n{}", show());
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -184,5 +240,39 @@ mod tests {
     #[should_panic(expected = "timed out")]
     fn waiting_fails_after_the_timeout() {
         wait_for("nothing", Duration::from_millis(120), || false);
+    }
+
+    #[test]
+    #[should_panic(expected = "the agent's log: spooling")]
+    fn a_wait_that_times_out_shows_what_it_was_given() {
+        wait_for_or_show(
+            "nothing",
+            Duration::from_millis(120),
+            || false,
+            || "the agent's log: spooling".to_string(),
+        );
+    }
+
+    /// A port from port 0 lies in the ephemeral range, where the next `bind` to port 0 or an
+    /// outgoing connection may take it before the caller's server starts (a fan-in test's NATS
+    /// server started after its agent had spooled, in CI: it timed out talking to whatever
+    /// held the port).
+    #[test]
+    fn a_free_port_lies_outside_the_ephemeral_range_and_is_not_handed_out_twice() {
+        let (low, high) = ephemeral_range();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..50 {
+            let port = u32::from(free_port());
+            assert!(port < low || port > high, "{port} in {low}-{high}");
+            assert!(seen.insert(port), "{port} handed out twice");
+            TcpListener::bind(("127.0.0.1", port as u16)).expect("the port is free");
+        }
+    }
+
+    #[test]
+    fn ports_are_taken_below_the_ephemeral_range_or_above_it() {
+        assert_eq!(outside_ephemeral((32_768, 60_999)), Some((10_000, 22_768)));
+        assert_eq!(outside_ephemeral((1_024, 40_000)), Some((40_001, 25_535)));
+        assert_eq!(outside_ephemeral((1_024, 65_000)), None);
     }
 }

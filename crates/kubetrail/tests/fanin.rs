@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::services::{Nats, Proxy, free_port, wait_for};
+use common::services::{Nats, Proxy, free_port, wait_for, wait_for_or_show};
 use common::sim::{create_with_repeats, now, simulated_counts};
 use k8s_openapi::api::events::v1::{Event, EventSeries};
 use kubetrail_model::EventFilter;
@@ -361,10 +361,27 @@ async fn an_agent_spools_while_nats_is_unreachable_and_publishes_everything_when
     let want = simulated(&[("lonely".to_string(), sim)]);
     let rt = tokio::runtime::Handle::current();
     tokio::task::block_in_place(|| {
-        wait_for("the store to hold what the cluster holds", WAIT, || {
-            let (got, occurrences) = rt.block_on(stored(&reader));
-            got == want && occurrences == want.values().sum::<i64>()
-        })
+        wait_for_or_show(
+            "the store to hold what the cluster holds",
+            WAIT,
+            || {
+                let (got, occurrences) = rt.block_on(stored(&reader));
+                got == want && occurrences == want.values().sum::<i64>()
+            },
+            || {
+                let (got, occurrences) = rt.block_on(stored(&reader));
+                format!(
+                    "{} events and {occurrences} occurrences stored of {} and {}; {} batches spooled\nthe agent's log:\n{}\nthe consumer's log:\n{}\n{}",
+                    got.len(),
+                    want.len(),
+                    want.values().sum::<i64>(),
+                    spooled(&data),
+                    agent.logs(),
+                    consumer.logs(),
+                    nats.log()
+                )
+            },
+        )
     });
     assert_eq!(spooled(&data), 0, "the spool was written back");
     assert!(agent.logs().contains("spooling"), "{}", agent.logs());

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub use kubetrail_testkit::{free_port, wait_for};
+pub use kubetrail_testkit::{free_port, wait_for_or_show};
+// Re-exported for the tests that wait on these services; not every test binary does.
+#[allow(unused_imports)]
+pub use kubetrail_testkit::wait_for;
 
 /// A real `nats-server` with JetStream, on a port of its own, its store in a temp directory.
 pub struct Nats {
@@ -78,14 +81,44 @@ impl Nats {
             ])
             .arg(self.store.path())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(self.log_file())
             .spawn()
             .expect("nats-server is installed (scripts/test.sh installs it)");
         self.child = Some(child);
         let port = self.port;
-        wait_for("nats-server to listen", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        wait_for_or_show(
+            "nats-server to listen",
+            Duration::from_secs(20),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            || self.log(),
+        );
+        // Something listening there is not enough: it must be this server (it exits when it
+        // cannot bind the port).
+        let exited = self
+            .child
+            .as_mut()
+            .and_then(|c| c.try_wait().expect("nats-server's status"));
+        assert!(
+            exited.is_none(),
+            "nats-server exited ({exited:?}) and something else listens on port {port}:\n{}",
+            self.log()
+        );
+    }
+
+    /// Where the server writes its log (appended to across restarts).
+    fn log_file(&self) -> std::fs::File {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.store.path().join("nats-server.log"))
+            .expect("nats-server's log file")
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        let text =
+            std::fs::read_to_string(self.store.path().join("nats-server.log")).unwrap_or_default();
+        format!("nats-server's log:\n{text}")
     }
 
     pub fn url(&self) -> String {
