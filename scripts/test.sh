@@ -138,7 +138,19 @@ SELECT pg_reload_conf();
 SQL
   export KUBETRAIL_TEST_POSTGRES_CA=$pg_tls/ca.crt
 fi
-log "postgres: $(pg_isready -h 127.0.0.1 -p 5432)"
+# Connections: every test of a binary runs at once on a machine with many cores, each with its
+# own store pools (up to 8 connections each) and the kubetrail processes it starts; PostgreSQL's
+# default of 100 runs out ("remaining connection slots are reserved"), a consumer then exits at
+# start and its test times out. 400 slots, set once (a restart of the server).
+max_connections=$(su postgres -c "psql -tAq -d postgres -c 'SHOW max_connections'")
+if (( max_connections < 400 )); then
+  log "raising PostgreSQL's max_connections from $max_connections to 400 (restarts it)"
+  su postgres -c "psql -q -v ON_ERROR_STOP=1 -d postgres -c 'ALTER SYSTEM SET max_connections = 400'" >/dev/null
+  pg_ctlcluster 15 main restart
+  for _ in $(seq 1 120); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.5; done
+  pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL did not come back on 127.0.0.1:5432" >&2; exit 1; }
+fi
+log "postgres: $(pg_isready -h 127.0.0.1 -p 5432), max_connections $(su postgres -c "psql -tAq -d postgres -c 'SHOW max_connections'")"
 
 # nats-server: the scale-out fan-in tests (crates/kubetrail/tests/fanin.rs) start their own
 # `nats-server -js` on a free port of 127.0.0.1 with a temporary store; installed once here.

@@ -92,8 +92,10 @@ impl Nats {
             || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
             || self.log(),
         );
-        // Something listening there is not enough: it must be this server (it exits when it
-        // cannot bind the port).
+        // Something listening there is not enough: it must be this server. It exits when it
+        // cannot bind the port, which it has tried by the time the port answers unless
+        // another listener answered first (then this check may pass: `free_port` keeps other
+        // listeners off the port).
         let exited = self
             .child
             .as_mut()
