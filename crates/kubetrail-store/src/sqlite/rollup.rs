@@ -7,7 +7,10 @@
 //!   and per day (few rows: what long group-bys read).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+
+/// The deltas' maps hash with foldhash, not SipHash: every occurrence the writer stores adds
+/// to one (SipHash was 1.1 % of the writer thread's samples in the 1M import).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use rusqlite::{Connection, params};
 
@@ -57,8 +60,8 @@ impl<'a> RollupDeltas<'a> {
             return Ok(());
         }
         // The coarse levels: the same deltas without correlation, by hour and by day.
-        let mut hourly: HashMap<(i64, [&str; 7]), i64> = HashMap::new();
-        let mut daily: HashMap<(i64, [&str; 7]), i64> = HashMap::new();
+        let mut hourly: HashMap<(i64, [&str; 7]), i64> = HashMap::default();
+        let mut daily: HashMap<(i64, [&str; 7]), i64> = HashMap::default();
         for (k, delta) in &self.0 {
             let [c, ns, kind, reason, cat, sev, ty, _] = &k.dims;
             let dims = [&**c, &**ns, &**kind, &**reason, &**cat, &**sev, &**ty];
