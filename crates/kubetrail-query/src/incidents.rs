@@ -27,6 +27,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+// The merge's maps of uids borrowed from the reads: foldhash, not SipHash.
+use foldhash::HashMap;
 use jiff::{SignedDuration, Timestamp};
 use kubetrail_analyze::{
     Incident, IncidentConfig, Status, Window, incident_order_by, incidents, incidents_in,
@@ -39,9 +41,6 @@ use kubetrail_store::{
 use crate::Result;
 use crate::pass_writes::{WriteQueue, pass_writes};
 use crate::patterns::PatternPass;
-
-/// The merge's maps of uids borrowed from the reads: foldhash, not SipHash.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The length of the span the maintainer recomputes at once (before it grows to take in the
 /// incidents crossing it).
